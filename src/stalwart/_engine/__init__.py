@@ -1,0 +1,1 @@
+"""The engine: worker loops that claim tasks, run activations and activities, and commit."""

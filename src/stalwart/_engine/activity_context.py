@@ -1,0 +1,95 @@
+"""The context an activity runs in: its Info, heartbeats and cancellation.
+
+Set by the engine in a context variable for the duration of one attempt; read by the public
+``stalwart.activity`` functions. Works for async activities and for plain functions running on
+the worker's thread pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..common import RetryPolicy
+from ..converter import PayloadConverter
+
+
+@dataclass(frozen=True)
+class Info:
+    """Facts about the running activity attempt (mirrors ``temporalio.activity.Info``)."""
+
+    activity_id: str
+    activity_type: str
+    attempt: int
+    current_attempt_scheduled_time: datetime
+    heartbeat_details: Sequence[Any]
+    heartbeat_timeout: timedelta | None
+    is_local: bool
+    schedule_to_close_timeout: timedelta | None
+    scheduled_time: datetime
+    start_to_close_timeout: timedelta | None
+    started_time: datetime
+    task_queue: str
+    task_token: bytes
+    workflow_id: str
+    workflow_namespace: str
+    workflow_run_id: str
+    workflow_type: str
+    retry_policy: RetryPolicy | None = None
+    idempotency_key: str = field(default="")
+    """Stable across every attempt of this activity execution: pass it to the APIs you call
+    (payments, emails, LLM providers that take one) so a retried attempt is recognised."""
+
+
+class ActivityContext:
+    def __init__(self, info: Info, payload_converter: PayloadConverter,
+                 heartbeat: Callable[[Sequence[Any]], None],
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.info = info
+        self.payload_converter = payload_converter
+        self._heartbeat = heartbeat
+        self.loop = loop
+        self.cancelled = threading.Event()
+        self.cancel_reason: str | None = None
+        self.cancelled_future: asyncio.Future[None] = loop.create_future()
+        self.last_heartbeat_details: Sequence[Any] = ()
+        self.task: asyncio.Task[Any] | None = None
+
+    def heartbeat(self, details: Sequence[Any]) -> None:
+        self.last_heartbeat_details = details
+        self._heartbeat(details)
+
+    def mark_cancelled(self, reason: str) -> None:
+        """Deliver cancellation: flag for sync code, CancelledError into async code."""
+        if self.cancelled.is_set():
+            return
+        self.cancel_reason = reason
+        self.cancelled.set()
+        if not self.cancelled_future.done():
+            self.cancelled_future.set_result(None)
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+
+_current: contextvars.ContextVar[ActivityContext] = contextvars.ContextVar("stalwart_activity")
+
+
+def current() -> ActivityContext:
+    try:
+        return _current.get()
+    except LookupError:
+        raise RuntimeError("not in an activity: this function works only inside an "
+                           "@activity.defn function while a worker runs it") from None
+
+
+def in_activity() -> bool:
+    return _current.get(None) is not None
+
+
+def set_current(context: ActivityContext) -> contextvars.Token[ActivityContext]:
+    return _current.set(context)

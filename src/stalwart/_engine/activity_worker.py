@@ -1,0 +1,338 @@
+"""Activity tasks: claim, run (async, or plain functions on a thread pool), heartbeat, report."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .. import exceptions as exc
+from .._model.definitions import ActivityDefinition
+from .._model.events import EventType
+from .._store.base import ActivityTaskClaim, Store, WorkflowTaskClaim
+from ..common import RetryPolicy
+from ..converter import DataConverter, _payload_from_json, _payload_to_json
+from .activity_context import ActivityContext, Info, set_current
+from .clock import Clock
+from .codec import decode_value, encode_value
+from .retry import decide
+
+logger = logging.getLogger(__name__)
+
+IDLE_POLL_FALLBACK_SECONDS = 5.0
+DEFAULT_HEARTBEAT_THROTTLE_SECONDS = 30.0
+
+
+def activity_error_failure(cause: dict[str, Any], claim_type: str, activity_id: str,
+                           identity: str, retry_state: exc.RetryState,
+                           timed_out: bool = False) -> dict[str, Any]:
+    """The failure a workflow sees: an ActivityError whose cause is what went wrong."""
+    return {
+        "message": "Activity task timed out" if timed_out else "Activity task failed",
+        "source": "Stalwart",
+        "activity_failure_info": {
+            "scheduled_event_id": 0, "started_event_id": 0, "identity": identity,
+            "activity_type": claim_type, "activity_id": activity_id,
+            "retry_state": int(retry_state),
+        },
+        "cause": cause,
+    }
+
+
+class _Heartbeater:
+    """Throttles heartbeats to the store and turns a cancel request into cancellation."""
+
+    def __init__(self, worker: ActivityWorker, claim: ActivityTaskClaim,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self._worker = worker
+        self._claim = claim
+        self._loop = loop
+        timeout = claim.options.get("heartbeat_timeout")
+        self._interval = min(DEFAULT_HEARTBEAT_THROTTLE_SECONDS,
+                             timeout * 0.8 if timeout else DEFAULT_HEARTBEAT_THROTTLE_SECONDS)
+        self._pending: list[dict[str, Any]] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self.context: ActivityContext | None = None
+
+    def record(self, details: Sequence[Any]) -> None:
+        """Called from the activity (any thread)."""
+        try:
+            payloads = [_payload_to_json(p) for p in
+                        self._worker.converter.payload_converter.to_payloads(list(details))]
+        except TypeError as error:
+            raise TypeError(f"activity.heartbeat(): {error}") from None
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._set(payloads)
+        else:
+            self._loop.call_soon_threadsafe(self._set, payloads)
+
+    def _set(self, payloads: list[dict[str, Any]]) -> None:
+        self._pending = payloads
+        if self._flusher is None or self._flusher.done():
+            self._flusher = self._loop.create_task(self._flush_loop())
+
+    async def _flush_loop(self) -> None:
+        while self._pending is not None:
+            details, self._pending = self._pending, None
+            await self._send(details)
+            if self._pending is not None:
+                await asyncio.sleep(self._interval)
+
+    async def _send(self, details: list[dict[str, Any]]) -> None:
+        claim = self._claim
+        worker = self._worker
+        try:
+            details = await encode_value(details, worker.converter.payload_codec)
+            cancel = await worker.store.heartbeat_activity_task(
+                claim.run_id, claim.seq, claim.attempt, worker.worker_id, details,
+                worker.clock.now())
+        except exc.StoreError as error:
+            logger.warning("heartbeat for activity %s failed: %s", claim.activity_id, error)
+            return
+        if self.context is not None:
+            if cancel is None:
+                self.context.mark_cancelled("the activity is no longer pending (it timed out, "
+                                            "or its workflow closed)")
+            elif cancel:
+                self.context.mark_cancelled("cancel requested by the workflow")
+
+    def unsent_details(self) -> list[dict[str, Any]] | None:
+        return self._pending
+
+    def stop(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+
+
+class ActivityWorker:
+    """Runs activity tasks of one task queue for one worker."""
+
+    def __init__(self, *, store: Store, task_queue: str, worker_id: str, identity: str,
+                 activities: dict[str, tuple[Callable[..., Any], ActivityDefinition]],
+                 converter: DataConverter, clock: Clock, max_concurrent: int,
+                 executor: concurrent.futures.Executor,
+                 can_take_workflow_task: Callable[[str], bool],
+                 take_workflow_task: Callable[[WorkflowTaskClaim], None]) -> None:
+        self.store = store
+        self.task_queue = task_queue
+        self.worker_id = worker_id
+        self.identity = identity
+        self.activities = activities
+        self.converter = converter
+        self.clock = clock
+        self.max_concurrent = max_concurrent
+        self.executor = executor
+        self._can_take_workflow_task = can_take_workflow_task
+        self._take_workflow_task = take_workflow_task
+        self._running: dict[asyncio.Task[None], ActivityContext | None] = {}
+        self._wake = asyncio.Event()
+
+    def free_slots(self) -> int:
+        if not self.activities:
+            return 0
+        return max(0, self.max_concurrent - len(self._running))
+
+    @property
+    def running_count(self) -> int:
+        return len(self._running)
+
+    def start(self, claims: list[ActivityTaskClaim]) -> None:
+        loop = asyncio.get_running_loop()
+        for claim in claims:
+            task = loop.create_task(self._execute(claim))
+            self._running[task] = None
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.pop(task, None)
+        self._wake.set()
+
+    async def poll_forever(self, stopping: asyncio.Event) -> None:
+        sub = self.store.subscribe(("activity_task", self.task_queue),  # type: ignore[attr-defined]
+                                   ("activity_task", "*"))
+        try:
+            while not stopping.is_set():
+                free = self.free_slots()
+                if free <= 0:
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                try:
+                    claims = await self.store.claim_activity_tasks(
+                        self.task_queue, self.worker_id, self.clock.now(), min(free, 64))
+                except exc.StoreError as error:
+                    logger.warning("claiming activity tasks failed, retrying: %s", error)
+                    await asyncio.sleep(0.5)
+                    continue
+                if claims:
+                    self.start(claims)
+                    continue
+                await sub.wait(IDLE_POLL_FALLBACK_SECONDS)
+        finally:
+            sub.close()
+
+    async def drain(self, grace: float) -> None:
+        """Let running activities finish within ``grace`` seconds, then cancel the rest."""
+        if not self._running:
+            return
+        done, pending = await asyncio.wait(list(self._running), timeout=grace)
+        for task in pending:
+            context = self._running.get(task)
+            if context is not None:
+                context.mark_cancelled("worker shutting down")
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+
+    # -- one attempt ----------------------------------------------------------------------
+    def _info(self, claim: ActivityTaskClaim, heartbeat_details: Sequence[Any]) -> Info:
+        options = claim.options
+
+        def seconds(name: str) -> timedelta | None:
+            value = options.get(name)
+            return timedelta(seconds=value) if value else None
+
+        policy = options.get("retry_policy")
+        return Info(
+            activity_id=claim.activity_id, activity_type=claim.activity_type,
+            attempt=claim.attempt,
+            current_attempt_scheduled_time=datetime.fromtimestamp(claim.attempt_scheduled_at,
+                                                                  UTC),
+            heartbeat_details=heartbeat_details, heartbeat_timeout=seconds("heartbeat_timeout"),
+            is_local=False, schedule_to_close_timeout=seconds("schedule_to_close_timeout"),
+            scheduled_time=datetime.fromtimestamp(claim.scheduled_at, UTC),
+            start_to_close_timeout=seconds("start_to_close_timeout"),
+            started_time=datetime.fromtimestamp(claim.started_at, UTC),
+            task_queue=claim.task_queue,
+            task_token=f"{claim.run_id}/{claim.seq}/{claim.attempt}".encode(),
+            workflow_id=claim.workflow_id, workflow_namespace="default",
+            workflow_run_id=claim.run_id, workflow_type=claim.workflow_type,
+            retry_policy=RetryPolicy._from_json(policy) if policy else None,
+            idempotency_key=f"{claim.workflow_id}/{claim.run_id}/{claim.activity_id}",
+        )
+
+    async def _execute(self, claim: ActivityTaskClaim) -> None:
+        loop = asyncio.get_running_loop()
+        heartbeater = _Heartbeater(self, claim, loop)
+        context: ActivityContext | None = None
+        current_task = asyncio.current_task()
+        try:
+            registered = self.activities.get(claim.activity_type)
+            if registered is None:
+                raise exc.ApplicationError(
+                    f"activity type {claim.activity_type!r} is not registered on worker "
+                    f"{self.identity} (task queue {self.task_queue!r}; registered: "
+                    f"{', '.join(sorted(self.activities)) or 'none'})", type="NotFoundError")
+            fn, definition = registered
+            pc = self.converter.payload_converter
+            codec = self.converter.payload_codec
+            details_json = await decode_value(claim.heartbeat_details, codec)
+            heartbeat_details = pc.from_payloads([_payload_from_json(p) for p in details_json])
+            context = ActivityContext(self._info(claim, heartbeat_details), pc,
+                                      heartbeater.record, loop)
+            heartbeater.context = context
+            if current_task is not None:
+                self._running[current_task] = context
+            input_json = await decode_value(claim.input, codec)
+            try:
+                args = pc.from_payloads([_payload_from_json(p) for p in input_json],
+                                        definition.arg_type_hints)
+            except Exception as error:
+                raise exc.ApplicationError(
+                    f"cannot decode the arguments of activity {claim.activity_type!r}: {error}",
+                    type="InvalidActivityInput", non_retryable=True) from error
+            result = await self._invoke(fn, definition, args, context)
+            payload = _payload_to_json(pc.to_payload(result))
+            payload = await encode_value(payload, codec)
+        except BaseException as error:
+            heartbeater.stop()
+            if isinstance(error, asyncio.CancelledError) and (
+                    context is None or not context.cancelled.is_set()):
+                raise  # the worker itself is being torn down
+            await self._report_failure(claim, error, context, heartbeater)
+            return
+        heartbeater.stop()
+        await self._report_success(claim, payload)
+
+    async def _invoke(self, fn: Callable[..., Any], definition: ActivityDefinition,
+                      args: list[Any], context: ActivityContext) -> Any:
+        if definition.is_async:
+            async def run() -> Any:
+                set_current(context)
+                return await fn(*args)
+
+            task = asyncio.get_running_loop().create_task(run(), context=contextvars.Context())
+            context.task = task
+            return await task
+        ctx = contextvars.Context()
+        ctx.run(set_current, context)
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, ctx.run, fn, *args)
+
+    async def _report_success(self, claim: ActivityTaskClaim, payload: dict[str, Any]) -> None:
+        claim_wt = self._can_take_workflow_task(claim.run_id)
+        try:
+            accepted, next_task = await self.store.complete_activity_task(
+                claim.run_id, claim.seq, claim.attempt, self.worker_id, payload, self.identity,
+                self.clock.now(), claim_wt)
+        except exc.StoreError as error:
+            logger.warning("could not record the result of activity %s (%s): %s; it will run "
+                           "again", claim.activity_id, claim.activity_type, error)
+            return
+        if not accepted:
+            logger.info("result of activity %s (%s, attempt %d) dropped: it is no longer "
+                        "pending (timed out, cancelled, or its workflow closed)",
+                        claim.activity_id, claim.activity_type, claim.attempt)
+        if next_task is not None:
+            self._take_workflow_task(next_task)
+
+    async def _report_failure(self, claim: ActivityTaskClaim, error: BaseException,
+                              context: ActivityContext | None,
+                              heartbeater: _Heartbeater) -> None:
+        pc = self.converter.payload_converter
+        now = self.clock.now()
+        cancelled = context is not None and context.cancelled.is_set() and isinstance(
+            error, asyncio.CancelledError | exc.CancelledError)
+        if cancelled:
+            assert context is not None
+            failure = self.converter.failure_converter.to_failure(
+                exc.CancelledError(context.cancel_reason or "Cancelled"), pc)
+        else:
+            failure = self.converter.failure_converter.to_failure(error, pc)
+            app = failure.get("application_failure_info") or {}
+            level = logging.DEBUG if app.get("category") == 1 else logging.WARNING
+            logger.log(level, "activity %s (%s) attempt %d failed: %s", claim.activity_id,
+                       claim.activity_type, claim.attempt, error)
+        failure = await encode_value(failure, self.converter.payload_codec)
+        shutting_down = cancelled and context is not None and \
+            context.cancel_reason == "worker shutting down"
+        s2c = claim.options.get("schedule_to_close_timeout")
+        if cancelled and not shutting_down:
+            retry_at, event_type = None, EventType.ACTIVITY_TASK_CANCELED
+            final = activity_error_failure(failure, claim.activity_type, claim.activity_id,
+                                           self.identity, exc.RetryState.CANCEL_REQUESTED)
+        else:
+            decision = decide(claim.options.get("retry_policy"), claim.attempt, failure, now,
+                              claim.scheduled_at + s2c if s2c else None)
+            if shutting_down:
+                decision.retry_at = now if decision.retry_at is not None else None
+            retry_at, event_type = decision.retry_at, EventType.ACTIVITY_TASK_FAILED
+            final = None if retry_at is not None else activity_error_failure(
+                failure, claim.activity_type, claim.activity_id, self.identity,
+                decision.retry_state)
+        details = heartbeater.unsent_details()
+        try:
+            await self.store.fail_activity_task(
+                claim.run_id, claim.seq, claim.attempt, self.worker_id, failure, final,
+                retry_at, details, event_type, self.identity, now)
+        except exc.StoreError as store_error:
+            logger.warning("could not record the failure of activity %s: %s",
+                           claim.activity_id, store_error)

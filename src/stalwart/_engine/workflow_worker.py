@@ -1,0 +1,229 @@
+"""Workflow tasks: claim, activate the (cached or replayed) instance, commit in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from .. import exceptions as exc
+from .._model.events import EventType, HistoryEvent
+from .._runtime.definitions import WorkflowDefinition
+from .._runtime.instance import WorkflowInstance, WorkflowTaskError
+from .._runtime.replay import replay_into
+from .._store.base import ActivityTaskClaim, Store, WorkflowTaskClaim, WorkflowTaskCompletion
+from ..converter import DataConverter
+from .clock import Clock
+from .codec import decode_events, encode_commands
+
+logger = logging.getLogger(__name__)
+
+WORKFLOW_TASK_LEASE_SECONDS = 10.0
+IDLE_POLL_FALLBACK_SECONDS = 5.0
+
+
+@dataclass
+class _CacheEntry:
+    instance: WorkflowInstance
+    history_length: int
+
+
+def task_retry_delay(attempt: int) -> float:
+    """Backoff for a failing workflow task: 1 s, 2 s, 4 s ... capped at 60 s."""
+    return float(min(60, 2 ** max(0, attempt - 1)))
+
+
+class WorkflowWorker:
+    """Runs workflow tasks of one task queue for one worker."""
+
+    def __init__(self, *, store: Store, task_queue: str, worker_id: str, identity: str,
+                 workflows: dict[str, WorkflowDefinition], converter: DataConverter,
+                 clock: Clock, max_concurrent: int, max_cached: int,
+                 default_activity_timeout: timedelta | None,
+                 eager_activity_slots: Callable[[], int],
+                 start_eager_activities: Callable[[list[ActivityTaskClaim]], None]) -> None:
+        self.store = store
+        self.task_queue = task_queue
+        self.worker_id = worker_id
+        self.identity = identity
+        self.workflows = workflows
+        self.converter = converter
+        self.clock = clock
+        self.max_concurrent = max_concurrent
+        self.max_cached = max_cached
+        self.default_activity_timeout = default_activity_timeout
+        self._eager_activity_slots = eager_activity_slots
+        self._start_eager_activities = start_eager_activities
+        self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
+        self._running: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self.replays = 0
+
+    # -- queue polling --------------------------------------------------------------------
+    async def poll_forever(self, stopping: asyncio.Event) -> None:
+        sub = self.store.subscribe(("workflow_task", self.task_queue),  # type: ignore[attr-defined]
+                                   ("workflow_task", "*"))
+        try:
+            while not stopping.is_set():
+                free = self.max_concurrent - len(self._running)
+                claims: list[WorkflowTaskClaim] = []
+                if free > 0:
+                    try:
+                        claims = await self.store.claim_workflow_tasks(
+                            self.task_queue, self.worker_id, self.clock.now(),
+                            WORKFLOW_TASK_LEASE_SECONDS, min(free, 64))
+                    except exc.StoreError as error:
+                        logger.warning("claiming workflow tasks failed, retrying: %s", error)
+                        await asyncio.sleep(0.5)
+                        continue
+                for claim in claims:
+                    self.submit(claim)
+                if claims:
+                    continue
+                await sub.wait(IDLE_POLL_FALLBACK_SECONDS)
+        finally:
+            sub.close()
+
+    def submit(self, claim: WorkflowTaskClaim) -> None:
+        task = asyncio.get_running_loop().create_task(self._process_chain(claim))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    def has_cached(self, run_id: str) -> bool:
+        return run_id in self._cache
+
+    def can_take_eagerly(self, run_id: str) -> bool:
+        return run_id in self._cache and len(self._running) < self.max_concurrent
+
+    async def drain(self) -> None:
+        while self._running:
+            await asyncio.gather(*list(self._running), return_exceptions=True)
+
+    def evict_all(self) -> None:
+        for run_id in list(self._cache):
+            self._evict(run_id)
+
+    @property
+    def cache_size(self) -> int:
+        return len(self._cache)
+
+    # -- one workflow task ------------------------------------------------------------------
+    async def _process_chain(self, claim: WorkflowTaskClaim | None) -> None:
+        while claim is not None:
+            try:
+                claim = await self._process(claim)
+            except exc.StoreError as error:
+                # The lease expires and the task comes back; nothing half-written exists.
+                logger.warning("workflow task for run %s could not be committed: %s",
+                               claim.run_id, error)
+                self._evict(claim.run_id)
+                return
+            except Exception:  # a bug in the engine must not kill the worker
+                logger.exception("unexpected error processing workflow task for run %s",
+                                 claim.run_id)
+                self._evict(claim.run_id)
+                return
+
+    async def _process(self, claim: WorkflowTaskClaim) -> WorkflowTaskClaim | None:
+        run_id = claim.run_id
+        now = self.clock.now()
+        inbox = [event.as_history_event() for event in claim.inbox]
+        if self.converter.payload_codec is not None:
+            inbox = await decode_events(inbox, self.converter.payload_codec)
+        entry = self._cache.get(run_id)
+        try:
+            if entry is not None and entry.history_length == claim.history_length:
+                self._cache.move_to_end(run_id)
+                instance = entry.instance
+                inputs = inbox
+                history_length = entry.history_length
+            else:
+                if entry is not None:
+                    self._evict(run_id)
+                instance, pending, history_length = await self._rebuild(claim)
+                inputs = pending + inbox
+            commands = instance.activate(inputs, now=now, replaying=False,
+                                         history_length=history_length)
+        except (exc.NondeterminismError, WorkflowTaskError, _UnregisteredWorkflow) as error:
+            await self._fail_task(claim, error, now)
+            return None
+        new_run_id = None
+        if any(c.event_type == EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW for c in commands):
+            new_run_id = str(uuid.uuid4())
+        if self.converter.payload_codec is not None:
+            commands = await encode_commands(commands, self.converter.payload_codec)
+        result = await self.store.complete_workflow_task(WorkflowTaskCompletion(
+            run_id=run_id, worker_id=self.worker_id, identity=self.identity,
+            inbox_max_id=claim.inbox_max_id, workflow_time=now, commands=commands,
+            eager_activity_queue=self.task_queue, eager_activity_limit=self._eager_activity_slots(),
+            claim_next_task=True, new_run_id=new_run_id,
+            new_run_seed=random.getrandbits(63)), now)
+        if not result.accepted:
+            logger.debug("workflow task for run %s not committed: %s", run_id, result.reason)
+            self._evict(run_id)
+            return None
+        if instance.completed:
+            self._evict(run_id)
+        else:
+            self._cache[run_id] = _CacheEntry(instance, result.history_length)
+            self._cache.move_to_end(run_id)
+            self._trim_cache()
+        if result.eager_activities:
+            self._start_eager_activities(result.eager_activities)
+        return result.next_task
+
+    async def _rebuild(self, claim: WorkflowTaskClaim
+                       ) -> tuple[WorkflowInstance, list[HistoryEvent], int]:
+        definition = self.workflows.get(claim.workflow_type)
+        if definition is None:
+            raise _UnregisteredWorkflow(
+                f"workflow type {claim.workflow_type!r} is not registered on worker "
+                f"{self.identity} (task queue {self.task_queue!r}; registered: "
+                f"{', '.join(sorted(self.workflows)) or 'none'}); the task will be retried, "
+                "start a worker that has it")
+        history = await self.store.get_history(claim.run_id)
+        if self.converter.payload_codec is not None:
+            history = await decode_events(history, self.converter.payload_codec)
+        instance = WorkflowInstance(definition, workflow_id=claim.workflow_id,
+                                    run_id=claim.run_id, converter=self.converter)
+        instance.default_activity_timeout = self.default_activity_timeout
+        self.replays += 1
+        pending = replay_into(instance, history)
+        return instance, pending, len(history) - len(pending)
+
+    async def _fail_task(self, claim: WorkflowTaskClaim, error: BaseException,
+                         now: float) -> None:
+        self._evict(claim.run_id)
+        cause = error.cause if isinstance(error, WorkflowTaskError) else error
+        logger.error("workflow task failed for workflow %s (run %s, attempt %d): %s",
+                     claim.workflow_id, claim.run_id, claim.attempt, error,
+                     exc_info=cause if not isinstance(error, _UnregisteredWorkflow) else None)
+        failure = self.converter.failure_converter.to_failure(
+            error, self.converter.payload_converter)
+        if isinstance(error, WorkflowTaskError) and cause is not error:
+            failure["cause"] = self.converter.failure_converter.to_failure(
+                cause, self.converter.payload_converter)
+        failure["message"] = str(error)
+        await self.store.fail_workflow_task(claim.run_id, self.worker_id, failure,
+                                            now + task_retry_delay(claim.attempt), now)
+
+    # -- cache ------------------------------------------------------------------------------
+    def _evict(self, run_id: str) -> None:
+        entry = self._cache.pop(run_id, None)
+        if entry is not None:
+            entry.instance.evict()
+
+    def _trim_cache(self) -> None:
+        while len(self._cache) > self.max_cached:
+            run_id = next(iter(self._cache))
+            self._evict(run_id)
+
+
+class _UnregisteredWorkflow(Exception):
+    pass
+

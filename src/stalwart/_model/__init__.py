@@ -1,0 +1,1 @@
+"""Leaf data types shared by the runtime, the store and the engine. Imports nothing above it."""

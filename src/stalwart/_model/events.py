@@ -1,0 +1,106 @@
+"""History events and commands, in Temporal's vocabulary.
+
+A command is what workflow code asks for in one workflow task; each command becomes exactly one
+history event of the same type when the task commits, so matching code against history during
+replay is a comparison of commands with recorded events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class EventType(StrEnum):
+    WORKFLOW_EXECUTION_STARTED = "WorkflowExecutionStarted"
+    WORKFLOW_EXECUTION_COMPLETED = "WorkflowExecutionCompleted"
+    WORKFLOW_EXECUTION_FAILED = "WorkflowExecutionFailed"
+    WORKFLOW_EXECUTION_TIMED_OUT = "WorkflowExecutionTimedOut"
+    WORKFLOW_EXECUTION_CANCELED = "WorkflowExecutionCanceled"
+    WORKFLOW_EXECUTION_TERMINATED = "WorkflowExecutionTerminated"
+    WORKFLOW_EXECUTION_CONTINUED_AS_NEW = "WorkflowExecutionContinuedAsNew"
+    WORKFLOW_EXECUTION_SIGNALED = "WorkflowExecutionSignaled"
+    WORKFLOW_EXECUTION_CANCEL_REQUESTED = "WorkflowExecutionCancelRequested"
+    WORKFLOW_TASK_COMPLETED = "WorkflowTaskCompleted"
+    WORKFLOW_TASK_FAILED = "WorkflowTaskFailed"
+    ACTIVITY_TASK_SCHEDULED = "ActivityTaskScheduled"
+    ACTIVITY_TASK_STARTED = "ActivityTaskStarted"
+    ACTIVITY_TASK_COMPLETED = "ActivityTaskCompleted"
+    ACTIVITY_TASK_FAILED = "ActivityTaskFailed"
+    ACTIVITY_TASK_TIMED_OUT = "ActivityTaskTimedOut"
+    ACTIVITY_TASK_CANCEL_REQUESTED = "ActivityTaskCancelRequested"
+    ACTIVITY_TASK_CANCELED = "ActivityTaskCanceled"
+    TIMER_STARTED = "TimerStarted"
+    TIMER_FIRED = "TimerFired"
+    TIMER_CANCELED = "TimerCanceled"
+    MARKER_RECORDED = "MarkerRecorded"
+
+
+# Events produced by workflow code (commands). Everything else is an input to workflow code.
+COMMAND_EVENT_TYPES = frozenset({
+    EventType.WORKFLOW_EXECUTION_COMPLETED,
+    EventType.WORKFLOW_EXECUTION_FAILED,
+    EventType.WORKFLOW_EXECUTION_CANCELED,
+    EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+    EventType.ACTIVITY_TASK_SCHEDULED,
+    EventType.ACTIVITY_TASK_CANCEL_REQUESTED,
+    EventType.TIMER_STARTED,
+    EventType.TIMER_CANCELED,
+    EventType.MARKER_RECORDED,
+})
+
+# Events that close a run.
+CLOSE_EVENT_TYPES = frozenset({
+    EventType.WORKFLOW_EXECUTION_COMPLETED,
+    EventType.WORKFLOW_EXECUTION_FAILED,
+    EventType.WORKFLOW_EXECUTION_TIMED_OUT,
+    EventType.WORKFLOW_EXECUTION_CANCELED,
+    EventType.WORKFLOW_EXECUTION_TERMINATED,
+    EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+})
+
+
+@dataclass(slots=True)
+class HistoryEvent:
+    """One recorded event. ``attributes`` is plain JSON data (payloads in their store form)."""
+
+    event_id: int
+    event_type: str
+    timestamp: float
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Command:
+    """One thing workflow code asked for; becomes one event of ``event_type``."""
+
+    event_type: str
+    attributes: dict[str, Any]
+
+    def key(self) -> tuple[Any, ...]:
+        return command_key(self.event_type, self.attributes)
+
+
+def command_key(event_type: str, attributes: dict[str, Any]) -> tuple[Any, ...]:
+    """What must be equal between a replayed command and its recorded event."""
+    if event_type == EventType.ACTIVITY_TASK_SCHEDULED:
+        return (event_type, attributes["seq"], attributes["activity_type"])
+    if event_type in (EventType.ACTIVITY_TASK_CANCEL_REQUESTED, EventType.TIMER_STARTED,
+                      EventType.TIMER_CANCELED):
+        return (event_type, attributes["seq"])
+    if event_type == EventType.MARKER_RECORDED:
+        return (event_type, attributes["marker_name"], attributes.get("patch_id"))
+    return (event_type,)
+
+
+def describe_command(event_type: str, attributes: dict[str, Any]) -> str:
+    """Readable one-line form used in nondeterminism errors."""
+    if event_type == EventType.ACTIVITY_TASK_SCHEDULED:
+        return f"{event_type}(activity #{attributes['seq']} {attributes['activity_type']!r})"
+    if event_type in (EventType.TIMER_STARTED, EventType.TIMER_CANCELED,
+                      EventType.ACTIVITY_TASK_CANCEL_REQUESTED):
+        return f"{event_type}(#{attributes['seq']})"
+    if event_type == EventType.MARKER_RECORDED:
+        return f"{event_type}({attributes['marker_name']} {attributes.get('patch_id')!r})"
+    return str(event_type)

@@ -1,0 +1,124 @@
+"""Workflow definitions: what ``@workflow.defn`` and its method decorators attach to a class."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._model.definitions import signature_hints
+
+_DEFN_ATTR = "__stalwart_workflow_definition__"
+_RUN_ATTR = "__stalwart_workflow_run__"
+_SIGNAL_ATTR = "__stalwart_signal_definition__"
+_QUERY_ATTR = "__stalwart_query_definition__"
+
+
+@dataclass(frozen=True)
+class SignalDefinition:
+    name: str | None
+    fn: Callable[..., Any]
+    is_async: bool
+    arg_type_hints: tuple[Any, ...]
+    dynamic: bool = False
+
+
+@dataclass(frozen=True)
+class QueryDefinition:
+    name: str | None
+    fn: Callable[..., Any]
+    arg_type_hints: tuple[Any, ...]
+    return_type_hint: Any
+    dynamic: bool = False
+
+
+@dataclass(frozen=True)
+class WorkflowDefinition:
+    name: str
+    cls: type
+    run_fn: Callable[..., Any]
+    arg_type_hints: tuple[Any, ...]
+    return_type_hint: Any
+    signals: dict[str | None, SignalDefinition] = field(default_factory=dict)
+    queries: dict[str | None, QueryDefinition] = field(default_factory=dict)
+    failure_exception_types: Sequence[type[BaseException]] = ()
+
+
+def mark_run(fn: Callable[..., Any]) -> Callable[..., Any]:
+    if not inspect.iscoroutinefunction(fn):
+        raise TypeError(
+            f"@workflow.run method {fn.__qualname__} must be 'async def'; workflow code runs on "
+            "a deterministic asyncio event loop"
+        )
+    setattr(fn, _RUN_ATTR, True)
+    return fn
+
+
+def mark_signal(fn: Callable[..., Any], name: str | None, dynamic: bool) -> Callable[..., Any]:
+    arg_hints, _ = signature_hints(fn, skip_self=True)
+    setattr(fn, _SIGNAL_ATTR, SignalDefinition(
+        name=None if dynamic else (name or fn.__name__), fn=fn,
+        is_async=inspect.iscoroutinefunction(fn), arg_type_hints=arg_hints, dynamic=dynamic))
+    return fn
+
+
+def mark_query(fn: Callable[..., Any], name: str | None, dynamic: bool) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(fn):
+        raise TypeError(f"@workflow.query method {fn.__qualname__} must not be 'async def'; "
+                        "queries are read-only and answer at once")
+    arg_hints, return_hint = signature_hints(fn, skip_self=True)
+    setattr(fn, _QUERY_ATTR, QueryDefinition(
+        name=None if dynamic else (name or fn.__name__), fn=fn, arg_type_hints=arg_hints,
+        return_type_hint=return_hint, dynamic=dynamic))
+    return fn
+
+
+def define_workflow(cls: type, name: str | None,
+                    failure_exception_types: Sequence[type[BaseException]]) -> None:
+    if not isinstance(cls, type):
+        raise TypeError(f"@workflow.defn must decorate a class, got {cls!r}")
+    run_fns = [
+        member for _, member in inspect.getmembers(cls, inspect.isfunction)
+        if getattr(member, _RUN_ATTR, False)
+    ]
+    if len(run_fns) != 1:
+        raise ValueError(
+            f"workflow class {cls.__qualname__} must have exactly one method decorated with "
+            f"@workflow.run, found {len(run_fns)}"
+        )
+    run_fn = run_fns[0]
+    arg_hints, return_hint = signature_hints(run_fn, skip_self=True)
+    signals: dict[str | None, SignalDefinition] = {}
+    queries: dict[str | None, QueryDefinition] = {}
+    for _, member in inspect.getmembers(cls, inspect.isfunction):
+        if (sig := getattr(member, _SIGNAL_ATTR, None)) is not None:
+            if sig.name in signals:
+                raise ValueError(f"workflow {cls.__qualname__} has two signal handlers named "
+                                 f"{sig.name!r}")
+            signals[sig.name] = sig
+        if (query := getattr(member, _QUERY_ATTR, None)) is not None:
+            if query.name in queries:
+                raise ValueError(f"workflow {cls.__qualname__} has two query handlers named "
+                                 f"{query.name!r}")
+            queries[query.name] = query
+    setattr(cls, _DEFN_ATTR, WorkflowDefinition(
+        name=name or cls.__name__, cls=cls, run_fn=run_fn, arg_type_hints=arg_hints,
+        return_type_hint=return_hint, signals=signals, queries=queries,
+        failure_exception_types=tuple(failure_exception_types),
+    ))
+
+
+def get_workflow_definition(obj: Any) -> WorkflowDefinition | None:
+    """The definition for a workflow class, or for its ``@workflow.run`` method."""
+    if isinstance(obj, type):
+        return obj.__dict__.get(_DEFN_ATTR)
+    if callable(obj) and getattr(obj, _RUN_ATTR, False):
+        qualname = getattr(obj, "__qualname__", "")
+        module = inspect.getmodule(obj)
+        owner: Any = module
+        for part in qualname.split(".")[:-1]:
+            owner = getattr(owner, part, None)
+        if isinstance(owner, type):
+            return owner.__dict__.get(_DEFN_ATTR)
+    return None

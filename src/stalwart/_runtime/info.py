@@ -1,0 +1,58 @@
+"""``workflow.info()``: what a workflow knows about its own execution."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from ..common import RetryPolicy
+
+# Temporal suggests continue-as-new at 4 Ki events; so do we.
+CONTINUE_AS_NEW_SUGGESTED_EVENTS = 4096
+
+
+@dataclass(frozen=True)
+class ParentInfo:
+    namespace: str
+    run_id: str
+    workflow_id: str
+
+
+@dataclass(frozen=True)
+class Info:
+    """Facts about the current workflow execution (mirrors ``temporalio.workflow.Info``)."""
+
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    namespace: str
+    attempt: int
+    start_time: datetime
+    run_id_first: str
+    continued_run_id: str | None
+    execution_timeout: timedelta | None
+    run_timeout: timedelta | None
+    task_timeout: timedelta | None
+    retry_policy: RetryPolicy | None
+    cron_schedule: str | None
+    parent: ParentInfo | None
+    headers: dict[str, object] = field(default_factory=dict)
+    _history_length: Callable[[], int] = field(default=lambda: 0, repr=False, compare=False)
+
+    @property
+    def first_execution_run_id(self) -> str:
+        return self.run_id_first
+
+    @property
+    def workflow_start_time(self) -> datetime:
+        return self.start_time
+
+    def get_current_history_length(self) -> int:
+        """Events in this run's history so far, including the current workflow task's."""
+        return self._history_length()
+
+    def is_continue_as_new_suggested(self) -> bool:
+        """True once the history is long enough that a new run would replay faster."""
+        return self._history_length() >= CONTINUE_AS_NEW_SUGGESTED_EVENTS

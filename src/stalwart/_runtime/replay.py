@@ -1,0 +1,120 @@
+"""Rebuild a workflow instance from its history, checking every command against the record.
+
+A history reads ``Started, inputs…, WorkflowTaskCompleted, commands…, inputs…,
+WorkflowTaskCompleted, commands…``: each ``WorkflowTaskCompleted`` closes one activation (the
+inputs before it, run at the workflow time it records) and the command events after it are what
+that activation must produce again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from .. import exceptions as exc
+from .._model.events import (
+    COMMAND_EVENT_TYPES,
+    Command,
+    EventType,
+    HistoryEvent,
+    command_key,
+    describe_command,
+)
+from .instance import WorkflowInstance
+
+
+@dataclass
+class RecordedActivation:
+    inputs: list[HistoryEvent]
+    completed_event: HistoryEvent
+    commands: list[HistoryEvent] = field(default_factory=list)
+    history_length_before: int = 0
+
+    @property
+    def workflow_time(self) -> float:
+        return float(self.completed_event.attributes.get("workflow_time",
+                                                         self.completed_event.timestamp))
+
+    @property
+    def patches(self) -> list[str]:
+        return [e.attributes["patch_id"] for e in self.commands
+                if e.event_type == EventType.MARKER_RECORDED and e.attributes.get("patch_id")]
+
+
+def split_activations(events: Sequence[HistoryEvent]) -> tuple[list[RecordedActivation],
+                                                                list[HistoryEvent]]:
+    """Recorded activations, and the trailing inputs no completed task has consumed yet."""
+    activations: list[RecordedActivation] = []
+    pending: list[HistoryEvent] = []
+    current: RecordedActivation | None = None
+    for index, event in enumerate(events):
+        etype = event.event_type
+        if etype == EventType.WORKFLOW_TASK_COMPLETED:
+            current = RecordedActivation(pending, event, history_length_before=index - len(pending))
+            activations.append(current)
+            pending = []
+        elif etype in COMMAND_EVENT_TYPES:
+            if current is None:
+                raise exc.NondeterminismError(
+                    f"history is malformed: command event {etype} (event {event.event_id}) "
+                    "appears before any WorkflowTaskCompleted")
+            current.commands.append(event)
+        elif etype == EventType.WORKFLOW_TASK_FAILED:
+            continue
+        else:
+            pending.append(event)
+    return activations, pending
+
+
+def replay_into(instance: WorkflowInstance, events: Sequence[HistoryEvent]) -> list[HistoryEvent]:
+    """Apply every recorded activation to a fresh ``instance``; return unconsumed inputs.
+
+    Raises:
+        NondeterminismError: the code produced a command that differs from the record.
+        WorkflowTaskError: workflow code failed during replay.
+    """
+    activations, pending = split_activations(events)
+    for activation in activations:
+        produced = instance.activate(
+            activation.inputs, now=activation.workflow_time, replaying=True,
+            history_length=activation.history_length_before,
+            replay_patches=activation.patches,
+        )
+        check_commands(instance, activation, produced)
+    return pending
+
+
+def check_commands(instance: WorkflowInstance, activation: RecordedActivation,
+                   produced: Sequence[Command]) -> None:
+    recorded = activation.commands
+    for index in range(max(len(produced), len(recorded))):
+        got = produced[index] if index < len(produced) else None
+        want = recorded[index] if index < len(recorded) else None
+        if got is not None and want is not None and got.key() == command_key(
+                want.event_type, want.attributes):
+            continue
+        info = instance.info
+        where = (f"workflow {info.workflow_id!r} (run {info.run_id}, type "
+                 f"{info.workflow_type}), workflow task completed at event "
+                 f"{activation.completed_event.event_id}")
+        if want is None:
+            assert got is not None
+            produced_text = describe_command(got.event_type, got.attributes)
+            message = f"{where}: the code now produces {produced_text}, but the history has " \
+                "no command there"
+        else:
+            recorded_text = describe_command(want.event_type, want.attributes)
+            if got is None:
+                message = (f"{where}: the history has {recorded_text} at event "
+                           f"{want.event_id}, but the code no longer produces it")
+            else:
+                produced_text = describe_command(got.event_type, got.attributes)
+                message = (f"{where}: the history has {recorded_text} at event "
+                           f"{want.event_id}, but the code now produces {produced_text}")
+        raise exc.NondeterminismError(
+            message + ". Workflow code must be deterministic: guard changed code with "
+            "workflow.patched(...) so running workflows keep their old path.")
+
+
+def iter_command_events(events: Sequence[HistoryEvent]) -> Iterator[HistoryEvent]:
+    return (e for e in events if e.event_type in COMMAND_EVENT_TYPES)

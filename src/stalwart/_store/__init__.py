@@ -1,0 +1,37 @@
+"""Stores: the only shared state. ``open_store(url)`` picks the backend from the URL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .base import Store
+
+DEFAULT_SQLITE_FILE = "stalwart.db"
+
+
+def resolve_url(url: str | None) -> str:
+    """The explicit URL, else ``STALWART_URL``, else a SQLite file in the working directory."""
+    if url:
+        return url
+    env = os.environ.get("STALWART_URL")
+    if env:
+        return env
+    return f"sqlite:///{Path.cwd() / DEFAULT_SQLITE_FILE}"
+
+
+async def open_store(url: str | None) -> Store:
+    resolved = resolve_url(url)
+    if resolved.startswith("sqlite:"):
+        from .sqlite.store import SqliteStore
+
+        return await SqliteStore.open(resolved)
+    if resolved.startswith(("postgresql:", "postgres:")):
+        raise ValueError(
+            f"store URL {resolved!r}: PostgreSQL is not available in this version of "
+            "Stalwart; use a sqlite:///path/to/file.db URL"
+        )
+    raise ValueError(
+        f"store URL {resolved!r} is not understood: use sqlite:///path/to/file.db "
+        "(or set STALWART_URL)"
+    )

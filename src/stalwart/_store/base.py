@@ -1,0 +1,254 @@
+"""The store interface the engine talks to, and the rows it exchanges.
+
+The store knows events, tasks, leases and deadlines; it knows nothing of Python workflow code.
+Every write method is one transaction. Methods that act on a leased task take the caller's
+worker id and attempt and do nothing (``False`` / ``None``) when the lease is no longer theirs:
+that fencing is what makes a redelivered task safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, Protocol
+
+from .._model.events import Command, HistoryEvent
+
+
+class ExecutionStatus(IntEnum):
+    """Mirrors ``temporalio.client.WorkflowExecutionStatus``."""
+
+    RUNNING = 1
+    COMPLETED = 2
+    FAILED = 3
+    CANCELED = 4
+    TERMINATED = 5
+    CONTINUED_AS_NEW = 6
+    TIMED_OUT = 7
+
+
+@dataclass
+class StartWorkflowRequest:
+    workflow_id: str
+    workflow_type: str
+    task_queue: str
+    input: list[dict[str, Any]]
+    run_id: str
+    random_seed: int
+    execution_timeout: float | None = None
+    id_reuse_policy: int = 1
+    id_conflict_policy: int = 0
+    start_signal: tuple[str, list[dict[str, Any]]] | None = None
+    first_run_id: str | None = None
+    continued_run_id: str | None = None
+    identity: str = ""
+
+
+@dataclass
+class StartResult:
+    run_id: str
+    started: bool
+
+
+@dataclass
+class ExecutionRow:
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    task_queue: str
+    status: ExecutionStatus
+    start_time: float
+    close_time: float | None
+    first_run_id: str
+    continued_run_id: str | None
+    next_run_id: str | None
+    history_length: int
+    result: dict[str, Any] | None
+    failure: dict[str, Any] | None
+    execution_deadline: float | None
+
+
+@dataclass
+class InboxEvent:
+    """An input event waiting for the run's next workflow task."""
+
+    inbox_id: int
+    event_type: str
+    timestamp: float
+    attributes: dict[str, Any]
+
+    def as_history_event(self) -> HistoryEvent:
+        return HistoryEvent(0, self.event_type, self.timestamp, self.attributes)
+
+
+@dataclass
+class WorkflowTaskClaim:
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    task_queue: str
+    attempt: int
+    history_length: int
+    inbox: list[InboxEvent]
+
+    @property
+    def inbox_max_id(self) -> int:
+        return self.inbox[-1].inbox_id if self.inbox else 0
+
+
+@dataclass
+class ActivityTaskClaim:
+    run_id: str
+    seq: int
+    workflow_id: str
+    workflow_type: str
+    activity_type: str
+    activity_id: str
+    task_queue: str
+    input: list[dict[str, Any]]
+    options: dict[str, Any]
+    attempt: int
+    scheduled_at: float
+    attempt_scheduled_at: float
+    started_at: float
+    heartbeat_details: list[dict[str, Any]]
+
+
+@dataclass
+class WorkflowTaskCompletion:
+    run_id: str
+    worker_id: str
+    identity: str
+    inbox_max_id: int
+    workflow_time: float
+    commands: Sequence[Command]
+    eager_activity_queue: str | None = None
+    eager_activity_limit: int = 0
+    claim_next_task: bool = True
+    new_run_id: str | None = None
+    new_run_seed: int = 0
+
+
+@dataclass
+class CompletionResult:
+    accepted: bool
+    reason: str = ""
+    history_length: int = 0
+    eager_activities: list[ActivityTaskClaim] = field(default_factory=list)
+    next_task: WorkflowTaskClaim | None = None
+
+
+@dataclass
+class ExpiredActivity:
+    run_id: str
+    seq: int
+    workflow_id: str
+    activity_type: str
+    activity_id: str
+    options: dict[str, Any]
+    attempt: int
+    lease_owner: str | None
+    scheduled_at: float
+    attempt_scheduled_at: float
+    started_at: float | None
+    heartbeat_at: float | None
+    heartbeat_details: list[dict[str, Any]]
+    last_failure: dict[str, Any] | None
+
+
+@dataclass
+class WorkerRow:
+    worker_id: str
+    identity: str
+    task_queue: str
+    host: str
+    pid: int
+    pid_start: str
+    heartbeat_at: float
+
+
+class Store(Protocol):
+    """One implementation per database; the engine sees only this."""
+
+    url: str
+
+    async def close(self) -> None: ...
+
+    # -- clients --------------------------------------------------------------------------
+    async def start_workflow(self, request: StartWorkflowRequest, now: float) -> StartResult: ...
+
+    async def signal_workflow(self, workflow_id: str, run_id: str | None, signal_name: str,
+                              input: list[dict[str, Any]], identity: str, now: float) -> str: ...
+
+    async def request_cancel_workflow(self, workflow_id: str, run_id: str | None, reason: str,
+                                      identity: str, now: float) -> str: ...
+
+    async def terminate_workflow(self, workflow_id: str, run_id: str | None, reason: str,
+                                 details: list[dict[str, Any]], identity: str,
+                                 now: float) -> str: ...
+
+    async def get_execution(self, workflow_id: str, run_id: str | None) -> ExecutionRow | None: ...
+
+    async def get_history(self, run_id: str, after_event_id: int = 0,
+                          limit: int | None = None) -> list[HistoryEvent]: ...
+
+    async def get_inbox(self, run_id: str) -> list[InboxEvent]: ...
+
+    async def list_pending_activities(self, run_id: str) -> list[dict[str, Any]]: ...
+
+    async def wait_closed(self, run_id: str, timeout: float | None) -> ExecutionRow | None: ...
+
+    # -- workers --------------------------------------------------------------------------
+    async def register_worker(self, worker: WorkerRow) -> None: ...
+
+    async def unregister_worker(self, worker_id: str) -> None: ...
+
+    def heartbeat_worker_blocking(self, worker_id: str, now: float) -> None: ...
+
+    async def list_workers(self) -> list[WorkerRow]: ...
+
+    async def claim_workflow_tasks(self, task_queue: str, worker_id: str, now: float,
+                                   lease_seconds: float, limit: int) -> list[WorkflowTaskClaim]: ...
+
+    async def complete_workflow_task(self, completion: WorkflowTaskCompletion,
+                                     now: float) -> CompletionResult: ...
+
+    async def fail_workflow_task(self, run_id: str, worker_id: str, failure: dict[str, Any],
+                                 retry_at: float, now: float) -> None: ...
+
+    async def release_workflow_task(self, run_id: str, worker_id: str, now: float) -> None: ...
+
+    async def claim_activity_tasks(self, task_queue: str, worker_id: str, now: float,
+                                   limit: int) -> list[ActivityTaskClaim]: ...
+
+    async def complete_activity_task(self, run_id: str, seq: int, attempt: int, worker_id: str,
+                                     result: dict[str, Any], identity: str, now: float,
+                                     claim_workflow_task: bool
+                                     ) -> tuple[bool, WorkflowTaskClaim | None]: ...
+
+    async def fail_activity_task(self, run_id: str, seq: int, attempt: int,
+                                 worker_id: str | None, failure: dict[str, Any],
+                                 final_failure: dict[str, Any] | None, retry_at: float | None,
+                                 heartbeat_details: list[dict[str, Any]] | None,
+                                 event_type: str, identity: str, now: float) -> bool: ...
+
+    async def heartbeat_activity_task(self, run_id: str, seq: int, attempt: int,
+                                      worker_id: str, details: list[dict[str, Any]],
+                                      now: float) -> bool | None: ...
+
+    # -- the sweeper ------------------------------------------------------------------------
+    async def fire_due_timers(self, now: float, limit: int) -> int: ...
+
+    async def find_expired_activities(self, now: float, limit: int) -> list[ExpiredActivity]: ...
+
+    async def find_activities_of_worker(self, worker_id: str) -> list[ExpiredActivity]: ...
+
+    async def release_workflow_tasks_of_worker(self, worker_id: str, now: float) -> int: ...
+
+    async def time_out_executions(self, now: float, limit: int) -> int: ...
+
+    async def next_due_time(self, now: float) -> float | None: ...
+
+    # -- wakeups ----------------------------------------------------------------------------
+    def subscribe(self) -> Any: ...

@@ -1,0 +1,105 @@
+-- Stalwart store schema, version 1 (SQLite).
+CREATE TABLE IF NOT EXISTS executions (
+    run_id              TEXT PRIMARY KEY,
+    workflow_id         TEXT NOT NULL,
+    workflow_type       TEXT NOT NULL,
+    task_queue          TEXT NOT NULL,
+    status              INTEGER NOT NULL,
+    start_time          REAL NOT NULL,
+    close_time          REAL,
+    first_run_id        TEXT NOT NULL,
+    continued_run_id    TEXT,
+    next_run_id         TEXT,
+    next_event_id       INTEGER NOT NULL,
+    execution_deadline  REAL,
+    result              TEXT,
+    failure             TEXT
+);
+-- At most one open run per workflow id: the store, not the client, guarantees it.
+CREATE UNIQUE INDEX IF NOT EXISTS executions_open_workflow_id
+    ON executions (workflow_id) WHERE status = 1;
+CREATE INDEX IF NOT EXISTS executions_workflow_id ON executions (workflow_id, start_time);
+CREATE INDEX IF NOT EXISTS executions_deadline
+    ON executions (execution_deadline) WHERE status = 1 AND execution_deadline IS NOT NULL;
+CREATE INDEX IF NOT EXISTS executions_status_start ON executions (status, start_time);
+
+CREATE TABLE IF NOT EXISTS history (
+    run_id      TEXT NOT NULL,
+    event_id    INTEGER NOT NULL,
+    event_type  TEXT NOT NULL,
+    timestamp   REAL NOT NULL,
+    attributes  TEXT NOT NULL,
+    PRIMARY KEY (run_id, event_id)
+) WITHOUT ROWID;
+
+-- Input events (activity results, timer firings, signals, cancel requests) waiting for the
+-- run's next workflow task, which moves them into history in its own transaction.
+CREATE TABLE IF NOT EXISTS inbox (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id      TEXT NOT NULL,
+    event_type  TEXT NOT NULL,
+    timestamp   REAL NOT NULL,
+    attributes  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbox_run ON inbox (run_id, id);
+
+-- At most one workflow task per run.
+CREATE TABLE IF NOT EXISTS workflow_tasks (
+    run_id            TEXT PRIMARY KEY,
+    task_queue        TEXT NOT NULL,
+    visible_at        REAL NOT NULL,
+    lease_owner       TEXT,
+    lease_expires_at  REAL,
+    attempt           INTEGER NOT NULL DEFAULT 1,
+    affinity          TEXT
+);
+CREATE INDEX IF NOT EXISTS workflow_tasks_ready
+    ON workflow_tasks (task_queue, visible_at) WHERE lease_owner IS NULL;
+CREATE INDEX IF NOT EXISTS workflow_tasks_lease ON workflow_tasks (lease_owner);
+
+CREATE TABLE IF NOT EXISTS activity_tasks (
+    run_id                TEXT NOT NULL,
+    seq                   INTEGER NOT NULL,
+    task_queue            TEXT NOT NULL,
+    workflow_id           TEXT NOT NULL,
+    workflow_type         TEXT NOT NULL,
+    activity_type         TEXT NOT NULL,
+    activity_id           TEXT NOT NULL,
+    input                 TEXT NOT NULL,
+    options               TEXT NOT NULL,
+    attempt               INTEGER NOT NULL,
+    scheduled_at          REAL NOT NULL,
+    attempt_scheduled_at  REAL NOT NULL,
+    visible_at            REAL NOT NULL,
+    lease_owner           TEXT,
+    started_at            REAL,
+    heartbeat_at          REAL,
+    heartbeat_details     TEXT,
+    deadline_at           REAL,
+    last_failure          TEXT,
+    cancel_requested      INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX IF NOT EXISTS activity_tasks_ready
+    ON activity_tasks (task_queue, visible_at) WHERE lease_owner IS NULL;
+CREATE INDEX IF NOT EXISTS activity_tasks_deadline
+    ON activity_tasks (deadline_at) WHERE deadline_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS activity_tasks_lease ON activity_tasks (lease_owner);
+
+CREATE TABLE IF NOT EXISTS timers (
+    run_id   TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    fire_at  REAL NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX IF NOT EXISTS timers_fire_at ON timers (fire_at);
+
+CREATE TABLE IF NOT EXISTS workers (
+    worker_id     TEXT PRIMARY KEY,
+    identity      TEXT NOT NULL,
+    task_queue    TEXT NOT NULL,
+    host          TEXT NOT NULL,
+    pid           INTEGER NOT NULL,
+    pid_start     TEXT NOT NULL,
+    heartbeat_at  REAL NOT NULL
+);

@@ -1,0 +1,312 @@
+"""SQLite connections: opening and checking the file, migrations, and the group-commit writer.
+
+Every write runs on one writer thread. Operations that arrive while a commit is in flight are
+batched into the next transaction (each inside its own savepoint, so one failing operation does
+not undo its neighbours), so many concurrent workflows share one fsync. The writer also watches
+``PRAGMA data_version`` to learn, cheaply, that another process committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+from ...exceptions import StoreError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+APPLICATION_MARKER = "stalwart"
+_SQLITE_HEADER = b"SQLite format 3\x00"
+# How often an idle writer looks for commits by other processes.
+EXTERNAL_CHANGE_POLL_SECONDS = 0.02
+
+
+@dataclass
+class SqliteOptions:
+    path: str
+    synchronous: str = "FULL"
+    busy_timeout_ms: int = 30_000
+
+
+def parse_url(url: str) -> SqliteOptions:
+    parsed = urlparse(url)
+    if parsed.scheme != "sqlite":
+        raise ValueError(f"not a sqlite URL: {url!r}")
+    path = unquote(parsed.path)
+    if parsed.netloc:  # sqlite://relative/path.db
+        path = parsed.netloc + path
+    elif path.startswith("//"):  # sqlite:////abs/path.db
+        path = path[1:]
+    if not path or path == "/":
+        raise ValueError(f"store URL {url!r} names no file: use sqlite:///path/to/file.db")
+    query = parse_qs(parsed.query)
+    synchronous = query.get("synchronous", ["FULL"])[0].upper()
+    if synchronous not in ("FULL", "NORMAL", "EXTRA"):
+        raise ValueError(f"store URL {url!r}: synchronous={synchronous!r} must be FULL, NORMAL "
+                         "or EXTRA (FULL is the durable default)")
+    return SqliteOptions(path=path, synchronous=synchronous)
+
+
+def check_file(path: str) -> None:
+    """Refuse a file that is not SQLite, before SQLite gets a chance to misread it."""
+    file = Path(path)
+    if file.is_dir():
+        raise StoreError(f"store file {path!r} is a directory; give a file path such as "
+                         f"{path.rstrip('/')}/stalwart.db")
+    if not file.exists() or file.stat().st_size == 0:
+        if not file.parent.exists():
+            raise StoreError(f"cannot create store file {path!r}: directory {file.parent} does "
+                             "not exist")
+        return
+    try:
+        with file.open("rb") as handle:
+            header = handle.read(16)
+    except OSError as error:
+        raise StoreError(f"cannot read store file {path!r}: {error}") from error
+    if header != _SQLITE_HEADER:
+        raise StoreError(f"store file {path!r} is not a SQLite database (it starts with "
+                         f"{header[:8]!r}); point the store URL at a new or Stalwart file")
+
+
+def connect(options: SqliteOptions) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(options.path, isolation_level=None, check_same_thread=False,
+                               timeout=options.busy_timeout_ms / 1000)
+        conn.execute(f"PRAGMA busy_timeout = {options.busy_timeout_ms}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"store file {options.path!r}: cannot switch to WAL mode "
+                             f"(got {mode}); is it on a network file system?")
+        conn.execute(f"PRAGMA synchronous = {options.synchronous}")
+        conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute("PRAGMA cache_size = -16000")
+        conn.execute("PRAGMA temp_store = MEMORY")
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"cannot open store file {options.path!r}: {error}") from error
+    return conn
+
+
+def migrate(conn: sqlite3.Connection, path: str) -> None:
+    """Create or upgrade the schema; safe when several processes open the file at once."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"cannot use store file {path!r}: {error}") from error
+    try:
+        tables = {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and "stalwart_meta" not in tables:
+            raise StoreError(
+                f"store file {path!r} is a SQLite database of another application (tables: "
+                f"{', '.join(sorted(tables)[:5])}); give Stalwart a file of its own")
+        version = 0
+        if "stalwart_meta" in tables:
+            row = conn.execute(
+                "SELECT value FROM stalwart_meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"store file {path!r} has schema version {version}, newer than this Stalwart "
+                f"understands ({SCHEMA_VERSION}); upgrade Stalwart")
+        if version < 1:
+            conn.execute("CREATE TABLE IF NOT EXISTS stalwart_meta "
+                         "(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            script = resources.files(__package__).joinpath("0001_init.sql").read_text()
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT OR REPLACE INTO stalwart_meta VALUES ('schema_version', ?)",
+                         (str(SCHEMA_VERSION),))
+            conn.execute("INSERT OR REPLACE INTO stalwart_meta VALUES ('application', ?)",
+                         (APPLICATION_MARKER,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+class WriteContext:
+    """Handed to each write operation: collects what the commit should wake up."""
+
+    __slots__ = ("wake_keys",)
+
+    def __init__(self) -> None:
+        self.wake_keys: set[tuple[str, str]] = set()
+
+    def wake(self, kind: str, key: str = "") -> None:
+        self.wake_keys.add((kind, key))
+
+
+@dataclass
+class _Op:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+    result: Any = None
+    error: BaseException | None = None
+    wake_keys: set[tuple[str, str]] = field(default_factory=set)
+
+
+class Writer:
+    """The single writer thread with group commit."""
+
+    MAX_BATCH = 512
+
+    def __init__(self, options: SqliteOptions,
+                 on_commit: Callable[[set[tuple[str, str]]], None]) -> None:
+        self._options = options
+        self._conn = connect(options)
+        self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._on_commit = on_commit
+        self._closed = False
+        self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        self._thread = threading.Thread(target=self._run, name="stalwart-sqlite-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        if self._closed:
+            raise StoreError("the store is closed")
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.put(_Op(fn, args, future, loop))
+        return future
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+            self._conn.close()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=EXTERNAL_CHANGE_POLL_SECONDS)
+            except queue.Empty:
+                self._check_external_change()
+                continue
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            self._commit(batch)
+            self._check_external_change()
+            if stop:
+                return
+
+    def _check_external_change(self) -> None:
+        try:
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            return
+        if version != self._data_version:
+            self._data_version = version
+            self._on_commit({("external", "")})
+
+    def _commit(self, batch: list[_Op]) -> None:
+        conn = self._conn
+        wake: set[tuple[str, str]] = set()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for op in batch:
+                ctx = WriteContext()
+                conn.execute("SAVEPOINT op")
+                try:
+                    op.result = op.fn(ctx, conn, *op.args)
+                    conn.execute("RELEASE op")
+                    op.wake_keys = ctx.wake_keys
+                except BaseException as error:  # the op's own failure, reported to its caller
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    op.error = _map_error(error, self._options.path)
+            conn.execute("COMMIT")
+            for op in batch:
+                wake |= op.wake_keys
+        except sqlite3.Error as error:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            mapped = _map_error(error, self._options.path)
+            for op in batch:
+                op.error, op.result = mapped, None
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Op]] = {}
+        for op in batch:
+            by_loop.setdefault(op.loop, []).append(op)
+        for loop, ops in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_resolve, ops)
+            except RuntimeError:  # that loop is closed; nobody is waiting any more
+                pass
+        if wake:
+            self._on_commit(wake)
+
+
+def _resolve(ops: list[_Op]) -> None:
+    for op in ops:
+        if op.future.done():
+            continue
+        if op.error is not None:
+            op.future.set_exception(op.error)
+        else:
+            op.future.set_result(op.result)
+
+
+def _map_error(error: BaseException, path: str) -> BaseException:
+    if isinstance(error, sqlite3.OperationalError | sqlite3.DatabaseError) and not isinstance(
+        error, sqlite3.IntegrityError
+    ):
+        mapped = StoreError(f"store {path!r}: {error}")
+        mapped.__cause__ = error
+        return mapped
+    return error
+
+
+class Reader:
+    """Reads on their own thread and connection (WAL lets them run beside the writer)."""
+
+    def __init__(self, options: SqliteOptions) -> None:
+        self._conn = connect(options)
+        self._lock = threading.Lock()
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stalwart-sqlite-r")
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._call, fn, args)
+
+    def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self._call(fn, args)
+
+    def _call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        with self._lock:
+            try:
+                return fn(self._conn, *args)
+            except sqlite3.Error as error:
+                raise _map_error(error, "") from error
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self._conn.close()

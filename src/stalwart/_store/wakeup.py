@@ -1,0 +1,96 @@
+"""In-process wakeups: a commit names the kinds of work it made ready; waiters on them wake.
+
+Keys are ``(kind, key)`` pairs such as ``("workflow_task", queue)`` or ``("closed", run_id)``.
+A subscription to ``(kind, "*")`` matches every key of that kind. ``("external", "")`` means
+another process committed something we cannot see the details of: it wakes everyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable
+
+Key = tuple[str, str]
+EXTERNAL: Key = ("external", "")
+
+
+class Subscription:
+    def __init__(self, notifier: Notifier, keys: frozenset[Key],
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.keys = keys
+        self.loop = loop
+        self.event = asyncio.Event()
+        self._notifier = notifier
+
+    async def wait(self, timeout: float | None) -> bool:
+        """Wait for a matching commit (or the timeout); True if woken by a commit."""
+        if not self.event.is_set():
+            try:
+                await asyncio.wait_for(self.event.wait(), timeout)
+            except TimeoutError:
+                return False
+        self.event.clear()
+        return True
+
+    def close(self) -> None:
+        self._notifier._remove(self)
+
+
+class Notifier:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_key: dict[Key, set[Subscription]] = {}
+        self._all: set[Subscription] = set()
+
+    def subscribe(self, keys: Iterable[Key]) -> Subscription:
+        sub = Subscription(self, frozenset(keys), asyncio.get_running_loop())
+        with self._lock:
+            self._all.add(sub)
+            for key in sub.keys:
+                self._by_key.setdefault(key, set()).add(sub)
+        return sub
+
+    def _remove(self, sub: Subscription) -> None:
+        with self._lock:
+            self._all.discard(sub)
+            for key in sub.keys:
+                subs = self._by_key.get(key)
+                if subs is not None:
+                    subs.discard(sub)
+                    if not subs:
+                        del self._by_key[key]
+
+    def publish(self, keys: Iterable[Key]) -> None:
+        """Wake matching subscribers; callable from any thread."""
+        targets: set[Subscription] = set()
+        with self._lock:
+            for key in keys:
+                if key == EXTERNAL:
+                    targets |= self._all
+                    break
+                targets |= self._by_key.get(key, set())
+                targets |= self._by_key.get((key[0], "*"), set())
+        by_loop: dict[asyncio.AbstractEventLoop, list[Subscription]] = {}
+        for sub in targets:
+            by_loop.setdefault(sub.loop, []).append(sub)
+        for loop, subs in by_loop.items():
+            try:
+                if _in_loop_thread(loop):
+                    _set_all(subs)
+                else:
+                    loop.call_soon_threadsafe(_set_all, subs)
+            except RuntimeError:
+                pass
+
+
+def _in_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _set_all(subs: list[Subscription]) -> None:
+    for sub in subs:
+        sub.event.set()

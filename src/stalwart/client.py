@@ -1,0 +1,378 @@
+"""Starting, steering and observing workflows (mirrors ``temporalio.client``).
+
+The one deliberate difference from Temporal: ``Client.connect`` takes a store URL
+(``sqlite:///path/to/file.db``), not a server address. Any process that can open the store is a
+client.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import IntEnum
+from typing import Any, Generic, TypeVar
+
+from . import exceptions as exc
+from ._engine.codec import decode_value, encode_value
+from ._model.events import HistoryEvent
+from ._model.history_json import history_from_json, history_to_json
+from ._runtime.definitions import get_workflow_definition
+from ._store import open_store
+from ._store.base import ExecutionRow, ExecutionStatus, StartWorkflowRequest, Store
+from .common import RetryPolicy, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from .converter import DataConverter, _payload_from_json, _payload_to_json
+from .exceptions import (
+    WorkflowAlreadyStartedError,
+    WorkflowContinuedAsNewError,
+    WorkflowFailureError,
+)
+
+__all__ = [
+    "Client",
+    "WorkflowAlreadyStartedError",
+    "WorkflowContinuedAsNewError",
+    "WorkflowExecutionDescription",
+    "WorkflowExecutionStatus",
+    "WorkflowFailureError",
+    "WorkflowHandle",
+    "WorkflowHistory",
+]
+
+ReturnType = TypeVar("ReturnType")
+
+
+class WorkflowExecutionStatus(IntEnum):
+    RUNNING = 1
+    COMPLETED = 2
+    FAILED = 3
+    CANCELED = 4
+    TERMINATED = 5
+    CONTINUED_AS_NEW = 6
+    TIMED_OUT = 7
+
+
+class _NoArg:
+    pass
+
+
+_NO_ARG: Any = _NoArg()
+
+
+def _workflow_name_and_result_type(workflow: Any) -> tuple[str, Any]:
+    if isinstance(workflow, str):
+        if not workflow:
+            raise ValueError("workflow name must not be empty")
+        return workflow, None
+    definition = get_workflow_definition(workflow)
+    if definition is None:
+        raise TypeError(f"{workflow!r} is not a workflow: pass a @workflow.defn class's "
+                        "@workflow.run method (e.g. MyWorkflow.run) or the workflow type name")
+    return definition.name, definition.return_type_hint
+
+
+@dataclass
+class WorkflowHistory:
+    """A run's events; exports to and imports from Temporal's history JSON form."""
+
+    workflow_id: str
+    events: Sequence[HistoryEvent]
+    run_id: str = ""
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return history_to_json(self.events)
+
+    def to_json(self) -> str:
+        import json
+
+        return json.dumps(self.to_json_dict(), indent=2)
+
+    @staticmethod
+    def from_json(workflow_id: str, history: str | dict[str, Any]) -> WorkflowHistory:
+        import json
+
+        data = json.loads(history) if isinstance(history, str) else history
+        return WorkflowHistory(workflow_id=workflow_id, events=history_from_json(data))
+
+
+@dataclass
+class WorkflowExecutionDescription:
+    """What ``describe()`` reports. ``pending_activities`` goes beyond Temporal's fields."""
+
+    id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    status: WorkflowExecutionStatus
+    start_time: datetime
+    close_time: datetime | None
+    execution_time: datetime
+    history_length: int
+    first_execution_run_id: str
+    continued_as_new_run_id: str | None
+    namespace: str = "default"
+    parent_id: str | None = None
+    parent_run_id: str | None = None
+    pending_activities: list[dict[str, Any]] = field(default_factory=list)
+    pending_events: int = 0
+
+
+class Client:
+    """A connection to a Stalwart store. Create with :meth:`connect`."""
+
+    def __init__(self, store: Store, *, namespace: str = "default",
+                 data_converter: DataConverter = DataConverter.default,
+                 identity: str | None = None) -> None:
+        self._store = store
+        self._namespace = namespace
+        self._data_converter = data_converter
+        import os
+        import socket
+
+        self._identity = identity or f"{os.getpid()}@{socket.gethostname()}"
+
+    @staticmethod
+    async def connect(target_url: str | None = None, *, namespace: str = "default",
+                      data_converter: DataConverter = DataConverter.default,
+                      identity: str | None = None, interceptors: Sequence[Any] = (),
+                      **_: Any) -> Client:
+        """Open the store at ``target_url``.
+
+        Args:
+            target_url: ``sqlite:///path/to/file.db``. Without it, ``STALWART_URL`` is used,
+                else ``stalwart.db`` in the working directory.
+        """
+        store = await open_store(target_url)
+        return Client(store, namespace=namespace, data_converter=data_converter,
+                      identity=identity)
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
+
+    @property
+    def data_converter(self) -> DataConverter:
+        return self._data_converter
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    async def close(self) -> None:
+        """Close the store connection (workers using this client must be stopped first)."""
+        await self._store.close()
+
+    async def _encode(self, values: Sequence[Any], what: str) -> list[dict[str, Any]]:
+        try:
+            payloads = self._data_converter.payload_converter.to_payloads(list(values))
+        except TypeError as error:
+            raise TypeError(f"{what}: {error}") from None
+        return [await encode_value(_payload_to_json(p), self._data_converter.payload_codec)
+                for p in payloads]
+
+    async def start_workflow(
+        self, workflow: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
+        id: str | None = None, task_queue: str | None = None,
+        execution_timeout: timedelta | None = None, run_timeout: timedelta | None = None,
+        task_timeout: timedelta | None = None,
+        id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy: WorkflowIDConflictPolicy = WorkflowIDConflictPolicy.UNSPECIFIED,
+        retry_policy: RetryPolicy | None = None, result_type: type | None = None,
+        start_signal: str | None = None, start_signal_args: Sequence[Any] = (),
+        **_: Any,
+    ) -> WorkflowHandle[Any]:
+        """Start a workflow and return a handle to it.
+
+        Raises:
+            WorkflowAlreadyStartedError: a run with this id is open (or the reuse policy
+                forbids a new run).
+        """
+        name, hinted_result = _workflow_name_and_result_type(workflow)
+        if not id or not isinstance(id, str):
+            raise ValueError(f"start_workflow({name!r}) needs id='...': a workflow id unique "
+                             "among running workflows, e.g. id=f'research-{topic}'")
+        if not task_queue or not isinstance(task_queue, str):
+            raise ValueError(f"start_workflow({name!r}) needs task_queue='...', the queue "
+                             "your worker polls")
+        if execution_timeout is not None and execution_timeout <= timedelta(0):
+            raise ValueError(f"execution_timeout must be positive, got {execution_timeout}")
+        if arg is not _NO_ARG:
+            if args:
+                raise ValueError("pass either a single argument or args=[...], not both")
+            args = [arg]
+        timeout = execution_timeout or run_timeout
+        request = StartWorkflowRequest(
+            workflow_id=id, workflow_type=name, task_queue=task_queue,
+            input=await self._encode(args, f"start_workflow({name!r}) arguments"),
+            run_id=str(uuid.uuid4()), random_seed=random.getrandbits(63),
+            execution_timeout=timeout.total_seconds() if timeout else None,
+            id_reuse_policy=int(id_reuse_policy), id_conflict_policy=int(id_conflict_policy),
+            start_signal=(start_signal, await self._encode(
+                start_signal_args, f"start_signal {start_signal!r} arguments"))
+            if start_signal else None,
+            identity=self._identity,
+        )
+        result = await self._store.start_workflow(request, _now())
+        return WorkflowHandle(self, id, run_id=result.run_id, result_run_id=result.run_id,
+                              first_execution_run_id=result.run_id,
+                              result_type=result_type or hinted_result)
+
+    async def execute_workflow(self, workflow: Any, arg: Any = _NO_ARG, *,
+                               args: Sequence[Any] = (), id: str | None = None,
+                               task_queue: str | None = None, **kwargs: Any) -> Any:
+        """Start a workflow and wait for its result (see :meth:`start_workflow`)."""
+        handle = await self.start_workflow(workflow, arg, args=args, id=id,
+                                           task_queue=task_queue, **kwargs)
+        return await handle.result()
+
+    def get_workflow_handle(self, workflow_id: str, *, run_id: str | None = None,
+                            first_execution_run_id: str | None = None,
+                            result_type: type | None = None) -> WorkflowHandle[Any]:
+        """A handle to an existing workflow (the latest run unless ``run_id`` is given)."""
+        if not workflow_id:
+            raise ValueError("get_workflow_handle needs a workflow id")
+        return WorkflowHandle(self, workflow_id, run_id=run_id, result_run_id=run_id,
+                              first_execution_run_id=first_execution_run_id,
+                              result_type=result_type)
+
+    def get_workflow_handle_for(self, workflow: Any, workflow_id: str, *,
+                                run_id: str | None = None) -> WorkflowHandle[Any]:
+        _, result_type = _workflow_name_and_result_type(workflow)
+        return self.get_workflow_handle(workflow_id, run_id=run_id, result_type=result_type)
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
+
+
+def _ts(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+class WorkflowHandle(Generic[ReturnType]):
+    """Steers and observes one workflow. Get one from the client; do not construct it."""
+
+    def __init__(self, client: Client, id: str, *, run_id: str | None,
+                 result_run_id: str | None, first_execution_run_id: str | None,
+                 result_type: Any) -> None:
+        self._client = client
+        self._id = id
+        self._run_id = run_id
+        self._result_run_id = result_run_id
+        self._first_execution_run_id = first_execution_run_id
+        self._result_type = result_type
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def run_id(self) -> str | None:
+        return self._run_id
+
+    @property
+    def result_run_id(self) -> str | None:
+        return self._result_run_id
+
+    @property
+    def first_execution_run_id(self) -> str | None:
+        return self._first_execution_run_id
+
+    async def _execution(self, run_id: str | None) -> ExecutionRow:
+        row = await self._client.store.get_execution(self._id, run_id)
+        if row is None:
+            raise exc.WorkflowNotFoundError(
+                f"workflow {self._id!r}" + (f" run {run_id!r}" if run_id else "")
+                + " not found in the store")
+        return row
+
+    async def result(self, *, follow_runs: bool = True, rpc_timeout: timedelta | None = None
+                     ) -> ReturnType:
+        """Wait for the workflow to close and return its result.
+
+        Raises:
+            WorkflowFailureError: it failed, was cancelled, terminated or timed out; ``cause``
+                says which.
+        """
+        run_id = self._result_run_id or (await self._execution(None)).run_id
+        converter = self._client.data_converter
+        while True:
+            row = await self._client.store.wait_closed(run_id, None)
+            assert row is not None
+            status = row.status
+            if status == ExecutionStatus.COMPLETED:
+                payload = await decode_value(row.result, converter.payload_codec)
+                value: ReturnType = converter.payload_converter.from_payload(
+                    _payload_from_json(payload), self._result_type)
+                return value
+            if status == ExecutionStatus.CONTINUED_AS_NEW:
+                assert row.next_run_id is not None
+                if not follow_runs:
+                    raise WorkflowContinuedAsNewError(row.next_run_id)
+                run_id = row.next_run_id
+                continue
+            failure = await decode_value(row.failure or {"message": status.name},
+                                         converter.payload_codec)
+            if status == ExecutionStatus.CANCELED:
+                cause: BaseException = exc.CancelledError("Workflow cancelled")
+            else:
+                cause = converter.failure_converter.from_failure(failure,
+                                                                 converter.payload_converter)
+            raise WorkflowFailureError(cause=cause)
+
+    async def describe(self) -> WorkflowExecutionDescription:
+        """Status, timestamps, history length and pending activities of the run."""
+        row = await self._execution(self._run_id)
+        store = self._client.store
+        pending = await store.list_pending_activities(row.run_id)
+        inbox = await store.get_inbox(row.run_id) if row.status == ExecutionStatus.RUNNING \
+            else []
+        return WorkflowExecutionDescription(
+            id=row.workflow_id, run_id=row.run_id, workflow_type=row.workflow_type,
+            task_queue=row.task_queue, status=WorkflowExecutionStatus(int(row.status)),
+            start_time=datetime.fromtimestamp(row.start_time, UTC),
+            close_time=_ts(row.close_time),
+            execution_time=datetime.fromtimestamp(row.start_time, UTC),
+            history_length=row.history_length, first_execution_run_id=row.first_run_id,
+            continued_as_new_run_id=row.next_run_id, namespace=self._client.namespace,
+            pending_activities=pending, pending_events=len(inbox))
+
+    async def fetch_history(self) -> WorkflowHistory:
+        """Every recorded event of the run."""
+        row = await self._execution(self._run_id)
+        events = await self._client.store.get_history(row.run_id)
+        return WorkflowHistory(workflow_id=row.workflow_id, events=events, run_id=row.run_id)
+
+    async def signal(self, signal: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
+                     **_: Any) -> None:
+        """Send a signal; it is kept in the store and delivered in order, even to a workflow
+        no worker is running right now."""
+        name = signal if isinstance(signal, str) else getattr(
+            getattr(signal, "__stalwart_signal_definition__", None), "name", None)
+        if not name:
+            raise TypeError(f"{signal!r} is not a signal: pass a @workflow.signal method or "
+                            "the signal name")
+        if arg is not _NO_ARG:
+            args = [arg]
+        payloads = await self._client._encode(args, f"signal {name!r} arguments")
+        await self._client.store.signal_workflow(self._id, self._run_id, name, payloads,
+                                                 self._client.identity, _now())
+
+    async def cancel(self, **_: Any) -> None:
+        """Ask the workflow to cancel: it sees ``asyncio.CancelledError`` at its next await."""
+        await self._client.store.request_cancel_workflow(self._id, self._run_id, "",
+                                                         self._client.identity, _now())
+
+    async def terminate(self, *args: Any, reason: str | None = None, **_: Any) -> None:
+        """Stop the workflow at once, with no cleanup; recorded in its history."""
+        details = await self._client._encode(args, "terminate details")
+        await self._client.store.terminate_workflow(self._id, self._run_id, reason or "",
+                                                    details, self._client.identity, _now())

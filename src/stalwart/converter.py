@@ -1,0 +1,474 @@
+"""Values to payloads and back, and exceptions to recorded failures and back.
+
+Mirrors ``temporalio.converter``: a :class:`DataConverter` bundles a (synchronous) payload
+converter that runs inside workflow code, an optional asynchronous :class:`PayloadCodec`
+(encryption, compression) applied at the store boundary, and a failure converter.
+Values are decoded by the type hints of the function that receives them.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime
+import enum
+import inspect
+import json
+import sys
+import traceback
+import types
+import typing
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from . import exceptions as exc
+
+__all__ = [
+    "DataConverter",
+    "DefaultFailureConverter",
+    "DefaultPayloadConverter",
+    "FailureConverter",
+    "JSONPlainPayloadConverter",
+    "Payload",
+    "PayloadCodec",
+    "PayloadConverter",
+    "value_to_type",
+]
+
+_JSON_PLAIN = b"json/plain"
+_BINARY_NULL = b"binary/null"
+_BINARY_PLAIN = b"binary/plain"
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One encoded value: metadata (``encoding`` at least) and the encoded bytes."""
+
+    metadata: Mapping[str, bytes]
+    data: bytes
+
+    @property
+    def encoding(self) -> str:
+        return self.metadata.get("encoding", b"").decode()
+
+
+class PayloadConverter:
+    """Converts values to payloads and back; synchronous, safe inside workflow code."""
+
+    def to_payloads(self, values: Sequence[Any]) -> list[Payload]:
+        raise NotImplementedError
+
+    def from_payloads(
+        self, payloads: Sequence[Payload], type_hints: Sequence[Any] | None = None
+    ) -> list[Any]:
+        raise NotImplementedError
+
+    def to_payload(self, value: Any) -> Payload:
+        return self.to_payloads([value])[0]
+
+    def from_payload(self, payload: Payload, type_hint: Any = None) -> Any:
+        return self.from_payloads([payload], [type_hint])[0]
+
+
+def _to_jsonable(value: Any, path: str) -> Any:
+    """Plain JSON data for ``value``; raises TypeError naming the type and the path."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, enum.Enum):
+        return _to_jsonable(value.value, path)
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if isinstance(key, enum.Enum):
+                key = key.value
+            if not isinstance(key, str | int | float | bool):
+                raise TypeError(
+                    f"cannot serialize {path}: dict key {key!r} of type {type(key).__name__} "
+                    "is not a str, int, float, bool or enum; convert keys to strings"
+                )
+            out[str(key) if not isinstance(key, str) else key] = _to_jsonable(
+                item, f"{path}[{key!r}]"
+            )
+        return out
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_to_jsonable(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _to_jsonable(getattr(value, f.name), f"{path}.{f.name}")
+            for f in dataclasses.fields(value)
+        }
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    dump = getattr(value, "model_dump", None)
+    if dump is not None and callable(dump):  # pydantic v2 model
+        return dump(mode="json")
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    raise TypeError(
+        f"cannot serialize {path}: a value of type {type(value).__module__}."
+        f"{type(value).__qualname__} is not JSON-serializable; use a dataclass, a pydantic "
+        "model, or plain dict/list/str/int/float/bool values"
+    )
+
+
+class JSONPlainPayloadConverter:
+    """JSON for everything JSON can carry, plus dataclasses, pydantic models, enums, datetimes."""
+
+    encoding = "json/plain"
+
+    def to_payload(self, value: Any, path: str = "value") -> Payload | None:
+        data = json.dumps(_to_jsonable(value, path), separators=(",", ":"), ensure_ascii=False)
+        return Payload({"encoding": _JSON_PLAIN}, data.encode())
+
+    def from_payload(self, payload: Payload, type_hint: Any = None) -> Any:
+        return value_to_type(type_hint, json.loads(payload.data))
+
+
+class DefaultPayloadConverter(PayloadConverter):
+    """``None`` as binary/null, ``bytes`` as binary/plain, everything else as JSON."""
+
+    _json = JSONPlainPayloadConverter()
+
+    def to_payloads(self, values: Sequence[Any]) -> list[Payload]:
+        out = []
+        for i, value in enumerate(values):
+            if value is None:
+                out.append(Payload({"encoding": _BINARY_NULL}, b""))
+            elif isinstance(value, bytes):
+                out.append(Payload({"encoding": _BINARY_PLAIN}, value))
+            else:
+                payload = self._json.to_payload(value, f"args[{i}]")
+                assert payload is not None
+                out.append(payload)
+        return out
+
+    def from_payloads(
+        self, payloads: Sequence[Payload], type_hints: Sequence[Any] | None = None
+    ) -> list[Any]:
+        out = []
+        for i, payload in enumerate(payloads):
+            hint = type_hints[i] if type_hints and i < len(type_hints) else None
+            encoding = payload.metadata.get("encoding", b"")
+            if encoding == _JSON_PLAIN:
+                out.append(self._json.from_payload(payload, hint))
+            elif encoding == _BINARY_NULL:
+                out.append(None)
+            elif encoding == _BINARY_PLAIN:
+                out.append(payload.data)
+            else:
+                raise exc.ApplicationError(
+                    f"cannot decode payload {i}: unknown encoding {encoding!r}; is a payload "
+                    "codec configured on this client's data converter?",
+                    type="PayloadDecodeError", non_retryable=True,
+                )
+        return out
+
+
+class PayloadCodec:
+    """Transforms lists of payloads on their way to and from the store (e.g. encryption)."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        raise NotImplementedError
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        raise NotImplementedError
+
+
+class FailureConverter:
+    """Converts exceptions to recorded failures (plain dicts) and back."""
+
+    def to_failure(self, exception: BaseException, payload_converter: PayloadConverter
+                   ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def from_failure(self, failure: Mapping[str, Any], payload_converter: PayloadConverter
+                     ) -> BaseException:
+        raise NotImplementedError
+
+
+class DefaultFailureConverter(FailureConverter):
+    """Temporal's failure shape: message, stack trace, cause chain and a typed info block."""
+
+    def to_failure(self, exception: BaseException, payload_converter: PayloadConverter
+                   ) -> dict[str, Any]:
+        failure: dict[str, Any] = {
+            "message": str(exception.args[0]) if isinstance(exception, exc.FailureError)
+            and exception.args else str(exception),
+            "source": "Stalwart",
+            "stack_trace": "".join(traceback.format_exception(
+                type(exception), exception, exception.__traceback__, chain=False
+            )).strip() if exception.__traceback__ else "",
+        }
+        if isinstance(exception, exc.ApplicationError):
+            failure["application_failure_info"] = {
+                "type": exception.type or type(exception).__name__,
+                "non_retryable": exception.non_retryable,
+                "details": _encode_details(exception.details, payload_converter),
+                "next_retry_delay": exception.next_retry_delay.total_seconds()
+                if exception.next_retry_delay is not None else None,
+                "category": int(exception.category),
+            }
+        elif isinstance(exception, exc.TimeoutError):
+            failure["timeout_failure_info"] = {
+                "timeout_type": int(exception.type) if exception.type is not None else None,
+                "last_heartbeat_details": _encode_details(
+                    exception.last_heartbeat_details, payload_converter),
+            }
+        elif isinstance(exception, exc.CancelledError):
+            failure["canceled_failure_info"] = {
+                "details": _encode_details(exception.details, payload_converter)}
+        elif isinstance(exception, exc.TerminatedError):
+            failure["terminated_failure_info"] = {}
+        elif isinstance(exception, exc.ServerError):
+            failure["server_failure_info"] = {"non_retryable": exception.non_retryable}
+        elif isinstance(exception, exc.ActivityError):
+            failure["activity_failure_info"] = {
+                "scheduled_event_id": exception.scheduled_event_id,
+                "started_event_id": exception.started_event_id,
+                "identity": exception.identity, "activity_type": exception.activity_type,
+                "activity_id": exception.activity_id,
+                "retry_state": int(exception.retry_state) if exception.retry_state else 0,
+            }
+        elif isinstance(exception, exc.ChildWorkflowError):
+            failure["child_workflow_execution_failure_info"] = {
+                "namespace": exception.namespace, "workflow_id": exception.workflow_id,
+                "run_id": exception.run_id, "workflow_type": exception.workflow_type,
+                "initiated_event_id": exception.initiated_event_id,
+                "started_event_id": exception.started_event_id,
+                "retry_state": int(exception.retry_state) if exception.retry_state else 0,
+            }
+        else:
+            failure["application_failure_info"] = {
+                "type": type(exception).__name__, "non_retryable": False, "details": [],
+                "next_retry_delay": None, "category": 0,
+            }
+        if exception.__cause__ is not None:
+            failure["cause"] = self.to_failure(exception.__cause__, payload_converter)
+        return failure
+
+    def from_failure(self, failure: Mapping[str, Any], payload_converter: PayloadConverter
+                     ) -> BaseException:
+        message = failure.get("message", "")
+        error: exc.FailureError
+        if (info := failure.get("application_failure_info")) is not None:
+            error = exc.ApplicationError(
+                message, *_decode_details(info.get("details"), payload_converter),
+                type=info.get("type"), non_retryable=bool(info.get("non_retryable")),
+                next_retry_delay=datetime.timedelta(seconds=info["next_retry_delay"])
+                if info.get("next_retry_delay") is not None else None,
+                category=exc.ApplicationErrorCategory(info.get("category") or 0),
+            )
+        elif (info := failure.get("timeout_failure_info")) is not None:
+            timeout_type = info.get("timeout_type")
+            error = exc.TimeoutError(
+                message, type=exc.TimeoutType(timeout_type) if timeout_type is not None else None,
+                last_heartbeat_details=_decode_details(
+                    info.get("last_heartbeat_details"), payload_converter),
+            )
+        elif (info := failure.get("canceled_failure_info")) is not None:
+            error = exc.CancelledError(
+                message, *_decode_details(info.get("details"), payload_converter))
+        elif failure.get("terminated_failure_info") is not None:
+            error = exc.TerminatedError(message)
+        elif (info := failure.get("server_failure_info")) is not None:
+            error = exc.ServerError(message, non_retryable=bool(info.get("non_retryable")))
+        elif (info := failure.get("activity_failure_info")) is not None:
+            error = exc.ActivityError(
+                message, scheduled_event_id=info.get("scheduled_event_id", 0),
+                started_event_id=info.get("started_event_id", 0),
+                identity=info.get("identity", ""), activity_type=info.get("activity_type", ""),
+                activity_id=info.get("activity_id", ""),
+                retry_state=exc.RetryState(info.get("retry_state") or 0),
+            )
+        elif (info := failure.get("child_workflow_execution_failure_info")) is not None:
+            error = exc.ChildWorkflowError(
+                message, namespace=info.get("namespace", "default"),
+                workflow_id=info.get("workflow_id", ""), run_id=info.get("run_id", ""),
+                workflow_type=info.get("workflow_type", ""),
+                initiated_event_id=info.get("initiated_event_id", 0),
+                started_event_id=info.get("started_event_id", 0),
+                retry_state=exc.RetryState(info.get("retry_state") or 0),
+            )
+        else:
+            error = exc.FailureError(message)
+        error._failure = dict(failure)
+        if failure.get("cause") is not None:
+            error.__cause__ = self.from_failure(failure["cause"], payload_converter)
+        return error
+
+
+def _encode_details(details: Sequence[Any], converter: PayloadConverter) -> list[dict[str, Any]]:
+    if not details:
+        return []
+    try:
+        return [_payload_to_json(p) for p in converter.to_payloads(list(details))]
+    except TypeError as error:
+        # A failure must always be recordable, even when its details are not.
+        return [_payload_to_json(converter.to_payload(f"<unserializable details: {error}>"))]
+
+
+def _decode_details(details: Any, converter: PayloadConverter) -> list[Any]:
+    if not details:
+        return []
+    return converter.from_payloads([_payload_from_json(p) for p in details])
+
+
+def _payload_to_json(payload: Payload) -> dict[str, Any]:
+    """Store form of a payload: readable text for JSON, base64 for anything else."""
+    metadata = {k: v.decode("latin-1") for k, v in payload.metadata.items()}
+    if payload.metadata.get("encoding") == _JSON_PLAIN:
+        return {"metadata": metadata, "data": payload.data.decode()}
+    return {"metadata": metadata, "data_b64": base64.b64encode(payload.data).decode()}
+
+
+def _payload_from_json(data: Mapping[str, Any]) -> Payload:
+    metadata = {k: v.encode("latin-1") for k, v in data["metadata"].items()}
+    if "data" in data:
+        return Payload(metadata, data["data"].encode())
+    return Payload(metadata, base64.b64decode(data["data_b64"]))
+
+
+@dataclass(frozen=True)
+class DataConverter:
+    """Payload converter, optional codec and failure converter, used together.
+
+    Args:
+        payload_converter_class: Class of the synchronous value <-> payload converter.
+        payload_codec: Optional async transform applied to every payload the store keeps.
+        failure_converter_class: Class of the exception <-> failure converter.
+    """
+
+    payload_converter_class: type[PayloadConverter] = DefaultPayloadConverter
+    payload_codec: PayloadCodec | None = None
+    failure_converter_class: type[FailureConverter] = DefaultFailureConverter
+    payload_converter: PayloadConverter = field(init=False)
+    failure_converter: FailureConverter = field(init=False)
+
+    default: ClassVar[DataConverter]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "payload_converter", self.payload_converter_class())
+        object.__setattr__(self, "failure_converter", self.failure_converter_class())
+
+    async def encode(self, values: Sequence[Any]) -> list[Payload]:
+        payloads = self.payload_converter.to_payloads(values)
+        if self.payload_codec is not None:
+            payloads = await self.payload_codec.encode(payloads)
+        return payloads
+
+    async def decode(self, payloads: Sequence[Payload],
+                     type_hints: Sequence[Any] | None = None) -> list[Any]:
+        if self.payload_codec is not None:
+            payloads = await self.payload_codec.decode(payloads)
+        return self.payload_converter.from_payloads(payloads, type_hints)
+
+
+DataConverter.default = DataConverter()
+
+
+def value_to_type(hint: Any, value: Any) -> Any:
+    """Rebuild a JSON-decoded ``value`` as the type ``hint`` describes.
+
+    Unknown or missing hints return the value unchanged; a value that cannot match the
+    hint raises ``TypeError`` naming both.
+    """
+    if hint is None or hint is Any or hint is object or hint is inspect.Parameter.empty:
+        return value
+    if isinstance(hint, str):
+        return value
+    origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        return value_to_type(typing.get_args(hint)[0], value)
+    if origin is typing.Union or origin is types.UnionType:
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return value_to_type(arg, value)
+            except (TypeError, ValueError) as error:
+                errors.append(str(error))
+        raise TypeError(f"value {value!r} matches none of {hint}: {'; '.join(errors)}")
+    if origin is typing.Literal:
+        if value not in typing.get_args(hint):
+            raise TypeError(f"value {value!r} is not one of {hint}")
+        return value
+    if origin in (list, Sequence, typing.Sequence, set, frozenset, tuple, typing.Iterable):
+        if not isinstance(value, list):
+            raise TypeError(f"expected a list for {hint}, got {type(value).__name__}")
+        args = typing.get_args(hint)
+        if origin is tuple:
+            if len(args) == 2 and args[1] is Ellipsis:
+                return tuple(value_to_type(args[0], v) for v in value)
+            if args:
+                return tuple(value_to_type(a, v) for a, v in zip(args, value, strict=False))
+            return tuple(value)
+        item = args[0] if args else None
+        items = [value_to_type(item, v) for v in value]
+        if origin in (set, frozenset):
+            return origin(items)
+        return items
+    if origin in (dict, Mapping, typing.Mapping):
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object for {hint}, got {type(value).__name__}")
+        args = typing.get_args(hint)
+        key_hint, val_hint = args if args else (None, None)
+        return {value_to_type(key_hint, k): value_to_type(val_hint, v) for k, v in value.items()}
+    if not isinstance(hint, type):
+        return value
+    if value is None:
+        if hint is type(None):
+            return None
+        raise TypeError(f"expected {hint.__name__}, got None")
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object for dataclass {hint.__name__}, got {value!r}")
+        hints = _type_hints(hint)
+        kwargs = {}
+        for f in dataclasses.fields(hint):
+            if f.name in value:
+                kwargs[f.name] = value_to_type(hints.get(f.name), value[f.name])
+        return hint(**kwargs)
+    validate = getattr(hint, "model_validate", None)
+    if validate is not None:  # pydantic v2 model
+        return validate(value)
+    if issubclass(hint, enum.Enum):
+        return hint(value)
+    if hint is datetime.datetime:
+        return datetime.datetime.fromisoformat(value)
+    if hint is datetime.date:
+        return datetime.date.fromisoformat(value)
+    if hint is datetime.time:
+        return datetime.time.fromisoformat(value)
+    if hint is datetime.timedelta:
+        return datetime.timedelta(seconds=value)
+    if hint is uuid.UUID:
+        return uuid.UUID(value)
+    if hint is bytes:
+        return base64.b64decode(value) if isinstance(value, str) else value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, str, bool, float, list, dict):
+        if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+            raise TypeError(f"expected {hint.__name__}, got {type(value).__name__} {value!r}")
+        return value
+    return value
+
+
+def _type_hints(obj: Any) -> dict[str, Any]:
+    try:
+        module = sys.modules.get(getattr(obj, "__module__", ""), None)
+        return typing.get_type_hints(obj, globalns=vars(module) if module else None,
+                                     include_extras=True)
+    except Exception:
+        return {}
+

@@ -1,0 +1,347 @@
+"""The public error tree (mirrors ``temporalio.exceptions``).
+
+::
+
+    StalwartError (alias TemporalError)
+     ├── FailureError                  a failure that can be recorded in history
+     │    ├── ApplicationError         raised by user code; type, non_retryable, details
+     │    ├── CancelledError           cancellation that reached user code
+     │    ├── TerminatedError          the workflow was terminated
+     │    ├── TimeoutError             with TimeoutType: start-to-close, heartbeat, ...
+     │    ├── ServerError              the engine itself refused something
+     │    ├── ActivityError            an activity failed; the cause says why
+     │    └── ChildWorkflowError       a child workflow failed; the cause says why
+     ├── WorkflowAlreadyStartedError   the workflow id is already running
+     ├── WorkflowFailureError          client side: the workflow failed; ``cause`` says why
+     ├── WorkflowContinuedAsNewError   client side: the run continued as new
+     ├── WorkflowNotFoundError         client side: no such workflow id / run id
+     ├── NondeterminismError           workflow code no longer matches its history
+     └── StoreError                    the store is unreadable, foreign or unavailable
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from enum import IntEnum
+from typing import Any
+
+__all__ = [
+    "ActivityError",
+    "ApplicationError",
+    "ApplicationErrorCategory",
+    "CancelledError",
+    "ChildWorkflowError",
+    "FailureError",
+    "NondeterminismError",
+    "RetryState",
+    "ServerError",
+    "StalwartError",
+    "StoreError",
+    "TemporalError",
+    "TerminatedError",
+    "TimeoutError",
+    "TimeoutType",
+    "WorkflowAlreadyStartedError",
+    "WorkflowContinuedAsNewError",
+    "WorkflowFailureError",
+    "WorkflowNotFoundError",
+    "is_cancelled_exception",
+]
+
+
+class StalwartError(Exception):
+    """Base of every error Stalwart raises."""
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+TemporalError = StalwartError
+
+
+class FailureError(StalwartError):
+    """A failure that is recorded in a workflow's history and can cross process boundaries."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self._failure: dict[str, Any] | None = None
+
+    @property
+    def failure(self) -> dict[str, Any] | None:
+        """The recorded failure this error was rebuilt from, if any."""
+        return self._failure
+
+
+class ApplicationErrorCategory(IntEnum):
+    UNSPECIFIED = 0
+    BENIGN = 1
+
+
+class ApplicationError(FailureError):
+    """An error raised by user code, with a type name used for retry decisions.
+
+    Args:
+        message: Human-readable message.
+        details: Extra values recorded with the failure (must be serializable).
+        type: Type name matched against ``RetryPolicy.non_retryable_error_types``;
+            defaults to the class name of the error converted.
+        non_retryable: Fail at once, whatever the retry policy says.
+        next_retry_delay: Override the retry policy's delay for the next attempt.
+        category: ``BENIGN`` errors are logged quietly.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *details: Any,
+        type: str | None = None,
+        non_retryable: bool = False,
+        next_retry_delay: timedelta | None = None,
+        category: ApplicationErrorCategory = ApplicationErrorCategory.UNSPECIFIED,
+    ) -> None:
+        super().__init__(message)
+        self._details = details
+        self._type = type
+        self._non_retryable = non_retryable
+        self._next_retry_delay = next_retry_delay
+        self._category = category
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_application_error, (self.message, self._details, self._type,
+                                             self._non_retryable, self._next_retry_delay,
+                                             self._category))
+
+    @property
+    def details(self) -> Sequence[Any]:
+        return self._details
+
+    @property
+    def type(self) -> str | None:
+        return self._type
+
+    @property
+    def non_retryable(self) -> bool:
+        return self._non_retryable
+
+    @property
+    def next_retry_delay(self) -> timedelta | None:
+        return self._next_retry_delay
+
+    @property
+    def category(self) -> ApplicationErrorCategory:
+        return self._category
+
+
+def _rebuild_application_error(
+    message: str, details: tuple[Any, ...], type_: str | None, non_retryable: bool,
+    next_retry_delay: timedelta | None, category: ApplicationErrorCategory,
+) -> ApplicationError:
+    return ApplicationError(message, *details, type=type_, non_retryable=non_retryable,
+                            next_retry_delay=next_retry_delay, category=category)
+
+
+class CancelledError(FailureError):
+    """Cancellation recorded as a failure (an activity or child that was cancelled)."""
+
+    def __init__(self, message: str = "Cancelled", *details: Any) -> None:
+        super().__init__(message)
+        self._details = details
+
+    @property
+    def details(self) -> Sequence[Any]:
+        return self._details
+
+
+class TerminatedError(FailureError):
+    """The workflow was terminated; no cleanup ran."""
+
+    def __init__(self, message: str, *details: Any) -> None:
+        super().__init__(message)
+        self._details = details
+
+    @property
+    def details(self) -> Sequence[Any]:
+        return self._details
+
+
+class TimeoutType(IntEnum):
+    START_TO_CLOSE = 0
+    SCHEDULE_TO_START = 1
+    SCHEDULE_TO_CLOSE = 2
+    HEARTBEAT = 3
+
+
+class TimeoutError(FailureError):  # noqa: A001 - the name mirrors temporalio
+    """A timeout of the given type expired (enforced by the store, not the worker)."""
+
+    def __init__(
+        self, message: str, *, type: TimeoutType | None,
+        last_heartbeat_details: Sequence[Any] = (),
+    ) -> None:
+        super().__init__(message)
+        self._type = type
+        self._last_heartbeat_details = last_heartbeat_details
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_timeout_error, (self.message, self._type,
+                                         tuple(self._last_heartbeat_details)))
+
+    @property
+    def type(self) -> TimeoutType | None:
+        return self._type
+
+    @property
+    def last_heartbeat_details(self) -> Sequence[Any]:
+        return self._last_heartbeat_details
+
+
+def _rebuild_timeout_error(
+    message: str, type_: TimeoutType | None, details: tuple[Any, ...]
+) -> TimeoutError:
+    return TimeoutError(message, type=type_, last_heartbeat_details=details)
+
+
+class ServerError(FailureError):
+    """The engine refused or failed an operation on its own account."""
+
+    def __init__(self, message: str, *, non_retryable: bool = False) -> None:
+        super().__init__(message)
+        self._non_retryable = non_retryable
+
+    @property
+    def non_retryable(self) -> bool:
+        return self._non_retryable
+
+
+class RetryState(IntEnum):
+    UNSPECIFIED = 0
+    IN_PROGRESS = 1
+    NON_RETRYABLE_FAILURE = 2
+    TIMEOUT = 3
+    MAXIMUM_ATTEMPTS_REACHED = 4
+    RETRY_POLICY_NOT_SET = 5
+    INTERNAL_SERVER_ERROR = 6
+    CANCEL_REQUESTED = 7
+
+
+class ActivityError(FailureError):
+    """An activity failed for good; ``__cause__`` holds the reason."""
+
+    def __init__(
+        self, message: str, *, scheduled_event_id: int, started_event_id: int,
+        identity: str, activity_type: str, activity_id: str, retry_state: RetryState | None,
+    ) -> None:
+        super().__init__(message)
+        self.scheduled_event_id = scheduled_event_id
+        self.started_event_id = started_event_id
+        self.identity = identity
+        self.activity_type = activity_type
+        self.activity_id = activity_id
+        self.retry_state = retry_state
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_keyword_error, (ActivityError, self.message, {
+            "scheduled_event_id": self.scheduled_event_id,
+            "started_event_id": self.started_event_id, "identity": self.identity,
+            "activity_type": self.activity_type, "activity_id": self.activity_id,
+            "retry_state": self.retry_state}))
+
+
+class ChildWorkflowError(FailureError):
+    """A child workflow failed; ``__cause__`` holds the reason."""
+
+    def __init__(
+        self, message: str, *, namespace: str, workflow_id: str, run_id: str,
+        workflow_type: str, initiated_event_id: int, started_event_id: int,
+        retry_state: RetryState | None,
+    ) -> None:
+        super().__init__(message)
+        self.namespace = namespace
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+        self.workflow_type = workflow_type
+        self.initiated_event_id = initiated_event_id
+        self.started_event_id = started_event_id
+        self.retry_state = retry_state
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_keyword_error, (ChildWorkflowError, self.message, {
+            "namespace": self.namespace, "workflow_id": self.workflow_id, "run_id": self.run_id,
+            "workflow_type": self.workflow_type, "initiated_event_id": self.initiated_event_id,
+            "started_event_id": self.started_event_id, "retry_state": self.retry_state}))
+
+
+def _rebuild_keyword_error(cls: Any, message: str, kwargs: dict[str, Any]) -> Any:
+    return cls(message, **kwargs)
+
+
+class WorkflowAlreadyStartedError(StalwartError):
+    """A workflow with this id is already running (or its id-reuse policy forbids a new run)."""
+
+    def __init__(self, workflow_id: str, workflow_type: str, *, run_id: str | None = None,
+                 reason: str | None = None) -> None:
+        super().__init__(
+            reason or f"Workflow execution already started: workflow id {workflow_id!r} "
+            f"(type {workflow_type}) is running as run {run_id}; choose another id, wait for "
+            "it to close, or pass id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING"
+        )
+        self.workflow_id = workflow_id
+        self.workflow_type = workflow_type
+        self.run_id = run_id
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_started_error, (self.workflow_id, self.workflow_type, self.run_id,
+                                         self.message))
+
+
+def _rebuild_started_error(
+    workflow_id: str, workflow_type: str, run_id: str | None, message: str
+) -> WorkflowAlreadyStartedError:
+    return WorkflowAlreadyStartedError(workflow_id, workflow_type, run_id=run_id, reason=message)
+
+
+class WorkflowFailureError(StalwartError):
+    """Raised by ``WorkflowHandle.result()`` when the workflow failed; ``cause`` says why."""
+
+    def __init__(self, *, cause: BaseException) -> None:
+        super().__init__("Workflow execution failed")
+        self.__cause__ = cause
+
+    @property
+    def cause(self) -> BaseException:
+        assert self.__cause__ is not None
+        return self.__cause__
+
+
+class WorkflowContinuedAsNewError(StalwartError):
+    """The run continued as new and the caller asked not to follow runs."""
+
+    def __init__(self, new_execution_run_id: str) -> None:
+        super().__init__("Workflow continued as new")
+        self.new_execution_run_id = new_execution_run_id
+
+
+class WorkflowNotFoundError(StalwartError):
+    """No workflow with that id (or run id) exists in the store."""
+
+
+class NondeterminismError(StalwartError):
+    """Workflow code produced commands that do not match its recorded history."""
+
+
+class StoreError(StalwartError):
+    """The store cannot be opened or used (unreadable, foreign, unavailable)."""
+
+
+def is_cancelled_exception(exception: BaseException) -> bool:
+    """Whether ``exception`` is, or was caused by, a cancellation."""
+    import asyncio
+
+    if isinstance(exception, asyncio.CancelledError | CancelledError):
+        return True
+    cause = exception.__cause__
+    return isinstance(exception, ActivityError | ChildWorkflowError) and isinstance(
+        cause, CancelledError
+    )

@@ -1,0 +1,229 @@
+"""Workers run workflows and activities from a task queue (mirrors ``temporalio.worker``)."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from types import TracebackType
+from typing import Any
+
+from ._engine.activity_worker import ActivityWorker
+from ._engine.clock import Clock
+from ._engine.liveness import HOST, HeartbeatThread, process_start_time
+from ._engine.sweeper import Sweeper
+from ._engine.workflow_worker import WorkflowWorker
+from ._model.definitions import ActivityDefinition, get_activity_definition
+from ._runtime.definitions import WorkflowDefinition, get_workflow_definition
+from ._store.base import WorkerRow
+from .client import Client
+from ._engine.replayer import Replayer, WorkflowReplayResult, WorkflowReplayResults
+
+__all__ = ["Replayer", "Worker", "WorkflowReplayResult", "WorkflowReplayResults"]
+
+logger = logging.getLogger(__name__)
+
+
+def _workflow_registry(workflows: Sequence[type]) -> dict[str, WorkflowDefinition]:
+    registry: dict[str, WorkflowDefinition] = {}
+    for cls in workflows:
+        definition = get_workflow_definition(cls)
+        if definition is None:
+            raise TypeError(f"workflows=[...] entry {cls!r} is not a @workflow.defn class")
+        if definition.name in registry:
+            raise ValueError(f"two workflows are registered under the name {definition.name!r}")
+        registry[definition.name] = definition
+    return registry
+
+
+def _activity_registry(activities: Sequence[Callable[..., Any]]
+                       ) -> dict[str, tuple[Callable[..., Any], ActivityDefinition]]:
+    registry: dict[str, tuple[Callable[..., Any], ActivityDefinition]] = {}
+    for fn in activities:
+        definition = get_activity_definition(fn)
+        if definition is None:
+            raise TypeError(f"activities=[...] entry {fn!r} is not an @activity.defn function")
+        if definition.name in registry:
+            raise ValueError(f"two activities are registered under the name "
+                             f"{definition.name!r}")
+        registry[definition.name] = (fn, definition)
+    return registry
+
+
+class Worker:
+    """Polls one task queue of the client's store and runs its workflows and activities.
+
+    Use as ``async with Worker(...):`` (runs in the background, shuts down on exit) or
+    ``await worker.run()`` (runs until :meth:`shutdown`).
+
+    Args:
+        client: The client whose store to work on.
+        task_queue: The queue to poll.
+        workflows: ``@workflow.defn`` classes this worker runs.
+        activities: ``@activity.defn`` functions (or bound methods) this worker runs.
+        activity_executor: Thread pool for plain-function activities; one is created if
+            none is given.
+        max_concurrent_activities: Activities running at once.
+        max_concurrent_workflow_tasks: Workflow tasks in flight at once.
+        max_cached_workflows: Workflow instances kept in memory (evicted ones are replayed).
+        graceful_shutdown_timeout: How long shutdown lets running activities finish.
+        identity: Name of this worker in histories; defaults to ``pid@host``.
+        default_activity_timeout: Stalwart addition: a start-to-close timeout for activities
+            scheduled without any timeout (Temporal rejects those; so does Stalwart unless
+            this is set).
+    """
+
+    def __init__(
+        self, client: Client, *, task_queue: str, workflows: Sequence[type] = (),
+        activities: Sequence[Callable[..., Any]] = (),
+        activity_executor: concurrent.futures.Executor | None = None,
+        max_concurrent_activities: int = 100, max_concurrent_workflow_tasks: int = 100,
+        max_cached_workflows: int = 1000,
+        graceful_shutdown_timeout: timedelta = timedelta(seconds=0),
+        identity: str | None = None, default_activity_timeout: timedelta | None = None,
+        clock: Clock | None = None, **_: Any,
+    ) -> None:
+        if not task_queue or not isinstance(task_queue, str):
+            raise ValueError("Worker needs task_queue='...', the queue your workflows use")
+        if not workflows and not activities:
+            raise ValueError("Worker needs at least one workflow or activity to run")
+        for name, value in (("max_concurrent_activities", max_concurrent_activities),
+                            ("max_concurrent_workflow_tasks", max_concurrent_workflow_tasks),
+                            ("max_cached_workflows", max_cached_workflows)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"Worker {name} must be a positive int, got {value!r}")
+        self._client = client
+        self._task_queue = task_queue
+        self._worker_id = uuid.uuid4().hex
+        self._identity = identity or f"{os.getpid()}@{HOST}"
+        self._clock = clock or Clock()
+        self._graceful_shutdown_timeout = graceful_shutdown_timeout
+        self._own_executor = activity_executor is None
+        self._executor = activity_executor or concurrent.futures.ThreadPoolExecutor(
+            max_workers=max_concurrent_activities, thread_name_prefix="stalwart-activity")
+        store = client.store
+        converter = client.data_converter
+        self._workflow_worker = WorkflowWorker(
+            store=store, task_queue=task_queue, worker_id=self._worker_id,
+            identity=self._identity, workflows=_workflow_registry(workflows),
+            converter=converter, clock=self._clock,
+            max_concurrent=max_concurrent_workflow_tasks, max_cached=max_cached_workflows,
+            default_activity_timeout=default_activity_timeout,
+            eager_activity_slots=lambda: self._activity_worker.free_slots(),
+            start_eager_activities=lambda claims: self._activity_worker.start(claims),
+        )
+        self._activity_worker = ActivityWorker(
+            store=store, task_queue=task_queue, worker_id=self._worker_id,
+            identity=self._identity, activities=_activity_registry(activities),
+            converter=converter, clock=self._clock, max_concurrent=max_concurrent_activities,
+            executor=self._executor,
+            can_take_workflow_task=self._workflow_worker.can_take_eagerly,
+            take_workflow_task=self._workflow_worker.submit,
+        )
+        self._sweeper = Sweeper(store=store, worker_id=self._worker_id, identity=self._identity,
+                                converter=converter, clock=self._clock)
+        self._stopping = asyncio.Event()
+        self._loops: list[asyncio.Task[None]] = []
+        self._heartbeat: HeartbeatThread | None = None
+        self._run_task: asyncio.Task[None] | None = None
+        self._started = False
+        self._done = asyncio.Event()
+
+    @property
+    def task_queue(self) -> str:
+        return self._task_queue
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    @property
+    def client(self) -> Client:
+        return self._client
+
+    @property
+    def is_running(self) -> bool:
+        return self._started and not self._done.is_set()
+
+    def _is_idle(self) -> bool:
+        """No workflow task or activity in flight (used by the time-skipping environment)."""
+        return not self._workflow_worker._running and self._activity_worker.running_count == 0
+
+    async def _start(self) -> None:
+        if self._started:
+            raise RuntimeError("this worker was already started; create a new Worker")
+        self._started = True
+        store = self._client.store
+        pid = os.getpid()
+        await store.register_worker(WorkerRow(
+            worker_id=self._worker_id, identity=self._identity, task_queue=self._task_queue,
+            host=HOST, pid=pid, pid_start=process_start_time(pid),
+            heartbeat_at=self._clock.now()))
+        self._heartbeat = HeartbeatThread(
+            lambda: store.heartbeat_worker_blocking(self._worker_id, self._clock.now()))
+        self._heartbeat.start()
+        loop = asyncio.get_running_loop()
+        if self._workflow_worker.workflows:
+            self._loops.append(loop.create_task(
+                self._workflow_worker.poll_forever(self._stopping)))
+        if self._activity_worker.activities:
+            self._loops.append(loop.create_task(
+                self._activity_worker.poll_forever(self._stopping)))
+        self._loops.append(loop.create_task(self._sweeper.run_forever(self._stopping)))
+        logger.info("worker %s polling task queue %r", self._identity, self._task_queue)
+
+    async def run(self) -> None:
+        """Run until :meth:`shutdown` is called (or the task running this is cancelled)."""
+        await self._start()
+        try:
+            await self._stopping.wait()
+        finally:
+            await self._finish()
+
+    async def shutdown(self) -> None:
+        """Stop polling, let running activities finish within the grace period, stop."""
+        self._stopping.set()
+        if self._run_task is not None:
+            await asyncio.shield(self._run_task)
+        elif self._started:
+            await self._done.wait()
+
+    async def _finish(self) -> None:
+        if self._done.is_set():
+            return
+        self._stopping.set()
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        await self._activity_worker.drain(self._graceful_shutdown_timeout.total_seconds())
+        await self._workflow_worker.drain()
+        self._workflow_worker.evict_all()
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+        try:
+            await self._client.store.unregister_worker(self._worker_id)
+        except Exception as error:
+            logger.warning("could not unregister worker %s: %s", self._identity, error)
+        if self._own_executor:
+            self._executor.shutdown(wait=False)
+        self._done.set()
+        logger.info("worker %s stopped", self._identity)
+
+    async def __aenter__(self) -> Worker:
+        await self._start()
+
+        async def wait_then_finish() -> None:
+            await self._stopping.wait()
+            await self._finish()
+
+        self._run_task = asyncio.get_running_loop().create_task(wait_then_finish())
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc_value: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        await self.shutdown()

@@ -1,0 +1,361 @@
+"""Workflow code: definitions and the deterministic API (mirrors ``temporalio.workflow``).
+
+Every function here delegates to the workflow instance whose activation is running; outside
+workflow code they raise a clear error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random as _random
+import uuid as _uuid
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from enum import IntEnum
+from typing import Any, TypeVar, overload
+
+from ._runtime import api as _api
+from ._runtime.definitions import define_workflow, mark_query, mark_run, mark_signal
+from ._runtime.info import Info, ParentInfo
+from ._runtime.instance import ActivityHandle, ContinueAsNewError
+from .common import RetryPolicy
+from .exceptions import NondeterminismError
+
+__all__ = [
+    "ActivityCancellationType",
+    "ActivityHandle",
+    "ContinueAsNewError",
+    "Info",
+    "NondeterminismError",
+    "ParentInfo",
+    "continue_as_new",
+    "defn",
+    "deprecate_patch",
+    "execute_activity",
+    "execute_activity_method",
+    "in_workflow",
+    "info",
+    "logger",
+    "now",
+    "patched",
+    "query",
+    "random",
+    "run",
+    "signal",
+    "sleep",
+    "start_activity",
+    "start_activity_method",
+    "time",
+    "time_ns",
+    "unsafe",
+    "uuid4",
+    "wait_condition",
+]
+
+ClassType = TypeVar("ClassType", bound=type)
+CallableType = TypeVar("CallableType", bound=Callable[..., Any])
+
+
+class _NoArg:
+    pass
+
+
+_NO_ARG: Any = _NoArg()
+
+
+class ActivityCancellationType(IntEnum):
+    """What cancelling an activity handle waits for (Temporal's semantics)."""
+
+    TRY_CANCEL = 0
+    WAIT_CANCELLATION_COMPLETED = 1
+    ABANDON = 2
+
+
+# -- definitions ---------------------------------------------------------------------------
+
+@overload
+def defn(cls: ClassType) -> ClassType: ...
+
+
+@overload
+def defn(*, name: str | None = None, sandboxed: bool = True,
+         failure_exception_types: Sequence[type[BaseException]] = ()
+         ) -> Callable[[ClassType], ClassType]: ...
+
+
+def defn(cls: Any = None, *, name: str | None = None, sandboxed: bool = True,
+         failure_exception_types: Sequence[type[BaseException]] = ()) -> Any:
+    """Mark a class as a workflow; exactly one ``async`` method must carry ``@workflow.run``.
+
+    Args:
+        name: Workflow type name; defaults to the class name.
+        sandboxed: Accepted for compatibility; Stalwart guards determinism without a sandbox.
+        failure_exception_types: Extra exception types that fail the workflow instead of
+            failing (and retrying) the workflow task.
+    """
+    def decorate(target: ClassType) -> ClassType:
+        define_workflow(target, name, failure_exception_types)
+        return target
+
+    return decorate(cls) if cls is not None else decorate
+
+
+def run(fn: CallableType) -> CallableType:
+    """Mark the workflow's entry method (``async def``)."""
+    mark_run(fn)
+    return fn
+
+
+@overload
+def signal(fn: CallableType) -> CallableType: ...
+
+
+@overload
+def signal(*, name: str | None = None, dynamic: bool = False
+           ) -> Callable[[CallableType], CallableType]: ...
+
+
+def signal(fn: Any = None, *, name: str | None = None, dynamic: bool = False) -> Any:
+    """Mark a method as a signal handler (sync or async); arguments decode by type hints."""
+    def decorate(target: CallableType) -> CallableType:
+        mark_signal(target, name, dynamic)
+        return target
+
+    return decorate(fn) if fn is not None else decorate
+
+
+@overload
+def query(fn: CallableType) -> CallableType: ...
+
+
+@overload
+def query(*, name: str | None = None, dynamic: bool = False
+          ) -> Callable[[CallableType], CallableType]: ...
+
+
+def query(fn: Any = None, *, name: str | None = None, dynamic: bool = False) -> Any:
+    """Mark a (non-async) method as a read-only query handler."""
+    def decorate(target: CallableType) -> CallableType:
+        mark_query(target, name, dynamic)
+        return target
+
+    return decorate(fn) if fn is not None else decorate
+
+
+# -- the deterministic API --------------------------------------------------------------------
+
+def in_workflow() -> bool:
+    """Whether the caller is running inside workflow code."""
+    return _api.in_workflow()
+
+
+def info() -> Info:
+    """Facts about the running workflow: ids, type, task queue, attempt, history length."""
+    return _api.current().info
+
+
+def now() -> datetime:
+    """The workflow's current time (UTC): the same value on every replay."""
+    return _api.current().now()
+
+
+def time() -> float:
+    """Workflow time in seconds since the epoch (deterministic ``time.time()``)."""
+    return _api.current().now_seconds
+
+
+def time_ns() -> int:
+    """Workflow time in nanoseconds since the epoch."""
+    return int(_api.current().now_seconds * 1e9)
+
+
+def random() -> _random.Random:
+    """A random generator seeded per run, so every replay draws the same numbers."""
+    return _api.current().random
+
+
+def uuid4() -> _uuid.UUID:
+    """A deterministic UUID4 drawn from :func:`random`."""
+    return _api.current().uuid4()
+
+
+async def sleep(duration: float | timedelta, *, summary: str | None = None) -> None:
+    """Sleep durably: a recorded timer that survives restarts and holds no worker memory."""
+    seconds = duration.total_seconds() if isinstance(duration, timedelta) else float(duration)
+    await asyncio.sleep(seconds)
+
+
+async def wait_condition(fn: Callable[[], bool], *, timeout: float | timedelta | None = None,
+                         timeout_summary: str | None = None) -> None:
+    """Wait until ``fn()`` is true; re-checked after every change of workflow state.
+
+    Raises:
+        asyncio.TimeoutError: ``timeout`` elapsed first (a durable timer).
+    """
+    future = _api.current().wait_condition(fn)
+    if timeout is None:
+        await future
+        return
+    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+    await asyncio.wait_for(future, seconds)
+
+
+def patched(id: str) -> bool:
+    """True for runs that reach this point with the new code; False when replaying old runs."""
+    return _api.current().patched(id, deprecated=False)
+
+
+def deprecate_patch(id: str) -> None:
+    """Mark a patch whose old branch is gone once no run that lacks it remains."""
+    _api.current().patched(id, deprecated=True)
+
+
+def continue_as_new(arg: Any = _NO_ARG, *, args: Sequence[Any] = (), workflow: Any = None,
+                    task_queue: str | None = None,
+                    execution_timeout: timedelta | None = None, **_: Any) -> Any:
+    """End this run and start a fresh one (same workflow id, empty history) with new input.
+
+    Never returns: raises an internal ``ContinueAsNewError`` that unwinds the workflow.
+    """
+    call_args = _merge_args(arg, args, ())
+    raise _api.current().continue_as_new(call_args, workflow, task_queue, execution_timeout)
+
+
+def _merge_args(arg: Any, args: Sequence[Any], extra: Sequence[Any]) -> list[Any]:
+    if arg is not _NO_ARG:
+        if args:
+            raise ValueError("pass either a single positional argument or args=[...], not both")
+        return [arg, *extra]
+    return list(args)
+
+
+def start_activity(
+    activity: Any, arg: Any = _NO_ARG, *more_args: Any, args: Sequence[Any] = (),
+    task_queue: str | None = None, result_type: type | None = None,
+    schedule_to_close_timeout: timedelta | None = None,
+    schedule_to_start_timeout: timedelta | None = None,
+    start_to_close_timeout: timedelta | None = None, heartbeat_timeout: timedelta | None = None,
+    retry_policy: RetryPolicy | None = None,
+    cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
+    activity_id: str | None = None, versioning_intent: Any = None, summary: str | None = None,
+    priority: Any = None,
+) -> ActivityHandle:
+    """Schedule an activity (by function or by name) and return an awaitable handle.
+
+    At least one of ``start_to_close_timeout`` and ``schedule_to_close_timeout`` is required
+    (the worker's ``default_activity_timeout`` fills in when set). Extra positional arguments
+    beyond Temporal's single ``arg`` are accepted and passed on.
+    """
+    instance = _api.current()
+    if start_to_close_timeout is None and schedule_to_close_timeout is None:
+        start_to_close_timeout = instance.default_activity_timeout
+    return instance.start_activity(
+        activity, _merge_args(arg, args, more_args), task_queue=task_queue,
+        result_type=result_type, schedule_to_close_timeout=schedule_to_close_timeout,
+        schedule_to_start_timeout=schedule_to_start_timeout,
+        start_to_close_timeout=start_to_close_timeout, heartbeat_timeout=heartbeat_timeout,
+        retry_policy=retry_policy, cancellation_type=int(cancellation_type),
+        activity_id=activity_id, summary=summary,
+    )
+
+
+async def execute_activity(
+    activity: Any, arg: Any = _NO_ARG, *more_args: Any, args: Sequence[Any] = (),
+    task_queue: str | None = None, result_type: type | None = None,
+    schedule_to_close_timeout: timedelta | None = None,
+    schedule_to_start_timeout: timedelta | None = None,
+    start_to_close_timeout: timedelta | None = None, heartbeat_timeout: timedelta | None = None,
+    retry_policy: RetryPolicy | None = None,
+    cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
+    activity_id: str | None = None, versioning_intent: Any = None, summary: str | None = None,
+    priority: Any = None,
+) -> Any:
+    """Schedule an activity and wait for its result (see :func:`start_activity`).
+
+    Raises:
+        ActivityError: the activity failed for good; ``__cause__`` says why.
+    """
+    return await start_activity(
+        activity, arg, *more_args, args=args, task_queue=task_queue, result_type=result_type,
+        schedule_to_close_timeout=schedule_to_close_timeout,
+        schedule_to_start_timeout=schedule_to_start_timeout,
+        start_to_close_timeout=start_to_close_timeout, heartbeat_timeout=heartbeat_timeout,
+        retry_policy=retry_policy, cancellation_type=cancellation_type, activity_id=activity_id,
+        summary=summary,
+    )
+
+
+start_activity_method = start_activity
+execute_activity_method = execute_activity
+
+
+# -- logging -------------------------------------------------------------------------------------
+
+class LoggerAdapter(logging.LoggerAdapter[logging.Logger]):
+    """Adds workflow ids to every record and stays silent while the workflow replays."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__(logger, {})
+        self.log_during_replay = False
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        if _api.in_workflow():
+            workflow_info = _api.current().info
+            extra = dict(kwargs.get("extra") or {})
+            extra.setdefault("workflow_id", workflow_info.workflow_id)
+            extra.setdefault("run_id", workflow_info.run_id)
+            extra.setdefault("workflow_type", workflow_info.workflow_type)
+            kwargs["extra"] = extra
+            msg = f"{msg} ({{'workflow_id': {workflow_info.workflow_id!r}, 'run_id': " \
+                  f"{workflow_info.run_id!r}}})"
+        return msg, kwargs
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging's name
+        if (not self.log_during_replay and _api.in_workflow()
+                and _api.current().is_replaying):
+            return False
+        return self.logger.isEnabledFor(level)
+
+
+logger = LoggerAdapter(logging.getLogger("stalwart.workflow"))
+
+
+# -- unsafe ------------------------------------------------------------------------------------
+
+class unsafe:  # noqa: N801 - mirrors temporalio.workflow.unsafe, a module-like namespace
+    """Escape hatches; use with care."""
+
+    @staticmethod
+    def is_replaying() -> bool:
+        """True while the workflow re-runs recorded history (side effects would repeat)."""
+        return _api.current().is_replaying
+
+    @staticmethod
+    @contextmanager
+    def imports_passed_through() -> Iterator[None]:
+        """Compatibility no-op: Stalwart has no import sandbox to pass imports through."""
+        yield
+
+    @staticmethod
+    @contextmanager
+    def sandbox_unrestricted() -> Iterator[None]:
+        """Compatibility no-op (see :func:`imports_passed_through`)."""
+        yield
+
+
+
+# ``asyncio.sleep(timedelta(...))`` inside workflow code is a durable timer too; plain asyncio
+# rejects a timedelta, so accept one (and only convert: every other call is unchanged).
+_asyncio_sleep = asyncio.sleep
+
+
+async def _sleep_accepting_timedelta(delay: Any, result: Any = None) -> Any:
+    if isinstance(delay, timedelta):
+        delay = delay.total_seconds()
+    return await _asyncio_sleep(delay, result)
+
+
+if getattr(asyncio.sleep, "__name__", "") != "_sleep_accepting_timedelta":
+    asyncio.sleep = _sleep_accepting_timedelta
