@@ -7,7 +7,6 @@ once. Use ``info().idempotency_key`` with the APIs you call to make a repeated a
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, MutableMapping
 from typing import Any, TypeVar, overload
@@ -83,7 +82,7 @@ def is_cancelled() -> bool:
 
 async def wait_for_cancelled() -> None:
     """Wait until cancellation is requested."""
-    await asyncio.shield(_context.current().cancelled_future)
+    await _context.current().wait_cancelled()
 
 
 def wait_for_cancelled_sync(timeout: float | None = None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import uuid
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from enum import IntEnum
 from typing import Any, Generic, TypeVar
 
 from . import exceptions as exc
+from ._engine.clock import Clock
 from ._engine.codec import decode_value, encode_value
 from ._model.events import HistoryEvent
 from ._model.history_json import history_from_json, history_to_json
@@ -126,6 +128,8 @@ class Client:
                  data_converter: DataConverter = DataConverter.default,
                  identity: str | None = None) -> None:
         self._store = store
+        self._clock: Clock = Clock()
+        self._workers: weakref.WeakSet[Any] = weakref.WeakSet()
         self._namespace = namespace
         self._data_converter = data_converter
         import os
@@ -218,7 +222,7 @@ class Client:
             if start_signal else None,
             identity=self._identity,
         )
-        result = await self._store.start_workflow(request, _now())
+        result = await self._store.start_workflow(request, self._clock.now())
         return WorkflowHandle(self, id, run_id=result.run_id, result_run_id=result.run_id,
                               first_execution_run_id=result.run_id,
                               result_type=result_type or hinted_result)
@@ -245,12 +249,6 @@ class Client:
                                 run_id: str | None = None) -> WorkflowHandle[Any]:
         _, result_type = _workflow_name_and_result_type(workflow)
         return self.get_workflow_handle(workflow_id, run_id=run_id, result_type=result_type)
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -364,15 +362,16 @@ class WorkflowHandle(Generic[ReturnType]):
             args = [arg]
         payloads = await self._client._encode(args, f"signal {name!r} arguments")
         await self._client.store.signal_workflow(self._id, self._run_id, name, payloads,
-                                                 self._client.identity, _now())
+                                                 self._client.identity, self._client._clock.now())
 
     async def cancel(self, **_: Any) -> None:
         """Ask the workflow to cancel: it sees ``asyncio.CancelledError`` at its next await."""
-        await self._client.store.request_cancel_workflow(self._id, self._run_id, "",
-                                                         self._client.identity, _now())
+        await self._client.store.request_cancel_workflow(
+            self._id, self._run_id, "", self._client.identity, self._client._clock.now())
 
     async def terminate(self, *args: Any, reason: str | None = None, **_: Any) -> None:
         """Stop the workflow at once, with no cleanup; recorded in its history."""
         details = await self._client._encode(args, "terminate details")
-        await self._client.store.terminate_workflow(self._id, self._run_id, reason or "",
-                                                    details, self._client.identity, _now())
+        await self._client.store.terminate_workflow(
+            self._id, self._run_id, reason or "", details, self._client.identity,
+            self._client._clock.now())

@@ -43,7 +43,8 @@ class RetryPolicy:
         self._validate()
 
     def _validate(self) -> None:
-        if not isinstance(self.initial_interval, timedelta) or self.initial_interval <= timedelta(0):
+        initial = self.initial_interval
+        if not isinstance(initial, timedelta) or initial <= timedelta(0):
             raise ValueError(
                 f"RetryPolicy.initial_interval must be a positive timedelta, got "
                 f"{self.initial_interval!r}; for example timedelta(seconds=1)"

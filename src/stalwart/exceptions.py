@@ -173,7 +173,7 @@ class TimeoutType(IntEnum):
     HEARTBEAT = 3
 
 
-class TimeoutError(FailureError):  # noqa: A001 - the name mirrors temporalio
+class TimeoutError(FailureError):
     """A timeout of the given type expired (enforced by the store, not the worker)."""
 
     def __init__(

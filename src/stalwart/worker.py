@@ -15,13 +15,13 @@ from typing import Any
 from ._engine.activity_worker import ActivityWorker
 from ._engine.clock import Clock
 from ._engine.liveness import HOST, HeartbeatThread, process_start_time
+from ._engine.replayer import Replayer, WorkflowReplayResult, WorkflowReplayResults
 from ._engine.sweeper import Sweeper
 from ._engine.workflow_worker import WorkflowWorker
 from ._model.definitions import ActivityDefinition, get_activity_definition
 from ._runtime.definitions import WorkflowDefinition, get_workflow_definition
 from ._store.base import WorkerRow
 from .client import Client
-from ._engine.replayer import Replayer, WorkflowReplayResult, WorkflowReplayResults
 
 __all__ = ["Replayer", "Worker", "WorkflowReplayResult", "WorkflowReplayResults"]
 
@@ -100,7 +100,7 @@ class Worker:
         self._task_queue = task_queue
         self._worker_id = uuid.uuid4().hex
         self._identity = identity or f"{os.getpid()}@{HOST}"
-        self._clock = clock or Clock()
+        self._clock = clock or client._clock
         self._graceful_shutdown_timeout = graceful_shutdown_timeout
         self._own_executor = activity_executor is None
         self._executor = activity_executor or concurrent.futures.ThreadPoolExecutor(
@@ -157,6 +157,7 @@ class Worker:
         if self._started:
             raise RuntimeError("this worker was already started; create a new Worker")
         self._started = True
+        self._client._workers.add(self)
         store = self._client.store
         pid = os.getpid()
         await store.register_worker(WorkerRow(

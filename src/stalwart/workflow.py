@@ -312,7 +312,7 @@ class LoggerAdapter(logging.LoggerAdapter[logging.Logger]):
                   f"{workflow_info.run_id!r}}})"
         return msg, kwargs
 
-    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging's name
+    def isEnabledFor(self, level: int) -> bool:
         if (not self.log_during_replay and _api.in_workflow()
                 and _api.current().is_replaying):
             return False
@@ -324,7 +324,7 @@ logger = LoggerAdapter(logging.getLogger("stalwart.workflow"))
 
 # -- unsafe ------------------------------------------------------------------------------------
 
-class unsafe:  # noqa: N801 - mirrors temporalio.workflow.unsafe, a module-like namespace
+class unsafe:
     """Escape hatches; use with care."""
 
     @staticmethod

@@ -49,14 +49,14 @@ class Info:
 class ActivityContext:
     def __init__(self, info: Info, payload_converter: PayloadConverter,
                  heartbeat: Callable[[Sequence[Any]], None],
-                 loop: asyncio.AbstractEventLoop) -> None:
+                 loop: asyncio.AbstractEventLoop | None) -> None:
         self.info = info
         self.payload_converter = payload_converter
         self._heartbeat = heartbeat
         self.loop = loop
         self.cancelled = threading.Event()
         self.cancel_reason: str | None = None
-        self.cancelled_future: asyncio.Future[None] = loop.create_future()
+        self._waiters: list[asyncio.Future[None]] = []
         self.last_heartbeat_details: Sequence[Any] = ()
         self.task: asyncio.Task[Any] | None = None
 
@@ -70,10 +70,26 @@ class ActivityContext:
             return
         self.cancel_reason = reason
         self.cancelled.set()
-        if not self.cancelled_future.done():
-            self.cancelled_future.set_result(None)
+        for waiter in self._waiters:
+            waiter.get_loop().call_soon_threadsafe(_resolve, waiter)
         if self.task is not None and not self.task.done():
             self.task.cancel()
+
+
+    async def wait_cancelled(self) -> None:
+        if self.cancelled.is_set():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            self._waiters.remove(waiter)
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 _current: contextvars.ContextVar[ActivityContext] = contextvars.ContextVar("stalwart_activity")

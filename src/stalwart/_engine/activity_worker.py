@@ -156,7 +156,7 @@ class ActivityWorker:
         self._wake.set()
 
     async def poll_forever(self, stopping: asyncio.Event) -> None:
-        sub = self.store.subscribe(("activity_task", self.task_queue),  # type: ignore[attr-defined]
+        sub = self.store.subscribe(("activity_task", self.task_queue),
                                    ("activity_task", "*"))
         try:
             while not stopping.is_set():
@@ -183,7 +183,7 @@ class ActivityWorker:
         """Let running activities finish within ``grace`` seconds, then cancel the rest."""
         if not self._running:
             return
-        done, pending = await asyncio.wait(list(self._running), timeout=grace)
+        _, pending = await asyncio.wait(list(self._running), timeout=grace)
         for task in pending:
             context = self._running.get(task)
             if context is not None:
@@ -315,6 +315,7 @@ class ActivityWorker:
         shutting_down = cancelled and context is not None and \
             context.cancel_reason == "worker shutting down"
         s2c = claim.options.get("schedule_to_close_timeout")
+        final: dict[str, Any] | None
         if cancelled and not shutting_down:
             retry_at, event_type = None, EventType.ACTIVITY_TASK_CANCELED
             final = activity_error_failure(failure, claim.activity_type, claim.activity_id,

@@ -57,7 +57,7 @@ class Sweeper:
         self._last_due: float | None = None
 
     async def run_forever(self, stopping: asyncio.Event) -> None:
-        sub = self.store.subscribe(("deadline", "*"))  # type: ignore[attr-defined]
+        sub = self.store.subscribe(("deadline", "*"))
         try:
             while not stopping.is_set():
                 try:
@@ -85,10 +85,8 @@ class Sweeper:
             if worker.worker_id != self.worker_id and is_dead(worker, now):
                 await self._reclaim(worker.worker_id, now)
         if self._last_due is not None and self._last_due <= now:
-            notifier = getattr(store, "notifier", None)
-            if notifier is not None:
-                # Something fell due (a retry backoff ended, a lease expired): let pollers look.
-                notifier.publish([("workflow_task", "*"), ("activity_task", "*")])
+            # Something fell due (a retry backoff ended, a lease expired): let pollers look.
+            store.notifier.publish([("workflow_task", "*"), ("activity_task", "*")])
         self._last_due = await store.next_due_time(now)
         return self._last_due
 

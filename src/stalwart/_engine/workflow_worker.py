@@ -66,7 +66,7 @@ class WorkflowWorker:
 
     # -- queue polling --------------------------------------------------------------------
     async def poll_forever(self, stopping: asyncio.Event) -> None:
-        sub = self.store.subscribe(("workflow_task", self.task_queue),  # type: ignore[attr-defined]
+        sub = self.store.subscribe(("workflow_task", self.task_queue),
                                    ("workflow_task", "*"))
         try:
             while not stopping.is_set():
@@ -113,20 +113,22 @@ class WorkflowWorker:
         return len(self._cache)
 
     # -- one workflow task ------------------------------------------------------------------
-    async def _process_chain(self, claim: WorkflowTaskClaim | None) -> None:
+    async def _process_chain(self, first: WorkflowTaskClaim) -> None:
+        claim: WorkflowTaskClaim | None = first
         while claim is not None:
+            current = claim
             try:
-                claim = await self._process(claim)
+                claim = await self._process(current)
             except exc.StoreError as error:
                 # The lease expires and the task comes back; nothing half-written exists.
                 logger.warning("workflow task for run %s could not be committed: %s",
-                               claim.run_id, error)
-                self._evict(claim.run_id)
+                               current.run_id, error)
+                self._evict(current.run_id)
                 return
             except Exception:  # a bug in the engine must not kill the worker
                 logger.exception("unexpected error processing workflow task for run %s",
-                                 claim.run_id)
-                self._evict(claim.run_id)
+                                 current.run_id)
+                self._evict(current.run_id)
                 return
 
     async def _process(self, claim: WorkflowTaskClaim) -> WorkflowTaskClaim | None:

@@ -58,7 +58,7 @@ class _Evicted(BaseException):
 
 
 class ActivityHandle(asyncio.Future[Any]):
-    """An awaitable, cancellable scheduled activity (mirrors ``temporalio.workflow.ActivityHandle``)."""
+    """An awaitable, cancellable scheduled activity (like Temporal's ``ActivityHandle``)."""
 
     def __init__(self, instance: WorkflowInstance, seq: int, result_type: Any,
                  cancellation_type: int) -> None:
@@ -88,7 +88,7 @@ class WorkflowInstance:
                  converter: DataConverter) -> None:
         self.definition = definition
         self.converter = converter
-        self.loop = WorkflowEventLoop(self)
+        self.loop = WorkflowEventLoop(self)  # type: ignore[abstract]
         self.now_seconds = 0.0
         self.is_replaying = False
         self.is_evicted = False
@@ -174,8 +174,8 @@ class WorkflowInstance:
                 if not task.done():
                     coro = task.get_coro()
                     try:
-                        coro.close()  # type: ignore[union-attr]
-                    except BaseException:  # noqa: S110 - workflow code misbehaving on teardown
+                        coro.close()
+                    except BaseException:
                         pass
         finally:
             asyncio.events._set_running_loop(previous)
@@ -355,9 +355,7 @@ class WorkflowInstance:
         self._fail_or_raise(error, "the workflow")
 
     def _fail_or_raise(self, error: BaseException, where: str) -> None:
-        if isinstance(error, exc.FailureError) or isinstance(
-            error, tuple(self.definition.failure_exception_types)
-        ):
+        if isinstance(error, (exc.FailureError, *self.definition.failure_exception_types)):
             self.completed = True
             self._commands.append(Command(EventType.WORKFLOW_EXECUTION_FAILED, {
                 "failure": self.converter.failure_converter.to_failure(
@@ -470,10 +468,8 @@ class WorkflowInstance:
         self._check_active()
         if patch_id in self._patches_seen:
             return self._patches_seen[patch_id]
-        if self.is_replaying and not deprecated:
-            use_new = patch_id in self._replay_markers
-        else:
-            use_new = True
+        use_new = patch_id in self._replay_markers if self.is_replaying and not deprecated \
+            else True
         self._patches_seen[patch_id] = use_new
         if use_new:
             self._commands.append(Command(EventType.MARKER_RECORDED, {

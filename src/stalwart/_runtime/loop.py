@@ -53,24 +53,27 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         ready = self._ready
         while ready:
             handle = ready.popleft()
-            if not handle._cancelled:  # type: ignore[attr-defined]
-                handle._run()  # type: ignore[attr-defined]
+            if not handle._cancelled:
+                handle._run()
 
     # -- what asyncio's futures, tasks and sleep use ------------------------------------
     def time(self) -> float:
         return self.instance.now_seconds
 
-    def call_soon(self, callback: Callable[..., Any], *args: Any,
+    def call_soon(  # type: ignore[override]
+        self, callback: Callable[..., Any], *args: Any,
                   context: contextvars.Context | None = None) -> asyncio.Handle:
         handle = asyncio.Handle(callback, args, self, context)
         self._ready.append(handle)
         return handle
 
-    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any,
+    def call_later(  # type: ignore[override]
+        self, delay: float, callback: Callable[..., Any], *args: Any,
                    context: contextvars.Context | None = None) -> asyncio.TimerHandle:
         return self.instance._start_timer(delay, callback, args, context)
 
-    def call_at(self, when: float, callback: Callable[..., Any], *args: Any,
+    def call_at(  # type: ignore[override]
+        self, when: float, callback: Callable[..., Any], *args: Any,
                 context: contextvars.Context | None = None) -> asyncio.TimerHandle:
         return self.call_later(when - self.time(), callback, *args, context=context)
 
@@ -115,7 +118,8 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
             "replay. Do it in an activity (workflow.execute_activity) instead."
         )
 
-    def run_in_executor(self, executor: Any, func: Any, *args: Any) -> Any:
+    def run_in_executor(  # type: ignore[override]
+        self, executor: Any, func: Any, *args: Any) -> Any:
         self._forbidden("loop.run_in_executor (and asyncio.to_thread)")
 
     async def getaddrinfo(self, *args: Any, **kwargs: Any) -> Any:
@@ -133,13 +137,16 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
     async def subprocess_shell(self, *args: Any, **kwargs: Any) -> Any:
         self._forbidden("starting a subprocess")
 
-    def add_reader(self, *args: Any, **kwargs: Any) -> Any:
+    def add_reader(  # type: ignore[override]
+        self, *args: Any, **kwargs: Any) -> Any:
         self._forbidden("file descriptor I/O")
 
-    def add_writer(self, *args: Any, **kwargs: Any) -> Any:
+    def add_writer(  # type: ignore[override]
+        self, *args: Any, **kwargs: Any) -> Any:
         self._forbidden("file descriptor I/O")
 
-    def add_signal_handler(self, *args: Any, **kwargs: Any) -> Any:
+    def add_signal_handler(  # type: ignore[override]
+        self, *args: Any, **kwargs: Any) -> Any:
         self._forbidden("OS signal handlers")
 
     def run_forever(self) -> None:

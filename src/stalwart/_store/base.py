@@ -14,6 +14,7 @@ from enum import IntEnum
 from typing import Any, Protocol
 
 from .._model.events import Command, HistoryEvent
+from .wakeup import Notifier, Subscription
 
 
 class ExecutionStatus(IntEnum):
@@ -251,4 +252,6 @@ class Store(Protocol):
     async def next_due_time(self, now: float) -> float | None: ...
 
     # -- wakeups ----------------------------------------------------------------------------
-    def subscribe(self) -> Any: ...
+    notifier: Notifier
+
+    def subscribe(self, *keys: tuple[str, str]) -> Subscription: ...

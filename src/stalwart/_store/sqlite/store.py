@@ -162,7 +162,7 @@ class SqliteStore:
             loop = asyncio.get_running_loop()
             deadline = None if timeout is None else loop.time() + timeout
             while True:
-                row = await self._reader.run(_get_execution, None, run_id)
+                row: ExecutionRow | None = await self._reader.run(_get_execution, None, run_id)
                 if row is None:
                     raise exc.WorkflowNotFoundError(f"workflow run {run_id!r} not found")
                 if row.status != ExecutionStatus.RUNNING:
