@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, MutableMapping
-from typing import Any, TypeVar, overload
+from typing import Any, NoReturn, TypeVar, overload
 
 from ._engine import activity_context as _context
 from ._engine.activity_context import Info
@@ -25,6 +25,7 @@ __all__ = [
     "is_cancelled",
     "logger",
     "payload_converter",
+    "raise_complete_async",
     "wait_for_cancelled",
     "wait_for_cancelled_sync",
 ]
@@ -88,6 +89,16 @@ async def wait_for_cancelled() -> None:
 def wait_for_cancelled_sync(timeout: float | None = None) -> None:
     """Block (in a plain-function activity) until cancellation is requested or timeout."""
     _context.current().cancelled.wait(timeout)
+
+
+def raise_complete_async() -> NoReturn:
+    """End this function without completing the activity; complete it later from any
+    process with ``client.get_async_activity_handle(task_token=info().task_token)``.
+
+    The attempt holds no worker slot meanwhile and is not retried if this worker dies; its
+    start-to-close and heartbeat timeouts still apply.
+    """
+    raise _context.CompleteAsyncError()
 
 
 def payload_converter() -> PayloadConverter:

@@ -163,7 +163,8 @@ class DefaultPayloadConverter(PayloadConverter):
                 out.append(payload.data)
             else:
                 raise exc.ApplicationError(
-                    f"cannot decode payload {i}: unknown encoding {encoding!r}; is a payload "
+                    f"cannot decode payload {i}: unknown encoding "
+                    f"{encoding.decode(errors='replace')!r}; is a payload "
                     "codec configured on this client's data converter?",
                     type="PayloadDecodeError", non_retryable=True,
                 )

@@ -30,10 +30,12 @@ __all__ = [
     "ActivityError",
     "ApplicationError",
     "ApplicationErrorCategory",
+    "AsyncActivityCancelledError",
     "CancelledError",
     "ChildWorkflowError",
     "FailureError",
     "NondeterminismError",
+    "RestrictedWorkflowAccessError",
     "RetryState",
     "ServerError",
     "StalwartError",
@@ -46,6 +48,8 @@ __all__ = [
     "WorkflowContinuedAsNewError",
     "WorkflowFailureError",
     "WorkflowNotFoundError",
+    "WorkflowQueryFailedError",
+    "WorkflowUpdateFailedError",
     "is_cancelled_exception",
 ]
 
@@ -56,6 +60,11 @@ class StalwartError(Exception):
     @property
     def message(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+    @property
+    def cause(self) -> BaseException | None:
+        """The error that caused this one (``__cause__``)."""
+        return self.__cause__
 
 
 TemporalError = StalwartError
@@ -309,10 +318,18 @@ class WorkflowFailureError(StalwartError):
         super().__init__("Workflow execution failed")
         self.__cause__ = cause
 
+    def __reduce__(self) -> Any:
+        # The cause is keyword-only and lives in __cause__, which pickle does not carry.
+        return (_rebuild_workflow_failure_error, (self.__cause__,))
+
     @property
     def cause(self) -> BaseException:
         assert self.__cause__ is not None
         return self.__cause__
+
+
+def _rebuild_workflow_failure_error(cause: BaseException) -> WorkflowFailureError:
+    return WorkflowFailureError(cause=cause)
 
 
 class WorkflowContinuedAsNewError(StalwartError):
@@ -327,8 +344,28 @@ class WorkflowNotFoundError(StalwartError):
     """No workflow with that id (or run id) exists in the store."""
 
 
+class WorkflowQueryFailedError(StalwartError):
+    """A query could not be answered (unknown handler, handler raised, no worker)."""
+
+
+class WorkflowUpdateFailedError(StalwartError):
+    """An update was rejected by its validator or its handler failed; ``cause`` says why."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__("Workflow update failed")
+        self.__cause__ = cause
+
+
+class AsyncActivityCancelledError(StalwartError):
+    """The activity completed asynchronously was cancelled or is no longer pending."""
+
+
 class NondeterminismError(StalwartError):
     """Workflow code produced commands that do not match its recorded history."""
+
+
+class RestrictedWorkflowAccessError(NondeterminismError):
+    """Workflow code called something non-deterministic (clock, randomness, I/O)."""
 
 
 class StoreError(StalwartError):

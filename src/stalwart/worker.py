@@ -19,6 +19,7 @@ from ._engine.replayer import Replayer, WorkflowReplayResult, WorkflowReplayResu
 from ._engine.sweeper import Sweeper
 from ._engine.workflow_worker import WorkflowWorker
 from ._model.definitions import ActivityDefinition, get_activity_definition
+from ._runtime import guard
 from ._runtime.definitions import WorkflowDefinition, get_workflow_definition
 from ._store.base import WorkerRow
 from .client import Client
@@ -30,12 +31,15 @@ logger = logging.getLogger(__name__)
 
 def _workflow_registry(workflows: Sequence[type]) -> dict[str, WorkflowDefinition]:
     registry: dict[str, WorkflowDefinition] = {}
+    if workflows:
+        guard.install()
     for cls in workflows:
         definition = get_workflow_definition(cls)
         if definition is None:
             raise TypeError(f"workflows=[...] entry {cls!r} is not a @workflow.defn class")
         if definition.name in registry:
             raise ValueError(f"two workflows are registered under the name {definition.name!r}")
+        guard.check_workflow_class(cls)
         registry[definition.name] = definition
     return registry
 
@@ -113,8 +117,9 @@ class Worker:
             converter=converter, clock=self._clock,
             max_concurrent=max_concurrent_workflow_tasks, max_cached=max_cached_workflows,
             default_activity_timeout=default_activity_timeout,
-            eager_activity_slots=lambda: self._activity_worker.free_slots(),
+            eager_activity_slots=lambda: self._activity_worker.reserve_slots(),
             start_eager_activities=lambda claims: self._activity_worker.start(claims),
+            release_eager_slots=lambda count: self._activity_worker.release_slots(count),
         )
         self._activity_worker = ActivityWorker(
             store=store, task_queue=task_queue, worker_id=self._worker_id,
@@ -171,6 +176,8 @@ class Worker:
         if self._workflow_worker.workflows:
             self._loops.append(loop.create_task(
                 self._workflow_worker.poll_forever(self._stopping)))
+            self._loops.append(loop.create_task(
+                self._workflow_worker.answer_queries_forever(self._stopping)))
         if self._activity_worker.activities:
             self._loops.append(loop.create_task(
                 self._activity_worker.poll_forever(self._stopping)))

@@ -17,7 +17,15 @@ from enum import IntEnum
 from typing import Any, TypeVar, overload
 
 from ._runtime import api as _api
-from ._runtime.definitions import define_workflow, mark_query, mark_run, mark_signal
+from ._runtime import guard as _guard
+from ._runtime.definitions import (
+    define_workflow,
+    mark_query,
+    mark_run,
+    mark_signal,
+    mark_update,
+)
+from ._runtime.handles import ChildWorkflowHandle, ExternalWorkflowHandle
 from ._runtime.info import Info, ParentInfo
 from ._runtime.instance import ActivityHandle, ContinueAsNewError
 from .common import RetryPolicy
@@ -26,15 +34,21 @@ from .exceptions import NondeterminismError
 __all__ = [
     "ActivityCancellationType",
     "ActivityHandle",
+    "ChildWorkflowCancellationType",
+    "ChildWorkflowHandle",
     "ContinueAsNewError",
+    "ExternalWorkflowHandle",
     "Info",
     "NondeterminismError",
+    "ParentClosePolicy",
     "ParentInfo",
     "continue_as_new",
     "defn",
     "deprecate_patch",
     "execute_activity",
     "execute_activity_method",
+    "execute_child_workflow",
+    "get_external_workflow_handle",
     "in_workflow",
     "info",
     "logger",
@@ -47,9 +61,11 @@ __all__ = [
     "sleep",
     "start_activity",
     "start_activity_method",
+    "start_child_workflow",
     "time",
     "time_ns",
     "unsafe",
+    "update",
     "uuid4",
     "wait_condition",
 ]
@@ -142,6 +158,41 @@ def query(fn: Any = None, *, name: str | None = None, dynamic: bool = False) -> 
         return target
 
     return decorate(fn) if fn is not None else decorate
+
+
+@overload
+def update(fn: CallableType) -> CallableType: ...
+
+
+@overload
+def update(*, name: str | None = None, dynamic: bool = False
+           ) -> Callable[[CallableType], CallableType]: ...
+
+
+def update(fn: Any = None, *, name: str | None = None, dynamic: bool = False) -> Any:
+    """Mark a method as an update handler; ``@<method>.validator`` may reject requests
+    (a rejected update leaves no trace in history)."""
+    def decorate(target: CallableType) -> CallableType:
+        mark_update(target, name, dynamic)
+        return target
+
+    return decorate(fn) if fn is not None else decorate
+
+
+class ParentClosePolicy(IntEnum):
+    """What happens to a child when its parent closes (Temporal's values)."""
+
+    UNSPECIFIED = 0
+    TERMINATE = 1
+    ABANDON = 2
+    REQUEST_CANCEL = 3
+
+
+class ChildWorkflowCancellationType(IntEnum):
+    ABANDON = 0
+    TRY_CANCEL = 1
+    WAIT_CANCELLATION_COMPLETED = 2
+    WAIT_CANCELLATION_REQUESTED = 3
 
 
 # -- the deterministic API --------------------------------------------------------------------
@@ -291,6 +342,50 @@ start_activity_method = start_activity
 execute_activity_method = execute_activity
 
 
+async def start_child_workflow(
+    workflow: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (), id: str | None = None,
+    task_queue: str | None = None, result_type: type | None = None,
+    cancellation_type: ChildWorkflowCancellationType =
+    ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+    parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE,
+    execution_timeout: timedelta | None = None, run_timeout: timedelta | None = None,
+    id_reuse_policy: Any = None, retry_policy: RetryPolicy | None = None, **_: Any,
+) -> ChildWorkflowHandle:
+    """Start a child workflow and return its handle once it has started.
+
+    Raises:
+        WorkflowAlreadyStartedError: a workflow with the child's id is already running.
+    """
+    return await _api.current().start_child_workflow(
+        workflow, _merge_args(arg, args, ()), id=id, task_queue=task_queue,
+        result_type=result_type, cancellation_type=int(cancellation_type),
+        parent_close_policy=int(parent_close_policy) or 1,
+        execution_timeout=execution_timeout or run_timeout,
+        id_reuse_policy=int(id_reuse_policy or 1))
+
+
+async def execute_child_workflow(workflow: Any, arg: Any = _NO_ARG, *,
+                                 args: Sequence[Any] = (), **kwargs: Any) -> Any:
+    """Start a child workflow and wait for its result.
+
+    Raises:
+        ChildWorkflowError: the child failed; ``__cause__`` says why.
+    """
+    handle = await start_child_workflow(workflow, arg, args=args, **kwargs)
+    return await handle.result()
+
+
+def get_external_workflow_handle(workflow_id: str, *, run_id: str | None = None
+                                 ) -> ExternalWorkflowHandle:
+    """A handle to signal or cancel another workflow by id."""
+    return _api.current().get_external_workflow_handle(workflow_id, run_id)
+
+
+def get_external_workflow_handle_for(workflow: Any, workflow_id: str, *,
+                                     run_id: str | None = None) -> ExternalWorkflowHandle:
+    return get_external_workflow_handle(workflow_id, run_id=run_id)
+
+
 # -- logging -------------------------------------------------------------------------------------
 
 class LoggerAdapter(logging.LoggerAdapter[logging.Logger]):
@@ -341,8 +436,10 @@ class unsafe:
     @staticmethod
     @contextmanager
     def sandbox_unrestricted() -> Iterator[None]:
-        """Compatibility no-op (see :func:`imports_passed_through`)."""
-        yield
+        """Lift the determinism guard inside the block (for code you know replays the same,
+        e.g. a library that reads the clock only for logging)."""
+        with _guard.unrestricted():
+            yield
 
 
 

@@ -92,6 +92,10 @@ def _resolve(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
+class CompleteAsyncError(BaseException):
+    """Raised by ``activity.raise_complete_async()``: the result will come from elsewhere."""
+
+
 _current: contextvars.ContextVar[ActivityContext] = contextvars.ContextVar("stalwart_activity")
 
 

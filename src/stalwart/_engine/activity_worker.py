@@ -16,7 +16,7 @@ from .._model.events import EventType
 from .._store.base import ActivityTaskClaim, Store, WorkflowTaskClaim
 from ..common import RetryPolicy
 from ..converter import DataConverter, _payload_from_json, _payload_to_json
-from .activity_context import ActivityContext, Info, set_current
+from .activity_context import ActivityContext, CompleteAsyncError, Info, set_current
 from .clock import Clock
 from .codec import decode_value, encode_value
 from .retry import decide
@@ -133,12 +133,26 @@ class ActivityWorker:
         self._can_take_workflow_task = can_take_workflow_task
         self._take_workflow_task = take_workflow_task
         self._running: dict[asyncio.Task[None], ActivityContext | None] = {}
+        # Slots promised to a claim still in flight (this poller's, or an eager dispatch by a
+        # workflow task commit); without it two concurrent claims both see the same free slot.
+        self._reserved = 0
         self._wake = asyncio.Event()
 
     def free_slots(self) -> int:
         if not self.activities:
             return 0
-        return max(0, self.max_concurrent - len(self._running))
+        return max(0, self.max_concurrent - len(self._running) - self._reserved)
+
+    def reserve_slots(self) -> int:
+        """Set aside every free slot for a claim about to be made; see :meth:`release_slots`."""
+        free = self.free_slots()
+        self._reserved += free
+        return free
+
+    def release_slots(self, count: int) -> None:
+        """Return reserved slots; claims they won must be started before the next await."""
+        self._reserved -= count
+        self._wake.set()
 
     @property
     def running_count(self) -> int:
@@ -160,11 +174,11 @@ class ActivityWorker:
                                    ("activity_task", "*"))
         try:
             while not stopping.is_set():
-                free = self.free_slots()
-                if free <= 0:
+                if self.free_slots() <= 0:
                     self._wake.clear()
                     await self._wake.wait()
                     continue
+                free = self.reserve_slots()
                 try:
                     claims = await self.store.claim_activity_tasks(
                         self.task_queue, self.worker_id, self.clock.now(), min(free, 64))
@@ -172,6 +186,8 @@ class ActivityWorker:
                     logger.warning("claiming activity tasks failed, retrying: %s", error)
                     await asyncio.sleep(0.5)
                     continue
+                finally:
+                    self.release_slots(free)
                 if claims:
                     self.start(claims)
                     continue
@@ -252,6 +268,11 @@ class ActivityWorker:
             result = await self._invoke(fn, definition, args, context)
             payload = _payload_to_json(pc.to_payload(result))
             payload = await encode_value(payload, codec)
+        except CompleteAsyncError:
+            heartbeater.stop()
+            await self.store.mark_activity_async(claim.run_id, claim.seq, claim.attempt,
+                                                 self.worker_id)
+            return
         except BaseException as error:
             heartbeater.stop()
             if isinstance(error, asyncio.CancelledError) and (

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import exceptions as exc
 from .._model.events import EventType
+from .._runtime import guard
 from .._runtime.definitions import get_workflow_definition
 from .._runtime.instance import WorkflowInstance, WorkflowTaskError
 from .._runtime.replay import replay_into
@@ -42,6 +43,7 @@ class Replayer:
     def __init__(self, *, workflows: Sequence[type],
                  data_converter: DataConverter = DataConverter.default, **_: Any) -> None:
         self._definitions = {}
+        guard.install()
         for cls in workflows:
             definition = get_workflow_definition(cls)
             if definition is None:

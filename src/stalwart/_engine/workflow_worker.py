@@ -10,6 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from .. import exceptions as exc
 from .._model.events import EventType, HistoryEvent
@@ -17,9 +18,9 @@ from .._runtime.definitions import WorkflowDefinition
 from .._runtime.instance import WorkflowInstance, WorkflowTaskError
 from .._runtime.replay import replay_into
 from .._store.base import ActivityTaskClaim, Store, WorkflowTaskClaim, WorkflowTaskCompletion
-from ..converter import DataConverter
+from ..converter import DataConverter, _payload_to_json
 from .clock import Clock
-from .codec import decode_events, encode_commands
+from .codec import decode_events, decode_value, encode_commands, encode_value
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ class WorkflowWorker:
                  clock: Clock, max_concurrent: int, max_cached: int,
                  default_activity_timeout: timedelta | None,
                  eager_activity_slots: Callable[[], int],
-                 start_eager_activities: Callable[[list[ActivityTaskClaim]], None]) -> None:
+                 start_eager_activities: Callable[[list[ActivityTaskClaim]], None],
+                 release_eager_slots: Callable[[int], None] = lambda count: None) -> None:
         self.store = store
         self.task_queue = task_queue
         self.worker_id = worker_id
@@ -59,6 +61,7 @@ class WorkflowWorker:
         self.default_activity_timeout = default_activity_timeout
         self._eager_activity_slots = eager_activity_slots
         self._start_eager_activities = start_eager_activities
+        self._release_eager_slots = release_eager_slots
         self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
         self._running: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(max_concurrent)
@@ -88,6 +91,68 @@ class WorkflowWorker:
                 await sub.wait(IDLE_POLL_FALLBACK_SECONDS)
         finally:
             sub.close()
+
+    async def answer_queries_forever(self, stopping: asyncio.Event) -> None:
+        sub = self.store.subscribe(("query", self.task_queue))
+        try:
+            while not stopping.is_set():
+                try:
+                    queries = await self.store.claim_queries(self.task_queue, self.worker_id,
+                                                             self.clock.now(), 32)
+                except exc.StoreError as error:
+                    logger.warning("claiming queries failed, retrying: %s", error)
+                    await asyncio.sleep(0.5)
+                    continue
+                for query in queries:
+                    await self._answer_query(query)
+                if not queries:
+                    await sub.wait(IDLE_POLL_FALLBACK_SECONDS)
+        finally:
+            sub.close()
+
+    async def _answer_query(self, query: dict[str, Any]) -> None:
+        pc = self.converter.payload_converter
+        result: dict[str, Any] | None = None
+        failure: dict[str, Any] | None = None
+        fresh: WorkflowInstance | None = None
+        try:
+            entry = self._cache.get(query["run_id"])
+            if entry is not None:
+                instance = entry.instance
+            else:
+                fresh = instance = await self._replay_for_query(query["run_id"])
+            args = await decode_value(query["input"], self.converter.payload_codec)
+            value = instance.run_query(query["name"], args)
+            result = await encode_value(_payload_to_json(pc.to_payload(value)),
+                                        self.converter.payload_codec)
+        except Exception as error:
+            failure = self.converter.failure_converter.to_failure(error, pc)
+        finally:
+            if fresh is not None:
+                fresh.evict()
+        await self.store.answer_query(query["id"], result, failure)
+
+    async def _replay_for_query(self, run_id: str) -> WorkflowInstance:
+        execution = await self.store.get_execution(None, run_id)
+        if execution is None:
+            raise exc.WorkflowNotFoundError(f"workflow run {run_id!r} not found")
+        definition = self.workflows.get(execution.workflow_type)
+        if definition is None:
+            raise exc.ApplicationError(
+                f"workflow type {execution.workflow_type!r} is not registered on the worker "
+                f"that took this query ({self.identity})", type="NotFoundError")
+        history = await self.store.get_history(run_id)
+        if self.converter.payload_codec is not None:
+            history = await decode_events(history, self.converter.payload_codec)
+        instance = WorkflowInstance(definition, workflow_id=execution.workflow_id,
+                                    run_id=run_id, converter=self.converter)
+        pending = replay_into(instance, history)
+        if pending and not any(e.event_type == EventType.WORKFLOW_TASK_COMPLETED
+                               for e in history):
+            # Not a single workflow task ran yet: apply the start so handlers see __init__.
+            instance.activate(pending, now=self.clock.now(), replaying=True,
+                              history_length=0)
+        return instance
 
     def submit(self, claim: WorkflowTaskClaim) -> None:
         task = asyncio.get_running_loop().create_task(self._process_chain(claim))
@@ -150,7 +215,7 @@ class WorkflowWorker:
                 instance, pending, history_length = await self._rebuild(claim)
                 inputs = pending + inbox
             commands = instance.activate(inputs, now=now, replaying=False,
-                                         history_length=history_length)
+                                         history_length=history_length, updates=claim.updates)
         except (exc.NondeterminismError, WorkflowTaskError, _UnregisteredWorkflow) as error:
             await self._fail_task(claim, error, now)
             return None
@@ -159,12 +224,18 @@ class WorkflowWorker:
             new_run_id = str(uuid.uuid4())
         if self.converter.payload_codec is not None:
             commands = await encode_commands(commands, self.converter.payload_codec)
-        result = await self.store.complete_workflow_task(WorkflowTaskCompletion(
-            run_id=run_id, worker_id=self.worker_id, identity=self.identity,
-            inbox_max_id=claim.inbox_max_id, workflow_time=now, commands=commands,
-            eager_activity_queue=self.task_queue, eager_activity_limit=self._eager_activity_slots(),
-            claim_next_task=True, new_run_id=new_run_id,
-            new_run_seed=random.getrandbits(63)), now)
+        eager_limit = self._eager_activity_slots()
+        try:
+            result = await self.store.complete_workflow_task(WorkflowTaskCompletion(
+                run_id=run_id, worker_id=self.worker_id, identity=self.identity,
+                inbox_max_id=claim.inbox_max_id, workflow_time=now, commands=commands,
+                eager_activity_queue=self.task_queue, eager_activity_limit=eager_limit,
+                claim_next_task=True, new_run_id=new_run_id,
+                new_run_seed=random.getrandbits(63), accepted_updates=instance.accepted_updates,
+                rejected_updates=instance.rejected_updates), now)
+        finally:
+            # The eager claims below start before the next await, so the slots stay covered.
+            self._release_eager_slots(eager_limit)
         if not result.accepted:
             logger.debug("workflow task for run %s not committed: %s", run_id, result.reason)
             self._evict(run_id)
@@ -202,9 +273,12 @@ class WorkflowWorker:
                          now: float) -> None:
         self._evict(claim.run_id)
         cause = error.cause if isinstance(error, WorkflowTaskError) else error
-        logger.error("workflow task failed for workflow %s (run %s, attempt %d): %s",
-                     claim.workflow_id, claim.run_id, claim.attempt, error,
-                     exc_info=cause if not isinstance(error, _UnregisteredWorkflow) else None)
+        # The full traceback once per failure streak; later attempts repeat one line.
+        show_traceback = claim.attempt == 1 and not isinstance(error, _UnregisteredWorkflow)
+        logger.log(logging.ERROR if claim.attempt == 1 else logging.WARNING,
+                   "workflow task failed for workflow %s (run %s, attempt %d): %s",
+                   claim.workflow_id, claim.run_id, claim.attempt, error,
+                   exc_info=cause if show_traceback else None)
         failure = self.converter.failure_converter.to_failure(
             error, self.converter.payload_converter)
         if isinstance(error, WorkflowTaskError) and cause is not error:

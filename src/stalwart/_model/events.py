@@ -35,6 +35,24 @@ class EventType(StrEnum):
     TIMER_FIRED = "TimerFired"
     TIMER_CANCELED = "TimerCanceled"
     MARKER_RECORDED = "MarkerRecorded"
+    START_CHILD_WORKFLOW_EXECUTION_INITIATED = "StartChildWorkflowExecutionInitiated"
+    START_CHILD_WORKFLOW_EXECUTION_FAILED = "StartChildWorkflowExecutionFailed"
+    CHILD_WORKFLOW_EXECUTION_STARTED = "ChildWorkflowExecutionStarted"
+    CHILD_WORKFLOW_EXECUTION_COMPLETED = "ChildWorkflowExecutionCompleted"
+    CHILD_WORKFLOW_EXECUTION_FAILED = "ChildWorkflowExecutionFailed"
+    CHILD_WORKFLOW_EXECUTION_CANCELED = "ChildWorkflowExecutionCanceled"
+    CHILD_WORKFLOW_EXECUTION_TIMED_OUT = "ChildWorkflowExecutionTimedOut"
+    CHILD_WORKFLOW_EXECUTION_TERMINATED = "ChildWorkflowExecutionTerminated"
+    SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED = "SignalExternalWorkflowExecutionInitiated"
+    SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED = "SignalExternalWorkflowExecutionFailed"
+    EXTERNAL_WORKFLOW_EXECUTION_SIGNALED = "ExternalWorkflowExecutionSignaled"
+    REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED = (
+        "RequestCancelExternalWorkflowExecutionInitiated")
+    REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED = (
+        "RequestCancelExternalWorkflowExecutionFailed")
+    EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED = "ExternalWorkflowExecutionCancelRequested"
+    WORKFLOW_EXECUTION_UPDATE_ACCEPTED = "WorkflowExecutionUpdateAccepted"
+    WORKFLOW_EXECUTION_UPDATE_COMPLETED = "WorkflowExecutionUpdateCompleted"
 
 
 # Events produced by workflow code (commands). Everything else is an input to workflow code.
@@ -48,6 +66,10 @@ COMMAND_EVENT_TYPES = frozenset({
     EventType.TIMER_STARTED,
     EventType.TIMER_CANCELED,
     EventType.MARKER_RECORDED,
+    EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+    EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+    EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+    EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED,
 })
 
 # Events that close a run.
@@ -91,6 +113,13 @@ def command_key(event_type: str, attributes: dict[str, Any]) -> tuple[Any, ...]:
         return (event_type, attributes["seq"])
     if event_type == EventType.MARKER_RECORDED:
         return (event_type, attributes["marker_name"], attributes.get("patch_id"))
+    if event_type == EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+        return (event_type, attributes["seq"], attributes["workflow_type"])
+    if event_type in (EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+                      EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED):
+        return (event_type, attributes["seq"])
+    if event_type == EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+        return (event_type, attributes["update_id"])
     return (event_type,)
 
 
@@ -103,4 +132,8 @@ def describe_command(event_type: str, attributes: dict[str, Any]) -> str:
         return f"{event_type}(#{attributes['seq']})"
     if event_type == EventType.MARKER_RECORDED:
         return f"{event_type}({attributes['marker_name']} {attributes.get('patch_id')!r})"
+    if event_type == EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+        return f"{event_type}(child #{attributes['seq']} {attributes['workflow_type']!r})"
+    if "seq" in attributes:
+        return f"{event_type}(#{attributes['seq']})"
     return str(event_type)

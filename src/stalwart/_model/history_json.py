@@ -12,6 +12,7 @@ import base64
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from .events import HistoryEvent
@@ -81,14 +82,34 @@ def _in(value: Any) -> Any:
     return value
 
 
+_TIME = re.compile(r"(.*?)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
+_NS = 1_000_000_000
+
+
+def _format_time(timestamp: float) -> str:
+    # Nanoseconds, as Temporal writes them: datetime keeps only microseconds, which would
+    # change a float timestamp on the way back in.
+    seconds, nanos = divmod(round(Decimal(timestamp) * _NS), _NS)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
+
+
+def _parse_time(text: str) -> float:
+    match = _TIME.fullmatch(text)
+    if match is None:
+        return datetime.fromisoformat(text).timestamp()
+    base, fraction, zone = match.groups()
+    whole = datetime.fromisoformat(base + ("+00:00" if zone == "Z" else zone)).timestamp()
+    nanos = int(((fraction or "") + "0" * 9)[:9])
+    return float((Decimal(int(whole)) * _NS + nanos) / _NS)
+
+
 def history_to_json(events: Sequence[HistoryEvent]) -> dict[str, Any]:
     out = []
     for event in events:
         attrs_key = event.event_type[0].lower() + event.event_type[1:] + "EventAttributes"
         out.append({
             "eventId": str(event.event_id),
-            "eventTime": datetime.fromtimestamp(event.timestamp, UTC).isoformat().replace(
-                "+00:00", "Z"),
+            "eventTime": _format_time(event.timestamp),
             "eventType": _enum_name(event.event_type),
             attrs_key: _out(event.attributes),
         })
@@ -102,7 +123,7 @@ def history_from_json(data: dict[str, Any]) -> list[HistoryEvent]:
         event_type = _event_type_from_enum(event_type) if event_type.startswith(
             "EVENT_TYPE_") else event_type
         attrs_key = next((k for k in raw if k.endswith("EventAttributes")), None)
-        timestamp = datetime.fromisoformat(raw["eventTime"].replace("Z", "+00:00")).timestamp()
+        timestamp = _parse_time(raw["eventTime"])
         events.append(HistoryEvent(int(raw["eventId"]), event_type, timestamp,
                                    _in(raw[attrs_key]) if attrs_key else {}))
     return events

@@ -13,6 +13,7 @@ _DEFN_ATTR = "__stalwart_workflow_definition__"
 _RUN_ATTR = "__stalwart_workflow_run__"
 _SIGNAL_ATTR = "__stalwart_signal_definition__"
 _QUERY_ATTR = "__stalwart_query_definition__"
+_UPDATE_ATTR = "__stalwart_update_definition__"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,17 @@ class QueryDefinition:
     dynamic: bool = False
 
 
+@dataclass
+class UpdateDefinition:
+    name: str | None
+    fn: Callable[..., Any]
+    is_async: bool
+    arg_type_hints: tuple[Any, ...]
+    return_type_hint: Any
+    validator: Callable[..., Any] | None = None
+    dynamic: bool = False
+
+
 @dataclass(frozen=True)
 class WorkflowDefinition:
     name: str
@@ -42,6 +54,7 @@ class WorkflowDefinition:
     return_type_hint: Any
     signals: dict[str | None, SignalDefinition] = field(default_factory=dict)
     queries: dict[str | None, QueryDefinition] = field(default_factory=dict)
+    updates: dict[str | None, UpdateDefinition] = field(default_factory=dict)
     failure_exception_types: Sequence[type[BaseException]] = ()
 
 
@@ -74,6 +87,25 @@ def mark_query(fn: Callable[..., Any], name: str | None, dynamic: bool) -> Calla
     return fn
 
 
+def mark_update(fn: Callable[..., Any], name: str | None, dynamic: bool) -> Callable[..., Any]:
+    arg_hints, return_hint = signature_hints(fn, skip_self=True)
+    definition = UpdateDefinition(
+        name=None if dynamic else (name or fn.__name__), fn=fn,
+        is_async=inspect.iscoroutinefunction(fn), arg_type_hints=arg_hints,
+        return_type_hint=return_hint, dynamic=dynamic)
+    setattr(fn, _UPDATE_ATTR, definition)
+
+    def validator(validator_fn: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.iscoroutinefunction(validator_fn):
+            raise TypeError(f"update validator {validator_fn.__qualname__} must not be async; "
+                            "validators are read-only and answer at once")
+        definition.validator = validator_fn
+        return validator_fn
+
+    fn.validator = validator  # type: ignore[attr-defined]
+    return fn
+
+
 def define_workflow(cls: type, name: str | None,
                     failure_exception_types: Sequence[type[BaseException]]) -> None:
     if not isinstance(cls, type):
@@ -91,7 +123,13 @@ def define_workflow(cls: type, name: str | None,
     arg_hints, return_hint = signature_hints(run_fn, skip_self=True)
     signals: dict[str | None, SignalDefinition] = {}
     queries: dict[str | None, QueryDefinition] = {}
+    updates: dict[str | None, UpdateDefinition] = {}
     for _, member in inspect.getmembers(cls, inspect.isfunction):
+        if (update := getattr(member, _UPDATE_ATTR, None)) is not None:
+            if update.name in updates:
+                raise ValueError(f"workflow {cls.__qualname__} has two update handlers named "
+                                 f"{update.name!r}")
+            updates[update.name] = update
         if (sig := getattr(member, _SIGNAL_ATTR, None)) is not None:
             if sig.name in signals:
                 raise ValueError(f"workflow {cls.__qualname__} has two signal handlers named "
@@ -104,7 +142,7 @@ def define_workflow(cls: type, name: str | None,
             queries[query.name] = query
     setattr(cls, _DEFN_ATTR, WorkflowDefinition(
         name=name or cls.__name__, cls=cls, run_fn=run_fn, arg_type_hints=arg_hints,
-        return_type_hint=return_hint, signals=signals, queries=queries,
+        return_type_hint=return_hint, signals=signals, queries=queries, updates=updates,
         failure_exception_types=tuple(failure_exception_types),
     ))
 

@@ -20,7 +20,14 @@ from .._model.definitions import ActivityDefinition, get_activity_definition
 from .._model.events import Command, EventType, HistoryEvent
 from ..common import RetryPolicy
 from ..converter import DataConverter, _payload_from_json, _payload_to_json
-from .definitions import SignalDefinition, WorkflowDefinition
+from . import guard
+from .definitions import (
+    SignalDefinition,
+    UpdateDefinition,
+    WorkflowDefinition,
+    get_workflow_definition,
+)
+from .handles import ChildWorkflowHandle, ExternalWorkflowHandle
 from .info import Info, ParentInfo
 from .loop import WorkflowEventLoop, WorkflowTimerHandle
 
@@ -101,7 +108,13 @@ class WorkflowInstance:
         self._history_length = 0
         self._commands: list[Command] = []
         self._main_task: asyncio.Task[Any] | None = None
-        self._seq: dict[str, int] = {"activity": 0, "timer": 0}
+        self._seq: dict[str, int] = {"activity": 0, "timer": 0, "child": 0, "signal": 0,
+                                     "cancel": 0}
+        self._children: dict[int, ChildWorkflowHandle] = {}
+        self._external: dict[tuple[str, int], asyncio.Future[None]] = {}
+        self._read_only: str | None = None
+        self.accepted_updates: list[HistoryEvent] = []
+        self.rejected_updates: list[tuple[str, dict[str, Any]]] = []
         self._activities: dict[int, ActivityHandle] = {}
         self._timers: dict[int, WorkflowTimerHandle] = {}
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
@@ -113,7 +126,8 @@ class WorkflowInstance:
 
     # -- driving ---------------------------------------------------------------------------
     def activate(self, events: Sequence[HistoryEvent], *, now: float, replaying: bool,
-                 history_length: int, replay_patches: Sequence[str] = ()) -> list[Command]:
+                 history_length: int, replay_patches: Sequence[str] = (),
+                 updates: Sequence[dict[str, Any]] = ()) -> list[Command]:
         """Apply one workflow task's input events and return the commands it produced.
 
         Raises:
@@ -126,13 +140,18 @@ class WorkflowInstance:
         self._history_length = history_length + len(events)
         self._replay_markers = set(replay_patches)
         self._commands = []
+        self.accepted_updates = []
+        self.rejected_updates = []
         previous = asyncio.events._get_running_loop()
         asyncio.events._set_running_loop(self.loop)
         try:
-            for event in events:
-                self._apply(event)
-            self._run_until_blocked()
-            self._finish_if_done()
+            with guard.activation():
+                for event in events:
+                    self._apply(event)
+                for request in updates:
+                    self._admit_update(request)
+                self._run_until_blocked()
+                self._finish_if_done()
         finally:
             asyncio.events._set_running_loop(previous)
         return self._commands
@@ -211,12 +230,19 @@ class WorkflowInstance:
         else:
             args_error = None
 
+        init_error: BaseException | None = None
+        try:
+            self.workflow_object = definition.cls()
+        except Exception as error:
+            init_error = error
+
         async def run_main() -> Any:
             if args_error is not None:
                 raise exc.ApplicationError(
                     f"cannot decode the input of workflow {definition.name!r}: {args_error}",
                     type="InvalidWorkflowInput", non_retryable=True) from args_error
-            self.workflow_object = definition.cls()
+            if init_error is not None:
+                raise init_error
             self._deliver_buffered_signals()
             return await definition.run_fn(self.workflow_object, *args)
 
@@ -255,6 +281,8 @@ class WorkflowInstance:
         self._run_signal(event)
 
     def _apply_cancel_requested(self, event: HistoryEvent) -> None:
+        if self.cancel_requested:
+            return  # one cancellation per run, however often it is requested
         self.cancel_requested = True
         if self._main_task is not None and not self._main_task.done():
             self._main_task.cancel()
@@ -374,6 +402,10 @@ class WorkflowInstance:
     def _check_active(self) -> None:
         if self.is_evicted:
             raise _Evicted()
+        if self._read_only is not None:
+            raise RuntimeError(
+                f"{self._read_only} is read-only: it cannot schedule activities, timers, child "
+                "workflows or other commands; do that in a signal or update handler")
         if self.completed:
             raise RuntimeError("the workflow has already completed; no more commands")
 
@@ -499,6 +531,262 @@ class WorkflowInstance:
                 name = definition.name
         return ContinueAsNewError(args, name, task_queue, execution_timeout)
 
+    # -- child workflows and external workflows ------------------------------------------
+    async def start_child_workflow(
+        self, workflow: Any, args: Sequence[Any], *, id: str | None, task_queue: str | None,
+        result_type: Any, cancellation_type: int, parent_close_policy: int,
+        execution_timeout: timedelta | None, id_reuse_policy: int,
+    ) -> ChildWorkflowHandle:
+        self._check_active()
+        if isinstance(workflow, str):
+            name, hinted = workflow, None
+        else:
+            definition = get_workflow_definition(workflow)
+            if definition is None:
+                raise TypeError(f"start_child_workflow({workflow!r}): not a @workflow.defn "
+                                "class or @workflow.run method, nor a workflow type name")
+            name, hinted = definition.name, definition.return_type_hint
+        try:
+            payloads = self.converter.payload_converter.to_payloads(list(args))
+        except TypeError as error:
+            raise TypeError(f"start_child_workflow({name!r}): {error}") from None
+        seq = self._next_seq("child")
+        child_id = id or f"{self.info.workflow_id}/child-{seq}-{self.uuid4().hex[:8]}"
+        self._commands.append(Command(EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED, {
+            "seq": seq, "workflow_id": child_id, "workflow_type": name,
+            "task_queue": task_queue or self.info.task_queue,
+            "input": [_payload_to_json(p) for p in payloads],
+            "execution_timeout": execution_timeout.total_seconds()
+            if execution_timeout else None,
+            "parent_close_policy": parent_close_policy, "id_reuse_policy": id_reuse_policy,
+            "random_seed": self.random.getrandbits(63),
+            "run_id": str(self.uuid4()),
+        }))
+        handle = ChildWorkflowHandle(self, seq, child_id, result_type or hinted,
+                                     cancellation_type)
+        self._children[seq] = handle
+        await handle._started
+        return handle
+
+    def _child(self, event: HistoryEvent) -> ChildWorkflowHandle | None:
+        return self._children.get(event.attributes["seq"])
+
+    def _apply_child_started(self, event: HistoryEvent) -> None:
+        handle = self._child(event)
+        if handle is not None and not handle._started.done():
+            handle.first_execution_run_id = event.attributes.get("run_id")
+            handle._started.set_result(event.attributes.get("run_id", ""))
+
+    def _apply_child_start_failed(self, event: HistoryEvent) -> None:
+        handle = self._children.pop(event.attributes["seq"], None)
+        if handle is None:
+            return
+        error = exc.WorkflowAlreadyStartedError(
+            handle.id, event.attributes.get("workflow_type", ""),
+            reason=event.attributes.get("cause", "child workflow could not be started"))
+        if not handle._started.done():
+            handle._started.set_exception(error)
+        if not handle._result.done():
+            handle._result.set_exception(error)
+            handle._result.exception()  # the start error is what callers see
+
+    def _apply_child_closed(self, event: HistoryEvent) -> None:
+        handle = self._children.pop(event.attributes["seq"], None)
+        if handle is None or handle._result.done():
+            return
+        pc = self.converter.payload_converter
+        if event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_COMPLETED:
+            try:
+                value = pc.from_payload(_payload_from_json(event.attributes["result"]),
+                                        handle._result_type)
+            except Exception as error:
+                handle._result.set_exception(exc.ApplicationError(
+                    f"cannot decode the result of child workflow {handle.id!r}: {error}",
+                    type="ResultDecodeError", non_retryable=True))
+                return
+            handle._result.set_result(value)
+            return
+        failure = event.attributes.get("failure") or {"message": "child workflow closed"}
+        cause = self.converter.failure_converter.from_failure(failure, pc)
+        if event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_CANCELED:
+            cause = exc.CancelledError("Child workflow cancelled")
+        child_error = exc.ChildWorkflowError(
+            "Child Workflow execution failed", namespace="default", workflow_id=handle.id,
+            run_id=event.attributes.get("run_id", ""),
+            workflow_type=event.attributes.get("workflow_type", ""), initiated_event_id=0,
+            started_event_id=0, retry_state=exc.RetryState.NON_RETRYABLE_FAILURE)
+        child_error.__cause__ = cause
+        handle._result.set_exception(child_error)
+
+    def get_external_workflow_handle(self, workflow_id: str,
+                                     run_id: str | None) -> ExternalWorkflowHandle:
+        if not workflow_id:
+            raise ValueError("get_external_workflow_handle needs a workflow id")
+        return ExternalWorkflowHandle(self, workflow_id, run_id)
+
+    async def signal_external(self, workflow_id: str, run_id: str | None, signal: Any,
+                              args: Sequence[Any], *, child: bool) -> None:
+        self._check_active()
+        name = signal if isinstance(signal, str) else getattr(
+            getattr(signal, "__stalwart_signal_definition__", None), "name", None)
+        if not name:
+            raise TypeError(f"{signal!r} is not a signal: pass a @workflow.signal method or "
+                            "the signal name")
+        try:
+            payloads = self.converter.payload_converter.to_payloads(list(args))
+        except TypeError as error:
+            raise TypeError(f"signal {name!r} to workflow {workflow_id!r}: {error}") from None
+        seq = self._next_seq("signal")
+        self._commands.append(Command(EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, {
+            "seq": seq, "workflow_id": workflow_id, "run_id": run_id, "signal_name": name,
+            "input": [_payload_to_json(p) for p in payloads], "child_workflow_only": child}))
+        future: asyncio.Future[None] = self.loop.create_future()
+        self._external[("signal", seq)] = future
+        await future
+
+    def _request_cancel_external(self, workflow_id: str, run_id: str | None, *,
+                                 child_seq: int | None) -> asyncio.Future[None]:
+        self._check_active()
+        seq = self._next_seq("cancel")
+        self._commands.append(Command(
+            EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+            {"seq": seq, "workflow_id": workflow_id, "run_id": run_id,
+             "child_workflow_only": child_seq is not None}))
+        future: asyncio.Future[None] = self.loop.create_future()
+        self._external[("cancel", seq)] = future
+        return future
+
+    def _apply_external_result(self, event: HistoryEvent) -> None:
+        kind = "signal" if event.event_type in (
+            EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
+            EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED) else "cancel"
+        future = self._external.pop((kind, event.attributes["seq"]), None)
+        if future is None or future.done():
+            return
+        if event.event_type in (EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
+                                EventType.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED):
+            future.set_result(None)
+        else:
+            future.set_exception(exc.ApplicationError(
+                event.attributes.get("cause", "external workflow not found"),
+                type="ExternalWorkflowExecutionNotFound", non_retryable=True))
+            future.exception()  # retrieved by whoever awaits; silence the never-retrieved log
+
+    # -- updates and queries --------------------------------------------------------------------
+    def _update_definition(self, name: str) -> UpdateDefinition | None:
+        updates = self.definition.updates
+        return updates.get(name) or updates.get(None)
+
+    def _admit_update(self, request: dict[str, Any]) -> None:
+        """Validate an update request: accepted ones become history inputs, rejected ones
+        leave no trace but their answer to the caller."""
+        update_id, name = request["update_id"], request["name"]
+        definition = self._update_definition(name)
+        pc = self.converter.payload_converter
+        try:
+            if definition is None:
+                known = ", ".join(sorted(n for n in self.definition.updates if n)) or "none"
+                raise exc.ApplicationError(
+                    f"workflow {self.definition.name!r} has no update handler {name!r} "
+                    f"(known: {known})", type="UnknownUpdate", non_retryable=True)
+            if self.completed:
+                raise exc.ApplicationError(f"workflow {self.info.workflow_id!r} has completed; "
+                                           "it takes no more updates", type="WorkflowClosed",
+                                           non_retryable=True)
+            args = self._update_args(definition, name, request["input"])
+            if definition.validator is not None:
+                self._read_only = f"update validator for {name!r}"
+                try:
+                    definition.validator(self.workflow_object, *args)
+                finally:
+                    self._read_only = None
+        except Exception as error:
+            self.rejected_updates.append(
+                (update_id, self.converter.failure_converter.to_failure(error, pc)))
+            return
+        event = HistoryEvent(0, EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED, self.now_seconds,
+                             {"update_id": update_id, "name": name, "input": request["input"]})
+        self.accepted_updates.append(event)
+        self._apply_update_accepted(event)
+
+    def _update_args(self, definition: UpdateDefinition, name: str,
+                     payloads_json: list[dict[str, Any]]) -> list[Any]:
+        payloads = [_payload_from_json(p) for p in payloads_json]
+        pc = self.converter.payload_converter
+        if definition.dynamic:
+            return [name, pc.from_payloads(payloads)]
+        try:
+            return pc.from_payloads(payloads, definition.arg_type_hints)
+        except Exception as error:
+            raise exc.ApplicationError(
+                f"update {name!r}: cannot decode its arguments: {error}",
+                type="InvalidUpdateArguments", non_retryable=True) from None
+
+    def _apply_update_accepted(self, event: HistoryEvent) -> None:
+        update_id, name = event.attributes["update_id"], event.attributes["name"]
+        definition = self._update_definition(name)
+        if definition is None:
+            raise exc.NondeterminismError(
+                f"history has an accepted update {name!r} but workflow "
+                f"{self.definition.name!r} no longer has a handler for it")
+        args = self._update_args(definition, name, event.attributes["input"])
+        obj = self.workflow_object
+        pc = self.converter.payload_converter
+
+        async def run_update() -> None:
+            try:
+                if definition.is_async:
+                    result = await definition.fn(obj, *args)
+                else:
+                    result = definition.fn(obj, *args)
+                attrs: dict[str, Any] = {"update_id": update_id,
+                                         "result": _payload_to_json(pc.to_payload(result))}
+            except exc.FailureError as error:
+                attrs = {"update_id": update_id,
+                         "failure": self.converter.failure_converter.to_failure(error, pc)}
+            except asyncio.CancelledError:
+                raise
+            except BaseException as error:
+                self._handler_errors.append(error)
+                return
+            if not self.completed:
+                self._commands.append(Command(EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+                                              attrs))
+
+        self.loop.create_task(run_update(), name=f"update-{name}", context=self._context)
+
+    def run_query(self, name: str, payloads_json: list[dict[str, Any]]) -> Any:
+        """Answer a query from the current state; the handler may not issue commands."""
+        definition = self.definition.queries.get(name) or self.definition.queries.get(None)
+        if definition is None:
+            known = ", ".join(sorted(n for n in self.definition.queries if n)) or "none"
+            raise exc.ApplicationError(
+                f"workflow {self.definition.name!r} has no query handler {name!r} "
+                f"(known: {known})", type="UnknownQuery", non_retryable=True)
+        pc = self.converter.payload_converter
+        payloads = [_payload_from_json(p) for p in payloads_json]
+        if definition.dynamic:
+            args: list[Any] = [name, pc.from_payloads(payloads)]
+        else:
+            try:
+                args = pc.from_payloads(payloads, definition.arg_type_hints)
+            except Exception as error:
+                raise exc.ApplicationError(f"query {name!r}: cannot decode its arguments: "
+                                           f"{error}", type="InvalidQueryArguments",
+                                           non_retryable=True) from None
+        previous = asyncio.events._get_running_loop()
+        asyncio.events._set_running_loop(self.loop)
+        self._read_only = f"query handler {name!r}"
+        saved_commands = self._commands
+        self._commands = []
+        try:
+            with guard.activation():
+                return definition.fn(self.workflow_object, *args)
+        finally:
+            self._commands = saved_commands
+            self._read_only = None
+            asyncio.events._set_running_loop(previous)
+
 
 def _activity_name(activity: Any) -> tuple[str, ActivityDefinition | None]:
     if isinstance(activity, str):
@@ -530,4 +818,18 @@ _APPLY: dict[str, Callable[[WorkflowInstance, HistoryEvent], None]] = {
     EventType.TIMER_FIRED: WorkflowInstance._apply_timer_fired,
     EventType.WORKFLOW_EXECUTION_SIGNALED: WorkflowInstance._apply_signaled,
     EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED: WorkflowInstance._apply_cancel_requested,
+    EventType.CHILD_WORKFLOW_EXECUTION_STARTED: WorkflowInstance._apply_child_started,
+    EventType.START_CHILD_WORKFLOW_EXECUTION_FAILED: WorkflowInstance._apply_child_start_failed,
+    EventType.CHILD_WORKFLOW_EXECUTION_COMPLETED: WorkflowInstance._apply_child_closed,
+    EventType.CHILD_WORKFLOW_EXECUTION_FAILED: WorkflowInstance._apply_child_closed,
+    EventType.CHILD_WORKFLOW_EXECUTION_CANCELED: WorkflowInstance._apply_child_closed,
+    EventType.CHILD_WORKFLOW_EXECUTION_TIMED_OUT: WorkflowInstance._apply_child_closed,
+    EventType.CHILD_WORKFLOW_EXECUTION_TERMINATED: WorkflowInstance._apply_child_closed,
+    EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED: WorkflowInstance._apply_external_result,
+    EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED: WorkflowInstance._apply_external_result,
+    EventType.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+        WorkflowInstance._apply_external_result,
+    EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED:
+        WorkflowInstance._apply_external_result,
+    EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED: WorkflowInstance._apply_update_accepted,
 }

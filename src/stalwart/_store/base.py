@@ -44,6 +44,10 @@ class StartWorkflowRequest:
     first_run_id: str | None = None
     continued_run_id: str | None = None
     identity: str = ""
+    parent_workflow_id: str | None = None
+    parent_run_id: str | None = None
+    parent_seq: int | None = None
+    parent_close_policy: int = 1
 
 
 @dataclass
@@ -68,6 +72,8 @@ class ExecutionRow:
     result: dict[str, Any] | None
     failure: dict[str, Any] | None
     execution_deadline: float | None
+    parent_workflow_id: str | None = None
+    parent_run_id: str | None = None
 
 
 @dataclass
@@ -92,6 +98,7 @@ class WorkflowTaskClaim:
     attempt: int
     history_length: int
     inbox: list[InboxEvent]
+    updates: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def inbox_max_id(self) -> int:
@@ -129,6 +136,8 @@ class WorkflowTaskCompletion:
     claim_next_task: bool = True
     new_run_id: str | None = None
     new_run_seed: int = 0
+    accepted_updates: Sequence[HistoryEvent] = ()
+    rejected_updates: Sequence[tuple[str, dict[str, Any]]] = ()
 
 
 @dataclass
@@ -189,7 +198,8 @@ class Store(Protocol):
                                  details: list[dict[str, Any]], identity: str,
                                  now: float) -> str: ...
 
-    async def get_execution(self, workflow_id: str, run_id: str | None) -> ExecutionRow | None: ...
+    async def get_execution(self, workflow_id: str | None,
+                            run_id: str | None) -> ExecutionRow | None: ...
 
     async def get_history(self, run_id: str, after_event_id: int = 0,
                           limit: int | None = None) -> list[HistoryEvent]: ...
@@ -223,7 +233,8 @@ class Store(Protocol):
     async def claim_activity_tasks(self, task_queue: str, worker_id: str, now: float,
                                    limit: int) -> list[ActivityTaskClaim]: ...
 
-    async def complete_activity_task(self, run_id: str, seq: int, attempt: int, worker_id: str,
+    async def complete_activity_task(self, run_id: str, seq: int, attempt: int,
+                                     worker_id: str | None,
                                      result: dict[str, Any], identity: str, now: float,
                                      claim_workflow_task: bool
                                      ) -> tuple[bool, WorkflowTaskClaim | None]: ...
@@ -237,6 +248,27 @@ class Store(Protocol):
     async def heartbeat_activity_task(self, run_id: str, seq: int, attempt: int,
                                       worker_id: str, details: list[dict[str, Any]],
                                       now: float) -> bool | None: ...
+
+    async def update_workflow(self, workflow_id: str, run_id: str | None, update_id: str,
+                              name: str, input: list[dict[str, Any]], now: float) -> str: ...
+
+    async def get_update(self, run_id: str, update_id: str) -> dict[str, Any] | None: ...
+
+    async def query_workflow(self, workflow_id: str, run_id: str | None, name: str,
+                             input: list[dict[str, Any]], now: float) -> int: ...
+
+    async def get_query(self, query_id: int) -> dict[str, Any] | None: ...
+
+    async def delete_query(self, query_id: int) -> None: ...
+
+    async def claim_queries(self, task_queue: str, worker_id: str, now: float,
+                            limit: int) -> list[dict[str, Any]]: ...
+
+    async def answer_query(self, query_id: int, result: dict[str, Any] | None,
+                           failure: dict[str, Any] | None) -> None: ...
+
+    async def mark_activity_async(self, run_id: str, seq: int, attempt: int,
+                                  worker_id: str) -> bool: ...
 
     # -- the sweeper ------------------------------------------------------------------------
     async def fire_due_timers(self, now: float, limit: int) -> int: ...

@@ -13,8 +13,14 @@ CREATE TABLE IF NOT EXISTS executions (
     next_event_id       INTEGER NOT NULL,
     execution_deadline  REAL,
     result              TEXT,
-    failure             TEXT
+    failure             TEXT,
+    parent_workflow_id  TEXT,
+    parent_run_id       TEXT,
+    parent_seq          INTEGER,
+    parent_close_policy INTEGER
 );
+CREATE INDEX IF NOT EXISTS executions_parent
+    ON executions (parent_run_id) WHERE parent_run_id IS NOT NULL;
 -- At most one open run per workflow id: the store, not the client, guarantees it.
 CREATE UNIQUE INDEX IF NOT EXISTS executions_open_workflow_id
     ON executions (workflow_id) WHERE status = 1;
@@ -103,3 +109,33 @@ CREATE TABLE IF NOT EXISTS workers (
     pid_start     TEXT NOT NULL,
     heartbeat_at  REAL NOT NULL
 );
+
+-- Update requests: validated by the next workflow task; a rejected one never reaches history.
+CREATE TABLE IF NOT EXISTS updates (
+    run_id      TEXT NOT NULL,
+    update_id   TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    input       TEXT NOT NULL,
+    state       INTEGER NOT NULL,
+    result      TEXT,
+    failure     TEXT,
+    created_at  REAL NOT NULL,
+    PRIMARY KEY (run_id, update_id)
+);
+CREATE INDEX IF NOT EXISTS updates_pending ON updates (run_id) WHERE state = 0;
+
+-- Queries waiting for a worker of the run's task queue to answer them.
+CREATE TABLE IF NOT EXISTS queries (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id      TEXT NOT NULL,
+    task_queue  TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    input       TEXT NOT NULL,
+    state       INTEGER NOT NULL,
+    claimed_by  TEXT,
+    claimed_at  REAL,
+    result      TEXT,
+    failure     TEXT,
+    created_at  REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS queries_pending ON queries (task_queue, state);

@@ -122,6 +122,9 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
             conn.execute("CREATE TABLE IF NOT EXISTS stalwart_meta "
                          "(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             script = resources.files(__package__).joinpath("0001_init.sql").read_text()
+            # Comments may hold semicolons; drop them before splitting into statements.
+            script = "\n".join(line for line in script.splitlines()
+                               if not line.lstrip().startswith("--"))
             for statement in script.split(";"):
                 if statement.strip():
                     conn.execute(statement)

@@ -53,7 +53,7 @@ _CLOSE_STATUS = {
 _EXECUTION_COLUMNS = (
     "run_id, workflow_id, workflow_type, task_queue, status, start_time, close_time, "
     "first_run_id, continued_run_id, next_run_id, next_event_id, result, failure, "
-    "execution_deadline"
+    "execution_deadline, parent_workflow_id, parent_run_id"
 )
 _ACTIVITY_COLUMNS = (
     "run_id, seq, workflow_id, workflow_type, activity_type, activity_id, task_queue, input, "
@@ -137,7 +137,8 @@ class SqliteStore:
                                          identity, now)
         return target
 
-    async def get_execution(self, workflow_id: str, run_id: str | None) -> ExecutionRow | None:
+    async def get_execution(self, workflow_id: str | None,
+                            run_id: str | None) -> ExecutionRow | None:
         row: ExecutionRow | None = await self._reader.run(_get_execution, workflow_id, run_id)
         return row
 
@@ -220,7 +221,8 @@ class SqliteStore:
             _claim_activity_tasks, task_queue, worker_id, now, limit)
         return claims
 
-    async def complete_activity_task(self, run_id: str, seq: int, attempt: int, worker_id: str,
+    async def complete_activity_task(self, run_id: str, seq: int, attempt: int,
+                                     worker_id: str | None,
                                      result: dict[str, Any], identity: str, now: float,
                                      claim_workflow_task: bool
                                      ) -> tuple[bool, WorkflowTaskClaim | None]:
@@ -245,6 +247,47 @@ class SqliteStore:
         cancel: bool | None = await self._write(_heartbeat_activity_task, run_id, seq, attempt,
                                                 worker_id, details, now)
         return cancel
+
+    # -- updates, queries, async completion -----------------------------------------------
+    async def update_workflow(self, workflow_id: str, run_id: str | None, update_id: str,
+                              name: str, input: list[dict[str, Any]], now: float) -> str:
+        target: str = await self._write(_update_workflow, workflow_id, run_id, update_id, name,
+                                         input, now)
+        return target
+
+    async def get_update(self, run_id: str, update_id: str) -> dict[str, Any] | None:
+        row: dict[str, Any] | None = await self._reader.run(_get_update, run_id, update_id)
+        return row
+
+    async def query_workflow(self, workflow_id: str, run_id: str | None, name: str,
+                             input: list[dict[str, Any]], now: float) -> int:
+        query_id: int = await self._write(_query_workflow, workflow_id, run_id, name, input,
+                                          now)
+        return query_id
+
+    async def get_query(self, query_id: int) -> dict[str, Any] | None:
+        row: dict[str, Any] | None = await self._reader.run(_get_query, query_id)
+        return row
+
+    async def delete_query(self, query_id: int) -> None:
+        await self._write(_delete_query, query_id)
+
+    async def claim_queries(self, task_queue: str, worker_id: str, now: float,
+                            limit: int) -> list[dict[str, Any]]:
+        if not await self._reader.run(_has_pending_queries, task_queue, now):
+            return []
+        rows: list[dict[str, Any]] = await self._write(_claim_queries, task_queue, worker_id,
+                                                       now, limit)
+        return rows
+
+    async def answer_query(self, query_id: int, result: dict[str, Any] | None,
+                           failure: dict[str, Any] | None) -> None:
+        await self._write(_answer_query, query_id, result, failure)
+
+    async def mark_activity_async(self, run_id: str, seq: int, attempt: int,
+                                  worker_id: str) -> bool:
+        marked: bool = await self._write(_mark_activity_async, run_id, seq, attempt, worker_id)
+        return marked
 
     # -- sweeper -------------------------------------------------------------------------
     async def fire_due_timers(self, now: float, limit: int) -> int:
@@ -300,16 +343,19 @@ def _insert_execution(ctx: WriteContext, conn: sqlite3.Connection, request: Star
                       now: float, deadline: float | None) -> None:
     first_run_id = request.first_run_id or request.run_id
     conn.execute(
-        f"INSERT INTO executions ({_EXECUTION_COLUMNS}) "
-        "VALUES (?, ?, ?, ?, 1, ?, NULL, ?, ?, NULL, 2, NULL, NULL, ?)",
+        f"INSERT INTO executions ({_EXECUTION_COLUMNS}, parent_seq, parent_close_policy) "
+        "VALUES (?, ?, ?, ?, 1, ?, NULL, ?, ?, NULL, 2, NULL, NULL, ?, ?, ?, ?, ?)",
         (request.run_id, request.workflow_id, request.workflow_type, request.task_queue, now,
-         first_run_id, request.continued_run_id, deadline))
+         first_run_id, request.continued_run_id, deadline, request.parent_workflow_id,
+         request.parent_run_id, request.parent_seq, request.parent_close_policy))
     _append_event(conn, request.run_id, 1, EventType.WORKFLOW_EXECUTION_STARTED, now, {
         "workflow_id": request.workflow_id, "workflow_type": request.workflow_type,
         "task_queue": request.task_queue, "input": request.input,
         "execution_timeout": request.execution_timeout, "random_seed": request.random_seed,
         "first_run_id": first_run_id, "continued_run_id": request.continued_run_id,
         "attempt": 1, "identity": request.identity,
+        "parent": {"namespace": "default", "workflow_id": request.parent_workflow_id,
+                   "run_id": request.parent_run_id} if request.parent_run_id else None,
     })
     if request.start_signal is not None:
         name, signal_input = request.start_signal
@@ -370,6 +416,221 @@ def _start_workflow(ctx: WriteContext, conn: sqlite3.Connection, request: StartW
     return StartResult(request.run_id, started=True)
 
 
+_CHILD_CLOSE_EVENTS = {
+    ExecutionStatus.COMPLETED: EventType.CHILD_WORKFLOW_EXECUTION_COMPLETED,
+    ExecutionStatus.FAILED: EventType.CHILD_WORKFLOW_EXECUTION_FAILED,
+    ExecutionStatus.CANCELED: EventType.CHILD_WORKFLOW_EXECUTION_CANCELED,
+    ExecutionStatus.TERMINATED: EventType.CHILD_WORKFLOW_EXECUTION_TERMINATED,
+    ExecutionStatus.TIMED_OUT: EventType.CHILD_WORKFLOW_EXECUTION_TIMED_OUT,
+}
+
+
+def _parent_of(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
+    row = conn.execute("SELECT parent_workflow_id, parent_run_id, parent_seq, "
+                       "parent_close_policy FROM executions WHERE run_id = ?",
+                       (run_id,)).fetchone()
+    if row is None or row[1] is None:
+        return {}
+    return {"parent_workflow_id": row[0], "parent_run_id": row[1], "parent_seq": row[2],
+            "parent_close_policy": row[3]}
+
+
+def _inbox_event(ctx: WriteContext, conn: sqlite3.Connection, run_id: str, event_type: str,
+                 attributes: dict[str, Any], now: float) -> None:
+    """Add an input event for an open run and make sure it gets a workflow task."""
+    row = conn.execute("SELECT task_queue FROM executions WHERE run_id = ? AND status = 1",
+                       (run_id,)).fetchone()
+    if row is None:
+        return
+    conn.execute("INSERT INTO inbox (run_id, event_type, timestamp, attributes) "
+                 "VALUES (?, ?, ?, ?)", (run_id, event_type, now, _dumps(attributes)))
+    _ensure_workflow_task(ctx, conn, run_id, row[0], now, None)
+
+
+def _notify_parent(ctx: WriteContext, conn: sqlite3.Connection, run_id: str, status: int,
+                   result: dict[str, Any] | None, failure: dict[str, Any] | None,
+                   now: float) -> None:
+    row = conn.execute("SELECT parent_run_id, parent_seq, workflow_id, workflow_type, "
+                       "first_run_id FROM executions WHERE run_id = ?", (run_id,)).fetchone()
+    if row is None or row[0] is None:
+        return
+    attrs: dict[str, Any] = {"seq": row[1], "workflow_id": row[2], "workflow_type": row[3],
+                             "run_id": run_id}
+    if result is not None:
+        attrs["result"] = result
+    if failure is not None:
+        attrs["failure"] = failure
+    _inbox_event(ctx, conn, row[0], _CHILD_CLOSE_EVENTS[ExecutionStatus(status)], attrs, now)
+
+
+def _apply_parent_close_policy(ctx: WriteContext, conn: sqlite3.Connection, run_id: str,
+                               now: float) -> None:
+    children = conn.execute("SELECT run_id, workflow_id, parent_close_policy FROM executions "
+                            "WHERE parent_run_id = ? AND status = 1", (run_id,)).fetchall()
+    for child_run_id, child_workflow_id, policy in children:
+        if policy == 2:  # ABANDON
+            continue
+        if policy == 3:  # REQUEST_CANCEL
+            _inbox_event(ctx, conn, child_run_id, EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+                         {"cause": "parent workflow closed", "identity": ""}, now)
+        else:  # TERMINATE (the default)
+            _terminate(ctx, conn, child_workflow_id, child_run_id,
+                       "parent workflow closed (parent_close_policy=TERMINATE)", [], "", now)
+
+
+def _start_child(ctx: WriteContext, conn: sqlite3.Connection, parent_run_id: str,
+                 parent_workflow_id: str, attrs: dict[str, Any], identity: str,
+                 now: float) -> None:
+    child_id = attrs["workflow_id"]
+    base = {"seq": attrs["seq"], "workflow_id": child_id, "workflow_type": attrs["workflow_type"]}
+    running = conn.execute("SELECT run_id FROM executions WHERE workflow_id = ? AND status = 1",
+                           (child_id,)).fetchone()
+    if running is not None:
+        _inbox_event(ctx, conn, parent_run_id, EventType.START_CHILD_WORKFLOW_EXECUTION_FAILED,
+                     {**base, "cause": f"workflow id {child_id!r} is already running (run "
+                      f"{running[0]}); give the child another id"}, now)
+        return
+    timeout = attrs.get("execution_timeout")
+    request = StartWorkflowRequest(
+        workflow_id=child_id, workflow_type=attrs["workflow_type"],
+        task_queue=attrs["task_queue"], input=attrs["input"], run_id=attrs["run_id"],
+        random_seed=attrs["random_seed"], execution_timeout=timeout, identity=identity,
+        parent_workflow_id=parent_workflow_id, parent_run_id=parent_run_id,
+        parent_seq=attrs["seq"], parent_close_policy=attrs.get("parent_close_policy") or 1)
+    _insert_execution(ctx, conn, request, now, now + timeout if timeout else None)
+    _inbox_event(ctx, conn, parent_run_id, EventType.CHILD_WORKFLOW_EXECUTION_STARTED,
+                 {**base, "run_id": attrs["run_id"]}, now)
+
+
+def _external_target(conn: sqlite3.Connection, source_run_id: str, attrs: dict[str, Any]
+                     ) -> tuple[str | None, str]:
+    try:
+        target, _ = _find_open_run(conn, attrs["workflow_id"], attrs.get("run_id"))
+    except exc.WorkflowNotFoundError as error:
+        return None, str(error)
+    if attrs.get("child_workflow_only"):
+        parent = conn.execute("SELECT parent_run_id FROM executions WHERE run_id = ?",
+                              (target,)).fetchone()
+        if parent is None or parent[0] != source_run_id:
+            return None, f"workflow {attrs['workflow_id']!r} is not a child of this workflow"
+    return target, ""
+
+
+def _signal_external(ctx: WriteContext, conn: sqlite3.Connection, run_id: str,
+                     attrs: dict[str, Any], identity: str, now: float) -> None:
+    target, cause = _external_target(conn, run_id, attrs)
+    if target is None:
+        _inbox_event(ctx, conn, run_id, EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
+                     {"seq": attrs["seq"], "cause": cause}, now)
+        return
+    _inbox_event(ctx, conn, target, EventType.WORKFLOW_EXECUTION_SIGNALED,
+                 {"signal_name": attrs["signal_name"], "input": attrs["input"],
+                  "identity": identity}, now)
+    _inbox_event(ctx, conn, run_id, EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
+                 {"seq": attrs["seq"]}, now)
+
+
+def _cancel_external(ctx: WriteContext, conn: sqlite3.Connection, run_id: str,
+                     attrs: dict[str, Any], identity: str, now: float) -> None:
+    target, cause = _external_target(conn, run_id, attrs)
+    if target is None:
+        _inbox_event(ctx, conn, run_id,
+                     EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
+                     {"seq": attrs["seq"], "cause": cause}, now)
+        return
+    _inbox_event(ctx, conn, target, EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+                 {"cause": "requested by another workflow", "identity": identity}, now)
+    _inbox_event(ctx, conn, run_id, EventType.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+                 {"seq": attrs["seq"]}, now)
+
+
+def _update_workflow(ctx: WriteContext, conn: sqlite3.Connection, workflow_id: str,
+                     run_id: str | None, update_id: str, name: str,
+                     input: list[dict[str, Any]], now: float) -> str:
+    target, task_queue = _find_open_run(conn, workflow_id, run_id)
+    conn.execute("INSERT INTO updates (run_id, update_id, name, input, state, created_at) "
+                 "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (run_id, update_id) DO NOTHING",
+                 (target, update_id, name, _dumps(input), now))
+    _ensure_workflow_task(ctx, conn, target, task_queue, now, None)
+    return target
+
+
+def _get_update(conn: sqlite3.Connection, run_id: str, update_id: str
+                ) -> dict[str, Any] | None:
+    row = conn.execute("SELECT state, result, failure FROM updates WHERE run_id = ? AND "
+                       "update_id = ?", (run_id, update_id)).fetchone()
+    if row is None:
+        return None
+    return {"state": row[0], "result": _loads(row[1]) if row[1] else None,
+            "failure": _loads(row[2]) if row[2] else None}
+
+
+def _query_workflow(ctx: WriteContext, conn: sqlite3.Connection, workflow_id: str,
+                    run_id: str | None, name: str, input: list[dict[str, Any]],
+                    now: float) -> int:
+    if run_id is None:
+        row = conn.execute("SELECT run_id, task_queue FROM executions WHERE workflow_id = ? "
+                           "ORDER BY start_time DESC LIMIT 1", (workflow_id,)).fetchone()
+    else:
+        row = conn.execute("SELECT run_id, task_queue FROM executions WHERE run_id = ? AND "
+                           "workflow_id = ?", (run_id, workflow_id)).fetchone()
+    if row is None:
+        raise exc.WorkflowNotFoundError(f"workflow {workflow_id!r} not found")
+    cursor = conn.execute("INSERT INTO queries (run_id, task_queue, name, input, state, "
+                          "created_at) VALUES (?, ?, ?, ?, 0, ?)",
+                          (row[0], row[1], name, _dumps(input), now))
+    ctx.wake("query", row[1])
+    return int(cursor.lastrowid or 0)
+
+
+def _get_query(conn: sqlite3.Connection, query_id: int) -> dict[str, Any] | None:
+    row = conn.execute("SELECT state, result, failure FROM queries WHERE id = ?",
+                       (query_id,)).fetchone()
+    if row is None:
+        return None
+    return {"state": row[0], "result": _loads(row[1]) if row[1] else None,
+            "failure": _loads(row[2]) if row[2] else None}
+
+
+def _has_pending_queries(conn: sqlite3.Connection, task_queue: str, now: float) -> bool:
+    return conn.execute("SELECT 1 FROM queries WHERE task_queue = ? AND (state = 0 OR "
+                        "(state = 1 AND claimed_at < ?)) LIMIT 1",
+                        (task_queue, now - 5.0)).fetchone() is not None
+
+
+def _claim_queries(ctx: WriteContext, conn: sqlite3.Connection, task_queue: str,
+                   worker_id: str, now: float, limit: int) -> list[dict[str, Any]]:
+    # A query claimed by a worker that did not answer within 5 s is offered again.
+    rows = conn.execute("SELECT id, run_id, name, input FROM queries WHERE task_queue = ? AND "
+                        "(state = 0 OR (state = 1 AND claimed_at < ?)) ORDER BY id LIMIT ?",
+                        (task_queue, now - 5.0, limit)).fetchall()
+    for row in rows:
+        conn.execute("UPDATE queries SET state = 1, claimed_by = ?, claimed_at = ? "
+                     "WHERE id = ?", (worker_id, now, row[0]))
+    return [{"id": r[0], "run_id": r[1], "name": r[2], "input": _loads(r[3])} for r in rows]
+
+
+def _answer_query(ctx: WriteContext, conn: sqlite3.Connection, query_id: int,
+                  result: dict[str, Any] | None, failure: dict[str, Any] | None) -> None:
+    conn.execute("UPDATE queries SET state = 2, result = ?, failure = ? WHERE id = ?",
+                 (_dumps(result) if result is not None else None,
+                  _dumps(failure) if failure is not None else None, query_id))
+    ctx.wake("query_answered", str(query_id))
+
+
+def _delete_query(ctx: WriteContext, conn: sqlite3.Connection, query_id: int) -> None:
+    conn.execute("DELETE FROM queries WHERE id = ?", (query_id,))
+
+
+def _mark_activity_async(ctx: WriteContext, conn: sqlite3.Connection, run_id: str, seq: int,
+                         attempt: int, worker_id: str) -> bool:
+    # The attempt now belongs to whoever holds its task token, not to this worker: a dead
+    # worker's reclaim must not retry it. Its timeouts still apply.
+    return conn.execute("UPDATE activity_tasks SET lease_owner = 'async' WHERE run_id = ? AND "
+                        "seq = ? AND attempt = ? AND lease_owner = ?",
+                        (run_id, seq, attempt, worker_id)).rowcount == 1
+
+
 _REUSE_NAMES = {1: "ALLOW_DUPLICATE", 2: "ALLOW_DUPLICATE_FAILED_ONLY", 3: "REJECT_DUPLICATE",
                 4: "TERMINATE_IF_RUNNING"}
 
@@ -415,7 +676,20 @@ def _close_run(ctx: WriteContext, conn: sqlite3.Connection, run_id: str, status:
                   _dumps(failure) if failure is not None else None, next_run_id, run_id))
     for table in ("workflow_tasks", "activity_tasks", "timers", "inbox"):
         conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+    pending_updates = conn.execute("SELECT update_id FROM updates WHERE run_id = ? AND "
+                                   "state IN (0, 1)", (run_id,)).fetchall()
+    if pending_updates:
+        conn.execute("UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND "
+                     "state IN (0, 1)", (_dumps({
+                         "message": "the workflow closed before the update completed",
+                         "source": "Stalwart", "application_failure_info": {
+                             "type": "WorkflowClosed", "non_retryable": True}}), run_id))
+        for (update_id,) in pending_updates:
+            ctx.wake("update", update_id)
     ctx.wake("closed", run_id)
+    if status != ExecutionStatus.CONTINUED_AS_NEW:
+        _notify_parent(ctx, conn, run_id, status, result, failure, now)
+    _apply_parent_close_policy(ctx, conn, run_id, now)
 
 
 def _terminate(ctx: WriteContext, conn: sqlite3.Connection, workflow_id: str,
@@ -441,7 +715,8 @@ def _row_to_execution(row: Any) -> ExecutionRow:
         first_run_id=row[7], continued_run_id=row[8], next_run_id=row[9],
         history_length=row[10] - 1,
         result=_loads(row[11]) if row[11] is not None else None,
-        failure=_loads(row[12]) if row[12] is not None else None, execution_deadline=row[13])
+        failure=_loads(row[12]) if row[12] is not None else None, execution_deadline=row[13],
+        parent_workflow_id=row[14], parent_run_id=row[15])
 
 
 def _get_execution(conn: sqlite3.Connection, workflow_id: str | None, run_id: str | None
@@ -527,9 +802,12 @@ def _claim_one_workflow_task(conn: sqlite3.Connection, run_id: str, worker_id: s
     if row is None:
         conn.execute("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
         return None
+    updates = [{"update_id": u[0], "name": u[1], "input": _loads(u[2])} for u in conn.execute(
+        "SELECT update_id, name, input FROM updates WHERE run_id = ? AND state = 0 "
+        "ORDER BY created_at", (run_id,))]
     return WorkflowTaskClaim(run_id=run_id, workflow_id=row[0], workflow_type=row[1],
                              task_queue=row[2], attempt=row[4], history_length=row[3] - 1,
-                             inbox=_read_inbox(conn, run_id, 0))
+                             inbox=_read_inbox(conn, run_id, 0), updates=updates)
 
 
 def _claim_workflow_tasks(ctx: WriteContext, conn: sqlite3.Connection, task_queue: str,
@@ -589,6 +867,16 @@ def _complete_workflow_task(ctx: WriteContext, conn: sqlite3.Connection,
         ctx.wake("workflow_task", task_queue)
         return CompletionResult(False, "unhandled signal")
     event_id = next_event_id
+    if (not completion.inbox_max_id and not completion.commands
+            and not completion.accepted_updates and next_event_id > 2):
+        # Nothing happened (say, an update its validator rejected): leave no trace in history.
+        for update_id, update_failure in completion.rejected_updates:
+            conn.execute("UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND "
+                         "update_id = ?", (_dumps(update_failure), run_id, update_id))
+            ctx.wake("update", update_id)
+        _finish_workflow_task(ctx, conn, completion, run_id, task_queue, now, CompletionResult(
+            True, history_length=next_event_id - 1))
+        return CompletionResult(True, history_length=next_event_id - 1)
     if completion.inbox_max_id:
         moved = conn.execute(
             "INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
@@ -598,6 +886,15 @@ def _complete_workflow_task(ctx: WriteContext, conn: sqlite3.Connection,
         conn.execute("DELETE FROM inbox WHERE run_id = ? AND id <= ?",
                      (run_id, completion.inbox_max_id))
         event_id += moved
+    for accepted in completion.accepted_updates:
+        _append_event(conn, run_id, event_id, accepted.event_type, now, accepted.attributes)
+        event_id += 1
+        conn.execute("UPDATE updates SET state = 1 WHERE run_id = ? AND update_id = ?",
+                     (run_id, accepted.attributes["update_id"]))
+    for update_id, update_failure in completion.rejected_updates:
+        conn.execute("UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND "
+                     "update_id = ?", (_dumps(update_failure), run_id, update_id))
+        ctx.wake("update", update_id)
     _append_event(conn, run_id, event_id, EventType.WORKFLOW_TASK_COMPLETED, now,
                   {"workflow_time": completion.workflow_time, "identity": completion.identity})
     event_id += 1
@@ -644,6 +941,19 @@ def _complete_workflow_task(ctx: WriteContext, conn: sqlite3.Connection,
             ctx.wake("deadline")
         elif etype == EventType.TIMER_CANCELED:
             conn.execute("DELETE FROM timers WHERE run_id = ? AND seq = ?", (run_id, attrs["seq"]))
+        elif etype == EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+            _start_child(ctx, conn, run_id, workflow_id, attrs, completion.identity, now)
+        elif etype == EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
+            _signal_external(ctx, conn, run_id, attrs, completion.identity, now)
+        elif etype == EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
+            _cancel_external(ctx, conn, run_id, attrs, completion.identity, now)
+        elif etype == EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+            conn.execute("UPDATE updates SET state = 3, result = ?, failure = ? WHERE "
+                         "run_id = ? AND update_id = ?",
+                         (_dumps(attrs["result"]) if "result" in attrs else None,
+                          _dumps(attrs["failure"]) if "failure" in attrs else None, run_id,
+                          attrs["update_id"]))
+            ctx.wake("update", attrs["update_id"])
         elif etype in CLOSE_EVENT_TYPES:
             closed = True
             next_run_id = None
@@ -664,14 +974,25 @@ def _complete_workflow_task(ctx: WriteContext, conn: sqlite3.Connection,
                     task_queue=attrs["task_queue"], input=attrs["input"], run_id=next_run_id,
                     random_seed=completion.new_run_seed, execution_timeout=timeout,
                     first_run_id=first_run_id, continued_run_id=run_id,
-                    identity=completion.identity,
+                    identity=completion.identity, **_parent_of(conn, run_id),
                 ), now, now + timeout if timeout else deadline)
             break
     result.history_length = event_id - 1
     if closed:
         return result
     conn.execute("UPDATE executions SET next_event_id = ? WHERE run_id = ?", (event_id, run_id))
-    if conn.execute("SELECT 1 FROM inbox WHERE run_id = ? LIMIT 1", (run_id,)).fetchone():
+    _finish_workflow_task(ctx, conn, completion, run_id, task_queue, now, result)
+    return result
+
+
+def _finish_workflow_task(ctx: WriteContext, conn: sqlite3.Connection,
+                          completion: WorkflowTaskCompletion, run_id: str, task_queue: str,
+                          now: float, result: CompletionResult) -> None:
+    """Keep the run's workflow task if more input waits (claimed at once by the same worker,
+    whose cache is warm), else delete it."""
+    if conn.execute("SELECT 1 FROM inbox WHERE run_id = ? LIMIT 1", (run_id,)).fetchone() or \
+            conn.execute("SELECT 1 FROM updates WHERE run_id = ? AND state = 0 LIMIT 1",
+                         (run_id,)).fetchone():
         if completion.claim_next_task:
             result.next_task = _claim_one_workflow_task(conn, run_id, completion.worker_id, now,
                                                         10.0)
@@ -682,7 +1003,6 @@ def _complete_workflow_task(ctx: WriteContext, conn: sqlite3.Connection,
             ctx.wake("workflow_task", task_queue)
     else:
         conn.execute("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
-    return result
 
 
 def _request_cancel_activity(ctx: WriteContext, conn: sqlite3.Connection, run_id: str,
@@ -788,7 +1108,7 @@ def _task_queue_of_run(conn: sqlite3.Connection, run_id: str) -> str | None:
 
 
 def _complete_activity_task(ctx: WriteContext, conn: sqlite3.Connection, run_id: str, seq: int,
-                            attempt: int, worker_id: str, result: dict[str, Any],
+                            attempt: int, worker_id: str | None, result: dict[str, Any],
                             identity: str, now: float, claim_workflow_task: bool
                             ) -> tuple[bool, WorkflowTaskClaim | None]:
     row = _leased_activity(conn, run_id, seq, attempt, worker_id)
@@ -800,7 +1120,8 @@ def _complete_activity_task(ctx: WriteContext, conn: sqlite3.Connection, run_id:
                  (run_id, EventType.ACTIVITY_TASK_COMPLETED, now, _dumps({
                      "seq": seq, "result": result, "attempt": attempt, "identity": identity,
                      "started_time": row[3]})))
-    return True, _wake_workflow(ctx, conn, run_id, worker_id, now, claim_workflow_task)
+    return True, _wake_workflow(ctx, conn, run_id, worker_id or "", now,
+                                claim_workflow_task and worker_id is not None)
 
 
 def _wake_workflow(ctx: WriteContext, conn: sqlite3.Connection, run_id: str, worker_id: str,
