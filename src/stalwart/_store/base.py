@@ -201,6 +201,12 @@ class Store(Protocol):
     async def get_execution(self, workflow_id: str | None,
                             run_id: str | None) -> ExecutionRow | None: ...
 
+    async def list_executions(self, *, status: int | None = None,
+                              workflow_type: str | None = None,
+                              workflow_id_prefix: str | None = None,
+                              task_queue: str | None = None,
+                              limit: int = 100) -> list[ExecutionRow]: ...
+
     async def get_history(self, run_id: str, after_event_id: int = 0,
                           limit: int | None = None) -> list[HistoryEvent]: ...
 

@@ -142,6 +142,15 @@ class SqliteStore:
         row: ExecutionRow | None = await self._reader.run(_get_execution, workflow_id, run_id)
         return row
 
+    async def list_executions(self, *, status: int | None = None,
+                              workflow_type: str | None = None,
+                              workflow_id_prefix: str | None = None,
+                              task_queue: str | None = None,
+                              limit: int = 100) -> list[ExecutionRow]:
+        rows: list[ExecutionRow] = await self._reader.run(
+            _list_executions, status, workflow_type, workflow_id_prefix, task_queue, limit)
+        return rows
+
     async def get_history(self, run_id: str, after_event_id: int = 0,
                           limit: int | None = None) -> list[HistoryEvent]:
         events: list[HistoryEvent] = await self._reader.run(_get_history, run_id,
@@ -730,6 +739,30 @@ def _get_execution(conn: sqlite3.Connection, workflow_id: str | None, run_id: st
         row = conn.execute(f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE workflow_id = ? "
                            "ORDER BY start_time DESC LIMIT 1", (workflow_id,)).fetchone()
     return _row_to_execution(row) if row is not None else None
+
+
+def _list_executions(conn: sqlite3.Connection, status: int | None, workflow_type: str | None,
+                     workflow_id_prefix: str | None, task_queue: str | None,
+                     limit: int) -> list[ExecutionRow]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if status is not None:
+        clauses.append("status = ?")
+        params.append(status)
+    if workflow_type:
+        clauses.append("workflow_type = ?")
+        params.append(workflow_type)
+    if workflow_id_prefix:
+        # A range on the primary sort key instead of LIKE, so the index is used.
+        clauses.append("workflow_id >= ? AND workflow_id < ?")
+        params += [workflow_id_prefix, workflow_id_prefix + "\U0010ffff"]
+    if task_queue:
+        clauses.append("task_queue = ?")
+        params.append(task_queue)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = conn.execute(f"SELECT {_EXECUTION_COLUMNS} FROM executions {where} "
+                        "ORDER BY start_time DESC LIMIT ?", (*params, limit)).fetchall()
+    return [_row_to_execution(r) for r in rows]
 
 
 def _get_history(conn: sqlite3.Connection, run_id: str, after_event_id: int,
