@@ -355,6 +355,10 @@ class WorkflowUpdateFailedError(StalwartError):
         super().__init__("Workflow update failed")
         self.__cause__ = cause
 
+    def __reduce__(self) -> Any:
+        # args holds the fixed message, not the cause; pickle does not carry __cause__.
+        return (WorkflowUpdateFailedError, (self.__cause__,))
+
 
 class AsyncActivityCancelledError(StalwartError):
     """The activity completed asynchronously was cancelled or is no longer pending."""

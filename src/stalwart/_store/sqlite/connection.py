@@ -42,10 +42,11 @@ def parse_url(url: str) -> SqliteOptions:
     parsed = urlparse(url)
     if parsed.scheme != "sqlite":
         raise ValueError(f"not a sqlite URL: {url!r}")
+    # SQLAlchemy's convention: sqlite:///relative/file.db, sqlite:////absolute/file.db.
     path = unquote(parsed.path)
     if parsed.netloc:  # sqlite://relative/path.db
         path = parsed.netloc + path
-    elif path.startswith("//"):  # sqlite:////abs/path.db
+    elif path.startswith("//") or path.startswith("/"):
         path = path[1:]
     if not path or path == "/":
         raise ValueError(f"store URL {url!r} names no file: use sqlite:///path/to/file.db")
