@@ -128,6 +128,7 @@ class Worker:
             executor=self._executor,
             can_take_workflow_task=self._workflow_worker.can_take_eagerly,
             take_workflow_task=self._workflow_worker.submit,
+            complete_with_workflow_task=self._workflow_worker.complete_activity_with_workflow_task,
         )
         self._sweeper = Sweeper(store=store, worker_id=self._worker_id, identity=self._identity,
                                 converter=converter, clock=self._clock)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import copy
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -120,7 +121,10 @@ class ActivityWorker:
                  converter: DataConverter, clock: Clock, max_concurrent: int,
                  executor: concurrent.futures.Executor,
                  can_take_workflow_task: Callable[[str], bool],
-                 take_workflow_task: Callable[[WorkflowTaskClaim], None]) -> None:
+                 take_workflow_task: Callable[[WorkflowTaskClaim], None],
+                 complete_with_workflow_task: Callable[
+                     [ActivityTaskClaim, dict[str, Any], dict[str, Any]], Awaitable[bool]]
+                 ) -> None:
         self.store = store
         self.task_queue = task_queue
         self.worker_id = worker_id
@@ -132,6 +136,7 @@ class ActivityWorker:
         self.executor = executor
         self._can_take_workflow_task = can_take_workflow_task
         self._take_workflow_task = take_workflow_task
+        self._complete_with_workflow_task = complete_with_workflow_task
         self._running: dict[asyncio.Task[None], ActivityContext | None] = {}
         # Slots promised to a claim still in flight (this poller's, or an eager dispatch by a
         # workflow task commit); without it two concurrent claims both see the same free slot.
@@ -266,8 +271,9 @@ class ActivityWorker:
                     f"cannot decode the arguments of activity {claim.activity_type!r}: {error}",
                     type="InvalidActivityInput", non_retryable=True) from error
             result = await self._invoke(fn, definition, args, context)
-            payload = _payload_to_json(pc.to_payload(result))
-            payload = await encode_value(payload, codec)
+            raw_payload = _payload_to_json(pc.to_payload(result))
+            payload = raw_payload if codec is None else await encode_value(
+                copy.deepcopy(raw_payload), codec)
         except CompleteAsyncError:
             heartbeater.stop()
             await self.store.mark_activity_async(claim.run_id, claim.seq, claim.attempt,
@@ -281,7 +287,7 @@ class ActivityWorker:
             await self._report_failure(claim, error, context, heartbeater)
             return
         heartbeater.stop()
-        await self._report_success(claim, payload)
+        await self._report_success(claim, raw_payload, payload)
 
     async def _invoke(self, fn: Callable[..., Any], definition: ActivityDefinition,
                       args: list[Any], context: ActivityContext) -> Any:
@@ -298,7 +304,15 @@ class ActivityWorker:
         return await asyncio.get_running_loop().run_in_executor(
             self.executor, ctx.run, fn, *args)
 
-    async def _report_success(self, claim: ActivityTaskClaim, payload: dict[str, Any]) -> None:
+    async def _report_success(self, claim: ActivityTaskClaim, raw_payload: dict[str, Any],
+                              payload: dict[str, Any]) -> None:
+        try:
+            if await self._complete_with_workflow_task(claim, raw_payload, payload):
+                return
+        except exc.StoreError as error:
+            logger.warning("could not record the result of activity %s (%s): %s; it will run "
+                           "again", claim.activity_id, claim.activity_type, error)
+            return
         claim_wt = self._can_take_workflow_task(claim.run_id)
         try:
             accepted, next_task = await self.store.complete_activity_task(

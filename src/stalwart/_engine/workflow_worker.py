@@ -13,11 +13,17 @@ from datetime import timedelta
 from typing import Any
 
 from .. import exceptions as exc
-from .._model.events import EventType, HistoryEvent
+from .._model.events import Command, EventType, HistoryEvent
 from .._runtime.definitions import WorkflowDefinition
 from .._runtime.instance import WorkflowInstance, WorkflowTaskError
 from .._runtime.replay import replay_into
-from .._store.base import ActivityTaskClaim, Store, WorkflowTaskClaim, WorkflowTaskCompletion
+from .._store.base import (
+    ActivityTaskClaim,
+    CompletionResult,
+    Store,
+    WorkflowTaskClaim,
+    WorkflowTaskCompletion,
+)
 from ..converter import DataConverter, _payload_to_json
 from .clock import Clock
 from .codec import decode_events, decode_value, encode_commands, encode_value
@@ -63,6 +69,7 @@ class WorkflowWorker:
         self._start_eager_activities = start_eager_activities
         self._release_eager_slots = release_eager_slots
         self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(max_concurrent)
         self.replays = 0
@@ -197,6 +204,25 @@ class WorkflowWorker:
                 return
 
     async def _process(self, claim: WorkflowTaskClaim) -> WorkflowTaskClaim | None:
+        try:
+            async with self._lock(claim.run_id):
+                return await self._process_locked(claim)
+        finally:
+            self._release_lock(claim.run_id)
+
+    def _lock(self, run_id: str) -> asyncio.Lock:
+        """One activation at a time per run: the cached instance is not re-entrant."""
+        lock = self._locks.get(run_id)
+        if lock is None:
+            lock = self._locks[run_id] = asyncio.Lock()
+        return lock
+
+    def _release_lock(self, run_id: str) -> None:
+        lock = self._locks.get(run_id)
+        if lock is not None and not lock.locked():
+            del self._locks[run_id]
+
+    async def _process_locked(self, claim: WorkflowTaskClaim) -> WorkflowTaskClaim | None:
         run_id = claim.run_id
         now = self.clock.now()
         inbox = [event.as_history_event() for event in claim.inbox]
@@ -219,23 +245,35 @@ class WorkflowWorker:
         except (exc.NondeterminismError, WorkflowTaskError, _UnregisteredWorkflow) as error:
             await self._fail_task(claim, error, now)
             return None
+        completion = await self._completion(run_id, instance, commands, now,
+                                            claim.inbox_max_id)
+        eager_limit = completion.eager_activity_limit
+        try:
+            result = await self.store.complete_workflow_task(completion, now)
+        finally:
+            # The eager claims below start before the next await, so the slots stay covered.
+            self._release_eager_slots(eager_limit)
+        return self._after_commit(run_id, instance, result)
+
+    async def _completion(self, run_id: str, instance: WorkflowInstance,
+                          commands: list[Command], now: float,
+                          inbox_max_id: int) -> WorkflowTaskCompletion:
         new_run_id = None
         if any(c.event_type == EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW for c in commands):
             new_run_id = str(uuid.uuid4())
         if self.converter.payload_codec is not None:
             commands = await encode_commands(commands, self.converter.payload_codec)
-        eager_limit = self._eager_activity_slots()
-        try:
-            result = await self.store.complete_workflow_task(WorkflowTaskCompletion(
-                run_id=run_id, worker_id=self.worker_id, identity=self.identity,
-                inbox_max_id=claim.inbox_max_id, workflow_time=now, commands=commands,
-                eager_activity_queue=self.task_queue, eager_activity_limit=eager_limit,
-                claim_next_task=True, new_run_id=new_run_id,
-                new_run_seed=random.getrandbits(63), accepted_updates=instance.accepted_updates,
-                rejected_updates=instance.rejected_updates), now)
-        finally:
-            # The eager claims below start before the next await, so the slots stay covered.
-            self._release_eager_slots(eager_limit)
+        return WorkflowTaskCompletion(
+            run_id=run_id, worker_id=self.worker_id, identity=self.identity,
+            inbox_max_id=inbox_max_id, workflow_time=now, commands=commands,
+            eager_activity_queue=self.task_queue,
+            eager_activity_limit=self._eager_activity_slots(), claim_next_task=True,
+            new_run_id=new_run_id, new_run_seed=random.getrandbits(63),
+            accepted_updates=instance.accepted_updates,
+            rejected_updates=instance.rejected_updates)
+
+    def _after_commit(self, run_id: str, instance: WorkflowInstance,
+                      result: CompletionResult) -> WorkflowTaskClaim | None:
         if not result.accepted:
             logger.debug("workflow task for run %s not committed: %s", run_id, result.reason)
             self._evict(run_id)
@@ -249,6 +287,58 @@ class WorkflowWorker:
         if result.eager_activities:
             self._start_eager_activities(result.eager_activities)
         return result.next_task
+
+    async def complete_activity_with_workflow_task(
+            self, claim: ActivityTaskClaim, result: dict[str, Any],
+            stored_result: dict[str, Any]) -> bool:
+        """Fast path for a sequential step: apply an activity's result to the cached instance
+        and commit the result together with the workflow task it causes (one transaction
+        instead of two). False: not possible now, record the result the ordinary way."""
+        run_id = claim.run_id
+        entry = self._cache.get(run_id)
+        lock = self._lock(run_id)
+        if entry is None or lock.locked() or len(self._running) >= self.max_concurrent:
+            self._release_lock(run_id)
+            return False
+        async with lock:
+            now = self.clock.now()
+            event = HistoryEvent(0, EventType.ACTIVITY_TASK_COMPLETED, now, {
+                "seq": claim.seq, "result": result, "attempt": claim.attempt,
+                "identity": self.identity, "started_time": claim.started_at})
+            instance = entry.instance
+            try:
+                commands = instance.activate([event], now=now, replaying=False,
+                                             history_length=entry.history_length)
+            except (exc.NondeterminismError, WorkflowTaskError):
+                # Let the ordinary path record the result; the workflow task will then fail
+                # (and be recorded) through replay.
+                self._evict(run_id)
+                return False
+            completion = await self._completion(run_id, instance, commands, now, 0)
+            eager_limit = completion.eager_activity_limit
+            try:
+                outcome, committed, claimed = await self.store.complete_activity_and_workflow_task(
+                    claim.seq, claim.attempt, stored_result, claim.started_at, completion, now)
+            except BaseException:
+                self._evict(run_id)
+                raise
+            finally:
+                self._release_eager_slots(eager_limit)
+            if outcome != "committed":
+                # The instance saw a result that history does not (yet) hold in that place.
+                self._evict(run_id)
+                if outcome == "lost":
+                    logger.info("result of activity %s (%s, attempt %d) dropped: it is no "
+                                "longer pending", claim.activity_id, claim.activity_type,
+                                claim.attempt)
+                next_task = claimed
+            else:
+                assert committed is not None
+                next_task = self._after_commit(run_id, instance, committed)
+        self._release_lock(run_id)
+        if next_task is not None:
+            self.submit(next_task)
+        return True
 
     async def _rebuild(self, claim: WorkflowTaskClaim
                        ) -> tuple[WorkflowInstance, list[HistoryEvent], int]:

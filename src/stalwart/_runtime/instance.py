@@ -244,6 +244,10 @@ class WorkflowInstance:
             if init_error is not None:
                 raise init_error
             self._deliver_buffered_signals()
+            if self.loop._ready:
+                # As in Temporal, handlers of signals and updates that came with the start
+                # (signal-with-start) run before the run method: let them go first.
+                await asyncio.sleep(0)
             return await definition.run_fn(self.workflow_object, *args)
 
         self._main_task = self.loop.create_task(run_main(), name="workflow-run",

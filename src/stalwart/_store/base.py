@@ -245,6 +245,11 @@ class Store(Protocol):
                                      claim_workflow_task: bool
                                      ) -> tuple[bool, WorkflowTaskClaim | None]: ...
 
+    async def complete_activity_and_workflow_task(
+            self, seq: int, attempt: int, result: dict[str, Any], started_at: float,
+            completion: WorkflowTaskCompletion, now: float
+    ) -> tuple[str, CompletionResult | None, WorkflowTaskClaim | None]: ...
+
     async def fail_activity_task(self, run_id: str, seq: int, attempt: int,
                                  worker_id: str | None, failure: dict[str, Any],
                                  final_failure: dict[str, Any] | None, retry_at: float | None,

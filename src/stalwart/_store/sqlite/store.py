@@ -240,6 +240,15 @@ class SqliteStore:
             claim_workflow_task)
         return outcome
 
+    async def complete_activity_and_workflow_task(
+            self, seq: int, attempt: int, result: dict[str, Any], started_at: float,
+            completion: WorkflowTaskCompletion, now: float
+    ) -> tuple[str, CompletionResult | None, WorkflowTaskClaim | None]:
+        outcome: tuple[str, CompletionResult | None, WorkflowTaskClaim | None] = \
+            await self._write(_complete_activity_and_workflow_task, seq, attempt, result,
+                              started_at, completion, now)
+        return outcome
+
     async def fail_activity_task(self, run_id: str, seq: int, attempt: int,
                                  worker_id: str | None, failure: dict[str, Any],
                                  final_failure: dict[str, Any] | None, retry_at: float | None,
@@ -1155,6 +1164,45 @@ def _complete_activity_task(ctx: WriteContext, conn: sqlite3.Connection, run_id:
                      "started_time": row[3]})))
     return True, _wake_workflow(ctx, conn, run_id, worker_id or "", now,
                                 claim_workflow_task and worker_id is not None)
+
+
+def _complete_activity_and_workflow_task(
+        ctx: WriteContext, conn: sqlite3.Connection, seq: int, attempt: int,
+        result: dict[str, Any], started_at: float, completion: WorkflowTaskCompletion,
+        now: float) -> tuple[str, CompletionResult | None, WorkflowTaskClaim | None]:
+    """Record an activity's result and the workflow task it caused in one transaction.
+
+    Only when nothing else waits for the run (no workflow task, inbox or update): then the
+    worker's speculative activation saw exactly what history will say. Otherwise the result is
+    recorded the ordinary way ("fallback") and the speculative activation must be discarded.
+    """
+    run_id = completion.run_id
+    if _leased_activity(conn, run_id, seq, attempt, completion.worker_id) is None:
+        return "lost", None, None
+    busy = conn.execute(
+        "SELECT 1 FROM workflow_tasks WHERE run_id = ? UNION ALL "
+        "SELECT 1 FROM inbox WHERE run_id = ? UNION ALL "
+        "SELECT 1 FROM updates WHERE run_id = ? AND state = 0 LIMIT 1",
+        (run_id, run_id, run_id)).fetchone()
+    if busy is not None:
+        _, claim = _complete_activity_task(ctx, conn, run_id, seq, attempt, completion.worker_id,
+                                           result, completion.identity, now, True)
+        return "fallback", None, claim
+    task_queue = _task_queue_of_run(conn, run_id)
+    if task_queue is None:
+        return "lost", None, None
+    conn.execute("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?", (run_id, seq))
+    cursor = conn.execute(
+        "INSERT INTO inbox (run_id, event_type, timestamp, attributes) VALUES (?, ?, ?, ?)",
+        (run_id, EventType.ACTIVITY_TASK_COMPLETED, now, _dumps({
+            "seq": seq, "result": result, "attempt": attempt, "identity": completion.identity,
+            "started_time": started_at})))
+    conn.execute("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, lease_owner, "
+                 "lease_expires_at, affinity) VALUES (?, ?, ?, ?, ?, ?)",
+                 (run_id, task_queue, now, completion.worker_id, now + 10.0,
+                  completion.worker_id))
+    completion.inbox_max_id = int(cursor.lastrowid or 0)
+    return "committed", _complete_workflow_task(ctx, conn, completion, now), None
 
 
 def _wake_workflow(ctx: WriteContext, conn: sqlite3.Connection, run_id: str, worker_id: str,
