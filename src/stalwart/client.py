@@ -238,10 +238,25 @@ class Client:
             if start_signal else None,
             identity=self._identity,
         )
+        eager_worker = self._eager_worker(task_queue, name)
+        if eager_worker is not None:
+            request.eager_worker_id = eager_worker._worker_id
         result = await self._store.start_workflow(request, self._clock.now())
+        if result.eager_task is not None and eager_worker is not None:
+            eager_worker._workflow_worker.submit(result.eager_task)
         return WorkflowHandle(self, id, run_id=result.run_id, result_run_id=result.run_id,
                               first_execution_run_id=result.run_id,
                               result_type=result_type or hinted_result)
+
+    def _eager_worker(self, task_queue: str, workflow_type: str) -> Any:
+        """A running worker of this client that can take the first workflow task at once."""
+        for worker in self._workers:
+            workflows = worker._workflow_worker
+            if (worker.is_running and worker.task_queue == task_queue
+                    and workflow_type in workflows.workflows
+                    and len(workflows._running) < workflows.max_concurrent):
+                return worker
+        return None
 
     async def execute_workflow(self, workflow: Any, arg: Any = _NO_ARG, *,
                                args: Sequence[Any] = (), id: str | None = None,

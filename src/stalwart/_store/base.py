@@ -48,12 +48,14 @@ class StartWorkflowRequest:
     parent_run_id: str | None = None
     parent_seq: int | None = None
     parent_close_policy: int = 1
+    eager_worker_id: str | None = None
 
 
 @dataclass
 class StartResult:
     run_id: str
     started: bool
+    eager_task: WorkflowTaskClaim | None = None
 
 
 @dataclass
