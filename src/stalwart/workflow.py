@@ -14,10 +14,12 @@ from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from enum import IntEnum
-from typing import Any, TypeVar, overload
+from typing import Any, Protocol, TypeVar, overload
 
 from ._runtime import api as _api
+from ._runtime import children as _children
 from ._runtime import guard as _guard
+from ._runtime.children import ChildWorkflowHandle, ExternalWorkflowHandle
 from ._runtime.definitions import (
     define_workflow,
     mark_query,
@@ -25,7 +27,6 @@ from ._runtime.definitions import (
     mark_signal,
     mark_update,
 )
-from ._runtime.handles import ChildWorkflowHandle, ExternalWorkflowHandle
 from ._runtime.info import Info, ParentInfo
 from ._runtime.instance import ActivityHandle, ContinueAsNewError
 from .common import RetryPolicy
@@ -42,6 +43,7 @@ __all__ = [
     "NondeterminismError",
     "ParentClosePolicy",
     "ParentInfo",
+    "UpdateMethod",
     "continue_as_new",
     "defn",
     "deprecate_patch",
@@ -160,21 +162,29 @@ def query(fn: Any = None, *, name: str | None = None, dynamic: bool = False) -> 
     return decorate(fn) if fn is not None else decorate
 
 
+class UpdateMethod(Protocol):
+    """An ``@workflow.update`` method: callable, with ``.validator`` to attach a validator."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def validator(self, fn: Callable[..., None]) -> Callable[..., None]: ...
+
+
 @overload
-def update(fn: CallableType) -> CallableType: ...
+def update(fn: Callable[..., Any]) -> UpdateMethod: ...
 
 
 @overload
 def update(*, name: str | None = None, dynamic: bool = False
-           ) -> Callable[[CallableType], CallableType]: ...
+           ) -> Callable[[Callable[..., Any]], UpdateMethod]: ...
 
 
 def update(fn: Any = None, *, name: str | None = None, dynamic: bool = False) -> Any:
     """Mark a method as an update handler; ``@<method>.validator`` may reject requests
     (a rejected update leaves no trace in history)."""
-    def decorate(target: CallableType) -> CallableType:
+    def decorate(target: Callable[..., Any]) -> UpdateMethod:
         mark_update(target, name, dynamic)
-        return target
+        return target  # type: ignore[return-value]  # mark_update attached .validator
 
     return decorate(fn) if fn is not None else decorate
 
@@ -356,8 +366,8 @@ async def start_child_workflow(
     Raises:
         WorkflowAlreadyStartedError: a workflow with the child's id is already running.
     """
-    return await _api.current().start_child_workflow(
-        workflow, _merge_args(arg, args, ()), id=id, task_queue=task_queue,
+    return await _children.start_child_workflow(
+        _api.current(), workflow, _merge_args(arg, args, ()), id=id, task_queue=task_queue,
         result_type=result_type, cancellation_type=int(cancellation_type),
         parent_close_policy=int(parent_close_policy) or 1,
         execution_timeout=execution_timeout or run_timeout,
@@ -378,7 +388,7 @@ async def execute_child_workflow(workflow: Any, arg: Any = _NO_ARG, *,
 def get_external_workflow_handle(workflow_id: str, *, run_id: str | None = None
                                  ) -> ExternalWorkflowHandle:
     """A handle to signal or cancel another workflow by id."""
-    return _api.current().get_external_workflow_handle(workflow_id, run_id)
+    return _children.get_external_workflow_handle(_api.current(), workflow_id, run_id)
 
 
 def get_external_workflow_handle_for(workflow: Any, workflow_id: str, *,

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import exceptions as exc
 from .._model.events import Command, EventType, HistoryEvent
+from .._runtime import messaging
 from .._runtime.definitions import WorkflowDefinition
 from .._runtime.instance import WorkflowInstance, WorkflowTaskError
 from .._runtime.replay import replay_into
@@ -129,7 +130,7 @@ class WorkflowWorker:
             else:
                 fresh = instance = await self._replay_for_query(query["run_id"])
             args = await decode_value(query["input"], self.converter.payload_codec)
-            value = instance.run_query(query["name"], args)
+            value = messaging.run_query(instance, query["name"], args)
             result = await encode_value(_payload_to_json(pc.to_payload(value)),
                                         self.converter.payload_codec)
         except Exception as error:

@@ -20,14 +20,11 @@ from .._model.definitions import ActivityDefinition, get_activity_definition
 from .._model.events import Command, EventType, HistoryEvent
 from ..common import RetryPolicy
 from ..converter import DataConverter, _payload_from_json, _payload_to_json
-from . import guard
+from . import children, guard, messaging
+from .children import ChildWorkflowHandle
 from .definitions import (
-    SignalDefinition,
-    UpdateDefinition,
     WorkflowDefinition,
-    get_workflow_definition,
 )
-from .handles import ChildWorkflowHandle, ExternalWorkflowHandle
 from .info import Info, ParentInfo
 from .loop import WorkflowEventLoop, WorkflowTimerHandle
 
@@ -149,7 +146,7 @@ class WorkflowInstance:
                 for event in events:
                     self._apply(event)
                 for request in updates:
-                    self._admit_update(request)
+                    messaging.admit_update(self, request)
                 self._run_until_blocked()
                 self._finish_if_done()
         finally:
@@ -243,7 +240,7 @@ class WorkflowInstance:
                     type="InvalidWorkflowInput", non_retryable=True) from args_error
             if init_error is not None:
                 raise init_error
-            self._deliver_buffered_signals()
+            messaging.deliver_buffered_signals(self)
             if self.loop._ready:
                 # As in Temporal, handlers of signals and updates that came with the start
                 # (signal-with-start) run before the run method: let them go first.
@@ -277,13 +274,6 @@ class WorkflowInstance:
         if handle is not None and not handle.cancelled():
             self.loop._ready.append(handle)
 
-    def _apply_signaled(self, event: HistoryEvent) -> None:
-        name = event.attributes["signal_name"]
-        if self.workflow_object is None or self._signal_definition(name) is None:
-            self._buffered_signals.setdefault(name, []).append(event)
-            return
-        self._run_signal(event)
-
     def _apply_cancel_requested(self, event: HistoryEvent) -> None:
         if self.cancel_requested:
             return  # one cancellation per run, however often it is requested
@@ -291,56 +281,9 @@ class WorkflowInstance:
         if self._main_task is not None and not self._main_task.done():
             self._main_task.cancel()
 
-    # -- signals -----------------------------------------------------------------------------
-    def _signal_definition(self, name: str) -> SignalDefinition | None:
-        signals = self.definition.signals
-        return signals.get(name) or signals.get(None)
 
-    def _deliver_buffered_signals(self) -> None:
-        for name in list(self._buffered_signals):
-            if self._signal_definition(name) is not None:
-                for event in self._buffered_signals.pop(name):
-                    self._run_signal(event)
 
-    def _run_signal(self, event: HistoryEvent) -> None:
-        name = event.attributes["signal_name"]
-        definition = self._signal_definition(name)
-        assert definition is not None
-        payloads = [_payload_from_json(p) for p in event.attributes.get("input", [])]
-        if definition.dynamic:
-            args: list[Any] = [name, self.converter.payload_converter.from_payloads(payloads)]
-        else:
-            try:
-                args = self.converter.payload_converter.from_payloads(
-                    payloads, definition.arg_type_hints)
-            except Exception as error:
-                # A signal with arguments of the wrong type is dropped, as in Temporal,
-                # rather than failing the workflow that did nothing wrong.
-                self._log_warning("dropping signal %r: cannot decode its arguments: %s",
-                                  name, error)
-                return
-        obj = self.workflow_object
-        if definition.is_async:
-            async def run_async() -> None:
-                try:
-                    await definition.fn(obj, *args)
-                except BaseException as error:
-                    if not isinstance(error, asyncio.CancelledError):
-                        self._handler_errors.append(error)
-            self.loop.create_task(run_async(), name=f"signal-{name}", context=self._context)
-        else:
-            def run_sync() -> None:
-                try:
-                    definition.fn(obj, *args)
-                except Exception as error:
-                    self._handler_errors.append(error)
-            self.loop.call_soon(run_sync, context=self._context)
 
-    def _log_warning(self, message: str, *args: Any) -> None:
-        if not self.is_replaying:
-            import logging
-
-            logging.getLogger("stalwart.workflow").warning(message, *args)
 
     # -- completion ------------------------------------------------------------------------
     def _finish_if_done(self) -> None:
@@ -535,261 +478,19 @@ class WorkflowInstance:
                 name = definition.name
         return ContinueAsNewError(args, name, task_queue, execution_timeout)
 
-    # -- child workflows and external workflows ------------------------------------------
-    async def start_child_workflow(
-        self, workflow: Any, args: Sequence[Any], *, id: str | None, task_queue: str | None,
-        result_type: Any, cancellation_type: int, parent_close_policy: int,
-        execution_timeout: timedelta | None, id_reuse_policy: int,
-    ) -> ChildWorkflowHandle:
-        self._check_active()
-        if isinstance(workflow, str):
-            name, hinted = workflow, None
-        else:
-            definition = get_workflow_definition(workflow)
-            if definition is None:
-                raise TypeError(f"start_child_workflow({workflow!r}): not a @workflow.defn "
-                                "class or @workflow.run method, nor a workflow type name")
-            name, hinted = definition.name, definition.return_type_hint
-        try:
-            payloads = self.converter.payload_converter.to_payloads(list(args))
-        except TypeError as error:
-            raise TypeError(f"start_child_workflow({name!r}): {error}") from None
-        seq = self._next_seq("child")
-        child_id = id or f"{self.info.workflow_id}/child-{seq}-{self.uuid4().hex[:8]}"
-        self._commands.append(Command(EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED, {
-            "seq": seq, "workflow_id": child_id, "workflow_type": name,
-            "task_queue": task_queue or self.info.task_queue,
-            "input": [_payload_to_json(p) for p in payloads],
-            "execution_timeout": execution_timeout.total_seconds()
-            if execution_timeout else None,
-            "parent_close_policy": parent_close_policy, "id_reuse_policy": id_reuse_policy,
-            "random_seed": self.random.getrandbits(63),
-            "run_id": str(self.uuid4()),
-        }))
-        handle = ChildWorkflowHandle(self, seq, child_id, result_type or hinted,
-                                     cancellation_type)
-        self._children[seq] = handle
-        await handle._started
-        return handle
 
-    def _child(self, event: HistoryEvent) -> ChildWorkflowHandle | None:
-        return self._children.get(event.attributes["seq"])
 
-    def _apply_child_started(self, event: HistoryEvent) -> None:
-        handle = self._child(event)
-        if handle is not None and not handle._started.done():
-            handle.first_execution_run_id = event.attributes.get("run_id")
-            handle._started.set_result(event.attributes.get("run_id", ""))
 
-    def _apply_child_start_failed(self, event: HistoryEvent) -> None:
-        handle = self._children.pop(event.attributes["seq"], None)
-        if handle is None:
-            return
-        error = exc.WorkflowAlreadyStartedError(
-            handle.id, event.attributes.get("workflow_type", ""),
-            reason=event.attributes.get("cause", "child workflow could not be started"))
-        if not handle._started.done():
-            handle._started.set_exception(error)
-        if not handle._result.done():
-            handle._result.set_exception(error)
-            handle._result.exception()  # the start error is what callers see
 
-    def _apply_child_closed(self, event: HistoryEvent) -> None:
-        handle = self._children.pop(event.attributes["seq"], None)
-        if handle is None or handle._result.done():
-            return
-        pc = self.converter.payload_converter
-        if event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_COMPLETED:
-            try:
-                value = pc.from_payload(_payload_from_json(event.attributes["result"]),
-                                        handle._result_type)
-            except Exception as error:
-                handle._result.set_exception(exc.ApplicationError(
-                    f"cannot decode the result of child workflow {handle.id!r}: {error}",
-                    type="ResultDecodeError", non_retryable=True))
-                return
-            handle._result.set_result(value)
-            return
-        failure = event.attributes.get("failure") or {"message": "child workflow closed"}
-        cause = self.converter.failure_converter.from_failure(failure, pc)
-        if event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_CANCELED:
-            cause = exc.CancelledError("Child workflow cancelled")
-        child_error = exc.ChildWorkflowError(
-            "Child Workflow execution failed", namespace="default", workflow_id=handle.id,
-            run_id=event.attributes.get("run_id", ""),
-            workflow_type=event.attributes.get("workflow_type", ""), initiated_event_id=0,
-            started_event_id=0, retry_state=exc.RetryState.NON_RETRYABLE_FAILURE)
-        child_error.__cause__ = cause
-        handle._result.set_exception(child_error)
 
-    def get_external_workflow_handle(self, workflow_id: str,
-                                     run_id: str | None) -> ExternalWorkflowHandle:
-        if not workflow_id:
-            raise ValueError("get_external_workflow_handle needs a workflow id")
-        return ExternalWorkflowHandle(self, workflow_id, run_id)
 
-    async def signal_external(self, workflow_id: str, run_id: str | None, signal: Any,
-                              args: Sequence[Any], *, child: bool) -> None:
-        self._check_active()
-        name = signal if isinstance(signal, str) else getattr(
-            getattr(signal, "__stalwart_signal_definition__", None), "name", None)
-        if not name:
-            raise TypeError(f"{signal!r} is not a signal: pass a @workflow.signal method or "
-                            "the signal name")
-        try:
-            payloads = self.converter.payload_converter.to_payloads(list(args))
-        except TypeError as error:
-            raise TypeError(f"signal {name!r} to workflow {workflow_id!r}: {error}") from None
-        seq = self._next_seq("signal")
-        self._commands.append(Command(EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, {
-            "seq": seq, "workflow_id": workflow_id, "run_id": run_id, "signal_name": name,
-            "input": [_payload_to_json(p) for p in payloads], "child_workflow_only": child}))
-        future: asyncio.Future[None] = self.loop.create_future()
-        self._external[("signal", seq)] = future
-        await future
 
-    def _request_cancel_external(self, workflow_id: str, run_id: str | None, *,
-                                 child_seq: int | None) -> asyncio.Future[None]:
-        self._check_active()
-        seq = self._next_seq("cancel")
-        self._commands.append(Command(
-            EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
-            {"seq": seq, "workflow_id": workflow_id, "run_id": run_id,
-             "child_workflow_only": child_seq is not None}))
-        future: asyncio.Future[None] = self.loop.create_future()
-        self._external[("cancel", seq)] = future
-        return future
 
-    def _apply_external_result(self, event: HistoryEvent) -> None:
-        kind = "signal" if event.event_type in (
-            EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
-            EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED) else "cancel"
-        future = self._external.pop((kind, event.attributes["seq"]), None)
-        if future is None or future.done():
-            return
-        if event.event_type in (EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
-                                EventType.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED):
-            future.set_result(None)
-        else:
-            future.set_exception(exc.ApplicationError(
-                event.attributes.get("cause", "external workflow not found"),
-                type="ExternalWorkflowExecutionNotFound", non_retryable=True))
-            future.exception()  # retrieved by whoever awaits; silence the never-retrieved log
 
-    # -- updates and queries --------------------------------------------------------------------
-    def _update_definition(self, name: str) -> UpdateDefinition | None:
-        updates = self.definition.updates
-        return updates.get(name) or updates.get(None)
 
-    def _admit_update(self, request: dict[str, Any]) -> None:
-        """Validate an update request: accepted ones become history inputs, rejected ones
-        leave no trace but their answer to the caller."""
-        update_id, name = request["update_id"], request["name"]
-        definition = self._update_definition(name)
-        pc = self.converter.payload_converter
-        try:
-            if definition is None:
-                known = ", ".join(sorted(n for n in self.definition.updates if n)) or "none"
-                raise exc.ApplicationError(
-                    f"workflow {self.definition.name!r} has no update handler {name!r} "
-                    f"(known: {known})", type="UnknownUpdate", non_retryable=True)
-            if self.completed:
-                raise exc.ApplicationError(f"workflow {self.info.workflow_id!r} has completed; "
-                                           "it takes no more updates", type="WorkflowClosed",
-                                           non_retryable=True)
-            args = self._update_args(definition, name, request["input"])
-            if definition.validator is not None:
-                self._read_only = f"update validator for {name!r}"
-                try:
-                    definition.validator(self.workflow_object, *args)
-                finally:
-                    self._read_only = None
-        except Exception as error:
-            self.rejected_updates.append(
-                (update_id, self.converter.failure_converter.to_failure(error, pc)))
-            return
-        event = HistoryEvent(0, EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED, self.now_seconds,
-                             {"update_id": update_id, "name": name, "input": request["input"]})
-        self.accepted_updates.append(event)
-        self._apply_update_accepted(event)
 
-    def _update_args(self, definition: UpdateDefinition, name: str,
-                     payloads_json: list[dict[str, Any]]) -> list[Any]:
-        payloads = [_payload_from_json(p) for p in payloads_json]
-        pc = self.converter.payload_converter
-        if definition.dynamic:
-            return [name, pc.from_payloads(payloads)]
-        try:
-            return pc.from_payloads(payloads, definition.arg_type_hints)
-        except Exception as error:
-            raise exc.ApplicationError(
-                f"update {name!r}: cannot decode its arguments: {error}",
-                type="InvalidUpdateArguments", non_retryable=True) from None
 
-    def _apply_update_accepted(self, event: HistoryEvent) -> None:
-        update_id, name = event.attributes["update_id"], event.attributes["name"]
-        definition = self._update_definition(name)
-        if definition is None:
-            raise exc.NondeterminismError(
-                f"history has an accepted update {name!r} but workflow "
-                f"{self.definition.name!r} no longer has a handler for it")
-        args = self._update_args(definition, name, event.attributes["input"])
-        obj = self.workflow_object
-        pc = self.converter.payload_converter
 
-        async def run_update() -> None:
-            try:
-                if definition.is_async:
-                    result = await definition.fn(obj, *args)
-                else:
-                    result = definition.fn(obj, *args)
-                attrs: dict[str, Any] = {"update_id": update_id,
-                                         "result": _payload_to_json(pc.to_payload(result))}
-            except exc.FailureError as error:
-                attrs = {"update_id": update_id,
-                         "failure": self.converter.failure_converter.to_failure(error, pc)}
-            except asyncio.CancelledError:
-                raise
-            except BaseException as error:
-                self._handler_errors.append(error)
-                return
-            if not self.completed:
-                self._commands.append(Command(EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED,
-                                              attrs))
-
-        self.loop.create_task(run_update(), name=f"update-{name}", context=self._context)
-
-    def run_query(self, name: str, payloads_json: list[dict[str, Any]]) -> Any:
-        """Answer a query from the current state; the handler may not issue commands."""
-        definition = self.definition.queries.get(name) or self.definition.queries.get(None)
-        if definition is None:
-            known = ", ".join(sorted(n for n in self.definition.queries if n)) or "none"
-            raise exc.ApplicationError(
-                f"workflow {self.definition.name!r} has no query handler {name!r} "
-                f"(known: {known})", type="UnknownQuery", non_retryable=True)
-        pc = self.converter.payload_converter
-        payloads = [_payload_from_json(p) for p in payloads_json]
-        if definition.dynamic:
-            args: list[Any] = [name, pc.from_payloads(payloads)]
-        else:
-            try:
-                args = pc.from_payloads(payloads, definition.arg_type_hints)
-            except Exception as error:
-                raise exc.ApplicationError(f"query {name!r}: cannot decode its arguments: "
-                                           f"{error}", type="InvalidQueryArguments",
-                                           non_retryable=True) from None
-        previous = asyncio.events._get_running_loop()
-        asyncio.events._set_running_loop(self.loop)
-        self._read_only = f"query handler {name!r}"
-        saved_commands = self._commands
-        self._commands = []
-        try:
-            with guard.activation():
-                return definition.fn(self.workflow_object, *args)
-        finally:
-            self._commands = saved_commands
-            self._read_only = None
-            asyncio.events._set_running_loop(previous)
 
 
 def _activity_name(activity: Any) -> tuple[str, ActivityDefinition | None]:
@@ -820,20 +521,20 @@ _APPLY: dict[str, Callable[[WorkflowInstance, HistoryEvent], None]] = {
     EventType.ACTIVITY_TASK_TIMED_OUT: WorkflowInstance._apply_activity_resolved,
     EventType.ACTIVITY_TASK_CANCELED: WorkflowInstance._apply_activity_resolved,
     EventType.TIMER_FIRED: WorkflowInstance._apply_timer_fired,
-    EventType.WORKFLOW_EXECUTION_SIGNALED: WorkflowInstance._apply_signaled,
+    EventType.WORKFLOW_EXECUTION_SIGNALED: messaging.apply_signaled,
     EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED: WorkflowInstance._apply_cancel_requested,
-    EventType.CHILD_WORKFLOW_EXECUTION_STARTED: WorkflowInstance._apply_child_started,
-    EventType.START_CHILD_WORKFLOW_EXECUTION_FAILED: WorkflowInstance._apply_child_start_failed,
-    EventType.CHILD_WORKFLOW_EXECUTION_COMPLETED: WorkflowInstance._apply_child_closed,
-    EventType.CHILD_WORKFLOW_EXECUTION_FAILED: WorkflowInstance._apply_child_closed,
-    EventType.CHILD_WORKFLOW_EXECUTION_CANCELED: WorkflowInstance._apply_child_closed,
-    EventType.CHILD_WORKFLOW_EXECUTION_TIMED_OUT: WorkflowInstance._apply_child_closed,
-    EventType.CHILD_WORKFLOW_EXECUTION_TERMINATED: WorkflowInstance._apply_child_closed,
-    EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED: WorkflowInstance._apply_external_result,
-    EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED: WorkflowInstance._apply_external_result,
+    EventType.CHILD_WORKFLOW_EXECUTION_STARTED: children.apply_child_started,
+    EventType.START_CHILD_WORKFLOW_EXECUTION_FAILED: children.apply_child_start_failed,
+    EventType.CHILD_WORKFLOW_EXECUTION_COMPLETED: children.apply_child_closed,
+    EventType.CHILD_WORKFLOW_EXECUTION_FAILED: children.apply_child_closed,
+    EventType.CHILD_WORKFLOW_EXECUTION_CANCELED: children.apply_child_closed,
+    EventType.CHILD_WORKFLOW_EXECUTION_TIMED_OUT: children.apply_child_closed,
+    EventType.CHILD_WORKFLOW_EXECUTION_TERMINATED: children.apply_child_closed,
+    EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED: children.apply_external_result,
+    EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED: children.apply_external_result,
     EventType.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
-        WorkflowInstance._apply_external_result,
+        children.apply_external_result,
     EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED:
-        WorkflowInstance._apply_external_result,
-    EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED: WorkflowInstance._apply_update_accepted,
+        children.apply_external_result,
+    EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED: messaging.apply_update_accepted,
 }

@@ -215,6 +215,8 @@ class SqliteStore:
 
     def heartbeat_worker_blocking(self, worker_id: str, now: float) -> None:
         """Called from the worker's liveness thread, on a connection of its own."""
+        if self._closed:
+            return  # the client was closed before its worker; nothing to keep alive
         if self._heartbeat_conn is None:
             self._heartbeat_conn = connect(self._options)
         self._heartbeat_conn.execute(

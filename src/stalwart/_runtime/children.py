@@ -1,0 +1,243 @@
+"""Other workflows seen from workflow code: child workflows it starts, and external workflows it
+signals or cancels. Functions of a :class:`WorkflowInstance`; no I/O."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from .. import exceptions as exc
+from .._model.events import Command, EventType, HistoryEvent
+from ..converter import _payload_from_json, _payload_to_json
+from .definitions import get_workflow_definition
+
+if TYPE_CHECKING:
+    from .instance import WorkflowInstance
+
+
+class ChildWorkflowHandle:
+    """A started child workflow (mirrors ``temporalio.workflow.ChildWorkflowHandle``).
+
+    Awaiting the handle waits for the child's result.
+    """
+
+    def __init__(self, instance: WorkflowInstance, seq: int, workflow_id: str,
+                 result_type: Any, cancellation_type: int) -> None:
+        self._instance = instance
+        self._seq = seq
+        self._id = workflow_id
+        self._result_type = result_type
+        self._cancellation_type = cancellation_type
+        self._started: asyncio.Future[str] = instance.loop.create_future()
+        self._result: asyncio.Future[Any] = instance.loop.create_future()
+        self._cancel_requested = False
+        self.first_execution_run_id: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def run_id(self) -> str | None:
+        return self.first_execution_run_id
+
+    async def result(self) -> Any:
+        try:
+            return await asyncio.shield(self._result)
+        except asyncio.CancelledError:
+            self._request_cancel()
+            raise
+
+    def __await__(self) -> Any:
+        return self.result().__await__()
+
+    def _request_cancel(self) -> None:
+        if not self._cancel_requested and not self._result.done():
+            self._cancel_requested = True
+            request_cancel_external(self._instance, self._id, None, child_seq=self._seq)
+
+    async def signal(self, signal: Any, arg: Any = None, *, args: Sequence[Any] = ()) -> None:
+        """Signal the child (recorded as a command; waits until delivered)."""
+        await signal_external(self._instance, self._id, None, signal,
+                                             [arg] if arg is not None else list(args),
+                                             child=True)
+
+
+class ExternalWorkflowHandle:
+    """Another workflow this one can signal or cancel by id."""
+
+    def __init__(self, instance: WorkflowInstance, workflow_id: str,
+                 run_id: str | None) -> None:
+        self._instance = instance
+        self._id = workflow_id
+        self._run_id = run_id
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def run_id(self) -> str | None:
+        return self._run_id
+
+    async def signal(self, signal: Any, arg: Any = None, *, args: Sequence[Any] = ()) -> None:
+        """Deliver a signal to the workflow; raises ApplicationError if it is not running."""
+        await signal_external(self._instance, self._id, self._run_id, signal,
+                                             [arg] if arg is not None else list(args),
+                                             child=False)
+
+    async def cancel(self) -> None:
+        """Ask the workflow to cancel."""
+        await request_cancel_external(self._instance, self._id, self._run_id, child_seq=None)
+
+
+async def start_child_workflow(
+    instance: WorkflowInstance, workflow: Any, args: Sequence[Any], *, id: str | None,
+    task_queue: str | None,
+    result_type: Any, cancellation_type: int, parent_close_policy: int,
+    execution_timeout: timedelta | None, id_reuse_policy: int,
+) -> ChildWorkflowHandle:
+    instance._check_active()
+    if isinstance(workflow, str):
+        name, hinted = workflow, None
+    else:
+        definition = get_workflow_definition(workflow)
+        if definition is None:
+            raise TypeError(f"start_child_workflow({workflow!r}): not a @workflow.defn "
+                            "class or @workflow.run method, nor a workflow type name")
+        name, hinted = definition.name, definition.return_type_hint
+    try:
+        payloads = instance.converter.payload_converter.to_payloads(list(args))
+    except TypeError as error:
+        raise TypeError(f"start_child_workflow({name!r}): {error}") from None
+    seq = instance._next_seq("child")
+    child_id = id or f"{instance.info.workflow_id}/child-{seq}-{instance.uuid4().hex[:8]}"
+    instance._commands.append(Command(EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED, {
+        "seq": seq, "workflow_id": child_id, "workflow_type": name,
+        "task_queue": task_queue or instance.info.task_queue,
+        "input": [_payload_to_json(p) for p in payloads],
+        "execution_timeout": execution_timeout.total_seconds()
+        if execution_timeout else None,
+        "parent_close_policy": parent_close_policy, "id_reuse_policy": id_reuse_policy,
+        "random_seed": instance.random.getrandbits(63),
+        "run_id": str(instance.uuid4()),
+    }))
+    handle = ChildWorkflowHandle(instance, seq, child_id, result_type or hinted,
+                                 cancellation_type)
+    instance._children[seq] = handle
+    await handle._started
+    return handle
+
+
+def child(instance: WorkflowInstance, event: HistoryEvent) -> ChildWorkflowHandle | None:
+    return instance._children.get(event.attributes["seq"])
+
+
+def apply_child_started(instance: WorkflowInstance, event: HistoryEvent) -> None:
+    handle = child(instance, event)
+    if handle is not None and not handle._started.done():
+        handle.first_execution_run_id = event.attributes.get("run_id")
+        handle._started.set_result(event.attributes.get("run_id", ""))
+
+
+def apply_child_start_failed(instance: WorkflowInstance, event: HistoryEvent) -> None:
+    handle = instance._children.pop(event.attributes["seq"], None)
+    if handle is None:
+        return
+    error = exc.WorkflowAlreadyStartedError(
+        handle.id, event.attributes.get("workflow_type", ""),
+        reason=event.attributes.get("cause", "child workflow could not be started"))
+    if not handle._started.done():
+        handle._started.set_exception(error)
+    if not handle._result.done():
+        handle._result.set_exception(error)
+        handle._result.exception()  # the start error is what callers see
+
+
+def apply_child_closed(instance: WorkflowInstance, event: HistoryEvent) -> None:
+    handle = instance._children.pop(event.attributes["seq"], None)
+    if handle is None or handle._result.done():
+        return
+    pc = instance.converter.payload_converter
+    if event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_COMPLETED:
+        try:
+            value = pc.from_payload(_payload_from_json(event.attributes["result"]),
+                                    handle._result_type)
+        except Exception as error:
+            handle._result.set_exception(exc.ApplicationError(
+                f"cannot decode the result of child workflow {handle.id!r}: {error}",
+                type="ResultDecodeError", non_retryable=True))
+            return
+        handle._result.set_result(value)
+        return
+    failure = event.attributes.get("failure") or {"message": "child workflow closed"}
+    cause = instance.converter.failure_converter.from_failure(failure, pc)
+    if event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_CANCELED:
+        cause = exc.CancelledError("Child workflow cancelled")
+    child_error = exc.ChildWorkflowError(
+        "Child Workflow execution failed", namespace="default", workflow_id=handle.id,
+        run_id=event.attributes.get("run_id", ""),
+        workflow_type=event.attributes.get("workflow_type", ""), initiated_event_id=0,
+        started_event_id=0, retry_state=exc.RetryState.NON_RETRYABLE_FAILURE)
+    child_error.__cause__ = cause
+    handle._result.set_exception(child_error)
+
+
+def get_external_workflow_handle(instance: WorkflowInstance, workflow_id: str,
+                                 run_id: str | None) -> ExternalWorkflowHandle:
+    if not workflow_id:
+        raise ValueError("get_external_workflow_handle needs a workflow id")
+    return ExternalWorkflowHandle(instance, workflow_id, run_id)
+
+
+async def signal_external(instance: WorkflowInstance, workflow_id: str, run_id: str | None,
+                          signal: Any, args: Sequence[Any], *, child: bool) -> None:
+    instance._check_active()
+    name = signal if isinstance(signal, str) else getattr(
+        getattr(signal, "__stalwart_signal_definition__", None), "name", None)
+    if not name:
+        raise TypeError(f"{signal!r} is not a signal: pass a @workflow.signal method or "
+                        "the signal name")
+    try:
+        payloads = instance.converter.payload_converter.to_payloads(list(args))
+    except TypeError as error:
+        raise TypeError(f"signal {name!r} to workflow {workflow_id!r}: {error}") from None
+    seq = instance._next_seq("signal")
+    instance._commands.append(Command(EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, {
+        "seq": seq, "workflow_id": workflow_id, "run_id": run_id, "signal_name": name,
+        "input": [_payload_to_json(p) for p in payloads], "child_workflow_only": child}))
+    future: asyncio.Future[None] = instance.loop.create_future()
+    instance._external[("signal", seq)] = future
+    await future
+
+
+def request_cancel_external(instance: WorkflowInstance, workflow_id: str, run_id: str | None, *,
+                             child_seq: int | None) -> asyncio.Future[None]:
+    instance._check_active()
+    seq = instance._next_seq("cancel")
+    instance._commands.append(Command(
+        EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+        {"seq": seq, "workflow_id": workflow_id, "run_id": run_id,
+         "child_workflow_only": child_seq is not None}))
+    future: asyncio.Future[None] = instance.loop.create_future()
+    instance._external[("cancel", seq)] = future
+    return future
+
+
+def apply_external_result(instance: WorkflowInstance, event: HistoryEvent) -> None:
+    kind = "signal" if event.event_type in (
+        EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
+        EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED) else "cancel"
+    future = instance._external.pop((kind, event.attributes["seq"]), None)
+    if future is None or future.done():
+        return
+    if event.event_type in (EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
+                            EventType.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED):
+        future.set_result(None)
+    else:
+        future.set_exception(exc.ApplicationError(
+            event.attributes.get("cause", "external workflow not found"),
+            type="ExternalWorkflowExecutionNotFound", non_retryable=True))
+        future.exception()  # retrieved by whoever awaits; silence the never-retrieved log

@@ -1,0 +1,197 @@
+"""Messages into a running workflow: signals, updates (validated, then recorded) and queries
+(read-only). Functions of a :class:`WorkflowInstance`; no I/O."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from .. import exceptions as exc
+from .._model.events import Command, EventType, HistoryEvent
+from ..converter import _payload_from_json, _payload_to_json
+from . import guard
+from .definitions import SignalDefinition, UpdateDefinition
+
+if TYPE_CHECKING:
+    from .instance import WorkflowInstance
+
+
+def apply_signaled(instance: WorkflowInstance, event: HistoryEvent) -> None:
+    name = event.attributes["signal_name"]
+    if instance.workflow_object is None or signal_definition(instance, name) is None:
+        instance._buffered_signals.setdefault(name, []).append(event)
+        return
+    run_signal(instance, event)
+
+
+def signal_definition(instance: WorkflowInstance, name: str) -> SignalDefinition | None:
+    signals = instance.definition.signals
+    return signals.get(name) or signals.get(None)
+
+
+def deliver_buffered_signals(instance: WorkflowInstance) -> None:
+    for name in list(instance._buffered_signals):
+        if signal_definition(instance, name) is not None:
+            for event in instance._buffered_signals.pop(name):
+                run_signal(instance, event)
+
+
+def run_signal(instance: WorkflowInstance, event: HistoryEvent) -> None:
+    name = event.attributes["signal_name"]
+    definition = signal_definition(instance, name)
+    assert definition is not None
+    payloads = [_payload_from_json(p) for p in event.attributes.get("input", [])]
+    if definition.dynamic:
+        args: list[Any] = [name, instance.converter.payload_converter.from_payloads(payloads)]
+    else:
+        try:
+            args = instance.converter.payload_converter.from_payloads(
+                payloads, definition.arg_type_hints)
+        except Exception as error:
+            # A signal with arguments of the wrong type is dropped, as in Temporal,
+            # rather than failing the workflow that did nothing wrong.
+            log_warning(instance, "dropping signal %r: cannot decode its arguments: %s",
+                              name, error)
+            return
+    obj = instance.workflow_object
+    if definition.is_async:
+        async def run_async() -> None:
+            try:
+                await definition.fn(obj, *args)
+            except BaseException as error:
+                if not isinstance(error, asyncio.CancelledError):
+                    instance._handler_errors.append(error)
+        instance.loop.create_task(run_async(), name=f"signal-{name}", context=instance._context)
+    else:
+        def run_sync() -> None:
+            try:
+                definition.fn(obj, *args)
+            except Exception as error:
+                instance._handler_errors.append(error)
+        instance.loop.call_soon(run_sync, context=instance._context)
+
+
+def log_warning(instance: WorkflowInstance, message: str, *args: Any) -> None:
+    if not instance.is_replaying:
+        import logging
+
+        logging.getLogger("stalwart.workflow").warning(message, *args)
+
+
+def update_definition(instance: WorkflowInstance, name: str) -> UpdateDefinition | None:
+    updates = instance.definition.updates
+    return updates.get(name) or updates.get(None)
+
+
+def admit_update(instance: WorkflowInstance, request: dict[str, Any]) -> None:
+    """Validate an update request: accepted ones become history inputs, rejected ones
+    leave no trace but their answer to the caller."""
+    update_id, name = request["update_id"], request["name"]
+    definition = update_definition(instance, name)
+    pc = instance.converter.payload_converter
+    try:
+        if definition is None:
+            known = ", ".join(sorted(n for n in instance.definition.updates if n)) or "none"
+            raise exc.ApplicationError(
+                f"workflow {instance.definition.name!r} has no update handler {name!r} "
+                f"(known: {known})", type="UnknownUpdate", non_retryable=True)
+        if instance.completed:
+            raise exc.ApplicationError(f"workflow {instance.info.workflow_id!r} has completed; "
+                                       "it takes no more updates", type="WorkflowClosed",
+                                       non_retryable=True)
+        args = update_args(instance, definition, name, request["input"])
+        if definition.validator is not None:
+            instance._read_only = f"update validator for {name!r}"
+            try:
+                definition.validator(instance.workflow_object, *args)
+            finally:
+                instance._read_only = None
+    except Exception as error:
+        instance.rejected_updates.append(
+            (update_id, instance.converter.failure_converter.to_failure(error, pc)))
+        return
+    event = HistoryEvent(0, EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED, instance.now_seconds,
+                         {"update_id": update_id, "name": name, "input": request["input"]})
+    instance.accepted_updates.append(event)
+    apply_update_accepted(instance, event)
+
+
+def update_args(instance: WorkflowInstance, definition: UpdateDefinition, name: str,
+                 payloads_json: list[dict[str, Any]]) -> list[Any]:
+    payloads = [_payload_from_json(p) for p in payloads_json]
+    pc = instance.converter.payload_converter
+    if definition.dynamic:
+        return [name, pc.from_payloads(payloads)]
+    try:
+        return pc.from_payloads(payloads, definition.arg_type_hints)
+    except Exception as error:
+        raise exc.ApplicationError(
+            f"update {name!r}: cannot decode its arguments: {error}",
+            type="InvalidUpdateArguments", non_retryable=True) from None
+
+
+def apply_update_accepted(instance: WorkflowInstance, event: HistoryEvent) -> None:
+    update_id, name = event.attributes["update_id"], event.attributes["name"]
+    definition = update_definition(instance, name)
+    if definition is None:
+        raise exc.NondeterminismError(
+            f"history has an accepted update {name!r} but workflow "
+            f"{instance.definition.name!r} no longer has a handler for it")
+    args = update_args(instance, definition, name, event.attributes["input"])
+    obj = instance.workflow_object
+    pc = instance.converter.payload_converter
+
+    async def run_update() -> None:
+        try:
+            if definition.is_async:
+                result = await definition.fn(obj, *args)
+            else:
+                result = definition.fn(obj, *args)
+            attrs: dict[str, Any] = {"update_id": update_id,
+                                     "result": _payload_to_json(pc.to_payload(result))}
+        except exc.FailureError as error:
+            attrs = {"update_id": update_id,
+                     "failure": instance.converter.failure_converter.to_failure(error, pc)}
+        except asyncio.CancelledError:
+            raise
+        except BaseException as error:
+            instance._handler_errors.append(error)
+            return
+        if not instance.completed:
+            instance._commands.append(Command(EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+                                          attrs))
+
+    instance.loop.create_task(run_update(), name=f"update-{name}", context=instance._context)
+
+
+def run_query(instance: WorkflowInstance, name: str, payloads_json: list[dict[str, Any]]) -> Any:
+    """Answer a query from the current state; the handler may not issue commands."""
+    definition = instance.definition.queries.get(name) or instance.definition.queries.get(None)
+    if definition is None:
+        known = ", ".join(sorted(n for n in instance.definition.queries if n)) or "none"
+        raise exc.ApplicationError(
+            f"workflow {instance.definition.name!r} has no query handler {name!r} "
+            f"(known: {known})", type="UnknownQuery", non_retryable=True)
+    pc = instance.converter.payload_converter
+    payloads = [_payload_from_json(p) for p in payloads_json]
+    if definition.dynamic:
+        args: list[Any] = [name, pc.from_payloads(payloads)]
+    else:
+        try:
+            args = pc.from_payloads(payloads, definition.arg_type_hints)
+        except Exception as error:
+            raise exc.ApplicationError(f"query {name!r}: cannot decode its arguments: "
+                                       f"{error}", type="InvalidQueryArguments",
+                                       non_retryable=True) from None
+    previous = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(instance.loop)
+    instance._read_only = f"query handler {name!r}"
+    saved_commands = instance._commands
+    instance._commands = []
+    try:
+        with guard.activation():
+            return definition.fn(instance.workflow_object, *args)
+    finally:
+        instance._commands = saved_commands
+        instance._read_only = None
+        asyncio.events._set_running_loop(previous)
