@@ -10,6 +10,7 @@ from enum import IntEnum
 from typing import Any
 
 __all__ = [
+    "RawValue",
     "RetryPolicy",
     "WorkflowIDConflictPolicy",
     "WorkflowIDReusePolicy",
@@ -110,6 +111,14 @@ class RetryPolicy:
             maximum_attempts=data["maximum_attempts"],
             non_retryable_error_types=data.get("non_retryable_error_types") or None,
         )
+
+
+@dataclass(frozen=True)
+class RawValue:
+    """A value left encoded, as dynamic handlers receive their arguments; decode it with
+    ``workflow.payload_converter().from_payload(raw.payload, SomeType)``."""
+
+    payload: Any
 
 
 class WorkflowIDReusePolicy(IntEnum):

@@ -10,18 +10,24 @@ import asyncio
 import logging
 import random as _random
 import uuid as _uuid
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any, Protocol, TypeVar, overload
 
+from ._model.definitions import signature_hints as _signature_hints
 from ._runtime import api as _api
 from ._runtime import children as _children
 from ._runtime import guard as _guard
+from ._runtime import messaging as _messaging
 from ._runtime.children import ChildWorkflowHandle, ExternalWorkflowHandle
+from ._runtime.definitions import QueryDefinition as _QueryDefinition
+from ._runtime.definitions import SignalDefinition as _SignalDefinition
+from ._runtime.definitions import UpdateDefinition as _UpdateDefinition
 from ._runtime.definitions import (
     define_workflow,
+    mark_init,
     mark_query,
     mark_run,
     mark_signal,
@@ -29,6 +35,7 @@ from ._runtime.definitions import (
 )
 from ._runtime.info import Info, ParentInfo
 from ._runtime.instance import ActivityHandle, ContinueAsNewError
+from ._runtime.messaging import UpdateInfo
 from .common import RetryPolicy
 from .exceptions import NondeterminismError
 
@@ -43,32 +50,52 @@ __all__ = [
     "NondeterminismError",
     "ParentClosePolicy",
     "ParentInfo",
+    "UpdateInfo",
     "UpdateMethod",
+    "all_handlers_finished",
     "continue_as_new",
+    "current_update_info",
     "defn",
     "deprecate_patch",
     "execute_activity",
     "execute_activity_method",
     "execute_child_workflow",
+    "execute_local_activity",
+    "execute_local_activity_method",
     "get_external_workflow_handle",
+    "get_external_workflow_handle_for",
+    "get_query_handler",
+    "get_signal_handler",
+    "get_update_handler",
     "in_workflow",
     "info",
+    "init",
     "logger",
     "now",
     "patched",
+    "payload_converter",
     "query",
     "random",
     "run",
+    "set_dynamic_query_handler",
+    "set_dynamic_signal_handler",
+    "set_dynamic_update_handler",
+    "set_query_handler",
+    "set_signal_handler",
+    "set_update_handler",
     "signal",
     "sleep",
     "start_activity",
     "start_activity_method",
     "start_child_workflow",
+    "start_local_activity",
+    "start_local_activity_method",
     "time",
     "time_ns",
     "unsafe",
     "update",
     "uuid4",
+    "wait",
     "wait_condition",
 ]
 
@@ -98,26 +125,35 @@ def defn(cls: ClassType) -> ClassType: ...
 
 
 @overload
-def defn(*, name: str | None = None, sandboxed: bool = True,
+def defn(*, name: str | None = None, sandboxed: bool = True, dynamic: bool = False,
          failure_exception_types: Sequence[type[BaseException]] = ()
          ) -> Callable[[ClassType], ClassType]: ...
 
 
 def defn(cls: Any = None, *, name: str | None = None, sandboxed: bool = True,
+         dynamic: bool = False,
          failure_exception_types: Sequence[type[BaseException]] = ()) -> Any:
     """Mark a class as a workflow; exactly one ``async`` method must carry ``@workflow.run``.
 
     Args:
         name: Workflow type name; defaults to the class name.
         sandboxed: Accepted for compatibility; Stalwart guards determinism without a sandbox.
+        dynamic: Run every workflow type no other registered workflow claims; ``run``
+            receives ``args: Sequence[RawValue]`` and ``workflow.info().workflow_type``.
         failure_exception_types: Extra exception types that fail the workflow instead of
             failing (and retrying) the workflow task.
     """
     def decorate(target: ClassType) -> ClassType:
-        define_workflow(target, name, failure_exception_types)
+        define_workflow(target, name, failure_exception_types, dynamic)
         return target
 
     return decorate(cls) if cls is not None else decorate
+
+
+def init(fn: CallableType) -> CallableType:
+    """Mark ``__init__`` as taking the workflow's arguments (the same as ``run``'s)."""
+    mark_init(fn)
+    return fn
 
 
 def run(fn: CallableType) -> CallableType:
@@ -350,6 +386,173 @@ async def execute_activity(
 
 start_activity_method = start_activity
 execute_activity_method = execute_activity
+
+
+def start_local_activity(
+    activity: Any, arg: Any = _NO_ARG, *more_args: Any, args: Sequence[Any] = (),
+    result_type: type | None = None, schedule_to_close_timeout: timedelta | None = None,
+    schedule_to_start_timeout: timedelta | None = None,
+    start_to_close_timeout: timedelta | None = None, retry_policy: RetryPolicy | None = None,
+    local_retry_threshold: timedelta | None = None,
+    cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
+    activity_id: str | None = None, summary: str | None = None, **_: Any,
+) -> ActivityHandle:
+    """Schedule an activity to run on the worker running this workflow.
+
+    Stalwart records local activities like ordinary ones (``ActivityTaskScheduled`` with
+    ``local``) and hands them to the workflow's own worker in the same commit, so they cost
+    what an ordinary activity costs on an idle worker: one transaction per step.
+    ``activity.info().is_local`` is true inside them.
+    """
+    instance = _api.current()
+    if start_to_close_timeout is None and schedule_to_close_timeout is None:
+        start_to_close_timeout = instance.default_activity_timeout
+    return instance.start_activity(
+        activity, _merge_args(arg, args, more_args), task_queue=None, result_type=result_type,
+        schedule_to_close_timeout=schedule_to_close_timeout,
+        schedule_to_start_timeout=schedule_to_start_timeout,
+        start_to_close_timeout=start_to_close_timeout, heartbeat_timeout=None,
+        retry_policy=retry_policy, cancellation_type=int(cancellation_type),
+        activity_id=activity_id, summary=summary, local=True)
+
+
+async def execute_local_activity(activity: Any, arg: Any = _NO_ARG, *more_args: Any,
+                                 **kwargs: Any) -> Any:
+    """Run a local activity and wait for its result (see :func:`start_local_activity`)."""
+    return await start_local_activity(activity, arg, *more_args, **kwargs)
+
+
+start_local_activity_method = start_local_activity
+execute_local_activity_method = execute_local_activity
+
+
+class _ReturnWhen:
+    FIRST_COMPLETED = asyncio.FIRST_COMPLETED
+    FIRST_EXCEPTION = asyncio.FIRST_EXCEPTION
+    ALL_COMPLETED = asyncio.ALL_COMPLETED
+
+
+async def wait(fs: Iterable[Any], *, timeout: float | timedelta | None = None,
+               return_when: str = asyncio.ALL_COMPLETED) -> tuple[list[Any], list[Any]]:
+    """``asyncio.wait`` with deterministic order: done and pending come back as lists in the
+    order given (``asyncio.wait`` uses sets, whose order can differ between replays)."""
+    futures = [asyncio.ensure_future(f) for f in fs]
+    if not futures:
+        raise ValueError("workflow.wait() needs at least one awaitable")
+    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+    timer = loop.call_later(seconds, _resolve_waiter, waiter) if seconds is not None else None
+
+    def on_done(future: asyncio.Future[Any]) -> None:
+        done_count = sum(1 for f in futures if f.done())
+        if (return_when == asyncio.FIRST_COMPLETED
+                or (return_when == asyncio.FIRST_EXCEPTION and not future.cancelled()
+                    and future.exception() is not None)
+                or done_count == len(futures)):
+            _resolve_waiter(waiter)
+
+    for future in futures:
+        future.add_done_callback(on_done)
+    try:
+        if not all(f.done() for f in futures) and not (
+                return_when != asyncio.ALL_COMPLETED and any(f.done() for f in futures)):
+            await waiter
+    finally:
+        if timer is not None:
+            timer.cancel()
+        for future in futures:
+            future.remove_done_callback(on_done)
+    return [f for f in futures if f.done()], [f for f in futures if not f.done()]
+
+
+def _resolve_waiter(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def all_handlers_finished() -> bool:
+    """True when no signal or update handler of this workflow is still running; await
+    ``workflow.wait_condition(workflow.all_handlers_finished)`` before returning."""
+    return _api.current().running_handlers == 0
+
+
+def current_update_info() -> UpdateInfo | None:
+    """The update whose handler is running, if any."""
+    return _messaging.current_update_info()
+
+
+def payload_converter() -> Any:
+    """The payload converter workflow code should use (e.g. to decode ``RawValue``)."""
+    return _api.current().converter.payload_converter
+
+
+def set_signal_handler(name: str | None, handler: Callable[..., Any] | None) -> None:
+    """Register (or with ``None`` remove) a signal handler at run time; buffered signals of that
+    name are delivered to it."""
+    instance = _api.current()
+    if handler is None:
+        instance.signal_handlers.pop(name, None)
+        return
+    arg_hints, _ = _signature_hints(handler, skip_self=False)
+    instance.signal_handlers[name] = _SignalDefinition(
+        name=name, fn=handler, is_async=asyncio.iscoroutinefunction(handler),
+        arg_type_hints=arg_hints, dynamic=name is None, bound=True)
+    _messaging.deliver_buffered_signals(instance)
+
+
+def set_dynamic_signal_handler(handler: Callable[..., Any] | None) -> None:
+    set_signal_handler(None, handler)
+
+
+def get_signal_handler(name: str) -> Callable[..., Any] | None:
+    definition = _api.current().signal_handlers.get(name)
+    return definition.fn if definition is not None else None
+
+
+def set_query_handler(name: str | None, handler: Callable[..., Any] | None) -> None:
+    """Register (or remove) a query handler at run time."""
+    instance = _api.current()
+    if handler is None:
+        instance.query_handlers.pop(name, None)
+        return
+    arg_hints, return_hint = _signature_hints(handler, skip_self=False)
+    instance.query_handlers[name] = _QueryDefinition(
+        name=name, fn=handler, arg_type_hints=arg_hints, return_type_hint=return_hint,
+        dynamic=name is None, bound=True)
+
+
+def set_dynamic_query_handler(handler: Callable[..., Any] | None) -> None:
+    set_query_handler(None, handler)
+
+
+def get_query_handler(name: str) -> Callable[..., Any] | None:
+    definition = _api.current().query_handlers.get(name)
+    return definition.fn if definition is not None else None
+
+
+def set_update_handler(name: str | None, handler: Callable[..., Any] | None, *,
+                       validator: Callable[..., None] | None = None) -> None:
+    """Register (or remove) an update handler, with an optional validator, at run time."""
+    instance = _api.current()
+    if handler is None:
+        instance.update_handlers.pop(name, None)
+        return
+    arg_hints, return_hint = _signature_hints(handler, skip_self=False)
+    instance.update_handlers[name] = _UpdateDefinition(
+        name=name, fn=handler, is_async=asyncio.iscoroutinefunction(handler),
+        arg_type_hints=arg_hints, return_type_hint=return_hint, validator=validator,
+        dynamic=name is None, bound=True)
+
+
+def set_dynamic_update_handler(handler: Callable[..., Any] | None, *,
+                               validator: Callable[..., None] | None = None) -> None:
+    set_update_handler(None, handler, validator=validator)
+
+
+def get_update_handler(name: str) -> Callable[..., Any] | None:
+    definition = _api.current().update_handlers.get(name)
+    return definition.fn if definition is not None else None
 
 
 async def start_child_workflow(

@@ -15,7 +15,7 @@ from .. import exceptions as exc
 from .._model.definitions import ActivityDefinition
 from .._model.events import EventType
 from .._store.base import ActivityTaskClaim, Store, WorkflowTaskClaim
-from ..common import RetryPolicy
+from ..common import RawValue, RetryPolicy
 from ..converter import DataConverter, _payload_from_json, _payload_to_json
 from .activity_context import ActivityContext, CompleteAsyncError, Info, set_current
 from .clock import Clock
@@ -228,7 +228,8 @@ class ActivityWorker:
             current_attempt_scheduled_time=datetime.fromtimestamp(claim.attempt_scheduled_at,
                                                                   UTC),
             heartbeat_details=heartbeat_details, heartbeat_timeout=seconds("heartbeat_timeout"),
-            is_local=False, schedule_to_close_timeout=seconds("schedule_to_close_timeout"),
+            is_local=bool(options.get("local")),
+            schedule_to_close_timeout=seconds("schedule_to_close_timeout"),
             scheduled_time=datetime.fromtimestamp(claim.scheduled_at, UTC),
             start_to_close_timeout=seconds("start_to_close_timeout"),
             started_time=datetime.fromtimestamp(claim.started_at, UTC),
@@ -246,7 +247,7 @@ class ActivityWorker:
         context: ActivityContext | None = None
         current_task = asyncio.current_task()
         try:
-            registered = self.activities.get(claim.activity_type)
+            registered = self.activities.get(claim.activity_type) or self.activities.get("")
             if registered is None:
                 raise exc.ApplicationError(
                     f"activity type {claim.activity_type!r} is not registered on worker "
@@ -264,8 +265,11 @@ class ActivityWorker:
                 self._running[current_task] = context
             input_json = await decode_value(claim.input, codec)
             try:
-                args = pc.from_payloads([_payload_from_json(p) for p in input_json],
-                                        definition.arg_type_hints)
+                if definition.dynamic:
+                    args: list[Any] = [[RawValue(_payload_from_json(p)) for p in input_json]]
+                else:
+                    args = pc.from_payloads([_payload_from_json(p) for p in input_json],
+                                            definition.arg_type_hints)
             except Exception as error:
                 raise exc.ApplicationError(
                     f"cannot decode the arguments of activity {claim.activity_type!r}: {error}",

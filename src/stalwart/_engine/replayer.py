@@ -91,7 +91,7 @@ class Replayer:
         if self._converter.payload_codec is not None:
             events = await decode_events(events, self._converter.payload_codec)
         workflow_type = events[0].attributes["workflow_type"]
-        definition = self._definitions.get(workflow_type)
+        definition = self._definitions.get(workflow_type) or self._definitions.get("")
         if definition is None:
             raise ValueError(f"history of workflow {history.workflow_id!r} is of type "
                              f"{workflow_type!r}, which is not among the replayer's workflows "

@@ -144,7 +144,7 @@ class WorkflowWorker:
         execution = await self.store.get_execution(None, run_id)
         if execution is None:
             raise exc.WorkflowNotFoundError(f"workflow run {run_id!r} not found")
-        definition = self.workflows.get(execution.workflow_type)
+        definition = self.workflows.get(execution.workflow_type) or self.workflows.get("")
         if definition is None:
             raise exc.ApplicationError(
                 f"workflow type {execution.workflow_type!r} is not registered on the worker "
@@ -343,7 +343,7 @@ class WorkflowWorker:
 
     async def _rebuild(self, claim: WorkflowTaskClaim
                        ) -> tuple[WorkflowInstance, list[HistoryEvent], int]:
-        definition = self.workflows.get(claim.workflow_type)
+        definition = self.workflows.get(claim.workflow_type) or self.workflows.get("")
         if definition is None:
             raise _UnregisteredWorkflow(
                 f"workflow type {claim.workflow_type!r} is not registered on worker "

@@ -47,7 +47,8 @@ def define_activity(fn: Callable[..., Any], name: str | None, dynamic: bool) -> 
     target = getattr(fn, "__func__", fn)
     arg_hints, return_hint = signature_hints(target, skip_self=_is_method(target))
     definition = ActivityDefinition(
-        name=name or str(getattr(target, "__name__", repr(target))), fn=target,
+        name="" if dynamic else (name or str(getattr(target, "__name__", repr(target)))),
+        fn=target,
         is_async=inspect.iscoroutinefunction(target), arg_type_hints=arg_hints,
         return_type_hint=return_hint, dynamic=dynamic,
     )

@@ -44,11 +44,18 @@ class ChildWorkflowHandle:
         return self.first_execution_run_id
 
     async def result(self) -> Any:
-        try:
-            return await asyncio.shield(self._result)
-        except asyncio.CancelledError:
-            self._request_cancel()
-            raise
+        while True:
+            try:
+                return await asyncio.shield(self._result)
+            except asyncio.CancelledError:
+                if self._result.done():
+                    raise
+                if self._cancellation_type != 0:  # ABANDON leaves the child alone
+                    self._request_cancel()
+                # WAIT_CANCELLATION_COMPLETED (the default, 2) keeps waiting until the child
+                # closes, as in Temporal; the others give up at once.
+                if self._cancellation_type != 2:
+                    raise
 
     def __await__(self) -> Any:
         return self.result().__await__()

@@ -14,6 +14,7 @@ _RUN_ATTR = "__stalwart_workflow_run__"
 _SIGNAL_ATTR = "__stalwart_signal_definition__"
 _QUERY_ATTR = "__stalwart_query_definition__"
 _UPDATE_ATTR = "__stalwart_update_definition__"
+_INIT_ATTR = "__stalwart_workflow_init__"
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class SignalDefinition:
     is_async: bool
     arg_type_hints: tuple[Any, ...]
     dynamic: bool = False
+    bound: bool = False  # set at run time with set_signal_handler: called without self
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class QueryDefinition:
     arg_type_hints: tuple[Any, ...]
     return_type_hint: Any
     dynamic: bool = False
+    bound: bool = False
 
 
 @dataclass
@@ -43,6 +46,7 @@ class UpdateDefinition:
     return_type_hint: Any
     validator: Callable[..., Any] | None = None
     dynamic: bool = False
+    bound: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class WorkflowDefinition:
     queries: dict[str | None, QueryDefinition] = field(default_factory=dict)
     updates: dict[str | None, UpdateDefinition] = field(default_factory=dict)
     failure_exception_types: Sequence[type[BaseException]] = ()
+    init_takes_args: bool = False
+    dynamic: bool = False
 
 
 def mark_run(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -106,8 +112,16 @@ def mark_update(fn: Callable[..., Any], name: str | None, dynamic: bool) -> Call
     return fn
 
 
+def mark_init(fn: Callable[..., Any]) -> Callable[..., Any]:
+    if fn.__name__ != "__init__":
+        raise TypeError(f"@workflow.init must decorate __init__, not {fn.__qualname__}")
+    setattr(fn, _INIT_ATTR, True)
+    return fn
+
+
 def define_workflow(cls: type, name: str | None,
-                    failure_exception_types: Sequence[type[BaseException]]) -> None:
+                    failure_exception_types: Sequence[type[BaseException]],
+                    dynamic: bool = False) -> None:
     if not isinstance(cls, type):
         raise TypeError(f"@workflow.defn must decorate a class, got {cls!r}")
     run_fns = [
@@ -140,8 +154,12 @@ def define_workflow(cls: type, name: str | None,
                 raise ValueError(f"workflow {cls.__qualname__} has two query handlers named "
                                  f"{query.name!r}")
             queries[query.name] = query
+    if dynamic and name:
+        raise ValueError(f"workflow {cls.__qualname__}: a dynamic workflow takes no name")
+    init_takes_args = bool(getattr(cls.__dict__.get("__init__"), _INIT_ATTR, False))
     setattr(cls, _DEFN_ATTR, WorkflowDefinition(
-        name=name or cls.__name__, cls=cls, run_fn=run_fn, arg_type_hints=arg_hints,
+        name="" if dynamic else (name or cls.__name__), cls=cls, run_fn=run_fn,
+        arg_type_hints=arg_hints, init_takes_args=init_takes_args, dynamic=dynamic,
         return_type_hint=return_hint, signals=signals, queries=queries, updates=updates,
         failure_exception_types=tuple(failure_exception_types),
     ))

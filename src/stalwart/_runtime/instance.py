@@ -18,7 +18,7 @@ from typing import Any
 from .. import exceptions as exc
 from .._model.definitions import ActivityDefinition, get_activity_definition
 from .._model.events import Command, EventType, HistoryEvent
-from ..common import RetryPolicy
+from ..common import RawValue, RetryPolicy
 from ..converter import DataConverter, _payload_from_json, _payload_to_json
 from . import children, guard, messaging
 from .children import ChildWorkflowHandle
@@ -105,11 +105,16 @@ class WorkflowInstance:
         self._history_length = 0
         self._commands: list[Command] = []
         self._main_task: asyncio.Task[Any] | None = None
+        self._pending_run: Callable[[], Any] | None = None
         self._seq: dict[str, int] = {"activity": 0, "timer": 0, "child": 0, "signal": 0,
                                      "cancel": 0}
         self._children: dict[int, ChildWorkflowHandle] = {}
         self._external: dict[tuple[str, int], asyncio.Future[None]] = {}
         self._read_only: str | None = None
+        self.signal_handlers = dict(definition.signals)
+        self.query_handlers = dict(definition.queries)
+        self.update_handlers = dict(definition.updates)
+        self.running_handlers = 0
         self.accepted_updates: list[HistoryEvent] = []
         self.rejected_updates: list[tuple[str, dict[str, Any]]] = []
         self._activities: dict[int, ActivityHandle] = {}
@@ -147,6 +152,7 @@ class WorkflowInstance:
                     self._apply(event)
                 for request in updates:
                     messaging.admit_update(self, request)
+                self._start_run()
                 self._run_until_blocked()
                 self._finish_if_done()
         finally:
@@ -228,8 +234,12 @@ class WorkflowInstance:
             args_error = None
 
         init_error: BaseException | None = None
+        if definition.dynamic:
+            args = [[RawValue(p) for p in payloads]]
+            args_error = None
         try:
-            self.workflow_object = definition.cls()
+            self.workflow_object = definition.cls(*args) if definition.init_takes_args \
+                else definition.cls()
         except Exception as error:
             init_error = error
 
@@ -241,14 +251,24 @@ class WorkflowInstance:
             if init_error is not None:
                 raise init_error
             messaging.deliver_buffered_signals(self)
-            if self.loop._ready:
-                # As in Temporal, handlers of signals and updates that came with the start
-                # (signal-with-start) run before the run method: let them go first.
-                await asyncio.sleep(0)
             return await definition.run_fn(self.workflow_object, *args)
 
-        self._main_task = self.loop.create_task(run_main(), name="workflow-run",
+        self._pending_run = run_main
+
+    def _start_run(self) -> None:
+        """Start the run method once the activation's inputs are applied.
+
+        As in Temporal, handlers of signals and updates that came with the start (say,
+        signal-with-start) run before the run method, and a cancellation that came with it is
+        delivered at the run method's first await, so the workflow can still clean up.
+        """
+        run, self._pending_run = self._pending_run, None
+        if run is None:
+            return
+        self._main_task = self.loop.create_task(run(), name="workflow-run",
                                                 context=self._context)
+        if self.cancel_requested:
+            self.loop.call_soon(self._main_task.cancel)
 
     def _apply_activity_resolved(self, event: HistoryEvent) -> None:
         handle = self._activities.pop(event.attributes["seq"], None)
@@ -323,7 +343,10 @@ class WorkflowInstance:
                 if error.execution_timeout else None,
             }))
             return
-        if isinstance(error, asyncio.CancelledError):
+        if isinstance(error, asyncio.CancelledError) or (
+                self.cancel_requested and exc.is_cancelled_exception(error)):
+            # As in Temporal: a cancelled run that ends with its child's or activity's
+            # cancellation error is cancelled, not failed.
             self._commands.append(Command(EventType.WORKFLOW_EXECUTION_CANCELED, {}))
             return
         self.completed = False
@@ -362,6 +385,7 @@ class WorkflowInstance:
         schedule_to_start_timeout: timedelta | None, start_to_close_timeout: timedelta | None,
         heartbeat_timeout: timedelta | None, retry_policy: RetryPolicy | None,
         cancellation_type: int, activity_id: str | None, summary: str | None,
+        local: bool = False,
     ) -> ActivityHandle:
         self._check_active()
         name, definition = _activity_name(activity)
@@ -402,6 +426,7 @@ class WorkflowInstance:
             "retry_policy": (retry_policy or RetryPolicy())._to_json(),
             "cancellation_type": cancellation_type,
             **({"summary": summary} if summary else {}),
+            **({"local": True} if local else {}),
         }))
         handle = ActivityHandle(self, seq, result_type, cancellation_type)
         self._activities[seq] = handle

@@ -4,16 +4,37 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions as exc
 from .._model.events import Command, EventType, HistoryEvent
+from ..common import RawValue
 from ..converter import _payload_from_json, _payload_to_json
 from . import guard
 from .definitions import SignalDefinition, UpdateDefinition
 
 if TYPE_CHECKING:
     from .instance import WorkflowInstance
+
+
+@dataclass(frozen=True)
+class UpdateInfo:
+    """The update whose handler is running (``workflow.current_update_info()``)."""
+
+    id: str
+    name: str
+
+
+_current_update: contextvars.ContextVar[UpdateInfo | None] = contextvars.ContextVar(
+    "stalwart_update", default=None)
+
+
+def current_update_info() -> UpdateInfo | None:
+    info: UpdateInfo | None = _current_update.get()
+    return info
 
 
 def apply_signaled(instance: WorkflowInstance, event: HistoryEvent) -> None:
@@ -25,8 +46,16 @@ def apply_signaled(instance: WorkflowInstance, event: HistoryEvent) -> None:
 
 
 def signal_definition(instance: WorkflowInstance, name: str) -> SignalDefinition | None:
-    signals = instance.definition.signals
+    signals = instance.signal_handlers
     return signals.get(name) or signals.get(None)
+
+
+def _raw(payloads: list[Any]) -> list[RawValue]:
+    return [RawValue(p) for p in payloads]
+
+
+def _call(definition: Any, obj: Any, args: list[Any]) -> Any:
+    return definition.fn(*args) if definition.bound else definition.fn(obj, *args)
 
 
 def deliver_buffered_signals(instance: WorkflowInstance) -> None:
@@ -42,7 +71,7 @@ def run_signal(instance: WorkflowInstance, event: HistoryEvent) -> None:
     assert definition is not None
     payloads = [_payload_from_json(p) for p in event.attributes.get("input", [])]
     if definition.dynamic:
-        args: list[Any] = [name, instance.converter.payload_converter.from_payloads(payloads)]
+        args: list[Any] = [name, _raw(payloads)]
     else:
         try:
             args = instance.converter.payload_converter.from_payloads(
@@ -56,16 +85,19 @@ def run_signal(instance: WorkflowInstance, event: HistoryEvent) -> None:
     obj = instance.workflow_object
     if definition.is_async:
         async def run_async() -> None:
+            instance.running_handlers += 1
             try:
-                await definition.fn(obj, *args)
+                await _call(definition, obj, args)
             except BaseException as error:
                 if not isinstance(error, asyncio.CancelledError):
                     instance._handler_errors.append(error)
+            finally:
+                instance.running_handlers -= 1
         instance.loop.create_task(run_async(), name=f"signal-{name}", context=instance._context)
     else:
         def run_sync() -> None:
             try:
-                definition.fn(obj, *args)
+                _call(definition, obj, args)
             except Exception as error:
                 instance._handler_errors.append(error)
         instance.loop.call_soon(run_sync, context=instance._context)
@@ -73,13 +105,11 @@ def run_signal(instance: WorkflowInstance, event: HistoryEvent) -> None:
 
 def log_warning(instance: WorkflowInstance, message: str, *args: Any) -> None:
     if not instance.is_replaying:
-        import logging
-
         logging.getLogger("stalwart.workflow").warning(message, *args)
 
 
 def update_definition(instance: WorkflowInstance, name: str) -> UpdateDefinition | None:
-    updates = instance.definition.updates
+    updates = instance.update_handlers
     return updates.get(name) or updates.get(None)
 
 
@@ -121,7 +151,7 @@ def update_args(instance: WorkflowInstance, definition: UpdateDefinition, name: 
     payloads = [_payload_from_json(p) for p in payloads_json]
     pc = instance.converter.payload_converter
     if definition.dynamic:
-        return [name, pc.from_payloads(payloads)]
+        return [name, _raw(payloads)]
     try:
         return pc.from_payloads(payloads, definition.arg_type_hints)
     except Exception as error:
@@ -142,11 +172,13 @@ def apply_update_accepted(instance: WorkflowInstance, event: HistoryEvent) -> No
     pc = instance.converter.payload_converter
 
     async def run_update() -> None:
+        instance.running_handlers += 1
+        _current_update.set(UpdateInfo(id=update_id, name=name))
         try:
             if definition.is_async:
-                result = await definition.fn(obj, *args)
+                result = await _call(definition, obj, args)
             else:
-                result = definition.fn(obj, *args)
+                result = _call(definition, obj, args)
             attrs: dict[str, Any] = {"update_id": update_id,
                                      "result": _payload_to_json(pc.to_payload(result))}
         except exc.FailureError as error:
@@ -157,6 +189,8 @@ def apply_update_accepted(instance: WorkflowInstance, event: HistoryEvent) -> No
         except BaseException as error:
             instance._handler_errors.append(error)
             return
+        finally:
+            instance.running_handlers -= 1
         if not instance.completed:
             instance._commands.append(Command(EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED,
                                           attrs))
@@ -166,16 +200,16 @@ def apply_update_accepted(instance: WorkflowInstance, event: HistoryEvent) -> No
 
 def run_query(instance: WorkflowInstance, name: str, payloads_json: list[dict[str, Any]]) -> Any:
     """Answer a query from the current state; the handler may not issue commands."""
-    definition = instance.definition.queries.get(name) or instance.definition.queries.get(None)
+    definition = instance.query_handlers.get(name) or instance.query_handlers.get(None)
     if definition is None:
-        known = ", ".join(sorted(n for n in instance.definition.queries if n)) or "none"
+        known = ", ".join(sorted(n for n in instance.query_handlers if n)) or "none"
         raise exc.ApplicationError(
             f"workflow {instance.definition.name!r} has no query handler {name!r} "
             f"(known: {known})", type="UnknownQuery", non_retryable=True)
     pc = instance.converter.payload_converter
     payloads = [_payload_from_json(p) for p in payloads_json]
     if definition.dynamic:
-        args: list[Any] = [name, pc.from_payloads(payloads)]
+        args: list[Any] = [name, _raw(payloads)]
     else:
         try:
             args = pc.from_payloads(payloads, definition.arg_type_hints)
