@@ -24,7 +24,6 @@ from ...exceptions import StoreError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 APPLICATION_MARKER = "stalwart"
 _SQLITE_HEADER = b"SQLite format 3\x00"
 # How often an idle writer looks for commits by other processes.
@@ -97,6 +96,26 @@ def connect(options: SqliteOptions) -> sqlite3.Connection:
     return conn
 
 
+def migrations() -> list[tuple[int, str]]:
+    """The numbered ``NNNN_name.sql`` scripts shipped with this package, in order."""
+    names = [entry.name for entry in resources.files(__package__).iterdir()
+             if entry.name.endswith(".sql") and entry.name[:4].isdigit()]
+    return sorted((int(name[:4]), name) for name in names)
+
+
+SCHEMA_VERSION = max(number for number, _ in migrations())
+
+
+def _run_script(conn: sqlite3.Connection, name: str) -> None:
+    script = resources.files(__package__).joinpath(name).read_text()
+    # Comments may hold semicolons; drop them before splitting into statements.
+    script = "\n".join(line for line in script.splitlines()
+                       if not line.lstrip().startswith("--"))
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
 def migrate(conn: sqlite3.Connection, path: str) -> None:
     """Create or upgrade the schema; safe when several processes open the file at once."""
     try:
@@ -122,17 +141,13 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
         if version < 1:
             conn.execute("CREATE TABLE IF NOT EXISTS stalwart_meta "
                          "(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            script = resources.files(__package__).joinpath("0001_init.sql").read_text()
-            # Comments may hold semicolons; drop them before splitting into statements.
-            script = "\n".join(line for line in script.splitlines()
-                               if not line.lstrip().startswith("--"))
-            for statement in script.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute("INSERT OR REPLACE INTO stalwart_meta VALUES ('schema_version', ?)",
-                         (str(SCHEMA_VERSION),))
             conn.execute("INSERT OR REPLACE INTO stalwart_meta VALUES ('application', ?)",
                          (APPLICATION_MARKER,))
+        for number, name in migrations():
+            if number > version:
+                _run_script(conn, name)
+                conn.execute("INSERT OR REPLACE INTO stalwart_meta VALUES "
+                             "('schema_version', ?)", (str(number),))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
