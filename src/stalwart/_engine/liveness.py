@@ -26,13 +26,17 @@ LIVENESS_TIMEOUT_SECONDS = 2.0
 HOST = socket.gethostname()
 
 
+def _stat_fields(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def process_start_time(pid: int) -> str:
     """An opaque token that changes when ``pid`` is reused by another process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
+    fields = _stat_fields(pid)
+    return fields[19] if len(fields) > 19 else ""
 
 
 def is_dead(worker: WorkerRow, now: float) -> bool:
@@ -45,7 +49,10 @@ def is_dead(worker: WorkerRow, now: float) -> bool:
             return True
         except PermissionError:
             pass
-        start = process_start_time(worker.pid)
+        fields = _stat_fields(worker.pid)
+        if fields and fields[0] in ("Z", "X"):
+            return True  # killed, not yet reaped by its parent: it will never run again
+        start = fields[19] if len(fields) > 19 else ""
         if worker.pid_start and start and start != worker.pid_start:
             return True
     return now - worker.heartbeat_at > LIVENESS_TIMEOUT_SECONDS
