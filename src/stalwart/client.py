@@ -8,10 +8,11 @@ client.
 from __future__ import annotations
 
 import asyncio
+import copy
 import random
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
@@ -20,8 +21,10 @@ from typing import Any, Generic, TypeVar
 from . import exceptions as exc
 from ._engine.clock import Clock
 from ._engine.codec import decode_value, encode_value
+from ._model import search_attributes as _sa
 from ._model.events import HistoryEvent
 from ._model.history_json import history_from_json, history_to_json
+from ._model.search_attributes import TypedSearchAttributes
 from ._runtime.definitions import get_workflow_definition
 from ._store import open_store
 from ._store.base import ExecutionRow, ExecutionStatus, StartWorkflowRequest, Store
@@ -42,6 +45,9 @@ __all__ = [
     "Client",
     "WorkflowAlreadyStartedError",
     "WorkflowContinuedAsNewError",
+    "WorkflowExecution",
+    "WorkflowExecutionAsyncIterator",
+    "WorkflowExecutionCount",
     "WorkflowExecutionDescription",
     "WorkflowExecutionStatus",
     "WorkflowFailureError",
@@ -116,8 +122,8 @@ class WorkflowHistory:
 
 
 @dataclass
-class WorkflowExecutionDescription:
-    """What ``describe()`` reports. ``pending_activities`` goes beyond Temporal's fields."""
+class WorkflowExecution:
+    """One run as visibility sees it (``list_workflows`` items; base of the description)."""
 
     id: str
     run_id: str
@@ -133,8 +139,99 @@ class WorkflowExecutionDescription:
     namespace: str = "default"
     parent_id: str | None = None
     parent_run_id: str | None = None
+    typed_search_attributes: TypedSearchAttributes = TypedSearchAttributes.empty
+    _search_attributes_store: dict[str, Any] = field(default_factory=dict, repr=False)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    _data_converter: DataConverter = field(default=DataConverter.default, repr=False)
+
+    @property
+    def search_attributes(self) -> dict[str, list[Any]]:
+        """The older dict form: name -> list of values."""
+        return _sa.to_dict_form(self._search_attributes_store)
+
+    async def memo(self) -> dict[str, Any]:
+        """The memo, decoded (without type hints)."""
+        return {key: await self.memo_value(key) for key in self._memo}
+
+    async def memo_value(self, key: str, default: Any = KeyError, *,
+                         type_hint: type | None = None) -> Any:
+        if key not in self._memo:
+            if default is KeyError:
+                raise KeyError(f"memo has no key {key!r}")
+            return default
+        converter = self._data_converter
+        payload = await decode_value(copy.deepcopy(self._memo[key]), converter.payload_codec)
+        return converter.payload_converter.from_payload(_payload_from_json(payload), type_hint)
+
+    @staticmethod
+    def _from_row(row: ExecutionRow, namespace: str, converter: DataConverter,
+                  cls: type[Any] | None = None, **extra: Any) -> Any:
+        return (cls or WorkflowExecution)(
+            id=row.workflow_id, run_id=row.run_id, workflow_type=row.workflow_type,
+            task_queue=row.task_queue, status=WorkflowExecutionStatus(int(row.status)),
+            start_time=datetime.fromtimestamp(row.start_time, UTC),
+            close_time=_ts(row.close_time),
+            execution_time=datetime.fromtimestamp(row.start_time, UTC),
+            history_length=row.history_length, first_execution_run_id=row.first_run_id,
+            continued_as_new_run_id=row.next_run_id, namespace=namespace,
+            parent_id=row.parent_workflow_id, parent_run_id=row.parent_run_id,
+            typed_search_attributes=_sa.from_store(row.search_attributes),
+            _search_attributes_store=row.search_attributes, _memo=row.memo,
+            _data_converter=converter, **extra)
+
+
+@dataclass
+class WorkflowExecutionDescription(WorkflowExecution):
+    """What ``describe()`` reports. ``pending_activities`` goes beyond Temporal's fields."""
+
     pending_activities: list[dict[str, Any]] = field(default_factory=list)
     pending_events: int = 0
+
+
+@dataclass
+class WorkflowExecutionCount:
+    count: int
+    groups: list[Any] = field(default_factory=list)
+
+
+class WorkflowExecutionAsyncIterator:
+    """``async for`` over the runs a list query matches, fetched page by page."""
+
+    def __init__(self, client: Client, query: str | None, limit: int | None,
+                 page_size: int) -> None:
+        self._client = client
+        self._query = query
+        self._limit = limit
+        self._page_size = page_size
+        self._buffer: list[WorkflowExecution] = []
+        self._offset = 0
+        self._returned = 0
+        self._exhausted = False
+
+    def __aiter__(self) -> WorkflowExecutionAsyncIterator:
+        return self
+
+    async def __anext__(self) -> WorkflowExecution:
+        if self._limit is not None and self._returned >= self._limit:
+            raise StopAsyncIteration
+        if not self._buffer and not self._exhausted:
+            rows = await self._client.store.list_workflows(self._query, self._page_size,
+                                                           self._offset)
+            self._offset += len(rows)
+            self._exhausted = len(rows) < self._page_size
+            self._buffer = [WorkflowExecution._from_row(r, self._client.namespace,
+                                                        self._client.data_converter)
+                            for r in rows]
+        if not self._buffer:
+            raise StopAsyncIteration
+        self._returned += 1
+        return self._buffer.pop(0)
+
+    async def map_histories(self) -> AsyncIterator[WorkflowHistory]:
+        """The history of each matching run, in the same order."""
+        async for execution in self:
+            events = await self._client.store.get_history(execution.run_id)
+            yield WorkflowHistory(execution.id, events, execution.run_id)
 
 
 class Client:
@@ -205,7 +302,8 @@ class Client:
         id_conflict_policy: WorkflowIDConflictPolicy = WorkflowIDConflictPolicy.UNSPECIFIED,
         retry_policy: RetryPolicy | None = None, result_type: type | None = None,
         start_signal: str | None = None, start_signal_args: Sequence[Any] = (),
-        **_: Any,
+        search_attributes: TypedSearchAttributes | Mapping[str, Sequence[Any]] | None = None,
+        memo: Mapping[str, Any] | None = None, **_: Any,
     ) -> WorkflowHandle[Any]:
         """Start a workflow and return a handle to it.
 
@@ -237,6 +335,9 @@ class Client:
                 start_signal_args, f"start_signal {start_signal!r} arguments"))
             if start_signal else None,
             identity=self._identity,
+            search_attributes=_sa.to_store(search_attributes) or None,
+            memo={key: (await self._encode([value], f"memo {key!r}"))[0]
+                  for key, value in (memo or {}).items()} or None,
         )
         eager_worker = self._eager_worker(task_queue, name)
         if eager_worker is not None:
@@ -290,6 +391,25 @@ class Client:
         except (UnicodeDecodeError, ValueError):
             raise ValueError(f"task_token {task_token!r} is not a Stalwart activity task "
                              "token") from None
+
+    def list_workflows(self, query: str | None = None, *, limit: int | None = None,
+                       page_size: int = 1000, **_: Any) -> WorkflowExecutionAsyncIterator:
+        """Runs matching a list filter (Temporal's syntax), newest first unless ORDER BY says
+        otherwise: ``client.list_workflows("WorkflowType = 'Agent' AND CustomerId = 'c-1'")``.
+
+        Raises (when iterated):
+            ValueError: the query does not parse (the message points at the position), or
+                names an unknown search attribute.
+        """
+        from ._model.list_filter import parse_list_query
+
+        parse_list_query(query)  # fail fast, before iteration
+        return WorkflowExecutionAsyncIterator(self, query, limit, page_size)
+
+    async def count_workflows(self, query: str | None = None, **_: Any
+                              ) -> WorkflowExecutionCount:
+        """How many runs match a list filter."""
+        return WorkflowExecutionCount(await self._store.count_workflows(query))
 
     def get_workflow_handle_for(self, workflow: Any, workflow_id: str, *,
                                 run_id: str | None = None) -> WorkflowHandle[Any]:
@@ -379,15 +499,11 @@ class WorkflowHandle(Generic[ReturnType]):
         pending = await store.list_pending_activities(row.run_id)
         inbox = await store.get_inbox(row.run_id) if row.status == ExecutionStatus.RUNNING \
             else []
-        return WorkflowExecutionDescription(
-            id=row.workflow_id, run_id=row.run_id, workflow_type=row.workflow_type,
-            task_queue=row.task_queue, status=WorkflowExecutionStatus(int(row.status)),
-            start_time=datetime.fromtimestamp(row.start_time, UTC),
-            close_time=_ts(row.close_time),
-            execution_time=datetime.fromtimestamp(row.start_time, UTC),
-            history_length=row.history_length, first_execution_run_id=row.first_run_id,
-            continued_as_new_run_id=row.next_run_id, namespace=self._client.namespace,
-            pending_activities=pending, pending_events=len(inbox))
+        description: WorkflowExecutionDescription = WorkflowExecution._from_row(
+            row, self._client.namespace, self._client.data_converter,
+            WorkflowExecutionDescription, pending_activities=pending,
+            pending_events=len(inbox))
+        return description
 
     async def fetch_history(self) -> WorkflowHistory:
         """Every recorded event of the run."""

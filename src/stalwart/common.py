@@ -9,9 +9,22 @@ from datetime import timedelta
 from enum import IntEnum
 from typing import Any
 
+from ._model.search_attributes import (
+    SearchAttributeIndexedValueType,
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
+
 __all__ = [
     "RawValue",
     "RetryPolicy",
+    "SearchAttributeIndexedValueType",
+    "SearchAttributeKey",
+    "SearchAttributePair",
+    "SearchAttributeUpdate",
+    "TypedSearchAttributes",
     "WorkflowIDConflictPolicy",
     "WorkflowIDReusePolicy",
 ]

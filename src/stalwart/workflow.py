@@ -37,6 +37,7 @@ from ._runtime.info import Info, ParentInfo
 from ._runtime.instance import ActivityHandle, ContinueAsNewError
 from ._runtime.messaging import UpdateInfo
 from .common import RetryPolicy
+from .converter import _payload_from_json
 from .exceptions import NondeterminismError
 
 __all__ = [
@@ -71,6 +72,8 @@ __all__ = [
     "info",
     "init",
     "logger",
+    "memo",
+    "memo_value",
     "now",
     "patched",
     "payload_converter",
@@ -94,6 +97,8 @@ __all__ = [
     "time_ns",
     "unsafe",
     "update",
+    "upsert_memo",
+    "upsert_search_attributes",
     "uuid4",
     "wait",
     "wait_condition",
@@ -480,6 +485,36 @@ def all_handlers_finished() -> bool:
 def current_update_info() -> UpdateInfo | None:
     """The update whose handler is running, if any."""
     return _messaging.current_update_info()
+
+
+def upsert_search_attributes(updates: Sequence[Any]) -> None:
+    """Set or unset search attributes of this run (``key.value_set(v)`` /
+    ``key.value_unset()``); recorded in history and indexed for list queries."""
+    _api.current().upsert_search_attributes(updates)
+
+
+def memo() -> dict[str, Any]:
+    """This run's memo, decoded without type hints."""
+    instance = _api.current()
+    pc = instance.converter.payload_converter
+    return {key: pc.from_payload(_payload_from_json(value))
+            for key, value in instance.memo_payloads.items()}
+
+
+def memo_value(key: str, default: Any = KeyError, *, type_hint: type | None = None) -> Any:
+    """One memo value, decoded by ``type_hint``; ``default`` (or KeyError) when absent."""
+    instance = _api.current()
+    if key not in instance.memo_payloads:
+        if default is KeyError:
+            raise KeyError(f"memo has no key {key!r}")
+        return default
+    return instance.converter.payload_converter.from_payload(
+        _payload_from_json(instance.memo_payloads[key]), type_hint)
+
+
+def upsert_memo(updates: dict[str, Any]) -> None:
+    """Set memo keys (``None`` removes one); recorded in history."""
+    _api.current().upsert_memo(updates)
 
 
 def payload_converter() -> Any:

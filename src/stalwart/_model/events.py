@@ -53,6 +53,8 @@ class EventType(StrEnum):
     EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED = "ExternalWorkflowExecutionCancelRequested"
     WORKFLOW_EXECUTION_UPDATE_ACCEPTED = "WorkflowExecutionUpdateAccepted"
     WORKFLOW_EXECUTION_UPDATE_COMPLETED = "WorkflowExecutionUpdateCompleted"
+    UPSERT_WORKFLOW_SEARCH_ATTRIBUTES = "UpsertWorkflowSearchAttributes"
+    WORKFLOW_PROPERTIES_MODIFIED = "WorkflowPropertiesModified"
 
 
 # Events produced by workflow code (commands). Everything else is an input to workflow code.
@@ -70,6 +72,8 @@ COMMAND_EVENT_TYPES = frozenset({
     EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
     EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
     EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+    EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+    EventType.WORKFLOW_PROPERTIES_MODIFIED,
 })
 
 # Events that close a run.

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+from .._model.search_attributes import TypedSearchAttributes, to_dict_form
 from ..common import RetryPolicy
 
 # Temporal suggests continue-as-new at 4 Ki events; so do we.
@@ -39,7 +41,14 @@ class Info:
     cron_schedule: str | None
     parent: ParentInfo | None
     headers: dict[str, object] = field(default_factory=dict)
+    typed_search_attributes: TypedSearchAttributes = TypedSearchAttributes.empty
+    _search_attributes_store: dict[str, Any] = field(default_factory=dict, repr=False)
     _history_length: Callable[[], int] = field(default=lambda: 0, repr=False, compare=False)
+
+    @property
+    def search_attributes(self) -> dict[str, list[Any]]:
+        """The older dict form: name -> list of values."""
+        return to_dict_form(self._search_attributes_store)
 
     @property
     def first_execution_run_id(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import random
 import uuid
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 
 from .. import exceptions as exc
 from .._model.definitions import ActivityDefinition, get_activity_definition
+from .._model import search_attributes as sa
 from .._model.events import Command, EventType, HistoryEvent
 from ..common import RawValue, RetryPolicy
 from ..converter import DataConverter, _payload_from_json, _payload_to_json
@@ -100,6 +102,7 @@ class WorkflowInstance:
         self.default_activity_timeout: timedelta | None = None
         self.cancel_requested = False
         self.workflow_object: Any = None
+        self.memo_payloads: dict[str, Any] = {}
         self.info: Info = _placeholder_info(workflow_id, run_id, definition.name)
         self.random = random.Random(0)
         self._history_length = 0
@@ -221,7 +224,10 @@ class WorkflowInstance:
             cron_schedule=None,
             parent=ParentInfo(**parent) if parent else None,
             _history_length=lambda: self._history_length,
+            typed_search_attributes=sa.from_store(attrs.get("search_attributes")),
+            _search_attributes_store=dict(attrs.get("search_attributes") or {}),
         )
+        self.memo_payloads = dict(attrs.get("memo") or {})
         payloads = [_payload_from_json(p) for p in attrs.get("input", [])]
         definition = self.definition
         try:
@@ -479,6 +485,45 @@ class WorkflowInstance:
             self._commands.append(Command(EventType.MARKER_RECORDED, {
                 "marker_name": "core_patch", "patch_id": patch_id, "deprecated": deprecated}))
         return use_new
+
+    def upsert_search_attributes(self, updates: Sequence[Any]) -> None:
+        self._check_active()
+        changes: dict[str, Any] = {}
+        for update in updates:
+            if not isinstance(update, sa.SearchAttributeUpdate):
+                raise TypeError(
+                    "upsert_search_attributes takes SearchAttributeUpdate values, e.g. "
+                    "[SearchAttributeKey.for_keyword('CustomerId').value_set('c-1')], got "
+                    f"{update!r}")
+            key = update.key
+            changes[key.name] = None if update.value is None else {
+                "type": key.value_type_name, "value": sa.check_value(key, update.value)}
+        stored = dict(self.info._search_attributes_store)
+        for name, entry in changes.items():
+            if entry is None:
+                stored.pop(name, None)
+            else:
+                stored[name] = entry
+        self.info = dataclasses.replace(self.info, typed_search_attributes=sa.from_store(stored),
+                                        _search_attributes_store=stored)
+        self._commands.append(Command(EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+                                      {"search_attributes": changes}))
+
+    def upsert_memo(self, updates: dict[str, Any]) -> None:
+        self._check_active()
+        changes: dict[str, Any] = {}
+        for key, value in updates.items():
+            if value is None:
+                changes[key] = None
+                self.memo_payloads.pop(key, None)
+                continue
+            try:
+                payload = _payload_to_json(self.converter.payload_converter.to_payload(value))
+            except TypeError as error:
+                raise TypeError(f"upsert_memo({key!r}): {error}") from None
+            changes[key] = self.memo_payloads[key] = payload
+        self._commands.append(Command(EventType.WORKFLOW_PROPERTIES_MODIFIED,
+                                      {"upserted_memo": changes}))
 
     def uuid4(self) -> uuid.UUID:
         return uuid.UUID(int=self.random.getrandbits(128), version=4)

@@ -49,6 +49,8 @@ class StartWorkflowRequest:
     parent_seq: int | None = None
     parent_close_policy: int = 1
     eager_worker_id: str | None = None
+    search_attributes: dict[str, Any] | None = None
+    memo: dict[str, Any] | None = None
 
 
 @dataclass
@@ -76,6 +78,8 @@ class ExecutionRow:
     execution_deadline: float | None
     parent_workflow_id: str | None = None
     parent_run_id: str | None = None
+    search_attributes: dict[str, Any] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -208,6 +212,11 @@ class Store(Protocol):
                               workflow_id_prefix: str | None = None,
                               task_queue: str | None = None,
                               limit: int = 100) -> list[ExecutionRow]: ...
+
+    async def list_workflows(self, query: str | None, limit: int,
+                             offset: int) -> list[ExecutionRow]: ...
+
+    async def count_workflows(self, query: str | None) -> int: ...
 
     async def get_history(self, run_id: str, after_event_id: int = 0,
                           limit: int | None = None) -> list[HistoryEvent]: ...

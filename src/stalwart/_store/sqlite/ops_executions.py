@@ -17,6 +17,7 @@ from ..base import (
     WorkflowTaskClaim,
 )
 from .connection import WriteContext
+from .ops_search_attributes import write_search_attributes
 
 dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -37,7 +38,7 @@ CLOSE_STATUS = {
 EXECUTION_COLUMNS = (
     "run_id, workflow_id, workflow_type, task_queue, status, start_time, close_time, "
     "first_run_id, continued_run_id, next_run_id, next_event_id, result, failure, "
-    "execution_deadline, parent_workflow_id, parent_run_id"
+    "execution_deadline, parent_workflow_id, parent_run_id, search_attributes, memo"
 )
 
 
@@ -62,10 +63,13 @@ def insert_execution(ctx: WriteContext, conn: sqlite3.Connection, request: Start
     first_run_id = request.first_run_id or request.run_id
     conn.execute(
         f"INSERT INTO executions ({EXECUTION_COLUMNS}, parent_seq, parent_close_policy) "
-        "VALUES (?, ?, ?, ?, 1, ?, NULL, ?, ?, NULL, 2, NULL, NULL, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, 1, ?, NULL, ?, ?, NULL, 2, NULL, NULL, ?, ?, ?, NULL, ?, ?, ?)",
         (request.run_id, request.workflow_id, request.workflow_type, request.task_queue, now,
          first_run_id, request.continued_run_id, deadline, request.parent_workflow_id,
-         request.parent_run_id, request.parent_seq, request.parent_close_policy))
+         request.parent_run_id, dumps(request.memo) if request.memo else None,
+         request.parent_seq, request.parent_close_policy))
+    if request.search_attributes:
+        write_search_attributes(conn, request.run_id, request.search_attributes)
     append_event(conn, request.run_id, 1, EventType.WORKFLOW_EXECUTION_STARTED, now, {
         "workflow_id": request.workflow_id, "workflow_type": request.workflow_type,
         "task_queue": request.task_queue, "input": request.input,
@@ -74,6 +78,9 @@ def insert_execution(ctx: WriteContext, conn: sqlite3.Connection, request: Start
         "attempt": 1, "identity": request.identity,
         "parent": {"namespace": "default", "workflow_id": request.parent_workflow_id,
                    "run_id": request.parent_run_id} if request.parent_run_id else None,
+        **({"search_attributes": request.search_attributes}
+           if request.search_attributes else {}),
+        **({"memo": request.memo} if request.memo else {}),
     })
     if request.start_signal is not None:
         name, signal_input = request.start_signal
@@ -286,7 +293,9 @@ def row_to_execution(row: Any) -> ExecutionRow:
         history_length=row[10] - 1,
         result=loads(row[11]) if row[11] is not None else None,
         failure=loads(row[12]) if row[12] is not None else None, execution_deadline=row[13],
-        parent_workflow_id=row[14], parent_run_id=row[15])
+        parent_workflow_id=row[14], parent_run_id=row[15],
+        search_attributes=loads(row[16]) if row[16] else {},
+        memo=loads(row[17]) if row[17] else {})
 
 
 def get_execution(conn: sqlite3.Connection, workflow_id: str | None, run_id: str | None

@@ -30,6 +30,7 @@ from .ops_messages import (
     signal_external,
     start_child,
 )
+from .ops_search_attributes import upsert_memo, upsert_search_attributes
 
 ACTIVITY_COLUMNS = (
     "run_id, seq, workflow_id, workflow_type, activity_type, activity_id, task_queue, input, "
@@ -199,6 +200,10 @@ def complete_workflow_task(ctx: WriteContext, conn: sqlite3.Connection,
             signal_external(ctx, conn, run_id, attrs, completion.identity, now)
         elif etype == EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
             cancel_external(ctx, conn, run_id, attrs, completion.identity, now)
+        elif etype == EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            upsert_search_attributes(conn, run_id, attrs["search_attributes"])
+        elif etype == EventType.WORKFLOW_PROPERTIES_MODIFIED:
+            upsert_memo(conn, run_id, attrs["upserted_memo"])
         elif etype == EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED:
             conn.execute("UPDATE updates SET state = 3, result = ?, failure = ? WHERE "
                          "run_id = ? AND update_id = ?",

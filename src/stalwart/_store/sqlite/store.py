@@ -12,6 +12,7 @@ from typing import Any
 
 from ... import exceptions as exc
 from ..._model.events import EventType, HistoryEvent
+from ..._model.list_filter import parse_list_query
 from ..base import (
     ActivityTaskClaim,
     CompletionResult,
@@ -82,6 +83,7 @@ from .ops_tasks import (
     mark_activity_async,
     release_workflow_task,
 )
+from .ops_visibility import count_by_query, list_by_query
 
 
 class SqliteStore:
@@ -172,6 +174,18 @@ class SqliteStore:
         rows: list[ExecutionRow] = await self._reader.run(
             list_executions, status, workflow_type, workflow_id_prefix, task_queue, limit)
         return rows
+
+    async def list_workflows(self, query: str | None, limit: int,
+                             offset: int) -> list[ExecutionRow]:
+        parsed = parse_list_query(query)
+        rows: list[ExecutionRow] = await self._reader.run(list_by_query, query or "", parsed,
+                                                          limit, offset)
+        return rows
+
+    async def count_workflows(self, query: str | None) -> int:
+        parsed = parse_list_query(query)
+        count: int = await self._reader.run(count_by_query, query or "", parsed)
+        return count
 
     async def get_history(self, run_id: str, after_event_id: int = 0,
                           limit: int | None = None) -> list[HistoryEvent]:
