@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from stalwart._store import open_store
+from stalwart._store.sqlite.connection import SCHEMA_VERSION
 from stalwart._store.sqlite.store import SqliteStore
 from stalwart.exceptions import StoreError
 
@@ -71,7 +72,7 @@ async def test_open_twice_migrates_once_and_keeps_data(db_path: str) -> None:
 
     assert execution is not None
     assert _tables(db_path) == tables
-    assert _meta(db_path) == {"schema_version": "1", "application": "stalwart"}
+    assert _meta(db_path) == {"schema_version": str(SCHEMA_VERSION), "application": "stalwart"}
     assert count_rows(db_path, "executions") == 1
 
 
@@ -104,7 +105,7 @@ async def test_open_store_two_processes_migrate_new_file_at_once(tmp_path: Path)
                 await p.communicate()
 
     assert [code for code, _ in outcomes] == [0] * len(processes), outcomes
-    assert _meta(str(db_path)) == {"schema_version": "1", "application": "stalwart"}
+    assert _meta(str(db_path)) == {"schema_version": str(SCHEMA_VERSION), "application": "stalwart"}
     store = await open_store(f"sqlite:///{db_path}")
     try:
         await start(store, "after-race")
