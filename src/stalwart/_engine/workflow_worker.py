@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import random
 import uuid
@@ -138,6 +139,8 @@ class WorkflowWorker:
         finally:
             if fresh is not None:
                 fresh.evict()
+        if failure is not None:
+            failure = await encode_value(failure, self.converter.payload_codec)
         await self.store.answer_query(query["id"], result, failure)
 
     async def _replay_for_query(self, run_id: str) -> WorkflowInstance:
@@ -229,6 +232,8 @@ class WorkflowWorker:
         inbox = [event.as_history_event() for event in claim.inbox]
         if self.converter.payload_codec is not None:
             inbox = await decode_events(inbox, self.converter.payload_codec)
+            for update in claim.updates:
+                await decode_value(update["input"], self.converter.payload_codec)
         entry = self._cache.get(run_id)
         try:
             if entry is not None and entry.history_length == claim.history_length:
@@ -251,6 +256,12 @@ class WorkflowWorker:
         eager_limit = completion.eager_activity_limit
         try:
             result = await self.store.complete_workflow_task(completion, now)
+        except (TypeError, ValueError) as error:
+            # The store refused a command (say, a search attribute of the wrong type): nothing
+            # was written; record it as the task's failure so it is visible and retried.
+            await self._fail_task(claim, WorkflowTaskError(
+                f"the workflow's commands were refused: {error}", error), now)
+            return None
         finally:
             # The eager claims below start before the next await, so the slots stay covered.
             self._release_eager_slots(eager_limit)
@@ -262,16 +273,25 @@ class WorkflowWorker:
         new_run_id = None
         if any(c.event_type == EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW for c in commands):
             new_run_id = str(uuid.uuid4())
+        accepted_updates = instance.accepted_updates
+        rejected_updates = instance.rejected_updates
         if self.converter.payload_codec is not None:
             commands = await encode_commands(commands, self.converter.payload_codec)
+            # Copies: the instance keeps the decoded inputs of the updates it accepted.
+            accepted_updates = copy.deepcopy(accepted_updates)
+            await encode_value([e.attributes for e in accepted_updates],
+                               self.converter.payload_codec)
+            rejected_updates = [
+                (update_id, await encode_value(copy.deepcopy(failure),
+                                               self.converter.payload_codec))
+                for update_id, failure in rejected_updates]
         return WorkflowTaskCompletion(
             run_id=run_id, worker_id=self.worker_id, identity=self.identity,
             inbox_max_id=inbox_max_id, workflow_time=now, commands=commands,
             eager_activity_queue=self.task_queue,
             eager_activity_limit=self._eager_activity_slots(), claim_next_task=True,
             new_run_id=new_run_id, new_run_seed=random.getrandbits(63),
-            accepted_updates=instance.accepted_updates,
-            rejected_updates=instance.rejected_updates)
+            accepted_updates=accepted_updates, rejected_updates=rejected_updates)
 
     def _after_commit(self, run_id: str, instance: WorkflowInstance,
                       result: CompletionResult) -> WorkflowTaskClaim | None:
