@@ -328,6 +328,15 @@ def _payload_to_json(payload: Payload) -> dict[str, Any]:
     return {"metadata": metadata, "data_b64": base64.b64encode(payload.data).decode()}
 
 
+def headers_to_json(headers: Mapping[str, Payload] | None) -> dict[str, Any]:
+    """Interceptor headers (name -> Payload) in their store form."""
+    return {name: _payload_to_json(payload) for name, payload in (headers or {}).items()}
+
+
+def headers_from_json(data: Mapping[str, Any] | None) -> dict[str, Payload]:
+    return {name: _payload_from_json(payload) for name, payload in (data or {}).items()}
+
+
 def _payload_from_json(data: Mapping[str, Any]) -> Payload:
     metadata = {k: v.encode("latin-1") for k, v in data["metadata"].items()}
     if "data" in data:

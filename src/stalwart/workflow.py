@@ -33,8 +33,12 @@ from ._runtime.definitions import (
     mark_signal,
     mark_update,
 )
+from ._runtime.definitions import get_workflow_definition as _get_workflow_definition
 from ._runtime.info import Info, ParentInfo
-from ._runtime.instance import ActivityHandle, ContinueAsNewError
+from ._runtime.instance import ActivityHandle, ContinueAsNewError, activity_name
+from ._runtime.interceptors import ContinueAsNewInput as _ContinueAsNewInput
+from ._runtime.interceptors import StartActivityInput as _StartActivityInput
+from ._runtime.interceptors import StartChildWorkflowInput as _StartChildWorkflowInput
 from ._runtime.messaging import UpdateInfo
 from .common import RetryPolicy
 from .converter import _payload_from_json
@@ -322,7 +326,16 @@ def continue_as_new(arg: Any = _NO_ARG, *, args: Sequence[Any] = (), workflow: A
     Never returns: raises an internal ``ContinueAsNewError`` that unwinds the workflow.
     """
     call_args = _merge_args(arg, args, ())
-    raise _api.current().continue_as_new(call_args, workflow, task_queue, execution_timeout)
+    name = workflow if isinstance(workflow, str) or workflow is None else None
+    if workflow is not None and name is None:
+        definition = _get_workflow_definition(workflow)
+        if definition is None:
+            raise TypeError(f"continue_as_new(workflow={workflow!r}): not a @workflow.defn "
+                            "class or @workflow.run method")
+        name = definition.name
+    _api.current().outbound.continue_as_new(_ContinueAsNewInput(
+        workflow=name, args=call_args, task_queue=task_queue,
+        execution_timeout=execution_timeout, headers={}))
 
 
 def _merge_args(arg: Any, args: Sequence[Any], extra: Sequence[Any]) -> list[Any]:
@@ -350,17 +363,28 @@ def start_activity(
     (the worker's ``default_activity_timeout`` fills in when set). Extra positional arguments
     beyond Temporal's single ``arg`` are accepted and passed on.
     """
-    instance = _api.current()
-    if start_to_close_timeout is None and schedule_to_close_timeout is None:
-        start_to_close_timeout = instance.default_activity_timeout
-    return instance.start_activity(
+    return _start_activity(
         activity, _merge_args(arg, args, more_args), task_queue=task_queue,
         result_type=result_type, schedule_to_close_timeout=schedule_to_close_timeout,
         schedule_to_start_timeout=schedule_to_start_timeout,
         start_to_close_timeout=start_to_close_timeout, heartbeat_timeout=heartbeat_timeout,
         retry_policy=retry_policy, cancellation_type=int(cancellation_type),
-        activity_id=activity_id, summary=summary,
-    )
+        activity_id=activity_id, summary=summary, local=False)
+
+
+def _start_activity(activity: Any, args: list[Any], *, local: bool, **options: Any
+                    ) -> ActivityHandle:
+    instance = _api.current()
+    if options["start_to_close_timeout"] is None and options["schedule_to_close_timeout"] is None:
+        options["start_to_close_timeout"] = instance.default_activity_timeout
+    name, definition = activity_name(activity)
+    if options["result_type"] is None and definition is not None:
+        options["result_type"] = definition.return_type_hint
+    start_input = _StartActivityInput(activity=name, args=args, headers={}, local=local,
+                                      fn=activity, **options)
+    if local:
+        return instance.outbound.start_local_activity(start_input)
+    return instance.outbound.start_activity(start_input)
 
 
 async def execute_activity(
@@ -409,10 +433,7 @@ def start_local_activity(
     what an ordinary activity costs on an idle worker: one transaction per step.
     ``activity.info().is_local`` is true inside them.
     """
-    instance = _api.current()
-    if start_to_close_timeout is None and schedule_to_close_timeout is None:
-        start_to_close_timeout = instance.default_activity_timeout
-    return instance.start_activity(
+    return _start_activity(
         activity, _merge_args(arg, args, more_args), task_queue=None, result_type=result_type,
         schedule_to_close_timeout=schedule_to_close_timeout,
         schedule_to_start_timeout=schedule_to_start_timeout,
@@ -604,12 +625,21 @@ async def start_child_workflow(
     Raises:
         WorkflowAlreadyStartedError: a workflow with the child's id is already running.
     """
-    return await _children.start_child_workflow(
-        _api.current(), workflow, _merge_args(arg, args, ()), id=id, task_queue=task_queue,
-        result_type=result_type, cancellation_type=int(cancellation_type),
+    if isinstance(workflow, str):
+        name, hinted = workflow, None
+    else:
+        definition = _get_workflow_definition(workflow)
+        if definition is None:
+            raise TypeError(f"start_child_workflow({workflow!r}): not a @workflow.defn class "
+                            "or @workflow.run method, nor a workflow type name")
+        name, hinted = definition.name, definition.return_type_hint
+    return await _api.current().outbound.start_child_workflow(_StartChildWorkflowInput(
+        workflow=name, fn=workflow, args=_merge_args(arg, args, ()), id=id,
+        task_queue=task_queue, result_type=result_type or hinted,
+        cancellation_type=int(cancellation_type),
         parent_close_policy=int(parent_close_policy) or 1,
         execution_timeout=execution_timeout or run_timeout,
-        id_reuse_policy=int(id_reuse_policy or 1))
+        id_reuse_policy=int(id_reuse_policy or 1), headers={}))
 
 
 async def execute_child_workflow(workflow: Any, arg: Any = _NO_ARG, *,

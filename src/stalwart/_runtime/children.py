@@ -4,14 +4,15 @@ signals or cancels. Functions of a :class:`WorkflowInstance`; no I/O."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions as exc
 from .._model.events import Command, EventType, HistoryEvent
-from ..converter import _payload_from_json, _payload_to_json
+from ..converter import Payload, _payload_from_json, _payload_to_json, headers_to_json
 from .definitions import get_workflow_definition
+from .interceptors import SignalExternalWorkflowInput
 
 if TYPE_CHECKING:
     from .instance import WorkflowInstance
@@ -91,9 +92,14 @@ class ExternalWorkflowHandle:
 
     async def signal(self, signal: Any, arg: Any = None, *, args: Sequence[Any] = ()) -> None:
         """Deliver a signal to the workflow; raises ApplicationError if it is not running."""
-        await signal_external(self._instance, self._id, self._run_id, signal,
-                                             [arg] if arg is not None else list(args),
-                                             child=False)
+        name = signal if isinstance(signal, str) else getattr(
+            getattr(signal, "__stalwart_signal_definition__", None), "name", None)
+        if not name:
+            raise TypeError(f"{signal!r} is not a signal: pass a @workflow.signal method or "
+                            "the signal name")
+        await self._instance.outbound.signal_external_workflow(SignalExternalWorkflowInput(
+            signal=name, args=[arg] if arg is not None else list(args), namespace="default",
+            workflow_id=self._id, workflow_run_id=self._run_id, headers={}))
 
     async def cancel(self) -> None:
         """Ask the workflow to cancel."""
@@ -105,6 +111,7 @@ async def start_child_workflow(
     task_queue: str | None,
     result_type: Any, cancellation_type: int, parent_close_policy: int,
     execution_timeout: timedelta | None, id_reuse_policy: int,
+    headers: Mapping[str, Payload] | None = None,
 ) -> ChildWorkflowHandle:
     instance._check_active()
     if isinstance(workflow, str):
@@ -130,6 +137,7 @@ async def start_child_workflow(
         "parent_close_policy": parent_close_policy, "id_reuse_policy": id_reuse_policy,
         "random_seed": instance.random.getrandbits(63),
         "run_id": str(instance.uuid4()),
+        **({"header": headers_to_json(headers)} if headers else {}),
     }))
     handle = ChildWorkflowHandle(instance, seq, child_id, result_type or hinted,
                                  cancellation_type)
@@ -200,7 +208,8 @@ def get_external_workflow_handle(instance: WorkflowInstance, workflow_id: str,
 
 
 async def signal_external(instance: WorkflowInstance, workflow_id: str, run_id: str | None,
-                          signal: Any, args: Sequence[Any], *, child: bool) -> None:
+                          signal: Any, args: Sequence[Any], *, child: bool,
+                          headers: Mapping[str, Payload] | None = None) -> None:
     instance._check_active()
     name = signal if isinstance(signal, str) else getattr(
         getattr(signal, "__stalwart_signal_definition__", None), "name", None)
@@ -214,7 +223,8 @@ async def signal_external(instance: WorkflowInstance, workflow_id: str, run_id: 
     seq = instance._next_seq("signal")
     instance._commands.append(Command(EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, {
         "seq": seq, "workflow_id": workflow_id, "run_id": run_id, "signal_name": name,
-        "input": [_payload_to_json(p) for p in payloads], "child_workflow_only": child}))
+        "input": [_payload_to_json(p) for p in payloads], "child_workflow_only": child,
+        **({"header": headers_to_json(headers)} if headers else {})}))
     future: asyncio.Future[None] = instance.loop.create_future()
     instance._external[("signal", seq)] = future
     await future

@@ -10,25 +10,39 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import functools
 import random
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import exceptions as exc
-from .._model.definitions import ActivityDefinition, get_activity_definition
 from .._model import search_attributes as sa
+from .._model.definitions import ActivityDefinition, get_activity_definition
 from .._model.events import Command, EventType, HistoryEvent
 from ..common import RawValue, RetryPolicy
-from ..converter import DataConverter, _payload_from_json, _payload_to_json
+from ..converter import (
+    DataConverter,
+    Payload,
+    _payload_from_json,
+    _payload_to_json,
+    headers_from_json,
+    headers_to_json,
+)
 from . import children, guard, messaging
 from .children import ChildWorkflowHandle
 from .definitions import (
     WorkflowDefinition,
 )
 from .info import Info, ParentInfo
+from .interceptors import (
+    ExecuteWorkflowInput,
+    WorkflowInboundInterceptor,
+    WorkflowOutboundInterceptor,
+)
 from .loop import WorkflowEventLoop, WorkflowTimerHandle
+from .roots import RootInbound, RootOutbound
 
 
 class ContinueAsNewError(BaseException):
@@ -41,6 +55,7 @@ class ContinueAsNewError(BaseException):
                  execution_timeout: timedelta | None) -> None:
         super().__init__("continue as new")
         self.input_args = list(args)
+        self.headers: dict[str, Payload] = {}
         self.workflow = workflow
         self.task_queue = task_queue
         self.execution_timeout = execution_timeout
@@ -91,9 +106,16 @@ class WorkflowInstance:
     """A workflow object plus its loop, pending handles and the commands of the current task."""
 
     def __init__(self, definition: WorkflowDefinition, *, workflow_id: str, run_id: str,
-                 converter: DataConverter) -> None:
+                 converter: DataConverter,
+                 interceptor_classes: Sequence[type[WorkflowInboundInterceptor]] = ()) -> None:
         self.definition = definition
         self.converter = converter
+        inbound: WorkflowInboundInterceptor = RootInbound(self)
+        for interceptor_class in reversed(interceptor_classes):
+            inbound = interceptor_class(inbound)
+        self.inbound = inbound
+        self.outbound: WorkflowOutboundInterceptor = RootOutbound(self)
+        self._interceptors_ready = False
         self.loop = WorkflowEventLoop(self)  # type: ignore[abstract]
         self.now_seconds = 0.0
         self.is_replaying = False
@@ -240,6 +262,7 @@ class WorkflowInstance:
             args_error = None
 
         init_error: BaseException | None = None
+        self._init_interceptors()
         if definition.dynamic:
             args = [[RawValue(p) for p in payloads]]
             args_error = None
@@ -257,9 +280,17 @@ class WorkflowInstance:
             if init_error is not None:
                 raise init_error
             messaging.deliver_buffered_signals(self)
-            return await definition.run_fn(self.workflow_object, *args)
+            return await self.inbound.execute_workflow(ExecuteWorkflowInput(
+                type=definition.cls, run_fn=functools.partial(definition.run_fn,
+                                                              self.workflow_object),
+                args=args, headers=headers_from_json(attrs.get("header"))))
 
         self._pending_run = run_main
+
+    def _init_interceptors(self) -> None:
+        if not self._interceptors_ready:
+            self._interceptors_ready = True
+            self.inbound.init(RootOutbound(self))
 
     def _start_run(self) -> None:
         """Start the run method once the activation's inputs are applied.
@@ -347,6 +378,7 @@ class WorkflowInstance:
                 "input": payloads,
                 "execution_timeout": error.execution_timeout.total_seconds()
                 if error.execution_timeout else None,
+                **({"header": headers_to_json(error.headers)} if error.headers else {}),
             }))
             return
         if isinstance(error, asyncio.CancelledError) or (
@@ -391,10 +423,10 @@ class WorkflowInstance:
         schedule_to_start_timeout: timedelta | None, start_to_close_timeout: timedelta | None,
         heartbeat_timeout: timedelta | None, retry_policy: RetryPolicy | None,
         cancellation_type: int, activity_id: str | None, summary: str | None,
-        local: bool = False,
+        local: bool = False, headers: Mapping[str, Payload] | None = None,
     ) -> ActivityHandle:
         self._check_active()
-        name, definition = _activity_name(activity)
+        name, definition = activity_name(activity)
         if result_type is None and definition is not None:
             result_type = definition.return_type_hint
         if start_to_close_timeout is None and schedule_to_close_timeout is None:
@@ -433,6 +465,7 @@ class WorkflowInstance:
             "cancellation_type": cancellation_type,
             **({"summary": summary} if summary else {}),
             **({"local": True} if local else {}),
+            **({"header": headers_to_json(headers)} if headers else {}),
         }))
         handle = ActivityHandle(self, seq, result_type, cancellation_type)
         self._activities[seq] = handle
@@ -532,7 +565,8 @@ class WorkflowInstance:
         return datetime.fromtimestamp(self.now_seconds, UTC)
 
     def continue_as_new(self, args: Sequence[Any], workflow: Any, task_queue: str | None,
-                        execution_timeout: timedelta | None) -> ContinueAsNewError:
+                        execution_timeout: timedelta | None,
+                        headers: Mapping[str, Payload] | None = None) -> ContinueAsNewError:
         self._check_active()
         name: str | None = None
         if workflow is not None:
@@ -546,7 +580,9 @@ class WorkflowInstance:
                     raise TypeError(f"continue_as_new(workflow={workflow!r}): not a "
                                     "@workflow.defn class or @workflow.run method")
                 name = definition.name
-        return ContinueAsNewError(args, name, task_queue, execution_timeout)
+        error = ContinueAsNewError(args, name, task_queue, execution_timeout)
+        error.headers = dict(headers or {})
+        return error
 
 
 
@@ -563,7 +599,7 @@ class WorkflowInstance:
 
 
 
-def _activity_name(activity: Any) -> tuple[str, ActivityDefinition | None]:
+def activity_name(activity: Any) -> tuple[str, ActivityDefinition | None]:
     if isinstance(activity, str):
         if not activity:
             raise ValueError("activity name must not be empty")

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from .. import exceptions as exc
 from .._model.events import Command, EventType, HistoryEvent
 from ..common import RawValue
-from ..converter import _payload_from_json, _payload_to_json
+from ..converter import _payload_from_json, _payload_to_json, headers_from_json
 from . import guard
 from .definitions import SignalDefinition, UpdateDefinition
+from .interceptors import HandleSignalInput, HandleUpdateInput
 
 if TYPE_CHECKING:
     from .instance import WorkflowInstance
@@ -54,10 +55,6 @@ def _raw(payloads: list[Any]) -> list[RawValue]:
     return [RawValue(p) for p in payloads]
 
 
-def _call(definition: Any, obj: Any, args: list[Any]) -> Any:
-    return definition.fn(*args) if definition.bound else definition.fn(obj, *args)
-
-
 def deliver_buffered_signals(instance: WorkflowInstance) -> None:
     for name in list(instance._buffered_signals):
         if signal_definition(instance, name) is not None:
@@ -82,25 +79,20 @@ def run_signal(instance: WorkflowInstance, event: HistoryEvent) -> None:
             log_warning(instance, "dropping signal %r: cannot decode its arguments: %s",
                               name, error)
             return
-    obj = instance.workflow_object
-    if definition.is_async:
-        async def run_async() -> None:
-            instance.running_handlers += 1
-            try:
-                await _call(definition, obj, args)
-            except BaseException as error:
-                if not isinstance(error, asyncio.CancelledError):
-                    instance._handler_errors.append(error)
-            finally:
-                instance.running_handlers -= 1
-        instance.loop.create_task(run_async(), name=f"signal-{name}", context=instance._context)
-    else:
-        def run_sync() -> None:
-            try:
-                _call(definition, obj, args)
-            except Exception as error:
+    signal_input = HandleSignalInput(signal=name, args=args,
+                                     headers=headers_from_json(event.attributes.get("header")))
+
+    async def handle() -> None:
+        instance.running_handlers += 1
+        try:
+            await instance.inbound.handle_signal(signal_input)
+        except BaseException as error:
+            if not isinstance(error, asyncio.CancelledError):
                 instance._handler_errors.append(error)
-        instance.loop.call_soon(run_sync, context=instance._context)
+        finally:
+            instance.running_handlers -= 1
+
+    instance.loop.create_task(handle(), name=f"signal-{name}", context=instance._context)
 
 
 def log_warning(instance: WorkflowInstance, message: str, *args: Any) -> None:
@@ -168,17 +160,15 @@ def apply_update_accepted(instance: WorkflowInstance, event: HistoryEvent) -> No
             f"history has an accepted update {name!r} but workflow "
             f"{instance.definition.name!r} no longer has a handler for it")
     args = update_args(instance, definition, name, event.attributes["input"])
-    obj = instance.workflow_object
     pc = instance.converter.payload_converter
 
     async def run_update() -> None:
         instance.running_handlers += 1
         _current_update.set(UpdateInfo(id=update_id, name=name))
         try:
-            if definition.is_async:
-                result = await _call(definition, obj, args)
-            else:
-                result = _call(definition, obj, args)
+            result = await instance.inbound.handle_update_handler(HandleUpdateInput(
+                id=update_id, update=name, args=args,
+                headers=headers_from_json(event.attributes.get("header"))))
             attrs: dict[str, Any] = {"update_id": update_id,
                                      "result": _payload_to_json(pc.to_payload(result))}
         except exc.FailureError as error:

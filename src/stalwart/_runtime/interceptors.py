@@ -1,0 +1,161 @@
+"""Workflow interceptors (mirrors temporalio.worker's workflow interceptor classes).
+
+A worker's ``Interceptor.workflow_interceptor_class`` returns a ``WorkflowInboundInterceptor``
+subclass; each workflow instance chains them around its own implementation: inbound calls reach
+workflow code (run, signals, queries, updates), outbound calls leave it (activities, children,
+signals to other workflows, continue-as-new). Headers travel with each call and are recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from ..common import RetryPolicy
+from ..converter import Payload
+
+if TYPE_CHECKING:
+    from .children import ChildWorkflowHandle
+    from .info import Info
+    from .instance import ActivityHandle
+
+
+@dataclass
+class WorkflowInterceptorClassInput:
+    unsafe_extern_functions: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+
+
+@dataclass
+class ExecuteWorkflowInput:
+    type: type
+    run_fn: Callable[..., Any]
+    args: Sequence[Any]
+    headers: Mapping[str, Payload]
+
+
+@dataclass
+class HandleSignalInput:
+    signal: str
+    args: Sequence[Any]
+    headers: Mapping[str, Payload]
+
+
+@dataclass
+class HandleQueryInput:
+    id: str
+    query: str
+    args: Sequence[Any]
+    headers: Mapping[str, Payload]
+
+
+@dataclass
+class HandleUpdateInput:
+    id: str
+    update: str
+    args: Sequence[Any]
+    headers: Mapping[str, Payload]
+
+
+@dataclass
+class StartActivityInput:
+    activity: str
+    args: Sequence[Any]
+    activity_id: str | None
+    task_queue: str | None
+    schedule_to_close_timeout: timedelta | None
+    schedule_to_start_timeout: timedelta | None
+    start_to_close_timeout: timedelta | None
+    heartbeat_timeout: timedelta | None
+    retry_policy: RetryPolicy | None
+    cancellation_type: int
+    headers: dict[str, Payload]
+    result_type: Any
+    summary: str | None = None
+    local: bool = False
+    fn: Any = None
+
+
+@dataclass
+class StartChildWorkflowInput:
+    workflow: str
+    args: Sequence[Any]
+    id: str | None
+    task_queue: str | None
+    cancellation_type: int
+    parent_close_policy: int
+    execution_timeout: timedelta | None
+    id_reuse_policy: int
+    headers: dict[str, Payload]
+    result_type: Any
+    fn: Any = None
+
+
+@dataclass
+class SignalExternalWorkflowInput:
+    signal: str
+    args: Sequence[Any]
+    namespace: str
+    workflow_id: str
+    workflow_run_id: str | None
+    headers: dict[str, Payload]
+
+
+@dataclass
+class ContinueAsNewInput:
+    workflow: str | None
+    args: Sequence[Any]
+    task_queue: str | None
+    execution_timeout: timedelta | None
+    headers: dict[str, Payload]
+
+
+class WorkflowInboundInterceptor:
+    """Calls into workflow code. Subclass and override; call ``self.next`` to continue."""
+
+    def __init__(self, next: WorkflowInboundInterceptor) -> None:
+        self.next = next
+
+    def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+        self.next.init(outbound)
+
+    async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
+        return await self.next.execute_workflow(input)
+
+    async def handle_signal(self, input: HandleSignalInput) -> None:
+        await self.next.handle_signal(input)
+
+    def handle_query(self, input: HandleQueryInput) -> Any:
+        return self.next.handle_query(input)
+
+    def handle_update_validator(self, input: HandleUpdateInput) -> None:
+        self.next.handle_update_validator(input)
+
+    async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
+        return await self.next.handle_update_handler(input)
+
+
+class WorkflowOutboundInterceptor:
+    """Calls out of workflow code. Subclass and override; call ``self.next`` to continue."""
+
+    def __init__(self, next: WorkflowOutboundInterceptor) -> None:
+        self.next = next
+
+    def info(self) -> Info:
+        return self.next.info()
+
+    def start_activity(self, input: StartActivityInput) -> ActivityHandle:
+        return self.next.start_activity(input)
+
+    def start_local_activity(self, input: StartActivityInput) -> ActivityHandle:
+        return self.next.start_local_activity(input)
+
+    async def start_child_workflow(self, input: StartChildWorkflowInput) -> ChildWorkflowHandle:
+        return await self.next.start_child_workflow(input)
+
+    async def signal_external_workflow(self, input: SignalExternalWorkflowInput) -> None:
+        await self.next.signal_external_workflow(input)
+
+    def continue_as_new(self, input: ContinueAsNewInput) -> NoReturn:
+        self.next.continue_as_new(input)

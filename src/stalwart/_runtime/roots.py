@@ -1,0 +1,115 @@
+"""The innermost workflow interceptors: where intercepted calls meet the instance."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from . import children
+from .interceptors import (
+    ContinueAsNewInput,
+    ExecuteWorkflowInput,
+    HandleQueryInput,
+    HandleSignalInput,
+    HandleUpdateInput,
+    SignalExternalWorkflowInput,
+    StartActivityInput,
+    StartChildWorkflowInput,
+    WorkflowInboundInterceptor,
+    WorkflowOutboundInterceptor,
+)
+
+if TYPE_CHECKING:
+    from .children import ChildWorkflowHandle
+    from .info import Info
+    from .instance import ActivityHandle, WorkflowInstance
+
+
+def _call(definition: Any, obj: Any, args: Any) -> Any:
+    return definition.fn(*args) if definition.bound else definition.fn(obj, *args)
+
+
+class RootInbound(WorkflowInboundInterceptor):
+    def __init__(self, instance: WorkflowInstance) -> None:
+        self._instance = instance
+
+    def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+        self._instance.outbound = outbound
+
+    async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
+        return await input.run_fn(*input.args)
+
+    async def handle_signal(self, input: HandleSignalInput) -> None:
+        instance = self._instance
+        signals = instance.signal_handlers
+        definition = signals.get(input.signal) or signals.get(None)
+        assert definition is not None
+        result = _call(definition, instance.workflow_object, input.args)
+        if asyncio.iscoroutine(result):
+            await result
+
+    def handle_query(self, input: HandleQueryInput) -> Any:
+        queries = self._instance.query_handlers
+        definition = queries.get(input.query) or queries.get(None)
+        assert definition is not None
+        return _call(definition, self._instance.workflow_object, input.args)
+
+    def handle_update_validator(self, input: HandleUpdateInput) -> None:
+        updates = self._instance.update_handlers
+        definition = updates.get(input.update) or updates.get(None)
+        assert definition is not None
+        if definition.validator is None:
+            return
+        if definition.bound:
+            definition.validator(*input.args)
+        else:
+            definition.validator(self._instance.workflow_object, *input.args)
+
+    async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
+        updates = self._instance.update_handlers
+        definition = updates.get(input.update) or updates.get(None)
+        assert definition is not None
+        result = _call(definition, self._instance.workflow_object, input.args)
+        if asyncio.iscoroutine(result):
+            return await result
+        return result
+
+
+class RootOutbound(WorkflowOutboundInterceptor):
+    def __init__(self, instance: WorkflowInstance) -> None:
+        self._instance = instance
+
+    def info(self) -> Info:
+        return self._instance.info
+
+    def start_activity(self, input: StartActivityInput) -> ActivityHandle:
+        return self._instance.start_activity(
+            input.fn or input.activity, input.args, task_queue=input.task_queue,
+            result_type=input.result_type,
+            schedule_to_close_timeout=input.schedule_to_close_timeout,
+            schedule_to_start_timeout=input.schedule_to_start_timeout,
+            start_to_close_timeout=input.start_to_close_timeout,
+            heartbeat_timeout=input.heartbeat_timeout, retry_policy=input.retry_policy,
+            cancellation_type=input.cancellation_type, activity_id=input.activity_id,
+            summary=input.summary, local=input.local, headers=input.headers)
+
+    def start_local_activity(self, input: StartActivityInput) -> ActivityHandle:
+        return self.start_activity(input)
+
+    async def start_child_workflow(self, input: StartChildWorkflowInput) -> ChildWorkflowHandle:
+        return await children.start_child_workflow(
+            self._instance, input.fn or input.workflow, input.args, id=input.id,
+            task_queue=input.task_queue, result_type=input.result_type,
+            cancellation_type=input.cancellation_type,
+            parent_close_policy=input.parent_close_policy,
+            execution_timeout=input.execution_timeout, id_reuse_policy=input.id_reuse_policy,
+            headers=input.headers)
+
+    async def signal_external_workflow(self, input: SignalExternalWorkflowInput) -> None:
+        await children.signal_external(self._instance, input.workflow_id,
+                                       input.workflow_run_id, input.signal, input.args,
+                                       child=False, headers=input.headers)
+
+    def continue_as_new(self, input: ContinueAsNewInput) -> NoReturn:
+        raise self._instance.continue_as_new(input.args, input.workflow, input.task_queue,
+                                             input.execution_timeout, headers=input.headers)
