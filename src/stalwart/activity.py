@@ -73,7 +73,11 @@ def info() -> Info:
 def heartbeat(*details: Any) -> None:
     """Report progress. Details reach the next attempt if this one fails; a heartbeat also
     delivers a cancel request (see :func:`is_cancelled`). Throttled: cheap to call often."""
-    _context.current().heartbeat(details)
+    context = _context.current()
+    if context.outbound is not None:
+        context.outbound.heartbeat(*details)
+    else:
+        context.heartbeat(details)
 
 
 def is_cancelled() -> bool:

@@ -19,6 +19,17 @@ from enum import IntEnum
 from typing import Any, Generic, TypeVar
 
 from . import exceptions as exc
+from ._client_interceptors import (
+    CancelWorkflowInput,
+    DescribeWorkflowInput,
+    Interceptor,
+    OutboundInterceptor,
+    QueryWorkflowInput,
+    SignalWorkflowInput,
+    StartWorkflowInput,
+    StartWorkflowUpdateInput,
+    TerminateWorkflowInput,
+)
 from ._engine.clock import Clock
 from ._engine.codec import decode_value, encode_value
 from ._model import search_attributes as _sa
@@ -29,7 +40,7 @@ from ._runtime.definitions import get_workflow_definition
 from ._store import open_store
 from ._store.base import ExecutionRow, ExecutionStatus, StartWorkflowRequest, Store
 from .common import RetryPolicy, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from .converter import DataConverter, _payload_from_json, _payload_to_json
+from .converter import DataConverter, _payload_from_json, _payload_to_json, headers_to_json
 from .exceptions import (
     AsyncActivityCancelledError,
     WorkflowAlreadyStartedError,
@@ -42,7 +53,16 @@ from .exceptions import (
 __all__ = [
     "AsyncActivityCancelledError",
     "AsyncActivityHandle",
+    "CancelWorkflowInput",
     "Client",
+    "DescribeWorkflowInput",
+    "Interceptor",
+    "OutboundInterceptor",
+    "QueryWorkflowInput",
+    "SignalWorkflowInput",
+    "StartWorkflowInput",
+    "StartWorkflowUpdateInput",
+    "TerminateWorkflowInput",
     "WorkflowAlreadyStartedError",
     "WorkflowContinuedAsNewError",
     "WorkflowExecution",
@@ -239,10 +259,16 @@ class Client:
 
     def __init__(self, store: Store, *, namespace: str = "default",
                  data_converter: DataConverter = DataConverter.default,
-                 identity: str | None = None) -> None:
+                 identity: str | None = None, interceptors: Sequence[Any] = ()) -> None:
         self._store = store
         self._clock: Clock = Clock()
         self._workers: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._interceptors: list[Any] = list(interceptors)
+        outbound: OutboundInterceptor = _ClientRoot(self)
+        for interceptor in reversed(self._interceptors):
+            if isinstance(interceptor, Interceptor):
+                outbound = interceptor.intercept_client(outbound)
+        self._outbound = outbound
         self._namespace = namespace
         self._data_converter = data_converter
         import os
@@ -263,7 +289,7 @@ class Client:
         """
         store = await open_store(target_url)
         return Client(store, namespace=namespace, data_converter=data_converter,
-                      identity=identity)
+                      identity=identity, interceptors=interceptors)
 
     @property
     def namespace(self) -> str:
@@ -324,20 +350,30 @@ class Client:
             if args:
                 raise ValueError("pass either a single argument or args=[...], not both")
             args = [arg]
-        timeout = execution_timeout or run_timeout
+        return await self._outbound.start_workflow(StartWorkflowInput(
+            workflow=name, args=list(args), id=id, task_queue=task_queue,
+            execution_timeout=execution_timeout or run_timeout,
+            id_reuse_policy=int(id_reuse_policy), id_conflict_policy=int(id_conflict_policy),
+            search_attributes=search_attributes, memo=memo, start_signal=start_signal,
+            start_signal_args=list(start_signal_args), ret_type=result_type or hinted_result))
+
+    async def _start_workflow_impl(self, input: StartWorkflowInput) -> WorkflowHandle[Any]:
+        name, task_queue = input.workflow, input.task_queue
+        timeout = input.execution_timeout
         request = StartWorkflowRequest(
-            workflow_id=id, workflow_type=name, task_queue=task_queue,
-            input=await self._encode(args, f"start_workflow({name!r}) arguments"),
+            workflow_id=input.id, workflow_type=name, task_queue=task_queue,
+            input=await self._encode(input.args, f"start_workflow({name!r}) arguments"),
             run_id=str(uuid.uuid4()), random_seed=random.getrandbits(63),
             execution_timeout=timeout.total_seconds() if timeout else None,
-            id_reuse_policy=int(id_reuse_policy), id_conflict_policy=int(id_conflict_policy),
-            start_signal=(start_signal, await self._encode(
-                start_signal_args, f"start_signal {start_signal!r} arguments"))
-            if start_signal else None,
+            id_reuse_policy=input.id_reuse_policy, id_conflict_policy=input.id_conflict_policy,
+            start_signal=(input.start_signal, await self._encode(
+                input.start_signal_args, f"start_signal {input.start_signal!r} arguments"))
+            if input.start_signal else None,
             identity=self._identity,
-            search_attributes=_sa.to_store(search_attributes) or None,
+            search_attributes=_sa.to_store(input.search_attributes) or None,
             memo={key: (await self._encode([value], f"memo {key!r}"))[0]
-                  for key, value in (memo or {}).items()} or None,
+                  for key, value in (input.memo or {}).items()} or None,
+            header=headers_to_json(input.headers) or None,
         )
         eager_worker = self._eager_worker(task_queue, name)
         if eager_worker is not None:
@@ -345,9 +381,8 @@ class Client:
         result = await self._store.start_workflow(request, self._clock.now())
         if result.eager_task is not None and eager_worker is not None:
             eager_worker._workflow_worker.submit(result.eager_task)
-        return WorkflowHandle(self, id, run_id=result.run_id, result_run_id=result.run_id,
-                              first_execution_run_id=result.run_id,
-                              result_type=result_type or hinted_result)
+        return WorkflowHandle(self, input.id, run_id=result.run_id, result_run_id=result.run_id,
+                              first_execution_run_id=result.run_id, result_type=input.ret_type)
 
     def _eager_worker(self, task_queue: str, workflow_type: str) -> Any:
         """A running worker of this client that can take the first workflow task at once."""
@@ -494,6 +529,10 @@ class WorkflowHandle(Generic[ReturnType]):
 
     async def describe(self) -> WorkflowExecutionDescription:
         """Status, timestamps, history length and pending activities of the run."""
+        return await self._client._outbound.describe_workflow(DescribeWorkflowInput(
+            self._id, self._run_id))
+
+    async def _describe(self) -> WorkflowExecutionDescription:
         row = await self._execution(self._run_id)
         store = self._client.store
         pending = await store.list_pending_activities(row.run_id)
@@ -522,9 +561,8 @@ class WorkflowHandle(Generic[ReturnType]):
                             "the signal name")
         if arg is not _NO_ARG:
             args = [arg]
-        payloads = await self._client._encode(args, f"signal {name!r} arguments")
-        await self._client.store.signal_workflow(self._id, self._run_id, name, payloads,
-                                                 self._client.identity, self._client._clock.now())
+        await self._client._outbound.signal_workflow(SignalWorkflowInput(
+            id=self._id, run_id=self._run_id, signal=name, args=list(args)))
 
     async def query(self, query: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
                     result_type: type | None = None, rpc_timeout: timedelta | None = None,
@@ -538,8 +576,11 @@ class WorkflowHandle(Generic[ReturnType]):
         """
         if arg is not _NO_ARG:
             args = [arg]
-        timeout = rpc_timeout.total_seconds() if rpc_timeout else 10.0
-        return await _query(self, query, args, result_type, timeout)
+        name = _handler_name(query, "__stalwart_query_definition__", "query")
+        return await self._client._outbound.query_workflow(QueryWorkflowInput(
+            id=self._id, run_id=self._run_id, query=name, args=list(args),
+            ret_type=result_type or _handler_result_type(query, "__stalwart_query_definition__"),
+            rpc_timeout=rpc_timeout))
 
     async def start_update(self, update: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
                            id: str | None = None, result_type: type | None = None,
@@ -552,30 +593,76 @@ class WorkflowHandle(Generic[ReturnType]):
         """
         if arg is not _NO_ARG:
             args = [arg]
-        return await _start_update(self, update, args, id=id, result_type=result_type,
-                                   wait_for_stage=wait_for_stage)
+        return await self._client._outbound.start_workflow_update(StartWorkflowUpdateInput(
+            id=self._id, run_id=self._run_id, update_id=id,
+            update=_handler_name(update, "__stalwart_update_definition__", "update"),
+            args=list(args), wait_for_stage=int(wait_for_stage),
+            ret_type=result_type or _handler_result_type(
+                update, "__stalwart_update_definition__")))
 
     async def execute_update(self, update: Any, arg: Any = _NO_ARG, *,
                              args: Sequence[Any] = (), id: str | None = None,
                              result_type: type | None = None, **_: Any) -> Any:
         """Send an update and wait for its result."""
-        if arg is not _NO_ARG:
-            args = [arg]
-        update_handle = await _start_update(self, update, args, id=id, result_type=result_type,
-                                            wait_for_stage=WorkflowUpdateStage.COMPLETED)
+        update_handle = await self.start_update(update, arg, args=args, id=id,
+                                                result_type=result_type,
+                                                wait_for_stage=WorkflowUpdateStage.COMPLETED)
         return await update_handle.result()
 
     async def cancel(self, **_: Any) -> None:
         """Ask the workflow to cancel: it sees ``asyncio.CancelledError`` at its next await."""
-        await self._client.store.request_cancel_workflow(
-            self._id, self._run_id, "", self._client.identity, self._client._clock.now())
+        await self._client._outbound.cancel_workflow(CancelWorkflowInput(self._id,
+                                                                         self._run_id))
 
     async def terminate(self, *args: Any, reason: str | None = None, **_: Any) -> None:
         """Stop the workflow at once, with no cleanup; recorded in its history."""
-        details = await self._client._encode(args, "terminate details")
-        await self._client.store.terminate_workflow(
-            self._id, self._run_id, reason or "", details, self._client.identity,
-            self._client._clock.now())
+        await self._client._outbound.terminate_workflow(TerminateWorkflowInput(
+            self._id, self._run_id, list(args), reason))
+
+
+class _ClientRoot(OutboundInterceptor):
+    """Where intercepted client calls meet the store."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def _handle(self, id: str, run_id: str | None) -> WorkflowHandle[Any]:
+        return self._client.get_workflow_handle(id, run_id=run_id)
+
+    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any]:
+        return await self._client._start_workflow_impl(input)
+
+    async def signal_workflow(self, input: SignalWorkflowInput) -> None:
+        client = self._client
+        payloads = await client._encode(input.args, f"signal {input.signal!r} arguments")
+        await client.store.signal_workflow(input.id, input.run_id, input.signal, payloads,
+                                           client.identity, client._clock.now())
+
+    async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+        timeout = input.rpc_timeout.total_seconds() if input.rpc_timeout else 10.0
+        return await _query(self._handle(input.id, input.run_id), input.query, input.args,
+                            input.ret_type, timeout)
+
+    async def cancel_workflow(self, input: CancelWorkflowInput) -> None:
+        client = self._client
+        await client.store.request_cancel_workflow(input.id, input.run_id, "",
+                                                   client.identity, client._clock.now())
+
+    async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
+        client = self._client
+        details = await client._encode(input.args, "terminate details")
+        await client.store.terminate_workflow(input.id, input.run_id, input.reason or "",
+                                              details, client.identity, client._clock.now())
+
+    async def describe_workflow(self, input: DescribeWorkflowInput
+                                ) -> WorkflowExecutionDescription:
+        return await self._handle(input.id, input.run_id)._describe()
+
+    async def start_workflow_update(self, input: StartWorkflowUpdateInput
+                                    ) -> WorkflowUpdateHandle[Any]:
+        return await _start_update(self._handle(input.id, input.run_id), input.update,
+                                   input.args, id=input.update_id, result_type=input.ret_type,
+                                   wait_for_stage=WorkflowUpdateStage(input.wait_for_stage))
 
 
 def _handler_name(handler: Any, attribute: str, kind: str) -> str:
@@ -622,8 +709,8 @@ async def _query(handle: WorkflowHandle[Any], query: Any, args: Sequence[Any],
     await store.delete_query(query_id)
     converter = client.data_converter
     if row["failure"] is not None:
-        cause = converter.failure_converter.from_failure(row["failure"],
-                                                         converter.payload_converter)
+        failure = await decode_value(row["failure"], converter.payload_codec)
+        cause = converter.failure_converter.from_failure(failure, converter.payload_converter)
         raise WorkflowQueryFailedError(f"query {name!r} of workflow {handle.id!r} failed: "
                                        f"{cause}") from cause
     payload = await decode_value(row["result"], converter.payload_codec)
@@ -731,6 +818,7 @@ class AsyncActivityHandle:
 
         converter = self._client.data_converter
         failure = converter.failure_converter.to_failure(error, converter.payload_converter)
+        failure = await encode_value(failure, converter.payload_codec)
         final = activity_error_failure(failure, "", str(self._seq), self._client.identity,
                                        RetryState.NON_RETRYABLE_FAILURE)
         accepted = await self._client.store.fail_activity_task(

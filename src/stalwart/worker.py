@@ -14,6 +14,12 @@ from typing import Any
 
 from ._engine.activity_worker import ActivityWorker
 from ._engine.clock import Clock
+from ._engine.interceptors import (
+    ActivityInboundInterceptor,
+    ActivityOutboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+)
 from ._engine.liveness import HOST, HeartbeatThread, process_start_time
 from ._engine.replayer import Replayer, WorkflowReplayResult, WorkflowReplayResults
 from ._engine.sweeper import Sweeper
@@ -21,10 +27,43 @@ from ._engine.workflow_worker import WorkflowWorker
 from ._model.definitions import ActivityDefinition, get_activity_definition
 from ._runtime import guard
 from ._runtime.definitions import WorkflowDefinition, get_workflow_definition
+from ._runtime.interceptors import (
+    ContinueAsNewInput,
+    ExecuteWorkflowInput,
+    HandleQueryInput,
+    HandleSignalInput,
+    HandleUpdateInput,
+    SignalExternalWorkflowInput,
+    StartActivityInput,
+    StartChildWorkflowInput,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+    WorkflowOutboundInterceptor,
+)
 from ._store.base import WorkerRow
 from .client import Client
 
-__all__ = ["Replayer", "Worker", "WorkflowReplayResult", "WorkflowReplayResults"]
+__all__ = [
+    "ActivityInboundInterceptor",
+    "ActivityOutboundInterceptor",
+    "ContinueAsNewInput",
+    "ExecuteActivityInput",
+    "ExecuteWorkflowInput",
+    "HandleQueryInput",
+    "HandleSignalInput",
+    "HandleUpdateInput",
+    "Interceptor",
+    "Replayer",
+    "SignalExternalWorkflowInput",
+    "StartActivityInput",
+    "StartChildWorkflowInput",
+    "Worker",
+    "WorkflowInboundInterceptor",
+    "WorkflowInterceptorClassInput",
+    "WorkflowOutboundInterceptor",
+    "WorkflowReplayResult",
+    "WorkflowReplayResults",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +128,7 @@ class Worker:
         max_cached_workflows: int = 1000,
         graceful_shutdown_timeout: timedelta = timedelta(seconds=0),
         identity: str | None = None, default_activity_timeout: timedelta | None = None,
-        clock: Clock | None = None, **_: Any,
+        interceptors: Sequence[Interceptor] = (), clock: Clock | None = None, **_: Any,
     ) -> None:
         if not task_queue or not isinstance(task_queue, str):
             raise ValueError("Worker needs task_queue='...', the queue your workflows use")
@@ -111,12 +150,19 @@ class Worker:
             max_workers=max_concurrent_activities, thread_name_prefix="stalwart-activity")
         store = client.store
         converter = client.data_converter
+        # Client interceptors that are also worker interceptors apply here too (Temporal does).
+        all_interceptors = [i for i in client._interceptors if isinstance(i, Interceptor)]
+        all_interceptors += list(interceptors)
+        workflow_interceptor_classes = [
+            cls for cls in (i.workflow_interceptor_class(WorkflowInterceptorClassInput())
+                            for i in all_interceptors) if cls is not None]
         self._workflow_worker = WorkflowWorker(
             store=store, task_queue=task_queue, worker_id=self._worker_id,
             identity=self._identity, workflows=_workflow_registry(workflows),
             converter=converter, clock=self._clock,
             max_concurrent=max_concurrent_workflow_tasks, max_cached=max_cached_workflows,
             default_activity_timeout=default_activity_timeout,
+            interceptor_classes=workflow_interceptor_classes,
             eager_activity_slots=lambda: self._activity_worker.reserve_slots(),
             start_eager_activities=lambda claims: self._activity_worker.start(claims),
             release_eager_slots=lambda count: self._activity_worker.release_slots(count),
@@ -129,6 +175,7 @@ class Worker:
             can_take_workflow_task=self._workflow_worker.can_take_eagerly,
             take_workflow_task=self._workflow_worker.submit,
             complete_with_workflow_task=self._workflow_worker.complete_activity_with_workflow_task,
+            interceptors=all_interceptors,
         )
         self._sweeper = Sweeper(store=store, worker_id=self._worker_id, identity=self._identity,
                                 converter=converter, clock=self._clock)

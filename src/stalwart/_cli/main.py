@@ -20,6 +20,7 @@ import click
 from .. import exceptions as exc
 from .._store.base import ExecutionStatus
 from ..client import Client, WorkflowExecutionDescription, WorkflowHistory
+from .server import server as server_group
 
 T = TypeVar("T")
 
@@ -371,6 +372,9 @@ async def _replay(ctx: click.Context, replayer: Any, workflow_id: str | None,
         or "no histories matched")
     if not all(r["ok"] for r in results):
         ctx.exit(1)
+
+
+cli.add_command(server_group)
 
 
 def main() -> None:

@@ -59,6 +59,7 @@ class ActivityContext:
         self._waiters: list[asyncio.Future[None]] = []
         self.last_heartbeat_details: Sequence[Any] = ()
         self.task: asyncio.Task[Any] | None = None
+        self.outbound: Any = None  # the activity outbound interceptor chain, once built
 
     def heartbeat(self, details: Sequence[Any]) -> None:
         self.last_heartbeat_details = details

@@ -16,10 +16,16 @@ from .._model.definitions import ActivityDefinition
 from .._model.events import EventType
 from .._store.base import ActivityTaskClaim, Store, WorkflowTaskClaim
 from ..common import RawValue, RetryPolicy
-from ..converter import DataConverter, _payload_from_json, _payload_to_json
+from ..converter import DataConverter, _payload_from_json, _payload_to_json, headers_from_json
 from .activity_context import ActivityContext, CompleteAsyncError, Info, set_current
 from .clock import Clock
 from .codec import decode_value, encode_value
+from .interceptors import (
+    ActivityInboundInterceptor,
+    ActivityOutboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+)
 from .retry import decide
 
 logger = logging.getLogger(__name__)
@@ -113,6 +119,37 @@ class _Heartbeater:
             self._flusher.cancel()
 
 
+class _RootOutbound(ActivityOutboundInterceptor):
+    def __init__(self, context: ActivityContext) -> None:
+        self._context = context
+
+    def info(self) -> Info:
+        return self._context.info
+
+    def heartbeat(self, *details: Any) -> None:
+        self._context.heartbeat(details)
+
+
+class _RootInbound(ActivityInboundInterceptor):
+    """Runs the activity function: on the loop if async, else on the worker's thread pool."""
+
+    def __init__(self, executor: concurrent.futures.Executor, is_async: bool,
+                 context: ActivityContext) -> None:
+        self._executor = executor
+        self._is_async = is_async
+        self._context = context
+
+    def init(self, outbound: ActivityOutboundInterceptor) -> None:
+        self._context.outbound = outbound
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        if self._is_async:
+            return await input.fn(*input.args)
+        thread_context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            input.executor or self._executor, thread_context.run, input.fn, *input.args)
+
+
 class ActivityWorker:
     """Runs activity tasks of one task queue for one worker."""
 
@@ -123,8 +160,8 @@ class ActivityWorker:
                  can_take_workflow_task: Callable[[str], bool],
                  take_workflow_task: Callable[[WorkflowTaskClaim], None],
                  complete_with_workflow_task: Callable[
-                     [ActivityTaskClaim, dict[str, Any], dict[str, Any]], Awaitable[bool]]
-                 ) -> None:
+                     [ActivityTaskClaim, dict[str, Any], dict[str, Any]], Awaitable[bool]],
+                 interceptors: Sequence[Interceptor] = ()) -> None:
         self.store = store
         self.task_queue = task_queue
         self.worker_id = worker_id
@@ -137,6 +174,7 @@ class ActivityWorker:
         self._can_take_workflow_task = can_take_workflow_task
         self._take_workflow_task = take_workflow_task
         self._complete_with_workflow_task = complete_with_workflow_task
+        self.interceptors = list(interceptors)
         self._running: dict[asyncio.Task[None], ActivityContext | None] = {}
         # Slots promised to a claim still in flight (this poller's, or an eager dispatch by a
         # workflow task commit); without it two concurrent claims both see the same free slot.
@@ -274,7 +312,8 @@ class ActivityWorker:
                 raise exc.ApplicationError(
                     f"cannot decode the arguments of activity {claim.activity_type!r}: {error}",
                     type="InvalidActivityInput", non_retryable=True) from error
-            result = await self._invoke(fn, definition, args, context)
+            result = await self._invoke(fn, definition, args, context,
+                                        claim.options.get("header") or {})
             raw_payload = _payload_to_json(pc.to_payload(result))
             payload = raw_payload if codec is None else await encode_value(
                 copy.deepcopy(raw_payload), codec)
@@ -294,19 +333,27 @@ class ActivityWorker:
         await self._report_success(claim, raw_payload, payload)
 
     async def _invoke(self, fn: Callable[..., Any], definition: ActivityDefinition,
-                      args: list[Any], context: ActivityContext) -> Any:
-        if definition.is_async:
-            async def run() -> Any:
-                set_current(context)
-                return await fn(*args)
+                      args: list[Any], context: ActivityContext,
+                      headers: dict[str, Any]) -> Any:
+        inbound: ActivityInboundInterceptor = _RootInbound(self.executor, definition.is_async,
+                                                           context)
+        for interceptor in reversed(self.interceptors):
+            inbound = interceptor.intercept_activity(inbound)
+        inbound.init(_RootOutbound(context))
+        execute_input = ExecuteActivityInput(
+            fn=fn, args=args, executor=None if definition.is_async else self.executor,
+            headers=headers_from_json(headers))
 
-            task = asyncio.get_running_loop().create_task(run(), context=contextvars.Context())
+        async def run() -> Any:
+            set_current(context)
+            return await inbound.execute_activity(execute_input)
+
+        task = asyncio.get_running_loop().create_task(run(), context=contextvars.Context())
+        if definition.is_async:
+            # Cancellation is raised into async activities; a thread cannot be interrupted, so
+            # plain functions learn of it from activity.is_cancelled() and report it themselves.
             context.task = task
-            return await task
-        ctx = contextvars.Context()
-        ctx.run(set_current, context)
-        return await asyncio.get_running_loop().run_in_executor(
-            self.executor, ctx.run, fn, *args)
+        return await task
 
     async def _report_success(self, claim: ActivityTaskClaim, raw_payload: dict[str, Any],
                               payload: dict[str, Any]) -> None:
@@ -369,6 +416,8 @@ class ActivityWorker:
                 failure, claim.activity_type, claim.activity_id, self.identity,
                 decision.retry_state)
         details = heartbeater.unsent_details()
+        if details is not None:
+            details = await encode_value(details, self.converter.payload_codec)
         try:
             await self.store.fail_activity_task(
                 claim.run_id, claim.seq, claim.attempt, self.worker_id, failure, final,

@@ -36,8 +36,14 @@ async def _transform(values: Sequence[Any], codec: PayloadCodec, encode: bool) -
     if not found:
         return
     payloads = [_payload_from_json(p) for p in found]
-    converted: list[Payload] = await (codec.encode(payloads) if encode
-                                      else codec.decode(payloads))
+    try:
+        converted: list[Payload] = await (codec.encode(payloads) if encode
+                                          else codec.decode(payloads))
+    except Exception as error:
+        # Codec errors (a key service down, a wrong key) surface far from the codec's code.
+        raise RuntimeError(
+            f"payload codec {type(codec).__qualname__}.{'encode' if encode else 'decode'} "
+            f"failed: {type(error).__name__}: {error}") from error
     if len(converted) != len(payloads):
         raise ValueError(f"payload codec {type(codec).__name__} returned {len(converted)} "
                          f"payloads for {len(payloads)}; it must return one per payload")

@@ -8,7 +8,7 @@ import logging
 import random
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from .._model.events import Command, EventType, HistoryEvent
 from .._runtime import messaging
 from .._runtime.definitions import WorkflowDefinition
 from .._runtime.instance import WorkflowInstance, WorkflowTaskError
+from .._runtime.interceptors import WorkflowInboundInterceptor
 from .._runtime.replay import replay_into
 from .._store.base import (
     ActivityTaskClaim,
@@ -54,6 +55,7 @@ class WorkflowWorker:
                  workflows: dict[str, WorkflowDefinition], converter: DataConverter,
                  clock: Clock, max_concurrent: int, max_cached: int,
                  default_activity_timeout: timedelta | None,
+                 interceptor_classes: Sequence[type[WorkflowInboundInterceptor]] = (),
                  eager_activity_slots: Callable[[], int],
                  start_eager_activities: Callable[[list[ActivityTaskClaim]], None],
                  release_eager_slots: Callable[[int], None] = lambda count: None) -> None:
@@ -67,6 +69,7 @@ class WorkflowWorker:
         self.max_concurrent = max_concurrent
         self.max_cached = max_cached
         self.default_activity_timeout = default_activity_timeout
+        self.interceptor_classes = list(interceptor_classes)
         self._eager_activity_slots = eager_activity_slots
         self._start_eager_activities = start_eager_activities
         self._release_eager_slots = release_eager_slots
@@ -96,6 +99,11 @@ class WorkflowWorker:
                 for claim in claims:
                     self.submit(claim)
                 if claims:
+                    continue
+                if free <= 0:
+                    # All slots busy: a finishing task does not publish a store wake-up, so
+                    # wait for a slot, else ready tasks sit until some unrelated commit.
+                    await asyncio.wait(set(self._running), return_when=asyncio.FIRST_COMPLETED)
                     continue
                 await sub.wait(IDLE_POLL_FALLBACK_SECONDS)
         finally:
@@ -156,7 +164,8 @@ class WorkflowWorker:
         if self.converter.payload_codec is not None:
             history = await decode_events(history, self.converter.payload_codec)
         instance = WorkflowInstance(definition, workflow_id=execution.workflow_id,
-                                    run_id=run_id, converter=self.converter)
+                                    run_id=run_id, converter=self.converter,
+                                    interceptor_classes=self.interceptor_classes)
         pending = replay_into(instance, history)
         if pending and not any(e.event_type == EventType.WORKFLOW_TASK_COMPLETED
                                for e in history):
@@ -374,7 +383,8 @@ class WorkflowWorker:
         if self.converter.payload_codec is not None:
             history = await decode_events(history, self.converter.payload_codec)
         instance = WorkflowInstance(definition, workflow_id=claim.workflow_id,
-                                    run_id=claim.run_id, converter=self.converter)
+                                    run_id=claim.run_id, converter=self.converter,
+                                    interceptor_classes=self.interceptor_classes)
         instance.default_activity_timeout = self.default_activity_timeout
         self.replays += 1
         pending = replay_into(instance, history)

@@ -50,6 +50,13 @@ def iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
 
 
+def when(timestamp: float | None) -> str:
+    """A readable UTC time to the millisecond."""
+    if timestamp is None:
+        return ""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+
+
 def pretty(value: Any) -> str:
     """Indented JSON for display (the template escapes it)."""
     return json.dumps(value, indent=2, ensure_ascii=False, default=str, sort_keys=False)

@@ -114,7 +114,7 @@ def _runs_of(conn: Any, workflow_id: str, limit: int) -> list[RunSummary]:
 
 def _opening_events(conn: Any, run_id: str, before_event_id: int, seqs: list[int],
                     update_ids: list[str]) -> list[tuple[int, str, float, dict[str, Any]]]:
-    out: list[tuple[int, str, float, dict[str, Any]]] = []
+    out: list[Any] = []
     if seqs:
         marks = ",".join("?" * len(seqs))
         out += conn.execute(

@@ -27,11 +27,15 @@ async def open_store(url: str | None) -> Store:
 
         return await SqliteStore.open(resolved)
     if resolved.startswith(("postgresql:", "postgres:")):
-        raise ValueError(
-            f"store URL {resolved!r}: PostgreSQL is not available in this version of "
-            "Stalwart; use a sqlite:///path/to/file.db URL"
-        )
+        try:
+            from .postgres import PostgresStore
+        except ImportError as error:
+            raise ValueError(
+                f"store URL {resolved!r}: the PostgreSQL driver is not installed ({error}); "
+                "install it with: pip install 'stalwart[postgres]'"
+            ) from error
+        return await PostgresStore.open(resolved)
     raise ValueError(
-        f"store URL {resolved!r} is not understood: use sqlite:///path/to/file.db "
-        "(or set STALWART_URL)"
+        f"store URL {resolved!r} is not understood: use sqlite:///path/to/file.db or "
+        "postgresql://user@host:port/database (or set STALWART_URL)"
     )

@@ -51,6 +51,7 @@ class StartWorkflowRequest:
     eager_worker_id: str | None = None
     search_attributes: dict[str, Any] | None = None
     memo: dict[str, Any] | None = None
+    header: dict[str, Any] | None = None
 
 
 @dataclass

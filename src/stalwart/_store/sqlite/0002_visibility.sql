@@ -2,6 +2,8 @@
 ALTER TABLE executions ADD COLUMN search_attributes TEXT;
 ALTER TABLE executions ADD COLUMN memo TEXT;
 CREATE INDEX IF NOT EXISTS executions_type_start ON executions (workflow_type, start_time);
+CREATE INDEX IF NOT EXISTS executions_type_status_start
+    ON executions (workflow_type, status, start_time);
 CREATE INDEX IF NOT EXISTS executions_queue_start ON executions (task_queue, start_time);
 CREATE INDEX IF NOT EXISTS executions_close_time ON executions (close_time);
 CREATE INDEX IF NOT EXISTS executions_start_time ON executions (start_time);

@@ -81,6 +81,7 @@ def insert_execution(ctx: WriteContext, conn: sqlite3.Connection, request: Start
         **({"search_attributes": request.search_attributes}
            if request.search_attributes else {}),
         **({"memo": request.memo} if request.memo else {}),
+        **({"header": request.header} if request.header else {}),
     })
     if request.start_signal is not None:
         name, signal_input = request.start_signal

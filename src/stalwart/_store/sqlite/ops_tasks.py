@@ -164,7 +164,7 @@ def complete_workflow_task(ctx: WriteContext, conn: sqlite3.Connection,
             options = {k: attrs.get(k) for k in (
                 "schedule_to_close_timeout", "schedule_to_start_timeout",
                 "start_to_close_timeout", "heartbeat_timeout", "retry_policy",
-                "cancellation_type", "local")}
+                "cancellation_type", "local", "header")}
             started_at = now if eager else None
             conn.execute(
                 "INSERT INTO activity_tasks (run_id, seq, task_queue, workflow_id, "

@@ -1,0 +1,257 @@
+"""Writes docs/compatibility.md: temporalio's public API, name by name, against Stalwart's.
+
+Run through ``scripts/compat`` (it provides the pinned temporalio in ``.venv-compat``);
+``scripts/compat --check`` exits 1 when the committed table is stale.
+
+For each module the public names are ``__all__`` where the module defines it, else the names
+its source defines at top level (imports excluded). Classes present on both sides are compared
+member by member (methods, properties, fields and enum members defined by the library itself,
+not those inherited from Python's own classes). Statuses come from presence, unless the
+hand-kept ``EXPLICIT`` and ``PATTERNS`` tables below say otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "docs" / "compatibility.md"
+
+MODULES = [
+    "workflow", "activity", "client", "worker", "common", "exceptions", "converter", "testing",
+    "contrib.openai_agents", "contrib.pydantic", "contrib.opentelemetry",
+]
+
+SUPPORTED, NOT_YET, WILL_NOT = "supported", "not yet", "will not"
+
+NO_SANDBOX = "no import sandbox: Stalwart checks determinism while the workflow runs"
+NO_SERVER = "no server connection: `Client.connect` takes a store URL instead"
+
+# Hand-kept: (module, name or Class.member) -> (status or None to keep the computed one, note).
+EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
+    ("workflow", "unsafe.imports_passed_through"): (
+        SUPPORTED, "no-op: there is no sandbox to pass imports through"),
+    ("workflow", "unsafe.sandbox_unrestricted"): (
+        SUPPORTED, "no-op: there is no sandbox to lift restrictions of"),
+    ("workflow", "unsafe.is_sandbox_unrestricted"): (WILL_NOT, NO_SANDBOX),
+    ("workflow", "defn"): (None, "`sandboxed=` is accepted and ignored"),
+    ("workflow", "NondeterminismError"): (
+        None, "raised with the recorded and the new command named"),
+    ("client", "Client.connect"): (
+        SUPPORTED, "different: takes a store URL (`sqlite:///path.db`), not a server address"),
+    ("client", "Client.service_client"): (WILL_NOT, NO_SERVER),
+    ("client", "Client.workflow_service"): (WILL_NOT, NO_SERVER),
+    ("client", "Client.operator_service"): (WILL_NOT, NO_SERVER),
+    ("client", "Client.test_service"): (WILL_NOT, NO_SERVER),
+    ("client", "Client.api_key"): (WILL_NOT, NO_SERVER),
+    ("client", "Client.rpc_metadata"): (WILL_NOT, NO_SERVER),
+    ("converter", "PayloadCodec"): (None, "applied to every payload the store keeps"),
+    ("testing", "WorkflowEnvironment"): (
+        None, "local environments run on a temporary SQLite file"),
+    ("contrib.pydantic", "pydantic_data_converter"): (
+        None, "needs the `pydantic` extra"),
+}
+
+# Hand-kept: applied, in order, to names Stalwart does not have.
+PATTERNS: list[tuple[str, str, str]] = [
+    (r"(?i)sandbox", WILL_NOT, NO_SANDBOX),
+    (r"(?i)(^|\.)(TLSConfig|KeepAliveConfig|HttpConnectProxyConfig|RPCError|RPCStatusCode"
+     r"|ConnectConfig|CloudOperationsClient|ServiceClient|.*Service)$", WILL_NOT, NO_SERVER),
+    (r"(?i)nexus", NOT_YET, "Nexus operations"),
+    (r"(?i)schedule", NOT_YET, "schedules"),
+    (r"(?i)(versioning|deployment|build_?id)", NOT_YET, "worker versioning"),
+    (r"(?i)(interceptor|plugin)", NOT_YET, "interceptors and plugins"),
+    (r"(?i)(metric|runtime|telemetry)", NOT_YET, "metrics and runtime options"),
+]
+
+
+@dataclass
+class Row:
+    name: str
+    status: str
+    note: str
+
+
+def _source_definitions(path: Path) -> list[str]:
+    """Public names a module's source defines at top level, imports left out."""
+    names: list[str] = []
+    tree = ast.parse(path.read_text(), str(path))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            value = node.value
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and \
+                    value.func.id in ("TypeVar", "ParamSpec", "TypeVarTuple"):
+                continue
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.extend(t.id for t in targets if isinstance(t, ast.Name))
+        elif type(node).__name__ == "TypeAlias":  # `type X = ...`, Python 3.12 and later
+            names.append(node.name.id)  # type: ignore[attr-defined]
+    return [n for n in names if not n.startswith("_")]
+
+
+def _static_all(path: Path) -> list[str] | None:
+    """``__all__`` read from source, for a module whose optional dependencies are missing."""
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            value = ast.literal_eval(node.value)
+            return [str(v) for v in value]
+    return None
+
+
+@dataclass
+class Side:
+    present: bool
+    names: list[str]
+    module: ModuleType | None
+
+
+def _load(package: str, name: str) -> Side:
+    full = f"{package}.{name}"
+    try:
+        spec = importlib.util.find_spec(full)
+    except ModuleNotFoundError:
+        spec = None
+    if spec is None or spec.origin is None:
+        return Side(False, [], None)
+    path = Path(spec.origin)
+    try:
+        module = importlib.import_module(full)
+    except ImportError:
+        # Optional dependencies missing: read what the source declares.
+        exported = _static_all(path)
+        names = exported if exported is not None else _source_definitions(path)
+        return Side(True, sorted(n for n in names if not n.startswith("_")), None)
+    exported = getattr(module, "__all__", None)
+    if exported is not None:
+        # temporalio.workflow's __all__ lists some private names for its own modules' sake.
+        return Side(True, sorted(str(n) for n in exported if not str(n).startswith("_")),
+                    module)
+    return Side(True, sorted(_source_definitions(path)), module)
+
+
+def _members(cls: type, root: str) -> set[str]:
+    """Public members the library itself defines on ``cls`` or its library bases."""
+    found: set[str] = set()
+    for klass in cls.__mro__:
+        if not getattr(klass, "__module__", "").startswith(root):
+            continue
+        found.update(klass.__dict__)
+        found.update(getattr(klass, "__annotations__", {}))
+        if dataclasses.is_dataclass(klass):
+            found.update(f.name for f in dataclasses.fields(klass))
+    return {n for n in found if not n.startswith("_")}
+
+
+def _status(module: str, name: str, present: bool) -> tuple[str, str]:
+    status = SUPPORTED if present else NOT_YET
+    note = ""
+    if not present:
+        for pattern, pattern_status, pattern_note in PATTERNS:
+            if re.search(pattern, name):
+                status, note = pattern_status, pattern_note
+                break
+    explicit = EXPLICIT.get((module, name))
+    if explicit is not None:
+        status = explicit[0] or status
+        note = explicit[1]
+    return status, note
+
+
+def compare(name: str) -> tuple[Side, list[Row]]:
+    theirs = _load("temporalio", name)
+    ours = _load("stalwart", name)
+    rows: list[Row] = []
+    our_names = set(ours.names)
+    for public in theirs.names:
+        rows.append(Row(public, *_status(name, public, public in our_names)))
+        if theirs.module is None or ours.module is None or public not in our_names:
+            continue
+        their_obj = getattr(theirs.module, public, None)
+        our_obj = getattr(ours.module, public, None)
+        if not (inspect.isclass(their_obj) and inspect.isclass(our_obj)):
+            continue
+        our_members = _members(our_obj, "stalwart")
+        for member in sorted(_members(their_obj, "temporalio")):
+            qualified = f"{public}.{member}"
+            rows.append(Row(qualified, *_status(name, qualified, member in our_members)))
+    return theirs, rows
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render(temporalio_version: str) -> str:
+    out = [
+        "# Compatibility with the temporalio Python SDK",
+        "",
+        "<!-- Generated by scripts/compat; do not edit by hand. -->",
+        "",
+        f"Generated by `scripts/compat` from temporalio {temporalio_version} (pinned in "
+        "`requirements-compat.txt`); do not edit by hand. Regenerate with `scripts/compat`, "
+        "check with `scripts/compat --check` (exits 1 when this file is stale). Both install "
+        "temporalio into their own `.venv-compat`; Stalwart itself never imports it, and "
+        "`scripts/test` does not run the check (`tests/docs/test_compatibility_table.py` runs it "
+        "only where `.venv-compat` exists).",
+        "",
+        "For each module: every public name of `temporalio.X` (its `__all__`, else the names its "
+        "source defines), and for classes both libraries have, each public member as "
+        "`Class.member`. **supported**: Stalwart has it under the same name (a note says where "
+        "it differs); **not yet**: missing, may come; **will not**: missing by design.",
+        "",
+        "| module | supported | not yet | will not | share supported |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    sections: list[str] = []
+    for name in MODULES:
+        theirs, rows = compare(name)
+        if not theirs.present:
+            continue
+        counts = {s: sum(r.status == s for r in rows) for s in (SUPPORTED, NOT_YET, WILL_NOT)}
+        share = f"{100 * counts[SUPPORTED] / len(rows):.0f}%" if rows else "n/a"
+        out.append(f"| `{name}` | {counts[SUPPORTED]} | {counts[NOT_YET]} | "
+                   f"{counts[WILL_NOT]} | {share} |")
+        sections += [
+            "", f"## temporalio.{name}", "",
+            f"{counts[SUPPORTED]} of {len(rows)} supported ({share}); "
+            f"{counts[WILL_NOT]} will not be.", "",
+            "| name | status | note |", "| --- | --- | --- |",
+        ]
+        sections += [f"| `{_cell(r.name)}` | {r.status} | {_cell(r.note)} |" for r in rows]
+    return "\n".join(out + sections) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 if docs/compatibility.md is not what would be written")
+    args = parser.parse_args(argv)
+    text = render(importlib.metadata.version("temporalio"))
+    if args.check:
+        current = OUTPUT.read_text() if OUTPUT.exists() else ""
+        if current != text:
+            print(f"{OUTPUT.relative_to(ROOT)} is stale: run scripts/compat", file=sys.stderr)
+            return 1
+        print(f"{OUTPUT.relative_to(ROOT)} is up to date")
+        return 0
+    OUTPUT.write_text(text)
+    print(f"wrote {OUTPUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

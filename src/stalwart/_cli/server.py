@@ -1,0 +1,63 @@
+"""``stalwart server start-dev``: the web UI, JSON API and metrics over a store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def server() -> None:
+    """Run the dev server (web UI, HTTP API, metrics)."""
+
+
+@server.command("start-dev")
+@click.option("--db-filename", "-f", default=None, type=click.Path(dir_okay=False),
+              help="SQLite store file (created if missing). Default: stalwart.db here.")
+@click.option("--url", default=None,
+              help="Store URL instead of --db-filename, e.g. sqlite:///path/to/stalwart.db.")
+@click.option("--ip", default="127.0.0.1", show_default=True,
+              help="Address to bind. Anything but loopback requires --api-token.")
+@click.option("--port", "-p", default=8233, show_default=True, type=click.IntRange(0, 65535),
+              help="Port for the UI and the API (0 picks a free one).")
+@click.option("--api-token", envvar="STALWART_API_TOKEN", default=None,
+              help="Require 'Authorization: Bearer <token>' (env: STALWART_API_TOKEN).")
+@click.pass_context
+def start_dev(ctx: click.Context, db_filename: str | None, url: str | None, ip: str, port: int,
+              api_token: str | None) -> None:
+    """Serve the web UI and the JSON API for a store on one port."""
+    try:
+        from .._server import ServerConfig, bind_socket, make_server
+    except ImportError as error:
+        raise click.ClickException(
+            f"the dev server needs the 'server' extra ({error.name} is missing): "
+            "pip install 'stalwart[server]'") from None
+    if url and db_filename:
+        raise click.UsageError("give either --url or --db-filename, not both")
+    if db_filename:
+        url = f"sqlite:///{Path(db_filename).resolve()}"
+    url = url or (ctx.obj or {}).get("url") or os.environ.get("STALWART_URL") \
+        or f"sqlite:///{Path.cwd() / 'stalwart.db'}"
+    config = ServerConfig(url=url, host=ip, port=port, api_token=api_token or None)
+    try:
+        config.check()
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    try:
+        sock = bind_socket(ip, port)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {ip}:{port}: {error.strerror}") from None
+    bound_port = sock.getsockname()[1]
+    shown = f"[{ip}]" if ":" in ip else ip
+    click.echo(f"Stalwart dev server: http://{shown}:{bound_port}/  (API: "
+               f"http://{shown}:{bound_port}/api/openapi.json, store: {url})", err=True)
+    if api_token:
+        click.echo("API token required: send 'Authorization: Bearer <token>'; the UI asks for "
+                   "it once.", err=True)
+    server_ = make_server(config)
+    try:
+        server_.run(sockets=[sock])
+    finally:
+        sock.close()

@@ -1,0 +1,123 @@
+"""Client interceptors (mirrors temporalio.client's ``Interceptor`` and ``OutboundInterceptor``).
+
+``Client.connect(..., interceptors=[...])`` chains them around the client's own operations;
+interceptors that also subclass ``stalwart.worker.Interceptor`` are used by the client's workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from .converter import Payload
+
+if TYPE_CHECKING:
+    from .client import WorkflowExecutionDescription, WorkflowHandle, WorkflowUpdateHandle
+
+
+@dataclass
+class StartWorkflowInput:
+    workflow: str
+    args: Sequence[Any]
+    id: str
+    task_queue: str
+    execution_timeout: timedelta | None
+    id_reuse_policy: int
+    id_conflict_policy: int
+    search_attributes: Any
+    memo: Mapping[str, Any] | None
+    start_signal: str | None
+    start_signal_args: Sequence[Any]
+    ret_type: Any
+    headers: dict[str, Payload] = field(default_factory=dict)
+
+
+@dataclass
+class SignalWorkflowInput:
+    id: str
+    run_id: str | None
+    signal: str
+    args: Sequence[Any]
+    headers: dict[str, Payload] = field(default_factory=dict)
+
+
+@dataclass
+class QueryWorkflowInput:
+    id: str
+    run_id: str | None
+    query: str
+    args: Sequence[Any]
+    ret_type: Any
+    rpc_timeout: timedelta | None
+    headers: dict[str, Payload] = field(default_factory=dict)
+
+
+@dataclass
+class CancelWorkflowInput:
+    id: str
+    run_id: str | None
+
+
+@dataclass
+class TerminateWorkflowInput:
+    id: str
+    run_id: str | None
+    args: Sequence[Any]
+    reason: str | None
+
+
+@dataclass
+class DescribeWorkflowInput:
+    id: str
+    run_id: str | None
+
+
+@dataclass
+class StartWorkflowUpdateInput:
+    id: str
+    run_id: str | None
+    update_id: str | None
+    update: str
+    args: Sequence[Any]
+    wait_for_stage: int
+    ret_type: Any
+    headers: dict[str, Payload] = field(default_factory=dict)
+
+
+class OutboundInterceptor:
+    """Wraps client calls. Subclass, override, and call ``self.next``."""
+
+    def __init__(self, next: OutboundInterceptor) -> None:
+        self.next = next
+
+    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any]:
+        return await self.next.start_workflow(input)
+
+    async def signal_workflow(self, input: SignalWorkflowInput) -> None:
+        await self.next.signal_workflow(input)
+
+    async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+        return await self.next.query_workflow(input)
+
+    async def cancel_workflow(self, input: CancelWorkflowInput) -> None:
+        await self.next.cancel_workflow(input)
+
+    async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
+        await self.next.terminate_workflow(input)
+
+    async def describe_workflow(self, input: DescribeWorkflowInput
+                                ) -> WorkflowExecutionDescription:
+        return await self.next.describe_workflow(input)
+
+    async def start_workflow_update(self, input: StartWorkflowUpdateInput
+                                    ) -> WorkflowUpdateHandle[Any]:
+        return await self.next.start_workflow_update(input)
+
+
+class Interceptor:
+    """Client interceptor: ``intercept_client`` wraps the client's outbound calls."""
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return next

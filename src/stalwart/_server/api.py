@@ -1,0 +1,328 @@
+"""The JSON API under ``/api``. Its contract is the OpenAPI document in ``openapi.py``.
+
+Workflow ids may hold any character, ``/`` included, so they travel percent-encoded in one path
+segment (``/api/workflows/a%2Fb/history``) and the routes read the raw path to split them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .._store.base import ExecutionStatus
+from ..common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from .backend import Backend, map_error, pending_activity_json, summary_json
+from .openapi import openapi_document
+from .payloads import decode_payloads, iso
+from .validation import (
+    MAX_BODY_BYTES,
+    MAX_HISTORY_LIMIT,
+    MAX_LIST_LIMIT,
+    MAX_OFFSET,
+    MAX_REASON_CHARS,
+    MAX_TIMEOUT_SECONDS,
+    MAX_WAIT_SECONDS,
+    ApiError,
+    Body,
+    list_filter,
+    parse_json_body,
+    query_int,
+    query_text,
+)
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Request], Awaitable[Response]]
+WORKFLOWS_PREFIX = b"/api/workflows/"
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="stalwart"'} if error.status == 401 else None
+    return JSONResponse(error.body(), status_code=error.status, headers=headers)
+
+
+def api_endpoint(fn: Handler) -> Handler:
+    """Every Stalwart or validation error becomes its JSON answer; a bug becomes a 500 that
+    says so (and is logged), never a stack trace in the response."""
+    async def wrapper(request: Request) -> Response:
+        try:
+            return await fn(request)
+        except Exception as error:
+            mapped = map_error(error)
+            if mapped is None:
+                logger.exception("unexpected error in %s %s", request.method, request.url.path)
+                mapped = ApiError(500, "internal", f"internal error: {type(error).__name__}")
+            return error_response(mapped)
+
+    return wrapper
+
+
+def backend_of(request: Request) -> Backend:
+    backend: Backend = request.app.state.backend
+    return backend
+
+
+async def json_body(request: Request) -> Body:
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        # Also what keeps browsers from sending this cross-site without a CORS preflight.
+        raise ApiError(415, "unsupported_media_type",
+                       "send the request body as JSON with 'Content-Type: application/json' "
+                       "(use {} when there is nothing to send)")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError(413, "payload_too_large",
+                       f"request body is larger than {MAX_BODY_BYTES} bytes")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiError(413, "payload_too_large",
+                           f"request body is larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return Body(parse_json_body(b"".join(chunks)))
+
+
+def workflow_path(request: Request) -> tuple[str, str | None]:
+    """The workflow id and the action after it (None for the workflow itself)."""
+    raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    rest = raw[len(WORKFLOWS_PREFIX):] if raw.startswith(WORKFLOWS_PREFIX) else b""
+    parts = rest.split(b"/")
+    if not parts[0] or len(parts) > 2:
+        raise ApiError(404, "not_found", f"no API endpoint at {request.url.path[:200]!r}")
+    try:
+        workflow_id = unquote_to_bytes(parts[0]).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_parameter", "the workflow id in the path is not UTF-8",
+                       "workflow_id") from None
+    action = parts[1].decode("latin-1") if len(parts) == 2 else None
+    return workflow_id, action
+
+
+def run_id_param(request: Request) -> str | None:
+    return query_text(request.query_params, "run_id")
+
+
+# -- collection -------------------------------------------------------------------------------
+
+@api_endpoint
+async def list_workflows(request: Request) -> Response:
+    params = request.query_params
+    flt = list_filter(params)
+    limit = query_int(params, "limit", default=50, minimum=1, maximum=MAX_LIST_LIMIT)
+    offset = query_int(params, "offset", default=0, minimum=0, maximum=MAX_OFFSET)
+    rows = await backend_of(request).reads.list_runs(flt, limit + 1, offset)
+    more = len(rows) > limit
+    return JSONResponse({"workflows": [summary_json(r) for r in rows[:limit]],
+                         "next_offset": offset + limit if more else None})
+
+
+@api_endpoint
+async def count_workflows(request: Request) -> Response:
+    flt = list_filter(request.query_params)
+    return JSONResponse({"count": await backend_of(request).reads.count(flt)})
+
+
+@api_endpoint
+async def start_workflow(request: Request) -> Response:
+    body = await json_body(request)
+    workflow_type = body.required_text("workflow_type")
+    task_queue = body.required_text("task_queue")
+    workflow_id = body.required_text("workflow_id")
+    args = body.args()
+    timeout = body.number("execution_timeout", default=None, minimum=0,
+                          maximum=MAX_TIMEOUT_SECONDS)
+    reuse = body.choice("id_reuse_policy", {p.name: int(p) for p in WorkflowIDReusePolicy})
+    conflict = body.choice("id_conflict_policy",
+                           {p.name: int(p) for p in WorkflowIDConflictPolicy})
+    body.done()
+    handle = await backend_of(request).client.start_workflow(
+        workflow_type, args=args, id=workflow_id, task_queue=task_queue,
+        execution_timeout=timedelta(seconds=timeout) if timeout else None,
+        id_reuse_policy=WorkflowIDReusePolicy(reuse or WorkflowIDReusePolicy.ALLOW_DUPLICATE),
+        id_conflict_policy=WorkflowIDConflictPolicy(conflict or 0))
+    return JSONResponse({"workflow_id": handle.id, "run_id": handle.run_id}, status_code=201)
+
+
+# -- one workflow -----------------------------------------------------------------------------
+
+@api_endpoint
+async def workflow_get(request: Request) -> Response:
+    workflow_id, action = workflow_path(request)
+    if action is None:
+        return await _describe(request, workflow_id)
+    if action == "history":
+        return await _history(request, workflow_id)
+    raise ApiError(404 if action not in _POST_ACTIONS else 405,
+                   "not_found" if action not in _POST_ACTIONS else "method_not_allowed",
+                   f"no GET endpoint {action!r} for a workflow; GET the workflow itself or "
+                   "its /history")
+
+
+@api_endpoint
+async def workflow_post(request: Request) -> Response:
+    workflow_id, action = workflow_path(request)
+    handler = _POST_ACTIONS.get(action or "")
+    if handler is None:
+        if action in (None, "history"):
+            raise ApiError(405, "method_not_allowed",
+                           f"POST is not allowed here; POST to one of "
+                           f"{', '.join('/' + a for a in _POST_ACTIONS)}")
+        raise ApiError(404, "not_found", f"no workflow action {action!r}; actions: "
+                       f"{', '.join(_POST_ACTIONS)}")
+    return await handler(request, workflow_id)
+
+
+async def _describe(request: Request, workflow_id: str) -> Response:
+    backend = backend_of(request)
+    store = backend.client.store
+    row = await backend.execution(workflow_id, run_id_param(request))
+    pending = await store.list_pending_activities(row.run_id)
+    inbox = await store.get_inbox(row.run_id) if row.status == ExecutionStatus.RUNNING else []
+    first = await store.get_history(row.run_id, 0, 1)
+    started = first[0].attributes if first else {}
+    data = summary_json(row)
+    data.update({
+        "first_execution_run_id": row.first_run_id,
+        "continued_from_run_id": row.continued_run_id,
+        "continued_as_new_run_id": row.next_run_id,
+        "input": decode_payloads(started.get("input", [])),
+        "result": decode_payloads(row.result) if row.result is not None else None,
+        "failure": decode_payloads(row.failure),
+        "pending_activities": [pending_activity_json(a) for a in pending],
+        "pending_events": [{"event_type": e.event_type, "timestamp": iso(e.timestamp),
+                            "attributes": decode_payloads(e.attributes)} for e in inbox],
+    })
+    return JSONResponse(data)
+
+
+async def _history(request: Request, workflow_id: str) -> Response:
+    backend = backend_of(request)
+    params = request.query_params
+    after = query_int(params, "after", default=0, minimum=0, maximum=MAX_OFFSET)
+    limit = query_int(params, "limit", default=100, minimum=1, maximum=MAX_HISTORY_LIMIT)
+    row = await backend.execution(workflow_id, run_id_param(request))
+    events = await backend.client.store.get_history(row.run_id, after, limit)
+    return JSONResponse({
+        "workflow_id": row.workflow_id, "run_id": row.run_id,
+        "history_length": row.history_length,
+        "events": [{"event_id": e.event_id, "event_type": str(e.event_type),
+                    "timestamp": iso(e.timestamp),
+                    "attributes": decode_payloads(e.attributes)} for e in events],
+        "next_after": events[-1].event_id if len(events) == limit else None,
+    })
+
+
+async def _signal(request: Request, workflow_id: str) -> Response:
+    body = await json_body(request)
+    name = body.required_text("name")
+    args = body.args()
+    body.done()
+    backend = backend_of(request)
+    run_id = run_id_param(request)
+    row = await backend.open_execution(workflow_id, run_id)
+    handle = backend.client.get_workflow_handle(workflow_id, run_id=run_id)
+    await handle.signal(name, args=args)
+    return JSONResponse({"workflow_id": workflow_id, "run_id": row.run_id, "signal": name},
+                        status_code=202)
+
+
+async def _query(request: Request, workflow_id: str) -> Response:
+    body = await json_body(request)
+    name = body.required_text("name")
+    args = body.args()
+    timeout = body.number("timeout", default=10.0, minimum=0, maximum=MAX_WAIT_SECONDS)
+    body.done()
+    backend = backend_of(request)
+    run_id = run_id_param(request)
+    await backend.execution(workflow_id, run_id)
+    handle = backend.client.get_workflow_handle(workflow_id, run_id=run_id)
+    value = await handle.query(name, args=args, rpc_timeout=timedelta(seconds=timeout or 10.0))
+    return JSONResponse({"result": value})
+
+
+async def _update(request: Request, workflow_id: str) -> Response:
+    body = await json_body(request)
+    name = body.required_text("name")
+    args = body.args()
+    update_id = body.text("update_id")
+    timeout = body.number("timeout", default=30.0, minimum=0, maximum=MAX_WAIT_SECONDS)
+    body.done()
+    backend = backend_of(request)
+    run_id = run_id_param(request)
+    await backend.open_execution(workflow_id, run_id)
+    handle = backend.client.get_workflow_handle(workflow_id, run_id=run_id)
+    update_handle = await _wait(handle.start_update(name, args=args, id=update_id or None),
+                                timeout, f"update {name!r} was not accepted")
+    value = await _wait(update_handle.result(), timeout,
+                        f"update {name!r} (id {update_handle.id}) was accepted but did not "
+                        "complete")
+    return JSONResponse({"update_id": update_handle.id, "result": value})
+
+
+async def _wait(awaitable: Awaitable[Any], timeout: float | None, what: str) -> Any:
+    try:
+        return await asyncio.wait_for(awaitable, timeout)
+    except TimeoutError:
+        raise ApiError(504, "timeout", f"{what} within {timeout:g} s: is a worker polling the "
+                       "workflow's task queue?") from None
+
+
+async def _cancel(request: Request, workflow_id: str) -> Response:
+    body = await json_body(request)
+    body.done()
+    backend = backend_of(request)
+    run_id = run_id_param(request)
+    row = await backend.open_execution(workflow_id, run_id)
+    await backend.client.get_workflow_handle(workflow_id, run_id=run_id).cancel()
+    return JSONResponse({"workflow_id": workflow_id, "run_id": row.run_id,
+                         "cancel_requested": True}, status_code=202)
+
+
+async def _terminate(request: Request, workflow_id: str) -> Response:
+    body = await json_body(request)
+    reason = body.text("reason", limit=MAX_REASON_CHARS)
+    body.done()
+    backend = backend_of(request)
+    run_id = run_id_param(request)
+    row = await backend.open_execution(workflow_id, run_id)
+    await backend.client.get_workflow_handle(workflow_id, run_id=run_id).terminate(
+        reason=reason or "terminated through the HTTP API")
+    return JSONResponse({"workflow_id": workflow_id, "run_id": row.run_id,
+                         "terminated": True})
+
+
+_POST_ACTIONS: dict[str, Callable[[Request, str], Awaitable[Response]]] = {
+    "signal": _signal, "query": _query, "update": _update, "cancel": _cancel,
+    "terminate": _terminate,
+}
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
+@api_endpoint
+async def health(request: Request) -> Response:
+    await backend_of(request).reads.count_by_status(list_filter({}))
+    return JSONResponse({"ok": True})
+
+
+routes = [
+    Route("/api/openapi.json", openapi, methods=["GET"]),
+    Route("/api/health", health, methods=["GET"]),
+    Route("/api/workflows", list_workflows, methods=["GET"]),
+    Route("/api/workflows", start_workflow, methods=["POST"]),
+    Route("/api/workflow-count", count_workflows, methods=["GET"]),
+    Route("/api/workflows/{rest:path}", workflow_get, methods=["GET"]),
+    Route("/api/workflows/{rest:path}", workflow_post, methods=["POST"]),
+]

@@ -1,0 +1,127 @@
+"""The dev server's ASGI application and how to run it."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from .._store import resolve_url
+from ..client import Client
+from . import api, ui
+from .backend import Backend
+from .metrics import metrics
+from .readmodel import ReadModel
+from .security import SecurityMiddleware, is_loopback
+from .validation import ApiError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8233
+
+
+@dataclass
+class ServerConfig:
+    """Where the store is, and who may use the server.
+
+    Args:
+        url: Store URL (``sqlite:///path.db``); None means ``STALWART_URL`` or ``stalwart.db``
+            in the working directory.
+        host: Address the server binds; anything but loopback needs ``api_token``.
+        api_token: When set, every request must carry it.
+    """
+
+    url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    api_token: str | None = None
+
+    def check(self) -> None:
+        if self.api_token is not None and not self.api_token.strip():
+            raise ValueError("the API token must not be empty")
+        if not is_loopback(self.host) and self.api_token is None:
+            raise ValueError(
+                f"binding to {self.host} exposes the server beyond this machine: give it a token "
+                "with --api-token (or STALWART_API_TOKEN), or bind to 127.0.0.1")
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+    message = {404: f"nothing at {request.url.path[:200]!r}",
+               405: f"{request.method} is not allowed at {request.url.path[:200]!r}"}.get(
+        error.status_code, str(error.detail))
+    api_error = ApiError(error.status_code, code, message)
+    if request.url.path.startswith("/api") or request.url.path == "/metrics":
+        return api.error_response(api_error)
+    return ui.render(request, "error.html", status=error.status_code, error=api_error)
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    logger.error("unexpected error in %s %s", request.method, request.url.path,
+                 exc_info=error)
+    api_error = ApiError(500, "internal", f"internal error: {type(error).__name__}")
+    if request.url.path.startswith("/api"):
+        return api.error_response(api_error)
+    return ui.render(request, "error.html", status=500, error=api_error)
+
+
+def create_app(config: ServerConfig) -> Starlette:
+    config.check()
+    url = resolve_url(config.url)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        client = await Client.connect(url, identity="stalwart-server")
+        backend = Backend(client=client, reads=ReadModel(client.store.url))
+        app.state.backend = backend
+        try:
+            yield
+        finally:
+            await backend.close()
+
+    app = Starlette(
+        routes=[*api.routes, *ui.routes, Route("/metrics", metrics, methods=["GET"]),
+                Mount("/static", app=StaticFiles(directory=Path(__file__).parent / "static"),
+                      name="static")],
+        middleware=[Middleware(SecurityMiddleware, api_token=config.api_token,
+                               loopback_only=is_loopback(config.host))],
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+        lifespan=lifespan,
+    )
+    app.state.api_token = config.api_token
+    app.state.store_url = url
+    return app
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket; port 0 picks a free one (read it from ``getsockname()``)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def make_server(config: ServerConfig) -> Any:
+    """A ``uvicorn.Server`` for the app (call ``.run(sockets=[...])`` or ``.serve()``)."""
+    import uvicorn
+
+    uv_config = uvicorn.Config(create_app(config), host=config.host, port=config.port,
+                               log_level="warning", lifespan="on", ws="none", http="h11",
+                               loop="asyncio", access_log=False, server_header=False)
+    return uvicorn.Server(uv_config)

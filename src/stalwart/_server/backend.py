@@ -1,0 +1,81 @@
+"""What the routes share: the client, the read model, and the mapping of Stalwart's errors to
+HTTP answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .. import exceptions as exc
+from .._store.base import ExecutionRow, ExecutionStatus
+from ..client import Client
+from .payloads import decode_payloads, iso
+from .readmodel import ReadModel, RunSummary
+from .validation import ApiError
+
+
+@dataclass
+class Backend:
+    client: Client
+    reads: ReadModel
+
+    async def execution(self, workflow_id: str, run_id: str | None) -> ExecutionRow:
+        row = await self.client.store.get_execution(workflow_id, run_id)
+        if row is None:
+            raise ApiError(404, "not_found", f"workflow {workflow_id!r}"
+                           + (f" run {run_id!r}" if run_id else "") + " not found")
+        return row
+
+    async def open_execution(self, workflow_id: str, run_id: str | None) -> ExecutionRow:
+        row = await self.execution(workflow_id, run_id)
+        if row.status != ExecutionStatus.RUNNING:
+            raise ApiError(409, "workflow_closed",
+                           f"workflow {workflow_id!r} run {row.run_id} is already closed "
+                           f"({row.status.name.lower()})")
+        return row
+
+    async def close(self) -> None:
+        self.reads.close()
+        await self.client.close()
+
+
+def map_error(error: BaseException) -> ApiError | None:
+    """The API answer for an error Stalwart raised, or None for a bug."""
+    if isinstance(error, ApiError):
+        return error
+    if isinstance(error, exc.WorkflowAlreadyStartedError):
+        return ApiError(409, "already_started", str(error))
+    if isinstance(error, exc.WorkflowNotFoundError):
+        if "already closed" in str(error):
+            return ApiError(409, "workflow_closed", str(error))
+        return ApiError(404, "not_found", str(error))
+    if isinstance(error, exc.WorkflowUpdateFailedError):
+        cause = error.cause or error
+        return ApiError(422, "update_failed", f"update failed: {cause}")
+    if isinstance(error, exc.WorkflowQueryFailedError):
+        if error.__cause__ is None:
+            return ApiError(504, "timeout", str(error))
+        return ApiError(422, "query_failed", str(error))
+    if isinstance(error, exc.StoreError):
+        return ApiError(503, "store_unavailable", str(error))
+    if isinstance(error, ValueError | TypeError):
+        return ApiError(422, "validation_error", str(error))
+    return None
+
+
+def summary_json(row: RunSummary | ExecutionRow) -> dict[str, Any]:
+    return {
+        "workflow_id": row.workflow_id, "run_id": row.run_id,
+        "workflow_type": row.workflow_type, "task_queue": row.task_queue,
+        "status": row.status.name, "start_time": iso(row.start_time),
+        "close_time": iso(row.close_time), "history_length": row.history_length,
+        "parent_workflow_id": row.parent_workflow_id, "parent_run_id": row.parent_run_id,
+    }
+
+
+def pending_activity_json(activity: dict[str, Any]) -> dict[str, Any]:
+    out = dict(activity)
+    for key in ("scheduled_at", "started_at", "last_heartbeat_at", "next_attempt_at"):
+        out[key] = iso(activity.get(key))
+    out["last_failure"] = decode_payloads(activity.get("last_failure"))
+    return out

@@ -1,0 +1,71 @@
+"""The agent layer: durable LLM calls, tools, agent loops, human approval, streaming.
+
+Framework-neutral (no agent framework needed; the ``openai`` and ``anthropic`` SDKs are optional
+extras ``stalwart[agents-openai]`` / ``stalwart[agents-anthropic]``). See ``docs/agents.md``.
+
+* :class:`LLMActivities` -- the ``stalwart.agents.chat`` activity over the official SDKs.
+* :func:`activity_as_tool` -- an activity as a tool (schema from its type hints).
+* :class:`AgentLoop` / :class:`AgentWorkflow` -- the durable loop and a ready workflow.
+* :class:`AgentStore` -- large contents and streamed tokens, outside the history.
+"""
+
+from ._types import (
+    ApprovalDecision,
+    ApprovalRequest,
+    ContentRef,
+    Message,
+    ModelRequest,
+    ModelResponse,
+    ToolSpec,
+    Usage,
+)
+from .convert import AttrDict, attribute_data_converter
+from .llm import (
+    CHAT_ACTIVITY,
+    DEFAULT_PRICES,
+    LLMActivities,
+    classify_error,
+    content_of,
+    estimate_cost,
+)
+from .loop import (
+    DEFAULT_LLM_RETRY_POLICY,
+    AgentConfig,
+    AgentInput,
+    AgentLoop,
+    AgentResult,
+    AgentStatus,
+    AgentWorkflow,
+)
+from .store import AgentStore, StreamUpdate
+from .tools import activity_as_tool, json_schema
+
+__all__ = [
+    "CHAT_ACTIVITY",
+    "DEFAULT_LLM_RETRY_POLICY",
+    "DEFAULT_PRICES",
+    "AgentConfig",
+    "AgentInput",
+    "AgentLoop",
+    "AgentResult",
+    "AgentStatus",
+    "AgentStore",
+    "AgentWorkflow",
+    "ApprovalDecision",
+    "ApprovalRequest",
+    "AttrDict",
+    "ContentRef",
+    "LLMActivities",
+    "Message",
+    "ModelRequest",
+    "ModelResponse",
+    "StreamUpdate",
+    "ToolSpec",
+    "Usage",
+    "activity_as_tool",
+    "attribute_data_converter",
+    "classify_error",
+    "content_of",
+    "estimate_cost",
+    "json_schema",
+]

@@ -1,0 +1,1 @@
+"""Integrations with third-party agent frameworks (each behind its own optional extra)."""

@@ -1,0 +1,141 @@
+"""Interceptors: a tracing-style chain sees every call, and headers flow client → workflow →
+activity (the way OpenTelemetry propagation plugs in)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from stalwart import activity, workflow
+from stalwart.client import (
+    Client,
+    OutboundInterceptor,
+    StartWorkflowInput,
+)
+from stalwart.client import (
+    Interceptor as ClientInterceptor,
+)
+from stalwart.converter import DataConverter
+from stalwart.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    ExecuteWorkflowInput,
+    HandleSignalInput,
+    Interceptor,
+    StartActivityInput,
+    Worker,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+    WorkflowOutboundInterceptor,
+)
+
+CONVERTER = DataConverter.default.payload_converter
+CALLS: list[str] = []
+SEEN_HEADERS: dict[str, Any] = {}
+
+
+def trace_id(headers: Any) -> str | None:
+    payload = headers.get("trace-id")
+    return CONVERTER.from_payload(payload) if payload is not None else None
+
+
+class TracingClientOutbound(OutboundInterceptor):
+    async def start_workflow(self, input: StartWorkflowInput) -> Any:
+        CALLS.append(f"client.start_workflow {input.workflow}")
+        input.headers["trace-id"] = CONVERTER.to_payload("trace-123")
+        return await self.next.start_workflow(input)
+
+
+class TracingWorkflowOutbound(WorkflowOutboundInterceptor):
+    def start_activity(self, input: StartActivityInput) -> Any:
+        if not workflow.unsafe.is_replaying():
+            CALLS.append(f"workflow.start_activity {input.activity}")
+        input.headers["trace-id"] = CONVERTER.to_payload(SEEN_HEADERS["workflow"])
+        return self.next.start_activity(input)
+
+
+class TracingWorkflowInbound(WorkflowInboundInterceptor):
+    def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+        super().init(TracingWorkflowOutbound(outbound))
+
+    async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
+        SEEN_HEADERS["workflow"] = trace_id(input.headers)
+        if not workflow.unsafe.is_replaying():
+            CALLS.append(f"workflow.execute {input.type.__name__}")
+        return await self.next.execute_workflow(input)
+
+    async def handle_signal(self, input: HandleSignalInput) -> None:
+        CALLS.append(f"workflow.signal {input.signal}")
+        await self.next.handle_signal(input)
+
+
+class TracingActivityInbound(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        SEEN_HEADERS["activity"] = trace_id(input.headers)
+        CALLS.append(f"activity.execute {activity.info().activity_type}")
+        return await self.next.execute_activity(input)
+
+
+class Tracing(ClientInterceptor, Interceptor):
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return TracingClientOutbound(next)
+
+    def intercept_activity(self, next: ActivityInboundInterceptor
+                           ) -> ActivityInboundInterceptor:
+        return TracingActivityInbound(next)
+
+    def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput
+                                   ) -> type[WorkflowInboundInterceptor]:
+        return TracingWorkflowInbound
+
+
+@activity.defn
+def shout(text: str) -> str:
+    return text.upper()
+
+
+@workflow.defn
+class Traced:
+    def __init__(self) -> None:
+        self.go = False
+
+    @workflow.signal
+    def proceed(self) -> None:
+        self.go = True
+
+    @workflow.run
+    async def run(self, text: str) -> str:
+        await workflow.wait_condition(lambda: self.go)
+        return await workflow.execute_activity(shout, text,
+                                               start_to_close_timeout=timedelta(seconds=5))
+
+
+async def test_interceptors_see_calls_and_carry_headers_to_the_activity(
+        db_url: str, task_queue: str) -> None:
+    CALLS.clear()
+    SEEN_HEADERS.clear()
+    client = await Client.connect(db_url, interceptors=[Tracing()])
+    try:
+        async with Worker(client, task_queue=task_queue, workflows=[Traced],
+                          activities=[shout]):
+            handle = await client.start_workflow(Traced.run, "hi", id="traced",
+                                                 task_queue=task_queue)
+            await handle.signal(Traced.proceed)
+            assert await handle.result() == "HI"
+    finally:
+        await client.close()
+    assert SEEN_HEADERS == {"workflow": "trace-123", "activity": "trace-123"}
+    assert CALLS == ["client.start_workflow Traced", "workflow.execute Traced",
+                     "workflow.signal proceed", "workflow.start_activity shout",
+                     "activity.execute shout"]
+    history = await _history(db_url)
+    started = history[0].attributes
+    assert "trace-id" in started["header"]
+
+
+async def _history(db_url: str) -> Any:
+    client = await Client.connect(db_url)
+    try:
+        return (await client.get_workflow_handle("traced").fetch_history()).events
+    finally:
+        await client.close()
