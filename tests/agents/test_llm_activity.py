@@ -1,0 +1,254 @@
+"""The LLM activity over the real openai/anthropic clients, against a local HTTP stand-in."""
+
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+
+import anthropic
+import openai
+import pytest
+
+from stalwart import activity
+from stalwart.agents import (
+    AgentConfig,
+    AgentInput,
+    AgentStore,
+    AgentWorkflow,
+    LLMActivities,
+    ModelRequest,
+    StreamUpdate,
+    activity_as_tool,
+    estimate_cost,
+)
+from stalwart.agents.testing import FakeLLMServer, Reply, ToolCallReply
+from stalwart.client import Client
+from stalwart.common import RetryPolicy
+from stalwart.exceptions import ActivityError, ApplicationError, WorkflowFailureError
+from stalwart.testing import ActivityEnvironment
+from stalwart.worker import Worker
+
+
+def _request(**kwargs: object) -> ModelRequest:
+    return ModelRequest(model="gpt-4o", messages=[{"role": "user", "content": "hi"}],
+                        **kwargs)  # type: ignore[arg-type]
+
+
+async def _error_of(llm: LLMActivities, request: ModelRequest) -> ApplicationError:
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(llm.chat, request)
+    return caught.value
+
+
+async def test_llm_activity_rate_limit_is_retryable_with_retry_after(
+        llm_server: FakeLLMServer, openai_client: openai.AsyncOpenAI) -> None:
+    llm_server.script(Reply(status=429, retry_after=7, message="Rate limit reached for gpt-4o"))
+    error = await _error_of(LLMActivities(openai_client=openai_client), _request())
+    assert error.non_retryable is False
+    assert error.next_retry_delay == timedelta(seconds=7)
+    assert error.type == "RateLimitError"
+    assert "Rate limit reached for gpt-4o" in str(error)
+    assert len(llm_server.model_requests()) == 1  # the SDK's own retries are off
+
+
+async def test_llm_activity_server_error_is_retryable(
+        llm_server: FakeLLMServer, openai_client: openai.AsyncOpenAI) -> None:
+    llm_server.script(Reply(status=503, message="overloaded"))
+    error = await _error_of(LLMActivities(openai_client=openai_client), _request())
+    assert error.non_retryable is False and "503" in str(error)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404])
+async def test_llm_activity_client_errors_are_not_retryable(
+        llm_server: FakeLLMServer, openai_client: openai.AsyncOpenAI, status: int) -> None:
+    llm_server.script(Reply(status=status, message=f"provider says {status}"))
+    error = await _error_of(LLMActivities(openai_client=openai_client), _request())
+    assert error.non_retryable is True
+    assert f"provider says {status}" in str(error)
+
+
+async def test_llm_activity_slow_response_times_out_retryably(
+        llm_server: FakeLLMServer, openai_client: openai.AsyncOpenAI) -> None:
+    llm_server.script(Reply(text="late", delay=2.0))
+    llm = LLMActivities(openai_client=openai_client, request_timeout=0.2)
+    error = await _error_of(llm, _request())
+    assert error.non_retryable is False and "timed out" in str(error)
+
+
+async def test_llm_activity_connection_refused_is_retryable() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = openai.AsyncOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k")
+    try:
+        error = await _error_of(LLMActivities(openai_client=client), _request())
+    finally:
+        await client.close()
+    assert error.non_retryable is False and "connection" in str(error).lower()
+
+
+async def test_llm_activity_anthropic_tool_use_round_trip(
+        llm_server: FakeLLMServer, anthropic_client: anthropic.AsyncAnthropic) -> None:
+    llm_server.script(Reply(text="Checking.", tool_calls=[ToolCallReply("lookup", {"q": "x"})]))
+    llm = LLMActivities(anthropic_client=anthropic_client)
+    request = ModelRequest(
+        model="claude-sonnet-4-6", provider="anthropic",
+        messages=[{"role": "system", "content": "Be terse."},
+                  {"role": "user", "content": "find x"},
+                  {"role": "assistant", "content": None, "tool_calls": [
+                      {"id": "t1", "type": "function",
+                       "function": {"name": "lookup", "arguments": "{\"q\": \"w\"}"}}]},
+                  {"role": "tool", "tool_call_id": "t1", "content": "w found"}],
+        tools=[{"type": "function", "function": {"name": "lookup", "description": "Look up.",
+                                                 "parameters": {"type": "object"}}}])
+    response = await ActivityEnvironment().run(llm.chat, request)
+    assert response.content == "Checking."
+    assert response.tool_calls[0]["function"]["name"] == "lookup"
+    assert response.finish_reason == "tool_calls"
+    assert response.usage.cost_usd == estimate_cost("claude-sonnet-4-6",
+                                                    response.usage.input_tokens,
+                                                    response.usage.output_tokens)
+    sent = llm_server.model_requests()[0].body
+    assert sent["system"] == "Be terse."
+    assert [m["role"] for m in sent["messages"]] == ["user", "assistant", "user"]
+    assert sent["messages"][2]["content"][0] == {"type": "tool_result", "tool_use_id": "t1",
+                                                 "content": "w found"}
+    assert sent["tools"][0]["input_schema"] == {"type": "object"}
+
+
+async def test_llm_activity_anthropic_errors_classified(
+        llm_server: FakeLLMServer, anthropic_client: anthropic.AsyncAnthropic) -> None:
+    llm = LLMActivities(anthropic_client=anthropic_client)
+    request = ModelRequest(model="claude-sonnet-4-6", provider="anthropic",
+                           messages=[{"role": "user", "content": "hi"}])
+    llm_server.script(Reply(status=429, retry_after=3, message="slow down"))
+    error = await _error_of(llm, request)
+    assert error.non_retryable is False and error.next_retry_delay == timedelta(seconds=3)
+    llm_server.script(Reply(status=401, message="invalid x-api-key"))
+    error = await _error_of(llm, request)
+    assert error.non_retryable is True and "invalid x-api-key" in str(error)
+
+
+async def test_agent_workflow_retries_rate_limit_then_finishes(
+        client: Client, task_queue: str, llm_server: FakeLLMServer,
+        openai_client: openai.AsyncOpenAI) -> None:
+    llm_server.script(Reply(status=429, retry_after=0.1), Reply(status=503), Reply(text="ok"))
+    config = AgentConfig(model="gpt-4o", llm_retry_policy=RetryPolicy(
+        initial_interval=timedelta(milliseconds=50), maximum_attempts=5))
+    async with Worker(client, task_queue=task_queue, workflows=[AgentWorkflow],
+                      activities=LLMActivities(openai_client=openai_client).activities()):
+        result = await client.execute_workflow(AgentWorkflow.run, AgentInput(config, "hi"),
+                                               id="retry", task_queue=task_queue)
+    assert result.output == "ok"
+    requests = llm_server.model_requests()
+    assert [r.status for r in requests] == [429, 503, 200]
+    assert len({r.idempotency_key for r in requests}) == 1
+    assert [r.attempt for r in requests] == [1, 2, 3]
+
+
+async def test_agent_workflow_fails_fast_on_bad_api_key(
+        client: Client, task_queue: str, llm_server: FakeLLMServer) -> None:
+    llm_server.api_key = "right-key"
+    wrong = openai.AsyncOpenAI(base_url=llm_server.openai_base_url, api_key="wrong-key")
+    try:
+        async with Worker(client, task_queue=task_queue, workflows=[AgentWorkflow],
+                          activities=LLMActivities(openai_client=wrong).activities()):
+            with pytest.raises(WorkflowFailureError) as caught:
+                await client.execute_workflow(
+                    AgentWorkflow.run, AgentInput(AgentConfig(model="gpt-4o"), "hi"),
+                    id="bad-key", task_queue=task_queue)
+    finally:
+        await wrong.close()
+    cause = caught.value.cause
+    assert isinstance(cause, ActivityError)
+    assert "Incorrect API key provided" in str(cause.__cause__)
+    assert len(llm_server.model_requests()) == 1
+
+
+@activity.defn
+async def fetch_page(url: str) -> object:
+    """Fetch a web page; large pages go to the agent store."""
+    text = f"<html>{url} " + "lorem ipsum " * 5000 + "</html>"
+    return await STORE[0].put_async(activity.info().workflow_id, text)
+
+
+STORE: list[AgentStore] = []
+
+
+async def test_agent_streams_tokens_and_keeps_large_tool_output_out_of_history(
+        client: Client, task_queue: str, llm_server: FakeLLMServer,
+        openai_client: openai.AsyncOpenAI, agent_store: AgentStore) -> None:
+    STORE[:] = [agent_store]
+    llm_server.script(Reply(tool_calls=[ToolCallReply("fetch_page", {"url": "http://x"})]),
+                      Reply(text="The page is mostly lorem ipsum text", chunk_delay=0.05))
+    config = AgentConfig(model="gpt-4o", stream=True, tools=[activity_as_tool(fetch_page)])
+    llm = LLMActivities(openai_client=openai_client, store=agent_store)
+    seen: list[StreamUpdate] = []
+    async with Worker(client, task_queue=task_queue, workflows=[AgentWorkflow],
+                      activities=[*llm.activities(), fetch_page]):
+        handle = await client.start_workflow(AgentWorkflow.run, AgentInput(config, "read x"),
+                                             id="stream", task_queue=task_queue)
+        async for update in agent_store.watch("stream", until_done="step-2"):
+            if update.stream_id == "step-2":
+                seen.append(update)
+        result = await handle.result()
+    assert result.output == "The page is mostly lorem ipsum text"
+    assert seen[-1].text == result.output and seen[-1].done
+    # Partial texts were written while tokens arrived (chunks come >= 50 ms apart, the
+    # writer throttles to 50 ms): several writes, each a prefix of the answer.
+    assert seen[-1].version >= 3
+    assert all(result.output.startswith(update.text) for update in seen)
+    second = llm_server.model_requests()[1].body["messages"]
+    assert second[-1]["content"].startswith("<html>http://x lorem ipsum")  # resolved for model
+    history = await handle.fetch_history()
+    assert all(len(str(e.attributes)) < 20_000 for e in history.events)
+    tool_message = result.messages[2]
+    assert tool_message["content_ref"].startswith("sha256:") and "content" not in tool_message
+    assert agent_store.delete_workflow("stream") >= 2
+
+
+async def test_agent_continues_as_new_carrying_the_conversation(
+        client: Client, task_queue: str, llm_server: FakeLLMServer,
+        openai_client: openai.AsyncOpenAI) -> None:
+    calls = [Reply(tool_calls=[ToolCallReply("count", {"n": i})]) for i in range(4)]
+    llm_server.script(*calls, Reply(text="counted"))
+    config = AgentConfig(model="gpt-4o", tools=[activity_as_tool(count)],
+                         continue_as_new_after_events=10)
+    async with Worker(client, task_queue=task_queue, workflows=[AgentWorkflow],
+                      activities=[*LLMActivities(openai_client=openai_client).activities(),
+                                  count]):
+        handle = await client.start_workflow(AgentWorkflow.run, AgentInput(config, "count"),
+                                             id="can", task_queue=task_queue)
+        result = await handle.result()
+        first = client.get_workflow_handle("can", run_id=handle.first_execution_run_id)
+        description = await first.describe()
+    assert result.output == "counted"
+    assert result.steps == 5 and result.usage.calls == 5
+    assert description.continued_as_new_run_id is not None
+    last_request = llm_server.model_requests()[-1].body["messages"]
+    assert [m["role"] for m in last_request].count("tool") == 4  # whole conversation carried
+
+
+@activity.defn
+async def count(n: int) -> str:
+    """Count."""
+    return str(n)
+
+
+async def test_agent_stops_at_step_and_token_budgets(
+        client: Client, task_queue: str, llm_server: FakeLLMServer,
+        openai_client: openai.AsyncOpenAI) -> None:
+    llm_server.responder = lambda body: Reply(tool_calls=[ToolCallReply("count", {"n": 1})])
+    async with Worker(client, task_queue=task_queue, workflows=[AgentWorkflow],
+                      activities=[*LLMActivities(openai_client=openai_client).activities(),
+                                  count]):
+        by_steps = await client.execute_workflow(
+            AgentWorkflow.run, AgentInput(AgentConfig(
+                model="gpt-4o", tools=[activity_as_tool(count)], max_steps=3), "go"),
+            id="steps", task_queue=task_queue)
+        by_tokens = await client.execute_workflow(
+            AgentWorkflow.run, AgentInput(AgentConfig(
+                model="gpt-4o", tools=[activity_as_tool(count)], max_total_tokens=1), "go"),
+            id="tokens", task_queue=task_queue)
+    assert (by_steps.stop_reason, by_steps.steps) == ("max_steps", 3)
+    assert (by_tokens.stop_reason, by_tokens.steps) == ("token_budget", 1)
