@@ -7,15 +7,11 @@ client.
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import random
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from enum import IntEnum
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from . import exceptions as exc
@@ -30,11 +26,26 @@ from ._client_interceptors import (
     StartWorkflowUpdateInput,
     TerminateWorkflowInput,
 )
+from ._client_messages import (
+    AsyncActivityHandle,
+    WorkflowUpdateHandle,
+    WorkflowUpdateStage,
+    handler_name,
+    handler_result_type,
+    query,
+    start_update,
+)
+from ._client_visibility import (
+    WorkflowExecution,
+    WorkflowExecutionAsyncIterator,
+    WorkflowExecutionCount,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHistory,
+)
 from ._engine.clock import Clock
 from ._engine.codec import decode_value, encode_value
 from ._model import search_attributes as _sa
-from ._model.events import HistoryEvent
-from ._model.history_json import history_from_json, history_to_json
 from ._model.search_attributes import TypedSearchAttributes
 from ._runtime.definitions import get_workflow_definition
 from ._store import open_store
@@ -82,22 +93,6 @@ __all__ = [
 ReturnType = TypeVar("ReturnType")
 
 
-class WorkflowExecutionStatus(IntEnum):
-    RUNNING = 1
-    COMPLETED = 2
-    FAILED = 3
-    CANCELED = 4
-    TERMINATED = 5
-    CONTINUED_AS_NEW = 6
-    TIMED_OUT = 7
-
-
-class WorkflowUpdateStage(IntEnum):
-    ADMITTED = 1
-    ACCEPTED = 2
-    COMPLETED = 3
-
-
 class _NoArg:
     pass
 
@@ -115,143 +110,6 @@ def _workflow_name_and_result_type(workflow: Any) -> tuple[str, Any]:
         raise TypeError(f"{workflow!r} is not a workflow: pass a @workflow.defn class's "
                         "@workflow.run method (e.g. MyWorkflow.run) or the workflow type name")
     return definition.name, definition.return_type_hint
-
-
-@dataclass
-class WorkflowHistory:
-    """A run's events; exports to and imports from Temporal's history JSON form."""
-
-    workflow_id: str
-    events: Sequence[HistoryEvent]
-    run_id: str = ""
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return history_to_json(self.events)
-
-    def to_json(self) -> str:
-        import json
-
-        return json.dumps(self.to_json_dict(), indent=2)
-
-    @staticmethod
-    def from_json(workflow_id: str, history: str | dict[str, Any]) -> WorkflowHistory:
-        import json
-
-        data = json.loads(history) if isinstance(history, str) else history
-        return WorkflowHistory(workflow_id=workflow_id, events=history_from_json(data))
-
-
-@dataclass
-class WorkflowExecution:
-    """One run as visibility sees it (``list_workflows`` items; base of the description)."""
-
-    id: str
-    run_id: str
-    workflow_type: str
-    task_queue: str
-    status: WorkflowExecutionStatus
-    start_time: datetime
-    close_time: datetime | None
-    execution_time: datetime
-    history_length: int
-    first_execution_run_id: str
-    continued_as_new_run_id: str | None
-    namespace: str = "default"
-    parent_id: str | None = None
-    parent_run_id: str | None = None
-    typed_search_attributes: TypedSearchAttributes = TypedSearchAttributes.empty
-    _search_attributes_store: dict[str, Any] = field(default_factory=dict, repr=False)
-    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
-    _data_converter: DataConverter = field(default=DataConverter.default, repr=False)
-
-    @property
-    def search_attributes(self) -> dict[str, list[Any]]:
-        """The older dict form: name -> list of values."""
-        return _sa.to_dict_form(self._search_attributes_store)
-
-    async def memo(self) -> dict[str, Any]:
-        """The memo, decoded (without type hints)."""
-        return {key: await self.memo_value(key) for key in self._memo}
-
-    async def memo_value(self, key: str, default: Any = KeyError, *,
-                         type_hint: type | None = None) -> Any:
-        if key not in self._memo:
-            if default is KeyError:
-                raise KeyError(f"memo has no key {key!r}")
-            return default
-        converter = self._data_converter
-        payload = await decode_value(copy.deepcopy(self._memo[key]), converter.payload_codec)
-        return converter.payload_converter.from_payload(_payload_from_json(payload), type_hint)
-
-    @staticmethod
-    def _from_row(row: ExecutionRow, namespace: str, converter: DataConverter,
-                  cls: type[Any] | None = None, **extra: Any) -> Any:
-        return (cls or WorkflowExecution)(
-            id=row.workflow_id, run_id=row.run_id, workflow_type=row.workflow_type,
-            task_queue=row.task_queue, status=WorkflowExecutionStatus(int(row.status)),
-            start_time=datetime.fromtimestamp(row.start_time, UTC),
-            close_time=_ts(row.close_time),
-            execution_time=datetime.fromtimestamp(row.start_time, UTC),
-            history_length=row.history_length, first_execution_run_id=row.first_run_id,
-            continued_as_new_run_id=row.next_run_id, namespace=namespace,
-            parent_id=row.parent_workflow_id, parent_run_id=row.parent_run_id,
-            typed_search_attributes=_sa.from_store(row.search_attributes),
-            _search_attributes_store=row.search_attributes, _memo=row.memo,
-            _data_converter=converter, **extra)
-
-
-@dataclass
-class WorkflowExecutionDescription(WorkflowExecution):
-    """What ``describe()`` reports. ``pending_activities`` goes beyond Temporal's fields."""
-
-    pending_activities: list[dict[str, Any]] = field(default_factory=list)
-    pending_events: int = 0
-
-
-@dataclass
-class WorkflowExecutionCount:
-    count: int
-    groups: list[Any] = field(default_factory=list)
-
-
-class WorkflowExecutionAsyncIterator:
-    """``async for`` over the runs a list query matches, fetched page by page."""
-
-    def __init__(self, client: Client, query: str | None, limit: int | None,
-                 page_size: int) -> None:
-        self._client = client
-        self._query = query
-        self._limit = limit
-        self._page_size = page_size
-        self._buffer: list[WorkflowExecution] = []
-        self._offset = 0
-        self._returned = 0
-        self._exhausted = False
-
-    def __aiter__(self) -> WorkflowExecutionAsyncIterator:
-        return self
-
-    async def __anext__(self) -> WorkflowExecution:
-        if self._limit is not None and self._returned >= self._limit:
-            raise StopAsyncIteration
-        if not self._buffer and not self._exhausted:
-            rows = await self._client.store.list_workflows(self._query, self._page_size,
-                                                           self._offset)
-            self._offset += len(rows)
-            self._exhausted = len(rows) < self._page_size
-            self._buffer = [WorkflowExecution._from_row(r, self._client.namespace,
-                                                        self._client.data_converter)
-                            for r in rows]
-        if not self._buffer:
-            raise StopAsyncIteration
-        self._returned += 1
-        return self._buffer.pop(0)
-
-    async def map_histories(self) -> AsyncIterator[WorkflowHistory]:
-        """The history of each matching run, in the same order."""
-        async for execution in self:
-            events = await self._client.store.get_history(execution.run_id)
-            yield WorkflowHistory(execution.id, events, execution.run_id)
 
 
 class Client:
@@ -452,10 +310,6 @@ class Client:
         return self.get_workflow_handle(workflow_id, run_id=run_id, result_type=result_type)
 
 
-def _ts(value: float | None) -> datetime | None:
-    return datetime.fromtimestamp(value, UTC) if value is not None else None
-
-
 class WorkflowHandle(Generic[ReturnType]):
     """Steers and observes one workflow. Get one from the client; do not construct it."""
 
@@ -576,10 +430,10 @@ class WorkflowHandle(Generic[ReturnType]):
         """
         if arg is not _NO_ARG:
             args = [arg]
-        name = _handler_name(query, "__stalwart_query_definition__", "query")
+        name = handler_name(query, "__stalwart_query_definition__", "query")
         return await self._client._outbound.query_workflow(QueryWorkflowInput(
             id=self._id, run_id=self._run_id, query=name, args=list(args),
-            ret_type=result_type or _handler_result_type(query, "__stalwart_query_definition__"),
+            ret_type=result_type or handler_result_type(query, "__stalwart_query_definition__"),
             rpc_timeout=rpc_timeout))
 
     async def start_update(self, update: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
@@ -595,9 +449,9 @@ class WorkflowHandle(Generic[ReturnType]):
             args = [arg]
         return await self._client._outbound.start_workflow_update(StartWorkflowUpdateInput(
             id=self._id, run_id=self._run_id, update_id=id,
-            update=_handler_name(update, "__stalwart_update_definition__", "update"),
+            update=handler_name(update, "__stalwart_update_definition__", "update"),
             args=list(args), wait_for_stage=int(wait_for_stage),
-            ret_type=result_type or _handler_result_type(
+            ret_type=result_type or handler_result_type(
                 update, "__stalwart_update_definition__")))
 
     async def execute_update(self, update: Any, arg: Any = _NO_ARG, *,
@@ -640,7 +494,7 @@ class _ClientRoot(OutboundInterceptor):
 
     async def query_workflow(self, input: QueryWorkflowInput) -> Any:
         timeout = input.rpc_timeout.total_seconds() if input.rpc_timeout else 10.0
-        return await _query(self._handle(input.id, input.run_id), input.query, input.args,
+        return await query(self._handle(input.id, input.run_id), input.query, input.args,
                             input.ret_type, timeout)
 
     async def cancel_workflow(self, input: CancelWorkflowInput) -> None:
@@ -660,178 +514,8 @@ class _ClientRoot(OutboundInterceptor):
 
     async def start_workflow_update(self, input: StartWorkflowUpdateInput
                                     ) -> WorkflowUpdateHandle[Any]:
-        return await _start_update(self._handle(input.id, input.run_id), input.update,
+        return await start_update(self._handle(input.id, input.run_id), input.update,
                                    input.args, id=input.update_id, result_type=input.ret_type,
                                    wait_for_stage=WorkflowUpdateStage(input.wait_for_stage))
 
 
-def _handler_name(handler: Any, attribute: str, kind: str) -> str:
-    if isinstance(handler, str) and handler:
-        return handler
-    definition = getattr(handler, attribute, None)
-    name = getattr(definition, "name", None)
-    if not name:
-        raise TypeError(f"{handler!r} is not a {kind}: pass a @workflow.{kind} method or the "
-                        f"{kind} name")
-    return str(name)
-
-
-def _handler_result_type(handler: Any, attribute: str) -> Any:
-    return getattr(getattr(handler, attribute, None), "return_type_hint", None)
-
-
-async def _query(handle: WorkflowHandle[Any], query: Any, args: Sequence[Any],
-                 result_type: Any, timeout: float) -> Any:
-    client = handle._client
-    name = _handler_name(query, "__stalwart_query_definition__", "query")
-    payloads = await client._encode(args, f"query {name!r} arguments")
-    store = client.store
-    query_id = await store.query_workflow(handle.id, handle.run_id, name, payloads,
-                                          client._clock.now())
-    sub = store.subscribe(("query_answered", str(query_id)))
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            row = await store.get_query(query_id)
-            if row is not None and row["state"] == 2:
-                break
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                await store.delete_query(query_id)
-                raise WorkflowQueryFailedError(
-                    f"no worker answered query {name!r} of workflow {handle.id!r} within "
-                    f"{timeout:g} s: is a worker running that polls the workflow's task queue "
-                    "and has its workflow type registered?")
-            await sub.wait(min(remaining, 0.5))
-    finally:
-        sub.close()
-    await store.delete_query(query_id)
-    converter = client.data_converter
-    if row["failure"] is not None:
-        failure = await decode_value(row["failure"], converter.payload_codec)
-        cause = converter.failure_converter.from_failure(failure, converter.payload_converter)
-        raise WorkflowQueryFailedError(f"query {name!r} of workflow {handle.id!r} failed: "
-                                       f"{cause}") from cause
-    payload = await decode_value(row["result"], converter.payload_codec)
-    hint = result_type or _handler_result_type(query, "__stalwart_query_definition__")
-    return converter.payload_converter.from_payload(_payload_from_json(payload), hint)
-
-
-class WorkflowUpdateHandle(Generic[ReturnType]):
-    """An update that was sent; ``await handle.result()`` waits for its outcome."""
-
-    def __init__(self, client: Client, workflow_id: str, run_id: str, update_id: str,
-                 name: str, result_type: Any) -> None:
-        self._client = client
-        self.workflow_id = workflow_id
-        self.workflow_run_id = run_id
-        self._id = update_id
-        self._name = name
-        self._result_type = result_type
-
-    @property
-    def id(self) -> str:
-        return self._id
-
-    async def _wait(self, stage: WorkflowUpdateStage, timeout: float | None
-                    ) -> dict[str, Any] | None:
-        store = self._client.store
-        sub = store.subscribe(("update", self._id))
-        try:
-            loop = asyncio.get_running_loop()
-            deadline = None if timeout is None else loop.time() + timeout
-            while True:
-                row = await store.get_update(self.workflow_run_id, self._id)
-                if row is not None and (row["state"] in (2, 3) or (
-                        stage == WorkflowUpdateStage.ACCEPTED and row["state"] == 1)):
-                    return row
-                remaining = None if deadline is None else deadline - loop.time()
-                if remaining is not None and remaining <= 0:
-                    return None
-                await sub.wait(remaining if remaining is not None else 1.0)
-        finally:
-            sub.close()
-
-    async def result(self, *, rpc_timeout: timedelta | None = None) -> ReturnType:
-        """Wait for the update's outcome.
-
-        Raises:
-            WorkflowUpdateFailedError: rejected by the validator, or the handler failed.
-        """
-        row = await self._wait(WorkflowUpdateStage.COMPLETED,
-                               rpc_timeout.total_seconds() if rpc_timeout else None)
-        if row is None:
-            raise TimeoutError(f"update {self._name!r} did not complete in time")
-        converter = self._client.data_converter
-        if row["failure"] is not None:
-            failure = await decode_value(row["failure"], converter.payload_codec)
-            raise WorkflowUpdateFailedError(converter.failure_converter.from_failure(
-                failure, converter.payload_converter))
-        payload = await decode_value(row["result"], converter.payload_codec)
-        value: ReturnType = converter.payload_converter.from_payload(
-            _payload_from_json(payload), self._result_type)
-        return value
-
-
-async def _start_update(handle: WorkflowHandle[Any], update: Any, args: Sequence[Any], *,
-                        id: str | None, result_type: Any,
-                        wait_for_stage: WorkflowUpdateStage) -> WorkflowUpdateHandle[Any]:
-    client = handle._client
-    name = _handler_name(update, "__stalwart_update_definition__", "update")
-    payloads = await client._encode(args, f"update {name!r} arguments")
-    update_id = id or str(uuid.uuid4())
-    run_id = await client.store.update_workflow(handle.id, handle.run_id, update_id, name,
-                                                payloads, client._clock.now())
-    update_handle: WorkflowUpdateHandle[Any] = WorkflowUpdateHandle(
-        client, handle.id, run_id, update_id, name,
-        result_type or _handler_result_type(update, "__stalwart_update_definition__"))
-    if wait_for_stage in (WorkflowUpdateStage.ACCEPTED, WorkflowUpdateStage.COMPLETED):
-        row = await update_handle._wait(wait_for_stage, None)
-        if row is not None and row["state"] == 2:
-            await update_handle.result()  # raises the rejection
-    return update_handle
-
-
-class AsyncActivityHandle:
-    """Completes, fails or heartbeats an activity from outside its worker."""
-
-    def __init__(self, client: Client, run_id: str, seq: int, attempt: int) -> None:
-        self._client = client
-        self._run_id = run_id
-        self._seq = seq
-        self._attempt = attempt
-
-    async def complete(self, result: Any = None) -> None:
-        payload = (await self._client._encode([result], "activity result"))[0]
-        accepted, _ = await self._client.store.complete_activity_task(
-            self._run_id, self._seq, self._attempt, None, payload,
-            self._client.identity, self._client._clock.now(), False)
-        if not accepted:
-            raise AsyncActivityCancelledError(
-                "the activity is no longer pending (it timed out, was cancelled, or its "
-                "workflow closed); its result was not recorded")
-
-    async def fail(self, error: BaseException) -> None:
-        from ._engine.activity_worker import activity_error_failure
-        from .exceptions import RetryState
-
-        converter = self._client.data_converter
-        failure = converter.failure_converter.to_failure(error, converter.payload_converter)
-        failure = await encode_value(failure, converter.payload_codec)
-        final = activity_error_failure(failure, "", str(self._seq), self._client.identity,
-                                       RetryState.NON_RETRYABLE_FAILURE)
-        accepted = await self._client.store.fail_activity_task(
-            self._run_id, self._seq, self._attempt, None, failure, final, None, None,
-            "ActivityTaskFailed", self._client.identity, self._client._clock.now())
-        if not accepted:
-            raise AsyncActivityCancelledError("the activity is no longer pending")
-
-    async def heartbeat(self, *details: Any) -> None:
-        payloads = await self._client._encode(details, "heartbeat details")
-        cancel = await self._client.store.heartbeat_activity_task(
-            self._run_id, self._seq, self._attempt, "async", payloads,
-            self._client._clock.now())
-        if cancel is None or cancel:
-            raise AsyncActivityCancelledError("the activity was cancelled or is no longer "
-                                              "pending")

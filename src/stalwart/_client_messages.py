@@ -1,0 +1,201 @@
+"""Messages from the client to workflows and activities: queries, updates, async completion."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ._engine.codec import decode_value, encode_value
+from .converter import _payload_from_json
+from .exceptions import (
+    AsyncActivityCancelledError,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+
+if TYPE_CHECKING:
+    from .client import Client, WorkflowHandle
+
+ReturnType = TypeVar("ReturnType")
+
+
+class WorkflowUpdateStage(IntEnum):
+    ADMITTED = 1
+    ACCEPTED = 2
+    COMPLETED = 3
+
+
+def handler_name(handler: Any, attribute: str, kind: str) -> str:
+    if isinstance(handler, str) and handler:
+        return handler
+    definition = getattr(handler, attribute, None)
+    name = getattr(definition, "name", None)
+    if not name:
+        raise TypeError(f"{handler!r} is not a {kind}: pass a @workflow.{kind} method or the "
+                        f"{kind} name")
+    return str(name)
+
+
+def handler_result_type(handler: Any, attribute: str) -> Any:
+    return getattr(getattr(handler, attribute, None), "return_type_hint", None)
+
+
+async def query(handle: WorkflowHandle[Any], query: Any, args: Sequence[Any],
+                 result_type: Any, timeout: float) -> Any:
+    client = handle._client
+    name = handler_name(query, "__stalwart_query_definition__", "query")
+    payloads = await client._encode(args, f"query {name!r} arguments")
+    store = client.store
+    query_id = await store.query_workflow(handle.id, handle.run_id, name, payloads,
+                                          client._clock.now())
+    sub = store.subscribe(("query_answered", str(query_id)))
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            row = await store.get_query(query_id)
+            if row is not None and row["state"] == 2:
+                break
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                await store.delete_query(query_id)
+                raise WorkflowQueryFailedError(
+                    f"no worker answered query {name!r} of workflow {handle.id!r} within "
+                    f"{timeout:g} s: is a worker running that polls the workflow's task queue "
+                    "and has its workflow type registered?")
+            await sub.wait(min(remaining, 0.5))
+    finally:
+        sub.close()
+    await store.delete_query(query_id)
+    converter = client.data_converter
+    if row["failure"] is not None:
+        failure = await decode_value(row["failure"], converter.payload_codec)
+        cause = converter.failure_converter.from_failure(failure, converter.payload_converter)
+        raise WorkflowQueryFailedError(f"query {name!r} of workflow {handle.id!r} failed: "
+                                       f"{cause}") from cause
+    payload = await decode_value(row["result"], converter.payload_codec)
+    hint = result_type or handler_result_type(query, "__stalwart_query_definition__")
+    return converter.payload_converter.from_payload(_payload_from_json(payload), hint)
+
+
+class WorkflowUpdateHandle(Generic[ReturnType]):
+    """An update that was sent; ``await handle.result()`` waits for its outcome."""
+
+    def __init__(self, client: Client, workflow_id: str, run_id: str, update_id: str,
+                 name: str, result_type: Any) -> None:
+        self._client = client
+        self.workflow_id = workflow_id
+        self.workflow_run_id = run_id
+        self._id = update_id
+        self._name = name
+        self._result_type = result_type
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    async def _wait(self, stage: WorkflowUpdateStage, timeout: float | None
+                    ) -> dict[str, Any] | None:
+        store = self._client.store
+        sub = store.subscribe(("update", self._id))
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = None if timeout is None else loop.time() + timeout
+            while True:
+                row = await store.get_update(self.workflow_run_id, self._id)
+                if row is not None and (row["state"] in (2, 3) or (
+                        stage == WorkflowUpdateStage.ACCEPTED and row["state"] == 1)):
+                    return row
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    return None
+                await sub.wait(remaining if remaining is not None else 1.0)
+        finally:
+            sub.close()
+
+    async def result(self, *, rpc_timeout: timedelta | None = None) -> ReturnType:
+        """Wait for the update's outcome.
+
+        Raises:
+            WorkflowUpdateFailedError: rejected by the validator, or the handler failed.
+        """
+        row = await self._wait(WorkflowUpdateStage.COMPLETED,
+                               rpc_timeout.total_seconds() if rpc_timeout else None)
+        if row is None:
+            raise TimeoutError(f"update {self._name!r} did not complete in time")
+        converter = self._client.data_converter
+        if row["failure"] is not None:
+            failure = await decode_value(row["failure"], converter.payload_codec)
+            raise WorkflowUpdateFailedError(converter.failure_converter.from_failure(
+                failure, converter.payload_converter))
+        payload = await decode_value(row["result"], converter.payload_codec)
+        value: ReturnType = converter.payload_converter.from_payload(
+            _payload_from_json(payload), self._result_type)
+        return value
+
+
+async def start_update(handle: WorkflowHandle[Any], update: Any, args: Sequence[Any], *,
+                        id: str | None, result_type: Any,
+                        wait_for_stage: WorkflowUpdateStage) -> WorkflowUpdateHandle[Any]:
+    client = handle._client
+    name = handler_name(update, "__stalwart_update_definition__", "update")
+    payloads = await client._encode(args, f"update {name!r} arguments")
+    update_id = id or str(uuid.uuid4())
+    run_id = await client.store.update_workflow(handle.id, handle.run_id, update_id, name,
+                                                payloads, client._clock.now())
+    update_handle: WorkflowUpdateHandle[Any] = WorkflowUpdateHandle(
+        client, handle.id, run_id, update_id, name,
+        result_type or handler_result_type(update, "__stalwart_update_definition__"))
+    if wait_for_stage in (WorkflowUpdateStage.ACCEPTED, WorkflowUpdateStage.COMPLETED):
+        row = await update_handle._wait(wait_for_stage, None)
+        if row is not None and row["state"] == 2:
+            await update_handle.result()  # raises the rejection
+    return update_handle
+
+
+class AsyncActivityHandle:
+    """Completes, fails or heartbeats an activity from outside its worker."""
+
+    def __init__(self, client: Client, run_id: str, seq: int, attempt: int) -> None:
+        self._client = client
+        self._run_id = run_id
+        self._seq = seq
+        self._attempt = attempt
+
+    async def complete(self, result: Any = None) -> None:
+        payload = (await self._client._encode([result], "activity result"))[0]
+        accepted, _ = await self._client.store.complete_activity_task(
+            self._run_id, self._seq, self._attempt, None, payload,
+            self._client.identity, self._client._clock.now(), False)
+        if not accepted:
+            raise AsyncActivityCancelledError(
+                "the activity is no longer pending (it timed out, was cancelled, or its "
+                "workflow closed); its result was not recorded")
+
+    async def fail(self, error: BaseException) -> None:
+        from ._engine.activity_worker import activity_error_failure
+        from .exceptions import RetryState
+
+        converter = self._client.data_converter
+        failure = converter.failure_converter.to_failure(error, converter.payload_converter)
+        failure = await encode_value(failure, converter.payload_codec)
+        final = activity_error_failure(failure, "", str(self._seq), self._client.identity,
+                                       RetryState.NON_RETRYABLE_FAILURE)
+        accepted = await self._client.store.fail_activity_task(
+            self._run_id, self._seq, self._attempt, None, failure, final, None, None,
+            "ActivityTaskFailed", self._client.identity, self._client._clock.now())
+        if not accepted:
+            raise AsyncActivityCancelledError("the activity is no longer pending")
+
+    async def heartbeat(self, *details: Any) -> None:
+        payloads = await self._client._encode(details, "heartbeat details")
+        cancel = await self._client.store.heartbeat_activity_task(
+            self._run_id, self._seq, self._attempt, "async", payloads,
+            self._client._clock.now())
+        if cancel is None or cancel:
+            raise AsyncActivityCancelledError("the activity was cancelled or is no longer "
+                                              "pending")
