@@ -118,6 +118,9 @@ class Worker:
         default_activity_timeout: Stalwart addition: a start-to-close timeout for activities
             scheduled without any timeout (Temporal rejects those; so does Stalwart unless
             this is set).
+        interceptors: Worker interceptors (activity and workflow), in order.
+        retention: Stalwart addition: delete runs closed longer ago than this (checked once a
+            minute); ``stalwart db cleanup --older-than`` does the same by hand.
     """
 
     def __init__(
@@ -128,7 +131,8 @@ class Worker:
         max_cached_workflows: int = 1000,
         graceful_shutdown_timeout: timedelta = timedelta(seconds=0),
         identity: str | None = None, default_activity_timeout: timedelta | None = None,
-        interceptors: Sequence[Interceptor] = (), clock: Clock | None = None, **_: Any,
+        interceptors: Sequence[Interceptor] = (), retention: timedelta | None = None,
+        clock: Clock | None = None, **_: Any,
     ) -> None:
         if not task_queue or not isinstance(task_queue, str):
             raise ValueError("Worker needs task_queue='...', the queue your workflows use")
@@ -178,7 +182,8 @@ class Worker:
             interceptors=all_interceptors,
         )
         self._sweeper = Sweeper(store=store, worker_id=self._worker_id, identity=self._identity,
-                                converter=converter, clock=self._clock)
+                                converter=converter, clock=self._clock,
+                                retention=retention.total_seconds() if retention else None)
         self._stopping = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._heartbeat: HeartbeatThread | None = None

@@ -20,6 +20,7 @@ import click
 from .. import exceptions as exc
 from .._store.base import ExecutionStatus
 from ..client import Client, WorkflowExecutionDescription, WorkflowHistory
+from .db import db as db_group
 from .server import server as server_group
 
 T = TypeVar("T")
@@ -375,6 +376,7 @@ async def _replay(ctx: click.Context, replayer: Any, workflow_id: str | None,
 
 
 cli.add_command(server_group)
+cli.add_command(db_group)
 
 
 def main() -> None:

@@ -19,6 +19,8 @@ from .retry import decide
 
 logger = logging.getLogger(__name__)
 
+RETENTION_SWEEP_SECONDS = 60.0
+
 _TIMEOUT_NAMES = {
     exc.TimeoutType.START_TO_CLOSE: "StartToClose",
     exc.TimeoutType.SCHEDULE_TO_START: "ScheduleToStart",
@@ -48,13 +50,15 @@ def expired_timeout_type(activity: ExpiredActivity, now: float) -> exc.TimeoutTy
 
 class Sweeper:
     def __init__(self, *, store: Store, worker_id: str, identity: str, converter: DataConverter,
-                 clock: Clock) -> None:
+                 clock: Clock, retention: float | None = None) -> None:
         self.store = store
         self.worker_id = worker_id
         self.identity = identity
         self.converter = converter
         self.clock = clock
         self._last_due: float | None = None
+        self._retention = retention
+        self._next_retention_sweep = 0.0
 
     async def run_forever(self, stopping: asyncio.Event) -> None:
         sub = self.store.subscribe(("deadline", "*"))
@@ -81,6 +85,10 @@ class Sweeper:
         for activity in await store.find_expired_activities(now, 500):
             await self._time_out_activity(activity, now)
         await store.time_out_executions(now, 500)
+        if self._retention is not None and now >= self._next_retention_sweep:
+            # Retention runs at most once a minute and in batches, to keep commits short.
+            self._next_retention_sweep = now + RETENTION_SWEEP_SECONDS
+            await store.delete_closed_runs(now - self._retention, 1000)
         for worker in await store.list_workers():
             if worker.worker_id != self.worker_id and is_dead(worker, now):
                 await self._reclaim(worker.worker_id, now)

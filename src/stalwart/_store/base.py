@@ -306,6 +306,11 @@ class Store(Protocol):
 
     async def next_due_time(self, now: float) -> float | None: ...
 
+    # -- operations ---------------------------------------------------------------------------
+    async def delete_closed_runs(self, closed_before: float, limit: int = 1000) -> int: ...
+
+    async def status(self) -> dict[str, Any]: ...
+
     # -- wakeups ----------------------------------------------------------------------------
     notifier: Notifier
 

@@ -128,3 +128,38 @@ def next_due_time(conn: sqlite3.Connection, now: float) -> float | None:
         " UNION ALL SELECT MIN(execution_deadline) FROM executions WHERE status = 1"
         "  AND execution_deadline IS NOT NULL)", (now, now)).fetchone()
     return row[0] if row else None
+
+
+def delete_closed_runs(ctx: WriteContext, conn: sqlite3.Connection, closed_before: float,
+                       limit: int) -> int:
+    """Retention: forget runs closed before ``closed_before`` — their row, history, search
+    attribute index rows, updates and queries. Runs still referenced as the parent of an open
+    child are kept until that child closes."""
+    rows = conn.execute(
+        "SELECT run_id FROM executions e WHERE status != 1 AND close_time < ? AND NOT EXISTS "
+        "(SELECT 1 FROM executions c WHERE c.parent_run_id = e.run_id AND c.status = 1) "
+        "ORDER BY close_time LIMIT ?", (closed_before, limit)).fetchall()
+    for (run_id,) in rows:
+        for table in ("history", "search_attribute_values", "updates", "queries", "inbox",
+                      "executions"):
+            conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+    return len(rows)
+
+
+def store_status(conn: sqlite3.Connection) -> dict[str, Any]:
+    """Counts an operator wants to see before and after a cleanup."""
+    def count(sql: str) -> int:
+        return int(conn.execute(sql).fetchone()[0])
+
+    version = conn.execute(
+        "SELECT value FROM stalwart_meta WHERE key = 'schema_version'").fetchone()
+    return {
+        "schema_version": int(version[0]) if version else 0,
+        "open_runs": count("SELECT COUNT(*) FROM executions WHERE status = 1"),
+        "closed_runs": count("SELECT COUNT(*) FROM executions WHERE status != 1"),
+        "history_events": count("SELECT COUNT(*) FROM history"),
+        "pending_workflow_tasks": count("SELECT COUNT(*) FROM workflow_tasks"),
+        "pending_activity_tasks": count("SELECT COUNT(*) FROM activity_tasks"),
+        "timers": count("SELECT COUNT(*) FROM timers"),
+        "workers": count("SELECT COUNT(*) FROM workers"),
+    }

@@ -58,6 +58,7 @@ from .ops_messages import (
 )
 from .ops_sweeper import (
     activities_of_worker,
+    delete_closed_runs,
     expired_activities,
     fire_due_timers,
     has_due_timers,
@@ -66,6 +67,7 @@ from .ops_sweeper import (
     next_due_time,
     register_worker,
     release_workflow_tasks_of_worker,
+    store_status,
     time_out_executions,
     unregister_worker,
 )
@@ -369,6 +371,14 @@ class SqliteStore:
             return 0
         count: int = await self._write(time_out_executions, now, limit)
         return count
+
+    async def delete_closed_runs(self, closed_before: float, limit: int = 1000) -> int:
+        deleted: int = await self._write(delete_closed_runs, closed_before, limit)
+        return deleted
+
+    async def status(self) -> dict[str, Any]:
+        status: dict[str, Any] = await self._reader.run(store_status)
+        return status
 
     async def next_due_time(self, now: float) -> float | None:
         due: float | None = await self._reader.run(next_due_time, now)
