@@ -45,6 +45,7 @@ from ._client_visibility import (
 )
 from ._engine.clock import Clock
 from ._engine.codec import decode_value, encode_value
+from ._engine.metrics import METRICS
 from ._model import search_attributes as _sa
 from ._model.search_attributes import TypedSearchAttributes
 from ._runtime.definitions import get_workflow_definition
@@ -237,6 +238,8 @@ class Client:
         if eager_worker is not None:
             request.eager_worker_id = eager_worker._worker_id
         result = await self._store.start_workflow(request, self._clock.now())
+        if result.started:
+            METRICS.workflows_started.inc(name)
         if result.eager_task is not None and eager_worker is not None:
             eager_worker._workflow_worker.submit(result.eager_task)
         return WorkflowHandle(self, input.id, run_id=result.run_id, result_run_id=result.run_id,

@@ -21,6 +21,7 @@ from ._engine.interceptors import (
     Interceptor,
 )
 from ._engine.liveness import HOST, HeartbeatThread, process_start_time
+from ._engine.metrics import METRICS, backlog_sources
 from ._engine.replayer import Replayer, WorkflowReplayResult, WorkflowReplayResults
 from ._engine.sweeper import Sweeper
 from ._engine.workflow_worker import WorkflowWorker
@@ -188,6 +189,7 @@ class Worker:
         self._loops: list[asyncio.Task[None]] = []
         self._heartbeat: HeartbeatThread | None = None
         self._run_task: asyncio.Task[None] | None = None
+        self._backlog_source: Any = None
         self._started = False
         self._done = asyncio.Event()
 
@@ -235,6 +237,11 @@ class Worker:
             self._loops.append(loop.create_task(
                 self._activity_worker.poll_forever(self._stopping)))
         self._loops.append(loop.create_task(self._sweeper.run_forever(self._stopping)))
+        METRICS.add_gauge_source(self._workflow_worker.cache_gauge)
+        backlog = getattr(store, "backlog", None)
+        if backlog is not None:
+            self._backlog_source = lambda: backlog(self._clock.now())
+            backlog_sources.append(self._backlog_source)
         logger.info("worker %s polling task queue %r", self._identity, self._task_queue)
 
     async def run(self) -> None:
@@ -257,6 +264,9 @@ class Worker:
         if self._done.is_set():
             return
         self._stopping.set()
+        METRICS.remove_gauge_source(self._workflow_worker.cache_gauge)
+        if self._backlog_source in backlog_sources:
+            backlog_sources.remove(self._backlog_source)
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)

@@ -7,6 +7,7 @@ import concurrent.futures
 import contextvars
 import copy
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from .interceptors import (
     ExecuteActivityInput,
     Interceptor,
 )
+from .metrics import METRICS
 from .retry import decide
 
 logger = logging.getLogger(__name__)
@@ -280,6 +282,15 @@ class ActivityWorker:
         )
 
     async def _execute(self, claim: ActivityTaskClaim) -> None:
+        METRICS.schedule_to_start.observe(max(0.0, claim.started_at - claim.attempt_scheduled_at),
+                                          claim.activity_type)
+        started = time.perf_counter()
+        try:
+            await self._execute_attempt(claim)
+        finally:
+            METRICS.execution.observe(time.perf_counter() - started, claim.activity_type)
+
+    async def _execute_attempt(self, claim: ActivityTaskClaim) -> None:
         loop = asyncio.get_running_loop()
         heartbeater = _Heartbeater(self, claim, loop)
         context: ActivityContext | None = None
@@ -357,6 +368,7 @@ class ActivityWorker:
 
     async def _report_success(self, claim: ActivityTaskClaim, raw_payload: dict[str, Any],
                               payload: dict[str, Any]) -> None:
+        METRICS.activities.inc(claim.activity_type, "completed")
         try:
             if await self._complete_with_workflow_task(claim, raw_payload, payload):
                 return
@@ -415,6 +427,10 @@ class ActivityWorker:
             final = None if retry_at is not None else activity_error_failure(
                 failure, claim.activity_type, claim.activity_id, self.identity,
                 decision.retry_state)
+        benign = (failure.get("application_failure_info") or {}).get("category") == 1
+        METRICS.activities.inc(claim.activity_type, "cancelled" if event_type ==
+                               EventType.ACTIVITY_TASK_CANCELED else "retry" if retry_at
+                               is not None else "benign" if benign else "failed")
         details = heartbeater.unsent_details()
         if details is not None:
             details = await encode_value(details, self.converter.payload_codec)

@@ -6,6 +6,7 @@ import asyncio
 import copy
 import logging
 import random
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ from .._store.base import (
 from ..converter import DataConverter, _payload_to_json
 from .clock import Clock
 from .codec import decode_events, decode_value, encode_commands, encode_value
+from .metrics import METRICS, gauge_lines
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +199,12 @@ class WorkflowWorker:
     def cache_size(self) -> int:
         return len(self._cache)
 
+    def cache_gauge(self) -> list[str]:
+        return gauge_lines("stalwart_workflow_cache_size",
+                           "Workflow instances cached in memory by a worker.",
+                           ["task_queue", "worker"], [([self.task_queue, self.identity],
+                                                       float(len(self._cache)))])
+
     # -- one workflow task ------------------------------------------------------------------
     async def _process_chain(self, first: WorkflowTaskClaim) -> None:
         claim: WorkflowTaskClaim | None = first
@@ -238,6 +246,15 @@ class WorkflowWorker:
     async def _process_locked(self, claim: WorkflowTaskClaim) -> WorkflowTaskClaim | None:
         run_id = claim.run_id
         now = self.clock.now()
+        started = time.perf_counter()
+        try:
+            return await self._process_timed(claim, run_id, now)
+        finally:
+            METRICS.workflow_task_latency.observe(time.perf_counter() - started,
+                                                  claim.workflow_type)
+
+    async def _process_timed(self, claim: WorkflowTaskClaim, run_id: str,
+                             now: float) -> WorkflowTaskClaim | None:
         inbox = [event.as_history_event() for event in claim.inbox]
         if self.converter.payload_codec is not None:
             inbox = await decode_events(inbox, self.converter.payload_codec)
@@ -304,6 +321,11 @@ class WorkflowWorker:
 
     def _after_commit(self, run_id: str, instance: WorkflowInstance,
                       result: CompletionResult) -> WorkflowTaskClaim | None:
+        workflow_type = instance.info.workflow_type
+        METRICS.workflow_tasks.inc(workflow_type,
+                                   "completed" if result.accepted else "not_committed")
+        if instance.completed and result.accepted:
+            METRICS.workflows_closed.inc(workflow_type, instance.close_status)
         if not result.accepted:
             logger.debug("workflow task for run %s not committed: %s", run_id, result.reason)
             self._evict(run_id)
@@ -387,11 +409,13 @@ class WorkflowWorker:
                                     interceptor_classes=self.interceptor_classes)
         instance.default_activity_timeout = self.default_activity_timeout
         self.replays += 1
+        METRICS.replays.inc(definition.name or claim.workflow_type)
         pending = replay_into(instance, history)
         return instance, pending, len(history) - len(pending)
 
     async def _fail_task(self, claim: WorkflowTaskClaim, error: BaseException,
                          now: float) -> None:
+        METRICS.workflow_tasks.inc(claim.workflow_type, "failed")
         self._evict(claim.run_id)
         cause = error.cause if isinstance(error, WorkflowTaskError) else error
         # The full traceback once per failure streak; later attempts repeat one line.

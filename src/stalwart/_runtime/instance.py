@@ -151,6 +151,15 @@ class WorkflowInstance:
         self._handler_errors: list[BaseException] = []
         self._context = contextvars.copy_context()
 
+    @property
+    def close_status(self) -> str:
+        """How the last activation closed the run ("" if it did not)."""
+        for command in self._commands:
+            status = _CLOSE_STATUS_NAMES.get(EventType(command.event_type))
+            if status is not None:
+                return status
+        return ""
+
     # -- driving ---------------------------------------------------------------------------
     def activate(self, events: Sequence[HistoryEvent], *, now: float, replaying: bool,
                  history_length: int, replay_patches: Sequence[str] = (),
@@ -619,6 +628,13 @@ def _placeholder_info(workflow_id: str, run_id: str, workflow_type: str) -> Info
                 continued_run_id=None, execution_timeout=None, run_timeout=None,
                 task_timeout=None, retry_policy=None, cron_schedule=None, parent=None)
 
+
+_CLOSE_STATUS_NAMES: dict[EventType, str] = {
+    EventType.WORKFLOW_EXECUTION_COMPLETED: "completed",
+    EventType.WORKFLOW_EXECUTION_FAILED: "failed",
+    EventType.WORKFLOW_EXECUTION_CANCELED: "canceled",
+    EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW: "continued_as_new",
+}
 
 _APPLY: dict[str, Callable[[WorkflowInstance, HistoryEvent], None]] = {
     EventType.WORKFLOW_EXECUTION_STARTED: WorkflowInstance._apply_started,

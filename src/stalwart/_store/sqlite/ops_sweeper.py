@@ -126,7 +126,11 @@ def next_due_time(conn: sqlite3.Connection, now: float) -> float | None:
         " UNION ALL SELECT MIN(lease_expires_at) FROM workflow_tasks"
         "  WHERE lease_owner IS NOT NULL"
         " UNION ALL SELECT MIN(execution_deadline) FROM executions WHERE status = 1"
-        "  AND execution_deadline IS NOT NULL)", (now, now)).fetchone()
+        "  AND execution_deadline IS NOT NULL"
+        # A schedule's next time; one overdue by more than a second is left out, so a
+        # scheduler that is not keeping up does not make every sweeper spin.
+        " UNION ALL SELECT MIN(next_action_at) FROM schedules WHERE next_action_at > ?)",
+        (now, now, now - 1.0)).fetchone()
     return row[0] if row else None
 
 
@@ -163,3 +167,13 @@ def store_status(conn: sqlite3.Connection) -> dict[str, Any]:
         "timers": count("SELECT COUNT(*) FROM timers"),
         "workers": count("SELECT COUNT(*) FROM workers"),
     }
+
+
+def ready_backlog(conn: sqlite3.Connection, now: float) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for kind, table in (("workflow", "workflow_tasks"), ("activity", "activity_tasks")):
+        for queue, count in conn.execute(
+                f"SELECT task_queue, COUNT(*) FROM {table} WHERE lease_owner IS NULL AND "
+                "visible_at <= ? GROUP BY task_queue", (now,)):
+            out[(kind, queue)] = int(count)
+    return out

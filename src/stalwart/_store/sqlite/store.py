@@ -20,6 +20,8 @@ from ..base import (
     ExecutionStatus,
     ExpiredActivity,
     InboxEvent,
+    ScheduleRow,
+    ScheduleStep,
     StartResult,
     StartWorkflowRequest,
     WorkerRow,
@@ -56,6 +58,19 @@ from .ops_messages import (
     query_workflow,
     update_workflow,
 )
+from .ops_schedules import (
+    create_schedule,
+    delete_schedule,
+    due_schedules,
+    get_schedule,
+    get_scheduler_lease,
+    list_schedules,
+    mutate_schedule,
+    next_schedule_time,
+    release_scheduler_lease,
+    schedule_watch_runs,
+    take_scheduler_lease,
+)
 from .ops_sweeper import (
     activities_of_worker,
     delete_closed_runs,
@@ -65,6 +80,7 @@ from .ops_sweeper import (
     has_expired_executions,
     list_workers,
     next_due_time,
+    ready_backlog,
     register_worker,
     release_workflow_tasks_of_worker,
     store_status,
@@ -376,6 +392,10 @@ class SqliteStore:
         deleted: int = await self._write(delete_closed_runs, closed_before, limit)
         return deleted
 
+    async def backlog(self, now: float) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = await self._reader.run(ready_backlog, now)
+        return counts
+
     async def status(self) -> dict[str, Any]:
         status: dict[str, Any] = await self._reader.run(store_status)
         return status
@@ -383,6 +403,54 @@ class SqliteStore:
     async def next_due_time(self, now: float) -> float | None:
         due: float | None = await self._reader.run(next_due_time, now)
         return due
+
+    # -- schedules -----------------------------------------------------------------------
+    async def create_schedule(self, row: ScheduleRow, now: float) -> bool:
+        created: bool = await self._write(create_schedule, row, now)
+        return created
+
+    async def get_schedule(self, schedule_id: str) -> ScheduleRow | None:
+        row: ScheduleRow | None = await self._reader.run(get_schedule, schedule_id)
+        return row
+
+    async def list_schedules(self, limit: int, offset: int) -> list[ScheduleRow]:
+        rows: list[ScheduleRow] = await self._reader.run(list_schedules, limit, offset)
+        return rows
+
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        deleted: bool = await self._write(delete_schedule, schedule_id)
+        return deleted
+
+    async def mutate_schedule(self, schedule_id: str, step: ScheduleStep, now: float,
+                              wake: bool = True) -> ScheduleRow | None:
+        row: ScheduleRow | None = await self._write(mutate_schedule, schedule_id, step, now,
+                                                    wake)
+        return row
+
+    async def due_schedules(self, now: float, limit: int) -> list[str]:
+        ids: list[str] = await self._reader.run(due_schedules, now, limit)
+        return ids
+
+    async def next_schedule_time(self) -> float | None:
+        due: float | None = await self._reader.run(next_schedule_time)
+        return due
+
+    async def schedule_watch_runs(self, limit: int) -> list[str]:
+        runs: list[str] = await self._reader.run(schedule_watch_runs, limit)
+        return runs
+
+    async def get_scheduler_lease(self) -> tuple[str, float] | None:
+        lease: tuple[str, float] | None = await self._reader.run(get_scheduler_lease)
+        return lease
+
+    async def take_scheduler_lease(self, owner: str, previous_owner: str | None,
+                                   expires_at: float) -> bool:
+        taken: bool = await self._write(take_scheduler_lease, owner, previous_owner,
+                                        expires_at)
+        return taken
+
+    async def release_scheduler_lease(self, owner: str) -> None:
+        await self._write(release_scheduler_lease, owner)
 
 
 __all__ = ["SqliteStore"]
