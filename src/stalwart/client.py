@@ -49,6 +49,36 @@ from ._engine.metrics import METRICS
 from ._model import search_attributes as _sa
 from ._model.search_attributes import TypedSearchAttributes
 from ._runtime.definitions import get_workflow_definition
+from ._schedules import (
+    Schedule,
+    ScheduleAction,
+    ScheduleActionExecution,
+    ScheduleActionExecutionStartWorkflow,
+    ScheduleActionResult,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleAsyncIterator,
+    ScheduleBackfill,
+    ScheduleCalendarSpec,
+    ScheduleDescription,
+    ScheduleHandle,
+    ScheduleInfo,
+    ScheduleIntervalSpec,
+    ScheduleListAction,
+    ScheduleListActionStartWorkflow,
+    ScheduleListDescription,
+    ScheduleListInfo,
+    ScheduleListSchedule,
+    ScheduleListState,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+from ._schedules import handle as _schedules_handle
 from ._store import open_store
 from ._store.base import ExecutionRow, ExecutionStatus, StartWorkflowRequest, Store
 from .common import RetryPolicy, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -71,6 +101,33 @@ __all__ = [
     "Interceptor",
     "OutboundInterceptor",
     "QueryWorkflowInput",
+    "Schedule",
+    "ScheduleAction",
+    "ScheduleActionExecution",
+    "ScheduleActionExecutionStartWorkflow",
+    "ScheduleActionResult",
+    "ScheduleActionStartWorkflow",
+    "ScheduleAlreadyRunningError",
+    "ScheduleAsyncIterator",
+    "ScheduleBackfill",
+    "ScheduleCalendarSpec",
+    "ScheduleDescription",
+    "ScheduleHandle",
+    "ScheduleInfo",
+    "ScheduleIntervalSpec",
+    "ScheduleListAction",
+    "ScheduleListActionStartWorkflow",
+    "ScheduleListDescription",
+    "ScheduleListInfo",
+    "ScheduleListSchedule",
+    "ScheduleListState",
+    "ScheduleOverlapPolicy",
+    "SchedulePolicy",
+    "ScheduleRange",
+    "ScheduleSpec",
+    "ScheduleState",
+    "ScheduleUpdate",
+    "ScheduleUpdateInput",
     "SignalWorkflowInput",
     "StartWorkflowInput",
     "StartWorkflowUpdateInput",
@@ -311,6 +368,30 @@ class Client:
                                 run_id: str | None = None) -> WorkflowHandle[Any]:
         _, result_type = _workflow_name_and_result_type(workflow)
         return self.get_workflow_handle(workflow_id, run_id=run_id, result_type=result_type)
+
+    async def create_schedule(self, id: str, schedule: Schedule, *,
+                              trigger_immediately: bool = False,
+                              backfill: Sequence[ScheduleBackfill] = (),
+                              memo: Mapping[str, Any] | None = None,
+                              search_attributes: Any = None, **_: Any) -> ScheduleHandle:
+        """Create a schedule; workers of this store fire it (see ``docs/schedules.md``).
+
+        Raises:
+            ScheduleAlreadyRunningError: a schedule with this id exists.
+        """
+        return await _schedules_handle.create_schedule(
+            self, id, schedule, trigger_immediately=trigger_immediately, backfill=backfill,
+            memo=memo, search_attributes=search_attributes)
+
+    def get_schedule_handle(self, id: str) -> ScheduleHandle:
+        """A handle to an existing schedule."""
+        return ScheduleHandle(self, id)
+
+    def list_schedules(self, query: str | None = None, *, page_size: int = 1000,
+                       **_: Any) -> ScheduleAsyncIterator:
+        """Every schedule: ``async for s in client.list_schedules()`` (awaiting it first, as
+        with Temporal, works too)."""
+        return _schedules_handle.list_schedules(self, query, page_size=page_size)
 
 
 class WorkflowHandle(Generic[ReturnType]):

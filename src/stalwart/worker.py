@@ -41,6 +41,7 @@ from ._runtime.interceptors import (
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
 )
+from ._schedules.scheduler import Scheduler
 from ._store.base import WorkerRow
 from .client import Client
 
@@ -237,6 +238,9 @@ class Worker:
             self._loops.append(loop.create_task(
                 self._activity_worker.poll_forever(self._stopping)))
         self._loops.append(loop.create_task(self._sweeper.run_forever(self._stopping)))
+        self._loops.append(loop.create_task(Scheduler(
+            store=store, worker_id=self._worker_id, clock=self._clock
+        ).run_forever(self._stopping)))
         METRICS.add_gauge_source(self._workflow_worker.cache_gauge)
         backlog = getattr(store, "backlog", None)
         if backlog is not None:

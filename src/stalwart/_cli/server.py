@@ -59,5 +59,8 @@ def start_dev(ctx: click.Context, db_filename: str | None, url: str | None, ip: 
     server_ = make_server(config)
     try:
         server_.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn re-raises Ctrl-C after its graceful shutdown; that is a normal stop.
+        click.echo("Stopped.", err=True)
     finally:
         sock.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from typing import Any
 
 from .. import exceptions as exc
@@ -73,8 +74,16 @@ class Sweeper:
                 wait = HEARTBEAT_INTERVAL_SECONDS
                 if due is not None:
                     wait = max(0.0, min(wait, due - now))
+                targets = getattr(self.store, "sweep_targets", None)
+                if targets is not None:
+                    targets[self.worker_id] = now + wait
                 await sub.wait(wait)
+                if targets is not None:
+                    targets[self.worker_id] = -math.inf
         finally:
+            targets = getattr(self.store, "sweep_targets", None)
+            if targets is not None:
+                targets.pop(self.worker_id, None)
             sub.close()
 
     async def sweep_once(self) -> float | None:

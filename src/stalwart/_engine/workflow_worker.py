@@ -401,7 +401,9 @@ class WorkflowWorker:
                 f"{self.identity} (task queue {self.task_queue!r}; registered: "
                 f"{', '.join(sorted(self.workflows)) or 'none'}); the task will be retried, "
                 "start a worker that has it")
-        history = await self.store.get_history(claim.run_id)
+        history = claim.history if claim.history is not None and \
+            len(claim.history) == claim.history_length else \
+            await self.store.get_history(claim.run_id)
         if self.converter.payload_codec is not None:
             history = await decode_events(history, self.converter.payload_codec)
         instance = WorkflowInstance(definition, workflow_id=claim.workflow_id,

@@ -8,7 +8,7 @@ that fencing is what makes a redelivered task safe.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Protocol
@@ -106,6 +106,7 @@ class WorkflowTaskClaim:
     history_length: int
     inbox: list[InboxEvent]
     updates: list[dict[str, Any]] = field(default_factory=list)
+    history: list[HistoryEvent] | None = None  # the whole history, when the claim carries it
 
     @property
     def inbox_max_id(self) -> int:
@@ -315,3 +316,72 @@ class Store(Protocol):
     notifier: Notifier
 
     def subscribe(self, *keys: tuple[str, str]) -> Subscription: ...
+
+    # -- schedules (state JSON is the engine's; the store keeps it and runs the engine's
+    # step inside one transaction) ---------------------------------------------------------
+    async def create_schedule(self, row: ScheduleRow, now: float) -> bool: ...
+
+    async def get_schedule(self, schedule_id: str) -> ScheduleRow | None: ...
+
+    async def list_schedules(self, limit: int, offset: int) -> list[ScheduleRow]: ...
+
+    async def delete_schedule(self, schedule_id: str) -> bool: ...
+
+    async def mutate_schedule(self, schedule_id: str, step: ScheduleStep, now: float,
+                              wake: bool = True) -> ScheduleRow | None: ...
+
+    async def due_schedules(self, now: float, limit: int) -> list[str]: ...
+
+    async def next_schedule_time(self) -> float | None: ...
+
+    async def schedule_watch_runs(self, limit: int) -> list[str]: ...
+
+    async def get_scheduler_lease(self) -> tuple[str, float] | None: ...
+
+    async def take_scheduler_lease(self, owner: str, previous_owner: str | None,
+                                   expires_at: float) -> bool: ...
+
+    async def release_scheduler_lease(self, owner: str) -> None: ...
+
+
+@dataclass
+class ScheduleRun:
+    """A workflow a schedule started and last saw open (``run_id`` is its latest run)."""
+
+    workflow_id: str
+    first_run_id: str
+    run_id: str
+
+
+@dataclass
+class ScheduleRow:
+    schedule_id: str
+    schedule: dict[str, Any]
+    info: dict[str, Any]
+    memo: dict[str, Any] | None
+    search_attributes: dict[str, Any] | None
+    created_at: float
+    updated_at: float | None
+    next_action_at: float | None
+    running: list[ScheduleRun] = field(default_factory=list)
+    version: int = 1
+
+
+class ScheduleTxn(Protocol):
+    """What a schedule step may do to workflows, inside the schedule's transaction."""
+
+    def latest_run(self, workflow_id: str, first_run_id: str
+                   ) -> tuple[str, ExecutionStatus] | None: ...
+
+    def start_workflow(self, request: StartWorkflowRequest) -> StartResult: ...
+
+    def terminate_workflow(self, workflow_id: str, run_id: str, reason: str,
+                           identity: str) -> None: ...
+
+    def request_cancel_workflow(self, workflow_id: str, run_id: str, reason: str,
+                                identity: str) -> None: ...
+
+
+# Called with the current row and the transaction; returns the new row, or None to leave
+# the schedule as it was. An exception rolls the whole step back.
+ScheduleStep = Callable[[ScheduleRow, ScheduleTxn], "ScheduleRow | None"]

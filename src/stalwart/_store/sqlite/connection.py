@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import queue
 import sqlite3
 import threading
@@ -157,13 +158,20 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
 class WriteContext:
     """Handed to each write operation: collects what the commit should wake up."""
 
-    __slots__ = ("wake_keys",)
+    __slots__ = ("earliest_due", "wake_keys")
 
     def __init__(self) -> None:
         self.wake_keys: set[tuple[str, str]] = set()
+        self.earliest_due = math.inf
 
     def wake(self, kind: str, key: str = "") -> None:
         self.wake_keys.add((kind, key))
+
+    def due(self, at: float | None) -> None:
+        """Something (a timer, a timeout, a retry) falls due at ``at``: the sweepers are woken
+        only if that is earlier than what they already sleep until."""
+        if at is not None and at < self.earliest_due:
+            self.earliest_due = at
 
 
 @dataclass
@@ -175,6 +183,7 @@ class _Op:
     result: Any = None
     error: BaseException | None = None
     wake_keys: set[tuple[str, str]] = field(default_factory=set)
+    earliest_due: float = math.inf
 
 
 class Writer:
@@ -183,7 +192,7 @@ class Writer:
     MAX_BATCH = 512
 
     def __init__(self, options: SqliteOptions,
-                 on_commit: Callable[[set[tuple[str, str]]], None]) -> None:
+                 on_commit: Callable[[set[tuple[str, str]], float], None]) -> None:
         self._options = options
         self._conn = connect(options)
         self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
@@ -241,11 +250,12 @@ class Writer:
             return
         if version != self._data_version:
             self._data_version = version
-            self._on_commit({("external", "")})
+            self._on_commit({("external", "")}, math.inf)
 
     def _commit(self, batch: list[_Op]) -> None:
         conn = self._conn
         wake: set[tuple[str, str]] = set()
+        earliest_due = math.inf
         try:
             conn.execute("BEGIN IMMEDIATE")
             for op in batch:
@@ -255,6 +265,7 @@ class Writer:
                     op.result = op.fn(ctx, conn, *op.args)
                     conn.execute("RELEASE op")
                     op.wake_keys = ctx.wake_keys
+                    op.earliest_due = ctx.earliest_due
                 except BaseException as error:  # the op's own failure, reported to its caller
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
@@ -262,6 +273,7 @@ class Writer:
             conn.execute("COMMIT")
             for op in batch:
                 wake |= op.wake_keys
+                earliest_due = min(earliest_due, op.earliest_due)
         except sqlite3.Error as error:
             try:
                 conn.execute("ROLLBACK")
@@ -278,8 +290,8 @@ class Writer:
                 loop.call_soon_threadsafe(_resolve, ops)
             except RuntimeError:  # that loop is closed; nobody is waiting any more
                 pass
-        if wake:
-            self._on_commit(wake)
+        if wake or earliest_due < math.inf:
+            self._on_commit(wake, earliest_due)
 
 
 def _resolve(ops: list[_Op]) -> None:

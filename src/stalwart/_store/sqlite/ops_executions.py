@@ -90,7 +90,13 @@ def insert_execution(ctx: WriteContext, conn: sqlite3.Connection, request: Start
                      (request.run_id, EventType.WORKFLOW_EXECUTION_SIGNALED, now,
                       dumps({"signal_name": name, "input": signal_input,
                               "identity": request.identity})))
-    ensure_workflow_task(ctx, conn, request.run_id, request.task_queue, now, None)
+    if request.eager_worker_id is None:
+        ensure_workflow_task(ctx, conn, request.run_id, request.task_queue, now, None)
+    else:
+        # Taken at once by a worker in the starting process: no poller needs waking.
+        conn.execute("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity) "
+                     "VALUES (?, ?, ?, ?)", (request.run_id, request.task_queue, now,
+                                             request.eager_worker_id))
 
 
 def start_workflow(ctx: WriteContext, conn: sqlite3.Connection, request: StartWorkflowRequest,
@@ -379,6 +385,10 @@ def claim_one_workflow_task(conn: sqlite3.Connection, run_id: str, worker_id: st
     updates = [{"update_id": u[0], "name": u[1], "input": loads(u[2])} for u in conn.execute(
         "SELECT update_id, name, input FROM updates WHERE run_id = ? AND state = 0 "
         "ORDER BY created_at", (run_id,))]
+    # A run's first task needs only its start event: hand it over with the claim instead of
+    # making the worker read the history separately.
+    history = get_history(conn, run_id, 0, 1) if row[3] == 2 else None
     return WorkflowTaskClaim(run_id=run_id, workflow_id=row[0], workflow_type=row[1],
                              task_queue=row[2], attempt=row[4], history_length=row[3] - 1,
-                             inbox=read_inbox(conn, run_id, 0), updates=updates)
+                             inbox=read_inbox(conn, run_id, 0), updates=updates,
+                             history=history)

@@ -185,13 +185,13 @@ def complete_workflow_task(ctx: WriteContext, conn: sqlite3.Connection,
                     attempt_scheduled_at=now, started_at=now, heartbeat_details=[]))
             else:
                 ctx.wake("activity_task", attrs["task_queue"])
-            ctx.wake("deadline")
+            ctx.due(timeouts_deadline(options, now, now, started_at, None))
         elif etype == EventType.ACTIVITY_TASK_CANCEL_REQUESTED:
             event_id = request_cancel_activity(ctx, conn, run_id, attrs["seq"], event_id, now)
         elif etype == EventType.TIMER_STARTED:
             conn.execute("INSERT OR REPLACE INTO timers (run_id, seq, fire_at) VALUES (?, ?, ?)",
                          (run_id, attrs["seq"], now + attrs["start_to_fire_timeout"]))
-            ctx.wake("deadline")
+            ctx.due(now + attrs["start_to_fire_timeout"])
         elif etype == EventType.TIMER_CANCELED:
             conn.execute("DELETE FROM timers WHERE run_id = ? AND seq = ?", (run_id, attrs["seq"]))
         elif etype == EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED:
@@ -304,7 +304,7 @@ def fail_workflow_task(ctx: WriteContext, conn: sqlite3.Connection, run_id: str,
     conn.execute("UPDATE workflow_tasks SET lease_owner = NULL, lease_expires_at = NULL, "
                  "visible_at = ?, attempt = attempt + 1, affinity = NULL WHERE run_id = ?",
                  (retry_at, run_id))
-    ctx.wake("deadline")
+    ctx.due(retry_at)
 
 
 def release_workflow_task(ctx: WriteContext, conn: sqlite3.Connection, run_id: str,
@@ -341,8 +341,9 @@ def claim_activity_tasks(ctx: WriteContext, conn: sqlite3.Connection, task_queue
             activity_id=r[5], task_queue=r[6], input=loads(r[7]), options=options,
             attempt=r[9], scheduled_at=r[10], attempt_scheduled_at=r[11], started_at=now,
             heartbeat_details=loads(r[13]) if r[13] else []))
-    if claims:
-        ctx.wake("deadline")
+    for claim in claims:
+        ctx.due(timeouts_deadline(claim.options, claim.scheduled_at,
+                                  claim.attempt_scheduled_at, now, None))
     return claims
 
 
@@ -457,7 +458,7 @@ def fail_activity_task(ctx: WriteContext, conn: sqlite3.Connection, run_id: str,
              dumps(heartbeat_details) if heartbeat_details is not None else None,
              timeouts_deadline(options, options_row[1], retry_at, None, None), run_id, seq))
         ctx.wake("activity_task", row[0])
-        ctx.wake("deadline")
+        ctx.due(retry_at)
         return True
     conn.execute("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?", (run_id, seq))
     conn.execute("INSERT INTO inbox (run_id, event_type, timestamp, attributes) "

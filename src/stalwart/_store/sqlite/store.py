@@ -7,6 +7,7 @@ plain function of a connection that runs inside the writer's transaction.
 from __future__ import annotations
 
 import asyncio
+import math
 import sqlite3
 from typing import Any
 
@@ -111,6 +112,9 @@ class SqliteStore:
         self.url = url
         self._options = options
         self.notifier = Notifier()
+        # What each sweeper of this process sleeps until; a commit that makes something due
+        # earlier wakes them (-inf, the default, means "always wake").
+        self.sweep_targets: dict[str, float] = {}
         self._writer = Writer(options, self._on_commit)
         self._reader = Reader(options)
         self._heartbeat_conn: sqlite3.Connection | None = None
@@ -146,8 +150,11 @@ class SqliteStore:
     def subscribe(self, *keys: tuple[str, str]) -> Subscription:
         return self.notifier.subscribe(keys)
 
-    def _on_commit(self, keys: set[tuple[str, str]]) -> None:
-        self.notifier.publish(keys)
+    def _on_commit(self, keys: set[tuple[str, str]], earliest_due: float) -> None:
+        if earliest_due < min(self.sweep_targets.values(), default=-math.inf):
+            keys = keys | {("deadline", "")}
+        if keys:
+            self.notifier.publish(keys)
 
     async def _write(self, fn: Any, *args: Any) -> Any:
         return await self._writer.submit(fn, *args)
