@@ -96,7 +96,10 @@ class RetryPolicy:
             if self.maximum_interval is not None
             else initial * 100
         )
-        delay = min(initial * self.backoff_coefficient ** (attempt - 1), maximum)
+        try:
+            delay = min(initial * self.backoff_coefficient ** (attempt - 1), maximum)
+        except OverflowError:  # thousands of attempts in: the cap has long been reached
+            delay = maximum
         jitter = (rng or random).uniform(-0.1, 0.1)
         return timedelta(seconds=max(0.0, min(maximum, delay * (1 + jitter))))
 

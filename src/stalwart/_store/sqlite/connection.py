@@ -315,10 +315,16 @@ def _map_error(error: BaseException, path: str) -> BaseException:
 
 
 class Reader:
-    """Reads on their own thread and connection (WAL lets them run beside the writer)."""
+    """Reads on their own thread and connection (WAL lets them run beside the writer).
+
+    ``point`` runs a tiny indexed read (one row by key, an EXISTS check) on the caller's
+    thread over a second connection: in WAL mode a reader never waits for the writer, and a
+    point read costs less than the hop to another thread.
+    """
 
     def __init__(self, options: SqliteOptions) -> None:
         self._conn = connect(options)
+        self._point_conn = connect(options)
         self._lock = threading.Lock()
         from concurrent.futures import ThreadPoolExecutor
 
@@ -331,6 +337,12 @@ class Reader:
     def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self._call(fn, args)
 
+    def point(self, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(self._point_conn, *args)
+        except sqlite3.Error as error:
+            raise _map_error(error, "") from error
+
     def _call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         with self._lock:
             try:
@@ -341,3 +353,4 @@ class Reader:
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self._conn.close()
+        self._point_conn.close()

@@ -233,7 +233,7 @@ class SqliteStore:
             loop = asyncio.get_running_loop()
             deadline = None if timeout is None else loop.time() + timeout
             while True:
-                row: ExecutionRow | None = await self._reader.run(get_execution, None, run_id)
+                row: ExecutionRow | None = self._reader.point(get_execution, None, run_id)
                 if row is None:
                     raise exc.WorkflowNotFoundError(f"workflow run {run_id!r} not found")
                 if row.status != ExecutionStatus.RUNNING:
@@ -267,7 +267,7 @@ class SqliteStore:
 
     async def claim_workflow_tasks(self, task_queue: str, worker_id: str, now: float,
                                    lease_seconds: float, limit: int) -> list[WorkflowTaskClaim]:
-        if not await self._reader.run(has_ready_workflow_task, task_queue, worker_id, now):
+        if not self._reader.point(has_ready_workflow_task, task_queue, worker_id, now):
             return []
         claims: list[WorkflowTaskClaim] = await self._write(
             claim_workflow_tasks, task_queue, worker_id, now, lease_seconds, limit)
@@ -287,7 +287,7 @@ class SqliteStore:
 
     async def claim_activity_tasks(self, task_queue: str, worker_id: str, now: float,
                                    limit: int) -> list[ActivityTaskClaim]:
-        if not await self._reader.run(has_ready_activity_task, task_queue, now):
+        if not self._reader.point(has_ready_activity_task, task_queue, now):
             return []
         claims: list[ActivityTaskClaim] = await self._write(
             claim_activity_tasks, task_queue, worker_id, now, limit)
@@ -337,7 +337,7 @@ class SqliteStore:
         return target
 
     async def get_update(self, run_id: str, update_id: str) -> dict[str, Any] | None:
-        row: dict[str, Any] | None = await self._reader.run(get_update, run_id, update_id)
+        row: dict[str, Any] | None = self._reader.point(get_update, run_id, update_id)
         return row
 
     async def query_workflow(self, workflow_id: str, run_id: str | None, name: str,
@@ -347,7 +347,7 @@ class SqliteStore:
         return query_id
 
     async def get_query(self, query_id: int) -> dict[str, Any] | None:
-        row: dict[str, Any] | None = await self._reader.run(get_query, query_id)
+        row: dict[str, Any] | None = self._reader.point(get_query, query_id)
         return row
 
     async def delete_query(self, query_id: int) -> None:
@@ -355,7 +355,7 @@ class SqliteStore:
 
     async def claim_queries(self, task_queue: str, worker_id: str, now: float,
                             limit: int) -> list[dict[str, Any]]:
-        if not await self._reader.run(has_pending_queries, task_queue, now):
+        if not self._reader.point(has_pending_queries, task_queue, now):
             return []
         rows: list[dict[str, Any]] = await self._write(claim_queries, task_queue, worker_id,
                                                        now, limit)
@@ -372,7 +372,7 @@ class SqliteStore:
 
     # -- sweeper -------------------------------------------------------------------------
     async def fire_due_timers(self, now: float, limit: int) -> int:
-        if not await self._reader.run(has_due_timers, now):
+        if not self._reader.point(has_due_timers, now):
             return 0
         fired: int = await self._write(fire_due_timers, now, limit)
         return fired
@@ -390,7 +390,7 @@ class SqliteStore:
         return released
 
     async def time_out_executions(self, now: float, limit: int) -> int:
-        if not await self._reader.run(has_expired_executions, now):
+        if not self._reader.point(has_expired_executions, now):
             return 0
         count: int = await self._write(time_out_executions, now, limit)
         return count
