@@ -448,7 +448,10 @@ class WorkflowInstance:
         name, definition = activity_name(activity)
         if result_type is None and definition is not None:
             result_type = definition.return_type_hint
-        if start_to_close_timeout is None and schedule_to_close_timeout is None:
+        if start_to_close_timeout is None and schedule_to_close_timeout is None and \
+                not self.is_replaying:
+            # Replaying only matches commands against history; the timeouts there were fixed
+            # when the history was recorded (perhaps by a worker's default_activity_timeout).
             raise ValueError(
                 f"execute_activity({name!r}) needs start_to_close_timeout or "
                 "schedule_to_close_timeout, e.g. start_to_close_timeout=timedelta(minutes=5); "
