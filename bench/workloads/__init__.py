@@ -1,0 +1,1 @@
+"""One module per workload; each exposes ``NAME`` and ``async run(config) -> metrics``."""

@@ -1,0 +1,54 @@
+"""The benchmark suite's short mode runs every workload and reports the documented metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+EXPECTED_KEYS = {
+    "floor": {"ms_per_commit", "commits_per_s"},
+    "B1_latency": {"runs", "p50_ms", "p99_ms"},
+    "B2_throughput": {"workflows", "wall_s", "activities_per_s"},
+    "B3_fanout": {"activities", "wall_s"},
+    "B4_recovery": {"restart_to_resume_s", "restart_to_complete_s",
+                    "completed_activities_rerun"},
+    "B5_parked": {"workflows", "worker_rss_parked_mib", "signal_to_all_complete_s"},
+    "B6_long_history": {"activities", "total_s", "ms_per_activity", "replay_ms"},
+}
+COMMON_KEYS = {"workload", "store", "python", "stalwart"}
+
+
+def test_bench_short_run_reports_every_workload(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--workload", "all", "--store", "sqlite",
+         "--short", "--json", "--dir", str(tmp_path)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=110)
+    assert completed.returncode == 0, completed.stderr
+    lines = [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
+    by_name = {line["workload"]: line for line in lines}
+    assert set(by_name) == set(EXPECTED_KEYS)
+    for name, keys in EXPECTED_KEYS.items():
+        line = by_name[name]
+        missing = (keys | COMMON_KEYS) - set(line)
+        assert not missing, f"{name} lacks {missing}: {line}"
+        assert line["store"] == "sqlite"
+        assert "error" not in line
+    # Recovery must not re-run activities whose results were already recorded.
+    assert by_name["B4_recovery"]["completed_activities_rerun"] == 0
+
+
+def test_bench_postgres_store_exits_with_a_clear_message() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--workload", "floor", "--store", "postgres"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 2
+    assert "PostgreSQL is not available" in completed.stderr
+    assert completed.stdout == ""
