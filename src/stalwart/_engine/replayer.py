@@ -84,7 +84,11 @@ class Replayer:
         return results
 
     async def _replay(self, history: WorkflowHistory) -> None:
-        events = [copy.deepcopy(e) for e in history.events]
+        # Decoding rewrites payloads in place; copy only then, so the caller's history stays
+        # as it was. (Copying every event was most of the replay time.)
+        events = list(history.events)
+        if self._converter.payload_codec is not None:
+            events = [copy.deepcopy(e) for e in events]
         if not events or events[0].event_type != EventType.WORKFLOW_EXECUTION_STARTED:
             raise ValueError(f"history of workflow {history.workflow_id!r} does not start with "
                              "WorkflowExecutionStarted")

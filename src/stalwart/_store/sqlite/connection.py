@@ -258,17 +258,26 @@ class Writer:
         earliest_due = math.inf
         try:
             conn.execute("BEGIN IMMEDIATE")
+            # A savepoint per operation keeps one failure from undoing its neighbours; an
+            # operation alone in its batch needs none (the transaction is its savepoint).
+            alone = len(batch) == 1
             for op in batch:
                 ctx = WriteContext()
-                conn.execute("SAVEPOINT op")
+                if not alone:
+                    conn.execute("SAVEPOINT op")
                 try:
                     op.result = op.fn(ctx, conn, *op.args)
-                    conn.execute("RELEASE op")
+                    if not alone:
+                        conn.execute("RELEASE op")
                     op.wake_keys = ctx.wake_keys
                     op.earliest_due = ctx.earliest_due
                 except BaseException as error:  # the op's own failure, reported to its caller
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
+                    if alone:
+                        conn.execute("ROLLBACK")
+                        conn.execute("BEGIN IMMEDIATE")
+                    else:
+                        conn.execute("ROLLBACK TO op")
+                        conn.execute("RELEASE op")
                     op.error = _map_error(error, self._options.path)
             conn.execute("COMMIT")
             for op in batch:
