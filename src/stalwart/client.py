@@ -292,8 +292,20 @@ class Client:
             header=headers_to_json(input.headers) or None,
         )
         eager_worker = self._eager_worker(task_queue, name)
+        result = None
         if eager_worker is not None:
             request.eager_worker_id = eager_worker._worker_id
+            # A worker in this process runs the first workflow task before the start commits,
+            # so the start and that task share one transaction.
+            result = await eager_worker._workflow_worker.start_with_first_task(
+                request, self._clock.now())
+            if result is not None:
+                if result.started:
+                    METRICS.workflows_started.inc(name)
+                return WorkflowHandle(self, input.id, run_id=result.run_id,
+                                      result_run_id=result.run_id,
+                                      first_execution_run_id=result.run_id,
+                                      result_type=input.ret_type)
         result = await self._store.start_workflow(request, self._clock.now())
         if result.started:
             METRICS.workflows_started.inc(name)

@@ -24,9 +24,12 @@ from .._runtime.replay import replay_into
 from .._store.base import (
     ActivityTaskClaim,
     CompletionResult,
+    StartResult,
+    StartWorkflowRequest,
     Store,
     WorkflowTaskClaim,
     WorkflowTaskCompletion,
+    started_attributes,
 )
 from ..converter import DataConverter, _payload_to_json
 from .clock import Clock
@@ -339,6 +342,57 @@ class WorkflowWorker:
         if result.eager_activities:
             self._start_eager_activities(result.eager_activities)
         return result.next_task
+
+    async def start_with_first_task(self, request: StartWorkflowRequest, now: float
+                                    ) -> StartResult | None:
+        """Run a new workflow's first task here, then commit the start and that task in one
+        transaction. None when not possible (the caller then starts the ordinary way)."""
+        definition = self.workflows.get(request.workflow_type)
+        if (definition is None or self.converter.payload_codec is not None
+                or request.start_signal is not None
+                or len(self._running) >= self.max_concurrent):
+            return None
+        instance = WorkflowInstance(definition, workflow_id=request.workflow_id,
+                                    run_id=request.run_id, converter=self.converter,
+                                    interceptor_classes=self.interceptor_classes)
+        instance.default_activity_timeout = self.default_activity_timeout
+        started = HistoryEvent(1, EventType.WORKFLOW_EXECUTION_STARTED, now,
+                               started_attributes(request))
+        try:
+            commands = instance.activate([started], now=now, replaying=False,
+                                         history_length=0)
+        except (exc.NondeterminismError, WorkflowTaskError):
+            instance.evict()
+            return None  # the ordinary path records the task failure
+        completion = await self._completion(request.run_id, instance, commands, now, 0)
+        eager_limit = completion.eager_activity_limit
+        lock = self._lock(request.run_id)
+        try:
+            async with lock:
+                try:
+                    result, committed = await self.store.start_workflow_with_task(
+                        request, completion, now)
+                except (TypeError, ValueError):
+                    # The store refused a command of the first task (nothing was written):
+                    # start the ordinary way, and let the task fail where it is recorded.
+                    instance.evict()
+                    return None
+                finally:
+                    self._release_eager_slots(eager_limit)
+                if committed is None:
+                    instance.evict()
+                    if result.eager_task is not None:
+                        self.submit(result.eager_task)
+                    return result
+                next_task = self._after_commit(request.run_id, instance, committed)
+        except BaseException:
+            instance.evict()
+            raise
+        finally:
+            self._release_lock(request.run_id)
+        if next_task is not None:
+            self.submit(next_task)
+        return result
 
     async def complete_activity_with_workflow_task(
             self, claim: ActivityTaskClaim, result: dict[str, Any],

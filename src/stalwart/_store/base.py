@@ -54,6 +54,25 @@ class StartWorkflowRequest:
     header: dict[str, Any] | None = None
 
 
+def started_attributes(request: StartWorkflowRequest) -> dict[str, Any]:
+    """The attributes of a run's ``WorkflowExecutionStarted`` event (every backend writes
+    exactly these, and an eager first activation is fed exactly these)."""
+    return {
+        "workflow_id": request.workflow_id, "workflow_type": request.workflow_type,
+        "task_queue": request.task_queue, "input": request.input,
+        "execution_timeout": request.execution_timeout, "random_seed": request.random_seed,
+        "first_run_id": request.first_run_id or request.run_id,
+        "continued_run_id": request.continued_run_id, "attempt": 1,
+        "identity": request.identity,
+        "parent": {"namespace": "default", "workflow_id": request.parent_workflow_id,
+                   "run_id": request.parent_run_id} if request.parent_run_id else None,
+        **({"search_attributes": request.search_attributes}
+           if request.search_attributes else {}),
+        **({"memo": request.memo} if request.memo else {}),
+        **({"header": request.header} if request.header else {}),
+    }
+
+
 @dataclass
 class StartResult:
     run_id: str
@@ -195,6 +214,10 @@ class Store(Protocol):
 
     # -- clients --------------------------------------------------------------------------
     async def start_workflow(self, request: StartWorkflowRequest, now: float) -> StartResult: ...
+
+    async def start_workflow_with_task(
+            self, request: StartWorkflowRequest, completion: WorkflowTaskCompletion, now: float
+    ) -> tuple[StartResult, CompletionResult | None]: ...
 
     async def signal_workflow(self, workflow_id: str, run_id: str | None, signal_name: str,
                               input: list[dict[str, Any]], identity: str, now: float) -> str: ...

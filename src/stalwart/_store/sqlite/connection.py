@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 import queue
 import sqlite3
 import threading
@@ -79,12 +80,28 @@ def check_file(path: str) -> None:
                          f"{header[:8]!r}); point the store URL at a new or Stalwart file")
 
 
+def _switch_to_wal(conn: sqlite3.Connection) -> str:
+    """Switch a (possibly brand-new) file to WAL. Several processes creating the same file at
+    once can find it locked for the switch, which busy_timeout does not cover: retry briefly."""
+    mode = "unknown"
+    for attempt in range(100):
+        try:
+            mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error):
+                raise
+        if mode.lower() == "wal":
+            return mode
+        time.sleep(0.01 * (1 + attempt % 5))
+    return mode
+
+
 def connect(options: SqliteOptions) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(options.path, isolation_level=None, check_same_thread=False,
                                timeout=options.busy_timeout_ms / 1000)
         conn.execute(f"PRAGMA busy_timeout = {options.busy_timeout_ms}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _switch_to_wal(conn)
         if str(mode).lower() != "wal":
             raise StoreError(f"store file {options.path!r}: cannot switch to WAL mode "
                              f"(got {mode}); is it on a network file system?")

@@ -15,6 +15,7 @@ from ..base import (
     StartResult,
     StartWorkflowRequest,
     WorkflowTaskClaim,
+    started_attributes,
 )
 from .connection import WriteContext
 from .ops_search_attributes import write_search_attributes
@@ -70,19 +71,8 @@ def insert_execution(ctx: WriteContext, conn: sqlite3.Connection, request: Start
          request.parent_seq, request.parent_close_policy))
     if request.search_attributes:
         write_search_attributes(conn, request.run_id, request.search_attributes)
-    append_event(conn, request.run_id, 1, EventType.WORKFLOW_EXECUTION_STARTED, now, {
-        "workflow_id": request.workflow_id, "workflow_type": request.workflow_type,
-        "task_queue": request.task_queue, "input": request.input,
-        "execution_timeout": request.execution_timeout, "random_seed": request.random_seed,
-        "first_run_id": first_run_id, "continued_run_id": request.continued_run_id,
-        "attempt": 1, "identity": request.identity,
-        "parent": {"namespace": "default", "workflow_id": request.parent_workflow_id,
-                   "run_id": request.parent_run_id} if request.parent_run_id else None,
-        **({"search_attributes": request.search_attributes}
-           if request.search_attributes else {}),
-        **({"memo": request.memo} if request.memo else {}),
-        **({"header": request.header} if request.header else {}),
-    })
+    append_event(conn, request.run_id, 1, EventType.WORKFLOW_EXECUTION_STARTED, now,
+                 started_attributes(request))
     if request.start_signal is not None:
         name, signal_input = request.start_signal
         conn.execute("INSERT INTO inbox (run_id, event_type, timestamp, attributes) "

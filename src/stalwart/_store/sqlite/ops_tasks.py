@@ -10,6 +10,7 @@ from ..base import (
     ActivityTaskClaim,
     CompletionResult,
     ExecutionStatus,
+    StartResult,
     StartWorkflowRequest,
     WorkflowTaskClaim,
     WorkflowTaskCompletion,
@@ -24,6 +25,7 @@ from .ops_executions import (
     insert_execution,
     loads,
     parent_of,
+    start_workflow,
 )
 from .ops_messages import (
     cancel_external,
@@ -483,3 +485,15 @@ def heartbeat_activity_task(ctx: WriteContext, conn: sqlite3.Connection, run_id:
                  "deadline_at = ? WHERE run_id = ? AND seq = ?",
                  (now, dumps(details), deadline, run_id, seq))
     return bool(row[6])
+
+
+def start_workflow_with_task(ctx: WriteContext, conn: sqlite3.Connection,
+                             request: StartWorkflowRequest, completion: WorkflowTaskCompletion,
+                             now: float) -> tuple[StartResult, CompletionResult | None]:
+    """Start a run and commit its first workflow task, already run by the starting process's
+    worker, in one transaction. If the start did not create a new run (the id was running),
+    nothing of the completion is written."""
+    result = start_workflow(ctx, conn, request, now)
+    if not result.started or result.eager_task is None:
+        return result, None
+    return result, complete_workflow_task(ctx, conn, completion, now)

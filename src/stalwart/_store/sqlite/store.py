@@ -101,6 +101,7 @@ from .ops_tasks import (
     heartbeat_activity_task,
     mark_activity_async,
     release_workflow_task,
+    start_workflow_with_task,
 )
 from .ops_visibility import count_by_query, list_by_query
 
@@ -163,6 +164,13 @@ class SqliteStore:
     async def start_workflow(self, request: StartWorkflowRequest, now: float) -> StartResult:
         result: StartResult = await self._write(start_workflow, request, now)
         return result
+
+    async def start_workflow_with_task(
+            self, request: StartWorkflowRequest, completion: WorkflowTaskCompletion, now: float
+    ) -> tuple[StartResult, CompletionResult | None]:
+        outcome: tuple[StartResult, CompletionResult | None] = await self._write(
+            start_workflow_with_task, request, completion, now)
+        return outcome
 
     async def signal_workflow(self, workflow_id: str, run_id: str | None, signal_name: str,
                               input: list[dict[str, Any]], identity: str, now: float) -> str:
