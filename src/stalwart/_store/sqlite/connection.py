@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
