@@ -161,7 +161,8 @@ class Database:
             self._listen_forever(), name="stalwart-postgres-listen")
         # Wakes from other processes must not be missed once open() returns.
         waiter = asyncio.ensure_future(self._listening.wait())
-        done, _ = await asyncio.wait({waiter, self._listener}, timeout=15.0)
+        done, _ = await asyncio.wait({waiter, self._listener}, timeout=15.0,
+                                   return_when=asyncio.FIRST_COMPLETED)
         if waiter not in done:
             waiter.cancel()
             await self.close()

@@ -1,0 +1,1 @@
+from tests.integration.test_signals_cancel import *  # noqa

@@ -1,0 +1,1 @@
+from tests.integration.test_workflow_failures import *  # noqa

@@ -1,0 +1,1 @@
+from tests.steering.test_updates import *  # noqa
