@@ -64,6 +64,9 @@ class _Heartbeater:
         self._interval = min(DEFAULT_HEARTBEAT_THROTTLE_SECONDS,
                              timeout * 0.8 if timeout else DEFAULT_HEARTBEAT_THROTTLE_SECONDS)
         self._pending: list[dict[str, Any]] | None = None
+        # Details whose write is in flight: a store with concurrent writers may commit the
+        # attempt's failure first (or the write is cancelled), so they count as unsent.
+        self._sending: list[dict[str, Any]] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self.context: ActivityContext | None = None
 
@@ -91,7 +94,9 @@ class _Heartbeater:
     async def _flush_loop(self) -> None:
         while self._pending is not None:
             details, self._pending = self._pending, None
+            self._sending = details
             await self._send(details)
+            self._sending = None
             if self._pending is not None:
                 await asyncio.sleep(self._interval)
 
@@ -114,7 +119,7 @@ class _Heartbeater:
                 self.context.mark_cancelled("cancel requested by the workflow")
 
     def unsent_details(self) -> list[dict[str, Any]] | None:
-        return self._pending
+        return self._pending if self._pending is not None else self._sending
 
     def stop(self) -> None:
         if self._flusher is not None:

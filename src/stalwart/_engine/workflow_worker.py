@@ -421,6 +421,8 @@ class WorkflowWorker:
                 self._evict(run_id)
                 return False
             completion = await self._completion(run_id, instance, commands, now, 0)
+            # Another worker may have advanced the run since this instance was cached.
+            completion.history_length = entry.history_length
             eager_limit = completion.eager_activity_limit
             try:
                 outcome, committed, claimed = await self.store.complete_activity_and_workflow_task(

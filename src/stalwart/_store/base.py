@@ -165,6 +165,9 @@ class WorkflowTaskCompletion:
     new_run_seed: int = 0
     accepted_updates: Sequence[HistoryEvent] = ()
     rejected_updates: Sequence[tuple[str, dict[str, Any]]] = ()
+    # The history length the completing instance had seen, when it completes without a claim
+    # (the activity fast path): the store refuses if the run has moved on since.
+    history_length: int | None = None
 
 
 @dataclass

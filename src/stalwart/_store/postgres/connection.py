@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -95,6 +96,9 @@ def parse_url(url: str) -> PostgresOptions:
     if pool_size < 2:
         raise ValueError(f"store URL {url!r}: pool_size must be a whole number of at least 2 "
                          f"(the default is {DEFAULT_POOL_SIZE})")
+    if not any(key == "application_name" for key, _ in passed):
+        # Names Stalwart's sessions in pg_stat_activity.
+        passed.append(("application_name", "stalwart"))
     conninfo = urlunparse(parsed._replace(query=urlencode(passed)))
     return PostgresOptions(conninfo=conninfo, schema=schema, pool_size=pool_size)
 
@@ -126,13 +130,24 @@ def store_error(options: PostgresOptions, error: BaseException, doing: str) -> S
 class WriteContext:
     """Handed to each write operation: collects what the commit should wake up."""
 
-    __slots__ = ("wake_keys",)
+    __slots__ = ("earliest_due", "wake_keys")
 
     def __init__(self) -> None:
         self.wake_keys: set[tuple[str, str]] = set()
+        self.earliest_due = math.inf
 
     def wake(self, kind: str, key: str = "") -> None:
         self.wake_keys.add((kind, key))
+
+    def due(self, at: float | None) -> None:
+        """Something (a timer, a timeout, a retry) falls due at ``at``: sweepers are woken only
+        if that is earlier than what they already sleep until."""
+        if at is not None and at < self.earliest_due:
+            self.earliest_due = at
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.wake_keys) or self.earliest_due < math.inf
 
 
 class Database:
@@ -150,6 +165,9 @@ class Database:
             reconnect_timeout=60.0)
         self._listener: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
+        # What each sweeper of this process sleeps until (the engine keeps it up to date); a
+        # commit here or elsewhere that makes something due earlier wakes them.
+        self.sweep_targets: dict[str, float] = {}
 
     async def open(self) -> None:
         try:
@@ -189,9 +207,10 @@ class Database:
             try:
                 async with self.pool.connection() as conn, conn.transaction():
                     result = await fn(ctx, conn, *args)
-                    if ctx.wake_keys:
+                    if ctx.anything:
+                        # Delivered to the other processes' listeners only if we commit.
                         await conn.execute("SELECT pg_notify(%s, %s)", (
-                            self.options.channel, self._payload(ctx.wake_keys)))
+                            self.options.channel, self._payload(ctx)))
                     committing = True
             except Exception as error:
                 if is_conflict(error) and conflicts < CONFLICT_RETRIES:
@@ -218,8 +237,8 @@ class Database:
                 await self._backoff(doing, error, lost)
                 lost += 1
                 continue
-            if ctx.wake_keys:
-                self.notifier.publish(ctx.wake_keys)
+            if ctx.anything:
+                self._publish(ctx.wake_keys, ctx.earliest_due)
             return result
 
     async def read(self, doing: str, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -255,8 +274,18 @@ class Database:
                 logger.debug("pool check failed: %s", check_error)
         await asyncio.sleep(delay)
 
-    def _payload(self, keys: Iterable[tuple[str, str]]) -> str:
-        lines = [self.origin, *(f"{kind}:{key}" for kind, key in keys)]
+    def _publish(self, keys: Iterable[tuple[str, str]], earliest_due: float) -> None:
+        wake = set(keys)
+        if earliest_due < min(self.sweep_targets.values(), default=-math.inf):
+            wake.add(("deadline", ""))
+        if wake:
+            self.notifier.publish(wake)
+
+    def _payload(self, ctx: WriteContext) -> str:
+        """``origin``, then one ``kind:key`` per line (``due:<time>`` for the earliest due)."""
+        lines = [self.origin, *(f"{kind}:{key}" for kind, key in ctx.wake_keys)]
+        if ctx.earliest_due < math.inf:
+            lines.append(f"due:{ctx.earliest_due!r}")
         payload = "\n".join(lines)
         if len(payload.encode()) > _MAX_NOTIFY_PAYLOAD:
             return f"{self.origin}\nexternal:"
@@ -268,12 +297,17 @@ class Database:
         if origin == self.origin:
             return
         keys = []
+        earliest_due = math.inf
         for line in rest.split("\n"):
             kind, _, key = line.partition(":")
-            if kind:
+            if kind == "due":
+                try:
+                    earliest_due = min(earliest_due, float(key))
+                except ValueError:
+                    earliest_due = -math.inf
+            elif kind:
                 keys.append((kind, key))
-        if keys:
-            self.notifier.publish(keys)
+        self._publish(keys, earliest_due)
 
     async def _listen_forever(self) -> None:
         """One connection that LISTENs and republishes other processes' commits in-process."""

@@ -19,7 +19,8 @@ APPLICATION_MARKER = "stalwart"
 # Every table the schema creates: a schema holding one of them without ``stalwart_meta`` belongs
 # to another application, and Stalwart refuses to write into it.
 TABLES = ("executions", "history", "inbox", "workflow_tasks", "activity_tasks", "timers",
-          "workers", "updates", "queries")
+          "workers", "updates", "queries", "search_attribute_values", "search_attribute_types",
+          "schedules", "schedule_runs", "scheduler_lease")
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -41,7 +42,9 @@ CREATE TABLE executions (
     parent_workflow_id  TEXT,
     parent_run_id       TEXT,
     parent_seq          BIGINT,
-    parent_close_policy INTEGER
+    parent_close_policy INTEGER,
+    search_attributes   TEXT,
+    memo                TEXT
 );
 CREATE INDEX executions_parent ON executions (parent_run_id) WHERE parent_run_id IS NOT NULL;
 CREATE UNIQUE INDEX executions_open_workflow_id ON executions (workflow_id) WHERE status = 1;
@@ -51,6 +54,57 @@ CREATE INDEX executions_deadline ON executions (execution_deadline)
 CREATE INDEX executions_status_start ON executions (status, start_time);
 CREATE INDEX executions_start ON executions (start_time);
 CREATE INDEX executions_closed ON executions (close_time) WHERE status <> 1;
+CREATE INDEX executions_type_start ON executions (workflow_type, start_time);
+CREATE INDEX executions_type_status_start ON executions (workflow_type, status, start_time);
+CREATE INDEX executions_queue_start ON executions (task_queue, start_time);
+
+-- One row per search attribute value (several for a KeywordList), so a list filter on any
+-- attribute is an index lookup however many closed runs the store holds.
+CREATE TABLE search_attribute_values (
+    run_id      TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    value_text  TEXT,
+    value_num   DOUBLE PRECISION
+);
+CREATE INDEX search_attribute_text ON search_attribute_values (name, value_text);
+CREATE INDEX search_attribute_num ON search_attribute_values (name, value_num);
+CREATE INDEX search_attribute_run ON search_attribute_values (run_id);
+
+-- The type of each custom search attribute, fixed by its first use.
+CREATE TABLE search_attribute_types (
+    name  TEXT PRIMARY KEY,
+    type  TEXT NOT NULL
+);
+
+CREATE TABLE schedules (
+    schedule_id        TEXT PRIMARY KEY,
+    schedule           TEXT NOT NULL,
+    info               TEXT NOT NULL,
+    memo               TEXT,
+    search_attributes  TEXT,
+    created_at         DOUBLE PRECISION NOT NULL,
+    updated_at         DOUBLE PRECISION,
+    next_action_at     DOUBLE PRECISION,
+    version            INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX schedules_next_action ON schedules (next_action_at)
+    WHERE next_action_at IS NOT NULL;
+
+CREATE TABLE schedule_runs (
+    position      BIGSERIAL,
+    schedule_id   TEXT NOT NULL,
+    workflow_id   TEXT NOT NULL,
+    first_run_id  TEXT NOT NULL,
+    run_id        TEXT NOT NULL,
+    PRIMARY KEY (schedule_id, first_run_id)
+);
+CREATE INDEX schedule_runs_run ON schedule_runs (run_id);
+
+CREATE TABLE scheduler_lease (
+    name        TEXT PRIMARY KEY,
+    owner       TEXT NOT NULL,
+    expires_at  DOUBLE PRECISION NOT NULL
+);
 
 CREATE TABLE history (
     run_id      TEXT NOT NULL,

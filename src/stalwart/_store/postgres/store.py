@@ -20,11 +20,13 @@ import asyncio
 import json
 import threading
 from typing import Any
+from urllib.parse import urlparse, urlunparse
 
 import psycopg
 
 from ... import exceptions as exc
 from ..._model.events import CLOSE_EVENT_TYPES, EventType, HistoryEvent
+from ..._model.list_filter import parse_list_query
 from ..base import (
     ActivityTaskClaim,
     CompletionResult,
@@ -32,11 +34,14 @@ from ..base import (
     ExecutionStatus,
     ExpiredActivity,
     InboxEvent,
+    ScheduleRow,
+    ScheduleStep,
     StartResult,
     StartWorkflowRequest,
     WorkerRow,
     WorkflowTaskClaim,
     WorkflowTaskCompletion,
+    started_attributes,
 )
 from ..wakeup import Notifier, Subscription
 from .connection import (
@@ -48,7 +53,27 @@ from .connection import (
     parse_url,
     store_error,
 )
-from .schema import migrate
+from .schedules import (
+    create_schedule,
+    delete_schedule,
+    due_schedules,
+    get_schedule,
+    get_scheduler_lease,
+    list_schedules,
+    mutate_schedule,
+    next_schedule_time,
+    release_scheduler_lease,
+    schedule_watch_runs,
+    take_scheduler_lease,
+)
+from .schema import SCHEMA_VERSION, migrate
+from .visibility import (
+    count_by_query,
+    list_by_query,
+    upsert_memo,
+    upsert_search_attributes,
+    write_search_attributes,
+)
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _loads = json.loads
@@ -65,7 +90,7 @@ _CLOSE_STATUS = {
 _EXECUTION_COLUMNS = (
     "run_id, workflow_id, workflow_type, task_queue, status, start_time, close_time, "
     "first_run_id, continued_run_id, next_run_id, next_event_id, result, failure, "
-    "execution_deadline, parent_workflow_id, parent_run_id"
+    "execution_deadline, parent_workflow_id, parent_run_id, search_attributes, memo"
 )
 _ACTIVITY_COLUMNS = (
     "run_id, seq, workflow_id, workflow_type, activity_type, activity_id, task_queue, input, "
@@ -81,10 +106,12 @@ class PostgresStore:
     """Many processes on many hosts share one PostgreSQL database."""
 
     def __init__(self, url: str, options: PostgresOptions) -> None:
-        self.url = url
+        # Shown by status commands and logs: never with the password.
+        self.url = _without_password(url)
         self._options = options
         self.notifier = Notifier()
         self._db = Database(options, self.notifier)
+        self.sweep_targets = self._db.sweep_targets
         self._heartbeat_conn: psycopg.Connection[Any] | None = None
         self._heartbeat_lock = threading.Lock()
         self._closed = False
@@ -135,6 +162,13 @@ class PostgresStore:
         result: StartResult = await self._write(_start_workflow, request, now)
         return result
 
+    async def start_workflow_with_task(
+            self, request: StartWorkflowRequest, completion: WorkflowTaskCompletion, now: float
+    ) -> tuple[StartResult, CompletionResult | None]:
+        outcome: tuple[StartResult, CompletionResult | None] = await self._write(
+            _start_workflow_with_task, request, completion, now)
+        return outcome
+
     async def signal_workflow(self, workflow_id: str, run_id: str | None, signal_name: str,
                               input: list[dict[str, Any]], identity: str, now: float) -> str:
         attrs = {"signal_name": signal_name, "input": input, "identity": identity}
@@ -170,6 +204,18 @@ class PostgresStore:
         rows: list[ExecutionRow] = await self._read(
             _list_executions, status, workflow_type, workflow_id_prefix, task_queue, limit)
         return rows
+
+    async def list_workflows(self, query: str | None, limit: int,
+                             offset: int) -> list[ExecutionRow]:
+        parsed = parse_list_query(query)
+        rows: list[ExecutionRow] = await self._read(list_by_query, query or "", parsed, limit,
+                                                    offset)
+        return rows
+
+    async def count_workflows(self, query: str | None) -> int:
+        parsed = parse_list_query(query)
+        count: int = await self._read(count_by_query, query or "", parsed)
+        return count
 
     async def get_history(self, run_id: str, after_event_id: int = 0,
                           limit: int | None = None) -> list[HistoryEvent]:
@@ -360,13 +406,78 @@ class PostgresStore:
         due: float | None = await self._read(_next_due_time, now)
         return due
 
-    # -- retention -------------------------------------------------------------------------
-    async def delete_closed_before(self, timestamp: float, limit: int = 1000) -> int:
-        """Delete up to ``limit`` runs that closed before ``timestamp``, with their history,
-        updates and queries; returns how many went. Call it until it returns less than
-        ``limit``. Running workflows are never touched."""
-        deleted: int = await self._write(_delete_closed_before, timestamp, limit)
+    # -- operations ----------------------------------------------------------------------
+    async def delete_closed_runs(self, closed_before: float, limit: int = 1000) -> int:
+        """Retention: forget up to ``limit`` runs closed before ``closed_before`` with their
+        history, search attribute rows, updates and queries; how many went. Open runs, and
+        closed parents of open children, are kept."""
+        deleted: int = await self._write(_delete_closed_runs, closed_before, limit)
         return deleted
+
+    async def backlog(self, now: float) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = await self._read(_ready_backlog, now)
+        return counts
+
+    async def status(self) -> dict[str, Any]:
+        status: dict[str, Any] = await self._read(_store_status)
+        return status
+
+    # -- schedules -----------------------------------------------------------------------
+    async def create_schedule(self, row: ScheduleRow, now: float) -> bool:
+        created: bool = await self._write(create_schedule, row, now)
+        return created
+
+    async def get_schedule(self, schedule_id: str) -> ScheduleRow | None:
+        row: ScheduleRow | None = await self._read(get_schedule, schedule_id)
+        return row
+
+    async def list_schedules(self, limit: int, offset: int) -> list[ScheduleRow]:
+        rows: list[ScheduleRow] = await self._read(list_schedules, limit, offset)
+        return rows
+
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        deleted: bool = await self._write(delete_schedule, schedule_id)
+        return deleted
+
+    async def mutate_schedule(self, schedule_id: str, step: ScheduleStep, now: float,
+                              wake: bool = True) -> ScheduleRow | None:
+        row: ScheduleRow | None = await self._write(mutate_schedule, schedule_id, step, now,
+                                                    wake, _start_workflow, _terminate,
+                                                    _add_external_event)
+        return row
+
+    async def due_schedules(self, now: float, limit: int) -> list[str]:
+        ids: list[str] = await self._read(due_schedules, now, limit)
+        return ids
+
+    async def next_schedule_time(self) -> float | None:
+        due: float | None = await self._read(next_schedule_time)
+        return due
+
+    async def schedule_watch_runs(self, limit: int) -> list[str]:
+        runs: list[str] = await self._read(schedule_watch_runs, limit)
+        return runs
+
+    async def get_scheduler_lease(self) -> tuple[str, float] | None:
+        lease: tuple[str, float] | None = await self._read(get_scheduler_lease)
+        return lease
+
+    async def take_scheduler_lease(self, owner: str, previous_owner: str | None,
+                                   expires_at: float) -> bool:
+        taken: bool = await self._write(take_scheduler_lease, owner, previous_owner,
+                                        expires_at)
+        return taken
+
+    async def release_scheduler_lease(self, owner: str) -> None:
+        await self._write(release_scheduler_lease, owner)
+
+
+def _without_password(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    user, _, host = parsed.netloc.rpartition("@")
+    return urlunparse(parsed._replace(netloc=f"{user.split(':', 1)[0]}:***@{host}"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,25 +539,28 @@ async def _insert_execution(ctx: WriteContext, conn: AsyncConn, request: StartWo
     first_run_id = request.first_run_id or request.run_id
     await conn.execute(
         f"INSERT INTO executions ({_EXECUTION_COLUMNS}, parent_seq, parent_close_policy) "
-        "VALUES (%s, %s, %s, %s, 1, %s, NULL, %s, %s, NULL, 2, NULL, NULL, %s, %s, %s, %s, %s)",
+        "VALUES (%s, %s, %s, %s, 1, %s, NULL, %s, %s, NULL, 2, NULL, NULL, %s, %s, %s, NULL, "
+        "%s, %s, %s)",
         (request.run_id, request.workflow_id, request.workflow_type, request.task_queue, now,
          first_run_id, request.continued_run_id, deadline, request.parent_workflow_id,
-         request.parent_run_id, request.parent_seq, request.parent_close_policy))
-    await _append_event(conn, request.run_id, 1, EventType.WORKFLOW_EXECUTION_STARTED, now, {
-        "workflow_id": request.workflow_id, "workflow_type": request.workflow_type,
-        "task_queue": request.task_queue, "input": request.input,
-        "execution_timeout": request.execution_timeout, "random_seed": request.random_seed,
-        "first_run_id": first_run_id, "continued_run_id": request.continued_run_id,
-        "attempt": 1, "identity": request.identity,
-        "parent": {"namespace": "default", "workflow_id": request.parent_workflow_id,
-                   "run_id": request.parent_run_id} if request.parent_run_id else None,
-    })
+         request.parent_run_id, _dumps(request.memo) if request.memo else None,
+         request.parent_seq, request.parent_close_policy))
+    if request.search_attributes:
+        await write_search_attributes(conn, request.run_id, request.search_attributes)
+    await _append_event(conn, request.run_id, 1, EventType.WORKFLOW_EXECUTION_STARTED, now,
+                        started_attributes(request))
     if request.start_signal is not None:
         name, signal_input = request.start_signal
         await _insert_inbox(conn, request.run_id, EventType.WORKFLOW_EXECUTION_SIGNALED, now,
                             {"signal_name": name, "input": signal_input,
                              "identity": request.identity})
-    await _ensure_workflow_task(ctx, conn, request.run_id, request.task_queue, now, None)
+    if request.eager_worker_id is None:
+        await _ensure_workflow_task(ctx, conn, request.run_id, request.task_queue, now, None)
+    else:
+        # Taken at once by a worker in the starting process: no poller needs waking.
+        await conn.execute("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, "
+                           "affinity) VALUES (%s, %s, %s, %s)",
+                           (request.run_id, request.task_queue, now, request.eager_worker_id))
 
 
 async def _start_workflow(ctx: WriteContext, conn: AsyncConn, request: StartWorkflowRequest,
@@ -503,6 +617,19 @@ async def _start_workflow(ctx: WriteContext, conn: AsyncConn, request: StartWork
                                                     request.eager_worker_id, now,
                                                     _CHAINED_TASK_LEASE_SECONDS)
     return StartResult(request.run_id, started=True, eager_task=eager_task)
+
+
+async def _start_workflow_with_task(ctx: WriteContext, conn: AsyncConn,
+                                    request: StartWorkflowRequest,
+                                    completion: WorkflowTaskCompletion,
+                                    now: float) -> tuple[StartResult, CompletionResult | None]:
+    """Start a run and commit its first workflow task, already run by the starting process's
+    worker, in one transaction. If the start did not create a new run (the id was running),
+    nothing of the completion is written."""
+    result = await _start_workflow(ctx, conn, request, now)
+    if not result.started or result.eager_task is None:
+        return result, None
+    return result, await _complete_workflow_task(ctx, conn, completion, now)
 
 
 _CHILD_CLOSE_EVENTS = {
@@ -809,7 +936,9 @@ def _row_to_execution(row: Any) -> ExecutionRow:
         history_length=row[10] - 1,
         result=_loads(row[11]) if row[11] is not None else None,
         failure=_loads(row[12]) if row[12] is not None else None, execution_deadline=row[13],
-        parent_workflow_id=row[14], parent_run_id=row[15])
+        parent_workflow_id=row[14], parent_run_id=row[15],
+        search_attributes=_loads(row[16]) if row[16] else {},
+        memo=_loads(row[17]) if row[17] else {})
 
 
 async def _get_execution(conn: AsyncConn, workflow_id: str | None, run_id: str | None
@@ -921,6 +1050,15 @@ async def _load_claims(conn: AsyncConn, tasks: list[tuple[str, int]]
                               "run_id = ANY(%s) AND state = 0 ORDER BY created_at", (live,)):
         updates.setdefault(u[0], []).append(
             {"update_id": u[1], "name": u[2], "input": _loads(u[3])})
+    # A run's first task needs only its start event: hand it over with the claim instead of
+    # making the worker read the history separately.
+    first = [run_id for run_id in live if executions[run_id][4] == 2]
+    starts: dict[str, list[HistoryEvent]] = {}
+    if first:
+        for r in await _all(conn, "SELECT run_id, event_id, event_type, timestamp, attributes "
+                                  "FROM history WHERE run_id = ANY(%s) AND event_id = 1",
+                            (first,)):
+            starts[r[0]] = [HistoryEvent(r[1], r[2], r[3], _loads(r[4]))]
     claims = []
     for run_id, attempt in tasks:
         row = executions.get(run_id)
@@ -929,7 +1067,7 @@ async def _load_claims(conn: AsyncConn, tasks: list[tuple[str, int]]
         claims.append(WorkflowTaskClaim(
             run_id=run_id, workflow_id=row[1], workflow_type=row[2], task_queue=row[3],
             attempt=attempt, history_length=row[4] - 1, inbox=inboxes.get(run_id, []),
-            updates=updates.get(run_id, [])))
+            updates=updates.get(run_id, []), history=starts.get(run_id)))
     return claims
 
 
@@ -1053,7 +1191,7 @@ async def _complete_workflow_task(ctx: WriteContext, conn: AsyncConn,
             options = {k: attrs.get(k) for k in (
                 "schedule_to_close_timeout", "schedule_to_start_timeout",
                 "start_to_close_timeout", "heartbeat_timeout", "retry_policy",
-                "cancellation_type", "local")}
+                "cancellation_type", "local", "header")}
             started_at = now if eager else None
             await conn.execute(
                 "INSERT INTO activity_tasks (run_id, seq, task_queue, workflow_id, "
@@ -1075,7 +1213,7 @@ async def _complete_workflow_task(ctx: WriteContext, conn: AsyncConn,
                     attempt_scheduled_at=now, started_at=now, heartbeat_details=[]))
             else:
                 ctx.wake("activity_task", attrs["task_queue"])
-            ctx.wake("deadline")
+            ctx.due(_timeouts_deadline(options, now, now, started_at, None))
         elif etype == EventType.ACTIVITY_TASK_CANCEL_REQUESTED:
             await _request_cancel_activity(ctx, conn, run_id, attrs["seq"], now)
         elif etype == EventType.TIMER_STARTED:
@@ -1083,7 +1221,7 @@ async def _complete_workflow_task(ctx: WriteContext, conn: AsyncConn,
                 "INSERT INTO timers (run_id, seq, fire_at) VALUES (%s, %s, %s) "
                 "ON CONFLICT (run_id, seq) DO UPDATE SET fire_at = EXCLUDED.fire_at",
                 (run_id, attrs["seq"], now + attrs["start_to_fire_timeout"]))
-            ctx.wake("deadline")
+            ctx.due(now + attrs["start_to_fire_timeout"])
         elif etype == EventType.TIMER_CANCELED:
             await conn.execute("DELETE FROM timers WHERE run_id = %s AND seq = %s",
                                (run_id, attrs["seq"]))
@@ -1093,6 +1231,10 @@ async def _complete_workflow_task(ctx: WriteContext, conn: AsyncConn,
             await _signal_external(ctx, conn, run_id, attrs, completion.identity, now)
         elif etype == EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
             await _cancel_external(ctx, conn, run_id, attrs, completion.identity, now)
+        elif etype == EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            await upsert_search_attributes(conn, run_id, attrs["search_attributes"])
+        elif etype == EventType.WORKFLOW_PROPERTIES_MODIFIED:
+            await upsert_memo(conn, run_id, attrs["upserted_memo"])
         elif etype == EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED:
             await conn.execute(
                 "UPDATE updates SET state = 3, result = %s, failure = %s WHERE run_id = %s "
@@ -1193,7 +1335,7 @@ async def _fail_workflow_task(ctx: WriteContext, conn: AsyncConn, run_id: str, w
     await conn.execute("UPDATE workflow_tasks SET lease_owner = NULL, lease_expires_at = NULL, "
                        "visible_at = %s, attempt = attempt + 1, affinity = NULL "
                        "WHERE run_id = %s", (retry_at, run_id))
-    ctx.wake("deadline")
+    ctx.due(retry_at)
 
 
 async def _release_workflow_task(ctx: WriteContext, conn: AsyncConn, run_id: str,
@@ -1230,7 +1372,9 @@ async def _claim_activity_tasks(ctx: WriteContext, conn: AsyncConn, task_queue: 
         await cursor.executemany(
             "UPDATE activity_tasks SET lease_owner = %s, started_at = %s, heartbeat_at = NULL, "
             "deadline_at = %s WHERE run_id = %s AND seq = %s", updates)
-    ctx.wake("deadline")
+    for claim in claims:
+        ctx.due(_timeouts_deadline(claim.options, claim.scheduled_at,
+                                   claim.attempt_scheduled_at, now, None))
     return claims
 
 
@@ -1287,6 +1431,9 @@ async def _complete_activity_and_workflow_task(
               "EXISTS (SELECT 1 FROM inbox WHERE run_id = %s) OR "
               "EXISTS (SELECT 1 FROM updates WHERE run_id = %s AND state = 0)",
         (run_id, run_id, run_id))
+    if not busy[0] and completion.history_length is not None:
+        # A cached instance behind the run (another worker advanced it) must not commit.
+        busy = (locked[2] != completion.history_length + 1,)
     if busy[0]:
         _, claim = await _complete_activity_task(ctx, conn, run_id, seq, attempt,
                                                  completion.worker_id, result,
@@ -1352,7 +1499,7 @@ async def _fail_activity_task(ctx: WriteContext, conn: AsyncConn, run_id: str, s
              _dumps(heartbeat_details) if heartbeat_details is not None else None,
              _timeouts_deadline(options, row[5], retry_at, None, None), run_id, seq))
         ctx.wake("activity_task", row[0])
-        ctx.wake("deadline")
+        ctx.due(retry_at)
         return True
     await conn.execute("DELETE FROM activity_tasks WHERE run_id = %s AND seq = %s",
                        (run_id, seq))
@@ -1460,22 +1607,54 @@ async def _next_due_time(conn: AsyncConn, now: float) -> float | None:
         "  AND visible_at > %s),"
         " (SELECT MIN(lease_expires_at) FROM workflow_tasks WHERE lease_owner IS NOT NULL),"
         " (SELECT MIN(execution_deadline) FROM executions WHERE status = 1"
-        "  AND execution_deadline IS NOT NULL))", (now, now))
+        "  AND execution_deadline IS NOT NULL),"
+        # A schedule's next time; one overdue by more than a second is left out, so a
+        # scheduler that is not keeping up does not make every sweeper spin.
+        " (SELECT MIN(next_action_at) FROM schedules WHERE next_action_at > %s))",
+        (now, now, now - 1.0))
     return row[0] if row else None
 
 
-async def _delete_closed_before(ctx: WriteContext, conn: AsyncConn, timestamp: float,
-                                limit: int) -> int:
-    rows = await _all(conn, "DELETE FROM executions WHERE run_id IN (SELECT run_id FROM "
-                            "executions WHERE status <> 1 AND close_time < %s "
-                            "ORDER BY close_time LIMIT %s FOR UPDATE SKIP LOCKED) "
-                            "RETURNING run_id", (timestamp, limit))
+async def _delete_closed_runs(ctx: WriteContext, conn: AsyncConn, closed_before: float,
+                              limit: int) -> int:
+    rows = await _all(
+        conn, "DELETE FROM executions WHERE run_id IN (SELECT run_id FROM executions e "
+              "WHERE status <> 1 AND close_time < %s AND NOT EXISTS (SELECT 1 FROM executions c "
+              "WHERE c.parent_run_id = e.run_id AND c.status = 1) ORDER BY close_time "
+              "LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING run_id", (closed_before, limit))
     run_ids = [r[0] for r in rows]
     if run_ids:
-        await conn.execute("DELETE FROM history WHERE run_id = ANY(%s)", (run_ids,))
-        await conn.execute("DELETE FROM updates WHERE run_id = ANY(%s)", (run_ids,))
-        await conn.execute("DELETE FROM queries WHERE run_id = ANY(%s)", (run_ids,))
+        for table in ("history", "search_attribute_values", "updates", "queries", "inbox"):
+            await conn.execute(f"DELETE FROM {table} WHERE run_id = ANY(%s)", (run_ids,))
     return len(run_ids)
 
 
-__all__ = ["PostgresStore"]
+async def _store_status(conn: AsyncConn) -> dict[str, Any]:
+    """Counts an operator wants to see before and after a cleanup."""
+    row = await _one(
+        conn,
+        "SELECT (SELECT value FROM stalwart_meta WHERE key = 'schema_version'),"
+        " (SELECT COUNT(*) FROM executions WHERE status = 1),"
+        " (SELECT COUNT(*) FROM executions WHERE status <> 1),"
+        " (SELECT COUNT(*) FROM history), (SELECT COUNT(*) FROM workflow_tasks),"
+        " (SELECT COUNT(*) FROM activity_tasks), (SELECT COUNT(*) FROM timers),"
+        " (SELECT COUNT(*) FROM workers)")
+    return {
+        "schema_version": int(row[0]) if row[0] else 0, "open_runs": row[1],
+        "closed_runs": row[2], "history_events": row[3], "pending_workflow_tasks": row[4],
+        "pending_activity_tasks": row[5], "timers": row[6], "workers": row[7],
+    }
+
+
+async def _ready_backlog(conn: AsyncConn, now: float) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for kind, queue, count in await _all(
+            conn, "SELECT 'workflow', task_queue, COUNT(*) FROM workflow_tasks WHERE "
+                  "lease_owner IS NULL AND visible_at <= %s GROUP BY task_queue UNION ALL "
+                  "SELECT 'activity', task_queue, COUNT(*) FROM activity_tasks WHERE "
+                  "lease_owner IS NULL AND visible_at <= %s GROUP BY task_queue", (now, now)):
+        out[(kind, queue)] = int(count)
+    return out
+
+
+__all__ = ["SCHEMA_VERSION", "PostgresStore"]

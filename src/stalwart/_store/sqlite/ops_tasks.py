@@ -402,6 +402,10 @@ def complete_activity_and_workflow_task(
         "SELECT 1 FROM inbox WHERE run_id = ? UNION ALL "
         "SELECT 1 FROM updates WHERE run_id = ? AND state = 0 LIMIT 1",
         (run_id, run_id, run_id)).fetchone()
+    if busy is None and completion.history_length is not None:
+        # A cached instance behind the run (another worker advanced it) must not commit.
+        busy = conn.execute("SELECT 1 FROM executions WHERE run_id = ? AND next_event_id != ?",
+                            (run_id, completion.history_length + 1)).fetchone()
     if busy is not None:
         _, claim = complete_activity_task(ctx, conn, run_id, seq, attempt, completion.worker_id,
                                            result, completion.identity, now, True)

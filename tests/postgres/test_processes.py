@@ -1,0 +1,222 @@
+"""Several worker processes on one PostgreSQL database, killed connections and killed workers.
+
+Worker processes are real subprocesses; wakeups between them travel only by LISTEN/NOTIFY.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stalwart._store.base import StartWorkflowRequest
+from stalwart._store.postgres import PostgresStore
+from stalwart.client import Client
+from stalwart.worker import Worker
+from tests.helpers.waiting import eventually
+
+from . import workflows as w
+from .conftest import admin_connect
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class WorkerProcesses:
+    """Worker subprocesses by slot; a slot's identity is ``slot<N>-<pid>``."""
+
+    def __init__(self, url: str, task_queue: str, logs: Path, max_activities: int) -> None:
+        self.url = url
+        self.task_queue = task_queue
+        self.logs = logs
+        self.max_activities = max_activities
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.started = 0
+
+    def start(self, slot: int) -> None:
+        self.started += 1
+        log = (self.logs / f"worker-{slot}-{self.started}.log").open("wb")
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
+        # The identity is fixed here so the histories name the slot; the pid keeps restarts
+        # of a slot apart.
+        self.procs[slot] = subprocess.Popen(
+            [sys.executable, "-c",
+             "import os, sys, asyncio, logging; logging.basicConfig(level=logging.WARNING); "
+             "from tests.postgres import worker_process as m; "
+             "asyncio.run(m.main(sys.argv[1], sys.argv[2], "
+             "f'slot{sys.argv[3]}-{os.getpid()}', int(sys.argv[4])))",
+             self.url, self.task_queue, str(slot), str(self.max_activities)],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+
+    def kill(self, slot: int) -> None:
+        proc = self.procs[slot]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+    def alive(self) -> list[int]:
+        return [slot for slot, proc in self.procs.items() if proc.poll() is None]
+
+
+async def _workers_registered(client: Client, count: int) -> None:
+    async def registered() -> bool:
+        return len(await client.store.list_workers()) >= count
+
+    await eventually(registered, timeout=30, what=f"{count} worker processes to register")
+
+
+async def _completions(client: Client, workflow_id: str) -> list[dict[str, Any]]:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return [event.attributes for event in history.events
+            if str(event.event_type) == "ActivityTaskCompleted"]
+
+
+async def _scheduled_seqs(client: Client, workflow_id: str) -> list[int]:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return [event.attributes["seq"] for event in history.events
+            if str(event.event_type) == "ActivityTaskScheduled"]
+
+
+async def test_processes_two_workers_share_a_queue_woken_by_notify(
+        client: Client, db_url: str, task_queue: str, tmp_path: Path) -> None:
+    workers = WorkerProcesses(db_url, task_queue, tmp_path, max_activities=2)
+    try:
+        workers.start(1)
+        workers.start(2)
+        await _workers_registered(client, 2)
+        handles = [await client.start_workflow(w.SlowSteps.run, 5, id=f"two-{n}",
+                                               task_queue=task_queue) for n in range(20)]
+        results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 60)
+    finally:
+        workers.stop_all()
+    assert results == [w.expected_steps_result(5)] * 20
+    slots = Counter()
+    for n in range(20):
+        for attributes in await _completions(client, f"two-{n}"):
+            slots[attributes["identity"].split("-")[0]] += 1
+    assert set(slots) == {"slot1", "slot2"}, slots
+    assert sum(slots.values()) == 100
+
+
+async def test_processes_terminated_backends_are_replaced_mid_run(
+        postgres_server: str, pg_schema: str, task_queue: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    app = f"stalwart_{pg_schema}"
+    url = f"{postgres_server}?schema={pg_schema}&application_name={app}"
+    client = await Client.connect(url)
+    try:
+        key = f"gate-{task_queue}"
+        w.gates[key] = asyncio.Event()
+        w.gates[f"{key}-after"] = asyncio.Event()
+        w.gates[f"{key}-after"].set()
+        async with Worker(client, task_queue=task_queue, workflows=[w.Gated],
+                          activities=[w.wait_for_gate]) as worker:
+            handle = await client.start_workflow(w.Gated.run, [key, f"{key}-after"],
+                                                 id="gated", task_queue=task_queue)
+
+            async def activity_started() -> bool:
+                pending = await client.store.list_pending_activities(handle.run_id or "")
+                return any(activity["state"] == "started" for activity in pending)
+
+            await eventually(activity_started, what="the gated activity to start")
+            with admin_connect() as conn:
+                killed = [row[0] for row in conn.execute(
+                    "WITH targets AS MATERIALIZED (SELECT pid FROM pg_stat_activity WHERE "
+                    "application_name = %s AND pid <> pg_backend_pid()) "
+                    "SELECT pid FROM targets WHERE pg_terminate_backend(pid)", (app,)).fetchall()]
+            # The pool's connections, the LISTEN connection, the liveness heartbeat's.
+            assert len(killed) >= 3, killed
+            killed_at = time.time()
+            caplog.set_level(logging.WARNING, logger="stalwart._store.postgres")
+            w.gates[key].set()
+            result = await asyncio.wait_for(handle.result(), 60)
+            assert result == [f"{key} passed", f"{key}-after passed"]
+
+            async def heartbeat_resumed() -> bool:
+                rows = await client.store.list_workers()
+                return any(row.heartbeat_at > killed_at for row in rows
+                           if row.identity == worker.identity)
+
+            await eventually(heartbeat_resumed, timeout=20,
+                             what="the liveness heartbeat to reconnect")
+        assert any("connection lost" in record.getMessage() for record in caplog.records)
+        with admin_connect() as conn:
+            now_pids = {row[0] for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (app,))}
+        assert now_pids and not now_pids & set(killed)
+        # The LISTEN connection came back: another store's commit still wakes this one.
+        probe = await PostgresStore.open(f"{postgres_server}?schema={pg_schema}")
+        try:
+            sub = client.store.subscribe(("workflow_task", "probe-q"))
+            await probe.start_workflow(StartWorkflowRequest(
+                workflow_id="probe", workflow_type="Gated", task_queue="probe-q", input=[],
+                run_id="probe-run", random_seed=1), time.time())
+            assert await sub.wait(30), "no wakeup after the LISTEN connection was killed"
+            sub.close()
+        finally:
+            await probe.close()
+    finally:
+        w.gates.clear()
+        await client.close()
+
+
+@pytest.mark.slow
+async def test_processes_four_workers_killed_at_random_finish_every_workflow_once(
+        client: Client, db_url: str, task_queue: str, tmp_path: Path) -> None:
+    workflows = 200
+    rng = random.Random(int(os.environ.get("STALWART_TEST_SEED", time.time_ns())))
+    workers = WorkerProcesses(db_url, task_queue, tmp_path, max_activities=8)
+    kills = 0
+    try:
+        for slot in range(1, 5):
+            workers.start(slot)
+        await _workers_registered(client, 4)
+        handles = await asyncio.gather(*(
+            client.start_workflow(w.Steps.run, args=[w.STEPS, 0], id=f"chaos-{n}",
+                                  task_queue=task_queue) for n in range(workflows)))
+        results_task = asyncio.ensure_future(asyncio.wait_for(
+            asyncio.gather(*(h.result() for h in handles)), 120))
+        while not results_task.done() and kills < 8:
+            # Random moments, not synchronisation: the kill lands wherever the work is.
+            await asyncio.wait({results_task}, timeout=rng.uniform(0.2, 0.8))
+            if results_task.done():
+                break
+            slot = rng.choice(workers.alive())
+            workers.kill(slot)
+            kills += 1
+            workers.start(slot)
+        results = await results_task
+    finally:
+        workers.stop_all()
+    assert kills >= 1, "the run finished before any worker was killed; nothing was tested"
+    assert results == [w.expected_steps_result()] * workflows
+    slots: Counter[str] = Counter()
+    for n in range(workflows):
+        completions = await _completions(client, f"chaos-{n}")
+        per_seq = Counter(attributes["seq"] for attributes in completions)
+        scheduled = await _scheduled_seqs(client, f"chaos-{n}")
+        assert len(scheduled) == w.STEPS and sorted(per_seq) == sorted(scheduled), (n, per_seq)
+        assert set(per_seq.values()) == {1}, (n, per_seq)
+        for attributes in completions:
+            slots[attributes["identity"].split("-")[0]] += 1
+    assert set(slots) == {"slot1", "slot2", "slot3", "slot4"}, slots

@@ -1,0 +1,149 @@
+"""The PostgreSQL store itself: URLs, schema migration, cross-process wakeups, retention."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import psycopg
+import pytest
+
+from stalwart._store import open_store
+from stalwart._store.base import ExecutionStatus, StartWorkflowRequest
+from stalwart._store.postgres import PostgresStore
+from stalwart._store.postgres.connection import parse_url
+from stalwart._store.postgres.schema import SCHEMA_VERSION
+from stalwart.client import Client
+from stalwart.exceptions import StoreError
+from stalwart.worker import Worker
+
+from . import workflows as w
+from .conftest import admin_connect
+
+
+def _request(workflow_id: str, task_queue: str = "q") -> StartWorkflowRequest:
+    return StartWorkflowRequest(workflow_id=workflow_id, workflow_type="Steps",
+                                task_queue=task_queue, input=[], run_id=f"run-{workflow_id}",
+                                random_seed=1)
+
+
+def test_store_url_options_are_parsed_and_libpq_ones_passed_on() -> None:
+    options = parse_url("postgresql://me:secret@db:6432/app?schema=tenant_1&pool_size=4"
+                        "&sslmode=disable")
+    assert options.schema == "tenant_1"
+    assert options.pool_size == 4
+    assert "sslmode=disable" in options.conninfo
+    assert "schema=" not in options.conninfo and "pool_size" not in options.conninfo
+    assert "secret" not in options.where
+    assert parse_url("postgres://db/app").schema == "stalwart"
+
+
+async def test_store_url_attribute_hides_the_password() -> None:
+    url = "postgresql://app:s3cret@db.internal:5432/prod?schema=tenant"
+    store = PostgresStore(url, parse_url(url))  # not opened: nothing to connect to
+    try:
+        assert "s3cret" not in store.url
+        assert store.url == "postgresql://app:***@db.internal:5432/prod?schema=tenant"
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("query", ["schema=Bad-Name", "schema=", "pool_size=1",
+                                   "pool_size=many"])
+def test_store_url_bad_options_are_refused_with_the_reason(query: str) -> None:
+    with pytest.raises(ValueError, match=r"schema|pool_size"):
+        parse_url(f"postgresql://db/app?{query}")
+
+
+async def test_store_unreachable_server_raises_store_error() -> None:
+    with pytest.raises(StoreError, match="connecting"):
+        await Client.connect("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2")
+
+
+async def test_store_selected_by_stalwart_url(monkeypatch: pytest.MonkeyPatch,
+                                              db_url: str) -> None:
+    monkeypatch.setenv("STALWART_URL", db_url)
+    client = await Client.connect()
+    try:
+        assert isinstance(client.store, PostgresStore)
+    finally:
+        await client.close()
+
+
+async def test_store_concurrent_first_connects_migrate_once(db_url: str,
+                                                            pg_schema: str) -> None:
+    stores = await asyncio.gather(*(PostgresStore.open(db_url) for _ in range(6)))
+    try:
+        with admin_connect() as conn:
+            rows = conn.execute(f"SELECT key, value FROM {pg_schema}.stalwart_meta "
+                                "ORDER BY key").fetchall()
+        assert rows == [("application", "stalwart"), ("schema_version", str(SCHEMA_VERSION))]
+        # All of them work on the one schema.
+        await stores[0].start_workflow(_request("shared"), time.time())
+        assert (await stores[5].get_execution("shared", None)) is not None
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_store_refuses_a_schema_of_another_application(db_url: str,
+                                                             pg_schema: str) -> None:
+    with admin_connect() as conn:
+        conn.execute(f"CREATE SCHEMA {pg_schema}")
+        conn.execute(f"CREATE TABLE {pg_schema}.executions (id INTEGER)")
+    with pytest.raises(StoreError, match="another application"):
+        await open_store(db_url)
+
+
+async def test_store_refuses_a_newer_schema_version(db_url: str, pg_schema: str) -> None:
+    store = await PostgresStore.open(db_url)
+    await store.close()
+    with admin_connect() as conn:
+        conn.execute(f"UPDATE {pg_schema}.stalwart_meta SET value = '999' "
+                     "WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="upgrade Stalwart"):
+        await PostgresStore.open(db_url)
+
+
+async def test_store_commit_wakes_a_store_of_another_connection_set(db_url: str) -> None:
+    # Two stores share nothing in-process, like two processes: only NOTIFY can wake B.
+    store_a = await PostgresStore.open(db_url)
+    store_b = await PostgresStore.open(db_url)
+    try:
+        sub = store_b.subscribe(("workflow_task", "wake-q"))
+        await store_a.start_workflow(_request("wake", "wake-q"), time.time())
+        assert await sub.wait(30), "store B never heard store A's commit"
+        sub.close()
+        closed = store_b.subscribe(("closed", "run-wake"))
+        await store_a.terminate_workflow("wake", None, "done", [], "test", time.time())
+        assert await closed.wait(30)
+        closed.close()
+        row = await store_b.get_execution("wake", None)
+        assert row is not None and row.status == ExecutionStatus.TERMINATED
+    finally:
+        await store_a.close()
+        await store_b.close()
+
+
+async def test_store_retention_deletes_closed_runs_only(client: Client, task_queue: str,
+                                                        pg_schema: str) -> None:
+    async with Worker(client, task_queue=task_queue, workflows=[w.Steps, w.Sleeper],
+                      activities=[w.square]):
+        for n in range(3):
+            await client.execute_workflow(w.Steps.run, args=[2, 0], id=f"old-{n}",
+                                          task_queue=task_queue)
+        await client.start_workflow(w.Sleeper.run, id="still-open", task_queue=task_queue)
+        store = client.store
+        before = await store.status()
+        assert before["closed_runs"] == 3 and before["open_runs"] == 1
+        assert await store.delete_closed_runs(time.time() + 1, limit=2) == 2
+        assert await store.delete_closed_runs(time.time() + 1, limit=2) == 1
+        after = await store.status()
+        assert after["closed_runs"] == 0 and after["open_runs"] == 1
+        assert await store.get_execution("old-0", None) is None
+        with psycopg.connect(client.store.url.split("?")[0]) as conn:
+            leftovers = conn.execute(
+                f"SELECT COUNT(*) FROM {pg_schema}.history h WHERE NOT EXISTS (SELECT 1 FROM "
+                f"{pg_schema}.executions e WHERE e.run_id = h.run_id)").fetchone()
+        assert leftovers == (0,)
+        await client.get_workflow_handle("still-open").terminate()

@@ -1,1 +1,0 @@
-from tests.integration.test_activities import *  # noqa

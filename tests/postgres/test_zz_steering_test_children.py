@@ -1,1 +1,0 @@
-from tests.steering.test_children import *  # noqa
