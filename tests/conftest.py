@@ -1,19 +1,49 @@
-"""Shared fixtures: every test gets its own real SQLite file."""
+"""Shared fixtures: every test gets its own real store.
+
+The engine suites (``tests/integration`` and ``tests/steering``) run every test twice: on a
+real SQLite file and on a fresh schema of a real PostgreSQL server. Other suites use SQLite.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from stalwart.client import Client
+from tests.helpers.postgres import fresh_schema_url
+
+ENGINE_SUITES = ("integration", "steering")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_backend" in metafunc.fixturenames and any(
+            part in ENGINE_SUITES for part in metafunc.definition.path.parts):
+        metafunc.parametrize("store_backend", ["sqlite", "postgres"], indirect=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("store_backend") == "postgres" and \
+                item.get_closest_marker("sqlite_only") is not None:
+            item.add_marker(pytest.mark.skip(reason="exercises SQLite specifically"))
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'stalwart.db'}"
+def store_backend(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def db_url(store_backend: str, tmp_path: Path) -> Iterator[str]:
+    if store_backend == "postgres":
+        with fresh_schema_url() as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path / 'stalwart.db'}"
 
 
 @pytest.fixture

@@ -135,7 +135,7 @@ async def test_worker_run_until_shutdown(client: Client, task_queue: str) -> Non
 
 async def test_worker_graceful_shutdown_lets_a_running_activity_finish(
         client: Client, task_queue: str) -> None:
-    key = "graceful"
+    key = f"graceful-{task_queue}"
     _slow_started[key] = asyncio.Event()
     _slow_release[key] = asyncio.Event()
     worker = Worker(client, task_queue=task_queue, workflows=[SlowStepWorkflow],
@@ -153,7 +153,7 @@ async def test_worker_graceful_shutdown_lets_a_running_activity_finish(
     # The result was recorded before the worker stopped: a new worker only finishes the run.
     async with Worker(client, task_queue=task_queue, workflows=[SlowStepWorkflow],
                       activities=[slow_step]):
-        assert await handle.result() == "graceful finished"
+        assert await handle.result() == f"{key} finished"
     assert _slow_runs.count((key, 1)) == 1 and [r for r in _slow_runs if r[0] == key] == [
         (key, 1)]
     types = [e.event_type for e in (await handle.fetch_history()).events]
@@ -162,7 +162,7 @@ async def test_worker_graceful_shutdown_lets_a_running_activity_finish(
 
 async def test_worker_shutdown_without_grace_hands_the_activity_to_the_next_worker(
         client: Client, task_queue: str) -> None:
-    key = "no-grace"
+    key = f"no-grace-{task_queue}"
     _slow_started[key] = asyncio.Event()
     _slow_release[key] = asyncio.Event()
     async with Worker(client, task_queue=task_queue, workflows=[SlowStepWorkflow],
@@ -174,7 +174,7 @@ async def test_worker_shutdown_without_grace_hands_the_activity_to_the_next_work
     _slow_release[key].set()
     async with Worker(client, task_queue=task_queue, workflows=[SlowStepWorkflow],
                       activities=[slow_step]):
-        assert await handle.result() == "no-grace finished"
+        assert await handle.result() == f"{key} finished"
     assert [r for r in _slow_runs if r[0] == key] == [(key, 1), (key, 2)]
 
 
