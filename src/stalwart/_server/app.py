@@ -85,7 +85,7 @@ def create_app(config: ServerConfig) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         client = await Client.connect(url, identity="stalwart-server")
-        backend = Backend(client=client, reads=ReadModel(client.store.url))
+        backend = Backend(client=client, reads=ReadModel(client.store))
         app.state.backend = backend
         try:
             yield

@@ -1,16 +1,18 @@
 """Read-only SQL for what the ``Store`` protocol does not offer: listing with offsets and time
 ranges, counts, the look-ups the timeline needs, and the numbers behind ``/metrics``.
 
-It runs on a connection of its own (``query_only``), so a slow list never holds up the store's
-reader that describe and history use.
+The same queries run on either backend: on SQLite over a ``query_only`` connection of their
+own (so a slow list never holds up the store's reader), on PostgreSQL through the store's pool,
+with the few SQLite-isms translated.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .._store.base import ExecutionStatus
 from .._store.sqlite.connection import Reader, parse_url
@@ -80,56 +82,53 @@ def _summary(row: Any) -> RunSummary:
                       parent_run_id=row[9], continued_run_id=row[10], next_run_id=row[11])
 
 
-def _list(conn: Any, flt: ListFilter, limit: int, offset: int) -> list[RunSummary]:
-    where, params = flt.where()
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM executions {where} "
-                        "ORDER BY start_time DESC, run_id LIMIT ? OFFSET ?",
-                        (*params, limit, offset)).fetchall()
-    return [_summary(r) for r in rows]
+
+class _Sql(Protocol):
+    async def fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]: ...
+
+    def close(self) -> None: ...
 
 
-def _count(conn: Any, flt: ListFilter) -> int:
-    where, params = flt.where()
-    return int(conn.execute(f"SELECT COUNT(*) FROM executions {where}", params).fetchone()[0])
+class _SqliteSql:
+    def __init__(self, url: str) -> None:
+        self._reader = Reader(parse_url(url))
+        self._reader.run_blocking(lambda conn: conn.execute("PRAGMA query_only = ON"))
+
+    async def fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        rows: list[Any] = await self._reader.run(lambda conn: conn.execute(sql, params).fetchall())
+        return rows
+
+    def close(self) -> None:
+        self._reader.close()
 
 
-def _count_by_status(conn: Any, flt: ListFilter) -> dict[str, int]:
-    where, params = flt.where()
-    rows = conn.execute(f"SELECT status, COUNT(*) FROM executions {where} GROUP BY status",
-                        params).fetchall()
-    return {ExecutionStatus(r[0]).name: int(r[1]) for r in rows}
+_JSON_FIELD = re.compile(r"json_extract\(attributes, '\$\.(\w+)'\)")
+_BOOLEAN_SUM = re.compile(r"SUM\(([^()]*(?:IS NULL|IS NOT NULL)[^()]*)\)")
 
 
-def _children(conn: Any, run_id: str) -> list[RunSummary]:
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM executions WHERE parent_run_id = ? "
-                        "ORDER BY start_time", (run_id,)).fetchall()
-    return [_summary(r) for r in rows]
+def postgres_sql(sql: str) -> str:
+    """The SQLite dialect used here, in PostgreSQL's."""
+    sql = _JSON_FIELD.sub(lambda m: f"(attributes::jsonb ->> '{m.group(1)}')", sql)
+    sql = _BOOLEAN_SUM.sub(lambda m: f"SUM(({m.group(1)})::int)", sql)
+    return sql.replace("?", "%s")
 
 
-def _runs_of(conn: Any, workflow_id: str, limit: int) -> list[RunSummary]:
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM executions WHERE workflow_id = ? "
-                        "ORDER BY start_time DESC LIMIT ?", (workflow_id, limit)).fetchall()
-    return [_summary(r) for r in rows]
+class _PostgresSql:
+    def __init__(self, store: Any) -> None:
+        self._store = store
 
+    async def fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        translated = postgres_sql(sql)
 
-def _opening_events(conn: Any, run_id: str, before_event_id: int, seqs: list[int],
-                    update_ids: list[str]) -> list[tuple[int, str, float, dict[str, Any]]]:
-    out: list[Any] = []
-    if seqs:
-        marks = ",".join("?" * len(seqs))
-        out += conn.execute(
-            "SELECT event_id, event_type, timestamp, attributes FROM history "
-            "WHERE run_id = ? AND event_id < ? AND event_type IN (?, ?, ?) "
-            f"AND json_extract(attributes, '$.seq') IN ({marks})",
-            (run_id, before_event_id, *_OPENING_EVENTS[:3], *seqs)).fetchall()
-    if update_ids:
-        marks = ",".join("?" * len(update_ids))
-        out += conn.execute(
-            "SELECT event_id, event_type, timestamp, attributes FROM history "
-            "WHERE run_id = ? AND event_id < ? AND event_type = ? "
-            f"AND json_extract(attributes, '$.update_id') IN ({marks})",
-            (run_id, before_event_id, _OPENING_EVENTS[3], *update_ids)).fetchall()
-    return [(r[0], r[1], r[2], json.loads(r[3])) for r in out]
+        async def run(conn: Any) -> list[Any]:
+            cursor = await conn.execute(translated, params)
+            return list(await cursor.fetchall())
+
+        rows: list[Any] = await self._store._db.read("server read", run)
+        return rows
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass
@@ -149,69 +148,89 @@ class MetricsSnapshot:
 HISTORY_BUCKETS = (10.0, 100.0, 1_000.0, 10_000.0, 100_000.0)
 
 
-def _metrics(conn: Any, now: float) -> MetricsSnapshot:
-    executions = {(r[0], ExecutionStatus(r[1]).name.lower()): int(r[2]) for r in conn.execute(
-        "SELECT workflow_type, status, COUNT(*) FROM executions GROUP BY workflow_type, status")}
-    backlog: dict[tuple[str, str], int] = {}
-    leased: dict[tuple[str, str], int] = {}
-    for kind, table in (("workflow", "workflow_tasks"), ("activity", "activity_tasks")):
-        for queue, ready, held in conn.execute(
-                f"SELECT task_queue, SUM(lease_owner IS NULL AND visible_at <= ?), "
-                f"SUM(lease_owner IS NOT NULL) FROM {table} GROUP BY task_queue", (now,)):
-            backlog[(queue, kind)] = int(ready or 0)
-            leased[(queue, kind)] = int(held or 0)
-    sizes = conn.execute("SELECT COUNT(*), COALESCE(SUM(next_event_id - 1), 0), "
-                         "COALESCE(MAX(next_event_id - 1), 0) FROM executions").fetchone()
-    buckets = [(bound, int(conn.execute(
-        "SELECT COUNT(*) FROM executions WHERE next_event_id - 1 <= ?", (bound,)).fetchone()[0]))
-        for bound in HISTORY_BUCKETS]
-    return MetricsSnapshot(
-        executions=executions, backlog=backlog, leased=leased,
-        inbox_events=int(conn.execute("SELECT COUNT(*) FROM inbox").fetchone()[0]),
-        timers=int(conn.execute("SELECT COUNT(*) FROM timers").fetchone()[0]),
-        workers={r[0]: int(r[1]) for r in conn.execute(
-            "SELECT task_queue, COUNT(*) FROM workers GROUP BY task_queue")},
-        history_events=int(sizes[1]), history_buckets=buckets, history_runs=int(sizes[0]),
-        history_max=int(sizes[2]))
-
 
 class ReadModel:
-    """Read-only queries over the store file, on their own connection and thread."""
+    """Read-only queries over the store, for the server's lists, timeline and metrics."""
 
-    def __init__(self, url: str) -> None:
-        self._reader = Reader(parse_url(url))
-        self._reader.run_blocking(lambda conn: conn.execute("PRAGMA query_only = ON"))
+    def __init__(self, store: Any) -> None:
+        url = store.url
+        self._sql: _Sql = _SqliteSql(url) if url.startswith("sqlite:") else _PostgresSql(store)
 
     def close(self) -> None:
-        self._reader.close()
+        self._sql.close()
 
     async def list_runs(self, flt: ListFilter, limit: int, offset: int) -> list[RunSummary]:
-        rows: list[RunSummary] = await self._reader.run(_list, flt, limit, offset)
-        return rows
+        where, params = flt.where()
+        rows = await self._sql.fetch(f"SELECT {_COLUMNS} FROM executions {where} "
+                                     "ORDER BY start_time DESC, run_id LIMIT ? OFFSET ?",
+                                     (*params, limit, offset))
+        return [_summary(r) for r in rows]
 
     async def count(self, flt: ListFilter) -> int:
-        count: int = await self._reader.run(_count, flt)
-        return count
+        where, params = flt.where()
+        rows = await self._sql.fetch(f"SELECT COUNT(*) FROM executions {where}", tuple(params))
+        return int(rows[0][0])
 
     async def count_by_status(self, flt: ListFilter) -> dict[str, int]:
-        counts: dict[str, int] = await self._reader.run(_count_by_status, flt)
-        return counts
+        where, params = flt.where()
+        rows = await self._sql.fetch(
+            f"SELECT status, COUNT(*) FROM executions {where} GROUP BY status", tuple(params))
+        return {ExecutionStatus(r[0]).name: int(r[1]) for r in rows}
 
     async def children(self, run_id: str) -> list[RunSummary]:
-        rows: list[RunSummary] = await self._reader.run(_children, run_id)
-        return rows
+        rows = await self._sql.fetch(f"SELECT {_COLUMNS} FROM executions WHERE "
+                                     "parent_run_id = ? ORDER BY start_time", (run_id,))
+        return [_summary(r) for r in rows]
 
     async def runs_of(self, workflow_id: str, limit: int = 20) -> list[RunSummary]:
-        rows: list[RunSummary] = await self._reader.run(_runs_of, workflow_id, limit)
-        return rows
+        rows = await self._sql.fetch(f"SELECT {_COLUMNS} FROM executions WHERE workflow_id = ? "
+                                     "ORDER BY start_time DESC LIMIT ?", (workflow_id, limit))
+        return [_summary(r) for r in rows]
 
     async def opening_events(self, run_id: str, before_event_id: int, seqs: list[int],
                              update_ids: list[str]
                              ) -> list[tuple[int, str, float, dict[str, Any]]]:
-        rows: list[tuple[int, str, float, dict[str, Any]]] = await self._reader.run(
-            _opening_events, run_id, before_event_id, seqs, update_ids)
-        return rows
+        out: list[Any] = []
+        if seqs:
+            marks = ",".join("?" * len(seqs))
+            out += await self._sql.fetch(
+                "SELECT event_id, event_type, timestamp, attributes FROM history "
+                "WHERE run_id = ? AND event_id < ? AND event_type IN (?, ?, ?) "
+                f"AND CAST(json_extract(attributes, '$.seq') AS TEXT) IN ({marks})",
+                (run_id, before_event_id, *_OPENING_EVENTS[:3], *[str(q) for q in seqs]))
+        if update_ids:
+            marks = ",".join("?" * len(update_ids))
+            out += await self._sql.fetch(
+                "SELECT event_id, event_type, timestamp, attributes FROM history "
+                "WHERE run_id = ? AND event_id < ? AND event_type = ? "
+                f"AND json_extract(attributes, '$.update_id') IN ({marks})",
+                (run_id, before_event_id, _OPENING_EVENTS[3], *update_ids))
+        return [(r[0], r[1], r[2], json.loads(r[3])) for r in out]
 
     async def metrics(self) -> MetricsSnapshot:
-        snapshot: MetricsSnapshot = await self._reader.run(_metrics, time.time())
-        return snapshot
+        fetch = self._sql.fetch
+        now = time.time()
+        executions = {(r[0], ExecutionStatus(r[1]).name.lower()): int(r[2]) for r in await fetch(
+            "SELECT workflow_type, status, COUNT(*) FROM executions "
+            "GROUP BY workflow_type, status")}
+        backlog: dict[tuple[str, str], int] = {}
+        leased: dict[tuple[str, str], int] = {}
+        for kind, table in (("workflow", "workflow_tasks"), ("activity", "activity_tasks")):
+            for queue, ready, held in await fetch(
+                    f"SELECT task_queue, SUM(lease_owner IS NULL AND visible_at <= ?), "
+                    f"SUM(lease_owner IS NOT NULL) FROM {table} GROUP BY task_queue", (now,)):
+                backlog[(queue, kind)] = int(ready or 0)
+                leased[(queue, kind)] = int(held or 0)
+        sizes = (await fetch("SELECT COUNT(*), COALESCE(SUM(next_event_id - 1), 0), "
+                             "COALESCE(MAX(next_event_id - 1), 0) FROM executions"))[0]
+        buckets = [(bound, int((await fetch(
+            "SELECT COUNT(*) FROM executions WHERE next_event_id - 1 <= ?", (bound,)))[0][0]))
+            for bound in HISTORY_BUCKETS]
+        return MetricsSnapshot(
+            executions=executions, backlog=backlog, leased=leased,
+            inbox_events=int((await fetch("SELECT COUNT(*) FROM inbox"))[0][0]),
+            timers=int((await fetch("SELECT COUNT(*) FROM timers"))[0][0]),
+            workers={r[0]: int(r[1]) for r in await fetch(
+                "SELECT task_queue, COUNT(*) FROM workers GROUP BY task_queue")},
+            history_events=int(sizes[1]), history_buckets=buckets, history_runs=int(sizes[0]),
+            history_max=int(sizes[2]))
