@@ -11,7 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,20 +21,39 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ACTIVITY_TIMEOUT = timedelta(seconds=10)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Config:
     """What every workload receives from the runner."""
 
     short: bool
     workdir: Path
+    store: str = "sqlite"
+    postgres_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    schemas: list[str] = field(default_factory=list)
 
     def db_path(self, name: str) -> Path:
         """A fresh SQLite file path for one workload run."""
         return self.workdir / f"{name}-{uuid.uuid4().hex[:8]}.db"
 
     def db_url(self, name: str) -> str:
-        """A fresh SQLite store URL for one workload run."""
+        """A fresh store for one workload run: a SQLite file, or a PostgreSQL schema."""
+        if self.store == "postgres":
+            schema = f"bench_{name}_{uuid.uuid4().hex[:8]}"
+            self.schemas.append(schema)
+            separator = "&" if "?" in self.postgres_url else "?"
+            return f"{self.postgres_url}{separator}schema={schema}"
         return f"sqlite:///{self.db_path(name)}"
+
+    def drop_schemas(self) -> None:
+        """Remove the PostgreSQL schemas the runs created."""
+        if not self.schemas:
+            return
+        import psycopg
+
+        with psycopg.connect(self.postgres_url, autocommit=True) as conn:
+            for schema in self.schemas:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        self.schemas.clear()
 
 
 def new_id(prefix: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -29,10 +30,12 @@ from .workloads import (
     b5_parked,
     b6_long_history,
     floor,
+    scale_out,
 )
 
 WORKLOADS: dict[str, ModuleType] = {m.NAME: m for m in (
-    floor, b1_latency, b2_throughput, b3_fanout, b4_recovery, b5_parked, b6_long_history)}
+    floor, b1_latency, b2_throughput, b3_fanout, b4_recovery, b5_parked, b6_long_history,
+    scale_out)}
 STORES = ("sqlite", "postgres")
 
 
@@ -57,26 +60,26 @@ def _run_one(module: ModuleType, config: Config) -> dict[str, Any]:
     workload: Callable[[Config], Coroutine[Any, Any, dict[str, Any]]] = module.run
     started = time.perf_counter()
     metrics: dict[str, Any] = asyncio.run(workload(config))
-    return {"workload": module.NAME, "store": "sqlite", **metrics,
+    return {"workload": module.NAME, "store": config.store, **metrics,
             "short": config.short, "elapsed_s": round(time.perf_counter() - started, 3),
             "python": platform.python_version(), "stalwart": stalwart.__version__}
 
 
 def main(argv: list[str] | None = None) -> int:
     options = _parse(argv)
-    if options.store == "postgres":
-        print("bench: --store postgres: PostgreSQL is not available in this version of "
-              "Stalwart yet; use --store sqlite", file=sys.stderr)
-        return 2
     if options.repeat < 1:
         print("bench: --repeat must be at least 1", file=sys.stderr)
         return 2
     names = list(WORKLOADS) if options.workload == "all" else [options.workload]
     failed = False
     with tempfile.TemporaryDirectory(prefix="stalwart-bench-", dir=options.dir) as workdir:
-        config = Config(short=options.short, workdir=Path(workdir))
+        config = Config(short=options.short, workdir=Path(workdir), store=options.store,
+                        postgres_url=os.environ.get("STALWART_BENCH_POSTGRES_URL",
+                                                    Config.postgres_url))
         for repetition in range(options.repeat):
             for name in names:
+                if options.store == "postgres" and name == "floor":
+                    continue  # the fsync floor is a SQLite measurement
                 if not options.json:
                     print(f"bench: running {name} ({'short' if options.short else 'full'}, "
                           f"run {repetition + 1}/{options.repeat})", file=sys.stderr)
@@ -88,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                     line = {"workload": name, "store": options.store,
                             "error": f"{type(error).__name__}: {error}"}
                 print(json.dumps(line), flush=True)
+                config.drop_schemas()
     return 1 if failed else 0
 
 

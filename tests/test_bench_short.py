@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers.postgres import require_server
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 EXPECTED_KEYS = {
@@ -19,6 +21,7 @@ EXPECTED_KEYS = {
                     "completed_activities_rerun"},
     "B5_parked": {"workflows", "worker_rss_parked_mib", "signal_to_all_complete_s"},
     "B6_long_history": {"activities", "total_s", "ms_per_activity", "replay_ms"},
+    "SCALE_processes": {"p1_activities_per_s", "p2_activities_per_s", "p4_activities_per_s"},
 }
 COMMON_KEYS = {"workload", "store", "python", "stalwart"}
 
@@ -45,10 +48,15 @@ def test_bench_short_run_reports_every_workload(tmp_path: Path) -> None:
     assert by_name["B4_recovery"]["completed_activities_rerun"] == 0
 
 
-def test_bench_postgres_store_exits_with_a_clear_message() -> None:
+def test_bench_short_suite_runs_on_postgres() -> None:
+    url = require_server()
     completed = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--workload", "floor", "--store", "postgres"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
-    assert completed.returncode == 2
-    assert "PostgreSQL is not available" in completed.stderr
-    assert completed.stdout == ""
+        [sys.executable, "-m", "bench.run", "--workload", "all", "--store", "postgres",
+         "--short", "--json"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "STALWART_BENCH_POSTGRES_URL": url})
+    assert completed.returncode == 0, completed.stderr
+    lines = [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
+    assert {line["workload"] for line in lines} == set(EXPECTED_KEYS) - {"floor"}
+    assert all(line["store"] == "postgres" and "error" not in line for line in lines)
+    by_name = {line["workload"]: line for line in lines}
+    assert by_name["B4_recovery"]["completed_activities_rerun"] == 0
