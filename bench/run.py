@@ -23,6 +23,7 @@ import stalwart
 
 from ._common import Config
 from .workloads import (
+    agent_load,
     b1_latency,
     b2_throughput,
     b3_fanout,
@@ -35,7 +36,7 @@ from .workloads import (
 
 WORKLOADS: dict[str, ModuleType] = {m.NAME: m for m in (
     floor, b1_latency, b2_throughput, b3_fanout, b4_recovery, b5_parked, b6_long_history,
-    scale_out)}
+    scale_out, agent_load)}
 STORES = ("sqlite", "postgres")
 
 

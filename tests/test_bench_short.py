@@ -22,6 +22,7 @@ EXPECTED_KEYS = {
     "B5_parked": {"workflows", "worker_rss_parked_mib", "signal_to_all_complete_s"},
     "B6_long_history": {"activities", "total_s", "ms_per_activity", "replay_ms"},
     "SCALE_processes": {"p1_activities_per_s", "p2_activities_per_s", "p4_activities_per_s"},
+    "AGENT_load": {"workflows", "wall_s", "steps_per_s", "finish_overhead_p99_s"},
 }
 COMMON_KEYS = {"workload", "store", "python", "stalwart"}
 
