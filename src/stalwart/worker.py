@@ -121,6 +121,11 @@ class Worker:
             scheduled without any timeout (Temporal rejects those; so does Stalwart unless
             this is set).
         interceptors: Worker interceptors (activity and workflow), in order.
+        max_task_queue_activities_per_second: Activities of this task queue started per
+            second by *all* its workers together (a token bucket in the store, shared across
+            processes and machines; the last worker to set it wins). The knob for an LLM
+            provider's rate limit. Activities then start only through the queue, never
+            eagerly.
         retention: Stalwart addition: delete runs closed longer ago than this (checked once a
             minute); ``stalwart db cleanup --older-than`` does the same by hand.
     """
@@ -134,6 +139,7 @@ class Worker:
         graceful_shutdown_timeout: timedelta = timedelta(seconds=0),
         identity: str | None = None, default_activity_timeout: timedelta | None = None,
         interceptors: Sequence[Interceptor] = (), retention: timedelta | None = None,
+        max_task_queue_activities_per_second: float | None = None,
         clock: Clock | None = None, **_: Any,
     ) -> None:
         if not task_queue or not isinstance(task_queue, str):
@@ -145,6 +151,10 @@ class Worker:
                             ("max_cached_workflows", max_cached_workflows)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Worker {name} must be a positive int, got {value!r}")
+        if max_task_queue_activities_per_second is not None and not (
+                max_task_queue_activities_per_second > 0):
+            raise ValueError("Worker max_task_queue_activities_per_second must be positive, got "
+                             f"{max_task_queue_activities_per_second!r}")
         self._client = client
         self._task_queue = task_queue
         self._worker_id = uuid.uuid4().hex
@@ -169,7 +179,7 @@ class Worker:
             max_concurrent=max_concurrent_workflow_tasks, max_cached=max_cached_workflows,
             default_activity_timeout=default_activity_timeout,
             interceptor_classes=workflow_interceptor_classes,
-            eager_activity_slots=lambda: self._activity_worker.reserve_slots(),
+            eager_activity_slots=lambda: self._activity_worker.reserve_slots(eager=True),
             start_eager_activities=lambda claims: self._activity_worker.start(claims),
             release_eager_slots=lambda count: self._activity_worker.release_slots(count),
         )
@@ -181,7 +191,7 @@ class Worker:
             can_take_workflow_task=self._workflow_worker.can_take_eagerly,
             take_workflow_task=self._workflow_worker.submit,
             complete_with_workflow_task=self._workflow_worker.complete_activity_with_workflow_task,
-            interceptors=all_interceptors,
+            interceptors=all_interceptors, rate_limit=max_task_queue_activities_per_second,
         )
         self._sweeper = Sweeper(store=store, worker_id=self._worker_id, identity=self._identity,
                                 converter=converter, clock=self._clock,

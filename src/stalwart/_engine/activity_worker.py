@@ -168,7 +168,8 @@ class ActivityWorker:
                  take_workflow_task: Callable[[WorkflowTaskClaim], None],
                  complete_with_workflow_task: Callable[
                      [ActivityTaskClaim, dict[str, Any], dict[str, Any]], Awaitable[bool]],
-                 interceptors: Sequence[Interceptor] = ()) -> None:
+                 interceptors: Sequence[Interceptor] = (),
+                 rate_limit: float | None = None) -> None:
         self.store = store
         self.task_queue = task_queue
         self.worker_id = worker_id
@@ -182,6 +183,7 @@ class ActivityWorker:
         self._take_workflow_task = take_workflow_task
         self._complete_with_workflow_task = complete_with_workflow_task
         self.interceptors = list(interceptors)
+        self.rate_limit = rate_limit
         self._running: dict[asyncio.Task[None], ActivityContext | None] = {}
         # Slots promised to a claim still in flight (this poller's, or an eager dispatch by a
         # workflow task commit); without it two concurrent claims both see the same free slot.
@@ -193,8 +195,11 @@ class ActivityWorker:
             return 0
         return max(0, self.max_concurrent - len(self._running) - self._reserved)
 
-    def reserve_slots(self) -> int:
-        """Set aside every free slot for a claim about to be made; see :meth:`release_slots`."""
+    def reserve_slots(self, eager: bool = False) -> int:
+        """Set aside every free slot for a claim about to be made; see :meth:`release_slots`.
+        Under a task-queue rate limit nothing starts eagerly: every start draws a token."""
+        if eager and self.rate_limit is not None:
+            return 0
         free = self.free_slots()
         self._reserved += free
         return free
@@ -231,13 +236,20 @@ class ActivityWorker:
                 free = self.reserve_slots()
                 try:
                     claims = await self.store.claim_activity_tasks(
-                        self.task_queue, self.worker_id, self.clock.now(), min(free, 64))
+                        self.task_queue, self.worker_id, self.clock.now(), min(free, 64),
+                        rate_limit=self.rate_limit)
                 except exc.StoreError as error:
                     logger.warning("claiming activity tasks failed, retrying: %s", error)
                     await asyncio.sleep(0.5)
                     continue
                 finally:
                     self.release_slots(free)
+                if self.rate_limit is not None and len(claims) < min(free, 64):
+                    # Out of tokens (or of ready work): the next token comes in 1/rate s.
+                    if claims:
+                        self.start(claims)
+                    await sub.wait(min(1.0, max(0.005, 1.0 / self.rate_limit)))
+                    continue
                 if claims:
                     self.start(claims)
                     continue

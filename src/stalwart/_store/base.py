@@ -73,6 +73,13 @@ def started_attributes(request: StartWorkflowRequest) -> dict[str, Any]:
     }
 
 
+def refill_tokens(rate: float, tokens: float, updated_at: float, now: float) -> float:
+    """A token bucket refilled at ``rate`` per second, holding at most one second's worth
+    (and at least one token, so a rate below 1/s still lets one activity through)."""
+    capacity = max(1.0, rate)
+    return min(capacity, tokens + max(0.0, now - updated_at) * rate)
+
+
 @dataclass
 class StartResult:
     run_id: str
@@ -276,7 +283,8 @@ class Store(Protocol):
     async def release_workflow_task(self, run_id: str, worker_id: str, now: float) -> None: ...
 
     async def claim_activity_tasks(self, task_queue: str, worker_id: str, now: float,
-                                   limit: int) -> list[ActivityTaskClaim]: ...
+                                   limit: int, rate_limit: float | None = None
+                                   ) -> list[ActivityTaskClaim]: ...
 
     async def complete_activity_task(self, run_id: str, seq: int, attempt: int,
                                      worker_id: str | None,

@@ -13,14 +13,14 @@ from psycopg import sql
 
 from ...exceptions import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_MARKER = "stalwart"
 
 # Every table the schema creates: a schema holding one of them without ``stalwart_meta`` belongs
 # to another application, and Stalwart refuses to write into it.
 TABLES = ("executions", "history", "inbox", "workflow_tasks", "activity_tasks", "timers",
           "workers", "updates", "queries", "search_attribute_values", "search_attribute_types",
-          "schedules", "schedule_runs", "scheduler_lease")
+          "schedules", "schedule_runs", "scheduler_lease", "activity_rate_limits")
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -215,6 +215,15 @@ CREATE TABLE queries (
 );
 CREATE INDEX queries_pending ON queries (task_queue, state);
 CREATE INDEX queries_run ON queries (run_id);
+""",
+    # Task-queue-wide activity rate limits: one token bucket per queue, shared by all workers.
+    2: """
+CREATE TABLE activity_rate_limits (
+    task_queue  TEXT PRIMARY KEY,
+    rate        DOUBLE PRECISION NOT NULL,
+    tokens      DOUBLE PRECISION NOT NULL,
+    updated_at  DOUBLE PRECISION NOT NULL
+);
 """,
 }
 

@@ -41,6 +41,7 @@ from ..base import (
     WorkerRow,
     WorkflowTaskClaim,
     WorkflowTaskCompletion,
+    refill_tokens,
     started_attributes,
 )
 from ..wakeup import Notifier, Subscription
@@ -301,9 +302,10 @@ class PostgresStore:
         await self._write(_release_workflow_task, run_id, worker_id, now)
 
     async def claim_activity_tasks(self, task_queue: str, worker_id: str, now: float,
-                                   limit: int) -> list[ActivityTaskClaim]:
+                                   limit: int, rate_limit: float | None = None
+                                   ) -> list[ActivityTaskClaim]:
         claims: list[ActivityTaskClaim] = await self._write(
-            _claim_activity_tasks, task_queue, worker_id, now, limit)
+            _claim_activity_tasks, task_queue, worker_id, now, limit, rate_limit)
         return claims
 
     async def complete_activity_task(self, run_id: str, seq: int, attempt: int,
@@ -1348,9 +1350,41 @@ async def _release_workflow_task(ctx: WriteContext, conn: AsyncConn, run_id: str
         ctx.wake("workflow_task", row[0])
 
 
+async def _take_rate_tokens(conn: AsyncConn, task_queue: str, rate: float, wanted: int,
+                           now: float) -> int:
+    """How many activities the queue's shared token bucket lets start now (and take them).
+    The bucket row is locked, so workers on every machine draw from the same tokens."""
+    await conn.execute("INSERT INTO activity_rate_limits (task_queue, rate, tokens, updated_at) "
+                       "VALUES (%s, %s, %s, %s) ON CONFLICT (task_queue) DO NOTHING",
+                       (task_queue, rate, max(1.0, rate), now))
+    row = await _one(conn, "SELECT tokens, updated_at FROM activity_rate_limits WHERE "
+                           "task_queue = %s FOR UPDATE", (task_queue,))
+    assert row is not None
+    tokens = refill_tokens(rate, float(row[0]), float(row[1]), now)
+    granted = min(wanted, int(tokens))
+    await conn.execute("UPDATE activity_rate_limits SET rate = %s, tokens = %s, updated_at = %s "
+                       "WHERE task_queue = %s", (rate, tokens - granted, now, task_queue))
+    return granted
+
+
 async def _claim_activity_tasks(ctx: WriteContext, conn: AsyncConn, task_queue: str,
-                                worker_id: str, now: float,
-                                limit: int) -> list[ActivityTaskClaim]:
+                                worker_id: str, now: float, limit: int,
+                                rate_limit: float | None = None) -> list[ActivityTaskClaim]:
+    if rate_limit is not None:
+        granted = await _take_rate_tokens(conn, task_queue, rate_limit, limit, now)
+        if granted <= 0:
+            return []
+        claims = await _claim_activity_rows(ctx, conn, task_queue, worker_id, now, granted)
+        if len(claims) < granted:
+            await conn.execute("UPDATE activity_rate_limits SET tokens = tokens + %s "
+                               "WHERE task_queue = %s", (granted - len(claims), task_queue))
+        return claims
+    return await _claim_activity_rows(ctx, conn, task_queue, worker_id, now, limit)
+
+
+async def _claim_activity_rows(ctx: WriteContext, conn: AsyncConn, task_queue: str,
+                               worker_id: str, now: float,
+                               limit: int) -> list[ActivityTaskClaim]:
     rows = await _all(
         conn, f"SELECT {_ACTIVITY_COLUMNS} FROM activity_tasks WHERE task_queue = %s AND "
               "lease_owner IS NULL AND visible_at <= %s ORDER BY visible_at LIMIT %s "

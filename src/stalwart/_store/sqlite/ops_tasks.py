@@ -14,6 +14,7 @@ from ..base import (
     StartWorkflowRequest,
     WorkflowTaskClaim,
     WorkflowTaskCompletion,
+    refill_tokens,
 )
 from .connection import WriteContext
 from .ops_executions import (
@@ -325,8 +326,27 @@ def has_ready_activity_task(conn: sqlite3.Connection, task_queue: str, now: floa
         is not None
 
 
+def take_rate_tokens(conn: sqlite3.Connection, task_queue: str, rate: float, wanted: int,
+                     now: float) -> int:
+    """How many activities the queue's shared token bucket lets start now (and take them)."""
+    row = conn.execute("SELECT tokens, updated_at FROM activity_rate_limits WHERE "
+                       "task_queue = ?", (task_queue,)).fetchone()
+    tokens = refill_tokens(rate, row[0], row[1], now) if row else max(1.0, rate)
+    granted = min(wanted, int(tokens))
+    conn.execute("INSERT INTO activity_rate_limits (task_queue, rate, tokens, updated_at) "
+                 "VALUES (?, ?, ?, ?) ON CONFLICT (task_queue) DO UPDATE SET rate = "
+                 "excluded.rate, tokens = excluded.tokens, updated_at = excluded.updated_at",
+                 (task_queue, rate, tokens - granted, now))
+    return granted
+
+
 def claim_activity_tasks(ctx: WriteContext, conn: sqlite3.Connection, task_queue: str,
-                          worker_id: str, now: float, limit: int) -> list[ActivityTaskClaim]:
+                          worker_id: str, now: float, limit: int,
+                          rate_limit: float | None = None) -> list[ActivityTaskClaim]:
+    if rate_limit is not None:
+        limit = take_rate_tokens(conn, task_queue, rate_limit, limit, now)
+        if limit <= 0:
+            return []
     rows = conn.execute(
         f"SELECT {ACTIVITY_COLUMNS} FROM activity_tasks WHERE task_queue = ? AND "
         "lease_owner IS NULL AND visible_at <= ? ORDER BY visible_at LIMIT ?",
@@ -343,6 +363,9 @@ def claim_activity_tasks(ctx: WriteContext, conn: sqlite3.Connection, task_queue
             activity_id=r[5], task_queue=r[6], input=loads(r[7]), options=options,
             attempt=r[9], scheduled_at=r[10], attempt_scheduled_at=r[11], started_at=now,
             heartbeat_details=loads(r[13]) if r[13] else []))
+    if rate_limit is not None and len(claims) < limit:
+        conn.execute("UPDATE activity_rate_limits SET tokens = tokens + ? WHERE task_queue = ?",
+                     (limit - len(claims), task_queue))
     for claim in claims:
         ctx.due(timeouts_deadline(claim.options, claim.scheduled_at,
                                   claim.attempt_scheduled_at, now, None))

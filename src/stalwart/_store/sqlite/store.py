@@ -294,11 +294,12 @@ class SqliteStore:
         await self._write(release_workflow_task, run_id, worker_id, now)
 
     async def claim_activity_tasks(self, task_queue: str, worker_id: str, now: float,
-                                   limit: int) -> list[ActivityTaskClaim]:
+                                   limit: int, rate_limit: float | None = None
+                                   ) -> list[ActivityTaskClaim]:
         if not self._reader.point(has_ready_activity_task, task_queue, now):
             return []
         claims: list[ActivityTaskClaim] = await self._write(
-            claim_activity_tasks, task_queue, worker_id, now, limit)
+            claim_activity_tasks, task_queue, worker_id, now, limit, rate_limit)
         return claims
 
     async def complete_activity_task(self, run_id: str, seq: int, attempt: int,
