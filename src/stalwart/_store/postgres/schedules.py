@@ -26,8 +26,8 @@ from ..base import (
 from .connection import AsyncConn, WriteContext
 
 T = TypeVar("T")
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_loads = json.loads
+dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+loads = json.loads
 
 _COLUMNS = ("schedule_id, schedule, info, memo, search_attributes, created_at, updated_at, "
             "next_action_at, version")
@@ -41,9 +41,9 @@ async def _runs(conn: AsyncConn, schedule_id: str) -> list[ScheduleRun]:
 
 
 async def _row(conn: AsyncConn, r: Any) -> ScheduleRow:
-    return ScheduleRow(schedule_id=r[0], schedule=_loads(r[1]), info=_loads(r[2]),
-                       memo=_loads(r[3]) if r[3] else None,
-                       search_attributes=_loads(r[4]) if r[4] else None, created_at=r[5],
+    return ScheduleRow(schedule_id=r[0], schedule=loads(r[1]), info=loads(r[2]),
+                       memo=loads(r[3]) if r[3] else None,
+                       search_attributes=loads(r[4]) if r[4] else None, created_at=r[5],
                        updated_at=r[6], next_action_at=r[7], running=await _runs(conn, r[0]),
                        version=r[8])
 
@@ -66,9 +66,9 @@ async def create_schedule(ctx: WriteContext, conn: AsyncConn, row: ScheduleRow,
     cursor = await conn.execute(
         f"INSERT INTO schedules ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1) "
         "ON CONFLICT (schedule_id) DO NOTHING RETURNING schedule_id",
-        (row.schedule_id, _dumps(row.schedule), _dumps(row.info),
-         _dumps(row.memo) if row.memo else None,
-         _dumps(row.search_attributes) if row.search_attributes else None,
+        (row.schedule_id, dumps(row.schedule), dumps(row.info),
+         dumps(row.memo) if row.memo else None,
+         dumps(row.search_attributes) if row.search_attributes else None,
          row.created_at, row.updated_at, row.next_action_at))
     if await cursor.fetchone() is None:
         return False
@@ -172,8 +172,8 @@ async def mutate_schedule(ctx: WriteContext, conn: AsyncConn, schedule_id: str,
     await conn.execute(
         "UPDATE schedules SET schedule = %s, info = %s, memo = %s, search_attributes = %s, "
         "updated_at = %s, next_action_at = %s, version = %s WHERE schedule_id = %s",
-        (_dumps(new.schedule), _dumps(new.info), _dumps(new.memo) if new.memo else None,
-         _dumps(new.search_attributes) if new.search_attributes else None,
+        (dumps(new.schedule), dumps(new.info), dumps(new.memo) if new.memo else None,
+         dumps(new.search_attributes) if new.search_attributes else None,
          new.updated_at, new.next_action_at, new.version, schedule_id))
     await _write_runs(conn, new)
     if wake:

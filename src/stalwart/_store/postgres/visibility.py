@@ -16,7 +16,7 @@ from ..sqlite.ops_search_attributes import NUMERIC_TYPES
 from ..sqlite.ops_visibility import _Compiler
 from .connection import AsyncConn
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 _FOR_NAMES = {"Keyword": "keyword", "Text": "text", "Int": "int", "Double": "float",
               "Bool": "bool", "Datetime": "datetime", "KeywordList": "keyword_list"}
@@ -56,7 +56,7 @@ async def write_search_attributes(conn: AsyncConn, run_id: str,
     """Replace a run's search attributes (store form) and their index rows."""
     await _check_types(conn, attributes)
     await conn.execute("UPDATE executions SET search_attributes = %s WHERE run_id = %s",
-                       (_dumps(attributes) if attributes else None, run_id))
+                       (dumps(attributes) if attributes else None, run_id))
     await conn.execute("DELETE FROM search_attribute_values WHERE run_id = %s", (run_id,))
     rows = [(run_id, *row) for name, entry in attributes.items()
             for row in _index_rows(name, entry)]
@@ -90,7 +90,7 @@ async def upsert_memo(conn: AsyncConn, run_id: str, changes: dict[str, Any]) -> 
         else:
             current[key] = value
     await conn.execute("UPDATE executions SET memo = %s WHERE run_id = %s",
-                       (_dumps(current) if current else None, run_id))
+                       (dumps(current) if current else None, run_id))
 
 
 class _PostgresCompiler(_Compiler):
@@ -122,15 +122,15 @@ async def _compile(conn: AsyncConn, query_text: str, query: ListQuery
 
 async def list_by_query(conn: AsyncConn, query_text: str, query: ListQuery, limit: int,
                         offset: int) -> list[ExecutionRow]:
-    from .store import _EXECUTION_COLUMNS, _row_to_execution
+    from .ops_executions import EXECUTION_COLUMNS, row_to_execution
 
     compiler, where = await _compile(conn, query_text, query)
     order = compiler.order(query.order_by)
-    columns = ", ".join(f"e.{c.strip()}" for c in _EXECUTION_COLUMNS.split(","))
+    columns = ", ".join(f"e.{c.strip()}" for c in EXECUTION_COLUMNS.split(","))
     cursor = await conn.execute(
         f"SELECT {columns} FROM executions e {where} {order} LIMIT %s OFFSET %s",
         (*compiler.params, limit, offset))
-    return [_row_to_execution(r) for r in await cursor.fetchall()]
+    return [row_to_execution(r) for r in await cursor.fetchall()]
 
 
 async def count_by_query(conn: AsyncConn, query_text: str, query: ListQuery) -> int:
