@@ -1,6 +1,7 @@
 """Shared fixtures: every test gets its own real store.
 
-The engine suites (``tests/integration`` and ``tests/steering``) run every test twice: on a
+The engine suites (``tests/integration``, ``tests/steering``, ``tests/schedules``) run every test
+twice (those using the store fixtures): on a
 real SQLite file and on a fresh schema of a real PostgreSQL server. Other suites use SQLite.
 """
 
@@ -15,7 +16,7 @@ import pytest
 from stalwart.client import Client
 from tests.helpers.postgres import fresh_schema_url
 
-ENGINE_SUITES = ("integration", "steering")
+ENGINE_SUITES = ("integration", "steering", "schedules")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
