@@ -1,8 +1,8 @@
 """Shared fixtures: every test gets its own real store.
 
-The engine suites (``tests/integration``, ``tests/steering``, ``tests/schedules``) run every test
-twice (those using the store fixtures): on a
-real SQLite file and on a fresh schema of a real PostgreSQL server. Other suites use SQLite.
+The engine suites (``tests/integration``, ``tests/steering``, ``tests/schedules``) run every
+test that uses the store fixtures twice: on a real SQLite file and on a fresh schema of a real
+PostgreSQL server. Other suites use SQLite.
 """
 
 from __future__ import annotations
