@@ -16,8 +16,8 @@ with :class:`OpenAIAgentsPlugin`::
     worker = Worker(client, task_queue="agents", workflows=[MyAgentWorkflow],
                     activities=[*plugin.activities(), search_documents])
 
-Differences from Temporal's integration: handoffs, hosted tools (web search, file search,
-computer use), MCP servers and ``Runner.run_streamed`` are not supported inside workflows;
+Differences from Temporal's integration: hosted tools (web search, file search, computer
+use), MCP servers and ``Runner.run_streamed`` are not supported inside workflows;
 tracing is disabled inside workflows. Function tools whose code runs in the workflow (plain
 ``@function_tool``) must be deterministic; use :func:`activity_as_tool` for anything with side
 effects.
@@ -167,7 +167,8 @@ class ModelActivity:
                 system_instructions=request.get("system_instructions"),
                 input=request["input"], model_settings=settings,
                 tools=[_tool_from_json(t) for t in request.get("tools", [])],
-                output_schema=_OutputSchema(schema) if schema else None, handoffs=[],
+                output_schema=_OutputSchema(schema) if schema else None,
+                handoffs=[_handoff_from_json(h) for h in request.get("handoffs", [])],
                 tracing=ModelTracing.DISABLED,
                 previous_response_id=request.get("previous_response_id"),
                 conversation_id=request.get("conversation_id"), prompt=None)
@@ -177,6 +178,18 @@ class ModelActivity:
             raise classify_error(error, "model") from error
         return {"output": [_jsonable(item) for item in response.output],
                 "usage": _usage_json(response.usage), "response_id": response.response_id}
+
+
+def _handoff_from_json(data: dict[str, Any]) -> Handoff:
+    """A handoff as the model needs to see it (name, description, schema); never invoked here:
+    the workflow's runner acts on the model's choice."""
+    async def not_here(*_: Any) -> Any:
+        raise RuntimeError("handoffs are carried out by the workflow, not the model activity")
+
+    return Handoff(tool_name=data["tool_name"], tool_description=data["tool_description"],
+                   input_json_schema=data["input_json_schema"], on_invoke_handoff=not_here,
+                   agent_name=data["agent_name"],
+                   strict_json_schema=data.get("strict_json_schema", True))
 
 
 class _OutputSchema(AgentOutputSchemaBase):
@@ -219,9 +232,6 @@ class _ModelStub(Model):
                            previous_response_id: str | None = None,
                            conversation_id: str | None = None, prompt: Any = None,
                            **_: Any) -> ModelResponse:
-        if handoffs:
-            raise ApplicationError("handoffs are not supported in Stalwart workflows yet",
-                                   type="UnsupportedFeature", non_retryable=True)
         schema = None
         if output_schema is not None and not output_schema.is_plain_text():
             schema = {"name": output_schema.name(), "schema": output_schema.json_schema(),
@@ -232,6 +242,12 @@ class _ModelStub(Model):
             "model_settings": {k: v for k, v in model_settings.to_json_dict().items()
                                if v is not None},
             "tools": [_tool_json(tool) for tool in tools], "output_schema": schema,
+            # The model only sees a handoff as a tool it may call; switching agents happens
+            # here in the workflow, in the SDK's runner, replayed like everything else.
+            "handoffs": [{"tool_name": h.tool_name, "tool_description": h.tool_description,
+                          "input_json_schema": h.input_json_schema,
+                          "strict_json_schema": h.strict_json_schema,
+                          "agent_name": h.agent_name} for h in handoffs],
             "previous_response_id": previous_response_id, "conversation_id": conversation_id,
         }
         params = self._params
