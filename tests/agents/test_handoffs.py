@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import openai
-from agents import Agent, OpenAIProvider
 
+from agents import Agent, OpenAIProvider
 from stalwart import workflow
 from stalwart.agents.testing import FakeLLMServer, Reply, ToolCallReply
 from stalwart.client import Client
