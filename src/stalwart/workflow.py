@@ -381,7 +381,7 @@ def _start_activity(activity: Any, args: list[Any], *, local: bool, **options: A
     if options["result_type"] is None and definition is not None:
         options["result_type"] = definition.return_type_hint
     start_input = _StartActivityInput(activity=name, args=args, headers={}, local=local,
-                                      fn=activity, **options)
+                                      **options)
     if local:
         return instance.outbound.start_local_activity(start_input)
     return instance.outbound.start_activity(start_input)
@@ -634,7 +634,7 @@ async def start_child_workflow(
                             "or @workflow.run method, nor a workflow type name")
         name, hinted = definition.name, definition.return_type_hint
     return await _api.current().outbound.start_child_workflow(_StartChildWorkflowInput(
-        workflow=name, fn=workflow, args=_merge_args(arg, args, ()), id=id,
+        workflow=name, args=_merge_args(arg, args, ()), id=id,
         task_queue=task_queue, result_type=result_type or hinted,
         cancellation_type=int(cancellation_type),
         parent_close_policy=int(parent_close_policy) or 1,

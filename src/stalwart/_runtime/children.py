@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from .. import exceptions as exc
 from .._model.events import Command, EventType, HistoryEvent
 from ..converter import Payload, _payload_from_json, _payload_to_json, headers_to_json
-from .definitions import get_workflow_definition
 from .interceptors import SignalExternalWorkflowInput
 
 if TYPE_CHECKING:
@@ -107,21 +106,13 @@ class ExternalWorkflowHandle:
 
 
 async def start_child_workflow(
-    instance: WorkflowInstance, workflow: Any, args: Sequence[Any], *, id: str | None,
+    instance: WorkflowInstance, name: str, args: Sequence[Any], *, id: str | None,
     task_queue: str | None,
     result_type: Any, cancellation_type: int, parent_close_policy: int,
     execution_timeout: timedelta | None, id_reuse_policy: int,
     headers: Mapping[str, Payload] | None = None,
 ) -> ChildWorkflowHandle:
     instance._check_active()
-    if isinstance(workflow, str):
-        name, hinted = workflow, None
-    else:
-        definition = get_workflow_definition(workflow)
-        if definition is None:
-            raise TypeError(f"start_child_workflow({workflow!r}): not a @workflow.defn "
-                            "class or @workflow.run method, nor a workflow type name")
-        name, hinted = definition.name, definition.return_type_hint
     try:
         payloads = instance.converter.payload_converter.to_payloads(list(args))
     except TypeError as error:
@@ -139,7 +130,7 @@ async def start_child_workflow(
         "run_id": str(instance.uuid4()),
         **({"header": headers_to_json(headers)} if headers else {}),
     }))
-    handle = ChildWorkflowHandle(instance, seq, child_id, result_type or hinted,
+    handle = ChildWorkflowHandle(instance, seq, child_id, result_type,
                                  cancellation_type)
     instance._children[seq] = handle
     await handle._started

@@ -586,23 +586,11 @@ class WorkflowInstance:
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.now_seconds, UTC)
 
-    def continue_as_new(self, args: Sequence[Any], workflow: Any, task_queue: str | None,
-                        execution_timeout: timedelta | None,
+    def continue_as_new(self, args: Sequence[Any], workflow: str | None,
+                        task_queue: str | None, execution_timeout: timedelta | None,
                         headers: Mapping[str, Payload] | None = None) -> ContinueAsNewError:
         self._check_active()
-        name: str | None = None
-        if workflow is not None:
-            from .definitions import get_workflow_definition
-
-            if isinstance(workflow, str):
-                name = workflow
-            else:
-                definition = get_workflow_definition(workflow)
-                if definition is None:
-                    raise TypeError(f"continue_as_new(workflow={workflow!r}): not a "
-                                    "@workflow.defn class or @workflow.run method")
-                name = definition.name
-        error = ContinueAsNewError(args, name, task_queue, execution_timeout)
+        error = ContinueAsNewError(args, workflow, task_queue, execution_timeout)
         error.headers = dict(headers or {})
         return error
 

@@ -74,7 +74,6 @@ class StartActivityInput:
     result_type: Any
     summary: str | None = None
     local: bool = False
-    fn: Any = None
 
 
 @dataclass
@@ -89,7 +88,6 @@ class StartChildWorkflowInput:
     id_reuse_policy: int
     headers: dict[str, Payload]
     result_type: Any
-    fn: Any = None
 
 
 @dataclass

@@ -84,7 +84,7 @@ class RootOutbound(WorkflowOutboundInterceptor):
 
     def start_activity(self, input: StartActivityInput) -> ActivityHandle:
         return self._instance.start_activity(
-            input.fn or input.activity, input.args, task_queue=input.task_queue,
+            input.activity, input.args, task_queue=input.task_queue,
             result_type=input.result_type,
             schedule_to_close_timeout=input.schedule_to_close_timeout,
             schedule_to_start_timeout=input.schedule_to_start_timeout,
@@ -98,7 +98,7 @@ class RootOutbound(WorkflowOutboundInterceptor):
 
     async def start_child_workflow(self, input: StartChildWorkflowInput) -> ChildWorkflowHandle:
         return await children.start_child_workflow(
-            self._instance, input.fn or input.workflow, input.args, id=input.id,
+            self._instance, input.workflow, input.args, id=input.id,
             task_queue=input.task_queue, result_type=input.result_type,
             cancellation_type=input.cancellation_type,
             parent_close_policy=input.parent_close_policy,
