@@ -9,10 +9,12 @@ from datetime import timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ._engine.activity_worker import activity_error_failure
 from ._engine.codec import decode_value, encode_value
 from .converter import _payload_from_json
 from .exceptions import (
     AsyncActivityCancelledError,
+    RetryState,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
@@ -177,9 +179,6 @@ class AsyncActivityHandle:
                 "workflow closed); its result was not recorded")
 
     async def fail(self, error: BaseException) -> None:
-        from ._engine.activity_worker import activity_error_failure
-        from .exceptions import RetryState
-
         converter = self._client.data_converter
         failure = converter.failure_converter.to_failure(error, converter.payload_converter)
         failure = await encode_value(failure, converter.payload_codec)

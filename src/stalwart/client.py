@@ -47,6 +47,7 @@ from ._engine.clock import Clock
 from ._engine.codec import decode_value, encode_value
 from ._engine.metrics import METRICS
 from ._model import search_attributes as _sa
+from ._model.list_filter import parse_list_query
 from ._model.search_attributes import TypedSearchAttributes
 from ._runtime.definitions import get_workflow_definition
 from ._schedules import (
@@ -366,8 +367,6 @@ class Client:
             ValueError: the query does not parse (the message points at the position), or
                 names an unknown search attribute.
         """
-        from ._model.list_filter import parse_list_query
-
         parse_list_query(query)  # fail fast, before iteration
         return WorkflowExecutionAsyncIterator(self, query, limit, page_size)
 

@@ -15,15 +15,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from ._engine.metrics import METRICS, gauge_lines
+from ._engine.metrics import METRICS, backlog_sources, gauge_lines
 
 __all__ = ["MetricsServer", "render", "start_http_server"]
 
 
 async def render() -> str:
     """The Prometheus text exposition of everything this process measures."""
-    from ._engine.metrics import backlog_sources
-
     extra: list[str] = []
     samples: list[tuple[list[str], float]] = []
     for source in list(backlog_sources):

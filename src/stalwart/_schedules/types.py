@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any
 
+from .._engine.codec import decode_value
 from .._model import search_attributes as _sa
 from .._model.search_attributes import TypedSearchAttributes
 from .._runtime.definitions import get_workflow_definition
 from ..common import RetryPolicy
-from ..converter import DataConverter
+from ..converter import DataConverter, _payload_from_json
 from ..exceptions import StalwartError
 
 
@@ -253,9 +254,6 @@ class _MemoMixin:
 
     async def memo_value(self, key: str, default: Any = _ARG_UNSET, *,
                          type_hint: type | None = None) -> Any:
-        from .._engine.codec import decode_value
-        from ..converter import _payload_from_json
-
         if key not in self._memo:
             if default is _ARG_UNSET:
                 raise KeyError(f"schedule memo has no key {key!r}")

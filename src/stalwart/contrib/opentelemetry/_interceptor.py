@@ -8,7 +8,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
-from ... import workflow
+from ... import activity, workflow
 from ...client import Interceptor as ClientInterceptor
 from ...client import OutboundInterceptor, StartWorkflowInput
 from ...converter import DataConverter, Payload
@@ -84,8 +84,6 @@ class _ActivityInbound(ActivityInboundInterceptor):
         self._tracer = tracer
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
-        from ... import activity
-
         info = activity.info()
         parent = _extract(input.headers)
         with self._tracer.start_as_current_span(
