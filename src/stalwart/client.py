@@ -46,6 +46,7 @@ from ._client_visibility import (
 from ._engine.clock import Clock
 from ._engine.codec import decode_value, encode_value
 from ._engine.metrics import METRICS
+from ._model import limits as _limits
 from ._model import search_attributes as _sa
 from ._model.list_filter import parse_list_query
 from ._model.search_attributes import TypedSearchAttributes
@@ -233,8 +234,12 @@ class Client:
             payloads = self._data_converter.payload_converter.to_payloads(list(values))
         except TypeError as error:
             raise TypeError(f"{what}: {error}") from None
-        return [await encode_value(_payload_to_json(p), self._data_converter.payload_codec)
-                for p in payloads]
+        except RecursionError:
+            raise ValueError(f"{what} are nested too deeply to serialize; the limit is "
+                             f"{_limits.MAX_PAYLOAD_DEPTH} levels") from None
+        stored = [_payload_to_json(p) for p in payloads]
+        _limits.check_payloads(what, stored)
+        return [await encode_value(p, self._data_converter.payload_codec) for p in stored]
 
     async def start_workflow(
         self, workflow: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
@@ -261,6 +266,10 @@ class Client:
         if not task_queue or not isinstance(task_queue, str):
             raise ValueError(f"start_workflow({name!r}) needs task_queue='...', the queue "
                              "your worker polls")
+        _limits.check_name("workflow type", name)
+        _limits.check_name("workflow id", id)
+        _limits.check_name("task queue", task_queue)
+        _limits.check_optional_name("start signal name", start_signal)
         if execution_timeout is not None and execution_timeout <= timedelta(0):
             raise ValueError(f"execution_timeout must be positive, got {execution_timeout}")
         if arg is not _NO_ARG:
@@ -339,6 +348,8 @@ class Client:
         """A handle to an existing workflow (the latest run unless ``run_id`` is given)."""
         if not workflow_id:
             raise ValueError("get_workflow_handle needs a workflow id")
+        _limits.check_name("workflow id", workflow_id)
+        _limits.check_optional_name("run id", run_id)
         return WorkflowHandle(self, workflow_id, run_id=run_id, result_run_id=run_id,
                               first_execution_run_id=first_execution_run_id,
                               result_type=result_type)
@@ -508,6 +519,7 @@ class WorkflowHandle(Generic[ReturnType]):
         if not name:
             raise TypeError(f"{signal!r} is not a signal: pass a @workflow.signal method or "
                             "the signal name")
+        _limits.check_name("signal name", name)
         if arg is not _NO_ARG:
             args = [arg]
         await self._client._outbound.signal_workflow(SignalWorkflowInput(
@@ -525,7 +537,8 @@ class WorkflowHandle(Generic[ReturnType]):
         """
         if arg is not _NO_ARG:
             args = [arg]
-        name = handler_name(query, "__stalwart_query_definition__", "query")
+        name = _limits.check_name(
+            "query name", handler_name(query, "__stalwart_query_definition__", "query"))
         return await self._client._outbound.query_workflow(QueryWorkflowInput(
             id=self._id, run_id=self._run_id, query=name, args=list(args),
             ret_type=result_type or handler_result_type(query, "__stalwart_query_definition__"),
@@ -542,9 +555,11 @@ class WorkflowHandle(Generic[ReturnType]):
         """
         if arg is not _NO_ARG:
             args = [arg]
+        _limits.check_optional_name("update id", id)
         return await self._client._outbound.start_workflow_update(StartWorkflowUpdateInput(
             id=self._id, run_id=self._run_id, update_id=id,
-            update=handler_name(update, "__stalwart_update_definition__", "update"),
+            update=_limits.check_name(
+                "update name", handler_name(update, "__stalwart_update_definition__", "update")),
             args=list(args), wait_for_stage=int(wait_for_stage),
             ret_type=result_type or handler_result_type(
                 update, "__stalwart_update_definition__")))
@@ -565,6 +580,7 @@ class WorkflowHandle(Generic[ReturnType]):
 
     async def terminate(self, *args: Any, reason: str | None = None, **_: Any) -> None:
         """Stop the workflow at once, with no cleanup; recorded in its history."""
+        _limits.check_text("termination reason", reason)
         await self._client._outbound.terminate_workflow(TerminateWorkflowInput(
             self._id, self._run_id, list(args), reason))
 

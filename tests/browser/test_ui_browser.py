@@ -110,14 +110,14 @@ def test_browser_payloads_are_escaped_and_collapsible(env: Env, page: Any) -> No
 
 
 def test_browser_login_form_when_a_token_is_set(env: Env, page: Any) -> None:
-    guarded = start_server(env.server.store_url, api_token="browser-token")
+    guarded = start_server(env.server.store_url, api_token="browser-token-for-tests")
     try:
         page.goto(guarded.url + "/?status=completed")
         expect(page.locator("h1")).to_have_text("Sign in")
         page.get_by_label("API token").fill("wrong")
         page.get_by_role("button", name="Sign in").click()
         expect(page.locator(".alert.error")).to_contain_text("not the server's API token")
-        page.get_by_label("API token").fill("browser-token")
+        page.get_by_label("API token").fill("browser-token-for-tests")
         page.get_by_role("button", name="Sign in").click()
         expect(page.locator("h1")).to_have_text("Workflows")
         assert page.url.endswith("/?status=completed")

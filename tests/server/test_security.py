@@ -39,8 +39,9 @@ def test_server_config_refuses_non_loopback_without_token() -> None:
     for host in ("0.0.0.0", "192.0.2.10", "::", "example.com"):
         with pytest.raises(ValueError, match="api-token"):
             create_app(ServerConfig(url="sqlite:///unused.db", host=host))
-    with pytest.raises(ValueError, match="empty"):
-        ServerConfig(host="0.0.0.0", api_token=" ").check()
+    for weak in (" ", "1", "aaaaaaaaaaaaaaaaaaaa", "short-token"):
+        with pytest.raises(ValueError, match="too weak"):
+            ServerConfig(host="0.0.0.0", api_token=weak).check()
     for host in ("127.0.0.1", "localhost", "::1", "127.3.2.1"):
         ServerConfig(host=host).check()
 
@@ -134,7 +135,7 @@ def test_login_form_sets_a_cookie_the_ui_accepts_but_the_api_does_not(
         "POST", "/login", raw=f"csrf_token={csrf.group(1)}&token=nope&next=/".encode(),
         content_type=_FORM, token="", headers={"Cookie": csrf_cookie})
     assert wrong.status == 401 and "not the server" in wrong.text
-    assert "set-cookie" not in wrong.headers or "stalwart_token" not in wrong.headers[
+    assert "set-cookie" not in wrong.headers or "stalwart_session" not in wrong.headers[
         "set-cookie"]
     right = token_server.request(
         "POST", "/login",
@@ -142,8 +143,10 @@ def test_login_form_sets_a_cookie_the_ui_accepts_but_the_api_does_not(
         content_type=_FORM, token="", headers={"Cookie": csrf_cookie})
     assert right.status == 303 and right.headers["location"] == "/?status=running"
     cookie = right.headers["set-cookie"]
-    assert cookie.startswith("stalwart_token=") and "HttpOnly" in cookie
-    assert "samesite=strict" in cookie.lower()
+    assert cookie.startswith("stalwart_session=") and "HttpOnly" in cookie
+    assert "samesite=strict" in cookie.lower() and "Max-Age=" in cookie
+    # The cookie is derived from the token, never the token itself.
+    assert TOKEN not in cookie
     session = f"{cookie.split(';', 1)[0]}; {csrf_cookie}"
     assert token_server.request("GET", "/", token="", headers={"Cookie": session}).status == 200
     api = token_server.request("GET", "/api/workflows", token="", headers={"Cookie": session})
@@ -161,7 +164,7 @@ def test_login_without_csrf_token_is_refused(token_server: RunningServer) -> Non
     reply = token_server.request("POST", "/login", raw=f"token={TOKEN}".encode(),
                                  content_type=_FORM, token="")
     assert reply.status == 403
-    assert "stalwart_token" not in reply.headers.get("set-cookie", "")
+    assert "stalwart_session" not in reply.headers.get("set-cookie", "")
 
 
 async def test_ui_forms_without_a_matching_csrf_token_change_nothing(

@@ -139,7 +139,9 @@ async def test_ui_forms_signal_cancel_and_terminate(server: RunningServer, clien
                                   content_type="application/x-www-form-urlencoded",
                                   headers={"Cookie": cookie})
     assert reply.status == 303, reply.text
-    assert reply.headers["location"].startswith("/workflows/form?notice=")
+    assert reply.headers["location"] == "/workflows/form?notice=signal_sent"
+    notice = await server.arequest("GET", reply.headers["location"])
+    assert "Signal sent." in notice.text
     assert (await handle.result())["finished_with"] == "from a form"
 
     for action, expected in (("cancel", "CANCELED"), ("terminate", "TERMINATED")):
@@ -156,12 +158,14 @@ async def test_ui_forms_signal_cancel_and_terminate(server: RunningServer, clien
             return bool((await h.describe()).status.name == status)
 
         await eventually(closed, what=f"{workflow_id} {expected}")
+    await client.start_workflow("Greeter", "Ada", id="form-bad", task_queue=task_queue)
     bad_json = await server.arequest(
-        "POST", "/workflows/form-cancel/signal",
+        "POST", "/workflows/form-bad/signal",
         raw=f"csrf_token={token}&name=note&args=%7Bnope".encode(),
         content_type="application/x-www-form-urlencoded", headers={"Cookie": cookie})
-    assert bad_json.status == 303
-    assert "error=" in bad_json.headers["location"]
+    # Failures are shown on an error page with a way back, never as text in the address.
+    assert bad_json.status == 422 and "not valid JSON" in bad_json.text
+    assert 'href="/workflows/form-bad"' in bad_json.text
 
 
 async def test_ui_error_pages_are_html_not_500(server: RunningServer) -> None:

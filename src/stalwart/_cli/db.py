@@ -11,6 +11,7 @@ from datetime import timedelta
 import click
 
 from .. import exceptions as exc
+from .._model.redact import redact_url
 from .._store import open_store
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
@@ -20,9 +21,13 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text.strip())
     if match is None:
-        raise click.BadParameter(f"{text!r} is not a duration; write a number and a unit, e.g. "
-                                 "30d, 12h, 90m", param_hint="--older-than")
-    return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        raise click.BadParameter(f"{text[:60]!r} is not a duration; write a number and a unit, "
+                                 "e.g. 30d, 12h, 90m", param_hint="--older-than")
+    try:
+        return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    except OverflowError:
+        raise click.BadParameter(f"{text[:60]!r} is longer than any date can reach; give a "
+                                 "shorter duration", param_hint="--older-than") from None
 
 
 @click.group()
@@ -33,7 +38,7 @@ def db() -> None:
 def _run(coro: object) -> object:
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
-    except (exc.StalwartError, ValueError) as error:
+    except (exc.StalwartError, ValueError, OverflowError) as error:
         raise click.ClickException(str(error)) from error
 
 
@@ -60,7 +65,7 @@ def status(ctx: click.Context) -> None:
     async def body() -> dict[str, object]:
         store = await open_store(ctx.obj["url"])
         try:
-            return {"url": store.url, **await store.status()}
+            return {"url": redact_url(store.url), **await store.status()}
         finally:
             await store.close()
 
@@ -75,7 +80,8 @@ def status(ctx: click.Context) -> None:
 @db.command("cleanup")
 @click.option("--older-than", required=True,
               help="Delete runs closed longer ago than this (30d, 12h, 90m, 2w).")
-@click.option("--batch", type=int, default=1000, show_default=True)
+@click.option("--batch", type=click.IntRange(1, 100_000), default=1000, show_default=True,
+              help="Runs deleted per transaction.")
 @click.pass_context
 def cleanup(ctx: click.Context, older_than: str, batch: int) -> None:
     """Retention: delete closed runs (and their histories) older than --older-than.

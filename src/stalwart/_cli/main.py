@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import json
+import math
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import exceptions as exc
+from .._model import limits
 from .._store.base import ExecutionStatus
 from ..client import Client, WorkflowExecutionDescription, WorkflowHistory
 from .db import db as db_group
@@ -26,6 +27,30 @@ from .server import server as server_group
 T = TypeVar("T")
 
 _STATUS_NAMES = {s.name.lower(): s for s in ExecutionStatus}
+# Ten years: beyond any real timeout, well inside what timedelta and the stores hold.
+MAX_SECONDS = 10 * 365 * 24 * 3600.0
+MAX_LIMIT = 10_000
+
+
+class Seconds(click.ParamType):
+    """A finite, positive number of seconds, at most ten years."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{limits.shorten(value)} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or not 0 < seconds <= MAX_SECONDS:
+            self.fail(f"{limits.shorten(value)} must be a finite number of seconds above 0 and "
+                      f"at most {MAX_SECONDS:.0f} (ten years)", param, ctx)
+        return seconds
+
+
+SECONDS = Seconds()
+LIMIT = click.IntRange(1, MAX_LIMIT)
 
 
 def _run(coro_fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
@@ -34,9 +59,33 @@ def _run(coro_fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
         try:
             return asyncio.run(coro_fn(*args, **kwargs))
         except (exc.StalwartError, ValueError, TypeError) as error:
-            raise click.ClickException(str(error)) from error
+            raise click.ClickException(printable(str(error))) from error
+        except OverflowError as error:
+            raise click.ClickException(f"a number is out of range: {error}") from error
+        except RecursionError:
+            raise click.ClickException(
+                f"a value is nested too deeply (the limit is {limits.MAX_PAYLOAD_DEPTH} "
+                "levels)") from None
 
     return wrapper
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (newlines, escape sequences, bidi overrides) written
+    as escapes, so a stored id cannot move the cursor or rewrite what the terminal shows."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _echo(text: str) -> None:
+    """Prints lines built here (values in them already went through ``printable``)."""
+    click.echo("\n".join(printable(line) for line in text.split("\n")))
 
 
 async def _client(ctx: click.Context) -> Client:
@@ -47,11 +96,11 @@ def _json_args(values: Sequence[str]) -> list[Any]:
     out = []
     for index, value in enumerate(values):
         try:
-            out.append(json.loads(value))
-        except json.JSONDecodeError as error:
+            out.append(limits.check_json_text(f"--input #{index + 1}", value))
+        except ValueError as error:
             raise click.BadParameter(
-                f"--input #{index + 1} is not valid JSON ({error.msg}): {value!r}; strings need "
-                "quotes, e.g. --input '\"hello\"'", param_hint="--input") from None
+                f"{error}: {limits.shorten(value)}; strings need quotes, e.g. "
+                "--input '\"hello\"'", param_hint="--input") from None
     return out
 
 
@@ -66,18 +115,19 @@ def _ts(value: datetime | float | None) -> str:
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     if not rows:
         return "(none)"
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    cells = [{c: printable(str(r.get(c, ""))) for c in columns} for r in rows]
+    widths = {c: max(len(c), *(len(r[c]) for r in cells)) for c in columns}
     lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns)]
-    for row in rows:
-        lines.append("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
+    for row in cells:
+        lines.append("  ".join(row[c].ljust(widths[c]) for c in columns))
     return "\n".join(lines)
 
 
 def _emit(ctx: click.Context, data: Any, table: Callable[[], str]) -> None:
     if ctx.obj["output"] == "json":
-        click.echo(json.dumps(data, indent=2, default=str))
+        click.echo(limits.dumps_strict(data, indent=2, default=str))
     else:
-        click.echo(table())
+        _echo(table())
 
 
 @click.group()
@@ -108,7 +158,7 @@ def _workflow_id_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--task-queue", "-t", required=True, help="Task queue the workers poll.")
 @click.option("--workflow-id", "-w", required=True, help="Id for the new workflow.")
 @click.option("--input", "-i", "inputs", multiple=True, help="JSON argument (repeatable).")
-@click.option("--execution-timeout", type=float, default=None, help="Seconds.")
+@click.option("--execution-timeout", type=SECONDS, default=None, help="Seconds.")
 @click.pass_context
 @_run
 async def start(ctx: click.Context, workflow_type: str, task_queue: str, workflow_id: str,
@@ -123,7 +173,7 @@ async def start(ctx: click.Context, workflow_type: str, task_queue: str, workflo
     finally:
         await client.close()
     _emit(ctx, {"workflow_id": handle.id, "run_id": handle.run_id},
-          lambda: f"Started workflow {handle.id} (run {handle.run_id})")
+          lambda: printable(f"Started workflow {handle.id} (run {handle.run_id})"))
 
 
 @workflow.command("list")
@@ -131,7 +181,7 @@ async def start(ctx: click.Context, workflow_type: str, task_queue: str, workflo
 @click.option("--type", "workflow_type", default=None, help="Only this workflow type.")
 @click.option("--prefix", default=None, help="Only workflow ids starting with this.")
 @click.option("--task-queue", default=None)
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=LIMIT, default=50, show_default=True)
 @click.pass_context
 @_run
 async def list_workflows(ctx: click.Context, status: str | None, workflow_type: str | None,
@@ -175,13 +225,14 @@ async def describe(ctx: click.Context, workflow_id: str, run_id: str | None) -> 
     data = _description_dict(description)
 
     def table() -> str:
-        lines = [f"{k:>24}: {v}" for k, v in data.items() if k != "pending_activities"]
+        lines = [f"{k:>24}: {printable(str(v))}" for k, v in data.items()
+                 if k != "pending_activities"]
         for activity in data["pending_activities"]:
             failure = (activity.get("last_failure") or {}).get("message", "")
-            lines.append(f"{'pending activity':>24}: #{activity['seq']} "
-                         f"{activity['activity_type']} attempt {activity['attempt']} "
-                         f"{activity['state']}" + (f" (last failure: {failure})"
-                                                   if failure else ""))
+            lines.append(printable(f"{'pending activity':>24}: #{activity['seq']} "
+                                   f"{activity['activity_type']} attempt "
+                                   f"{activity['attempt']} {activity['state']}"
+                                   + (f" (last failure: {failure})" if failure else "")))
         return "\n".join(lines)
 
     _emit(ctx, data, table)
@@ -213,12 +264,13 @@ async def show(ctx: click.Context, workflow_id: str, run_id: str | None) -> None
         return
     rows = [{"id": e.event_id, "time": _ts(e.timestamp), "type": e.event_type,
              "details": _event_summary(e.attributes)} for e in history.events]
-    click.echo(_table(rows, ["id", "time", "type", "details"]))
+    _echo(_table(rows, ["id", "time", "type", "details"]))
 
 
 @workflow.command("result")
 @_workflow_id_option
-@click.option("--timeout", type=float, default=None, help="Give up after this many seconds.")
+@click.option("--timeout", type=SECONDS, default=None,
+              help="Give up after this many seconds.")
 @click.pass_context
 @_run
 async def result(ctx: click.Context, workflow_id: str, run_id: str | None,
@@ -233,11 +285,11 @@ async def result(ctx: click.Context, workflow_id: str, run_id: str | None,
             raise click.ClickException(f"workflow {workflow_id} did not finish within "
                                        f"{timeout} s") from None
         except exc.WorkflowFailureError as error:
-            raise click.ClickException(f"workflow {workflow_id} failed: {error.cause}") \
-                from None
+            raise click.ClickException(printable(f"workflow {workflow_id} failed: "
+                                                 f"{error.cause}")) from None
     finally:
         await client.close()
-    click.echo(json.dumps(value, default=str))
+    click.echo(limits.dumps_strict(value, default=str))
 
 
 @workflow.command("signal")
@@ -256,14 +308,14 @@ async def signal(ctx: click.Context, workflow_id: str, run_id: str | None, name:
     finally:
         await client.close()
     _emit(ctx, {"signaled": workflow_id, "signal": name},
-          lambda: f"Signal {name!r} sent to {workflow_id}")
+          lambda: printable(f"Signal {name!r} sent to {workflow_id}"))
 
 
 @workflow.command("query")
 @_workflow_id_option
 @click.option("--name", required=True, help="Query name.")
 @click.option("--input", "-i", "inputs", multiple=True, help="JSON argument (repeatable).")
-@click.option("--timeout", type=float, default=10.0, show_default=True)
+@click.option("--timeout", type=SECONDS, default=10.0, show_default=True)
 @click.pass_context
 @_run
 async def query(ctx: click.Context, workflow_id: str, run_id: str | None, name: str,
@@ -275,7 +327,7 @@ async def query(ctx: click.Context, workflow_id: str, run_id: str | None, name: 
             name, args=_json_args(inputs), rpc_timeout=timedelta(seconds=timeout))
     finally:
         await client.close()
-    click.echo(json.dumps(value, default=str))
+    click.echo(limits.dumps_strict(value, default=str))
 
 
 @workflow.command("cancel")
@@ -290,7 +342,7 @@ async def cancel(ctx: click.Context, workflow_id: str, run_id: str | None) -> No
     finally:
         await client.close()
     _emit(ctx, {"cancel_requested": workflow_id},
-          lambda: f"Cancellation requested for {workflow_id}")
+          lambda: printable(f"Cancellation requested for {workflow_id}"))
 
 
 @workflow.command("terminate")
@@ -306,7 +358,7 @@ async def terminate(ctx: click.Context, workflow_id: str, run_id: str | None,
         await client.get_workflow_handle(workflow_id, run_id=run_id).terminate(reason=reason)
     finally:
         await client.close()
-    _emit(ctx, {"terminated": workflow_id}, lambda: f"Terminated {workflow_id}")
+    _emit(ctx, {"terminated": workflow_id}, lambda: printable(f"Terminated {workflow_id}"))
 
 
 def _load_workflows(specs: Sequence[str]) -> list[type]:
@@ -335,7 +387,7 @@ def _load_workflows(specs: Sequence[str]) -> list[type]:
 @click.option("--workflow-id", "-w", default=None, help="Replay only this workflow.")
 @click.option("--type", "workflow_type", default=None,
               help="Replay stored histories of this workflow type.")
-@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--limit", type=LIMIT, default=100, show_default=True)
 @click.pass_context
 def replay(ctx: click.Context, workflow_specs: tuple[str, ...], workflow_id: str | None,
            workflow_type: str | None, limit: int) -> None:
@@ -368,8 +420,8 @@ async def _replay(ctx: click.Context, replayer: Any, workflow_id: str | None,
     finally:
         await client.close()
     _emit(ctx, results, lambda: "\n".join(
-        f"{'ok  ' if r['ok'] else 'FAIL'} {r['workflow_id']} {r['run_id']}"
-        + (f"\n     {r['error']}" if r["error"] else "") for r in results)
+        f"{'ok  ' if r['ok'] else 'FAIL'} {printable(str(r['workflow_id']))} {r['run_id']}"
+        + (f"\n     {printable(str(r['error']))}" if r["error"] else "") for r in results)
         or "no histories matched")
     if not all(r["ok"] for r in results):
         ctx.exit(1)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import click
+
+from .._model.redact import redact_url
 
 
 @click.group()
@@ -23,10 +26,13 @@ def server() -> None:
 @click.option("--port", "-p", default=8233, show_default=True, type=click.IntRange(0, 65535),
               help="Port for the UI and the API (0 picks a free one).")
 @click.option("--api-token", envvar="STALWART_API_TOKEN", default=None,
-              help="Require 'Authorization: Bearer <token>' (env: STALWART_API_TOKEN).")
+              help="Require 'Authorization: Bearer <token>' (env: STALWART_API_TOKEN); at "
+                   "least 16 characters.")
+@click.option("--generate-token", is_flag=True, default=False,
+              help="Make a strong API token and print it once (instead of --api-token).")
 @click.pass_context
 def start_dev(ctx: click.Context, db_filename: str | None, url: str | None, ip: str, port: int,
-              api_token: str | None) -> None:
+              api_token: str | None, generate_token: bool) -> None:
     """Serve the web UI and the JSON API for a store on one port."""
     try:
         from .._server import ServerConfig, bind_socket, make_server
@@ -36,6 +42,10 @@ def start_dev(ctx: click.Context, db_filename: str | None, url: str | None, ip: 
             "pip install 'stalwart[server]'") from None
     if url and db_filename:
         raise click.UsageError("give either --url or --db-filename, not both")
+    if generate_token:
+        if api_token:
+            raise click.UsageError("give either --api-token or --generate-token, not both")
+        api_token = secrets.token_urlsafe(32)
     if db_filename:
         url = f"sqlite:///{Path(db_filename).resolve()}"
     url = url or (ctx.obj or {}).get("url") or os.environ.get("STALWART_URL") \
@@ -52,7 +62,10 @@ def start_dev(ctx: click.Context, db_filename: str | None, url: str | None, ip: 
     bound_port = sock.getsockname()[1]
     shown = f"[{ip}]" if ":" in ip else ip
     click.echo(f"Stalwart dev server: http://{shown}:{bound_port}/  (API: "
-               f"http://{shown}:{bound_port}/api/openapi.json, store: {url})", err=True)
+               f"http://{shown}:{bound_port}/api/openapi.json, store: {redact_url(url)})",
+               err=True)
+    if generate_token:
+        click.echo(f"API token (shown only now; keep it): {api_token}", err=True)
     if api_token:
         click.echo("API token required: send 'Authorization: Bearer <token>'; the UI asks for "
                    "it once.", err=True)

@@ -11,16 +11,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .._model import limits
 from .._store.base import ExecutionStatus
 from ..common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from .backend import Backend, map_error, pending_activity_json, summary_json
 from .openapi import openapi_document
+from .paths import any_character_route, segment_id
 from .payloads import decode_payloads, iso
 from .validation import (
     MAX_BODY_BYTES,
@@ -42,6 +43,29 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response]]
 WORKFLOWS_PREFIX = b"/api/workflows/"
+
+
+# Bodies and answers below this size are handled on the event loop; larger ones in a thread,
+# so one big request does not hold up every other.
+_INLINE_BYTES = 64 * 1024
+
+
+class _Json(JSONResponse):
+    def __init__(self, content: bytes, status_code: int = 200) -> None:
+        super().__init__(None, status_code=status_code)
+        self.body = content
+        self.init_headers()
+
+
+async def json_response(data: Any, status_code: int = 200) -> Response:
+    """``JSONResponse``, serialised in a thread: a history page of large payloads takes a
+    while to encode."""
+    return _Json(await asyncio.to_thread(_encode_json, data), status_code)
+
+
+def _encode_json(data: Any) -> bytes:
+    # NaN or an infinity in a query or update result is shown as text, not as invalid JSON.
+    return limits.dumps_strict(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def error_response(error: ApiError) -> JSONResponse:
@@ -89,7 +113,10 @@ async def json_body(request: Request) -> Body:
             raise ApiError(413, "payload_too_large",
                            f"request body is larger than {MAX_BODY_BYTES} bytes")
         chunks.append(chunk)
-    return Body(parse_json_body(b"".join(chunks)))
+    raw = b"".join(chunks)
+    if size <= _INLINE_BYTES:
+        return Body(parse_json_body(raw))
+    return Body(await asyncio.to_thread(parse_json_body, raw))
 
 
 def workflow_path(request: Request) -> tuple[str, str | None]:
@@ -100,7 +127,7 @@ def workflow_path(request: Request) -> tuple[str, str | None]:
     if not parts[0] or len(parts) > 2:
         raise ApiError(404, "not_found", f"no API endpoint at {request.url.path[:200]!r}")
     try:
-        workflow_id = unquote_to_bytes(parts[0]).decode("utf-8")
+        workflow_id = segment_id(parts[0])
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_parameter", "the workflow id in the path is not UTF-8",
                        "workflow_id") from None
@@ -202,7 +229,7 @@ async def _describe(request: Request, workflow_id: str) -> Response:
         "pending_events": [{"event_type": e.event_type, "timestamp": iso(e.timestamp),
                             "attributes": decode_payloads(e.attributes)} for e in inbox],
     })
-    return JSONResponse(data)
+    return await json_response(data)
 
 
 async def _history(request: Request, workflow_id: str) -> Response:
@@ -212,14 +239,18 @@ async def _history(request: Request, workflow_id: str) -> Response:
     limit = query_int(params, "limit", default=100, minimum=1, maximum=MAX_HISTORY_LIMIT)
     row = await backend.execution(workflow_id, run_id_param(request))
     events = await backend.client.store.get_history(row.run_id, after, limit)
-    return JSONResponse({
-        "workflow_id": row.workflow_id, "run_id": row.run_id,
-        "history_length": row.history_length,
-        "events": [{"event_id": e.event_id, "event_type": str(e.event_type),
-                    "timestamp": iso(e.timestamp),
-                    "attributes": decode_payloads(e.attributes)} for e in events],
-        "next_after": events[-1].event_id if len(events) == limit else None,
-    })
+
+    def page() -> bytes:
+        return _encode_json({
+            "workflow_id": row.workflow_id, "run_id": row.run_id,
+            "history_length": row.history_length,
+            "events": [{"event_id": e.event_id, "event_type": str(e.event_type),
+                        "timestamp": iso(e.timestamp),
+                        "attributes": decode_payloads(e.attributes)} for e in events],
+            "next_after": events[-1].event_id if len(events) == limit else None,
+        })
+
+    return _Json(await asyncio.to_thread(page))
 
 
 async def _signal(request: Request, workflow_id: str) -> Response:
@@ -247,7 +278,7 @@ async def _query(request: Request, workflow_id: str) -> Response:
     await backend.execution(workflow_id, run_id)
     handle = backend.client.get_workflow_handle(workflow_id, run_id=run_id)
     value = await handle.query(name, args=args, rpc_timeout=timedelta(seconds=timeout or 10.0))
-    return JSONResponse({"result": value})
+    return await json_response({"result": value})
 
 
 async def _update(request: Request, workflow_id: str) -> Response:
@@ -266,7 +297,7 @@ async def _update(request: Request, workflow_id: str) -> Response:
     value = await _wait(update_handle.result(), timeout,
                         f"update {name!r} (id {update_handle.id}) was accepted but did not "
                         "complete")
-    return JSONResponse({"update_id": update_handle.id, "result": value})
+    return await json_response({"update_id": update_handle.id, "result": value})
 
 
 async def _wait(awaitable: Awaitable[Any], timeout: float | None, what: str) -> Any:
@@ -323,6 +354,6 @@ routes = [
     Route("/api/workflows", list_workflows, methods=["GET"]),
     Route("/api/workflows", start_workflow, methods=["POST"]),
     Route("/api/workflow-count", count_workflows, methods=["GET"]),
-    Route("/api/workflows/{rest:path}", workflow_get, methods=["GET"]),
-    Route("/api/workflows/{rest:path}", workflow_post, methods=["POST"]),
+    any_character_route(Route("/api/workflows/{rest:path}", workflow_get, methods=["GET"])),
+    any_character_route(Route("/api/workflows/{rest:path}", workflow_post, methods=["POST"])),
 ]

@@ -24,12 +24,20 @@ from . import api, ui
 from .backend import Backend
 from .metrics import metrics
 from .readmodel import ReadModel
-from .security import SecurityMiddleware, is_loopback
+from .security import (
+    FailureLimiter,
+    Secrets,
+    SecurityMiddleware,
+    check_token_strength,
+    is_loopback,
+)
 from .validation import ApiError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8233
+# Request line plus headers; a browser's, cookies included, stays well below.
+MAX_HEADER_BYTES = 32 * 1024
 
 
 @dataclass
@@ -40,17 +48,21 @@ class ServerConfig:
         url: Store URL (``sqlite:///path.db``); None means ``STALWART_URL`` or ``stalwart.db``
             in the working directory.
         host: Address the server binds; anything but loopback needs ``api_token``.
-        api_token: When set, every request must carry it.
+        api_token: When set, every request must carry it; at least 16 characters.
+        max_connections: Connections (and requests) served at once; more get 503.
+        header_timeout: Seconds a client has to send a request's headers.
     """
 
     url: str | None = None
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     api_token: str | None = None
+    max_connections: int = 100
+    header_timeout: float = 10.0
 
     def check(self) -> None:
-        if self.api_token is not None and not self.api_token.strip():
-            raise ValueError("the API token must not be empty")
+        if self.api_token is not None:
+            check_token_strength(self.api_token)
         if not is_loopback(self.host) and self.api_token is None:
             raise ValueError(
                 f"binding to {self.host} exposes the server beyond this machine: give it a token "
@@ -92,16 +104,20 @@ def create_app(config: ServerConfig) -> Starlette:
         finally:
             await backend.close()
 
+    keys = Secrets(config.api_token)
+    limiter = FailureLimiter()
     app = Starlette(
         routes=[*api.routes, *ui.routes, Route("/metrics", metrics, methods=["GET"]),
                 Mount("/static", app=StaticFiles(directory=Path(__file__).parent / "static"),
                       name="static")],
-        middleware=[Middleware(SecurityMiddleware, api_token=config.api_token,
+        middleware=[Middleware(SecurityMiddleware, keys=keys, limiter=limiter,
                                loopback_only=is_loopback(config.host))],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
         lifespan=lifespan,
     )
     app.state.api_token = config.api_token
+    app.state.keys = keys
+    app.state.limiter = limiter
     app.state.store_url = url
     return app
 
@@ -121,7 +137,12 @@ def make_server(config: ServerConfig) -> Any:
     """A ``uvicorn.Server`` for the app (call ``.run(sockets=[...])`` or ``.serve()``)."""
     import uvicorn
 
-    uv_config = uvicorn.Config(create_app(config), host=config.host, port=config.port,
-                               log_level="warning", lifespan="on", ws="none", http="h11",
-                               loop="asyncio", access_log=False, server_header=False)
+    from .limits import header_timeout_protocol
+
+    uv_config = uvicorn.Config(
+        create_app(config), host=config.host, port=config.port, log_level="warning",
+        lifespan="on", ws="none", http=header_timeout_protocol(config.header_timeout),
+        loop="asyncio", access_log=False, server_header=False,
+        limit_concurrency=config.max_connections, timeout_keep_alive=5,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES)
     return uvicorn.Server(uv_config)

@@ -3,6 +3,7 @@ HTTP answers."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,8 @@ from ..client import Client
 from .payloads import decode_payloads, iso
 from .readmodel import ReadModel, RunSummary
 from .validation import ApiError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,7 +60,7 @@ def map_error(error: BaseException) -> ApiError | None:
             return ApiError(504, "timeout", str(error))
         return ApiError(422, "query_failed", str(error))
     if isinstance(error, exc.StoreError):
-        return ApiError(503, "store_unavailable", str(error))
+        return _store_error(error)
     if isinstance(error, ValueError | TypeError):
         return ApiError(422, "validation_error", str(error))
     return None
@@ -79,3 +82,24 @@ def pending_activity_json(activity: dict[str, Any]) -> dict[str, Any]:
         out[key] = iso(activity.get(key))
     out["last_failure"] = decode_payloads(activity.get("last_failure"))
     return out
+
+
+# SQLSTATE classes of errors about the data sent, not the database: 22 data exception (a NUL
+# byte, a value out of range), 54 program limit exceeded (an index entry too large).
+_DATA_SQLSTATE_CLASSES = ("22", "54")
+
+
+def _store_error(error: BaseException) -> ApiError:
+    """The answer for a store error. Its text names the store (address, file, schema) and
+    the database's own message, which are for the server's log, never for the response."""
+    cause = error.__cause__
+    state = getattr(cause, "sqlstate", None)
+    if (isinstance(state, str) and state[:2] in _DATA_SQLSTATE_CLASSES) or type(
+            cause).__name__ in ("DataError", "IntegrityError"):
+        logger.warning("the store refused a request's data: %s", error)
+        return ApiError(422, "invalid_data", "the store refused a value in this request "
+                        f"({type(cause).__name__}); check ids, names and payloads for "
+                        "unusual characters or sizes")
+    logger.error("store error: %s", error)
+    return ApiError(503, "store_unavailable", "the store cannot be used right now; the "
+                    "server's log has the details")

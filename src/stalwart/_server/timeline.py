@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from .._model.events import HistoryEvent
+from .paths import id_segment
 from .payloads import decode_payloads, iso
 
 _SEQ_OPENER = {
@@ -24,7 +25,7 @@ _SEQ_OPENER = {
 
 
 def workflow_href(workflow_id: str, run_id: str | None = None) -> str:
-    path = f"/workflows/{quote(workflow_id, safe='')}"
+    path = f"/workflows/{id_segment(workflow_id)}"
     return path + (f"?{urlencode({'run_id': run_id})}" if run_id else "")
 
 

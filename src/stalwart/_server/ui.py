@@ -7,11 +7,14 @@ through Jinja's autoescaping; no template marks workflow data as safe.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote_to_bytes, urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
@@ -21,18 +24,38 @@ from starlette.routing import Route
 from .._model.events import HistoryEvent
 from .._store.base import ExecutionRow, ExecutionStatus
 from .backend import Backend, map_error, pending_activity_json
-from .payloads import decode_payloads, iso, pretty, short, when
+from .paths import any_character_route, segment_id
+from .payloads import clip_payloads, decode_payloads, first_clipped, iso, pretty, short, when
 from .readmodel import ListFilter
-from .security import CSRF_COOKIE, CSRF_FIELD, TOKEN_COOKIE, csrf_ok, new_csrf_token, tokens_match
+from .security import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    SESSION_SECONDS,
+    Secrets,
+    client_address,
+    is_tls,
+    new_nonce,
+    session_cookie,
+    session_cookie_name,
+    tokens_match,
+)
 from .timeline import Timeline, format_duration, needed_openers, opener_key, workflow_href
 from .validation import (
     MAX_OFFSET,
-    MAX_REASON_CHARS,
     STATUS_NAMES,
     ApiError,
     list_filter,
+    parse_json_value,
     query_int,
+    query_text,
 )
+
+logger = logging.getLogger(__name__)
+
+# What a finished action reports on the workflow page: a fixed code in the address, never text
+# from the request (which would let a link put any words on the page).
+NOTICES = {"signal_sent": "Signal sent.", "cancel_requested": "Cancellation requested.",
+           "terminated": "Workflow terminated."}
 
 PAGE_EVENTS = 200
 PAGE_RUNS = 50
@@ -43,7 +66,7 @@ env = Environment(loader=FileSystemLoader(_HERE / "templates"),
                   autoescape=select_autoescape(default=True, default_for_string=True),
                   trim_blocks=True, lstrip_blocks=True)
 env.filters.update(pretty=pretty, short=short, iso=iso, when=when, duration=format_duration,
-                   href=workflow_href)
+                   href=workflow_href, clipped=first_clipped)
 
 
 def _backend(request: Request) -> Backend:
@@ -51,26 +74,72 @@ def _backend(request: Request) -> Backend:
     return backend
 
 
-def _csrf(request: Request) -> tuple[str, bool]:
-    token = request.cookies.get(CSRF_COOKIE)
-    if token and len(token) >= 32:
-        return token, False
-    return new_csrf_token(), True
+def _keys(request: Request) -> Secrets:
+    keys: Secrets = request.app.state.keys
+    return keys
 
 
-def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    token, fresh = _csrf(request)
-    context.update(csrf_field=CSRF_FIELD, csrf_token=token,
+def _page_context(request: Request, context: dict[str, Any]) -> str | None:
+    """Adds what every page needs; returns a new CSRF nonce to set as a cookie, if any."""
+    nonce = request.cookies.get(CSRF_COOKIE)
+    fresh = None
+    if not nonce or len(nonce) < 32:
+        nonce = fresh = new_nonce()
+    context.update(csrf_field=CSRF_FIELD,
+                   csrf_token=_keys(request).csrf_token(nonce, session_cookie(request)),
                    auth_enabled=request.app.state.api_token is not None,
                    statuses=[s.upper() for s in STATUS_NAMES])
-    response = HTMLResponse(env.get_template(template).render(**context), status_code=status)
-    if fresh:
-        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/")
+    return fresh
+
+
+def _html(request: Request, body: str, status: int, fresh_nonce: str | None) -> HTMLResponse:
+    response = HTMLResponse(body, status_code=status)
+    if fresh_nonce is not None:
+        response.set_cookie(CSRF_COOKIE, fresh_nonce, httponly=True, samesite="strict",
+                            path="/", secure=is_tls(request))
     return response
 
 
-def _error_page(request: Request, error: ApiError) -> HTMLResponse:
-    return render(request, "error.html", status=error.status, error=error)
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    fresh = _page_context(request, context)
+    return _html(request, env.get_template(template).render(**context), status, fresh)
+
+
+async def render_page(request: Request, template: str, status: int = 200,
+                      prepare: Callable[[], dict[str, Any]] | None = None,
+                      **context: Any) -> HTMLResponse:
+    """``render`` in a thread (with ``prepare``'s extra context built there too): decoding
+    and pretty-printing a page of payloads must not stall the event loop."""
+    fresh = _page_context(request, context)
+
+    def build() -> str:
+        if prepare is not None:
+            context.update(prepare())
+        return env.get_template(template).render(**context)
+
+    return _html(request, await asyncio.to_thread(build), status, fresh)
+
+
+def _error_page(request: Request, error: ApiError, back: str | None = None) -> HTMLResponse:
+    return render(request, "error.html", status=error.status, error=error, back=back)
+
+
+def ui_endpoint(fn: Callable[[Request], Awaitable[Response]]
+                ) -> Callable[[Request], Awaitable[Response]]:
+    """Every error of a page becomes an error page with the right status; a bug becomes a
+    500 page that says so (and is logged)."""
+    async def wrapper(request: Request) -> Response:
+        try:
+            return await fn(request)
+        except Exception as error:
+            mapped = map_error(error)
+            if mapped is None:
+                logger.exception("unexpected error in %s %s", request.method,
+                                 request.url.path)
+                mapped = ApiError(500, "internal", f"internal error: {type(error).__name__}")
+            return _error_page(request, mapped)
+
+    return wrapper
 
 
 def _ui_path(request: Request) -> tuple[str, str | None]:
@@ -79,7 +148,7 @@ def _ui_path(request: Request) -> tuple[str, str | None]:
     if not parts[0] or len(parts) > 2:
         raise ApiError(404, "not_found", "no such page")
     try:
-        workflow_id = unquote_to_bytes(parts[0]).decode("utf-8")
+        workflow_id = segment_id(parts[0])
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_parameter", "the workflow id in the address is not UTF-8",
                        "workflow_id") from None
@@ -88,13 +157,11 @@ def _ui_path(request: Request) -> tuple[str, str | None]:
 
 # -- workflow list ----------------------------------------------------------------------------
 
+@ui_endpoint
 async def index(request: Request) -> Response:
     params = request.query_params
-    try:
-        flt = list_filter(params)
-        offset = query_int(params, "offset", default=0, minimum=0, maximum=MAX_OFFSET)
-    except ApiError as error:
-        return _error_page(request, error)
+    flt = list_filter(params)
+    offset = query_int(params, "offset", default=0, minimum=0, maximum=MAX_OFFSET)
     reads = _backend(request).reads
     rows = await reads.list_runs(flt, PAGE_RUNS + 1, offset)
     counts = await reads.count_by_status(ListFilter(
@@ -108,14 +175,20 @@ async def index(request: Request) -> Response:
                                     if k not in ("offset", "fragment")}),
                    now=when(time.time()))
     if params.get("fragment") == "rows":
-        return render(request, "list_rows.html", **context)
-    return render(request, "list.html", **context)
+        return await render_page(request, "list_rows.html", **context)
+    return await render_page(request, "list.html", **context)
 
 
 # -- one workflow -----------------------------------------------------------------------------
 
+def _payload_href(row: ExecutionRow, run_id: str | None, **what: Any) -> str:
+    base = workflow_href(row.workflow_id)
+    return f"{base}/payload?{urlencode({'run_id': run_id or row.run_id, **what})}"
+
+
 async def _timeline_page(backend: Backend, row: ExecutionRow, after: int
-                         ) -> tuple[list[Any], int | None]:
+                         ) -> tuple[list[HistoryEvent], dict[tuple[str, Any], HistoryEvent],
+                                    int | None]:
     store = backend.client.store
     events = await store.get_history(row.run_id, after, PAGE_EVENTS)
     openers: dict[tuple[str, Any], HistoryEvent] = {}
@@ -128,76 +201,118 @@ async def _timeline_page(backend: Backend, row: ExecutionRow, after: int
                 key = opener_key(event)
                 if key is not None:
                     openers[key] = event
-    entries = Timeline(row.start_time, openers).entries(events)
     next_after = events[-1].event_id if len(events) == PAGE_EVENTS and \
         events[-1].event_id < row.history_length else None
-    return entries, next_after
+    return events, openers, next_after
 
 
+def _entries(row: ExecutionRow, events: list[HistoryEvent],
+             openers: dict[tuple[str, Any], HistoryEvent]) -> list[Any]:
+    clipped = [HistoryEvent(e.event_id, e.event_type, e.timestamp, clip_payloads(
+        e.attributes, _payload_href(row, row.run_id, event_id=e.event_id))) for e in events]
+    return Timeline(row.start_time, openers).entries(clipped)
+
+
+@ui_endpoint
 async def workflow_page(request: Request) -> Response:
-    try:
-        workflow_id, action = _ui_path(request)
-        if action is not None:
-            raise ApiError(404, "not_found", "no such page")
-        run_id = request.query_params.get("run_id") or None
-        after = query_int(request.query_params, "after", default=0, minimum=0,
-                          maximum=MAX_OFFSET)
-        backend = _backend(request)
-        row = await backend.execution(workflow_id, run_id)
-    except Exception as error:
-        mapped = map_error(error)
-        if mapped is None:
-            raise
-        return _error_page(request, mapped)
+    workflow_id, action = _ui_path(request)
+    if action == "payload":
+        return await _payload(request, workflow_id)
+    if action is not None:
+        raise ApiError(404, "not_found", "no such page")
+    run_id = query_text(request.query_params, "run_id")
+    after = query_int(request.query_params, "after", default=0, minimum=0, maximum=MAX_OFFSET)
+    backend = _backend(request)
+    row = await backend.execution(workflow_id, run_id)
     fragment = request.query_params.get("fragment")
     if fragment == "status":
         return JSONResponse({"status": row.status.name, "history_length": row.history_length,
                              "run_id": row.run_id})
-    entries, next_after = await _timeline_page(backend, row, after)
+    events, openers, next_after = await _timeline_page(backend, row, after)
     if fragment == "events":
-        return render(request, "events.html", entries=entries, next_after=next_after,
-                      row=row)
+        return await render_page(request, "events.html", next_after=next_after, row=row,
+                                 prepare=lambda: {"entries": _entries(row, events, openers)})
     store = backend.client.store
     first = await store.get_history(row.run_id, 0, 1)
     started = first[0].attributes if first else {}
-    pending = [pending_activity_json(a) for a in await store.list_pending_activities(row.run_id)]
+    pending = await store.list_pending_activities(row.run_id)
     inbox = await store.get_inbox(row.run_id) if row.status == ExecutionStatus.RUNNING else []
     children = await backend.reads.children(row.run_id)
     runs = await backend.reads.runs_of(row.workflow_id)
-    return render(
-        request, "workflow.html", row=row, entries=entries, next_after=next_after, after=after,
+    notice = NOTICES.get(request.query_params.get("notice") or "")
+
+    def prepare() -> dict[str, Any]:
+        def shown(value: Any, part: str) -> Any:
+            return decode_payloads(clip_payloads(value, _payload_href(row, run_id, part=part)))
+
+        return dict(
+            entries=_entries(row, events, openers),
+            input=shown(started.get("input", []), "input"),
+            result=shown(row.result, "result") if row.result is not None else None,
+            failure=shown(row.failure, "failure"),
+            pending=[pending_activity_json(clip_payloads(a, _payload_href(
+                row, run_id, part="pending"))) for a in pending],
+            inbox=[{"event_type": e.event_type, "time": iso(e.timestamp),
+                    "attributes": shown(e.attributes, "inbox")} for e in inbox])
+
+    return await render_page(
+        request, "workflow.html", prepare=prepare, row=row, next_after=next_after, after=after,
         page_size=PAGE_EVENTS, last_page_after=max(0, row.history_length - PAGE_EVENTS),
-        input=decode_payloads(started.get("input", [])),
-        result=decode_payloads(row.result) if row.result is not None else None,
-        failure=decode_payloads(row.failure), pending=pending,
-        inbox=[{"event_type": e.event_type, "time": iso(e.timestamp),
-                "attributes": decode_payloads(e.attributes)} for e in inbox],
         children=children, runs=runs, running=row.status == ExecutionStatus.RUNNING,
-        duration=format_duration((row.close_time or time.time())
-                                 - row.start_time),
-        notice=request.query_params.get("notice"), error=request.query_params.get("error"),
-        self_href=workflow_href(row.workflow_id, run_id))
+        duration=format_duration((row.close_time or time.time()) - row.start_time),
+        notice=notice, self_href=workflow_href(row.workflow_id, run_id))
+
+
+async def _payload(request: Request, workflow_id: str) -> Response:
+    """The whole of a value a page shows clipped, as JSON."""
+    params = request.query_params
+    backend = _backend(request)
+    row = await backend.execution(workflow_id, query_text(params, "run_id"))
+    store = backend.client.store
+    part = params.get("part")
+    value: Any
+    if params.get("event_id") is not None:
+        event_id = query_int(params, "event_id", default=1, minimum=1, maximum=MAX_OFFSET)
+        events = await store.get_history(row.run_id, event_id - 1, 1)
+        if not events:
+            raise ApiError(404, "not_found", f"run {row.run_id} has no event {event_id}")
+        value = events[0].attributes
+    elif part == "input":
+        first = await store.get_history(row.run_id, 0, 1)
+        value = first[0].attributes.get("input", []) if first else []
+    elif part == "result":
+        value = row.result
+    elif part == "failure":
+        value = row.failure
+    elif part == "pending":
+        value = await store.list_pending_activities(row.run_id)
+    elif part == "inbox":
+        value = [{"event_type": e.event_type, "timestamp": e.timestamp,
+                  "attributes": e.attributes} for e in await store.get_inbox(row.run_id)]
+    else:
+        raise ApiError(400, "invalid_parameter", "give event_id=N or part=input, result, "
+                       "failure, pending or inbox", "part")
+    body = await asyncio.to_thread(lambda: json.dumps(
+        decode_payloads(value), ensure_ascii=False, indent=1, default=str).encode())
+    return Response(body, media_type="application/json")
 
 
 async def workflow_action(request: Request) -> Response:
     try:
         workflow_id, action = _ui_path(request)
-    except ApiError as error:
-        return _error_page(request, error)
-    try:
         form = await read_form(request)
     except ApiError as error:
         return _error_page(request, error)
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
+    if not _keys(request).csrf_ok(request, form.get(CSRF_FIELD)):
         return _error_page(request, ApiError(
             403, "csrf", "the form's security token is missing or stale: reload the page and "
             "try again"))
     run_field = form.get("run_id")
     run_id = run_field if isinstance(run_field, str) and run_field else None
-    back = workflow_href(workflow_id, run_id)
+    back = workflow_href(workflow_id, run_id) if _printable(workflow_id) else "/"
     backend = _backend(request)
-    handle = backend.client.get_workflow_handle(workflow_id, run_id=run_id)
     try:
+        handle = backend.client.get_workflow_handle(workflow_id, run_id=run_id)
         await backend.open_execution(workflow_id, run_id)
         if action == "signal":
             name = form.get("name")
@@ -205,26 +320,29 @@ async def workflow_action(request: Request) -> Response:
                 raise ApiError(422, "validation_error", "give the signal a name", "name")
             args = _form_args(form.get("args"))
             await handle.signal(name.strip(), args=args)
-            notice = f"Signal {name.strip()!r} sent."
+            notice = "signal_sent"
         elif action == "cancel":
             await handle.cancel()
-            notice = "Cancellation requested."
+            notice = "cancel_requested"
         elif action == "terminate":
             reason = form.get("reason")
-            reason_text = reason[:MAX_REASON_CHARS] if isinstance(reason, str) else ""
-            await handle.terminate(reason=reason_text or "terminated from the web UI")
-            notice = "Workflow terminated."
+            await handle.terminate(reason=reason.strip() if isinstance(reason, str) and
+                                   reason.strip() else "terminated from the web UI")
+            notice = "terminated"
         else:
             raise ApiError(404, "not_found", f"no action {action!r}")
     except Exception as error:
         mapped = map_error(error)
         if mapped is None:
-            raise
-        sep = "&" if "?" in back else "?"
-        return RedirectResponse(f"{back}{sep}{urlencode({'error': mapped.message})}",
-                                status_code=303)
+            logger.exception("unexpected error in %s %s", request.method, request.url.path)
+            mapped = ApiError(500, "internal", f"internal error: {type(error).__name__}")
+        return _error_page(request, mapped, back=back)
     sep = "&" if "?" in back else "?"
     return RedirectResponse(f"{back}{sep}{urlencode({'notice': notice})}", status_code=303)
+
+
+def _printable(workflow_id: str) -> bool:
+    return workflow_id.isprintable()
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -233,14 +351,16 @@ async def read_form(request: Request) -> dict[str, str]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         return {}
-    body = b""
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
             raise ApiError(413, "payload_too_large", "the form is too large")
+        chunks.append(chunk)
     try:
-        pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True, max_num_fields=50,
-                          encoding="utf-8", errors="replace")
+        pairs = parse_qsl(b"".join(chunks).decode("latin-1"), keep_blank_values=True,
+                          max_num_fields=50, encoding="utf-8", errors="replace")
     except ValueError:
         raise ApiError(400, "invalid_form", "the form has too many fields") from None
     return dict(pairs)
@@ -251,16 +371,11 @@ def _form_args(raw: Any) -> list[Any]:
     if not text:
         return []
     try:
-        value = json.loads(text)
-    except (ValueError, RecursionError) as error:
+        value = parse_json_value(text)
+    except ApiError as error:
         raise ApiError(422, "validation_error",
-                       f"arguments are not valid JSON ({error}); strings need quotes, e.g. "
+                       f"arguments: {error.message}; strings need quotes, e.g. "
                        '"hello", and several arguments go in an array: ["a", 2]',
-                       "args") from None
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise ApiError(422, "validation_error", "arguments hold invalid Unicode",
                        "args") from None
     # One JSON value is one argument; an array is the argument list.
     return value if isinstance(value, list) else [value]
@@ -286,18 +401,30 @@ async def login(request: Request) -> Response:
     except ApiError as error:
         return _error_page(request, error)
     next_path = _safe_next(form.get("next"))
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
+    keys = _keys(request)
+    if not keys.csrf_ok(request, form.get(CSRF_FIELD)):
         return render(request, "login.html", status=403, next=next_path, failed=True,
                       reason="The form's security token is missing or stale; try again.")
     expected = request.app.state.api_token
-    token = form.get("token")
     if expected is None:
         return RedirectResponse(next_path, status_code=303)
+    limiter = request.app.state.limiter
+    client = client_address(request.scope)
+    wait = limiter.retry_after(client)
+    if wait is not None:
+        refused = render(request, "login.html", status=429, next=next_path, failed=True,
+                         reason=f"Too many wrong tokens; wait {wait:.0f} s and try again.")
+        refused.headers["Retry-After"] = str(int(wait + 0.999))
+        return refused
+    token = form.get("token")
     if not isinstance(token, str) or not tokens_match(token.strip(), expected):
+        limiter.fail(client)
         return render(request, "login.html", status=401, next=next_path, failed=True,
                       reason="That token is not the server's API token.")
     response = RedirectResponse(next_path, status_code=303)
-    response.set_cookie(TOKEN_COOKIE, token.strip(), httponly=True, samesite="strict", path="/")
+    response.set_cookie(session_cookie_name(request), keys.new_session(),
+                        max_age=SESSION_SECONDS, httponly=True, samesite="strict", path="/",
+                        secure=is_tls(request))
     return response
 
 
@@ -306,10 +433,11 @@ async def logout(request: Request) -> Response:
         form = await read_form(request)
     except ApiError as error:
         return _error_page(request, error)
-    if not csrf_ok(request, form.get(CSRF_FIELD)):
+    if not _keys(request).csrf_ok(request, form.get(CSRF_FIELD)):
         return _error_page(request, ApiError(403, "csrf", "stale form; reload and try again"))
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(TOKEN_COOKIE, path="/")
+    response.delete_cookie(session_cookie_name(request), path="/", secure=is_tls(request),
+                           httponly=True, samesite="strict")
     return response
 
 
@@ -319,8 +447,8 @@ async def favicon(request: Request) -> Response:
 
 routes = [
     Route("/", index, methods=["GET"]),
-    Route("/workflows/{rest:path}", workflow_page, methods=["GET"]),
-    Route("/workflows/{rest:path}", workflow_action, methods=["POST"]),
+    any_character_route(Route("/workflows/{rest:path}", workflow_page, methods=["GET"])),
+    any_character_route(Route("/workflows/{rest:path}", workflow_action, methods=["POST"])),
     Route("/login", login_form, methods=["GET"]),
     Route("/login", login, methods=["POST"]),
     Route("/logout", logout, methods=["POST"]),

@@ -1,8 +1,10 @@
 """Request validation for the JSON API: every rejection names the field and says what fits.
 
 Malformed requests (unparseable JSON, a query parameter of the wrong form) are 400; a JSON body
-of the wrong shape is 422. Nothing a client sends may reach the store in a form the store would
-choke on (lone surrogates, integers past SQLite's range, infinite numbers).
+of the wrong shape is 422. Names and payloads are checked by the same rules as the Python
+client's (``_model.limits``), so nothing a client sends reaches the store in a form the store
+would choke on (lone surrogates, NUL, names past an index entry, integers past SQLite's range,
+NaN or infinite numbers).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from .._model import limits
 from .._store.base import ExecutionStatus
 from .readmodel import ListFilter
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
-MAX_NAME_CHARS = 1000
-MAX_REASON_CHARS = 10_000
+MAX_NAME_CHARS = limits.MAX_NAME_BYTES
+MAX_REASON_CHARS = limits.MAX_REASON_BYTES
 MAX_LIST_LIMIT = 1000
 MAX_HISTORY_LIMIT = 1000
 MAX_WAIT_SECONDS = 300.0
@@ -45,14 +48,6 @@ class ApiError(Exception):
         return {"error": error}
 
 
-def _check_text(value: str, where: str, status: int, code: str) -> None:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ApiError(status, code, f"{where} holds invalid Unicode (a lone surrogate)",
-                       where) from None
-
-
 def parse_json_body(raw: bytes) -> dict[str, Any]:
     """The request body as a JSON object (an empty body counts as ``{}``)."""
     if not raw.strip():
@@ -62,36 +57,53 @@ def parse_json_body(raw: bytes) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_json", "request body is not UTF-8 text") from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as error:
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "request body is nested too deeply") from None
+    except ValueError as error:
         raise ApiError(400, "invalid_json", f"request body is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise ApiError(422, "validation_error",
                        f"request body must be a JSON object, got {type(data).__name__}")
+    try:
+        limits.check_depth("request body", data)
+    except ValueError as error:
+        raise ApiError(422, "validation_error", str(error)) from None
     # Lone surrogates parse (JSON allows "\ud800") but cannot be stored as UTF-8.
     try:
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         raise ApiError(400, "invalid_json",
                        "request body holds invalid Unicode (a lone surrogate escape)") from None
-    _check_depth(data, 0)
     return data
+
+
+def parse_json_value(text: str) -> Any:
+    """One JSON value, by the same rules as a request body (no NaN, no infinities, no lone
+    surrogates, bounded depth)."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        limits.check_depth("the value", value)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except RecursionError:
+        raise ApiError(422, "validation_error", "the value is nested too deeply") from None
+    except UnicodeEncodeError:
+        raise ApiError(422, "validation_error",
+                       "the value holds invalid Unicode (a lone surrogate)") from None
+    except ValueError as error:
+        raise ApiError(422, "validation_error", f"not valid JSON ({error})") from None
+    return value
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _check_depth(value: Any, depth: int) -> None:
-    # Payloads are re-serialised by the converter; keep them well inside its recursion limit.
-    if depth > 64:
-        raise ApiError(422, "validation_error", "request body is nested more than 64 levels deep")
-    if isinstance(value, dict):
-        for item in value.values():
-            _check_depth(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _check_depth(item, depth + 1)
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text[:40]} is too large for a floating-point number")
+    return number
 
 
 class Body:
@@ -117,9 +129,13 @@ class Body:
                            f"field '{name}' must be a string, got {_json_type(value)}", name)
         if required and not value.strip():
             raise ApiError(422, "validation_error", f"field '{name}' must not be empty", name)
-        if len(value) > limit:
-            raise ApiError(422, "validation_error",
-                           f"field '{name}' is longer than {limit} characters", name)
+        try:
+            if limit == MAX_NAME_CHARS:
+                limits.check_name(f"field '{name}'", value)
+            else:
+                limits.check_text(f"field '{name}'", value, limit)
+        except ValueError as error:
+            raise ApiError(422, "validation_error", str(error), name) from None
         return value
 
     def required_text(self, name: str) -> str:
@@ -194,12 +210,10 @@ def query_text(params: Any, name: str) -> str | None:
     value = params.get(name)
     if value is None or value == "":
         return None
-    if len(value) > MAX_NAME_CHARS:
-        raise ApiError(400, "invalid_parameter",
-                       f"query parameter '{name}' is longer than {MAX_NAME_CHARS} characters",
-                       name)
-    _check_text(value, f"query parameter '{name}'", 400, "invalid_parameter")
-    return str(value)
+    try:
+        return limits.check_name(f"query parameter '{name}'", value)
+    except ValueError as error:
+        raise ApiError(400, "invalid_parameter", str(error), name) from None
 
 
 def query_int(params: Any, name: str, *, default: int, minimum: int, maximum: int) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .. import exceptions as exc
+from .._model.redact import scrub
 from .base import Store
 
 DEFAULT_SQLITE_FILE = "stalwart.db"
@@ -22,6 +24,15 @@ def resolve_url(url: str | None) -> str:
 
 async def open_store(url: str | None) -> Store:
     resolved = resolve_url(url)
+    try:
+        return await _open_store(resolved)
+    except (ValueError, OSError, exc.StoreError) as error:
+        # Errors quote the URL; the password must not reach a terminal or a log.
+        error.args = tuple(scrub(a, resolved) if isinstance(a, str) else a for a in error.args)
+        raise
+
+
+async def _open_store(resolved: str) -> Store:
     if resolved.startswith("sqlite:"):
         from .sqlite.store import SqliteStore
 
