@@ -8,6 +8,11 @@ Exposed: workflows started and closed (by type and status), workflow tasks (by o
 their latency, replays, activity attempts by type and outcome (completed, failed, retry,
 cancelled, benign), schedule-to-start and execution latency histograms, each worker's cache
 size, and the task-queue backlog read from the store at scrape time.
+
+The metrics live in ``REGISTRY``, a ``prometheus_client`` registry of their own. To serve them
+with the rest of an application's metrics, expose that registry too (e.g.
+``prometheus_client.make_asgi_app(registry=stalwart.metrics.REGISTRY)``); call ``await
+refresh()`` before a scrape there to bring the backlog gauge up to date.
 """
 
 from __future__ import annotations
@@ -15,26 +20,35 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from ._engine.metrics import METRICS, backlog_sources, gauge_lines
+from prometheus_client import generate_latest
 
-__all__ = ["MetricsServer", "render", "start_http_server"]
+from ._engine.metrics import METRICS, Sample, backlog_sources
+
+__all__ = ["REGISTRY", "MetricsServer", "refresh", "render", "start_http_server"]
+
+REGISTRY = METRICS.registry
+# generate_latest writes names escaped to the classic text format, which every Prometheus
+# version reads.
+TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
 
 
-async def render() -> str:
-    """The Prometheus text exposition of everything this process measures."""
-    extra: list[str] = []
-    samples: list[tuple[list[str], float]] = []
+async def refresh() -> None:
+    """Read the task-queue backlog of every running worker's store (the one gauge that needs
+    the store, and so an await)."""
+    samples: list[Sample] = []
     for source in list(backlog_sources):
         try:
             for (kind, queue), count in (await source()).items():
                 samples.append(([queue, kind], float(count)))
         except Exception:  # a store that is closing must not break the scrape
             continue
-    if samples:
-        extra = gauge_lines("stalwart_task_queue_backlog",
-                            "Tasks ready to run and not yet claimed, by task queue and kind.",
-                            ["task_queue", "kind"], samples)
-    return METRICS.render(extra)
+    METRICS.gauges.backlog = samples
+
+
+async def render() -> str:
+    """The Prometheus text exposition of everything this process measures."""
+    await refresh()
+    return generate_latest(REGISTRY).decode()
 
 
 @dataclass
@@ -58,7 +72,7 @@ async def start_http_server(port: int = 9464, host: str = "127.0.0.1") -> Metric
             parts = line.split()
             if len(parts) >= 2 and parts[0] == "GET" and parts[1].split("?")[0] == "/metrics":
                 body = (await render()).encode()
-                status, content_type = "200 OK", "text/plain; version=0.0.4; charset=utf-8"
+                status, content_type = "200 OK", TEXT_FORMAT
             else:
                 body, status, content_type = b"not found: GET /metrics\n", "404 Not Found", \
                     "text/plain"
@@ -66,7 +80,8 @@ async def start_http_server(port: int = 9464, host: str = "127.0.0.1") -> Metric
                          f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
                          + body)
             await writer.drain()
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                ConnectionError):
             pass
         finally:
             writer.close()

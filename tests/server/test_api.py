@@ -395,10 +395,16 @@ async def test_metrics_report_statuses_backlog_and_history_sizes(
 
 
 def _parse_metrics(text: str) -> dict[str, float]:
+    """Samples by name and labels, the labels in the order the test writes them."""
     samples = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):
             name, value = line.rsplit(" ", 1)
+            if "{" in name:
+                base, labels = name[:-1].split("{", 1)
+                order = ["workflow_type", "status", "task_queue", "kind", "le"]
+                parts = sorted(labels.split(","), key=lambda p: order.index(p.split("=")[0]))
+                name = base + "{" + ",".join(parts) + "}"
             samples[name] = float(value)
     return samples
 

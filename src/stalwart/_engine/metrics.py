@@ -1,149 +1,143 @@
-"""Process-wide Prometheus metrics for workers and clients (text exposition, no dependency).
+"""Process-wide Prometheus metrics for workers and clients, kept by ``prometheus_client``.
 
-Counters and histograms are updated on the worker's event loop (cheap dict increments); the
-``/metrics`` endpoint renders them, plus gauges read at scrape time (cache size, task-queue
-backlog from the store).
+Counters and histograms are updated on the worker's event loop (``prometheus_client`` metrics
+are thread-safe and cheap). Two gauges are read at scrape time: each worker's cache size
+(synchronous sources) and the task-queue backlog, which needs the store and so is read
+asynchronously by ``stalwart.metrics.render`` before the registry is collected; the collector
+then reports that last reading.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
-LabelValues = tuple[str, ...]
+from prometheus_client import CollectorRegistry
+from prometheus_client import Counter as _Counter
+from prometheus_client import Histogram as _Histogram
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                     10.0, 30.0, 60.0, 300.0)
 
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
-    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}" if parts else ""
+# One gauge reading: label values and the value.
+Sample = tuple[Sequence[str], float]
 
 
 class Counter:
-    def __init__(self, name: str, help: str, labels: Sequence[str]) -> None:
-        self.name, self.help, self.labels = name, help, tuple(labels)
-        self._values: dict[LabelValues, float] = defaultdict(float)
-        self._lock = threading.Lock()
+    """A labelled counter (the call sites name label values positionally)."""
+
+    def __init__(self, registry: CollectorRegistry, name: str, help: str,
+                 labels: Sequence[str]) -> None:
+        self.name, self.labels = name, tuple(labels)
+        self._registry = registry
+        self._metric = _Counter(name, help, self.labels, registry=registry)
 
     def inc(self, *label_values: str, amount: float = 1.0) -> None:
-        with self._lock:
-            self._values[label_values] += amount
+        self._metric.labels(*label_values).inc(amount)
 
     def value(self, *label_values: str) -> float:
-        return self._values.get(label_values, 0.0)
-
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
-        with self._lock:
-            for values, amount in sorted(self._values.items()):
-                lines.append(f"{self.name}{_labels(self.labels, values)} {amount:g}")
-        return lines
+        sample = self._registry.get_sample_value(self.name, dict(zip(self.labels, label_values,
+                                                                     strict=True)))
+        return sample or 0.0
 
 
 class Histogram:
-    def __init__(self, name: str, help: str, labels: Sequence[str],
+    def __init__(self, registry: CollectorRegistry, name: str, help: str, labels: Sequence[str],
                  buckets: Sequence[float] = _LATENCY_BUCKETS) -> None:
-        self.name, self.help, self.labels = name, help, tuple(labels)
-        self.buckets = tuple(buckets)
-        self._counts: dict[LabelValues, list[int]] = {}
-        self._sums: dict[LabelValues, float] = defaultdict(float)
-        self._lock = threading.Lock()
+        self.name, self.labels = name, tuple(labels)
+        self._registry = registry
+        self._metric = _Histogram(name, help, self.labels, buckets=tuple(buckets),
+                                  registry=registry)
 
     def observe(self, value: float, *label_values: str) -> None:
-        with self._lock:
-            counts = self._counts.setdefault(label_values, [0] * (len(self.buckets) + 1))
-            for index, bound in enumerate(self.buckets):
-                if value <= bound:
-                    counts[index] += 1
-            counts[-1] += 1
-            self._sums[label_values] += value
+        self._metric.labels(*label_values).observe(value)
 
     def count(self, *label_values: str) -> int:
-        counts = self._counts.get(label_values)
-        return counts[-1] if counts else 0
+        sample = self._registry.get_sample_value(
+            f"{self.name}_count", dict(zip(self.labels, label_values, strict=True)))
+        return int(sample or 0)
 
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
-        with self._lock:
-            for values, counts in sorted(self._counts.items()):
-                for bound, count in zip(self.buckets, counts, strict=False):
-                    labels = _labels(self.labels, values, 'le="' + format(bound, "g") + '"')
-                    lines.append(f"{self.name}_bucket{labels} {count}")
-                labels = _labels(self.labels, values, 'le="+Inf"')
-                lines.append(f"{self.name}_bucket{labels} {counts[-1]}")
-                lines.append(f"{self.name}_sum{_labels(self.labels, values)} "
-                             f"{self._sums[values]:g}")
-                lines.append(f"{self.name}_count{_labels(self.labels, values)} {counts[-1]}")
-        return lines
+
+class GaugeSource:
+    """A gauge whose readings come from a callable at collection time."""
+
+    def __init__(self, name: str, help: str, labels: Sequence[str],
+                 read: Callable[[], Sequence[Sample]]) -> None:
+        self.name, self.help, self.labels, self.read = name, help, tuple(labels), read
+
+
+class _ScrapeTimeGauges(Collector):
+    def __init__(self) -> None:
+        self.sources: list[GaugeSource] = []
+        self.backlog: list[Sample] = []
+
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, GaugeMetricFamily] = {}
+        for source in list(self.sources):
+            family = families.get(source.name)
+            if family is None:
+                family = families[source.name] = GaugeMetricFamily(
+                    source.name, source.help, labels=source.labels)
+            for values, value in source.read():
+                family.add_metric(list(values), value)
+        yield from families.values()
+        if self.backlog:
+            family = GaugeMetricFamily(
+                "stalwart_task_queue_backlog",
+                "Tasks ready to run and not yet claimed, by task queue and kind.",
+                labels=["task_queue", "kind"])
+            for values, value in self.backlog:
+                family.add_metric(list(values), value)
+            yield family
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # families depend on what runs; nothing to check at registration
 
 
 class Registry:
     def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
         self.workflows_started = Counter(
-            "stalwart_workflows_started_total", "Workflows started by clients of this process.",
-            ["workflow_type"])
+            r, "stalwart_workflows_started_total",
+            "Workflows started by clients of this process.", ["workflow_type"])
         self.workflows_closed = Counter(
-            "stalwart_workflows_closed_total",
+            r, "stalwart_workflows_closed_total",
             "Workflow runs closed by workers of this process, by final status.",
             ["workflow_type", "status"])
         self.workflow_tasks = Counter(
-            "stalwart_workflow_tasks_total", "Workflow tasks processed, by outcome.",
+            r, "stalwart_workflow_tasks_total", "Workflow tasks processed, by outcome.",
             ["workflow_type", "outcome"])
         self.replays = Counter(
-            "stalwart_workflow_replays_total",
+            r, "stalwart_workflow_replays_total",
             "Workflow instances rebuilt from history (cache misses).", ["workflow_type"])
         self.activities = Counter(
-            "stalwart_activity_executions_total",
+            r, "stalwart_activity_executions_total",
             "Activity attempts, by outcome: completed, failed (for good), retry, cancelled.",
             ["activity_type", "outcome"])
         self.schedule_to_start = Histogram(
-            "stalwart_activity_schedule_to_start_seconds",
+            r, "stalwart_activity_schedule_to_start_seconds",
             "Time an activity attempt waited between being scheduled and starting.",
             ["activity_type"])
         self.execution = Histogram(
-            "stalwart_activity_execution_seconds", "Run time of activity attempts.",
+            r, "stalwart_activity_execution_seconds", "Run time of activity attempts.",
             ["activity_type"])
         self.workflow_task_latency = Histogram(
-            "stalwart_workflow_task_seconds",
+            r, "stalwart_workflow_task_seconds",
             "Time from claiming a workflow task to committing it.", ["workflow_type"])
-        self._gauges: list[Callable[[], list[str]]] = []
+        self.gauges = _ScrapeTimeGauges()
+        r.register(self.gauges)
 
-    def add_gauge_source(self, source: Callable[[], list[str]]) -> None:
-        self._gauges.append(source)
+    def add_gauge_source(self, source: GaugeSource) -> None:
+        self.gauges.sources.append(source)
 
-    def remove_gauge_source(self, source: Callable[[], list[str]]) -> None:
-        if source in self._gauges:
-            self._gauges.remove(source)
-
-    def render(self, extra: Sequence[str] = ()) -> str:
-        lines: list[str] = []
-        for metric in (self.workflows_started, self.workflows_closed, self.workflow_tasks,
-                       self.replays, self.activities, self.schedule_to_start, self.execution,
-                       self.workflow_task_latency):
-            lines += metric.render()
-        for source in list(self._gauges):
-            lines += source()
-        lines += extra
-        return "\n".join(lines) + "\n"
+    def remove_gauge_source(self, source: GaugeSource) -> None:
+        if source in self.gauges.sources:
+            self.gauges.sources.remove(source)
 
 
 METRICS = Registry()
 
 # Async callables returning {(kind, task_queue): ready task count}; one per running worker.
 backlog_sources: list[Callable[[], Awaitable[dict[tuple[str, str], int]]]] = []
-
-
-def gauge_lines(name: str, help: str, labels: Sequence[str],
-                samples: Sequence[tuple[Sequence[str], float]]) -> list[str]:
-    lines = [f"# HELP {name} {help}", f"# TYPE {name} gauge"]
-    lines += [f"{name}{_labels(labels, values)} {value:g}" for values, value in samples]
-    return lines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import logging
 import random
 import time
@@ -34,7 +35,7 @@ from .._store.base import (
 from ..converter import DataConverter, _payload_to_json
 from .clock import Clock
 from .codec import decode_events, decode_value, encode_commands, encode_value
-from .metrics import METRICS, gauge_lines
+from .metrics import METRICS, GaugeSource
 
 logger = logging.getLogger(__name__)
 
@@ -202,11 +203,12 @@ class WorkflowWorker:
     def cache_size(self) -> int:
         return len(self._cache)
 
-    def cache_gauge(self) -> list[str]:
-        return gauge_lines("stalwart_workflow_cache_size",
+    @functools.cached_property
+    def cache_gauge(self) -> GaugeSource:
+        return GaugeSource("stalwart_workflow_cache_size",
                            "Workflow instances cached in memory by a worker.",
-                           ["task_queue", "worker"], [([self.task_queue, self.identity],
-                                                       float(len(self._cache)))])
+                           ["task_queue", "worker"],
+                           lambda: [([self.task_queue, self.identity], float(len(self._cache)))])
 
     # -- one workflow task ------------------------------------------------------------------
     async def _process_chain(self, first: WorkflowTaskClaim) -> None:

@@ -1,66 +1,79 @@
-"""``/metrics`` in the Prometheus text format (version 0.0.4), written by hand: a few gauges
-read from the store on each scrape need no client library."""
+"""``/metrics`` in the Prometheus text format, written by ``prometheus_client`` from gauges
+read from the store on each scrape."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
 from .backend import Backend
 from .readmodel import MetricsSnapshot
 
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
-
-
-def _labels(**labels: str) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+# generate_latest writes names escaped to the classic text format, which every Prometheus
+# version reads.
+TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def render(snapshot: MetricsSnapshot) -> str:
-    lines: list[str] = []
+class _SnapshotCollector(Collector):
+    def __init__(self, snapshot: MetricsSnapshot) -> None:
+        self.snapshot = snapshot
 
-    def family(name: str, kind: str, help_text: str) -> None:
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} {kind}")
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot
+        executions = GaugeMetricFamily(
+            "stalwart_workflow_executions",
+            "Workflow runs in the store, by workflow type and status.",
+            labels=["workflow_type", "status"])
+        for (workflow_type, status), count in sorted(snap.executions.items()):
+            executions.add_metric([workflow_type, status], count)
+        yield executions
+        backlog = GaugeMetricFamily(
+            "stalwart_task_queue_backlog",
+            "Tasks ready to run that no worker holds yet, by task queue and kind.",
+            labels=["task_queue", "kind"])
+        for (queue, kind), count in sorted(snap.backlog.items()):
+            backlog.add_metric([queue, kind], count)
+        yield backlog
+        leased = GaugeMetricFamily("stalwart_task_queue_leased",
+                                   "Tasks a worker holds right now, by task queue and kind.",
+                                   labels=["task_queue", "kind"])
+        for (queue, kind), count in sorted(snap.leased.items()):
+            leased.add_metric([queue, kind], count)
+        yield leased
+        yield GaugeMetricFamily(
+            "stalwart_inbox_events",
+            "Signals, results and timer firings waiting for their run's next workflow task.",
+            value=snap.inbox_events)
+        yield GaugeMetricFamily("stalwart_timers_pending", "Durable timers not yet fired.",
+                                value=snap.timers)
+        workers = GaugeMetricFamily("stalwart_workers", "Registered workers, by task queue.",
+                                    labels=["task_queue"])
+        for queue, count in sorted(snap.workers.items()):
+            workers.add_metric([queue], count)
+        yield workers
+        yield HistogramMetricFamily(
+            "stalwart_history_length", "Events in the history of each run.",
+            buckets=[*((str(int(bound)), count) for bound, count in snap.history_buckets),
+                     ("+Inf", snap.history_runs)],
+            sum_value=snap.history_events)
+        yield GaugeMetricFamily("stalwart_history_length_max", "Events in the longest history.",
+                                value=snap.history_max)
 
-    family("stalwart_workflow_executions", "gauge",
-           "Workflow runs in the store, by workflow type and status.")
-    for (workflow_type, status), count in sorted(snapshot.executions.items()):
-        lines.append(f"stalwart_workflow_executions"
-                     f"{_labels(workflow_type=workflow_type, status=status)} {count}")
-    family("stalwart_task_queue_backlog", "gauge",
-           "Tasks ready to run that no worker holds yet, by task queue and kind.")
-    for (queue, kind), count in sorted(snapshot.backlog.items()):
-        lines.append(f"stalwart_task_queue_backlog{_labels(task_queue=queue, kind=kind)} {count}")
-    family("stalwart_task_queue_leased", "gauge",
-           "Tasks a worker holds right now, by task queue and kind.")
-    for (queue, kind), count in sorted(snapshot.leased.items()):
-        lines.append(f"stalwart_task_queue_leased{_labels(task_queue=queue, kind=kind)} {count}")
-    family("stalwart_inbox_events", "gauge",
-           "Signals, results and timer firings waiting for their run's next workflow task.")
-    lines.append(f"stalwart_inbox_events {snapshot.inbox_events}")
-    family("stalwart_timers_pending", "gauge", "Durable timers not yet fired.")
-    lines.append(f"stalwart_timers_pending {snapshot.timers}")
-    family("stalwart_workers", "gauge", "Registered workers, by task queue.")
-    for queue, count in sorted(snapshot.workers.items()):
-        lines.append(f"stalwart_workers{_labels(task_queue=queue)} {count}")
-    family("stalwart_history_length", "histogram", "Events in the history of each run.")
-    for bound, count in snapshot.history_buckets:
-        lines.append(f'stalwart_history_length_bucket{{le="{bound:g}"}} {count}')
-    lines.append(f'stalwart_history_length_bucket{{le="+Inf"}} {snapshot.history_runs}')
-    lines.append(f"stalwart_history_length_sum {snapshot.history_events}")
-    lines.append(f"stalwart_history_length_count {snapshot.history_runs}")
-    family("stalwart_history_length_max", "gauge", "Events in the longest history.")
-    lines.append(f"stalwart_history_length_max {snapshot.history_max}")
-    return "\n".join(lines) + "\n"
+
+def render(snapshot: MetricsSnapshot) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_SnapshotCollector(snapshot))
+    return generate_latest(registry)
 
 
 async def metrics(request: Request) -> Response:
     backend: Backend = request.app.state.backend
     snapshot = await backend.reads.metrics()
-    return PlainTextResponse(render(snapshot),
-                             media_type="text/plain; version=0.0.4; charset=utf-8")
+    body = await asyncio.to_thread(render, snapshot)
+    return Response(body, media_type=TEXT_FORMAT)
