@@ -31,8 +31,8 @@ def activity_as_tool(
     """Describe an ``@activity.defn`` function as a tool for the agent loop.
 
     The tool's name defaults to the activity's name, its description to the docstring's first
-    paragraph, and its parameters' JSON schema comes from the type hints (``str``, numbers,
-    ``bool``, lists, dicts, ``Optional``, ``Literal``, enums, dataclasses, pydantic models).
+    paragraph, and its parameters' JSON schema comes from the type hints (see
+    :func:`json_schema`).
     When the model calls the tool, the agent loop runs the activity with these timeouts and
     this retry policy.
 
@@ -52,11 +52,14 @@ def activity_as_tool(
     properties: dict[str, Any] = {}
     required: list[str] = []
     names: list[str] = []
+    defs: dict[str, Any] = {}
     for param in signature.parameters.values():
         if param.name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         names.append(param.name)
         schema = json_schema(hints.get(param.name, Any))
+        # "#/$defs/..." refers to the document root: recursive types' definitions go there.
+        defs.update(schema.pop("$defs", {}))
         doc = _param_doc(target.__doc__ or "", param.name)
         if doc:
             schema = {**schema, "description": doc}
@@ -65,6 +68,8 @@ def activity_as_tool(
             required.append(param.name)
     parameters: dict[str, Any] = {"type": "object", "properties": properties,
                                   "required": required, "additionalProperties": False}
+    if defs:
+        parameters["$defs"] = defs
     return ToolSpec(
         name=name or definition.name.replace(".", "_"),
         description=description or _summary(target.__doc__) or definition.name,
@@ -111,90 +116,191 @@ def _param_doc(doc: str, name: str) -> str:
 
 
 def json_schema(hint: Any) -> dict[str, Any]:
-    """A JSON schema for a type hint (the subset models' tool calling understands)."""
+    """A JSON schema for a type hint, for a model's tool calling.
+
+    Where pydantic is installed, ``pydantic.TypeAdapter(hint).json_schema()`` writes it (with
+    ``$ref``s inlined, as not every provider follows them; a recursive type keeps its
+    ``$defs``). Otherwise, or for types pydantic cannot describe (such as ``typing.TypedDict``
+    before Python 3.12), a built-in writer covers ``str``, numbers, ``bool``, lists, tuples,
+    dicts, ``Optional``, ``Literal``, enums, dataclasses, TypedDicts and pydantic models.
+    """
     if hint is Any or hint is object or hint is inspect.Parameter.empty:
         return {}
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin is typing.Annotated:
-        return json_schema(args[0])
-    if origin is typing.Union or origin is types.UnionType:
-        options = [a for a in args if a is not type(None)]
-        schemas = [json_schema(a) for a in options]
-        if type(None) in args:
-            schemas.append({"type": "null"})
-        return schemas[0] if len(schemas) == 1 else {"anyOf": schemas}
-    if origin is typing.Literal:
-        values = list(args)
-        kinds = {type(v) for v in values}
-        schema: dict[str, Any] = {"enum": values}
-        if kinds == {str}:
-            schema["type"] = "string"
-        elif kinds == {int}:
-            schema["type"] = "integer"
+    schema = _pydantic_schema(hint)
+    if schema is None:
+        schema = _Fallback().top(hint)
+    return schema
+
+
+def _pydantic_schema(hint: Any) -> dict[str, Any] | None:
+    try:
+        from pydantic import TypeAdapter
+    except ImportError:
+        return None
+    try:
+        schema = TypeAdapter(hint).json_schema()
+    except Exception:  # a type pydantic cannot describe: the built-in writer tries
+        return None
+    schema = _inline_refs(schema)
+    description = _class_summary(hint)
+    if description and "description" not in schema:
+        schema["description"] = description
+    return schema
+
+
+def _class_summary(hint: Any) -> str:
+    if not (isinstance(hint, type) and dataclasses.is_dataclass(hint)):
+        return ""
+    summary = _summary(hint.__doc__)
+    # A dataclass without a docstring gets its signature as __doc__: not a description.
+    return "" if summary.startswith(f"{hint.__name__}(") else summary
+
+
+class _Fallback:
+    """The built-in schema writer. Classes met again while being described (recursive types)
+    become ``$ref``s into ``$defs``."""
+
+    def __init__(self) -> None:
+        self.active: list[Any] = []
+        self.recursive: set[str] = set()
+        self.defs: dict[str, dict[str, Any]] = {}
+
+    def top(self, hint: Any) -> dict[str, Any]:
+        schema = self.schema(hint)
+        if self.defs:
+            schema = {**schema, "$defs": self.defs}
         return schema
-    if origin in (list, set, frozenset, Sequence, typing.Sequence, tuple):
-        item = args[0] if args else Any
-        return {"type": "array", "items": json_schema(item)}
-    if origin in (dict, Mapping, typing.Mapping):
-        value = args[1] if len(args) == 2 else Any
-        return {"type": "object", "additionalProperties": json_schema(value) or True}
-    if hint is type(None):
-        return {"type": "null"}
-    if hint is str:
-        return {"type": "string"}
-    if hint is bool:
-        return {"type": "boolean"}
-    if hint is int:
-        return {"type": "integer"}
-    if hint is float:
-        return {"type": "number"}
-    if hint in (list, tuple, set):
-        return {"type": "array"}
-    if hint is dict:
-        return {"type": "object"}
-    if hint is datetime.datetime:
-        return {"type": "string", "format": "date-time"}
-    if hint is datetime.date:
-        return {"type": "string", "format": "date"}
-    if hint is uuid.UUID:
-        return {"type": "string", "format": "uuid"}
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return {"enum": [member.value for member in hint]}
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+
+    def schema(self, hint: Any) -> dict[str, Any]:
+        if hint is Any or hint is object or hint is inspect.Parameter.empty:
+            return {}
+        origin = typing.get_origin(hint)
+        args = typing.get_args(hint)
+        if origin is typing.Annotated:
+            return self.schema(args[0])
+        if origin is typing.Union or origin is types.UnionType:
+            options = [a for a in args if a is not type(None)]
+            schemas = [self.schema(a) for a in options]
+            if type(None) in args:
+                schemas.append({"type": "null"})
+            return schemas[0] if len(schemas) == 1 else {"anyOf": schemas}
+        if origin is typing.Literal:
+            values = list(args)
+            kinds = {type(v) for v in values}
+            schema: dict[str, Any] = {"enum": values}
+            if kinds == {str}:
+                schema["type"] = "string"
+            elif kinds == {int}:
+                schema["type"] = "integer"
+            return schema
+        if origin is tuple:
+            if len(args) == 2 and args[1] is Ellipsis:
+                return {"type": "array", "items": self.schema(args[0])}
+            if args == ((),):
+                return {"type": "array", "maxItems": 0}
+            if args:
+                return {"type": "array", "prefixItems": [self.schema(a) for a in args],
+                        "minItems": len(args), "maxItems": len(args)}
+            return {"type": "array"}
+        if origin in (list, set, frozenset, Sequence, typing.Sequence):
+            item = args[0] if args else Any
+            return {"type": "array", "items": self.schema(item)}
+        if origin in (dict, Mapping, typing.Mapping):
+            value = args[1] if len(args) == 2 else Any
+            return {"type": "object", "additionalProperties": self.schema(value) or True}
+        simple = _SIMPLE.get(hint)
+        if simple is not None:
+            return dict(simple)
+        if isinstance(hint, type) and issubclass(hint, enum.Enum):
+            return {"enum": [member.value for member in hint]}
+        if isinstance(hint, type) and (dataclasses.is_dataclass(hint)
+                                       or typing.is_typeddict(hint)
+                                       or callable(getattr(hint, "model_json_schema", None))):
+            return self._class(hint)
+        return {}
+
+    def _class(self, hint: type) -> dict[str, Any]:
+        name = hint.__name__
+        ref = {"$ref": f"#/$defs/{name}"}
+        if hint in self.active:
+            self.recursive.add(name)
+            return ref
+        if name in self.defs:
+            return ref
+        self.active.append(hint)
+        try:
+            schema = self._class_schema(hint)
+        finally:
+            self.active.pop()
+        if name in self.recursive:
+            self.defs[name] = schema
+            return ref
+        return schema
+
+    def _class_schema(self, hint: type) -> dict[str, Any]:
+        model_schema = getattr(hint, "model_json_schema", None)
+        if callable(model_schema):  # a pydantic v2 model
+            return _inline_refs(model_schema())
         field_hints = _hints(hint)
-        properties = {}
-        required = []
-        for f in dataclasses.fields(hint):
-            properties[f.name] = json_schema(field_hints.get(f.name, Any))
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                required.append(f.name)
-        schema = {"type": "object", "properties": properties, "required": required,
-                  "additionalProperties": False}
-        summary = _summary(hint.__doc__)
-        if summary and not summary.startswith(f"{hint.__name__}("):
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        if typing.is_typeddict(hint):
+            for key, field_hint in field_hints.items():
+                properties[key] = self.schema(field_hint)
+            required = [k for k in field_hints if k in getattr(hint, "__required_keys__", ())]
+        else:
+            for f in dataclasses.fields(hint):
+                properties[f.name] = self.schema(field_hints.get(f.name, Any))
+                if f.default is dataclasses.MISSING and \
+                        f.default_factory is dataclasses.MISSING:
+                    required.append(f.name)
+        schema: dict[str, Any] = {"type": "object", "properties": properties,
+                                  "required": required, "additionalProperties": False}
+        summary = _class_summary(hint) if dataclasses.is_dataclass(hint) else _summary(
+            hint.__doc__)
+        if summary:
             schema["description"] = summary
         return schema
-    model_schema = getattr(hint, "model_json_schema", None)
-    if callable(model_schema):  # pydantic v2 model
-        return _inline_refs(model_schema())
-    return {}
+
+
+_SIMPLE: dict[Any, dict[str, Any]] = {
+    type(None): {"type": "null"}, str: {"type": "string"}, bool: {"type": "boolean"},
+    int: {"type": "integer"}, float: {"type": "number"}, list: {"type": "array"},
+    tuple: {"type": "array"}, set: {"type": "array"}, dict: {"type": "object"},
+    datetime.datetime: {"type": "string", "format": "date-time"},
+    datetime.date: {"type": "string", "format": "date"},
+    uuid.UUID: {"type": "string", "format": "uuid"},
+}
 
 
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     """Pydantic puts nested models under ``$defs``; inline them (not every provider follows
-    ``$ref``)."""
-    defs = schema.pop("$defs", {})
+    ``$ref``), except where a type refers back to itself: those stay ``$ref``s, with their
+    definitions kept in ``$defs``."""
+    schema = dict(schema)
+    defs: dict[str, Any] = schema.pop("$defs", {})
+    kept: set[str] = set()
 
-    def resolve(node: Any) -> Any:
+    def resolve(node: Any, expanding: frozenset[str]) -> Any:
         if isinstance(node, dict):
             ref = node.get("$ref")
             if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                return resolve(defs[ref.removeprefix("#/$defs/")])
-            return {k: resolve(v) for k, v in node.items()}
+                name = ref.removeprefix("#/$defs/")
+                if name in expanding or name not in defs:
+                    kept.add(name)
+                    return dict(node)
+                rest = {k: resolve(v, expanding) for k, v in node.items() if k != "$ref"}
+                return {**resolve(defs[name], expanding | {name}), **rest}
+            return {k: resolve(v, expanding) for k, v in node.items()}
         if isinstance(node, list):
-            return [resolve(v) for v in node]
+            return [resolve(v, expanding) for v in node]
         return node
 
-    resolved: dict[str, Any] = resolve(schema)
+    resolved: dict[str, Any] = resolve(schema, frozenset())
+    kept_defs: dict[str, Any] = {}
+    while kept - set(kept_defs):
+        name = sorted(kept - set(kept_defs))[0]
+        kept_defs[name] = resolve(defs[name], frozenset({name})) if name in defs else {}
+    if kept_defs:
+        resolved["$defs"] = kept_defs
     return resolved
