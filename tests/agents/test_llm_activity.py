@@ -252,3 +252,61 @@ async def test_agent_stops_at_step_and_token_budgets(
             id="tokens", task_queue=task_queue)
     assert (by_steps.stop_reason, by_steps.steps) == ("max_steps", 3)
     assert (by_tokens.stop_reason, by_tokens.steps) == ("token_budget", 1)
+
+
+# -- prices and request parameters ------------------------------------------------------------
+
+async def test_openai_requests_send_max_completion_tokens_not_max_tokens(
+        llm_server: FakeLLMServer, openai_client: openai.AsyncOpenAI) -> None:
+    llm_server.script(Reply(text="ok"))
+    await ActivityEnvironment().run(LLMActivities(openai_client=openai_client).chat,
+                                    _request(max_tokens=50))
+    sent = llm_server.model_requests()[0].body
+    assert sent["max_completion_tokens"] == 50 and "max_tokens" not in sent
+
+
+async def test_cached_input_tokens_are_priced_at_the_cache_rate(
+        llm_server: FakeLLMServer, openai_client: openai.AsyncOpenAI,
+        anthropic_client: anthropic.AsyncAnthropic) -> None:
+    llm = LLMActivities(openai_client=openai_client, anthropic_client=anthropic_client)
+    words = " ".join(["word"] * 400)
+    for provider, model in (("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4-6")):
+        llm_server.script(Reply(text="a b"), Reply(text="a b", cached_tokens=300))
+        request = ModelRequest(model=model, provider=provider,
+                               messages=[{"role": "user", "content": words}])
+        plain = (await ActivityEnvironment().run(llm.chat, request)).usage
+        cached = (await ActivityEnvironment().run(llm.chat, request)).usage
+        assert cached.input_tokens == plain.input_tokens  # cache reads still count as input
+        assert cached.cached_input_tokens == 300 and plain.cached_input_tokens == 0
+        assert 0 < cached.cost_usd < plain.cost_usd, provider
+        assert cached.cost_usd == estimate_cost(model, cached.input_tokens,
+                                                cached.output_tokens, cached_input_tokens=300,
+                                                provider=provider)
+
+
+async def test_unknown_models_are_counted_as_unpriced_not_free(
+        llm_server: FakeLLMServer, openai_client: openai.AsyncOpenAI,
+        caplog: pytest.LogCaptureFixture) -> None:
+    llm_server.script(Reply(text="a"), Reply(text="b"))
+    llm = LLMActivities(openai_client=openai_client)
+    request = _request()
+    request.model = "in-house-model-7b"
+    with caplog.at_level("WARNING", logger="stalwart.agents.llm"):
+        first = (await ActivityEnvironment().run(llm.chat, request)).usage
+        second = (await ActivityEnvironment().run(llm.chat, request)).usage
+    assert first.unpriced_calls == 1 and first.cost_usd == 0.0
+    assert estimate_cost("in-house-model-7b", 10, 10, provider="openai") is None
+    warned = [r for r in caplog.records if "in-house-model-7b" in r.getMessage()]
+    assert len(warned) == 1 and "prices=" in warned[0].getMessage()  # once per model
+    total = first
+    total.add(second)
+    assert total.unpriced_calls == 2 and total.calls == 2
+    # prices= overrides, for unknown and known models alike.
+    llm_server.script(Reply(text="a"))
+    priced = LLMActivities(openai_client=openai_client,
+                           prices={"in-house": (1.0, 2.0), "gpt-4o": (100.0, 100.0)})
+    usage = (await ActivityEnvironment().run(priced.chat, request)).usage
+    assert usage.unpriced_calls == 0
+    assert usage.cost_usd == round((usage.input_tokens * 1.0 + usage.output_tokens * 2.0) / 1e6,
+                                   10)
+    assert estimate_cost("gpt-4o", 1_000_000, 0, {"gpt-4o": (100.0, 100.0)}) == 100.0

@@ -22,7 +22,6 @@ from ._types import (
 from .convert import AttrDict, attribute_data_converter
 from .llm import (
     CHAT_ACTIVITY,
-    DEFAULT_PRICES,
     LLMActivities,
     classify_error,
     content_of,
@@ -43,7 +42,6 @@ from .tools import activity_as_tool, json_schema
 __all__ = [
     "CHAT_ACTIVITY",
     "DEFAULT_LLM_RETRY_POLICY",
-    "DEFAULT_PRICES",
     "AgentConfig",
     "AgentInput",
     "AgentLoop",

@@ -18,12 +18,21 @@ Message = dict[str, Any]
 
 @dataclass
 class Usage:
-    """Tokens and estimated cost of one model call, or summed over many."""
+    """Tokens and estimated cost of one model call, or summed over many.
+
+    ``input_tokens`` counts every input token, the ones read from or written to the provider's
+    prompt cache included (``cached_input_tokens``, ``cache_write_tokens``). ``cost_usd`` sums
+    the calls whose model has a known price; ``unpriced_calls`` counts the others, so a total
+    is never mistaken for complete when it is not.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
     calls: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    unpriced_calls: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -34,6 +43,9 @@ class Usage:
         self.output_tokens += other.output_tokens
         self.cost_usd = round(self.cost_usd + other.cost_usd, 10)
         self.calls += other.calls
+        self.cached_input_tokens += other.cached_input_tokens
+        self.cache_write_tokens += other.cache_write_tokens
+        self.unpriced_calls += other.unpriced_calls
 
 
 @dataclass

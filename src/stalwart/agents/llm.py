@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -29,34 +30,48 @@ from ..exceptions import ApplicationError
 from ._types import Message, ModelRequest, ModelResponse, Usage
 from .store import AgentStore
 
-__all__ = ["CHAT_ACTIVITY", "DEFAULT_PRICES", "LLMActivities", "classify_error", "content_of",
+__all__ = ["CHAT_ACTIVITY", "LLMActivities", "Prices", "classify_error", "content_of",
            "estimate_cost"]
 
 CHAT_ACTIVITY = "stalwart.agents.chat"
 
-# Estimated list prices in USD per million (input, output) tokens. Estimates only: check your
-# provider's price list and pass ``prices=`` for what you use. Unknown models cost 0.0.
-DEFAULT_PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1-nano": (0.10, 0.40),
-    "claude-haiku-4-5": (1.00, 5.00),
-    "claude-sonnet-4": (3.00, 15.00),
-}
+# USD per million tokens by model-name prefix: (input, output) or (input, output, cached input).
+Prices = Mapping[str, tuple[float, ...]]
 
 _RETRYABLE_STATUS = {408, 409, 429}
+logger = logging.getLogger(__name__)
+_warned_models: set[tuple[str, str | None]] = set()
 
 
 def estimate_cost(model: str, input_tokens: int, output_tokens: int,
-                  prices: Mapping[str, tuple[float, float]] = DEFAULT_PRICES) -> float:
-    """Estimated USD cost of a call; the longest price-table prefix of ``model`` applies."""
-    match = max((name for name in prices if model.startswith(name)), key=len, default=None)
-    if match is None:
-        return 0.0
-    price_in, price_out = prices[match]
-    return round((input_tokens * price_in + output_tokens * price_out) / 1_000_000, 10)
+                  prices: Prices | None = None, *, cached_input_tokens: int = 0,
+                  cache_write_tokens: int = 0, provider: str | None = None) -> float | None:
+    """Estimated USD cost of a call, or None when the model's price is not known.
+
+    ``prices`` (the longest model-name prefix that matches) comes first; then the price data
+    of the ``genai-prices`` package, which follows providers' price lists, cache reads and
+    writes included. ``input_tokens`` counts every input token, cached ones included.
+    """
+    if prices:
+        match = max((name for name in prices if model.startswith(name)), key=len, default=None)
+        if match is not None:
+            price_in, price_out, *rest = prices[match]
+            price_cached = rest[0] if rest else price_in
+            uncached = max(0, input_tokens - cached_input_tokens)
+            return round((uncached * price_in + cached_input_tokens * price_cached
+                          + output_tokens * price_out) / 1_000_000, 10)
+    try:
+        import genai_prices
+    except ImportError:
+        return None
+    usage = genai_prices.Usage(input_tokens=input_tokens, output_tokens=output_tokens,
+                               cache_read_tokens=cached_input_tokens,
+                               cache_write_tokens=cache_write_tokens)
+    try:
+        calculation = genai_prices.calc_price(usage, model_ref=model, provider_id=provider)
+    except LookupError:
+        return None
+    return round(float(calculation.total_price), 10)
 
 
 def _retry_after(headers: Any) -> timedelta | None:
@@ -119,7 +134,10 @@ class LLMActivities:
         store: Where streamed partial text and large contents go; without one, requests
             with ``stream_to`` are sent without streaming and ``content_ref`` messages
             cannot be resolved.
-        prices: USD per million (input, output) tokens, by model-name prefix.
+        prices: USD per million tokens, ``(input, output)`` or ``(input, output, cached
+            input)``, by model-name prefix; they override the ``genai-prices`` data, which
+            prices every other model it knows. Calls to models priced by neither are counted
+            in ``Usage.unpriced_calls`` (and logged once per model), not as free.
         request_timeout: Seconds one HTTP request may take (then it is a retryable timeout).
         stream_interval: Minimum seconds between two writes of partial text.
         offload_chars: Model answers longer than this are kept in the store, not the
@@ -128,7 +146,7 @@ class LLMActivities:
 
     def __init__(self, *, openai_client: Any = None, anthropic_client: Any = None,
                  store: AgentStore | None = None,
-                 prices: Mapping[str, tuple[float, float]] = DEFAULT_PRICES,
+                 prices: Prices | None = None,
                  request_timeout: float = 120.0, stream_interval: float = 0.05,
                  offload_chars: int | None = None) -> None:
         self._openai = openai_client.with_options(max_retries=0) \
@@ -173,10 +191,22 @@ class LLMActivities:
         else:
             raise ApplicationError(f"unknown provider {request.provider!r} (use 'openai' or "
                                    "'anthropic')", type="UnknownProvider", non_retryable=True)
-        response.usage.cost_usd = estimate_cost(response.model or request.model,
-                                                response.usage.input_tokens,
-                                                response.usage.output_tokens, self.prices)
-        response.usage.calls = 1
+        usage = response.usage
+        model = response.model or request.model
+        cost = estimate_cost(model, usage.input_tokens, usage.output_tokens, self.prices,
+                             cached_input_tokens=usage.cached_input_tokens,
+                             cache_write_tokens=usage.cache_write_tokens,
+                             provider=request.provider)
+        if cost is None:
+            usage.cost_usd, usage.unpriced_calls = 0.0, 1
+            if (model, request.provider) not in _warned_models:
+                _warned_models.add((model, request.provider))
+                logger.warning("no price known for model %r (provider %r): its calls are "
+                               "counted in Usage.unpriced_calls; pass prices= to "
+                               "LLMActivities to price it", model, request.provider)
+        else:
+            usage.cost_usd = cost
+        usage.calls = 1
         content = response.message.get("content")
         if (self.store is not None and self.offload_chars is not None
                 and isinstance(content, str) and len(content) > self.offload_chars):
@@ -215,7 +245,8 @@ class LLMActivities:
         if request.temperature is not None:
             kwargs["temperature"] = request.temperature
         if request.max_tokens is not None:
-            kwargs["max_tokens"] = request.max_tokens
+            # max_tokens is deprecated, and reasoning models refuse it.
+            kwargs["max_completion_tokens"] = request.max_tokens
         client = self._openai_client()
         try:
             if request.stream_to and self.store is not None:
@@ -231,8 +262,7 @@ class LLMActivities:
         usage = completion.usage
         return ModelResponse(
             message=_clean_openai_message(message),
-            usage=Usage(usage.prompt_tokens if usage else 0,
-                        usage.completion_tokens if usage else 0),
+            usage=_openai_usage(usage),
             model=completion.model or request.model, finish_reason=choice.finish_reason or "")
 
     async def _stream_openai(self, client: Any, request: ModelRequest,
@@ -251,7 +281,7 @@ class LLMActivities:
         async for chunk in stream:
             model = chunk.model or model
             if chunk.usage is not None:
-                usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                usage = _openai_usage(chunk.usage)
             for choice in chunk.choices:
                 delta = choice.delta
                 if delta.content:
@@ -315,9 +345,24 @@ class LLMActivities:
             message["tool_calls"] = calls
         finish = {"tool_use": "tool_calls", "end_turn": "stop",
                   "max_tokens": "length"}.get(reply.stop_reason or "", reply.stop_reason or "")
-        return ModelResponse(message=message,
-                             usage=Usage(reply.usage.input_tokens, reply.usage.output_tokens),
+        return ModelResponse(message=message, usage=_anthropic_usage(reply.usage),
                              model=reply.model or request.model, finish_reason=finish)
+
+
+def _openai_usage(usage: Any) -> Usage:
+    if usage is None:
+        return Usage()
+    details = getattr(usage, "prompt_tokens_details", None)
+    return Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0,
+                 cached_input_tokens=getattr(details, "cached_tokens", None) or 0)
+
+
+def _anthropic_usage(usage: Any) -> Usage:
+    # Anthropic's input_tokens leaves out cache reads and writes; Usage counts them in.
+    read = getattr(usage, "cache_read_input_tokens", None) or 0
+    written = getattr(usage, "cache_creation_input_tokens", None) or 0
+    return Usage(usage.input_tokens + read + written, usage.output_tokens,
+                 cached_input_tokens=read, cache_write_tokens=written)
 
 
 def _clean_openai_message(message: Message) -> Message:

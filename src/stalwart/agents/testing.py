@@ -51,6 +51,9 @@ class Reply:
         delay: Seconds to wait before answering (a slow provider).
         message: Error message for non-200 answers.
         chunk_delay: Seconds between streamed chunks (``stream: true`` only).
+        cached_tokens: Input tokens reported as read from the provider's prompt cache
+            (OpenAI's ``prompt_tokens_details.cached_tokens``, Anthropic's
+            ``cache_read_input_tokens``).
     """
 
     text: str = ""
@@ -60,6 +63,7 @@ class Reply:
     delay: float = 0.0
     message: str = ""
     chunk_delay: float = 0.0
+    cached_tokens: int = 0
 
 
 @dataclass
@@ -226,14 +230,20 @@ class FakeLLMServer:
                  for c in reply.tool_calls]
         prompt_tokens = _tokens(logged.body.get("messages")) + _tokens(logged.body.get("system"))
         completion_tokens = _tokens(reply.text) + _tokens([c.arguments for c in calls])
+        cached = min(reply.cached_tokens, prompt_tokens)
         if anthropic:
-            self._send_json(handler, logged, 200, _anthropic_message(
-                logged.body, reply.text, calls, prompt_tokens, completion_tokens))
+            # Anthropic counts cache reads apart from input_tokens; OpenAI includes them.
+            answer = _anthropic_message(logged.body, reply.text, calls,
+                                        prompt_tokens - cached, completion_tokens)
+            answer["usage"]["cache_read_input_tokens"] = cached
+            self._send_json(handler, logged, 200, answer)
         elif logged.body.get("stream"):
             self._send_stream(handler, logged, reply, calls, prompt_tokens, completion_tokens)
         else:
-            self._send_json(handler, logged, 200, _openai_completion(
-                logged.body, reply.text, calls, prompt_tokens, completion_tokens))
+            answer = _openai_completion(logged.body, reply.text, calls, prompt_tokens,
+                                        completion_tokens)
+            answer["usage"]["prompt_tokens_details"] = {"cached_tokens": cached}
+            self._send_json(handler, logged, 200, answer)
 
     def _send_json(self, handler: BaseHTTPRequestHandler, logged: LoggedRequest, status: int,
                    payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
@@ -290,7 +300,9 @@ class FakeLLMServer:
         if (body.get("stream_options") or {}).get("include_usage"):
             events.append({**base, "choices": [], "usage": {
                 "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens}})
+                "total_tokens": prompt_tokens + completion_tokens,
+                "prompt_tokens_details": {
+                    "cached_tokens": min(reply.cached_tokens, prompt_tokens)}}})
         logged.status = 200
         try:
             handler.send_response(200)
