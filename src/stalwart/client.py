@@ -237,6 +237,11 @@ class Client:
         except RecursionError:
             raise ValueError(f"{what} are nested too deeply to serialize; the limit is "
                              f"{_limits.MAX_PAYLOAD_DEPTH} levels") from None
+        except UnicodeEncodeError as error:
+            raise ValueError(f"{what} hold text that is not valid Unicode ({error.reason} at "
+                             f"position {error.start}, e.g. a lone surrogate)") from None
+        except ValueError as error:
+            raise ValueError(f"{what}: {error}") from None
         stored = [_payload_to_json(p) for p in payloads]
         _limits.check_payloads(what, stored)
         return [await encode_value(p, self._data_converter.payload_codec) for p in stored]

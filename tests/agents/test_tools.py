@@ -7,7 +7,6 @@ from enum import Enum
 from typing import Any, Literal, TypedDict
 
 import jsonschema
-
 import pydantic
 import pytest
 

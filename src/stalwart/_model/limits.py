@@ -68,8 +68,8 @@ def check_name(field: str, value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{field} must be a string, got {type(value).__name__} "
                         f"{shorten(value)}")
-    if not value:
-        raise ValueError(f"{field} must not be empty")
+    if not value or value.isspace():
+        raise ValueError(f"{field} must not be {'blank' if value else 'empty'}")
     size = _utf8_size(field, value)
     if size > MAX_NAME_BYTES:
         raise ValueError(f"{field} {shorten(value)} is {size} UTF-8 bytes long; the limit is "

@@ -18,6 +18,7 @@ backquotes). A malformed query raises :class:`ListFilterError` with the position
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,11 +99,20 @@ def _tokenize(query: str) -> list[_Token]:
     return tokens
 
 
+# Bounds that keep a query's tree within what the parser's recursion and the databases'
+# expression limits (SQLite: depth 1000) can take.
+MAX_NESTING = 24
+MAX_COMPARISONS = 500
+MAX_IN_VALUES = 1000
+
+
 class _Parser:
     def __init__(self, query: str) -> None:
         self.query = query
         self.tokens = _tokenize(query)
         self.index = 0
+        self.depth = 0
+        self.comparisons = 0
 
     def peek(self) -> _Token | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -168,15 +178,25 @@ class _Parser:
         return items[0] if len(items) == 1 else BoolOp("and", items)
 
     def factor(self) -> Any:
-        if self.keyword("not"):
-            return BoolOp("not", [self.factor()])
-        token = self.peek()
-        if token is not None and token.text == "(":
-            self.take()
-            inner = self.expr()
-            self.expect_punct(")")
-            return inner
-        return self.comparison()
+        if self.depth >= MAX_NESTING:
+            raise self.error(f"the query nests NOT and parentheses more than {MAX_NESTING} "
+                             "levels deep")
+        self.depth += 1
+        try:
+            if self.keyword("not"):
+                return BoolOp("not", [self.factor()])
+            token = self.peek()
+            if token is not None and token.text == "(":
+                self.take()
+                inner = self.expr()
+                self.expect_punct(")")
+                return inner
+            self.comparisons += 1
+            if self.comparisons > MAX_COMPARISONS:
+                raise self.error(f"the query has more than {MAX_COMPARISONS} comparisons")
+            return self.comparison()
+        finally:
+            self.depth -= 1
 
     def field_name(self) -> str:
         token = self.take()
@@ -189,9 +209,21 @@ class _Parser:
         token = self.take()
         if token.kind == "string":
             body = token.text[1:-1]
+            if "\x00" in body:
+                # No stored name holds NUL (PostgreSQL text cannot).
+                raise self.error("a string value holds a NUL character", token)
             return re.sub(r"\\(.)", r"\1", body)
         if token.kind == "number":
-            return float(token.text) if "." in token.text else int(token.text)
+            if "." in token.text:
+                number = float(token.text)
+                if not math.isfinite(number):
+                    raise self.error(f"number {token.text[:30]} is out of range", token)
+                return number
+            # Stores compare with 64-bit integers; a longer number matches nothing sensible.
+            if len(token.text.lstrip("-")) > 19 or not -2**63 <= int(token.text) < 2**63:
+                raise self.error(f"integer {token.text[:30]} is out of range (at most 64 bits)",
+                                 token)
+            return int(token.text)
         if token.kind == "ident" and token.lower in ("true", "false"):
             return token.lower == "true"
         raise self.error(f"expected a value (a quoted string, a number, true or false), "
@@ -220,6 +252,8 @@ class _Parser:
             while self.peek() is not None and self.peek().text == ",":  # type: ignore[union-attr]
                 self.take()
                 values.append(self.value())
+                if len(values) > MAX_IN_VALUES:
+                    raise self.error(f"IN lists at most {MAX_IN_VALUES} values")
             self.expect_punct(")")
             return Comparison(name, "not in" if negate else "in", values, position)
         if negate:
@@ -239,4 +273,31 @@ def parse_list_query(query: str | None) -> ListQuery:
     """Parse a list filter; an empty query matches everything."""
     if not query or not query.strip():
         return ListQuery(None)
-    return _Parser(query).parse()
+    parsed = _Parser(query).parse()
+    _check_builtin_types(query, parsed.where)
+    return parsed
+
+
+_TEXT_FIELDS = ("WorkflowId", "WorkflowType", "TaskQueue", "RunId", "ExecutionStatus")
+
+
+def _check_builtin_types(query: str, node: Any) -> None:
+    """Built-in fields compare with values of their own type (a database that types its
+    columns, as PostgreSQL does, refuses text = integer rather than finding nothing)."""
+    if isinstance(node, BoolOp):
+        for item in node.items:
+            _check_builtin_types(query, item)
+        return
+    if not isinstance(node, Comparison):
+        return
+    if node.op == "starts_with" and node.field in BUILTIN_FIELDS.values() and \
+            node.field not in _TEXT_FIELDS:
+        raise ListFilterError(query, node.position, f"STARTS_WITH takes a text field; "
+                              f"{node.field} is not one")
+    for value in node.values:
+        if node.field in _TEXT_FIELDS and not isinstance(value, str):
+            raise ListFilterError(query, node.position, f"{node.field} takes a quoted string, "
+                                  f"e.g. {node.field} = 'value', got {value!r}")
+        if node.field == "HistoryLength" and (isinstance(value, bool | str)):
+            raise ListFilterError(query, node.position,
+                                  f"HistoryLength takes a number, got {value!r}")

@@ -69,8 +69,10 @@ def _encode_json(data: Any) -> bytes:
 
 
 def error_response(error: ApiError) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="stalwart"'} if error.status == 401 else None
-    return JSONResponse(error.body(), status_code=error.status, headers=headers)
+    headers = dict(error.headers)
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="stalwart"'
+    return JSONResponse(error.body(), status_code=error.status, headers=headers or None)
 
 
 def api_endpoint(fn: Handler) -> Handler:
@@ -174,7 +176,9 @@ async def start_workflow(request: Request) -> Response:
     body.done()
     handle = await backend_of(request).client.start_workflow(
         workflow_type, args=args, id=workflow_id, task_queue=task_queue,
-        execution_timeout=timedelta(seconds=timeout) if timeout else None,
+        # A positive timeout below a microsecond (timedelta's unit) still means "a timeout".
+        execution_timeout=max(timedelta(seconds=timeout), timedelta(microseconds=1))
+        if timeout else None,
         id_reuse_policy=WorkflowIDReusePolicy(reuse or WorkflowIDReusePolicy.ALLOW_DUPLICATE),
         id_conflict_policy=WorkflowIDConflictPolicy(conflict or 0))
     return JSONResponse({"workflow_id": handle.id, "run_id": handle.run_id}, status_code=201)
@@ -189,10 +193,11 @@ async def workflow_get(request: Request) -> Response:
         return await _describe(request, workflow_id)
     if action == "history":
         return await _history(request, workflow_id)
-    raise ApiError(404 if action not in _POST_ACTIONS else 405,
-                   "not_found" if action not in _POST_ACTIONS else "method_not_allowed",
-                   f"no GET endpoint {action!r} for a workflow; GET the workflow itself or "
-                   "its /history")
+    if action in _POST_ACTIONS:
+        raise ApiError(405, "method_not_allowed", f"{action!r} takes POST; GET the workflow "
+                       "itself or its /history", headers={"Allow": "POST"})
+    raise ApiError(404, "not_found", f"no GET endpoint {action!r} for a workflow; GET the "
+                   "workflow itself or its /history")
 
 
 @api_endpoint
@@ -203,7 +208,8 @@ async def workflow_post(request: Request) -> Response:
         if action in (None, "history"):
             raise ApiError(405, "method_not_allowed",
                            f"POST is not allowed here; POST to one of "
-                           f"{', '.join('/' + a for a in _POST_ACTIONS)}")
+                           f"{', '.join('/' + a for a in _POST_ACTIONS)}",
+                           headers={"Allow": "GET, HEAD"})
         raise ApiError(404, "not_found", f"no workflow action {action!r}; actions: "
                        f"{', '.join(_POST_ACTIONS)}")
     return await handler(request, workflow_id)
@@ -348,12 +354,37 @@ async def health(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
+@api_endpoint
+async def workflows(request: Request) -> Response:
+    if request.method in ("GET", "HEAD"):
+        return await list_workflows(request)
+    if request.method == "POST":
+        return await start_workflow(request)
+    raise ApiError(405, "method_not_allowed", f"{request.method} is not allowed here",
+                   headers={"Allow": "GET, HEAD, POST"})
+
+
+@api_endpoint
+async def one_workflow(request: Request) -> Response:
+    # One route for every method, so a 405 lists exactly what the address takes.
+    if request.method in ("GET", "HEAD"):
+        return await workflow_get(request)
+    if request.method == "POST":
+        return await workflow_post(request)
+    _, action = workflow_path(request)
+    if action is not None and action not in _POST_ACTIONS and action != "history":
+        raise ApiError(404, "not_found", f"no workflow action {action!r}")
+    raise ApiError(405, "method_not_allowed", f"{request.method} is not allowed here",
+                   headers={"Allow": "POST" if action in _POST_ACTIONS else "GET, HEAD"})
+
+
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+
 routes = [
     Route("/api/openapi.json", openapi, methods=["GET"]),
     Route("/api/health", health, methods=["GET"]),
-    Route("/api/workflows", list_workflows, methods=["GET"]),
-    Route("/api/workflows", start_workflow, methods=["POST"]),
+    Route("/api/workflows", workflows, methods=_ALL_METHODS),
     Route("/api/workflow-count", count_workflows, methods=["GET"]),
-    any_character_route(Route("/api/workflows/{rest:path}", workflow_get, methods=["GET"])),
-    any_character_route(Route("/api/workflows/{rest:path}", workflow_post, methods=["POST"])),
+    any_character_route(Route("/api/workflows/{rest:path}", one_workflow,
+                              methods=_ALL_METHODS)),
 ]

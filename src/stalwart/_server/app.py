@@ -75,10 +75,12 @@ async def _http_error(request: Request, error: Exception) -> Response:
     message = {404: f"nothing at {request.url.path[:200]!r}",
                405: f"{request.method} is not allowed at {request.url.path[:200]!r}"}.get(
         error.status_code, str(error.detail))
-    api_error = ApiError(error.status_code, code, message)
+    api_error = ApiError(error.status_code, code, message, headers=dict(error.headers or {}))
     if request.url.path.startswith("/api") or request.url.path == "/metrics":
         return api.error_response(api_error)
-    return ui.render(request, "error.html", status=error.status_code, error=api_error)
+    page = ui.render(request, "error.html", status=error.status_code, error=api_error)
+    page.headers.update(api_error.headers)
+    return page
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:

@@ -13,7 +13,9 @@ from .validation import (
     MAX_HISTORY_LIMIT,
     MAX_LIST_LIMIT,
     MAX_NAME_CHARS,
+    MAX_OFFSET,
     MAX_REASON_CHARS,
+    MAX_TIMEOUT_SECONDS,
     MAX_WAIT_SECONDS,
     STATUS_NAMES,
 )
@@ -43,29 +45,48 @@ def _body(schema_name: str, required: bool = True) -> dict[str, Any]:
             "content": {"application/json": {"schema": _ref(schema_name)}}}
 
 
+# Names hold no control characters (nor line/paragraph separators or bidi overrides). Their
+# length limit is 1,000 UTF-8 bytes, which JSON Schema cannot say: maxLength counts characters.
+_CONTROLS = "\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"
+_PRINTABLE = f"[^{_CONTROLS}]"
+# Not blank: at least one character that is neither a control nor white space.
+_NAME_PATTERN = f"^{_PRINTABLE}*[^\\s{_CONTROLS}]{_PRINTABLE}*$"
+_NAME_NOTE = "At most 1,000 UTF-8 bytes, not blank, no control characters."
+_FILTER = {"type": "string", "maxLength": MAX_NAME_CHARS, "pattern": f"^{_PRINTABLE}*$"}
+
+_TIME = {"anyOf": [{"type": "string", "format": "date-time"},
+                   {"type": "string", "pattern": "^-?[0-9]{1,10}(\\.[0-9]{1,6})?$"},
+                   {"type": "string", "maxLength": 0}]}
+
 _WORKFLOW_ID = {"name": "workflow_id", "in": "path", "required": True,
-                "description": "Workflow id, percent-encoded ('/' as %2F).",
-                "schema": {"type": "string", "minLength": 1}}
+                "description": "Workflow id, percent-encoded ('/' as %2F; the ids '.' and "
+                               "'..' as '~.' and '~..'). " + _NAME_NOTE,
+                "schema": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS,
+                           "pattern": _NAME_PATTERN}}
 _RUN_ID = {"name": "run_id", "in": "query", "required": False,
            "description": "A specific run (default: the latest run of the id).",
-           "schema": {"type": "string"}}
+           "schema": _FILTER}
 
 _FILTERS = [
     {"name": "status", "in": "query", "schema": {"type": "string",
                                                   "enum": list(STATUS_NAMES)}},
-    {"name": "workflow_type", "in": "query", "schema": {"type": "string"}},
+    {"name": "workflow_type", "in": "query", "schema": _FILTER},
     {"name": "id_prefix", "in": "query", "description": "Workflow ids starting with this.",
-     "schema": {"type": "string"}},
-    {"name": "task_queue", "in": "query", "schema": {"type": "string"}},
+     "schema": _FILTER},
+    {"name": "task_queue", "in": "query", "schema": _FILTER},
     {"name": "started_after", "in": "query",
      "description": "ISO 8601 time (UTC unless an offset is given) or Unix seconds; inclusive.",
-     "schema": {"type": "string"}},
+     "schema": _TIME},
     {"name": "started_before", "in": "query",
-     "description": "ISO 8601 time or Unix seconds; exclusive.", "schema": {"type": "string"}},
+     "description": "ISO 8601 time or Unix seconds; exclusive.", "schema": _TIME},
 ]
 
-_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS}
-_ARGS = {"type": "array", "items": {}, "description": "Arguments, as JSON values."}
+_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS,
+         "pattern": _NAME_PATTERN, "description": _NAME_NOTE}
+_ARGS = {"type": ["array", "null"], "items": {},
+         "description": "Arguments, as JSON values (each at most 2 MB, or the server's "
+                        "STALWART_MAX_PAYLOAD_BYTES; no NaN or infinities, which JSON "
+                        "does not have anyway)."}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -106,7 +127,8 @@ def openapi_document() -> dict[str, Any]:
                                        "type": "integer", "minimum": 1,
                                        "maximum": MAX_LIST_LIMIT, "default": 50}},
                                    {"name": "offset", "in": "query", "schema": {
-                                       "type": "integer", "minimum": 0, "default": 0}}],
+                                       "type": "integer", "minimum": 0, "maximum": MAX_OFFSET,
+                                       "default": 0}}],
                     "responses": {"200": _json(_ref("WorkflowList"), "A page of runs"),
                                   **_error_responses(400, 401, 403, 503)},
                 },
@@ -137,7 +159,8 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [_WORKFLOW_ID, _RUN_ID,
                                {"name": "after", "in": "query", "description":
                                 "Return events with an id above this (0 = from the start).",
-                                "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                                "schema": {"type": "integer", "minimum": 0,
+                                           "maximum": MAX_OFFSET, "default": 0}},
                                {"name": "limit", "in": "query", "schema": {
                                    "type": "integer", "minimum": 1,
                                    "maximum": MAX_HISTORY_LIMIT, "default": 100}}],
@@ -194,18 +217,19 @@ def _schemas() -> dict[str, Any]:
             "events": {"type": "array", "items": _ref("Event")},
             "next_after": {"type": ["integer", "null"],
                            "description": "Pass as ?after= for the next page; null at the end"}}},
+        # Optional fields may also be null, which means the same as leaving them out.
         "StartRequest": {
             "type": "object", "additionalProperties": False,
             "required": ["workflow_type", "task_queue", "workflow_id"],
             "properties": {
                 "workflow_type": _NAME, "task_queue": _NAME, "workflow_id": _NAME,
                 "args": _ARGS,
-                "execution_timeout": {"type": "number", "exclusiveMinimum": 0,
-                                      "description": "Seconds"},
-                "id_reuse_policy": {"type": "string",
-                                    "enum": [p.name for p in WorkflowIDReusePolicy]},
-                "id_conflict_policy": {"type": "string",
-                                       "enum": [p.name for p in WorkflowIDConflictPolicy]},
+                "execution_timeout": {"type": ["number", "null"], "exclusiveMinimum": 0,
+                                      "maximum": MAX_TIMEOUT_SECONDS, "description": "Seconds"},
+                "id_reuse_policy": {"type": ["string", "null"],
+                                    "enum": [*(p.name for p in WorkflowIDReusePolicy), None]},
+                "id_conflict_policy": {"type": ["string", "null"], "enum": [
+                    *(p.name for p in WorkflowIDConflictPolicy), None]},
             }},
         "Started": {"type": "object", "properties": {"workflow_id": {"type": "string"},
                                                      "run_id": {"type": "string"}}},
@@ -213,16 +237,22 @@ def _schemas() -> dict[str, Any]:
                           "required": ["name"], "properties": {"name": _NAME, "args": _ARGS}},
         "QueryRequest": {"type": "object", "additionalProperties": False, "required": ["name"],
                          "properties": {"name": _NAME, "args": _ARGS, "timeout": {
-                             "type": "number", "exclusiveMinimum": 0,
+                             "type": ["number", "null"], "exclusiveMinimum": 0,
                              "maximum": MAX_WAIT_SECONDS, "default": 10}}},
         "UpdateRequest": {"type": "object", "additionalProperties": False, "required": ["name"],
-                          "properties": {"name": _NAME, "args": _ARGS, "update_id": _NAME,
-                                         "timeout": {"type": "number", "exclusiveMinimum": 0,
+                          "properties": {"name": _NAME, "args": _ARGS,
+                                         "update_id": {**_NAME, "type": ["string", "null"]},
+                                         "timeout": {"type": ["number", "null"],
+                                                     "exclusiveMinimum": 0,
                                                      "maximum": MAX_WAIT_SECONDS,
                                                      "default": 30}}},
         "CancelRequest": {"type": "object", "additionalProperties": False, "properties": {}},
         "TerminateRequest": {"type": "object", "additionalProperties": False, "properties": {
-            "reason": {"type": "string", "maxLength": MAX_REASON_CHARS}}},
+            "reason": {"type": ["string", "null"], "maxLength": MAX_REASON_CHARS,
+                       "pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f"
+                                  "\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
+                       "description": "At most 10,000 UTF-8 bytes; line breaks and tabs "
+                                      "allowed, other control characters not."}}},
         "ActionResult": {"type": "object", "description": "What was done; 'result' for "
                          "queries and updates."},
     }

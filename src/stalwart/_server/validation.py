@@ -34,12 +34,14 @@ STATUS_NAMES = {s.name.lower(): s for s in ExecutionStatus}
 class ApiError(Exception):
     """An error answer: HTTP status, machine-readable code, readable message."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.headers = dict(headers or {})
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -127,8 +129,6 @@ class Body:
         if not isinstance(value, str):
             raise ApiError(422, "validation_error",
                            f"field '{name}' must be a string, got {_json_type(value)}", name)
-        if required and not value.strip():
-            raise ApiError(422, "validation_error", f"field '{name}' must not be empty", name)
         try:
             if limit == MAX_NAME_CHARS:
                 limits.check_name(f"field '{name}'", value)
