@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from . import exceptions as exc
+from .common import RawValue
 
 __all__ = [
     "DataConverter",
@@ -138,7 +139,9 @@ class DefaultPayloadConverter(PayloadConverter):
     def to_payloads(self, values: Sequence[Any]) -> list[Payload]:
         out = []
         for i, value in enumerate(values):
-            if value is None:
+            if isinstance(value, RawValue) and isinstance(value.payload, Payload):
+                out.append(value.payload)  # already encoded, as in Temporal
+            elif value is None:
                 out.append(Payload({"encoding": _BINARY_NULL}, b""))
             elif isinstance(value, bytes):
                 out.append(Payload({"encoding": _BINARY_PLAIN}, value))

@@ -174,8 +174,9 @@ async def start_workflow(request: Request) -> Response:
     conflict = body.choice("id_conflict_policy",
                            {p.name: int(p) for p in WorkflowIDConflictPolicy})
     body.done()
-    handle = await backend_of(request).client.start_workflow(
-        workflow_type, args=args, id=workflow_id, task_queue=task_queue,
+    backend = backend_of(request)
+    handle = await backend.client.start_workflow(
+        workflow_type, args=await backend.encoded(args), id=workflow_id, task_queue=task_queue,
         # A positive timeout below a microsecond (timedelta's unit) still means "a timeout".
         execution_timeout=max(timedelta(seconds=timeout), timedelta(microseconds=1))
         if timeout else None,
@@ -268,7 +269,7 @@ async def _signal(request: Request, workflow_id: str) -> Response:
     run_id = run_id_param(request)
     row = await backend.open_execution(workflow_id, run_id)
     handle = backend.client.get_workflow_handle(workflow_id, run_id=run_id)
-    await handle.signal(name, args=args)
+    await handle.signal(name, args=await backend.encoded(args))
     return JSONResponse({"workflow_id": workflow_id, "run_id": row.run_id, "signal": name},
                         status_code=202)
 
@@ -283,7 +284,8 @@ async def _query(request: Request, workflow_id: str) -> Response:
     run_id = run_id_param(request)
     await backend.execution(workflow_id, run_id)
     handle = backend.client.get_workflow_handle(workflow_id, run_id=run_id)
-    value = await handle.query(name, args=args, rpc_timeout=timedelta(seconds=timeout or 10.0))
+    value = await handle.query(name, args=await backend.encoded(args),
+                               rpc_timeout=timedelta(seconds=timeout or 10.0))
     return await json_response({"result": value})
 
 
@@ -298,7 +300,8 @@ async def _update(request: Request, workflow_id: str) -> Response:
     run_id = run_id_param(request)
     await backend.open_execution(workflow_id, run_id)
     handle = backend.client.get_workflow_handle(workflow_id, run_id=run_id)
-    update_handle = await _wait(handle.start_update(name, args=args, id=update_id or None),
+    update_handle = await _wait(handle.start_update(name, args=await backend.encoded(args),
+                                                    id=update_id or None),
                                 timeout, f"update {name!r} was not accepted")
     value = await _wait(update_handle.result(), timeout,
                         f"update {name!r} (id {update_handle.id}) was accepted but did not "

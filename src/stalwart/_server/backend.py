@@ -3,6 +3,7 @@ HTTP answers."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from .. import exceptions as exc
 from .._store.base import ExecutionRow, ExecutionStatus
 from ..client import Client
+from ..common import RawValue
 from .payloads import decode_payloads, iso
 from .readmodel import ReadModel, RunSummary
 from .validation import ApiError
@@ -36,6 +38,19 @@ class Backend:
                            f"workflow {workflow_id!r} run {row.run_id} is already closed "
                            f"({row.status.name.lower()})")
         return row
+
+    async def encoded(self, args: list[Any]) -> list[Any]:
+        """``args`` converted to payloads in a thread (a request's worth of JSON can take
+        seconds to walk), handed on as ``RawValue``s that the client stores unchanged."""
+        if not args:
+            return args
+        convert = self.client.data_converter.payload_converter.to_payloads
+        try:
+            payloads = await asyncio.to_thread(convert, args)
+        except RecursionError:
+            raise ApiError(422, "validation_error", "the arguments are nested too deeply",
+                           "args") from None
+        return [RawValue(p) for p in payloads]
 
     async def close(self) -> None:
         self.reads.close()

@@ -319,7 +319,7 @@ async def workflow_action(request: Request) -> Response:
             if not isinstance(name, str) or not name.strip():
                 raise ApiError(422, "validation_error", "give the signal a name", "name")
             args = _form_args(form.get("args"))
-            await handle.signal(name.strip(), args=args)
+            await handle.signal(name.strip(), args=await backend.encoded(args))
             notice = "signal_sent"
         elif action == "cancel":
             await handle.cancel()
