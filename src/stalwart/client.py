@@ -353,8 +353,9 @@ class Client:
         """A handle to an existing workflow (the latest run unless ``run_id`` is given)."""
         if not workflow_id:
             raise ValueError("get_workflow_handle needs a workflow id")
-        _limits.check_name("workflow id", workflow_id)
-        _limits.check_optional_name("run id", run_id)
+        _limits.check_reference("workflow id", workflow_id)
+        if run_id is not None:
+            _limits.check_reference("run id", run_id)
         return WorkflowHandle(self, workflow_id, run_id=run_id, result_run_id=run_id,
                               first_execution_run_id=first_execution_run_id,
                               result_type=result_type)

@@ -59,6 +59,28 @@ def max_payload_bytes() -> int:
     return value
 
 
+# Names that refer to what exists (a handle's workflow and run id) are checked only for what
+# no store can hold: a run started before these rules, or by workflow code, may have an id
+# with a newline, and it must still be reachable to be inspected or terminated.
+MAX_REFERENCE_BYTES = 4 * MAX_NAME_BYTES
+
+
+def check_reference(field: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{field} must be a string, got {type(value).__name__} "
+                        f"{shorten(value)}")
+    if not value:
+        raise ValueError(f"{field} must not be empty")
+    size = _utf8_size(field, value)
+    if size > MAX_REFERENCE_BYTES:
+        raise ValueError(f"{field} {shorten(value)} is {size} UTF-8 bytes long; no stored "
+                         f"name is longer than {MAX_REFERENCE_BYTES} bytes")
+    if "\x00" in value:
+        raise ValueError(f"{field} {shorten(value)} holds a NUL character, which no stored "
+                         "name holds")
+    return value
+
+
 def check_optional_name(field: str, value: Any) -> str | None:
     return None if value is None else check_name(field, value)
 

@@ -36,7 +36,6 @@ from .validation import (
     list_filter,
     parse_json_body,
     query_int,
-    query_text,
 )
 
 logger = logging.getLogger(__name__)
@@ -129,16 +128,25 @@ def workflow_path(request: Request) -> tuple[str, str | None]:
     if not parts[0] or len(parts) > 2:
         raise ApiError(404, "not_found", f"no API endpoint at {request.url.path[:200]!r}")
     try:
-        workflow_id = segment_id(parts[0])
+        workflow_id = limits.check_reference("the workflow id in the path",
+                                             segment_id(parts[0]))
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_parameter", "the workflow id in the path is not UTF-8",
                        "workflow_id") from None
+    except ValueError as error:
+        raise ApiError(400, "invalid_parameter", str(error), "workflow_id") from None
     action = parts[1].decode("latin-1") if len(parts) == 2 else None
     return workflow_id, action
 
 
 def run_id_param(request: Request) -> str | None:
-    return query_text(request.query_params, "run_id")
+    value = request.query_params.get("run_id")
+    if not value:
+        return None
+    try:
+        return limits.check_reference("query parameter 'run_id'", value)
+    except ValueError as error:
+        raise ApiError(400, "invalid_parameter", str(error), "run_id") from None
 
 
 # -- collection -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from .._model import limits
 from .._model.events import HistoryEvent
 from .._store.base import ExecutionRow, ExecutionStatus
 from .backend import Backend, map_error, pending_activity_json
@@ -47,7 +48,6 @@ from .validation import (
     list_filter,
     parse_json_value,
     query_int,
-    query_text,
 )
 
 logger = logging.getLogger(__name__)
@@ -148,10 +148,13 @@ def _ui_path(request: Request) -> tuple[str, str | None]:
     if not parts[0] or len(parts) > 2:
         raise ApiError(404, "not_found", "no such page")
     try:
-        workflow_id = segment_id(parts[0])
+        workflow_id = limits.check_reference("the workflow id in the address",
+                                             segment_id(parts[0]))
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_parameter", "the workflow id in the address is not UTF-8",
                        "workflow_id") from None
+    except ValueError as error:
+        raise ApiError(400, "invalid_parameter", str(error), "workflow_id") from None
     return workflow_id, parts[1].decode("latin-1") if len(parts) == 2 else None
 
 
@@ -220,7 +223,7 @@ async def workflow_page(request: Request) -> Response:
         return await _payload(request, workflow_id)
     if action is not None:
         raise ApiError(404, "not_found", "no such page")
-    run_id = query_text(request.query_params, "run_id")
+    run_id = _run_id(request.query_params.get("run_id"))
     after = query_int(request.query_params, "after", default=0, minimum=0, maximum=MAX_OFFSET)
     backend = _backend(request)
     row = await backend.execution(workflow_id, run_id)
@@ -267,7 +270,7 @@ async def _payload(request: Request, workflow_id: str) -> Response:
     """The whole of a value a page shows clipped, as JSON."""
     params = request.query_params
     backend = _backend(request)
-    row = await backend.execution(workflow_id, query_text(params, "run_id"))
+    row = await backend.execution(workflow_id, _run_id(params.get("run_id")))
     store = backend.client.store
     part = params.get("part")
     value: Any
@@ -307,9 +310,11 @@ async def workflow_action(request: Request) -> Response:
         return _error_page(request, ApiError(
             403, "csrf", "the form's security token is missing or stale: reload the page and "
             "try again"))
-    run_field = form.get("run_id")
-    run_id = run_field if isinstance(run_field, str) and run_field else None
-    back = workflow_href(workflow_id, run_id) if _printable(workflow_id) else "/"
+    try:
+        run_id = _run_id(form.get("run_id"))
+    except ApiError as error:
+        return _error_page(request, error)
+    back = workflow_href(workflow_id, run_id)
     backend = _backend(request)
     try:
         handle = backend.client.get_workflow_handle(workflow_id, run_id=run_id)
@@ -341,8 +346,13 @@ async def workflow_action(request: Request) -> Response:
     return RedirectResponse(f"{back}{sep}{urlencode({'notice': notice})}", status_code=303)
 
 
-def _printable(workflow_id: str) -> bool:
-    return workflow_id.isprintable()
+def _run_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return limits.check_reference("run id", value)
+    except ValueError as error:
+        raise ApiError(400, "invalid_parameter", str(error), "run_id") from None
 
 
 async def read_form(request: Request) -> dict[str, str]:
