@@ -26,6 +26,8 @@ def redact_url(url: str) -> str:
         if any(key.lower() in _SECRET_PARAMETERS for key, _ in pairs):
             query = urlencode([(key, HIDDEN if key.lower() in _SECRET_PARAMETERS else value)
                                for key, value in pairs], safe="*")
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing secret; urlunsplit would also drop sqlite:///'s empty host
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
