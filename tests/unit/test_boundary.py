@@ -15,7 +15,7 @@ from stalwart._model.redact import redact_url, scrub
 
 def test_names_are_bounded_in_utf8_bytes_and_printable() -> None:
     assert limits.check_name("id", "a" * 1000) == "a" * 1000
-    with pytest.raises(ValueError, match=r"id '漢漢漢.*\(334 characters\) is 1002 UTF-8 bytes long; "
+    with pytest.raises(ValueError, match=r"\(334 characters\) is 1002 UTF-8 bytes long; "
                                          r"the limit is 1000 bytes"):
         limits.check_name("id", "漢" * 334)
     for bad, code in (("a\x00", "0000"), ("a\n", "000A"), ("\x9b2J", "009B"),
