@@ -67,3 +67,10 @@ def test_extras_offer_plain_and_binary_psycopg_and_an_all_extra() -> None:
     assert Requirement(extras["postgres-binary"][0]).extras == {"binary", "pool"}
     named = {extra for r in extras["all"] for extra in Requirement(r).extras}
     assert named == set(extras) - {"all", "postgres"}
+
+
+def test_the_demo_does_not_install_a_browser() -> None:
+    demo = (ROOT / "scripts" / "demo").read_text()
+    bootstrap = (ROOT / "scripts" / "bootstrap").read_text()
+    assert "scripts/bootstrap --no-browser" in demo
+    assert '"$browser" = 1' in bootstrap and "chromium" in bootstrap
