@@ -232,19 +232,24 @@ async def _describe(request: Request, workflow_id: str) -> Response:
     inbox = await store.get_inbox(row.run_id) if row.status == ExecutionStatus.RUNNING else []
     first = await store.get_history(row.run_id, 0, 1)
     started = first[0].attributes if first else {}
-    data = summary_json(row)
-    data.update({
-        "first_execution_run_id": row.first_run_id,
-        "continued_from_run_id": row.continued_run_id,
-        "continued_as_new_run_id": row.next_run_id,
-        "input": decode_payloads(started.get("input", [])),
-        "result": decode_payloads(row.result) if row.result is not None else None,
-        "failure": decode_payloads(row.failure),
-        "pending_activities": [pending_activity_json(a) for a in pending],
-        "pending_events": [{"event_type": e.event_type, "timestamp": iso(e.timestamp),
-                            "attributes": decode_payloads(e.attributes)} for e in inbox],
-    })
-    return await json_response(data)
+
+    def answer() -> bytes:
+        data = summary_json(row)
+        data.update({
+            "first_execution_run_id": row.first_run_id,
+            "continued_from_run_id": row.continued_run_id,
+            "continued_as_new_run_id": row.next_run_id,
+            "input": decode_payloads(started.get("input", [])),
+            "result": decode_payloads(row.result) if row.result is not None else None,
+            "failure": decode_payloads(row.failure),
+            "pending_activities": [pending_activity_json(a) for a in pending],
+            "pending_events": [{"event_type": e.event_type, "timestamp": iso(e.timestamp),
+                                "attributes": decode_payloads(e.attributes)} for e in inbox],
+        })
+        return _encode_json(data)
+
+    # Decoding and encoding payloads takes a while for large ones: not on the event loop.
+    return _Json(await asyncio.to_thread(answer))
 
 
 async def _history(request: Request, workflow_id: str) -> Response:
