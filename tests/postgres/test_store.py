@@ -12,7 +12,7 @@ from stalwart._store import open_store
 from stalwart._store.base import ExecutionStatus, StartWorkflowRequest
 from stalwart._store.postgres import PostgresStore
 from stalwart._store.postgres.connection import parse_url
-from stalwart._store.postgres.schema import SCHEMA_VERSION
+from stalwart._store.schema import SCHEMA_VERSION
 from stalwart.client import Client
 from stalwart.exceptions import StoreError
 from stalwart.worker import Worker

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from stalwart._store import open_store
-from stalwart._store.sqlite.connection import SCHEMA_VERSION
+from stalwart._store.schema import SCHEMA_VERSION
 from stalwart._store.sqlite.store import SqliteStore
 from stalwart.exceptions import StoreError
 

@@ -1,8 +1,7 @@
-"""PostgreSQL store operations on runs: start, close, terminate, parents and children, reads."""
+"""Store operations on runs: start, close, terminate, parents and children, reads."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ... import exceptions as exc
@@ -16,19 +15,8 @@ from ..base import (
     WorkflowTaskClaim,
     started_attributes,
 )
-from .connection import (
-    AsyncConn,
-    WriteContext,
-)
-from .visibility import (
-    write_search_attributes,
-)
-
-dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-loads = json.loads
-
+from ..tx import Tx, dumps, loads
+from .search_attributes import write_search_attributes
 
 CLOSE_STATUS = {
     EventType.WORKFLOW_EXECUTION_COMPLETED: ExecutionStatus.COMPLETED,
@@ -61,89 +49,73 @@ QUERY_RECLAIM_SECONDS = 5.0
 CHAINED_TASK_LEASE_SECONDS = 10.0
 
 
-async def one(conn: AsyncConn, query: str, params: tuple[Any, ...] = ()) -> Any:
-    cursor = await conn.execute(query, params)
-    return await cursor.fetchone()
-
-
-async def all(conn: AsyncConn, query: str, params: tuple[Any, ...] = ()) -> list[Any]:
-    cursor = await conn.execute(query, params)
-    return await cursor.fetchall()
-
-
-async def run(conn: AsyncConn, query: str, params: tuple[Any, ...] = ()) -> int:
-    cursor = await conn.execute(query, params)
-    return cursor.rowcount
-
-
-async def lock_run(conn: AsyncConn, run_id: str) -> Any:
+def lock_run(tx: Tx, run_id: str) -> Any:
     """Lock a run's row for this transaction: (task_queue, status, next_event_id) or None."""
-    return await one(conn, "SELECT task_queue, status, next_event_id FROM executions "
-                            "WHERE run_id = %s FOR UPDATE", (run_id,))
+    return tx.one("SELECT task_queue, status, next_event_id FROM executions WHERE run_id = ?"
+                  + tx.dialect.for_update, (run_id,))
 
 
-async def lock_workflow_id(conn: AsyncConn, workflow_id: str) -> None:
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 1))",
-                       (f"stalwart-workflow-id:{workflow_id}",))
+def lock_workflow_id(tx: Tx, workflow_id: str) -> None:
+    tx.lock_name(f"stalwart-workflow-id:{workflow_id}")
 
 
-async def insert_inbox(conn: AsyncConn, run_id: str, event_type: str, timestamp: float,
+def insert_inbox(tx: Tx, run_id: str, event_type: str, timestamp: float,
                         attributes: dict[str, Any]) -> None:
-    await conn.execute("INSERT INTO inbox (run_id, event_type, timestamp, attributes) "
-                       "VALUES (%s, %s, %s, %s)",
+    tx.run("INSERT INTO inbox (run_id, event_type, timestamp, attributes) "
+                       "VALUES (?, ?, ?, ?)",
                        (run_id, event_type, timestamp, dumps(attributes)))
 
 
-async def append_event(conn: AsyncConn, run_id: str, event_id: int, event_type: str,
+def append_event(tx: Tx, run_id: str, event_id: int, event_type: str,
                         timestamp: float, attributes: dict[str, Any]) -> None:
-    await conn.execute("INSERT INTO history (run_id, event_id, event_type, timestamp, "
-                       "attributes) VALUES (%s, %s, %s, %s, %s)",
+    tx.run("INSERT INTO history (run_id, event_id, event_type, timestamp, "
+                       "attributes) VALUES (?, ?, ?, ?, ?)",
                        (run_id, event_id, event_type, timestamp, dumps(attributes)))
 
 
-async def ensure_workflow_task(ctx: WriteContext, conn: AsyncConn, run_id: str,
+def ensure_workflow_task(tx: Tx, run_id: str,
                                 task_queue: str, now: float, affinity: str | None) -> None:
-    await conn.execute(
+    tx.run(
         "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity) "
-        "VALUES (%s, %s, %s, %s) ON CONFLICT (run_id) DO NOTHING",
+        "VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
         (run_id, task_queue, now, affinity))
-    ctx.wake("workflow_task", task_queue)
+    tx.wake("workflow_task", task_queue)
 
 
-async def insert_execution(ctx: WriteContext, conn: AsyncConn, request: StartWorkflowRequest,
+def insert_execution(tx: Tx, request: StartWorkflowRequest,
                             now: float, deadline: float | None) -> None:
     first_run_id = request.first_run_id or request.run_id
-    await conn.execute(
+    tx.run(
         f"INSERT INTO executions ({EXECUTION_COLUMNS}, parent_seq, parent_close_policy) "
-        "VALUES (%s, %s, %s, %s, 1, %s, NULL, %s, %s, NULL, 2, NULL, NULL, %s, %s, %s, NULL, "
-        "%s, %s, %s)",
+        "VALUES (?, ?, ?, ?, 1, ?, NULL, ?, ?, NULL, 2, NULL, NULL, ?, ?, ?, NULL, "
+        "?, ?, ?)",
         (request.run_id, request.workflow_id, request.workflow_type, request.task_queue, now,
          first_run_id, request.continued_run_id, deadline, request.parent_workflow_id,
          request.parent_run_id, dumps(request.memo) if request.memo else None,
          request.parent_seq, request.parent_close_policy))
     if request.search_attributes:
-        await write_search_attributes(conn, request.run_id, request.search_attributes)
-    await append_event(conn, request.run_id, 1, EventType.WORKFLOW_EXECUTION_STARTED, now,
+        write_search_attributes(tx, request.run_id, request.search_attributes)
+    append_event(tx, request.run_id, 1, EventType.WORKFLOW_EXECUTION_STARTED, now,
                         started_attributes(request))
     if request.start_signal is not None:
         name, signal_input = request.start_signal
-        await insert_inbox(conn, request.run_id, EventType.WORKFLOW_EXECUTION_SIGNALED, now,
+        insert_inbox(tx, request.run_id, EventType.WORKFLOW_EXECUTION_SIGNALED, now,
                             {"signal_name": name, "input": signal_input,
                              "identity": request.identity})
     if request.eager_worker_id is None:
-        await ensure_workflow_task(ctx, conn, request.run_id, request.task_queue, now, None)
+        ensure_workflow_task(tx, request.run_id, request.task_queue, now, None)
     else:
         # Taken at once by a worker in the starting process: no poller needs waking.
-        await conn.execute("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, "
-                           "affinity) VALUES (%s, %s, %s, %s)",
+        tx.run("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, "
+                           "affinity) VALUES (?, ?, ?, ?)",
                            (request.run_id, request.task_queue, now, request.eager_worker_id))
 
 
-async def start_workflow(ctx: WriteContext, conn: AsyncConn, request: StartWorkflowRequest,
+def start_workflow(tx: Tx, request: StartWorkflowRequest,
                           now: float) -> StartResult:
-    await lock_workflow_id(conn, request.workflow_id)
-    open_row = await one(
-        conn, "SELECT run_id, workflow_type FROM executions WHERE workflow_id = %s AND "
+    lock_workflow_id(tx, request.workflow_id)
+    open_row = tx.one(
+        "SELECT run_id, workflow_type FROM executions WHERE workflow_id = ? AND "
               "status = 1", (request.workflow_id,))
     if open_row is not None:
         policy = request.id_conflict_policy
@@ -152,19 +124,19 @@ async def start_workflow(ctx: WriteContext, conn: AsyncConn, request: StartWorkf
         if policy == 2:  # USE_EXISTING
             if request.start_signal is not None:
                 name, signal_input = request.start_signal
-                await add_external_event(ctx, conn, request.workflow_id, open_row[0],
+                add_external_event(tx, request.workflow_id, open_row[0],
                                           EventType.WORKFLOW_EXECUTION_SIGNALED,
                                           {"signal_name": name, "input": signal_input,
                                            "identity": request.identity}, now)
             return StartResult(open_row[0], started=False)
         if policy == 3:  # TERMINATE_EXISTING
-            await terminate(ctx, conn, request.workflow_id, open_row[0],
+            terminate(tx, request.workflow_id, open_row[0],
                              "terminated by a new start with the same workflow id", [],
                              request.identity, now)
         else:
             if request.start_signal is not None:  # signal-with-start signals the running run
                 name, signal_input = request.start_signal
-                await add_external_event(ctx, conn, request.workflow_id, open_row[0],
+                add_external_event(tx, request.workflow_id, open_row[0],
                                           EventType.WORKFLOW_EXECUTION_SIGNALED,
                                           {"signal_name": name, "input": signal_input,
                                            "identity": request.identity}, now)
@@ -172,8 +144,8 @@ async def start_workflow(ctx: WriteContext, conn: AsyncConn, request: StartWorkf
             raise exc.WorkflowAlreadyStartedError(request.workflow_id, open_row[1],
                                                   run_id=open_row[0])
     else:
-        last = await one(
-            conn, "SELECT run_id, status, workflow_type FROM executions WHERE workflow_id = %s "
+        last = tx.one(
+            "SELECT run_id, status, workflow_type FROM executions WHERE workflow_id = ? "
                   "ORDER BY start_time DESC LIMIT 1", (request.workflow_id,))
         if last is not None and request.continued_run_id is None:
             reuse = request.id_reuse_policy
@@ -185,11 +157,11 @@ async def start_workflow(ctx: WriteContext, conn: AsyncConn, request: StartWorkf
                     f"{last[0]} ({status.name.lower()}) and id_reuse_policy="
                     f"{REUSE_NAMES.get(reuse, reuse)} forbids another run; choose another id")
     deadline = now + request.execution_timeout if request.execution_timeout else None
-    await insert_execution(ctx, conn, request, now, deadline)
+    insert_execution(tx, request, now, deadline)
     eager_task = None
     if request.eager_worker_id is not None:
         # Eager start: a worker in the starting process takes the first task without polling.
-        eager_task = await claim_one_workflow_task(conn, request.run_id,
+        eager_task = claim_one_workflow_task(tx, request.run_id,
                                                     request.eager_worker_id, now,
                                                     CHAINED_TASK_LEASE_SECONDS)
     return StartResult(request.run_id, started=True, eager_task=eager_task)
@@ -204,30 +176,30 @@ CHILD_CLOSE_EVENTS = {
 }
 
 
-async def parent_of(conn: AsyncConn, run_id: str) -> dict[str, Any]:
-    row = await one(conn, "SELECT parent_workflow_id, parent_run_id, parent_seq, "
-                           "parent_close_policy FROM executions WHERE run_id = %s", (run_id,))
+def parent_of(tx: Tx, run_id: str) -> dict[str, Any]:
+    row = tx.one("SELECT parent_workflow_id, parent_run_id, parent_seq, "
+                           "parent_close_policy FROM executions WHERE run_id = ?", (run_id,))
     if row is None or row[1] is None:
         return {}
     return {"parent_workflow_id": row[0], "parent_run_id": row[1], "parent_seq": row[2],
             "parent_close_policy": row[3]}
 
 
-async def inbox_event(ctx: WriteContext, conn: AsyncConn, run_id: str, event_type: str,
+def inbox_event(tx: Tx, run_id: str, event_type: str,
                        attributes: dict[str, Any], now: float) -> None:
     """Add an input event for an open run and make sure it gets a workflow task."""
-    row = await lock_run(conn, run_id)
+    row = lock_run(tx, run_id)
     if row is None or row[1] != ExecutionStatus.RUNNING:
         return
-    await insert_inbox(conn, run_id, event_type, now, attributes)
-    await ensure_workflow_task(ctx, conn, run_id, row[0], now, None)
+    insert_inbox(tx, run_id, event_type, now, attributes)
+    ensure_workflow_task(tx, run_id, row[0], now, None)
 
 
-async def notify_parent(ctx: WriteContext, conn: AsyncConn, run_id: str, status: int,
+def notify_parent(tx: Tx, run_id: str, status: int,
                          result: dict[str, Any] | None, failure: dict[str, Any] | None,
                          now: float) -> None:
-    row = await one(conn, "SELECT parent_run_id, parent_seq, workflow_id, workflow_type, "
-                           "first_run_id FROM executions WHERE run_id = %s", (run_id,))
+    row = tx.one("SELECT parent_run_id, parent_seq, workflow_id, workflow_type, "
+                           "first_run_id FROM executions WHERE run_id = ?", (run_id,))
     if row is None or row[0] is None:
         return
     attrs: dict[str, Any] = {"seq": row[1], "workflow_id": row[2], "workflow_type": row[3],
@@ -236,24 +208,24 @@ async def notify_parent(ctx: WriteContext, conn: AsyncConn, run_id: str, status:
         attrs["result"] = result
     if failure is not None:
         attrs["failure"] = failure
-    await inbox_event(ctx, conn, row[0], CHILD_CLOSE_EVENTS[ExecutionStatus(status)], attrs,
+    inbox_event(tx, row[0], CHILD_CLOSE_EVENTS[ExecutionStatus(status)], attrs,
                        now)
 
 
-async def apply_parent_close_policy(ctx: WriteContext, conn: AsyncConn, run_id: str,
+def apply_parent_close_policy(tx: Tx, run_id: str,
                                      now: float) -> None:
-    children = await all(conn, "SELECT run_id, workflow_id, parent_close_policy FROM "
-                                "executions WHERE parent_run_id = %s AND status = 1", (run_id,))
+    children = tx.all("SELECT run_id, workflow_id, parent_close_policy FROM "
+                                "executions WHERE parent_run_id = ? AND status = 1", (run_id,))
     for child_run_id, child_workflow_id, policy in children:
         if policy == 2:  # ABANDON
             continue
         if policy == 3:  # REQUEST_CANCEL
-            await inbox_event(ctx, conn, child_run_id,
+            inbox_event(tx, child_run_id,
                                EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED,
                                {"cause": "parent workflow closed", "identity": ""}, now)
         else:  # TERMINATE (the default)
             try:
-                await terminate(ctx, conn, child_workflow_id, child_run_id,
+                terminate(tx, child_workflow_id, child_run_id,
                                  "parent workflow closed (parent_close_policy=TERMINATE)", [],
                                  "", now)
             except exc.WorkflowNotFoundError:
@@ -264,16 +236,16 @@ REUSE_NAMES = {1: "ALLOW_DUPLICATE", 2: "ALLOW_DUPLICATE_FAILED_ONLY", 3: "REJEC
                 4: "TERMINATE_IF_RUNNING"}
 
 
-async def find_open_run(conn: AsyncConn, workflow_id: str, run_id: str | None,
+def find_open_run(tx: Tx, workflow_id: str, run_id: str | None,
                          lock: bool = True) -> tuple[str, str]:
-    suffix = " FOR UPDATE" if lock else ""
+    suffix = tx.dialect.for_update if lock else ""
     if run_id is None:
-        row = await one(conn, "SELECT run_id, task_queue, status FROM executions "
-                               "WHERE workflow_id = %s ORDER BY start_time DESC LIMIT 1"
+        row = tx.one("SELECT run_id, task_queue, status FROM executions "
+                               "WHERE workflow_id = ? ORDER BY start_time DESC LIMIT 1"
                                + suffix, (workflow_id,))
     else:
-        row = await one(conn, "SELECT run_id, task_queue, status FROM executions "
-                               "WHERE run_id = %s AND workflow_id = %s" + suffix,
+        row = tx.one("SELECT run_id, task_queue, status FROM executions "
+                               "WHERE run_id = ? AND workflow_id = ?" + suffix,
                          (run_id, workflow_id))
     if row is None:
         raise exc.WorkflowNotFoundError(
@@ -287,52 +259,52 @@ async def find_open_run(conn: AsyncConn, workflow_id: str, run_id: str | None,
     return row[0], row[1]
 
 
-async def add_external_event(ctx: WriteContext, conn: AsyncConn, workflow_id: str,
+def add_external_event(tx: Tx, workflow_id: str,
                               run_id: str | None, event_type: str, attributes: dict[str, Any],
                               now: float) -> str:
-    target, task_queue = await find_open_run(conn, workflow_id, run_id, lock=True)
-    await insert_inbox(conn, target, event_type, now, attributes)
-    await ensure_workflow_task(ctx, conn, target, task_queue, now, None)
+    target, task_queue = find_open_run(tx, workflow_id, run_id, lock=True)
+    insert_inbox(tx, target, event_type, now, attributes)
+    ensure_workflow_task(tx, target, task_queue, now, None)
     return target
 
 
-async def close_run(ctx: WriteContext, conn: AsyncConn, run_id: str, status: int, now: float,
+def close_run(tx: Tx, run_id: str, status: int, now: float,
                      result: dict[str, Any] | None, failure: dict[str, Any] | None,
                      next_run_id: str | None = None) -> None:
-    await conn.execute(
-        "UPDATE executions SET status = %s, close_time = %s, result = %s, failure = %s, "
-        "next_run_id = %s WHERE run_id = %s",
+    tx.run(
+        "UPDATE executions SET status = ?, close_time = ?, result = ?, failure = ?, "
+        "next_run_id = ? WHERE run_id = ?",
         (status, now, dumps(result) if result is not None else None,
          dumps(failure) if failure is not None else None, next_run_id, run_id))
-    await conn.execute("DELETE FROM workflow_tasks WHERE run_id = %s", (run_id,))
-    await conn.execute("DELETE FROM activity_tasks WHERE run_id = %s", (run_id,))
-    await conn.execute("DELETE FROM timers WHERE run_id = %s", (run_id,))
-    await conn.execute("DELETE FROM inbox WHERE run_id = %s", (run_id,))
-    pending_updates = await all(
-        conn, "UPDATE updates SET state = 2, failure = %s WHERE run_id = %s AND "
+    tx.run("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
+    tx.run("DELETE FROM activity_tasks WHERE run_id = ?", (run_id,))
+    tx.run("DELETE FROM timers WHERE run_id = ?", (run_id,))
+    tx.run("DELETE FROM inbox WHERE run_id = ?", (run_id,))
+    pending_updates = tx.all(
+        "UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND "
               "state IN (0, 1) RETURNING update_id",
         (dumps({"message": "the workflow closed before the update completed",
                  "source": "Stalwart", "application_failure_info": {
                      "type": "WorkflowClosed", "non_retryable": True}}), run_id))
     for (update_id,) in pending_updates:
-        ctx.wake("update", update_id)
-    ctx.wake("closed", run_id)
+        tx.wake("update", update_id)
+    tx.wake("closed", run_id)
     if status != ExecutionStatus.CONTINUED_AS_NEW:
-        await notify_parent(ctx, conn, run_id, status, result, failure, now)
-    await apply_parent_close_policy(ctx, conn, run_id, now)
+        notify_parent(tx, run_id, status, result, failure, now)
+    apply_parent_close_policy(tx, run_id, now)
 
 
-async def terminate(ctx: WriteContext, conn: AsyncConn, workflow_id: str, run_id: str | None,
+def terminate(tx: Tx, workflow_id: str, run_id: str | None,
                      reason: str, details: list[dict[str, Any]], identity: str,
                      now: float) -> str:
-    target, _ = await find_open_run(conn, workflow_id, run_id, lock=True)
-    row = await one(conn, "SELECT next_event_id FROM executions WHERE run_id = %s", (target,))
+    target, _ = find_open_run(tx, workflow_id, run_id, lock=True)
+    row = tx.one("SELECT next_event_id FROM executions WHERE run_id = ?", (target,))
     next_event_id = row[0]
-    await append_event(conn, target, next_event_id, EventType.WORKFLOW_EXECUTION_TERMINATED,
+    append_event(tx, target, next_event_id, EventType.WORKFLOW_EXECUTION_TERMINATED,
                         now, {"reason": reason, "details": details, "identity": identity})
-    await conn.execute("UPDATE executions SET next_event_id = %s WHERE run_id = %s",
+    tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
                        (next_event_id + 1, target))
-    await close_run(ctx, conn, target, ExecutionStatus.TERMINATED, now, None,
+    close_run(tx, target, ExecutionStatus.TERMINATED, now, None,
                      {"message": reason or "Workflow terminated", "source": "Stalwart",
                       "terminated_failure_info": {}})
     return target
@@ -351,63 +323,68 @@ def row_to_execution(row: Any) -> ExecutionRow:
         memo=loads(row[17]) if row[17] else {})
 
 
-async def get_execution(conn: AsyncConn, workflow_id: str | None, run_id: str | None
+def get_execution(tx: Tx, workflow_id: str | None, run_id: str | None
                          ) -> ExecutionRow | None:
     if run_id is not None:
-        row = await one(conn, f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE run_id = %s",
+        row = tx.one(f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE run_id = ?",
                          (run_id,))
         if row is not None and workflow_id is not None and row[1] != workflow_id:
             return None
     else:
-        row = await one(conn, f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE "
-                               "workflow_id = %s ORDER BY start_time DESC LIMIT 1",
+        row = tx.one(f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE "
+                               "workflow_id = ? ORDER BY start_time DESC LIMIT 1",
                          (workflow_id,))
     return row_to_execution(row) if row is not None else None
 
 
-async def list_executions(conn: AsyncConn, status: int | None, workflow_type: str | None,
+def list_executions(tx: Tx, status: int | None, workflow_type: str | None,
                            workflow_id_prefix: str | None, task_queue: str | None,
                            limit: int) -> list[ExecutionRow]:
     clauses: list[str] = []
     params: list[Any] = []
     if status is not None:
-        clauses.append("status = %s")
+        clauses.append("status = ?")
         params.append(status)
     if workflow_type:
-        clauses.append("workflow_type = %s")
+        clauses.append("workflow_type = ?")
         params.append(workflow_type)
     if workflow_id_prefix:
-        # A range rather than LIKE, so the index is used whatever the collation.
-        clauses.append("workflow_id >= %s AND workflow_id < %s")
+        # A range rather than LIKE, so the index is used; compared by code point, so the
+        # range holds exactly the ids with the prefix whatever the database's collation.
+        column = f"workflow_id{tx.dialect.binary_collation}"
+        clauses.append(f"{column} >= ? AND {column} < ?")
         params += [workflow_id_prefix, workflow_id_prefix + "\U0010ffff"]
     if task_queue:
-        clauses.append("task_queue = %s")
+        clauses.append("task_queue = ?")
         params.append(task_queue)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows = await all(conn, f"SELECT {EXECUTION_COLUMNS} FROM executions {where} "
-                            "ORDER BY start_time DESC LIMIT %s", (*params, limit))
+    rows = tx.all(f"SELECT {EXECUTION_COLUMNS} FROM executions {where} "
+                            "ORDER BY start_time DESC LIMIT ?", (*params, limit))
     return [row_to_execution(r) for r in rows]
 
 
-async def get_history(conn: AsyncConn, run_id: str, after_event_id: int,
+def get_history(tx: Tx, run_id: str, after_event_id: int,
                        limit: int | None) -> list[HistoryEvent]:
-    rows = await all(conn, "SELECT event_id, event_type, timestamp, attributes FROM history "
-                            "WHERE run_id = %s AND event_id > %s ORDER BY event_id LIMIT %s",
-                      (run_id, after_event_id, limit))
+    sql = ("SELECT event_id, event_type, timestamp, attributes FROM history "
+           "WHERE run_id = ? AND event_id > ? ORDER BY event_id")
+    if limit is None:
+        rows = tx.all(sql, (run_id, after_event_id))
+    else:
+        rows = tx.all(sql + " LIMIT ?", (run_id, after_event_id, limit))
     return [HistoryEvent(r[0], r[1], r[2], loads(r[3])) for r in rows]
 
 
-async def read_inbox(conn: AsyncConn, run_id: str, after_id: int) -> list[InboxEvent]:
-    rows = await all(conn, "SELECT id, event_type, timestamp, attributes FROM inbox "
-                            "WHERE run_id = %s AND id > %s ORDER BY id", (run_id, after_id))
+def read_inbox(tx: Tx, run_id: str, after_id: int) -> list[InboxEvent]:
+    rows = tx.all("SELECT id, event_type, timestamp, attributes FROM inbox "
+                            "WHERE run_id = ? AND id > ? ORDER BY id", (run_id, after_id))
     return [InboxEvent(r[0], r[1], r[2], loads(r[3])) for r in rows]
 
 
-async def pending_activities(conn: AsyncConn, run_id: str) -> list[dict[str, Any]]:
-    rows = await all(
-        conn, "SELECT seq, activity_id, activity_type, attempt, scheduled_at, started_at, "
+def pending_activities(tx: Tx, run_id: str) -> list[dict[str, Any]]:
+    rows = tx.all(
+        "SELECT seq, activity_id, activity_type, attempt, scheduled_at, started_at, "
               "heartbeat_at, last_failure, lease_owner, visible_at, cancel_requested "
-              "FROM activity_tasks WHERE run_id = %s ORDER BY seq", (run_id,))
+              "FROM activity_tasks WHERE run_id = ? ORDER BY seq", (run_id,))
     return [{
         "seq": r[0], "activity_id": r[1], "activity_type": r[2], "attempt": r[3],
         "scheduled_at": r[4], "started_at": r[5], "last_heartbeat_at": r[6],
@@ -417,26 +394,28 @@ async def pending_activities(conn: AsyncConn, run_id: str) -> list[dict[str, Any
     } for r in rows]
 
 
-async def load_claims(conn: AsyncConn, tasks: list[tuple[str, int]]
-                       ) -> list[WorkflowTaskClaim]:
+def load_claims(tx: Tx, tasks: list[tuple[str, int]]) -> list[WorkflowTaskClaim]:
     """Build claims for workflow tasks this transaction just leased: (run_id, attempt)."""
     run_ids = [run_id for run_id, _ in tasks]
-    executions = {r[0]: r for r in await all(
-        conn, "SELECT run_id, workflow_id, workflow_type, task_queue, next_event_id FROM "
-              "executions WHERE run_id = ANY(%s) AND status = 1", (run_ids,))}
+    among, params = tx.dialect.in_("run_id", run_ids)
+    executions = {r[0]: r for r in tx.all(
+        "SELECT run_id, workflow_id, workflow_type, task_queue, next_event_id FROM executions "
+        f"WHERE {among} AND status = 1", params)}
     gone = [run_id for run_id in run_ids if run_id not in executions]
     if gone:
-        await conn.execute("DELETE FROM workflow_tasks WHERE run_id = ANY(%s)", (gone,))
+        among, params = tx.dialect.in_("run_id", gone)
+        tx.run(f"DELETE FROM workflow_tasks WHERE {among}", params)
     live = [run_id for run_id in run_ids if run_id in executions]
     if not live:
         return []
+    among, params = tx.dialect.in_("run_id", live)
     inboxes: dict[str, list[InboxEvent]] = {}
-    for r in await all(conn, "SELECT run_id, id, event_type, timestamp, attributes FROM inbox "
-                              "WHERE run_id = ANY(%s) ORDER BY run_id, id", (live,)):
+    for r in tx.all("SELECT run_id, id, event_type, timestamp, attributes FROM inbox "
+                    f"WHERE {among} ORDER BY run_id, id", params):
         inboxes.setdefault(r[0], []).append(InboxEvent(r[1], r[2], r[3], loads(r[4])))
     updates: dict[str, list[dict[str, Any]]] = {}
-    for u in await all(conn, "SELECT run_id, update_id, name, input FROM updates WHERE "
-                              "run_id = ANY(%s) AND state = 0 ORDER BY created_at", (live,)):
+    for u in tx.all(f"SELECT run_id, update_id, name, input FROM updates WHERE {among} "
+                    "AND state = 0 ORDER BY created_at", params):
         updates.setdefault(u[0], []).append(
             {"update_id": u[1], "name": u[2], "input": loads(u[3])})
     # A run's first task needs only its start event: hand it over with the claim instead of
@@ -444,9 +423,9 @@ async def load_claims(conn: AsyncConn, tasks: list[tuple[str, int]]
     first = [run_id for run_id in live if executions[run_id][4] == 2]
     starts: dict[str, list[HistoryEvent]] = {}
     if first:
-        for r in await all(conn, "SELECT run_id, event_id, event_type, timestamp, attributes "
-                                  "FROM history WHERE run_id = ANY(%s) AND event_id = 1",
-                            (first,)):
+        among, params = tx.dialect.in_("run_id", first)
+        for r in tx.all("SELECT run_id, event_id, event_type, timestamp, attributes FROM "
+                        f"history WHERE {among} AND event_id = 1", params):
             starts[r[0]] = [HistoryEvent(r[1], r[2], r[3], loads(r[4]))]
     claims = []
     for run_id, attempt in tasks:
@@ -460,12 +439,12 @@ async def load_claims(conn: AsyncConn, tasks: list[tuple[str, int]]
     return claims
 
 
-async def claim_one_workflow_task(conn: AsyncConn, run_id: str, worker_id: str, now: float,
+def claim_one_workflow_task(tx: Tx, run_id: str, worker_id: str, now: float,
                                    lease_seconds: float) -> WorkflowTaskClaim | None:
-    row = await one(conn, "UPDATE workflow_tasks SET lease_owner = %s, lease_expires_at = %s, "
-                           "affinity = %s WHERE run_id = %s RETURNING attempt",
+    row = tx.one("UPDATE workflow_tasks SET lease_owner = ?, lease_expires_at = ?, "
+                           "affinity = ? WHERE run_id = ? RETURNING attempt",
                      (worker_id, now + lease_seconds, worker_id, run_id))
     if row is None:
         return None
-    claims = await load_claims(conn, [(run_id, row[0])])
+    claims = load_claims(tx, [(run_id, row[0])])
     return claims[0] if claims else None
