@@ -34,6 +34,7 @@ from .base import (
     WorkflowTaskCompletion,
 )
 from .ops import executions, messages, schedules, sweeper, tasks, visibility
+from .ops.completion import complete_workflow_task
 from .tx import Dialect, Tx
 from .wakeup import Notifier, Subscription
 
@@ -215,7 +216,7 @@ class DatabaseStore:
 
     async def complete_workflow_task(self, completion: WorkflowTaskCompletion,
                                      now: float) -> CompletionResult:
-        return await self._write(tasks.complete_workflow_task, completion, now)
+        return await self._write(complete_workflow_task, completion, now)
 
     async def fail_workflow_task(self, run_id: str, worker_id: str, failure: dict[str, Any],
                                  retry_at: float, now: float) -> None:

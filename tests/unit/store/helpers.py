@@ -5,9 +5,11 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from stalwart._engine.decisions import TaskContext, decide
 from stalwart._model.events import Command, EventType, HistoryEvent
 from stalwart._store.base import (
     CompletionResult,
+    Decision,
     StartWorkflowRequest,
     Store,
     WorkflowTaskClaim,
@@ -67,11 +69,25 @@ async def claim_one(store: Store, now: float, worker: str = WORKER,
     return claims[0]
 
 
+def decided(claim: WorkflowTaskClaim, commands: list[Command], worker: str = WORKER, *,
+            eager_activity_limit: int = 0, new_run_id: str = "run-next",
+            new_run_seed: int = 0) -> list[Decision]:
+    """The commands as the engine decides them."""
+    return decide(commands, TaskContext(
+        run_id=claim.run_id, workflow_id=claim.workflow_id, identity=worker, task_queue=QUEUE,
+        eager_slots=eager_activity_limit, random_seed=lambda: new_run_seed,
+        new_run_id=lambda: new_run_id))
+
+
 async def complete(store: Store, claim: WorkflowTaskClaim, commands: list[Command],
-                   now: float, worker: str = WORKER, **kwargs: Any) -> CompletionResult:
+                   now: float, worker: str = WORKER, *, eager_activity_limit: int = 0,
+                   new_run_id: str = "run-next", new_run_seed: int = 0,
+                   **kwargs: Any) -> CompletionResult:
     return await store.complete_workflow_task(WorkflowTaskCompletion(
         run_id=claim.run_id, worker_id=worker, identity=worker,
-        inbox_max_id=claim.inbox_max_id, workflow_time=now, commands=commands,
+        inbox_max_id=claim.inbox_max_id, workflow_time=now,
+        decisions=decided(claim, commands, worker, eager_activity_limit=eager_activity_limit,
+                          new_run_id=new_run_id, new_run_seed=new_run_seed),
         **kwargs), now)
 
 

@@ -18,16 +18,6 @@ from ..base import (
 from ..tx import Tx, dumps, loads
 from .search_attributes import write_search_attributes
 
-CLOSE_STATUS = {
-    EventType.WORKFLOW_EXECUTION_COMPLETED: ExecutionStatus.COMPLETED,
-    EventType.WORKFLOW_EXECUTION_FAILED: ExecutionStatus.FAILED,
-    EventType.WORKFLOW_EXECUTION_CANCELED: ExecutionStatus.CANCELED,
-    EventType.WORKFLOW_EXECUTION_TERMINATED: ExecutionStatus.TERMINATED,
-    EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW: ExecutionStatus.CONTINUED_AS_NEW,
-    EventType.WORKFLOW_EXECUTION_TIMED_OUT: ExecutionStatus.TIMED_OUT,
-}
-
-
 EXECUTION_COLUMNS = (
     "run_id, workflow_id, workflow_type, task_queue, status, start_time, close_time, "
     "first_run_id, continued_run_id, next_run_id, next_event_id, result, failure, "
@@ -47,6 +37,22 @@ QUERY_RECLAIM_SECONDS = 5.0
 
 
 CHAINED_TASK_LEASE_SECONDS = 10.0
+
+
+def timeouts_deadline(options: dict[str, Any], scheduled_at: float, attempt_scheduled_at: float,
+                       started_at: float | None, heartbeat_at: float | None) -> float | None:
+    candidates = []
+    if options.get("schedule_to_close_timeout"):
+        candidates.append(scheduled_at + options["schedule_to_close_timeout"])
+    if started_at is None:
+        if options.get("schedule_to_start_timeout"):
+            candidates.append(attempt_scheduled_at + options["schedule_to_start_timeout"])
+    else:
+        if options.get("start_to_close_timeout"):
+            candidates.append(started_at + options["start_to_close_timeout"])
+        if options.get("heartbeat_timeout"):
+            candidates.append((heartbeat_at or started_at) + options["heartbeat_timeout"])
+    return min(candidates) if candidates else None
 
 
 def lock_run(tx: Tx, run_id: str) -> Any:

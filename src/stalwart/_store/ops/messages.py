@@ -7,90 +7,70 @@ from typing import Any
 
 from ... import exceptions as exc
 from ..._model.events import EventType
-from ..base import (
-    StartWorkflowRequest,
-)
-from ..tx import Tx
+from ..base import CancelExternal, SignalExternal, StartWorkflowRequest
+from ..tx import Tx, dumps, loads
 from .executions import (
     QUERY_RECLAIM_SECONDS,
-    dumps,
     ensure_workflow_task,
     find_open_run,
     inbox_event,
     insert_execution,
-    loads,
     lock_workflow_id,
 )
 
 
-def start_child(tx: Tx, parent_run_id: str,
-                       parent_workflow_id: str, attrs: dict[str, Any], identity: str,
-                       now: float) -> None:
-    child_id = attrs["workflow_id"]
-    base = {"seq": attrs["seq"], "workflow_id": child_id, "workflow_type": attrs["workflow_type"]}
+def start_child(tx: Tx, parent_run_id: str, request: StartWorkflowRequest,
+                now: float) -> None:
+    child_id = request.workflow_id
+    base = {"seq": request.parent_seq, "workflow_id": child_id,
+            "workflow_type": request.workflow_type}
     lock_workflow_id(tx, child_id)
-    running = tx.one("SELECT run_id FROM executions WHERE workflow_id = ? AND "
-                               "status = 1", (child_id,))
+    running = tx.one("SELECT run_id FROM executions WHERE workflow_id = ? AND status = 1",
+                     (child_id,))
     if running is not None:
-        inbox_event(tx, parent_run_id,
-                           EventType.START_CHILD_WORKFLOW_EXECUTION_FAILED,
-                           {**base, "cause": f"workflow id {child_id!r} is already running "
-                            f"(run {running[0]}); give the child another id"}, now)
+        inbox_event(tx, parent_run_id, EventType.START_CHILD_WORKFLOW_EXECUTION_FAILED,
+                    {**base, "cause": f"workflow id {child_id!r} is already running "
+                     f"(run {running[0]}); give the child another id"}, now)
         return
-    timeout = attrs.get("execution_timeout")
-    request = StartWorkflowRequest(
-        workflow_id=child_id, workflow_type=attrs["workflow_type"],
-        task_queue=attrs["task_queue"], input=attrs["input"], run_id=attrs["run_id"],
-        random_seed=attrs["random_seed"], execution_timeout=timeout, identity=identity,
-        parent_workflow_id=parent_workflow_id, parent_run_id=parent_run_id,
-        parent_seq=attrs["seq"], parent_close_policy=attrs.get("parent_close_policy") or 1)
+    timeout = request.execution_timeout
     insert_execution(tx, request, now, now + timeout if timeout else None)
     inbox_event(tx, parent_run_id, EventType.CHILD_WORKFLOW_EXECUTION_STARTED,
-                       {**base, "run_id": attrs["run_id"]}, now)
+                {**base, "run_id": request.run_id}, now)
 
 
-def external_target(tx: Tx, source_run_id: str, attrs: dict[str, Any]
-                           ) -> tuple[str | None, str]:
+def external_target(tx: Tx, source_run_id: str, target: SignalExternal | CancelExternal
+                    ) -> tuple[str | None, str]:
     try:
-        target, _ = find_open_run(tx, attrs["workflow_id"], attrs.get("run_id"))
+        run_id, _ = find_open_run(tx, target.workflow_id, target.run_id)
     except exc.WorkflowNotFoundError as error:
         return None, str(error)
-    if attrs.get("child_workflow_only"):
-        parent = tx.one("SELECT parent_run_id FROM executions WHERE run_id = ?",
-                            (target,))
+    if target.child_only:
+        parent = tx.one("SELECT parent_run_id FROM executions WHERE run_id = ?", (run_id,))
         if parent is None or parent[0] != source_run_id:
-            return None, f"workflow {attrs['workflow_id']!r} is not a child of this workflow"
-    return target, ""
+            return None, f"workflow {target.workflow_id!r} is not a child of this workflow"
+    return run_id, ""
 
 
-def signal_external(tx: Tx, run_id: str,
-                           attrs: dict[str, Any], identity: str, now: float) -> None:
-    target, cause = external_target(tx, run_id, attrs)
+def signal_external(tx: Tx, run_id: str, signal: SignalExternal, now: float) -> None:
+    target, cause = external_target(tx, run_id, signal)
     if target is None:
-        inbox_event(tx, run_id,
-                           EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
-                           {"seq": attrs["seq"], "cause": cause}, now)
+        inbox_event(tx, run_id, EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
+                    {"seq": signal.seq, "cause": cause}, now)
         return
-    inbox_event(tx, target, EventType.WORKFLOW_EXECUTION_SIGNALED,
-                       {"signal_name": attrs["signal_name"], "input": attrs["input"],
-                        "identity": identity}, now)
+    inbox_event(tx, target, EventType.WORKFLOW_EXECUTION_SIGNALED, signal.signal, now)
     inbox_event(tx, run_id, EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
-                       {"seq": attrs["seq"]}, now)
+                {"seq": signal.seq}, now)
 
 
-def cancel_external(tx: Tx, run_id: str,
-                           attrs: dict[str, Any], identity: str, now: float) -> None:
-    target, cause = external_target(tx, run_id, attrs)
+def cancel_external(tx: Tx, run_id: str, cancel: CancelExternal, now: float) -> None:
+    target, cause = external_target(tx, run_id, cancel)
     if target is None:
-        inbox_event(tx, run_id,
-                           EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
-                           {"seq": attrs["seq"], "cause": cause}, now)
+        inbox_event(tx, run_id, EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
+                    {"seq": cancel.seq, "cause": cause}, now)
         return
-    inbox_event(tx, target, EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED,
-                       {"cause": "requested by another workflow", "identity": identity}, now)
-    inbox_event(tx, run_id,
-                       EventType.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
-                       {"seq": attrs["seq"]}, now)
+    inbox_event(tx, target, EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED, cancel.request, now)
+    inbox_event(tx, run_id, EventType.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+                {"seq": cancel.seq}, now)
 
 
 def update_workflow(tx: Tx, workflow_id: str,

@@ -10,13 +10,12 @@ from ..base import (
     ExpiredActivity,
     WorkerRow,
 )
-from ..tx import Tx
+from ..tx import Tx, loads
 from .executions import (
     ACTIVITY_COLUMNS,
     append_event,
     close_run,
     insert_inbox,
-    loads,
 )
 from .tasks import (
     wake_workflow,

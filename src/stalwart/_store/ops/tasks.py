@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..._model.events import CLOSE_EVENT_TYPES, EventType
+from ..._model.events import EventType
 from ..base import (
     ActivityTaskClaim,
     CompletionResult,
@@ -15,31 +15,18 @@ from ..base import (
     WorkflowTaskCompletion,
     refill_tokens,
 )
-from ..tx import Tx
+from ..tx import Tx, dumps, loads
+from .completion import complete_workflow_task
 from .executions import (
     ACTIVITY_COLUMNS,
     CHAINED_TASK_LEASE_SECONDS,
-    CLOSE_STATUS,
     append_event,
     claim_one_workflow_task,
-    close_run,
-    dumps,
-    insert_execution,
     insert_inbox,
     load_claims,
-    loads,
     lock_run,
-    parent_of,
     start_workflow,
-)
-from .messages import (
-    cancel_external,
-    signal_external,
-    start_child,
-)
-from .search_attributes import (
-    upsert_memo,
-    upsert_search_attributes,
+    timeouts_deadline,
 )
 
 
@@ -83,222 +70,6 @@ def claim_workflow_tasks(tx: Tx, task_queue: str,
         return []
     rows.sort(key=lambda r: r[2])
     return load_claims(tx, [(r[0], r[1]) for r in rows])
-
-
-def timeouts_deadline(options: dict[str, Any], scheduled_at: float, attempt_scheduled_at: float,
-                       started_at: float | None, heartbeat_at: float | None) -> float | None:
-    candidates = []
-    if options.get("schedule_to_close_timeout"):
-        candidates.append(scheduled_at + options["schedule_to_close_timeout"])
-    if started_at is None:
-        if options.get("schedule_to_start_timeout"):
-            candidates.append(attempt_scheduled_at + options["schedule_to_start_timeout"])
-    else:
-        if options.get("start_to_close_timeout"):
-            candidates.append(started_at + options["start_to_close_timeout"])
-        if options.get("heartbeat_timeout"):
-            candidates.append((heartbeat_at or started_at) + options["heartbeat_timeout"])
-    return min(candidates) if candidates else None
-
-
-def complete_workflow_task(tx: Tx,
-                                  completion: WorkflowTaskCompletion,
-                                  now: float) -> CompletionResult:
-    run_id = completion.run_id
-    locked = lock_run(tx, run_id)
-    task = tx.one("SELECT lease_owner FROM workflow_tasks WHERE run_id = ?"
-                  + tx.dialect.for_update, (run_id,))
-    if task is None or task[0] != completion.worker_id:
-        return CompletionResult(False, "lease lost")
-    if locked is None or locked[1] != ExecutionStatus.RUNNING:
-        tx.run("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
-        return CompletionResult(False, "workflow closed")
-    execution = tx.one(
-        "SELECT workflow_id, workflow_type, task_queue, next_event_id, first_run_id, "
-              "execution_deadline FROM executions WHERE run_id = ?", (run_id,))
-    workflow_id, workflow_type, task_queue, next_event_id, first_run_id, deadline = execution
-    closing = any(c.event_type in CLOSE_EVENT_TYPES for c in completion.commands)
-    if closing and tx.one(
-            "SELECT 1 FROM inbox WHERE run_id = ? AND id > ? AND event_type = ? LIMIT 1",
-            (run_id, completion.inbox_max_id, EventType.WORKFLOW_EXECUTION_SIGNALED)
-    ) is not None:
-        # A signal arrived while the workflow decided to finish: let it see the signal first.
-        tx.run("UPDATE workflow_tasks SET lease_owner = NULL, visible_at = ? "
-                           "WHERE run_id = ?", (now, run_id))
-        tx.wake("workflow_task", task_queue)
-        return CompletionResult(False, "unhandled signal")
-    event_id = next_event_id
-    if (not completion.inbox_max_id and not completion.commands
-            and not completion.accepted_updates and next_event_id > 2):
-        # Nothing happened (say, an update its validator rejected): leave no trace in history.
-        for update_id, update_failure in completion.rejected_updates:
-            tx.run("UPDATE updates SET state = 2, failure = ? WHERE run_id = ? "
-                               "AND update_id = ?", (dumps(update_failure), run_id, update_id))
-            tx.wake("update", update_id)
-        finish_workflow_task(tx, completion, run_id, task_queue, now,
-                                    CompletionResult(True, history_length=next_event_id - 1))
-        return CompletionResult(True, history_length=next_event_id - 1)
-    if completion.inbox_max_id:
-        moved = tx.run(
-            "INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
-            "SELECT run_id, ? + ROW_NUMBER() OVER (ORDER BY id) - 1, event_type, timestamp, "
-            "attributes FROM inbox WHERE run_id = ? AND id <= ?",
-            (event_id, run_id, completion.inbox_max_id))
-        tx.run("DELETE FROM inbox WHERE run_id = ? AND id <= ?",
-                           (run_id, completion.inbox_max_id))
-        event_id += moved
-    for accepted in completion.accepted_updates:
-        append_event(tx, run_id, event_id, accepted.event_type, now,
-                            accepted.attributes)
-        event_id += 1
-        tx.run("UPDATE updates SET state = 1 WHERE run_id = ? AND update_id = ?",
-                           (run_id, accepted.attributes["update_id"]))
-    for update_id, update_failure in completion.rejected_updates:
-        tx.run("UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND "
-                           "update_id = ?", (dumps(update_failure), run_id, update_id))
-        tx.wake("update", update_id)
-    append_event(tx, run_id, event_id, EventType.WORKFLOW_TASK_COMPLETED, now,
-                        {"workflow_time": completion.workflow_time,
-                         "identity": completion.identity})
-    event_id += 1
-    result = CompletionResult(True)
-    eager_budget = completion.eager_activity_limit
-    closed = False
-    for command in completion.commands:
-        attrs = command.attributes
-        etype = command.event_type
-        append_event(tx, run_id, event_id, etype, now, attrs)
-        event_id += 1
-        if etype == EventType.ACTIVITY_TASK_SCHEDULED:
-            eager = eager_budget > 0 and attrs["task_queue"] == completion.eager_activity_queue
-            options = {k: attrs.get(k) for k in (
-                "schedule_to_close_timeout", "schedule_to_start_timeout",
-                "start_to_close_timeout", "heartbeat_timeout", "retry_policy",
-                "cancellation_type", "local", "header")}
-            started_at = now if eager else None
-            tx.run(
-                "INSERT INTO activity_tasks (run_id, seq, task_queue, workflow_id, "
-                "workflow_type, activity_type, activity_id, input, options, attempt, "
-                "scheduled_at, attempt_scheduled_at, visible_at, lease_owner, started_at, "
-                "deadline_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, "
-                "?, ?)",
-                (run_id, attrs["seq"], attrs["task_queue"], workflow_id, workflow_type,
-                 attrs["activity_type"], attrs["activity_id"], dumps(attrs["input"]),
-                 dumps(options), now, now, now, completion.worker_id if eager else None,
-                 started_at, timeouts_deadline(options, now, now, started_at, None)))
-            if eager:
-                eager_budget -= 1
-                result.eager_activities.append(ActivityTaskClaim(
-                    run_id=run_id, seq=attrs["seq"], workflow_id=workflow_id,
-                    workflow_type=workflow_type, activity_type=attrs["activity_type"],
-                    activity_id=attrs["activity_id"], task_queue=attrs["task_queue"],
-                    input=attrs["input"], options=options, attempt=1, scheduled_at=now,
-                    attempt_scheduled_at=now, started_at=now, heartbeat_details=[]))
-            else:
-                tx.wake("activity_task", attrs["task_queue"])
-            tx.due(timeouts_deadline(options, now, now, started_at, None))
-        elif etype == EventType.ACTIVITY_TASK_CANCEL_REQUESTED:
-            request_cancel_activity(tx, run_id, attrs["seq"], now)
-        elif etype == EventType.TIMER_STARTED:
-            tx.run(
-                "INSERT INTO timers (run_id, seq, fire_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (run_id, seq) DO UPDATE SET fire_at = EXCLUDED.fire_at",
-                (run_id, attrs["seq"], now + attrs["start_to_fire_timeout"]))
-            tx.due(now + attrs["start_to_fire_timeout"])
-        elif etype == EventType.TIMER_CANCELED:
-            tx.run("DELETE FROM timers WHERE run_id = ? AND seq = ?",
-                               (run_id, attrs["seq"]))
-        elif etype == EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED:
-            start_child(tx, run_id, workflow_id, attrs, completion.identity, now)
-        elif etype == EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
-            signal_external(tx, run_id, attrs, completion.identity, now)
-        elif etype == EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
-            cancel_external(tx, run_id, attrs, completion.identity, now)
-        elif etype == EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-            upsert_search_attributes(tx, run_id, attrs["search_attributes"])
-        elif etype == EventType.WORKFLOW_PROPERTIES_MODIFIED:
-            upsert_memo(tx, run_id, attrs["upserted_memo"])
-        elif etype == EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED:
-            tx.run(
-                "UPDATE updates SET state = 3, result = ?, failure = ? WHERE run_id = ? "
-                "AND update_id = ?",
-                (dumps(attrs["result"]) if "result" in attrs else None,
-                 dumps(attrs["failure"]) if "failure" in attrs else None, run_id,
-                 attrs["update_id"]))
-            tx.wake("update", attrs["update_id"])
-        elif etype in CLOSE_EVENT_TYPES:
-            closed = True
-            next_run_id = None
-            if etype == EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-                assert completion.new_run_id is not None
-                next_run_id = completion.new_run_id
-                attrs["new_execution_run_id"] = next_run_id
-                tx.run("UPDATE history SET attributes = ? WHERE run_id = ? AND "
-                                   "event_id = ?", (dumps(attrs), run_id, event_id - 1))
-            tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
-                               (event_id, run_id))
-            close_run(tx, run_id, CLOSE_STATUS[EventType(etype)], now,
-                             attrs.get("result"), attrs.get("failure"), next_run_id)
-            if next_run_id is not None:
-                timeout = attrs.get("execution_timeout")
-                insert_execution(tx, StartWorkflowRequest(
-                    workflow_id=workflow_id, workflow_type=attrs["workflow_type"],
-                    task_queue=attrs["task_queue"], input=attrs["input"], run_id=next_run_id,
-                    random_seed=completion.new_run_seed, execution_timeout=timeout,
-                    first_run_id=first_run_id, continued_run_id=run_id,
-                    identity=completion.identity, **parent_of(tx, run_id),
-                ), now, now + timeout if timeout else deadline)
-            break
-    result.history_length = event_id - 1
-    if closed:
-        return result
-    tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
-                       (event_id, run_id))
-    finish_workflow_task(tx, completion, run_id, task_queue, now, result)
-    return result
-
-
-def finish_workflow_task(tx: Tx,
-                                completion: WorkflowTaskCompletion, run_id: str,
-                                task_queue: str, now: float, result: CompletionResult) -> None:
-    """Keep the run's workflow task if more input waits (claimed at once by the same worker,
-    whose cache is warm), else delete it."""
-    more = tx.one("SELECT EXISTS (SELECT 1 FROM inbox WHERE run_id = ?) OR EXISTS "
-                            "(SELECT 1 FROM updates WHERE run_id = ? AND state = 0)",
-                      (run_id, run_id))
-    if more[0]:
-        if completion.claim_next_task:
-            tx.run("UPDATE workflow_tasks SET attempt = 1 WHERE run_id = ?",
-                               (run_id,))
-            result.next_task = claim_one_workflow_task(
-                tx, run_id, completion.worker_id, now, CHAINED_TASK_LEASE_SECONDS)
-        else:
-            tx.run(
-                "UPDATE workflow_tasks SET lease_owner = NULL, lease_expires_at = NULL, "
-                "visible_at = ?, attempt = 1 WHERE run_id = ?", (now, run_id))
-            tx.wake("workflow_task", task_queue)
-    else:
-        tx.run("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
-
-
-def request_cancel_activity(tx: Tx, run_id: str, seq: int,
-                                   now: float) -> None:
-    row = tx.one("SELECT lease_owner FROM activity_tasks WHERE run_id = ? AND "
-                           "seq = ?" + tx.dialect.for_update, (run_id, seq))
-    if row is None:
-        return
-    if row[0] is None:
-        # Not running anywhere: cancelled at once.
-        tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?",
-                           (run_id, seq))
-        insert_inbox(tx, run_id, EventType.ACTIVITY_TASK_CANCELED, now, {
-            "seq": seq, "failure": {
-                "message": "Activity cancelled", "source": "Stalwart",
-                "activity_failure_info": {"activity_id": str(seq)},
-                "cause": {"message": "Activity cancelled", "canceled_failure_info": {}}}})
-    else:
-        tx.run("UPDATE activity_tasks SET cancel_requested = TRUE WHERE "
-                           "run_id = ? AND seq = ?", (run_id, seq))
 
 
 def fail_workflow_task(tx: Tx, run_id: str, worker_id: str,
