@@ -13,7 +13,7 @@ else in the operations:
   starting it do not both see it free); nothing on SQLite, whose writer is already alone;
 * lists as parameters (``= ANY(?)`` against ``IN (?, ?, …)``), and byte-wise text ranges
   (``COLLATE "C"``, so a prefix range means the same in every database collation);
-* the few schema words that differ (auto-numbered keys, ``WITHOUT ROWID``).
+* the few schema words that differ (auto-numbered keys, ``WITHOUT ROWID``, bytes).
 
 Upserts (``ON CONFLICT … DO``) and ``RETURNING`` are written the same on both.
 """
@@ -63,13 +63,14 @@ class Dialect:
 SQLITE = Dialect(
     name="sqlite", for_update="", skip_locked="", binary_collation="", named_lock=None,
     schema_words=(("{serial_key}", "INTEGER PRIMARY KEY AUTOINCREMENT"),
-                  ("{without_rowid}", " WITHOUT ROWID")))
+                  ("{without_rowid}", " WITHOUT ROWID"), ("{bytes}", "BLOB")))
 
 POSTGRESQL = Dialect(
     name="postgresql", for_update=" FOR UPDATE", skip_locked=" FOR UPDATE SKIP LOCKED",
     binary_collation=' COLLATE "C"',
     named_lock="SELECT pg_advisory_xact_lock(hashtextextended(?, 1))",
-    schema_words=(("{serial_key}", "BIGSERIAL PRIMARY KEY"), ("{without_rowid}", "")))
+    schema_words=(("{serial_key}", "BIGSERIAL PRIMARY KEY"), ("{without_rowid}", ""),
+                  ("{bytes}", "BYTEA")))
 
 
 class Tx:

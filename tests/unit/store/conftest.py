@@ -1,4 +1,6 @@
-"""Each store test gets a real SQLite file of its own."""
+"""The store conformance suite: every store test runs against a real SQLite file and a fresh
+schema of a real PostgreSQL server (``store_backend``, see ``tests/conftest.py``); tests of one
+database's own behaviour are marked ``sqlite_only``."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from stalwart._store import open_store
-from stalwart._store.sqlite.store import SqliteStore
+from stalwart._store.database import DatabaseStore
 
 
 @pytest.fixture
@@ -17,9 +19,9 @@ def db_path(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def store(db_path: str) -> AsyncIterator[SqliteStore]:
-    opened = await open_store(f"sqlite:///{db_path}")
-    assert isinstance(opened, SqliteStore)
+async def store(db_url: str) -> AsyncIterator[DatabaseStore]:
+    opened = await open_store(db_url)
+    assert isinstance(opened, DatabaseStore)
     try:
         yield opened
     finally:

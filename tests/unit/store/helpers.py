@@ -1,4 +1,4 @@
-"""Small builders for driving the SQLite store the way the engine does."""
+"""Small builders for driving a store the way the engine does."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from stalwart._store.base import (
     WorkflowTaskClaim,
     WorkflowTaskCompletion,
 )
+from stalwart._store.database import DatabaseStore
 from stalwart.common import RetryPolicy
 from stalwart.converter import DataConverter, _payload_to_json
 
@@ -99,8 +100,15 @@ def event_types(history: list[HistoryEvent]) -> list[str]:
     return [e.event_type for e in history]
 
 
-def count_rows(path: str, table: str, where: str = "1", *args: Any) -> int:
-    """Count rows on a connection of our own, so the answer reflects committed data only."""
+async def count_rows(store: DatabaseStore, table: str, where: str = "1 = 1",
+                     *args: Any) -> int:
+    """Count committed rows (the store's reads never see a write in progress)."""
+    rows = await store.fetch_sql(f"SELECT COUNT(*) FROM {table} WHERE {where}", args)
+    return int(rows[0][0])
+
+
+def count_file_rows(path: str, table: str, where: str = "1", *args: Any) -> int:
+    """Count rows of a SQLite file on a connection of our own."""
     conn = sqlite3.connect(path)
     try:
         return int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", args)

@@ -227,13 +227,13 @@ class Database:
     # -- running operations ----------------------------------------------------------------
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, self._write, fn, args)
+        return await loop.run_in_executor(self._threads, self.write_blocking, fn, args)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, self._read, fn, args)
+        return await loop.run_in_executor(self._threads, self.read_blocking, fn, args)
 
-    def _write(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    def write_blocking(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         """Run ``fn(tx, *args)`` in one transaction, notify, commit, publish."""
         doing = _doing(fn)
         conflicts = 0
@@ -275,7 +275,7 @@ class Database:
                 self._publish(tx.wake_keys, tx.earliest_due)
             return result
 
-    def _read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    def read_blocking(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         """Run ``fn(tx, *args)`` outside a transaction; reads are always safe to repeat."""
         lost = 0
         while True:

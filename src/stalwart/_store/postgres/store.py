@@ -24,9 +24,11 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse, urlunparse
 
 import psycopg
+from psycopg_pool import PoolTimeout
 
 from ..database import DatabaseStore
 from ..tx import POSTGRESQL
+from ..wakeup import Notifier
 from .connection import (
     Database,
     PostgresOptions,
@@ -104,19 +106,52 @@ class PostgresStore(DatabaseStore):
     @classmethod
     async def open(cls, url: str) -> PostgresStore:
         options = parse_url(url)
-
-        def prepare() -> None:
-            try:
-                with psycopg.connect(options.conninfo, autocommit=True,
-                                     connect_timeout=10) as conn:
-                    migrate(conn, options.schema, options.where)
-            except psycopg.Error as error:
-                raise store_error(options, error, "connecting") from error
-
-        await asyncio.get_running_loop().run_in_executor(None, prepare)
+        await asyncio.get_running_loop().run_in_executor(None, _prepare, options)
         store = cls(url, options)
         await store._db.open()
         return store
+
+
+def _prepare(options: PostgresOptions) -> None:
+    try:
+        with psycopg.connect(options.conninfo, autocommit=True, connect_timeout=10) as conn:
+            migrate(conn, options.schema, options.where)
+    except psycopg.Error as error:
+        raise store_error(options, error, "connecting") from error
+
+
+async def open_store(url: str) -> PostgresStore:
+    return await PostgresStore.open(url)
+
+
+class PostgresBlockingStore:
+    """The pool and its retry rules, used from the calling thread (no LISTEN: a caller
+    outside the engine has nothing to wake)."""
+
+    def __init__(self, url: str, options: PostgresOptions) -> None:
+        self.url = _without_password(url)
+        self._db = Database(options, Notifier(), lambda keys, due: None)
+
+    def write(self, fn: Callable[..., T], *args: Any) -> T:
+        return self._db.write_blocking(fn, args)
+
+    def read(self, fn: Callable[..., T], *args: Any) -> T:
+        return self._db.read_blocking(fn, args)
+
+    def close(self) -> None:
+        self._db.pool.close()
+
+
+def open_blocking(url: str) -> PostgresBlockingStore:
+    options = parse_url(url)
+    _prepare(options)
+    store = PostgresBlockingStore(url, options)
+    try:
+        store._db.pool.open(wait=True, timeout=15.0)
+    except PoolTimeout as error:
+        store.close()
+        raise store_error(options, error, "opening the connection pool") from error
+    return store
 
 
 def _without_password(url: str) -> str:

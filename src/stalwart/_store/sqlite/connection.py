@@ -349,3 +349,51 @@ class Reader:
         self._executor.shutdown(wait=True)
         self._conn.close()
         self._point_conn.close()
+
+
+class BlockingDatabase:
+    """Operations run on the calling thread, each thread on a connection of its own: for
+    callers outside an event loop (the agent layer's side tables)."""
+
+    def __init__(self, options: SqliteOptions) -> None:
+        self._options = options
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self._options)
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def write(self, fn: Callable[..., Any], *args: Any) -> Any:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(SqliteTx(conn), *args)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise _map_error(error, self._options.path) from error
+        return result
+
+    def read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(SqliteTx(self._conn()), *args)
+        except sqlite3.Error as error:
+            raise _map_error(error, self._options.path) from error
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+        self._local = threading.local()
+

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from ..database import DatabaseStore
 from ..tx import SQLITE
 from .connection import (
+    BlockingDatabase,
     Reader,
     SqliteOptions,
     Writer,
@@ -75,17 +76,33 @@ class SqliteStore(DatabaseStore):
     @classmethod
     async def open(cls, url: str) -> SqliteStore:
         options = parse_url(url)
-
-        def prepare() -> None:
-            check_file(options.path)
-            conn = connect(options)
-            try:
-                migrate(conn, options.path)
-            finally:
-                conn.close()
-
-        await asyncio.get_running_loop().run_in_executor(None, prepare)
+        await asyncio.get_running_loop().run_in_executor(None, _prepare, options)
         return cls(url, options)
+
+
+def _prepare(options: SqliteOptions) -> None:
+    check_file(options.path)
+    conn = connect(options)
+    try:
+        migrate(conn, options.path)
+    finally:
+        conn.close()
+
+
+async def open_store(url: str) -> SqliteStore:
+    return await SqliteStore.open(url)
+
+
+class SqliteBlockingStore(BlockingDatabase):
+    def __init__(self, url: str, options: SqliteOptions) -> None:
+        super().__init__(options)
+        self.url = url
+
+
+def open_blocking(url: str) -> SqliteBlockingStore:
+    options = parse_url(url)
+    _prepare(options)
+    return SqliteBlockingStore(url, options)
 
 
 __all__ = ["SqliteStore"]
