@@ -113,15 +113,15 @@ def _signal_external(attrs: dict[str, Any], context: TaskContext) -> SignalExter
     return SignalExternal(
         seq=attrs["seq"], workflow_id=attrs["workflow_id"], run_id=attrs.get("run_id"),
         child_only=bool(attrs.get("child_workflow_only")),
-        signal={"signal_name": attrs["signal_name"], "input": attrs["input"],
-                "identity": context.identity})
+        attributes={"signal_name": attrs["signal_name"], "input": attrs["input"],
+                    "identity": context.identity})
 
 
 def _cancel_external(attrs: dict[str, Any], context: TaskContext) -> CancelExternal:
     return CancelExternal(
         seq=attrs["seq"], workflow_id=attrs["workflow_id"], run_id=attrs.get("run_id"),
         child_only=bool(attrs.get("child_workflow_only")),
-        request={"cause": "requested by another workflow", "identity": context.identity})
+        attributes={"cause": "requested by another workflow", "identity": context.identity})
 
 
 def _complete_update(attrs: dict[str, Any], _: TaskContext) -> CompleteUpdate:

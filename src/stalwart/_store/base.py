@@ -204,7 +204,7 @@ class SignalExternal:
     workflow_id: str
     run_id: str | None
     child_only: bool
-    signal: dict[str, Any]  # the target's WorkflowExecutionSignaled attributes
+    attributes: dict[str, Any]  # of the target's WorkflowExecutionSignaled event
 
 
 @dataclass
@@ -213,7 +213,7 @@ class CancelExternal:
     workflow_id: str
     run_id: str | None
     child_only: bool
-    request: dict[str, Any]  # the target's WorkflowExecutionCancelRequested attributes
+    attributes: dict[str, Any]  # of the target's WorkflowExecutionCancelRequested event
 
 
 @dataclass

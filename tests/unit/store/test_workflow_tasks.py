@@ -238,3 +238,15 @@ async def test_continue_as_new_closes_run_and_starts_next_with_same_id(
     assert started.attributes["input"] == [payload(2)]
     assert started.attributes["random_seed"] == 99
     assert (await store.get_history(run_id))[-1].attributes["new_execution_run_id"] == "run-2"
+
+
+async def test_workflow_id_prefix_lists_exactly_the_ids_that_start_with_it(
+        store: DatabaseStore) -> None:
+    # Compared by code point on both databases, whatever the database's collation: an id that
+    # differs only in case or punctuation is not a match.
+    for workflow_id in ("ab-1", "aB-2", "ab", "a-b", "ac-3", "abé"):
+        await start(store, workflow_id)
+
+    rows = await store.list_executions(workflow_id_prefix="ab")
+
+    assert sorted(r.workflow_id for r in rows) == ["ab", "ab-1", "abé"]

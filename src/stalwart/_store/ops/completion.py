@@ -41,7 +41,7 @@ from .executions import (
     parent_of,
     timeouts_deadline,
 )
-from .messages import cancel_external, signal_external, start_child
+from .messages import send_external, start_child
 from .search_attributes import upsert_memo, upsert_search_attributes
 
 
@@ -229,8 +229,8 @@ _APPLY: dict[type, Callable[[Tx, _Run, Any], None]] = {
     StartTimer: _apply_start_timer,
     CancelTimer: _apply_cancel_timer,
     StartChild: lambda tx, run, child: start_child(tx, run.run_id, child.request, run.now),
-    SignalExternal: lambda tx, run, signal: signal_external(tx, run.run_id, signal, run.now),
-    CancelExternal: lambda tx, run, cancel: cancel_external(tx, run.run_id, cancel, run.now),
+    SignalExternal: lambda tx, run, signal: send_external(tx, run.run_id, signal, run.now),
+    CancelExternal: lambda tx, run, cancel: send_external(tx, run.run_id, cancel, run.now),
     UpsertSearchAttributes:
         lambda tx, run, upsert: upsert_search_attributes(tx, run.run_id, upsert.changes),
     UpsertMemo: lambda tx, run, upsert: upsert_memo(tx, run.run_id, upsert.changes),

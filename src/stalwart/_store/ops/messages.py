@@ -51,26 +51,27 @@ def external_target(tx: Tx, source_run_id: str, target: SignalExternal | CancelE
     return run_id, ""
 
 
-def signal_external(tx: Tx, run_id: str, signal: SignalExternal, now: float) -> None:
-    target, cause = external_target(tx, run_id, signal)
-    if target is None:
-        inbox_event(tx, run_id, EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
-                    {"seq": signal.seq, "cause": cause}, now)
-        return
-    inbox_event(tx, target, EventType.WORKFLOW_EXECUTION_SIGNALED, signal.signal, now)
-    inbox_event(tx, run_id, EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
-                {"seq": signal.seq}, now)
+# For a signal and a cancel request to another workflow: what the target gets, what the
+# sender gets when it was delivered, and what the sender gets when it could not be.
+_EXTERNAL_EVENTS = {
+    SignalExternal: (EventType.WORKFLOW_EXECUTION_SIGNALED,
+                     EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
+                     EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED),
+    CancelExternal: (EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+                     EventType.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+                     EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED),
+}
 
 
-def cancel_external(tx: Tx, run_id: str, cancel: CancelExternal, now: float) -> None:
-    target, cause = external_target(tx, run_id, cancel)
+def send_external(tx: Tx, run_id: str, message: SignalExternal | CancelExternal,
+                  now: float) -> None:
+    received, delivered, failed = _EXTERNAL_EVENTS[type(message)]
+    target, cause = external_target(tx, run_id, message)
     if target is None:
-        inbox_event(tx, run_id, EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
-                    {"seq": cancel.seq, "cause": cause}, now)
+        inbox_event(tx, run_id, failed, {"seq": message.seq, "cause": cause}, now)
         return
-    inbox_event(tx, target, EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED, cancel.request, now)
-    inbox_event(tx, run_id, EventType.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
-                {"seq": cancel.seq}, now)
+    inbox_event(tx, target, received, message.attributes, now)
+    inbox_event(tx, run_id, delivered, {"seq": message.seq}, now)
 
 
 def update_workflow(tx: Tx, workflow_id: str,
