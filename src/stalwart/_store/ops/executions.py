@@ -68,15 +68,15 @@ def lock_workflow_id(tx: Tx, workflow_id: str) -> None:
 def insert_inbox(tx: Tx, run_id: str, event_type: str, timestamp: float,
                         attributes: dict[str, Any]) -> None:
     tx.run("INSERT INTO inbox (run_id, event_type, timestamp, attributes) "
-                       "VALUES (?, ?, ?, ?)",
-                       (run_id, event_type, timestamp, dumps(attributes)))
+           "VALUES (?, ?, ?, ?)",
+           (run_id, event_type, timestamp, dumps(attributes)))
 
 
 def append_event(tx: Tx, run_id: str, event_id: int, event_type: str,
                         timestamp: float, attributes: dict[str, Any]) -> None:
     tx.run("INSERT INTO history (run_id, event_id, event_type, timestamp, "
-                       "attributes) VALUES (?, ?, ?, ?, ?)",
-                       (run_id, event_id, event_type, timestamp, dumps(attributes)))
+           "attributes) VALUES (?, ?, ?, ?, ?)",
+           (run_id, event_id, event_type, timestamp, dumps(attributes)))
 
 
 def ensure_workflow_task(tx: Tx, run_id: str,
@@ -113,8 +113,8 @@ def insert_execution(tx: Tx, request: StartWorkflowRequest,
     else:
         # Taken at once by a worker in the starting process: no poller needs waking.
         tx.run("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, "
-                           "affinity) VALUES (?, ?, ?, ?)",
-                           (request.run_id, request.task_queue, now, request.eager_worker_id))
+               "affinity) VALUES (?, ?, ?, ?)",
+               (request.run_id, request.task_queue, now, request.eager_worker_id))
 
 
 def start_workflow(tx: Tx, request: StartWorkflowRequest,
@@ -122,7 +122,7 @@ def start_workflow(tx: Tx, request: StartWorkflowRequest,
     lock_workflow_id(tx, request.workflow_id)
     open_row = tx.one(
         "SELECT run_id, workflow_type FROM executions WHERE workflow_id = ? AND "
-              "status = 1", (request.workflow_id,))
+        "status = 1", (request.workflow_id,))
     if open_row is not None:
         policy = request.id_conflict_policy
         if request.id_reuse_policy == 4 and policy == 0:  # TERMINATE_IF_RUNNING
@@ -152,7 +152,7 @@ def start_workflow(tx: Tx, request: StartWorkflowRequest,
     else:
         last = tx.one(
             "SELECT run_id, status, workflow_type FROM executions WHERE workflow_id = ? "
-                  "ORDER BY start_time DESC LIMIT 1", (request.workflow_id,))
+            "ORDER BY start_time DESC LIMIT 1", (request.workflow_id,))
         if last is not None and request.continued_run_id is None:
             reuse = request.id_reuse_policy
             status = ExecutionStatus(last[1])
@@ -184,7 +184,7 @@ CHILD_CLOSE_EVENTS = {
 
 def parent_of(tx: Tx, run_id: str) -> dict[str, Any]:
     row = tx.one("SELECT parent_workflow_id, parent_run_id, parent_seq, "
-                           "parent_close_policy FROM executions WHERE run_id = ?", (run_id,))
+                 "parent_close_policy FROM executions WHERE run_id = ?", (run_id,))
     if row is None or row[1] is None:
         return {}
     return {"parent_workflow_id": row[0], "parent_run_id": row[1], "parent_seq": row[2],
@@ -205,7 +205,7 @@ def notify_parent(tx: Tx, run_id: str, status: int,
                          result: dict[str, Any] | None, failure: dict[str, Any] | None,
                          now: float) -> None:
     row = tx.one("SELECT parent_run_id, parent_seq, workflow_id, workflow_type, "
-                           "first_run_id FROM executions WHERE run_id = ?", (run_id,))
+                 "first_run_id FROM executions WHERE run_id = ?", (run_id,))
     if row is None or row[0] is None:
         return
     attrs: dict[str, Any] = {"seq": row[1], "workflow_id": row[2], "workflow_type": row[3],
@@ -221,7 +221,7 @@ def notify_parent(tx: Tx, run_id: str, status: int,
 def apply_parent_close_policy(tx: Tx, run_id: str,
                                      now: float) -> None:
     children = tx.all("SELECT run_id, workflow_id, parent_close_policy FROM "
-                                "executions WHERE parent_run_id = ? AND status = 1", (run_id,))
+                      "executions WHERE parent_run_id = ? AND status = 1", (run_id,))
     for child_run_id, child_workflow_id, policy in children:
         if policy == 2:  # ABANDON
             continue
@@ -247,11 +247,11 @@ def find_open_run(tx: Tx, workflow_id: str, run_id: str | None,
     suffix = tx.dialect.for_update if lock else ""
     if run_id is None:
         row = tx.one("SELECT run_id, task_queue, status FROM executions "
-                               "WHERE workflow_id = ? ORDER BY start_time DESC LIMIT 1"
+                     "WHERE workflow_id = ? ORDER BY start_time DESC LIMIT 1"
                                + suffix, (workflow_id,))
     else:
         row = tx.one("SELECT run_id, task_queue, status FROM executions "
-                               "WHERE run_id = ? AND workflow_id = ?" + suffix,
+                     "WHERE run_id = ? AND workflow_id = ?" + suffix,
                          (run_id, workflow_id))
     if row is None:
         raise exc.WorkflowNotFoundError(
@@ -288,7 +288,7 @@ def close_run(tx: Tx, run_id: str, status: int, now: float,
     tx.run("DELETE FROM inbox WHERE run_id = ?", (run_id,))
     pending_updates = tx.all(
         "UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND "
-              "state IN (0, 1) RETURNING update_id",
+        "state IN (0, 1) RETURNING update_id",
         (dumps({"message": "the workflow closed before the update completed",
                  "source": "Stalwart", "application_failure_info": {
                      "type": "WorkflowClosed", "non_retryable": True}}), run_id))
@@ -338,8 +338,8 @@ def get_execution(tx: Tx, workflow_id: str | None, run_id: str | None
             return None
     else:
         row = tx.one(f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE "
-                               "workflow_id = ? ORDER BY start_time DESC LIMIT 1",
-                         (workflow_id,))
+                     "workflow_id = ? ORDER BY start_time DESC LIMIT 1",
+                     (workflow_id,))
     return row_to_execution(row) if row is not None else None
 
 
@@ -365,7 +365,7 @@ def list_executions(tx: Tx, status: int | None, workflow_type: str | None,
         params.append(task_queue)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = tx.all(f"SELECT {EXECUTION_COLUMNS} FROM executions {where} "
-                            "ORDER BY start_time DESC LIMIT ?", (*params, limit))
+                  "ORDER BY start_time DESC LIMIT ?", (*params, limit))
     return [row_to_execution(r) for r in rows]
 
 
@@ -382,15 +382,15 @@ def get_history(tx: Tx, run_id: str, after_event_id: int,
 
 def read_inbox(tx: Tx, run_id: str, after_id: int) -> list[InboxEvent]:
     rows = tx.all("SELECT id, event_type, timestamp, attributes FROM inbox "
-                            "WHERE run_id = ? AND id > ? ORDER BY id", (run_id, after_id))
+                  "WHERE run_id = ? AND id > ? ORDER BY id", (run_id, after_id))
     return [InboxEvent(r[0], r[1], r[2], loads(r[3])) for r in rows]
 
 
 def pending_activities(tx: Tx, run_id: str) -> list[dict[str, Any]]:
     rows = tx.all(
         "SELECT seq, activity_id, activity_type, attempt, scheduled_at, started_at, "
-              "heartbeat_at, last_failure, lease_owner, visible_at, cancel_requested "
-              "FROM activity_tasks WHERE run_id = ? ORDER BY seq", (run_id,))
+        "heartbeat_at, last_failure, lease_owner, visible_at, cancel_requested "
+        "FROM activity_tasks WHERE run_id = ? ORDER BY seq", (run_id,))
     return [{
         "seq": r[0], "activity_id": r[1], "activity_type": r[2], "attempt": r[3],
         "scheduled_at": r[4], "started_at": r[5], "last_heartbeat_at": r[6],
@@ -448,8 +448,8 @@ def load_claims(tx: Tx, tasks: list[tuple[str, int]]) -> list[WorkflowTaskClaim]
 def claim_one_workflow_task(tx: Tx, run_id: str, worker_id: str, now: float,
                                    lease_seconds: float) -> WorkflowTaskClaim | None:
     row = tx.one("UPDATE workflow_tasks SET lease_owner = ?, lease_expires_at = ?, "
-                           "affinity = ? WHERE run_id = ? RETURNING attempt",
-                     (worker_id, now + lease_seconds, worker_id, run_id))
+                 "affinity = ? WHERE run_id = ? RETURNING attempt",
+                 (worker_id, now + lease_seconds, worker_id, run_id))
     if row is None:
         return None
     claims = load_claims(tx, [(run_id, row[0])])

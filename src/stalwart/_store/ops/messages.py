@@ -30,7 +30,7 @@ def start_child(tx: Tx, parent_run_id: str, request: StartWorkflowRequest,
     if running is not None:
         inbox_event(tx, parent_run_id, EventType.START_CHILD_WORKFLOW_EXECUTION_FAILED,
                     {**base, "cause": f"workflow id {child_id!r} is already running "
-                     f"(run {running[0]}); give the child another id"}, now)
+                             f"(run {running[0]}); give the child another id"}, now)
         return
     timeout = request.execution_timeout
     insert_execution(tx, request, now, now + timeout if timeout else None)
@@ -88,7 +88,7 @@ def update_workflow(tx: Tx, workflow_id: str,
 
 def get_update(tx: Tx, run_id: str, update_id: str) -> dict[str, Any] | None:
     row = tx.one("SELECT state, result, failure FROM updates WHERE run_id = ? AND "
-                           "update_id = ?", (run_id, update_id))
+                 "update_id = ?", (run_id, update_id))
     if row is None:
         return None
     return {"state": row[0], "result": loads(row[1]) if row[1] else None,
@@ -100,16 +100,16 @@ def query_workflow(tx: Tx, workflow_id: str,
                           now: float) -> int:
     if run_id is None:
         row = tx.one("SELECT run_id, task_queue FROM executions WHERE "
-                               "workflow_id = ? ORDER BY start_time DESC LIMIT 1",
-                         (workflow_id,))
+                     "workflow_id = ? ORDER BY start_time DESC LIMIT 1",
+                     (workflow_id,))
     else:
         row = tx.one("SELECT run_id, task_queue FROM executions WHERE run_id = ? "
-                               "AND workflow_id = ?", (run_id, workflow_id))
+                     "AND workflow_id = ?", (run_id, workflow_id))
     if row is None:
         raise exc.WorkflowNotFoundError(f"workflow {workflow_id!r} not found")
     inserted = tx.one("INSERT INTO queries (run_id, task_queue, name, input, state, "
-                                "created_at) VALUES (?, ?, ?, ?, 0, ?) RETURNING id",
-                          (row[0], row[1], name, dumps(input), now))
+                      "created_at) VALUES (?, ?, ?, ?, 0, ?) RETURNING id",
+                      (row[0], row[1], name, dumps(input), now))
     tx.wake("query", row[1])
     return int(inserted[0])
 
@@ -159,5 +159,5 @@ def mark_activity_async(tx: Tx, run_id: str, seq: int,
     # The attempt now belongs to whoever holds its task token, not to this worker: a dead
     # worker's reclaim must not retry it. Its timeouts still apply.
     return tx.run("UPDATE activity_tasks SET lease_owner = 'async' WHERE run_id = ? "
-                            "AND seq = ? AND attempt = ? AND lease_owner = ?",
-                      (run_id, seq, attempt, worker_id)) == 1
+                  "AND seq = ? AND attempt = ? AND lease_owner = ?",
+                  (run_id, seq, attempt, worker_id)) == 1

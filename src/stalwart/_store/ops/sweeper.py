@@ -40,7 +40,7 @@ def unregister_worker(tx: Tx, worker_id: str) -> None:
 def list_workers(tx: Tx) -> list[WorkerRow]:
     return [WorkerRow(*row) for row in tx.all(
         "SELECT worker_id, identity, task_queue, host, pid, pid_start, heartbeat_at "
-              "FROM workers")]
+        "FROM workers")]
 
 
 def has_due_timers(tx: Tx, now: float) -> bool:
@@ -58,8 +58,8 @@ def fire_due_timers(tx: Tx, now: float, limit: int) -> int:
     # ever waits on another (or deadlocks with a commit that cancels the timer).
     rows = tx.all(
         "SELECT t.run_id, t.seq, e.task_queue, e.status FROM timers t "
-              "JOIN executions e ON e.run_id = t.run_id WHERE t.fire_at <= ? "
-              "ORDER BY t.fire_at LIMIT ?" + tx.dialect.lock_for_update("t, e"), (now, limit))
+        "JOIN executions e ON e.run_id = t.run_id WHERE t.fire_at <= ? "
+        "ORDER BY t.fire_at LIMIT ?" + tx.dialect.lock_for_update("t, e"), (now, limit))
     for run_id, seq, task_queue, status in rows:
         tx.run("DELETE FROM timers WHERE run_id = ? AND seq = ?", (run_id, seq))
         if status != ExecutionStatus.RUNNING:
@@ -81,21 +81,21 @@ def row_to_expired(r: Any) -> ExpiredActivity:
 def expired_activities(tx: Tx, now: float, limit: int
                               ) -> list[ExpiredActivity]:
     rows = tx.all(f"SELECT {ACTIVITY_COLUMNS} FROM activity_tasks WHERE "
-                            "deadline_at <= ? ORDER BY deadline_at LIMIT ?", (now, limit))
+                  "deadline_at <= ? ORDER BY deadline_at LIMIT ?", (now, limit))
     return [row_to_expired(r) for r in rows]
 
 
 def activities_of_worker(tx: Tx, worker_id: str) -> list[ExpiredActivity]:
     rows = tx.all(f"SELECT {ACTIVITY_COLUMNS} FROM activity_tasks WHERE "
-                            "lease_owner = ?", (worker_id,))
+                  "lease_owner = ?", (worker_id,))
     return [row_to_expired(r) for r in rows]
 
 
 def release_workflow_tasks_of_worker(tx: Tx, worker_id: str,
                                             now: float) -> int:
     rows = tx.all("UPDATE workflow_tasks SET lease_owner = NULL, "
-                            "lease_expires_at = NULL, visible_at = ?, affinity = NULL "
-                            "WHERE lease_owner = ? RETURNING task_queue", (now, worker_id))
+                  "lease_expires_at = NULL, visible_at = ?, affinity = NULL "
+                  "WHERE lease_owner = ? RETURNING task_queue", (now, worker_id))
     tx.run("UPDATE workflow_tasks SET affinity = NULL WHERE affinity = ?",
                        (worker_id,))
     tx.run("DELETE FROM workers WHERE worker_id = ?", (worker_id,))
@@ -107,7 +107,7 @@ def release_workflow_tasks_of_worker(tx: Tx, worker_id: str,
 def time_out_executions(tx: Tx, now: float,
                                limit: int) -> int:
     rows = tx.all("SELECT run_id, next_event_id FROM executions WHERE status = 1 AND "
-                            "execution_deadline <= ? LIMIT ?" + tx.dialect.skip_locked,
+                  "execution_deadline <= ? LIMIT ?" + tx.dialect.skip_locked,
                       (now, limit))
     for run_id, next_event_id in rows:
         append_event(tx, run_id, next_event_id,
@@ -145,9 +145,9 @@ def delete_closed_runs(tx: Tx, closed_before: float,
                               limit: int) -> int:
     rows = tx.all(
         "DELETE FROM executions WHERE run_id IN (SELECT run_id FROM executions e "
-              "WHERE status <> 1 AND close_time < ? AND NOT EXISTS (SELECT 1 FROM executions c "
-              "WHERE c.parent_run_id = e.run_id AND c.status = 1) ORDER BY close_time "
-              f"LIMIT ?{tx.dialect.skip_locked}) RETURNING run_id", (closed_before, limit))
+        "WHERE status <> 1 AND close_time < ? AND NOT EXISTS (SELECT 1 FROM executions c "
+        "WHERE c.parent_run_id = e.run_id AND c.status = 1) ORDER BY close_time "
+        f"LIMIT ?{tx.dialect.skip_locked}) RETURNING run_id", (closed_before, limit))
     run_ids = [r[0] for r in rows]
     if run_ids:
         for table in ("history", "search_attribute_values", "updates", "queries", "inbox"):
@@ -176,8 +176,8 @@ def ready_backlog(tx: Tx, now: float) -> dict[tuple[str, str], int]:
     out: dict[tuple[str, str], int] = {}
     for kind, queue, count in tx.all(
             "SELECT 'workflow', task_queue, COUNT(*) FROM workflow_tasks WHERE "
-                  "lease_owner IS NULL AND visible_at <= ? GROUP BY task_queue UNION ALL "
-                  "SELECT 'activity', task_queue, COUNT(*) FROM activity_tasks WHERE "
-                  "lease_owner IS NULL AND visible_at <= ? GROUP BY task_queue", (now, now)):
+            "lease_owner IS NULL AND visible_at <= ? GROUP BY task_queue UNION ALL "
+            "SELECT 'activity', task_queue, COUNT(*) FROM activity_tasks WHERE "
+            "lease_owner IS NULL AND visible_at <= ? GROUP BY task_queue", (now, now)):
         out[(kind, queue)] = int(count)
     return out

@@ -76,7 +76,7 @@ def fail_workflow_task(tx: Tx, run_id: str, worker_id: str,
                               failure: dict[str, Any], retry_at: float, now: float) -> None:
     locked = lock_run(tx, run_id)
     task = tx.one("SELECT lease_owner, attempt, task_queue FROM workflow_tasks "
-                            "WHERE run_id = ?" + tx.dialect.for_update, (run_id,))
+                  "WHERE run_id = ?" + tx.dialect.for_update, (run_id,))
     if task is None or task[0] != worker_id or locked is None:
         return
     if task[1] == 1:
@@ -87,17 +87,17 @@ def fail_workflow_task(tx: Tx, run_id: str, worker_id: str,
         tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
                            (next_event_id + 1, run_id))
     tx.run("UPDATE workflow_tasks SET lease_owner = NULL, lease_expires_at = NULL, "
-                       "visible_at = ?, attempt = attempt + 1, affinity = NULL "
-                       "WHERE run_id = ?", (retry_at, run_id))
+           "visible_at = ?, attempt = attempt + 1, affinity = NULL "
+           "WHERE run_id = ?", (retry_at, run_id))
     tx.due(retry_at)
 
 
 def release_workflow_task(tx: Tx, run_id: str,
                                  worker_id: str, now: float) -> None:
     row = tx.one("UPDATE workflow_tasks SET lease_owner = NULL, "
-                           "lease_expires_at = NULL, visible_at = ?, affinity = NULL "
-                           "WHERE run_id = ? AND lease_owner = ? RETURNING task_queue",
-                     (now, run_id, worker_id))
+                 "lease_expires_at = NULL, visible_at = ?, affinity = NULL "
+                 "WHERE run_id = ? AND lease_owner = ? RETURNING task_queue",
+                 (now, run_id, worker_id))
     if row is not None:
         tx.wake("workflow_task", row[0])
 
@@ -107,15 +107,15 @@ def take_rate_tokens(tx: Tx, task_queue: str, rate: float, wanted: int,
     """How many activities the queue's shared token bucket lets start now (and take them).
     The bucket row is locked, so workers on every machine draw from the same tokens."""
     tx.run("INSERT INTO activity_rate_limits (task_queue, rate, tokens, updated_at) "
-                       "VALUES (?, ?, ?, ?) ON CONFLICT (task_queue) DO NOTHING",
-                       (task_queue, rate, max(1.0, rate), now))
+           "VALUES (?, ?, ?, ?) ON CONFLICT (task_queue) DO NOTHING",
+           (task_queue, rate, max(1.0, rate), now))
     row = tx.one("SELECT tokens, updated_at FROM activity_rate_limits WHERE "
-                           "task_queue = ?" + tx.dialect.for_update, (task_queue,))
+                 "task_queue = ?" + tx.dialect.for_update, (task_queue,))
     assert row is not None
     tokens = refill_tokens(rate, float(row[0]), float(row[1]), now)
     granted = min(wanted, int(tokens))
     tx.run("UPDATE activity_rate_limits SET rate = ?, tokens = ?, updated_at = ? "
-                       "WHERE task_queue = ?", (rate, tokens - granted, now, task_queue))
+           "WHERE task_queue = ?", (rate, tokens - granted, now, task_queue))
     return granted
 
 
@@ -129,7 +129,7 @@ def claim_activity_tasks(tx: Tx, task_queue: str,
         claims = claim_activity_rows(tx, task_queue, worker_id, now, granted)
         if len(claims) < granted:
             tx.run("UPDATE activity_rate_limits SET tokens = tokens + ? "
-                               "WHERE task_queue = ?", (granted - len(claims), task_queue))
+                   "WHERE task_queue = ?", (granted - len(claims), task_queue))
         return claims
     return claim_activity_rows(tx, task_queue, worker_id, now, limit)
 
@@ -139,7 +139,7 @@ def claim_activity_rows(tx: Tx, task_queue: str,
                                limit: int) -> list[ActivityTaskClaim]:
     rows = tx.all(
         f"SELECT {ACTIVITY_COLUMNS} FROM activity_tasks WHERE task_queue = ? AND "
-              "lease_owner IS NULL AND visible_at <= ? ORDER BY visible_at LIMIT ?"
+        "lease_owner IS NULL AND visible_at <= ? ORDER BY visible_at LIMIT ?"
         + tx.dialect.skip_locked, (task_queue, now, limit))
     if not rows:
         return []
@@ -166,7 +166,7 @@ def claim_activity_rows(tx: Tx, task_queue: str,
 def leased_activity(tx: Tx, run_id: str, seq: int, attempt: int,
                            worker_id: str | None) -> Any:
     row = tx.one("SELECT task_queue, lease_owner, attempt, started_at, options, "
-                           "scheduled_at FROM activity_tasks WHERE run_id = ? AND seq = ?"
+                 "scheduled_at FROM activity_tasks WHERE run_id = ? AND seq = ?"
                  + tx.dialect.for_update, (run_id, seq))
     if row is None or row[2] != attempt:
         return None
@@ -213,8 +213,8 @@ def complete_activity_and_workflow_task(
         return "lost", None, None
     busy = tx.one(
         "SELECT EXISTS (SELECT 1 FROM workflow_tasks WHERE run_id = ?) OR "
-              "EXISTS (SELECT 1 FROM inbox WHERE run_id = ?) OR "
-              "EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state = 0)",
+        "EXISTS (SELECT 1 FROM inbox WHERE run_id = ?) OR "
+        "EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state = 0)",
         (run_id, run_id, run_id))
     if not busy[0] and completion.history_length is not None:
         # A cached instance behind the run (another worker advanced it) must not commit.
@@ -231,7 +231,7 @@ def complete_activity_and_workflow_task(
                        (run_id, seq))
     inserted = tx.one(
         "INSERT INTO inbox (run_id, event_type, timestamp, attributes) "
-              "VALUES (?, ?, ?, ?) RETURNING id",
+        "VALUES (?, ?, ?, ?) RETURNING id",
         (run_id, EventType.ACTIVITY_TASK_COMPLETED, now, dumps({
             "seq": seq, "result": result, "attempt": attempt,
             "identity": completion.identity, "started_time": started_at})))
@@ -251,9 +251,9 @@ def wake_workflow(tx: Tx, locked: Any, run_id: str,
         return None
     task_queue = locked[0]
     inserted = tx.one("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, "
-                                "affinity) VALUES (?, ?, ?, ?) ON CONFLICT (run_id) "
-                                "DO NOTHING RETURNING run_id",
-                          (run_id, task_queue, now, worker_id))
+                      "affinity) VALUES (?, ?, ?, ?) ON CONFLICT (run_id) "
+                      "DO NOTHING RETURNING run_id",
+                      (run_id, task_queue, now, worker_id))
     if inserted is not None and claim:
         return claim_one_workflow_task(tx, run_id, worker_id, now,
                                               CHAINED_TASK_LEASE_SECONDS)
@@ -299,13 +299,13 @@ def heartbeat_activity_task(tx: Tx, run_id: str, seq: int,
                                    attempt: int, worker_id: str, details: list[dict[str, Any]],
                                    now: float) -> bool | None:
     row = tx.one("SELECT lease_owner, attempt, options, scheduled_at, "
-                           "attempt_scheduled_at, started_at, cancel_requested FROM "
-                           "activity_tasks WHERE run_id = ? AND seq = ?" + tx.dialect.for_update,
+                 "attempt_scheduled_at, started_at, cancel_requested FROM "
+                 "activity_tasks WHERE run_id = ? AND seq = ?" + tx.dialect.for_update,
                      (run_id, seq))
     if row is None or row[0] != worker_id or row[1] != attempt:
         return None
     deadline = timeouts_deadline(loads(row[2]), row[3], row[4], row[5], now)
     tx.run("UPDATE activity_tasks SET heartbeat_at = ?, heartbeat_details = ?, "
-                       "deadline_at = ? WHERE run_id = ? AND seq = ?",
-                       (now, dumps(details), deadline, run_id, seq))
+           "deadline_at = ? WHERE run_id = ? AND seq = ?",
+           (now, dumps(details), deadline, run_id, seq))
     return bool(row[6])
