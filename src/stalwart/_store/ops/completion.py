@@ -89,7 +89,7 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
                (dumps(update_failure), run_id, update_id))
         tx.wake("update", update_id)
     if (not completion.inbox_max_id and not completion.decisions
-            and not completion.accepted_updates and next_event_id > 2):
+        and not completion.accepted_updates and next_event_id > 2):
         # Nothing happened (say, an update its validator rejected): leave no trace in history.
         result = CompletionResult(True, history_length=next_event_id - 1)
         finish_workflow_task(tx, completion, task_queue, now, result)

@@ -40,7 +40,7 @@ CHAINED_TASK_LEASE_SECONDS = 10.0
 
 
 def timeouts_deadline(options: dict[str, Any], scheduled_at: float, attempt_scheduled_at: float,
-                       started_at: float | None, heartbeat_at: float | None) -> float | None:
+                      started_at: float | None, heartbeat_at: float | None) -> float | None:
     candidates = []
     if options.get("schedule_to_close_timeout"):
         candidates.append(scheduled_at + options["schedule_to_close_timeout"])
@@ -66,21 +66,21 @@ def lock_workflow_id(tx: Tx, workflow_id: str) -> None:
 
 
 def insert_inbox(tx: Tx, run_id: str, event_type: str, timestamp: float,
-                        attributes: dict[str, Any]) -> None:
+                 attributes: dict[str, Any]) -> None:
     tx.run("INSERT INTO inbox (run_id, event_type, timestamp, attributes) "
            "VALUES (?, ?, ?, ?)",
            (run_id, event_type, timestamp, dumps(attributes)))
 
 
 def append_event(tx: Tx, run_id: str, event_id: int, event_type: str,
-                        timestamp: float, attributes: dict[str, Any]) -> None:
+                 timestamp: float, attributes: dict[str, Any]) -> None:
     tx.run("INSERT INTO history (run_id, event_id, event_type, timestamp, "
            "attributes) VALUES (?, ?, ?, ?, ?)",
            (run_id, event_id, event_type, timestamp, dumps(attributes)))
 
 
 def ensure_workflow_task(tx: Tx, run_id: str,
-                                task_queue: str, now: float, affinity: str | None) -> None:
+                         task_queue: str, now: float, affinity: str | None) -> None:
     tx.run(
         "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity) "
         "VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
@@ -89,7 +89,7 @@ def ensure_workflow_task(tx: Tx, run_id: str,
 
 
 def insert_execution(tx: Tx, request: StartWorkflowRequest,
-                            now: float, deadline: float | None) -> None:
+                     now: float, deadline: float | None) -> None:
     first_run_id = request.first_run_id or request.run_id
     tx.run(
         f"INSERT INTO executions ({EXECUTION_COLUMNS}, parent_seq, parent_close_policy) "
@@ -102,11 +102,11 @@ def insert_execution(tx: Tx, request: StartWorkflowRequest,
     if request.search_attributes:
         write_search_attributes(tx, request.run_id, request.search_attributes)
     append_event(tx, request.run_id, 1, EventType.WORKFLOW_EXECUTION_STARTED, now,
-                        started_attributes(request))
+                 started_attributes(request))
     if request.start_signal is not None:
         name, signal_input = request.start_signal
         insert_inbox(tx, request.run_id, EventType.WORKFLOW_EXECUTION_SIGNALED, now,
-                            {"signal_name": name, "input": signal_input,
+                     {"signal_name": name, "input": signal_input,
                              "identity": request.identity})
     if request.eager_worker_id is None:
         ensure_workflow_task(tx, request.run_id, request.task_queue, now, None)
@@ -118,7 +118,7 @@ def insert_execution(tx: Tx, request: StartWorkflowRequest,
 
 
 def start_workflow(tx: Tx, request: StartWorkflowRequest,
-                          now: float) -> StartResult:
+                   now: float) -> StartResult:
     lock_workflow_id(tx, request.workflow_id)
     open_row = tx.one(
         "SELECT run_id, workflow_type FROM executions WHERE workflow_id = ? AND "
@@ -131,20 +131,20 @@ def start_workflow(tx: Tx, request: StartWorkflowRequest,
             if request.start_signal is not None:
                 name, signal_input = request.start_signal
                 add_external_event(tx, request.workflow_id, open_row[0],
-                                          EventType.WORKFLOW_EXECUTION_SIGNALED,
-                                          {"signal_name": name, "input": signal_input,
+                                   EventType.WORKFLOW_EXECUTION_SIGNALED,
+                                   {"signal_name": name, "input": signal_input,
                                            "identity": request.identity}, now)
             return StartResult(open_row[0], started=False)
         if policy == 3:  # TERMINATE_EXISTING
             terminate(tx, request.workflow_id, open_row[0],
-                             "terminated by a new start with the same workflow id", [],
-                             request.identity, now)
+                      "terminated by a new start with the same workflow id", [],
+                      request.identity, now)
         else:
             if request.start_signal is not None:  # signal-with-start signals the running run
                 name, signal_input = request.start_signal
                 add_external_event(tx, request.workflow_id, open_row[0],
-                                          EventType.WORKFLOW_EXECUTION_SIGNALED,
-                                          {"signal_name": name, "input": signal_input,
+                                   EventType.WORKFLOW_EXECUTION_SIGNALED,
+                                   {"signal_name": name, "input": signal_input,
                                            "identity": request.identity}, now)
                 return StartResult(open_row[0], started=False)
             raise exc.WorkflowAlreadyStartedError(request.workflow_id, open_row[1],
@@ -168,8 +168,8 @@ def start_workflow(tx: Tx, request: StartWorkflowRequest,
     if request.eager_worker_id is not None:
         # Eager start: a worker in the starting process takes the first task without polling.
         eager_task = claim_one_workflow_task(tx, request.run_id,
-                                                    request.eager_worker_id, now,
-                                                    CHAINED_TASK_LEASE_SECONDS)
+                                             request.eager_worker_id, now,
+                                             CHAINED_TASK_LEASE_SECONDS)
     return StartResult(request.run_id, started=True, eager_task=eager_task)
 
 
@@ -192,7 +192,7 @@ def parent_of(tx: Tx, run_id: str) -> dict[str, Any]:
 
 
 def inbox_event(tx: Tx, run_id: str, event_type: str,
-                       attributes: dict[str, Any], now: float) -> None:
+                attributes: dict[str, Any], now: float) -> None:
     """Add an input event for an open run and make sure it gets a workflow task."""
     row = lock_run(tx, run_id)
     if row is None or row[1] != ExecutionStatus.RUNNING:
@@ -202,8 +202,8 @@ def inbox_event(tx: Tx, run_id: str, event_type: str,
 
 
 def notify_parent(tx: Tx, run_id: str, status: int,
-                         result: dict[str, Any] | None, failure: dict[str, Any] | None,
-                         now: float) -> None:
+                  result: dict[str, Any] | None, failure: dict[str, Any] | None,
+                  now: float) -> None:
     row = tx.one("SELECT parent_run_id, parent_seq, workflow_id, workflow_type, "
                  "first_run_id FROM executions WHERE run_id = ?", (run_id,))
     if row is None or row[0] is None:
@@ -215,11 +215,11 @@ def notify_parent(tx: Tx, run_id: str, status: int,
     if failure is not None:
         attrs["failure"] = failure
     inbox_event(tx, row[0], CHILD_CLOSE_EVENTS[ExecutionStatus(status)], attrs,
-                       now)
+                now)
 
 
 def apply_parent_close_policy(tx: Tx, run_id: str,
-                                     now: float) -> None:
+                              now: float) -> None:
     children = tx.all("SELECT run_id, workflow_id, parent_close_policy FROM "
                       "executions WHERE parent_run_id = ? AND status = 1", (run_id,))
     for child_run_id, child_workflow_id, policy in children:
@@ -227,32 +227,32 @@ def apply_parent_close_policy(tx: Tx, run_id: str,
             continue
         if policy == 3:  # REQUEST_CANCEL
             inbox_event(tx, child_run_id,
-                               EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED,
-                               {"cause": "parent workflow closed", "identity": ""}, now)
+                        EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+                        {"cause": "parent workflow closed", "identity": ""}, now)
         else:  # TERMINATE (the default)
             try:
                 terminate(tx, child_workflow_id, child_run_id,
-                                 "parent workflow closed (parent_close_policy=TERMINATE)", [],
-                                 "", now)
+                          "parent workflow closed (parent_close_policy=TERMINATE)", [],
+                          "", now)
             except exc.WorkflowNotFoundError:
                 pass  # it closed on its own between the SELECT and the lock
 
 
 REUSE_NAMES = {1: "ALLOW_DUPLICATE", 2: "ALLOW_DUPLICATE_FAILED_ONLY", 3: "REJECT_DUPLICATE",
-                4: "TERMINATE_IF_RUNNING"}
+               4: "TERMINATE_IF_RUNNING"}
 
 
 def find_open_run(tx: Tx, workflow_id: str, run_id: str | None,
-                         lock: bool = True) -> tuple[str, str]:
+                  lock: bool = True) -> tuple[str, str]:
     suffix = tx.dialect.for_update if lock else ""
     if run_id is None:
         row = tx.one("SELECT run_id, task_queue, status FROM executions "
                      "WHERE workflow_id = ? ORDER BY start_time DESC LIMIT 1"
-                               + suffix, (workflow_id,))
+                     + suffix, (workflow_id,))
     else:
         row = tx.one("SELECT run_id, task_queue, status FROM executions "
                      "WHERE run_id = ? AND workflow_id = ?" + suffix,
-                         (run_id, workflow_id))
+                     (run_id, workflow_id))
     if row is None:
         raise exc.WorkflowNotFoundError(
             f"workflow {workflow_id!r}" + (f" run {run_id!r}" if run_id else "")
@@ -266,8 +266,8 @@ def find_open_run(tx: Tx, workflow_id: str, run_id: str | None,
 
 
 def add_external_event(tx: Tx, workflow_id: str,
-                              run_id: str | None, event_type: str, attributes: dict[str, Any],
-                              now: float) -> str:
+                       run_id: str | None, event_type: str, attributes: dict[str, Any],
+                       now: float) -> str:
     target, task_queue = find_open_run(tx, workflow_id, run_id, lock=True)
     insert_inbox(tx, target, event_type, now, attributes)
     ensure_workflow_task(tx, target, task_queue, now, None)
@@ -275,8 +275,8 @@ def add_external_event(tx: Tx, workflow_id: str,
 
 
 def close_run(tx: Tx, run_id: str, status: int, now: float,
-                     result: dict[str, Any] | None, failure: dict[str, Any] | None,
-                     next_run_id: str | None = None) -> None:
+              result: dict[str, Any] | None, failure: dict[str, Any] | None,
+              next_run_id: str | None = None) -> None:
     tx.run(
         "UPDATE executions SET status = ?, close_time = ?, result = ?, failure = ?, "
         "next_run_id = ? WHERE run_id = ?",
@@ -290,7 +290,7 @@ def close_run(tx: Tx, run_id: str, status: int, now: float,
         "UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND "
         "state IN (0, 1) RETURNING update_id",
         (dumps({"message": "the workflow closed before the update completed",
-                 "source": "Stalwart", "application_failure_info": {
+                "source": "Stalwart", "application_failure_info": {
                      "type": "WorkflowClosed", "non_retryable": True}}), run_id))
     for (update_id,) in pending_updates:
         tx.wake("update", update_id)
@@ -301,17 +301,17 @@ def close_run(tx: Tx, run_id: str, status: int, now: float,
 
 
 def terminate(tx: Tx, workflow_id: str, run_id: str | None,
-                     reason: str, details: list[dict[str, Any]], identity: str,
-                     now: float) -> str:
+              reason: str, details: list[dict[str, Any]], identity: str,
+              now: float) -> str:
     target, _ = find_open_run(tx, workflow_id, run_id, lock=True)
     row = tx.one("SELECT next_event_id FROM executions WHERE run_id = ?", (target,))
     next_event_id = row[0]
     append_event(tx, target, next_event_id, EventType.WORKFLOW_EXECUTION_TERMINATED,
-                        now, {"reason": reason, "details": details, "identity": identity})
+                 now, {"reason": reason, "details": details, "identity": identity})
     tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
-                       (next_event_id + 1, target))
+           (next_event_id + 1, target))
     close_run(tx, target, ExecutionStatus.TERMINATED, now, None,
-                     {"message": reason or "Workflow terminated", "source": "Stalwart",
+              {"message": reason or "Workflow terminated", "source": "Stalwart",
                       "terminated_failure_info": {}})
     return target
 
@@ -333,7 +333,7 @@ def get_execution(tx: Tx, workflow_id: str | None, run_id: str | None
                          ) -> ExecutionRow | None:
     if run_id is not None:
         row = tx.one(f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE run_id = ?",
-                         (run_id,))
+                     (run_id,))
         if row is not None and workflow_id is not None and row[1] != workflow_id:
             return None
     else:
@@ -344,8 +344,8 @@ def get_execution(tx: Tx, workflow_id: str | None, run_id: str | None
 
 
 def list_executions(tx: Tx, status: int | None, workflow_type: str | None,
-                           workflow_id_prefix: str | None, task_queue: str | None,
-                           limit: int) -> list[ExecutionRow]:
+                    workflow_id_prefix: str | None, task_queue: str | None,
+                    limit: int) -> list[ExecutionRow]:
     clauses: list[str] = []
     params: list[Any] = []
     if status is not None:
@@ -370,7 +370,7 @@ def list_executions(tx: Tx, status: int | None, workflow_type: str | None,
 
 
 def get_history(tx: Tx, run_id: str, after_event_id: int,
-                       limit: int | None) -> list[HistoryEvent]:
+                limit: int | None) -> list[HistoryEvent]:
     sql = ("SELECT event_id, event_type, timestamp, attributes FROM history "
            "WHERE run_id = ? AND event_id > ? ORDER BY event_id")
     if limit is None:
@@ -446,7 +446,7 @@ def load_claims(tx: Tx, tasks: list[tuple[str, int]]) -> list[WorkflowTaskClaim]
 
 
 def claim_one_workflow_task(tx: Tx, run_id: str, worker_id: str, now: float,
-                                   lease_seconds: float) -> WorkflowTaskClaim | None:
+                            lease_seconds: float) -> WorkflowTaskClaim | None:
     row = tx.one("UPDATE workflow_tasks SET lease_owner = ?, lease_expires_at = ?, "
                  "affinity = ? WHERE run_id = ? RETURNING attempt",
                  (worker_id, now + lease_seconds, worker_id, run_id))

@@ -30,7 +30,7 @@ def start_child(tx: Tx, parent_run_id: str, request: StartWorkflowRequest,
     if running is not None:
         inbox_event(tx, parent_run_id, EventType.START_CHILD_WORKFLOW_EXECUTION_FAILED,
                     {**base, "cause": f"workflow id {child_id!r} is already running "
-                             f"(run {running[0]}); give the child another id"}, now)
+                     f"(run {running[0]}); give the child another id"}, now)
         return
     timeout = request.execution_timeout
     insert_execution(tx, request, now, now + timeout if timeout else None)
@@ -75,8 +75,8 @@ def send_external(tx: Tx, run_id: str, message: SignalExternal | CancelExternal,
 
 
 def update_workflow(tx: Tx, workflow_id: str,
-                           run_id: str | None, update_id: str, name: str,
-                           input: list[dict[str, Any]], now: float) -> str:
+                    run_id: str | None, update_id: str, name: str,
+                    input: list[dict[str, Any]], now: float) -> str:
     target, task_queue = find_open_run(tx, workflow_id, run_id, lock=True)
     tx.run(
         "INSERT INTO updates (run_id, update_id, name, input, state, created_at) "
@@ -96,8 +96,8 @@ def get_update(tx: Tx, run_id: str, update_id: str) -> dict[str, Any] | None:
 
 
 def query_workflow(tx: Tx, workflow_id: str,
-                          run_id: str | None, name: str, input: list[dict[str, Any]],
-                          now: float) -> int:
+                   run_id: str | None, name: str, input: list[dict[str, Any]],
+                   now: float) -> int:
     if run_id is None:
         row = tx.one("SELECT run_id, task_queue FROM executions WHERE "
                      "workflow_id = ? ORDER BY start_time DESC LIMIT 1",
@@ -116,7 +116,7 @@ def query_workflow(tx: Tx, workflow_id: str,
 
 def get_query(tx: Tx, query_id: int) -> dict[str, Any] | None:
     row = tx.one("SELECT state, result, failure FROM queries WHERE id = ?",
-                     (query_id,))
+                 (query_id,))
     if row is None:
         return None
     return {"state": row[0], "result": loads(row[1]) if row[1] else None,
@@ -130,7 +130,7 @@ def has_pending_queries(tx: Tx, task_queue: str, now: float) -> bool:
 
 
 def claim_queries(tx: Tx, task_queue: str, worker_id: str,
-                         now: float, limit: int) -> list[dict[str, Any]]:
+                  now: float, limit: int) -> list[dict[str, Any]]:
     rows = tx.all(
         "WITH picked AS (SELECT id AS picked_id FROM queries WHERE task_queue = ? AND "
         "(state = 0 OR (state = 1 AND claimed_at < ?)) "
@@ -143,9 +143,9 @@ def claim_queries(tx: Tx, task_queue: str, worker_id: str,
 
 
 def answer_query(tx: Tx, query_id: int,
-                        result: dict[str, Any] | None, failure: dict[str, Any] | None) -> None:
+                 result: dict[str, Any] | None, failure: dict[str, Any] | None) -> None:
     tx.run("UPDATE queries SET state = 2, result = ?, failure = ? WHERE id = ?",
-                       (dumps(result) if result is not None else None,
+           (dumps(result) if result is not None else None,
                         dumps(failure) if failure is not None else None, query_id))
     tx.wake("query_answered", str(query_id))
 
@@ -155,7 +155,7 @@ def delete_query(tx: Tx, query_id: int) -> None:
 
 
 def mark_activity_async(tx: Tx, run_id: str, seq: int,
-                               attempt: int, worker_id: str) -> bool:
+                        attempt: int, worker_id: str) -> bool:
     # The attempt now belongs to whoever holds its task token, not to this worker: a dead
     # worker's reclaim must not retry it. Its timeouts still apply.
     return tx.run("UPDATE activity_tasks SET lease_owner = 'async' WHERE run_id = ? "

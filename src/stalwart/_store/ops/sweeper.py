@@ -65,7 +65,7 @@ def fire_due_timers(tx: Tx, now: float, limit: int) -> int:
         if status != ExecutionStatus.RUNNING:
             continue
         insert_inbox(tx, run_id, EventType.TIMER_FIRED, now,
-                            {"seq": seq, "timer_id": str(seq)})
+                     {"seq": seq, "timer_id": str(seq)})
         wake_workflow(tx, (task_queue, status), run_id, "", now, False)
     return len(rows)
 
@@ -92,12 +92,12 @@ def activities_of_worker(tx: Tx, worker_id: str) -> list[ExpiredActivity]:
 
 
 def release_workflow_tasks_of_worker(tx: Tx, worker_id: str,
-                                            now: float) -> int:
+                                     now: float) -> int:
     rows = tx.all("UPDATE workflow_tasks SET lease_owner = NULL, "
                   "lease_expires_at = NULL, visible_at = ?, affinity = NULL "
                   "WHERE lease_owner = ? RETURNING task_queue", (now, worker_id))
     tx.run("UPDATE workflow_tasks SET affinity = NULL WHERE affinity = ?",
-                       (worker_id,))
+           (worker_id,))
     tx.run("DELETE FROM workers WHERE worker_id = ?", (worker_id,))
     for (task_queue,) in rows:
         tx.wake("workflow_task", task_queue)
@@ -105,17 +105,17 @@ def release_workflow_tasks_of_worker(tx: Tx, worker_id: str,
 
 
 def time_out_executions(tx: Tx, now: float,
-                               limit: int) -> int:
+                        limit: int) -> int:
     rows = tx.all("SELECT run_id, next_event_id FROM executions WHERE status = 1 AND "
                   "execution_deadline <= ? LIMIT ?" + tx.dialect.skip_locked,
-                      (now, limit))
+                  (now, limit))
     for run_id, next_event_id in rows:
         append_event(tx, run_id, next_event_id,
-                            EventType.WORKFLOW_EXECUTION_TIMED_OUT, now, {"retry_state": 3})
+                     EventType.WORKFLOW_EXECUTION_TIMED_OUT, now, {"retry_state": 3})
         tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
-                           (next_event_id + 1, run_id))
+               (next_event_id + 1, run_id))
         close_run(tx, run_id, ExecutionStatus.TIMED_OUT, now, None,
-                         {"message": "Workflow execution timed out", "source": "Stalwart",
+                  {"message": "Workflow execution timed out", "source": "Stalwart",
                           "timeout_failure_info": {"timeout_type": 0}})
     return len(rows)
 
@@ -142,7 +142,7 @@ def next_due_time(tx: Tx, now: float) -> float | None:
 
 
 def delete_closed_runs(tx: Tx, closed_before: float,
-                              limit: int) -> int:
+                       limit: int) -> int:
     rows = tx.all(
         "DELETE FROM executions WHERE run_id IN (SELECT run_id FROM executions e "
         "WHERE status <> 1 AND close_time < ? AND NOT EXISTS (SELECT 1 FROM executions c "

@@ -31,9 +31,9 @@ from .executions import (
 
 
 def start_workflow_with_task(tx: Tx,
-                                    request: StartWorkflowRequest,
-                                    completion: WorkflowTaskCompletion,
-                                    now: float) -> tuple[StartResult, CompletionResult | None]:
+                             request: StartWorkflowRequest,
+                             completion: WorkflowTaskCompletion,
+                             now: float) -> tuple[StartResult, CompletionResult | None]:
     """Start a run and commit its first workflow task, already run by the starting process's
     worker, in one transaction. If the start did not create a new run (the id was running),
     nothing of the completion is written."""
@@ -56,8 +56,8 @@ def has_ready_activity_task(tx: Tx, task_queue: str, now: float) -> bool:
 
 
 def claim_workflow_tasks(tx: Tx, task_queue: str,
-                                worker_id: str, now: float, lease_seconds: float,
-                                limit: int) -> list[WorkflowTaskClaim]:
+                         worker_id: str, now: float, lease_seconds: float,
+                         limit: int) -> list[WorkflowTaskClaim]:
     rows = tx.all(
         "WITH picked AS (SELECT run_id AS picked_run FROM workflow_tasks WHERE task_queue = ? "
         "AND ((lease_owner IS NULL AND visible_at <= ?) OR "
@@ -73,7 +73,7 @@ def claim_workflow_tasks(tx: Tx, task_queue: str,
 
 
 def fail_workflow_task(tx: Tx, run_id: str, worker_id: str,
-                              failure: dict[str, Any], retry_at: float, now: float) -> None:
+                       failure: dict[str, Any], retry_at: float, now: float) -> None:
     locked = lock_run(tx, run_id)
     task = tx.one("SELECT lease_owner, attempt, task_queue FROM workflow_tasks "
                   "WHERE run_id = ?" + tx.dialect.for_update, (run_id,))
@@ -83,9 +83,9 @@ def fail_workflow_task(tx: Tx, run_id: str, worker_id: str,
         # Recorded once per failure streak, so a crash loop does not bloat the history.
         next_event_id = locked[2]
         append_event(tx, run_id, next_event_id, EventType.WORKFLOW_TASK_FAILED, now,
-                            {"failure": failure, "identity": worker_id})
+                     {"failure": failure, "identity": worker_id})
         tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
-                           (next_event_id + 1, run_id))
+               (next_event_id + 1, run_id))
     tx.run("UPDATE workflow_tasks SET lease_owner = NULL, lease_expires_at = NULL, "
            "visible_at = ?, attempt = attempt + 1, affinity = NULL "
            "WHERE run_id = ?", (retry_at, run_id))
@@ -93,7 +93,7 @@ def fail_workflow_task(tx: Tx, run_id: str, worker_id: str,
 
 
 def release_workflow_task(tx: Tx, run_id: str,
-                                 worker_id: str, now: float) -> None:
+                          worker_id: str, now: float) -> None:
     row = tx.one("UPDATE workflow_tasks SET lease_owner = NULL, "
                  "lease_expires_at = NULL, visible_at = ?, affinity = NULL "
                  "WHERE run_id = ? AND lease_owner = ? RETURNING task_queue",
@@ -103,7 +103,7 @@ def release_workflow_task(tx: Tx, run_id: str,
 
 
 def take_rate_tokens(tx: Tx, task_queue: str, rate: float, wanted: int,
-                           now: float) -> int:
+                     now: float) -> int:
     """How many activities the queue's shared token bucket lets start now (and take them).
     The bucket row is locked, so workers on every machine draw from the same tokens."""
     tx.run("INSERT INTO activity_rate_limits (task_queue, rate, tokens, updated_at) "
@@ -120,8 +120,8 @@ def take_rate_tokens(tx: Tx, task_queue: str, rate: float, wanted: int,
 
 
 def claim_activity_tasks(tx: Tx, task_queue: str,
-                                worker_id: str, now: float, limit: int,
-                                rate_limit: float | None = None) -> list[ActivityTaskClaim]:
+                         worker_id: str, now: float, limit: int,
+                         rate_limit: float | None = None) -> list[ActivityTaskClaim]:
     if rate_limit is not None:
         granted = take_rate_tokens(tx, task_queue, rate_limit, limit, now)
         if granted <= 0:
@@ -135,8 +135,8 @@ def claim_activity_tasks(tx: Tx, task_queue: str,
 
 
 def claim_activity_rows(tx: Tx, task_queue: str,
-                               worker_id: str, now: float,
-                               limit: int) -> list[ActivityTaskClaim]:
+                        worker_id: str, now: float,
+                        limit: int) -> list[ActivityTaskClaim]:
     rows = tx.all(
         f"SELECT {ACTIVITY_COLUMNS} FROM activity_tasks WHERE task_queue = ? AND "
         "lease_owner IS NULL AND visible_at <= ? ORDER BY visible_at LIMIT ?"
@@ -159,12 +159,12 @@ def claim_activity_rows(tx: Tx, task_queue: str,
             "deadline_at = ? WHERE run_id = ? AND seq = ?", updates)
     for claim in claims:
         tx.due(timeouts_deadline(claim.options, claim.scheduled_at,
-                                   claim.attempt_scheduled_at, now, None))
+                                 claim.attempt_scheduled_at, now, None))
     return claims
 
 
 def leased_activity(tx: Tx, run_id: str, seq: int, attempt: int,
-                           worker_id: str | None) -> Any:
+                    worker_id: str | None) -> Any:
     row = tx.one("SELECT task_queue, lease_owner, attempt, started_at, options, "
                  "scheduled_at FROM activity_tasks WHERE run_id = ? AND seq = ?"
                  + tx.dialect.for_update, (run_id, seq))
@@ -176,9 +176,9 @@ def leased_activity(tx: Tx, run_id: str, seq: int, attempt: int,
 
 
 def complete_activity_task(tx: Tx, run_id: str, seq: int,
-                                  attempt: int, worker_id: str | None, result: dict[str, Any],
-                                  identity: str, now: float, claim_workflow_task: bool
-                                  ) -> tuple[bool, WorkflowTaskClaim | None]:
+                           attempt: int, worker_id: str | None, result: dict[str, Any],
+                           identity: str, now: float, claim_workflow_task: bool
+                           ) -> tuple[bool, WorkflowTaskClaim | None]:
     locked = lock_run(tx, run_id)
     if locked is None:
         return False, None
@@ -186,12 +186,12 @@ def complete_activity_task(tx: Tx, run_id: str, seq: int,
     if row is None:
         return False, None
     tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?",
-                       (run_id, seq))
+           (run_id, seq))
     insert_inbox(tx, run_id, EventType.ACTIVITY_TASK_COMPLETED, now, {
         "seq": seq, "result": result, "attempt": attempt, "identity": identity,
         "started_time": row[3]})
     return True, wake_workflow(tx, locked, run_id, worker_id or "", now,
-                                      claim_workflow_task and worker_id is not None)
+                               claim_workflow_task and worker_id is not None)
 
 
 def complete_activity_and_workflow_task(
@@ -221,14 +221,14 @@ def complete_activity_and_workflow_task(
         busy = (locked[2] != completion.history_length + 1,)
     if busy[0]:
         _, claim = complete_activity_task(tx, run_id, seq, attempt,
-                                                 completion.worker_id, result,
-                                                 completion.identity, now, True)
+                                          completion.worker_id, result,
+                                          completion.identity, now, True)
         return "fallback", None, claim
     if locked[1] != ExecutionStatus.RUNNING:
         return "lost", None, None
     task_queue = locked[0]
     tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?",
-                       (run_id, seq))
+           (run_id, seq))
     inserted = tx.one(
         "INSERT INTO inbox (run_id, event_type, timestamp, attributes) "
         "VALUES (?, ?, ?, ?) RETURNING id",
@@ -245,7 +245,7 @@ def complete_activity_and_workflow_task(
 
 
 def wake_workflow(tx: Tx, locked: Any, run_id: str,
-                         worker_id: str, now: float, claim: bool) -> WorkflowTaskClaim | None:
+                  worker_id: str, now: float, claim: bool) -> WorkflowTaskClaim | None:
     """Give a run with new inbox input a workflow task; ``locked`` is its locked row."""
     if locked[1] != ExecutionStatus.RUNNING:
         return None
@@ -256,16 +256,16 @@ def wake_workflow(tx: Tx, locked: Any, run_id: str,
                       (run_id, task_queue, now, worker_id))
     if inserted is not None and claim:
         return claim_one_workflow_task(tx, run_id, worker_id, now,
-                                              CHAINED_TASK_LEASE_SECONDS)
+                                       CHAINED_TASK_LEASE_SECONDS)
     tx.wake("workflow_task", task_queue)
     return None
 
 
 def fail_activity_task(tx: Tx, run_id: str, seq: int,
-                              attempt: int, worker_id: str | None, failure: dict[str, Any],
-                              final_failure: dict[str, Any] | None, retry_at: float | None,
-                              heartbeat_details: list[dict[str, Any]] | None, event_type: str,
-                              identity: str, now: float) -> bool:
+                       attempt: int, worker_id: str | None, failure: dict[str, Any],
+                       final_failure: dict[str, Any] | None, retry_at: float | None,
+                       heartbeat_details: list[dict[str, Any]] | None, event_type: str,
+                       identity: str, now: float) -> bool:
     locked = lock_run(tx, run_id)
     if locked is None:
         return False
@@ -287,7 +287,7 @@ def fail_activity_task(tx: Tx, run_id: str, seq: int,
         tx.due(retry_at)
         return True
     tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?",
-                       (run_id, seq))
+           (run_id, seq))
     insert_inbox(tx, run_id, event_type, now, {
         "seq": seq, "failure": final_failure or failure, "attempt": attempt,
         "identity": identity, "started_time": row[3]})
@@ -296,12 +296,12 @@ def fail_activity_task(tx: Tx, run_id: str, seq: int,
 
 
 def heartbeat_activity_task(tx: Tx, run_id: str, seq: int,
-                                   attempt: int, worker_id: str, details: list[dict[str, Any]],
-                                   now: float) -> bool | None:
+                            attempt: int, worker_id: str, details: list[dict[str, Any]],
+                            now: float) -> bool | None:
     row = tx.one("SELECT lease_owner, attempt, options, scheduled_at, "
                  "attempt_scheduled_at, started_at, cancel_requested FROM "
                  "activity_tasks WHERE run_id = ? AND seq = ?" + tx.dialect.for_update,
-                     (run_id, seq))
+                 (run_id, seq))
     if row is None or row[0] != worker_id or row[1] != attempt:
         return None
     deadline = timeouts_deadline(loads(row[2]), row[3], row[4], row[5], now)
