@@ -93,8 +93,7 @@ class WorkflowEnvironment:
             return False
         store = self._client.store
         now = self._client._clock.now()
-        ready: bool = await store.has_ready_work(now)  # type: ignore[attr-defined]
-        return not ready
+        return not await store.has_ready_work(now)
 
     async def _skip_forever(self) -> None:
         assert self._clock is not None

@@ -37,7 +37,6 @@ from .executions import (
     close_run,
     insert_execution,
     insert_inbox,
-    lock_run,
     parent_of,
     timeouts_deadline,
 )
@@ -63,17 +62,18 @@ class _Run:
 def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
                            now: float) -> CompletionResult:
     run_id = completion.run_id
-    locked = lock_run(tx, run_id)
+    # The run's row first, then its task's: the lock order of every operation.
+    execution = tx.one("SELECT status, workflow_id, workflow_type, task_queue, next_event_id, "
+                       "first_run_id, execution_deadline FROM executions WHERE run_id = ?"
+                       + tx.dialect.for_update, (run_id,))
     task = tx.one("SELECT lease_owner FROM workflow_tasks WHERE run_id = ?"
                   + tx.dialect.for_update, (run_id,))
     if task is None or task[0] != completion.worker_id:
         return CompletionResult(False, "lease lost")
-    if locked is None or locked[1] != ExecutionStatus.RUNNING:
+    if execution is None or execution[0] != ExecutionStatus.RUNNING:
         tx.run("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
         return CompletionResult(False, "workflow closed")
-    workflow_id, workflow_type, task_queue, next_event_id, first_run_id, deadline = tx.one(
-        "SELECT workflow_id, workflow_type, task_queue, next_event_id, first_run_id, "
-        "execution_deadline FROM executions WHERE run_id = ?", (run_id,))
+    _, workflow_id, workflow_type, task_queue, next_event_id, first_run_id, deadline = execution
     closing = any(isinstance(d.effect, CloseRun) for d in completion.decisions)
     if closing and tx.one(
             "SELECT 1 FROM inbox WHERE run_id = ? AND id > ? AND event_type = ? LIMIT 1",

@@ -3,11 +3,11 @@
 Operations are the shared synchronous ones; each runs on one of the driver's threads over a
 pooled connection (psycopg releases the GIL while it waits for the server, so the threads
 overlap their round trips the way coroutines would, with less overhead per statement). Every
-write is one short transaction. A write whose connection
-broke before COMMIT was sent rolled back on the server, so it is retried; one that broke while
-committing may or may not have happened, so it raises ``StoreError`` and the engine's fencing
-(leases expire, tasks come back) takes over. Deadlocks and serialisation failures are rolled back
-by the server and are always retried.
+write is one short transaction. A write whose connection broke before COMMIT was sent rolled
+back on the server, so it is retried; one that broke while committing may or may not have
+happened, so it raises ``StoreError`` and the engine's fencing (leases expire, tasks come back)
+takes over. Deadlocks and serialisation failures are rolled back by the server and are always
+retried.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ...exceptions import StoreError
 from ..tx import POSTGRESQL, Tx
-from ..wakeup import EXTERNAL, Notifier
+from ..wakeup import EXTERNAL
 
 logger = logging.getLogger(__name__)
 
@@ -175,10 +175,9 @@ class PostgresTx(Tx):
 class Database:
     """The pool, the threads that use it, and the retry rules."""
 
-    def __init__(self, options: PostgresOptions, notifier: Notifier,
+    def __init__(self, options: PostgresOptions,
                  publish: Callable[[Iterable[tuple[str, str]], float], None]) -> None:
         self.options = options
-        self.notifier = notifier
         self._publish = publish
         # Tags this store's notifications so its own listener skips them: they were already
         # published in-process right after the commit.
@@ -359,7 +358,7 @@ class Database:
                 if connected_before:
                     logger.info("%s: LISTEN connection restored", self.options.where)
                     # Whatever was committed while we were deaf: everyone looks again.
-                    self.notifier.publish([EXTERNAL])
+                    self._publish([EXTERNAL], math.inf)
                 connected_before = True
                 delay = 0.05
                 self._listening.set()

@@ -28,7 +28,6 @@ from psycopg_pool import PoolTimeout
 
 from ..database import DatabaseStore
 from ..tx import POSTGRESQL
-from ..wakeup import Notifier
 from .connection import (
     Database,
     PostgresOptions,
@@ -100,7 +99,7 @@ class PostgresStore(DatabaseStore):
         # Shown by status commands and logs: never with the password.
         super().__init__(_without_password(url))
         self._options = options
-        self._db = Database(options, self.notifier, self.publish)
+        self._db = Database(options, self.publish)
         self._driver = PostgresDriver(options, self._db)
 
     @classmethod
@@ -130,7 +129,7 @@ class PostgresBlockingStore:
 
     def __init__(self, url: str, options: PostgresOptions) -> None:
         self.url = _without_password(url)
-        self._db = Database(options, Notifier(), lambda keys, due: None)
+        self._db = Database(options, lambda keys, due: None)
 
     def write(self, fn: Callable[..., T], *args: Any) -> T:
         return self._db.write_blocking(fn, args)
