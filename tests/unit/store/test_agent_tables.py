@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +72,28 @@ def test_delete_workflow_and_purge_remove_only_what_they_name(agent_store: Agent
         assert agent_store.purge(-1) == 1
     finally:
         agent_store.close()
+
+
+def test_an_agent_store_file_of_the_old_layout_is_taken_over_with_its_rows(
+        tmp_path: Path) -> None:
+    path = tmp_path / "old.agent.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE content (key TEXT PRIMARY KEY, workflow_id TEXT NOT NULL, data BLOB NOT NULL,
+                              created_at REAL NOT NULL);
+        CREATE INDEX content_by_workflow ON content (workflow_id);
+        CREATE TABLE stream (workflow_id TEXT NOT NULL, stream_id TEXT NOT NULL,
+                             text TEXT NOT NULL, done INTEGER NOT NULL, version INTEGER NOT NULL,
+                             updated_at REAL NOT NULL, PRIMARY KEY (workflow_id, stream_id));
+        INSERT INTO content VALUES ('sha256:abc', 'wf-1', CAST('kept text' AS BLOB), 1.0);
+        INSERT INTO stream VALUES ('wf-1', 'step-1', 'partial', 0, 4, 2.0);
+    """)
+    conn.close()
+
+    store = AgentStore(path)
+    try:
+        assert store.get("sha256:abc") == "kept text"
+        assert [(u.text, u.done, u.version) for u in store.read_streams("wf-1")] == \
+            [("partial", False, 4)]
+    finally:
+        store.close()

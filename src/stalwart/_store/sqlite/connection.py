@@ -142,6 +142,10 @@ def in_tx(conn: sqlite3.Connection, fn: Callable[..., Any], args: tuple[Any, ...
     return fn(SqliteTx(conn), *args)
 
 
+# The tables of an agent store file from before the agent tables joined the one schema.
+_OLD_AGENT_TABLES = {"content", "stream"}
+
+
 def migrate(conn: sqlite3.Connection, path: str) -> None:
     """Create or upgrade the schema; safe when several processes open the file at once."""
     try:
@@ -151,14 +155,28 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
     try:
         tables = {row[0] for row in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")} - {"sqlite_sequence"}
+        old_agent_file = tables == _OLD_AGENT_TABLES
         foreign = (f"store file {path!r} is a SQLite database of another application (tables: "
                    f"{', '.join(sorted(tables)[:5])}); give Stalwart a file of its own")
         schema.migrate(SqliteTx(conn), tables, f"store file {path!r}",
-                       foreign if tables else None)
+                       foreign if tables and not old_agent_file else None)
+        if old_agent_file:
+            _take_over_agent_file(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _take_over_agent_file(conn: sqlite3.Connection) -> None:
+    """Move an old agent store file's rows into the agent tables of the one schema."""
+    conn.execute("INSERT INTO agent_content (key, workflow_id, data, created_at) "
+                 "SELECT key, workflow_id, data, created_at FROM content")
+    conn.execute("INSERT INTO agent_stream (workflow_id, stream_id, text, done, version, "
+                 "updated_at) SELECT workflow_id, stream_id, text, done, version, updated_at "
+                 "FROM stream")
+    conn.execute("DROP TABLE content")
+    conn.execute("DROP TABLE stream")
 
 
 @dataclass
