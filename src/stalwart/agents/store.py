@@ -57,12 +57,12 @@ class AgentStore:
     """The content and stream tables (see the module docstring). Thread-safe.
 
     Args:
-        target: A SQLite file path, or a store URL (``sqlite:///...`` or
+        path: A SQLite file path, or a store URL (``sqlite:///...`` or
             ``postgresql://...``).
     """
 
-    def __init__(self, target: str | Path) -> None:
-        text = str(target)
+    def __init__(self, path: str | Path) -> None:
+        text = str(path)
         if text.startswith(("sqlite:", "postgresql:", "postgres:")):
             url = text
             self.path: Path | None = None
