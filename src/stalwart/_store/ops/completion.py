@@ -12,23 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..._model.events import EventType
-from ..base import (
-    ActivityTaskClaim,
-    CancelExternal,
-    CancelTimer,
-    CloseRun,
-    CompleteUpdate,
-    CompletionResult,
-    ExecutionStatus,
-    RequestCancelActivity,
-    ScheduleActivity,
-    SignalExternal,
-    StartChild,
-    StartTimer,
-    UpsertMemo,
-    UpsertSearchAttributes,
-    WorkflowTaskCompletion,
-)
+from .. import base
+from ..base import ActivityTaskClaim, CompletionResult, ExecutionStatus, WorkflowTaskCompletion
 from ..tx import Tx, dumps
 from .executions import (
     CHAINED_TASK_LEASE_SECONDS,
@@ -74,7 +59,7 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
         tx.run("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
         return CompletionResult(False, "workflow closed")
     _, workflow_id, workflow_type, task_queue, next_event_id, first_run_id, deadline = execution
-    closing = any(isinstance(d.effect, CloseRun) for d in completion.decisions)
+    closing = any(isinstance(d.effect, base.CloseRun) for d in completion.decisions)
     if closing and tx.one(
             "SELECT 1 FROM inbox WHERE run_id = ? AND id > ? AND event_type = ? LIMIT 1",
             (run_id, completion.inbox_max_id, EventType.WORKFLOW_EXECUTION_SIGNALED)
@@ -116,7 +101,7 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
     for decision in completion.decisions:
         append_event(tx, run_id, event_id, decision.event_type, now, decision.attributes)
         event_id += 1
-        if isinstance(decision.effect, CloseRun):
+        if isinstance(decision.effect, base.CloseRun):
             tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
                    (event_id, run_id))
             _apply_close(tx, run, decision.effect)
@@ -149,7 +134,7 @@ def finish_workflow_task(tx: Tx, completion: WorkflowTaskCompletion, task_queue:
         tx.wake("workflow_task", task_queue)
 
 
-def _apply_schedule_activity(tx: Tx, run: _Run, activity: ScheduleActivity) -> None:
+def _apply_schedule_activity(tx: Tx, run: _Run, activity: base.ScheduleActivity) -> None:
     now = run.now
     started_at = now if activity.eager else None
     deadline = timeouts_deadline(activity.options, now, now, started_at, None)
@@ -173,7 +158,7 @@ def _apply_schedule_activity(tx: Tx, run: _Run, activity: ScheduleActivity) -> N
     tx.due(deadline)
 
 
-def _apply_cancel_activity(tx: Tx, run: _Run, cancel: RequestCancelActivity) -> None:
+def _apply_cancel_activity(tx: Tx, run: _Run, cancel: base.RequestCancelActivity) -> None:
     row = tx.one("SELECT lease_owner FROM activity_tasks WHERE run_id = ? AND seq = ?"
                  + tx.dialect.for_update, (run.run_id, cancel.seq))
     if row is None:
@@ -189,7 +174,7 @@ def _apply_cancel_activity(tx: Tx, run: _Run, cancel: RequestCancelActivity) -> 
                (run.run_id, cancel.seq))
 
 
-def _apply_start_timer(tx: Tx, run: _Run, timer: StartTimer) -> None:
+def _apply_start_timer(tx: Tx, run: _Run, timer: base.StartTimer) -> None:
     fire_at = run.now + timer.seconds
     tx.run("INSERT INTO timers (run_id, seq, fire_at) VALUES (?, ?, ?) "
            "ON CONFLICT (run_id, seq) DO UPDATE SET fire_at = excluded.fire_at",
@@ -197,11 +182,11 @@ def _apply_start_timer(tx: Tx, run: _Run, timer: StartTimer) -> None:
     tx.due(fire_at)
 
 
-def _apply_cancel_timer(tx: Tx, run: _Run, timer: CancelTimer) -> None:
+def _apply_cancel_timer(tx: Tx, run: _Run, timer: base.CancelTimer) -> None:
     tx.run("DELETE FROM timers WHERE run_id = ? AND seq = ?", (run.run_id, timer.seq))
 
 
-def _apply_complete_update(tx: Tx, run: _Run, update: CompleteUpdate) -> None:
+def _apply_complete_update(tx: Tx, run: _Run, update: base.CompleteUpdate) -> None:
     tx.run("UPDATE updates SET state = 3, result = ?, failure = ? WHERE run_id = ? AND "
            "update_id = ?",
            (dumps(update.result) if update.result is not None else None,
@@ -210,7 +195,7 @@ def _apply_complete_update(tx: Tx, run: _Run, update: CompleteUpdate) -> None:
     tx.wake("update", update.update_id)
 
 
-def _apply_close(tx: Tx, run: _Run, close: CloseRun) -> None:
+def _apply_close(tx: Tx, run: _Run, close: base.CloseRun) -> None:
     next_run = close.next_run
     close_run(tx, run.run_id, close.status, run.now, close.result, close.failure,
               next_run.run_id if next_run is not None else None)
@@ -224,15 +209,15 @@ def _apply_close(tx: Tx, run: _Run, close: CloseRun) -> None:
 
 
 _APPLY: dict[type, Callable[[Tx, _Run, Any], None]] = {
-    ScheduleActivity: _apply_schedule_activity,
-    RequestCancelActivity: _apply_cancel_activity,
-    StartTimer: _apply_start_timer,
-    CancelTimer: _apply_cancel_timer,
-    StartChild: lambda tx, run, child: start_child(tx, run.run_id, child.request, run.now),
-    SignalExternal: lambda tx, run, signal: send_external(tx, run.run_id, signal, run.now),
-    CancelExternal: lambda tx, run, cancel: send_external(tx, run.run_id, cancel, run.now),
-    UpsertSearchAttributes:
+    base.ScheduleActivity: _apply_schedule_activity,
+    base.RequestCancelActivity: _apply_cancel_activity,
+    base.StartTimer: _apply_start_timer,
+    base.CancelTimer: _apply_cancel_timer,
+    base.StartChild: lambda tx, run, child: start_child(tx, run.run_id, child.request, run.now),
+    base.SignalExternal: lambda tx, run, signal: send_external(tx, run.run_id, signal, run.now),
+    base.CancelExternal: lambda tx, run, cancel: send_external(tx, run.run_id, cancel, run.now),
+    base.UpsertSearchAttributes:
         lambda tx, run, upsert: upsert_search_attributes(tx, run.run_id, upsert.changes),
-    UpsertMemo: lambda tx, run, upsert: upsert_memo(tx, run.run_id, upsert.changes),
-    CompleteUpdate: _apply_complete_update,
+    base.UpsertMemo: lambda tx, run, upsert: upsert_memo(tx, run.run_id, upsert.changes),
+    base.CompleteUpdate: _apply_complete_update,
 }

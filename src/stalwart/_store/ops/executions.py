@@ -128,25 +128,16 @@ def start_workflow(tx: Tx, request: StartWorkflowRequest,
         if request.id_reuse_policy == 4 and policy == 0:  # TERMINATE_IF_RUNNING
             policy = 3
         if policy == 2:  # USE_EXISTING
-            if request.start_signal is not None:
-                name, signal_input = request.start_signal
-                add_external_event(tx, request.workflow_id, open_row[0],
-                                   EventType.WORKFLOW_EXECUTION_SIGNALED,
-                                   {"signal_name": name, "input": signal_input,
-                                           "identity": request.identity}, now)
+            _signal_with_start(tx, request, open_row[0], now)
             return StartResult(open_row[0], started=False)
         if policy == 3:  # TERMINATE_EXISTING
             terminate(tx, request.workflow_id, open_row[0],
                       "terminated by a new start with the same workflow id", [],
                       request.identity, now)
+        elif request.start_signal is not None:  # signal-with-start signals the running run
+            _signal_with_start(tx, request, open_row[0], now)
+            return StartResult(open_row[0], started=False)
         else:
-            if request.start_signal is not None:  # signal-with-start signals the running run
-                name, signal_input = request.start_signal
-                add_external_event(tx, request.workflow_id, open_row[0],
-                                   EventType.WORKFLOW_EXECUTION_SIGNALED,
-                                   {"signal_name": name, "input": signal_input,
-                                           "identity": request.identity}, now)
-                return StartResult(open_row[0], started=False)
             raise exc.WorkflowAlreadyStartedError(request.workflow_id, open_row[1],
                                                   run_id=open_row[0])
     else:
@@ -171,6 +162,14 @@ def start_workflow(tx: Tx, request: StartWorkflowRequest,
                                              request.eager_worker_id, now,
                                              CHAINED_TASK_LEASE_SECONDS)
     return StartResult(request.run_id, started=True, eager_task=eager_task)
+
+
+def _signal_with_start(tx: Tx, request: StartWorkflowRequest, run_id: str, now: float) -> None:
+    if request.start_signal is not None:
+        name, signal_input = request.start_signal
+        add_external_event(tx, request.workflow_id, run_id, EventType.WORKFLOW_EXECUTION_SIGNALED,
+                           {"signal_name": name, "input": signal_input,
+                            "identity": request.identity}, now)
 
 
 CHILD_CLOSE_EVENTS = {
