@@ -1,6 +1,7 @@
-"""The store conformance suite: every store test runs against a real SQLite file and a fresh
-schema of a real PostgreSQL server (``store_backend``, see ``tests/conftest.py``); tests of one
-database's own behaviour are marked ``sqlite_only``."""
+"""The store conformance suite: every test that uses ``store`` or ``db_url`` runs against a
+real SQLite file and a fresh schema of a real PostgreSQL server (``store_backend``, see
+``tests/conftest.py``). Tests of a SQLite file's own handling (``test_open.py``) take a file
+path and run once; PostgreSQL's own are in ``tests/postgres``."""
 
 from __future__ import annotations
 
