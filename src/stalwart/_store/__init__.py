@@ -1,9 +1,10 @@
-"""Stores: the only shared state. ``open_store(url)`` picks the backend from the URL."""
+"""Stores: the only shared state. ``open_store(url)`` picks the database's driver from the URL."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import ModuleType
 
 from .. import exceptions as exc
 from .._model.redact import scrub
@@ -22,31 +23,33 @@ def resolve_url(url: str | None) -> str:
     return f"sqlite:///{Path.cwd() / DEFAULT_SQLITE_FILE}"
 
 
+def driver_of(url: str) -> ModuleType:
+    """The ``store`` module of the database ``url`` names (imported only when used)."""
+    if url.startswith("sqlite:"):
+        from .sqlite import store as sqlite_store
+
+        return sqlite_store
+    if url.startswith(("postgresql:", "postgres:")):
+        try:
+            from .postgres import store as postgres_store
+        except ImportError as error:
+            raise ValueError(
+                f"store URL {url!r}: the PostgreSQL driver is not installed ({error}); "
+                "install it with: pip install 'stalwart[postgres]'"
+            ) from error
+        return postgres_store
+    raise ValueError(
+        f"store URL {url!r} is not understood: use sqlite:///path/to/file.db or "
+        "postgresql://user@host:port/database (or set STALWART_URL)"
+    )
+
+
 async def open_store(url: str | None) -> Store:
     resolved = resolve_url(url)
     try:
-        return await _open_store(resolved)
+        store: Store = await driver_of(resolved).open_store(resolved)
     except (ValueError, OSError, exc.StoreError) as error:
         # Errors quote the URL; the password must not reach a terminal or a log.
         error.args = tuple(scrub(a, resolved) if isinstance(a, str) else a for a in error.args)
         raise
-
-
-async def _open_store(resolved: str) -> Store:
-    if resolved.startswith("sqlite:"):
-        from .sqlite.store import SqliteStore
-
-        return await SqliteStore.open(resolved)
-    if resolved.startswith(("postgresql:", "postgres:")):
-        try:
-            from .postgres import PostgresStore
-        except ImportError as error:
-            raise ValueError(
-                f"store URL {resolved!r}: the PostgreSQL driver is not installed ({error}); "
-                "install it with: pip install 'stalwart[postgres]'"
-            ) from error
-        return await PostgresStore.open(resolved)
-    raise ValueError(
-        f"store URL {resolved!r} is not understood: use sqlite:///path/to/file.db or "
-        "postgresql://user@host:port/database (or set STALWART_URL)"
-    )
+    return store
