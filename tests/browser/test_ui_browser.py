@@ -35,7 +35,7 @@ def test_browser_list_open_workflow_signal_and_see_it_finish(env: Env, page: Any
     form.get_by_label("Signal name").fill("finish")
     form.get_by_label("Arguments").fill('"sent from the browser"')
     form.get_by_role("button", name="Send signal").click()
-    expect(page.locator(".alert.ok")).to_contain_text("Signal 'finish' sent",
+    expect(page.locator(".alert.ok")).to_contain_text("Signal sent.",
                                                       timeout=WAIT_MS)
     expect(page.locator("#wf-status")).to_have_text("completed", timeout=WAIT_MS)
     expect(page.locator("#timeline")).to_contain_text("Signal finish received")
