@@ -58,6 +58,7 @@ class QueryWorkflowInput:
 class CancelWorkflowInput:
     id: str
     run_id: str | None
+    first_execution_run_id: str | None = None
 
 
 @dataclass
@@ -66,6 +67,7 @@ class TerminateWorkflowInput:
     run_id: str | None
     args: Sequence[Any]
     reason: str | None
+    first_execution_run_id: str | None = None
 
 
 @dataclass

@@ -153,9 +153,9 @@ async def start_update(handle: WorkflowHandle[Any], update: Any, args: Sequence[
         client, handle.id, run_id, update_id, name,
         result_type or handler_result_type(update, "__stalwart_update_definition__"))
     if wait_for_stage in (WorkflowUpdateStage.ACCEPTED, WorkflowUpdateStage.COMPLETED):
-        row = await update_handle._wait(wait_for_stage, None)
-        if row is not None and row["state"] == 2:
-            await update_handle.result()  # raises the rejection
+        # A rejection is an outcome, as in temporalio: the handle is returned and its
+        # result() raises WorkflowUpdateFailedError.
+        await update_handle._wait(wait_for_stage, None)
     return update_handle
 
 

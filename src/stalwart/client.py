@@ -86,6 +86,8 @@ from .common import RetryPolicy, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from .converter import DataConverter, _payload_from_json, _payload_to_json, headers_to_json
 from .exceptions import (
     AsyncActivityCancelledError,
+    RPCError,
+    RPCStatusCode,
     WorkflowAlreadyStartedError,
     WorkflowContinuedAsNewError,
     WorkflowFailureError,
@@ -102,6 +104,8 @@ __all__ = [
     "Interceptor",
     "OutboundInterceptor",
     "QueryWorkflowInput",
+    "RPCError",
+    "RPCStatusCode",
     "Schedule",
     "ScheduleAction",
     "ScheduleActionExecution",
@@ -303,17 +307,20 @@ class Client:
             if result is not None:
                 if result.started:
                     METRICS.workflows_started.inc(name)
-                return WorkflowHandle(self, input.id, run_id=result.run_id,
-                                      result_run_id=result.run_id,
-                                      first_execution_run_id=result.run_id,
-                                      result_type=input.ret_type)
+                return self._started_handle(input, result.run_id)
         result = await self._store.start_workflow(request, self._clock.now())
         if result.started:
             METRICS.workflows_started.inc(name)
         if result.eager_task is not None and eager_worker is not None:
             eager_worker._workflow_worker.submit(result.eager_task)
-        return WorkflowHandle(self, input.id, run_id=result.run_id, result_run_id=result.run_id,
-                              first_execution_run_id=result.run_id, result_type=input.ret_type)
+        return self._started_handle(input, result.run_id)
+
+    def _started_handle(self, input: StartWorkflowInput, run_id: str) -> WorkflowHandle[Any]:
+        # As in temporalio: the handle is not pinned to the run it started (run_id=None), so
+        # signals, queries, updates, cancel and describe reach the latest run of the chain;
+        # only result() starts from this run and follows its continue-as-new successors.
+        return WorkflowHandle(self, input.id, run_id=None, result_run_id=run_id,
+                              first_execution_run_id=run_id, result_type=input.ret_type)
 
     def _eager_worker(self, task_queue: str, workflow_type: str) -> Any:
         """A running worker of this client that can take the first workflow task at once."""
@@ -535,11 +542,8 @@ class WorkflowHandle(Generic[ReturnType]):
                            id: str | None = None, result_type: type | None = None,
                            wait_for_stage: WorkflowUpdateStage = WorkflowUpdateStage.ACCEPTED,
                            **_: Any) -> WorkflowUpdateHandle[Any]:
-        """Send an update and wait until it is accepted (or rejected).
-
-        Raises:
-            WorkflowUpdateFailedError: the validator rejected it.
-        """
+        """Send an update and wait until it reaches ``wait_for_stage`` (or is rejected: the
+        returned handle's ``result()`` then raises ``WorkflowUpdateFailedError``)."""
         if arg is not _NO_ARG:
             args = [arg]
         return await self._client._outbound.start_workflow_update(StartWorkflowUpdateInput(
@@ -560,13 +564,13 @@ class WorkflowHandle(Generic[ReturnType]):
 
     async def cancel(self, **_: Any) -> None:
         """Ask the workflow to cancel: it sees ``asyncio.CancelledError`` at its next await."""
-        await self._client._outbound.cancel_workflow(CancelWorkflowInput(self._id,
-                                                                         self._run_id))
+        await self._client._outbound.cancel_workflow(CancelWorkflowInput(
+            self._id, self._run_id, self._first_execution_run_id))
 
     async def terminate(self, *args: Any, reason: str | None = None, **_: Any) -> None:
         """Stop the workflow at once, with no cleanup; recorded in its history."""
         await self._client._outbound.terminate_workflow(TerminateWorkflowInput(
-            self._id, self._run_id, list(args), reason))
+            self._id, self._run_id, list(args), reason, self._first_execution_run_id))
 
 
 class _ClientRoot(OutboundInterceptor):
@@ -592,13 +596,28 @@ class _ClientRoot(OutboundInterceptor):
         return await query(self._handle(input.id, input.run_id), input.query, input.args,
                             input.ret_type, timeout)
 
+    async def _check_chain(self, id: str, run_id: str | None,
+                           first_execution_run_id: str | None) -> None:
+        """Temporal refuses cancel/terminate when the latest run is not of the chain the
+        handle's ``first_execution_run_id`` started (the id was reused since)."""
+        if run_id is not None or first_execution_run_id is None:
+            return
+        row = await self._client.store.get_execution(id, None)
+        if row is not None and row.first_run_id != first_execution_run_id:
+            raise exc.WorkflowNotFoundError(
+                f"workflow {id!r}: its latest run {row.run_id} does not belong to the chain "
+                f"started by run {first_execution_run_id} (the id was reused); get a new "
+                "handle with client.get_workflow_handle(id) to reach the current chain")
+
     async def cancel_workflow(self, input: CancelWorkflowInput) -> None:
         client = self._client
+        await self._check_chain(input.id, input.run_id, input.first_execution_run_id)
         await client.store.request_cancel_workflow(input.id, input.run_id, "",
                                                    client.identity, client._clock.now())
 
     async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
         client = self._client
+        await self._check_chain(input.id, input.run_id, input.first_execution_run_id)
         details = await client._encode(input.args, "terminate details")
         await client.store.terminate_workflow(input.id, input.run_id, input.reason or "",
                                               details, client.identity, client._clock.now())

@@ -199,8 +199,8 @@ class DefaultFailureConverter(FailureConverter):
     def to_failure(self, exception: BaseException, payload_converter: PayloadConverter
                    ) -> dict[str, Any]:
         failure: dict[str, Any] = {
-            "message": str(exception.args[0]) if isinstance(exception, exc.FailureError)
-            and exception.args else str(exception),
+            "message": exception.message if isinstance(exception, exc.FailureError)
+            else str(exception),
             "source": "Stalwart",
             "stack_trace": "".join(traceback.format_exception(
                 type(exception), exception, exception.__traceback__, chain=False
@@ -208,7 +208,7 @@ class DefaultFailureConverter(FailureConverter):
         }
         if isinstance(exception, exc.ApplicationError):
             failure["application_failure_info"] = {
-                "type": exception.type or type(exception).__name__,
+                "type": exception.type or "",
                 "non_retryable": exception.non_retryable,
                 "details": _encode_details(exception.details, payload_converter),
                 "next_retry_delay": exception.next_retry_delay.total_seconds()
@@ -260,7 +260,7 @@ class DefaultFailureConverter(FailureConverter):
         if (info := failure.get("application_failure_info")) is not None:
             error = exc.ApplicationError(
                 message, *_decode_details(info.get("details"), payload_converter),
-                type=info.get("type"), non_retryable=bool(info.get("non_retryable")),
+                type=info.get("type") or None, non_retryable=bool(info.get("non_retryable")),
                 next_retry_delay=datetime.timedelta(seconds=info["next_retry_delay"])
                 if info.get("next_retry_delay") is not None else None,
                 category=exc.ApplicationErrorCategory(info.get("category") or 0),
@@ -465,10 +465,14 @@ def value_to_type(hint: Any, value: Any) -> Any:
         return uuid.UUID(value)
     if hint is bytes:
         return base64.b64decode(value) if isinstance(value, str) else value
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, str, bool, float, list, dict):
-        if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+    if hint is int or hint is float:
+        # As lenient as temporalio's converter: any JSON number (a bool too) becomes the
+        # hinted numeric type.
+        if not isinstance(value, int | float):
+            raise TypeError(f"expected {hint.__name__}, got {type(value).__name__} {value!r}")
+        return hint(value)
+    if hint in (str, bool, list, dict):
+        if not isinstance(value, hint):
             raise TypeError(f"expected {hint.__name__}, got {type(value).__name__} {value!r}")
         return value
     return value

@@ -62,7 +62,7 @@ async def test_seed_monitoring_agent_continues_as_new_every_hour(
 
     await eventually(three_runs, timeout=30, what="three monitoring cycles")
     first = await env.client.get_workflow_handle(
-        "seed-monitor", run_id=handle.run_id).describe()
+        "seed-monitor", run_id=handle.result_run_id).describe()
     assert first.status == WorkflowExecutionStatus.CONTINUED_AS_NEW
     await env.client.get_workflow_handle("seed-monitor").terminate(reason="test over")
 

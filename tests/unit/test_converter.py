@@ -174,8 +174,15 @@ def test_value_to_type_union_mismatch_names_every_option() -> None:
 def test_value_to_type_wrong_primitive_names_both_types() -> None:
     with pytest.raises(TypeError, match="expected int, got str 'x'"):
         value_to_type(int, "x")
-    with pytest.raises(TypeError, match="expected int, got bool"):
-        value_to_type(int, True)
+    with pytest.raises(TypeError, match="expected str, got int 3"):
+        value_to_type(str, 3)
+
+
+def test_value_to_type_numbers_convert_as_temporalio_does() -> None:
+    # temporalio's converter turns any JSON number (a bool too) into the hinted number type.
+    assert value_to_type(int, True) == 1 and type(value_to_type(int, True)) is int
+    assert value_to_type(int, 2.0) == 2 and type(value_to_type(int, 2.0)) is int
+    assert value_to_type(float, 3) == 3.0 and type(value_to_type(float, 3)) is float
 
 
 @dataclass

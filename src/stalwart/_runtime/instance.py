@@ -82,24 +82,38 @@ class ActivityHandle(asyncio.Future[Any]):
     """An awaitable, cancellable scheduled activity (like Temporal's ``ActivityHandle``)."""
 
     def __init__(self, instance: WorkflowInstance, seq: int, result_type: Any,
-                 cancellation_type: int) -> None:
+                 cancellation_type: int, activity_type: str = "", activity_id: str = ""
+                 ) -> None:
         super().__init__(loop=instance.loop)
         self._instance = instance
         self._seq = seq
         self._result_type = result_type
         self._cancellation_type = cancellation_type
+        self._activity_type = activity_type
+        self._activity_id = activity_id
         self._cancel_requested = False
 
     def cancel(self, msg: Any | None = None) -> bool:
+        """Request cancellation. As in temporalio, the awaiter never sees a bare
+        ``asyncio.CancelledError``: TRY_CANCEL and ABANDON resolve the handle at once with
+        ``ActivityError`` caused by ``CancelledError``; WAIT_CANCELLATION_COMPLETED stays
+        pending until the activity reports back (its result, or that error).
+
+        Returns True whenever a cancellation was requested, so a task awaiting the handle
+        is not itself cancelled but resumes with the handle's outcome."""
         if self.done():
             return False
         if not self._cancel_requested:
             self._cancel_requested = True
             self._instance._request_cancel_activity(self)
-        # WAIT_CANCELLATION_COMPLETED (1): stay pending until the activity reports back.
-        if self._cancellation_type == 1:
-            return False
-        return super().cancel(msg)
+        if self._cancellation_type != 1:
+            cancelled = exc.ActivityError(
+                "Activity cancelled", scheduled_event_id=0, started_event_id=0, identity="",
+                activity_type=self._activity_type, activity_id=self._activity_id,
+                retry_state=exc.RetryState.CANCEL_REQUESTED)
+            cancelled.__cause__ = exc.CancelledError("Cancelled")
+            self.set_exception(cancelled)
+        return True
 
 
 class WorkflowInstance:
@@ -489,7 +503,8 @@ class WorkflowInstance:
             **({"local": True} if local else {}),
             **({"header": headers_to_json(headers)} if headers else {}),
         }))
-        handle = ActivityHandle(self, seq, result_type, cancellation_type)
+        handle = ActivityHandle(self, seq, result_type, cancellation_type, name,
+                                activity_id or str(seq))
         self._activities[seq] = handle
         return handle
 
