@@ -449,8 +449,8 @@ class WorkflowHandle(Generic[ReturnType]):
                 + " not found in the store")
         return row
 
-    async def result(self, *, follow_runs: bool = True, rpc_timeout: timedelta | None = None
-                     ) -> ReturnType:
+    async def result(self, *, follow_runs: bool = True, rpc_timeout: timedelta | None = None,
+                     **_: Any) -> ReturnType:
         """Wait for the workflow to close and return its result.
 
         Raises:
