@@ -508,9 +508,10 @@ def current_update_info() -> UpdateInfo | None:
     return _messaging.current_update_info()
 
 
-def upsert_search_attributes(updates: Sequence[Any]) -> None:
+def upsert_search_attributes(updates: Sequence[Any] | Mapping[str, Sequence[Any]]) -> None:
     """Set or unset search attributes of this run (``key.value_set(v)`` /
-    ``key.value_unset()``); recorded in history and indexed for list queries."""
+    ``key.value_unset()``); recorded in history and indexed for list queries. The deprecated
+    dict form ``{"Name": [value]}`` (an empty list unsets) works too, with a warning."""
     _api.current().upsert_search_attributes(updates)
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import random
 import uuid
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -556,9 +557,12 @@ class WorkflowInstance:
                 "marker_name": "core_patch", "patch_id": patch_id, "deprecated": deprecated}))
         return use_new
 
-    def upsert_search_attributes(self, updates: Sequence[Any]) -> None:
+    def upsert_search_attributes(self, updates: Sequence[Any] | Mapping[str, Any]) -> None:
         self._check_active()
         changes: dict[str, Any] = {}
+        if isinstance(updates, Mapping):
+            changes = self._untyped_search_attribute_changes(updates)
+            updates = ()
         for update in updates:
             if not isinstance(update, sa.SearchAttributeUpdate):
                 raise TypeError(
@@ -578,6 +582,23 @@ class WorkflowInstance:
                                         _search_attributes_store=stored)
         self._commands.append(Command(EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
                                       {"search_attributes": changes}))
+
+    @staticmethod
+    def _untyped_search_attribute_changes(updates: Mapping[str, Any]) -> dict[str, Any]:
+        """temporalio's deprecated ``{"Name": [values]}`` form: an empty list unsets, a value
+        list is typed by its values (several values make a keyword list)."""
+        warnings.warn("upsert_search_attributes with a dict is deprecated: pass "
+                      "[SearchAttributeKey.for_keyword('Name').value_set(value), ...]",
+                      DeprecationWarning, stacklevel=4)
+        changes: dict[str, Any] = {}
+        for name, values in updates.items():
+            if not isinstance(name, str) or isinstance(values, str | bytes) or \
+                    not isinstance(values, Sequence):
+                raise TypeError(f"upsert_search_attributes: the dict form maps a name to a list "
+                                f"of values, got {name!r}: {values!r}; write "
+                                f"{{{name!r}: [{values!r}]}}")
+            changes[name] = sa.to_store({name: values})[name] if values else None
+        return changes
 
     def upsert_memo(self, updates: dict[str, Any]) -> None:
         self._check_active()
