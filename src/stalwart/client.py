@@ -12,7 +12,7 @@ import uuid
 import weakref
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 from . import exceptions as exc
 from ._client_interceptors import (
@@ -100,6 +100,7 @@ __all__ = [
     "AsyncActivityHandle",
     "CancelWorkflowInput",
     "Client",
+    "ClientConfig",
     "DescribeWorkflowInput",
     "Interceptor",
     "OutboundInterceptor",
@@ -175,13 +176,27 @@ def _workflow_name_and_result_type(workflow: Any) -> tuple[str, Any]:
     return definition.name, definition.return_type_hint
 
 
+class ClientConfig(TypedDict, total=False):
+    """The client's options as a dict (temporalio's ``ClientConfig``, with the store in place
+    of the service client): ``Client(**client.config())`` makes another client like it."""
+
+    store: Store
+    namespace: str
+    data_converter: DataConverter
+    interceptors: Sequence[Any]
+    identity: str | None
+    default_workflow_query_reject_condition: Any
+
+
 class Client:
     """A connection to a Stalwart store. Create with :meth:`connect`."""
 
     def __init__(self, store: Store, *, namespace: str = "default",
                  data_converter: DataConverter = DataConverter.default,
-                 identity: str | None = None, interceptors: Sequence[Any] = ()) -> None:
+                 identity: str | None = None, interceptors: Sequence[Any] = (),
+                 default_workflow_query_reject_condition: Any = None, **_: Any) -> None:
         self._store = store
+        self._default_query_reject_condition = default_workflow_query_reject_condition
         self._clock: Clock = Clock()
         self._workers: weakref.WeakSet[Any] = weakref.WeakSet()
         self._interceptors: list[Any] = list(interceptors)
@@ -201,6 +216,7 @@ class Client:
     async def connect(target_url: str | None = None, *, namespace: str = "default",
                       data_converter: DataConverter = DataConverter.default,
                       identity: str | None = None, interceptors: Sequence[Any] = (),
+                      default_workflow_query_reject_condition: Any = None,
                       **_: Any) -> Client:
         """Open the store at ``target_url``.
 
@@ -210,7 +226,16 @@ class Client:
         """
         store = await open_store(target_url)
         return Client(store, namespace=namespace, data_converter=data_converter,
-                      identity=identity, interceptors=interceptors)
+                      identity=identity, interceptors=interceptors,
+                      default_workflow_query_reject_condition=(
+                          default_workflow_query_reject_condition))
+
+    def config(self) -> ClientConfig:
+        """This client's options; ``Client(**client.config())`` shares its store."""
+        return ClientConfig(
+            store=self._store, namespace=self._namespace, data_converter=self._data_converter,
+            interceptors=list(self._interceptors), identity=self._identity,
+            default_workflow_query_reject_condition=self._default_query_reject_condition)
 
     @property
     def namespace(self) -> str:

@@ -470,7 +470,7 @@ def value_to_type(hint: Any, value: Any) -> Any:
         # hinted numeric type.
         if not isinstance(value, int | float):
             raise TypeError(f"expected {hint.__name__}, got {type(value).__name__} {value!r}")
-        return hint(value)
+        return int(value) if hint is int else float(value)
     if hint in (str, bool, list, dict):
         if not isinstance(value, hint):
             raise TypeError(f"expected {hint.__name__}, got {type(value).__name__} {value!r}")

@@ -156,6 +156,7 @@ class WorkflowInstance:
         self.query_handlers = dict(definition.queries)
         self.update_handlers = dict(definition.updates)
         self.running_handlers = 0
+        self.running_handler_details: list[messaging.RunningHandler] = []
         self.accepted_updates: list[HistoryEvent] = []
         self.rejected_updates: list[tuple[str, dict[str, Any]]] = []
         self._activities: dict[int, ActivityHandle] = {}
@@ -369,6 +370,7 @@ class WorkflowInstance:
         if self.cancel_requested:
             return  # one cancellation per run, however often it is requested
         self.cancel_requested = True
+        self.__dict__["_cancellation_reason"] = event.attributes.get("cause") or None
         if self._main_task is not None and not self._main_task.done():
             self._main_task.cancel()
 
@@ -383,6 +385,8 @@ class WorkflowInstance:
             return
         self.completed = True
         pc = self.converter.payload_converter
+        if self.running_handler_details and not task.cancelled():
+            messaging.warn_unfinished_handlers(self)
         if task.cancelled():
             self._commands.append(Command(EventType.WORKFLOW_EXECUTION_CANCELED, {}))
             return

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -82,8 +83,11 @@ def run_signal(instance: WorkflowInstance, event: HistoryEvent) -> None:
     signal_input = HandleSignalInput(signal=name, args=args,
                                      headers=headers_from_json(event.attributes.get("header")))
 
+    running = RunningHandler("signal", name, None, definition.unfinished_policy)
+
     async def handle() -> None:
         instance.running_handlers += 1
+        instance.running_handler_details.append(running)
         try:
             await instance.inbound.handle_signal(signal_input)
         except BaseException as error:
@@ -91,8 +95,51 @@ def run_signal(instance: WorkflowInstance, event: HistoryEvent) -> None:
                 instance._handler_errors.append(error)
         finally:
             instance.running_handlers -= 1
+            instance.running_handler_details.remove(running)
 
     instance.loop.create_task(handle(), name=f"signal-{name}", context=instance._context)
+
+
+@dataclass(eq=False)
+class RunningHandler:
+    """A signal or update handler that has started and not yet finished."""
+
+    kind: str
+    name: str | None
+    update_id: str | None
+    unfinished_policy: int
+
+
+class UnfinishedUpdateHandlersWarning(RuntimeWarning):
+    """The workflow finished while update handlers were still running."""
+
+
+class UnfinishedSignalHandlersWarning(RuntimeWarning):
+    """The workflow finished while signal handlers were still running."""
+
+
+def warn_unfinished_handlers(instance: WorkflowInstance) -> None:
+    """As temporalio does: a run that closes with handlers still running (and their policy
+    WARN_AND_ABANDON) warns, naming them, since their callers never get an answer."""
+    if instance.is_replaying:
+        return
+    warned = [h for h in instance.running_handler_details if h.unfinished_policy == 1]
+    updates = [h for h in warned if h.kind == "update"]
+    signals = [h for h in warned if h.kind == "signal"]
+    workflow_id = instance.info.workflow_id
+    advice = ("wait for them with `await workflow.wait_condition(workflow.all_handlers_finished)`"
+              " before the workflow returns, or mark them "
+              "`unfinished_policy=HandlerUnfinishedPolicy.ABANDON`")
+    if updates:
+        listed = ", ".join(f"{h.name!r} (id {h.update_id})" for h in updates)
+        warnings.warn(UnfinishedUpdateHandlersWarning(
+            f"workflow {workflow_id!r} finished while update handlers were still running: "
+            f"{listed}; their callers get no result. To avoid this, {advice}"), stacklevel=2)
+    if signals:
+        listed = ", ".join(repr(h.name) for h in signals)
+        warnings.warn(UnfinishedSignalHandlersWarning(
+            f"workflow {workflow_id!r} finished while signal handlers were still running: "
+            f"{listed}. To avoid this, {advice}"), stacklevel=2)
 
 
 def log_warning(instance: WorkflowInstance, message: str, *args: Any) -> None:
@@ -162,8 +209,11 @@ def apply_update_accepted(instance: WorkflowInstance, event: HistoryEvent) -> No
     args = update_args(instance, definition, name, event.attributes["input"])
     pc = instance.converter.payload_converter
 
+    running = RunningHandler("update", name, update_id, definition.unfinished_policy)
+
     async def run_update() -> None:
         instance.running_handlers += 1
+        instance.running_handler_details.append(running)
         _current_update.set(UpdateInfo(id=update_id, name=name))
         try:
             result = await instance.inbound.handle_update_handler(HandleUpdateInput(
@@ -181,6 +231,7 @@ def apply_update_accepted(instance: WorkflowInstance, event: HistoryEvent) -> No
             return
         finally:
             instance.running_handlers -= 1
+            instance.running_handler_details.remove(running)
         if not instance.completed:
             instance._commands.append(Command(EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED,
                                           attrs))
