@@ -6,7 +6,7 @@ interceptors that also subclass ``stalwart.worker.Interceptor`` are used by the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -88,6 +88,43 @@ class StartWorkflowUpdateInput:
     headers: dict[str, Payload] = field(default_factory=dict)
 
 
+@dataclass
+class UpdateWithStartStartWorkflowInput:
+    """The start half of an update-with-start (see ``StartWorkflowInput``)."""
+
+    workflow: str
+    args: Sequence[Any]
+    id: str
+    task_queue: str
+    execution_timeout: timedelta | None
+    id_reuse_policy: int
+    id_conflict_policy: int
+    search_attributes: Any
+    memo: Mapping[str, Any] | None
+    ret_type: Any
+    headers: dict[str, Payload] = field(default_factory=dict)
+
+
+@dataclass
+class UpdateWithStartUpdateWorkflowInput:
+    """The update half of an update-with-start."""
+
+    update_id: str | None
+    update: str
+    args: Sequence[Any]
+    wait_for_stage: int
+    ret_type: Any
+    headers: dict[str, Payload] = field(default_factory=dict)
+
+
+@dataclass
+class StartWorkflowUpdateWithStartInput:
+    start_workflow_input: UpdateWithStartStartWorkflowInput
+    update_workflow_input: UpdateWithStartUpdateWorkflowInput
+    _on_start: Callable[[WorkflowHandle[Any]], None] = field(default=lambda handle: None)
+    _on_start_error: Callable[[BaseException], None] = field(default=lambda error: None)
+
+
 class OutboundInterceptor:
     """Wraps client calls. Subclass, override, and call ``self.next``."""
 
@@ -116,6 +153,10 @@ class OutboundInterceptor:
     async def start_workflow_update(self, input: StartWorkflowUpdateInput
                                     ) -> WorkflowUpdateHandle[Any]:
         return await self.next.start_workflow_update(input)
+
+    async def start_update_with_start_workflow(self, input: StartWorkflowUpdateWithStartInput
+                                               ) -> WorkflowUpdateHandle[Any]:
+        return await self.next.start_update_with_start_workflow(input)
 
 
 class Interceptor:

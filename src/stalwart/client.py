@@ -24,7 +24,10 @@ from ._client_interceptors import (
     SignalWorkflowInput,
     StartWorkflowInput,
     StartWorkflowUpdateInput,
+    StartWorkflowUpdateWithStartInput,
     TerminateWorkflowInput,
+    UpdateWithStartStartWorkflowInput,
+    UpdateWithStartUpdateWorkflowInput,
 )
 from ._client_messages import (
     AsyncActivityHandle,
@@ -34,6 +37,11 @@ from ._client_messages import (
     handler_result_type,
     query,
     start_update,
+)
+from ._client_update_with_start import (
+    WithStartWorkflowOperation,
+    run_update_with_start,
+    start_update_with_start,
 )
 from ._client_visibility import (
     WorkflowExecution,
@@ -137,7 +145,11 @@ __all__ = [
     "SignalWorkflowInput",
     "StartWorkflowInput",
     "StartWorkflowUpdateInput",
+    "StartWorkflowUpdateWithStartInput",
     "TerminateWorkflowInput",
+    "UpdateWithStartStartWorkflowInput",
+    "UpdateWithStartUpdateWorkflowInput",
+    "WithStartWorkflowOperation",
     "WorkflowAlreadyStartedError",
     "WorkflowContinuedAsNewError",
     "WorkflowExecution",
@@ -363,6 +375,41 @@ class Client:
         """Start a workflow and wait for its result (see :meth:`start_workflow`)."""
         handle = await self.start_workflow(workflow, arg, args=args, id=id,
                                            task_queue=task_queue, **kwargs)
+        return await handle.result()
+
+    async def start_update_with_start_workflow(
+        self, update: Any, arg: Any = _NO_ARG, *,
+        start_workflow_operation: WithStartWorkflowOperation[Any],
+        wait_for_stage: WorkflowUpdateStage, args: Sequence[Any] = (), id: str | None = None,
+        result_type: type | None = None, **_: Any,
+    ) -> WorkflowUpdateHandle[Any]:
+        """Send an update to the operation's workflow, starting it first if it is not running
+        (``id_conflict_policy`` on the operation decides); returns once the update reaches
+        ``wait_for_stage``. ``await start_workflow_operation.workflow_handle()`` gives the
+        workflow's handle."""
+        if arg is not _NO_ARG:
+            args = [arg]
+        return await start_update_with_start(
+            self, handler_name(update, "__stalwart_update_definition__", "update"), args,
+            operation=start_workflow_operation, wait_for_stage=wait_for_stage, id=id,
+            result_type=result_type or handler_result_type(
+                update, "__stalwart_update_definition__"))
+
+    async def execute_update_with_start_workflow(
+        self, update: Any, arg: Any = _NO_ARG, *,
+        start_workflow_operation: WithStartWorkflowOperation[Any], args: Sequence[Any] = (),
+        id: str | None = None, result_type: type | None = None, **_: Any,
+    ) -> Any:
+        """Like :meth:`start_update_with_start_workflow`, waiting for the update's result.
+
+        Raises:
+            WorkflowUpdateFailedError: the validator rejected the update or its handler
+                failed (the workflow stays started).
+        """
+        handle = await self.start_update_with_start_workflow(
+            update, arg, start_workflow_operation=start_workflow_operation,
+            wait_for_stage=WorkflowUpdateStage.COMPLETED, args=args, id=id,
+            result_type=result_type)
         return await handle.result()
 
     def get_workflow_handle(self, workflow_id: str, *, run_id: str | None = None,
@@ -650,6 +697,10 @@ class _ClientRoot(OutboundInterceptor):
     async def describe_workflow(self, input: DescribeWorkflowInput
                                 ) -> WorkflowExecutionDescription:
         return await self._handle(input.id, input.run_id)._describe()
+
+    async def start_update_with_start_workflow(self, input: StartWorkflowUpdateWithStartInput
+                                               ) -> WorkflowUpdateHandle[Any]:
+        return await run_update_with_start(self._client, input)
 
     async def start_workflow_update(self, input: StartWorkflowUpdateInput
                                     ) -> WorkflowUpdateHandle[Any]:
