@@ -52,6 +52,7 @@ class QueryWorkflowInput:
     ret_type: Any
     rpc_timeout: timedelta | None
     headers: dict[str, Payload] = field(default_factory=dict)
+    reject_condition: Any = None
 
 
 @dataclass

@@ -16,6 +16,7 @@ from .exceptions import (
     AsyncActivityCancelledError,
     RetryState,
     WorkflowQueryFailedError,
+    WorkflowQueryTimedOutError,
     WorkflowUpdateFailedError,
 )
 
@@ -65,7 +66,7 @@ async def query(handle: WorkflowHandle[Any], query: Any, args: Sequence[Any],
             remaining = deadline - loop.time()
             if remaining <= 0:
                 await store.delete_query(query_id)
-                raise WorkflowQueryFailedError(
+                raise WorkflowQueryTimedOutError(
                     f"no worker answered query {name!r} of workflow {handle.id!r} within "
                     f"{timeout:g} s: is a worker running that polls the workflow's task queue "
                     "and has its workflow type registered?")

@@ -90,7 +90,12 @@ from ._schedules import (
 from ._schedules import handle as _schedules_handle
 from ._store import open_store
 from ._store.base import ExecutionRow, ExecutionStatus, StartWorkflowRequest, Store
-from .common import RetryPolicy, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from .common import (
+    QueryRejectCondition,
+    RetryPolicy,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from .converter import DataConverter, _payload_from_json, _payload_to_json, headers_to_json
 from .exceptions import (
     AsyncActivityCancelledError,
@@ -100,6 +105,7 @@ from .exceptions import (
     WorkflowContinuedAsNewError,
     WorkflowFailureError,
     WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
 )
 
@@ -161,6 +167,7 @@ __all__ = [
     "WorkflowHandle",
     "WorkflowHistory",
     "WorkflowQueryFailedError",
+    "WorkflowQueryRejectedError",
     "WorkflowUpdateFailedError",
     "WorkflowUpdateHandle",
     "WorkflowUpdateStage",
@@ -304,6 +311,13 @@ class Client:
                              "your worker polls")
         if execution_timeout is not None and execution_timeout <= timedelta(0):
             raise ValueError(f"execution_timeout must be positive, got {execution_timeout}")
+        if _.get("cron_schedule"):
+            # Refused rather than ignored: a silently one-off "cron" workflow would be worse.
+            raise ValueError(
+                f"start_workflow({name!r}, cron_schedule={_['cron_schedule']!r}): Temporal's "
+                "cron workflows are not supported yet; use a schedule instead: "
+                "client.create_schedule(id, Schedule(action=ScheduleActionStartWorkflow(...), "
+                "spec=ScheduleSpec(cron_expressions=[...])))")
         if arg is not _NO_ARG:
             if args:
                 raise ValueError("pass either a single argument or args=[...], not both")
@@ -593,14 +607,19 @@ class WorkflowHandle(Generic[ReturnType]):
             id=self._id, run_id=self._run_id, signal=name, args=list(args)))
 
     async def query(self, query: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
-                    result_type: type | None = None, rpc_timeout: timedelta | None = None,
-                    **_: Any) -> Any:
+                    result_type: type | None = None,
+                    reject_condition: QueryRejectCondition | None = None,
+                    rpc_timeout: timedelta | None = None, **_: Any) -> Any:
         """Ask a worker to run a query handler on the workflow's current state (works on
         closed workflows too, by replay).
 
         Raises:
-            WorkflowQueryFailedError: unknown query, the handler raised, or no worker
-                answered within ``rpc_timeout`` (10 s by default).
+            WorkflowQueryFailedError: unknown query, bad arguments, or the handler raised.
+            WorkflowQueryRejectedError: ``reject_condition`` (else the client's
+                ``default_workflow_query_reject_condition``) refused it for the status of
+                the closed workflow.
+            RPCError: no worker answered within ``rpc_timeout`` (10 s by default); status
+                ``DEADLINE_EXCEEDED``.
         """
         if arg is not _NO_ARG:
             args = [arg]
@@ -608,7 +627,8 @@ class WorkflowHandle(Generic[ReturnType]):
         return await self._client._outbound.query_workflow(QueryWorkflowInput(
             id=self._id, run_id=self._run_id, query=name, args=list(args),
             ret_type=result_type or handler_result_type(query, "__stalwart_query_definition__"),
-            rpc_timeout=rpc_timeout))
+            rpc_timeout=rpc_timeout,
+            reject_condition=reject_condition or self._client._default_query_reject_condition))
 
     async def start_update(self, update: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
                            id: str | None = None, result_type: type | None = None,
@@ -664,6 +684,15 @@ class _ClientRoot(OutboundInterceptor):
                                            client.identity, client._clock.now())
 
     async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+        condition = input.reject_condition
+        if condition in (QueryRejectCondition.NOT_OPEN,
+                         QueryRejectCondition.NOT_COMPLETED_CLEANLY):
+            row = await self._handle(input.id, input.run_id)._execution(input.run_id)
+            status = row.status
+            if status != ExecutionStatus.RUNNING and (
+                    condition == QueryRejectCondition.NOT_OPEN
+                    or status != ExecutionStatus.COMPLETED):
+                raise WorkflowQueryRejectedError(WorkflowExecutionStatus(int(status)))
         timeout = input.rpc_timeout.total_seconds() if input.rpc_timeout else 10.0
         return await query(self._handle(input.id, input.run_id), input.query, input.args,
                             input.ret_type, timeout)

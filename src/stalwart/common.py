@@ -18,6 +18,7 @@ from ._model.search_attributes import (
 )
 
 __all__ = [
+    "QueryRejectCondition",
     "RawValue",
     "RetryPolicy",
     "SearchAttributeIndexedValueType",
@@ -153,3 +154,11 @@ class WorkflowIDConflictPolicy(IntEnum):
     FAIL = 1
     USE_EXISTING = 2
     TERMINATE_EXISTING = 3
+
+
+class QueryRejectCondition(IntEnum):
+    """When a query to a closed workflow is refused rather than answered."""
+
+    NONE = 1
+    NOT_OPEN = 2
+    NOT_COMPLETED_CLEANLY = 3

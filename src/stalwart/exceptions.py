@@ -408,7 +408,30 @@ class WorkflowNotFoundError(RPCError):
 
 
 class WorkflowQueryFailedError(StalwartError):
-    """A query could not be answered (unknown handler, handler raised, no worker)."""
+    """A query could not be answered (unknown handler, handler raised, bad arguments)."""
+
+
+class WorkflowQueryRejectedError(StalwartError):
+    """The query's ``reject_condition`` refused it; ``status`` is the workflow's status."""
+
+    def __init__(self, status: Any) -> None:
+        super().__init__(f"Query rejected, status: {status}")
+        self._status = status
+
+    @property
+    def status(self) -> Any:
+        return self._status
+
+    def __reduce__(self) -> Any:
+        return (WorkflowQueryRejectedError, (self._status,))
+
+
+class WorkflowQueryTimedOutError(RPCError, WorkflowQueryFailedError):
+    """No worker answered the query in time: an ``RPCError`` (``DEADLINE_EXCEEDED``) as with
+    Temporal, and a ``WorkflowQueryFailedError`` too."""
+
+    def __init__(self, message: str) -> None:
+        RPCError.__init__(self, message, RPCStatusCode.DEADLINE_EXCEEDED)
 
 
 class WorkflowUpdateFailedError(StalwartError):

@@ -1,0 +1,82 @@
+"""temporalio's option objects and refusals: configs round-trip, tuners become concurrency
+limits, an unanswered query is an RPCError, and cron_schedule is refused, not ignored."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from stalwart import workflow
+from stalwart.client import Client, RPCError, RPCStatusCode, WorkflowQueryFailedError
+from stalwart.worker import (
+    FixedSizeSlotSupplier,
+    ResourceBasedSlotConfig,
+    ResourceBasedSlotSupplier,
+    ResourceBasedTunerConfig,
+    UnsandboxedWorkflowRunner,
+    Worker,
+    WorkerTuner,
+)
+
+
+@workflow.defn
+class Waits:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.query
+    def ping(self) -> str:
+        return "pong"
+
+
+async def test_client_config_makes_an_equivalent_client(client: Client) -> None:
+    config = client.config()
+    other = Client(**config)
+    assert other.store is client.store and other.namespace == client.namespace
+    assert other.data_converter is client.data_converter
+
+
+async def test_worker_config_and_tuner(client: Client, task_queue: str) -> None:
+    tuner = WorkerTuner.create_fixed(workflow_slots=3, activity_slots=7)
+    worker = Worker(client, task_queue=task_queue, workflows=[Waits], tuner=tuner,
+                    workflow_runner=UnsandboxedWorkflowRunner(),
+                    max_concurrent_workflow_task_polls=2)
+    assert worker._workflow_worker.max_concurrent == 3
+    assert worker._activity_worker.max_concurrent == 7
+    config = worker.config()
+    assert config["tuner"] is tuner and config["task_queue"] == task_queue
+    assert config["max_concurrent_workflow_task_polls"] == 2  # type: ignore[typeddict-item]
+    again = Worker(**config)
+    assert again.task_queue == task_queue
+    composite = WorkerTuner.create_composite(
+        workflow_supplier=FixedSizeSlotSupplier(2),
+        activity_supplier=ResourceBasedSlotSupplier(
+            ResourceBasedSlotConfig(maximum_slots=9), ResourceBasedTunerConfig(0.8, 0.9)),
+        local_activity_supplier=FixedSizeSlotSupplier(1))
+    worker = Worker(client, task_queue=task_queue, workflows=[Waits], tuner=composite,
+                    workflow_runner=UnsandboxedWorkflowRunner())
+    assert worker._activity_worker.max_concurrent == 9
+    with pytest.raises(ValueError, match="num_slots"):
+        Worker(client, task_queue=task_queue, workflows=[Waits],
+               tuner=WorkerTuner.create_composite(
+                   workflow_supplier=FixedSizeSlotSupplier(0),
+                   activity_supplier=FixedSizeSlotSupplier(1),
+                   local_activity_supplier=FixedSizeSlotSupplier(1)))
+
+
+async def test_unanswered_query_is_an_rpc_deadline_error(client: Client,
+                                                         task_queue: str) -> None:
+    handle = await client.start_workflow(Waits.run, id="nobody-polls", task_queue=task_queue)
+    with pytest.raises(RPCError) as raised:
+        await handle.query(Waits.ping, rpc_timeout=timedelta(milliseconds=200))
+    assert raised.value.status == RPCStatusCode.DEADLINE_EXCEEDED
+    assert isinstance(raised.value, WorkflowQueryFailedError)
+
+
+async def test_cron_schedule_is_refused_with_the_alternative(client: Client,
+                                                             task_queue: str) -> None:
+    with pytest.raises(ValueError, match=r"cron_schedule='\* \* \* \* \*'.*create_schedule"):
+        await client.start_workflow(Waits.run, id="cron", task_queue=task_queue,
+                                    cron_schedule="* * * * *")
