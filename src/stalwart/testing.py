@@ -20,7 +20,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ._engine.activity_context import ActivityContext, Info, set_current
+from ._engine.activity_context import (
+    ActivityCancellationDetails,
+    ActivityContext,
+    Info,
+    reset_current,
+    set_current,
+)
 from ._engine.clock import SkippingClock
 from .client import Client, OutboundInterceptor, StartWorkflowInput, WorkflowHandle
 from .converter import DataConverter
@@ -272,11 +278,23 @@ class ActivityEnvironment:
         info: The ``activity.info()`` the function sees.
         on_heartbeat: Called with the details of every ``activity.heartbeat(...)``.
         heartbeats: Every heartbeat's details, in order.
+        payload_converter: What ``activity.payload_converter()`` returns.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, client: Client | None = None) -> None:
+        self.info = ActivityEnvironment.default_info()
+        self.on_heartbeat: Callable[..., None] = lambda *details: None
+        self.heartbeats: list[Sequence[Any]] = []
+        self.payload_converter = DataConverter.default.payload_converter
+        self._client = client
+        self._context: ActivityContext | None = None
+        self._worker_shutdown = False
+
+    @staticmethod
+    def default_info() -> Info:
+        """The ``activity.info()`` a new environment starts with."""
         now = datetime.now(UTC)
-        self.info = Info(
+        return Info(
             activity_id="test", activity_type="unknown", attempt=1,
             current_attempt_scheduled_time=now, heartbeat_details=[], heartbeat_timeout=None,
             is_local=False, schedule_to_close_timeout=timedelta(seconds=1),
@@ -284,45 +302,54 @@ class ActivityEnvironment:
             task_queue="test", task_token=b"test", workflow_id="test",
             workflow_namespace="default", workflow_run_id="test-run",
             workflow_type="test", idempotency_key="test/test-run/test")
-        self.on_heartbeat: Callable[..., None] = lambda *details: None
-        self.heartbeats: list[Sequence[Any]] = []
-        self.payload_converter = DataConverter.default.payload_converter
-        self._context: ActivityContext | None = None
 
     def _record(self, details: Sequence[Any]) -> None:
         self.heartbeats.append(tuple(details))
         self.on_heartbeat(*details)
 
-    def cancel(self, reason: str = "cancelled by the test") -> None:
+    def cancel(self, cancellation_details: ActivityCancellationDetails | str =
+               ActivityCancellationDetails(cancel_requested=True)) -> None:
         """Request cancellation, as a heartbeat from a real worker would deliver it."""
         if self._context is None:
             raise RuntimeError("no activity is running in this environment")
-        self._context.mark_cancelled(reason)
+        if isinstance(cancellation_details, str):
+            self._context.mark_cancelled(cancellation_details)
+        else:
+            self._context.mark_cancelled("cancelled by the test", cancellation_details)
 
-    def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``fn(*args)``; for an async function, returns an awaitable."""
-        if inspect.iscoroutinefunction(fn):
-            return self._run_async(fn, *args)
-        context = ActivityContext(self.info, self.payload_converter, self._record, None)
+    def worker_shutdown(self) -> None:
+        """Tell the running activity its worker is shutting down."""
+        self._worker_shutdown = True
+        if self._context is not None:
+            self._context.mark_worker_shutdown()
+
+    def _new_context(self, loop: asyncio.AbstractEventLoop | None) -> ActivityContext:
+        context = ActivityContext(self.info, self.payload_converter, self._record, loop,
+                                  self._client)
+        if self._worker_shutdown:
+            context.mark_worker_shutdown()
         self._context = context
-        token = set_current(context)
+        return context
+
+    def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)``; for an async function, returns an awaitable."""
+        if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+                getattr(fn, "__call__", None)):
+            return self._run_async(fn, *args, **kwargs)
+        token = set_current(self._new_context(None))
         try:
-            return fn(*args)
+            return fn(*args, **kwargs)
         finally:
-            from ._engine import activity_context
+            reset_current(token)
 
-            activity_context._current.reset(token)
-
-    async def _run_async(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _run_async(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
-        context = ActivityContext(self.info, self.payload_converter, self._record, loop)
-        self._context = context
+        context = self._new_context(loop)
 
         async def body() -> Any:
             set_current(context)
-            return await fn(*args)
+            return await fn(*args, **kwargs)
 
         task = loop.create_task(body())
         context.task = task
         return await task
-

@@ -258,6 +258,7 @@ class Worker:
             complete_with_workflow_task=self._workflow_worker.complete_activity_with_workflow_task,
             interceptors=all_interceptors, rate_limit=max_task_queue_activities_per_second,
         )
+        self._activity_worker.client = client
         self._sweeper = Sweeper(store=store, worker_id=self._worker_id, identity=self._identity,
                                 converter=converter, clock=self._clock,
                                 retention=retention.total_seconds() if retention else None)

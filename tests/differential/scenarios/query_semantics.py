@@ -3,8 +3,12 @@ missing or an extra argument fails the query, an unknown query fails, and
 QueryRejectCondition rejects queries on closed workflows by their status."""
 
 from temporalio import workflow
-from temporalio.client import Client, WorkflowFailureError, WorkflowQueryFailedError, \
-    WorkflowQueryRejectedError
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+)
 from temporalio.common import QueryRejectCondition
 from temporalio.exceptions import ApplicationError
 
