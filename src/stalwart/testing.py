@@ -333,8 +333,8 @@ class ActivityEnvironment:
 
     def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)``; for an async function, returns an awaitable."""
-        if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-                getattr(fn, "__call__", None)):
+        call = type(fn).__call__ if not inspect.isfunction(fn) else fn
+        if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call):
             return self._run_async(fn, *args, **kwargs)
         token = set_current(self._new_context(None))
         try:
