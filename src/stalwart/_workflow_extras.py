@@ -18,6 +18,7 @@ from enum import IntEnum
 from typing import Any, ParamSpec, TypedDict, TypeVar
 
 from . import exceptions as _exc
+from ._metric_meter import MetricMeter
 from ._runtime import api as _api
 from ._runtime.messaging import UnfinishedSignalHandlersWarning, UnfinishedUpdateHandlersWarning
 from .common import RetryPolicy
@@ -33,8 +34,8 @@ __all__ = [
     "UnfinishedSignalHandlersWarning", "UnfinishedUpdateHandlersWarning", "as_completed",
     "cancellation_reason", "get_current_details", "get_dynamic_query_handler",
     "get_dynamic_signal_handler", "get_dynamic_update_handler", "instance",
-    "is_failure_exception", "new_random", "random_seed", "register_random_seed_callback",
-    "set_current_details", "uuid7",
+    "is_failure_exception", "metric_meter", "new_random", "random_seed",
+    "register_random_seed_callback", "set_current_details", "uuid7",
 ]
 
 # temporalio's type variables and callable aliases, for annotations written against it.
@@ -239,3 +240,14 @@ def is_failure_exception(err: BaseException) -> bool:
     if _api.in_workflow():
         types = tuple(getattr(_api.current().definition, "failure_exception_types", ()) or ())
     return isinstance(err, tuple(types)) if types else False
+
+
+def metric_meter() -> MetricMeter:
+    """A meter for this workflow's own metrics (on ``stalwart.metrics``' ``/metrics`` page),
+    labelled with namespace, task queue and workflow type; it records nothing while the
+    workflow replays, so each metric counts what happened once."""
+    instance = _api.current()
+    info = instance.info
+    return MetricMeter({"namespace": info.namespace, "task_queue": info.task_queue,
+                        "workflow_type": info.workflow_type},
+                       enabled=lambda: not instance.is_replaying)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast, overload
 
 from ._engine import activity_context as _context
 from ._engine.activity_context import ActivityCancellationDetails, Info
+from ._metric_meter import MetricMeter
 from ._model.definitions import define_activity
 from .converter import PayloadConverter
 
@@ -34,6 +35,7 @@ __all__ = [
     "is_cancelled",
     "is_worker_shutdown",
     "logger",
+    "metric_meter",
     "payload_converter",
     "raise_complete_async",
     "shield_thread_cancel_exception",
@@ -135,6 +137,15 @@ def client() -> Client:
         raise RuntimeError("no client available: this activity runs outside a worker; give "
                            "ActivityEnvironment(client=...) one in tests")
     return cast("Client", found)
+
+
+def metric_meter() -> MetricMeter:
+    """A meter for this activity's own metrics (on ``stalwart.metrics``' ``/metrics`` page),
+    labelled with namespace, task queue and activity type."""
+    activity_info = _context.current().info
+    return MetricMeter({"namespace": activity_info.workflow_namespace,
+                        "task_queue": activity_info.task_queue,
+                        "activity_type": activity_info.activity_type})
 
 
 def is_worker_shutdown() -> bool:
