@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 from .converter import Payload
 
 if TYPE_CHECKING:
-    from .client import WorkflowExecutionDescription, WorkflowHandle, WorkflowUpdateHandle
+    from .client import (
+        WorkflowExecutionAsyncIterator,
+        WorkflowExecutionCount,
+        WorkflowExecutionDescription,
+        WorkflowHandle,
+        WorkflowUpdateHandle,
+    )
 
 
 @dataclass
@@ -90,6 +96,19 @@ class StartWorkflowUpdateInput:
 
 
 @dataclass
+class ListWorkflowsInput:
+    query: str | None
+    page_size: int
+    next_page_token: bytes | None
+    limit: int | None
+
+
+@dataclass
+class CountWorkflowsInput:
+    query: str | None
+
+
+@dataclass
 class UpdateWithStartStartWorkflowInput:
     """The start half of an update-with-start (see ``StartWorkflowInput``)."""
 
@@ -158,6 +177,12 @@ class OutboundInterceptor:
     async def start_update_with_start_workflow(self, input: StartWorkflowUpdateWithStartInput
                                                ) -> WorkflowUpdateHandle[Any]:
         return await self.next.start_update_with_start_workflow(input)
+
+    def list_workflows(self, input: ListWorkflowsInput) -> WorkflowExecutionAsyncIterator:
+        return self.next.list_workflows(input)
+
+    async def count_workflows(self, input: CountWorkflowsInput) -> WorkflowExecutionCount:
+        return await self.next.count_workflows(input)
 
 
 class Interceptor:

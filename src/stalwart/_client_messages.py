@@ -18,6 +18,7 @@ from .exceptions import (
     WorkflowQueryFailedError,
     WorkflowQueryTimedOutError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ class WorkflowUpdateHandle(Generic[ReturnType]):
         row = await self._wait(WorkflowUpdateStage.COMPLETED,
                                rpc_timeout.total_seconds() if rpc_timeout else None)
         if row is None:
-            raise TimeoutError(f"update {self._name!r} did not complete in time")
+            raise WorkflowUpdateRPCTimeoutOrCancelledError()
         converter = self._client.data_converter
         if row["failure"] is not None:
             failure = await decode_value(row["failure"], converter.payload_codec)

@@ -12,13 +12,16 @@ import uuid
 import weakref
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from enum import IntEnum
 from typing import Any, Generic, TypedDict, TypeVar
 
 from . import exceptions as exc
 from ._client_interceptors import (
     CancelWorkflowInput,
+    CountWorkflowsInput,
     DescribeWorkflowInput,
     Interceptor,
+    ListWorkflowsInput,
     OutboundInterceptor,
     QueryWorkflowInput,
     SignalWorkflowInput,
@@ -51,6 +54,7 @@ from ._client_visibility import (
     WorkflowExecutionStatus,
     WorkflowHistory,
 )
+from ._engine.activity_context import ActivityCancellationDetails
 from ._engine.clock import Clock
 from ._engine.codec import decode_value, encode_value
 from ._engine.metrics import METRICS
@@ -90,6 +94,20 @@ from ._schedules import (
 from ._schedules import handle as _schedules_handle
 from ._store import open_store
 from ._store.base import ExecutionRow, ExecutionStatus, StartWorkflowRequest, Store
+from ._workflow_extras import (
+    AnyType,
+    CallableAsyncNoParam,
+    CallableAsyncSingleParam,
+    CallableSyncNoParam,
+    CallableSyncSingleParam,
+    MethodAsyncNoParam,
+    MethodAsyncSingleParam,
+    MethodSyncOrAsyncNoParam,
+    MethodSyncOrAsyncSingleParam,
+    MultiParamSpec,
+    ParamType,
+    SelfType,
+)
 from .common import (
     QueryRejectCondition,
     RetryPolicy,
@@ -101,26 +119,47 @@ from .exceptions import (
     AsyncActivityCancelledError,
     RPCError,
     RPCStatusCode,
+    RPCTimeoutOrCancelledError,
     WorkflowAlreadyStartedError,
     WorkflowContinuedAsNewError,
     WorkflowFailureError,
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 
 __all__ = [
+    "ActivityCancellationDetails",
+    "AnyType",
     "AsyncActivityCancelledError",
     "AsyncActivityHandle",
+    "CallableAsyncNoParam",
+    "CallableAsyncSingleParam",
+    "CallableSyncNoParam",
+    "CallableSyncSingleParam",
     "CancelWorkflowInput",
     "Client",
     "ClientConfig",
+    "CountWorkflowsInput",
+    "DataConverter",
     "DescribeWorkflowInput",
     "Interceptor",
+    "ListWorkflowsInput",
+    "LocalReturnType",
+    "MethodAsyncNoParam",
+    "MethodAsyncSingleParam",
+    "MethodSyncOrAsyncNoParam",
+    "MethodSyncOrAsyncSingleParam",
+    "MultiParamSpec",
     "OutboundInterceptor",
+    "ParamType",
+    "PendingActivityState",
     "QueryWorkflowInput",
     "RPCError",
     "RPCStatusCode",
+    "RPCTimeoutOrCancelledError",
+    "ReturnType",
     "Schedule",
     "ScheduleAction",
     "ScheduleActionExecution",
@@ -148,6 +187,7 @@ __all__ = [
     "ScheduleState",
     "ScheduleUpdate",
     "ScheduleUpdateInput",
+    "SelfType",
     "SignalWorkflowInput",
     "StartWorkflowInput",
     "StartWorkflowUpdateInput",
@@ -170,10 +210,25 @@ __all__ = [
     "WorkflowQueryRejectedError",
     "WorkflowUpdateFailedError",
     "WorkflowUpdateHandle",
+    "WorkflowUpdateRPCTimeoutOrCancelledError",
     "WorkflowUpdateStage",
 ]
 
 ReturnType = TypeVar("ReturnType")
+
+
+LocalReturnType = TypeVar("LocalReturnType", covariant=True)
+
+
+class PendingActivityState(IntEnum):
+    """State of a pending activity (as in ``describe().pending_activities``)."""
+
+    UNSPECIFIED = 0
+    SCHEDULED = 1
+    STARTED = 2
+    CANCEL_REQUESTED = 3
+    PAUSED = 4
+    PAUSE_REQUESTED = 5
 
 
 class _NoArg:
@@ -461,12 +516,13 @@ class Client:
                 names an unknown search attribute.
         """
         parse_list_query(query)  # fail fast, before iteration
-        return WorkflowExecutionAsyncIterator(self, query, limit, page_size)
+        return self._outbound.list_workflows(ListWorkflowsInput(
+            query=query, page_size=page_size, next_page_token=None, limit=limit))
 
     async def count_workflows(self, query: str | None = None, **_: Any
                               ) -> WorkflowExecutionCount:
         """How many runs match a list filter."""
-        return WorkflowExecutionCount(await self._store.count_workflows(query))
+        return await self._outbound.count_workflows(CountWorkflowsInput(query=query))
 
     def get_workflow_handle_for(self, workflow: Any, workflow_id: str, *,
                                 run_id: str | None = None) -> WorkflowHandle[Any]:
@@ -730,6 +786,13 @@ class _ClientRoot(OutboundInterceptor):
     async def start_update_with_start_workflow(self, input: StartWorkflowUpdateWithStartInput
                                                ) -> WorkflowUpdateHandle[Any]:
         return await run_update_with_start(self._client, input)
+
+    def list_workflows(self, input: ListWorkflowsInput) -> WorkflowExecutionAsyncIterator:
+        return WorkflowExecutionAsyncIterator(self._client, input.query, input.limit,
+                                              input.page_size)
+
+    async def count_workflows(self, input: CountWorkflowsInput) -> WorkflowExecutionCount:
+        return WorkflowExecutionCount(await self._client.store.count_workflows(input.query))
 
     async def start_workflow_update(self, input: StartWorkflowUpdateInput
                                     ) -> WorkflowUpdateHandle[Any]:

@@ -426,6 +426,21 @@ class WorkflowQueryRejectedError(StalwartError):
         return (WorkflowQueryRejectedError, (self._status,))
 
 
+class RPCTimeoutOrCancelledError(StalwartError):
+    """A client call gave up waiting (its ``rpc_timeout`` passed) or was cancelled."""
+
+
+class WorkflowUpdateRPCTimeoutOrCancelledError(RPCTimeoutOrCancelledError):
+    """Waiting for an update's outcome timed out or was cancelled; the update itself goes
+    on (get a new handle and wait again)."""
+
+    def __init__(self) -> None:
+        super().__init__("Timeout or cancellation waiting for update")
+
+    def __reduce__(self) -> Any:
+        return (WorkflowUpdateRPCTimeoutOrCancelledError, ())
+
+
 class WorkflowQueryTimedOutError(RPCError, WorkflowQueryFailedError):
     """No worker answered the query in time: an ``RPCError`` (``DEADLINE_EXCEEDED``) as with
     Temporal, and a ``WorkflowQueryFailedError`` too."""

@@ -8,7 +8,20 @@ from datetime import timedelta
 import pytest
 
 from stalwart import workflow
-from stalwart.client import Client, RPCError, RPCStatusCode, WorkflowQueryFailedError
+from stalwart.client import (
+    Client,
+    CountWorkflowsInput,
+    Interceptor,
+    ListWorkflowsInput,
+    OutboundInterceptor,
+    RPCError,
+    RPCStatusCode,
+    WorkflowExecutionAsyncIterator,
+    WorkflowExecutionCount,
+    WorkflowQueryFailedError,
+    WorkflowUpdateHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from stalwart.worker import (
     FixedSizeSlotSupplier,
     ResourceBasedSlotConfig,
@@ -80,3 +93,44 @@ async def test_cron_schedule_is_refused_with_the_alternative(client: Client,
     with pytest.raises(ValueError, match=r"cron_schedule='\* \* \* \* \*'.*create_schedule"):
         await client.start_workflow(Waits.run, id="cron", task_queue=task_queue,
                                     cron_schedule="* * * * *")
+
+
+class CountsCalls(Interceptor):
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        calls = self.calls
+
+        class Outbound(OutboundInterceptor):
+            def list_workflows(self, input: ListWorkflowsInput
+                               ) -> WorkflowExecutionAsyncIterator:
+                calls.append(f"list {input.query}")
+                return super().list_workflows(input)
+
+            async def count_workflows(self, input: CountWorkflowsInput
+                                      ) -> WorkflowExecutionCount:
+                calls.append(f"count {input.query}")
+                return await super().count_workflows(input)
+
+        return Outbound(next)
+
+
+async def test_list_and_count_go_through_client_interceptors(client: Client,
+                                                             task_queue: str) -> None:
+    interceptor = CountsCalls()
+    intercepted = Client(client.store, interceptors=[interceptor])
+    await intercepted.start_workflow(Waits.run, id="listed", task_queue=task_queue)
+    query = "WorkflowId = 'listed'"
+    assert [w.id async for w in intercepted.list_workflows(query)] == ["listed"]
+    assert (await intercepted.count_workflows(query)).count == 1
+    assert interceptor.calls == [f"list {query}", f"count {query}"]
+
+
+async def test_update_wait_timeout_is_temporalios_error(client: Client,
+                                                        task_queue: str) -> None:
+    handle = await client.start_workflow(Waits.run, id="no-worker", task_queue=task_queue)
+    update: WorkflowUpdateHandle[None] = WorkflowUpdateHandle(
+        client, "no-worker", handle.result_run_id or "", "never", "never", None)
+    with pytest.raises(WorkflowUpdateRPCTimeoutOrCancelledError):
+        await update.result(rpc_timeout=timedelta(milliseconds=100))
