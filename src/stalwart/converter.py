@@ -9,6 +9,7 @@ Values are decoded by the type hints of the function that receives them.
 from __future__ import annotations
 
 import base64
+import contextvars
 import dataclasses
 import datetime
 import enum
@@ -26,14 +27,22 @@ from typing import Any, ClassVar
 from . import exceptions as exc
 
 __all__ = [
+    "AdvancedJSONEncoder",
+    "BinaryNullPayloadConverter",
+    "BinaryPlainPayloadConverter",
+    "CompositePayloadConverter",
     "DataConverter",
     "DefaultFailureConverter",
     "DefaultPayloadConverter",
+    "EncodingPayloadConverter",
     "FailureConverter",
     "JSONPlainPayloadConverter",
+    "JSONTypeConverter",
+    "JSONTypeConverterUnhandled",
     "Payload",
     "PayloadCodec",
     "PayloadConverter",
+    "default",
     "value_to_type",
 ]
 
@@ -117,35 +126,146 @@ def _to_jsonable(value: Any, path: str) -> Any:
     )
 
 
-class JSONPlainPayloadConverter:
-    """JSON for everything JSON can carry, plus dataclasses, pydantic models, enums, datetimes."""
+class EncodingPayloadConverter:
+    """Converts values of one encoding; a :class:`CompositePayloadConverter` tries several in
+    order. ``to_payload`` returns None for a value this converter does not take."""
 
-    encoding = "json/plain"
+    @property
+    def encoding(self) -> str:
+        raise NotImplementedError
 
-    def to_payload(self, value: Any, path: str = "value") -> Payload | None:
-        data = json.dumps(_to_jsonable(value, path), separators=(",", ":"), ensure_ascii=False)
-        return Payload({"encoding": _JSON_PLAIN}, data.encode())
+    def to_payload(self, value: Any) -> Payload | None:
+        raise NotImplementedError
 
     def from_payload(self, payload: Payload, type_hint: Any = None) -> Any:
-        return value_to_type(type_hint, json.loads(payload.data))
+        raise NotImplementedError
 
 
-class DefaultPayloadConverter(PayloadConverter):
-    """``None`` as binary/null, ``bytes`` as binary/plain, everything else as JSON."""
+class BinaryNullPayloadConverter(EncodingPayloadConverter):
+    """``None`` as ``binary/null``."""
 
-    _json = JSONPlainPayloadConverter()
+    @property
+    def encoding(self) -> str:
+        return "binary/null"
+
+    def to_payload(self, value: Any) -> Payload | None:
+        return Payload({"encoding": _BINARY_NULL}, b"") if value is None else None
+
+    def from_payload(self, payload: Payload, type_hint: Any = None) -> Any:
+        return None
+
+
+class BinaryPlainPayloadConverter(EncodingPayloadConverter):
+    """``bytes`` as ``binary/plain``."""
+
+    @property
+    def encoding(self) -> str:
+        return "binary/plain"
+
+    def to_payload(self, value: Any) -> Payload | None:
+        return Payload({"encoding": _BINARY_PLAIN}, value) if isinstance(value, bytes) else None
+
+    def from_payload(self, payload: Payload, type_hint: Any = None) -> Any:
+        return payload.data
+
+
+class JSONTypeConverter:
+    """Extends how JSON values are rebuilt as typed values: ``to_typed_value(hint, value)``
+    returns the typed value, or ``JSONTypeConverter.Unhandled`` to leave it to the default."""
+
+    Unhandled: ClassVar[Any]
+
+    def to_typed_value(self, hint: Any, value: Any) -> Any:
+        raise NotImplementedError
+
+
+class JSONTypeConverterUnhandled:
+    """The type of ``JSONTypeConverter.Unhandled``."""
+
+    def __repr__(self) -> str:
+        return "JSONTypeConverter.Unhandled"
+
+
+JSONTypeConverter.Unhandled = JSONTypeConverterUnhandled()
+
+
+class AdvancedJSONEncoder(json.JSONEncoder):
+    """``json.JSONEncoder`` that also takes dataclasses, pydantic models, enums, datetimes,
+    timedeltas, UUIDs and bytes, the way Stalwart's JSON payloads carry them."""
+
+    def default(self, o: Any) -> Any:
+        return _to_jsonable(o, "value")
+
+
+_custom_type_converters: contextvars.ContextVar[Sequence[JSONTypeConverter]] = \
+    contextvars.ContextVar("stalwart_custom_type_converters", default=())
+
+
+class JSONPlainPayloadConverter(EncodingPayloadConverter):
+    """JSON for everything JSON can carry, plus dataclasses, pydantic models, enums, datetimes.
+
+    Args:
+        encoder: A ``json.JSONEncoder`` class for values JSON cannot carry (the default
+            handles everything listed above).
+        decoder: A ``json.JSONDecoder`` class.
+        encoding: The encoding name written into payloads.
+        custom_type_converters: Tried, in order, before the default when rebuilding typed
+            values.
+    """
+
+    def __init__(self, *, encoder: type[json.JSONEncoder] | None = AdvancedJSONEncoder,
+                 decoder: type[json.JSONDecoder] | None = None, encoding: str = "json/plain",
+                 custom_type_converters: Sequence[JSONTypeConverter] = ()) -> None:
+        self._encoder = encoder
+        self._decoder = decoder
+        self._encoding = encoding
+        self._custom = tuple(custom_type_converters)
+
+    @property
+    def encoding(self) -> str:
+        return self._encoding
+
+    def to_payload(self, value: Any, path: str = "value") -> Payload | None:
+        if self._encoder is None or self._encoder is AdvancedJSONEncoder:
+            data = json.dumps(_to_jsonable(value, path), separators=(",", ":"),
+                              ensure_ascii=False)
+        else:
+            data = json.dumps(value, cls=self._encoder, separators=(",", ":"),
+                              ensure_ascii=False)
+        return Payload({"encoding": self._encoding.encode()}, data.encode())
+
+    def from_payload(self, payload: Payload, type_hint: Any = None) -> Any:
+        decoded = json.loads(payload.data, cls=self._decoder)
+        if not self._custom:
+            return value_to_type(type_hint, decoded)
+        token = _custom_type_converters.set(self._custom)
+        try:
+            return value_to_type(type_hint, decoded)
+        finally:
+            _custom_type_converters.reset(token)
+
+
+class CompositePayloadConverter(PayloadConverter):
+    """Tries its encoding converters in order to encode a value; decodes each payload with
+    the converter of its encoding."""
+
+    def __init__(self, *converters: EncodingPayloadConverter) -> None:
+        self.converters = {c.encoding.encode(): c for c in converters}
 
     def to_payloads(self, values: Sequence[Any]) -> list[Payload]:
         out = []
         for i, value in enumerate(values):
-            if value is None:
-                out.append(Payload({"encoding": _BINARY_NULL}, b""))
-            elif isinstance(value, bytes):
-                out.append(Payload({"encoding": _BINARY_PLAIN}, value))
+            for converter in self.converters.values():
+                payload = (converter.to_payload(value, f"args[{i}]")
+                           if isinstance(converter, JSONPlainPayloadConverter)
+                           else converter.to_payload(value))
+                if payload is not None:
+                    out.append(payload)
+                    break
             else:
-                payload = self._json.to_payload(value, f"args[{i}]")
-                assert payload is not None
-                out.append(payload)
+                raise TypeError(f"cannot serialize args[{i}]: no payload converter takes a "
+                                f"{type(value).__name__} (tried "
+                                f"{', '.join(c.encoding for c in self.converters.values())})")
         return out
 
     def from_payloads(
@@ -155,20 +275,27 @@ class DefaultPayloadConverter(PayloadConverter):
         for i, payload in enumerate(payloads):
             hint = type_hints[i] if type_hints and i < len(type_hints) else None
             encoding = payload.metadata.get("encoding", b"")
-            if encoding == _JSON_PLAIN:
-                out.append(self._json.from_payload(payload, hint))
-            elif encoding == _BINARY_NULL:
-                out.append(None)
-            elif encoding == _BINARY_PLAIN:
-                out.append(payload.data)
-            else:
+            converter = self.converters.get(encoding)
+            if converter is None:
                 raise exc.ApplicationError(
                     f"cannot decode payload {i}: unknown encoding "
                     f"{encoding.decode(errors='replace')!r}; is a payload "
                     "codec configured on this client's data converter?",
                     type="PayloadDecodeError", non_retryable=True,
                 )
+            out.append(converter.from_payload(payload, hint))
         return out
+
+
+class DefaultPayloadConverter(CompositePayloadConverter):
+    """``None`` as binary/null, ``bytes`` as binary/plain, everything else as JSON."""
+
+    default_encoding_payload_converters: ClassVar[tuple[EncodingPayloadConverter, ...]] = (
+        BinaryNullPayloadConverter(), BinaryPlainPayloadConverter(),
+        JSONPlainPayloadConverter())
+
+    def __init__(self) -> None:
+        super().__init__(*type(self).default_encoding_payload_converters)
 
 
 class PayloadCodec:
@@ -382,12 +509,21 @@ class DataConverter:
 DataConverter.default = DataConverter()
 
 
+def default() -> DataConverter:
+    """The default data converter."""
+    return DataConverter.default
+
+
 def value_to_type(hint: Any, value: Any) -> Any:
     """Rebuild a JSON-decoded ``value`` as the type ``hint`` describes.
 
     Unknown or missing hints return the value unchanged; a value that cannot match the
     hint raises ``TypeError`` naming both.
     """
+    for custom in _custom_type_converters.get():
+        converted = custom.to_typed_value(hint, value)
+        if converted is not JSONTypeConverter.Unhandled:
+            return converted
     if hint is None or hint is Any or hint is object or hint is inspect.Parameter.empty:
         return value
     if isinstance(hint, str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import json
 import pickle
 import uuid
 from dataclasses import dataclass, field
@@ -14,7 +15,13 @@ import pytest
 
 from stalwart import exceptions as exc
 from stalwart.converter import (
+    AdvancedJSONEncoder,
+    BinaryNullPayloadConverter,
+    CompositePayloadConverter,
     DataConverter,
+    EncodingPayloadConverter,
+    JSONPlainPayloadConverter,
+    JSONTypeConverter,
     Payload,
     _payload_from_json,
     _payload_to_json,
@@ -386,3 +393,62 @@ def test_client_errors_pickle_with_their_cause(error: exc.StalwartError) -> None
     assert str(result) == str(error)
     assert isinstance(result.cause, exc.ApplicationError)
     assert result.cause.type == "X"
+
+
+class _Point:
+    def __init__(self, x: int, y: int) -> None:
+        self.x, self.y = x, y
+
+
+class _PointAsText(EncodingPayloadConverter):
+    @property
+    def encoding(self) -> str:
+        return "text/point"
+
+    def to_payload(self, value: Any) -> Payload | None:
+        if not isinstance(value, _Point):
+            return None
+        return Payload({"encoding": b"text/point"}, f"{value.x},{value.y}".encode())
+
+    def from_payload(self, payload: Payload, type_hint: Any = None) -> Any:
+        x, y = payload.data.decode().split(",")
+        return _Point(int(x), int(y))
+
+
+def test_composite_converter_tries_encodings_in_order() -> None:
+    converter = CompositePayloadConverter(BinaryNullPayloadConverter(), _PointAsText(),
+                                          JSONPlainPayloadConverter())
+    payloads = converter.to_payloads([None, _Point(1, 2), {"a": 1}])
+    assert [p.encoding for p in payloads] == ["binary/null", "text/point", "json/plain"]
+    none, point, mapping = converter.from_payloads(payloads)
+    assert none is None and (point.x, point.y) == (1, 2) and mapping == {"a": 1}
+    with pytest.raises(TypeError, match="no payload converter takes a _Point"):
+        CompositePayloadConverter(BinaryNullPayloadConverter()).to_payloads([_Point(0, 0)])
+
+
+class _PointFromList(JSONTypeConverter):
+    def to_typed_value(self, hint: Any, value: Any) -> Any:
+        if hint is _Point:
+            return _Point(*value)
+        return JSONTypeConverter.Unhandled
+
+
+def test_json_type_converters_run_before_the_default_and_inside_containers() -> None:
+    json_converter = JSONPlainPayloadConverter(custom_type_converters=[_PointFromList()])
+    payload = json_converter.to_payload([[3, 4], [5, 6]])
+    assert payload is not None
+    points = json_converter.from_payload(payload, list[_Point])
+    assert [(p.x, p.y) for p in points] == [(3, 4), (5, 6)]
+    assert json_converter.from_payload(payload, list[list[int]]) == [[3, 4], [5, 6]]
+
+
+def test_advanced_json_encoder_handles_what_payloads_carry() -> None:
+    @dataclass
+    class Item:
+        when: datetime.datetime
+        id: uuid.UUID
+
+    when = datetime.datetime(2026, 1, 2, tzinfo=datetime.UTC)
+    text = json.dumps({"item": Item(when, uuid.UUID(int=1))}, cls=AdvancedJSONEncoder)
+    assert json.loads(text) == {"item": {"when": when.isoformat(),
+                                         "id": str(uuid.UUID(int=1))}}
