@@ -42,6 +42,8 @@ NO_CLOUD = "Temporal Cloud operations: there is no cloud service behind a store"
 NO_VERSIONING = ("worker deployments and build-id versioning: workers of one store share one "
                  "code version; use `workflow.patched` for changes")
 NO_NEXUS = "Nexus (cross-namespace operations): not for now"
+NO_RUNNER = ("no pluggable workflow runner: Stalwart runs workflow code one way, on its "
+             "deterministic event loop")
 
 # Hand-kept: (module, name or Class.member) -> (status or None to keep the computed one, note).
 EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
@@ -67,6 +69,22 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("testing", "WorkflowEnvironment"): (
         None, "local environments run on a temporary SQLite file"),
     ("worker", "UnsandboxedWorkflowRunner"): (None, "the only way Stalwart runs workflows"),
+    ("worker", "StartLocalActivityInput"): (None, "the same type as `StartActivityInput`"),
+    ("worker", "SlotInfo"): (NOT_YET, "custom slot suppliers are accepted, not driven"),
+    ("common", "Priority"): (None, "accepted; task claiming does not order by it yet"),
+    ("workflow", "register_random_seed_callback"): (
+        None, "kept; a run's seed never changes in Stalwart, so it is never called"),
+    ("workflow", "extern_functions"): (WILL_NOT, NO_SANDBOX),
+    ("workflow", "get_last_completion_result"): (
+        None, "always None: cron workflows are not supported yet (use schedules)"),
+    ("workflow", "has_last_completion_result"): (
+        None, "always False: cron workflows are not supported yet (use schedules)"),
+    ("workflow", "get_last_failure"): (
+        None, "always None: cron workflows are not supported yet (use schedules)"),
+    ("converter", "JSONProtoPayloadConverter"): (NOT_YET, "protobuf messages as payloads"),
+    ("converter", "BinaryProtoPayloadConverter"): (NOT_YET, "protobuf messages as payloads"),
+    ("client", "WithStartWorkflowOperation"): (
+        None, "the start commits first, then the update (two steps, not one call)"),
     ("worker", "WorkerTuner"): (None, "slot suppliers become the worker's concurrency limits"),
     ("contrib.pydantic", "pydantic_data_converter"): (
         None, "needs the `pydantic` extra"),
@@ -79,8 +97,18 @@ PATTERNS: list[tuple[str, str, str]] = [
      r"|ServiceClient|.*Service|service_client|.*_service|rpc_metadata|rpc_timeout|api_key"
      r"|tls|keep_alive_config|http_connect_proxy_config|retry_config|lazy|runtime"
      r"|header_codec_behavior|HeaderCodecBehavior)$", WILL_NOT, NO_SERVER),
+    (r"(?i)(^|\.)(DnsLoadBalancingConfig|GrpcCompression|ClientConnectConfig)$", WILL_NOT,
+     NO_SERVER),
     (r"(?i)cloud", WILL_NOT, NO_CLOUD),
-    (r"(?i)nexus", WILL_NOT, NO_NEXUS),
+    (r"(?i)nexus|^Callback$", WILL_NOT, NO_NEXUS),
+    (r"^(WorkflowInstance|WorkflowInstanceDetails)$", WILL_NOT, NO_RUNNER),
+    (r"^(TimeSkipper|TimeSkippingConfig)$", NOT_YET,
+     "per-workflow time skipping (temporalio's V2 environment)"),
+    (r"^(Activity(Execution|Options|Handle|IDReference|FailureError|SerializationContext)\w*"
+     r"|(Start|Cancel|Terminate|Describe|Pause|Unpause|List|Count)Activit\w*Input"
+     r"|UpdateActivityOptionsInput)$", NOT_YET, "activities started from a client"),
+    (r"(?i)(storage|payloadlimits)", NOT_YET, "payloads kept outside the store"),
+    (r"(?i)serializationcontext", NOT_YET, "serialization contexts"),
     (r"(?i)(versioning|deployment|build_?id|VersioningOverride|PinnedVersioning"
      r"|AutoUpgradeVersioning|TaskReachability|Reachability|WorkerVersion)", WILL_NOT,
      NO_VERSIONING),

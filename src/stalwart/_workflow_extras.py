@@ -24,18 +24,50 @@ from ._runtime.messaging import UnfinishedSignalHandlersWarning, UnfinishedUpdat
 from .common import RetryPolicy
 
 __all__ = [
-    "ActivityConfig", "AnyType", "CallableAsyncNoParam", "CallableAsyncSingleParam",
-    "CallableAsyncType", "CallableSyncNoParam", "CallableSyncOrAsyncReturnNoneType",
-    "CallableSyncOrAsyncType", "CallableSyncSingleParam", "ChildWorkflowConfig",
-    "HandlerUnfinishedPolicy", "LocalActivityConfig", "MethodAsyncNoParam",
-    "MethodAsyncSingleParam", "MethodSyncNoParam", "MethodSyncOrAsyncNoParam",
-    "MethodSyncOrAsyncSingleParam", "MethodSyncSingleParam", "MultiParamSpec", "ParamType",
-    "ProtocolReturnType", "ReadOnlyContextError", "ReturnType", "RootInfo", "SelfType",
-    "UnfinishedSignalHandlersWarning", "UnfinishedUpdateHandlersWarning", "as_completed",
-    "cancellation_reason", "get_current_details", "get_dynamic_query_handler",
-    "get_dynamic_signal_handler", "get_dynamic_update_handler", "instance",
-    "is_failure_exception", "metric_meter", "new_random", "random_seed",
-    "register_random_seed_callback", "set_current_details", "uuid7",
+    "ActivityConfig",
+    "AnyType",
+    "CallableAsyncNoParam",
+    "CallableAsyncSingleParam",
+    "CallableAsyncType",
+    "CallableSyncNoParam",
+    "CallableSyncOrAsyncReturnNoneType",
+    "CallableSyncOrAsyncType",
+    "CallableSyncSingleParam",
+    "ChildWorkflowConfig",
+    "HandlerUnfinishedPolicy",
+    "LocalActivityConfig",
+    "MethodAsyncNoParam",
+    "MethodAsyncSingleParam",
+    "MethodSyncNoParam",
+    "MethodSyncOrAsyncNoParam",
+    "MethodSyncOrAsyncSingleParam",
+    "MethodSyncSingleParam",
+    "MultiParamSpec",
+    "ParamType",
+    "ProtocolReturnType",
+    "ReadOnlyContextError",
+    "ReturnType",
+    "RootInfo",
+    "SelfType",
+    "UnfinishedSignalHandlersWarning",
+    "UnfinishedUpdateHandlersWarning",
+    "as_completed",
+    "cancellation_reason",
+    "get_current_details",
+    "get_dynamic_query_handler",
+    "get_dynamic_signal_handler",
+    "get_dynamic_update_handler",
+    "get_last_completion_result",
+    "get_last_failure",
+    "has_last_completion_result",
+    "instance",
+    "is_failure_exception",
+    "metric_meter",
+    "new_random",
+    "random_seed",
+    "register_random_seed_callback",
+    "set_current_details",
+    "uuid7",
 ]
 
 # temporalio's type variables and callable aliases, for annotations written against it.
@@ -251,3 +283,25 @@ def metric_meter() -> MetricMeter:
     return MetricMeter({"namespace": info.namespace, "task_queue": info.task_queue,
                         "workflow_type": info.workflow_type},
                        enabled=lambda: not instance.is_replaying)
+
+
+def has_last_completion_result() -> bool:
+    """Whether a previous run of this cron workflow completed with a result. Stalwart does
+    not run Temporal cron workflows (``start_workflow`` refuses ``cron_schedule``), so no
+    run has one: always False, as temporalio answers outside cron workflows."""
+    _api.current()
+    return False
+
+
+def get_last_completion_result(type_hint: type | None = None) -> Any | None:
+    """The previous cron run's result; always None in Stalwart (see
+    :func:`has_last_completion_result`)."""
+    _api.current()
+    return None
+
+
+def get_last_failure() -> BaseException | None:
+    """The previous cron run's failure; always None in Stalwart (see
+    :func:`has_last_completion_result`)."""
+    _api.current()
+    return None

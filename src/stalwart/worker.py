@@ -82,6 +82,7 @@ __all__ = [
     "SignalExternalWorkflowInput",
     "StartActivityInput",
     "StartChildWorkflowInput",
+    "StartLocalActivityInput",
     "UnsandboxedWorkflowRunner",
     "Worker",
     "WorkerConfig",
@@ -95,6 +96,11 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+StartLocalActivityInput = StartActivityInput
+"""The input of ``WorkflowOutboundInterceptor.start_local_activity``: Stalwart uses one input
+type for both kinds of activity (``local`` is True here; ``task_queue`` and
+``heartbeat_timeout`` do not apply)."""
 
 
 class WorkerConfig(TypedDict, total=False):

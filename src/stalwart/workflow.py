@@ -74,6 +74,9 @@ from ._workflow_extras import (
     get_dynamic_query_handler,
     get_dynamic_signal_handler,
     get_dynamic_update_handler,
+    get_last_completion_result,
+    get_last_failure,
+    has_last_completion_result,
     instance,
     is_failure_exception,
     metric_meter,
@@ -130,6 +133,7 @@ __all__ = [
     "UnfinishedUpdateHandlersWarning",
     "UpdateInfo",
     "UpdateMethod",
+    "UpdateMethodMultiParam",
     "all_handlers_finished",
     "as_completed",
     "cancellation_reason",
@@ -150,9 +154,12 @@ __all__ = [
     "get_dynamic_update_handler",
     "get_external_workflow_handle",
     "get_external_workflow_handle_for",
+    "get_last_completion_result",
+    "get_last_failure",
     "get_query_handler",
     "get_signal_handler",
     "get_update_handler",
+    "has_last_completion_result",
     "in_workflow",
     "info",
     "init",
@@ -309,6 +316,10 @@ class UpdateMethod(Protocol):
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
 
     def validator(self, fn: Callable[..., None]) -> Callable[..., None]: ...
+
+
+UpdateMethodMultiParam = UpdateMethod
+"""temporalio's name for the type of an ``@workflow.update`` method."""
 
 
 @overload

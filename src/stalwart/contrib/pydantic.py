@@ -26,9 +26,9 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     ) from error
 
 from ..converter import (
-    DataConverter,
     BinaryNullPayloadConverter,
     BinaryPlainPayloadConverter,
+    DataConverter,
     DefaultPayloadConverter,
     JSONPlainPayloadConverter,
     Payload,

@@ -53,6 +53,9 @@ class Surface:
             "failure": [workflow.is_failure_exception(ApplicationError("x")),
                         workflow.is_failure_exception(ValueError("x"))],
             "policies": [p.name for p in workflow.HandlerUnfinishedPolicy],
+            "not_cron": [workflow.has_last_completion_result(),
+                         workflow.get_last_completion_result(),
+                         workflow.get_last_failure() is None, workflow.info().cron_schedule],
         }
 
     @workflow.update(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
