@@ -620,10 +620,26 @@ class WorkflowHandle(Generic[ReturnType]):
                                          converter.payload_codec)
             if status == ExecutionStatus.CANCELED:
                 cause: BaseException = exc.CancelledError("Workflow cancelled")
+            elif status == ExecutionStatus.TERMINATED:
+                cause = await self._terminated_error(row)
+            elif status == ExecutionStatus.TIMED_OUT:
+                cause = exc.TimeoutError("Workflow timed out",
+                                         type=exc.TimeoutType.START_TO_CLOSE)
             else:
                 cause = converter.failure_converter.from_failure(failure,
                                                                  converter.payload_converter)
             raise WorkflowFailureError(cause=cause)
+
+    async def _terminated_error(self, row: ExecutionRow) -> exc.TerminatedError:
+        """As temporalio builds it: the reason as message, the terminate details decoded."""
+        events = await self._client.store.get_history(row.run_id, row.history_length - 1)
+        attributes = events[-1].attributes if events else {}
+        converter = self._client.data_converter
+        details = [converter.payload_converter.from_payload(_payload_from_json(
+            await decode_value(p, converter.payload_codec))) for p in
+            attributes.get("details") or []]
+        return exc.TerminatedError(attributes.get("reason") or "Workflow terminated",
+                                   *details)
 
     async def describe(self) -> WorkflowExecutionDescription:
         """Status, timestamps, history length and pending activities of the run."""
@@ -769,8 +785,14 @@ class _ClientRoot(OutboundInterceptor):
     async def cancel_workflow(self, input: CancelWorkflowInput) -> None:
         client = self._client
         await self._check_chain(input.id, input.run_id, input.first_execution_run_id)
-        await client.store.request_cancel_workflow(input.id, input.run_id, "",
-                                                   client.identity, client._clock.now())
+        try:
+            await client.store.request_cancel_workflow(input.id, input.run_id, "",
+                                                       client.identity, client._clock.now())
+        except exc.WorkflowNotFoundError:
+            # Temporal accepts a cancel request for a workflow that already closed.
+            row = await client.store.get_execution(input.id, input.run_id)
+            if row is None or row.status == ExecutionStatus.RUNNING:
+                raise
 
     async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
         client = self._client

@@ -289,10 +289,11 @@ async def test_cancel_closed_workflow_names_it(client: Client, task_queue: str) 
     async with steering_worker(client, task_queue):
         handle = await client.start_workflow(CleansUp.run, id="gone", task_queue=task_queue)
         await handle.terminate(reason="done")
-    with pytest.raises(WorkflowNotFoundError, match=r"gone.*closed"):
-        await handle.cancel()
+    await handle.cancel()  # as in Temporal: a cancel request for a closed run is accepted
     with pytest.raises(WorkflowNotFoundError, match=r"gone.*closed"):
         await handle.terminate(reason="again")
+    with pytest.raises(WorkflowNotFoundError, match=r"missing.*not found"):
+        await client.get_workflow_handle("missing").cancel()
 
 
 @pytest.mark.parametrize("cancellation_type", [0, 2])
