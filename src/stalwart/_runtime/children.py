@@ -186,7 +186,9 @@ def apply_child_closed(instance: WorkflowInstance, event: HistoryEvent) -> None:
         "Child Workflow execution failed", namespace="default", workflow_id=handle.id,
         run_id=event.attributes.get("run_id", ""),
         workflow_type=event.attributes.get("workflow_type", ""), initiated_event_id=0,
-        started_event_id=0, retry_state=exc.RetryState.NON_RETRYABLE_FAILURE)
+        started_event_id=0,
+        # Children have no retry policy in Stalwart; Temporal reports exactly that.
+        retry_state=exc.RetryState.RETRY_POLICY_NOT_SET)
     child_error.__cause__ = cause
     handle._result.set_exception(child_error)
 

@@ -417,6 +417,10 @@ class WorkflowInstance:
                 "execution_timeout": error.execution_timeout.total_seconds()
                 if error.execution_timeout else None,
                 **({"header": headers_to_json(error.headers)} if error.headers else {}),
+                # As in Temporal, the next run keeps this run's memo and search attributes.
+                **({"memo": dict(self.memo_payloads)} if self.memo_payloads else {}),
+                **({"search_attributes": dict(self.info._search_attributes_store)}
+                   if self.info._search_attributes_store else {}),
             }))
             return
         if isinstance(error, asyncio.CancelledError) or (

@@ -234,6 +234,7 @@ def complete_workflow_task(ctx: WriteContext, conn: sqlite3.Connection,
                     task_queue=attrs["task_queue"], input=attrs["input"], run_id=next_run_id,
                     random_seed=completion.new_run_seed, execution_timeout=timeout,
                     first_run_id=first_run_id, continued_run_id=run_id,
+                    memo=attrs.get("memo"), search_attributes=attrs.get("search_attributes"),
                     identity=completion.identity, **parent_of(conn, run_id),
                 ), now, now + timeout if timeout else deadline)
             break
