@@ -79,8 +79,9 @@ async def query(handle: WorkflowHandle[Any], query: Any, args: Sequence[Any],
     if row["failure"] is not None:
         failure = await decode_value(row["failure"], converter.payload_codec)
         cause = converter.failure_converter.from_failure(failure, converter.payload_converter)
-        raise WorkflowQueryFailedError(f"query {name!r} of workflow {handle.id!r} failed: "
-                                       f"{cause}") from cause
+        # As in temporalio, the error's message is the handler's failure message; the
+        # rebuilt failure is its cause.
+        raise WorkflowQueryFailedError(str(failure.get("message", ""))) from cause
     payload = await decode_value(row["result"], converter.payload_codec)
     hint = result_type or handler_result_type(query, "__stalwart_query_definition__")
     return converter.payload_converter.from_payload(_payload_from_json(payload), hint)

@@ -22,6 +22,7 @@ from ._metric_meter import MetricMeter
 from ._runtime import api as _api
 from ._runtime.messaging import UnfinishedSignalHandlersWarning, UnfinishedUpdateHandlersWarning
 from .common import RetryPolicy
+from .exceptions import ReadOnlyContextError
 
 __all__ = [
     "ActivityConfig",
@@ -100,11 +101,6 @@ class HandlerUnfinishedPolicy(IntEnum):
 
     WARN_AND_ABANDON = 1
     ABANDON = 2
-
-
-class ReadOnlyContextError(_exc.TemporalError):
-    """A state-changing workflow call was made where only reading is allowed (a query
-    handler or an update validator)."""
 
 
 @dataclass(frozen=True)

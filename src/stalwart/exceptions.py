@@ -473,6 +473,11 @@ class RestrictedWorkflowAccessError(NondeterminismError):
     """Workflow code called something non-deterministic (clock, randomness, I/O)."""
 
 
+class ReadOnlyContextError(StalwartError, RuntimeError):
+    """A state-changing workflow call was made where only reading is allowed (a query
+    handler or an update validator)."""
+
+
 class StoreError(StalwartError):
     """The store cannot be opened or used (unreadable, foreign, unavailable)."""
 

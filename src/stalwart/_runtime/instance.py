@@ -453,7 +453,7 @@ class WorkflowInstance:
         if self.is_evicted:
             raise _Evicted()
         if self._read_only is not None:
-            raise RuntimeError(
+            raise exc.ReadOnlyContextError(
                 f"{self._read_only} is read-only: it cannot schedule activities, timers, child "
                 "workflows or other commands; do that in a signal or update handler")
         if self.completed:
