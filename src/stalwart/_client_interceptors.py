@@ -96,6 +96,31 @@ class StartWorkflowUpdateInput:
 
 
 @dataclass
+class HeartbeatAsyncActivityInput:
+    id_or_token: Any  # AsyncActivityIDReference | bytes
+    details: Sequence[Any]
+
+
+@dataclass
+class CompleteAsyncActivityInput:
+    id_or_token: Any
+    result: Any
+
+
+@dataclass
+class FailAsyncActivityInput:
+    id_or_token: Any
+    error: BaseException
+    last_heartbeat_details: Sequence[Any]
+
+
+@dataclass
+class ReportCancellationAsyncActivityInput:
+    id_or_token: Any
+    details: Sequence[Any]
+
+
+@dataclass
 class ListWorkflowsInput:
     query: str | None
     page_size: int
@@ -180,6 +205,19 @@ class OutboundInterceptor:
 
     def list_workflows(self, input: ListWorkflowsInput) -> WorkflowExecutionAsyncIterator:
         return self.next.list_workflows(input)
+
+    async def heartbeat_async_activity(self, input: HeartbeatAsyncActivityInput) -> None:
+        await self.next.heartbeat_async_activity(input)
+
+    async def complete_async_activity(self, input: CompleteAsyncActivityInput) -> None:
+        await self.next.complete_async_activity(input)
+
+    async def fail_async_activity(self, input: FailAsyncActivityInput) -> None:
+        await self.next.fail_async_activity(input)
+
+    async def report_cancellation_async_activity(
+            self, input: ReportCancellationAsyncActivityInput) -> None:
+        await self.next.report_cancellation_async_activity(input)
 
     async def count_workflows(self, input: CountWorkflowsInput) -> WorkflowExecutionCount:
         return await self.next.count_workflows(input)

@@ -15,15 +15,20 @@ from datetime import timedelta
 from enum import IntEnum
 from typing import Any, Generic, TypedDict, TypeVar
 
+from . import _client_messages as _messages
 from . import exceptions as exc
 from ._client_interceptors import (
     CancelWorkflowInput,
+    CompleteAsyncActivityInput,
     CountWorkflowsInput,
     DescribeWorkflowInput,
+    FailAsyncActivityInput,
+    HeartbeatAsyncActivityInput,
     Interceptor,
     ListWorkflowsInput,
     OutboundInterceptor,
     QueryWorkflowInput,
+    ReportCancellationAsyncActivityInput,
     SignalWorkflowInput,
     StartWorkflowInput,
     StartWorkflowUpdateInput,
@@ -34,6 +39,7 @@ from ._client_interceptors import (
 )
 from ._client_messages import (
     AsyncActivityHandle,
+    AsyncActivityIDReference,
     WorkflowUpdateHandle,
     WorkflowUpdateStage,
     handler_name,
@@ -134,6 +140,7 @@ __all__ = [
     "AnyType",
     "AsyncActivityCancelledError",
     "AsyncActivityHandle",
+    "AsyncActivityIDReference",
     "CallableAsyncNoParam",
     "CallableAsyncSingleParam",
     "CallableSyncNoParam",
@@ -141,9 +148,12 @@ __all__ = [
     "CancelWorkflowInput",
     "Client",
     "ClientConfig",
+    "CompleteAsyncActivityInput",
     "CountWorkflowsInput",
     "DataConverter",
     "DescribeWorkflowInput",
+    "FailAsyncActivityInput",
+    "HeartbeatAsyncActivityInput",
     "Interceptor",
     "ListWorkflowsInput",
     "LocalReturnType",
@@ -159,6 +169,7 @@ __all__ = [
     "RPCError",
     "RPCStatusCode",
     "RPCTimeoutOrCancelledError",
+    "ReportCancellationAsyncActivityInput",
     "ReturnType",
     "Schedule",
     "ScheduleAction",
@@ -495,16 +506,19 @@ class Client:
                                   workflow_id: str | None = None, run_id: str | None = None,
                                   activity_id: str | None = None) -> AsyncActivityHandle:
         """A handle to complete, fail or heartbeat an activity that called
-        ``activity.raise_complete_async()``, from any process."""
-        if task_token is None:
+        ``activity.raise_complete_async()``, from any process: by ``task_token``, or by
+        ``workflow_id`` (``run_id``: None for the latest run) and ``activity_id``."""
+        if task_token is not None:
+            if workflow_id is not None or activity_id is not None:
+                raise ValueError("get_async_activity_handle takes task_token= or "
+                                 "workflow_id=/activity_id=, not both")
+            _messages.parse_task_token(task_token)  # a malformed token fails here
+            return AsyncActivityHandle(self, task_token)
+        if workflow_id is None or activity_id is None:
             raise ValueError("get_async_activity_handle needs task_token= (from "
-                             "activity.info().task_token)")
-        try:
-            run, seq, attempt = task_token.decode().rsplit("/", 2)
-            return AsyncActivityHandle(self, run, int(seq), int(attempt))
-        except (UnicodeDecodeError, ValueError):
-            raise ValueError(f"task_token {task_token!r} is not a Stalwart activity task "
-                             "token") from None
+                             "activity.info().task_token), or workflow_id= and activity_id=")
+        return AsyncActivityHandle(self, AsyncActivityIDReference(workflow_id, run_id,
+                                                                  activity_id))
 
     def list_workflows(self, query: str | None = None, *, limit: int | None = None,
                        page_size: int = 1000, **_: Any) -> WorkflowExecutionAsyncIterator:
@@ -808,6 +822,19 @@ class _ClientRoot(OutboundInterceptor):
     async def start_update_with_start_workflow(self, input: StartWorkflowUpdateWithStartInput
                                                ) -> WorkflowUpdateHandle[Any]:
         return await run_update_with_start(self._client, input)
+
+    async def heartbeat_async_activity(self, input: HeartbeatAsyncActivityInput) -> None:
+        await _messages.heartbeat_async_activity(self._client, input)
+
+    async def complete_async_activity(self, input: CompleteAsyncActivityInput) -> None:
+        await _messages.complete_async_activity(self._client, input)
+
+    async def fail_async_activity(self, input: FailAsyncActivityInput) -> None:
+        await _messages.fail_async_activity(self._client, input)
+
+    async def report_cancellation_async_activity(
+            self, input: ReportCancellationAsyncActivityInput) -> None:
+        await _messages.report_cancellation_async_activity(self._client, input)
 
     def list_workflows(self, input: ListWorkflowsInput) -> WorkflowExecutionAsyncIterator:
         return WorkflowExecutionAsyncIterator(self._client, input.query, input.limit,
