@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 
@@ -45,7 +44,7 @@ class Inspects:
         try:
             await workflow.wait_condition(lambda: False, timeout=0.2)
             observed["wait_condition"] = "met"
-        except asyncio.TimeoutError as error:
+        except TimeoutError as error:
             observed["wait_condition"] = type(error).__name__
         done, pending = await workflow.wait(
             [asyncio.ensure_future(workflow.sleep(0.1)),
