@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from .converter import Payload
 
 if TYPE_CHECKING:
+    from ._schedules.handle import ScheduleAsyncIterator, ScheduleHandle
+    from ._schedules.types import ScheduleDescription
     from .client import (
         WorkflowExecutionAsyncIterator,
         WorkflowExecutionCount,
@@ -121,6 +123,63 @@ class ReportCancellationAsyncActivityInput:
 
 
 @dataclass
+class CreateScheduleInput:
+    id: str
+    schedule: Any
+    trigger_immediately: bool
+    backfill: Sequence[Any]
+    memo: Mapping[str, Any] | None
+    search_attributes: Any
+
+
+@dataclass
+class ListSchedulesInput:
+    page_size: int
+    next_page_token: bytes | None
+    query: str | None = None
+
+
+@dataclass
+class BackfillScheduleInput:
+    id: str
+    backfills: Sequence[Any]
+
+
+@dataclass
+class DeleteScheduleInput:
+    id: str
+
+
+@dataclass
+class DescribeScheduleInput:
+    id: str
+
+
+@dataclass
+class PauseScheduleInput:
+    id: str
+    note: str | None
+
+
+@dataclass
+class UnpauseScheduleInput:
+    id: str
+    note: str | None
+
+
+@dataclass
+class TriggerScheduleInput:
+    id: str
+    overlap: Any
+
+
+@dataclass
+class UpdateScheduleInput:
+    id: str
+    updater: Callable[[Any], Any]
+
+
+@dataclass
 class ListWorkflowsInput:
     query: str | None
     page_size: int
@@ -208,6 +267,35 @@ class OutboundInterceptor:
 
     async def heartbeat_async_activity(self, input: HeartbeatAsyncActivityInput) -> None:
         await self.next.heartbeat_async_activity(input)
+
+    async def create_schedule(self, input: CreateScheduleInput) -> ScheduleHandle:
+        return await self.next.create_schedule(input)
+
+    def list_schedules(self, input: ListSchedulesInput) -> ScheduleAsyncIterator:
+        """Synchronous (unlike temporalio's): ``client.list_schedules()`` returns the
+        iterator at once, to ``async for`` over or to await."""
+        return self.next.list_schedules(input)
+
+    async def backfill_schedule(self, input: BackfillScheduleInput) -> None:
+        await self.next.backfill_schedule(input)
+
+    async def delete_schedule(self, input: DeleteScheduleInput) -> None:
+        await self.next.delete_schedule(input)
+
+    async def describe_schedule(self, input: DescribeScheduleInput) -> ScheduleDescription:
+        return await self.next.describe_schedule(input)
+
+    async def pause_schedule(self, input: PauseScheduleInput) -> None:
+        await self.next.pause_schedule(input)
+
+    async def unpause_schedule(self, input: UnpauseScheduleInput) -> None:
+        await self.next.unpause_schedule(input)
+
+    async def trigger_schedule(self, input: TriggerScheduleInput) -> None:
+        await self.next.trigger_schedule(input)
+
+    async def update_schedule(self, input: UpdateScheduleInput) -> None:
+        await self.next.update_schedule(input)
 
     async def complete_async_activity(self, input: CompleteAsyncActivityInput) -> None:
         await self.next.complete_async_activity(input)

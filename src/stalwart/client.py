@@ -18,15 +18,21 @@ from typing import Any, Generic, TypedDict, TypeVar
 from . import _client_messages as _messages
 from . import exceptions as exc
 from ._client_interceptors import (
+    BackfillScheduleInput,
     CancelWorkflowInput,
     CompleteAsyncActivityInput,
     CountWorkflowsInput,
+    CreateScheduleInput,
+    DeleteScheduleInput,
+    DescribeScheduleInput,
     DescribeWorkflowInput,
     FailAsyncActivityInput,
     HeartbeatAsyncActivityInput,
     Interceptor,
+    ListSchedulesInput,
     ListWorkflowsInput,
     OutboundInterceptor,
+    PauseScheduleInput,
     QueryWorkflowInput,
     ReportCancellationAsyncActivityInput,
     SignalWorkflowInput,
@@ -34,6 +40,9 @@ from ._client_interceptors import (
     StartWorkflowUpdateInput,
     StartWorkflowUpdateWithStartInput,
     TerminateWorkflowInput,
+    TriggerScheduleInput,
+    UnpauseScheduleInput,
+    UpdateScheduleInput,
     UpdateWithStartStartWorkflowInput,
     UpdateWithStartUpdateWorkflowInput,
 )
@@ -141,6 +150,7 @@ __all__ = [
     "AsyncActivityCancelledError",
     "AsyncActivityHandle",
     "AsyncActivityIDReference",
+    "BackfillScheduleInput",
     "CallableAsyncNoParam",
     "CallableAsyncSingleParam",
     "CallableSyncNoParam",
@@ -150,11 +160,15 @@ __all__ = [
     "ClientConfig",
     "CompleteAsyncActivityInput",
     "CountWorkflowsInput",
+    "CreateScheduleInput",
     "DataConverter",
+    "DeleteScheduleInput",
+    "DescribeScheduleInput",
     "DescribeWorkflowInput",
     "FailAsyncActivityInput",
     "HeartbeatAsyncActivityInput",
     "Interceptor",
+    "ListSchedulesInput",
     "ListWorkflowsInput",
     "LocalReturnType",
     "MethodAsyncNoParam",
@@ -164,6 +178,7 @@ __all__ = [
     "MultiParamSpec",
     "OutboundInterceptor",
     "ParamType",
+    "PauseScheduleInput",
     "PendingActivityState",
     "QueryWorkflowInput",
     "RPCError",
@@ -204,6 +219,9 @@ __all__ = [
     "StartWorkflowUpdateInput",
     "StartWorkflowUpdateWithStartInput",
     "TerminateWorkflowInput",
+    "TriggerScheduleInput",
+    "UnpauseScheduleInput",
+    "UpdateScheduleInput",
     "UpdateWithStartStartWorkflowInput",
     "UpdateWithStartUpdateWorkflowInput",
     "WithStartWorkflowOperation",
@@ -553,9 +571,9 @@ class Client:
         Raises:
             ScheduleAlreadyRunningError: a schedule with this id exists.
         """
-        return await _schedules_handle.create_schedule(
-            self, id, schedule, trigger_immediately=trigger_immediately, backfill=backfill,
-            memo=memo, search_attributes=search_attributes)
+        return await self._outbound.create_schedule(CreateScheduleInput(
+            id=id, schedule=schedule, trigger_immediately=trigger_immediately,
+            backfill=list(backfill), memo=memo, search_attributes=search_attributes))
 
     def get_schedule_handle(self, id: str) -> ScheduleHandle:
         """A handle to an existing schedule."""
@@ -565,7 +583,8 @@ class Client:
                        **_: Any) -> ScheduleAsyncIterator:
         """Every schedule: ``async for s in client.list_schedules()`` (awaiting it first, as
         with Temporal, works too)."""
-        return _schedules_handle.list_schedules(self, query, page_size=page_size)
+        return self._outbound.list_schedules(ListSchedulesInput(
+            page_size=page_size, next_page_token=None, query=query))
 
 
 class WorkflowHandle(Generic[ReturnType]):
@@ -835,6 +854,37 @@ class _ClientRoot(OutboundInterceptor):
     async def report_cancellation_async_activity(
             self, input: ReportCancellationAsyncActivityInput) -> None:
         await _messages.report_cancellation_async_activity(self._client, input)
+
+    async def create_schedule(self, input: CreateScheduleInput) -> ScheduleHandle:
+        return await _schedules_handle.create_schedule(
+            self._client, input.id, input.schedule,
+            trigger_immediately=input.trigger_immediately, backfill=input.backfill,
+            memo=input.memo, search_attributes=input.search_attributes)
+
+    def list_schedules(self, input: ListSchedulesInput) -> ScheduleAsyncIterator:
+        return _schedules_handle.list_schedules(self._client, input.query,
+                                                page_size=input.page_size)
+
+    async def backfill_schedule(self, input: BackfillScheduleInput) -> None:
+        await ScheduleHandle(self._client, input.id)._backfill_impl(*input.backfills)
+
+    async def delete_schedule(self, input: DeleteScheduleInput) -> None:
+        await ScheduleHandle(self._client, input.id)._delete_impl()
+
+    async def describe_schedule(self, input: DescribeScheduleInput) -> ScheduleDescription:
+        return await ScheduleHandle(self._client, input.id)._describe_impl()
+
+    async def pause_schedule(self, input: PauseScheduleInput) -> None:
+        await ScheduleHandle(self._client, input.id)._pause_impl(note=input.note)
+
+    async def unpause_schedule(self, input: UnpauseScheduleInput) -> None:
+        await ScheduleHandle(self._client, input.id)._unpause_impl(note=input.note)
+
+    async def trigger_schedule(self, input: TriggerScheduleInput) -> None:
+        await ScheduleHandle(self._client, input.id)._trigger_impl(overlap=input.overlap)
+
+    async def update_schedule(self, input: UpdateScheduleInput) -> None:
+        await ScheduleHandle(self._client, input.id)._update_impl(input.updater)
 
     def list_workflows(self, input: ListWorkflowsInput) -> WorkflowExecutionAsyncIterator:
         return WorkflowExecutionAsyncIterator(self._client, input.query, input.limit,

@@ -11,6 +11,15 @@ from stalwart import workflow
 from stalwart.client import (
     Client,
     CountWorkflowsInput,
+    CreateScheduleInput,
+    DeleteScheduleInput,
+    DescribeScheduleInput,
+    PauseScheduleInput,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleDescription,
+    ScheduleHandle,
+    ScheduleSpec,
     Interceptor,
     ListWorkflowsInput,
     OutboundInterceptor,
@@ -134,3 +143,45 @@ async def test_update_wait_timeout_is_temporalios_error(client: Client,
         client, "no-worker", handle.result_run_id or "", "never", "never", None)
     with pytest.raises(WorkflowUpdateRPCTimeoutOrCancelledError):
         await update.result(rpc_timeout=timedelta(milliseconds=100))
+
+
+class RecordsSchedules(Interceptor):
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        calls = self.calls
+
+        class Outbound(OutboundInterceptor):
+            async def create_schedule(self, input: CreateScheduleInput) -> ScheduleHandle:
+                calls.append(f"create {input.id}")
+                return await super().create_schedule(input)
+
+            async def pause_schedule(self, input: PauseScheduleInput) -> None:
+                calls.append(f"pause {input.id} {input.note}")
+                await super().pause_schedule(input)
+
+            async def describe_schedule(self, input: DescribeScheduleInput
+                                        ) -> ScheduleDescription:
+                calls.append(f"describe {input.id}")
+                return await super().describe_schedule(input)
+
+            async def delete_schedule(self, input: DeleteScheduleInput) -> None:
+                calls.append(f"delete {input.id}")
+                await super().delete_schedule(input)
+
+        return Outbound(next)
+
+
+async def test_schedule_calls_go_through_client_interceptors(client: Client,
+                                                             task_queue: str) -> None:
+    interceptor = RecordsSchedules()
+    intercepted = Client(client.store, interceptors=[interceptor])
+    handle = await intercepted.create_schedule("nightly", Schedule(
+        action=ScheduleActionStartWorkflow(Waits.run, id="nightly-run", task_queue=task_queue),
+        spec=ScheduleSpec(cron_expressions=["0 3 * * *"])))
+    await handle.pause(note="maintenance")
+    assert (await handle.describe()).schedule.state.paused
+    await handle.delete()
+    assert interceptor.calls == ["create nightly", "pause nightly maintenance",
+                                 "describe nightly", "delete nightly"]
