@@ -395,7 +395,9 @@ class DefaultFailureConverter(FailureConverter):
         elif (info := failure.get("timeout_failure_info")) is not None:
             timeout_type = info.get("timeout_type")
             error = exc.TimeoutError(
-                message, type=exc.TimeoutType(timeout_type) if timeout_type is not None else None,
+                # 0 (unspecified) is what a store writes for a workflow's execution timeout.
+                message, type=exc.TimeoutType(timeout_type or exc.TimeoutType.START_TO_CLOSE)
+                if timeout_type is not None else None,
                 last_heartbeat_details=_decode_details(
                     info.get("last_heartbeat_details"), payload_converter),
             )

@@ -185,10 +185,12 @@ class TerminatedError(FailureError):
 
 
 class TimeoutType(IntEnum):
-    START_TO_CLOSE = 0
-    SCHEDULE_TO_START = 1
-    SCHEDULE_TO_CLOSE = 2
-    HEARTBEAT = 3
+    """Which timeout expired (temporalio's values)."""
+
+    START_TO_CLOSE = 1
+    SCHEDULE_TO_START = 2
+    SCHEDULE_TO_CLOSE = 3
+    HEARTBEAT = 4
 
 
 class TimeoutError(FailureError):

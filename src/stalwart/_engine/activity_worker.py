@@ -328,10 +328,11 @@ class ActivityWorker:
         try:
             registered = self.activities.get(claim.activity_type) or self.activities.get("")
             if registered is None:
+                # Temporal's wording, so code matching on it keeps working.
                 raise exc.ApplicationError(
-                    f"activity type {claim.activity_type!r} is not registered on worker "
-                    f"{self.identity} (task queue {self.task_queue!r}; registered: "
-                    f"{', '.join(sorted(self.activities)) or 'none'})", type="NotFoundError")
+                    f"Activity function {claim.activity_type} for workflow "
+                    f"{claim.workflow_id} is not registered on this worker, available "
+                    f"activities: {', '.join(sorted(self.activities))}", type="NotFoundError")
             fn, definition = registered
             pc = self.converter.payload_converter
             codec = self.converter.payload_codec
