@@ -36,10 +36,15 @@ from stalwart.worker import (
     ResourceBasedSlotConfig,
     ResourceBasedSlotSupplier,
     ResourceBasedTunerConfig,
+    SignalChildWorkflowInput,
     UnsandboxedWorkflowRunner,
     Worker,
     WorkerTuner,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+    WorkflowOutboundInterceptor,
 )
+from stalwart.worker import Interceptor as WorkerInterceptor
 
 
 @workflow.defn
@@ -185,3 +190,61 @@ async def test_schedule_calls_go_through_client_interceptors(client: Client,
     await handle.delete()
     assert interceptor.calls == ["create nightly", "pause nightly maintenance",
                                  "describe nightly", "delete nightly"]
+
+
+@workflow.defn
+class SignalledChild:
+    def __init__(self) -> None:
+        self.got: list[object] = []
+
+    @workflow.run
+    async def run(self) -> list[object]:
+        await workflow.wait_condition(lambda: len(self.got) == 2)
+        return self.got
+
+    @workflow.signal
+    def receive(self, value: object) -> None:
+        self.got.append(value)
+
+
+@workflow.defn
+class SignalsChild:
+    @workflow.run
+    async def run(self) -> list[object]:
+        child = await workflow.start_child_workflow(SignalledChild.run,
+                                                    id=f"{workflow.info().workflow_id}-child")
+        await child.signal(SignalledChild.receive, None)
+        await child.signal(SignalledChild.receive, args=["x"])
+        result: list[object] = await child
+        return result
+
+
+class RecordsChildSignals(WorkerInterceptor):
+    seen: list[str] = []
+
+    def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput
+                                   ) -> type[WorkflowInboundInterceptor] | None:
+        seen = self.seen
+
+        class Inbound(WorkflowInboundInterceptor):
+            def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+                class Outbound(WorkflowOutboundInterceptor):
+                    async def signal_child_workflow(self, input: SignalChildWorkflowInput
+                                                    ) -> None:
+                        seen.append(f"{input.signal} -> {input.child_workflow_id}")
+                        await super().signal_child_workflow(input)
+
+                super().init(Outbound(outbound))
+
+        return Inbound
+
+
+async def test_child_signals_go_through_the_outbound_interceptor_and_carry_none(
+        client: Client, task_queue: str) -> None:
+    RecordsChildSignals.seen = []
+    async with Worker(client, task_queue=task_queue, workflows=[SignalsChild, SignalledChild],
+                      interceptors=[RecordsChildSignals()]):
+        result = await client.execute_workflow(SignalsChild.run, id="parent",
+                                               task_queue=task_queue)
+    assert result == [None, "x"]
+    assert RecordsChildSignals.seen.count("receive -> parent-child") == 2

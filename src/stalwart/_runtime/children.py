@@ -11,10 +11,26 @@ from typing import TYPE_CHECKING, Any
 from .. import exceptions as exc
 from .._model.events import Command, EventType, HistoryEvent
 from ..converter import Payload, _payload_from_json, _payload_to_json, headers_to_json
-from .interceptors import SignalExternalWorkflowInput
+from .interceptors import SignalChildWorkflowInput, SignalExternalWorkflowInput
 
 if TYPE_CHECKING:
     from .instance import WorkflowInstance
+
+
+class _NoArg:
+    pass
+
+
+_NO_ARG: Any = _NoArg()  # a signal's single argument may be None itself
+
+
+def _signal_name(signal: Any) -> str:
+    name = signal if isinstance(signal, str) else getattr(
+        getattr(signal, "__stalwart_signal_definition__", None), "name", None)
+    if not name:
+        raise TypeError(f"{signal!r} is not a signal: pass a @workflow.signal method or the "
+                        "signal name")
+    return str(name)
 
 
 class ChildWorkflowHandle:
@@ -65,11 +81,12 @@ class ChildWorkflowHandle:
             self._cancel_requested = True
             request_cancel_external(self._instance, self._id, None, child_seq=self._seq)
 
-    async def signal(self, signal: Any, arg: Any = None, *, args: Sequence[Any] = ()) -> None:
+    async def signal(self, signal: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = ()
+                     ) -> None:
         """Signal the child (recorded as a command; waits until delivered)."""
-        await signal_external(self._instance, self._id, None, signal,
-                                             [arg] if arg is not None else list(args),
-                                             child=True)
+        await self._instance.outbound.signal_child_workflow(SignalChildWorkflowInput(
+            signal=_signal_name(signal), args=[arg] if arg is not _NO_ARG else list(args),
+            child_workflow_id=self._id, headers={}))
 
 
 class ExternalWorkflowHandle:
@@ -89,16 +106,13 @@ class ExternalWorkflowHandle:
     def run_id(self) -> str | None:
         return self._run_id
 
-    async def signal(self, signal: Any, arg: Any = None, *, args: Sequence[Any] = ()) -> None:
+    async def signal(self, signal: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = ()
+                     ) -> None:
         """Deliver a signal to the workflow; raises ApplicationError if it is not running."""
-        name = signal if isinstance(signal, str) else getattr(
-            getattr(signal, "__stalwart_signal_definition__", None), "name", None)
-        if not name:
-            raise TypeError(f"{signal!r} is not a signal: pass a @workflow.signal method or "
-                            "the signal name")
         await self._instance.outbound.signal_external_workflow(SignalExternalWorkflowInput(
-            signal=name, args=[arg] if arg is not None else list(args), namespace="default",
-            workflow_id=self._id, workflow_run_id=self._run_id, headers={}))
+            signal=_signal_name(signal), args=[arg] if arg is not _NO_ARG else list(args),
+            namespace="default", workflow_id=self._id, workflow_run_id=self._run_id,
+            headers={}))
 
     async def cancel(self) -> None:
         """Ask the workflow to cancel."""
