@@ -33,6 +33,7 @@ __all__ = [
     "CompositePayloadConverter",
     "DataConverter",
     "DefaultFailureConverter",
+    "DefaultFailureConverterWithEncodedAttributes",
     "DefaultPayloadConverter",
     "EncodingPayloadConverter",
     "FailureConverter",
@@ -321,10 +322,31 @@ class FailureConverter:
 
 
 class DefaultFailureConverter(FailureConverter):
-    """Temporal's failure shape: message, stack trace, cause chain and a typed info block."""
+    """Temporal's failure shape: message, stack trace, cause chain and a typed info block.
+
+    Args:
+        encode_common_attributes: Move each failure's message and stack trace into an
+            ``encoded_attributes`` payload (the message reads "Encoded failure"), so that a
+            payload codec encrypts them along with the other payloads.
+    """
+
+    def __init__(self, *, encode_common_attributes: bool = False) -> None:
+        self._encode_common_attributes = encode_common_attributes
 
     def to_failure(self, exception: BaseException, payload_converter: PayloadConverter
                    ) -> dict[str, Any]:
+        failure = self._to_failure(exception, payload_converter)
+        if self._encode_common_attributes:
+            level: dict[str, Any] | None = failure
+            while level is not None:
+                level["encoded_attributes"] = _payload_to_json(payload_converter.to_payload(
+                    {"message": level["message"], "stack_trace": level["stack_trace"]}))
+                level["message"], level["stack_trace"] = "Encoded failure", ""
+                level = level.get("cause")
+        return failure
+
+    def _to_failure(self, exception: BaseException, payload_converter: PayloadConverter
+                    ) -> dict[str, Any]:
         failure: dict[str, Any] = {
             "message": exception.message if isinstance(exception, exc.FailureError)
             else str(exception),
@@ -377,11 +399,18 @@ class DefaultFailureConverter(FailureConverter):
                 "next_retry_delay": None, "category": 0,
             }
         if exception.__cause__ is not None:
-            failure["cause"] = self.to_failure(exception.__cause__, payload_converter)
+            failure["cause"] = self._to_failure(exception.__cause__, payload_converter)
         return failure
 
     def from_failure(self, failure: Mapping[str, Any], payload_converter: PayloadConverter
                      ) -> BaseException:
+        encoded = failure.get("encoded_attributes")
+        if encoded is not None:
+            # Decoded whatever this converter's setting: the writer chose to encode.
+            attributes = payload_converter.from_payload(_payload_from_json(encoded))
+            if isinstance(attributes, Mapping):
+                failure = {**failure, "message": attributes.get("message", ""),
+                           "stack_trace": attributes.get("stack_trace", "")}
         message = failure.get("message", "")
         error: exc.FailureError
         if (info := failure.get("application_failure_info")) is not None:
@@ -431,6 +460,13 @@ class DefaultFailureConverter(FailureConverter):
         if failure.get("cause") is not None:
             error.__cause__ = self.from_failure(failure["cause"], payload_converter)
         return error
+
+
+class DefaultFailureConverterWithEncodedAttributes(DefaultFailureConverter):
+    """:class:`DefaultFailureConverter` with ``encode_common_attributes=True``."""
+
+    def __init__(self) -> None:
+        super().__init__(encode_common_attributes=True)
 
 
 def _encode_details(details: Sequence[Any], converter: PayloadConverter) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from stalwart.converter import (
     BinaryNullPayloadConverter,
     CompositePayloadConverter,
     DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
     EncodingPayloadConverter,
     JSONPlainPayloadConverter,
     JSONTypeConverter,
@@ -452,3 +453,25 @@ def test_advanced_json_encoder_handles_what_payloads_carry() -> None:
     text = json.dumps({"item": Item(when, uuid.UUID(int=1))}, cls=AdvancedJSONEncoder)
     assert json.loads(text) == {"item": {"when": when.isoformat(),
                                          "id": str(uuid.UUID(int=1))}}
+
+
+def test_encoded_attributes_hide_message_and_stack_trace_in_a_payload() -> None:
+    encoding = DataConverter(failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
+    try:
+        try:
+            raise ValueError("secret inner")
+        except ValueError as inner:
+            raise exc.ApplicationError("secret outer", type="Leak") from inner
+    except exc.ApplicationError as error:
+        failure = encoding.failure_converter.to_failure(error, encoding.payload_converter)
+    assert failure["message"] == "Encoded failure" and failure["stack_trace"] == ""
+    assert failure["cause"]["message"] == "Encoded failure"
+    assert "secret" not in json.dumps({k: v for k, v in failure.items()
+                                       if k not in ("encoded_attributes", "cause")})
+    # Any converter reads it back (the writer chose to encode).
+    rebuilt = DataConverter.default.failure_converter.from_failure(
+        failure, DataConverter.default.payload_converter)
+    assert isinstance(rebuilt, exc.ApplicationError) and rebuilt.message == "secret outer"
+    assert rebuilt.type == "Leak" and "secret outer" in (rebuilt.failure or {})["stack_trace"]
+    assert isinstance(rebuilt.__cause__, exc.ApplicationError)
+    assert rebuilt.__cause__.message == "secret inner"
