@@ -76,6 +76,25 @@ class ChildWorkflowHandle:
     def __await__(self) -> Any:
         return self.result().__await__()
 
+    def cancel(self, msg: Any | None = None) -> bool:
+        """Cancel the child as temporalio's handle does: WAIT_CANCELLATION_COMPLETED (the
+        default) asks the child to cancel and keeps waiting for its outcome; the other types
+        resolve the handle at once with ``ChildWorkflowError`` caused by ``CancelledError``
+        (ABANDON without telling the child)."""
+        if self._result.done():
+            return False
+        if self._cancellation_type != 0:
+            self._request_cancel()
+        if self._cancellation_type != 2:
+            error = exc.ChildWorkflowError(
+                "Child Workflow execution failed", namespace="default", workflow_id=self._id,
+                run_id=self.first_execution_run_id or "", workflow_type="",
+                initiated_event_id=0, started_event_id=0,
+                retry_state=exc.RetryState.NON_RETRYABLE_FAILURE)
+            error.__cause__ = exc.CancelledError("Workflow cancelled")
+            self._result.set_exception(error)
+        return True
+
     def _request_cancel(self) -> None:
         if not self._cancel_requested and not self._result.done():
             self._cancel_requested = True

@@ -93,6 +93,7 @@ class ActivityHandle(asyncio.Future[Any]):
         self._activity_type = activity_type
         self._activity_id = activity_id
         self._cancel_requested = False
+        self._local = False
 
     def cancel(self, msg: Any | None = None) -> bool:
         """Request cancellation. As in temporalio, the awaiter never sees a bare
@@ -358,8 +359,14 @@ class WorkflowInstance:
                 return
             handle.set_result(value)
         else:
+            failure = event.attributes["failure"]
+            if handle._local and failure.get("activity_failure_info") is not None \
+                    and failure.get("cause") is not None:
+                # temporalio raises a local activity's own failure, not wrapped in
+                # ActivityError as an ordinary activity's is.
+                failure = failure["cause"]
             handle.set_exception(self.converter.failure_converter.from_failure(
-                event.attributes["failure"], self.converter.payload_converter))
+                failure, self.converter.payload_converter))
 
     def _apply_timer_fired(self, event: HistoryEvent) -> None:
         handle = self._timers.pop(event.attributes["seq"], None)
@@ -514,6 +521,7 @@ class WorkflowInstance:
         }))
         handle = ActivityHandle(self, seq, result_type, cancellation_type, name,
                                 activity_id or str(seq))
+        handle._local = local
         self._activities[seq] = handle
         return handle
 
