@@ -8,6 +8,7 @@ from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
+
 @activity.defn
 async def flaky_local() -> str:
     attempt = activity.info().attempt
