@@ -23,6 +23,8 @@ from .exceptions import (
     AsyncActivityCancelledError,
     CancelledError,
     RetryState,
+    RPCError,
+    RPCStatusCode,
     WorkflowQueryFailedError,
     WorkflowQueryTimedOutError,
     WorkflowUpdateFailedError,
@@ -95,6 +97,13 @@ async def query(handle: WorkflowHandle[Any], query: Any, args: Sequence[Any],
     return converter.payload_converter.from_payload(_payload_from_json(payload), hint)
 
 
+def _raise_rpc_error(failure: dict[str, Any]) -> None:
+    """An update refused over its arguments reaches the caller as Temporal's RPC error."""
+    status = failure.get("stalwart_rpc_status")
+    if status is not None:
+        raise RPCError(str(failure.get("message", "")), RPCStatusCode(status))
+
+
 class WorkflowUpdateHandle(Generic[ReturnType]):
     """An update that was sent; ``await handle.result()`` waits for its outcome."""
 
@@ -143,6 +152,7 @@ class WorkflowUpdateHandle(Generic[ReturnType]):
         converter = self._client.data_converter
         if row["failure"] is not None:
             failure = await decode_value(row["failure"], converter.payload_codec)
+            _raise_rpc_error(failure)
             raise WorkflowUpdateFailedError(converter.failure_converter.from_failure(
                 failure, converter.payload_converter))
         payload = await decode_value(row["result"], converter.payload_codec)
@@ -165,8 +175,12 @@ async def start_update(handle: WorkflowHandle[Any], update: Any, args: Sequence[
         result_type or handler_result_type(update, "__stalwart_update_definition__"))
     if wait_for_stage in (WorkflowUpdateStage.ACCEPTED, WorkflowUpdateStage.COMPLETED):
         # A rejection is an outcome, as in temporalio: the handle is returned and its
-        # result() raises WorkflowUpdateFailedError.
-        await update_handle._wait(wait_for_stage, None)
+        # result() raises WorkflowUpdateFailedError. Arguments that do not fit the handler
+        # fail the call itself, with an RPC error, as Temporal's server does.
+        row = await update_handle._wait(wait_for_stage, None)
+        if row is not None and row["state"] == 2 and row["failure"] is not None:
+            _raise_rpc_error(await decode_value(row["failure"],
+                                                client.data_converter.payload_codec))
     return update_handle
 
 

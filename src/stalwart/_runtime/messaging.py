@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import logging
 import warnings
 from dataclasses import dataclass
@@ -168,7 +169,17 @@ def admit_update(instance: WorkflowInstance, request: dict[str, Any]) -> None:
             raise exc.ApplicationError(f"workflow {instance.info.workflow_id!r} has completed; "
                                        "it takes no more updates", type="WorkflowClosed",
                                        non_retryable=True)
-        args = update_args(instance, definition, name, request["input"])
+        try:
+            args = update_args(instance, definition, name, request["input"])
+            _check_arity(definition, name, args)
+        except exc.ApplicationError as error:
+            # Temporal fails the workflow task over arguments that do not fit, and the
+            # caller gets an RPC error; here the update is refused the same way, and the
+            # workflow carries on.
+            failure = instance.converter.failure_converter.to_failure(error, pc)
+            failure[RPC_STATUS_KEY] = int(exc.RPCStatusCode.FAILED_PRECONDITION)
+            instance.rejected_updates.append((update_id, failure))
+            return
         if definition.validator is not None:
             instance._read_only = f"update validator for {name!r}"
             try:
@@ -183,6 +194,26 @@ def admit_update(instance: WorkflowInstance, request: dict[str, Any]) -> None:
                          {"update_id": update_id, "name": name, "input": request["input"]})
     instance.accepted_updates.append(event)
     apply_update_accepted(instance, event)
+
+
+RPC_STATUS_KEY = "stalwart_rpc_status"
+"""Set on an update's failure when the caller should get an RPCError with this status."""
+
+
+def _check_arity(definition: UpdateDefinition, name: str, args: list[Any]) -> None:
+    if definition.dynamic:
+        return
+    try:
+        signature = inspect.signature(definition.fn)
+    except (TypeError, ValueError):
+        return
+    placeholders = ([] if definition.bound else [None]) + list(args)
+    try:
+        signature.bind(*placeholders)
+    except TypeError as error:
+        raise exc.ApplicationError(
+            f"update {name!r}: its arguments do not fit the handler: {error}",
+            type="InvalidUpdateArguments", non_retryable=True) from None
 
 
 def update_args(instance: WorkflowInstance, definition: UpdateDefinition, name: str,

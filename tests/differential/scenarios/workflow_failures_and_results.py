@@ -3,7 +3,7 @@ into a workflow failure, ApplicationError details and category, dataclass result
 the run method's hint or by result_type, and an arg/return converted by type hints."""
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from temporalio import workflow
 from temporalio.client import Client, WorkflowFailureError
@@ -34,7 +34,7 @@ ACTIVITIES: list[object] = []
 
 
 async def _outcome(client: Client, task_queue: str, how: str) -> object:
-    order = Order("o1", 10.5, datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    order = Order("o1", 10.5, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     try:
         result = await client.execute_workflow(Outcomes.run, args=[how, order],
                                                id=f"{task_queue}-{how}", task_queue=task_queue)
