@@ -257,6 +257,20 @@ def apply_update_accepted(instance: WorkflowInstance, event: HistoryEvent) -> No
                      "failure": instance.converter.failure_converter.to_failure(error, pc)}
         except asyncio.CancelledError:
             raise
+        except exc.NondeterminismError as error:
+            instance._handler_errors.append(error)
+            return
+        except Exception as error:
+            failure_types = tuple(instance.definition.failure_exception_types or ())
+            failure = instance.converter.failure_converter.to_failure(error, pc)
+            if not (failure_types and isinstance(error, failure_types)):
+                # A bug in the handler: Temporal fails the workflow task, drops the update
+                # and answers its caller with an RPC error. Failing the task here would
+                # redeliver the update for ever; answering it keeps the workflow going.
+                log_warning(instance, "update %r (id %s) failed: the handler raised %s: %s",
+                            name, update_id, type(error).__name__, error)
+                failure[RPC_STATUS_KEY] = int(exc.RPCStatusCode.FAILED_PRECONDITION)
+            attrs = {"update_id": update_id, "failure": failure}
         except BaseException as error:
             instance._handler_errors.append(error)
             return
