@@ -181,8 +181,7 @@ class WorkflowEnvironment:
             return False
         store = self._client.store
         now = self._client._clock.now()
-        ready = await store._reader.run(_has_ready_work, now)  # type: ignore[attr-defined]
-        return not ready
+        return not await store.has_ready_work(now)
 
     async def _settle(self) -> None:
         """Wait until the workers are idle twice in a row, so in-flight hand-offs finish
@@ -261,14 +260,6 @@ class _TimeSkippingWorkflowHandle(WorkflowHandle[Any]):
         async with self._env.time_skipping_unlocked():
             return await super().result(follow_runs=follow_runs, rpc_timeout=rpc_timeout,
                                         **kwargs)
-
-
-def _has_ready_work(conn: Any, now: float) -> bool:
-    return conn.execute(
-        "SELECT 1 FROM workflow_tasks WHERE visible_at <= ? AND lease_owner IS NULL "
-        "UNION ALL SELECT 1 FROM activity_tasks WHERE visible_at <= ? AND lease_owner IS NULL "
-        "UNION ALL SELECT 1 FROM timers WHERE fire_at <= ? LIMIT 1", (now, now, now)
-    ).fetchone() is not None
 
 
 class ActivityEnvironment:
