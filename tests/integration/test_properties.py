@@ -124,7 +124,7 @@ async def test_payloads_are_stored_faithfully_or_refused_clearly(client: Client,
     except (ValueError, TypeError) as error:
         assert str(error)
     else:
-        first = await client.store.get_history(handle.run_id or "", 0, 1)
+        first = await client.store.get_history(handle.result_run_id or "", 0, 1)
         stored = first[0].attributes["input"][0]
         decoded = DataConverter.default.payload_converter.from_payload(
             _payload_from_json(stored))
