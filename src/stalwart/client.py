@@ -49,6 +49,9 @@ from ._engine.metrics import METRICS
 from ._model import search_attributes as _sa
 from ._model.list_filter import parse_list_query
 from ._model.search_attributes import TypedSearchAttributes
+from ._plugin_client import ClientConfig, ConnectConfig, Plugin
+from ._plugin_client import configure_client as _configure_client
+from ._plugin_client import connect_store as _connect_store
 from ._runtime.definitions import get_workflow_definition
 from ._schedules import (
     Schedule,
@@ -98,9 +101,12 @@ __all__ = [
     "AsyncActivityHandle",
     "CancelWorkflowInput",
     "Client",
+    "ClientConfig",
+    "ConnectConfig",
     "DescribeWorkflowInput",
     "Interceptor",
     "OutboundInterceptor",
+    "Plugin",
     "QueryWorkflowInput",
     "Schedule",
     "ScheduleAction",
@@ -176,37 +182,58 @@ class Client:
 
     def __init__(self, store: Store, *, namespace: str = "default",
                  data_converter: DataConverter = DataConverter.default,
-                 identity: str | None = None, interceptors: Sequence[Any] = ()) -> None:
-        self._store = store
+                 identity: str | None = None, interceptors: Sequence[Any] = (),
+                 plugins: Sequence[Plugin] = ()) -> None:
+        for plugin in plugins:
+            if not isinstance(plugin, Plugin):
+                raise TypeError(f"Client plugins=[...] entry {plugin!r} is not a "
+                                "stalwart.client.Plugin")
+        config = ClientConfig(store=store, namespace=namespace, data_converter=data_converter,
+                              plugins=list(plugins), interceptors=list(interceptors),
+                              identity=identity)
+        self._initial_config = config.copy()
+        self._init_from_config(_configure_client(plugins, config))
+
+    def _init_from_config(self, config: ClientConfig) -> None:
+        self._config = config
+        self._store = config["store"]
         self._clock: Clock = Clock()
         self._workers: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._interceptors: list[Any] = list(interceptors)
+        self._interceptors: list[Any] = list(config["interceptors"])
         outbound: OutboundInterceptor = _ClientRoot(self)
         for interceptor in reversed(self._interceptors):
             if isinstance(interceptor, Interceptor):
                 outbound = interceptor.intercept_client(outbound)
         self._outbound = outbound
-        self._namespace = namespace
-        self._data_converter = data_converter
+        self._namespace = config["namespace"]
+        self._data_converter = config["data_converter"]
         import os
         import socket
 
-        self._identity = identity or f"{os.getpid()}@{socket.gethostname()}"
+        self._identity = config["identity"] or f"{os.getpid()}@{socket.gethostname()}"
 
     @staticmethod
     async def connect(target_url: str | None = None, *, namespace: str = "default",
                       data_converter: DataConverter = DataConverter.default,
                       identity: str | None = None, interceptors: Sequence[Any] = (),
-                      **_: Any) -> Client:
+                      plugins: Sequence[Plugin] = (), **_: Any) -> Client:
         """Open the store at ``target_url``.
 
         Args:
             target_url: ``sqlite:///path/to/file.db``. Without it, ``STALWART_URL`` is used,
                 else ``stalwart.db`` in the working directory.
+            plugins: Client plugins, applied in order (the first wraps the others). Those that
+                are also worker plugins apply to every worker built from this client.
         """
-        store = await open_store(target_url)
+        store = await _connect_store(plugins, ConnectConfig(target_url, identity),
+                                     lambda config: open_store(config.target_url))
         return Client(store, namespace=namespace, data_converter=data_converter,
-                      identity=identity, interceptors=interceptors)
+                      identity=identity, interceptors=interceptors, plugins=plugins)
+
+    def config(self, *, active_config: bool = False) -> ClientConfig:
+        """The configuration this client was created with (a shallow copy); with
+        ``active_config``, the one in use after plugins changed it."""
+        return (self._config if active_config else self._initial_config).copy()
 
     @property
     def namespace(self) -> str:
