@@ -1,0 +1,91 @@
+"""SIGKILL workers running an OpenAI Agents SDK agent (plugin on the client, plain
+``Runner.run``): once while a tool activity runs, once while a model request is in flight.
+The run finishes on the next worker and no recorded model call is sent again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stalwart.agents.testing import FakeLLMServer, Reply, ToolCallReply
+from stalwart.client import Client
+from tests.helpers.waiting import eventually
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WORKER = Path(__file__).with_name("openai_agents_worker.py")
+
+
+def _start_worker(tmp_path: Path, name: str, db: Path, task_queue: str,
+                  server: FakeLLMServer) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    with (tmp_path / f"worker-{name}.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, str(WORKER), str(db), task_queue, server.openai_base_url,
+             str(tmp_path / "tool.log")], stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT, env=env)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.mark.slow
+async def test_openai_agent_survives_sigkill_in_a_tool_and_in_a_model_call(
+        tmp_path: Path, task_queue: str) -> None:
+    db = tmp_path / "stalwart.db"
+    tool_log = tmp_path / "tool.log"
+    with FakeLLMServer() as server:
+        server.script(
+            Reply(tool_calls=[ToolCallReply("file_report", {"title": "Q3"})]),
+            Reply(text="never delivered", delay=30),  # in flight when the second worker dies
+            Reply(text="Report Q3 filed."))
+        client = await Client.connect(f"sqlite:///{db}")
+        workers = [_start_worker(tmp_path, "1", db, task_queue, server)]
+        try:
+            handle = await client.start_workflow("ReportWorkflow", "file the Q3 report",
+                                                 id="crash-openai-agent",
+                                                 task_queue=task_queue)
+
+            async def tool_started() -> bool:
+                return tool_log.exists() and "attempt 1" in tool_log.read_text()
+
+            await eventually(tool_started, timeout=60, what="the tool's first attempt")
+            _kill(workers[0])
+            workers.append(_start_worker(tmp_path, "2", db, task_queue, server))
+
+            async def second_call_in_flight() -> bool:
+                return len(server.model_requests()) >= 2
+
+            await eventually(second_call_in_flight, timeout=60, what="the second model call")
+            _kill(workers[1])
+            workers.append(_start_worker(tmp_path, "3", db, task_queue, server))
+            result = await handle.result()
+            history = await handle.fetch_history()
+        finally:
+            for proc in workers:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+                    proc.wait(timeout=10)
+            await client.close()
+        requests = server.model_requests()
+    assert result == "Report Q3 filed."
+    starts = [line.split(" pid")[0] for line in tool_log.read_text().splitlines()]
+    assert starts == ["start Q3 attempt 1", "start Q3 attempt 2"]
+    scheduled = {e.attributes["seq"]: e.attributes["activity_id"] for e in history.events
+                 if e.event_type == "ActivityTaskScheduled"
+                 and e.attributes["activity_type"] == "invoke_model_activity"}
+    completed = [e.attributes for e in history.events
+                 if e.event_type == "ActivityTaskCompleted" and e.attributes["seq"] in scheduled]
+    assert len(completed) == 2
+    keys = [f"crash-openai-agent/{history.run_id}/{scheduled[c['seq']]}" for c in completed]
+    sent = {key: [r.attempt for r in requests if r.idempotency_key == key] for key in keys}
+    # The first call was recorded before both kills and never sent again; the call in flight
+    # at the second kill was sent again, once.
+    assert sent == {keys[0]: [1], keys[1]: [1, 2]}
+    assert len(requests) == 3
