@@ -36,6 +36,7 @@ from agents import (
 )
 
 from ... import workflow
+from ..._runtime import guard as _guard
 from ...exceptions import FailureError
 from ._errors import AgentsWorkflowError
 from ._model_activity import (
@@ -47,6 +48,11 @@ from ._model_activity import (
 from ._params import ModelActivityParameters
 
 __all__ = ["DurableAgentRunner", "prepare_agent"]
+
+# The SDK reads the clock and draws ids for its own bookkeeping (spans, item ids, retry
+# timing); none of that decides which commands the workflow issues. Its frames, and only
+# its frames, may do so in workflow code: tools and guardrails written by users stay guarded.
+_guard.trust_callers("agents.", "openai.")
 
 
 class ModelStub(Model):
@@ -253,14 +259,11 @@ class DurableAgentRunner(AgentRunner):
         if not workflow.in_workflow():
             return await self._runner.run(starting_agent, input, **kwargs)
         agent = self._prepare(starting_agent, kwargs)
-        # The SDK reads the clock and draws ids for its bookkeeping (spans, item ids); none of
-        # that decides which commands the workflow issues, so it may run unguarded.
-        with workflow.unsafe.sandbox_unrestricted():
-            try:
-                return await self._runner.run(agent, input, **kwargs)
-            except AgentsException as error:
-                _reraise(error)
-                raise
+        try:
+            return await self._runner.run(agent, input, **kwargs)
+        except AgentsException as error:
+            _reraise(error)
+            raise
 
     def run_sync(self, starting_agent: Agent[Any], input: Any, **kwargs: Any) -> RunResult:
         if not workflow.in_workflow():
@@ -276,20 +279,17 @@ class DurableAgentRunner(AgentRunner):
             raise AgentsWorkflowError("Runner.run_streamed cannot use local activities "
                                       "(ModelActivityParameters.use_local_activity)")
         agent = self._prepare(starting_agent, kwargs)
-        with workflow.unsafe.sandbox_unrestricted():
-            result = self._runner.run_streamed(agent, input, **kwargs)
+        result = self._runner.run_streamed(agent, input, **kwargs)
         events = result.stream_events
         task = result.run_loop_task
 
         async def stream_events() -> AsyncIterator[Any]:
-            # The run loop is a task of its own that advances while this is iterated.
-            with workflow.unsafe.sandbox_unrestricted():
-                try:
-                    async for event in events():
-                        yield event
-                except AgentsException as error:
-                    _reraise(error)
-                    raise
+            try:
+                async for event in events():
+                    yield event
+            except AgentsException as error:
+                _reraise(error)
+                raise
             if task is not None and task.done() and not task.cancelled():
                 failure = task.exception()
                 if isinstance(failure, AgentsException):
