@@ -34,7 +34,7 @@ _state = threading.local()
 
 # Callers from these modules are the runtime and the standard library working for it
 # (logging stamps records with time.time_ns(), imports open files), not workflow code.
-_TRUSTED_CALLERS = ("logging", "asyncio", "stalwart.", "importlib", "threading", "traceback",
+_TRUSTED_CALLERS: tuple[str, ...] = ("logging", "asyncio", "stalwart.", "importlib", "threading", "traceback",
                     "linecache", "concurrent", "weakref", "_weakrefset", "contextlib",
                     "typing", "inspect", "tokenize", "encodings", "codecs", "zipimport")
 
