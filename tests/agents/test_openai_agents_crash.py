@@ -1,6 +1,7 @@
 """SIGKILL workers running an OpenAI Agents SDK agent (plugin on the client, plain
-``Runner.run``): once while a tool activity runs, once while a model request is in flight.
-The run finishes on the next worker and no recorded model call is sent again."""
+``Runner.run``, a real MCP server): once while a tool activity runs, once while a model request
+is in flight. The run finishes on the next worker; no recorded model call is sent again and the
+recorded MCP tool call is not repeated."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def _start_worker(tmp_path: Path, name: str, db: Path, task_queue: str,
     with (tmp_path / f"worker-{name}.log").open("wb") as log:
         return subprocess.Popen(
             [sys.executable, str(WORKER), str(db), task_queue, server.openai_base_url,
-             str(tmp_path / "tool.log")], stdout=log, stderr=subprocess.STDOUT,
+             str(tmp_path / "tool.log"), str(tmp_path / "notes.txt")], stdout=log, stderr=subprocess.STDOUT,
             cwd=REPO_ROOT, env=env)
 
 
@@ -42,6 +43,7 @@ async def test_openai_agent_survives_sigkill_in_a_tool_and_in_a_model_call(
     tool_log = tmp_path / "tool.log"
     with FakeLLMServer() as server:
         server.script(
+            Reply(tool_calls=[ToolCallReply("add_note", {"text": "Q3 is due"})]),
             Reply(tool_calls=[ToolCallReply("file_report", {"title": "Q3"})]),
             Reply(text="never delivered", delay=30),  # in flight when the second worker dies
             Reply(text="Report Q3 filed."))
@@ -59,10 +61,10 @@ async def test_openai_agent_survives_sigkill_in_a_tool_and_in_a_model_call(
             _kill(workers[0])
             workers.append(_start_worker(tmp_path, "2", db, task_queue, server))
 
-            async def second_call_in_flight() -> bool:
-                return len(server.model_requests()) >= 2
+            async def third_call_in_flight() -> bool:
+                return len(server.model_requests()) >= 3
 
-            await eventually(second_call_in_flight, timeout=60, what="the second model call")
+            await eventually(third_call_in_flight, timeout=60, what="the third model call")
             _kill(workers[1])
             workers.append(_start_worker(tmp_path, "3", db, task_queue, server))
             result = await handle.result()
@@ -82,10 +84,16 @@ async def test_openai_agent_survives_sigkill_in_a_tool_and_in_a_model_call(
                  and e.attributes["activity_type"] == "invoke_model_activity"}
     completed = [e.attributes for e in history.events
                  if e.event_type == "ActivityTaskCompleted" and e.attributes["seq"] in scheduled]
-    assert len(completed) == 2
+    assert len(completed) == 3
     keys = [f"crash-openai-agent/{history.run_id}/{scheduled[c['seq']]}" for c in completed]
     sent = {key: [r.attempt for r in requests if r.idempotency_key == key] for key in keys}
-    # The first call was recorded before both kills and never sent again; the call in flight
-    # at the second kill was sent again, once.
-    assert sent == {keys[0]: [1], keys[1]: [1, 2]}
-    assert len(requests) == 3
+    # Calls recorded before the kills were never sent again; the one in flight at the second
+    # kill was sent again, once.
+    assert sent == {keys[0]: [1], keys[1]: [1], keys[2]: [1, 2]}
+    assert len(requests) == 4
+    # The MCP tool call was recorded before the first kill: it ran once.
+    notes = (tmp_path / "notes.txt").read_text().splitlines()
+    assert [line.split(" pid")[0] for line in notes] == ["Q3 is due"]
+    activities = [e.attributes["activity_type"] for e in history.events
+                  if e.event_type == "ActivityTaskScheduled"]
+    assert activities.count("notes-stateless-call-tool-v2") == 1
