@@ -27,8 +27,8 @@ def _start_worker(tmp_path: Path, name: str, db: Path, task_queue: str,
     with (tmp_path / f"worker-{name}.log").open("wb") as log:
         return subprocess.Popen(
             [sys.executable, str(WORKER), str(db), task_queue, server.openai_base_url,
-             str(tmp_path / "tool.log"), str(tmp_path / "notes.txt")], stdout=log, stderr=subprocess.STDOUT,
-            cwd=REPO_ROOT, env=env)
+             str(tmp_path / "tool.log"), str(tmp_path / "notes.txt")], stdout=log,
+            stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

@@ -34,9 +34,10 @@ _state = threading.local()
 
 # Callers from these modules are the runtime and the standard library working for it
 # (logging stamps records with time.time_ns(), imports open files), not workflow code.
-_TRUSTED_CALLERS: tuple[str, ...] = ("logging", "asyncio", "stalwart.", "importlib", "threading", "traceback",
-                    "linecache", "concurrent", "weakref", "_weakrefset", "contextlib",
-                    "typing", "inspect", "tokenize", "encodings", "codecs", "zipimport")
+_TRUSTED_CALLERS: tuple[str, ...] = (
+    "logging", "asyncio", "stalwart.", "importlib", "threading", "traceback", "linecache",
+    "concurrent", "weakref", "_weakrefset", "contextlib", "typing", "inspect", "tokenize",
+    "encodings", "codecs", "zipimport")
 
 _ALTERNATIVES = {
     "time": "workflow.now() or workflow.time()",

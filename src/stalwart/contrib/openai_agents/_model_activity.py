@@ -53,6 +53,7 @@ MODEL_ACTIVITY = "invoke_model_activity"
 STREAMING_MODEL_ACTIVITY = "invoke_model_activity_streaming"
 
 _OUTPUT_ITEM: TypeAdapter[Any] = TypeAdapter(TResponseOutputItem)
+_SETTINGS: TypeAdapter[ModelSettings] = TypeAdapter(ModelSettings)
 # Hosted tools run at the provider, so they cross the boundary as their own dataclasses.
 _HOSTED_TOOLS: dict[str, type[Any]] = {cls.__name__: cls for cls in (
     FileSearchTool, WebSearchTool, ImageGenerationTool, CodeInterpreterTool)}
@@ -272,7 +273,8 @@ class ModelActivity:
         schema = request.get("output_schema")
         return {
             "system_instructions": request.get("system_instructions"),
-            "input": request["input"], "model_settings": ModelSettings(**settings),
+            # Validated, not splatted: nested settings (reasoning, ...) become their models.
+            "input": request["input"], "model_settings": _SETTINGS.validate_python(settings),
             "tools": [_tool_from_json(t) for t in request.get("tools", [])],
             "output_schema": _OutputSchema(schema) if schema else None,
             "handoffs": [_handoff_from_json(h) for h in request.get("handoffs", [])],

@@ -65,6 +65,11 @@ class ModelActivityParameters:
                                       or value <= timedelta(0)):
                 raise ValueError(f"ModelActivityParameters.{name} must be a positive "
                                  f"timedelta or None, got {value!r}")
+        if self.streaming_topic is not None and (
+                not isinstance(self.streaming_topic, str) or not self.streaming_topic
+                or "/" in self.streaming_topic):
+            raise ValueError("ModelActivityParameters.streaming_topic must be a non-empty str "
+                             f"without '/', got {self.streaming_topic!r}")
         if self.streaming_batch_interval < timedelta(0):
             raise ValueError("ModelActivityParameters.streaming_batch_interval must not be "
                              f"negative, got {self.streaming_batch_interval!r}")

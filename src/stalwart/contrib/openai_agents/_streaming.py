@@ -109,17 +109,22 @@ class _Reader:
 
     def read(self, store: AgentStore, workflow_id: str) -> list[ModelStreamEvent]:
         out: list[ModelStreamEvent] = []
-        for row in store.read_streams(workflow_id):
-            if row.stream_id in self.seen:
-                continue
+        fresh = [row for row in store.read_streams(workflow_id)
+                 if row.stream_id not in self.seen and row.stream_id.count("/") == 4]
+        # Calls in the order the store lists them; within a call, attempts and batches in
+        # their (zero-padded) order, whatever order the store returned rows in.
+        calls: dict[str, int] = {}
+        for row in fresh:
+            calls.setdefault(row.stream_id.rsplit("/", 2)[0], len(calls))
+        fresh.sort(key=lambda row: (calls[row.stream_id.rsplit("/", 2)[0]], row.stream_id))
+        for row in fresh:
             parts = row.stream_id.split("/")
-            if len(parts) != 5:
-                continue  # a stream of another kind (e.g. LLMActivities' partial text)
             topic, run_id, call_key, attempt_text, _batch = parts
             if self.topic is not None and topic != self.topic:
                 continue
             self.seen.add(row.stream_id)
-            call, attempt = call_key.lstrip("0") or "0", int(attempt_text)
+            call = (call_key.lstrip("0") or "0") if call_key.isdigit() else call_key
+            attempt = int(attempt_text)
             common: dict[str, Any] = {"topic": topic, "run_id": run_id, "call": call,
                                       "attempt": attempt}
             latest = self.attempts.get((run_id, call))
