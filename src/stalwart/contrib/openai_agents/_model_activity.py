@@ -214,9 +214,10 @@ def raise_for_status(error: APIStatusError) -> NoReturn:
     should_retry = headers.get("x-should-retry")
     retryable = should_retry == "true" or (
         should_retry != "false" and (status in (408, 409, 429) or status >= 500))
+    # Temporal's wording; the provider's own message is the cause's.
     raise ApplicationError(
-        f"{'Retryable' if retryable else 'Non retryable'} OpenAI status code: {status}: "
-        f"{error.message}", type=APIStatusError.__name__, non_retryable=not retryable,
+        f"{'Retryable' if retryable else 'Non retryable'} OpenAI status code: {status}",
+        type=APIStatusError.__name__, non_retryable=not retryable,
         next_retry_delay=delay) from error
 
 
