@@ -141,6 +141,10 @@ class Worker:
             eagerly.
         retention: Stalwart addition: delete runs closed longer ago than this (checked once a
             minute); ``stalwart db cleanup --older-than`` does the same by hand.
+        plugins: Worker plugins (after the client's plugins that are worker plugins), applied
+            in order; the first wraps the others' ``run_worker``.
+        workflow_failure_exception_types: Exception types that fail any workflow this worker
+            runs (instead of failing the workflow task), on top of each class's own.
     """
 
     def __init__(

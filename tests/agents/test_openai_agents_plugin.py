@@ -288,6 +288,10 @@ async def test_streamed_run_is_followed_by_a_client_and_kept_out_of_history(
                                     "invoke_model_activity_streaming"]
     assert "response.output_text.delta" not in history.to_json()
     store.close()
+    replayed = await Replayer(workflows=[StreamedWorkflow], plugins=[plugin]).replay_workflow(
+        history)
+    assert replayed.replay_failure is None
+    assert len(llm_server.model_requests()) == 3
 
 
 async def test_rate_limit_is_retried_after_retry_after(
