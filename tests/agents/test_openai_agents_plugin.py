@@ -35,6 +35,7 @@ from stalwart.contrib.openai_agents.testing import (
 )
 from stalwart.exceptions import ActivityError, ApplicationError, WorkflowFailureError
 from stalwart.worker import Replayer, Worker
+from tests.helpers.postgres import fresh_schema_url
 
 MCP_SERVER = Path(__file__).with_name("mcp_notes_server.py")
 
@@ -379,3 +380,48 @@ async def test_agent_environment_runs_a_scripted_model(
                                                      id="scripted", task_queue=task_queue)
     assert answer == "Sunny."
     assert env.openai_agents_plugin in scripted.config()["plugins"]
+
+
+class FullDiskAgentStore(AgentStore):
+    """An agent store on a disk that has run full: every stream write fails."""
+
+    def write_stream(self, workflow_id: str, stream_id: str, text: str, done: bool) -> None:
+        raise OSError(28, "No space left on device")
+
+
+async def test_streamed_run_finishes_when_its_events_cannot_be_written(
+        client: Client, task_queue: str, llm_server: FakeLLMServer,
+        http: openai.AsyncOpenAI, tmp_path: Path) -> None:
+    llm_server.script(Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Oslo"})]),
+                      Reply(text="Snowy."))
+    store = FullDiskAgentStore(tmp_path / "full.agent.db")
+    plugin = OpenAIAgentsPlugin(
+        ModelActivityParameters(start_to_close_timeout=timedelta(seconds=30)),
+        model_provider=OpenAIProvider(openai_client=http, use_responses=False),
+        stream_store=store)
+    async with Worker(client, task_queue=task_queue, workflows=[StreamedWorkflow],
+                      activities=[get_weather, get_population], plugins=[plugin]):
+        result = await client.execute_workflow(StreamedWorkflow.run, "Oslo?", id="full-disk",
+                                               task_queue=task_queue)
+    assert result[0] == "Snowy."
+    assert len(llm_server.model_requests()) == 2  # neither call was retried for the view
+    store.close()
+
+
+async def test_streamed_run_on_postgres_without_a_stream_store_fails_clearly(
+        task_queue: str, llm_server: FakeLLMServer, http: openai.AsyncOpenAI) -> None:
+    with fresh_schema_url() as url:
+        client = await Client.connect(url, plugins=[_plugin(http)])
+        try:
+            async with Worker(client, task_queue=task_queue, workflows=[StreamedWorkflow],
+                              activities=[get_weather, get_population]):
+                with pytest.raises(WorkflowFailureError) as caught:
+                    await client.execute_workflow(StreamedWorkflow.run, "Oslo?", id="pg-stream",
+                                                  task_queue=task_queue)
+        finally:
+            await client.close()
+    error = caught.value.cause
+    assert isinstance(error, ActivityError)
+    assert isinstance(error.cause, ApplicationError)
+    assert error.cause.type == "StreamStoreMissing" and "stream_store=" in str(error.cause)
+    assert llm_server.model_requests() == []

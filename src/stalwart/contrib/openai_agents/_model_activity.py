@@ -313,7 +313,12 @@ class ModelActivity:
         arguments = self._call_arguments(request)
         info = activity.info()
         interval = float(request.get("streaming_batch_interval", 0.1))
-        publisher = StreamPublisher(self._streams.get(), info.workflow_id,
+        try:
+            stream_store = self._streams.get()
+        except ValueError as error:
+            raise ApplicationError(str(error), type="StreamStoreMissing",
+                                   non_retryable=True) from None
+        publisher = StreamPublisher(stream_store, info.workflow_id,
                                     topic=request.get("streaming_topic") or "model",
                                     call=info.activity_id, run_id=info.workflow_run_id,
                                     attempt=info.attempt, interval=interval)

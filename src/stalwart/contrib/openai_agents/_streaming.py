@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from typing import Any, Literal
 from ...agents.store import AgentStore
 
 __all__ = ["ModelStreamEvent", "StreamPublisher", "StreamStoreSource", "stream_events"]
+
+logger = logging.getLogger(__name__)
 
 
 class StreamStoreSource:
@@ -61,6 +64,7 @@ class StreamPublisher:
         self._batch = 0
         self._last_write = 0.0
         self._closed = False
+        self._broken = False
 
     async def publish(self, event: Any) -> None:
         self._pending.append(event)
@@ -74,10 +78,20 @@ class StreamPublisher:
 
     async def _write(self, *, done: bool, failed: str | None) -> None:
         events, self._pending = self._pending, []
+        if self._broken:
+            return
         self._batch += 1
         text = json.dumps({"events": events, "failed": failed})
-        await asyncio.to_thread(self._store.write_stream, self._workflow_id,
-                                f"{self._prefix}/{self._batch:06d}", text, done)
+        try:
+            await asyncio.to_thread(self._store.write_stream, self._workflow_id,
+                                    f"{self._prefix}/{self._batch:06d}", text, done)
+        except Exception as error:
+            # The stream is a view for readers; the model call's answer is what history
+            # records, so a store that cannot take the view must not fail the call.
+            self._broken = True
+            logger.warning("streamed events of workflow %s are no longer written (%s: %s); "
+                           "the model call goes on", self._workflow_id,
+                           type(error).__name__, error)
         self._last_write = time.monotonic()
 
 
