@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from agents.items import TResponseInputItem
+from agents.run import get_default_agent_runner
 from agents.tool_context import ToolContext
 
 from agents import Agent, FunctionTool, RunConfig, Runner, RunResult
@@ -36,7 +37,12 @@ class StalwartRunner:
                   run_config: RunConfig | None = None, **kwargs: Any) -> RunResult:
         if not workflow.in_workflow():
             return await Runner.run(starting_agent, input, run_config=run_config, **kwargs)
-        runner = DurableAgentRunner(model_params or _default_params)
+        if model_params is None:
+            # The plugin's options, when it runs this worker.
+            installed = get_default_agent_runner()
+            model_params = installed.model_params \
+                if isinstance(installed, DurableAgentRunner) else _default_params
+        runner = DurableAgentRunner(model_params)
         return await runner.run(starting_agent, input, run_config=run_config, **kwargs)
 
 
