@@ -17,6 +17,7 @@ from agents.tool_context import ToolContext
 from agents import Agent, FunctionTool, RunConfig, Runner, RunResult
 
 from ... import workflow
+from ...agents.tools import activity_as_tool as describe
 from ...common import RetryPolicy
 from ._model_activity import jsonable as _jsonable
 from ._params import ModelActivityParameters
@@ -87,8 +88,6 @@ def activity_as_tool(
     The schema comes from ``fn``'s type hints and its description from the docstring; the
     call is a durable activity with these timeouts and retry policy.
     """
-    from ...agents.tools import activity_as_tool as describe
-
     spec = describe(fn, name=name, description=description)
     options: dict[str, Any] = {
         "task_queue": task_queue, "schedule_to_close_timeout": schedule_to_close_timeout,

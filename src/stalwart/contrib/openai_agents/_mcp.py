@@ -31,6 +31,7 @@ from agents import AgentBase, RunContextWrapper
 from ... import activity, workflow
 from ...exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
 from ...exceptions import CancelledError as StalwartCancelledError
+from ...worker import Worker
 
 if TYPE_CHECKING:
     from ...client import Client
@@ -168,8 +169,6 @@ class StatefulMCPServerProvider:
         return [list_tools, call_tool, list_prompts, get_prompt]
 
     def _get_activities(self) -> Sequence[Callable[..., Any]]:
-        from ...worker import Worker
-
         @activity.defn(name=self._name + "-server-session")
         async def session(args: dict[str, Any] | None = None) -> None:
             info = activity.info()

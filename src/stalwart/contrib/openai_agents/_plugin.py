@@ -14,7 +14,7 @@ from agents import ModelProvider
 from ...agents.store import AgentStore
 from ...converter import DataConverter, DefaultPayloadConverter
 from ...plugin import SimplePlugin
-from ...worker import WorkerConfig
+from ...worker import Worker, WorkerConfig
 from ..pydantic import PydanticPayloadConverter
 from ._errors import AgentsWorkflowError
 from ._mcp import StatefulMCPServerProvider, StatelessMCPServerProvider
@@ -142,7 +142,5 @@ class OpenAIAgentsPlugin(SimplePlugin):
     def create_worker(self, client: Any, *, task_queue: str, workflows: Sequence[type] = (),
                       activities: Sequence[Callable[..., Any]] = (), **kwargs: Any) -> Any:
         """Stalwart's earlier spelling of ``Worker(client, ..., plugins=[plugin])``."""
-        from ...worker import Worker
-
         return Worker(client, task_queue=task_queue, workflows=workflows,
                       activities=activities, plugins=[self], **kwargs)

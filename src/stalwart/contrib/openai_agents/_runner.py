@@ -39,6 +39,7 @@ from ... import workflow
 from ..._runtime import guard as _guard
 from ...exceptions import FailureError
 from ._errors import AgentsWorkflowError
+from ._mcp import is_durable_server
 from ._model_activity import (
     MODEL_ACTIVITY,
     STREAMING_MODEL_ACTIVITY,
@@ -240,8 +241,6 @@ class DurableAgentRunner(AgentRunner):
 
     def _prepare(self, agent: Agent[Any], kwargs: dict[str, Any]) -> Agent[Any]:
         if agent.mcp_servers:
-            from ._mcp import is_durable_server
-
             for server in agent.mcp_servers:
                 if not is_durable_server(server):
                     raise AgentsWorkflowError(
