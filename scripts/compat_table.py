@@ -84,7 +84,7 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
         None, "streaming needs no `streaming_topic` (it labels events); versioning_intent "
               "and priority are accepted and ignored"),
     ("contrib.openai_agents.workflow", "temporal_mcp_server"): (
-        NOT_YET, "MCP v2 proxies (`OpenAIAgentsPlugin(mcp_servers=...)`); the providers work"),
+        None, "with `OpenAIAgentsPlugin(mcp_servers={name: factory})`; resources too"),
     ("contrib.openai_agents.workflow", "temporal_sandbox_client"): (WILL_NOT, AGENT_SANDBOX),
     ("contrib.openai_agents", "SandboxClientProvider"): (WILL_NOT, AGENT_SANDBOX),
     ("contrib.openai_agents.workflow", "nexus_operation_as_tool"): (

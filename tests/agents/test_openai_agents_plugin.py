@@ -4,8 +4,9 @@ runs, against a local OpenAI-compatible stand-in over real HTTP."""
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from stalwart.contrib.openai_agents.testing import (
 from stalwart.exceptions import ActivityError, ApplicationError, WorkflowFailureError
 from stalwart.worker import Replayer, Worker
 from tests.helpers.postgres import fresh_schema_url
+from tests.helpers.waiting import eventually
 
 MCP_SERVER = Path(__file__).with_name("mcp_notes_server.py")
 
@@ -425,3 +427,81 @@ async def test_streamed_run_on_postgres_without_a_stream_store_fails_clearly(
     assert isinstance(error.cause, ApplicationError)
     assert error.cause.type == "StreamStoreMissing" and "stream_store=" in str(error.cause)
     assert llm_server.model_requests() == []
+
+
+@workflow.defn
+class McpV2Workflow:
+    @workflow.run
+    async def run(self, request: str, factory_argument: str | None) -> str:
+        agent = Agent(name="Notes", instructions="Keep notes.", mcp_servers=[
+            agents_workflow.temporal_mcp_server("notes", factory_argument=factory_argument)])
+        return str((await Runner.run(agent, request)).final_output)
+
+
+def _notes_server(notes: Path) -> Callable[..., MCPServerStdio]:
+    def factory(argument: str | None = None) -> MCPServerStdio:
+        target = notes if argument is None else notes.with_name(argument)
+        return MCPServerStdio({"command": sys.executable, "args": [str(MCP_SERVER),
+                                                                    str(target)]},
+                              name="notes")
+    return factory
+
+
+async def test_mcp_servers_by_name_reuse_one_connection(
+        client: Client, task_queue: str, llm_server: FakeLLMServer,
+        http: openai.AsyncOpenAI, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    llm_server.script(Reply(tool_calls=[ToolCallReply("add_note", {"text": "one"})]),
+                      Reply(tool_calls=[ToolCallReply("add_note", {"text": "two"})]),
+                      Reply(text="Two notes."))
+    plugin = OpenAIAgentsPlugin(
+        ModelActivityParameters(start_to_close_timeout=timedelta(seconds=30)),
+        model_provider=OpenAIProvider(openai_client=http, use_responses=False),
+        mcp_servers={"notes": _notes_server(notes)}, mcp_connection_idle_timeout=None)
+    async with Worker(client, task_queue=task_queue, workflows=[McpV2Workflow],
+                      plugins=[plugin]):
+        handle = await client.start_workflow(McpV2Workflow.run, args=["two notes", None],
+                                             id="mcp-v2", task_queue=task_queue)
+        assert await handle.result() == "Two notes."
+    lines = notes.read_text().splitlines()
+    assert [line.split(" pid")[0] for line in lines] == ["one", "two"]
+    # The tool list is cached in the workflow; each call is an activity.
+    assert _activities(await handle.fetch_history()) == [
+        "temporalio.mcp.notes.list-tools", "invoke_model_activity",
+        "temporalio.mcp.notes.call-tool", "invoke_model_activity",
+        "temporalio.mcp.notes.call-tool", "invoke_model_activity"]
+    # One server process served both calls, and it was closed when the worker stopped.
+    pids = {int(line.split(" pid ")[1]) for line in lines}
+    assert len(pids) == 1
+
+    async def server_gone() -> bool:
+        try:
+            os.kill(next(iter(pids)), 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    await eventually(server_gone, what="the MCP server process to exit")
+
+
+async def test_mcp_factory_argument_gets_a_server_per_activity(
+        client: Client, task_queue: str, llm_server: FakeLLMServer,
+        http: openai.AsyncOpenAI, tmp_path: Path) -> None:
+    llm_server.script(Reply(tool_calls=[ToolCallReply("add_note", {"text": "one"})]),
+                      Reply(tool_calls=[ToolCallReply("add_note", {"text": "two"})]),
+                      Reply(text="Two notes."))
+    plugin = OpenAIAgentsPlugin(
+        ModelActivityParameters(start_to_close_timeout=timedelta(seconds=30)),
+        model_provider=OpenAIProvider(openai_client=http, use_responses=False),
+        mcp_servers={"notes": _notes_server(tmp_path / "unused.txt")})
+    async with Worker(client, task_queue=task_queue, workflows=[McpV2Workflow],
+                      plugins=[plugin]):
+        result = await client.execute_workflow(
+            McpV2Workflow.run, args=["two notes", "team-a.txt"], id="mcp-v2-arg",
+            task_queue=task_queue)
+    assert result == "Two notes."
+    lines = (tmp_path / "team-a.txt").read_text().splitlines()
+    assert [line.split(" pid")[0] for line in lines] == ["one", "two"]
+    assert len({line.split(" pid ")[1] for line in lines}) == 2
+    assert "note 1 of this session" in str(
+        [m for m in llm_server.model_requests()[2].body["messages"] if m["role"] == "tool"])

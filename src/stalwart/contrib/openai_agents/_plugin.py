@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
+from agents.mcp import MCPServer
 from agents.run import get_default_agent_runner, set_default_agent_runner
 
 from agents import ModelProvider
@@ -18,6 +20,7 @@ from ...worker import Worker, WorkerConfig
 from ..pydantic import PydanticPayloadConverter
 from ._errors import AgentsWorkflowError
 from ._mcp import StatefulMCPServerProvider, StatelessMCPServerProvider
+from ._mcp_v2 import MCPServerPool
 from ._model_activity import ModelActivity
 from ._params import ModelActivityParameters
 from ._runner import DurableAgentRunner, default_timeout_check
@@ -50,7 +53,8 @@ _original: list[Any] = []
 
 
 @asynccontextmanager
-async def _durable_runner(params: ModelActivityParameters) -> AsyncIterator[None]:
+async def _durable_runner(params: ModelActivityParameters,
+                          mcp_pool: MCPServerPool) -> AsyncIterator[None]:
     runner = DurableAgentRunner(params)
     if not _installed:
         _original[:] = [get_default_agent_runner()]
@@ -61,6 +65,7 @@ async def _durable_runner(params: ModelActivityParameters) -> AsyncIterator[None
     finally:
         _installed.remove(runner)
         set_default_agent_runner(_installed[-1] if _installed else _original[0])
+        await mcp_pool.close()
 
 
 class OpenAIAgentsPlugin(SimplePlugin):
@@ -81,6 +86,10 @@ class OpenAIAgentsPlugin(SimplePlugin):
         register_activities: ``False`` on workers that should run workflows only.
         add_temporal_spans: Accepted for compatibility; tracing is off inside workflows.
         use_otel_instrumentation: Not supported (must be ``False``).
+        mcp_servers: MCP server factories by name, for ``workflow.temporal_mcp_server(name)``;
+            a factory takes no parameter or one (the workflow's ``factory_argument``).
+        mcp_connection_idle_timeout: How long an idle reusable MCP connection stays open;
+            ``None``: until the worker stops; zero: never reused.
         stream_store: Stalwart addition: where ``Runner.run_streamed`` writes its events
             for readers; default: the agent store beside the worker's SQLite store.
     """
@@ -91,7 +100,10 @@ class OpenAIAgentsPlugin(SimplePlugin):
         mcp_server_providers: Sequence[StatelessMCPServerProvider
                                        | StatefulMCPServerProvider] = (),
         register_activities: bool = True, add_temporal_spans: bool = True,
-        use_otel_instrumentation: bool = False, *, stream_store: AgentStore | None = None,
+        use_otel_instrumentation: bool = False, *,
+        mcp_servers: Mapping[str, Callable[..., MCPServer]] | None = None,
+        mcp_connection_idle_timeout: timedelta | None = timedelta(minutes=5),
+        stream_store: AgentStore | None = None,
     ) -> None:
         if model_params is None:
             model_params = ModelActivityParameters()
@@ -107,6 +119,7 @@ class OpenAIAgentsPlugin(SimplePlugin):
             raise ValueError(f"two MCP server providers share a name: {sorted(names)}")
         self.model_params = model_params
         self._providers = list(mcp_server_providers)
+        self._mcp_pool = MCPServerPool(mcp_servers or {}, mcp_connection_idle_timeout)
         self._streams = StreamStoreSource(stream_store)
         self._model_activity = ModelActivity(model_provider, self._streams)
 
@@ -120,7 +133,7 @@ class OpenAIAgentsPlugin(SimplePlugin):
         super().__init__(
             "OpenAIAgentsPlugin", data_converter=_data_converter, activities=add_activities,
             workflow_failure_exception_types=[AgentsWorkflowError],
-            run_context=lambda: _durable_runner(self.model_params))
+            run_context=lambda: _durable_runner(self.model_params, self._mcp_pool))
 
     def _own_activities(self) -> list[Callable[..., Any]]:
         found: list[Callable[..., Any]] = [
@@ -128,6 +141,7 @@ class OpenAIAgentsPlugin(SimplePlugin):
             self._model_activity.invoke_model_activity_streaming]
         for provider in self._providers:
             found.extend(provider._get_activities())
+        found.extend(self._mcp_pool.activities())
         return found
 
     def configure_worker(self, config: WorkerConfig) -> WorkerConfig:

@@ -40,6 +40,7 @@ from ..._runtime import guard as _guard
 from ...exceptions import FailureError
 from ._errors import AgentsWorkflowError
 from ._mcp import is_durable_server
+from ._mcp_v2 import is_temporal_mcp_server
 from ._model_activity import (
     MODEL_ACTIVITY,
     STREAMING_MODEL_ACTIVITY,
@@ -242,11 +243,12 @@ class DurableAgentRunner(AgentRunner):
     def _prepare(self, agent: Agent[Any], kwargs: dict[str, Any]) -> Agent[Any]:
         if agent.mcp_servers:
             for server in agent.mcp_servers:
-                if not is_durable_server(server):
+                if not (is_durable_server(server) or is_temporal_mcp_server(server)):
                     raise AgentsWorkflowError(
                         f"MCP server {server.name!r} of agent {agent.name!r} would be called "
-                        "from workflow code; use openai_agents.workflow.stateless_mcp_server("
-                        "name) or stateful_mcp_server(name) with a provider on the plugin")
+                        "from workflow code; use openai_agents.workflow.temporal_mcp_server("
+                        "name) with OpenAIAgentsPlugin(mcp_servers={name: factory}), or "
+                        "stateless_mcp_server/stateful_mcp_server with a provider")
         if isinstance(kwargs.get("session"), SQLiteSession):
             raise AgentsWorkflowError("SQLite sessions cannot be used inside a workflow (the "
                                       "workflow's history is its memory)")

@@ -24,9 +24,10 @@ from ...exceptions import ApplicationError, StalwartError
 from ...workflow import ActivityCancellationType
 from ._errors import AgentsWorkflowError
 from ._mcp import stateful_reference, stateless_reference
+from ._mcp_v2 import temporal_mcp_server as _temporal_mcp_server
 
 __all__ = ["AgentsWorkflowError", "ToolSerializationError", "activity_as_tool",
-           "stateful_mcp_server", "stateless_mcp_server"]
+           "stateful_mcp_server", "stateless_mcp_server", "temporal_mcp_server"]
 
 
 class ToolSerializationError(StalwartError):
@@ -126,3 +127,23 @@ def stateful_mcp_server(name: str, config: Mapping[str, Any] | None = None,
         factory_argument: Passed to the provider's factory (recorded in history: no secrets).
     """
     return stateful_reference(name, config, server_session_config, factory_argument)
+
+
+def temporal_mcp_server(name: str, activity_config: Mapping[str, Any] | None = None,
+                        cache_tools_list: bool = True, factory_argument: Any = None,
+                        **server_options: Any) -> MCPServer:
+    """An MCP server for ``Agent(mcp_servers=[...])`` whose operations are activities of the
+    server registered as ``OpenAIAgentsPlugin(mcp_servers={name: factory})``.
+
+    Args:
+        activity_config: Activity options of the operations; default: one minute
+            start-to-close.
+        cache_tools_list: Keep the tool list for the rest of the run (default).
+        factory_argument: Passed to the factory, which then makes a server for this one
+            activity. Recorded in history: no secrets.
+        server_options: ``agents.mcp.MCPServer`` options (``require_approval``,
+            ``failure_error_function``, ``tool_filter`` ...). A callable ``tool_filter`` runs
+            in the workflow and must be deterministic.
+    """
+    return _temporal_mcp_server(name, activity_config, cache_tools_list, factory_argument,
+                                **server_options)
