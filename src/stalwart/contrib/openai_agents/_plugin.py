@@ -83,9 +83,11 @@ class OpenAIAgentsPlugin(SimplePlugin):
             ``OpenAIProvider`` with its own retries off. With a custom provider,
             ``model_params`` must set a start-to-close or schedule-to-close timeout.
         mcp_server_providers: Stateless/stateful MCP server providers to serve.
+        sandbox_clients: Not supported (must be empty).
         register_activities: ``False`` on workers that should run workflows only.
         add_temporal_spans: Accepted for compatibility; tracing is off inside workflows.
         use_otel_instrumentation: Not supported (must be ``False``).
+        resolvable_worker_env_vars: Not supported (must be empty).
         mcp_servers: MCP server factories by name, for ``workflow.temporal_mcp_server(name)``;
             a factory takes no parameter or one (the workflow's ``factory_argument``).
         mcp_connection_idle_timeout: How long an idle reusable MCP connection stays open;
@@ -99,8 +101,9 @@ class OpenAIAgentsPlugin(SimplePlugin):
         model_provider: ModelProvider | None = None,
         mcp_server_providers: Sequence[StatelessMCPServerProvider
                                        | StatefulMCPServerProvider] = (),
+        sandbox_clients: Sequence[Any] = (),
         register_activities: bool = True, add_temporal_spans: bool = True,
-        use_otel_instrumentation: bool = False, *,
+        use_otel_instrumentation: bool = False, resolvable_worker_env_vars: Any = (), *,
         mcp_servers: Mapping[str, Callable[..., MCPServer]] | None = None,
         mcp_connection_idle_timeout: timedelta | None = timedelta(minutes=5),
         stream_store: AgentStore | None = None,
@@ -111,6 +114,12 @@ class OpenAIAgentsPlugin(SimplePlugin):
             raise TypeError("OpenAIAgentsPlugin model_params must be ModelActivityParameters, "
                             f"got {type(model_params).__name__}")
         default_timeout_check(model_params, model_provider is not None)
+        if sandbox_clients:
+            raise ValueError("OpenAIAgentsPlugin(sandbox_clients=...) is not supported: "
+                             "Stalwart does not run Agents SDK sandbox agents")
+        if resolvable_worker_env_vars:
+            raise ValueError("OpenAIAgentsPlugin(resolvable_worker_env_vars=...) is not "
+                             "supported: Stalwart has no worker environment references")
         if use_otel_instrumentation:
             raise ValueError("OpenAIAgentsPlugin(use_otel_instrumentation=True) is not "
                              "supported: Agents SDK tracing is off inside Stalwart workflows")

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from agents.agent_output import AgentOutputSchemaBase
 from agents.items import TResponseOutputItem
+from agents.mcp import MCPServer
 from openai.types.responses import (
     ResponseFunctionToolCall,
     ResponseOutputMessage,
@@ -115,7 +117,9 @@ class AgentEnvironment:
         mcp_server_providers: Sequence[StatelessMCPServerProvider
                                        | StatefulMCPServerProvider] = (),
         register_activities: bool = True, add_temporal_spans: bool = True,
-        use_otel_instrumentation: bool = False,
+        use_otel_instrumentation: bool = False, resolvable_worker_env_vars: Any = (), *,
+        mcp_servers: Mapping[str, Callable[..., MCPServer]] | None = None,
+        mcp_connection_idle_timeout: timedelta | None = timedelta(minutes=5),
     ) -> None:
         self._model_params = model_params
         self._model_provider = model_provider if model_provider is not None else (
@@ -124,6 +128,9 @@ class AgentEnvironment:
         self._register_activities = register_activities
         self._add_temporal_spans = add_temporal_spans
         self._use_otel_instrumentation = use_otel_instrumentation
+        self._resolvable_worker_env_vars = resolvable_worker_env_vars
+        self._mcp_servers = mcp_servers
+        self._mcp_connection_idle_timeout = mcp_connection_idle_timeout
         self._plugin: OpenAIAgentsPlugin | None = None
 
     async def __aenter__(self) -> AgentEnvironment:
@@ -132,7 +139,10 @@ class AgentEnvironment:
             mcp_server_providers=self._mcp_server_providers,
             register_activities=self._register_activities,
             add_temporal_spans=self._add_temporal_spans,
-            use_otel_instrumentation=self._use_otel_instrumentation)
+            use_otel_instrumentation=self._use_otel_instrumentation,
+            resolvable_worker_env_vars=self._resolvable_worker_env_vars,
+            mcp_servers=self._mcp_servers,
+            mcp_connection_idle_timeout=self._mcp_connection_idle_timeout)
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
