@@ -505,3 +505,25 @@ async def test_mcp_factory_argument_gets_a_server_per_activity(
     assert len({line.split(" pid ")[1] for line in lines}) == 2
     assert "note 1 of this session" in str(
         [m for m in llm_server.model_requests()[2].body["messages"] if m["role"] == "tool"])
+
+
+def test_bad_plugin_settings_are_refused_with_the_field_named(
+        http: openai.AsyncOpenAI) -> None:
+    provider = OpenAIProvider(openai_client=http, use_responses=False)
+    with pytest.raises(ValueError, match="start_to_close_timeout or schedule_to_close"):
+        OpenAIAgentsPlugin(ModelActivityParameters(start_to_close_timeout=None),
+                           model_provider=provider)
+    with pytest.raises(ValueError, match="heartbeat_timeout must be a positive timedelta"):
+        ModelActivityParameters(heartbeat_timeout=timedelta(0))
+    with pytest.raises(ValueError, match="streaming_topic"):
+        ModelActivityParameters(streaming_topic="a/b")
+    with pytest.raises(ValueError, match="use_otel_instrumentation"):
+        OpenAIAgentsPlugin(use_otel_instrumentation=True)
+    with pytest.raises(ValueError, match="sandbox_clients"):
+        OpenAIAgentsPlugin(sandbox_clients=[object()])
+    with pytest.raises(TypeError, match="one positional parameter"):
+        OpenAIAgentsPlugin(mcp_servers={"x": lambda a, b: None})  # type: ignore[misc]
+    with pytest.raises(ValueError, match="share a name"):
+        OpenAIAgentsPlugin(mcp_server_providers=[
+            StatelessMCPServerProvider("x", lambda: None),  # type: ignore[arg-type, return-value]
+            StatelessMCPServerProvider("x", lambda: None)])  # type: ignore[arg-type, return-value]
