@@ -55,6 +55,17 @@ class ReportWorkflow:
         return str((await Runner.run(agent, request)).final_output)
 
 
+@workflow.defn
+class StreamedStoryWorkflow:
+    @workflow.run
+    async def run(self, request: str) -> str:
+        result = Runner.run_streamed(Agent(name="Teller", instructions="Tell stories."),
+                                     request)
+        async for _ in result.stream_events():
+            pass
+        return str(result.final_output)
+
+
 async def main() -> None:
     db, task_queue, base_url = sys.argv[1], sys.argv[2], sys.argv[3]
     http = openai.AsyncOpenAI(base_url=base_url, api_key="k", max_retries=0)
@@ -65,7 +76,8 @@ async def main() -> None:
         model_provider=OpenAIProvider(openai_client=http, use_responses=False),
         mcp_server_providers=[notes])
     client = await Client.connect(f"sqlite:///{db}", plugins=[plugin])
-    worker = Worker(client, task_queue=task_queue, workflows=[ReportWorkflow],
+    worker = Worker(client, task_queue=task_queue,
+                    workflows=[ReportWorkflow, StreamedStoryWorkflow],
                     activities=[file_report])
     await worker.run()
 

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from stalwart.agents import AgentStore
 from stalwart.agents.testing import FakeLLMServer, Reply, ToolCallReply
 from stalwart.client import Client
+from stalwart.contrib.openai_agents import ModelStreamEvent, stream_events
 from tests.helpers.waiting import eventually
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -97,3 +99,44 @@ async def test_openai_agent_survives_sigkill_in_a_tool_and_in_a_model_call(
     activities = [e.attributes["activity_type"] for e in history.events
                   if e.event_type == "ActivityTaskScheduled"]
     assert activities.count("notes-stateless-call-tool-v2") == 1
+
+
+@pytest.mark.slow
+async def test_streamed_run_survives_sigkill_and_the_reader_sees_the_retry(
+        tmp_path: Path, task_queue: str) -> None:
+    db = tmp_path / "stalwart.db"
+    url = f"sqlite:///{db}"
+    with FakeLLMServer() as server:
+        server.script(
+            Reply(text="Once upon a time there was a very slow storyteller", chunk_delay=0.5),
+            Reply(text="Once upon a time, the end."))
+        client = await Client.connect(url)
+        store = AgentStore.beside(url)
+        workers = [_start_worker(tmp_path, "1", db, task_queue, server)]
+        try:
+            handle = await client.start_workflow("StreamedStoryWorkflow", "a story",
+                                                 id="crash-stream", task_queue=task_queue)
+            seen: list[ModelStreamEvent] = []
+            async for event in stream_events(store, handle):
+                seen.append(event)
+                if event.kind == "event" and event.attempt == 1 and event.event and \
+                        event.event.get("type") == "response.output_text.delta" and \
+                        len(workers) == 1:
+                    # Attempt 1 is streaming: kill its worker mid-answer.
+                    _kill(workers[0])
+                    workers.append(_start_worker(tmp_path, "2", db, task_queue, server))
+            result = await handle.result()
+        finally:
+            for proc in workers:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+                    proc.wait(timeout=10)
+            store.close()
+            await client.close()
+    assert result == "Once upon a time, the end."
+    markers = [(e.kind, e.attempt) for e in seen if e.kind != "event"]
+    assert markers == [("retry", 2), ("completed", 2)]
+    retry = next(i for i, e in enumerate(seen) if e.kind == "retry")
+    after = "".join(e.event["delta"] for e in seen[retry:] if e.kind == "event" and e.event
+                    and e.event.get("type") == "response.output_text.delta")
+    assert after == "Once upon a time, the end."
