@@ -228,7 +228,7 @@ async def test_stateless_mcp_tool_calls_are_activities(
 
 
 async def test_stateful_mcp_server_keeps_one_session_for_the_run(
-        client: Client, task_queue: str, llm_server: FakeLLMServer,
+        db_url: str, task_queue: str, llm_server: FakeLLMServer,
         http: openai.AsyncOpenAI, tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     llm_server.script(Reply(tool_calls=[ToolCallReply("add_note", {"text": "one"})]),
@@ -239,12 +239,17 @@ async def test_stateful_mcp_server_keeps_one_session_for_the_run(
     plugin = OpenAIAgentsPlugin(
         ModelActivityParameters(start_to_close_timeout=timedelta(seconds=30)),
         model_provider=OpenAIProvider(openai_client=http, use_responses=False),
-        mcp_server_providers=[provider])
-    async with Worker(client, task_queue=task_queue, workflows=[StatefulMcpWorkflow],
-                      plugins=[plugin]):
-        handle = await client.start_workflow(StatefulMcpWorkflow.run, "two notes",
-                                             id="mcp-stateful", task_queue=task_queue)
-        assert await handle.result() == "Two notes."
+        mcp_server_providers=[provider], mcp_servers={"spare": _notes_server(notes)})
+    # On the client: the session's own worker (built from the same client) gets the plugin too.
+    client = await Client.connect(db_url, plugins=[plugin])
+    try:
+        async with Worker(client, task_queue=task_queue, workflows=[StatefulMcpWorkflow]):
+            handle = await client.start_workflow(StatefulMcpWorkflow.run, "two notes",
+                                                 id="mcp-stateful", task_queue=task_queue)
+            assert await handle.result() == "Two notes."
+        history = await handle.fetch_history()
+    finally:
+        await client.close()
     lines = notes.read_text().splitlines()
     # One server process served both calls: the session outlived a single operation.
     assert [line.split(" pid")[0] for line in lines] == ["one", "two"]
@@ -253,7 +258,7 @@ async def test_stateful_mcp_server_keeps_one_session_for_the_run(
                     if m.get("role") == "tool"]
     assert "note 2 of this session" in str(tool_results[-1])
     # The same sequence Temporal's integration records (checked against a dev server).
-    assert _activities(await handle.fetch_history()) == [
+    assert _activities(history) == [
         "notes-stateful-server-session",
         "notes-stateful-list-tools", "invoke_model_activity", "notes-stateful-call-tool-v2",
         "notes-stateful-list-tools", "invoke_model_activity", "notes-stateful-call-tool-v2",

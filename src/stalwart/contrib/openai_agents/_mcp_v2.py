@@ -139,6 +139,7 @@ class MCPServerPool:
         self._connections: dict[tuple[asyncio.AbstractEventLoop, str], _Connection] = {}
         self._locks: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Lock] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._users: dict[asyncio.AbstractEventLoop, int] = {}
 
     def _make(self, name: str, argument: Any) -> MCPServer:
         factory = self._factories[name]
@@ -214,8 +215,21 @@ class MCPServerPool:
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
-    async def close(self) -> None:
-        """Close this event loop's connections (when the worker stops)."""
+    @asynccontextmanager
+    async def open(self) -> AsyncIterator[None]:
+        """Keep connections while a worker runs; the last worker of this event loop to stop
+        closes them (a stateful MCP session runs a worker of its own with the same plugin)."""
+        loop = asyncio.get_running_loop()
+        self._users[loop] = self._users.get(loop, 0) + 1
+        try:
+            yield
+        finally:
+            self._users[loop] -= 1
+            if not self._users[loop]:
+                del self._users[loop]
+                await self._close()
+
+    async def _close(self) -> None:
         loop = asyncio.get_running_loop()
         mine = [key for key in self._connections if key[0] is loop]
         closing = [task for task in self._closing if task.get_loop() is loop]

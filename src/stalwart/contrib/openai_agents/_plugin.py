@@ -61,11 +61,11 @@ async def _durable_runner(params: ModelActivityParameters,
     _installed.append(runner)
     set_default_agent_runner(runner)
     try:
-        yield
+        async with mcp_pool.open():
+            yield
     finally:
         _installed.remove(runner)
         set_default_agent_runner(_installed[-1] if _installed else _original[0])
-        await mcp_pool.close()
 
 
 class OpenAIAgentsPlugin(SimplePlugin):
