@@ -415,23 +415,27 @@ async def test_streamed_run_finishes_when_its_events_cannot_be_written(
     store.close()
 
 
-async def test_streamed_run_on_postgres_without_a_stream_store_fails_clearly(
+async def test_streamed_run_on_postgres_is_followed_from_the_same_schema(
         task_queue: str, llm_server: FakeLLMServer, http: openai.AsyncOpenAI) -> None:
+    llm_server.script(Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Oslo"})]),
+                      Reply(text="Snow in Oslo."))
     with fresh_schema_url() as url:
         client = await Client.connect(url, plugins=[_plugin(http)])
+        store = AgentStore.beside(url)
         try:
             async with Worker(client, task_queue=task_queue, workflows=[StreamedWorkflow],
                               activities=[get_weather, get_population]):
-                with pytest.raises(WorkflowFailureError) as caught:
-                    await client.execute_workflow(StreamedWorkflow.run, "Oslo?", id="pg-stream",
-                                                  task_queue=task_queue)
+                handle = await client.start_workflow(StreamedWorkflow.run, "Oslo?",
+                                                     id="pg-stream", task_queue=task_queue)
+                followed = [event async for event in stream_events(store, handle)]
+                result = await handle.result()
         finally:
+            store.close()
             await client.close()
-    error = caught.value.cause
-    assert isinstance(error, ActivityError)
-    assert isinstance(error.cause, ApplicationError)
-    assert error.cause.type == "StreamStoreMissing" and "stream_store=" in str(error.cause)
-    assert llm_server.model_requests() == []
+    assert result[0] == "Snow in Oslo."
+    assert "".join(e.event["delta"] for e in followed if e.kind == "event" and e.event
+                   and e.event.get("type") == "response.output_text.delta") == "Snow in Oslo."
+    assert [e.kind for e in followed if e.kind != "event"] == ["completed", "completed"]
 
 
 @workflow.defn

@@ -93,7 +93,9 @@ class OpenAIAgentsPlugin(SimplePlugin):
         mcp_connection_idle_timeout: How long an idle reusable MCP connection stays open;
             ``None``: until the worker stops; zero: never reused.
         stream_store: Stalwart addition: where ``Runner.run_streamed`` writes its events
-            for readers; default: the agent store beside the worker's SQLite store.
+            for readers; default: the agent store of the worker's store
+            (``AgentStore.beside(url)``: a file beside a SQLite store, the same PostgreSQL
+            schema).
     """
 
     def __init__(

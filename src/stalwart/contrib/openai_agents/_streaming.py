@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 
 
 class StreamStoreSource:
-    """The agent store a worker streams into: the one given, else the one beside the worker's
-    SQLite store (opened when first needed)."""
+    """The agent store a worker streams into: the one given, else the agent store of the
+    worker's own store (``AgentStore.beside``), opened when first needed."""
 
     def __init__(self, store: AgentStore | None = None) -> None:
         self._store = store
@@ -40,13 +40,12 @@ class StreamStoreSource:
 
     def get(self) -> AgentStore:
         if self._store is None:
-            url = self._store_url or ""
-            if not url.startswith("sqlite:"):
+            if not self._store_url:
                 raise ValueError(
-                    "Runner.run_streamed needs a place for streamed events: pass "
-                    "OpenAIAgentsPlugin(stream_store=AgentStore(path)) (a worker on a "
-                    f"SQLite store uses the file beside it; this worker's store is {url!r})")
-            self._store = AgentStore.beside(url)
+                    "Runner.run_streamed needs a place for streamed events: the plugin was "
+                    "not applied to a worker; pass OpenAIAgentsPlugin(stream_store=AgentStore("
+                    "url_or_path))")
+            self._store = AgentStore.beside(self._store_url)
         return self._store
 
 
