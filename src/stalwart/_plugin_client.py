@@ -30,10 +30,9 @@ class ConnectConfig:
 
 
 class ClientConfig(TypedDict, total=False):
-    """The client's configuration as plugins see it (``Client.config()``).
-
-    ``store`` takes the place of Temporal's ``service_client``.
-    """
+    """The client's configuration as plugins see it (``Client.config()``); temporalio's
+    ``ClientConfig`` with ``store`` in place of ``service_client``.
+    ``Client(**client.config())`` makes another client like it."""
 
     store: Required[Store]
     namespace: Required[str]
@@ -41,6 +40,7 @@ class ClientConfig(TypedDict, total=False):
     plugins: Required[Sequence[Plugin]]
     interceptors: Required[Sequence[Any]]
     identity: Required[str | None]
+    default_workflow_query_reject_condition: Any
 
 
 class Plugin(abc.ABC):

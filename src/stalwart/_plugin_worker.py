@@ -7,52 +7,17 @@ import abc
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._client_visibility import WorkflowHistory
     from ._engine.replayer import Replayer, WorkflowReplayResult
+    from ._worker_options import ReplayerConfig
     from .client import Client
-    from .converter import DataConverter
-    from .worker import Worker
+    from .worker import Worker, WorkerConfig
 
-__all__ = ["Plugin", "ReplayerConfig", "WorkerConfig", "configure_replayer",
-           "configure_worker", "replay_through", "run_through", "worker_plugins"]
-
-
-class WorkerConfig(TypedDict, total=False):
-    """A worker's configuration as plugins see it: the ``Worker(...)`` keyword arguments,
-    plus ``client``. Keys Stalwart has no use for (``workflow_runner`` …) are kept, so a
-    plugin written for Temporal can read and set them."""
-
-    client: Client
-    task_queue: str
-    workflows: Sequence[type]
-    activities: Sequence[Callable[..., Any]]
-    interceptors: Sequence[Any]
-    workflow_failure_exception_types: Sequence[type[BaseException]]
-    workflow_runner: Any
-    plugins: Sequence[Any]
-    activity_executor: Any
-    max_concurrent_activities: int
-    max_concurrent_workflow_tasks: int
-    max_cached_workflows: int
-    graceful_shutdown_timeout: Any
-    identity: str | None
-    default_activity_timeout: Any
-    retention: Any
-    max_task_queue_activities_per_second: float | None
-    clock: Any
-
-
-class ReplayerConfig(TypedDict, total=False):
-    """A replayer's configuration as plugins see it (the ``Replayer(...)`` arguments)."""
-
-    workflows: Sequence[type]
-    data_converter: DataConverter
-    interceptors: Sequence[Any]
-    workflow_failure_exception_types: Sequence[type[BaseException]]
-    workflow_runner: Any
+__all__ = ["Plugin", "configure_replayer", "configure_worker", "replay_through",
+           "run_through", "worker_plugins"]
 
 
 class Plugin(abc.ABC):

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, TypedDict
 
 from . import _plugin_worker as _plugins
 from ._engine.activity_worker import ActivityWorker
@@ -29,7 +29,7 @@ from ._engine.replayer import Replayer, WorkflowReplayResult, WorkflowReplayResu
 from ._engine.sweeper import Sweeper
 from ._engine.workflow_worker import WorkflowWorker
 from ._model.definitions import ActivityDefinition, get_activity_definition
-from ._plugin_worker import Plugin, ReplayerConfig, WorkerConfig
+from ._plugin_worker import Plugin
 from ._runtime import guard
 from ._runtime.definitions import WorkflowDefinition, get_workflow_definition
 from ._runtime.interceptors import (
@@ -38,6 +38,7 @@ from ._runtime.interceptors import (
     HandleQueryInput,
     HandleSignalInput,
     HandleUpdateInput,
+    SignalChildWorkflowInput,
     SignalExternalWorkflowInput,
     StartActivityInput,
     StartChildWorkflowInput,
@@ -47,34 +48,91 @@ from ._runtime.interceptors import (
 )
 from ._schedules.scheduler import Scheduler
 from ._store.base import WorkerRow
+from ._worker_options import (
+    CustomSlotSupplier,
+    FixedSizeSlotSupplier,
+    PollerBehavior,
+    PollerBehaviorAutoscaling,
+    PollerBehaviorSimpleMaximum,
+    ReplayerConfig,
+    ResourceBasedSlotConfig,
+    ResourceBasedSlotSupplier,
+    ResourceBasedTunerConfig,
+    UnsandboxedWorkflowRunner,
+    WorkerTuner,
+    WorkflowRunner,
+)
 from .client import Client
 
 __all__ = [
     "ActivityInboundInterceptor",
     "ActivityOutboundInterceptor",
     "ContinueAsNewInput",
+    "CustomSlotSupplier",
     "ExecuteActivityInput",
     "ExecuteWorkflowInput",
+    "FixedSizeSlotSupplier",
     "HandleQueryInput",
     "HandleSignalInput",
     "HandleUpdateInput",
     "Interceptor",
     "Plugin",
+    "PollerBehavior",
+    "PollerBehaviorAutoscaling",
+    "PollerBehaviorSimpleMaximum",
     "Replayer",
     "ReplayerConfig",
+    "ResourceBasedSlotConfig",
+    "ResourceBasedSlotSupplier",
+    "ResourceBasedTunerConfig",
+    "SignalChildWorkflowInput",
     "SignalExternalWorkflowInput",
     "StartActivityInput",
     "StartChildWorkflowInput",
+    "StartLocalActivityInput",
+    "UnsandboxedWorkflowRunner",
     "Worker",
     "WorkerConfig",
+    "WorkerTuner",
     "WorkflowInboundInterceptor",
     "WorkflowInterceptorClassInput",
     "WorkflowOutboundInterceptor",
     "WorkflowReplayResult",
     "WorkflowReplayResults",
+    "WorkflowRunner",
 ]
 
 logger = logging.getLogger(__name__)
+
+StartLocalActivityInput = StartActivityInput
+"""The input of ``WorkflowOutboundInterceptor.start_local_activity``: Stalwart uses one input
+type for both kinds of activity (``local`` is True here; ``task_queue`` and
+``heartbeat_timeout`` do not apply)."""
+
+
+class WorkerConfig(TypedDict, total=False):
+    """The Worker's options as a dict (temporalio's ``WorkerConfig``); options temporalio has
+    and Stalwart ignores are carried along too."""
+
+    client: Client
+    task_queue: str
+    activities: Sequence[Callable[..., Any]]
+    workflows: Sequence[type]
+    activity_executor: concurrent.futures.Executor | None
+    workflow_runner: WorkflowRunner | None
+    interceptors: Sequence[Interceptor]
+    identity: str | None
+    max_cached_workflows: int
+    max_concurrent_workflow_tasks: int
+    max_concurrent_activities: int
+    tuner: WorkerTuner | None
+    max_task_queue_activities_per_second: float | None
+    graceful_shutdown_timeout: timedelta
+    default_activity_timeout: timedelta | None
+    retention: timedelta | None
+    clock: Clock | None
+    plugins: Sequence[Plugin]
+    workflow_failure_exception_types: Sequence[type[BaseException]]
 
 
 def _workflow_registry(workflows: Sequence[type],
@@ -157,10 +215,13 @@ class Worker:
         identity: str | None = None, default_activity_timeout: timedelta | None = None,
         interceptors: Sequence[Interceptor] = (), retention: timedelta | None = None,
         max_task_queue_activities_per_second: float | None = None,
-        clock: Clock | None = None, plugins: Sequence[Plugin] = (),
-        workflow_failure_exception_types: Sequence[type[BaseException]] = (), **other: Any,
+        clock: Clock | None = None, tuner: WorkerTuner | None = None,
+        workflow_runner: WorkflowRunner | None = None, plugins: Sequence[Plugin] = (),
+        workflow_failure_exception_types: Sequence[type[BaseException]] = (), **options: Any,
     ) -> None:
-        config = WorkerConfig(**other)  # type: ignore[typeddict-item]
+        # Options Stalwart has no use for (poller counts ...) are kept, so that
+        # ``Worker(**worker.config())`` and plugins see everything given.
+        config = WorkerConfig(**options)  # type: ignore[typeddict-item]
         config.update(
             client=client, task_queue=task_queue, workflows=workflows, activities=activities,
             activity_executor=activity_executor,
@@ -171,7 +232,7 @@ class Worker:
             default_activity_timeout=default_activity_timeout, interceptors=interceptors,
             retention=retention,
             max_task_queue_activities_per_second=max_task_queue_activities_per_second,
-            clock=clock, plugins=plugins,
+            clock=clock, tuner=tuner, workflow_runner=workflow_runner, plugins=plugins,
             workflow_failure_exception_types=workflow_failure_exception_types)
         self._initial_config = config.copy()
         self._plugins = _plugins.worker_plugins(client, plugins)
@@ -180,8 +241,9 @@ class Worker:
         self._init(**known)
 
     def config(self, *, active_config: bool = False) -> WorkerConfig:
-        """The configuration this worker was created with (a shallow copy); with
-        ``active_config``, the one in use after plugins changed it."""
+        """The configuration this worker was created with (a shallow copy):
+        ``Worker(**worker.config())`` makes another like it; with ``active_config``, the one
+        in use after plugins changed it."""
         return (self._config if active_config else self._initial_config).copy()
 
     def _init(
@@ -194,9 +256,15 @@ class Worker:
         identity: str | None = None, default_activity_timeout: timedelta | None = None,
         interceptors: Sequence[Interceptor] = (), retention: timedelta | None = None,
         max_task_queue_activities_per_second: float | None = None,
-        clock: Clock | None = None,
+        clock: Clock | None = None, tuner: WorkerTuner | None = None,
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
     ) -> None:
+        if tuner is not None:
+            if not isinstance(tuner, WorkerTuner):
+                raise TypeError(f"Worker tuner= must be a WorkerTuner, got {tuner!r}")
+            workflow_slots, activity_slots = tuner._limits()
+            max_concurrent_workflow_tasks = workflow_slots or max_concurrent_workflow_tasks
+            max_concurrent_activities = activity_slots or max_concurrent_activities
         if not task_queue or not isinstance(task_queue, str):
             raise ValueError("Worker needs task_queue='...', the queue your workflows use")
         if not workflows and not activities:
@@ -249,6 +317,7 @@ class Worker:
             complete_with_workflow_task=self._workflow_worker.complete_activity_with_workflow_task,
             interceptors=all_interceptors, rate_limit=max_task_queue_activities_per_second,
         )
+        self._activity_worker.client = client
         self._sweeper = Sweeper(store=store, worker_id=self._worker_id, identity=self._identity,
                                 converter=converter, clock=self._clock,
                                 retention=retention.total_seconds() if retention else None)

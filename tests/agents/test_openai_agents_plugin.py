@@ -349,7 +349,7 @@ async def test_bad_api_key_fails_at_once_without_a_second_request(
     error = cause.cause
     assert isinstance(error, ApplicationError)
     assert error.type == "APIStatusError" and error.non_retryable
-    assert str(error) == "Non retryable OpenAI status code: 401"
+    assert error.message == "Non retryable OpenAI status code: 401"
     assert "Incorrect API key provided" in str(error.cause)
     assert len(llm_server.model_requests()) == 1
 

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from .. import exceptions as exc
 from .._model.events import EventType
-from .._plugin_worker import Plugin, ReplayerConfig, configure_replayer, replay_through
+from .._plugin_worker import Plugin, configure_replayer, replay_through
 from .._runtime import guard
 from .._runtime.definitions import get_workflow_definition
 from .._runtime.instance import WorkflowInstance, WorkflowTaskError
 from .._runtime.replay import replay_into
+from .._worker_options import ReplayerConfig
 from ..converter import DataConverter
 from .codec import decode_events
 
@@ -71,8 +72,9 @@ class Replayer:
         self._converter = self._config.get("data_converter") or DataConverter.default
 
     def config(self, *, active_config: bool = False) -> ReplayerConfig:
-        """The configuration this replayer was created with; with ``active_config``, the one
-        in use after plugins changed it."""
+        """The configuration this replayer was created with (``Replayer(**replayer.config())``
+        makes another like it); with ``active_config``, the one in use after plugins changed
+        it."""
         return (self._config if active_config else self._initial_config).copy()
 
     def workflow_replay_iterator(

@@ -27,6 +27,8 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 
 from .._runtime import guard as _guard
 from ..converter import (
+    BinaryNullPayloadConverter,
+    BinaryPlainPayloadConverter,
     DataConverter,
     DefaultPayloadConverter,
     JSONPlainPayloadConverter,
@@ -93,7 +95,9 @@ class PydanticJSONPlainPayloadConverter(JSONPlainPayloadConverter):
 class PydanticPayloadConverter(DefaultPayloadConverter):
     """The default converter with pydantic in place of the plain JSON converter."""
 
-    _json = PydanticJSONPlainPayloadConverter()
+    default_encoding_payload_converters = (
+        BinaryNullPayloadConverter(), BinaryPlainPayloadConverter(),
+        PydanticJSONPlainPayloadConverter())
 
 
 pydantic_data_converter = DataConverter(payload_converter_class=PydanticPayloadConverter)
