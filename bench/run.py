@@ -31,12 +31,13 @@ from .workloads import (
     b5_parked,
     b6_long_history,
     floor,
+    kill_handover,
     scale_out,
 )
 
 WORKLOADS: dict[str, ModuleType] = {m.NAME: m for m in (
     floor, b1_latency, b2_throughput, b3_fanout, b4_recovery, b5_parked, b6_long_history,
-    scale_out, agent_load)}
+    scale_out, agent_load, kill_handover)}
 STORES = ("sqlite", "postgres")
 
 
