@@ -32,12 +32,13 @@ from .workloads import (
     b6_long_history,
     floor,
     kill_handover,
+    pg_step_cost,
     scale_out,
 )
 
 WORKLOADS: dict[str, ModuleType] = {m.NAME: m for m in (
     floor, b1_latency, b2_throughput, b3_fanout, b4_recovery, b5_parked, b6_long_history,
-    scale_out, agent_load, kill_handover)}
+    scale_out, agent_load, kill_handover, pg_step_cost)}
 STORES = ("sqlite", "postgres")
 
 

@@ -95,9 +95,21 @@ class Tx:
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         raise NotImplementedError
 
-    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run a statement; how many rows it changed."""
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run a statement whose outcome the operation does not look at.
+
+        The driver may send it without waiting for it (PostgreSQL pipelines it with whatever
+        follows until the next read or the commit), so an error it raises may surface at a
+        later statement of the same transaction; the transaction fails either way.
+        """
         raise NotImplementedError
+
+    def count(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement and wait for it; how many rows it changed."""
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Wait for every statement sent so far; raise the first error among them here."""
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         raise NotImplementedError

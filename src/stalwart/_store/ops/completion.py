@@ -81,7 +81,7 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
         return result
     event_id = next_event_id
     if completion.inbox_max_id:
-        event_id += tx.run(
+        event_id += tx.count(
             "INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
             "SELECT run_id, ? + ROW_NUMBER() OVER (ORDER BY id) - 1, event_type, timestamp, "
             "attributes FROM inbox WHERE run_id = ? AND id <= ?",

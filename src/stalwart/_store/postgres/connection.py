@@ -151,12 +151,15 @@ def placeholders(sql: str) -> str:
 class PostgresTx(Tx):
     """A ``Tx`` over a psycopg connection."""
 
-    __slots__ = ("conn",)
+    __slots__ = ("conn", "pipeline")
     dialect = POSTGRESQL
 
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: Conn, pipeline: psycopg.Pipeline | None = None) -> None:
         super().__init__()
         self.conn = conn
+        # A write's statements are pipelined: ``run`` only queues; a read (or ``count``,
+        # ``flush``, the commit) sends everything queued and waits, in one round trip.
+        self.pipeline = pipeline
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.conn.execute(placeholders(sql), params).fetchone()
@@ -164,8 +167,20 @@ class PostgresTx(Tx):
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self.conn.execute(placeholders(sql), params).fetchall()
 
-    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self.conn.execute(placeholders(sql), params).rowcount
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        # In a write's pipeline this only queues the statement.
+        self.conn.execute(placeholders(sql), params)
+
+    def count(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cursor = self.conn.execute(placeholders(sql), params)
+        if self.pipeline is not None:
+            # The row count arrives with the results, which a pipeline holds back until synced.
+            self.pipeline.sync()
+        return cursor.rowcount
+
+    def flush(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.sync()
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.conn.cursor() as cursor:
@@ -240,14 +255,17 @@ class Database:
         while True:
             committing = False
             try:
-                with self.pool.connection() as conn:
-                    tx = PostgresTx(conn)
+                with self.pool.connection() as conn, conn.pipeline() as pipeline:
+                    tx = PostgresTx(conn, pipeline)
                     with conn.transaction():
                         result = fn(tx, *args)
                         if tx.anything:
                             # Delivered to the other processes' listeners only if we commit.
                             conn.execute("SELECT pg_notify(%s, %s)", (
                                 self.options.channel, self._payload(tx)))
+                        # COMMIT goes out with the statements still queued: an error of one
+                        # of them surfaces here and, as the server rolled back, is retried or
+                        # raised like any other.
                         committing = True
             except Exception as error:
                 if is_conflict(error) and conflicts < CONFLICT_RETRIES:
