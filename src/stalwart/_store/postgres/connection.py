@@ -187,6 +187,103 @@ class PostgresTx(Tx):
             cursor.executemany(placeholders(sql), rows)
 
 
+class Announcer:
+    """Tells the other processes what this one committed, after the commits, in batches.
+
+    A NOTIFY inside a write would make its COMMIT take the lock PostgreSQL uses to keep
+    notifications in commit order, and hold it through the WAL flush: every notifying commit of
+    the cluster would wait for the one before it, and no two writes, of any process, could
+    share a flush. Sent after the commit instead, from a thread of its own on a connection of
+    its own, the wake-ups of every write that committed meanwhile go out together in one NOTIFY
+    (a transaction that writes nothing, so flushes nothing). A wake-up lost to a crash between
+    a commit and its NOTIFY costs the other processes latency, never work: their pollers look
+    again every few seconds, and the sweeper finds everything that falls due.
+    """
+
+    def __init__(self, options: PostgresOptions, origin: str) -> None:
+        self._options = options
+        self._origin = origin
+        self._keys: set[tuple[str, str]] = set()
+        self._due = math.inf
+        self._cond = threading.Condition()
+        self._closed = False
+        self._conn: Conn | None = None
+        self._thread = threading.Thread(target=self._run, name="stalwart-postgres-notify",
+                                        daemon=True)
+        self._thread.start()
+
+    def add(self, keys: Iterable[tuple[str, str]], due: float) -> None:
+        with self._cond:
+            self._keys.update(keys)
+            self._due = min(self._due, due)
+            self._cond.notify()
+
+    def _take(self) -> tuple[set[tuple[str, str]], float] | None:
+        with self._cond:
+            while not self._keys and self._due == math.inf and not self._closed:
+                self._cond.wait()
+            if self._closed and not self._keys and self._due == math.inf:
+                return None
+            keys, due = self._keys, self._due
+            self._keys, self._due = set(), math.inf
+            return keys, due
+
+    def _run(self) -> None:
+        delay = 0.05
+        while (batch := self._take()) is not None:
+            for payload in self.payloads(*batch):
+                while True:
+                    try:
+                        if self._conn is None or self._conn.closed:
+                            self._conn = psycopg.connect(
+                                self._options.conninfo, connect_timeout=5,
+                                **self._options.connect_kwargs())
+                        self._conn.execute("SELECT pg_notify(%s, %s)",
+                                           (self._options.channel, payload))
+                        delay = 0.05
+                        break
+                    except psycopg.Error as error:
+                        if self._conn is not None:
+                            self._conn.close()
+                            self._conn = None
+                        if self._closed:
+                            return
+                        logger.warning("%s: NOTIFY failed (%s); retrying in %.2f s",
+                                       self._options.where, str(error).strip(), delay)
+                        time.sleep(delay)
+                        delay = min(delay * 2, LISTEN_RECONNECT_MAX_DELAY)
+
+    def payloads(self, keys: set[tuple[str, str]], due: float) -> list[str]:
+        """``origin``, then one ``kind:key`` per line (``due:<time>`` for the earliest due),
+        split to fit PostgreSQL's payload limit."""
+        lines = [f"{kind}:{key}" for kind, key in sorted(keys)]
+        if due < math.inf:
+            lines.append(f"due:{due!r}")
+        payloads: list[str] = []
+        current = [self._origin]
+        size = len(self._origin)
+        for line in lines:
+            if len(line) + 1 + len(self._origin) > _MAX_NOTIFY_PAYLOAD:
+                line = "external:"
+            if size + 1 + len(line.encode()) > _MAX_NOTIFY_PAYLOAD:
+                payloads.append("\n".join(current))
+                current, size = [self._origin], len(self._origin)
+            current.append(line)
+            size += 1 + len(line.encode())
+        payloads.append("\n".join(current))
+        return payloads
+
+    def close(self) -> None:
+        """Send what is pending, then stop."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout=5)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
 class Database:
     """The pool, the threads that use it, and the retry rules."""
 
@@ -203,6 +300,7 @@ class Database:
             reconnect_timeout=60.0)
         self._threads = ThreadPoolExecutor(max_workers=options.pool_size,
                                            thread_name_prefix="stalwart-postgres")
+        self.announcer = Announcer(options, self.origin)
         self._listener: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
         self._check_lock = threading.Lock()
@@ -235,6 +333,7 @@ class Database:
                 pass
             self._listener = None
         loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._threads, self.announcer.close)
         await loop.run_in_executor(self._threads, self.pool.close)
         self._threads.shutdown(wait=False)
 
@@ -259,10 +358,6 @@ class Database:
                     tx = PostgresTx(conn, pipeline)
                     with conn.transaction():
                         result = fn(tx, *args)
-                        if tx.anything:
-                            # Delivered to the other processes' listeners only if we commit.
-                            conn.execute("SELECT pg_notify(%s, %s)", (
-                                self.options.channel, self._payload(tx)))
                         # COMMIT goes out with the statements still queued: an error of one
                         # of them surfaces here and, as the server rolled back, is retried or
                         # raised like any other.
@@ -290,6 +385,7 @@ class Database:
                 continue
             if tx.anything:
                 self._publish(tx.wake_keys, tx.earliest_due)
+                self.announcer.add(tx.wake_keys, tx.earliest_due)
             return result
 
     def read_blocking(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -327,16 +423,6 @@ class Database:
             finally:
                 self._check_lock.release()
         time.sleep(delay)
-
-    def _payload(self, tx: Tx) -> str:
-        """``origin``, then one ``kind:key`` per line (``due:<time>`` for the earliest due)."""
-        lines = [self.origin, *(f"{kind}:{key}" for kind, key in tx.wake_keys)]
-        if tx.earliest_due < math.inf:
-            lines.append(f"due:{tx.earliest_due!r}")
-        payload = "\n".join(lines)
-        if len(payload.encode()) > _MAX_NOTIFY_PAYLOAD:
-            return f"{self.origin}\nexternal:"
-        return payload
 
     # -- LISTEN ------------------------------------------------------------------------------
     def _on_notify(self, payload: str) -> None:
