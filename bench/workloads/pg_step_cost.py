@@ -2,9 +2,10 @@
 
 Runs one-activity workflows (B1's) one after another, then B2's shape (workflows of sequential
 activities, many at once), and reports per workflow and per activity: store operations,
-statements and round trips (counted at the driver), transactions, WAL bytes
+statements and round trips (counted at the driver), transactions, NOTIFYs, WAL bytes
 (``pg_current_wal_lsn()`` before and after) and the CPU time of the server's processes (from
-``/proc``, so only when the server runs on this host). ``per_operation`` breaks the statements
+``/proc``, so only when the server runs on this host). WAL and CPU are the whole server's: on a
+server shared with other work they are upper bounds. ``per_operation`` breaks the statements
 down by operation, the profile to read when making a step cheaper.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -51,22 +53,32 @@ class Counts:
         self.round_trips: Counter[str] = Counter()
         self.operations: Counter[str] = Counter()
         self.transactions = 0
+        self.notifies = 0
 
 
 @contextmanager
 def counting() -> Iterator[Counts]:
-    """Counts every statement the PostgreSQL driver sends, by the operation that sent it."""
+    """Counts what the PostgreSQL driver sends, by the operation that sent it.
+
+    A round trip is a wait for the server: every statement outside a write; in a write (which
+    is pipelined) every statement whose result the operation reads, and the COMMIT. NOTIFYs go
+    out after the commits, in batches, and are counted on their own.
+    """
     counts = Counts()
-    tx_methods = {name: getattr(pg.PostgresTx, name) for name in ("one", "all", "run", "many")}
+    tx_methods = {name: getattr(pg.PostgresTx, name)
+                  for name in ("one", "all", "run", "count", "many")}
     write, read = pg.Database.write_blocking, pg.Database.read_blocking
-    current = __import__("threading").local()
+    payloads = pg.Announcer.payloads
+    current = threading.local()
 
     def statement(name: str) -> Any:
         original = tx_methods[name]
 
         def counted(self: pg.PostgresTx, sql: str, params: Any = ()) -> Any:
-            counts.statements[current.op] += 1
-            counts.round_trips[current.op] += 1
+            op = getattr(current, "op", "?")
+            counts.statements[op] += 1
+            if self.pipeline is None or name != "run":
+                counts.round_trips[op] += 1
             return original(self, sql, params)
         return counted
 
@@ -76,30 +88,28 @@ def counting() -> Iterator[Counts]:
             counts.operations[fn.__name__] += 1
             if writes:
                 counts.transactions += 1
-                # BEGIN and COMMIT are round trips of their own; pg_notify is one more.
-                counts.round_trips[fn.__name__] += 2
+                counts.round_trips[fn.__name__] += 1  # the COMMIT
             return original(self, fn, args)
         return counted
 
-    def notify_counting(self: pg.Database, tx: Any) -> str:
-        counts.statements[current.op] += 1
-        counts.round_trips[current.op] += 1
-        return payload(self, tx)
+    def counted_payloads(self: pg.Announcer, keys: Any, due: float) -> list[str]:
+        sent = payloads(self, keys, due)
+        counts.notifies += len(sent)
+        return sent
 
-    payload = pg.Database._payload
     try:
         for name in tx_methods:
             setattr(pg.PostgresTx, name, statement(name))
         pg.Database.write_blocking = op(write, True)  # type: ignore[method-assign]
         pg.Database.read_blocking = op(read, False)  # type: ignore[method-assign]
-        pg.Database._payload = notify_counting  # type: ignore[method-assign]
+        pg.Announcer.payloads = counted_payloads  # type: ignore[method-assign]
         yield counts
     finally:
         for name, original in tx_methods.items():
             setattr(pg.PostgresTx, name, original)
         pg.Database.write_blocking = write  # type: ignore[method-assign]
         pg.Database.read_blocking = read  # type: ignore[method-assign]
-        pg.Database._payload = payload  # type: ignore[method-assign]
+        pg.Announcer.payloads = payloads  # type: ignore[method-assign]
 
 
 def _server_cpu_s() -> float | None:
@@ -159,6 +169,7 @@ async def _measure(config: Config, client: Client, queue: str, workflows: int, s
         "transactions_per_activity": round(counts.transactions / activities, 2),
         "statements_per_activity": round(sum(counts.statements.values()) / activities, 2),
         "round_trips_per_activity": round(sum(counts.round_trips.values()) / activities, 2),
+        "notifies_per_activity": round(counts.notifies / activities, 2),
         "wal_bytes_per_activity": round(wal / activities),
         "server_cpu_ms_per_activity": (round((cpu_after - cpu) * 1000 / activities, 3)
                                        if cpu is not None and cpu_after is not None else None),
@@ -168,7 +179,7 @@ async def _measure(config: Config, client: Client, queue: str, workflows: int, s
 
 async def run(config: Config) -> dict[str, Any]:
     if config.store != "postgres":
-        return {"skipped": "PostgreSQL only"}
+        raise RuntimeError("PG_step_cost measures the PostgreSQL store: use --store postgres")
     sequential, concurrent = ((20, 1), (10, 5)) if config.short else ((200, 1), (100, 20))
     client = await Client.connect(config.db_url("cost"))
     queue = new_id("cost")
