@@ -24,6 +24,7 @@ import stalwart
 from ._common import Config
 from .workloads import (
     agent_load,
+    agent_processes,
     b1_latency,
     b2_throughput,
     b3_fanout,
@@ -38,7 +39,7 @@ from .workloads import (
 
 WORKLOADS: dict[str, ModuleType] = {m.NAME: m for m in (
     floor, b1_latency, b2_throughput, b3_fanout, b4_recovery, b5_parked, b6_long_history,
-    scale_out, agent_load, kill_handover, pg_step_cost)}
+    scale_out, agent_load, agent_processes, kill_handover, pg_step_cost)}
 STORES = ("sqlite", "postgres")
 
 

@@ -23,6 +23,7 @@ EXPECTED_KEYS = {
     "B6_long_history": {"activities", "total_s", "ms_per_activity", "replay_ms"},
     "SCALE_processes": {"p1_activities_per_s", "p2_activities_per_s", "p4_activities_per_s"},
     "AGENT_load": {"workflows", "wall_s", "steps_per_s", "finish_overhead_p99_s"},
+    "AGENT_processes": {"p1_wall_s", "p2_wall_s", "p4_wall_s", "p4_worker_rss_peak_mib"},
     "KILL_handover": {"same_host_p50_s", "same_host_p99_s", "other_host_p50_s",
                       "other_host_p99_s"},
 }

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +73,25 @@ POSTGRESQL = Dialect(
                   ("{bytes}", "BYTEA")))
 
 
+class Pending:
+    """The rows of a query sent with ``Tx.later``, fetched on first use."""
+
+    __slots__ = ("_fetch", "_rows")
+
+    def __init__(self, fetch: Callable[[], list[Any]]) -> None:
+        self._fetch = fetch
+        self._rows: list[Any] | None = None
+
+    def all(self) -> list[Any]:
+        if self._rows is None:
+            self._rows = self._fetch()
+        return self._rows
+
+    def one(self) -> Any:
+        rows = self.all()
+        return rows[0] if rows else None
+
+
 class Tx:
     """One transaction as the operations see it: statements, and what the commit should wake.
 
@@ -110,6 +129,13 @@ class Tx:
 
     def flush(self) -> None:
         """Wait for every statement sent so far; raise the first error among them here."""
+
+    def later(self, sql: str, params: Sequence[Any] = ()) -> Pending:
+        """Send a query whose rows are read later: queries sent one after another and read
+        afterwards share one round trip where the driver pipelines (PostgreSQL's writes).
+        Statements still run in the order they are sent, locks included."""
+        rows = self.all(sql, params)
+        return Pending(lambda: rows)
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         raise NotImplementedError

@@ -31,7 +31,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ...exceptions import StoreError
-from ..tx import POSTGRESQL, Tx
+from ..tx import POSTGRESQL, Pending, Tx
 from ..wakeup import EXTERNAL
 
 logger = logging.getLogger(__name__)
@@ -181,6 +181,9 @@ class PostgresTx(Tx):
     def flush(self) -> None:
         if self.pipeline is not None:
             self.pipeline.sync()
+
+    def later(self, sql: str, params: Sequence[Any] = ()) -> Pending:
+        return Pending(self.conn.execute(placeholders(sql), params).fetchall)
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.conn.cursor() as cursor:
