@@ -61,12 +61,14 @@ def counting() -> Iterator[Counts]:
     """Counts what the PostgreSQL driver sends, by the operation that sent it.
 
     A round trip is a wait for the server: every statement outside a write; in a write (which
-    is pipelined) every statement whose result the operation reads, and the COMMIT. NOTIFYs go
-    out after the commits, in batches, and are counted on their own.
+    is pipelined) every statement whose result the operation reads, the first read of queries
+    sent together with ``Tx.later``, and the COMMIT. NOTIFYs go out after the commits, in
+    batches, and are counted on their own.
     """
     counts = Counts()
     tx_methods = {name: getattr(pg.PostgresTx, name)
-                  for name in ("one", "all", "run", "count", "many")}
+                  for name in ("one", "all", "run", "count", "many", "later")}
+    pending_all = pg.Pending.all
     write, read = pg.Database.write_blocking, pg.Database.read_blocking
     payloads = pg.Announcer.payloads
     current = threading.local()
@@ -77,14 +79,26 @@ def counting() -> Iterator[Counts]:
         def counted(self: pg.PostgresTx, sql: str, params: Any = ()) -> Any:
             op = getattr(current, "op", "?")
             counts.statements[op] += 1
-            if self.pipeline is None or name != "run":
+            if self.pipeline is None:
                 counts.round_trips[op] += 1
+            elif name == "later":
+                current.unsynced = True  # the first read of it waits for the server
+            elif name != "run":
+                counts.round_trips[op] += 1
+                current.unsynced = False
             return original(self, sql, params)
         return counted
+
+    def counted_pending(self: pg.Pending) -> list[Any]:
+        if getattr(current, "unsynced", False):
+            counts.round_trips[getattr(current, "op", "?")] += 1
+            current.unsynced = False
+        return pending_all(self)
 
     def op(original: Any, writes: bool) -> Any:
         def counted(self: pg.Database, fn: Any, args: Any) -> Any:
             current.op = fn.__name__
+            current.unsynced = False
             counts.operations[fn.__name__] += 1
             if writes:
                 counts.transactions += 1
@@ -103,6 +117,7 @@ def counting() -> Iterator[Counts]:
         pg.Database.write_blocking = op(write, True)  # type: ignore[method-assign]
         pg.Database.read_blocking = op(read, False)  # type: ignore[method-assign]
         pg.Announcer.payloads = counted_payloads  # type: ignore[method-assign]
+        pg.Pending.all = counted_pending  # type: ignore[method-assign]
         yield counts
     finally:
         for name, original in tx_methods.items():
@@ -110,6 +125,7 @@ def counting() -> Iterator[Counts]:
         pg.Database.write_blocking = write  # type: ignore[method-assign]
         pg.Database.read_blocking = read  # type: ignore[method-assign]
         pg.Announcer.payloads = payloads  # type: ignore[method-assign]
+        pg.Pending.all = pending_all  # type: ignore[method-assign]
 
 
 def _server_cpu_s() -> float | None:
