@@ -266,7 +266,7 @@ class Announcer:
         current = [self._origin]
         size = len(self._origin)
         for line in lines:
-            if len(line) + 1 + len(self._origin) > _MAX_NOTIFY_PAYLOAD:
+            if len(line.encode()) + 1 + len(self._origin) > _MAX_NOTIFY_PAYLOAD:
                 line = "external:"
             if size + 1 + len(line.encode()) > _MAX_NOTIFY_PAYLOAD:
                 payloads.append("\n".join(current))
