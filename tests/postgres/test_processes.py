@@ -133,7 +133,8 @@ async def test_processes_a_killed_worker_on_another_host_is_found_by_its_lease(
 
         async def all_started() -> bool:
             for handle in handles:
-                pending = await client.store.list_pending_activities(handle.run_id or "")
+                pending = await client.store.list_pending_activities(
+                    handle.result_run_id or "")
                 if not any(activity["state"] == "started" for activity in pending):
                     return False
             return True
