@@ -175,8 +175,7 @@ class WorkflowWorker:
         if pending and not any(e.event_type == EventType.WORKFLOW_TASK_COMPLETED
                                for e in history):
             # Not a single workflow task ran yet: apply the start so handlers see __init__.
-            instance.activate(pending, now=self.clock.now(), replaying=True,
-                              history_length=0)
+            instance.activate(pending, now=self.clock.now(), replaying=True)
         return instance
 
     def submit(self, claim: WorkflowTaskClaim) -> None:
@@ -269,14 +268,12 @@ class WorkflowWorker:
                 self._cache.move_to_end(run_id)
                 instance = entry.instance
                 inputs = inbox
-                history_length = entry.history_length
             else:
                 if entry is not None:
                     self._evict(run_id)
-                instance, pending, history_length = await self._rebuild(claim)
+                instance, pending = await self._rebuild(claim)
                 inputs = pending + inbox
-            commands = instance.activate(inputs, now=now, replaying=False,
-                                         history_length=history_length, updates=claim.updates)
+            commands = instance.activate(inputs, now=now, replaying=False, updates=claim.updates)
         except (exc.NondeterminismError, WorkflowTaskError, _UnregisteredWorkflow) as error:
             await self._fail_task(claim, error, now)
             return None
@@ -359,8 +356,7 @@ class WorkflowWorker:
         started = HistoryEvent(1, EventType.WORKFLOW_EXECUTION_STARTED, now,
                                started_attributes(request))
         try:
-            commands = instance.activate([started], now=now, replaying=False,
-                                         history_length=0)
+            commands = instance.activate([started], now=now, replaying=False)
         except (exc.NondeterminismError, WorkflowTaskError):
             instance.evict()
             return None  # the ordinary path records the task failure
@@ -413,8 +409,7 @@ class WorkflowWorker:
                 "identity": self.identity, "started_time": claim.started_at})
             instance = entry.instance
             try:
-                commands = instance.activate([event], now=now, replaying=False,
-                                             history_length=entry.history_length)
+                commands = instance.activate([event], now=now, replaying=False)
             except (exc.NondeterminismError, WorkflowTaskError):
                 # Let the ordinary path record the result; the workflow task will then fail
                 # (and be recorded) through replay.
@@ -449,7 +444,7 @@ class WorkflowWorker:
         return True
 
     async def _rebuild(self, claim: WorkflowTaskClaim
-                       ) -> tuple[WorkflowInstance, list[HistoryEvent], int]:
+                       ) -> tuple[WorkflowInstance, list[HistoryEvent]]:
         definition = self.workflows.get(claim.workflow_type) or self.workflows.get("")
         if definition is None:
             raise _UnregisteredWorkflow(
@@ -469,7 +464,7 @@ class WorkflowWorker:
         self.replays += 1
         METRICS.replays.inc(definition.name or claim.workflow_type)
         pending = replay_into(instance, history)
-        return instance, pending, len(history) - len(pending)
+        return instance, pending
 
     async def _fail_task(self, claim: WorkflowTaskClaim, error: BaseException,
                          now: float) -> None:
