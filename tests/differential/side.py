@@ -132,6 +132,7 @@ async def _collect_runs(side: str, client: Any, started: list[tuple[str, str]],
         if export_dir is not None:
             export_dir.mkdir(parents=True, exist_ok=True)
             (export_dir / f"{safe_label}.json").write_text(history.to_json())
+            (export_dir / f"{safe_label}.id").write_text(workflow_id)
         if fixture_dir is not None:
             fixture_dir.mkdir(parents=True, exist_ok=True)
             (fixture_dir / f"{safe_label}.json").write_text(
@@ -190,7 +191,8 @@ async def _replay_exports(scenario: types.ModuleType, export_dir: Path) -> dict[
     outcome: dict[str, Any] = {}
     for path in sorted(export_dir.glob("*.json")):
         try:
-            history = WorkflowHistory.from_json(path.stem, path.read_text())
+            workflow_id = path.with_suffix(".id").read_text()
+            history = WorkflowHistory.from_json(workflow_id, path.read_text())
             await replayer.replay_workflow(history)
             outcome[path.stem] = "ok"
         except Exception as error:
@@ -217,5 +219,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter finalisation: temporalio's Rust bridge threads can abort the process
+    # while Python shuts down, after the observation is safely written.
+    os._exit(code)

@@ -297,8 +297,11 @@ class WorkflowWorker:
                           commands: list[Command], now: float,
                           inbox_max_id: int) -> WorkflowTaskCompletion:
         new_run_id = None
-        if any(c.event_type == EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW for c in commands):
-            new_run_id = str(uuid.uuid4())
+        for command in commands:
+            if command.event_type == EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+                new_run_id = str(uuid.uuid4())
+                # Recorded with the event, as Temporal's newExecutionRunId.
+                command.attributes["new_run_id"] = new_run_id
         accepted_updates = instance.accepted_updates
         rejected_updates = instance.rejected_updates
         if self.converter.payload_codec is not None:

@@ -140,7 +140,7 @@ class TemporalLength:
             return
         self.count += 1
         if event_type == EventType.MARKER_RECORDED and attributes.get("patch_id") and \
-                not attributes.get("deprecated") and attributes["patch_id"] not in self._patches:
+                attributes["patch_id"] not in self._patches:
             self._patches.add(attributes["patch_id"])
             self.count += 1
 
@@ -577,9 +577,9 @@ class _Expander:
             "details": {"patch-data": pj.payloads_out([_json_payload(
                 {"id": patch_id, "deprecated": deprecated})])},
             "workflowTaskCompletedEventId": wft})
-        if not deprecated and patch_id not in self.patches:
-            # What the Python SDK upserts with every new patch, so visibility can find runs
-            # by the patches they took.
+        if patch_id not in self.patches:
+            # What Temporal's SDK upserts with every new patch (deprecated ones too), so
+            # visibility can find runs by the patches they took.
             self.patches.append(patch_id)
             self.emit(EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES, event.timestamp, {
                 "workflowTaskCompletedEventId": wft,

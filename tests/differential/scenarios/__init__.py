@@ -17,8 +17,8 @@ Optional: ``KNOWN_DIFFERENCES = {"result" | "error" | "events" | "events:<label>
 (a literal dict) for a difference that is intended, with its reason. An exception escaping
 ``run()`` is recorded (type name and message) and compared. Every workflow the client starts is
 followed, with its children and continue-as-new runs, and their event types are compared.
-Custom search attributes: use the dev server's predefined ``CustomKeywordField``,
-``CustomIntField``, ``CustomBoolField``, ``CustomDoubleField``, ``CustomDatetimeField``,
-``CustomTextField``. Keep the order of events deterministic (wait for an effect before causing
+Custom search attributes: use the ones the harness registers on the dev server
+(``harness.SEARCH_ATTRIBUTES``: ``CustomKeywordField``, ``CustomIntField``, ``CustomBoolField``,
+``CustomDoubleField``, ``CustomDatetimeField``, ``CustomTextField``). Keep the order of events deterministic (wait for an effect before causing
 the next), or the two servers may legitimately interleave them differently.
 """
