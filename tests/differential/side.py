@@ -21,6 +21,7 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import traceback
@@ -180,7 +181,20 @@ def _cli_show(address: str, workflow_id: str, events: list[dict[str, Any]]) -> s
     shown = subprocess.run(
         [str(cli), "workflow", "show", "--address", address, "--workflow-id", workflow_id,
          "--run-id", run_id, "--output", "json"], check=True, capture_output=True, text=True)
-    return shown.stdout
+    return json.dumps(_without_paths(json.loads(shown.stdout)), indent=2) + "\n"
+
+
+_FRAME_PATH = re.compile(r'File "(?:[^"]*/)?([^"/]+)"')
+
+
+def _without_paths(value: Any) -> Any:
+    """Stack traces name the recording machine's directories; keep only the file names."""
+    if isinstance(value, dict):
+        return {k: _FRAME_PATH.sub(r'File "\1"', v) if k == "stackTrace" and isinstance(v, str)
+                else _without_paths(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_paths(v) for v in value]
+    return value
 
 
 async def _replay_exports(scenario: types.ModuleType, export_dir: Path) -> dict[str, Any]:

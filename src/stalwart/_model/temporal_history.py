@@ -394,12 +394,12 @@ class _Expander:
                 **common, "identity": attrs.get("identity")})
         elif etype == EventType.ACTIVITY_TASK_FAILED:
             self.emit(etype, event.timestamp, {
-                "failure": pj.failure_out(attrs.get("failure")), **common,
+                "failure": pj.failure_out(_activity_cause(attrs.get("failure"))), **common,
                 "identity": attrs.get("identity"),
                 "retryState": _retry_state(attrs.get("failure"))})
         elif etype == EventType.ACTIVITY_TASK_TIMED_OUT:
             self.emit(etype, event.timestamp, {
-                "failure": pj.failure_out(attrs.get("failure")), **common,
+                "failure": pj.failure_out(_activity_cause(attrs.get("failure"))), **common,
                 "retryState": _retry_state(attrs.get("failure")) or "RETRY_STATE_TIMEOUT"})
         else:
             failure = attrs.get("failure") or {}
@@ -425,7 +425,7 @@ class _Expander:
         self.emit(EventType.MARKER_RECORDED, event.timestamp, {
             "markerName": "core_local_activity", "details": details,
             "workflowTaskCompletedEventId": str(self.wft_completed),
-            "failure": pj.failure_out(attrs.get("failure"))
+            "failure": pj.failure_out(_activity_cause(attrs.get("failure")))
             if event.event_type != EventType.ACTIVITY_TASK_COMPLETED else None})
 
     def child_close(self, event: HistoryEvent) -> None:
@@ -619,9 +619,41 @@ class _Expander:
             self.emit(etype, ts, dict(attrs))
 
 
+def _seconds(value: Any) -> float | None:
+    """A ``{"seconds": ..., "nanos": ...}`` time from a local activity marker's data."""
+    if not isinstance(value, dict):
+        return None
+    return float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
+
+
 def _proto_timestamp(timestamp: float) -> dict[str, int]:
     seconds = int(timestamp)
     return {"seconds": seconds, "nanos": round((timestamp - seconds) * 1e9)}
+
+
+def _activity_cause(failure: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The store keeps what the workflow sees, an ActivityError wrapping the cause; Temporal's
+    event holds the cause alone (its SDK wraps it when the workflow reads it)."""
+    if failure and failure.get("activity_failure_info") is not None and failure.get("cause"):
+        cause: dict[str, Any] = failure["cause"]
+        return cause
+    return failure
+
+
+def _activity_error(cause: dict[str, Any], *, scheduled: HistoryEvent,
+                    started: HistoryEvent | None, identity: str, retry_state: int,
+                    timed_out: bool = False) -> dict[str, Any]:
+    """Temporal's activity failure as the store keeps it: wrapped in an ActivityError."""
+    return {
+        "message": "Activity task timed out" if timed_out else "Activity task failed",
+        "source": "", "stack_trace": "",
+        "activity_failure_info": {
+            "scheduled_event_id": scheduled.event_id,
+            "started_event_id": started.event_id if started else 0, "identity": identity,
+            "activity_type": (scheduled.attributes.get("activityType") or {}).get("name", ""),
+            "activity_id": scheduled.attributes.get("activityId", ""),
+            "retry_state": retry_state},
+        "cause": cause}
 
 
 def _retry_state(failure: dict[str, Any] | None) -> str | None:
@@ -726,6 +758,7 @@ class _Compactor:
         self.workflow_time = 0.0
         self.last_task_index = -1
         self.local_closes: list[HistoryEvent] = []
+        self.local_completed_at = float("inf")
         self.current: HistoryEvent | None = None
 
     # -- errors and references -------------------------------------------------------------
@@ -779,9 +812,7 @@ class _Compactor:
             if index == 0 and etype != EventType.WORKFLOW_EXECUTION_STARTED:
                 raise self.error("eventType", "a history must start with "
                                  "WorkflowExecutionStarted")
-            if self.local_closes and not (
-                    etype == EventType.MARKER_RECORDED
-                    and event.attributes.get("markerName") == "core_local_activity"):
+            if self.local_closes and not self.runs_alongside(event):
                 self.flush_local()
             self.one(etype, event)
             self.by_id[event.event_id] = event
@@ -798,6 +829,16 @@ class _Compactor:
         self.out.append(HistoryEvent(closes[-1].event_id, EventType.WORKFLOW_TASK_COMPLETED,
                                      closes[-1].timestamp, {"workflow_time": self.workflow_time}))
         self.last_task_index = len(self.out) - 1
+
+    def runs_alongside(self, event: HistoryEvent) -> bool:
+        """Whether ``event`` is a local activity scheduled before the pending ones completed
+        (they ran together, from one activation) rather than after (one awaited the other)."""
+        if event.event_type != EventType.MARKER_RECORDED or \
+                event.attributes.get("markerName") != "core_local_activity":
+            return False
+        self.current = event
+        scheduled_at = _seconds(self.local_data().get("original_schedule_time"))
+        return scheduled_at is not None and scheduled_at < self.local_completed_at
 
     def prescan(self, events: Sequence[HistoryEvent]) -> None:
         for event in events:
@@ -987,7 +1028,12 @@ class _Compactor:
                                     "details": pj.payloads_in(a.get("details"),
                                                               self.where("details"))}}
         else:
-            attrs["failure"] = pj.failure_in(self.attr("failure"), self.where("failure"))
+            attrs["failure"] = _activity_error(
+                pj.failure_in(self.attr("failure"), self.where("failure")),
+                scheduled=scheduled, started=started, identity=a.get("identity", ""),
+                retry_state=pj.enum_in("RETRY_STATE_", pj.RETRY_STATES, a.get("retryState"),
+                                       self.where("retryState")),
+                timed_out=etype == EventType.ACTIVITY_TASK_TIMED_OUT)
         self.add(etype, attrs)
 
     def marker(self, a: dict[str, Any]) -> None:
@@ -1028,12 +1074,22 @@ class _Compactor:
                                  "identity": "", "started_time": None}
         if a.get("failure"):
             event_type = EventType.ACTIVITY_TASK_FAILED
-            attrs["failure"] = pj.failure_in(a["failure"], self.where("failure"))
+            attrs["failure"] = {
+                "message": "Activity task failed", "source": "", "stack_trace": "",
+                "activity_failure_info": {
+                    "scheduled_event_id": 0, "started_event_id": 0, "identity": "",
+                    "activity_type": activity_type, "activity_id": str(data.get("activity_id")),
+                    "retry_state": 0},
+                "cause": pj.failure_in(a["failure"], self.where("failure"))}
         else:
             event_type = EventType.ACTIVITY_TASK_COMPLETED
             result = pj.payloads_in((a.get("details") or {}).get("result"),
                                     self.where("details.result"))
             attrs["result"] = result[0] if result else _json_payload(None)
+        completed_at = _seconds(data.get("complete_time"))
+        self.local_completed_at = min(self.local_completed_at, completed_at) \
+            if self.local_closes and completed_at is not None else \
+            (completed_at if completed_at is not None else float("inf"))
         self.local_closes.append(HistoryEvent(self.current.event_id, event_type,
                                               self.current.timestamp, attrs))
 

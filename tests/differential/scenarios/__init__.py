@@ -19,6 +19,8 @@ Optional: ``KNOWN_DIFFERENCES = {"result" | "error" | "events" | "events:<label>
 followed, with its children and continue-as-new runs, and their event types are compared.
 Custom search attributes: use the ones the harness registers on the dev server
 (``harness.SEARCH_ATTRIBUTES``: ``CustomKeywordField``, ``CustomIntField``, ``CustomBoolField``,
-``CustomDoubleField``, ``CustomDatetimeField``, ``CustomTextField``). Keep the order of events deterministic (wait for an effect before causing
-the next), or the two servers may legitimately interleave them differently.
+``CustomDoubleField``, ``CustomDatetimeField``, ``CustomTextField``).
+
+Keep the order of events deterministic (wait for an effect, e.g. with ``_util.wait_for_query``,
+before causing the next), or the two servers may legitimately interleave them differently.
 """
