@@ -81,6 +81,7 @@ class TemporalLength:
     """
 
     __slots__ = (
+        "_after_task",
         "_local",
         "_merged",
         "_patches",
@@ -97,10 +98,16 @@ class TemporalLength:
         self._patches: set[str] = set()
         self._pending = 0           # inputs since the last task, other than local results
         self._pending_local = 0     # local activity results since the last task
+        self._after_task = 0        # inputs Temporal records after the task's completion
         self._merged = False
 
     def feed_input(self, event: HistoryEvent) -> None:
         etype = event.event_type
+        if etype == EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            # Temporal records it after the task's WorkflowTaskCompleted.
+            self._pending += 1
+            self._after_task += 1
+            return
         if etype in _ACTIVITY_CLOSE:
             if event.attributes.get("seq") in self._local:
                 self._pending_local += 1
@@ -125,8 +132,8 @@ class TemporalLength:
     def task_completed(self) -> None:
         if not self._merged:
             self.count += 1
-        self.count += self._pending_local  # their markers
-        self._pending_local = 0
+        self.count += self._pending_local + self._after_task  # markers, accepted updates
+        self._pending_local = self._after_task = 0
 
     def task_failed(self) -> None:
         self.count += 1
