@@ -236,10 +236,9 @@ async def test_codec_keeps_every_payload_out_of_the_store_in_plaintext(
         # The history holds only encrypted payloads.
         history = await handle.fetch_history()
         encodings = {p["metadata"]["encoding"] for e in history.events
-                     for p in e.attributes.get("input", []) + (
-                         [e.attributes["result"]] if isinstance(e.attributes.get("result"),
-                                                                 dict) else [])}
-        assert encodings == {ENCRYPTED.decode()}
+                     for key in ("input", "result")
+                     for p in e.attributes.get(key, {}).get("payloads", [])}
+        assert encodings == {base64.b64encode(ENCRYPTED).decode()}
         _assert_no_plaintext(tmp_path)
     finally:
         await client.close()

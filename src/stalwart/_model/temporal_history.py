@@ -988,9 +988,10 @@ class _Compactor:
 
     def name(self, field: str) -> str:
         value = self.attr(field)
-        if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        name = value.get("name") if isinstance(value, dict) else None
+        if not isinstance(name, str):
             raise self.error(field, f"expected {{\"name\": ...}}, got {value!r}")
-        return value["name"]
+        return name
 
     def started(self, a: dict[str, Any]) -> None:
         run_id = a.get("originalExecutionRunId") or a.get("firstExecutionRunId") or ""

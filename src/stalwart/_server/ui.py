@@ -18,13 +18,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .._model.events import HistoryEvent
+from .._model.temporal_history import to_temporal
 from .._store.base import ExecutionRow, ExecutionStatus
 from .backend import Backend, map_error, pending_activity_json
 from .payloads import decode_payloads, iso, pretty, short, when
 from .readmodel import ListFilter
 from .security import CSRF_COOKIE, CSRF_FIELD, TOKEN_COOKIE, csrf_ok, new_csrf_token, tokens_match
-from .timeline import Timeline, format_duration, needed_openers, opener_key, workflow_href
+from .timeline import Timeline, format_duration, workflow_href
 from .validation import (
     MAX_OFFSET,
     MAX_REASON_CHARS,
@@ -115,23 +115,18 @@ async def index(request: Request) -> Response:
 # -- one workflow -----------------------------------------------------------------------------
 
 async def _timeline_page(backend: Backend, row: ExecutionRow, after: int
-                         ) -> tuple[list[Any], int | None]:
+                         ) -> tuple[list[Any], int | None, int]:
+    """One page of the run's events in Temporal's model, the page after event ``after``, and
+    how many events the run has."""
     store = backend.client.store
-    events = await store.get_history(row.run_id, after, PAGE_EVENTS)
-    openers: dict[tuple[str, Any], HistoryEvent] = {}
-    if after > 0 and events:
-        seqs, update_ids = needed_openers(events)
-        if seqs or update_ids:
-            for event_id, event_type, timestamp, attrs in await backend.reads.opening_events(
-                    row.run_id, events[0].event_id, seqs, update_ids):
-                event = HistoryEvent(event_id, event_type, timestamp, attrs)
-                key = opener_key(event)
-                if key is not None:
-                    openers[key] = event
-    entries = Timeline(row.start_time, openers).entries(events)
-    next_after = events[-1].event_id if len(events) == PAGE_EVENTS and \
-        events[-1].event_id < row.history_length else None
-    return entries, next_after
+    stored = await store.get_history(row.run_id)
+    if row.status == ExecutionStatus.RUNNING:
+        stored += [e.as_history_event() for e in await store.get_inbox(row.run_id)]
+    events = to_temporal(stored, run_id=row.run_id, namespace=backend.client.namespace)
+    page = events[after:after + PAGE_EVENTS]
+    entries = Timeline(row.start_time, events).entries(page)
+    next_after = page[-1].event_id if page and page[-1].event_id < len(events) else None
+    return entries, next_after, len(events)
 
 
 async def workflow_page(request: Request) -> Response:
@@ -153,7 +148,7 @@ async def workflow_page(request: Request) -> Response:
     if fragment == "status":
         return JSONResponse({"status": row.status.name, "history_length": row.history_length,
                              "run_id": row.run_id})
-    entries, next_after = await _timeline_page(backend, row, after)
+    entries, next_after, total_events = await _timeline_page(backend, row, after)
     if fragment == "events":
         return render(request, "events.html", entries=entries, next_after=next_after,
                       row=row)
@@ -166,7 +161,7 @@ async def workflow_page(request: Request) -> Response:
     runs = await backend.reads.runs_of(row.workflow_id)
     return render(
         request, "workflow.html", row=row, entries=entries, next_after=next_after, after=after,
-        page_size=PAGE_EVENTS, last_page_after=max(0, row.history_length - PAGE_EVENTS),
+        page_size=PAGE_EVENTS, last_page_after=max(0, total_events - PAGE_EVENTS),
         input=decode_payloads(started.get("input", [])),
         result=decode_payloads(row.result) if row.result is not None else None,
         failure=decode_payloads(row.failure), pending=pending,
