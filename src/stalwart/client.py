@@ -496,6 +496,9 @@ class WorkflowHandle(Generic[ReturnType]):
             row, self._client.namespace, self._client.data_converter,
             WorkflowExecutionDescription, pending_activities=pending,
             pending_events=len(inbox))
+        # Temporal's count of the run's events, which the compact stored count is not.
+        history = await store.get_history(row.run_id) + [e.as_history_event() for e in inbox]
+        description.history_length = len(to_temporal(history, run_id=row.run_id))
         return description
 
     async def fetch_history(

@@ -273,8 +273,9 @@ async def test_codec_that_raises_names_the_codec_and_records_nothing(
         with pytest.raises(Exception, match="BrokenCodec"):
             await broken.get_workflow_handle("plain").signal(SecretWorkflow.give, MARKER)
         assert (await handle.describe()).pending_events == 0
+        # As in Temporal, a run no task has taken yet shows its start and the task scheduled.
         assert [e.event_type for e in (await handle.fetch_history()).events] == [
-            "WorkflowExecutionStarted"]
+            "WorkflowExecutionStarted", "WorkflowTaskScheduled"]
     finally:
         await plain_client.close()
     _assert_no_plaintext(tmp_path)
