@@ -102,7 +102,7 @@ def test_durations_and_times_round_trip() -> None:
 
 
 def bad(data: Any) -> str:
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(HistoryFormatError) as raised:
         WorkflowHistory.from_json("wf", data if isinstance(data, str) else json.dumps(data))
     return str(raised.value)
 
