@@ -1225,5 +1225,10 @@ def from_temporal(events: Sequence[HistoryEvent]) -> list[HistoryEvent]:
         HistoryFormatError: an event is malformed: the message names its id and the field.
     """
     compactor = _Compactor()
-    compactor.prescan(events)
-    return compactor.run(events)
+    try:
+        compactor.prescan(events)
+        return compactor.run(events)
+    except HistoryFormatError:
+        raise
+    except ValueError as error:  # a value's own check, whose message names event and field
+        raise HistoryFormatError(str(error)) from None
