@@ -156,3 +156,12 @@ def test_bad_import_leaves_nothing_half_read() -> None:
     original = copy.deepcopy(data)
     bad(data)
     assert data == original
+
+
+def test_bad_import_malformed_attributes_name_the_event() -> None:
+    data = load("updates/tq-limits#0")
+    completed = next(e for e in data["events"]
+                     if e["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED")
+    completed["workflowExecutionUpdateCompletedEventAttributes"]["outcome"] = "yes"
+    message = bad(data)
+    assert f"event {completed['eventId']} (WorkflowExecutionUpdateCompleted)" in message

@@ -821,7 +821,12 @@ class _Compactor:
                                  "WorkflowExecutionStarted")
             if self.local_closes and not self.runs_alongside(event):
                 self.flush_local()
-            self.one(etype, event)
+            try:
+                self.one(etype, event)
+            except (KeyError, TypeError, AttributeError, IndexError) as error:
+                raise self.error("attributes", f"malformed ({type(error).__name__}: {error}); "
+                                 "expected the fields Temporal writes for this event type") \
+                    from None
             self.by_id[event.event_id] = event
         self.current = None
         if self.local_closes:
