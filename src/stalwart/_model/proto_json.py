@@ -62,8 +62,14 @@ def payloads_in(value: Any, where: str) -> list[dict[str, Any]]:
         return []
     if not isinstance(value, dict) or not isinstance(value.get("payloads", []), list):
         raise ValueError(f"{where}: expected {{\"payloads\": [...]}}, got {value!r}")
-    return [payload_in(p, f"{where}.payloads[{i}]")
-            for i, p in enumerate(value.get("payloads", []))]
+    out = []
+    for index, payload in enumerate(value.get("payloads", [])):
+        try:
+            out.append(payload_in(payload, where))
+        except ValueError as error:
+            raise ValueError(str(error).replace(where, f"{where}.payloads[{index}]", 1)) \
+                from None
+    return out
 
 
 def payload_map_out(values: dict[str, Any] | None, key: str = "fields") -> dict[str, Any] | None:
@@ -314,8 +320,8 @@ def _int64(value: int | None) -> str | None:
 
 
 def _drop_empty(values: dict[str, Any]) -> dict[str, Any]:
-    """proto3 JSON leaves out fields at their default value."""
-    return {k: v for k, v in values.items() if v not in (None, "", 0, False, [], {})}
+    """proto3 JSON leaves out fields at their default value (None, 0, "", false, empty)."""
+    return {k: v for k, v in values.items() if v}
 
 
 drop_empty = _drop_empty
