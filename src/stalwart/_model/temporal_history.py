@@ -330,8 +330,7 @@ class _Expander:
                 "namespace": self.namespace, "workflowId": attrs.get("workflow_id"),
                 "workflowType": {"name": attrs.get("workflow_type", "")},
                 "cause": "START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS",
-                "initiatedEventId": pj.int64(self.children.get(seq)),
-                "workflowTaskCompletedEventId": str(self.wft_completed)})
+                "initiatedEventId": pj.int64(self.children.get(seq))})
         elif etype in (EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
                        EventType.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED):
             kind = "signal" if etype == EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED \
@@ -1086,14 +1085,9 @@ class _Compactor:
         attrs: dict[str, Any] = {"seq": seq, "attempt": int(data.get("attempt", 1)),
                                  "identity": "", "started_time": None}
         if a.get("failure"):
+            # Recorded as the workflow sees it (Temporal's SDK does not wrap it).
             event_type = EventType.ACTIVITY_TASK_FAILED
-            attrs["failure"] = {
-                "message": "Activity task failed", "source": "", "stack_trace": "",
-                "activity_failure_info": {
-                    "scheduled_event_id": 0, "started_event_id": 0, "identity": "",
-                    "activity_type": activity_type, "activity_id": str(data.get("activity_id")),
-                    "retry_state": 0},
-                "cause": pj.failure_in(a["failure"], self.where("failure"))}
+            attrs["failure"] = pj.failure_in(a["failure"], self.where("failure"))
         else:
             event_type = EventType.ACTIVITY_TASK_COMPLETED
             result = pj.payloads_in((a.get("details") or {}).get("result"),

@@ -90,6 +90,9 @@ class ActivityHandle(asyncio.Future[Any]):
         self._result_type = result_type
         self._cancellation_type = cancellation_type
         self._cancel_requested = False
+        self._local = False
+        self._activity_type = ""
+        self._activity_id = ""
 
     def cancel(self, msg: Any | None = None) -> bool:
         if self.done():
@@ -97,10 +100,14 @@ class ActivityHandle(asyncio.Future[Any]):
         if not self._cancel_requested:
             self._cancel_requested = True
             self._instance._request_cancel_activity(self)
-        # WAIT_CANCELLATION_COMPLETED (1): stay pending until the activity reports back.
-        if self._cancellation_type == 1:
-            return False
-        return super().cancel(msg)
+        if self._cancellation_type != 1:
+            # TRY_CANCEL and ABANDON resolve at once, with what Temporal raises: an
+            # ActivityError whose cause is the cancellation. WAIT_CANCELLATION_COMPLETED (1)
+            # stays pending until the activity reports back.
+            self.set_exception(self._instance.cancelled_activity_error(self))
+        # True, though the future is not cancelled: a task awaiting it then ends its await
+        # with the activity's outcome (as in Temporal), not with asyncio.CancelledError.
+        return True
 
 
 class WorkflowInstance:
@@ -362,8 +369,14 @@ class WorkflowInstance:
                 return
             handle.set_result(value)
         else:
+            failure = event.attributes["failure"]
+            if handle._local and failure.get("activity_failure_info") is not None and \
+                    failure.get("cause"):
+                # As Temporal's SDK: a local activity's failure reaches the workflow as the
+                # activity raised it, not wrapped in an ActivityError.
+                failure = failure["cause"]
             handle.set_exception(self.converter.failure_converter.from_failure(
-                event.attributes["failure"], self.converter.payload_converter))
+                failure, self.converter.payload_converter))
 
     def _apply_timer_fired(self, event: HistoryEvent) -> None:
         handle = self._timers.pop(event.attributes["seq"], None)
@@ -510,8 +523,22 @@ class WorkflowInstance:
             **({"header": headers_to_json(headers)} if headers else {}),
         }))
         handle = ActivityHandle(self, seq, result_type, cancellation_type)
+        handle._local = local
+        handle._activity_type = name
+        handle._activity_id = activity_id or str(seq)
         self._activities[seq] = handle
         return handle
+
+    def cancelled_activity_error(self, handle: ActivityHandle) -> BaseException:
+        return self.converter.failure_converter.from_failure({
+            "message": "Activity cancelled", "source": "",
+            "activity_failure_info": {
+                "scheduled_event_id": 0, "started_event_id": 0, "identity": "",
+                "activity_type": handle._activity_type, "activity_id": handle._activity_id,
+                "retry_state": int(exc.RetryState.CANCEL_REQUESTED)},
+            "cause": {"message": "Activity cancelled", "source": "",
+                      "canceled_failure_info": {"details": []}},
+        }, self.converter.payload_converter)
 
     def _request_cancel_activity(self, handle: ActivityHandle) -> None:
         if self.is_evicted or self.completed:

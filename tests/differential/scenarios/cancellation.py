@@ -39,9 +39,7 @@ class Cancellable:
             return await workflow.execute_activity(
                 wait_forever, start_to_close_timeout=timedelta(seconds=30),
                 heartbeat_timeout=timedelta(seconds=2))
-        except (asyncio.CancelledError, ActivityError):
-            # Temporal raises ActivityError (cause CancelledError) here, Stalwart
-            # asyncio.CancelledError: catching both keeps this scenario about the histories.
+        except ActivityError:  # cause CancelledError: the activity was cancelled with the run
             self.stage = "cleaning"
             await workflow.execute_activity(clean_up, "room",
                                             start_to_close_timeout=timedelta(seconds=10))

@@ -89,8 +89,8 @@ class WaitsForActivityWithTimeout:
         try:
             return await asyncio.wait_for(
                 workflow.execute_activity("slow", start_to_close_timeout=FIVE_SECONDS), 30)
-        except TimeoutError:
-            return "timed out"
+        except (TimeoutError, ActivityError) as error:
+            return type(error).__name__
 
 
 def test_wait_for_timeout_becomes_timer(make_run: MakeRun) -> None:
@@ -104,7 +104,7 @@ def test_wait_for_timeout_becomes_timer(make_run: MakeRun) -> None:
     assert commands[1].attributes["activity_type"] == "slow"
 
 
-def test_wait_for_timer_fired_cancels_activity_and_raises_timeout(make_run: MakeRun) -> None:
+def test_wait_for_timer_fired_cancels_activity_as_temporal_does(make_run: MakeRun) -> None:
     run = make_run(WaitsForActivityWithTimeout)
     run.start()
 
@@ -113,7 +113,9 @@ def test_wait_for_timer_fired_cancels_activity_and_raises_timeout(make_run: Make
     assert types_of(commands) == [EventType.ACTIVITY_TASK_CANCEL_REQUESTED,
                                   EventType.WORKFLOW_EXECUTION_COMPLETED]
     assert commands[0].attributes == {"seq": 1}
-    assert decode(commands[1].attributes["result"]) == "timed out"
+    # As in Temporal (tests/differential/scenarios/wait_for_activity.py): the cancelled
+    # activity's await ends with ActivityError (cause CancelledError), which wait_for passes on.
+    assert decode(commands[1].attributes["result"]) == "ActivityError"
 
 
 def test_wait_for_result_in_time_cancels_timer(make_run: MakeRun) -> None:
@@ -297,8 +299,8 @@ class ActivityCancelledByHandle:
         handle.cancel()
         try:
             await handle
-        except asyncio.CancelledError:
-            return "abandoned"
+        except ActivityError as error:  # as in Temporal: ActivityError, cause CancelledError
+            return f"abandoned: {type(error.cause).__name__}"
         return "finished"
 
 
@@ -309,7 +311,7 @@ def test_abandoned_activity_cancel_records_no_cancel_request(make_run: MakeRun) 
 
     assert types_of(commands) == [EventType.ACTIVITY_TASK_SCHEDULED,
                                   EventType.WORKFLOW_EXECUTION_COMPLETED]
-    assert decode(commands[1].attributes["result"]) == "abandoned"
+    assert decode(commands[1].attributes["result"]) == "abandoned: CancelledError"
 
 
 @workflow.defn
@@ -351,7 +353,7 @@ class TryCancelActivity:
         handle.cancel()
         try:
             await handle
-        except asyncio.CancelledError:
+        except ActivityError:  # as in Temporal: ActivityError, cause CancelledError
             await asyncio.sleep(1)
             return "cancelled"
         return "finished"
