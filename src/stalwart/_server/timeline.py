@@ -223,14 +223,14 @@ def _activity_closed(word: str, tone: str) -> Any:
 
 def _timer_started(entry: Entry, attrs: dict[str, Any], _o: dict[str, Any], _t: str) -> None:
     entry.category = "timer"
-    entry.title = f"Timer {attrs.get('timerId', '')} started"
+    entry.title = f"Timer #{attrs.get('timerId', '')} started"
     if attrs.get("startToFireTimeout") is not None:
         entry.facts.append(("fires after", _duration(attrs["startToFireTimeout"])))
 
 
 def _timer_closed(word: str) -> Any:
     def handle(entry: Entry, attrs: dict[str, Any], _o: dict[str, Any], took: str) -> None:
-        entry.category, entry.title = "timer", f"Timer {attrs.get('timerId', '')} {word}"
+        entry.category, entry.title = "timer", f"Timer #{attrs.get('timerId', '')} {word}"
         if took:
             entry.facts.append(("after", took))
     return handle
