@@ -7,7 +7,6 @@ client.
 
 from __future__ import annotations
 
-import random
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -51,7 +50,7 @@ from ._model import search_attributes as _sa
 from ._model.events import CLOSE_EVENT_TYPES, EventType, HistoryEvent
 from ._model.list_filter import parse_list_query
 from ._model.search_attributes import TypedSearchAttributes
-from ._model.temporal_history import to_temporal
+from ._model.temporal_history import seed_for_run, to_temporal
 from ._runtime.definitions import get_workflow_definition
 from ._schedules import (
     Schedule,
@@ -282,10 +281,11 @@ class Client:
     async def _start_workflow_impl(self, input: StartWorkflowInput) -> WorkflowHandle[Any]:
         name, task_queue = input.workflow, input.task_queue
         timeout = input.execution_timeout
+        run_id = str(uuid.uuid4())
         request = StartWorkflowRequest(
             workflow_id=input.id, workflow_type=name, task_queue=task_queue,
             input=await self._encode(input.args, f"start_workflow({name!r}) arguments"),
-            run_id=str(uuid.uuid4()), random_seed=random.getrandbits(63),
+            run_id=run_id, random_seed=seed_for_run(run_id),
             execution_timeout=timeout.total_seconds() if timeout else None,
             id_reuse_policy=input.id_reuse_policy, id_conflict_policy=input.id_conflict_policy,
             start_signal=(input.start_signal, await self._encode(

@@ -7,8 +7,8 @@ import asyncio
 from datetime import timedelta
 
 from stalwart import activity, workflow
-from stalwart.client import Client, WorkflowHistoryEventFilterType
-from stalwart.worker import Worker
+from stalwart.client import Client, WorkflowHistory, WorkflowHistoryEventFilterType
+from stalwart.worker import Replayer, Worker
 
 from ._support import ACTIVITY_TIMEOUT
 
@@ -90,3 +90,38 @@ async def test_fetch_history_events_follows_a_running_workflow(client: Client,
         history = await handle.fetch_history(
             event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT)
         assert [e.event_id for e in history.events] == [9]
+
+
+@workflow.defn
+class Coin:
+    """Chooses its activities by workflow.random(): its commands depend on the run's seed."""
+
+    @workflow.run
+    async def run(self, flips: int) -> list[int]:
+        out = []
+        for _ in range(flips):
+            n = 1 if workflow.random().random() < 0.5 else 2
+            out.append(await workflow.execute_activity(step, n,
+                                                       start_to_close_timeout=ACTIVITY_TIMEOUT))
+        return out
+
+
+@workflow.defn
+class CoinParent:
+    @workflow.run
+    async def run(self) -> list[int]:
+        return await workflow.execute_child_workflow(Coin.run, 6, id="coin-child")
+
+
+async def test_exported_history_replays_with_the_runs_own_random_draws(
+        client: Client, task_queue: str) -> None:
+    """Temporal's JSON carries no random seed; Stalwart derives a run's seed from its run id,
+    so an exported history replays with the draws it was recorded with."""
+    async with Worker(client, task_queue=task_queue, workflows=[Coin, CoinParent],
+                      activities=[step]):
+        await client.execute_workflow(Coin.run, 6, id="coin", task_queue=task_queue)
+        await client.execute_workflow(CoinParent.run, id="coin-parent", task_queue=task_queue)
+    replayer = Replayer(workflows=[Coin, CoinParent])
+    for workflow_id in ("coin", "coin-child", "coin-parent"):
+        exported = (await client.get_workflow_handle(workflow_id).fetch_history()).to_json()
+        await replayer.replay_workflow(WorkflowHistory.from_json(workflow_id, exported))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import random
 import time
 import uuid
 from collections import OrderedDict
@@ -16,6 +15,7 @@ from typing import Any
 
 from .. import exceptions as exc
 from .._model.events import Command, EventType, HistoryEvent
+from .._model.temporal_history import seed_for_run
 from .._runtime import messaging
 from .._runtime.definitions import WorkflowDefinition
 from .._runtime.instance import WorkflowInstance, WorkflowTaskError
@@ -319,7 +319,8 @@ class WorkflowWorker:
             inbox_max_id=inbox_max_id, workflow_time=now, commands=commands,
             eager_activity_queue=self.task_queue,
             eager_activity_limit=self._eager_activity_slots(), claim_next_task=True,
-            new_run_id=new_run_id, new_run_seed=random.getrandbits(63),
+            new_run_id=new_run_id,
+            new_run_seed=seed_for_run(new_run_id) if new_run_id is not None else 0,
             accepted_updates=accepted_updates, rejected_updates=rejected_updates)
 
     def _after_commit(self, run_id: str, instance: WorkflowInstance,
