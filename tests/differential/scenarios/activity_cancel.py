@@ -9,9 +9,14 @@ from temporalio.client import Client
 
 from ._util import wait_for_query
 
+# Set by the activity once it runs (the worker runs in run()'s process and event loop), so
+# run() cancels an activity that has started, on both servers.
+activity_running = asyncio.Event()
+
 
 @activity.defn
 async def crawl() -> str:
+    activity_running.set()
     while True:
         activity.heartbeat()
         await asyncio.sleep(0.05)
@@ -56,6 +61,6 @@ async def run(client: Client, task_queue: str) -> object:
     handle = await client.start_workflow(Crawler.run, id=f"{task_queue}-crawler",
                                          task_queue=task_queue)
     await wait_for_query(handle, "where", "crawling")
-    await asyncio.sleep(0.5)  # let the activity start, so its cancellation is recorded
+    await asyncio.wait_for(activity_running.wait(), 30)
     await handle.signal(Crawler.halt)
     return await handle.result()

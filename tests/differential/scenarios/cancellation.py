@@ -10,9 +10,14 @@ from temporalio.exceptions import ActivityError
 
 from ._util import wait_for_query
 
+# Set by the activity once it runs (the worker runs in run()'s process and event loop), so
+# run() cancels an activity that has started, on both servers.
+activity_running = asyncio.Event()
+
 
 @activity.defn
 async def wait_forever() -> str:
+    activity_running.set()
     while True:
         activity.heartbeat()
         await asyncio.sleep(0.05)
@@ -54,7 +59,7 @@ async def run(client: Client, task_queue: str) -> object:
     handle = await client.start_workflow(Cancellable.run, id=f"{task_queue}-cancel",
                                          task_queue=task_queue)
     await wait_for_query(handle, "where", "waiting")
-    await asyncio.sleep(0.3)  # let the activity start, so its cancellation is recorded
+    await asyncio.wait_for(activity_running.wait(), 30)
     await handle.cancel()
     try:
         await handle.result()
