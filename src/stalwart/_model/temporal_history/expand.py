@@ -184,7 +184,6 @@ class _Expander:
                 "EXECUTION_NOT_FOUND" if kind == "signal" else
                 "CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_"
                 "NOT_FOUND",
-                "workflowTaskCompletedEventId": str(self.wft_completed),
                 "namespace": self.namespace, "workflowExecution": self.execution(attrs),
                 "initiatedEventId": pj.int64(self.external.get((kind, attrs["seq"])))})
         else:
