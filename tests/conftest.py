@@ -1,8 +1,8 @@
 """Shared fixtures: every test gets its own real store.
 
-The engine suites (``tests/integration``, ``tests/steering``, ``tests/schedules``) run every
-test that uses the store fixtures twice: on a real SQLite file and on a fresh schema of a real
-PostgreSQL server. Other suites use SQLite.
+The engine suites (``tests/integration``, ``tests/steering``, ``tests/schedules``) and the store
+conformance suite (``tests/unit/store``) run every test that uses the store fixtures twice: on
+a real SQLite file and on a fresh schema of a real PostgreSQL server. Other suites use SQLite.
 """
 
 from __future__ import annotations
@@ -16,12 +16,18 @@ import pytest
 from stalwart.client import Client
 from tests.helpers.postgres import fresh_schema_url
 
-ENGINE_SUITES = ("integration", "steering", "schedules")
+ENGINE_SUITES = ("integration", "steering", "schedules", "unit/store")
+TESTS = Path(__file__).parent
+
+
+def _suite_of(path: Path) -> str:
+    relative = path.relative_to(TESTS).parts
+    return "/".join(relative[:2]) if relative[:1] == ("unit",) else relative[0]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "store_backend" in metafunc.fixturenames and any(
-            part in ENGINE_SUITES for part in metafunc.definition.path.parts):
+    if "store_backend" in metafunc.fixturenames and \
+            _suite_of(metafunc.definition.path) in ENGINE_SUITES:
         metafunc.parametrize("store_backend", ["sqlite", "postgres"], indirect=True)
 
 

@@ -93,8 +93,7 @@ class WorkflowEnvironment:
             return False
         store = self._client.store
         now = self._client._clock.now()
-        ready = await store._reader.run(_has_ready_work, now)  # type: ignore[attr-defined]
-        return not ready
+        return not await store.has_ready_work(now)
 
     async def _skip_forever(self) -> None:
         assert self._clock is not None
@@ -131,14 +130,6 @@ class WorkflowEnvironment:
                         exc_value: BaseException | None,
                         traceback: TracebackType | None) -> None:
         await self.shutdown()
-
-
-def _has_ready_work(conn: Any, now: float) -> bool:
-    return conn.execute(
-        "SELECT 1 FROM workflow_tasks WHERE visible_at <= ? AND lease_owner IS NULL "
-        "UNION ALL SELECT 1 FROM activity_tasks WHERE visible_at <= ? AND lease_owner IS NULL "
-        "UNION ALL SELECT 1 FROM timers WHERE fire_at <= ? LIMIT 1", (now, now, now)
-    ).fetchone() is not None
 
 
 class ActivityEnvironment:

@@ -29,7 +29,7 @@ def with_schema(url: str, schema: str) -> str:
     return urlunparse(parsed._replace(query=urlencode(query)))
 
 
-def _admin_connect() -> object:
+def admin_connect() -> object:
     import psycopg
 
     parsed = urlparse(server_url())
@@ -49,7 +49,7 @@ def require_server() -> str:
             pytest.fail(message)
         pytest.skip(message)
     try:
-        with _admin_connect() as conn:  # type: ignore[attr-defined]
+        with admin_connect() as conn:  # type: ignore[attr-defined]
             conn.execute("SELECT 1")
     except psycopg.Error as error:
         message = (f"PostgreSQL tests NOT RUN: no server at {url} ({error}). Start one or set "
@@ -67,5 +67,5 @@ def fresh_schema_url() -> Iterator[str]:
     try:
         yield with_schema(url, schema)
     finally:
-        with _admin_connect() as conn:  # type: ignore[attr-defined]
+        with admin_connect() as conn:  # type: ignore[attr-defined]
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from urllib.parse import urlparse, urlunparse
 
 import psycopg
 import pytest
@@ -12,10 +14,11 @@ from stalwart._store import open_store
 from stalwart._store.base import ExecutionStatus, StartWorkflowRequest
 from stalwart._store.postgres import PostgresStore
 from stalwart._store.postgres.connection import parse_url
-from stalwart._store.postgres.schema import SCHEMA_VERSION
+from stalwart._store.schema import SCHEMA_VERSION
 from stalwart.client import Client
 from stalwart.exceptions import StoreError
 from stalwart.worker import Worker
+from tests.helpers.postgres import server_url
 
 from . import workflows as w
 from .conftest import admin_connect
@@ -147,3 +150,28 @@ async def test_store_retention_deletes_closed_runs_only(client: Client, task_que
                 f"{pg_schema}.executions e WHERE e.run_id = h.run_id)").fetchone()
         assert leftovers == (0,)
         await client.get_workflow_handle("still-open").terminate()
+
+
+async def test_prefix_ranges_compare_by_code_point_in_a_database_of_another_collation() -> None:
+    # In an ICU en-US database "aB-2" sorts between "ab" and "ab" + U+10FFFF; compared by code
+    # point (COLLATE "C") it does not, and neither prefix filter may list it.
+    name = f"stalwart_collation_{uuid.uuid4().hex[:8]}"
+    with admin_connect() as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu "
+                     "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
+    try:
+        url = urlunparse(urlparse(server_url())._replace(path=f"/{name}", query=""))
+        store = await open_store(url)
+        try:
+            now = time.time()
+            for workflow_id in ("ab-1", "aB-2", "ab", "a-b", "abé"):
+                await store.start_workflow(_request(workflow_id), now)
+            listed = await store.list_executions(workflow_id_prefix="ab")
+            filtered = await store.list_workflows("WorkflowId STARTS_WITH 'ab'", 100, 0)
+        finally:
+            await store.close()
+    finally:
+        with admin_connect() as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    assert sorted(r.workflow_id for r in listed) == ["ab", "ab-1", "abé"]
+    assert sorted(r.workflow_id for r in filtered) == ["ab", "ab-1", "abé"]

@@ -34,6 +34,7 @@ from .._store.base import (
 from ..converter import DataConverter, _payload_to_json
 from .clock import Clock
 from .codec import decode_events, decode_value, encode_commands, encode_value
+from .decisions import TaskContext, decide
 from .metrics import METRICS, gauge_lines
 
 logger = logging.getLogger(__name__)
@@ -277,9 +278,8 @@ class WorkflowWorker:
         except (exc.NondeterminismError, WorkflowTaskError, _UnregisteredWorkflow) as error:
             await self._fail_task(claim, error, now)
             return None
-        completion = await self._completion(run_id, instance, commands, now,
-                                            claim.inbox_max_id)
-        eager_limit = completion.eager_activity_limit
+        completion, eager_limit = await self._completion(run_id, instance, commands, now,
+                                                         claim.inbox_max_id)
         try:
             result = await self.store.complete_workflow_task(completion, now)
         except (TypeError, ValueError) as error:
@@ -295,13 +295,9 @@ class WorkflowWorker:
 
     async def _completion(self, run_id: str, instance: WorkflowInstance,
                           commands: list[Command], now: float,
-                          inbox_max_id: int) -> WorkflowTaskCompletion:
-        new_run_id = None
-        for command in commands:
-            if command.event_type == EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-                new_run_id = str(uuid.uuid4())
-                # Recorded with the event, as Temporal's newExecutionRunId.
-                command.attributes["new_run_id"] = new_run_id
+                          inbox_max_id: int) -> tuple[WorkflowTaskCompletion, int]:
+        """The task's completion for the store, and how many eager activity slots were
+        reserved for it (released once the store has answered)."""
         accepted_updates = instance.accepted_updates
         rejected_updates = instance.rejected_updates
         if self.converter.payload_codec is not None:
@@ -314,14 +310,19 @@ class WorkflowWorker:
                 (update_id, await encode_value(copy.deepcopy(failure),
                                                self.converter.payload_codec))
                 for update_id, failure in rejected_updates]
+        eager_slots = self._eager_activity_slots()
+        # A run that continues as new gets its id here and its seed from that id, as every
+        # run does (exported histories carry no seed; see seed_for_run).
+        next_run_id = str(uuid.uuid4())
+        decisions = decide(commands, TaskContext(
+            run_id=run_id, workflow_id=instance.info.workflow_id, identity=self.identity,
+            task_queue=self.task_queue, eager_slots=eager_slots,
+            random_seed=lambda: seed_for_run(next_run_id), new_run_id=lambda: next_run_id))
         return WorkflowTaskCompletion(
             run_id=run_id, worker_id=self.worker_id, identity=self.identity,
-            inbox_max_id=inbox_max_id, workflow_time=now, commands=commands,
-            eager_activity_queue=self.task_queue,
-            eager_activity_limit=self._eager_activity_slots(), claim_next_task=True,
-            new_run_id=new_run_id,
-            new_run_seed=seed_for_run(new_run_id) if new_run_id is not None else 0,
-            accepted_updates=accepted_updates, rejected_updates=rejected_updates)
+            inbox_max_id=inbox_max_id, workflow_time=now, decisions=decisions,
+            claim_next_task=True, accepted_updates=accepted_updates,
+            rejected_updates=rejected_updates), eager_slots
 
     def _after_commit(self, run_id: str, instance: WorkflowInstance,
                       result: CompletionResult) -> WorkflowTaskClaim | None:
@@ -364,8 +365,8 @@ class WorkflowWorker:
         except (exc.NondeterminismError, WorkflowTaskError):
             instance.evict()
             return None  # the ordinary path records the task failure
-        completion = await self._completion(request.run_id, instance, commands, now, 0)
-        eager_limit = completion.eager_activity_limit
+        completion, eager_limit = await self._completion(request.run_id, instance, commands,
+                                                         now, 0)
         lock = self._lock(request.run_id)
         try:
             async with lock:
@@ -419,10 +420,9 @@ class WorkflowWorker:
                 # (and be recorded) through replay.
                 self._evict(run_id)
                 return False
-            completion = await self._completion(run_id, instance, commands, now, 0)
+            completion, eager_limit = await self._completion(run_id, instance, commands, now, 0)
             # Another worker may have advanced the run since this instance was cached.
             completion.history_length = entry.history_length
-            eager_limit = completion.eager_activity_limit
             try:
                 outcome, committed, claimed = await self.store.complete_activity_and_workflow_task(
                     claim.seq, claim.attempt, stored_result, claim.started_at, completion, now)

@@ -102,10 +102,11 @@ _BOOLEAN_SUM = re.compile(r"SUM\(([^()]*(?:IS NULL|IS NOT NULL)[^()]*)\)")
 
 
 def postgres_sql(sql: str) -> str:
-    """The SQLite dialect used here, in PostgreSQL's."""
+    """The SQLite dialect used here, in PostgreSQL's (placeholders stay ``?``: the store's
+    driver translates them)."""
     sql = _JSON_FIELD.sub(lambda m: f"(attributes::jsonb ->> '{m.group(1)}')", sql)
     sql = _BOOLEAN_SUM.sub(lambda m: f"SUM(({m.group(1)})::int)", sql)
-    return sql.replace("?", "%s")
+    return sql
 
 
 class _PostgresSql:
@@ -113,13 +114,7 @@ class _PostgresSql:
         self._store = store
 
     async def fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        translated = postgres_sql(sql)
-
-        async def run(conn: Any) -> list[Any]:
-            cursor = await conn.execute(translated, params)
-            return list(await cursor.fetchall())
-
-        rows: list[Any] = await self._store._db.read("server read", run)
+        rows: list[Any] = await self._store.fetch_sql(postgres_sql(sql), params)
         return rows
 
     def close(self) -> None:

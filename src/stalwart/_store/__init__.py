@@ -1,9 +1,10 @@
-"""Stores: the only shared state. ``open_store(url)`` picks the backend from the URL."""
+"""Stores: the only shared state. ``open_store(url)`` picks the database's driver from the URL."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import ModuleType
 
 from .base import Store
 
@@ -20,22 +21,28 @@ def resolve_url(url: str | None) -> str:
     return f"sqlite:///{Path.cwd() / DEFAULT_SQLITE_FILE}"
 
 
-async def open_store(url: str | None) -> Store:
-    resolved = resolve_url(url)
-    if resolved.startswith("sqlite:"):
-        from .sqlite.store import SqliteStore
+def driver_of(url: str) -> ModuleType:
+    """The ``store`` module of the database ``url`` names (imported only when used)."""
+    if url.startswith("sqlite:"):
+        from .sqlite import store as sqlite_store
 
-        return await SqliteStore.open(resolved)
-    if resolved.startswith(("postgresql:", "postgres:")):
+        return sqlite_store
+    if url.startswith(("postgresql:", "postgres:")):
         try:
-            from .postgres import PostgresStore
+            from .postgres import store as postgres_store
         except ImportError as error:
             raise ValueError(
-                f"store URL {resolved!r}: the PostgreSQL driver is not installed ({error}); "
+                f"store URL {url!r}: the PostgreSQL driver is not installed ({error}); "
                 "install it with: pip install 'stalwart[postgres]'"
             ) from error
-        return await PostgresStore.open(resolved)
+        return postgres_store
     raise ValueError(
-        f"store URL {resolved!r} is not understood: use sqlite:///path/to/file.db or "
+        f"store URL {url!r} is not understood: use sqlite:///path/to/file.db or "
         "postgresql://user@host:port/database (or set STALWART_URL)"
     )
+
+
+async def open_store(url: str | None) -> Store:
+    resolved = resolve_url(url)
+    store: Store = await driver_of(resolved).open_store(resolved)
+    return store

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Protocol
 
-from .._model.events import Command, HistoryEvent
+from .._model.events import HistoryEvent
 from .wakeup import Notifier, Subscription
 
 
@@ -157,6 +157,106 @@ class ActivityTaskClaim:
     heartbeat_details: list[dict[str, Any]]
 
 
+# -- what a workflow task decided, as the store applies it -----------------------------------
+# The engine turns the workflow's commands into these (``_engine/decisions.py``): each is the
+# event to append and the rows it implies, already decided. The store only applies them, and
+# adds what depends on the database's state at commit time (a child whose id is taken, an
+# external target that has closed).
+
+
+@dataclass
+class ScheduleActivity:
+    seq: int
+    task_queue: str
+    activity_type: str
+    activity_id: str
+    input: list[dict[str, Any]]
+    options: dict[str, Any]
+    eager: bool  # leased at once to the completing worker, which runs it without polling
+
+
+@dataclass
+class RequestCancelActivity:
+    seq: int
+    # Recorded as the activity's cancellation if it is not running anywhere.
+    failure: dict[str, Any]
+
+
+@dataclass
+class StartTimer:
+    seq: int
+    seconds: float
+
+
+@dataclass
+class CancelTimer:
+    seq: int
+
+
+@dataclass
+class StartChild:
+    request: StartWorkflowRequest
+
+
+@dataclass
+class SignalExternal:
+    seq: int
+    workflow_id: str
+    run_id: str | None
+    child_only: bool
+    attributes: dict[str, Any]  # of the target's WorkflowExecutionSignaled event
+
+
+@dataclass
+class CancelExternal:
+    seq: int
+    workflow_id: str
+    run_id: str | None
+    child_only: bool
+    attributes: dict[str, Any]  # of the target's WorkflowExecutionCancelRequested event
+
+
+@dataclass
+class UpsertSearchAttributes:
+    changes: dict[str, Any]
+
+
+@dataclass
+class UpsertMemo:
+    changes: dict[str, Any]
+
+
+@dataclass
+class CompleteUpdate:
+    update_id: str
+    result: dict[str, Any] | None
+    failure: dict[str, Any] | None
+
+
+@dataclass
+class CloseRun:
+    status: ExecutionStatus
+    result: dict[str, Any] | None
+    failure: dict[str, Any] | None
+    # Continue-as-new: the next run. The store carries over what the closing run's row knows
+    # (first run id, parent, an inherited execution deadline).
+    next_run: StartWorkflowRequest | None = None
+
+
+Effect = (ScheduleActivity | RequestCancelActivity | StartTimer | CancelTimer | StartChild
+          | SignalExternal | CancelExternal | UpsertSearchAttributes | UpsertMemo
+          | CompleteUpdate | CloseRun)
+
+
+@dataclass
+class Decision:
+    """One command of a workflow task: the event it appends, and what else it does."""
+
+    event_type: str
+    attributes: dict[str, Any]
+    effect: Effect | None = None
+
+
 @dataclass
 class WorkflowTaskCompletion:
     run_id: str
@@ -164,12 +264,8 @@ class WorkflowTaskCompletion:
     identity: str
     inbox_max_id: int
     workflow_time: float
-    commands: Sequence[Command]
-    eager_activity_queue: str | None = None
-    eager_activity_limit: int = 0
+    decisions: Sequence[Decision]
     claim_next_task: bool = True
-    new_run_id: str | None = None
-    new_run_seed: int = 0
     accepted_updates: Sequence[HistoryEvent] = ()
     rejected_updates: Sequence[tuple[str, dict[str, Any]]] = ()
     # The history length the completing instance had seen, when it completes without a claim
@@ -262,6 +358,8 @@ class Store(Protocol):
 
     async def wait_closed(self, run_id: str, timeout: float | None) -> ExecutionRow | None: ...
 
+    async def fetch_sql(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]: ...
+
     # -- workers --------------------------------------------------------------------------
     async def register_worker(self, worker: WorkerRow) -> None: ...
 
@@ -340,6 +438,8 @@ class Store(Protocol):
     async def time_out_executions(self, now: float, limit: int) -> int: ...
 
     async def next_due_time(self, now: float) -> float | None: ...
+
+    async def has_ready_work(self, now: float) -> bool: ...
 
     # -- operations ---------------------------------------------------------------------------
     async def delete_closed_runs(self, closed_before: float, limit: int = 1000) -> int: ...

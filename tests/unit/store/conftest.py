@@ -1,4 +1,7 @@
-"""Each store test gets a real SQLite file of its own."""
+"""The store conformance suite: every test that uses ``store`` or ``db_url`` runs against a
+real SQLite file and a fresh schema of a real PostgreSQL server (``store_backend``, see
+``tests/conftest.py``). Tests of a SQLite file's own handling (``test_open.py``) take a file
+path and run once; PostgreSQL's own are in ``tests/postgres``."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from stalwart._store import open_store
-from stalwart._store.sqlite.store import SqliteStore
+from stalwart._store.database import DatabaseStore
 
 
 @pytest.fixture
@@ -17,9 +20,9 @@ def db_path(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def store(db_path: str) -> AsyncIterator[SqliteStore]:
-    opened = await open_store(f"sqlite:///{db_path}")
-    assert isinstance(opened, SqliteStore)
+async def store(db_url: str) -> AsyncIterator[DatabaseStore]:
+    opened = await open_store(db_url)
+    assert isinstance(opened, DatabaseStore)
     try:
         yield opened
     finally:

@@ -1,18 +1,21 @@
-"""Small builders for driving the SQLite store the way the engine does."""
+"""Small builders for driving a store the way the engine does."""
 
 from __future__ import annotations
 
 import sqlite3
 from typing import Any
 
+from stalwart._engine.decisions import TaskContext, decide
 from stalwart._model.events import Command, EventType, HistoryEvent
 from stalwart._store.base import (
     CompletionResult,
+    Decision,
     StartWorkflowRequest,
     Store,
     WorkflowTaskClaim,
     WorkflowTaskCompletion,
 )
+from stalwart._store.database import DatabaseStore
 from stalwart.common import RetryPolicy
 from stalwart.converter import DataConverter, _payload_to_json
 
@@ -67,11 +70,25 @@ async def claim_one(store: Store, now: float, worker: str = WORKER,
     return claims[0]
 
 
+def decided(claim: WorkflowTaskClaim, commands: list[Command], worker: str = WORKER, *,
+            eager_activity_limit: int = 0, new_run_id: str = "run-next",
+            new_run_seed: int = 0) -> list[Decision]:
+    """The commands as the engine decides them."""
+    return decide(commands, TaskContext(
+        run_id=claim.run_id, workflow_id=claim.workflow_id, identity=worker, task_queue=QUEUE,
+        eager_slots=eager_activity_limit, random_seed=lambda: new_run_seed,
+        new_run_id=lambda: new_run_id))
+
+
 async def complete(store: Store, claim: WorkflowTaskClaim, commands: list[Command],
-                   now: float, worker: str = WORKER, **kwargs: Any) -> CompletionResult:
+                   now: float, worker: str = WORKER, *, eager_activity_limit: int = 0,
+                   new_run_id: str = "run-next", new_run_seed: int = 0,
+                   **kwargs: Any) -> CompletionResult:
     return await store.complete_workflow_task(WorkflowTaskCompletion(
         run_id=claim.run_id, worker_id=worker, identity=worker,
-        inbox_max_id=claim.inbox_max_id, workflow_time=now, commands=commands,
+        inbox_max_id=claim.inbox_max_id, workflow_time=now,
+        decisions=decided(claim, commands, worker, eager_activity_limit=eager_activity_limit,
+                          new_run_id=new_run_id, new_run_seed=new_run_seed),
         **kwargs), now)
 
 
@@ -83,8 +100,15 @@ def event_types(history: list[HistoryEvent]) -> list[str]:
     return [e.event_type for e in history]
 
 
-def count_rows(path: str, table: str, where: str = "1", *args: Any) -> int:
-    """Count rows on a connection of our own, so the answer reflects committed data only."""
+async def count_rows(store: DatabaseStore, table: str, where: str = "1 = 1",
+                     *args: Any) -> int:
+    """Count committed rows (the store's reads never see a write in progress)."""
+    rows = await store.fetch_sql(f"SELECT COUNT(*) FROM {table} WHERE {where}", args)
+    return int(rows[0][0])
+
+
+def count_file_rows(path: str, table: str, where: str = "1", *args: Any) -> int:
+    """Count rows of a SQLite file on a connection of our own."""
     conn = sqlite3.connect(path)
     try:
         return int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", args)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stalwart._model.events import Command, EventType
-from stalwart._store.sqlite.store import SqliteStore
+from stalwart._store.database import DatabaseStore
 
 from .helpers import (
     QUEUE,
@@ -21,7 +21,7 @@ from .helpers import (
 FAILURE = {"message": "boom", "application_failure_info": {"type": "Boom"}}
 
 
-async def _scheduled(store: SqliteStore, *commands: Command) -> str:
+async def _scheduled(store: DatabaseStore, *commands: Command) -> str:
     run_id = await start(store, "wf-1")
     claim = await claim_one(store, T0)
     result = await complete(store, claim, list(commands), T0)
@@ -30,7 +30,7 @@ async def _scheduled(store: SqliteStore, *commands: Command) -> str:
 
 
 async def test_claim_activity_task_carries_input_options_and_attempt(
-        store: SqliteStore) -> None:
+        store: DatabaseStore) -> None:
     run_id = await _scheduled(store, schedule(1, start_to_close=30, heartbeat=5))
 
     claims = await store.claim_activity_tasks(QUEUE, "act-worker", T0 + 1, 10)
@@ -50,7 +50,7 @@ async def test_claim_activity_task_carries_input_options_and_attempt(
 
 
 async def test_complete_activity_task_is_fenced_by_worker_and_attempt(
-        store: SqliteStore) -> None:
+        store: DatabaseStore) -> None:
     run_id = await _scheduled(store, schedule(1))
     (claim,) = await store.claim_activity_tasks(QUEUE, "act-worker", T0, 1)
 
@@ -75,7 +75,7 @@ async def test_complete_activity_task_is_fenced_by_worker_and_attempt(
 
 
 async def test_complete_activity_task_can_claim_the_workflow_task_at_once(
-        store: SqliteStore) -> None:
+        store: DatabaseStore) -> None:
     run_id = await _scheduled(store, schedule(1))
     await store.claim_activity_tasks(QUEUE, WORKER, T0, 1)
 
@@ -93,7 +93,7 @@ async def test_complete_activity_task_can_claim_the_workflow_task_at_once(
 
 
 async def test_fail_activity_task_with_retry_reschedules_next_attempt(
-        store: SqliteStore) -> None:
+        store: DatabaseStore) -> None:
     run_id = await _scheduled(store, schedule(1, maximum_attempts=3))
     await store.claim_activity_tasks(QUEUE, "act-worker", T0, 1)
 
@@ -117,7 +117,7 @@ async def test_fail_activity_task_with_retry_reschedules_next_attempt(
 
 
 async def test_fail_activity_task_final_records_failure_for_workflow(
-        store: SqliteStore) -> None:
+        store: DatabaseStore) -> None:
     run_id = await _scheduled(store, schedule(1))
     await store.claim_activity_tasks(QUEUE, "act-worker", T0, 1)
     final = {"message": "activity failed", "activity_failure_info": {"retry_state": 4},
@@ -137,7 +137,7 @@ async def test_fail_activity_task_final_records_failure_for_workflow(
 
 
 async def test_fail_activity_task_without_worker_is_the_sweeper_path(
-        store: SqliteStore) -> None:
+        store: DatabaseStore) -> None:
     run_id = await _scheduled(store, schedule(1))
     await store.claim_activity_tasks(QUEUE, "act-worker", T0, 1)
 
@@ -148,7 +148,7 @@ async def test_fail_activity_task_without_worker_is_the_sweeper_path(
     assert event.event_type == EventType.ACTIVITY_TASK_TIMED_OUT
 
 
-async def test_heartbeat_moves_heartbeat_deadline(store: SqliteStore) -> None:
+async def test_heartbeat_moves_heartbeat_deadline(store: DatabaseStore) -> None:
     run_id = await _scheduled(store, schedule(1, start_to_close=100, heartbeat=10))
     await store.claim_activity_tasks(QUEUE, "act-worker", T0, 1)
     assert [a.seq for a in await store.find_expired_activities(T0 + 10, 10)] == [1]
@@ -168,7 +168,7 @@ async def test_heartbeat_moves_heartbeat_deadline(store: SqliteStore) -> None:
     assert [a.seq for a in await store.find_expired_activities(T0 + 100, 10)] == [1]
 
 
-async def test_heartbeat_from_stale_attempt_or_worker_is_refused(store: SqliteStore) -> None:
+async def test_heartbeat_from_stale_attempt_or_worker_is_refused(store: DatabaseStore) -> None:
     run_id = await _scheduled(store, schedule(1, heartbeat=10))
     await store.claim_activity_tasks(QUEUE, "act-worker", T0, 1)
 
@@ -177,7 +177,7 @@ async def test_heartbeat_from_stale_attempt_or_worker_is_refused(store: SqliteSt
     assert await store.heartbeat_activity_task(run_id, 99, 1, "act-worker", [], T0 + 1) is None
 
 
-async def test_heartbeat_reports_cancel_requested_by_workflow(store: SqliteStore) -> None:
+async def test_heartbeat_reports_cancel_requested_by_workflow(store: DatabaseStore) -> None:
     run_id = await _scheduled(store, schedule(1, heartbeat=10))
     await store.claim_activity_tasks(QUEUE, "act-worker", T0, 1)
     await store.signal_workflow("wf-1", None, "stop", [], "client", T0 + 1)
@@ -192,7 +192,7 @@ async def test_heartbeat_reports_cancel_requested_by_workflow(store: SqliteStore
 
 
 async def test_cancel_request_for_unstarted_activity_cancels_at_once(
-        store: SqliteStore) -> None:
+        store: DatabaseStore) -> None:
     run_id = await _scheduled(store, schedule(1))
     await store.signal_workflow("wf-1", None, "stop", [], "client", T0 + 1)
     claim = await claim_one(store, T0 + 1)
@@ -207,7 +207,7 @@ async def test_cancel_request_for_unstarted_activity_cancels_at_once(
 
 
 async def test_dead_worker_activities_found_and_workflow_tasks_released(
-        store: SqliteStore) -> None:
+        store: DatabaseStore) -> None:
     run_a = await start(store, "wf-a")
     run_b = await start(store, "wf-b")
     claims = await store.claim_workflow_tasks(QUEUE, "dead", T0, 10, 2)

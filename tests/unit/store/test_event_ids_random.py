@@ -11,14 +11,13 @@ import asyncio
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stalwart._model.events import Command, EventType, HistoryEvent
 from stalwart._store import open_store
-from stalwart._store.sqlite.store import SqliteStore
+from stalwart._store.database import DatabaseStore
 from stalwart.exceptions import WorkflowNotFoundError
 
 from .helpers import (
@@ -39,7 +38,7 @@ FAILURE = {"message": "flaky", "application_failure_info": {"type": "Flaky"}}
 
 
 class Simulation:
-    def __init__(self, store: SqliteStore, rng: random.Random) -> None:
+    def __init__(self, store: DatabaseStore, rng: random.Random) -> None:
         self.store = store
         self.rng = rng
         self.now = T0
@@ -163,11 +162,12 @@ def check_history(run_id: str, history: list[HistoryEvent]) -> None:
 
 @pytest.mark.parametrize("seed", range(6))
 async def test_random_interleavings_never_gap_or_duplicate_event_ids(
-        tmp_path: Path, seed: int) -> None:
+        db_url: str, seed: int) -> None:
     rng = random.Random(seed)
     # synchronous=NORMAL: durability is not under test here, ordering is.
-    store = await open_store(f"sqlite:///{tmp_path / 'random.db'}?synchronous=NORMAL")
-    assert isinstance(store, SqliteStore)
+    url = f"{db_url}?synchronous=NORMAL" if db_url.startswith("sqlite:") else db_url
+    store = await open_store(url)
+    assert isinstance(store, DatabaseStore)
     simulation = Simulation(store, rng)
     try:
         for _ in range(3):

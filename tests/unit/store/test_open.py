@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from stalwart._store import open_store
-from stalwart._store.sqlite.connection import SCHEMA_VERSION
+from stalwart._store.schema import SCHEMA_VERSION
 from stalwart._store.sqlite.store import SqliteStore
 from stalwart.exceptions import StoreError
 
-from .helpers import T0, count_rows, start
+from .helpers import T0, count_file_rows, start
 
 _OPEN_ON_SIGNAL = """
 import asyncio, pathlib, sys, time
@@ -73,7 +73,7 @@ async def test_open_twice_migrates_once_and_keeps_data(db_path: str) -> None:
     assert execution is not None
     assert _tables(db_path) == tables
     assert _meta(db_path) == {"schema_version": str(SCHEMA_VERSION), "application": "stalwart"}
-    assert count_rows(db_path, "executions") == 1
+    assert count_file_rows(db_path, "executions") == 1
 
 
 async def test_open_store_two_processes_migrate_new_file_at_once(tmp_path: Path) -> None:
@@ -111,7 +111,7 @@ async def test_open_store_two_processes_migrate_new_file_at_once(tmp_path: Path)
         await start(store, "after-race")
     finally:
         await store.close()
-    assert count_rows(str(db_path), "executions") == 1
+    assert count_file_rows(str(db_path), "executions") == 1
 
 
 async def test_open_store_rejects_non_sqlite_file_naming_it(tmp_path: Path) -> None:

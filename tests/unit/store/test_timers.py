@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from stalwart._model.events import Command, EventType
 from stalwart._store.base import ExecutionStatus
-from stalwart._store.sqlite.store import SqliteStore
+from stalwart._store.database import DatabaseStore
 
 from .helpers import (
     QUEUE,
@@ -20,7 +20,7 @@ from .helpers import (
 )
 
 
-async def test_fire_due_timers_fires_only_due_timers(store: SqliteStore) -> None:
+async def test_fire_due_timers_fires_only_due_timers(store: DatabaseStore) -> None:
     run_id = await start(store, "wf-1")
     claim = await claim_one(store, T0)
     await complete(store, claim, [start_timer(1, 10), start_timer(2, 60)], T0)
@@ -36,7 +36,7 @@ async def test_fire_due_timers_fires_only_due_timers(store: SqliteStore) -> None
     assert [e.attributes["seq"] for e in wake.inbox] == [1]
 
 
-async def test_fire_due_timers_respects_limit_in_fire_order(store: SqliteStore) -> None:
+async def test_fire_due_timers_respects_limit_in_fire_order(store: DatabaseStore) -> None:
     run_id = await start(store, "wf-1")
     claim = await claim_one(store, T0)
     await complete(store, claim, [start_timer(1, 30), start_timer(2, 10), start_timer(3, 20)],
@@ -48,7 +48,7 @@ async def test_fire_due_timers_respects_limit_in_fire_order(store: SqliteStore) 
     assert [e.attributes["seq"] for e in await store.get_inbox(run_id)] == [2, 3, 1]
 
 
-async def test_canceled_timer_never_fires(store: SqliteStore) -> None:
+async def test_canceled_timer_never_fires(store: DatabaseStore) -> None:
     run_id = await start(store, "wf-1")
     claim = await claim_one(store, T0)
     await complete(store, claim, [start_timer(1, 10)], T0)
@@ -61,7 +61,7 @@ async def test_canceled_timer_never_fires(store: SqliteStore) -> None:
     assert await store.get_inbox(run_id) == []
 
 
-async def test_time_out_executions_closes_expired_runs(store: SqliteStore, db_path: str) -> None:
+async def test_time_out_executions_closes_expired_runs(store: DatabaseStore) -> None:
     run_id = await start(store, "wf-1", execution_timeout=60)
     other = await start(store, "wf-2", execution_timeout=600)
     claim = await store.claim_workflow_tasks(QUEUE, "w", T0, 10, 5)
@@ -82,7 +82,7 @@ async def test_time_out_executions_closes_expired_runs(store: SqliteStore, db_pa
     assert event_types(history)[-1] == EventType.WORKFLOW_EXECUTION_TIMED_OUT
     assert [e.event_id for e in history] == list(range(1, len(history) + 1))
     for table in ("workflow_tasks", "activity_tasks", "timers", "inbox"):
-        assert count_rows(db_path, table, "run_id = ?", run_id) == 0, table
+        assert await count_rows(store, table, "run_id = ?", run_id) == 0, table
     still_running = await store.get_execution("wf-2", other)
     assert still_running is not None
     assert still_running.status == ExecutionStatus.RUNNING
@@ -91,7 +91,7 @@ async def test_time_out_executions_closes_expired_runs(store: SqliteStore, db_pa
     assert not late.accepted
 
 
-async def test_wait_closed_returns_closed_row(store: SqliteStore) -> None:
+async def test_wait_closed_returns_closed_row(store: DatabaseStore) -> None:
     run_id = await start(store, "wf-1", execution_timeout=5)
     assert await store.wait_closed(run_id, 0.01) is None
 
@@ -102,7 +102,7 @@ async def test_wait_closed_returns_closed_row(store: SqliteStore) -> None:
     assert closed.status == ExecutionStatus.TIMED_OUT
 
 
-async def test_next_due_time_is_earliest_pending_deadline(store: SqliteStore) -> None:
+async def test_next_due_time_is_earliest_pending_deadline(store: DatabaseStore) -> None:
     await start(store, "wf-1", execution_timeout=500)
     claim = await claim_one(store, T0)
     await complete(store, claim, [start_timer(1, 120), schedule(1, start_to_close=None,

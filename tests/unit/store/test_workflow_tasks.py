@@ -6,7 +6,7 @@ import pytest
 
 from stalwart._model.events import Command, EventType
 from stalwart._store.base import ExecutionStatus
-from stalwart._store.sqlite.store import SqliteStore
+from stalwart._store.database import DatabaseStore
 from stalwart.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from stalwart.exceptions import WorkflowAlreadyStartedError, WorkflowNotFoundError
 
@@ -29,7 +29,7 @@ from .helpers import (
 
 
 async def test_start_workflow_records_started_event_and_workflow_task(
-        store: SqliteStore) -> None:
+        store: DatabaseStore) -> None:
     run_id = await start(store, "wf-1")
 
     execution = await store.get_execution("wf-1", None)
@@ -51,7 +51,7 @@ async def test_start_workflow_records_started_event_and_workflow_task(
         (run_id, "wf-1", 1, 1)
 
 
-async def test_start_workflow_same_id_while_running_is_refused(store: SqliteStore) -> None:
+async def test_start_workflow_same_id_while_running_is_refused(store: DatabaseStore) -> None:
     run_id = await start(store, "wf-1")
 
     with pytest.raises(WorkflowAlreadyStartedError) as caught:
@@ -63,7 +63,7 @@ async def test_start_workflow_same_id_while_running_is_refused(store: SqliteStor
     assert await store.get_execution("wf-1", "other-run") is None
 
 
-async def test_start_workflow_use_existing_returns_running_run(store: SqliteStore) -> None:
+async def test_start_workflow_use_existing_returns_running_run(store: DatabaseStore) -> None:
     run_id = await start(store, "wf-1")
 
     result = await store.start_workflow(start_request(
@@ -73,7 +73,7 @@ async def test_start_workflow_use_existing_returns_running_run(store: SqliteStor
     assert (result.run_id, result.started) == (run_id, False)
 
 
-async def test_start_workflow_after_close_obeys_reuse_policy(store: SqliteStore) -> None:
+async def test_start_workflow_after_close_obeys_reuse_policy(store: DatabaseStore) -> None:
     await start(store, "wf-1")
     claim = await claim_one(store, T0)
     assert (await complete(store, claim, [complete_workflow()], T0)).accepted
@@ -88,7 +88,7 @@ async def test_start_workflow_after_close_obeys_reuse_policy(store: SqliteStore)
 
 
 async def test_complete_workflow_task_moves_inbox_into_history_with_consecutive_ids(
-        store: SqliteStore, db_path: str) -> None:
+        store: DatabaseStore) -> None:
     run_id = await start(store, "wf-1")
     first = await claim_one(store, T0)
     assert (await complete(store, first, [schedule(1), start_timer(1, 30)], T0)).accepted
@@ -119,11 +119,11 @@ async def test_complete_workflow_task_moves_inbox_into_history_with_consecutive_
     assert execution.history_length == 8
     # Closing a run leaves no work behind for it.
     for table in ("workflow_tasks", "activity_tasks", "timers", "inbox"):
-        assert count_rows(db_path, table, "run_id = ?", run_id) == 0, table
+        assert await count_rows(store, table, "run_id = ?", run_id) == 0, table
 
 
 async def test_complete_workflow_task_leaves_later_inbox_events_for_next_task(
-        store: SqliteStore) -> None:
+        store: DatabaseStore) -> None:
     run_id = await start(store, "wf-1")
     first = await claim_one(store, T0)
     # Arrives after the claim: not part of this task's input.
@@ -140,7 +140,7 @@ async def test_complete_workflow_task_leaves_later_inbox_events_for_next_task(
 
 
 async def test_complete_workflow_task_with_wrong_worker_is_refused(
-        store: SqliteStore) -> None:
+        store: DatabaseStore) -> None:
     run_id = await start(store, "wf-1")
     claim = await claim_one(store, T0, worker=WORKER)
 
@@ -151,7 +151,7 @@ async def test_complete_workflow_task_with_wrong_worker_is_refused(
     assert (await complete(store, claim, [schedule(1)], T0, worker=WORKER)).accepted
 
 
-async def test_expired_lease_is_reclaimed_and_old_owner_is_fenced(store: SqliteStore) -> None:
+async def test_expired_lease_is_reclaimed_and_old_owner_is_fenced(store: DatabaseStore) -> None:
     run_id = await start(store, "wf-1")
     stale = await claim_one(store, T0, worker="slow-worker", lease_seconds=5)
     assert await store.claim_workflow_tasks(QUEUE, "fast-worker", T0 + 4, 5, 1) == []
@@ -168,7 +168,7 @@ async def test_expired_lease_is_reclaimed_and_old_owner_is_fenced(store: SqliteS
 
 
 async def test_closing_while_a_signal_waits_is_refused_so_workflow_sees_it(
-        store: SqliteStore) -> None:
+        store: DatabaseStore) -> None:
     run_id = await start(store, "wf-1")
     claim = await claim_one(store, T0)
     await store.signal_workflow("wf-1", None, "late", [], "client", T0 + 1)
@@ -182,7 +182,7 @@ async def test_closing_while_a_signal_waits_is_refused_so_workflow_sees_it(
 
 
 async def test_fail_workflow_task_records_failure_once_and_delays_retry(
-        store: SqliteStore) -> None:
+        store: DatabaseStore) -> None:
     run_id = await start(store, "wf-1")
     failure = {"message": "bug in workflow code"}
 
@@ -205,7 +205,7 @@ async def test_fail_workflow_task_records_failure_once_and_delays_retry(
     assert event_ids(await store.get_history(run_id)) == [1, 2, 3, 4]
 
 
-async def test_signal_to_closed_or_unknown_workflow_is_refused(store: SqliteStore) -> None:
+async def test_signal_to_closed_or_unknown_workflow_is_refused(store: DatabaseStore) -> None:
     await start(store, "wf-1")
     claim = await claim_one(store, T0)
     await complete(store, claim, [complete_workflow()], T0)
@@ -217,7 +217,7 @@ async def test_signal_to_closed_or_unknown_workflow_is_refused(store: SqliteStor
 
 
 async def test_continue_as_new_closes_run_and_starts_next_with_same_id(
-        store: SqliteStore) -> None:
+        store: DatabaseStore) -> None:
     run_id = await start(store, "wf-1")
     claim = await claim_one(store, T0)
     command = Command(EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW, {
@@ -238,3 +238,15 @@ async def test_continue_as_new_closes_run_and_starts_next_with_same_id(
     assert started.attributes["input"] == [payload(2)]
     assert started.attributes["random_seed"] == 99
     assert (await store.get_history(run_id))[-1].attributes["new_execution_run_id"] == "run-2"
+
+
+async def test_workflow_id_prefix_lists_exactly_the_ids_that_start_with_it(
+        store: DatabaseStore) -> None:
+    # Compared by code point on both databases, whatever the database's collation: an id that
+    # differs only in case or punctuation is not a match.
+    for workflow_id in ("ab-1", "aB-2", "ab", "a-b", "ac-3", "abé"):
+        await start(store, workflow_id)
+
+    rows = await store.list_executions(workflow_id_prefix="ab")
+
+    assert sorted(r.workflow_id for r in rows) == ["ab", "ab-1", "abé"]

@@ -501,7 +501,7 @@ class _Compactor:
                 "input": pj.payloads_in(a.get("input"), self.where("input")),
                 "execution_timeout": pj.duration_in(a.get("workflowRunTimeout"),
                                                     self.where("workflowRunTimeout")),
-                "new_run_id": a.get("newExecutionRunId")})
+                "new_execution_run_id": a.get("newExecutionRunId")})
         elif etype == EventType.WORKFLOW_EXECUTION_TERMINATED:
             self.add(etype, {"reason": a.get("reason", ""), "identity": a.get("identity", "")})
         elif etype == EventType.WORKFLOW_EXECUTION_TIMED_OUT:

@@ -446,7 +446,7 @@ class _Expander:
                                   "details": pj.payloads_out(attrs.get("details"))})
         elif etype == EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
             self.emit(etype, ts, {
-                "newExecutionRunId": attrs.get("new_run_id"),
+                "newExecutionRunId": attrs.get("new_execution_run_id"),
                 "workflowType": {"name": attrs.get("workflow_type", "")},
                 "taskQueue": {"name": attrs.get("task_queue", ""),
                               "kind": "TASK_QUEUE_KIND_NORMAL"},

@@ -1,10 +1,13 @@
-"""PostgreSQL connections: the URL, the pool, retrying across lost connections, and LISTEN.
+"""The PostgreSQL driver: the URL, the pool, retrying across lost connections, and LISTEN.
 
-Every public write is one short transaction on a pooled connection. A write whose connection
-broke before COMMIT was sent rolled back on the server, so it is retried; one that broke while
-committing may or may not have happened, so it raises ``StoreError`` and the engine's fencing
-(leases expire, tasks come back) takes over. Deadlocks and serialisation failures are rolled back
-by the server and are always retried.
+Operations are the shared synchronous ones; each runs on one of the driver's threads over a
+pooled connection (psycopg releases the GIL while it waits for the server, so the threads
+overlap their round trips the way coroutines would, with less overhead per statement). Every
+write is one short transaction. A write whose connection broke before COMMIT was sent rolled
+back on the server, so it is retried; one that broke while committing may or may not have
+happened, so it raises ``StoreError`` and the engine's fencing (leases expire, tasks come back)
+takes over. Deadlocks and serialisation failures are rolled back by the server and are always
+retried.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ import asyncio
 import logging
 import math
 import re
+import threading
+import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
@@ -22,15 +28,16 @@ from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 import psycopg
 import psycopg.errors
 from psycopg import sql
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ...exceptions import StoreError
-from ..wakeup import EXTERNAL, Notifier
+from ..tx import POSTGRESQL, Tx
+from ..wakeup import EXTERNAL
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-AsyncConn = psycopg.AsyncConnection[Any]
+Conn = psycopg.Connection[Any]
 
 DEFAULT_SCHEMA = "stalwart"
 DEFAULT_POOL_SIZE = 8
@@ -127,60 +134,78 @@ def store_error(options: PostgresOptions, error: BaseException, doing: str) -> S
     return mapped
 
 
-class WriteContext:
-    """Handed to each write operation: collects what the commit should wake up."""
+_PLACEHOLDERS: dict[str, str] = {}
 
-    __slots__ = ("earliest_due", "wake_keys")
 
-    def __init__(self) -> None:
-        self.wake_keys: set[tuple[str, str]] = set()
-        self.earliest_due = math.inf
+def placeholders(sql: str) -> str:
+    """The shared operations' ``?`` placeholders as psycopg's ``%s`` (a literal ``%`` doubled);
+    the operations write no ``?`` or ``%`` of their own outside parameters."""
+    translated = _PLACEHOLDERS.get(sql)
+    if translated is None:
+        translated = sql.replace("%", "%%").replace("?", "%s")
+        if len(_PLACEHOLDERS) < 4096:
+            _PLACEHOLDERS[sql] = translated
+    return translated
 
-    def wake(self, kind: str, key: str = "") -> None:
-        self.wake_keys.add((kind, key))
 
-    def due(self, at: float | None) -> None:
-        """Something (a timer, a timeout, a retry) falls due at ``at``: sweepers are woken only
-        if that is earlier than what they already sleep until."""
-        if at is not None and at < self.earliest_due:
-            self.earliest_due = at
+class PostgresTx(Tx):
+    """A ``Tx`` over a psycopg connection."""
 
-    @property
-    def anything(self) -> bool:
-        return bool(self.wake_keys) or self.earliest_due < math.inf
+    __slots__ = ("conn",)
+    dialect = POSTGRESQL
+
+    def __init__(self, conn: Conn) -> None:
+        super().__init__()
+        self.conn = conn
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(placeholders(sql), params).fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self.conn.execute(placeholders(sql), params).fetchall()
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.conn.execute(placeholders(sql), params).rowcount
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cursor:
+            cursor.executemany(placeholders(sql), rows)
 
 
 class Database:
-    """The pool plus the retry rules; operations are plain async functions of a connection."""
+    """The pool, the threads that use it, and the retry rules."""
 
-    def __init__(self, options: PostgresOptions, notifier: Notifier) -> None:
+    def __init__(self, options: PostgresOptions,
+                 publish: Callable[[Iterable[tuple[str, str]], float], None]) -> None:
         self.options = options
-        self.notifier = notifier
+        self._publish = publish
         # Tags this store's notifications so its own listener skips them: they were already
         # published in-process right after the commit.
         self.origin = uuid.uuid4().hex
-        self.pool: AsyncConnectionPool[AsyncConn] = AsyncConnectionPool(
+        self.pool: ConnectionPool[Conn] = ConnectionPool(
             options.conninfo, kwargs=options.connect_kwargs(), min_size=2,
             max_size=options.pool_size, open=False, timeout=10.0, name="stalwart",
             reconnect_timeout=60.0)
+        self._threads = ThreadPoolExecutor(max_workers=options.pool_size,
+                                           thread_name_prefix="stalwart-postgres")
         self._listener: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
-        # What each sweeper of this process sleeps until (the engine keeps it up to date); a
-        # commit here or elsewhere that makes something due earlier wakes them.
-        self.sweep_targets: dict[str, float] = {}
+        self._check_lock = threading.Lock()
 
     async def open(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            await self.pool.open(wait=True, timeout=15.0)
+            await loop.run_in_executor(self._threads, lambda: self.pool.open(wait=True,
+                                                                             timeout=15.0))
         except PoolTimeout as error:
-            await self.pool.close()
+            await loop.run_in_executor(self._threads, self.pool.close)
             raise store_error(self.options, error, "opening the connection pool") from error
-        self._listener = asyncio.get_running_loop().create_task(
-            self._listen_forever(), name="stalwart-postgres-listen")
+        self._listener = loop.create_task(self._listen_forever(),
+                                          name="stalwart-postgres-listen")
         # Wakes from other processes must not be missed once open() returns.
         waiter = asyncio.ensure_future(self._listening.wait())
         done, _ = await asyncio.wait({waiter, self._listener}, timeout=15.0,
-                                   return_when=asyncio.FIRST_COMPLETED)
+                                     return_when=asyncio.FIRST_COMPLETED)
         if waiter not in done:
             waiter.cancel()
             await self.close()
@@ -194,30 +219,42 @@ class Database:
             except (asyncio.CancelledError, Exception):
                 pass
             self._listener = None
-        await self.pool.close()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._threads, self.pool.close)
+        self._threads.shutdown(wait=False)
 
     # -- running operations ----------------------------------------------------------------
-    async def write(self, doing: str, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run ``fn(ctx, conn, *args)`` in one transaction, notify, commit, publish."""
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, self.write_blocking, fn, args)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, self.read_blocking, fn, args)
+
+    def write_blocking(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """Run ``fn(tx, *args)`` in one transaction, notify, commit, publish."""
+        doing = _doing(fn)
         conflicts = 0
         lost = 0
         while True:
-            ctx = WriteContext()
             committing = False
             try:
-                async with self.pool.connection() as conn, conn.transaction():
-                    result = await fn(ctx, conn, *args)
-                    if ctx.anything:
-                        # Delivered to the other processes' listeners only if we commit.
-                        await conn.execute("SELECT pg_notify(%s, %s)", (
-                            self.options.channel, self._payload(ctx)))
-                    committing = True
+                with self.pool.connection() as conn:
+                    tx = PostgresTx(conn)
+                    with conn.transaction():
+                        result = fn(tx, *args)
+                        if tx.anything:
+                            # Delivered to the other processes' listeners only if we commit.
+                            conn.execute("SELECT pg_notify(%s, %s)", (
+                                self.options.channel, self._payload(tx)))
+                        committing = True
             except Exception as error:
                 if is_conflict(error) and conflicts < CONFLICT_RETRIES:
                     conflicts += 1
                     logger.debug("%s: %s conflicted (%s); retrying", self.options.where, doing,
                                  error)
-                    await asyncio.sleep(0.005 * conflicts)
+                    time.sleep(0.005 * conflicts)
                     continue
                 if not is_connection_error(error):
                     if isinstance(error, psycopg.Error) and not isinstance(
@@ -230,62 +267,54 @@ class Database:
                     logger.warning("%s: connection lost while committing %s; its outcome is "
                                    "unknown: %s", self.options.where, doing, error)
                     raise store_error(self.options, error, f"committing {doing}") from error
-                if lost >= len(CONNECTION_RETRY_DELAYS):
-                    logger.error("%s: %s failed after %d reconnection attempts: %s",
-                                 self.options.where, doing, lost, error)
-                    raise store_error(self.options, error, doing) from error
-                await self._backoff(doing, error, lost)
+                self._backoff(doing, error, lost)
                 lost += 1
                 continue
-            if ctx.anything:
-                self._publish(ctx.wake_keys, ctx.earliest_due)
+            if tx.anything:
+                self._publish(tx.wake_keys, tx.earliest_due)
             return result
 
-    async def read(self, doing: str, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run ``fn(conn, *args)`` outside a transaction; reads are always safe to repeat."""
+    def read_blocking(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """Run ``fn(tx, *args)`` outside a transaction; reads are always safe to repeat."""
         lost = 0
         while True:
             try:
-                async with self.pool.connection() as conn:
-                    return await fn(conn, *args)
+                with self.pool.connection() as conn:
+                    return fn(PostgresTx(conn), *args)
             except Exception as error:
                 if not is_connection_error(error):
                     if isinstance(error, psycopg.Error):
-                        raise store_error(self.options, error, doing) from error
+                        raise store_error(self.options, error, _doing(fn)) from error
                     raise
-                if lost >= len(CONNECTION_RETRY_DELAYS):
-                    logger.error("%s: %s failed after %d reconnection attempts: %s",
-                                 self.options.where, doing, lost, error)
-                    raise store_error(self.options, error, doing) from error
-                await self._backoff(doing, error, lost)
+                self._backoff(_doing(fn), error, lost)
                 lost += 1
 
-    async def _backoff(self, doing: str, error: BaseException, attempt: int) -> None:
+    def _backoff(self, doing: str, error: BaseException, attempt: int) -> None:
+        """Wait before retrying after a lost connection; raise once the retries are spent."""
+        if attempt >= len(CONNECTION_RETRY_DELAYS):
+            logger.error("%s: %s failed after %d reconnection attempts: %s",
+                         self.options.where, doing, attempt, error)
+            raise store_error(self.options, error, doing) from error
         delay = CONNECTION_RETRY_DELAYS[attempt]
         logger.warning("%s: connection lost during %s (%s); retrying in %.2f s (%d/%d)",
                        self.options.where, doing, str(error).strip() or type(error).__name__,
                        delay, attempt + 1, len(CONNECTION_RETRY_DELAYS))
-        if attempt == 0:
+        if attempt == 0 and self._check_lock.acquire(blocking=False):
             # One dead connection usually means all of them died (a restart, a failover):
             # drop the broken idle ones now rather than meeting them one retry at a time.
             try:
-                await self.pool.check()
+                self.pool.check()
             except Exception as check_error:
                 logger.debug("pool check failed: %s", check_error)
-        await asyncio.sleep(delay)
+            finally:
+                self._check_lock.release()
+        time.sleep(delay)
 
-    def _publish(self, keys: Iterable[tuple[str, str]], earliest_due: float) -> None:
-        wake = set(keys)
-        if earliest_due < min(self.sweep_targets.values(), default=-math.inf):
-            wake.add(("deadline", ""))
-        if wake:
-            self.notifier.publish(wake)
-
-    def _payload(self, ctx: WriteContext) -> str:
+    def _payload(self, tx: Tx) -> str:
         """``origin``, then one ``kind:key`` per line (``due:<time>`` for the earliest due)."""
-        lines = [self.origin, *(f"{kind}:{key}" for kind, key in ctx.wake_keys)]
-        if ctx.earliest_due < math.inf:
-            lines.append(f"due:{ctx.earliest_due!r}")
+        lines = [self.origin, *(f"{kind}:{key}" for kind, key in tx.wake_keys)]
+        if tx.earliest_due < math.inf:
+            lines.append(f"due:{tx.earliest_due!r}")
         payload = "\n".join(lines)
         if len(payload.encode()) > _MAX_NOTIFY_PAYLOAD:
             return f"{self.origin}\nexternal:"
@@ -329,7 +358,7 @@ class Database:
                 if connected_before:
                     logger.info("%s: LISTEN connection restored", self.options.where)
                     # Whatever was committed while we were deaf: everyone looks again.
-                    self.notifier.publish([EXTERNAL])
+                    self._publish([EXTERNAL], math.inf)
                 connected_before = True
                 delay = 0.05
                 self._listening.set()
@@ -345,3 +374,8 @@ class Database:
                     pass
             await asyncio.sleep(delay)
             delay = min(delay * 2, LISTEN_RECONNECT_MAX_DELAY)
+
+
+def _doing(fn: Callable[..., Any]) -> str:
+    """An operation's name as words, for log lines and errors ("complete workflow task")."""
+    return fn.__name__.lstrip("_").replace("_", " ")

@@ -1,4 +1,4 @@
-"""SQLite connections: opening and checking the file, migrations, and the group-commit writer.
+"""The SQLite driver: opening and checking the file, the group-commit writer, the readers.
 
 Every write runs on one writer thread. Operations that arrive while a commit is in flight are
 batched into the next transaction (each inside its own savepoint, so one failing operation does
@@ -15,18 +15,19 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from ...exceptions import StoreError
+from .. import schema
+from ..tx import SQLITE, Tx
 
 logger = logging.getLogger(__name__)
 
-APPLICATION_MARKER = "stalwart"
 _SQLITE_HEADER = b"SQLite format 3\x00"
 # How often an idle writer looks for commits by other processes.
 EXTERNAL_CHANGE_POLL_SECONDS = 0.02
@@ -114,24 +115,35 @@ def connect(options: SqliteOptions) -> sqlite3.Connection:
     return conn
 
 
-def migrations() -> list[tuple[int, str]]:
-    """The numbered ``NNNN_name.sql`` scripts shipped with this package, in order."""
-    names = [entry.name for entry in resources.files(__package__).iterdir()
-             if entry.name.endswith(".sql") and entry.name[:4].isdigit()]
-    return sorted((int(name[:4]), name) for name in names)
+class SqliteTx(Tx):
+    """A ``Tx`` over a sqlite3 connection (its statements already use ``?``)."""
+
+    __slots__ = ("conn",)
+    dialect = SQLITE
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__()
+        self.conn = conn
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.conn.execute(sql, params).rowcount
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
 
 
-SCHEMA_VERSION = max(number for number, _ in migrations())
+def in_tx(conn: sqlite3.Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    return fn(SqliteTx(conn), *args)
 
 
-def _run_script(conn: sqlite3.Connection, name: str) -> None:
-    script = resources.files(__package__).joinpath(name).read_text()
-    # Comments may hold semicolons; drop them before splitting into statements.
-    script = "\n".join(line for line in script.splitlines()
-                       if not line.lstrip().startswith("--"))
-    for statement in script.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+# The tables of an agent store file from before the agent tables joined the one schema.
+_OLD_AGENT_TABLES = {"content", "stream"}
 
 
 def migrate(conn: sqlite3.Connection, path: str) -> None:
@@ -142,53 +154,29 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
         raise StoreError(f"cannot use store file {path!r}: {error}") from error
     try:
         tables = {row[0] for row in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if tables and "stalwart_meta" not in tables:
-            raise StoreError(
-                f"store file {path!r} is a SQLite database of another application (tables: "
-                f"{', '.join(sorted(tables)[:5])}); give Stalwart a file of its own")
-        version = 0
-        if "stalwart_meta" in tables:
-            row = conn.execute(
-                "SELECT value FROM stalwart_meta WHERE key = 'schema_version'").fetchone()
-            version = int(row[0]) if row else 0
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"store file {path!r} has schema version {version}, newer than this Stalwart "
-                f"understands ({SCHEMA_VERSION}); upgrade Stalwart")
-        if version < 1:
-            conn.execute("CREATE TABLE IF NOT EXISTS stalwart_meta "
-                         "(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            conn.execute("INSERT OR REPLACE INTO stalwart_meta VALUES ('application', ?)",
-                         (APPLICATION_MARKER,))
-        for number, name in migrations():
-            if number > version:
-                _run_script(conn, name)
-                conn.execute("INSERT OR REPLACE INTO stalwart_meta VALUES "
-                             "('schema_version', ?)", (str(number),))
+            "SELECT name FROM sqlite_master WHERE type = 'table'")} - {"sqlite_sequence"}
+        old_agent_file = tables == _OLD_AGENT_TABLES
+        foreign = (f"store file {path!r} is a SQLite database of another application (tables: "
+                   f"{', '.join(sorted(tables)[:5])}); give Stalwart a file of its own")
+        schema.migrate(SqliteTx(conn), tables, f"store file {path!r}",
+                       foreign if tables and not old_agent_file else None)
+        if old_agent_file:
+            _take_over_agent_file(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
 
 
-class WriteContext:
-    """Handed to each write operation: collects what the commit should wake up."""
-
-    __slots__ = ("earliest_due", "wake_keys")
-
-    def __init__(self) -> None:
-        self.wake_keys: set[tuple[str, str]] = set()
-        self.earliest_due = math.inf
-
-    def wake(self, kind: str, key: str = "") -> None:
-        self.wake_keys.add((kind, key))
-
-    def due(self, at: float | None) -> None:
-        """Something (a timer, a timeout, a retry) falls due at ``at``: the sweepers are woken
-        only if that is earlier than what they already sleep until."""
-        if at is not None and at < self.earliest_due:
-            self.earliest_due = at
+def _take_over_agent_file(conn: sqlite3.Connection) -> None:
+    """Move an old agent store file's rows into the agent tables of the one schema."""
+    conn.execute("INSERT INTO agent_content (key, workflow_id, data, created_at) "
+                 "SELECT key, workflow_id, data, created_at FROM content")
+    conn.execute("INSERT INTO agent_stream (workflow_id, stream_id, text, done, version, "
+                 "updated_at) SELECT workflow_id, stream_id, text, done, version, updated_at "
+                 "FROM stream")
+    conn.execute("DROP TABLE content")
+    conn.execute("DROP TABLE stream")
 
 
 @dataclass
@@ -279,15 +267,15 @@ class Writer:
             # operation alone in its batch needs none (the transaction is its savepoint).
             alone = len(batch) == 1
             for op in batch:
-                ctx = WriteContext()
+                tx = SqliteTx(conn)
                 if not alone:
                     conn.execute("SAVEPOINT op")
                 try:
-                    op.result = op.fn(ctx, conn, *op.args)
+                    op.result = op.fn(tx, *op.args)
                     if not alone:
                         conn.execute("RELEASE op")
-                    op.wake_keys = ctx.wake_keys
-                    op.earliest_due = ctx.earliest_due
+                    op.wake_keys = tx.wake_keys
+                    op.earliest_due = tx.earliest_due
                 except BaseException as error:  # the op's own failure, reported to its caller
                     if alone:
                         conn.execute("ROLLBACK")
@@ -349,11 +337,10 @@ class Reader:
     """
 
     def __init__(self, options: SqliteOptions) -> None:
+        self._path = options.path
         self._conn = connect(options)
         self._point_conn = connect(options)
         self._lock = threading.Lock()
-        from concurrent.futures import ThreadPoolExecutor
-
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stalwart-sqlite-r")
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -367,16 +354,64 @@ class Reader:
         try:
             return fn(self._point_conn, *args)
         except sqlite3.Error as error:
-            raise _map_error(error, "") from error
+            raise _map_error(error, self._path) from error
 
     def _call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         with self._lock:
             try:
                 return fn(self._conn, *args)
             except sqlite3.Error as error:
-                raise _map_error(error, "") from error
+                raise _map_error(error, self._path) from error
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self._conn.close()
         self._point_conn.close()
+
+
+class BlockingDatabase:
+    """Operations run on the calling thread, each thread on a connection of its own: for
+    callers outside an event loop (the agent layer's side tables)."""
+
+    def __init__(self, options: SqliteOptions) -> None:
+        self._options = options
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self._options)
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def write(self, fn: Callable[..., Any], *args: Any) -> Any:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(SqliteTx(conn), *args)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise _map_error(error, self._options.path) from error
+        return result
+
+    def read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(SqliteTx(self._conn()), *args)
+        except sqlite3.Error as error:
+            raise _map_error(error, self._options.path) from error
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+        self._local = threading.local()
+

@@ -6,9 +6,9 @@ CREATE TABLE IF NOT EXISTS schedules (
     info               TEXT NOT NULL,
     memo               TEXT,
     search_attributes  TEXT,
-    created_at         REAL NOT NULL,
-    updated_at         REAL,
-    next_action_at     REAL,
+    created_at         DOUBLE PRECISION NOT NULL,
+    updated_at         DOUBLE PRECISION,
+    next_action_at     DOUBLE PRECISION,
     version            INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS schedules_next_action
@@ -29,5 +29,5 @@ CREATE INDEX IF NOT EXISTS schedule_runs_run ON schedule_runs (run_id);
 CREATE TABLE IF NOT EXISTS scheduler_lease (
     name        TEXT PRIMARY KEY,
     owner       TEXT NOT NULL,
-    expires_at  REAL NOT NULL
+    expires_at  DOUBLE PRECISION NOT NULL
 );

@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS search_attribute_values (
     run_id      TEXT NOT NULL,
     name        TEXT NOT NULL,
     value_text  TEXT,
-    value_num   REAL
+    value_num   DOUBLE PRECISION
 );
 CREATE INDEX IF NOT EXISTS search_attribute_text ON search_attribute_values (name, value_text);
 CREATE INDEX IF NOT EXISTS search_attribute_num ON search_attribute_values (name, value_num);

@@ -1,15 +1,15 @@
-"""SQLite store operations for visibility: search attributes, memo, list filters and counts."""
+"""Store operations for visibility: search attributes, memo, list filters and counts."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from typing import Any
 
 from ..._model.list_filter import BoolOp, Comparison, ListFilterError, ListQuery
 from ..base import ExecutionRow
-from .ops_executions import EXECUTION_COLUMNS, row_to_execution
-from .ops_search_attributes import NUMERIC_TYPES
+from ..tx import Tx
+from .executions import EXECUTION_COLUMNS, row_to_execution
+from .search_attributes import NUMERIC_TYPES
 
 _BUILTIN_COLUMNS = {
     "WorkflowId": "e.workflow_id", "WorkflowType": "e.workflow_type",
@@ -26,8 +26,8 @@ _STATUS_BY_NAME = {
 
 
 class _Compiler:
-    def __init__(self, conn: sqlite3.Connection, query_text: str) -> None:
-        self.conn = conn
+    def __init__(self, tx: Tx, query_text: str) -> None:
+        self.tx = tx
         self.query_text = query_text
         self.params: list[Any] = []
         self._types: dict[str, str] | None = None
@@ -37,8 +37,8 @@ class _Compiler:
 
     def custom_type(self, comparison: Comparison) -> str:
         if self._types is None:
-            self._types = dict(self.conn.execute(
-                "SELECT name, type FROM search_attribute_types").fetchall())
+            self._types = {str(name): str(kind) for name, kind in self.tx.all(
+                "SELECT name, type FROM search_attribute_types")}
         kind = self._types.get(comparison.field)
         if kind is None:
             known = ", ".join(sorted([*_BUILTIN_COLUMNS, *self._types])) or "none"
@@ -91,6 +91,9 @@ class _Compiler:
         if op == "starts_with":
             prefix = str(values[0])
             self.params += [prefix, prefix + "\U0010ffff"]
+            # Compared by code point, so the range holds exactly the values with the prefix
+            # whatever the database's collation.
+            column += self.tx.dialect.binary_collation
             return f"({column} >= ? AND {column} < ?)"
         return f"{column} {'IS NULL' if op == 'is null' else 'IS NOT NULL'}"
 
@@ -146,27 +149,26 @@ def _timestamp(compiler: _Compiler, node: Comparison, value: Any) -> float:
                              f"'2026-01-31T12:00:00Z', got {value!r}") from None
 
 
-def _where(conn: sqlite3.Connection, query_text: str, query: ListQuery
+def _where(tx: Tx, query_text: str, query: ListQuery
            ) -> tuple[_Compiler, str]:
-    compiler = _Compiler(conn, query_text)
+    compiler = _Compiler(tx, query_text)
     where = f"WHERE {compiler.compile(query.where)}" if query.where is not None else ""
     return compiler, where
 
 
-def list_by_query(conn: sqlite3.Connection, query_text: str, query: ListQuery, limit: int,
+def list_by_query(tx: Tx, query_text: str, query: ListQuery, limit: int,
                   offset: int) -> list[ExecutionRow]:
-    compiler, where = _where(conn, query_text, query)
+    compiler, where = _where(tx, query_text, query)
     order = compiler.order(query.order_by)
     columns = ", ".join(f"e.{c.strip()}" for c in EXECUTION_COLUMNS.split(","))
-    rows = conn.execute(f"SELECT {columns} FROM executions e {where} {order} LIMIT ? OFFSET ?",
-                        (*compiler.params, limit, offset)).fetchall()
+    rows = tx.all(f"SELECT {columns} FROM executions e {where} {order} LIMIT ? OFFSET ?",
+                  (*compiler.params, limit, offset))
     return [row_to_execution(r) for r in rows]
 
 
-def count_by_query(conn: sqlite3.Connection, query_text: str, query: ListQuery) -> int:
-    compiler, where = _where(conn, query_text, query)
-    row = conn.execute(f"SELECT COUNT(*) FROM executions e {where}",
-                       compiler.params).fetchone()
+def count_by_query(tx: Tx, query_text: str, query: ListQuery) -> int:
+    compiler, where = _where(tx, query_text, query)
+    row = tx.one(f"SELECT COUNT(*) FROM executions e {where}", compiler.params)
     return int(row[0])
 
 

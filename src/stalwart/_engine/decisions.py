@@ -1,0 +1,158 @@
+"""A workflow task's commands, decided: the events the store appends and the rows they imply.
+
+The store does not interpret commands. What an activity's options are, whether it starts
+eagerly on this worker, what the next run of a continue-as-new or a child looks like, which
+payload records a cancelled activity: all that is decided here, once, for every database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._model.events import Command, EventType
+from .._store.base import (
+    CancelExternal,
+    CancelTimer,
+    CloseRun,
+    CompleteUpdate,
+    Decision,
+    Effect,
+    ExecutionStatus,
+    RequestCancelActivity,
+    ScheduleActivity,
+    SignalExternal,
+    StartChild,
+    StartTimer,
+    StartWorkflowRequest,
+    UpsertMemo,
+    UpsertSearchAttributes,
+)
+
+CLOSE_STATUS: dict[str, ExecutionStatus] = {
+    EventType.WORKFLOW_EXECUTION_COMPLETED: ExecutionStatus.COMPLETED,
+    EventType.WORKFLOW_EXECUTION_FAILED: ExecutionStatus.FAILED,
+    EventType.WORKFLOW_EXECUTION_CANCELED: ExecutionStatus.CANCELED,
+    EventType.WORKFLOW_EXECUTION_TERMINATED: ExecutionStatus.TERMINATED,
+    EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW: ExecutionStatus.CONTINUED_AS_NEW,
+    EventType.WORKFLOW_EXECUTION_TIMED_OUT: ExecutionStatus.TIMED_OUT,
+}
+
+# The command attributes an activity task keeps as its options.
+ACTIVITY_OPTIONS = ("schedule_to_close_timeout", "schedule_to_start_timeout",
+                    "start_to_close_timeout", "heartbeat_timeout", "retry_policy",
+                    "cancellation_type", "local", "header")
+
+
+@dataclass
+class TaskContext:
+    """What the deciding worker knows about the task beyond its commands."""
+
+    run_id: str
+    workflow_id: str
+    identity: str
+    task_queue: str  # activities for this queue may start eagerly on this worker
+    eager_slots: int  # how many may
+    random_seed: Callable[[], int]
+    new_run_id: Callable[[], str] = lambda: str(uuid.uuid4())
+
+
+def decide(commands: Sequence[Command], context: TaskContext) -> list[Decision]:
+    """The decisions of one workflow task, in command order; nothing after a close."""
+    decisions: list[Decision] = []
+    eager_left = context.eager_slots
+    for command in commands:
+        attrs = command.attributes
+        decider = _DECIDERS.get(command.event_type)
+        if command.event_type == EventType.ACTIVITY_TASK_SCHEDULED:
+            eager = eager_left > 0 and attrs["task_queue"] == context.task_queue
+            eager_left -= eager
+            decisions.append(Decision(command.event_type, attrs,
+                                      _schedule_activity(attrs, eager)))
+        elif command.event_type in CLOSE_STATUS:
+            decisions.append(_close(command, context))
+            break
+        else:
+            effect = decider(attrs, context) if decider is not None else None
+            decisions.append(Decision(command.event_type, attrs, effect))
+    return decisions
+
+
+def eager_activities(decisions: Sequence[Decision]) -> int:
+    return sum(1 for d in decisions if isinstance(d.effect, ScheduleActivity) and d.effect.eager)
+
+
+def _schedule_activity(attrs: dict[str, Any], eager: bool) -> ScheduleActivity:
+    return ScheduleActivity(
+        seq=attrs["seq"], task_queue=attrs["task_queue"], activity_type=attrs["activity_type"],
+        activity_id=attrs["activity_id"], input=attrs["input"],
+        options={key: attrs.get(key) for key in ACTIVITY_OPTIONS}, eager=eager)
+
+
+def _cancel_activity(attrs: dict[str, Any], _: TaskContext) -> RequestCancelActivity:
+    seq = attrs["seq"]
+    return RequestCancelActivity(seq, {
+        "message": "Activity cancelled", "source": "Stalwart",
+        "activity_failure_info": {"activity_id": str(seq)},
+        "cause": {"message": "Activity cancelled", "canceled_failure_info": {}}})
+
+
+def _start_child(attrs: dict[str, Any], context: TaskContext) -> StartChild:
+    return StartChild(StartWorkflowRequest(
+        workflow_id=attrs["workflow_id"], workflow_type=attrs["workflow_type"],
+        task_queue=attrs["task_queue"], input=attrs["input"], run_id=attrs["run_id"],
+        random_seed=attrs["random_seed"], execution_timeout=attrs.get("execution_timeout"),
+        identity=context.identity, parent_workflow_id=context.workflow_id,
+        parent_run_id=context.run_id, parent_seq=attrs["seq"],
+        parent_close_policy=attrs.get("parent_close_policy") or 1))
+
+
+def _signal_external(attrs: dict[str, Any], context: TaskContext) -> SignalExternal:
+    return SignalExternal(
+        seq=attrs["seq"], workflow_id=attrs["workflow_id"], run_id=attrs.get("run_id"),
+        child_only=bool(attrs.get("child_workflow_only")),
+        attributes={"signal_name": attrs["signal_name"], "input": attrs["input"],
+                    "identity": context.identity})
+
+
+def _cancel_external(attrs: dict[str, Any], context: TaskContext) -> CancelExternal:
+    return CancelExternal(
+        seq=attrs["seq"], workflow_id=attrs["workflow_id"], run_id=attrs.get("run_id"),
+        child_only=bool(attrs.get("child_workflow_only")),
+        attributes={"cause": "requested by another workflow", "identity": context.identity})
+
+
+def _complete_update(attrs: dict[str, Any], _: TaskContext) -> CompleteUpdate:
+    return CompleteUpdate(attrs["update_id"], attrs.get("result"), attrs.get("failure"))
+
+
+_DECIDERS: dict[str, Callable[[dict[str, Any], TaskContext], Effect]] = {
+    EventType.ACTIVITY_TASK_CANCEL_REQUESTED: _cancel_activity,
+    EventType.TIMER_STARTED: lambda a, _: StartTimer(a["seq"], a["start_to_fire_timeout"]),
+    EventType.TIMER_CANCELED: lambda a, _: CancelTimer(a["seq"]),
+    EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED: _start_child,
+    EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: _signal_external,
+    EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: _cancel_external,
+    EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+        lambda a, _: UpsertSearchAttributes(a["search_attributes"]),
+    EventType.WORKFLOW_PROPERTIES_MODIFIED: lambda a, _: UpsertMemo(a["upserted_memo"]),
+    EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED: _complete_update,
+}
+
+
+def _close(command: Command, context: TaskContext) -> Decision:
+    attrs = command.attributes
+    status = CLOSE_STATUS[command.event_type]
+    if status != ExecutionStatus.CONTINUED_AS_NEW:
+        return Decision(command.event_type, attrs,
+                        CloseRun(status, attrs.get("result"), attrs.get("failure")))
+    next_run = StartWorkflowRequest(
+        workflow_id=context.workflow_id, workflow_type=attrs["workflow_type"],
+        task_queue=attrs["task_queue"], input=attrs["input"], run_id=context.new_run_id(),
+        random_seed=context.random_seed(), execution_timeout=attrs.get("execution_timeout"),
+        continued_run_id=context.run_id, identity=context.identity)
+    # The event names the run it continues in (a copy: the instance keeps its command).
+    return Decision(command.event_type, {**attrs, "new_execution_run_id": next_run.run_id},
+                    CloseRun(status, None, None, next_run))

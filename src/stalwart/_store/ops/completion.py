@@ -1,0 +1,223 @@
+"""Committing a workflow task: its inbox into history, then each decision's event and rows.
+
+The decisions arrive already made by the engine (``_engine/decisions.py``); each kind of
+effect has one small ``_apply_<kind>`` here that writes its rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..._model.events import EventType
+from .. import base
+from ..base import ActivityTaskClaim, CompletionResult, ExecutionStatus, WorkflowTaskCompletion
+from ..tx import Tx, dumps
+from .executions import (
+    CHAINED_TASK_LEASE_SECONDS,
+    append_event,
+    claim_one_workflow_task,
+    close_run,
+    insert_execution,
+    insert_inbox,
+    parent_of,
+    timeouts_deadline,
+)
+from .messages import send_external, start_child
+from .search_attributes import upsert_memo, upsert_search_attributes
+
+
+@dataclass
+class _Run:
+    """The run a workflow task commits to, as the decisions' rows need it."""
+
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    task_queue: str
+    first_run_id: str
+    deadline: float | None
+    worker_id: str
+    now: float
+    result: CompletionResult
+
+
+def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
+                           now: float) -> CompletionResult:
+    run_id = completion.run_id
+    # The run's row first, then its task's: the lock order of every operation.
+    execution = tx.one("SELECT status, workflow_id, workflow_type, task_queue, next_event_id, "
+                       "first_run_id, execution_deadline FROM executions WHERE run_id = ?"
+                       + tx.dialect.for_update, (run_id,))
+    task = tx.one("SELECT lease_owner FROM workflow_tasks WHERE run_id = ?"
+                  + tx.dialect.for_update, (run_id,))
+    if task is None or task[0] != completion.worker_id:
+        return CompletionResult(False, "lease lost")
+    if execution is None or execution[0] != ExecutionStatus.RUNNING:
+        tx.run("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
+        return CompletionResult(False, "workflow closed")
+    _, workflow_id, workflow_type, task_queue, next_event_id, first_run_id, deadline = execution
+    closing = any(isinstance(d.effect, base.CloseRun) for d in completion.decisions)
+    if closing and tx.one(
+            "SELECT 1 FROM inbox WHERE run_id = ? AND id > ? AND event_type = ? LIMIT 1",
+            (run_id, completion.inbox_max_id, EventType.WORKFLOW_EXECUTION_SIGNALED)
+    ) is not None:
+        # A signal arrived while the workflow decided to finish: let it see the signal first.
+        tx.run("UPDATE workflow_tasks SET lease_owner = NULL, visible_at = ? WHERE run_id = ?",
+               (now, run_id))
+        tx.wake("workflow_task", task_queue)
+        return CompletionResult(False, "unhandled signal")
+    for update_id, update_failure in completion.rejected_updates:
+        tx.run("UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND update_id = ?",
+               (dumps(update_failure), run_id, update_id))
+        tx.wake("update", update_id)
+    if (not completion.inbox_max_id and not completion.decisions
+        and not completion.accepted_updates and next_event_id > 2):
+        # Nothing happened (say, an update its validator rejected): leave no trace in history.
+        result = CompletionResult(True, history_length=next_event_id - 1)
+        finish_workflow_task(tx, completion, task_queue, now, result)
+        return result
+    event_id = next_event_id
+    if completion.inbox_max_id:
+        event_id += tx.run(
+            "INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
+            "SELECT run_id, ? + ROW_NUMBER() OVER (ORDER BY id) - 1, event_type, timestamp, "
+            "attributes FROM inbox WHERE run_id = ? AND id <= ?",
+            (event_id, run_id, completion.inbox_max_id))
+        tx.run("DELETE FROM inbox WHERE run_id = ? AND id <= ?",
+               (run_id, completion.inbox_max_id))
+    for accepted in completion.accepted_updates:
+        append_event(tx, run_id, event_id, accepted.event_type, now, accepted.attributes)
+        event_id += 1
+        tx.run("UPDATE updates SET state = 1 WHERE run_id = ? AND update_id = ?",
+               (run_id, accepted.attributes["update_id"]))
+    append_event(tx, run_id, event_id, EventType.WORKFLOW_TASK_COMPLETED, now,
+                 {"workflow_time": completion.workflow_time, "identity": completion.identity})
+    event_id += 1
+    run = _Run(run_id, workflow_id, workflow_type, task_queue, first_run_id, deadline,
+               completion.worker_id, now, CompletionResult(True))
+    for decision in completion.decisions:
+        append_event(tx, run_id, event_id, decision.event_type, now, decision.attributes)
+        event_id += 1
+        if isinstance(decision.effect, base.CloseRun):
+            tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
+                   (event_id, run_id))
+            _apply_close(tx, run, decision.effect)
+            run.result.history_length = event_id - 1
+            return run.result
+        if decision.effect is not None:
+            _APPLY[type(decision.effect)](tx, run, decision.effect)
+    run.result.history_length = event_id - 1
+    tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?", (event_id, run_id))
+    finish_workflow_task(tx, completion, task_queue, now, run.result)
+    return run.result
+
+
+def finish_workflow_task(tx: Tx, completion: WorkflowTaskCompletion, task_queue: str,
+                         now: float, result: CompletionResult) -> None:
+    """Keep the run's workflow task if more input waits (claimed at once by the same worker,
+    whose cache is warm), else delete it."""
+    run_id = completion.run_id
+    more = tx.one("SELECT EXISTS (SELECT 1 FROM inbox WHERE run_id = ?) OR EXISTS "
+                  "(SELECT 1 FROM updates WHERE run_id = ? AND state = 0)", (run_id, run_id))
+    if not more[0]:
+        tx.run("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
+    elif completion.claim_next_task:
+        tx.run("UPDATE workflow_tasks SET attempt = 1 WHERE run_id = ?", (run_id,))
+        result.next_task = claim_one_workflow_task(tx, run_id, completion.worker_id, now,
+                                                   CHAINED_TASK_LEASE_SECONDS)
+    else:
+        tx.run("UPDATE workflow_tasks SET lease_owner = NULL, lease_expires_at = NULL, "
+               "visible_at = ?, attempt = 1 WHERE run_id = ?", (now, run_id))
+        tx.wake("workflow_task", task_queue)
+
+
+def _apply_schedule_activity(tx: Tx, run: _Run, activity: base.ScheduleActivity) -> None:
+    now = run.now
+    started_at = now if activity.eager else None
+    deadline = timeouts_deadline(activity.options, now, now, started_at, None)
+    tx.run("INSERT INTO activity_tasks (run_id, seq, task_queue, workflow_id, workflow_type, "
+           "activity_type, activity_id, input, options, attempt, scheduled_at, "
+           "attempt_scheduled_at, visible_at, lease_owner, started_at, deadline_at) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+           (run.run_id, activity.seq, activity.task_queue, run.workflow_id, run.workflow_type,
+            activity.activity_type, activity.activity_id, dumps(activity.input),
+            dumps(activity.options), now, now, now,
+            run.worker_id if activity.eager else None, started_at, deadline))
+    if activity.eager:
+        run.result.eager_activities.append(ActivityTaskClaim(
+            run_id=run.run_id, seq=activity.seq, workflow_id=run.workflow_id,
+            workflow_type=run.workflow_type, activity_type=activity.activity_type,
+            activity_id=activity.activity_id, task_queue=activity.task_queue,
+            input=activity.input, options=activity.options, attempt=1, scheduled_at=now,
+            attempt_scheduled_at=now, started_at=now, heartbeat_details=[]))
+    else:
+        tx.wake("activity_task", activity.task_queue)
+    tx.due(deadline)
+
+
+def _apply_cancel_activity(tx: Tx, run: _Run, cancel: base.RequestCancelActivity) -> None:
+    row = tx.one("SELECT lease_owner FROM activity_tasks WHERE run_id = ? AND seq = ?"
+                 + tx.dialect.for_update, (run.run_id, cancel.seq))
+    if row is None:
+        return
+    if row[0] is None:
+        # Not running anywhere: cancelled at once.
+        tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?",
+               (run.run_id, cancel.seq))
+        insert_inbox(tx, run.run_id, EventType.ACTIVITY_TASK_CANCELED, run.now,
+                     {"seq": cancel.seq, "failure": cancel.failure})
+    else:
+        tx.run("UPDATE activity_tasks SET cancel_requested = TRUE WHERE run_id = ? AND seq = ?",
+               (run.run_id, cancel.seq))
+
+
+def _apply_start_timer(tx: Tx, run: _Run, timer: base.StartTimer) -> None:
+    fire_at = run.now + timer.seconds
+    tx.run("INSERT INTO timers (run_id, seq, fire_at) VALUES (?, ?, ?) "
+           "ON CONFLICT (run_id, seq) DO UPDATE SET fire_at = excluded.fire_at",
+           (run.run_id, timer.seq, fire_at))
+    tx.due(fire_at)
+
+
+def _apply_cancel_timer(tx: Tx, run: _Run, timer: base.CancelTimer) -> None:
+    tx.run("DELETE FROM timers WHERE run_id = ? AND seq = ?", (run.run_id, timer.seq))
+
+
+def _apply_complete_update(tx: Tx, run: _Run, update: base.CompleteUpdate) -> None:
+    tx.run("UPDATE updates SET state = 3, result = ?, failure = ? WHERE run_id = ? AND "
+           "update_id = ?",
+           (dumps(update.result) if update.result is not None else None,
+            dumps(update.failure) if update.failure is not None else None, run.run_id,
+            update.update_id))
+    tx.wake("update", update.update_id)
+
+
+def _apply_close(tx: Tx, run: _Run, close: base.CloseRun) -> None:
+    next_run = close.next_run
+    close_run(tx, run.run_id, close.status, run.now, close.result, close.failure,
+              next_run.run_id if next_run is not None else None)
+    if next_run is not None:
+        # The next run inherits the chain's first run, its parent and, unless it sets its
+        # own, the execution deadline.
+        timeout = next_run.execution_timeout
+        next_run = dataclasses.replace(next_run, first_run_id=run.first_run_id,
+                                       **parent_of(tx, run.run_id))
+        insert_execution(tx, next_run, run.now, run.now + timeout if timeout else run.deadline)
+
+
+_APPLY: dict[type, Callable[[Tx, _Run, Any], None]] = {
+    base.ScheduleActivity: _apply_schedule_activity,
+    base.RequestCancelActivity: _apply_cancel_activity,
+    base.StartTimer: _apply_start_timer,
+    base.CancelTimer: _apply_cancel_timer,
+    base.StartChild: lambda tx, run, child: start_child(tx, run.run_id, child.request, run.now),
+    base.SignalExternal: lambda tx, run, signal: send_external(tx, run.run_id, signal, run.now),
+    base.CancelExternal: lambda tx, run, cancel: send_external(tx, run.run_id, cancel, run.now),
+    base.UpsertSearchAttributes:
+        lambda tx, run, upsert: upsert_search_attributes(tx, run.run_id, upsert.changes),
+    base.UpsertMemo: lambda tx, run, upsert: upsert_memo(tx, run.run_id, upsert.changes),
+    base.CompleteUpdate: _apply_complete_update,
+}

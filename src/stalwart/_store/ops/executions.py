@@ -1,0 +1,455 @@
+"""Store operations on runs: start, close, terminate, parents and children, reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ... import exceptions as exc
+from ..._model.events import EventType, HistoryEvent
+from ..base import (
+    ExecutionRow,
+    ExecutionStatus,
+    InboxEvent,
+    StartResult,
+    StartWorkflowRequest,
+    WorkflowTaskClaim,
+    started_attributes,
+)
+from ..tx import Tx, dumps, loads
+from .search_attributes import write_search_attributes
+
+EXECUTION_COLUMNS = (
+    "run_id, workflow_id, workflow_type, task_queue, status, start_time, close_time, "
+    "first_run_id, continued_run_id, next_run_id, next_event_id, result, failure, "
+    "execution_deadline, parent_workflow_id, parent_run_id, search_attributes, memo"
+)
+
+
+ACTIVITY_COLUMNS = (
+    "run_id, seq, workflow_id, workflow_type, activity_type, activity_id, task_queue, input, "
+    "options, attempt, scheduled_at, attempt_scheduled_at, started_at, heartbeat_details, "
+    "lease_owner, heartbeat_at, last_failure"
+)
+
+
+# A query claimed by a worker that did not answer within this long is offered again.
+QUERY_RECLAIM_SECONDS = 5.0
+
+
+CHAINED_TASK_LEASE_SECONDS = 10.0
+
+
+def timeouts_deadline(options: dict[str, Any], scheduled_at: float, attempt_scheduled_at: float,
+                      started_at: float | None, heartbeat_at: float | None) -> float | None:
+    candidates = []
+    if options.get("schedule_to_close_timeout"):
+        candidates.append(scheduled_at + options["schedule_to_close_timeout"])
+    if started_at is None:
+        if options.get("schedule_to_start_timeout"):
+            candidates.append(attempt_scheduled_at + options["schedule_to_start_timeout"])
+    else:
+        if options.get("start_to_close_timeout"):
+            candidates.append(started_at + options["start_to_close_timeout"])
+        if options.get("heartbeat_timeout"):
+            candidates.append((heartbeat_at or started_at) + options["heartbeat_timeout"])
+    return min(candidates) if candidates else None
+
+
+def lock_run(tx: Tx, run_id: str) -> Any:
+    """Lock a run's row for this transaction: (task_queue, status, next_event_id) or None."""
+    return tx.one("SELECT task_queue, status, next_event_id FROM executions WHERE run_id = ?"
+                  + tx.dialect.for_update, (run_id,))
+
+
+def lock_workflow_id(tx: Tx, workflow_id: str) -> None:
+    tx.lock_name(f"stalwart-workflow-id:{workflow_id}")
+
+
+def insert_inbox(tx: Tx, run_id: str, event_type: str, timestamp: float,
+                 attributes: dict[str, Any]) -> None:
+    tx.run("INSERT INTO inbox (run_id, event_type, timestamp, attributes) "
+           "VALUES (?, ?, ?, ?)",
+           (run_id, event_type, timestamp, dumps(attributes)))
+
+
+def append_event(tx: Tx, run_id: str, event_id: int, event_type: str,
+                 timestamp: float, attributes: dict[str, Any]) -> None:
+    tx.run("INSERT INTO history (run_id, event_id, event_type, timestamp, "
+           "attributes) VALUES (?, ?, ?, ?, ?)",
+           (run_id, event_id, event_type, timestamp, dumps(attributes)))
+
+
+def ensure_workflow_task(tx: Tx, run_id: str,
+                         task_queue: str, now: float, affinity: str | None) -> None:
+    tx.run(
+        "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
+        (run_id, task_queue, now, affinity))
+    tx.wake("workflow_task", task_queue)
+
+
+def insert_execution(tx: Tx, request: StartWorkflowRequest,
+                     now: float, deadline: float | None) -> None:
+    first_run_id = request.first_run_id or request.run_id
+    tx.run(
+        f"INSERT INTO executions ({EXECUTION_COLUMNS}, parent_seq, parent_close_policy) "
+        "VALUES (?, ?, ?, ?, 1, ?, NULL, ?, ?, NULL, 2, NULL, NULL, ?, ?, ?, NULL, "
+        "?, ?, ?)",
+        (request.run_id, request.workflow_id, request.workflow_type, request.task_queue, now,
+         first_run_id, request.continued_run_id, deadline, request.parent_workflow_id,
+         request.parent_run_id, dumps(request.memo) if request.memo else None,
+         request.parent_seq, request.parent_close_policy))
+    if request.search_attributes:
+        write_search_attributes(tx, request.run_id, request.search_attributes)
+    append_event(tx, request.run_id, 1, EventType.WORKFLOW_EXECUTION_STARTED, now,
+                 started_attributes(request))
+    if request.start_signal is not None:
+        name, signal_input = request.start_signal
+        insert_inbox(tx, request.run_id, EventType.WORKFLOW_EXECUTION_SIGNALED, now,
+                     {"signal_name": name, "input": signal_input,
+                             "identity": request.identity})
+    if request.eager_worker_id is None:
+        ensure_workflow_task(tx, request.run_id, request.task_queue, now, None)
+    else:
+        # Taken at once by a worker in the starting process: no poller needs waking.
+        tx.run("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, "
+               "affinity) VALUES (?, ?, ?, ?)",
+               (request.run_id, request.task_queue, now, request.eager_worker_id))
+
+
+def start_workflow(tx: Tx, request: StartWorkflowRequest,
+                   now: float) -> StartResult:
+    lock_workflow_id(tx, request.workflow_id)
+    open_row = tx.one(
+        "SELECT run_id, workflow_type FROM executions WHERE workflow_id = ? AND "
+        "status = 1", (request.workflow_id,))
+    if open_row is not None:
+        policy = request.id_conflict_policy
+        if request.id_reuse_policy == 4 and policy == 0:  # TERMINATE_IF_RUNNING
+            policy = 3
+        if policy == 2:  # USE_EXISTING
+            _signal_with_start(tx, request, open_row[0], now)
+            return StartResult(open_row[0], started=False)
+        if policy == 3:  # TERMINATE_EXISTING
+            terminate(tx, request.workflow_id, open_row[0],
+                      "terminated by a new start with the same workflow id", [],
+                      request.identity, now)
+        elif request.start_signal is not None:  # signal-with-start signals the running run
+            _signal_with_start(tx, request, open_row[0], now)
+            return StartResult(open_row[0], started=False)
+        else:
+            raise exc.WorkflowAlreadyStartedError(request.workflow_id, open_row[1],
+                                                  run_id=open_row[0])
+    else:
+        last = tx.one(
+            "SELECT run_id, status, workflow_type FROM executions WHERE workflow_id = ? "
+            "ORDER BY start_time DESC LIMIT 1", (request.workflow_id,))
+        if last is not None and request.continued_run_id is None:
+            reuse = request.id_reuse_policy
+            status = ExecutionStatus(last[1])
+            if reuse == 3 or (reuse == 2 and status in (ExecutionStatus.COMPLETED,)):
+                raise exc.WorkflowAlreadyStartedError(
+                    request.workflow_id, last[2], run_id=last[0],
+                    reason=f"workflow id {request.workflow_id!r} was already used by run "
+                    f"{last[0]} ({status.name.lower()}) and id_reuse_policy="
+                    f"{REUSE_NAMES.get(reuse, reuse)} forbids another run; choose another id")
+    deadline = now + request.execution_timeout if request.execution_timeout else None
+    insert_execution(tx, request, now, deadline)
+    eager_task = None
+    if request.eager_worker_id is not None:
+        # Eager start: a worker in the starting process takes the first task without polling.
+        eager_task = claim_one_workflow_task(tx, request.run_id,
+                                             request.eager_worker_id, now,
+                                             CHAINED_TASK_LEASE_SECONDS)
+    return StartResult(request.run_id, started=True, eager_task=eager_task)
+
+
+def _signal_with_start(tx: Tx, request: StartWorkflowRequest, run_id: str, now: float) -> None:
+    if request.start_signal is not None:
+        name, signal_input = request.start_signal
+        add_external_event(tx, request.workflow_id, run_id, EventType.WORKFLOW_EXECUTION_SIGNALED,
+                           {"signal_name": name, "input": signal_input,
+                            "identity": request.identity}, now)
+
+
+CHILD_CLOSE_EVENTS = {
+    ExecutionStatus.COMPLETED: EventType.CHILD_WORKFLOW_EXECUTION_COMPLETED,
+    ExecutionStatus.FAILED: EventType.CHILD_WORKFLOW_EXECUTION_FAILED,
+    ExecutionStatus.CANCELED: EventType.CHILD_WORKFLOW_EXECUTION_CANCELED,
+    ExecutionStatus.TERMINATED: EventType.CHILD_WORKFLOW_EXECUTION_TERMINATED,
+    ExecutionStatus.TIMED_OUT: EventType.CHILD_WORKFLOW_EXECUTION_TIMED_OUT,
+}
+
+
+def parent_of(tx: Tx, run_id: str) -> dict[str, Any]:
+    row = tx.one("SELECT parent_workflow_id, parent_run_id, parent_seq, "
+                 "parent_close_policy FROM executions WHERE run_id = ?", (run_id,))
+    if row is None or row[1] is None:
+        return {}
+    return {"parent_workflow_id": row[0], "parent_run_id": row[1], "parent_seq": row[2],
+            "parent_close_policy": row[3]}
+
+
+def inbox_event(tx: Tx, run_id: str, event_type: str,
+                attributes: dict[str, Any], now: float) -> None:
+    """Add an input event for an open run and make sure it gets a workflow task."""
+    row = lock_run(tx, run_id)
+    if row is None or row[1] != ExecutionStatus.RUNNING:
+        return
+    insert_inbox(tx, run_id, event_type, now, attributes)
+    ensure_workflow_task(tx, run_id, row[0], now, None)
+
+
+def notify_parent(tx: Tx, run_id: str, status: int,
+                  result: dict[str, Any] | None, failure: dict[str, Any] | None,
+                  now: float) -> None:
+    row = tx.one("SELECT parent_run_id, parent_seq, workflow_id, workflow_type, "
+                 "first_run_id FROM executions WHERE run_id = ?", (run_id,))
+    if row is None or row[0] is None:
+        return
+    attrs: dict[str, Any] = {"seq": row[1], "workflow_id": row[2], "workflow_type": row[3],
+                             "run_id": run_id}
+    if result is not None:
+        attrs["result"] = result
+    if failure is not None:
+        attrs["failure"] = failure
+    inbox_event(tx, row[0], CHILD_CLOSE_EVENTS[ExecutionStatus(status)], attrs,
+                now)
+
+
+def apply_parent_close_policy(tx: Tx, run_id: str,
+                              now: float) -> None:
+    children = tx.all("SELECT run_id, workflow_id, parent_close_policy FROM "
+                      "executions WHERE parent_run_id = ? AND status = 1", (run_id,))
+    for child_run_id, child_workflow_id, policy in children:
+        if policy == 2:  # ABANDON
+            continue
+        if policy == 3:  # REQUEST_CANCEL
+            inbox_event(tx, child_run_id,
+                        EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+                        {"cause": "parent workflow closed", "identity": ""}, now)
+        else:  # TERMINATE (the default)
+            try:
+                terminate(tx, child_workflow_id, child_run_id,
+                          "parent workflow closed (parent_close_policy=TERMINATE)", [],
+                          "", now)
+            except exc.WorkflowNotFoundError:
+                pass  # it closed on its own between the SELECT and the lock
+
+
+REUSE_NAMES = {1: "ALLOW_DUPLICATE", 2: "ALLOW_DUPLICATE_FAILED_ONLY", 3: "REJECT_DUPLICATE",
+               4: "TERMINATE_IF_RUNNING"}
+
+
+def find_open_run(tx: Tx, workflow_id: str, run_id: str | None,
+                  lock: bool = True) -> tuple[str, str]:
+    suffix = tx.dialect.for_update if lock else ""
+    if run_id is None:
+        row = tx.one("SELECT run_id, task_queue, status FROM executions "
+                     "WHERE workflow_id = ? ORDER BY start_time DESC LIMIT 1"
+                     + suffix, (workflow_id,))
+    else:
+        row = tx.one("SELECT run_id, task_queue, status FROM executions "
+                     "WHERE run_id = ? AND workflow_id = ?" + suffix,
+                     (run_id, workflow_id))
+    if row is None:
+        raise exc.WorkflowNotFoundError(
+            f"workflow {workflow_id!r}" + (f" run {run_id!r}" if run_id else "")
+            + " not found")
+    if row[2] != ExecutionStatus.RUNNING:
+        raise exc.WorkflowNotFoundError(
+            f"workflow {workflow_id!r} run {row[0]} is already closed "
+            f"({ExecutionStatus(row[2]).name.lower()}); it cannot take signals, cancellation "
+            "or termination")
+    return row[0], row[1]
+
+
+def add_external_event(tx: Tx, workflow_id: str,
+                       run_id: str | None, event_type: str, attributes: dict[str, Any],
+                       now: float) -> str:
+    target, task_queue = find_open_run(tx, workflow_id, run_id, lock=True)
+    insert_inbox(tx, target, event_type, now, attributes)
+    ensure_workflow_task(tx, target, task_queue, now, None)
+    return target
+
+
+def close_run(tx: Tx, run_id: str, status: int, now: float,
+              result: dict[str, Any] | None, failure: dict[str, Any] | None,
+              next_run_id: str | None = None) -> None:
+    tx.run(
+        "UPDATE executions SET status = ?, close_time = ?, result = ?, failure = ?, "
+        "next_run_id = ? WHERE run_id = ?",
+        (status, now, dumps(result) if result is not None else None,
+         dumps(failure) if failure is not None else None, next_run_id, run_id))
+    tx.run("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
+    tx.run("DELETE FROM activity_tasks WHERE run_id = ?", (run_id,))
+    tx.run("DELETE FROM timers WHERE run_id = ?", (run_id,))
+    tx.run("DELETE FROM inbox WHERE run_id = ?", (run_id,))
+    pending_updates = tx.all(
+        "UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND "
+        "state IN (0, 1) RETURNING update_id",
+        (dumps({"message": "the workflow closed before the update completed",
+                "source": "Stalwart", "application_failure_info": {
+                     "type": "WorkflowClosed", "non_retryable": True}}), run_id))
+    for (update_id,) in pending_updates:
+        tx.wake("update", update_id)
+    tx.wake("closed", run_id)
+    if status != ExecutionStatus.CONTINUED_AS_NEW:
+        notify_parent(tx, run_id, status, result, failure, now)
+    apply_parent_close_policy(tx, run_id, now)
+
+
+def terminate(tx: Tx, workflow_id: str, run_id: str | None,
+              reason: str, details: list[dict[str, Any]], identity: str,
+              now: float) -> str:
+    target, _ = find_open_run(tx, workflow_id, run_id, lock=True)
+    row = tx.one("SELECT next_event_id FROM executions WHERE run_id = ?", (target,))
+    next_event_id = row[0]
+    append_event(tx, target, next_event_id, EventType.WORKFLOW_EXECUTION_TERMINATED,
+                 now, {"reason": reason, "details": details, "identity": identity})
+    tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
+           (next_event_id + 1, target))
+    close_run(tx, target, ExecutionStatus.TERMINATED, now, None,
+              {"message": reason or "Workflow terminated", "source": "Stalwart",
+                      "terminated_failure_info": {}})
+    return target
+
+
+def row_to_execution(row: Any) -> ExecutionRow:
+    return ExecutionRow(
+        run_id=row[0], workflow_id=row[1], workflow_type=row[2], task_queue=row[3],
+        status=ExecutionStatus(row[4]), start_time=row[5], close_time=row[6],
+        first_run_id=row[7], continued_run_id=row[8], next_run_id=row[9],
+        history_length=row[10] - 1,
+        result=loads(row[11]) if row[11] is not None else None,
+        failure=loads(row[12]) if row[12] is not None else None, execution_deadline=row[13],
+        parent_workflow_id=row[14], parent_run_id=row[15],
+        search_attributes=loads(row[16]) if row[16] else {},
+        memo=loads(row[17]) if row[17] else {})
+
+
+def get_execution(tx: Tx, workflow_id: str | None, run_id: str | None
+                         ) -> ExecutionRow | None:
+    if run_id is not None:
+        row = tx.one(f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE run_id = ?",
+                     (run_id,))
+        if row is not None and workflow_id is not None and row[1] != workflow_id:
+            return None
+    else:
+        row = tx.one(f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE "
+                     "workflow_id = ? ORDER BY start_time DESC LIMIT 1",
+                     (workflow_id,))
+    return row_to_execution(row) if row is not None else None
+
+
+def list_executions(tx: Tx, status: int | None, workflow_type: str | None,
+                    workflow_id_prefix: str | None, task_queue: str | None,
+                    limit: int) -> list[ExecutionRow]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if status is not None:
+        clauses.append("status = ?")
+        params.append(status)
+    if workflow_type:
+        clauses.append("workflow_type = ?")
+        params.append(workflow_type)
+    if workflow_id_prefix:
+        # A range rather than LIKE, so the index is used; compared by code point, so the
+        # range holds exactly the ids with the prefix whatever the database's collation.
+        column = f"workflow_id{tx.dialect.binary_collation}"
+        clauses.append(f"{column} >= ? AND {column} < ?")
+        params += [workflow_id_prefix, workflow_id_prefix + "\U0010ffff"]
+    if task_queue:
+        clauses.append("task_queue = ?")
+        params.append(task_queue)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = tx.all(f"SELECT {EXECUTION_COLUMNS} FROM executions {where} "
+                  "ORDER BY start_time DESC LIMIT ?", (*params, limit))
+    return [row_to_execution(r) for r in rows]
+
+
+def get_history(tx: Tx, run_id: str, after_event_id: int,
+                limit: int | None) -> list[HistoryEvent]:
+    sql = ("SELECT event_id, event_type, timestamp, attributes FROM history "
+           "WHERE run_id = ? AND event_id > ? ORDER BY event_id")
+    if limit is None:
+        rows = tx.all(sql, (run_id, after_event_id))
+    else:
+        rows = tx.all(sql + " LIMIT ?", (run_id, after_event_id, limit))
+    return [HistoryEvent(r[0], r[1], r[2], loads(r[3])) for r in rows]
+
+
+def read_inbox(tx: Tx, run_id: str, after_id: int) -> list[InboxEvent]:
+    rows = tx.all("SELECT id, event_type, timestamp, attributes FROM inbox "
+                  "WHERE run_id = ? AND id > ? ORDER BY id", (run_id, after_id))
+    return [InboxEvent(r[0], r[1], r[2], loads(r[3])) for r in rows]
+
+
+def pending_activities(tx: Tx, run_id: str) -> list[dict[str, Any]]:
+    rows = tx.all(
+        "SELECT seq, activity_id, activity_type, attempt, scheduled_at, started_at, "
+        "heartbeat_at, last_failure, lease_owner, visible_at, cancel_requested "
+        "FROM activity_tasks WHERE run_id = ? ORDER BY seq", (run_id,))
+    return [{
+        "seq": r[0], "activity_id": r[1], "activity_type": r[2], "attempt": r[3],
+        "scheduled_at": r[4], "started_at": r[5], "last_heartbeat_at": r[6],
+        "last_failure": loads(r[7]) if r[7] else None, "worker_id": r[8],
+        "next_attempt_at": r[9] if r[8] is None else None, "cancel_requested": bool(r[10]),
+        "state": "started" if r[8] is not None else "scheduled",
+    } for r in rows]
+
+
+def load_claims(tx: Tx, tasks: list[tuple[str, int]]) -> list[WorkflowTaskClaim]:
+    """Build claims for workflow tasks this transaction just leased: (run_id, attempt)."""
+    run_ids = [run_id for run_id, _ in tasks]
+    among, params = tx.dialect.in_("run_id", run_ids)
+    executions = {r[0]: r for r in tx.all(
+        "SELECT run_id, workflow_id, workflow_type, task_queue, next_event_id FROM executions "
+        f"WHERE {among} AND status = 1", params)}
+    gone = [run_id for run_id in run_ids if run_id not in executions]
+    if gone:
+        among, params = tx.dialect.in_("run_id", gone)
+        tx.run(f"DELETE FROM workflow_tasks WHERE {among}", params)
+    live = [run_id for run_id in run_ids if run_id in executions]
+    if not live:
+        return []
+    among, params = tx.dialect.in_("run_id", live)
+    inboxes: dict[str, list[InboxEvent]] = {}
+    for r in tx.all("SELECT run_id, id, event_type, timestamp, attributes FROM inbox "
+                    f"WHERE {among} ORDER BY run_id, id", params):
+        inboxes.setdefault(r[0], []).append(InboxEvent(r[1], r[2], r[3], loads(r[4])))
+    updates: dict[str, list[dict[str, Any]]] = {}
+    for u in tx.all(f"SELECT run_id, update_id, name, input FROM updates WHERE {among} "
+                    "AND state = 0 ORDER BY created_at", params):
+        updates.setdefault(u[0], []).append(
+            {"update_id": u[1], "name": u[2], "input": loads(u[3])})
+    # A run's first task needs only its start event: hand it over with the claim instead of
+    # making the worker read the history separately.
+    first = [run_id for run_id in live if executions[run_id][4] == 2]
+    starts: dict[str, list[HistoryEvent]] = {}
+    if first:
+        among, params = tx.dialect.in_("run_id", first)
+        for r in tx.all("SELECT run_id, event_id, event_type, timestamp, attributes FROM "
+                        f"history WHERE {among} AND event_id = 1", params):
+            starts[r[0]] = [HistoryEvent(r[1], r[2], r[3], loads(r[4]))]
+    claims = []
+    for run_id, attempt in tasks:
+        row = executions.get(run_id)
+        if row is None:
+            continue
+        claims.append(WorkflowTaskClaim(
+            run_id=run_id, workflow_id=row[1], workflow_type=row[2], task_queue=row[3],
+            attempt=attempt, history_length=row[4] - 1, inbox=inboxes.get(run_id, []),
+            updates=updates.get(run_id, []), history=starts.get(run_id)))
+    return claims
+
+
+def claim_one_workflow_task(tx: Tx, run_id: str, worker_id: str, now: float,
+                            lease_seconds: float) -> WorkflowTaskClaim | None:
+    row = tx.one("UPDATE workflow_tasks SET lease_owner = ?, lease_expires_at = ?, "
+                 "affinity = ? WHERE run_id = ? RETURNING attempt",
+                 (worker_id, now + lease_seconds, worker_id, run_id))
+    if row is None:
+        return None
+    claims = load_claims(tx, [(run_id, row[0])])
+    return claims[0] if claims else None

@@ -1,0 +1,183 @@
+"""Store operations on deadlines, workers, retention and status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..._model.events import EventType
+from ..base import (
+    ExecutionStatus,
+    ExpiredActivity,
+    WorkerRow,
+)
+from ..tx import Tx, loads
+from .executions import (
+    ACTIVITY_COLUMNS,
+    append_event,
+    close_run,
+    insert_inbox,
+)
+from .tasks import (
+    wake_workflow,
+)
+
+
+def register_worker(tx: Tx, worker: WorkerRow) -> None:
+    tx.run(
+        "INSERT INTO workers (worker_id, identity, task_queue, host, pid, pid_start, "
+        "heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (worker_id) DO UPDATE "
+        "SET identity = EXCLUDED.identity, task_queue = EXCLUDED.task_queue, "
+        "host = EXCLUDED.host, pid = EXCLUDED.pid, pid_start = EXCLUDED.pid_start, "
+        "heartbeat_at = EXCLUDED.heartbeat_at",
+        (worker.worker_id, worker.identity, worker.task_queue, worker.host, worker.pid,
+         worker.pid_start, worker.heartbeat_at))
+
+
+def unregister_worker(tx: Tx, worker_id: str) -> None:
+    tx.run("DELETE FROM workers WHERE worker_id = ?", (worker_id,))
+
+
+def list_workers(tx: Tx) -> list[WorkerRow]:
+    return [WorkerRow(*row) for row in tx.all(
+        "SELECT worker_id, identity, task_queue, host, pid, pid_start, heartbeat_at "
+        "FROM workers")]
+
+
+def has_due_timers(tx: Tx, now: float) -> bool:
+    return tx.one("SELECT 1 FROM timers WHERE fire_at <= ? LIMIT 1", (now,)) is not None
+
+
+def has_expired_executions(tx: Tx, now: float) -> bool:
+    return tx.one("SELECT 1 FROM executions WHERE status = 1 AND execution_deadline <= ? "
+                  "LIMIT 1", (now,)) is not None
+
+
+def fire_due_timers(tx: Tx, now: float, limit: int) -> int:
+    # Locks the timer and its run together, skipping both when either is busy: a run whose
+    # workflow task is committing right now gets its timer on the next sweep, and no sweeper
+    # ever waits on another (or deadlocks with a commit that cancels the timer).
+    rows = tx.all(
+        "SELECT t.run_id, t.seq, e.task_queue, e.status FROM timers t "
+        "JOIN executions e ON e.run_id = t.run_id WHERE t.fire_at <= ? "
+        "ORDER BY t.fire_at LIMIT ?" + tx.dialect.lock_for_update("t, e"), (now, limit))
+    for run_id, seq, task_queue, status in rows:
+        tx.run("DELETE FROM timers WHERE run_id = ? AND seq = ?", (run_id, seq))
+        if status != ExecutionStatus.RUNNING:
+            continue
+        insert_inbox(tx, run_id, EventType.TIMER_FIRED, now,
+                     {"seq": seq, "timer_id": str(seq)})
+        wake_workflow(tx, (task_queue, status), run_id, "", now, False)
+    return len(rows)
+
+
+def row_to_expired(r: Any) -> ExpiredActivity:
+    return ExpiredActivity(
+        run_id=r[0], seq=r[1], workflow_id=r[2], activity_type=r[4], activity_id=r[5],
+        options=loads(r[8]), attempt=r[9], scheduled_at=r[10], attempt_scheduled_at=r[11],
+        started_at=r[12], heartbeat_details=loads(r[13]) if r[13] else [], lease_owner=r[14],
+        heartbeat_at=r[15], last_failure=loads(r[16]) if r[16] else None)
+
+
+def expired_activities(tx: Tx, now: float, limit: int
+                              ) -> list[ExpiredActivity]:
+    rows = tx.all(f"SELECT {ACTIVITY_COLUMNS} FROM activity_tasks WHERE "
+                  "deadline_at <= ? ORDER BY deadline_at LIMIT ?", (now, limit))
+    return [row_to_expired(r) for r in rows]
+
+
+def activities_of_worker(tx: Tx, worker_id: str) -> list[ExpiredActivity]:
+    rows = tx.all(f"SELECT {ACTIVITY_COLUMNS} FROM activity_tasks WHERE "
+                  "lease_owner = ?", (worker_id,))
+    return [row_to_expired(r) for r in rows]
+
+
+def release_workflow_tasks_of_worker(tx: Tx, worker_id: str,
+                                     now: float) -> int:
+    rows = tx.all("UPDATE workflow_tasks SET lease_owner = NULL, "
+                  "lease_expires_at = NULL, visible_at = ?, affinity = NULL "
+                  "WHERE lease_owner = ? RETURNING task_queue", (now, worker_id))
+    tx.run("UPDATE workflow_tasks SET affinity = NULL WHERE affinity = ?",
+           (worker_id,))
+    tx.run("DELETE FROM workers WHERE worker_id = ?", (worker_id,))
+    for (task_queue,) in rows:
+        tx.wake("workflow_task", task_queue)
+    return len(rows)
+
+
+def time_out_executions(tx: Tx, now: float,
+                        limit: int) -> int:
+    rows = tx.all("SELECT run_id, next_event_id FROM executions WHERE status = 1 AND "
+                  "execution_deadline <= ? LIMIT ?" + tx.dialect.skip_locked,
+                  (now, limit))
+    for run_id, next_event_id in rows:
+        append_event(tx, run_id, next_event_id,
+                     EventType.WORKFLOW_EXECUTION_TIMED_OUT, now, {"retry_state": 3})
+        tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
+               (next_event_id + 1, run_id))
+        close_run(tx, run_id, ExecutionStatus.TIMED_OUT, now, None,
+                  {"message": "Workflow execution timed out", "source": "Stalwart",
+                          "timeout_failure_info": {"timeout_type": 0}})
+    return len(rows)
+
+
+def next_due_time(tx: Tx, now: float) -> float | None:
+    """The earliest future moment at which something becomes due or visible."""
+    row = tx.one(
+        "SELECT MIN(t) FROM ("
+        " SELECT MIN(fire_at) AS t FROM timers"
+        " UNION ALL SELECT MIN(deadline_at) FROM activity_tasks WHERE deadline_at IS NOT NULL"
+        " UNION ALL SELECT MIN(visible_at) FROM activity_tasks WHERE lease_owner IS NULL"
+        "  AND visible_at > ?"
+        " UNION ALL SELECT MIN(visible_at) FROM workflow_tasks WHERE lease_owner IS NULL"
+        "  AND visible_at > ?"
+        " UNION ALL SELECT MIN(lease_expires_at) FROM workflow_tasks"
+        "  WHERE lease_owner IS NOT NULL"
+        " UNION ALL SELECT MIN(execution_deadline) FROM executions WHERE status = 1"
+        "  AND execution_deadline IS NOT NULL"
+        # A schedule's next time; one overdue by more than a second is left out, so a
+        # scheduler that is not keeping up does not make every sweeper spin.
+        " UNION ALL SELECT MIN(next_action_at) FROM schedules WHERE next_action_at > ?) due",
+        (now, now, now - 1.0))
+    return row[0] if row else None
+
+
+def delete_closed_runs(tx: Tx, closed_before: float,
+                       limit: int) -> int:
+    rows = tx.all(
+        "DELETE FROM executions WHERE run_id IN (SELECT run_id FROM executions e "
+        "WHERE status <> 1 AND close_time < ? AND NOT EXISTS (SELECT 1 FROM executions c "
+        "WHERE c.parent_run_id = e.run_id AND c.status = 1) ORDER BY close_time "
+        f"LIMIT ?{tx.dialect.skip_locked}) RETURNING run_id", (closed_before, limit))
+    run_ids = [r[0] for r in rows]
+    if run_ids:
+        for table in ("history", "search_attribute_values", "updates", "queries", "inbox"):
+            among, params = tx.dialect.in_("run_id", run_ids)
+            tx.run(f"DELETE FROM {table} WHERE {among}", params)
+    return len(run_ids)
+
+
+def store_status(tx: Tx) -> dict[str, Any]:
+    """Counts an operator wants to see before and after a cleanup."""
+    row = tx.one(
+        "SELECT (SELECT value FROM stalwart_meta WHERE key = 'schema_version'),"
+        " (SELECT COUNT(*) FROM executions WHERE status = 1),"
+        " (SELECT COUNT(*) FROM executions WHERE status <> 1),"
+        " (SELECT COUNT(*) FROM history), (SELECT COUNT(*) FROM workflow_tasks),"
+        " (SELECT COUNT(*) FROM activity_tasks), (SELECT COUNT(*) FROM timers),"
+        " (SELECT COUNT(*) FROM workers)")
+    return {
+        "schema_version": int(row[0]) if row[0] else 0, "open_runs": row[1],
+        "closed_runs": row[2], "history_events": row[3], "pending_workflow_tasks": row[4],
+        "pending_activity_tasks": row[5], "timers": row[6], "workers": row[7],
+    }
+
+
+def ready_backlog(tx: Tx, now: float) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for kind, queue, count in tx.all(
+            "SELECT 'workflow', task_queue, COUNT(*) FROM workflow_tasks WHERE "
+            "lease_owner IS NULL AND visible_at <= ? GROUP BY task_queue UNION ALL "
+            "SELECT 'activity', task_queue, COUNT(*) FROM activity_tasks WHERE "
+            "lease_owner IS NULL AND visible_at <= ? GROUP BY task_queue", (now, now)):
+        out[(kind, queue)] = int(count)
+    return out

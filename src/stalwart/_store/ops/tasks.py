@@ -1,0 +1,311 @@
+"""Store operations on leased work: workflow tasks and activity tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..._model.events import EventType
+from ..base import (
+    ActivityTaskClaim,
+    CompletionResult,
+    ExecutionStatus,
+    StartResult,
+    StartWorkflowRequest,
+    WorkflowTaskClaim,
+    WorkflowTaskCompletion,
+    refill_tokens,
+)
+from ..tx import Tx, dumps, loads
+from .completion import complete_workflow_task
+from .executions import (
+    ACTIVITY_COLUMNS,
+    CHAINED_TASK_LEASE_SECONDS,
+    append_event,
+    claim_one_workflow_task,
+    insert_inbox,
+    load_claims,
+    lock_run,
+    start_workflow,
+    timeouts_deadline,
+)
+
+
+def start_workflow_with_task(tx: Tx,
+                             request: StartWorkflowRequest,
+                             completion: WorkflowTaskCompletion,
+                             now: float) -> tuple[StartResult, CompletionResult | None]:
+    """Start a run and commit its first workflow task, already run by the starting process's
+    worker, in one transaction. If the start did not create a new run (the id was running),
+    nothing of the completion is written."""
+    result = start_workflow(tx, request, now)
+    if not result.started or result.eager_task is None:
+        return result, None
+    return result, complete_workflow_task(tx, completion, now)
+
+
+def has_ready_workflow_task(tx: Tx, task_queue: str, now: float) -> bool:
+    return tx.one("SELECT 1 FROM workflow_tasks WHERE task_queue = ? AND lease_owner IS NULL "
+                  "AND visible_at <= ? LIMIT 1", (task_queue, now)) is not None or \
+        tx.one("SELECT 1 FROM workflow_tasks WHERE task_queue = ? AND lease_owner IS NOT NULL "
+               "AND lease_expires_at <= ? LIMIT 1", (task_queue, now)) is not None
+
+
+def has_ready_activity_task(tx: Tx, task_queue: str, now: float) -> bool:
+    return tx.one("SELECT 1 FROM activity_tasks WHERE task_queue = ? AND lease_owner IS NULL "
+                  "AND visible_at <= ? LIMIT 1", (task_queue, now)) is not None
+
+
+def claim_workflow_tasks(tx: Tx, task_queue: str,
+                         worker_id: str, now: float, lease_seconds: float,
+                         limit: int) -> list[WorkflowTaskClaim]:
+    rows = tx.all(
+        "WITH picked AS (SELECT run_id AS picked_run FROM workflow_tasks WHERE task_queue = ? "
+        "AND ((lease_owner IS NULL AND visible_at <= ?) OR "
+        "(lease_owner IS NOT NULL AND lease_expires_at <= ?)) "
+        f"ORDER BY visible_at LIMIT ?{tx.dialect.skip_locked}) "
+        "UPDATE workflow_tasks AS w SET lease_owner = ?, lease_expires_at = ?, affinity = ? "
+        "FROM picked WHERE w.run_id = picked.picked_run RETURNING run_id, attempt, visible_at",
+        (task_queue, now, now, limit, worker_id, now + lease_seconds, worker_id))
+    if not rows:
+        return []
+    rows.sort(key=lambda r: r[2])
+    return load_claims(tx, [(r[0], r[1]) for r in rows])
+
+
+def fail_workflow_task(tx: Tx, run_id: str, worker_id: str,
+                       failure: dict[str, Any], retry_at: float, now: float) -> None:
+    locked = lock_run(tx, run_id)
+    task = tx.one("SELECT lease_owner, attempt, task_queue FROM workflow_tasks "
+                  "WHERE run_id = ?" + tx.dialect.for_update, (run_id,))
+    if task is None or task[0] != worker_id or locked is None:
+        return
+    if task[1] == 1:
+        # Recorded once per failure streak, so a crash loop does not bloat the history.
+        next_event_id = locked[2]
+        append_event(tx, run_id, next_event_id, EventType.WORKFLOW_TASK_FAILED, now,
+                     {"failure": failure, "identity": worker_id})
+        tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
+               (next_event_id + 1, run_id))
+    tx.run("UPDATE workflow_tasks SET lease_owner = NULL, lease_expires_at = NULL, "
+           "visible_at = ?, attempt = attempt + 1, affinity = NULL "
+           "WHERE run_id = ?", (retry_at, run_id))
+    tx.due(retry_at)
+
+
+def release_workflow_task(tx: Tx, run_id: str,
+                          worker_id: str, now: float) -> None:
+    row = tx.one("UPDATE workflow_tasks SET lease_owner = NULL, "
+                 "lease_expires_at = NULL, visible_at = ?, affinity = NULL "
+                 "WHERE run_id = ? AND lease_owner = ? RETURNING task_queue",
+                 (now, run_id, worker_id))
+    if row is not None:
+        tx.wake("workflow_task", row[0])
+
+
+def take_rate_tokens(tx: Tx, task_queue: str, rate: float, wanted: int,
+                     now: float) -> int:
+    """How many activities the queue's shared token bucket lets start now (and take them).
+    The bucket row is locked, so workers on every machine draw from the same tokens."""
+    tx.run("INSERT INTO activity_rate_limits (task_queue, rate, tokens, updated_at) "
+           "VALUES (?, ?, ?, ?) ON CONFLICT (task_queue) DO NOTHING",
+           (task_queue, rate, max(1.0, rate), now))
+    row = tx.one("SELECT tokens, updated_at FROM activity_rate_limits WHERE "
+                 "task_queue = ?" + tx.dialect.for_update, (task_queue,))
+    assert row is not None
+    tokens = refill_tokens(rate, float(row[0]), float(row[1]), now)
+    granted = min(wanted, int(tokens))
+    tx.run("UPDATE activity_rate_limits SET rate = ?, tokens = ?, updated_at = ? "
+           "WHERE task_queue = ?", (rate, tokens - granted, now, task_queue))
+    return granted
+
+
+def claim_activity_tasks(tx: Tx, task_queue: str,
+                         worker_id: str, now: float, limit: int,
+                         rate_limit: float | None = None) -> list[ActivityTaskClaim]:
+    if rate_limit is not None:
+        granted = take_rate_tokens(tx, task_queue, rate_limit, limit, now)
+        if granted <= 0:
+            return []
+        claims = claim_activity_rows(tx, task_queue, worker_id, now, granted)
+        if len(claims) < granted:
+            tx.run("UPDATE activity_rate_limits SET tokens = tokens + ? "
+                   "WHERE task_queue = ?", (granted - len(claims), task_queue))
+        return claims
+    return claim_activity_rows(tx, task_queue, worker_id, now, limit)
+
+
+def claim_activity_rows(tx: Tx, task_queue: str,
+                        worker_id: str, now: float,
+                        limit: int) -> list[ActivityTaskClaim]:
+    rows = tx.all(
+        f"SELECT {ACTIVITY_COLUMNS} FROM activity_tasks WHERE task_queue = ? AND "
+        "lease_owner IS NULL AND visible_at <= ? ORDER BY visible_at LIMIT ?"
+        + tx.dialect.skip_locked, (task_queue, now, limit))
+    if not rows:
+        return []
+    claims = []
+    updates = []
+    for r in rows:
+        options = loads(r[8])
+        deadline = timeouts_deadline(options, r[10], r[11], now, None)
+        updates.append((worker_id, now, deadline, r[0], r[1]))
+        claims.append(ActivityTaskClaim(
+            run_id=r[0], seq=r[1], workflow_id=r[2], workflow_type=r[3], activity_type=r[4],
+            activity_id=r[5], task_queue=r[6], input=loads(r[7]), options=options,
+            attempt=r[9], scheduled_at=r[10], attempt_scheduled_at=r[11], started_at=now,
+            heartbeat_details=loads(r[13]) if r[13] else []))
+    tx.many(
+            "UPDATE activity_tasks SET lease_owner = ?, started_at = ?, heartbeat_at = NULL, "
+            "deadline_at = ? WHERE run_id = ? AND seq = ?", updates)
+    for claim in claims:
+        tx.due(timeouts_deadline(claim.options, claim.scheduled_at,
+                                 claim.attempt_scheduled_at, now, None))
+    return claims
+
+
+def leased_activity(tx: Tx, run_id: str, seq: int, attempt: int,
+                    worker_id: str | None) -> Any:
+    row = tx.one("SELECT task_queue, lease_owner, attempt, started_at, options, "
+                 "scheduled_at FROM activity_tasks WHERE run_id = ? AND seq = ?"
+                 + tx.dialect.for_update, (run_id, seq))
+    if row is None or row[2] != attempt:
+        return None
+    if worker_id is not None and row[1] != worker_id:
+        return None
+    return row
+
+
+def complete_activity_task(tx: Tx, run_id: str, seq: int,
+                           attempt: int, worker_id: str | None, result: dict[str, Any],
+                           identity: str, now: float, claim_workflow_task: bool
+                           ) -> tuple[bool, WorkflowTaskClaim | None]:
+    locked = lock_run(tx, run_id)
+    if locked is None:
+        return False, None
+    row = leased_activity(tx, run_id, seq, attempt, worker_id)
+    if row is None:
+        return False, None
+    tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?",
+           (run_id, seq))
+    insert_inbox(tx, run_id, EventType.ACTIVITY_TASK_COMPLETED, now, {
+        "seq": seq, "result": result, "attempt": attempt, "identity": identity,
+        "started_time": row[3]})
+    return True, wake_workflow(tx, locked, run_id, worker_id or "", now,
+                               claim_workflow_task and worker_id is not None)
+
+
+def complete_activity_and_workflow_task(
+        tx: Tx, seq: int, attempt: int, result: dict[str, Any],
+        started_at: float, completion: WorkflowTaskCompletion,
+        now: float) -> tuple[str, CompletionResult | None, WorkflowTaskClaim | None]:
+    """Record an activity's result and the workflow task it caused in one transaction.
+
+    Only when nothing else waits for the run (no workflow task, inbox or update): then the
+    worker's speculative activation saw exactly what history will say. Otherwise the result is
+    recorded the ordinary way ("fallback") and the speculative activation must be discarded.
+    The run's row lock makes "nothing else waits" hold until the commit.
+    """
+    run_id = completion.run_id
+    locked = lock_run(tx, run_id)
+    if locked is None:
+        return "lost", None, None
+    if leased_activity(tx, run_id, seq, attempt, completion.worker_id) is None:
+        return "lost", None, None
+    busy = tx.one(
+        "SELECT EXISTS (SELECT 1 FROM workflow_tasks WHERE run_id = ?) OR "
+        "EXISTS (SELECT 1 FROM inbox WHERE run_id = ?) OR "
+        "EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state = 0)",
+        (run_id, run_id, run_id))
+    if not busy[0] and completion.history_length is not None:
+        # A cached instance behind the run (another worker advanced it) must not commit.
+        busy = (locked[2] != completion.history_length + 1,)
+    if busy[0]:
+        _, claim = complete_activity_task(tx, run_id, seq, attempt,
+                                          completion.worker_id, result,
+                                          completion.identity, now, True)
+        return "fallback", None, claim
+    if locked[1] != ExecutionStatus.RUNNING:
+        return "lost", None, None
+    task_queue = locked[0]
+    tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?",
+           (run_id, seq))
+    inserted = tx.one(
+        "INSERT INTO inbox (run_id, event_type, timestamp, attributes) "
+        "VALUES (?, ?, ?, ?) RETURNING id",
+        (run_id, EventType.ACTIVITY_TASK_COMPLETED, now, dumps({
+            "seq": seq, "result": result, "attempt": attempt,
+            "identity": completion.identity, "started_time": started_at})))
+    tx.run(
+        "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, lease_owner, "
+        "lease_expires_at, affinity) VALUES (?, ?, ?, ?, ?, ?)",
+        (run_id, task_queue, now, completion.worker_id, now + CHAINED_TASK_LEASE_SECONDS,
+         completion.worker_id))
+    completion.inbox_max_id = int(inserted[0])
+    return "committed", complete_workflow_task(tx, completion, now), None
+
+
+def wake_workflow(tx: Tx, locked: Any, run_id: str,
+                  worker_id: str, now: float, claim: bool) -> WorkflowTaskClaim | None:
+    """Give a run with new inbox input a workflow task; ``locked`` is its locked row."""
+    if locked[1] != ExecutionStatus.RUNNING:
+        return None
+    task_queue = locked[0]
+    inserted = tx.one("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, "
+                      "affinity) VALUES (?, ?, ?, ?) ON CONFLICT (run_id) "
+                      "DO NOTHING RETURNING run_id",
+                      (run_id, task_queue, now, worker_id))
+    if inserted is not None and claim:
+        return claim_one_workflow_task(tx, run_id, worker_id, now,
+                                       CHAINED_TASK_LEASE_SECONDS)
+    tx.wake("workflow_task", task_queue)
+    return None
+
+
+def fail_activity_task(tx: Tx, run_id: str, seq: int,
+                       attempt: int, worker_id: str | None, failure: dict[str, Any],
+                       final_failure: dict[str, Any] | None, retry_at: float | None,
+                       heartbeat_details: list[dict[str, Any]] | None, event_type: str,
+                       identity: str, now: float) -> bool:
+    locked = lock_run(tx, run_id)
+    if locked is None:
+        return False
+    row = leased_activity(tx, run_id, seq, attempt, worker_id)
+    if row is None:
+        return False
+    if retry_at is not None:
+        options = loads(row[4])
+        tx.run(
+            "UPDATE activity_tasks SET attempt = attempt + 1, lease_owner = NULL, "
+            "started_at = NULL, heartbeat_at = NULL, visible_at = ?, "
+            "attempt_scheduled_at = ?, last_failure = ?, "
+            "heartbeat_details = COALESCE(?, heartbeat_details), deadline_at = ?, "
+            "cancel_requested = FALSE WHERE run_id = ? AND seq = ?",
+            (retry_at, retry_at, dumps(failure),
+             dumps(heartbeat_details) if heartbeat_details is not None else None,
+             timeouts_deadline(options, row[5], retry_at, None, None), run_id, seq))
+        tx.wake("activity_task", row[0])
+        tx.due(retry_at)
+        return True
+    tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?",
+           (run_id, seq))
+    insert_inbox(tx, run_id, event_type, now, {
+        "seq": seq, "failure": final_failure or failure, "attempt": attempt,
+        "identity": identity, "started_time": row[3]})
+    wake_workflow(tx, locked, run_id, "", now, False)
+    return True
+
+
+def heartbeat_activity_task(tx: Tx, run_id: str, seq: int,
+                            attempt: int, worker_id: str, details: list[dict[str, Any]],
+                            now: float) -> bool | None:
+    row = tx.one("SELECT lease_owner, attempt, options, scheduled_at, "
+                 "attempt_scheduled_at, started_at, cancel_requested FROM "
+                 "activity_tasks WHERE run_id = ? AND seq = ?" + tx.dialect.for_update,
+                 (run_id, seq))
+    if row is None or row[0] != worker_id or row[1] != attempt:
+        return None
+    deadline = timeouts_deadline(loads(row[2]), row[3], row[4], row[5], now)
+    tx.run("UPDATE activity_tasks SET heartbeat_at = ?, heartbeat_details = ?, "
+           "deadline_at = ? WHERE run_id = ? AND seq = ?",
+           (now, dumps(details), deadline, run_id, seq))
+    return bool(row[6])

@@ -1,0 +1,123 @@
+"""What the store operations are written against: a transaction (``Tx``) and the dialect.
+
+Every operation of the store is one plain synchronous function ``fn(tx, *args)``, written once
+with ``?`` placeholders. A driver runs it: the SQLite driver on its single writer thread (or,
+for reads, on its reader thread or the caller's), the PostgreSQL driver on a pooled connection
+on one of its threads. What differs between the two databases is in ``Dialect`` and nowhere
+else in the operations:
+
+* row locking: under SQLite's single writer a plain read already sees a row nobody else can
+  change before the commit, so ``FOR UPDATE`` / ``SKIP LOCKED`` are empty there; on PostgreSQL
+  they lock the row (or skip rows another poller holds);
+* named locks: a transaction advisory lock on PostgreSQL (say, one workflow id, so two clients
+  starting it do not both see it free); nothing on SQLite, whose writer is already alone;
+* lists as parameters (``= ANY(?)`` against ``IN (?, ?, …)``), and byte-wise text ranges
+  (``COLLATE "C"``, so a prefix range means the same in every database collation);
+* the few schema words that differ (auto-numbered keys, ``WITHOUT ROWID``, bytes).
+
+Upserts (``ON CONFLICT … DO``) and ``RETURNING`` are written the same on both.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+loads = json.loads
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    # Appended to a SELECT that reads a row the transaction goes on to change.
+    for_update: str
+    # Appended to a SELECT that picks work for a poller: rows another poller holds are skipped.
+    skip_locked: str
+    # Applied to a text column compared with a range, so the range is by code point.
+    binary_collation: str
+    # Runs with one parameter, a key: holds a named lock until the transaction ends (or None).
+    named_lock: str | None
+    # Substituted into the migration scripts.
+    schema_words: tuple[tuple[str, str], ...]
+
+    def lock_for_update(self, of: str) -> str:
+        """``FOR UPDATE OF <tables> SKIP LOCKED`` where rows are locked at all."""
+        return f" FOR UPDATE OF {of} SKIP LOCKED" if self.skip_locked else ""
+
+    def in_(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+        """A condition ``column`` is one of ``values``, and its parameters."""
+        if self.name == "postgresql":
+            return f"{column} = ANY(?)", (list(values),)
+        return f"{column} IN ({', '.join('?' * len(values))})", tuple(values)
+
+    def schema_script(self, script: str) -> str:
+        for word, replacement in self.schema_words:
+            script = script.replace(word, replacement)
+        return script
+
+
+SQLITE = Dialect(
+    name="sqlite", for_update="", skip_locked="", binary_collation="", named_lock=None,
+    schema_words=(("{serial_key}", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+                  ("{without_rowid}", " WITHOUT ROWID"), ("{bytes}", "BLOB")))
+
+POSTGRESQL = Dialect(
+    name="postgresql", for_update=" FOR UPDATE", skip_locked=" FOR UPDATE SKIP LOCKED",
+    binary_collation=' COLLATE "C"',
+    named_lock="SELECT pg_advisory_xact_lock(hashtextextended(?, 1))",
+    schema_words=(("{serial_key}", "BIGSERIAL PRIMARY KEY"), ("{without_rowid}", ""),
+                  ("{bytes}", "BYTEA")))
+
+
+class Tx:
+    """One transaction as the operations see it: statements, and what the commit should wake.
+
+    A driver subclasses it with the three statement methods. ``wake`` and ``due`` collect
+    wake-ups that the driver publishes only once the transaction has committed.
+    """
+
+    __slots__ = ("earliest_due", "wake_keys")
+    dialect: Dialect
+
+    def __init__(self) -> None:
+        self.wake_keys: set[tuple[str, str]] = set()
+        self.earliest_due = math.inf
+
+    # -- statements (the driver's) --------------------------------------------------------
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first row of a statement's result, or None."""
+        raise NotImplementedError
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        raise NotImplementedError
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; how many rows it changed."""
+        raise NotImplementedError
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    # -- locking ---------------------------------------------------------------------------
+    def lock_name(self, key: str) -> None:
+        """Hold a lock named ``key`` until the transaction ends (where the database needs it)."""
+        if self.dialect.named_lock is not None:
+            self.one(self.dialect.named_lock, (key,))
+
+    # -- wake-ups ----------------------------------------------------------------------------
+    def wake(self, kind: str, key: str = "") -> None:
+        self.wake_keys.add((kind, key))
+
+    def due(self, at: float | None) -> None:
+        """Something (a timer, a timeout, a retry) falls due at ``at``: sweepers are woken only
+        if that is earlier than what they already sleep until."""
+        if at is not None and at < self.earliest_due:
+            self.earliest_due = at
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.wake_keys) or self.earliest_due < math.inf
