@@ -36,7 +36,14 @@ MODULES = [
 SUPPORTED, NOT_YET, WILL_NOT = "supported", "not yet", "will not"
 
 NO_SANDBOX = "no import sandbox: Stalwart checks determinism while the workflow runs"
-NO_SERVER = "no server connection: `Client.connect` takes a store URL instead"
+NO_SERVER = ("no gRPC service layer: `Client.connect` takes a store URL, so there is no server "
+             "connection to configure (TLS, keep-alive, proxies, retries, RPC metadata)")
+NO_CLOUD = "Temporal Cloud operations: there is no cloud service behind a store"
+NO_VERSIONING = ("worker deployments and build-id versioning: workers of one store share one "
+                 "code version; use `workflow.patched` for changes")
+NO_NEXUS = "Nexus (cross-namespace operations): not for now"
+NO_RUNNER = ("no pluggable workflow runner: Stalwart runs workflow code one way, on its "
+             "deterministic event loop")
 
 # Hand-kept: (module, name or Class.member) -> (status or None to keep the computed one, note).
 EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
@@ -56,9 +63,29 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("client", "Client.test_service"): (WILL_NOT, NO_SERVER),
     ("client", "Client.api_key"): (WILL_NOT, NO_SERVER),
     ("client", "Client.rpc_metadata"): (WILL_NOT, NO_SERVER),
+    ("client", "RPCError"): (None, "raised where Temporal's server answers with an RPC error "
+                                   "(e.g. `NOT_FOUND` for a closed or unknown workflow)"),
     ("converter", "PayloadCodec"): (None, "applied to every payload the store keeps"),
     ("testing", "WorkflowEnvironment"): (
         None, "local environments run on a temporary SQLite file"),
+    ("worker", "UnsandboxedWorkflowRunner"): (None, "the only way Stalwart runs workflows"),
+    ("worker", "StartLocalActivityInput"): (None, "the same type as `StartActivityInput`"),
+    ("worker", "SlotInfo"): (NOT_YET, "custom slot suppliers are accepted, not driven"),
+    ("common", "Priority"): (None, "accepted; task claiming does not order by it yet"),
+    ("workflow", "register_random_seed_callback"): (
+        None, "kept; a run's seed never changes in Stalwart, so it is never called"),
+    ("workflow", "extern_functions"): (WILL_NOT, NO_SANDBOX),
+    ("workflow", "get_last_completion_result"): (
+        None, "always None: cron workflows are not supported yet (use schedules)"),
+    ("workflow", "has_last_completion_result"): (
+        None, "always False: cron workflows are not supported yet (use schedules)"),
+    ("workflow", "get_last_failure"): (
+        None, "always None: cron workflows are not supported yet (use schedules)"),
+    ("converter", "JSONProtoPayloadConverter"): (NOT_YET, "protobuf messages as payloads"),
+    ("converter", "BinaryProtoPayloadConverter"): (NOT_YET, "protobuf messages as payloads"),
+    ("client", "WithStartWorkflowOperation"): (
+        None, "the start commits first, then the update (two steps, not one call)"),
+    ("worker", "WorkerTuner"): (None, "slot suppliers become the worker's concurrency limits"),
     ("contrib.pydantic", "pydantic_data_converter"): (
         None, "needs the `pydantic` extra"),
 }
@@ -66,13 +93,28 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
 # Hand-kept: applied, in order, to names Stalwart does not have.
 PATTERNS: list[tuple[str, str, str]] = [
     (r"(?i)sandbox", WILL_NOT, NO_SANDBOX),
-    (r"(?i)(^|\.)(TLSConfig|KeepAliveConfig|HttpConnectProxyConfig|RPCError|RPCStatusCode"
-     r"|ConnectConfig|CloudOperationsClient|ServiceClient|.*Service)$", WILL_NOT, NO_SERVER),
-    (r"(?i)nexus", NOT_YET, "Nexus operations"),
+    (r"(?i)(^|\.)(TLSConfig|KeepAliveConfig|HttpConnectProxyConfig|RetryConfig|ConnectConfig"
+     r"|ServiceClient|.*Service|service_client|.*_service|rpc_metadata|rpc_timeout|api_key"
+     r"|tls|keep_alive_config|http_connect_proxy_config|retry_config|lazy|runtime"
+     r"|header_codec_behavior|HeaderCodecBehavior)$", WILL_NOT, NO_SERVER),
+    (r"(?i)(^|\.)(DnsLoadBalancingConfig|GrpcCompression|ClientConnectConfig)$", WILL_NOT,
+     NO_SERVER),
+    (r"(?i)cloud", WILL_NOT, NO_CLOUD),
+    (r"(?i)nexus|^Callback$", WILL_NOT, NO_NEXUS),
+    (r"^(WorkflowInstance|WorkflowInstanceDetails)$", WILL_NOT, NO_RUNNER),
+    (r"^(TimeSkipper|TimeSkippingConfig)$", NOT_YET,
+     "per-workflow time skipping (temporalio's V2 environment)"),
+    (r"^(Activity(Execution|Options|Handle|IDReference|FailureError|SerializationContext)\w*"
+     r"|(Start|Cancel|Terminate|Describe|Pause|Unpause|List|Count)Activit\w*Input"
+     r"|UpdateActivityOptionsInput)$", NOT_YET, "activities started from a client"),
+    (r"(?i)(storage|payloadlimits)", NOT_YET, "payloads kept outside the store"),
+    (r"(?i)serializationcontext", NOT_YET, "serialization contexts"),
+    (r"(?i)(versioning|deployment|build_?id|VersioningOverride|PinnedVersioning"
+     r"|AutoUpgradeVersioning|TaskReachability|Reachability|WorkerVersion)", WILL_NOT,
+     NO_VERSIONING),
     (r"(?i)schedule", NOT_YET, "schedules"),
-    (r"(?i)(versioning|deployment|build_?id)", NOT_YET, "worker versioning"),
     (r"(?i)(interceptor|plugin)", NOT_YET, "interceptors and plugins"),
-    (r"(?i)(metric|runtime|telemetry)", NOT_YET, "metrics and runtime options"),
+    (r"(?i)(metric|telemetry)", NOT_YET, "metrics"),
 ]
 
 
@@ -191,6 +233,11 @@ def compare(name: str) -> tuple[Side, list[Row]]:
     return theirs, rows
 
 
+def _share(counts: dict[str, int]) -> str:
+    considered = counts[SUPPORTED] + counts[NOT_YET]
+    return f"{100 * counts[SUPPORTED] / considered:.0f}%" if considered else "n/a"
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -213,22 +260,32 @@ def render(temporalio_version: str) -> str:
         "`Class.member`. **supported**: Stalwart has it under the same name (a note says where "
         "it differs); **not yet**: missing, may come; **will not**: missing by design.",
         "",
-        "| module | supported | not yet | will not | share supported |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "Counts are of public top-level names; the share leaves out the names that will not "
+        "be supported. Class members are listed and counted separately.",
+        "",
+        "| module | supported | not yet | will not | share supported | members supported |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     sections: list[str] = []
     for name in MODULES:
         theirs, rows = compare(name)
         if not theirs.present:
             continue
-        counts = {s: sum(r.status == s for r in rows) for s in (SUPPORTED, NOT_YET, WILL_NOT)}
-        share = f"{100 * counts[SUPPORTED] / len(rows):.0f}%" if rows else "n/a"
+        names = [r for r in rows if "." not in r.name]
+        members = [r for r in rows if "." in r.name]
+        counts = {s: sum(r.status == s for r in names) for s in (SUPPORTED, NOT_YET, WILL_NOT)}
+        member_counts = {s: sum(r.status == s for r in members)
+                         for s in (SUPPORTED, NOT_YET, WILL_NOT)}
+        share = _share(counts)
         out.append(f"| `{name}` | {counts[SUPPORTED]} | {counts[NOT_YET]} | "
-                   f"{counts[WILL_NOT]} | {share} |")
+                   f"{counts[WILL_NOT]} | {share} | {member_counts[SUPPORTED]} of "
+                   f"{len(members) - member_counts[WILL_NOT]} |")
         sections += [
             "", f"## temporalio.{name}", "",
-            f"{counts[SUPPORTED]} of {len(rows)} supported ({share}); "
-            f"{counts[WILL_NOT]} will not be.", "",
+            f"{counts[SUPPORTED]} of {len(names) - counts[WILL_NOT]} public names supported "
+            f"({share}); {counts[WILL_NOT]} will not be. Members of classes both have: "
+            f"{member_counts[SUPPORTED]} of {len(members) - member_counts[WILL_NOT]} supported, "
+            f"{member_counts[WILL_NOT]} will not be.", "",
             "| name | status | note |", "| --- | --- | --- |",
         ]
         sections += [f"| `{_cell(r.name)}` | {r.status} | {_cell(r.note)} |" for r in rows]

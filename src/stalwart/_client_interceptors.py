@@ -6,7 +6,7 @@ interceptors that also subclass ``stalwart.worker.Interceptor`` are used by the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 from .converter import Payload
 
 if TYPE_CHECKING:
-    from .client import WorkflowExecutionDescription, WorkflowHandle, WorkflowUpdateHandle
+    from ._schedules.handle import ScheduleAsyncIterator, ScheduleHandle
+    from ._schedules.types import ScheduleDescription
+    from .client import (
+        WorkflowExecutionAsyncIterator,
+        WorkflowExecutionCount,
+        WorkflowExecutionDescription,
+        WorkflowHandle,
+        WorkflowUpdateHandle,
+    )
 
 
 @dataclass
@@ -52,12 +60,14 @@ class QueryWorkflowInput:
     ret_type: Any
     rpc_timeout: timedelta | None
     headers: dict[str, Payload] = field(default_factory=dict)
+    reject_condition: Any = None
 
 
 @dataclass
 class CancelWorkflowInput:
     id: str
     run_id: str | None
+    first_execution_run_id: str | None = None
 
 
 @dataclass
@@ -66,6 +76,7 @@ class TerminateWorkflowInput:
     run_id: str | None
     args: Sequence[Any]
     reason: str | None
+    first_execution_run_id: str | None = None
 
 
 @dataclass
@@ -84,6 +95,138 @@ class StartWorkflowUpdateInput:
     wait_for_stage: int
     ret_type: Any
     headers: dict[str, Payload] = field(default_factory=dict)
+
+
+@dataclass
+class HeartbeatAsyncActivityInput:
+    id_or_token: Any  # AsyncActivityIDReference | bytes
+    details: Sequence[Any]
+
+
+@dataclass
+class CompleteAsyncActivityInput:
+    id_or_token: Any
+    result: Any
+
+
+@dataclass
+class FailAsyncActivityInput:
+    id_or_token: Any
+    error: BaseException
+    last_heartbeat_details: Sequence[Any]
+
+
+@dataclass
+class ReportCancellationAsyncActivityInput:
+    id_or_token: Any
+    details: Sequence[Any]
+
+
+@dataclass
+class CreateScheduleInput:
+    id: str
+    schedule: Any
+    trigger_immediately: bool
+    backfill: Sequence[Any]
+    memo: Mapping[str, Any] | None
+    search_attributes: Any
+
+
+@dataclass
+class ListSchedulesInput:
+    page_size: int
+    next_page_token: bytes | None
+    query: str | None = None
+
+
+@dataclass
+class BackfillScheduleInput:
+    id: str
+    backfills: Sequence[Any]
+
+
+@dataclass
+class DeleteScheduleInput:
+    id: str
+
+
+@dataclass
+class DescribeScheduleInput:
+    id: str
+
+
+@dataclass
+class PauseScheduleInput:
+    id: str
+    note: str | None
+
+
+@dataclass
+class UnpauseScheduleInput:
+    id: str
+    note: str | None
+
+
+@dataclass
+class TriggerScheduleInput:
+    id: str
+    overlap: Any
+
+
+@dataclass
+class UpdateScheduleInput:
+    id: str
+    updater: Callable[[Any], Any]
+
+
+@dataclass
+class ListWorkflowsInput:
+    query: str | None
+    page_size: int
+    next_page_token: bytes | None
+    limit: int | None
+
+
+@dataclass
+class CountWorkflowsInput:
+    query: str | None
+
+
+@dataclass
+class UpdateWithStartStartWorkflowInput:
+    """The start half of an update-with-start (see ``StartWorkflowInput``)."""
+
+    workflow: str
+    args: Sequence[Any]
+    id: str
+    task_queue: str
+    execution_timeout: timedelta | None
+    id_reuse_policy: int
+    id_conflict_policy: int
+    search_attributes: Any
+    memo: Mapping[str, Any] | None
+    ret_type: Any
+    headers: dict[str, Payload] = field(default_factory=dict)
+
+
+@dataclass
+class UpdateWithStartUpdateWorkflowInput:
+    """The update half of an update-with-start."""
+
+    update_id: str | None
+    update: str
+    args: Sequence[Any]
+    wait_for_stage: int
+    ret_type: Any
+    headers: dict[str, Payload] = field(default_factory=dict)
+
+
+@dataclass
+class StartWorkflowUpdateWithStartInput:
+    start_workflow_input: UpdateWithStartStartWorkflowInput
+    update_workflow_input: UpdateWithStartUpdateWorkflowInput
+    _on_start: Callable[[WorkflowHandle[Any]], None] = field(default=lambda handle: None)
+    _on_start_error: Callable[[BaseException], None] = field(default=lambda error: None)
 
 
 class OutboundInterceptor:
@@ -114,6 +257,58 @@ class OutboundInterceptor:
     async def start_workflow_update(self, input: StartWorkflowUpdateInput
                                     ) -> WorkflowUpdateHandle[Any]:
         return await self.next.start_workflow_update(input)
+
+    async def start_update_with_start_workflow(self, input: StartWorkflowUpdateWithStartInput
+                                               ) -> WorkflowUpdateHandle[Any]:
+        return await self.next.start_update_with_start_workflow(input)
+
+    def list_workflows(self, input: ListWorkflowsInput) -> WorkflowExecutionAsyncIterator:
+        return self.next.list_workflows(input)
+
+    async def heartbeat_async_activity(self, input: HeartbeatAsyncActivityInput) -> None:
+        await self.next.heartbeat_async_activity(input)
+
+    async def create_schedule(self, input: CreateScheduleInput) -> ScheduleHandle:
+        return await self.next.create_schedule(input)
+
+    def list_schedules(self, input: ListSchedulesInput) -> ScheduleAsyncIterator:
+        """Synchronous (unlike temporalio's): ``client.list_schedules()`` returns the
+        iterator at once, to ``async for`` over or to await."""
+        return self.next.list_schedules(input)
+
+    async def backfill_schedule(self, input: BackfillScheduleInput) -> None:
+        await self.next.backfill_schedule(input)
+
+    async def delete_schedule(self, input: DeleteScheduleInput) -> None:
+        await self.next.delete_schedule(input)
+
+    async def describe_schedule(self, input: DescribeScheduleInput) -> ScheduleDescription:
+        return await self.next.describe_schedule(input)
+
+    async def pause_schedule(self, input: PauseScheduleInput) -> None:
+        await self.next.pause_schedule(input)
+
+    async def unpause_schedule(self, input: UnpauseScheduleInput) -> None:
+        await self.next.unpause_schedule(input)
+
+    async def trigger_schedule(self, input: TriggerScheduleInput) -> None:
+        await self.next.trigger_schedule(input)
+
+    async def update_schedule(self, input: UpdateScheduleInput) -> None:
+        await self.next.update_schedule(input)
+
+    async def complete_async_activity(self, input: CompleteAsyncActivityInput) -> None:
+        await self.next.complete_async_activity(input)
+
+    async def fail_async_activity(self, input: FailAsyncActivityInput) -> None:
+        await self.next.fail_async_activity(input)
+
+    async def report_cancellation_async_activity(
+            self, input: ReportCancellationAsyncActivityInput) -> None:
+        await self.next.report_cancellation_async_activity(input)
+
+    async def count_workflows(self, input: CountWorkflowsInput) -> WorkflowExecutionCount:
+        return await self.next.count_workflows(input)
 
 
 class Interceptor:

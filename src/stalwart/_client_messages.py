@@ -5,18 +5,30 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ._client_interceptors import (
+    CompleteAsyncActivityInput,
+    FailAsyncActivityInput,
+    HeartbeatAsyncActivityInput,
+    ReportCancellationAsyncActivityInput,
+)
 from ._engine.activity_worker import activity_error_failure
 from ._engine.codec import decode_value, encode_value
 from .converter import _payload_from_json
 from .exceptions import (
     AsyncActivityCancelledError,
+    CancelledError,
     RetryState,
+    RPCError,
+    RPCStatusCode,
     WorkflowQueryFailedError,
+    WorkflowQueryTimedOutError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 
 if TYPE_CHECKING:
@@ -65,7 +77,7 @@ async def query(handle: WorkflowHandle[Any], query: Any, args: Sequence[Any],
             remaining = deadline - loop.time()
             if remaining <= 0:
                 await store.delete_query(query_id)
-                raise WorkflowQueryFailedError(
+                raise WorkflowQueryTimedOutError(
                     f"no worker answered query {name!r} of workflow {handle.id!r} within "
                     f"{timeout:g} s: is a worker running that polls the workflow's task queue "
                     "and has its workflow type registered?")
@@ -77,11 +89,19 @@ async def query(handle: WorkflowHandle[Any], query: Any, args: Sequence[Any],
     if row["failure"] is not None:
         failure = await decode_value(row["failure"], converter.payload_codec)
         cause = converter.failure_converter.from_failure(failure, converter.payload_converter)
-        raise WorkflowQueryFailedError(f"query {name!r} of workflow {handle.id!r} failed: "
-                                       f"{cause}") from cause
+        # As in temporalio, the error's message is the handler's failure message; the
+        # rebuilt failure is its cause.
+        raise WorkflowQueryFailedError(str(failure.get("message", ""))) from cause
     payload = await decode_value(row["result"], converter.payload_codec)
     hint = result_type or handler_result_type(query, "__stalwart_query_definition__")
     return converter.payload_converter.from_payload(_payload_from_json(payload), hint)
+
+
+def _raise_rpc_error(failure: dict[str, Any]) -> None:
+    """An update refused over its arguments reaches the caller as Temporal's RPC error."""
+    status = failure.get("stalwart_rpc_status")
+    if status is not None:
+        raise RPCError(str(failure.get("message", "")), RPCStatusCode(status))
 
 
 class WorkflowUpdateHandle(Generic[ReturnType]):
@@ -128,10 +148,11 @@ class WorkflowUpdateHandle(Generic[ReturnType]):
         row = await self._wait(WorkflowUpdateStage.COMPLETED,
                                rpc_timeout.total_seconds() if rpc_timeout else None)
         if row is None:
-            raise TimeoutError(f"update {self._name!r} did not complete in time")
+            raise WorkflowUpdateRPCTimeoutOrCancelledError()
         converter = self._client.data_converter
         if row["failure"] is not None:
             failure = await decode_value(row["failure"], converter.payload_codec)
+            _raise_rpc_error(failure)
             raise WorkflowUpdateFailedError(converter.failure_converter.from_failure(
                 failure, converter.payload_converter))
         payload = await decode_value(row["result"], converter.payload_codec)
@@ -153,48 +174,126 @@ async def start_update(handle: WorkflowHandle[Any], update: Any, args: Sequence[
         client, handle.id, run_id, update_id, name,
         result_type or handler_result_type(update, "__stalwart_update_definition__"))
     if wait_for_stage in (WorkflowUpdateStage.ACCEPTED, WorkflowUpdateStage.COMPLETED):
+        # A rejection is an outcome, as in temporalio: the handle is returned and its
+        # result() raises WorkflowUpdateFailedError. Arguments that do not fit the handler
+        # fail the call itself, with an RPC error, as Temporal's server does.
         row = await update_handle._wait(wait_for_stage, None)
-        if row is not None and row["state"] == 2:
-            await update_handle.result()  # raises the rejection
+        if row is not None and row["state"] == 2 and row["failure"] is not None:
+            _raise_rpc_error(await decode_value(row["failure"],
+                                                client.data_converter.payload_codec))
     return update_handle
 
 
+@dataclass(frozen=True)
+class AsyncActivityIDReference:
+    """Names an activity by workflow id, run id (None: the latest run) and activity id,
+    instead of by task token."""
+
+    workflow_id: str
+    run_id: str | None
+    activity_id: str
+
+
 class AsyncActivityHandle:
-    """Completes, fails or heartbeats an activity from outside its worker."""
+    """Completes, fails or heartbeats an activity from outside its worker (every call goes
+    through the client's interceptors)."""
 
-    def __init__(self, client: Client, run_id: str, seq: int, attempt: int) -> None:
+    def __init__(self, client: Client, id_or_token: AsyncActivityIDReference | bytes) -> None:
         self._client = client
-        self._run_id = run_id
-        self._seq = seq
-        self._attempt = attempt
+        self._id_or_token = id_or_token
 
-    async def complete(self, result: Any = None) -> None:
-        payload = (await self._client._encode([result], "activity result"))[0]
-        accepted, _ = await self._client.store.complete_activity_task(
-            self._run_id, self._seq, self._attempt, None, payload,
-            self._client.identity, self._client._clock.now(), False)
-        if not accepted:
-            raise AsyncActivityCancelledError(
-                "the activity is no longer pending (it timed out, was cancelled, or its "
-                "workflow closed); its result was not recorded")
+    async def heartbeat(self, *details: Any, **_: Any) -> None:
+        await self._client._outbound.heartbeat_async_activity(HeartbeatAsyncActivityInput(
+            id_or_token=self._id_or_token, details=list(details)))
 
-    async def fail(self, error: BaseException) -> None:
-        converter = self._client.data_converter
-        failure = converter.failure_converter.to_failure(error, converter.payload_converter)
-        failure = await encode_value(failure, converter.payload_codec)
-        final = activity_error_failure(failure, "", str(self._seq), self._client.identity,
-                                       RetryState.NON_RETRYABLE_FAILURE)
-        accepted = await self._client.store.fail_activity_task(
-            self._run_id, self._seq, self._attempt, None, failure, final, None, None,
-            "ActivityTaskFailed", self._client.identity, self._client._clock.now())
-        if not accepted:
-            raise AsyncActivityCancelledError("the activity is no longer pending")
+    async def complete(self, result: Any = None, **_: Any) -> None:
+        await self._client._outbound.complete_async_activity(CompleteAsyncActivityInput(
+            id_or_token=self._id_or_token, result=result))
 
-    async def heartbeat(self, *details: Any) -> None:
-        payloads = await self._client._encode(details, "heartbeat details")
-        cancel = await self._client.store.heartbeat_activity_task(
-            self._run_id, self._seq, self._attempt, "async", payloads,
-            self._client._clock.now())
-        if cancel is None or cancel:
-            raise AsyncActivityCancelledError("the activity was cancelled or is no longer "
-                                              "pending")
+    async def fail(self, error: BaseException, *, last_heartbeat_details: Sequence[Any] = (),
+                   **_: Any) -> None:
+        await self._client._outbound.fail_async_activity(FailAsyncActivityInput(
+            id_or_token=self._id_or_token, error=error,
+            last_heartbeat_details=list(last_heartbeat_details)))
+
+    async def report_cancellation(self, *details: Any, **_: Any) -> None:
+        await self._client._outbound.report_cancellation_async_activity(
+            ReportCancellationAsyncActivityInput(id_or_token=self._id_or_token,
+                                                 details=list(details)))
+
+
+async def _attempt(client: Client, id_or_token: AsyncActivityIDReference | bytes
+                   ) -> tuple[str, int, int]:
+    """(run id, seq, attempt) of the pending activity a token or reference names."""
+    if isinstance(id_or_token, AsyncActivityIDReference):
+        row = await client.store.get_execution(id_or_token.workflow_id, id_or_token.run_id)
+        if row is not None:
+            for pending in await client.store.list_pending_activities(row.run_id):
+                if pending["activity_id"] == id_or_token.activity_id:
+                    return row.run_id, int(pending["seq"]), int(pending["attempt"])
+        raise AsyncActivityCancelledError(
+            f"no pending activity {id_or_token.activity_id!r} in workflow "
+            f"{id_or_token.workflow_id!r}: it completed, timed out or was cancelled")
+    return parse_task_token(id_or_token)
+
+
+def parse_task_token(token: bytes) -> tuple[str, int, int]:
+    try:
+        run, seq, attempt = token.decode().rsplit("/", 2)
+        return run, int(seq), int(attempt)
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError(f"task_token {token!r} is not a Stalwart activity task "
+                         "token") from None
+
+
+async def heartbeat_async_activity(client: Client, input: HeartbeatAsyncActivityInput) -> None:
+    run_id, seq, attempt = await _attempt(client, input.id_or_token)
+    payloads = await client._encode(input.details, "heartbeat details")
+    cancel = await client.store.heartbeat_activity_task(run_id, seq, attempt, "async",
+                                                        payloads, client._clock.now())
+    if cancel is None or cancel:
+        raise AsyncActivityCancelledError("the activity was cancelled or is no longer "
+                                          "pending")
+
+
+async def complete_async_activity(client: Client, input: CompleteAsyncActivityInput) -> None:
+    run_id, seq, attempt = await _attempt(client, input.id_or_token)
+    payload = (await client._encode([input.result], "activity result"))[0]
+    accepted, _ = await client.store.complete_activity_task(
+        run_id, seq, attempt, None, payload, client.identity, client._clock.now(), False)
+    if not accepted:
+        raise AsyncActivityCancelledError(
+            "the activity is no longer pending (it timed out, was cancelled, or its "
+            "workflow closed); its result was not recorded")
+
+
+async def fail_async_activity(client: Client, input: FailAsyncActivityInput) -> None:
+    run_id, seq, attempt = await _attempt(client, input.id_or_token)
+    converter = client.data_converter
+    failure = converter.failure_converter.to_failure(input.error, converter.payload_converter)
+    failure = await encode_value(failure, converter.payload_codec)
+    final = activity_error_failure(failure, "", str(seq), client.identity,
+                                   RetryState.NON_RETRYABLE_FAILURE)
+    accepted = await client.store.fail_activity_task(
+        run_id, seq, attempt, None, failure, final, None, None, "ActivityTaskFailed",
+        client.identity, client._clock.now())
+    if not accepted:
+        raise AsyncActivityCancelledError("the activity is no longer pending")
+
+
+async def report_cancellation_async_activity(client: Client,
+                                             input: ReportCancellationAsyncActivityInput
+                                             ) -> None:
+    """Record that the activity accepted a cancel request: it ends as cancelled."""
+    run_id, seq, attempt = await _attempt(client, input.id_or_token)
+    converter = client.data_converter
+    cancelled = CancelledError("Activity cancelled", *input.details)
+    failure = converter.failure_converter.to_failure(cancelled, converter.payload_converter)
+    failure = await encode_value(failure, converter.payload_codec)
+    final = activity_error_failure(failure, "", str(seq), client.identity,
+                                   RetryState.CANCEL_REQUESTED)
+    accepted = await client.store.fail_activity_task(
+        run_id, seq, attempt, None, failure, final, None, None, "ActivityTaskCanceled",
+        client.identity, client._clock.now())
+    if not accepted:
+        raise AsyncActivityCancelledError("the activity is no longer pending")

@@ -8,26 +8,41 @@ once. Use ``info().idempotency_key`` with the APIs you call to make a repeated a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, MutableMapping
-from typing import Any, NoReturn, TypeVar, overload
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast, overload
 
 from ._engine import activity_context as _context
-from ._engine.activity_context import Info
+from ._engine.activity_context import ActivityCancellationDetails, Info
+from ._metric_meter import MetricMeter
 from ._model.definitions import define_activity
 from .converter import PayloadConverter
 
+if TYPE_CHECKING:
+    from .client import Client
+
 __all__ = [
+    "ActivityCancellationDetails",
     "Info",
+    "LoggerAdapter",
+    "cancellation_details",
+    "client",
     "defn",
     "heartbeat",
     "in_activity",
     "info",
     "is_cancelled",
+    "is_worker_shutdown",
     "logger",
+    "metric_meter",
     "payload_converter",
     "raise_complete_async",
+    "shield_thread_cancel_exception",
     "wait_for_cancelled",
     "wait_for_cancelled_sync",
+    "wait_for_worker_shutdown",
+    "wait_for_worker_shutdown_sync",
 ]
 
 CallableType = TypeVar("CallableType", bound=Callable[..., Any])
@@ -107,6 +122,59 @@ def raise_complete_async() -> NoReturn:
 
 def payload_converter() -> PayloadConverter:
     return _context.current().payload_converter
+
+
+def client() -> Client:
+    """The client of the worker running this activity (to signal, query or start
+    workflows from it).
+
+    Raises:
+        RuntimeError: outside an activity, or in one run without a worker (e.g. an
+            ``ActivityEnvironment`` created without a client).
+    """
+    found = _context.current().client
+    if found is None:
+        raise RuntimeError("no client available: this activity runs outside a worker; give "
+                           "ActivityEnvironment(client=...) one in tests")
+    return cast("Client", found)
+
+
+def metric_meter() -> MetricMeter:
+    """A meter for this activity's own metrics (on ``stalwart.metrics``' ``/metrics`` page),
+    labelled with namespace, task queue and activity type."""
+    activity_info = _context.current().info
+    return MetricMeter({"namespace": activity_info.workflow_namespace,
+                        "task_queue": activity_info.task_queue,
+                        "activity_type": activity_info.activity_type})
+
+
+def is_worker_shutdown() -> bool:
+    """Whether the worker running this activity has begun shutting down."""
+    return _context.current().worker_shutdown.is_set()
+
+
+async def wait_for_worker_shutdown() -> None:
+    """Wait until the worker running this activity begins shutting down."""
+    await _context.current().wait_worker_shutdown()
+
+
+def wait_for_worker_shutdown_sync(timeout: timedelta | float | None = None) -> None:
+    """Block (in a plain-function activity) until the worker begins shutting down or
+    ``timeout`` passes."""
+    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+    _context.current().worker_shutdown.wait(seconds)
+
+
+def cancellation_details() -> ActivityCancellationDetails | None:
+    """Why this activity was cancelled (None while it is not)."""
+    return _context.current().cancellation_details
+
+
+@contextmanager
+def shield_thread_cancel_exception() -> Iterator[None]:
+    """Accepted for compatibility: Stalwart never raises cancellation into a plain-function
+    activity's thread (it sets :func:`is_cancelled` instead), so there is nothing to shield."""
+    yield
 
 
 class LoggerAdapter(logging.LoggerAdapter[logging.Logger]):

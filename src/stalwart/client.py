@@ -11,28 +11,54 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Generic, TypeVar
+from enum import IntEnum
+from typing import Any, Generic, TypedDict, TypeVar
 
+from . import _client_messages as _messages
 from . import exceptions as exc
 from ._client_interceptors import (
+    BackfillScheduleInput,
     CancelWorkflowInput,
+    CompleteAsyncActivityInput,
+    CountWorkflowsInput,
+    CreateScheduleInput,
+    DeleteScheduleInput,
+    DescribeScheduleInput,
     DescribeWorkflowInput,
+    FailAsyncActivityInput,
+    HeartbeatAsyncActivityInput,
     Interceptor,
+    ListSchedulesInput,
+    ListWorkflowsInput,
     OutboundInterceptor,
+    PauseScheduleInput,
     QueryWorkflowInput,
+    ReportCancellationAsyncActivityInput,
     SignalWorkflowInput,
     StartWorkflowInput,
     StartWorkflowUpdateInput,
+    StartWorkflowUpdateWithStartInput,
     TerminateWorkflowInput,
+    TriggerScheduleInput,
+    UnpauseScheduleInput,
+    UpdateScheduleInput,
+    UpdateWithStartStartWorkflowInput,
+    UpdateWithStartUpdateWorkflowInput,
 )
 from ._client_messages import (
     AsyncActivityHandle,
+    AsyncActivityIDReference,
     WorkflowUpdateHandle,
     WorkflowUpdateStage,
     handler_name,
     handler_result_type,
     query,
     start_update,
+)
+from ._client_update_with_start import (
+    WithStartWorkflowOperation,
+    run_update_with_start,
+    start_update_with_start,
 )
 from ._client_visibility import (
     WorkflowExecution,
@@ -43,6 +69,7 @@ from ._client_visibility import (
     WorkflowHistory,
     WorkflowHistoryEventFilterType,
 )
+from ._engine.activity_context import ActivityCancellationDetails
 from ._engine.clock import Clock
 from ._engine.codec import decode_value, encode_value
 from ._engine.metrics import METRICS
@@ -84,26 +111,83 @@ from ._schedules import (
 from ._schedules import handle as _schedules_handle
 from ._store import open_store
 from ._store.base import ExecutionRow, ExecutionStatus, StartWorkflowRequest, Store
-from .common import RetryPolicy, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from ._workflow_extras import (
+    AnyType,
+    CallableAsyncNoParam,
+    CallableAsyncSingleParam,
+    CallableSyncNoParam,
+    CallableSyncSingleParam,
+    MethodAsyncNoParam,
+    MethodAsyncSingleParam,
+    MethodSyncOrAsyncNoParam,
+    MethodSyncOrAsyncSingleParam,
+    MultiParamSpec,
+    ParamType,
+    SelfType,
+)
+from .common import (
+    QueryRejectCondition,
+    RetryPolicy,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from .converter import DataConverter, _payload_from_json, _payload_to_json, headers_to_json
 from .exceptions import (
     AsyncActivityCancelledError,
+    RPCError,
+    RPCStatusCode,
+    RPCTimeoutOrCancelledError,
     WorkflowAlreadyStartedError,
     WorkflowContinuedAsNewError,
     WorkflowFailureError,
     WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 
 __all__ = [
+    "ActivityCancellationDetails",
+    "AnyType",
     "AsyncActivityCancelledError",
     "AsyncActivityHandle",
+    "AsyncActivityIDReference",
+    "BackfillScheduleInput",
+    "CallableAsyncNoParam",
+    "CallableAsyncSingleParam",
+    "CallableSyncNoParam",
+    "CallableSyncSingleParam",
     "CancelWorkflowInput",
     "Client",
+    "ClientConfig",
+    "CompleteAsyncActivityInput",
+    "CountWorkflowsInput",
+    "CreateScheduleInput",
+    "DataConverter",
+    "DeleteScheduleInput",
+    "DescribeScheduleInput",
     "DescribeWorkflowInput",
+    "FailAsyncActivityInput",
+    "HeartbeatAsyncActivityInput",
     "Interceptor",
+    "ListSchedulesInput",
+    "ListWorkflowsInput",
+    "LocalReturnType",
+    "MethodAsyncNoParam",
+    "MethodAsyncSingleParam",
+    "MethodSyncOrAsyncNoParam",
+    "MethodSyncOrAsyncSingleParam",
+    "MultiParamSpec",
     "OutboundInterceptor",
+    "ParamType",
+    "PauseScheduleInput",
+    "PendingActivityState",
     "QueryWorkflowInput",
+    "RPCError",
+    "RPCStatusCode",
+    "RPCTimeoutOrCancelledError",
+    "ReportCancellationAsyncActivityInput",
+    "ReturnType",
     "Schedule",
     "ScheduleAction",
     "ScheduleActionExecution",
@@ -131,10 +215,18 @@ __all__ = [
     "ScheduleState",
     "ScheduleUpdate",
     "ScheduleUpdateInput",
+    "SelfType",
     "SignalWorkflowInput",
     "StartWorkflowInput",
     "StartWorkflowUpdateInput",
+    "StartWorkflowUpdateWithStartInput",
     "TerminateWorkflowInput",
+    "TriggerScheduleInput",
+    "UnpauseScheduleInput",
+    "UpdateScheduleInput",
+    "UpdateWithStartStartWorkflowInput",
+    "UpdateWithStartUpdateWorkflowInput",
+    "WithStartWorkflowOperation",
     "WorkflowAlreadyStartedError",
     "WorkflowContinuedAsNewError",
     "WorkflowExecution",
@@ -147,13 +239,29 @@ __all__ = [
     "WorkflowHistory",
     "WorkflowHistoryEventFilterType",
     "WorkflowQueryFailedError",
+    "WorkflowQueryRejectedError",
     "WorkflowUpdateFailedError",
     "WorkflowUpdateHandle",
+    "WorkflowUpdateRPCTimeoutOrCancelledError",
     "WorkflowUpdateStage",
 ]
 
 ReturnType = TypeVar("ReturnType")
 _HISTORY_POLL_SECONDS = 0.2
+
+
+LocalReturnType = TypeVar("LocalReturnType", covariant=True)
+
+
+class PendingActivityState(IntEnum):
+    """State of a pending activity (as in ``describe().pending_activities``)."""
+
+    UNSPECIFIED = 0
+    SCHEDULED = 1
+    STARTED = 2
+    CANCEL_REQUESTED = 3
+    PAUSED = 4
+    PAUSE_REQUESTED = 5
 
 
 class _NoArg:
@@ -175,13 +283,27 @@ def _workflow_name_and_result_type(workflow: Any) -> tuple[str, Any]:
     return definition.name, definition.return_type_hint
 
 
+class ClientConfig(TypedDict, total=False):
+    """The client's options as a dict (temporalio's ``ClientConfig``, with the store in place
+    of the service client): ``Client(**client.config())`` makes another client like it."""
+
+    store: Store
+    namespace: str
+    data_converter: DataConverter
+    interceptors: Sequence[Any]
+    identity: str | None
+    default_workflow_query_reject_condition: Any
+
+
 class Client:
     """A connection to a Stalwart store. Create with :meth:`connect`."""
 
     def __init__(self, store: Store, *, namespace: str = "default",
                  data_converter: DataConverter = DataConverter.default,
-                 identity: str | None = None, interceptors: Sequence[Any] = ()) -> None:
+                 identity: str | None = None, interceptors: Sequence[Any] = (),
+                 default_workflow_query_reject_condition: Any = None, **_: Any) -> None:
         self._store = store
+        self._default_query_reject_condition = default_workflow_query_reject_condition
         self._clock: Clock = Clock()
         self._workers: weakref.WeakSet[Any] = weakref.WeakSet()
         self._interceptors: list[Any] = list(interceptors)
@@ -201,6 +323,7 @@ class Client:
     async def connect(target_url: str | None = None, *, namespace: str = "default",
                       data_converter: DataConverter = DataConverter.default,
                       identity: str | None = None, interceptors: Sequence[Any] = (),
+                      default_workflow_query_reject_condition: Any = None,
                       **_: Any) -> Client:
         """Open the store at ``target_url``.
 
@@ -210,7 +333,16 @@ class Client:
         """
         store = await open_store(target_url)
         return Client(store, namespace=namespace, data_converter=data_converter,
-                      identity=identity, interceptors=interceptors)
+                      identity=identity, interceptors=interceptors,
+                      default_workflow_query_reject_condition=(
+                          default_workflow_query_reject_condition))
+
+    def config(self) -> ClientConfig:
+        """This client's options; ``Client(**client.config())`` shares its store."""
+        return ClientConfig(
+            store=self._store, namespace=self._namespace, data_converter=self._data_converter,
+            interceptors=list(self._interceptors), identity=self._identity,
+            default_workflow_query_reject_condition=self._default_query_reject_condition)
 
     @property
     def namespace(self) -> str:
@@ -267,6 +399,13 @@ class Client:
                              "your worker polls")
         if execution_timeout is not None and execution_timeout <= timedelta(0):
             raise ValueError(f"execution_timeout must be positive, got {execution_timeout}")
+        if _.get("cron_schedule"):
+            # Refused rather than ignored: a silently one-off "cron" workflow would be worse.
+            raise ValueError(
+                f"start_workflow({name!r}, cron_schedule={_['cron_schedule']!r}): Temporal's "
+                "cron workflows are not supported yet; use a schedule instead: "
+                "client.create_schedule(id, Schedule(action=ScheduleActionStartWorkflow(...), "
+                "spec=ScheduleSpec(cron_expressions=[...])))")
         if arg is not _NO_ARG:
             if args:
                 raise ValueError("pass either a single argument or args=[...], not both")
@@ -308,17 +447,20 @@ class Client:
             if result is not None:
                 if result.started:
                     METRICS.workflows_started.inc(name)
-                return WorkflowHandle(self, input.id, run_id=result.run_id,
-                                      result_run_id=result.run_id,
-                                      first_execution_run_id=result.run_id,
-                                      result_type=input.ret_type)
+                return self._started_handle(input, result.run_id)
         result = await self._store.start_workflow(request, self._clock.now())
         if result.started:
             METRICS.workflows_started.inc(name)
         if result.eager_task is not None and eager_worker is not None:
             eager_worker._workflow_worker.submit(result.eager_task)
-        return WorkflowHandle(self, input.id, run_id=result.run_id, result_run_id=result.run_id,
-                              first_execution_run_id=result.run_id, result_type=input.ret_type)
+        return self._started_handle(input, result.run_id)
+
+    def _started_handle(self, input: StartWorkflowInput, run_id: str) -> WorkflowHandle[Any]:
+        # As in temporalio: the handle is not pinned to the run it started (run_id=None), so
+        # signals, queries, updates, cancel and describe reach the latest run of the chain;
+        # only result() starts from this run and follows its continue-as-new successors.
+        return WorkflowHandle(self, input.id, run_id=None, result_run_id=run_id,
+                              first_execution_run_id=run_id, result_type=input.ret_type)
 
     def _eager_worker(self, task_queue: str, workflow_type: str) -> Any:
         """A running worker of this client that can take the first workflow task at once."""
@@ -338,6 +480,41 @@ class Client:
                                            task_queue=task_queue, **kwargs)
         return await handle.result()
 
+    async def start_update_with_start_workflow(
+        self, update: Any, arg: Any = _NO_ARG, *,
+        start_workflow_operation: WithStartWorkflowOperation[Any],
+        wait_for_stage: WorkflowUpdateStage, args: Sequence[Any] = (), id: str | None = None,
+        result_type: type | None = None, **_: Any,
+    ) -> WorkflowUpdateHandle[Any]:
+        """Send an update to the operation's workflow, starting it first if it is not running
+        (``id_conflict_policy`` on the operation decides); returns once the update reaches
+        ``wait_for_stage``. ``await start_workflow_operation.workflow_handle()`` gives the
+        workflow's handle."""
+        if arg is not _NO_ARG:
+            args = [arg]
+        return await start_update_with_start(
+            self, handler_name(update, "__stalwart_update_definition__", "update"), args,
+            operation=start_workflow_operation, wait_for_stage=wait_for_stage, id=id,
+            result_type=result_type or handler_result_type(
+                update, "__stalwart_update_definition__"))
+
+    async def execute_update_with_start_workflow(
+        self, update: Any, arg: Any = _NO_ARG, *,
+        start_workflow_operation: WithStartWorkflowOperation[Any], args: Sequence[Any] = (),
+        id: str | None = None, result_type: type | None = None, **_: Any,
+    ) -> Any:
+        """Like :meth:`start_update_with_start_workflow`, waiting for the update's result.
+
+        Raises:
+            WorkflowUpdateFailedError: the validator rejected the update or its handler
+                failed (the workflow stays started).
+        """
+        handle = await self.start_update_with_start_workflow(
+            update, arg, start_workflow_operation=start_workflow_operation,
+            wait_for_stage=WorkflowUpdateStage.COMPLETED, args=args, id=id,
+            result_type=result_type)
+        return await handle.result()
+
     def get_workflow_handle(self, workflow_id: str, *, run_id: str | None = None,
                             first_execution_run_id: str | None = None,
                             result_type: type | None = None) -> WorkflowHandle[Any]:
@@ -352,16 +529,19 @@ class Client:
                                   workflow_id: str | None = None, run_id: str | None = None,
                                   activity_id: str | None = None) -> AsyncActivityHandle:
         """A handle to complete, fail or heartbeat an activity that called
-        ``activity.raise_complete_async()``, from any process."""
-        if task_token is None:
+        ``activity.raise_complete_async()``, from any process: by ``task_token``, or by
+        ``workflow_id`` (``run_id``: None for the latest run) and ``activity_id``."""
+        if task_token is not None:
+            if workflow_id is not None or activity_id is not None:
+                raise ValueError("get_async_activity_handle takes task_token= or "
+                                 "workflow_id=/activity_id=, not both")
+            _messages.parse_task_token(task_token)  # a malformed token fails here
+            return AsyncActivityHandle(self, task_token)
+        if workflow_id is None or activity_id is None:
             raise ValueError("get_async_activity_handle needs task_token= (from "
-                             "activity.info().task_token)")
-        try:
-            run, seq, attempt = task_token.decode().rsplit("/", 2)
-            return AsyncActivityHandle(self, run, int(seq), int(attempt))
-        except (UnicodeDecodeError, ValueError):
-            raise ValueError(f"task_token {task_token!r} is not a Stalwart activity task "
-                             "token") from None
+                             "activity.info().task_token), or workflow_id= and activity_id=")
+        return AsyncActivityHandle(self, AsyncActivityIDReference(workflow_id, run_id,
+                                                                  activity_id))
 
     def list_workflows(self, query: str | None = None, *, limit: int | None = None,
                        page_size: int = 1000, **_: Any) -> WorkflowExecutionAsyncIterator:
@@ -373,12 +553,13 @@ class Client:
                 names an unknown search attribute.
         """
         parse_list_query(query)  # fail fast, before iteration
-        return WorkflowExecutionAsyncIterator(self, query, limit, page_size)
+        return self._outbound.list_workflows(ListWorkflowsInput(
+            query=query, page_size=page_size, next_page_token=None, limit=limit))
 
     async def count_workflows(self, query: str | None = None, **_: Any
                               ) -> WorkflowExecutionCount:
         """How many runs match a list filter."""
-        return WorkflowExecutionCount(await self._store.count_workflows(query))
+        return await self._outbound.count_workflows(CountWorkflowsInput(query=query))
 
     def get_workflow_handle_for(self, workflow: Any, workflow_id: str, *,
                                 run_id: str | None = None) -> WorkflowHandle[Any]:
@@ -395,9 +576,9 @@ class Client:
         Raises:
             ScheduleAlreadyRunningError: a schedule with this id exists.
         """
-        return await _schedules_handle.create_schedule(
-            self, id, schedule, trigger_immediately=trigger_immediately, backfill=backfill,
-            memo=memo, search_attributes=search_attributes)
+        return await self._outbound.create_schedule(CreateScheduleInput(
+            id=id, schedule=schedule, trigger_immediately=trigger_immediately,
+            backfill=list(backfill), memo=memo, search_attributes=search_attributes))
 
     def get_schedule_handle(self, id: str) -> ScheduleHandle:
         """A handle to an existing schedule."""
@@ -407,7 +588,8 @@ class Client:
                        **_: Any) -> ScheduleAsyncIterator:
         """Every schedule: ``async for s in client.list_schedules()`` (awaiting it first, as
         with Temporal, works too)."""
-        return _schedules_handle.list_schedules(self, query, page_size=page_size)
+        return self._outbound.list_schedules(ListSchedulesInput(
+            page_size=page_size, next_page_token=None, query=query))
 
 
 class WorkflowHandle(Generic[ReturnType]):
@@ -447,8 +629,8 @@ class WorkflowHandle(Generic[ReturnType]):
                 + " not found in the store")
         return row
 
-    async def result(self, *, follow_runs: bool = True, rpc_timeout: timedelta | None = None
-                     ) -> ReturnType:
+    async def result(self, *, follow_runs: bool = True, rpc_timeout: timedelta | None = None,
+                     **_: Any) -> ReturnType:
         """Wait for the workflow to close and return its result.
 
         Raises:
@@ -476,10 +658,26 @@ class WorkflowHandle(Generic[ReturnType]):
                                          converter.payload_codec)
             if status == ExecutionStatus.CANCELED:
                 cause: BaseException = exc.CancelledError("Workflow cancelled")
+            elif status == ExecutionStatus.TERMINATED:
+                cause = await self._terminated_error(row)
+            elif status == ExecutionStatus.TIMED_OUT:
+                cause = exc.TimeoutError("Workflow timed out",
+                                         type=exc.TimeoutType.START_TO_CLOSE)
             else:
                 cause = converter.failure_converter.from_failure(failure,
                                                                  converter.payload_converter)
             raise WorkflowFailureError(cause=cause)
+
+    async def _terminated_error(self, row: ExecutionRow) -> exc.TerminatedError:
+        """As temporalio builds it: the reason as message, the terminate details decoded."""
+        events = await self._client.store.get_history(row.run_id, row.history_length - 1)
+        attributes = events[-1].attributes if events else {}
+        converter = self._client.data_converter
+        details = [converter.payload_converter.from_payload(_payload_from_json(
+            await decode_value(p, converter.payload_codec))) for p in
+            attributes.get("details") or []]
+        return exc.TerminatedError(attributes.get("reason") or "Workflow terminated",
+                                   *details)
 
     async def describe(self) -> WorkflowExecutionDescription:
         """Status, timestamps, history length and pending activities of the run."""
@@ -569,14 +767,19 @@ class WorkflowHandle(Generic[ReturnType]):
             id=self._id, run_id=self._run_id, signal=name, args=list(args)))
 
     async def query(self, query: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
-                    result_type: type | None = None, rpc_timeout: timedelta | None = None,
-                    **_: Any) -> Any:
+                    result_type: type | None = None,
+                    reject_condition: QueryRejectCondition | None = None,
+                    rpc_timeout: timedelta | None = None, **_: Any) -> Any:
         """Ask a worker to run a query handler on the workflow's current state (works on
         closed workflows too, by replay).
 
         Raises:
-            WorkflowQueryFailedError: unknown query, the handler raised, or no worker
-                answered within ``rpc_timeout`` (10 s by default).
+            WorkflowQueryFailedError: unknown query, bad arguments, or the handler raised.
+            WorkflowQueryRejectedError: ``reject_condition`` (else the client's
+                ``default_workflow_query_reject_condition``) refused it for the status of
+                the closed workflow.
+            RPCError: no worker answered within ``rpc_timeout`` (10 s by default); status
+                ``DEADLINE_EXCEEDED``.
         """
         if arg is not _NO_ARG:
             args = [arg]
@@ -584,17 +787,15 @@ class WorkflowHandle(Generic[ReturnType]):
         return await self._client._outbound.query_workflow(QueryWorkflowInput(
             id=self._id, run_id=self._run_id, query=name, args=list(args),
             ret_type=result_type or handler_result_type(query, "__stalwart_query_definition__"),
-            rpc_timeout=rpc_timeout))
+            rpc_timeout=rpc_timeout,
+            reject_condition=reject_condition or self._client._default_query_reject_condition))
 
     async def start_update(self, update: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
                            id: str | None = None, result_type: type | None = None,
                            wait_for_stage: WorkflowUpdateStage = WorkflowUpdateStage.ACCEPTED,
                            **_: Any) -> WorkflowUpdateHandle[Any]:
-        """Send an update and wait until it is accepted (or rejected).
-
-        Raises:
-            WorkflowUpdateFailedError: the validator rejected it.
-        """
+        """Send an update and wait until it reaches ``wait_for_stage`` (or is rejected: the
+        returned handle's ``result()`` then raises ``WorkflowUpdateFailedError``)."""
         if arg is not _NO_ARG:
             args = [arg]
         return await self._client._outbound.start_workflow_update(StartWorkflowUpdateInput(
@@ -615,13 +816,13 @@ class WorkflowHandle(Generic[ReturnType]):
 
     async def cancel(self, **_: Any) -> None:
         """Ask the workflow to cancel: it sees ``asyncio.CancelledError`` at its next await."""
-        await self._client._outbound.cancel_workflow(CancelWorkflowInput(self._id,
-                                                                         self._run_id))
+        await self._client._outbound.cancel_workflow(CancelWorkflowInput(
+            self._id, self._run_id, self._first_execution_run_id))
 
     async def terminate(self, *args: Any, reason: str | None = None, **_: Any) -> None:
         """Stop the workflow at once, with no cleanup; recorded in its history."""
         await self._client._outbound.terminate_workflow(TerminateWorkflowInput(
-            self._id, self._run_id, list(args), reason))
+            self._id, self._run_id, list(args), reason, self._first_execution_run_id))
 
 
 class _ClientRoot(OutboundInterceptor):
@@ -643,17 +844,47 @@ class _ClientRoot(OutboundInterceptor):
                                            client.identity, client._clock.now())
 
     async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+        condition = input.reject_condition
+        if condition in (QueryRejectCondition.NOT_OPEN,
+                         QueryRejectCondition.NOT_COMPLETED_CLEANLY):
+            row = await self._handle(input.id, input.run_id)._execution(input.run_id)
+            status = row.status
+            if status != ExecutionStatus.RUNNING and (
+                    condition == QueryRejectCondition.NOT_OPEN
+                    or status != ExecutionStatus.COMPLETED):
+                raise WorkflowQueryRejectedError(WorkflowExecutionStatus(int(status)))
         timeout = input.rpc_timeout.total_seconds() if input.rpc_timeout else 10.0
         return await query(self._handle(input.id, input.run_id), input.query, input.args,
                             input.ret_type, timeout)
 
+    async def _check_chain(self, id: str, run_id: str | None,
+                           first_execution_run_id: str | None) -> None:
+        """Temporal refuses cancel/terminate when the latest run is not of the chain the
+        handle's ``first_execution_run_id`` started (the id was reused since)."""
+        if run_id is not None or first_execution_run_id is None:
+            return
+        row = await self._client.store.get_execution(id, None)
+        if row is not None and row.first_run_id != first_execution_run_id:
+            raise exc.WorkflowNotFoundError(
+                f"workflow {id!r}: its latest run {row.run_id} does not belong to the chain "
+                f"started by run {first_execution_run_id} (the id was reused); get a new "
+                "handle with client.get_workflow_handle(id) to reach the current chain")
+
     async def cancel_workflow(self, input: CancelWorkflowInput) -> None:
         client = self._client
-        await client.store.request_cancel_workflow(input.id, input.run_id, "",
-                                                   client.identity, client._clock.now())
+        await self._check_chain(input.id, input.run_id, input.first_execution_run_id)
+        try:
+            await client.store.request_cancel_workflow(input.id, input.run_id, "",
+                                                       client.identity, client._clock.now())
+        except exc.WorkflowNotFoundError:
+            # Temporal accepts a cancel request for a workflow that already closed.
+            row = await client.store.get_execution(input.id, input.run_id)
+            if row is None or row.status == ExecutionStatus.RUNNING:
+                raise
 
     async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
         client = self._client
+        await self._check_chain(input.id, input.run_id, input.first_execution_run_id)
         details = await client._encode(input.args, "terminate details")
         await client.store.terminate_workflow(input.id, input.run_id, input.reason or "",
                                               details, client.identity, client._clock.now())
@@ -661,6 +892,61 @@ class _ClientRoot(OutboundInterceptor):
     async def describe_workflow(self, input: DescribeWorkflowInput
                                 ) -> WorkflowExecutionDescription:
         return await self._handle(input.id, input.run_id)._describe()
+
+    async def start_update_with_start_workflow(self, input: StartWorkflowUpdateWithStartInput
+                                               ) -> WorkflowUpdateHandle[Any]:
+        return await run_update_with_start(self._client, input)
+
+    async def heartbeat_async_activity(self, input: HeartbeatAsyncActivityInput) -> None:
+        await _messages.heartbeat_async_activity(self._client, input)
+
+    async def complete_async_activity(self, input: CompleteAsyncActivityInput) -> None:
+        await _messages.complete_async_activity(self._client, input)
+
+    async def fail_async_activity(self, input: FailAsyncActivityInput) -> None:
+        await _messages.fail_async_activity(self._client, input)
+
+    async def report_cancellation_async_activity(
+            self, input: ReportCancellationAsyncActivityInput) -> None:
+        await _messages.report_cancellation_async_activity(self._client, input)
+
+    async def create_schedule(self, input: CreateScheduleInput) -> ScheduleHandle:
+        return await _schedules_handle.create_schedule(
+            self._client, input.id, input.schedule,
+            trigger_immediately=input.trigger_immediately, backfill=input.backfill,
+            memo=input.memo, search_attributes=input.search_attributes)
+
+    def list_schedules(self, input: ListSchedulesInput) -> ScheduleAsyncIterator:
+        return _schedules_handle.list_schedules(self._client, input.query,
+                                                page_size=input.page_size)
+
+    async def backfill_schedule(self, input: BackfillScheduleInput) -> None:
+        await ScheduleHandle(self._client, input.id)._backfill_impl(*input.backfills)
+
+    async def delete_schedule(self, input: DeleteScheduleInput) -> None:
+        await ScheduleHandle(self._client, input.id)._delete_impl()
+
+    async def describe_schedule(self, input: DescribeScheduleInput) -> ScheduleDescription:
+        return await ScheduleHandle(self._client, input.id)._describe_impl()
+
+    async def pause_schedule(self, input: PauseScheduleInput) -> None:
+        await ScheduleHandle(self._client, input.id)._pause_impl(note=input.note)
+
+    async def unpause_schedule(self, input: UnpauseScheduleInput) -> None:
+        await ScheduleHandle(self._client, input.id)._unpause_impl(note=input.note)
+
+    async def trigger_schedule(self, input: TriggerScheduleInput) -> None:
+        await ScheduleHandle(self._client, input.id)._trigger_impl(overlap=input.overlap)
+
+    async def update_schedule(self, input: UpdateScheduleInput) -> None:
+        await ScheduleHandle(self._client, input.id)._update_impl(input.updater)
+
+    def list_workflows(self, input: ListWorkflowsInput) -> WorkflowExecutionAsyncIterator:
+        return WorkflowExecutionAsyncIterator(self._client, input.query, input.limit,
+                                              input.page_size)
+
+    async def count_workflows(self, input: CountWorkflowsInput) -> WorkflowExecutionCount:
+        return WorkflowExecutionCount(await self._client.store.count_workflows(input.query))
 
     async def start_workflow_update(self, input: StartWorkflowUpdateInput
                                     ) -> WorkflowUpdateHandle[Any]:

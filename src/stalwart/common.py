@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import IntEnum
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
+from ._metric_meter import (
+    MetricAttributes,
+    MetricCommon,
+    MetricCounter,
+    MetricGauge,
+    MetricGaugeFloat,
+    MetricHistogram,
+    MetricHistogramFloat,
+    MetricHistogramTimedelta,
+    MetricMeter,
+)
 from ._model.search_attributes import (
     SearchAttributeIndexedValueType,
     SearchAttributeKey,
@@ -18,12 +29,29 @@ from ._model.search_attributes import (
 )
 
 __all__ = [
+    "ActivityIDConflictPolicy",
+    "ActivityIDReusePolicy",
+    "MetricAttributes",
+    "MetricCommon",
+    "MetricCounter",
+    "MetricGauge",
+    "MetricGaugeFloat",
+    "MetricHistogram",
+    "MetricHistogramFloat",
+    "MetricHistogramTimedelta",
+    "MetricMeter",
+    "Priority",
+    "QueryRejectCondition",
     "RawValue",
     "RetryPolicy",
     "SearchAttributeIndexedValueType",
     "SearchAttributeKey",
     "SearchAttributePair",
     "SearchAttributeUpdate",
+    "SearchAttributeValue",
+    "SearchAttributeValueType",
+    "SearchAttributeValues",
+    "SearchAttributes",
     "TypedSearchAttributes",
     "WorkflowIDConflictPolicy",
     "WorkflowIDReusePolicy",
@@ -153,3 +181,64 @@ class WorkflowIDConflictPolicy(IntEnum):
     FAIL = 1
     USE_EXISTING = 2
     TERMINATE_EXISTING = 3
+
+
+class QueryRejectCondition(IntEnum):
+    """When a query to a closed workflow is refused rather than answered."""
+
+    NONE = 1
+    NOT_OPEN = 2
+    NOT_COMPLETED_CLEANLY = 3
+
+
+@dataclass(frozen=True)
+class Priority:
+    """Relative ordering of backlogged tasks (mirrors ``temporalio.common.Priority``).
+
+    Accepted wherever temporalio accepts it. Stalwart does not order task claiming by it yet:
+    tasks are claimed in the order they became ready.
+    """
+
+    priority_key: int | None = None
+    fairness_key: str | None = None
+    fairness_weight: float | None = None
+
+    default: ClassVar[Priority]
+
+    def __post_init__(self) -> None:
+        if self.priority_key is not None and (
+                not isinstance(self.priority_key, int) or self.priority_key < 1):
+            raise ValueError(f"Priority(priority_key=...) must be a positive int (1 is the "
+                             f"highest priority), got {self.priority_key!r}")
+        if self.fairness_weight is not None and self.fairness_weight <= 0:
+            raise ValueError(f"Priority(fairness_weight=...) must be positive, got "
+                             f"{self.fairness_weight!r}")
+
+
+Priority.default = Priority()
+
+
+class ActivityIDReusePolicy(IntEnum):
+    UNSPECIFIED = 0
+    ALLOW_DUPLICATE = 1
+    ALLOW_DUPLICATE_FAILED_ONLY = 2
+    REJECT_DUPLICATE = 3
+
+
+class ActivityIDConflictPolicy(IntEnum):
+    UNSPECIFIED = 0
+    FAIL = 1
+    USE_EXISTING = 2
+
+
+SearchAttributeValue = str | int | float | bool | datetime | Sequence[str]
+"""One typed search attribute value."""
+
+SearchAttributeValues = list[str] | list[int] | list[float] | list[bool] | list[datetime]
+"""The values of one attribute in the older dict form."""
+
+SearchAttributes = Mapping[str, SearchAttributeValues]
+"""The older dict form of search attributes: ``{"Name": [value]}``."""
+
+SearchAttributeValueType = TypeVar("SearchAttributeValueType", str, int, float, bool, datetime,
+                                   Sequence[str])

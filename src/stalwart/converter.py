@@ -9,6 +9,7 @@ Values are decoded by the type hints of the function that receives them.
 from __future__ import annotations
 
 import base64
+import contextvars
 import dataclasses
 import datetime
 import enum
@@ -26,14 +27,23 @@ from typing import Any, ClassVar
 from . import exceptions as exc
 
 __all__ = [
+    "AdvancedJSONEncoder",
+    "BinaryNullPayloadConverter",
+    "BinaryPlainPayloadConverter",
+    "CompositePayloadConverter",
     "DataConverter",
     "DefaultFailureConverter",
+    "DefaultFailureConverterWithEncodedAttributes",
     "DefaultPayloadConverter",
+    "EncodingPayloadConverter",
     "FailureConverter",
     "JSONPlainPayloadConverter",
+    "JSONTypeConverter",
+    "JSONTypeConverterUnhandled",
     "Payload",
     "PayloadCodec",
     "PayloadConverter",
+    "default",
     "value_to_type",
 ]
 
@@ -117,35 +127,146 @@ def _to_jsonable(value: Any, path: str) -> Any:
     )
 
 
-class JSONPlainPayloadConverter:
-    """JSON for everything JSON can carry, plus dataclasses, pydantic models, enums, datetimes."""
+class EncodingPayloadConverter:
+    """Converts values of one encoding; a :class:`CompositePayloadConverter` tries several in
+    order. ``to_payload`` returns None for a value this converter does not take."""
 
-    encoding = "json/plain"
+    @property
+    def encoding(self) -> str:
+        raise NotImplementedError
 
-    def to_payload(self, value: Any, path: str = "value") -> Payload | None:
-        data = json.dumps(_to_jsonable(value, path), separators=(",", ":"), ensure_ascii=False)
-        return Payload({"encoding": _JSON_PLAIN}, data.encode())
+    def to_payload(self, value: Any) -> Payload | None:
+        raise NotImplementedError
 
     def from_payload(self, payload: Payload, type_hint: Any = None) -> Any:
-        return value_to_type(type_hint, json.loads(payload.data))
+        raise NotImplementedError
 
 
-class DefaultPayloadConverter(PayloadConverter):
-    """``None`` as binary/null, ``bytes`` as binary/plain, everything else as JSON."""
+class BinaryNullPayloadConverter(EncodingPayloadConverter):
+    """``None`` as ``binary/null``."""
 
-    _json = JSONPlainPayloadConverter()
+    @property
+    def encoding(self) -> str:
+        return "binary/null"
+
+    def to_payload(self, value: Any) -> Payload | None:
+        return Payload({"encoding": _BINARY_NULL}, b"") if value is None else None
+
+    def from_payload(self, payload: Payload, type_hint: Any = None) -> Any:
+        return None
+
+
+class BinaryPlainPayloadConverter(EncodingPayloadConverter):
+    """``bytes`` as ``binary/plain``."""
+
+    @property
+    def encoding(self) -> str:
+        return "binary/plain"
+
+    def to_payload(self, value: Any) -> Payload | None:
+        return Payload({"encoding": _BINARY_PLAIN}, value) if isinstance(value, bytes) else None
+
+    def from_payload(self, payload: Payload, type_hint: Any = None) -> Any:
+        return payload.data
+
+
+class JSONTypeConverter:
+    """Extends how JSON values are rebuilt as typed values: ``to_typed_value(hint, value)``
+    returns the typed value, or ``JSONTypeConverter.Unhandled`` to leave it to the default."""
+
+    Unhandled: ClassVar[Any]
+
+    def to_typed_value(self, hint: Any, value: Any) -> Any:
+        raise NotImplementedError
+
+
+class JSONTypeConverterUnhandled:
+    """The type of ``JSONTypeConverter.Unhandled``."""
+
+    def __repr__(self) -> str:
+        return "JSONTypeConverter.Unhandled"
+
+
+JSONTypeConverter.Unhandled = JSONTypeConverterUnhandled()
+
+
+class AdvancedJSONEncoder(json.JSONEncoder):
+    """``json.JSONEncoder`` that also takes dataclasses, pydantic models, enums, datetimes,
+    timedeltas, UUIDs and bytes, the way Stalwart's JSON payloads carry them."""
+
+    def default(self, o: Any) -> Any:
+        return _to_jsonable(o, "value")
+
+
+_custom_type_converters: contextvars.ContextVar[Sequence[JSONTypeConverter]] = \
+    contextvars.ContextVar("stalwart_custom_type_converters", default=())
+
+
+class JSONPlainPayloadConverter(EncodingPayloadConverter):
+    """JSON for everything JSON can carry, plus dataclasses, pydantic models, enums, datetimes.
+
+    Args:
+        encoder: A ``json.JSONEncoder`` class for values JSON cannot carry (the default
+            handles everything listed above).
+        decoder: A ``json.JSONDecoder`` class.
+        encoding: The encoding name written into payloads.
+        custom_type_converters: Tried, in order, before the default when rebuilding typed
+            values.
+    """
+
+    def __init__(self, *, encoder: type[json.JSONEncoder] | None = AdvancedJSONEncoder,
+                 decoder: type[json.JSONDecoder] | None = None, encoding: str = "json/plain",
+                 custom_type_converters: Sequence[JSONTypeConverter] = ()) -> None:
+        self._encoder = encoder
+        self._decoder = decoder
+        self._encoding = encoding
+        self._custom = tuple(custom_type_converters)
+
+    @property
+    def encoding(self) -> str:
+        return self._encoding
+
+    def to_payload(self, value: Any, path: str = "value") -> Payload | None:
+        if self._encoder is None or self._encoder is AdvancedJSONEncoder:
+            data = json.dumps(_to_jsonable(value, path), separators=(",", ":"),
+                              ensure_ascii=False)
+        else:
+            data = json.dumps(value, cls=self._encoder, separators=(",", ":"),
+                              ensure_ascii=False)
+        return Payload({"encoding": self._encoding.encode()}, data.encode())
+
+    def from_payload(self, payload: Payload, type_hint: Any = None) -> Any:
+        decoded = json.loads(payload.data, cls=self._decoder)
+        if not self._custom:
+            return value_to_type(type_hint, decoded)
+        token = _custom_type_converters.set(self._custom)
+        try:
+            return value_to_type(type_hint, decoded)
+        finally:
+            _custom_type_converters.reset(token)
+
+
+class CompositePayloadConverter(PayloadConverter):
+    """Tries its encoding converters in order to encode a value; decodes each payload with
+    the converter of its encoding."""
+
+    def __init__(self, *converters: EncodingPayloadConverter) -> None:
+        self.converters = {c.encoding.encode(): c for c in converters}
 
     def to_payloads(self, values: Sequence[Any]) -> list[Payload]:
         out = []
         for i, value in enumerate(values):
-            if value is None:
-                out.append(Payload({"encoding": _BINARY_NULL}, b""))
-            elif isinstance(value, bytes):
-                out.append(Payload({"encoding": _BINARY_PLAIN}, value))
+            for converter in self.converters.values():
+                payload = (converter.to_payload(value, f"args[{i}]")
+                           if isinstance(converter, JSONPlainPayloadConverter)
+                           else converter.to_payload(value))
+                if payload is not None:
+                    out.append(payload)
+                    break
             else:
-                payload = self._json.to_payload(value, f"args[{i}]")
-                assert payload is not None
-                out.append(payload)
+                raise TypeError(f"cannot serialize args[{i}]: no payload converter takes a "
+                                f"{type(value).__name__} (tried "
+                                f"{', '.join(c.encoding for c in self.converters.values())})")
         return out
 
     def from_payloads(
@@ -155,20 +276,27 @@ class DefaultPayloadConverter(PayloadConverter):
         for i, payload in enumerate(payloads):
             hint = type_hints[i] if type_hints and i < len(type_hints) else None
             encoding = payload.metadata.get("encoding", b"")
-            if encoding == _JSON_PLAIN:
-                out.append(self._json.from_payload(payload, hint))
-            elif encoding == _BINARY_NULL:
-                out.append(None)
-            elif encoding == _BINARY_PLAIN:
-                out.append(payload.data)
-            else:
+            converter = self.converters.get(encoding)
+            if converter is None:
                 raise exc.ApplicationError(
                     f"cannot decode payload {i}: unknown encoding "
                     f"{encoding.decode(errors='replace')!r}; is a payload "
                     "codec configured on this client's data converter?",
                     type="PayloadDecodeError", non_retryable=True,
                 )
+            out.append(converter.from_payload(payload, hint))
         return out
+
+
+class DefaultPayloadConverter(CompositePayloadConverter):
+    """``None`` as binary/null, ``bytes`` as binary/plain, everything else as JSON."""
+
+    default_encoding_payload_converters: ClassVar[tuple[EncodingPayloadConverter, ...]] = (
+        BinaryNullPayloadConverter(), BinaryPlainPayloadConverter(),
+        JSONPlainPayloadConverter())
+
+    def __init__(self) -> None:
+        super().__init__(*type(self).default_encoding_payload_converters)
 
 
 class PayloadCodec:
@@ -194,13 +322,34 @@ class FailureConverter:
 
 
 class DefaultFailureConverter(FailureConverter):
-    """Temporal's failure shape: message, stack trace, cause chain and a typed info block."""
+    """Temporal's failure shape: message, stack trace, cause chain and a typed info block.
+
+    Args:
+        encode_common_attributes: Move each failure's message and stack trace into an
+            ``encoded_attributes`` payload (the message reads "Encoded failure"), so that a
+            payload codec encrypts them along with the other payloads.
+    """
+
+    def __init__(self, *, encode_common_attributes: bool = False) -> None:
+        self._encode_common_attributes = encode_common_attributes
 
     def to_failure(self, exception: BaseException, payload_converter: PayloadConverter
                    ) -> dict[str, Any]:
+        failure = self._to_failure(exception, payload_converter)
+        if self._encode_common_attributes:
+            level: dict[str, Any] | None = failure
+            while level is not None:
+                level["encoded_attributes"] = _payload_to_json(payload_converter.to_payload(
+                    {"message": level["message"], "stack_trace": level["stack_trace"]}))
+                level["message"], level["stack_trace"] = "Encoded failure", ""
+                level = level.get("cause")
+        return failure
+
+    def _to_failure(self, exception: BaseException, payload_converter: PayloadConverter
+                    ) -> dict[str, Any]:
         failure: dict[str, Any] = {
-            "message": str(exception.args[0]) if isinstance(exception, exc.FailureError)
-            and exception.args else str(exception),
+            "message": exception.message if isinstance(exception, exc.FailureError)
+            else str(exception),
             "source": "Stalwart",
             "stack_trace": "".join(traceback.format_exception(
                 type(exception), exception, exception.__traceback__, chain=False
@@ -208,7 +357,7 @@ class DefaultFailureConverter(FailureConverter):
         }
         if isinstance(exception, exc.ApplicationError):
             failure["application_failure_info"] = {
-                "type": exception.type or type(exception).__name__,
+                "type": exception.type or "",
                 "non_retryable": exception.non_retryable,
                 "details": _encode_details(exception.details, payload_converter),
                 "next_retry_delay": exception.next_retry_delay.total_seconds()
@@ -250,17 +399,24 @@ class DefaultFailureConverter(FailureConverter):
                 "next_retry_delay": None, "category": 0,
             }
         if exception.__cause__ is not None:
-            failure["cause"] = self.to_failure(exception.__cause__, payload_converter)
+            failure["cause"] = self._to_failure(exception.__cause__, payload_converter)
         return failure
 
     def from_failure(self, failure: Mapping[str, Any], payload_converter: PayloadConverter
                      ) -> BaseException:
+        encoded = failure.get("encoded_attributes")
+        if encoded is not None:
+            # Decoded whatever this converter's setting: the writer chose to encode.
+            attributes = payload_converter.from_payload(_payload_from_json(encoded))
+            if isinstance(attributes, Mapping):
+                failure = {**failure, "message": attributes.get("message", ""),
+                           "stack_trace": attributes.get("stack_trace", "")}
         message = failure.get("message", "")
         error: exc.FailureError
         if (info := failure.get("application_failure_info")) is not None:
             error = exc.ApplicationError(
                 message, *_decode_details(info.get("details"), payload_converter),
-                type=info.get("type"), non_retryable=bool(info.get("non_retryable")),
+                type=info.get("type") or None, non_retryable=bool(info.get("non_retryable")),
                 next_retry_delay=datetime.timedelta(seconds=info["next_retry_delay"])
                 if info.get("next_retry_delay") is not None else None,
                 category=exc.ApplicationErrorCategory(info.get("category") or 0),
@@ -268,7 +424,9 @@ class DefaultFailureConverter(FailureConverter):
         elif (info := failure.get("timeout_failure_info")) is not None:
             timeout_type = info.get("timeout_type")
             error = exc.TimeoutError(
-                message, type=exc.TimeoutType(timeout_type) if timeout_type is not None else None,
+                # 0 (unspecified) is what a store writes for a workflow's execution timeout.
+                message, type=exc.TimeoutType(timeout_type or exc.TimeoutType.START_TO_CLOSE)
+                if timeout_type is not None else None,
                 last_heartbeat_details=_decode_details(
                     info.get("last_heartbeat_details"), payload_converter),
             )
@@ -302,6 +460,13 @@ class DefaultFailureConverter(FailureConverter):
         if failure.get("cause") is not None:
             error.__cause__ = self.from_failure(failure["cause"], payload_converter)
         return error
+
+
+class DefaultFailureConverterWithEncodedAttributes(DefaultFailureConverter):
+    """:class:`DefaultFailureConverter` with ``encode_common_attributes=True``."""
+
+    def __init__(self) -> None:
+        super().__init__(encode_common_attributes=True)
 
 
 def _encode_details(details: Sequence[Any], converter: PayloadConverter) -> list[dict[str, Any]]:
@@ -382,12 +547,21 @@ class DataConverter:
 DataConverter.default = DataConverter()
 
 
+def default() -> DataConverter:
+    """The default data converter."""
+    return DataConverter.default
+
+
 def value_to_type(hint: Any, value: Any) -> Any:
     """Rebuild a JSON-decoded ``value`` as the type ``hint`` describes.
 
     Unknown or missing hints return the value unchanged; a value that cannot match the
     hint raises ``TypeError`` naming both.
     """
+    for custom in _custom_type_converters.get():
+        converted = custom.to_typed_value(hint, value)
+        if converted is not JSONTypeConverter.Unhandled:
+            return converted
     if hint is None or hint is Any or hint is object or hint is inspect.Parameter.empty:
         return value
     if isinstance(hint, str):
@@ -465,10 +639,14 @@ def value_to_type(hint: Any, value: Any) -> Any:
         return uuid.UUID(value)
     if hint is bytes:
         return base64.b64decode(value) if isinstance(value, str) else value
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, str, bool, float, list, dict):
-        if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+    if hint is int or hint is float:
+        # As lenient as temporalio's converter: any JSON number (a bool too) becomes the
+        # hinted numeric type.
+        if not isinstance(value, int | float):
+            raise TypeError(f"expected {hint.__name__}, got {type(value).__name__} {value!r}")
+        return int(value) if hint is int else float(value)
+    if hint in (str, bool, list, dict):
+        if not isinstance(value, hint):
             raise TypeError(f"expected {hint.__name__}, got {type(value).__name__} {value!r}")
         return value
     return value

@@ -35,6 +35,8 @@ __all__ = [
     "ChildWorkflowError",
     "FailureError",
     "NondeterminismError",
+    "RPCError",
+    "RPCStatusCode",
     "RestrictedWorkflowAccessError",
     "RetryState",
     "ServerError",
@@ -73,9 +75,14 @@ TemporalError = StalwartError
 class FailureError(StalwartError):
     """A failure that is recorded in a workflow's history and can cross process boundaries."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, exc_args: tuple[Any, ...] | None = None) -> None:
+        super().__init__(*(exc_args if exc_args is not None else (message,)))
+        self._message = message
         self._failure: dict[str, Any] | None = None
+
+    @property
+    def message(self) -> str:
+        return self._message
 
     @property
     def failure(self) -> dict[str, Any] | None:
@@ -94,8 +101,9 @@ class ApplicationError(FailureError):
     Args:
         message: Human-readable message.
         details: Extra values recorded with the failure (must be serializable).
-        type: Type name matched against ``RetryPolicy.non_retryable_error_types``;
-            defaults to the class name of the error converted.
+        type: Type name matched against ``RetryPolicy.non_retryable_error_types`` (an
+            ``ApplicationError`` without one carries no type, as in temporalio; other
+            exceptions are recorded with their class name as type).
         non_retryable: Fail at once, whatever the retry policy says.
         next_retry_delay: Override the retry policy's delay for the next attempt.
         category: ``BENIGN`` errors are logged quietly.
@@ -110,7 +118,8 @@ class ApplicationError(FailureError):
         next_retry_delay: timedelta | None = None,
         category: ApplicationErrorCategory = ApplicationErrorCategory.UNSPECIFIED,
     ) -> None:
-        super().__init__(message)
+        # As in temporalio, str() shows the type first; ``message`` is the message alone.
+        super().__init__(message, exc_args=(f"{type}: {message}" if type else message,))
         self._details = details
         self._type = type
         self._non_retryable = non_retryable
@@ -176,10 +185,12 @@ class TerminatedError(FailureError):
 
 
 class TimeoutType(IntEnum):
-    START_TO_CLOSE = 0
-    SCHEDULE_TO_START = 1
-    SCHEDULE_TO_CLOSE = 2
-    HEARTBEAT = 3
+    """Which timeout expired (temporalio's values)."""
+
+    START_TO_CLOSE = 1
+    SCHEDULE_TO_START = 2
+    SCHEDULE_TO_CLOSE = 3
+    HEARTBEAT = 4
 
 
 class TimeoutError(FailureError):
@@ -340,12 +351,104 @@ class WorkflowContinuedAsNewError(StalwartError):
         self.new_execution_run_id = new_execution_run_id
 
 
-class WorkflowNotFoundError(StalwartError):
-    """No workflow with that id (or run id) exists in the store."""
+class RPCStatusCode(IntEnum):
+    """Mirrors ``temporalio.service.RPCStatusCode`` (gRPC's status codes)."""
+
+    OK = 0
+    CANCELLED = 1
+    UNKNOWN = 2
+    INVALID_ARGUMENT = 3
+    DEADLINE_EXCEEDED = 4
+    NOT_FOUND = 5
+    ALREADY_EXISTS = 6
+    PERMISSION_DENIED = 7
+    RESOURCE_EXHAUSTED = 8
+    FAILED_PRECONDITION = 9
+    ABORTED = 10
+    OUT_OF_RANGE = 11
+    UNIMPLEMENTED = 12
+    INTERNAL = 13
+    UNAVAILABLE = 14
+    DATA_LOSS = 15
+    UNAUTHENTICATED = 16
+
+
+class RPCError(StalwartError):
+    """A client call the store refused, where Temporal's server refuses it with a gRPC status
+    (mirrors ``temporalio.service.RPCError``; ``raw_grpc_status`` is always empty here)."""
+
+    def __init__(self, message: str, status: RPCStatusCode = RPCStatusCode.UNKNOWN,
+                 raw_grpc_status: bytes = b"") -> None:
+        super().__init__(message)
+        self._status = status
+        self._raw_grpc_status = raw_grpc_status
+
+    @property
+    def status(self) -> RPCStatusCode:
+        return self._status
+
+    @property
+    def raw_grpc_status(self) -> bytes:
+        return self._raw_grpc_status
+
+    def __reduce__(self) -> Any:
+        return (type(self)._rebuild, (self.message, int(self._status)))
+
+    @classmethod
+    def _rebuild(cls, message: str, status: int) -> RPCError:
+        error = cls.__new__(cls)
+        RPCError.__init__(error, message, RPCStatusCode(status))
+        return error
+
+
+class WorkflowNotFoundError(RPCError):
+    """No such workflow, or it is already closed (an ``RPCError`` with status ``NOT_FOUND``,
+    as Temporal's server answers)."""
+
+    def __init__(self, message: str, status: RPCStatusCode = RPCStatusCode.NOT_FOUND) -> None:
+        super().__init__(message, status)
 
 
 class WorkflowQueryFailedError(StalwartError):
-    """A query could not be answered (unknown handler, handler raised, no worker)."""
+    """A query could not be answered (unknown handler, handler raised, bad arguments)."""
+
+
+class WorkflowQueryRejectedError(StalwartError):
+    """The query's ``reject_condition`` refused it; ``status`` is the workflow's status."""
+
+    def __init__(self, status: Any) -> None:
+        super().__init__(f"Query rejected, status: {status}")
+        self._status = status
+
+    @property
+    def status(self) -> Any:
+        return self._status
+
+    def __reduce__(self) -> Any:
+        return (WorkflowQueryRejectedError, (self._status,))
+
+
+class RPCTimeoutOrCancelledError(StalwartError):
+    """A client call gave up waiting (its ``rpc_timeout`` passed) or was cancelled."""
+
+
+class WorkflowUpdateRPCTimeoutOrCancelledError(RPCTimeoutOrCancelledError):
+    """Waiting for an update's outcome timed out or was cancelled; the update itself goes
+    on (get a new handle and wait again)."""
+
+    def __init__(self) -> None:
+        super().__init__("Timeout or cancellation waiting for update")
+
+    def __reduce__(self) -> Any:
+        return (WorkflowUpdateRPCTimeoutOrCancelledError, ())
+
+
+class WorkflowQueryTimedOutError(RPCError, WorkflowQueryFailedError):
+    """No worker answered the query in time: an ``RPCError`` (``DEADLINE_EXCEEDED``) as with
+    Temporal, and a ``WorkflowQueryFailedError`` too."""
+
+    def __init__(self, message: str) -> None:
+        RPCError.__init__(self, message, RPCStatusCode.DEADLINE_EXCEEDED)
 
 
 class WorkflowUpdateFailedError(StalwartError):
@@ -370,6 +473,11 @@ class NondeterminismError(StalwartError):
 
 class RestrictedWorkflowAccessError(NondeterminismError):
     """Workflow code called something non-deterministic (clock, randomness, I/O)."""
+
+
+class ReadOnlyContextError(StalwartError, RuntimeError):
+    """A state-changing workflow call was made where only reading is allowed (a query
+    handler or an update validator)."""
 
 
 class StoreError(StalwartError):

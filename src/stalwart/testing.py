@@ -10,25 +10,38 @@ heartbeats and letting a test inject cancellation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ._engine.activity_context import ActivityContext, Info, set_current
+from ._engine.activity_context import (
+    ActivityCancellationDetails,
+    ActivityContext,
+    Info,
+    reset_current,
+    set_current,
+)
 from ._engine.clock import SkippingClock
-from .client import Client
+from .client import Client, OutboundInterceptor, StartWorkflowInput, WorkflowHandle
 from .converter import DataConverter
 
 __all__ = ["ActivityEnvironment", "WorkflowEnvironment"]
 
 
 class WorkflowEnvironment:
-    """A store, a client, and (for time skipping) a clock the environment controls."""
+    """A store, a client, and (for time skipping) a clock the environment controls.
+
+    Time skipping follows temporalio's time-skipping environment: time is *locked* (it runs at
+    wall-clock pace) except while a ``result()`` of a handle this environment's client started
+    is awaited (``execute_workflow`` included) or :meth:`sleep` runs; then, whenever every
+    worker is idle, the clock jumps to the next timer or timeout.
+    """
 
     def __init__(self, client: Client, *, directory: str | None = None,
                  clock: SkippingClock | None = None) -> None:
@@ -36,51 +49,126 @@ class WorkflowEnvironment:
         self._directory = directory
         self._clock = clock
         self._skipper: asyncio.Task[None] | None = None
+        self._auto_time_skipping = True
+        self._unlocked = 0
+        self._unlocked_changed = asyncio.Event()
         if clock is not None:
+            client._outbound = _TimeSkippingOutbound(client._outbound, self)
             self._skipper = asyncio.get_running_loop().create_task(self._skip_forever())
 
-    @staticmethod
-    async def start_local(*, data_converter: DataConverter = DataConverter.default,
-                          namespace: str = "default", **_: Any) -> WorkflowEnvironment:
-        """An environment on a fresh SQLite file in a temporary directory, in real time."""
+    @classmethod
+    async def start_local(cls, *, namespace: str = "default",
+                          data_converter: DataConverter = DataConverter.default,
+                          interceptors: Sequence[Any] = (), identity: str | None = None,
+                          **_: Any) -> WorkflowEnvironment:
+        """An environment on a fresh SQLite file in a temporary directory, in real time.
+        temporalio's dev-server options (``ip``, ``port``, ``ui``, ``dev_server_*`` …) are
+        accepted and ignored: there is no server to start."""
         directory = tempfile.mkdtemp(prefix="stalwart-test-")
         client = await Client.connect(f"sqlite:///{Path(directory) / 'stalwart.db'}",
-                                      namespace=namespace, data_converter=data_converter)
-        return WorkflowEnvironment(client, directory=directory)
+                                      namespace=namespace, data_converter=data_converter,
+                                      interceptors=interceptors, identity=identity)
+        return cls(client, directory=directory)
 
-    @staticmethod
-    async def start_time_skipping(*, data_converter: DataConverter = DataConverter.default,
+    @classmethod
+    async def start_time_skipping(cls, *, data_converter: DataConverter = DataConverter.default,
+                                  interceptors: Sequence[Any] = (), identity: str | None = None,
                                   **_: Any) -> WorkflowEnvironment:
-        """Like :meth:`start_local`, but time jumps ahead whenever everything is waiting."""
-        env = await WorkflowEnvironment.start_local(data_converter=data_converter)
+        """Like :meth:`start_local`, but time skips ahead (see the class docstring)."""
+        directory = tempfile.mkdtemp(prefix="stalwart-test-")
+        client = await Client.connect(f"sqlite:///{Path(directory) / 'stalwart.db'}",
+                                      data_converter=data_converter,
+                                      interceptors=interceptors, identity=identity)
         clock = SkippingClock()
-        env._client._clock = clock
-        return WorkflowEnvironment(env._client, directory=env._directory, clock=clock)
+        client._clock = clock
+        return cls(client, directory=directory, clock=clock)
 
-    @staticmethod
-    def from_client(client: Client) -> WorkflowEnvironment:
+    @classmethod
+    def from_client(cls, client: Client) -> WorkflowEnvironment:
         """An environment around an existing client (the caller owns its store)."""
-        return WorkflowEnvironment(client)
+        return cls(client)
 
     @property
     def client(self) -> Client:
         return self._client
 
+    async def connect_client(self, **kwargs: Any) -> Client:
+        """Another client on this environment's store (``Client.connect`` keyword arguments
+        override the environment's namespace and data converter)."""
+        options: dict[str, Any] = {"namespace": self._client.namespace,
+                                   "data_converter": self._client.data_converter}
+        options.update(kwargs)
+        client = Client(self._client.store, **options)
+        client._clock = self._client._clock
+        if self._clock is not None:
+            client._outbound = _TimeSkippingOutbound(client._outbound, self)
+        return client
+
     @property
     def supports_time_skipping(self) -> bool:
         return self._clock is not None
 
-    def get_current_time(self) -> datetime:
+    @property
+    def supports_time_skipping_v1(self) -> bool:
+        return self._clock is not None
+
+    @property
+    def supports_time_skipping_v2(self) -> bool:
+        return False
+
+    async def get_current_time(self, handle: Any = None) -> datetime:
+        """The environment's time: the skipping clock's, else the system's."""
         return datetime.fromtimestamp(self._client._clock.now(), UTC)
 
     async def sleep(self, duration: timedelta | float) -> None:
-        """Advance time by ``duration`` (instantly when skipping, really otherwise)."""
+        """Let ``duration`` pass: in real time, or (time skipping) at once, firing every
+        timer and timeout on the way at its own time."""
         seconds = duration.total_seconds() if isinstance(duration, timedelta) else duration
         if self._clock is None:
             await asyncio.sleep(seconds)
             return
-        self._clock.advance_to(self._clock.now() + seconds)
+        clock = self._clock
+        target = clock.now() + seconds
+        while True:
+            await self._settle()
+            due = await self._client.store.next_due_time(clock.now())
+            if due is None or due > target:
+                break
+            if due > clock.now():
+                clock.advance_to(due + 0.001)
+            self._wake_sweepers()
+        clock.advance_to(target)
         self._wake_sweepers()
+        await self._settle()
+
+    @contextlib.contextmanager
+    def auto_time_skipping_disabled(self) -> Iterator[None]:
+        """Within the block, awaiting a result does not skip time (it runs at wall-clock
+        pace); :meth:`sleep` still does."""
+        previous = self._auto_time_skipping
+        self._auto_time_skipping = False
+        try:
+            yield
+        finally:
+            self._auto_time_skipping = previous
+
+    @contextlib.asynccontextmanager
+    async def time_skipping_unlocked(self) -> AsyncIterator[None]:
+        """Skip time while the block runs (what awaiting a result does)."""
+        if self._clock is None or not self._auto_time_skipping:
+            yield
+            return
+        async with self._unlock():
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _unlock(self) -> AsyncIterator[None]:
+        self._unlocked += 1
+        self._unlocked_changed.set()
+        try:
+            yield
+        finally:
+            self._unlocked -= 1
 
     def _wake_sweepers(self) -> None:
         notifier = getattr(self._client.store, "notifier", None)
@@ -95,16 +183,31 @@ class WorkflowEnvironment:
         now = self._client._clock.now()
         return not await store.has_ready_work(now)
 
-    async def _skip_forever(self) -> None:
-        assert self._clock is not None
-        clock = self._clock
-        while True:
-            # Settle: require idleness twice in a row so in-flight hand-offs finish first.
+    async def _settle(self) -> None:
+        """Wait until the workers are idle twice in a row, so in-flight hand-offs finish
+        (at once when no worker runs: nothing would ever pick the work up)."""
+        while any(w.is_running for w in list(self._client._workers)):
             await asyncio.sleep(0.005)
             if not await self._is_idle():
                 continue
             await asyncio.sleep(0.005)
-            if not await self._is_idle():
+            if await self._is_idle():
+                return
+
+    async def _skip_forever(self) -> None:
+        assert self._clock is not None
+        clock = self._clock
+        while True:
+            if self._unlocked <= 0:
+                self._unlocked_changed.clear()
+                await self._unlocked_changed.wait()
+                continue
+            if not any(w.is_running for w in list(self._client._workers)):
+                # Nothing would run what skipped time makes due: wait for a worker.
+                await asyncio.sleep(0.005)
+                continue
+            await self._settle()
+            if self._unlocked <= 0:
                 continue
             due = await self._client.store.next_due_time(clock.now())
             if due is None or due <= clock.now():
@@ -132,6 +235,33 @@ class WorkflowEnvironment:
         await self.shutdown()
 
 
+class _TimeSkippingOutbound(OutboundInterceptor):
+    """Hands out handles whose ``result()`` unlocks time skipping while it waits."""
+
+    def __init__(self, next: OutboundInterceptor, env: WorkflowEnvironment) -> None:
+        super().__init__(next)
+        self._env = env
+
+    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any]:
+        handle = await super().start_workflow(input)
+        return _TimeSkippingWorkflowHandle(handle, self._env)
+
+
+class _TimeSkippingWorkflowHandle(WorkflowHandle[Any]):
+    def __init__(self, handle: WorkflowHandle[Any], env: WorkflowEnvironment) -> None:
+        super().__init__(handle._client, handle.id, run_id=handle.run_id,
+                         result_run_id=handle.result_run_id,
+                         first_execution_run_id=handle.first_execution_run_id,
+                         result_type=handle._result_type)
+        self._env = env
+
+    async def result(self, *, follow_runs: bool = True, rpc_timeout: timedelta | None = None,
+                     **kwargs: Any) -> Any:
+        async with self._env.time_skipping_unlocked():
+            return await super().result(follow_runs=follow_runs, rpc_timeout=rpc_timeout,
+                                        **kwargs)
+
+
 class ActivityEnvironment:
     """Runs one activity function with a test context.
 
@@ -139,11 +269,23 @@ class ActivityEnvironment:
         info: The ``activity.info()`` the function sees.
         on_heartbeat: Called with the details of every ``activity.heartbeat(...)``.
         heartbeats: Every heartbeat's details, in order.
+        payload_converter: What ``activity.payload_converter()`` returns.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, client: Client | None = None) -> None:
+        self.info = ActivityEnvironment.default_info()
+        self.on_heartbeat: Callable[..., None] = lambda *details: None
+        self.heartbeats: list[Sequence[Any]] = []
+        self.payload_converter = DataConverter.default.payload_converter
+        self._client = client
+        self._context: ActivityContext | None = None
+        self._worker_shutdown = False
+
+    @staticmethod
+    def default_info() -> Info:
+        """The ``activity.info()`` a new environment starts with."""
         now = datetime.now(UTC)
-        self.info = Info(
+        return Info(
             activity_id="test", activity_type="unknown", attempt=1,
             current_attempt_scheduled_time=now, heartbeat_details=[], heartbeat_timeout=None,
             is_local=False, schedule_to_close_timeout=timedelta(seconds=1),
@@ -151,45 +293,54 @@ class ActivityEnvironment:
             task_queue="test", task_token=b"test", workflow_id="test",
             workflow_namespace="default", workflow_run_id="test-run",
             workflow_type="test", idempotency_key="test/test-run/test")
-        self.on_heartbeat: Callable[..., None] = lambda *details: None
-        self.heartbeats: list[Sequence[Any]] = []
-        self.payload_converter = DataConverter.default.payload_converter
-        self._context: ActivityContext | None = None
 
     def _record(self, details: Sequence[Any]) -> None:
         self.heartbeats.append(tuple(details))
         self.on_heartbeat(*details)
 
-    def cancel(self, reason: str = "cancelled by the test") -> None:
+    def cancel(self, cancellation_details: ActivityCancellationDetails | str =
+               ActivityCancellationDetails(cancel_requested=True)) -> None:
         """Request cancellation, as a heartbeat from a real worker would deliver it."""
         if self._context is None:
             raise RuntimeError("no activity is running in this environment")
-        self._context.mark_cancelled(reason)
+        if isinstance(cancellation_details, str):
+            self._context.mark_cancelled(cancellation_details)
+        else:
+            self._context.mark_cancelled("cancelled by the test", cancellation_details)
 
-    def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``fn(*args)``; for an async function, returns an awaitable."""
-        if inspect.iscoroutinefunction(fn):
-            return self._run_async(fn, *args)
-        context = ActivityContext(self.info, self.payload_converter, self._record, None)
+    def worker_shutdown(self) -> None:
+        """Tell the running activity its worker is shutting down."""
+        self._worker_shutdown = True
+        if self._context is not None:
+            self._context.mark_worker_shutdown()
+
+    def _new_context(self, loop: asyncio.AbstractEventLoop | None) -> ActivityContext:
+        context = ActivityContext(self.info, self.payload_converter, self._record, loop,
+                                  self._client)
+        if self._worker_shutdown:
+            context.mark_worker_shutdown()
         self._context = context
-        token = set_current(context)
+        return context
+
+    def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)``; for an async function, returns an awaitable."""
+        call = type(fn).__call__ if not inspect.isfunction(fn) else fn
+        if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call):
+            return self._run_async(fn, *args, **kwargs)
+        token = set_current(self._new_context(None))
         try:
-            return fn(*args)
+            return fn(*args, **kwargs)
         finally:
-            from ._engine import activity_context
+            reset_current(token)
 
-            activity_context._current.reset(token)
-
-    async def _run_async(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _run_async(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
-        context = ActivityContext(self.info, self.payload_converter, self._record, loop)
-        self._context = context
+        context = self._new_context(loop)
 
         async def body() -> Any:
             set_current(context)
-            return await fn(*args)
+            return await fn(*args, **kwargs)
 
         task = loop.create_task(body())
         context.task = task
         return await task
-

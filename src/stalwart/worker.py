@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, TypedDict
 
 from ._engine.activity_worker import ActivityWorker
 from ._engine.clock import Clock
@@ -34,6 +34,7 @@ from ._runtime.interceptors import (
     HandleQueryInput,
     HandleSignalInput,
     HandleUpdateInput,
+    SignalChildWorkflowInput,
     SignalExternalWorkflowInput,
     StartActivityInput,
     StartChildWorkflowInput,
@@ -43,31 +44,85 @@ from ._runtime.interceptors import (
 )
 from ._schedules.scheduler import Scheduler
 from ._store.base import WorkerRow
+from ._worker_options import (
+    CustomSlotSupplier,
+    FixedSizeSlotSupplier,
+    PollerBehavior,
+    PollerBehaviorAutoscaling,
+    PollerBehaviorSimpleMaximum,
+    ReplayerConfig,
+    ResourceBasedSlotConfig,
+    ResourceBasedSlotSupplier,
+    ResourceBasedTunerConfig,
+    UnsandboxedWorkflowRunner,
+    WorkerTuner,
+    WorkflowRunner,
+)
 from .client import Client
 
 __all__ = [
     "ActivityInboundInterceptor",
     "ActivityOutboundInterceptor",
     "ContinueAsNewInput",
+    "CustomSlotSupplier",
     "ExecuteActivityInput",
     "ExecuteWorkflowInput",
+    "FixedSizeSlotSupplier",
     "HandleQueryInput",
     "HandleSignalInput",
     "HandleUpdateInput",
     "Interceptor",
+    "PollerBehavior",
+    "PollerBehaviorAutoscaling",
+    "PollerBehaviorSimpleMaximum",
     "Replayer",
+    "ReplayerConfig",
+    "ResourceBasedSlotConfig",
+    "ResourceBasedSlotSupplier",
+    "ResourceBasedTunerConfig",
+    "SignalChildWorkflowInput",
     "SignalExternalWorkflowInput",
     "StartActivityInput",
     "StartChildWorkflowInput",
+    "StartLocalActivityInput",
+    "UnsandboxedWorkflowRunner",
     "Worker",
+    "WorkerConfig",
+    "WorkerTuner",
     "WorkflowInboundInterceptor",
     "WorkflowInterceptorClassInput",
     "WorkflowOutboundInterceptor",
     "WorkflowReplayResult",
     "WorkflowReplayResults",
+    "WorkflowRunner",
 ]
 
 logger = logging.getLogger(__name__)
+
+StartLocalActivityInput = StartActivityInput
+"""The input of ``WorkflowOutboundInterceptor.start_local_activity``: Stalwart uses one input
+type for both kinds of activity (``local`` is True here; ``task_queue`` and
+``heartbeat_timeout`` do not apply)."""
+
+
+class WorkerConfig(TypedDict, total=False):
+    """The Worker's options as a dict (temporalio's ``WorkerConfig``); options temporalio has
+    and Stalwart ignores are carried along too."""
+
+    client: Client
+    task_queue: str
+    activities: Sequence[Callable[..., Any]]
+    workflows: Sequence[type]
+    activity_executor: concurrent.futures.Executor | None
+    workflow_runner: WorkflowRunner | None
+    interceptors: Sequence[Interceptor]
+    identity: str | None
+    max_cached_workflows: int
+    max_concurrent_workflow_tasks: int
+    max_concurrent_activities: int
+    tuner: WorkerTuner | None
+    max_task_queue_activities_per_second: float | None
+    graceful_shutdown_timeout: timedelta
 
 
 def _workflow_registry(workflows: Sequence[type]) -> dict[str, WorkflowDefinition]:
@@ -140,8 +195,26 @@ class Worker:
         identity: str | None = None, default_activity_timeout: timedelta | None = None,
         interceptors: Sequence[Interceptor] = (), retention: timedelta | None = None,
         max_task_queue_activities_per_second: float | None = None,
-        clock: Clock | None = None, **_: Any,
+        clock: Clock | None = None, tuner: WorkerTuner | None = None,
+        workflow_runner: WorkflowRunner | None = None, **options: Any,
     ) -> None:
+        config: dict[str, Any] = dict(
+            client=client, task_queue=task_queue, workflows=workflows, activities=activities,
+            activity_executor=activity_executor,
+            max_concurrent_activities=max_concurrent_activities,
+            max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
+            max_cached_workflows=max_cached_workflows,
+            graceful_shutdown_timeout=graceful_shutdown_timeout, identity=identity,
+            interceptors=interceptors,
+            max_task_queue_activities_per_second=max_task_queue_activities_per_second,
+            tuner=tuner, workflow_runner=workflow_runner, **options)
+        self._config = config
+        if tuner is not None:
+            if not isinstance(tuner, WorkerTuner):
+                raise TypeError(f"Worker tuner= must be a WorkerTuner, got {tuner!r}")
+            workflow_slots, activity_slots = tuner._limits()
+            max_concurrent_workflow_tasks = workflow_slots or max_concurrent_workflow_tasks
+            max_concurrent_activities = activity_slots or max_concurrent_activities
         if not task_queue or not isinstance(task_queue, str):
             raise ValueError("Worker needs task_queue='...', the queue your workflows use")
         if not workflows and not activities:
@@ -193,6 +266,7 @@ class Worker:
             complete_with_workflow_task=self._workflow_worker.complete_activity_with_workflow_task,
             interceptors=all_interceptors, rate_limit=max_task_queue_activities_per_second,
         )
+        self._activity_worker.client = client
         self._sweeper = Sweeper(store=store, worker_id=self._worker_id, identity=self._identity,
                                 converter=converter, clock=self._clock,
                                 retention=retention.total_seconds() if retention else None)
@@ -203,6 +277,12 @@ class Worker:
         self._backlog_source: Any = None
         self._started = False
         self._done = asyncio.Event()
+
+    def config(self) -> WorkerConfig:
+        """The options this worker was created with; ``Worker(**worker.config())`` makes
+        another like it."""
+        config: WorkerConfig = dict(self._config)  # type: ignore[assignment]
+        return config
 
     @property
     def task_queue(self) -> str:

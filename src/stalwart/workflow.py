@@ -10,7 +10,7 @@ import asyncio
 import logging
 import random as _random
 import uuid as _uuid
-from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from enum import IntEnum
@@ -40,50 +40,145 @@ from ._runtime.interceptors import ContinueAsNewInput as _ContinueAsNewInput
 from ._runtime.interceptors import StartActivityInput as _StartActivityInput
 from ._runtime.interceptors import StartChildWorkflowInput as _StartChildWorkflowInput
 from ._runtime.messaging import UpdateInfo
+from ._workflow_extras import (
+    ActivityConfig,
+    AnyType,
+    CallableAsyncNoParam,
+    CallableAsyncSingleParam,
+    CallableAsyncType,
+    CallableSyncNoParam,
+    CallableSyncOrAsyncReturnNoneType,
+    CallableSyncOrAsyncType,
+    CallableSyncSingleParam,
+    ChildWorkflowConfig,
+    HandlerUnfinishedPolicy,
+    LocalActivityConfig,
+    MethodAsyncNoParam,
+    MethodAsyncSingleParam,
+    MethodSyncNoParam,
+    MethodSyncOrAsyncNoParam,
+    MethodSyncOrAsyncSingleParam,
+    MethodSyncSingleParam,
+    MultiParamSpec,
+    ParamType,
+    ProtocolReturnType,
+    ReadOnlyContextError,
+    ReturnType,
+    RootInfo,
+    SelfType,
+    UnfinishedSignalHandlersWarning,
+    UnfinishedUpdateHandlersWarning,
+    as_completed,
+    cancellation_reason,
+    get_current_details,
+    get_dynamic_query_handler,
+    get_dynamic_signal_handler,
+    get_dynamic_update_handler,
+    get_last_completion_result,
+    get_last_failure,
+    has_last_completion_result,
+    instance,
+    is_failure_exception,
+    metric_meter,
+    new_random,
+    random_seed,
+    register_random_seed_callback,
+    set_current_details,
+    uuid7,
+)
 from .common import RetryPolicy
 from .converter import _payload_from_json
 from .exceptions import NondeterminismError
 
 __all__ = [
     "ActivityCancellationType",
+    "ActivityConfig",
     "ActivityHandle",
+    "AnyType",
+    "CallableAsyncNoParam",
+    "CallableAsyncSingleParam",
+    "CallableAsyncType",
+    "CallableSyncNoParam",
+    "CallableSyncOrAsyncReturnNoneType",
+    "CallableSyncOrAsyncType",
+    "CallableSyncSingleParam",
+    "CallableType",
     "ChildWorkflowCancellationType",
+    "ChildWorkflowConfig",
     "ChildWorkflowHandle",
+    "ClassType",
     "ContinueAsNewError",
     "ExternalWorkflowHandle",
+    "HandlerUnfinishedPolicy",
     "Info",
+    "LocalActivityConfig",
+    "LoggerAdapter",
+    "MethodAsyncNoParam",
+    "MethodAsyncSingleParam",
+    "MethodSyncNoParam",
+    "MethodSyncOrAsyncNoParam",
+    "MethodSyncOrAsyncSingleParam",
+    "MethodSyncSingleParam",
+    "MultiParamSpec",
     "NondeterminismError",
+    "ParamType",
     "ParentClosePolicy",
     "ParentInfo",
+    "ProtocolReturnType",
+    "ReadOnlyContextError",
+    "ReturnType",
+    "RootInfo",
+    "SelfType",
+    "UnfinishedSignalHandlersWarning",
+    "UnfinishedUpdateHandlersWarning",
     "UpdateInfo",
     "UpdateMethod",
+    "UpdateMethodMultiParam",
     "all_handlers_finished",
+    "as_completed",
+    "cancellation_reason",
     "continue_as_new",
     "current_update_info",
     "defn",
     "deprecate_patch",
     "execute_activity",
+    "execute_activity_class",
     "execute_activity_method",
     "execute_child_workflow",
     "execute_local_activity",
+    "execute_local_activity_class",
     "execute_local_activity_method",
+    "get_current_details",
+    "get_dynamic_query_handler",
+    "get_dynamic_signal_handler",
+    "get_dynamic_update_handler",
     "get_external_workflow_handle",
     "get_external_workflow_handle_for",
+    "get_last_completion_result",
+    "get_last_failure",
     "get_query_handler",
     "get_signal_handler",
     "get_update_handler",
+    "has_last_completion_result",
     "in_workflow",
     "info",
     "init",
+    "instance",
+    "is_failure_exception",
     "logger",
     "memo",
     "memo_value",
+    "metric_meter",
+    "new_random",
     "now",
     "patched",
     "payload_converter",
     "query",
     "random",
+    "random_seed",
+    "register_random_seed_callback",
     "run",
+    "set_current_details",
     "set_dynamic_query_handler",
     "set_dynamic_signal_handler",
     "set_dynamic_update_handler",
@@ -93,9 +188,11 @@ __all__ = [
     "signal",
     "sleep",
     "start_activity",
+    "start_activity_class",
     "start_activity_method",
     "start_child_workflow",
     "start_local_activity",
+    "start_local_activity_class",
     "start_local_activity_method",
     "time",
     "time_ns",
@@ -104,6 +201,7 @@ __all__ = [
     "upsert_memo",
     "upsert_search_attributes",
     "uuid4",
+    "uuid7",
     "wait",
     "wait_condition",
 ]
@@ -176,14 +274,18 @@ def signal(fn: CallableType) -> CallableType: ...
 
 
 @overload
-def signal(*, name: str | None = None, dynamic: bool = False
-           ) -> Callable[[CallableType], CallableType]: ...
+def signal(*, name: str | None = None, dynamic: bool = False,
+           unfinished_policy: HandlerUnfinishedPolicy = HandlerUnfinishedPolicy.WARN_AND_ABANDON,
+           description: str | None = None) -> Callable[[CallableType], CallableType]: ...
 
 
-def signal(fn: Any = None, *, name: str | None = None, dynamic: bool = False) -> Any:
-    """Mark a method as a signal handler (sync or async); arguments decode by type hints."""
+def signal(fn: Any = None, *, name: str | None = None, dynamic: bool = False,
+           unfinished_policy: HandlerUnfinishedPolicy = HandlerUnfinishedPolicy.WARN_AND_ABANDON,
+           description: str | None = None) -> Any:
+    """Mark a method as a signal handler (sync or async); arguments decode by type hints.
+    ``unfinished_policy`` says whether the workflow finishing while it runs warns."""
     def decorate(target: CallableType) -> CallableType:
-        mark_signal(target, name, dynamic)
+        mark_signal(target, name, dynamic, int(unfinished_policy))
         return target
 
     return decorate(fn) if fn is not None else decorate
@@ -194,11 +296,12 @@ def query(fn: CallableType) -> CallableType: ...
 
 
 @overload
-def query(*, name: str | None = None, dynamic: bool = False
+def query(*, name: str | None = None, dynamic: bool = False, description: str | None = None
           ) -> Callable[[CallableType], CallableType]: ...
 
 
-def query(fn: Any = None, *, name: str | None = None, dynamic: bool = False) -> Any:
+def query(fn: Any = None, *, name: str | None = None, dynamic: bool = False,
+          description: str | None = None) -> Any:
     """Mark a (non-async) method as a read-only query handler."""
     def decorate(target: CallableType) -> CallableType:
         mark_query(target, name, dynamic)
@@ -215,20 +318,28 @@ class UpdateMethod(Protocol):
     def validator(self, fn: Callable[..., None]) -> Callable[..., None]: ...
 
 
+UpdateMethodMultiParam = UpdateMethod
+"""temporalio's name for the type of an ``@workflow.update`` method."""
+
+
 @overload
 def update(fn: Callable[..., Any]) -> UpdateMethod: ...
 
 
 @overload
-def update(*, name: str | None = None, dynamic: bool = False
-           ) -> Callable[[Callable[..., Any]], UpdateMethod]: ...
+def update(*, name: str | None = None, dynamic: bool = False,
+           unfinished_policy: HandlerUnfinishedPolicy = HandlerUnfinishedPolicy.WARN_AND_ABANDON,
+           description: str | None = None) -> Callable[[Callable[..., Any]], UpdateMethod]: ...
 
 
-def update(fn: Any = None, *, name: str | None = None, dynamic: bool = False) -> Any:
+def update(fn: Any = None, *, name: str | None = None, dynamic: bool = False,
+           unfinished_policy: HandlerUnfinishedPolicy = HandlerUnfinishedPolicy.WARN_AND_ABANDON,
+           description: str | None = None) -> Any:
     """Mark a method as an update handler; ``@<method>.validator`` may reject requests
-    (a rejected update leaves no trace in history)."""
+    (a rejected update leaves no trace in history). ``unfinished_policy`` says whether the
+    workflow finishing while it runs warns."""
     def decorate(target: Callable[..., Any]) -> UpdateMethod:
-        mark_update(target, name, dynamic)
+        mark_update(target, name, dynamic, int(unfinished_policy))
         return target  # type: ignore[return-value]  # mark_update attached .validator
 
     return decorate(fn) if fn is not None else decorate
@@ -450,6 +561,11 @@ async def execute_local_activity(activity: Any, arg: Any = _NO_ARG, *more_args: 
 
 start_local_activity_method = start_local_activity
 execute_local_activity_method = execute_local_activity
+# An ``@activity.defn`` callable class is scheduled like a function (its name is the class's).
+start_activity_class = start_activity
+execute_activity_class = execute_activity
+start_local_activity_class = start_local_activity
+execute_local_activity_class = execute_local_activity
 
 
 class _ReturnWhen:
@@ -508,9 +624,10 @@ def current_update_info() -> UpdateInfo | None:
     return _messaging.current_update_info()
 
 
-def upsert_search_attributes(updates: Sequence[Any]) -> None:
+def upsert_search_attributes(updates: Sequence[Any] | Mapping[str, Sequence[Any]]) -> None:
     """Set or unset search attributes of this run (``key.value_set(v)`` /
-    ``key.value_unset()``); recorded in history and indexed for list queries."""
+    ``key.value_unset()``); recorded in history and indexed for list queries. The deprecated
+    dict form ``{"Name": [value]}`` (an empty list unsets) works too, with a warning."""
     _api.current().upsert_search_attributes(updates)
 
 

@@ -34,7 +34,8 @@ async def test_example_saga_payment_agent_rolls_back(
     saga.LEDGER.clear()
     await saga.main()
     assert saga.LEDGER == ["reserve sku-42", "charge 99.5", "refund 99.5", "release sku-42"]
-    assert "ROLLED_BACK: no courier" in capsys.readouterr().out
+    # str() of an ApplicationError with a type puts the type first, as in temporalio.
+    assert "ROLLED_BACK: NoCourier: no courier" in capsys.readouterr().out
 
 
 async def test_example_durable_chat_remembers_across_workers(

@@ -81,7 +81,7 @@ async def test_bad_input_unregistered_activity_fails_with_its_name(client: Clien
             CallsMissingActivityWorkflow.run, id="missing-activity", task_queue=task_queue)
     assert cause_type == "ApplicationError"
     assert "not_registered_anywhere" in message and "not registered" in message
-    assert "registered: registered" in message  # lists what the worker does have
+    assert "available activities: registered" in message  # lists what the worker has
 
 
 async def test_bad_input_unserializable_argument_names_type_and_path(client: Client,

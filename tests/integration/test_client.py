@@ -72,7 +72,7 @@ async def test_client_duplicate_running_id_raises_already_started(client: Client
     with pytest.raises(WorkflowAlreadyStartedError) as raised:
         await client.start_workflow(ParkedWorkflow.run, id="taken", task_queue=task_queue)
     assert raised.value.workflow_id == "taken"
-    assert raised.value.run_id == first.run_id
+    assert raised.value.run_id == first.result_run_id
 
 
 async def _closed_run(client: Client, task_queue: str, workflow_id: str, *, fail: bool) -> None:
@@ -142,7 +142,7 @@ async def test_client_describe_reports_status_and_times(client: Client, task_que
                                          task_queue=task_queue)
     running = await handle.describe()
     assert running.status == WorkflowExecutionStatus.RUNNING
-    assert running.id == "described" and running.run_id == handle.run_id
+    assert running.id == "described" and running.run_id == handle.result_run_id
     assert running.workflow_type == "ParkedWorkflow" and running.task_queue == task_queue
     assert running.close_time is None and running.start_time >= before
     async with Worker(client, task_queue=task_queue, workflows=[ParkedWorkflow]):

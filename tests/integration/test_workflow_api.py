@@ -168,9 +168,9 @@ async def test_workflow_info_describes_the_execution(client: Client, task_queue:
                                              execution_timeout=timedelta(minutes=5))
         info = await handle.result()
     assert info == {
-        "marker": "m", "workflow_id": "info-wf", "run_id": handle.run_id,
+        "marker": "m", "workflow_id": "info-wf", "run_id": handle.result_run_id,
         "workflow_type": "InfoWorkflow", "task_queue": task_queue, "namespace": "default",
-        "attempt": 1, "first_execution_run_id": handle.run_id, "continued_run_id": None,
+        "attempt": 1, "first_execution_run_id": handle.result_run_id, "continued_run_id": None,
         "execution_timeout": 300.0, "history_length": info["history_length"],
         "start_time_matches_now": True, "in_workflow": True,
     }
@@ -188,7 +188,7 @@ async def test_workflow_continue_as_new_result_follows_the_chain(client: Client,
         seen = await handle.result()
     runs = [run_id for run_id, _, _ in seen]
     assert len(set(runs)) == 3
-    assert runs[0] == handle.run_id
+    assert runs[0] == handle.result_run_id
     # Each run knows the run it continued and the first run of the chain.
     assert [continued for _, continued, _ in seen] == ["", runs[0], runs[1]]
     assert {first for _, _, first in seen} == {runs[0]}

@@ -135,7 +135,7 @@ async def test_processes_terminated_backends_are_replaced_mid_run(
                                                  id="gated", task_queue=task_queue)
 
             async def activity_started() -> bool:
-                pending = await client.store.list_pending_activities(handle.run_id or "")
+                pending = await client.store.list_pending_activities(handle.result_run_id or "")
                 return any(activity["state"] == "started" for activity in pending)
 
             await eventually(activity_started, what="the gated activity to start")

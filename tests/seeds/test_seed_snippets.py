@@ -57,26 +57,27 @@ async def test_seed_monitoring_agent_continues_as_new_every_hour(
                                              standins.AgentState(), id="seed-monitor",
                                              task_queue="seeds")
 
-    async def three_runs() -> bool:
-        return await runs_of(env.client, "seed-monitor") >= 3
+    async def first_run_waits() -> bool:
+        return (await handle.describe()).history_length > 3
 
-    await eventually(three_runs, timeout=30, what="three monitoring cycles")
+    # As in temporalio's time-skipping environment, time only skips while a result is
+    # awaited or the environment sleeps: two hours of it give three monitoring cycles.
+    await eventually(first_run_waits, timeout=30, what="the first cycle's timer")
+    await env.sleep(timedelta(hours=2, minutes=1))
+    assert await runs_of(env.client, "seed-monitor") >= 3
     first = await env.client.get_workflow_handle(
-        "seed-monitor", run_id=handle.run_id).describe()
+        "seed-monitor", run_id=handle.result_run_id).describe()
     assert first.status == WorkflowExecutionStatus.CONTINUED_AS_NEW
     await env.client.get_workflow_handle("seed-monitor").terminate(reason="test over")
 
 
 async def test_seed_weekly_agent_sleeps_a_week_per_cycle(env: WorkflowEnvironment) -> None:
-    start = env.get_current_time()
+    start = await env.get_current_time()
     await env.client.start_workflow(seed_002.WeeklyResearchAgent.run, "durable execution",
                                     id="seed-weekly", task_queue="seeds")
-
-    async def two_cycles() -> bool:
-        return await runs_of(env.client, "seed-weekly") >= 2
-
-    await eventually(two_cycles, timeout=30, what="two weekly cycles")
-    assert env.get_current_time() - start >= timedelta(days=7)
+    await env.sleep(timedelta(days=7, minutes=1))
+    assert await runs_of(env.client, "seed-weekly") >= 2
+    assert await env.get_current_time() - start >= timedelta(days=7)
     await env.client.get_workflow_handle("seed-weekly").terminate(reason="test over")
 
 

@@ -407,7 +407,7 @@ async def test_server_works_beside_other_clients_of_the_same_file(
         server: RunningServer, client: Client, worker: Worker, task_queue: str) -> None:
     handle = await client.start_workflow("Greeter", "Lin", id="beside", task_queue=task_queue)
     listed = (await server.arequest("GET", "/api/workflows?id_prefix=beside")).json()
-    assert [w["run_id"] for w in listed["workflows"]] == [handle.run_id]
+    assert [w["run_id"] for w in listed["workflows"]] == [handle.result_run_id]
     reply = await server.arequest("POST", "/api/workflows/beside/signal",
                                   {"name": "finish", "args": ["via http"]})
     assert reply.status == 202

@@ -59,7 +59,7 @@ async def test_ui_timeline_names_activities_timers_children_and_runs(
         server: RunningServer, client: Client, worker: Worker, task_queue: str) -> None:
     handle = await client.start_workflow("Family", 1, id="fam", task_queue=task_queue)
     await handle.result()
-    first_run = handle.run_id
+    first_run = handle.result_run_id
     assert first_run is not None
     page = (await server.arequest("GET", f"/workflows/fam?run_id={first_run}")).text
     for text in ("Workflow Family started", "Timer #1 started", "Timer #1 fired",

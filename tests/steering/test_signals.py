@@ -132,7 +132,7 @@ async def test_signal_with_start_signals_the_running_workflow(client: Client,
                                             start_signal="add", start_signal_args=["one"])
         second = await client.start_workflow(Collector.run, 2, id="wf", task_queue=task_queue,
                                              start_signal="add", start_signal_args=["two"])
-        assert second.run_id == first.run_id
+        assert second.result_run_id == first.result_run_id
         assert await asyncio.wait_for(first.result(), RESULT_TIMEOUT) == ["one", "two"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import json
 import pickle
 import uuid
 from dataclasses import dataclass, field
@@ -14,7 +15,14 @@ import pytest
 
 from stalwart import exceptions as exc
 from stalwart.converter import (
+    AdvancedJSONEncoder,
+    BinaryNullPayloadConverter,
+    CompositePayloadConverter,
     DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    EncodingPayloadConverter,
+    JSONPlainPayloadConverter,
+    JSONTypeConverter,
     Payload,
     _payload_from_json,
     _payload_to_json,
@@ -174,8 +182,15 @@ def test_value_to_type_union_mismatch_names_every_option() -> None:
 def test_value_to_type_wrong_primitive_names_both_types() -> None:
     with pytest.raises(TypeError, match="expected int, got str 'x'"):
         value_to_type(int, "x")
-    with pytest.raises(TypeError, match="expected int, got bool"):
-        value_to_type(int, True)
+    with pytest.raises(TypeError, match="expected str, got int 3"):
+        value_to_type(str, 3)
+
+
+def test_value_to_type_numbers_convert_as_temporalio_does() -> None:
+    # temporalio's converter turns any JSON number (a bool too) into the hinted number type.
+    assert value_to_type(int, True) == 1 and type(value_to_type(int, True)) is int
+    assert value_to_type(int, 2.0) == 2 and type(value_to_type(int, 2.0)) is int
+    assert value_to_type(float, 3) == 3.0 and type(value_to_type(float, 3)) is float
 
 
 @dataclass
@@ -379,3 +394,84 @@ def test_client_errors_pickle_with_their_cause(error: exc.StalwartError) -> None
     assert str(result) == str(error)
     assert isinstance(result.cause, exc.ApplicationError)
     assert result.cause.type == "X"
+
+
+class _Point:
+    def __init__(self, x: int, y: int) -> None:
+        self.x, self.y = x, y
+
+
+class _PointAsText(EncodingPayloadConverter):
+    @property
+    def encoding(self) -> str:
+        return "text/point"
+
+    def to_payload(self, value: Any) -> Payload | None:
+        if not isinstance(value, _Point):
+            return None
+        return Payload({"encoding": b"text/point"}, f"{value.x},{value.y}".encode())
+
+    def from_payload(self, payload: Payload, type_hint: Any = None) -> Any:
+        x, y = payload.data.decode().split(",")
+        return _Point(int(x), int(y))
+
+
+def test_composite_converter_tries_encodings_in_order() -> None:
+    converter = CompositePayloadConverter(BinaryNullPayloadConverter(), _PointAsText(),
+                                          JSONPlainPayloadConverter())
+    payloads = converter.to_payloads([None, _Point(1, 2), {"a": 1}])
+    assert [p.encoding for p in payloads] == ["binary/null", "text/point", "json/plain"]
+    none, point, mapping = converter.from_payloads(payloads)
+    assert none is None and (point.x, point.y) == (1, 2) and mapping == {"a": 1}
+    with pytest.raises(TypeError, match="no payload converter takes a _Point"):
+        CompositePayloadConverter(BinaryNullPayloadConverter()).to_payloads([_Point(0, 0)])
+
+
+class _PointFromList(JSONTypeConverter):
+    def to_typed_value(self, hint: Any, value: Any) -> Any:
+        if hint is _Point:
+            return _Point(*value)
+        return JSONTypeConverter.Unhandled
+
+
+def test_json_type_converters_run_before_the_default_and_inside_containers() -> None:
+    json_converter = JSONPlainPayloadConverter(custom_type_converters=[_PointFromList()])
+    payload = json_converter.to_payload([[3, 4], [5, 6]])
+    assert payload is not None
+    points = json_converter.from_payload(payload, list[_Point])
+    assert [(p.x, p.y) for p in points] == [(3, 4), (5, 6)]
+    assert json_converter.from_payload(payload, list[list[int]]) == [[3, 4], [5, 6]]
+
+
+def test_advanced_json_encoder_handles_what_payloads_carry() -> None:
+    @dataclass
+    class Item:
+        when: datetime.datetime
+        id: uuid.UUID
+
+    when = datetime.datetime(2026, 1, 2, tzinfo=datetime.UTC)
+    text = json.dumps({"item": Item(when, uuid.UUID(int=1))}, cls=AdvancedJSONEncoder)
+    assert json.loads(text) == {"item": {"when": when.isoformat(),
+                                         "id": str(uuid.UUID(int=1))}}
+
+
+def test_encoded_attributes_hide_message_and_stack_trace_in_a_payload() -> None:
+    encoding = DataConverter(failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
+    try:
+        try:
+            raise ValueError("secret inner")
+        except ValueError as inner:
+            raise exc.ApplicationError("secret outer", type="Leak") from inner
+    except exc.ApplicationError as error:
+        failure = encoding.failure_converter.to_failure(error, encoding.payload_converter)
+    assert failure["message"] == "Encoded failure" and failure["stack_trace"] == ""
+    assert failure["cause"]["message"] == "Encoded failure"
+    assert "secret" not in json.dumps({k: v for k, v in failure.items()
+                                       if k not in ("encoded_attributes", "cause")})
+    # Any converter reads it back (the writer chose to encode).
+    rebuilt = DataConverter.default.failure_converter.from_failure(
+        failure, DataConverter.default.payload_converter)
+    assert isinstance(rebuilt, exc.ApplicationError) and rebuilt.message == "secret outer"
+    assert rebuilt.type == "Leak" and "secret outer" in (rebuilt.failure or {})["stack_trace"]
+    assert isinstance(rebuilt.__cause__, exc.ApplicationError)
+    assert rebuilt.__cause__.message == "secret inner"

@@ -124,8 +124,8 @@ async def start(ctx: click.Context, workflow_type: str, task_queue: str, workflo
             if execution_timeout else None)
     finally:
         await client.close()
-    _emit(ctx, {"workflow_id": handle.id, "run_id": handle.run_id},
-          lambda: f"Started workflow {handle.id} (run {handle.run_id})")
+    _emit(ctx, {"workflow_id": handle.id, "run_id": handle.result_run_id},
+          lambda: f"Started workflow {handle.id} (run {handle.result_run_id})")
 
 
 @workflow.command("list")

@@ -46,10 +46,22 @@ class Info:
     (payments, emails, LLM providers that take one) so a retried attempt is recognised."""
 
 
+@dataclass(frozen=True)
+class ActivityCancellationDetails:
+    """Why an activity was cancelled (mirrors ``temporalio.activity``)."""
+
+    not_found: bool = False
+    cancel_requested: bool = False
+    paused: bool = False
+    reset: bool = False
+    timed_out: bool = False
+    worker_shutdown: bool = False
+
+
 class ActivityContext:
     def __init__(self, info: Info, payload_converter: PayloadConverter,
                  heartbeat: Callable[[Sequence[Any]], None],
-                 loop: asyncio.AbstractEventLoop | None) -> None:
+                 loop: asyncio.AbstractEventLoop | None, client: Any = None) -> None:
         self.info = info
         self.payload_converter = payload_converter
         self._heartbeat = heartbeat
@@ -60,16 +72,42 @@ class ActivityContext:
         self.last_heartbeat_details: Sequence[Any] = ()
         self.task: asyncio.Task[Any] | None = None
         self.outbound: Any = None  # the activity outbound interceptor chain, once built
+        self.client = client
+        self.cancellation_details: ActivityCancellationDetails | None = None
+        self.worker_shutdown = threading.Event()
+        self._shutdown_waiters: list[asyncio.Future[None]] = []
+        self.shielded = 0  # shield_thread_cancel_exception() depth
 
     def heartbeat(self, details: Sequence[Any]) -> None:
         self.last_heartbeat_details = details
         self._heartbeat(details)
 
-    def mark_cancelled(self, reason: str) -> None:
+    def mark_worker_shutdown(self) -> None:
+        """The worker began shutting down: tell the activity (it is not cancelled yet)."""
+        if self.worker_shutdown.is_set():
+            return
+        self.worker_shutdown.set()
+        for waiter in self._shutdown_waiters:
+            waiter.get_loop().call_soon_threadsafe(_resolve, waiter)
+
+    async def wait_worker_shutdown(self) -> None:
+        if self.worker_shutdown.is_set():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._shutdown_waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            self._shutdown_waiters.remove(waiter)
+
+    def mark_cancelled(self, reason: str,
+                       details: ActivityCancellationDetails | None = None) -> None:
         """Deliver cancellation: flag for sync code, CancelledError into async code."""
         if self.cancelled.is_set():
             return
         self.cancel_reason = reason
+        self.cancellation_details = details or ActivityCancellationDetails(
+            cancel_requested=True)
         self.cancelled.set()
         for waiter in self._waiters:
             waiter.get_loop().call_soon_threadsafe(_resolve, waiter)
@@ -114,3 +152,7 @@ def in_activity() -> bool:
 
 def set_current(context: ActivityContext) -> contextvars.Token[ActivityContext]:
     return _current.set(context)
+
+
+def reset_current(token: contextvars.Token[ActivityContext]) -> None:
+    _current.reset(token)

@@ -18,7 +18,13 @@ from .._model.events import EventType
 from .._store.base import ActivityTaskClaim, Store, WorkflowTaskClaim
 from ..common import RawValue, RetryPolicy
 from ..converter import DataConverter, _payload_from_json, _payload_to_json, headers_from_json
-from .activity_context import ActivityContext, CompleteAsyncError, Info, set_current
+from .activity_context import (
+    ActivityCancellationDetails,
+    ActivityContext,
+    CompleteAsyncError,
+    Info,
+    set_current,
+)
 from .clock import Clock
 from .codec import decode_value, encode_value
 from .interceptors import (
@@ -114,9 +120,11 @@ class _Heartbeater:
         if self.context is not None:
             if cancel is None:
                 self.context.mark_cancelled("the activity is no longer pending (it timed out, "
-                                            "or its workflow closed)")
+                                            "or its workflow closed)",
+                                            ActivityCancellationDetails(not_found=True))
             elif cancel:
-                self.context.mark_cancelled("cancel requested by the workflow")
+                self.context.mark_cancelled("cancel requested by the workflow",
+                                            ActivityCancellationDetails(cancel_requested=True))
 
     def unsent_details(self) -> list[dict[str, Any]] | None:
         return self._pending if self._pending is not None else self._sending
@@ -178,6 +186,7 @@ class ActivityWorker:
         self.converter = converter
         self.clock = clock
         self.max_concurrent = max_concurrent
+        self.client: Any = None  # the public Client, for activity.client(); set by the Worker
         self.executor = executor
         self._can_take_workflow_task = can_take_workflow_task
         self._take_workflow_task = take_workflow_task
@@ -261,11 +270,15 @@ class ActivityWorker:
         """Let running activities finish within ``grace`` seconds, then cancel the rest."""
         if not self._running:
             return
+        for context in list(self._running.values()):
+            if context is not None:
+                context.mark_worker_shutdown()
         _, pending = await asyncio.wait(list(self._running), timeout=grace)
         for task in pending:
             context = self._running.get(task)
             if context is not None:
-                context.mark_cancelled("worker shutting down")
+                context.mark_cancelled("worker shutting down",
+                                       ActivityCancellationDetails(worker_shutdown=True))
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=5)
@@ -315,17 +328,18 @@ class ActivityWorker:
         try:
             registered = self.activities.get(claim.activity_type) or self.activities.get("")
             if registered is None:
+                # Temporal's wording, so code matching on it keeps working.
                 raise exc.ApplicationError(
-                    f"activity type {claim.activity_type!r} is not registered on worker "
-                    f"{self.identity} (task queue {self.task_queue!r}; registered: "
-                    f"{', '.join(sorted(self.activities)) or 'none'})", type="NotFoundError")
+                    f"Activity function {claim.activity_type} for workflow "
+                    f"{claim.workflow_id} is not registered on this worker, available "
+                    f"activities: {', '.join(sorted(self.activities))}", type="NotFoundError")
             fn, definition = registered
             pc = self.converter.payload_converter
             codec = self.converter.payload_codec
             details_json = await decode_value(claim.heartbeat_details, codec)
             heartbeat_details = pc.from_payloads([_payload_from_json(p) for p in details_json])
             context = ActivityContext(self._info(claim, heartbeat_details), pc,
-                                      heartbeater.record, loop)
+                                      heartbeater.record, loop, self.client)
             heartbeater.context = context
             if current_task is not None:
                 self._running[current_task] = context

@@ -14,6 +14,7 @@ from .._runtime import guard
 from .._runtime.definitions import get_workflow_definition
 from .._runtime.instance import WorkflowInstance, WorkflowTaskError
 from .._runtime.replay import replay_into
+from .._worker_options import ReplayerConfig
 from ..converter import DataConverter
 from .codec import decode_events
 
@@ -41,7 +42,9 @@ class Replayer:
     """
 
     def __init__(self, *, workflows: Sequence[type],
-                 data_converter: DataConverter = DataConverter.default, **_: Any) -> None:
+                 data_converter: DataConverter = DataConverter.default, **options: Any) -> None:
+        self._config: dict[str, Any] = {"workflows": workflows,
+                                        "data_converter": data_converter, **options}
         self._definitions = {}
         guard.install()
         for cls in workflows:
@@ -50,6 +53,11 @@ class Replayer:
                 raise TypeError(f"workflows=[...] entry {cls!r} is not a @workflow.defn class")
             self._definitions[definition.name] = definition
         self._converter = data_converter
+
+    def config(self) -> ReplayerConfig:
+        """The options this replayer was created with."""
+        config: ReplayerConfig = dict(self._config)  # type: ignore[assignment]
+        return config
 
     async def replay_workflow(self, history: WorkflowHistory, *,
                               raise_on_replay_failure: bool = True) -> WorkflowReplayResult:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..common import RetryPolicy
-from ..exceptions import RetryState
+from ..exceptions import RetryState, TimeoutType
 
 
 @dataclass
@@ -27,7 +27,8 @@ def decide(policy_json: dict[str, Any] | None, attempt: int, failure: dict[str, 
         if app.get("type") in set(policy.non_retryable_error_types or ()):
             return RetryDecision(None, RetryState.NON_RETRYABLE_FAILURE)
     timeout = failure.get("timeout_failure_info")
-    if timeout is not None and timeout.get("timeout_type") in (1, 2):
+    if timeout is not None and timeout.get("timeout_type") in (
+            TimeoutType.SCHEDULE_TO_START, TimeoutType.SCHEDULE_TO_CLOSE):
         # schedule-to-start and schedule-to-close timeouts end the activity for good.
         return RetryDecision(None, RetryState.TIMEOUT)
     if policy.maximum_attempts and attempt >= policy.maximum_attempts:

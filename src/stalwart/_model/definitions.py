@@ -45,11 +45,13 @@ def define_activity(fn: Callable[..., Any], name: str | None, dynamic: bool) -> 
     if not callable(fn):
         raise TypeError(f"@activity.defn must decorate a function, got {fn!r}")
     target = getattr(fn, "__func__", fn)
-    arg_hints, return_hint = signature_hints(target, skip_self=_is_method(target))
+    # A callable class: its instances are the activity, its __call__ says how it is called.
+    call = target.__call__ if inspect.isclass(target) else target
+    arg_hints, return_hint = signature_hints(call, skip_self=_is_method(call))
     definition = ActivityDefinition(
         name="" if dynamic else (name or str(getattr(target, "__name__", repr(target)))),
         fn=target,
-        is_async=inspect.iscoroutinefunction(target), arg_type_hints=arg_hints,
+        is_async=inspect.iscoroutinefunction(call), arg_type_hints=arg_hints,
         return_type_hint=return_hint, dynamic=dynamic,
     )
     setattr(target, _ATTR, definition)

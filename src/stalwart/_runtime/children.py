@@ -12,10 +12,26 @@ from .. import exceptions as exc
 from .._model.events import Command, EventType, HistoryEvent
 from .._model.temporal_history import seed_for_run
 from ..converter import Payload, _payload_from_json, _payload_to_json, headers_to_json
-from .interceptors import SignalExternalWorkflowInput
+from .interceptors import SignalChildWorkflowInput, SignalExternalWorkflowInput
 
 if TYPE_CHECKING:
     from .instance import WorkflowInstance
+
+
+class _NoArg:
+    pass
+
+
+_NO_ARG: Any = _NoArg()  # a signal's single argument may be None itself
+
+
+def _signal_name(signal: Any) -> str:
+    name = signal if isinstance(signal, str) else getattr(
+        getattr(signal, "__stalwart_signal_definition__", None), "name", None)
+    if not name:
+        raise TypeError(f"{signal!r} is not a signal: pass a @workflow.signal method or the "
+                        "signal name")
+    return str(name)
 
 
 class ChildWorkflowHandle:
@@ -61,16 +77,36 @@ class ChildWorkflowHandle:
     def __await__(self) -> Any:
         return self.result().__await__()
 
+    def cancel(self, msg: Any | None = None) -> bool:
+        """Cancel the child as temporalio's handle does: WAIT_CANCELLATION_COMPLETED (the
+        default) asks the child to cancel and keeps waiting for its outcome; the other types
+        resolve the handle at once with ``ChildWorkflowError`` caused by ``CancelledError``
+        (ABANDON without telling the child)."""
+        if self._result.done():
+            return False
+        if self._cancellation_type != 0:
+            self._request_cancel()
+        if self._cancellation_type != 2:
+            error = exc.ChildWorkflowError(
+                "Child Workflow execution failed", namespace="default", workflow_id=self._id,
+                run_id=self.first_execution_run_id or "", workflow_type="",
+                initiated_event_id=0, started_event_id=0,
+                retry_state=exc.RetryState.NON_RETRYABLE_FAILURE)
+            error.__cause__ = exc.CancelledError("Workflow cancelled")
+            self._result.set_exception(error)
+        return True
+
     def _request_cancel(self) -> None:
         if not self._cancel_requested and not self._result.done():
             self._cancel_requested = True
             request_cancel_external(self._instance, self._id, None, child_seq=self._seq)
 
-    async def signal(self, signal: Any, arg: Any = None, *, args: Sequence[Any] = ()) -> None:
+    async def signal(self, signal: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = ()
+                     ) -> None:
         """Signal the child (recorded as a command; waits until delivered)."""
-        await signal_external(self._instance, self._id, None, signal,
-                                             [arg] if arg is not None else list(args),
-                                             child=True)
+        await self._instance.outbound.signal_child_workflow(SignalChildWorkflowInput(
+            signal=_signal_name(signal), args=[arg] if arg is not _NO_ARG else list(args),
+            child_workflow_id=self._id, headers={}))
 
 
 class ExternalWorkflowHandle:
@@ -90,16 +126,13 @@ class ExternalWorkflowHandle:
     def run_id(self) -> str | None:
         return self._run_id
 
-    async def signal(self, signal: Any, arg: Any = None, *, args: Sequence[Any] = ()) -> None:
+    async def signal(self, signal: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = ()
+                     ) -> None:
         """Deliver a signal to the workflow; raises ApplicationError if it is not running."""
-        name = signal if isinstance(signal, str) else getattr(
-            getattr(signal, "__stalwart_signal_definition__", None), "name", None)
-        if not name:
-            raise TypeError(f"{signal!r} is not a signal: pass a @workflow.signal method or "
-                            "the signal name")
         await self._instance.outbound.signal_external_workflow(SignalExternalWorkflowInput(
-            signal=name, args=[arg] if arg is not None else list(args), namespace="default",
-            workflow_id=self._id, workflow_run_id=self._run_id, headers={}))
+            signal=_signal_name(signal), args=[arg] if arg is not _NO_ARG else list(args),
+            namespace="default", workflow_id=self._id, workflow_run_id=self._run_id,
+            headers={}))
 
     async def cancel(self) -> None:
         """Ask the workflow to cancel."""
@@ -186,7 +219,9 @@ def apply_child_closed(instance: WorkflowInstance, event: HistoryEvent) -> None:
         "Child Workflow execution failed", namespace="default", workflow_id=handle.id,
         run_id=event.attributes.get("run_id", ""),
         workflow_type=event.attributes.get("workflow_type", ""), initiated_event_id=0,
-        started_event_id=0, retry_state=exc.RetryState.NON_RETRYABLE_FAILURE)
+        started_event_id=0,
+        # Children have no retry policy in Stalwart; Temporal reports exactly that.
+        retry_state=exc.RetryState.RETRY_POLICY_NOT_SET)
     child_error.__cause__ = cause
     handle._result.set_exception(child_error)
 

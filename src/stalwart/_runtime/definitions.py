@@ -25,6 +25,7 @@ class SignalDefinition:
     arg_type_hints: tuple[Any, ...]
     dynamic: bool = False
     bound: bool = False  # set at run time with set_signal_handler: called without self
+    unfinished_policy: int = 1  # HandlerUnfinishedPolicy.WARN_AND_ABANDON
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class UpdateDefinition:
     validator: Callable[..., Any] | None = None
     dynamic: bool = False
     bound: bool = False
+    unfinished_policy: int = 1  # HandlerUnfinishedPolicy.WARN_AND_ABANDON
 
 
 @dataclass(frozen=True)
@@ -74,11 +76,13 @@ def mark_run(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def mark_signal(fn: Callable[..., Any], name: str | None, dynamic: bool) -> Callable[..., Any]:
+def mark_signal(fn: Callable[..., Any], name: str | None, dynamic: bool,
+                unfinished_policy: int = 1) -> Callable[..., Any]:
     arg_hints, _ = signature_hints(fn, skip_self=True)
     setattr(fn, _SIGNAL_ATTR, SignalDefinition(
         name=None if dynamic else (name or fn.__name__), fn=fn,
-        is_async=inspect.iscoroutinefunction(fn), arg_type_hints=arg_hints, dynamic=dynamic))
+        is_async=inspect.iscoroutinefunction(fn), arg_type_hints=arg_hints, dynamic=dynamic,
+        unfinished_policy=unfinished_policy))
     return fn
 
 
@@ -93,12 +97,13 @@ def mark_query(fn: Callable[..., Any], name: str | None, dynamic: bool) -> Calla
     return fn
 
 
-def mark_update(fn: Callable[..., Any], name: str | None, dynamic: bool) -> Callable[..., Any]:
+def mark_update(fn: Callable[..., Any], name: str | None, dynamic: bool,
+                unfinished_policy: int = 1) -> Callable[..., Any]:
     arg_hints, return_hint = signature_hints(fn, skip_self=True)
     definition = UpdateDefinition(
         name=None if dynamic else (name or fn.__name__), fn=fn,
         is_async=inspect.iscoroutinefunction(fn), arg_type_hints=arg_hints,
-        return_type_hint=return_hint, dynamic=dynamic)
+        return_type_hint=return_hint, dynamic=dynamic, unfinished_policy=unfinished_policy)
     setattr(fn, _UPDATE_ATTR, definition)
 
     def validator(validator_fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import random
 import uuid
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -83,30 +84,38 @@ class ActivityHandle(asyncio.Future[Any]):
     """An awaitable, cancellable scheduled activity (like Temporal's ``ActivityHandle``)."""
 
     def __init__(self, instance: WorkflowInstance, seq: int, result_type: Any,
-                 cancellation_type: int) -> None:
+                 cancellation_type: int, activity_type: str = "", activity_id: str = ""
+                 ) -> None:
         super().__init__(loop=instance.loop)
         self._instance = instance
         self._seq = seq
         self._result_type = result_type
         self._cancellation_type = cancellation_type
+        self._activity_type = activity_type
+        self._activity_id = activity_id
         self._cancel_requested = False
         self._local = False
-        self._activity_type = ""
-        self._activity_id = ""
 
     def cancel(self, msg: Any | None = None) -> bool:
+        """Request cancellation. As in temporalio, the awaiter never sees a bare
+        ``asyncio.CancelledError``: TRY_CANCEL and ABANDON resolve the handle at once with
+        ``ActivityError`` caused by ``CancelledError``; WAIT_CANCELLATION_COMPLETED stays
+        pending until the activity reports back (its result, or that error).
+
+        Returns True whenever a cancellation was requested, so a task awaiting the handle
+        is not itself cancelled but resumes with the handle's outcome."""
         if self.done():
             return False
         if not self._cancel_requested:
             self._cancel_requested = True
             self._instance._request_cancel_activity(self)
         if self._cancellation_type != 1:
-            # TRY_CANCEL and ABANDON resolve at once, with what Temporal raises: an
-            # ActivityError whose cause is the cancellation. WAIT_CANCELLATION_COMPLETED (1)
-            # stays pending until the activity reports back.
-            self.set_exception(self._instance.cancelled_activity_error(self))
-        # True, though the future is not cancelled: a task awaiting it then ends its await
-        # with the activity's outcome (as in Temporal), not with asyncio.CancelledError.
+            cancelled = exc.ActivityError(
+                "Activity cancelled", scheduled_event_id=0, started_event_id=0, identity="",
+                activity_type=self._activity_type, activity_id=self._activity_id,
+                retry_state=exc.RetryState.CANCEL_REQUESTED)
+            cancelled.__cause__ = exc.CancelledError("Cancelled")
+            self.set_exception(cancelled)
         return True
 
 
@@ -151,6 +160,7 @@ class WorkflowInstance:
         self.query_handlers = dict(definition.queries)
         self.update_handlers = dict(definition.updates)
         self.running_handlers = 0
+        self.running_handler_details: list[messaging.RunningHandler] = []
         self.accepted_updates: list[HistoryEvent] = []
         self.rejected_updates: list[tuple[str, dict[str, Any]]] = []
         self._activities: dict[int, ActivityHandle] = {}
@@ -370,10 +380,10 @@ class WorkflowInstance:
             handle.set_result(value)
         else:
             failure = event.attributes["failure"]
-            if handle._local and failure.get("activity_failure_info") is not None and \
-                    failure.get("cause"):
-                # As Temporal's SDK: a local activity's failure reaches the workflow as the
-                # activity raised it, not wrapped in an ActivityError.
+            if handle._local and failure.get("activity_failure_info") is not None \
+                    and failure.get("cause") is not None:
+                # temporalio raises a local activity's own failure, not wrapped in
+                # ActivityError as an ordinary activity's is.
                 failure = failure["cause"]
             handle.set_exception(self.converter.failure_converter.from_failure(
                 failure, self.converter.payload_converter))
@@ -387,6 +397,7 @@ class WorkflowInstance:
         if self.cancel_requested:
             return  # one cancellation per run, however often it is requested
         self.cancel_requested = True
+        self.__dict__["_cancellation_reason"] = event.attributes.get("cause") or None
         if self._main_task is not None and not self._main_task.done():
             self._main_task.cancel()
 
@@ -401,6 +412,8 @@ class WorkflowInstance:
             return
         self.completed = True
         pc = self.converter.payload_converter
+        if self.running_handler_details and not task.cancelled():
+            messaging.warn_unfinished_handlers(self)
         if task.cancelled():
             self._commands.append(Command(EventType.WORKFLOW_EXECUTION_CANCELED, {}))
             return
@@ -431,6 +444,10 @@ class WorkflowInstance:
                 "execution_timeout": error.execution_timeout.total_seconds()
                 if error.execution_timeout else None,
                 **({"header": headers_to_json(error.headers)} if error.headers else {}),
+                # As in Temporal, the next run keeps this run's memo and search attributes.
+                **({"memo": dict(self.memo_payloads)} if self.memo_payloads else {}),
+                **({"search_attributes": dict(self.info._search_attributes_store)}
+                   if self.info._search_attributes_store else {}),
             }))
             return
         if isinstance(error, asyncio.CancelledError) or (
@@ -463,7 +480,7 @@ class WorkflowInstance:
         if self.is_evicted:
             raise _Evicted()
         if self._read_only is not None:
-            raise RuntimeError(
+            raise exc.ReadOnlyContextError(
                 f"{self._read_only} is read-only: it cannot schedule activities, timers, child "
                 "workflows or other commands; do that in a signal or update handler")
         if self.completed:
@@ -522,23 +539,11 @@ class WorkflowInstance:
             **({"local": True} if local else {}),
             **({"header": headers_to_json(headers)} if headers else {}),
         }))
-        handle = ActivityHandle(self, seq, result_type, cancellation_type)
+        handle = ActivityHandle(self, seq, result_type, cancellation_type, name,
+                                activity_id or str(seq))
         handle._local = local
-        handle._activity_type = name
-        handle._activity_id = activity_id or str(seq)
         self._activities[seq] = handle
         return handle
-
-    def cancelled_activity_error(self, handle: ActivityHandle) -> BaseException:
-        return self.converter.failure_converter.from_failure({
-            "message": "Activity cancelled", "source": "",
-            "activity_failure_info": {
-                "scheduled_event_id": 0, "started_event_id": 0, "identity": "",
-                "activity_type": handle._activity_type, "activity_id": handle._activity_id,
-                "retry_state": int(exc.RetryState.CANCEL_REQUESTED)},
-            "cause": {"message": "Activity cancelled", "source": "",
-                      "canceled_failure_info": {"details": []}},
-        }, self.converter.payload_converter)
 
     def _request_cancel_activity(self, handle: ActivityHandle) -> None:
         if self.is_evicted or self.completed:
@@ -588,9 +593,12 @@ class WorkflowInstance:
                 "marker_name": "core_patch", "patch_id": patch_id, "deprecated": deprecated}))
         return use_new
 
-    def upsert_search_attributes(self, updates: Sequence[Any]) -> None:
+    def upsert_search_attributes(self, updates: Sequence[Any] | Mapping[str, Any]) -> None:
         self._check_active()
         changes: dict[str, Any] = {}
+        if isinstance(updates, Mapping):
+            changes = self._untyped_search_attribute_changes(updates)
+            updates = ()
         for update in updates:
             if not isinstance(update, sa.SearchAttributeUpdate):
                 raise TypeError(
@@ -610,6 +618,23 @@ class WorkflowInstance:
                                         _search_attributes_store=stored)
         self._commands.append(Command(EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
                                       {"search_attributes": changes}))
+
+    @staticmethod
+    def _untyped_search_attribute_changes(updates: Mapping[str, Any]) -> dict[str, Any]:
+        """temporalio's deprecated ``{"Name": [values]}`` form: an empty list unsets, a value
+        list is typed by its values (several values make a keyword list)."""
+        warnings.warn("upsert_search_attributes with a dict is deprecated: pass "
+                      "[SearchAttributeKey.for_keyword('Name').value_set(value), ...]",
+                      DeprecationWarning, stacklevel=4)
+        changes: dict[str, Any] = {}
+        for name, values in updates.items():
+            if not isinstance(name, str) or isinstance(values, str | bytes) or \
+                    not isinstance(values, Sequence):
+                raise TypeError(f"upsert_search_attributes: the dict form maps a name to a list "
+                                f"of values, got {name!r}: {values!r}; write "
+                                f"{{{name!r}: [{values!r}]}}")
+            changes[name] = sa.to_store({name: values})[name] if values else None
+        return changes
 
     def upsert_memo(self, updates: dict[str, Any]) -> None:
         self._check_active()

@@ -101,6 +101,14 @@ class SignalExternalWorkflowInput:
 
 
 @dataclass
+class SignalChildWorkflowInput:
+    signal: str
+    args: Sequence[Any]
+    child_workflow_id: str
+    headers: dict[str, Payload]
+
+
+@dataclass
 class ContinueAsNewInput:
     workflow: str | None
     args: Sequence[Any]
@@ -151,6 +159,9 @@ class WorkflowOutboundInterceptor:
 
     async def start_child_workflow(self, input: StartChildWorkflowInput) -> ChildWorkflowHandle:
         return await self.next.start_child_workflow(input)
+
+    async def signal_child_workflow(self, input: SignalChildWorkflowInput) -> None:
+        await self.next.signal_child_workflow(input)
 
     async def signal_external_workflow(self, input: SignalExternalWorkflowInput) -> None:
         await self.next.signal_external_workflow(input)

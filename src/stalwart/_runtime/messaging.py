@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -82,8 +84,11 @@ def run_signal(instance: WorkflowInstance, event: HistoryEvent) -> None:
     signal_input = HandleSignalInput(signal=name, args=args,
                                      headers=headers_from_json(event.attributes.get("header")))
 
+    running = RunningHandler("signal", name, None, definition.unfinished_policy)
+
     async def handle() -> None:
         instance.running_handlers += 1
+        instance.running_handler_details.append(running)
         try:
             await instance.inbound.handle_signal(signal_input)
         except BaseException as error:
@@ -91,8 +96,51 @@ def run_signal(instance: WorkflowInstance, event: HistoryEvent) -> None:
                 instance._handler_errors.append(error)
         finally:
             instance.running_handlers -= 1
+            instance.running_handler_details.remove(running)
 
     instance.loop.create_task(handle(), name=f"signal-{name}", context=instance._context)
+
+
+@dataclass(eq=False)
+class RunningHandler:
+    """A signal or update handler that has started and not yet finished."""
+
+    kind: str
+    name: str | None
+    update_id: str | None
+    unfinished_policy: int
+
+
+class UnfinishedUpdateHandlersWarning(RuntimeWarning):
+    """The workflow finished while update handlers were still running."""
+
+
+class UnfinishedSignalHandlersWarning(RuntimeWarning):
+    """The workflow finished while signal handlers were still running."""
+
+
+def warn_unfinished_handlers(instance: WorkflowInstance) -> None:
+    """As temporalio does: a run that closes with handlers still running (and their policy
+    WARN_AND_ABANDON) warns, naming them, since their callers never get an answer."""
+    if instance.is_replaying:
+        return
+    warned = [h for h in instance.running_handler_details if h.unfinished_policy == 1]
+    updates = [h for h in warned if h.kind == "update"]
+    signals = [h for h in warned if h.kind == "signal"]
+    workflow_id = instance.info.workflow_id
+    advice = ("wait for them with `await workflow.wait_condition(workflow.all_handlers_finished)`"
+              " before the workflow returns, or mark them "
+              "`unfinished_policy=HandlerUnfinishedPolicy.ABANDON`")
+    if updates:
+        listed = ", ".join(f"{h.name!r} (id {h.update_id})" for h in updates)
+        warnings.warn(UnfinishedUpdateHandlersWarning(
+            f"workflow {workflow_id!r} finished while update handlers were still running: "
+            f"{listed}; their callers get no result. To avoid this, {advice}"), stacklevel=2)
+    if signals:
+        listed = ", ".join(repr(h.name) for h in signals)
+        warnings.warn(UnfinishedSignalHandlersWarning(
+            f"workflow {workflow_id!r} finished while signal handlers were still running: "
+            f"{listed}. To avoid this, {advice}"), stacklevel=2)
 
 
 def log_warning(instance: WorkflowInstance, message: str, *args: Any) -> None:
@@ -121,7 +169,17 @@ def admit_update(instance: WorkflowInstance, request: dict[str, Any]) -> None:
             raise exc.ApplicationError(f"workflow {instance.info.workflow_id!r} has completed; "
                                        "it takes no more updates", type="WorkflowClosed",
                                        non_retryable=True)
-        args = update_args(instance, definition, name, request["input"])
+        try:
+            args = update_args(instance, definition, name, request["input"])
+            _check_arity(definition, name, args)
+        except exc.ApplicationError as error:
+            # Temporal fails the workflow task over arguments that do not fit, and the
+            # caller gets an RPC error; here the update is refused the same way, and the
+            # workflow carries on.
+            failure = instance.converter.failure_converter.to_failure(error, pc)
+            failure[RPC_STATUS_KEY] = int(exc.RPCStatusCode.FAILED_PRECONDITION)
+            instance.rejected_updates.append((update_id, failure))
+            return
         if definition.validator is not None:
             instance._read_only = f"update validator for {name!r}"
             try:
@@ -136,6 +194,26 @@ def admit_update(instance: WorkflowInstance, request: dict[str, Any]) -> None:
                          {"update_id": update_id, "name": name, "input": request["input"]})
     instance.accepted_updates.append(event)
     apply_update_accepted(instance, event)
+
+
+RPC_STATUS_KEY = "stalwart_rpc_status"
+"""Set on an update's failure when the caller should get an RPCError with this status."""
+
+
+def _check_arity(definition: UpdateDefinition, name: str, args: list[Any]) -> None:
+    if definition.dynamic:
+        return
+    try:
+        signature = inspect.signature(definition.fn)
+    except (TypeError, ValueError):
+        return
+    placeholders = ([] if definition.bound else [None]) + list(args)
+    try:
+        signature.bind(*placeholders)
+    except TypeError as error:
+        raise exc.ApplicationError(
+            f"update {name!r}: its arguments do not fit the handler: {error}",
+            type="InvalidUpdateArguments", non_retryable=True) from None
 
 
 def update_args(instance: WorkflowInstance, definition: UpdateDefinition, name: str,
@@ -162,8 +240,11 @@ def apply_update_accepted(instance: WorkflowInstance, event: HistoryEvent) -> No
     args = update_args(instance, definition, name, event.attributes["input"])
     pc = instance.converter.payload_converter
 
+    running = RunningHandler("update", name, update_id, definition.unfinished_policy)
+
     async def run_update() -> None:
         instance.running_handlers += 1
+        instance.running_handler_details.append(running)
         _current_update.set(UpdateInfo(id=update_id, name=name))
         try:
             result = await instance.inbound.handle_update_handler(HandleUpdateInput(
@@ -176,11 +257,26 @@ def apply_update_accepted(instance: WorkflowInstance, event: HistoryEvent) -> No
                      "failure": instance.converter.failure_converter.to_failure(error, pc)}
         except asyncio.CancelledError:
             raise
+        except exc.NondeterminismError as error:
+            instance._handler_errors.append(error)
+            return
+        except Exception as error:
+            failure_types = tuple(instance.definition.failure_exception_types or ())
+            failure = instance.converter.failure_converter.to_failure(error, pc)
+            if not (failure_types and isinstance(error, failure_types)):
+                # A bug in the handler: Temporal fails the workflow task, drops the update
+                # and answers its caller with an RPC error. Failing the task here would
+                # redeliver the update for ever; answering it keeps the workflow going.
+                log_warning(instance, "update %r (id %s) failed: the handler raised %s: %s",
+                            name, update_id, type(error).__name__, error)
+                failure[RPC_STATUS_KEY] = int(exc.RPCStatusCode.FAILED_PRECONDITION)
+            attrs = {"update_id": update_id, "failure": failure}
         except BaseException as error:
             instance._handler_errors.append(error)
             return
         finally:
             instance.running_handlers -= 1
+            instance.running_handler_details.remove(running)
         if not instance.completed:
             instance._commands.append(Command(EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED,
                                           attrs))

@@ -12,6 +12,7 @@ from .interceptors import (
     HandleQueryInput,
     HandleSignalInput,
     HandleUpdateInput,
+    SignalChildWorkflowInput,
     SignalExternalWorkflowInput,
     StartActivityInput,
     StartChildWorkflowInput,
@@ -104,6 +105,11 @@ class RootOutbound(WorkflowOutboundInterceptor):
             parent_close_policy=input.parent_close_policy,
             execution_timeout=input.execution_timeout, id_reuse_policy=input.id_reuse_policy,
             headers=input.headers)
+
+    async def signal_child_workflow(self, input: SignalChildWorkflowInput) -> None:
+        await children.signal_external(self._instance, input.child_workflow_id, None,
+                                       input.signal, input.args, child=True,
+                                       headers=input.headers)
 
     async def signal_external_workflow(self, input: SignalExternalWorkflowInput) -> None:
         await children.signal_external(self._instance, input.workflow_id,

@@ -7,6 +7,15 @@ from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions as exc
+from .._client_interceptors import (
+    BackfillScheduleInput,
+    DeleteScheduleInput,
+    DescribeScheduleInput,
+    PauseScheduleInput,
+    TriggerScheduleInput,
+    UnpauseScheduleInput,
+    UpdateScheduleInput,
+)
 from .._model import search_attributes as _sa
 from .._model.search_attributes import TypedSearchAttributes
 from .._store.base import ExecutionStatus, ScheduleRow
@@ -83,9 +92,9 @@ async def create_schedule(
             "use get_schedule_handle(id).update(...)")
     handle = ScheduleHandle(client, id)
     if backfill:
-        await handle.backfill(*backfill)
+        await handle._backfill_impl(*backfill)
     if trigger_immediately:
-        await handle.trigger()
+        await handle._trigger_impl()
     return handle
 
 
@@ -97,6 +106,42 @@ class ScheduleHandle:
         self._client = client
         self.id = id
 
+    # The public methods go through the client's interceptors; the _impl methods do the work.
+    async def backfill(self, *backfill: ScheduleBackfill, **_: Any) -> None:
+        """Take the actions of past periods now, as if their times were passing now."""
+        await self._client._outbound.backfill_schedule(BackfillScheduleInput(
+            id=self.id, backfills=list(backfill)))
+
+    async def delete(self, **_: Any) -> None:
+        """Delete the schedule; workflows it started keep running."""
+        await self._client._outbound.delete_schedule(DeleteScheduleInput(id=self.id))
+
+    async def describe(self, **_: Any) -> ScheduleDescription:
+        return await self._client._outbound.describe_schedule(DescribeScheduleInput(id=self.id))
+
+    async def pause(self, *, note: str | None = None, **_: Any) -> None:
+        await self._client._outbound.pause_schedule(PauseScheduleInput(id=self.id, note=note))
+
+    async def unpause(self, *, note: str | None = None, **_: Any) -> None:
+        await self._client._outbound.unpause_schedule(UnpauseScheduleInput(id=self.id,
+                                                                           note=note))
+
+    async def trigger(self, *, overlap: ScheduleOverlapPolicy | None = None,
+                      **_: Any) -> None:
+        """Take the action now (even when paused), subject to ``overlap`` or the schedule's
+        overlap policy."""
+        await self._client._outbound.trigger_schedule(TriggerScheduleInput(id=self.id,
+                                                                           overlap=overlap))
+
+    async def update(self, updater: Callable[[ScheduleUpdateInput],
+                                             ScheduleUpdate | None
+                                             | Awaitable[ScheduleUpdate | None]],
+                     **_: Any) -> None:
+        """Replace the schedule with what ``updater`` builds from its current description
+        (returning None leaves it unchanged)."""
+        await self._client._outbound.update_schedule(UpdateScheduleInput(id=self.id,
+                                                                         updater=updater))
+
     async def _mutate(self, step: Callable[..., ScheduleRow], *args: Any) -> ScheduleRow:
         store = self._client.store
         now = self._client._clock.now()
@@ -106,7 +151,7 @@ class ScheduleHandle:
             raise _not_found(self.id)
         return row
 
-    async def backfill(self, *backfill: ScheduleBackfill, **_: Any) -> None:
+    async def _backfill_impl(self, *backfill: ScheduleBackfill, **_: Any) -> None:
         """Take the actions of past periods now, as if their times were passing now."""
         if not backfill:
             raise ValueError("backfill needs at least one ScheduleBackfill")
@@ -122,12 +167,12 @@ class ScheduleHandle:
                             int(item.overlap) if item.overlap else None))
         await self._mutate(logic.backfill, periods)
 
-    async def delete(self, **_: Any) -> None:
+    async def _delete_impl(self, **_: Any) -> None:
         """Delete the schedule; workflows it started keep running."""
         if not await self._client.store.delete_schedule(self.id):
             raise _not_found(self.id)
 
-    async def describe(self, **_: Any) -> ScheduleDescription:
+    async def _describe_impl(self, **_: Any) -> ScheduleDescription:
         row = await self._client.store.get_schedule(self.id)
         if row is None:
             raise _not_found(self.id)
@@ -154,25 +199,25 @@ class ScheduleHandle:
             typed_search_attributes=typed, search_attributes=untyped,
             data_converter=self._client.data_converter, _memo=row.memo or {})
 
-    async def pause(self, *, note: str | None = None, **_: Any) -> None:
+    async def _pause_impl(self, *, note: str | None = None, **_: Any) -> None:
         await self._mutate(logic.pause, note or "Paused via Python SDK")
 
-    async def unpause(self, *, note: str | None = None, **_: Any) -> None:
+    async def _unpause_impl(self, *, note: str | None = None, **_: Any) -> None:
         await self._mutate(logic.unpause, note or "Unpaused via Python SDK")
 
-    async def trigger(self, *, overlap: ScheduleOverlapPolicy | None = None,
+    async def _trigger_impl(self, *, overlap: ScheduleOverlapPolicy | None = None,
                       **_: Any) -> None:
         """Take the action now (even when paused), subject to ``overlap`` or the schedule's
         overlap policy."""
         await self._mutate(logic.trigger, int(overlap) if overlap else None)
 
-    async def update(self, updater: Callable[[ScheduleUpdateInput],
+    async def _update_impl(self, updater: Callable[[ScheduleUpdateInput],
                                              ScheduleUpdate | None
                                              | Awaitable[ScheduleUpdate | None]],
                      **_: Any) -> None:
         """Replace the schedule with what ``updater`` builds from its current description
         (returning None leaves it unchanged)."""
-        description = await self.describe()
+        description = await self._describe_impl()
         result = updater(ScheduleUpdateInput(description=description))
         if inspect.isawaitable(result):
             result = await result

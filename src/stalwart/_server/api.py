@@ -150,7 +150,7 @@ async def start_workflow(request: Request) -> Response:
         execution_timeout=timedelta(seconds=timeout) if timeout else None,
         id_reuse_policy=WorkflowIDReusePolicy(reuse or WorkflowIDReusePolicy.ALLOW_DUPLICATE),
         id_conflict_policy=WorkflowIDConflictPolicy(conflict or 0))
-    return JSONResponse({"workflow_id": handle.id, "run_id": handle.run_id}, status_code=201)
+    return JSONResponse({"workflow_id": handle.id, "run_id": handle.result_run_id}, status_code=201)
 
 
 # -- one workflow -----------------------------------------------------------------------------

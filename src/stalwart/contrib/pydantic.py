@@ -26,6 +26,8 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     ) from error
 
 from ..converter import (
+    BinaryNullPayloadConverter,
+    BinaryPlainPayloadConverter,
     DataConverter,
     DefaultPayloadConverter,
     JSONPlainPayloadConverter,
@@ -84,7 +86,9 @@ class PydanticJSONPlainPayloadConverter(JSONPlainPayloadConverter):
 class PydanticPayloadConverter(DefaultPayloadConverter):
     """The default converter with pydantic in place of the plain JSON converter."""
 
-    _json = PydanticJSONPlainPayloadConverter()
+    default_encoding_payload_converters = (
+        BinaryNullPayloadConverter(), BinaryPlainPayloadConverter(),
+        PydanticJSONPlainPayloadConverter())
 
 
 pydantic_data_converter = DataConverter(payload_converter_class=PydanticPayloadConverter)
