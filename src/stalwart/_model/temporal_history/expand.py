@@ -68,7 +68,11 @@ class _Expander:
 
     def finish(self) -> list[HistoryEvent]:
         pending, self.pending = self.pending, []
-        for event in pending:
+        for index, event in enumerate(pending):
+            if event.event_type in (EventType.WORKFLOW_EXECUTION_TERMINATED,
+                                    EventType.WORKFLOW_EXECUTION_TIMED_OUT) and index > 0:
+                # The inputs before it had scheduled a task that never ran.
+                self.emit(WORKFLOW_TASK_SCHEDULED, self.last_time(), self.task_scheduled_attrs())
             if is_local_close(event, self.local):
                 self.local_marker(event)
             else:

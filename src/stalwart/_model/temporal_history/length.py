@@ -46,6 +46,9 @@ class TemporalLength:
             self._pending += 1
             self._after_task += 1
             return
+        if etype in (EventType.WORKFLOW_EXECUTION_TERMINATED,
+                     EventType.WORKFLOW_EXECUTION_TIMED_OUT) and self._pending:
+            self.count += 1  # the task the inputs before it scheduled, which never ran
         if etype in ACTIVITY_CLOSE:
             if event.attributes.get("seq") in self._local:
                 self._pending_local += 1
