@@ -58,6 +58,7 @@ PENDING_EVENT_REVIEW: dict[str, dict[str, str]] = {
     "children_and_local_activities": {"events": _RACES},
     "handle_follows_continue_as_new": {"events": _RACES},
     "handler_arguments": {"events": _RACES},
+    "query_semantics": {"events": _RACES},
     "signals_and_updates": {"events": _RACES},
     "start_policies": {"events": _RACES},
     "workflow_handle_outcomes": {"events": _RACES},
