@@ -84,7 +84,7 @@ async def main() -> None:
                     print(f"\n(model call {event.call} retried; attempt {event.attempt})")
             print(f"\nanswer: {await handle.result()}")
         history = await handle.fetch_history()
-        print("activities:", ", ".join(e.attributes["activity_type"] for e in history.events
+        print("activities:", ", ".join(e.attributes["activityType"]["name"] for e in history.events
                                        if e.event_type == "ActivityTaskScheduled"))
         store.close()
         await client.close()

@@ -102,12 +102,16 @@ class TracePrinter:
 
 
 async def recorded_steps(handle: WorkflowHandle[Any]) -> list[tuple[int, dict[str, Any]]]:
-    """(step, attributes) of every ActivityTaskCompleted event in the history, in order."""
+    """(step, {"attempt", "identity"}) of every ActivityTaskCompleted event in the history, in
+    order. As in Temporal, a completion names the ActivityTaskScheduled it closes and the
+    ActivityTaskStarted (which holds the attempt) by their event ids."""
     events = (await handle.fetch_history()).events
-    step_of_seq = {e.attributes["seq"]: int(e.attributes["activity_id"].removeprefix("step-"))
-                   for e in events if e.event_type == "ActivityTaskScheduled"}
-    return [(step_of_seq[e.attributes["seq"]], e.attributes) for e in events
-            if e.event_type == "ActivityTaskCompleted"]
+    by_id = {str(e.event_id): e for e in events}
+    return [(int(by_id[e.attributes["scheduledEventId"]].attributes["activityId"]
+                 .removeprefix("step-")),
+             {"attempt": by_id[e.attributes["startedEventId"]].attributes["attempt"],
+              "identity": e.attributes["identity"]})
+            for e in events if e.event_type == "ActivityTaskCompleted"]
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], what: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from ._model import search_attributes as _sa
 from ._model.events import HistoryEvent
 from ._model.history_json import history_from_json, history_to_json
 from ._model.search_attributes import TypedSearchAttributes
+from ._model.temporal_history import HistoryFormatError, from_temporal, to_temporal
 from ._store.base import ExecutionRow
 from .converter import DataConverter, _payload_from_json
 
@@ -31,28 +33,57 @@ class WorkflowExecutionStatus(IntEnum):
     TIMED_OUT = 7
 
 
+class WorkflowHistoryEventFilterType(IntEnum):
+    """Which events ``fetch_history_events`` yields (mirrors Temporal's)."""
+
+    ALL_EVENT = 1
+    CLOSE_EVENT = 2
+
+
 @dataclass
 class WorkflowHistory:
-    """A run's events; exports to and imports from Temporal's history JSON form."""
+    """A run's events in Temporal's event model; exports to and imports from Temporal's
+    history JSON form.
+
+    Each event has ``event_id``, ``event_type`` (``"ActivityTaskScheduled"`` …),
+    ``timestamp`` and ``attributes``: the attributes exactly as Temporal's JSON has them
+    (``{"activityType": {"name": "charge"}, "scheduledEventId": "5", …}``).
+    """
 
     workflow_id: str
     events: Sequence[HistoryEvent]
     run_id: str = ""
 
+    def __post_init__(self) -> None:
+        if not self.run_id and self.events and \
+                self.events[0].event_type == "WorkflowExecutionStarted":
+            self.run_id = str(self.events[0].attributes.get("originalExecutionRunId", ""))
+
     def to_json_dict(self) -> dict[str, Any]:
+        """The history as Temporal's JSON (proto3 JSON of its ``History`` message)."""
         return history_to_json(self.events)
 
     def to_json(self) -> str:
-        import json
-
         return json.dumps(self.to_json_dict(), indent=2)
 
     @staticmethod
     def from_json(workflow_id: str, history: str | dict[str, Any]) -> WorkflowHistory:
-        import json
+        """Read a history exported by ``to_json`` or by Temporal (``temporal workflow show
+        --output json``, the UI's download, ``temporalio``'s ``to_json``).
 
-        data = json.loads(history) if isinstance(history, str) else history
-        return WorkflowHistory(workflow_id=workflow_id, events=history_from_json(data))
+        Raises:
+            ValueError: not a readable history; the message names the event id and field.
+        """
+        if isinstance(history, str):
+            try:
+                data = json.loads(history)
+            except ValueError as error:
+                raise HistoryFormatError(f"the history is not valid JSON: {error}") from None
+        else:
+            data = history
+        events = history_from_json(data)
+        from_temporal(events)  # validates references and order; nothing is kept half-read
+        return WorkflowHistory(workflow_id=workflow_id, events=events)
 
 
 @dataclass
@@ -165,7 +196,9 @@ class WorkflowExecutionAsyncIterator:
         """The history of each matching run, in the same order."""
         async for execution in self:
             events = await self._client.store.get_history(execution.run_id)
-            yield WorkflowHistory(execution.id, events, execution.run_id)
+            yield WorkflowHistory(execution.id, to_temporal(events, run_id=execution.run_id,
+                                                            namespace=execution.namespace),
+                                  execution.run_id)
 
 
 def ts(value: float | None) -> datetime | None:

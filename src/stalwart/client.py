@@ -7,10 +7,9 @@ client.
 
 from __future__ import annotations
 
-import random
 import uuid
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
 from enum import IntEnum
 from typing import Any, Generic, TypeVar
@@ -68,6 +67,7 @@ from ._client_visibility import (
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHistory,
+    WorkflowHistoryEventFilterType,
 )
 from ._engine.activity_context import ActivityCancellationDetails
 from ._engine.clock import Clock
@@ -75,8 +75,10 @@ from ._engine.codec import decode_value, encode_value
 from ._engine.metrics import METRICS
 from ._model import limits as _limits
 from ._model import search_attributes as _sa
+from ._model.events import CLOSE_EVENT_TYPES, EventType, HistoryEvent
 from ._model.list_filter import parse_list_query
 from ._model.search_attributes import TypedSearchAttributes
+from ._model.temporal_history import seed_for_run, to_temporal
 from ._plugin_client import ClientConfig, ConnectConfig, Plugin
 from ._plugin_client import configure_client as _configure_client
 from ._plugin_client import connect_store as _connect_store
@@ -241,6 +243,7 @@ __all__ = [
     "WorkflowFailureError",
     "WorkflowHandle",
     "WorkflowHistory",
+    "WorkflowHistoryEventFilterType",
     "WorkflowQueryFailedError",
     "WorkflowQueryRejectedError",
     "WorkflowUpdateFailedError",
@@ -250,6 +253,7 @@ __all__ = [
 ]
 
 ReturnType = TypeVar("ReturnType")
+_HISTORY_POLL_SECONDS = 0.2
 
 
 LocalReturnType = TypeVar("LocalReturnType", covariant=True)
@@ -440,10 +444,11 @@ class Client:
     async def _start_workflow_impl(self, input: StartWorkflowInput) -> WorkflowHandle[Any]:
         name, task_queue = input.workflow, input.task_queue
         timeout = input.execution_timeout
+        run_id = str(uuid.uuid4())
         request = StartWorkflowRequest(
             workflow_id=input.id, workflow_type=name, task_queue=task_queue,
             input=await self._encode(input.args, f"start_workflow({name!r}) arguments"),
-            run_id=str(uuid.uuid4()), random_seed=random.getrandbits(63),
+            run_id=run_id, random_seed=seed_for_run(run_id),
             execution_timeout=timeout.total_seconds() if timeout else None,
             id_reuse_policy=input.id_reuse_policy, id_conflict_policy=input.id_conflict_policy,
             start_signal=(input.start_signal, await self._encode(
@@ -716,13 +721,63 @@ class WorkflowHandle(Generic[ReturnType]):
             row, self._client.namespace, self._client.data_converter,
             WorkflowExecutionDescription, pending_activities=pending,
             pending_events=len(inbox))
+        # Temporal's count of the run's events, which the compact stored count is not.
+        history = await store.get_history(row.run_id) + [e.as_history_event() for e in inbox]
+        description.history_length = len(to_temporal(history, run_id=row.run_id))
         return description
 
-    async def fetch_history(self) -> WorkflowHistory:
-        """Every recorded event of the run."""
-        row = await self._execution(self._run_id)
-        events = await self._client.store.get_history(row.run_id)
+    async def fetch_history(
+            self, *,
+            event_filter_type: WorkflowHistoryEventFilterType =
+            WorkflowHistoryEventFilterType.ALL_EVENT,
+            **_: Any) -> WorkflowHistory:
+        """Every event of the run so far, in Temporal's event model."""
+        row, events = await self._temporal_events()
+        if event_filter_type == WorkflowHistoryEventFilterType.CLOSE_EVENT:
+            events = [e for e in events if e.event_type in CLOSE_EVENT_TYPES]
         return WorkflowHistory(workflow_id=row.workflow_id, events=events, run_id=row.run_id)
+
+    async def _temporal_events(self) -> tuple[ExecutionRow, list[HistoryEvent]]:
+        row = await self._execution(self._run_id)
+        store = self._client.store
+        events = await store.get_history(row.run_id)
+        if row.status == ExecutionStatus.RUNNING:
+            # Inputs no workflow task has taken yet are part of Temporal's history already.
+            events = events + [e.as_history_event() for e in await store.get_inbox(row.run_id)]
+        return row, to_temporal(events, run_id=row.run_id, namespace=self._client.namespace)
+
+    async def fetch_history_events(
+            self, *, page_size: int | None = None, wait_new_event: bool = False,
+            event_filter_type: WorkflowHistoryEventFilterType =
+            WorkflowHistoryEventFilterType.ALL_EVENT,
+            **_: Any) -> AsyncIterator[HistoryEvent]:
+        """The run's events one by one. With ``wait_new_event`` it follows the run: it waits
+        for events still to come and ends once the run has closed (the close event is the
+        last one yielded). ``CLOSE_EVENT`` yields only the close event (waiting for it with
+        ``wait_new_event``)."""
+        seen = 0
+        while True:
+            row, events = await self._temporal_events()
+            running = row.status == ExecutionStatus.RUNNING
+            final = len(events)
+            if running and wait_new_event and events and \
+                    events[-1].event_type == EventType.WORKFLOW_TASK_SCHEDULED:
+                # Inputs that arrive before the task starts go before it: not final yet.
+                final -= 1
+            for event in events[seen:final]:
+                if event_filter_type != WorkflowHistoryEventFilterType.CLOSE_EVENT or \
+                        event.event_type in CLOSE_EVENT_TYPES:
+                    yield event
+            seen = max(seen, final)
+            if not running or not wait_new_event:
+                return
+            sub = self._client.store.subscribe(("closed", row.run_id))
+            try:
+                # Histories grow without a wakeup of their own; a short poll picks up what a
+                # workflow task adds, the close wakes us at once.
+                await sub.wait(_HISTORY_POLL_SECONDS)
+            finally:
+                sub.close()
 
     async def signal(self, signal: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
                      **_: Any) -> None:

@@ -72,14 +72,15 @@ async def test_agent_survives_sigkill_without_resending_recorded_model_calls(
     notes = (tmp_path / "notes.txt").read_text().splitlines()
     assert [line.split()[0] for line in notes] == ["first", "second"]
     # Which model calls were recorded, at which attempt, under which idempotency key.
-    scheduled = {e.attributes["seq"]: e.attributes["activity_id"] for e in history.events
+    scheduled = {str(e.event_id): e.attributes["activityId"] for e in history.events
                  if e.event_type == "ActivityTaskScheduled"
-                 and e.attributes["activity_type"] == "stalwart.agents.chat"}
+                 and e.attributes["activityType"]["name"] == "stalwart.agents.chat"}
     completed = [e.attributes for e in history.events
-                 if e.event_type == "ActivityTaskCompleted" and e.attributes["seq"] in scheduled]
+                 if e.event_type == "ActivityTaskCompleted"
+                 and e.attributes["scheduledEventId"] in scheduled]
     assert len(completed) == 3
     run_id = history.run_id
-    keys = [f"crash-agent/{run_id}/{scheduled[c['seq']]}" for c in completed]
+    keys = [f"crash-agent/{run_id}/{scheduled[c['scheduledEventId']]}" for c in completed]
     sent = {key: [r.attempt for r in requests if r.idempotency_key == key] for key in keys}
     # Calls recorded before the kill were sent once; the one in flight was sent again (once).
     assert sent == {keys[0]: [1], keys[1]: [1], keys[2]: [1, 2]}

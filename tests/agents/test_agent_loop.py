@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 
@@ -79,7 +80,7 @@ async def test_agent_loop_runs_tools_in_parallel_and_sums_usage(
     assert usage.cost_usd > 0  # gpt-4o-mini is in the price table
     assert usage == result.usage
     history = await handle.fetch_history()
-    scheduled = [e.attributes["activity_type"] for e in history.events
+    scheduled = [e.attributes["activityType"]["name"] for e in history.events
                  if e.event_type == "ActivityTaskScheduled"]
     assert scheduled == ["stalwart.agents.chat", "lookup_weather", "lookup_weather",
                          "stalwart.agents.chat"]
@@ -113,7 +114,8 @@ async def test_agent_loop_approval_signal_records_who_decided(
     history = await handle.fetch_history()
     accepted = [e for e in history.events if e.event_type == "WorkflowExecutionUpdateAccepted"]
     assert len(accepted) == 1
-    payload = json.loads(accepted[0].attributes["input"][0]["data"])
+    args = accepted[0].attributes["acceptedRequest"]["input"]["args"]
+    payload = json.loads(base64.b64decode(args["payloads"][0]["data"]))
     assert payload["by"] == "alice" and payload["approved"] is True
 
 

@@ -51,6 +51,6 @@ async def test_handoff_switches_agent_and_each_model_call_is_an_activity(
     assert "transfer_to_billing" in first_tools
     assert "You handle refunds." in str(requests[1].body["messages"][0])
     history = await handle.fetch_history()
-    scheduled = [e.attributes["activity_type"] for e in history.events
+    scheduled = [e.attributes["activityType"]["name"] for e in history.events
                  if e.event_type == "ActivityTaskScheduled"]
     assert scheduled == ["invoke_model_activity", "invoke_model_activity"]

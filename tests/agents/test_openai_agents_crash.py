@@ -81,13 +81,15 @@ async def test_openai_agent_survives_sigkill_in_a_tool_and_in_a_model_call(
     assert result == "Report Q3 filed."
     starts = [line.split(" pid")[0] for line in tool_log.read_text().splitlines()]
     assert starts == ["start Q3 attempt 1", "start Q3 attempt 2"]
-    scheduled = {e.attributes["seq"]: e.attributes["activity_id"] for e in history.events
+    scheduled = {str(e.event_id): e.attributes["activityId"] for e in history.events
                  if e.event_type == "ActivityTaskScheduled"
-                 and e.attributes["activity_type"] == "invoke_model_activity"}
+                 and e.attributes["activityType"]["name"] == "invoke_model_activity"}
     completed = [e.attributes for e in history.events
-                 if e.event_type == "ActivityTaskCompleted" and e.attributes["seq"] in scheduled]
+                 if e.event_type == "ActivityTaskCompleted"
+                 and e.attributes["scheduledEventId"] in scheduled]
     assert len(completed) == 3
-    keys = [f"crash-openai-agent/{history.run_id}/{scheduled[c['seq']]}" for c in completed]
+    keys = [f"crash-openai-agent/{history.run_id}/{scheduled[c['scheduledEventId']]}"
+            for c in completed]
     sent = {key: [r.attempt for r in requests if r.idempotency_key == key] for key in keys}
     # Calls recorded before the kills were never sent again; the one in flight at the second
     # kill was sent again, once.
@@ -96,7 +98,7 @@ async def test_openai_agent_survives_sigkill_in_a_tool_and_in_a_model_call(
     # The MCP tool call was recorded before the first kill: it ran once.
     notes = (tmp_path / "notes.txt").read_text().splitlines()
     assert [line.split(" pid")[0] for line in notes] == ["Q3 is due"]
-    activities = [e.attributes["activity_type"] for e in history.events
+    activities = [e.attributes["activityType"]["name"] for e in history.events
                   if e.event_type == "ActivityTaskScheduled"]
     assert activities.count("notes-stateless-call-tool-v2") == 1
 

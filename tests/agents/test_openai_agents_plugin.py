@@ -125,7 +125,7 @@ def _plugin(http: openai.AsyncOpenAI, **params: Any) -> OpenAIAgentsPlugin:
 
 
 def _activities(history: WorkflowHistory) -> list[str]:
-    return [e.attributes["activity_type"] for e in history.events
+    return [e.attributes["activityType"]["name"] for e in history.events
             if e.event_type == "ActivityTaskScheduled"]
 
 
@@ -319,11 +319,12 @@ async def test_rate_limit_is_retried_after_retry_after(
     assert requests[0].idempotency_key == requests[1].idempotency_key
     history = await handle.fetch_history()
     scheduled = next(e for e in history.events if e.event_type == "ActivityTaskScheduled")
-    completed = next(e for e in history.events if e.event_type == "ActivityTaskCompleted")
+    # As in Temporal, the attempt and start time are on the ActivityTaskStarted.
+    completed = next(e for e in history.events if e.event_type == "ActivityTaskStarted")
     assert completed.attributes["attempt"] == 2
     # Attempt 2 cannot have started before the first failure plus Retry-After (1 s); the
     # retry policy alone would have waited an hour.
-    waited = completed.attributes["started_time"] - scheduled.timestamp
+    waited = completed.timestamp - scheduled.timestamp
     assert 1.0 <= waited < 600
 
 

@@ -250,7 +250,7 @@ async def test_seed_temporal_runner_runs_agent_with_model_calls_as_activities(
     assert result == "Saved one finding about durability."
     assert FOUND == ["durability"] and SAVED == ["replay works"]
     history = await handle.fetch_history()
-    scheduled = [e.attributes["activity_type"] for e in history.events
+    scheduled = [e.attributes["activityType"]["name"] for e in history.events
                  if e.event_type == "ActivityTaskScheduled"]
     assert scheduled == ["invoke_model_activity", "search_documents", "invoke_model_activity",
                          "save_finding", "invoke_model_activity"]

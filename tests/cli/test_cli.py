@@ -18,10 +18,17 @@ ROOT = Path(__file__).resolve().parents[2]
 STALWART = [sys.executable, "-m", "stalwart._cli.main"]
 
 
-async def run_cli(url: str, *args: str, expect: int = 0) -> str:
+# The command with `import temporalio` answered by stalwart, as code ported by the import
+# swap sees it (to load the differential scenarios' workflows, written against temporalio).
+SWAPPED = [sys.executable, "-c", "import sys; from tests.differential.side import "
+           "install_import_swap; install_import_swap(); from stalwart._cli.main import cli; "
+           "sys.argv[0] = 'stalwart'; cli(obj={})"]
+
+
+async def run_cli(url: str, *args: str, expect: int = 0, swapped: bool = False) -> str:
     process = await asyncio.create_subprocess_exec(
-        *STALWART, "--url", url, *args, cwd=ROOT, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
+        *(SWAPPED if swapped else STALWART), "--url", url, *args, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == expect, (args, stdout.decode(), stderr.decode())
     return stdout.decode() + stderr.decode()
@@ -90,6 +97,38 @@ async def test_cli_replay_catches_an_incompatible_change(
     failed = await run_cli(db_url, "workflow", "replay", "-W",
                            "tests.cli.workflows:ChangedGreeter", "--type", "Greeter", expect=1)
     assert "FAIL" in failed and "ActivityTaskScheduled" in failed
+
+
+FIXTURES = ROOT / "tests" / "differential" / "fixtures"
+
+
+async def test_cli_replays_exported_histories_from_temporal_and_stalwart(
+        db_url: str, client: Client, task_queue: str, worker: Worker, tmp_path: Path) -> None:
+    """`stalwart workflow replay FILE`: a file `temporal workflow show --output json` wrote,
+    and one `stalwart workflow show --output json` wrote."""
+    temporal_export = FIXTURES / "children" / "tq-parent#0.json"
+    out = await run_cli(db_url, "workflow", "replay", str(temporal_export), "-W",
+                        "tests.differential.scenarios.children:Parent", swapped=True)
+    assert out.startswith("ok")
+    handle = await client.start_workflow(Greeter.run, "r", id="cli-export",
+                                         task_queue=task_queue)
+    await handle.signal(Greeter.add, "x")
+    await handle.signal(Greeter.finish)
+    await handle.result()
+    exported = tmp_path / "cli-export.json"
+    exported.write_text(await run_cli(db_url, "-o", "json", "workflow", "show", "-w",
+                                      "cli-export"))
+    ok = await run_cli(db_url, "workflow", "replay", str(exported), "-W",
+                       "tests.cli.workflows:Greeter")
+    assert ok.startswith("ok") and "cli-export" in ok
+    failed = await run_cli(db_url, "workflow", "replay", str(exported), "-W",
+                           "tests.cli.workflows:ChangedGreeter", expect=1)
+    assert "FAIL" in failed and "ActivityTaskScheduled" in failed
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"events": [{"eventId": "1", "eventType": "EVENT_TYPE_NOPE"}]}')
+    out = await run_cli(db_url, "workflow", "replay", str(broken), "-W",
+                        "tests.cli.workflows:Greeter", expect=1)
+    assert "event 1" in out and "eventType" in out
 
 
 async def test_cli_bad_input_gets_clear_errors(db_url: str) -> None:

@@ -4,6 +4,7 @@ function's type hints."""
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -148,8 +149,8 @@ async def test_pydantic_converter_models_through_workflow_activity_signal_query(
 
         # What the store keeps is pydantic's JSON form of the model.
         history = await handle.fetch_history()
-        started = history.events[0].attributes["input"][0]
-        assert json.loads(started["data"]) == order.model_dump(mode="json")
+        started = history.events[0].attributes["input"]["payloads"][0]
+        assert json.loads(base64.b64decode(started["data"])) == order.model_dump(mode="json")
     finally:
         await client.close()
 

@@ -148,17 +148,22 @@ async def result_while_alive(handle: WorkflowHandle[Any], *, timeout: float,
             await asyncio.gather(waiting, return_exceptions=True)
 
 
-def steps_by_seq(events: Sequence[HistoryEvent]) -> dict[int, int]:
-    """Activity seq -> step number, from the ``step-<n>`` activity ids the workflow uses."""
-    return {e.attributes["seq"]: int(e.attributes["activity_id"].removeprefix("step-"))
+def steps_by_seq(events: Sequence[HistoryEvent]) -> dict[str, int]:
+    """Scheduled event id -> step number, from the ``step-<n>`` activity ids the workflow
+    uses."""
+    return {str(e.event_id): int(e.attributes["activityId"].removeprefix("step-"))
             for e in events if e.event_type == "ActivityTaskScheduled"}
 
 
 def completed_steps(events: Sequence[HistoryEvent]) -> list[tuple[int, dict[str, Any]]]:
-    """(step, attributes) of every ActivityTaskCompleted, in history order."""
+    """(step, {"attempt", "identity"}) of every ActivityTaskCompleted, in history order (the
+    attempt is on the ActivityTaskStarted the completion refers to, as in Temporal)."""
     by_seq = steps_by_seq(events)
-    return [(by_seq[e.attributes["seq"]], e.attributes) for e in events
-            if e.event_type == "ActivityTaskCompleted"]
+    by_id = {str(e.event_id): e for e in events}
+    return [(by_seq[e.attributes["scheduledEventId"]], {
+        "attempt": by_id[e.attributes["startedEventId"]].attributes["attempt"],
+        "identity": e.attributes["identity"]}) for e in events
+        if e.event_type == "ActivityTaskCompleted"]
 
 
 async def history(handle: WorkflowHandle[Any]) -> list[HistoryEvent]:

@@ -12,13 +12,18 @@ KILLED, REPLACEMENT = 100, 200
 
 
 def _history(recorded: list[tuple[int, int, int]]) -> list[HistoryEvent]:
-    """Scheduled + completed events for (step, attempt, pid) triples."""
+    """Scheduled, started and completed events (Temporal's shape) for (step, attempt, pid)."""
     events: list[HistoryEvent] = []
     for step, attempt, pid in recorded:
+        scheduled = str(len(events) + 1)
         events.append(HistoryEvent(len(events) + 1, "ActivityTaskScheduled", 0.0,
-                                   {"seq": step, "activity_id": f"step-{step}"}))
-        events.append(HistoryEvent(len(events) + 1, "ActivityTaskCompleted", 0.0,
-                                   {"seq": step, "attempt": attempt, "identity": f"{pid}@h"}))
+                                   {"activityId": f"step-{step}"}))
+        started = str(len(events) + 1)
+        events.append(HistoryEvent(len(events) + 1, "ActivityTaskStarted", 0.0,
+                                   {"scheduledEventId": scheduled, "attempt": attempt}))
+        events.append(HistoryEvent(len(events) + 1, "ActivityTaskCompleted", 0.0, {
+            "scheduledEventId": scheduled, "startedEventId": started,
+            "identity": f"{pid}@h"}))
     return events
 
 

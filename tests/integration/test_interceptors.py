@@ -130,7 +130,7 @@ async def test_interceptors_see_calls_and_carry_headers_to_the_activity(
                      "activity.execute shout"]
     history = await _history(db_url)
     started = history[0].attributes
-    assert "trace-id" in started["header"]
+    assert "trace-id" in started["header"]["fields"]
 
 
 async def _history(db_url: str) -> Any:

@@ -44,8 +44,7 @@ async def test_rate_limit_is_shared_by_all_workers_of_the_queue(
         events = (await handle.fetch_history()).events
     finally:
         await second_client.close()
-    starts = sorted(e.attributes["started_time"] for e in events
-                    if e.event_type == "ActivityTaskCompleted")
+    starts = sorted(e.timestamp for e in events if e.event_type == "ActivityTaskStarted")
     assert len(starts) == COUNT
     # The bucket holds one second's worth (RATE tokens) and refills at RATE per second, so in
     # any window of one second at most 2 x RATE activities can start, whichever worker runs

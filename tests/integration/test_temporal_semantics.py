@@ -54,6 +54,8 @@ async def test_scenario_observes_what_temporal_does(client: Client, task_queue: 
     assert await observe(client, task_queue, name) == OBSERVED_ON_TEMPORAL[name]
 
 
-def test_every_scenario_has_a_temporal_observation() -> None:
-    assert sorted(p.stem for p in SCENARIOS.glob("*.py") if not p.stem.startswith("_")) == \
-        sorted(OBSERVED_ON_TEMPORAL)
+def test_every_observation_has_its_scenario() -> None:
+    # Scenarios without a stored observation are compared live, on a Temporal dev server, by
+    # the differential harness (tests/differential/test_differential.py), which runs them all.
+    scenarios = {p.stem for p in SCENARIOS.glob("*.py") if not p.stem.startswith("_")}
+    assert set(OBSERVED_ON_TEMPORAL) <= scenarios

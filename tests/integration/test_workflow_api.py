@@ -104,7 +104,7 @@ async def test_workflow_sleep_records_a_durable_timer(client: Client, task_queue
     assert types.index("TimerStarted") < types.index("TimerFired")
     history = await handle.fetch_history()
     started = next(e for e in history.events if e.event_type == "TimerStarted")
-    assert started.attributes["start_to_fire_timeout"] == 0.1
+    assert started.attributes["startToFireTimeout"] == "0.100s"
 
 
 async def test_workflow_asyncio_sleep_records_a_durable_timer(client: Client,

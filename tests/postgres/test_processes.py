@@ -92,9 +92,9 @@ async def _completions(client: Client, workflow_id: str) -> list[dict[str, Any]]
             if str(event.event_type) == "ActivityTaskCompleted"]
 
 
-async def _scheduled_seqs(client: Client, workflow_id: str) -> list[int]:
+async def _scheduled_seqs(client: Client, workflow_id: str) -> list[str]:
     history = await client.get_workflow_handle(workflow_id).fetch_history()
-    return [event.attributes["seq"] for event in history.events
+    return [str(event.event_id) for event in history.events
             if str(event.event_type) == "ActivityTaskScheduled"]
 
 
@@ -249,7 +249,7 @@ async def test_processes_four_workers_killed_at_random_finish_every_workflow_onc
     slots: Counter[str] = Counter()
     for n in range(workflows):
         completions = await _completions(client, f"chaos-{n}")
-        per_seq = Counter(attributes["seq"] for attributes in completions)
+        per_seq = Counter(attributes["scheduledEventId"] for attributes in completions)
         scheduled = await _scheduled_seqs(client, f"chaos-{n}")
         assert len(scheduled) == w.STEPS and sorted(per_seq) == sorted(scheduled), (n, per_seq)
         assert set(per_seq.values()) == {1}, (n, per_seq)

@@ -74,7 +74,7 @@ async def test_api_start_with_policies_and_timeout(server: RunningServer, client
         "id_conflict_policy": "FAIL"})
     assert reply.status == 201, reply.text
     history = await client.get_workflow_handle("policy").fetch_history()
-    assert history.events[0].attributes["execution_timeout"] == 3600
+    assert history.events[0].attributes["workflowExecutionTimeout"] == "3600s"
 
 
 async def test_api_list_and_count_with_filters(server: RunningServer, task_queue: str) -> None:

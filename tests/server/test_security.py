@@ -194,7 +194,8 @@ async def test_ui_forms_without_a_matching_csrf_token_change_nothing(
     assert description.status.name == "RUNNING"
     assert description.pending_events == 0
     history = await handle.fetch_history()
-    assert [e.event_type for e in history.events] == ["WorkflowExecutionStarted"]
+    assert [e.event_type for e in history.events] == ["WorkflowExecutionStarted",
+                                                      "WorkflowTaskScheduled"]
     # The same form from the page itself goes through.
     ok = await server.arequest("POST", "/workflows/csrf/signal",
                                raw=f"csrf_token={token.group(1)}&name=note&args=1".encode(),

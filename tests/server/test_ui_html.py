@@ -78,6 +78,9 @@ async def test_ui_timeline_names_activities_timers_children_and_runs(
     await greeter.result()
     page = _plain((await server.arequest("GET", "/workflows/timeline-g")).text)
     assert "Activity greet completed" in page and "attempt 1" in page
+    # Temporal's event model: task triples, and the activity's start before its close.
+    assert "Workflow task scheduled" in page and "Workflow task started" in page
+    assert page.index("Activity greet started") < page.index("Activity greet completed")
     assert re.search(r"took \d+ ms", page)
     assert "Signal finish received" in page and "Workflow completed" in page
     assert '"finished_with": "bye"' in page

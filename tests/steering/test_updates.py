@@ -97,10 +97,12 @@ async def test_update_accepted_is_recorded(client: Client, task_queue: str) -> N
     events = (await handle.fetch_history()).events
     accepted = [e for e in events if e.event_type == "WorkflowExecutionUpdateAccepted"]
     completed = [e for e in events if e.event_type == "WorkflowExecutionUpdateCompleted"]
-    assert [e.attributes["name"] for e in accepted] == ["set_limit", "finish"]
+    assert [e.attributes["acceptedRequest"]["input"]["name"] for e in accepted] == [
+        "set_limit", "finish"]
     assert len(completed) == 2
-    first_id = accepted[0].attributes["update_id"]
-    assert completed[0].attributes["update_id"] == first_id
+    first_id = accepted[0].attributes["acceptedRequest"]["meta"]["updateId"]
+    assert completed[0].attributes["meta"]["updateId"] == first_id
+    assert completed[0].attributes["acceptedEventId"] == str(accepted[0].event_id)
     assert accepted[0].event_id < completed[0].event_id
 
 

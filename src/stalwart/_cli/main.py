@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import math
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from .. import exceptions as exc
 from .._model import limits
+from .._model.temporal_history import to_temporal
 from .._store.base import ExecutionStatus
 from ..client import Client, WorkflowExecutionDescription, WorkflowHistory
 from .db import db as db_group
@@ -239,9 +242,18 @@ async def describe(ctx: click.Context, workflow_id: str, run_id: str | None) -> 
 
 
 def _event_summary(attributes: dict[str, Any]) -> str:
-    keys = ("seq", "activity_type", "signal_name", "workflow_type", "start_to_fire_timeout",
-            "reason", "patch_id", "name", "update_id")
-    parts = [f"{k}={attributes[k]}" for k in keys if attributes.get(k) not in (None, "")]
+    """The few attributes that say what an event is about (Temporal's field names)."""
+    parts = []
+    for key in ("activityType", "workflowType"):
+        if isinstance(attributes.get(key), dict):
+            parts.append(f"{key}={attributes[key].get('name', '')}")
+    for key in ("activityId", "timerId", "signalName", "startToFireTimeout", "markerName",
+                "reason", "scheduledEventId", "startedEventId", "initiatedEventId"):
+        if attributes.get(key) not in (None, ""):
+            parts.append(f"{key}={attributes[key]}")
+    request = attributes.get("acceptedRequest")
+    if isinstance(request, dict):
+        parts.append(f"update={request.get('input', {}).get('name', '')}")
     failure = attributes.get("failure")
     if isinstance(failure, dict):
         parts.append(f"failure={failure.get('message', '')!r}")
@@ -382,6 +394,7 @@ def _load_workflows(specs: Sequence[str]) -> list[type]:
 
 
 @workflow.command("replay")
+@click.argument("history_files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @click.option("--workflows", "-W", "workflow_specs", multiple=True, required=True,
               help="module:WorkflowClass of the code to check (repeatable).")
 @click.option("--workflow-id", "-w", default=None, help="Replay only this workflow.")
@@ -389,14 +402,46 @@ def _load_workflows(specs: Sequence[str]) -> list[type]:
               help="Replay stored histories of this workflow type.")
 @click.option("--limit", type=LIMIT, default=100, show_default=True)
 @click.pass_context
-def replay(ctx: click.Context, workflow_specs: tuple[str, ...], workflow_id: str | None,
-           workflow_type: str | None, limit: int) -> None:
-    """Replay stored histories against (new) workflow code: the check to run before deploying.
-    Exits 1 if any history no longer replays."""
+def replay(ctx: click.Context, history_files: tuple[str, ...], workflow_specs: tuple[str, ...],
+           workflow_id: str | None, workflow_type: str | None, limit: int) -> None:
+    """Replay histories against (new) workflow code: the check to run before deploying.
+
+    With HISTORY_FILES, replays those exported histories (Temporal's JSON, as `temporal
+    workflow show --output json` or `stalwart workflow show --output json` write it);
+    otherwise the stored histories. Exits 1 if any history no longer replays."""
     from ..worker import Replayer
 
     replayer = Replayer(workflows=_load_workflows(workflow_specs))
-    _replay(ctx, replayer, workflow_id, workflow_type, limit)
+    if history_files:
+        _replay_files(ctx, replayer, history_files)
+    else:
+        _replay(ctx, replayer, workflow_id, workflow_type, limit)
+
+
+def _history_from_file(path: str) -> WorkflowHistory:
+    text = Path(path).read_text()
+    try:
+        data = json.loads(text)
+        started = data["events"][0]["workflowExecutionStartedEventAttributes"]
+        workflow_id = str(started.get("workflowId") or Path(path).stem)
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        workflow_id = Path(path).stem  # from_json below says what is wrong with the file
+    try:
+        return WorkflowHistory.from_json(workflow_id, text)
+    except ValueError as error:
+        raise click.ClickException(f"{path}: {error}") from None
+
+
+@_run
+async def _replay_files(ctx: click.Context, replayer: Any, paths: tuple[str, ...]) -> None:
+    results = []
+    for path in paths:
+        history = _history_from_file(path)
+        outcome = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        results.append({"file": path, "workflow_id": history.workflow_id,
+                        "run_id": history.run_id, "ok": outcome.replay_failure is None,
+                        "error": str(outcome.replay_failure or "")})
+    _report_replays(ctx, results)
 
 
 @_run
@@ -412,13 +457,18 @@ async def _replay(ctx: click.Context, replayer: Any, workflow_id: str | None,
         results = []
         for row in rows:
             events = await client.store.get_history(row.run_id)
-            history = WorkflowHistory(row.workflow_id, events, row.run_id)
+            history = WorkflowHistory(row.workflow_id, to_temporal(events, run_id=row.run_id),
+                                      row.run_id)
             outcome = await replayer.replay_workflow(history, raise_on_replay_failure=False)
             results.append({"workflow_id": row.workflow_id, "run_id": row.run_id,
                             "ok": outcome.replay_failure is None,
                             "error": str(outcome.replay_failure or "")})
     finally:
         await client.close()
+    _report_replays(ctx, results)
+
+
+def _report_replays(ctx: click.Context, results: list[dict[str, Any]]) -> None:
     _emit(ctx, results, lambda: "\n".join(
         f"{'ok  ' if r['ok'] else 'FAIL'} {printable(str(r['workflow_id']))} {r['run_id']}"
         + (f"\n     {printable(str(r['error']))}" if r["error"] else "") for r in results)

@@ -3,7 +3,6 @@ they reach running workflows."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import exceptions as exc
 from .._model.events import EventType
+from .._model.temporal_history import from_temporal
 from .._plugin_worker import Plugin, configure_replayer, replay_through
 from .._runtime import guard
 from .._runtime.definitions import get_workflow_definition
@@ -129,14 +129,13 @@ class Replayer:
         return results
 
     async def _replay(self, history: WorkflowHistory) -> None:
-        # Decoding rewrites payloads in place; copy only then, so the caller's history stays
-        # as it was. (Copying every event was most of the replay time.)
-        events = list(history.events)
-        if self._converter.payload_codec is not None:
-            events = [copy.deepcopy(e) for e in events]
-        if not events or events[0].event_type != EventType.WORKFLOW_EXECUTION_STARTED:
+        if not history.events or \
+                history.events[0].event_type != EventType.WORKFLOW_EXECUTION_STARTED:
             raise ValueError(f"history of workflow {history.workflow_id!r} does not start with "
                              "WorkflowExecutionStarted")
+        # Temporal's events in what the runtime replays; new objects, so decoding payloads
+        # in place below leaves the caller's history as it was.
+        events = from_temporal(history.events)
         if self._converter.payload_codec is not None:
             events = await decode_events(events, self._converter.payload_codec)
         workflow_type = events[0].attributes["workflow_type"]

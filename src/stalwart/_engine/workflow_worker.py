@@ -6,8 +6,8 @@ import asyncio
 import copy
 import functools
 import logging
-import random
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import exceptions as exc
 from .._model.events import Command, EventType, HistoryEvent
+from .._model.temporal_history import seed_for_run
 from .._runtime import messaging
 from .._runtime.definitions import WorkflowDefinition
 from .._runtime.instance import WorkflowInstance, WorkflowTaskError
@@ -176,8 +177,7 @@ class WorkflowWorker:
         if pending and not any(e.event_type == EventType.WORKFLOW_TASK_COMPLETED
                                for e in history):
             # Not a single workflow task ran yet: apply the start so handlers see __init__.
-            instance.activate(pending, now=self.clock.now(), replaying=True,
-                              history_length=0)
+            instance.activate(pending, now=self.clock.now(), replaying=True)
         return instance
 
     def submit(self, claim: WorkflowTaskClaim) -> None:
@@ -271,14 +271,12 @@ class WorkflowWorker:
                 self._cache.move_to_end(run_id)
                 instance = entry.instance
                 inputs = inbox
-                history_length = entry.history_length
             else:
                 if entry is not None:
                     self._evict(run_id)
-                instance, pending, history_length = await self._rebuild(claim)
+                instance, pending = await self._rebuild(claim)
                 inputs = pending + inbox
-            commands = instance.activate(inputs, now=now, replaying=False,
-                                         history_length=history_length, updates=claim.updates)
+            commands = instance.activate(inputs, now=now, replaying=False, updates=claim.updates)
         except (exc.NondeterminismError, WorkflowTaskError, _UnregisteredWorkflow) as error:
             await self._fail_task(claim, error, now)
             return None
@@ -315,10 +313,13 @@ class WorkflowWorker:
                                                self.converter.payload_codec))
                 for update_id, failure in rejected_updates]
         eager_slots = self._eager_activity_slots()
+        # A run that continues as new gets its id here and its seed from that id, as every
+        # run does (exported histories carry no seed; see seed_for_run).
+        next_run_id = str(uuid.uuid4())
         decisions = decide(commands, TaskContext(
             run_id=run_id, workflow_id=instance.info.workflow_id, identity=self.identity,
             task_queue=self.task_queue, eager_slots=eager_slots,
-            random_seed=lambda: random.getrandbits(63)))
+            random_seed=lambda: seed_for_run(next_run_id), new_run_id=lambda: next_run_id))
         return WorkflowTaskCompletion(
             run_id=run_id, worker_id=self.worker_id, identity=self.identity,
             inbox_max_id=inbox_max_id, workflow_time=now, decisions=decisions,
@@ -362,8 +363,7 @@ class WorkflowWorker:
         started = HistoryEvent(1, EventType.WORKFLOW_EXECUTION_STARTED, now,
                                started_attributes(request))
         try:
-            commands = instance.activate([started], now=now, replaying=False,
-                                         history_length=0)
+            commands = instance.activate([started], now=now, replaying=False)
         except (exc.NondeterminismError, WorkflowTaskError):
             instance.evict()
             return None  # the ordinary path records the task failure
@@ -416,8 +416,7 @@ class WorkflowWorker:
                 "identity": self.identity, "started_time": claim.started_at})
             instance = entry.instance
             try:
-                commands = instance.activate([event], now=now, replaying=False,
-                                             history_length=entry.history_length)
+                commands = instance.activate([event], now=now, replaying=False)
             except (exc.NondeterminismError, WorkflowTaskError):
                 # Let the ordinary path record the result; the workflow task will then fail
                 # (and be recorded) through replay.
@@ -451,7 +450,7 @@ class WorkflowWorker:
         return True
 
     async def _rebuild(self, claim: WorkflowTaskClaim
-                       ) -> tuple[WorkflowInstance, list[HistoryEvent], int]:
+                       ) -> tuple[WorkflowInstance, list[HistoryEvent]]:
         definition = self.workflows.get(claim.workflow_type) or self.workflows.get("")
         if definition is None:
             raise _UnregisteredWorkflow(
@@ -471,7 +470,7 @@ class WorkflowWorker:
         self.replays += 1
         METRICS.replays.inc(definition.name or claim.workflow_type)
         pending = replay_into(instance, history)
-        return instance, pending, len(history) - len(pending)
+        return instance, pending
 
     async def _fail_task(self, claim: WorkflowTaskClaim, error: BaseException,
                          now: float) -> None:

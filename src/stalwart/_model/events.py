@@ -22,8 +22,11 @@ class EventType(StrEnum):
     WORKFLOW_EXECUTION_CONTINUED_AS_NEW = "WorkflowExecutionContinuedAsNew"
     WORKFLOW_EXECUTION_SIGNALED = "WorkflowExecutionSignaled"
     WORKFLOW_EXECUTION_CANCEL_REQUESTED = "WorkflowExecutionCancelRequested"
+    WORKFLOW_TASK_SCHEDULED = "WorkflowTaskScheduled"
+    WORKFLOW_TASK_STARTED = "WorkflowTaskStarted"
     WORKFLOW_TASK_COMPLETED = "WorkflowTaskCompleted"
     WORKFLOW_TASK_FAILED = "WorkflowTaskFailed"
+    WORKFLOW_TASK_TIMED_OUT = "WorkflowTaskTimedOut"
     ACTIVITY_TASK_SCHEDULED = "ActivityTaskScheduled"
     ACTIVITY_TASK_STARTED = "ActivityTaskStarted"
     ACTIVITY_TASK_COMPLETED = "ActivityTaskCompleted"
@@ -89,7 +92,8 @@ CLOSE_EVENT_TYPES = frozenset({
 
 @dataclass(slots=True)
 class HistoryEvent:
-    """One recorded event. ``attributes`` is plain JSON data (payloads in their store form)."""
+    """One event: as stored (compact, payloads in their store form) or, as users see it, in
+    Temporal's model (``temporal_history.to_temporal``: attributes in proto3 JSON form)."""
 
     event_id: int
     event_type: str

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import exceptions as exc
 from .._model.events import Command, EventType, HistoryEvent
+from .._model.temporal_history import seed_for_run
 from ..converter import Payload, _payload_from_json, _payload_to_json, headers_to_json
 from .interceptors import SignalChildWorkflowInput, SignalExternalWorkflowInput
 
@@ -159,8 +160,7 @@ async def start_child_workflow(
         "execution_timeout": execution_timeout.total_seconds()
         if execution_timeout else None,
         "parent_close_policy": parent_close_policy, "id_reuse_policy": id_reuse_policy,
-        "random_seed": instance.random.getrandbits(63),
-        "run_id": str(instance.uuid4()),
+        **_child_run(instance),
         **({"header": headers_to_json(headers)} if headers else {}),
     }))
     handle = ChildWorkflowHandle(instance, seq, child_id, result_type,
@@ -284,3 +284,12 @@ def apply_external_result(instance: WorkflowInstance, event: HistoryEvent) -> No
             event.attributes.get("cause", "external workflow not found"),
             type="ExternalWorkflowExecutionNotFound", non_retryable=True))
         future.exception()  # retrieved by whoever awaits; silence the never-retrieved log
+
+
+def _child_run(instance: WorkflowInstance) -> dict[str, Any]:
+    """The child's run id and random seed. The seed derives from the run id (as for every run,
+    so a history exported without its seed replays with the same draws); the parent still draws
+    a number for it first, which keeps the parent's own draws as histories recorded them."""
+    instance.random.getrandbits(63)
+    run_id = str(instance.uuid4())
+    return {"random_seed": seed_for_run(run_id), "run_id": run_id}

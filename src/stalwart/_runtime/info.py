@@ -10,8 +10,9 @@ from typing import Any
 from .._model.search_attributes import TypedSearchAttributes, to_dict_form
 from ..common import RetryPolicy
 
-# Temporal suggests continue-as-new at 4 Ki events; so do we.
+# Temporal's server suggests continue-as-new at 4 Ki events or 4 MiB of history; so do we.
 CONTINUE_AS_NEW_SUGGESTED_EVENTS = 4096
+CONTINUE_AS_NEW_SUGGESTED_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Info:
     typed_search_attributes: TypedSearchAttributes = TypedSearchAttributes.empty
     _search_attributes_store: dict[str, Any] = field(default_factory=dict, repr=False)
     _history_length: Callable[[], int] = field(default=lambda: 0, repr=False, compare=False)
+    _history_size: Callable[[], int] = field(default=lambda: 0, repr=False, compare=False)
 
     @property
     def search_attributes(self) -> dict[str, list[Any]]:
@@ -59,9 +61,17 @@ class Info:
         return self.start_time
 
     def get_current_history_length(self) -> int:
-        """Events in this run's history so far, including the current workflow task's."""
+        """Events in this run's history as Temporal counts them: up to and including the
+        ``WorkflowTaskStarted`` of the current workflow task."""
         return self._history_length()
 
+    def get_current_history_size(self) -> int:
+        """About how many bytes the run's history holds (payloads plus a fixed overhead per
+        event; Temporal reports the exact encoded size, so small differences are expected)."""
+        return self._history_size()
+
     def is_continue_as_new_suggested(self) -> bool:
-        """True once the history is long enough that a new run would replay faster."""
-        return self._history_length() >= CONTINUE_AS_NEW_SUGGESTED_EVENTS
+        """True once the history is long enough that a new run would replay faster (as
+        Temporal's server: 4,096 events or 4 MiB)."""
+        return (self._history_length() >= CONTINUE_AS_NEW_SUGGESTED_EVENTS
+                or self._history_size() >= CONTINUE_AS_NEW_SUGGESTED_BYTES)

@@ -22,6 +22,7 @@ from .. import exceptions as exc
 from .._model import search_attributes as sa
 from .._model.definitions import ActivityDefinition, get_activity_definition
 from .._model.events import Command, EventType, HistoryEvent
+from .._model.temporal_history import TemporalLength, estimate_event_size
 from ..common import RawValue, RetryPolicy
 from ..converter import (
     DataConverter,
@@ -145,6 +146,8 @@ class WorkflowInstance:
         self._seed = 0
         self._random: random.Random | None = None
         self._history_length = 0
+        self._history_size = 0
+        self._length = TemporalLength()
         self._commands: list[Command] = []
         self._main_task: asyncio.Task[Any] | None = None
         self._pending_run: Callable[[], Any] | None = None
@@ -188,9 +191,12 @@ class WorkflowInstance:
 
     # -- driving ---------------------------------------------------------------------------
     def activate(self, events: Sequence[HistoryEvent], *, now: float, replaying: bool,
-                 history_length: int, replay_patches: Sequence[str] = (),
-                 updates: Sequence[dict[str, Any]] = ()) -> list[Command]:
+                 replay_patches: Sequence[str] = (), updates: Sequence[dict[str, Any]] = (),
+                 failed_tasks: int = 0) -> list[Command]:
         """Apply one workflow task's input events and return the commands it produced.
+
+        ``failed_tasks``: during replay, how many recorded tasks failed over these inputs
+        before this one (they count in Temporal's history length).
 
         Raises:
             WorkflowTaskError: workflow code failed in a way that fails the task, not the run.
@@ -199,7 +205,13 @@ class WorkflowInstance:
             raise RuntimeError("activate() on an evicted workflow instance")
         self.now_seconds = now
         self.is_replaying = replaying
-        self._history_length = history_length + len(events)
+        length = self._length
+        for event in events:
+            length.feed_input(event)
+            self._history_size += estimate_event_size(event.attributes)
+        for _ in range(failed_tasks):
+            length.task_started()
+            length.task_failed()
         self._replay_markers = set(replay_patches)
         self._commands = []
         self.accepted_updates = []
@@ -212,11 +224,18 @@ class WorkflowInstance:
                     self._apply(event)
                 for request in updates:
                     messaging.admit_update(self, request)
+                for accepted in self.accepted_updates:
+                    length.feed_input(accepted)
+                self._history_length = length.task_started()
                 self._start_run()
                 self._run_until_blocked()
                 self._finish_if_done()
         finally:
             asyncio.events._set_running_loop(previous)
+        for command in self._commands:
+            length.feed_command(command.event_type, command.attributes)
+            self._history_size += estimate_event_size(command.attributes)
+        length.task_completed()
         return self._commands
 
     def _run_until_blocked(self) -> None:
@@ -282,6 +301,7 @@ class WorkflowInstance:
             cron_schedule=None,
             parent=ParentInfo(**parent) if parent else None,
             _history_length=lambda: self._history_length,
+            _history_size=lambda: self._history_size,
             typed_search_attributes=sa.from_store(attrs.get("search_attributes")),
             _search_attributes_store=dict(attrs.get("search_attributes") or {}),
         )

@@ -28,7 +28,8 @@ class RecordedActivation:
     inputs: list[HistoryEvent]
     completed_event: HistoryEvent
     commands: list[HistoryEvent] = field(default_factory=list)
-    history_length_before: int = 0
+    # Workflow tasks that failed over these inputs before this one completed.
+    failed_before: int = 0
 
     @property
     def workflow_time(self) -> float:
@@ -47,12 +48,14 @@ def split_activations(events: Sequence[HistoryEvent]) -> tuple[list[RecordedActi
     activations: list[RecordedActivation] = []
     pending: list[HistoryEvent] = []
     current: RecordedActivation | None = None
-    for index, event in enumerate(events):
+    failed = 0
+    for event in events:
         etype = event.event_type
         if etype == EventType.WORKFLOW_TASK_COMPLETED:
-            current = RecordedActivation(pending, event, history_length_before=index - len(pending))
+            current = RecordedActivation(pending, event, failed_before=failed)
             activations.append(current)
             pending = []
+            failed = 0
         elif etype in COMMAND_EVENT_TYPES:
             if current is None:
                 raise exc.NondeterminismError(
@@ -60,7 +63,7 @@ def split_activations(events: Sequence[HistoryEvent]) -> tuple[list[RecordedActi
                     "appears before any WorkflowTaskCompleted")
             current.commands.append(event)
         elif etype == EventType.WORKFLOW_TASK_FAILED:
-            continue
+            failed += 1
         else:
             pending.append(event)
     return activations, pending
@@ -77,7 +80,7 @@ def replay_into(instance: WorkflowInstance, events: Sequence[HistoryEvent]) -> l
     for activation in activations:
         produced = instance.activate(
             activation.inputs, now=activation.workflow_time, replaying=True,
-            history_length=activation.history_length_before,
+            failed_tasks=activation.failed_before,
             replay_patches=activation.patches,
         )
         check_commands(instance, activation, produced)

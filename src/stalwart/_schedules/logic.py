@@ -10,13 +10,13 @@ starts run now, which wait, and which are dropped.
 from __future__ import annotations
 
 import copy
-import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import exceptions as exc
 from .._model import search_attributes as _sa
+from .._model.temporal_history import seed_for_run
 from .._store.base import (
     ExecutionStatus,
     ScheduleRow,
@@ -178,10 +178,11 @@ class _Step:
             _sa.SearchAttributePair(SCHEDULED_BY_ID, self.row.schedule_id),
             _sa.SearchAttributePair(SCHEDULED_START_TIME,
                                     datetime.fromtimestamp(nominal, UTC))])))
+        run_id = str(uuid.uuid4())
         request = StartWorkflowRequest(
             workflow_id=workflow_id, workflow_type=action["workflow"],
-            task_queue=action["task_queue"], input=action["args"], run_id=str(uuid.uuid4()),
-            random_seed=random.getrandbits(63),
+            task_queue=action["task_queue"], input=action["args"], run_id=run_id,
+            random_seed=seed_for_run(run_id),
             execution_timeout=action["execution_timeout"] or action["run_timeout"],
             identity=IDENTITY, search_attributes=search, memo=action.get("memo"))
         try:

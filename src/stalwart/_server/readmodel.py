@@ -8,7 +8,6 @@ with the few SQLite-isms translated.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -19,10 +18,6 @@ from .._store.sqlite.connection import Reader, parse_url
 
 _COLUMNS = ("run_id, workflow_id, workflow_type, task_queue, status, start_time, close_time, "
             "next_event_id, parent_workflow_id, parent_run_id, continued_run_id, next_run_id")
-
-# Events a later event of the same seq refers back to (for durations and names).
-_OPENING_EVENTS = ("ActivityTaskScheduled", "TimerStarted", "StartChildWorkflowExecutionInitiated",
-                   "WorkflowExecutionUpdateAccepted")
 
 
 @dataclass
@@ -181,26 +176,6 @@ class ReadModel:
         rows = await self._sql.fetch(f"SELECT {_COLUMNS} FROM executions WHERE workflow_id = ? "
                                      "ORDER BY start_time DESC LIMIT ?", (workflow_id, limit))
         return [_summary(r) for r in rows]
-
-    async def opening_events(self, run_id: str, before_event_id: int, seqs: list[int],
-                             update_ids: list[str]
-                             ) -> list[tuple[int, str, float, dict[str, Any]]]:
-        out: list[Any] = []
-        if seqs:
-            marks = ",".join("?" * len(seqs))
-            out += await self._sql.fetch(
-                "SELECT event_id, event_type, timestamp, attributes FROM history "
-                "WHERE run_id = ? AND event_id < ? AND event_type IN (?, ?, ?) "
-                f"AND CAST(json_extract(attributes, '$.seq') AS TEXT) IN ({marks})",
-                (run_id, before_event_id, *_OPENING_EVENTS[:3], *[str(q) for q in seqs]))
-        if update_ids:
-            marks = ",".join("?" * len(update_ids))
-            out += await self._sql.fetch(
-                "SELECT event_id, event_type, timestamp, attributes FROM history "
-                "WHERE run_id = ? AND event_id < ? AND event_type = ? "
-                f"AND json_extract(attributes, '$.update_id') IN ({marks})",
-                (run_id, before_event_id, _OPENING_EVENTS[3], *update_ids))
-        return [(r[0], r[1], r[2], json.loads(r[3])) for r in out]
 
     async def metrics(self) -> MetricsSnapshot:
         fetch = self._sql.fetch

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from .._model import limits
 from .._model.events import HistoryEvent
+from .._model.temporal_history import to_temporal
 from .._store.base import ExecutionRow, ExecutionStatus
 from .backend import Backend, map_error, pending_activity_json
 from .paths import any_character_route, segment_id
@@ -40,7 +41,7 @@ from .security import (
     session_cookie_name,
     tokens_match,
 )
-from .timeline import Timeline, format_duration, needed_openers, opener_key, workflow_href
+from .timeline import Timeline, format_duration, payload_values, workflow_href
 from .validation import (
     MAX_OFFSET,
     STATUS_NAMES,
@@ -190,30 +191,27 @@ def _payload_href(row: ExecutionRow, run_id: str | None, **what: Any) -> str:
 
 
 async def _timeline_page(backend: Backend, row: ExecutionRow, after: int
-                         ) -> tuple[list[HistoryEvent], dict[tuple[str, Any], HistoryEvent],
-                                    int | None]:
+                         ) -> tuple[list[Any], int | None, int]:
+    """One page of the run's timeline entries in Temporal's model (payloads clipped, each
+    linking to its whole value), the page after event ``after``, and how many events the run
+    has."""
+    events = await _temporal_events(backend, row)
+    page = [HistoryEvent(e.event_id, e.event_type, e.timestamp, clip_payloads(
+        e.attributes, _payload_href(row, row.run_id, event_id=e.event_id)))
+        for e in events[after:after + PAGE_EVENTS]]
+    next_after = page[-1].event_id if page and page[-1].event_id < len(events) else None
+    return (await asyncio.to_thread(Timeline(row.start_time, events).entries, page),
+            next_after, len(events))
+
+
+async def _temporal_events(backend: Backend, row: ExecutionRow) -> list[HistoryEvent]:
+    """The run's whole history in Temporal's event model (inputs not yet consumed included)."""
     store = backend.client.store
-    events = await store.get_history(row.run_id, after, PAGE_EVENTS)
-    openers: dict[tuple[str, Any], HistoryEvent] = {}
-    if after > 0 and events:
-        seqs, update_ids = needed_openers(events)
-        if seqs or update_ids:
-            for event_id, event_type, timestamp, attrs in await backend.reads.opening_events(
-                    row.run_id, events[0].event_id, seqs, update_ids):
-                event = HistoryEvent(event_id, event_type, timestamp, attrs)
-                key = opener_key(event)
-                if key is not None:
-                    openers[key] = event
-    next_after = events[-1].event_id if len(events) == PAGE_EVENTS and \
-        events[-1].event_id < row.history_length else None
-    return events, openers, next_after
-
-
-def _entries(row: ExecutionRow, events: list[HistoryEvent],
-             openers: dict[tuple[str, Any], HistoryEvent]) -> list[Any]:
-    clipped = [HistoryEvent(e.event_id, e.event_type, e.timestamp, clip_payloads(
-        e.attributes, _payload_href(row, row.run_id, event_id=e.event_id))) for e in events]
-    return Timeline(row.start_time, openers).entries(clipped)
+    stored = await store.get_history(row.run_id)
+    if row.status == ExecutionStatus.RUNNING:
+        stored += [e.as_history_event() for e in await store.get_inbox(row.run_id)]
+    return await asyncio.to_thread(
+        to_temporal, stored, run_id=row.run_id, namespace=backend.client.namespace)
 
 
 @ui_endpoint
@@ -231,10 +229,10 @@ async def workflow_page(request: Request) -> Response:
     if fragment == "status":
         return JSONResponse({"status": row.status.name, "history_length": row.history_length,
                              "run_id": row.run_id})
-    events, openers, next_after = await _timeline_page(backend, row, after)
+    entries, next_after, total_events = await _timeline_page(backend, row, after)
     if fragment == "events":
         return await render_page(request, "events.html", next_after=next_after, row=row,
-                                 prepare=lambda: {"entries": _entries(row, events, openers)})
+                                 prepare=lambda: {"entries": entries})
     store = backend.client.store
     first = await store.get_history(row.run_id, 0, 1)
     started = first[0].attributes if first else {}
@@ -249,7 +247,7 @@ async def workflow_page(request: Request) -> Response:
             return decode_payloads(clip_payloads(value, _payload_href(row, run_id, part=part)))
 
         return dict(
-            entries=_entries(row, events, openers),
+            entries=entries,
             input=shown(started.get("input", []), "input"),
             result=shown(row.result, "result") if row.result is not None else None,
             failure=shown(row.failure, "failure"),
@@ -260,7 +258,7 @@ async def workflow_page(request: Request) -> Response:
 
     return await render_page(
         request, "workflow.html", prepare=prepare, row=row, next_after=next_after, after=after,
-        page_size=PAGE_EVENTS, last_page_after=max(0, row.history_length - PAGE_EVENTS),
+        page_size=PAGE_EVENTS, last_page_after=max(0, total_events - PAGE_EVENTS),
         children=children, runs=runs, running=row.status == ExecutionStatus.RUNNING,
         duration=format_duration((row.close_time or time.time()) - row.start_time),
         notice=notice, self_href=workflow_href(row.workflow_id, run_id))
@@ -276,10 +274,10 @@ async def _payload(request: Request, workflow_id: str) -> Response:
     value: Any
     if params.get("event_id") is not None:
         event_id = query_int(params, "event_id", default=1, minimum=1, maximum=MAX_OFFSET)
-        events = await store.get_history(row.run_id, event_id - 1, 1)
-        if not events:
+        events = await _temporal_events(backend, row)
+        if event_id > len(events):
             raise ApiError(404, "not_found", f"run {row.run_id} has no event {event_id}")
-        value = events[0].attributes
+        value = payload_values(events[event_id - 1].attributes)
     elif part == "input":
         first = await store.get_history(row.run_id, 0, 1)
         value = first[0].attributes.get("input", []) if first else []

@@ -102,8 +102,7 @@ class Run:
         """One workflow task: apply ``inputs`` at a later time, record what a commit records."""
         if self.history:
             self.now += advance
-        commands = self.instance.activate(list(inputs), now=self.now, replaying=False,
-                                          history_length=len(self.history))
+        commands = self.instance.activate(list(inputs), now=self.now, replaying=False)
         for event in inputs:
             self._append(event.event_type, event.timestamp, event.attributes)
         self._append(EventType.WORKFLOW_TASK_COMPLETED, self.now,

@@ -468,7 +468,8 @@ def test_activate_info_and_time_come_from_history(make_run: MakeRun) -> None:
     assert result == {
         "workflow_id": "order-9", "run_id": "run-1", "workflow_type": "ReportsInfo",
         "task_queue": "tq", "start_time": START_TIME, "first_now": START_TIME,
-        "now": START_TIME + 10, "history_length": 4, "replaying": False,
+        # As Temporal counts: Started, task 2-4, TimerStarted, TimerFired, task 7-8.
+        "now": START_TIME + 10, "history_length": 8, "replaying": False,
     }
 
 
@@ -492,5 +493,5 @@ def test_instance_constructed_without_history_has_placeholder_info(
 
     assert instance.info.workflow_id == "x"
     assert instance.info.run_id == "r"
-    assert instance.activate([], now=START_TIME, replaying=False, history_length=0) == []
+    assert instance.activate([], now=START_TIME, replaying=False) == []
 

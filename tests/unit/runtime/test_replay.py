@@ -83,7 +83,7 @@ def test_split_activations_groups_inputs_and_commands(make_run: MakeRun) -> None
     assert [[e.event_id for e in a.inputs] for a in activations] == [[1], [4, 5], [8]]
     assert [a.completed_event.event_id for a in activations] == [2, 6, 9]
     assert [[e.event_id for e in a.commands] for a in activations] == [[3], [7], [10]]
-    assert [a.history_length_before for a in activations] == [0, 3, 7]
+    assert [a.failed_before for a in activations] == [0, 0, 0]
     assert [a.workflow_time for a in activations] == [START_TIME, START_TIME + 1,
                                                       START_TIME + 31]
 
@@ -142,8 +142,7 @@ def test_replay_into_rebuilds_state_and_continues_like_the_original(
     assert pending == []
     assert replayed.is_replaying
     final_replayed = replayed.activate([activity_completed(2, "stored")],
-                                       now=original.now, replaying=False,
-                                       history_length=len(recorded))
+                                       now=original.now, replaying=False)
     assert types_of(final_replayed) == [EventType.WORKFLOW_EXECUTION_COMPLETED]
     result = decode(final_replayed[0].attributes["result"])
     expected = decode(final_original[0].attributes["result"])
@@ -163,8 +162,7 @@ def test_replay_into_returns_unconsumed_inputs(make_run: MakeRun,
     pending = replay_into(replayed, history)
 
     assert [e.event_id for e in pending] == [11]
-    commands = replayed.activate(pending, now=START_TIME + 40, replaying=False,
-                                 history_length=10)
+    commands = replayed.activate(pending, now=START_TIME + 40, replaying=False)
     assert decode(commands[0].attributes["result"])["result"] == "stored"
 
 
@@ -242,7 +240,7 @@ def test_replay_patched_without_marker_takes_old_branch(make_instance: MakeInsta
 
     pending = replay_into(instance, _history_of_old_code())
     commands = instance.activate([activity_completed(1, None)], now=START_TIME + 1,
-                                 replaying=False, history_length=3)
+                                 replaying=False)
 
     assert pending == []
     assert decode(commands[0].attributes["result"]) == "old"
@@ -257,7 +255,7 @@ def test_replay_patched_with_marker_takes_new_branch(make_run: MakeRun,
 
     replay_into(instance, original.history)
     commands = instance.activate([activity_completed(1, None)], now=START_TIME + 1,
-                                 replaying=False, history_length=len(original.history))
+                                 replaying=False)
 
     assert decode(commands[0].attributes["result"]) == "new"
 

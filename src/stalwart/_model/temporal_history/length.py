@@ -1,0 +1,127 @@
+"""Temporal's history length for a stored history, counted as events are recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..events import COMMAND_EVENT_TYPES, EventType, HistoryEvent
+from .common import ACTIVITY_CLOSE
+
+
+class TemporalLength:
+    """Follows stored events and knows how many Temporal events they amount to.
+
+    Feed it what the store records, in order (inputs, then ``task_started()`` when a workflow
+    task runs, then the task's commands). ``task_started()`` returns what Temporal's
+    ``get_current_history_length()`` says during that task: the event id of its
+    ``WorkflowTaskStarted``.
+    """
+
+    __slots__ = (
+        "_after_task",
+        "_local",
+        "_merged",
+        "_patches",
+        "_pending",
+        "_pending_local",
+        "count",
+        "started_id",
+    )
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.started_id = 0
+        self._local: set[int] = set()
+        self._patches: set[str] = set()
+        self._pending = 0           # inputs since the last task, other than local results
+        self._pending_local = 0     # local activity results since the last task
+        self._after_task = 0        # inputs Temporal records after the task's completion
+        self._merged = False
+
+    def feed_input(self, event: HistoryEvent) -> None:
+        etype = event.event_type
+        if etype == EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            # Temporal records it after the task's WorkflowTaskCompleted.
+            self._pending += 1
+            self._after_task += 1
+            return
+        if etype in (EventType.WORKFLOW_EXECUTION_TERMINATED,
+                     EventType.WORKFLOW_EXECUTION_TIMED_OUT) and self._pending:
+            self.count += 1  # the task the inputs before it scheduled, which never ran
+        if etype in ACTIVITY_CLOSE:
+            if event.attributes.get("seq") in self._local:
+                self._pending_local += 1
+                return
+            self.count += 2 if event.attributes.get("started_time") is not None else 1
+        else:
+            self.count += 1
+        self._pending += 1
+
+    def task_started(self) -> int:
+        """A workflow task starts over the inputs fed so far."""
+        if self._pending == 0 and self._pending_local and self.started_id:
+            # Temporal ran these local activities inside the task that scheduled them.
+            self._merged = True
+        else:
+            self._merged = False
+            self.count += 2
+            self.started_id = self.count
+        self._pending = 0
+        return self.started_id
+
+    def task_completed(self) -> None:
+        if not self._merged:
+            self.count += 1
+        self.count += self._pending_local + self._after_task  # markers, accepted updates
+        self._pending_local = self._after_task = 0
+
+    def task_failed(self) -> None:
+        self.count += 1
+
+    def feed_command(self, event_type: str, attributes: dict[str, Any]) -> None:
+        if event_type == EventType.ACTIVITY_TASK_SCHEDULED and attributes.get("local"):
+            self._local.add(attributes["seq"])
+            return
+        if event_type == EventType.ACTIVITY_TASK_CANCEL_REQUESTED and \
+                attributes.get("seq") in self._local:
+            return
+        self.count += 1
+        if event_type == EventType.MARKER_RECORDED and attributes.get("patch_id") and \
+                attributes["patch_id"] not in self._patches:
+            self._patches.add(attributes["patch_id"])
+            self.count += 1
+
+    def feed_stored(self, events: Iterable[HistoryEvent]) -> None:
+        """Follow a stored history (as the worker reads it to rebuild an instance)."""
+        for event in events:
+            etype = event.event_type
+            if etype == EventType.WORKFLOW_TASK_COMPLETED:
+                self.task_started()
+                self.task_completed()
+            elif etype == EventType.WORKFLOW_TASK_FAILED:
+                self.task_started()
+                self.task_failed()
+            elif etype in COMMAND_EVENT_TYPES:
+                self.feed_command(etype, event.attributes)
+            else:
+                self.feed_input(event)
+
+
+_EVENT_OVERHEAD_BYTES = 64
+
+
+def estimate_event_size(attributes: dict[str, Any]) -> int:
+    """About how many bytes an event adds to Temporal's encoded history: a fixed overhead
+    plus its payloads, which dominate. (Temporal counts the exact protobuf size; this stays
+    cheap enough to run on every event.)"""
+    size = _EVENT_OVERHEAD_BYTES
+    for key in ("input", "result"):
+        value = attributes.get(key)
+        if isinstance(value, list):
+            for payload in value:
+                if isinstance(payload, dict):
+                    size += len(payload.get("data") or payload.get("data_b64") or "")
+        elif isinstance(value, dict):
+            size += len(value.get("data") or value.get("data_b64") or "")
+    return size

@@ -1,0 +1,1 @@
+"""Differential testing against a real Temporal server; see ``harness``."""

@@ -1,0 +1,193 @@
+"""Temporal's event model over Stalwart's compact history, checked against histories a real
+Temporal server recorded (tests/differential/fixtures), and bad imports."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stalwart._model import proto_json as pj
+from stalwart._model.events import COMMAND_EVENT_TYPES, EventType
+from stalwart._model.history_json import history_from_json, history_to_json
+from stalwart._model.temporal_history import (
+    HistoryFormatError,
+    TemporalLength,
+    from_temporal,
+    to_temporal,
+)
+from stalwart.client import WorkflowHistory
+
+FIXTURES = sorted((Path(__file__).parents[1] / "differential" / "fixtures").glob("*/*.json"))
+IDS = [f"{p.parent.name}/{p.stem}" for p in FIXTURES]
+
+
+def load(name: str = "activity_retry/tq-retry#0") -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (Path(__file__).parents[1] / "differential" / "fixtures" / f"{name}.json").read_text())
+    return data
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=IDS)
+def test_temporal_history_survives_compaction_and_expansion(path: Path) -> None:
+    """Temporal's events -> what Stalwart stores and replays -> Temporal's events again."""
+    events = history_from_json(json.loads(path.read_text()))
+    run_id = events[0].attributes["originalExecutionRunId"]
+
+    again = to_temporal(from_temporal(events), run_id=run_id)
+
+    # The store keeps a task's inputs before it, not whether one arrived after the task was
+    # scheduled (Temporal then writes it between WorkflowTaskScheduled and Started): such an
+    # input comes back just before the WorkflowTaskScheduled. Everything else is as recorded.
+    # Likewise a run terminated before its first task: whether Temporal had scheduled that
+    # task is not kept.
+    def placed(types: list[str]) -> list[str]:
+        out = [t for i, t in enumerate(types) if not (
+            t == "WorkflowTaskScheduled" and i + 1 < len(types)
+            and types[i + 1] in ("WorkflowExecutionTerminated", "WorkflowExecutionTimedOut"))]
+        moved = True
+        while moved:
+            moved = False
+            for i in range(1, len(out)):
+                if out[i - 1] == "WorkflowTaskScheduled" and out[i] not in (
+                        "WorkflowTaskStarted", "WorkflowExecutionTerminated",
+                        "WorkflowExecutionTimedOut"):
+                    out[i - 1], out[i] = out[i], out[i - 1]
+                    moved = True
+        return out
+
+    assert placed([e.event_type for e in again]) == placed([e.event_type for e in events])
+    if [e.event_type for e in again] != [e.event_type for e in events]:
+        return  # references shift with the moved events; the count is checked below
+    for before, after in zip(events, again, strict=True):
+        for field in ("scheduledEventId", "startedEventId", "initiatedEventId",
+                      "acceptedEventId", "workflowTaskCompletedEventId"):
+            assert after.attributes.get(field) == before.attributes.get(field), \
+                f"event {before.event_id} {before.event_type}: {field}"
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=IDS)
+def test_history_length_counts_as_temporal_counts(path: Path) -> None:
+    """The runtime's cheap count gives each task the id of Temporal's WorkflowTaskStarted."""
+    events = history_from_json(json.loads(path.read_text()))
+    want = [e.event_id for e in events if e.event_type == EventType.WORKFLOW_TASK_STARTED]
+    length, got = TemporalLength(), []
+    for event in from_temporal(events):
+        if event.event_type == EventType.WORKFLOW_TASK_COMPLETED:
+            started = length.task_started()
+            if not got or got[-1] != started:
+                got.append(started)
+            length.task_completed()
+        elif event.event_type == EventType.WORKFLOW_TASK_FAILED:
+            got.append(length.task_started())
+            length.task_failed()
+        elif event.event_type in COMMAND_EVENT_TYPES:
+            length.feed_command(event.event_type, event.attributes)
+        else:
+            length.feed_input(event)
+    assert got == want
+    # A run terminated before its first task may or may not show that task as scheduled.
+    unscheduled = len(events) > 1 and events[-2].event_type != "WorkflowTaskScheduled" and \
+        events[-1].event_type in ("WorkflowExecutionTerminated", "WorkflowExecutionTimedOut") \
+        and not want
+    assert length.count == len(events) + (1 if unscheduled else 0)
+
+
+def test_export_is_temporal_json() -> None:
+    data = load()
+    events = history_from_json(data)
+    out = history_to_json(to_temporal(from_temporal(events),
+                                      run_id=events[0].attributes["originalExecutionRunId"]))
+    scheduled = next(e for e in out["events"]
+                     if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED")
+    attrs = scheduled["activityTaskScheduledEventAttributes"]
+    assert scheduled["eventId"] == "5"
+    assert attrs["activityType"] == {"name": "flaky"}
+    assert attrs["startToCloseTimeout"] == "10s"
+    assert attrs["retryPolicy"]["initialInterval"] == "0.050s"
+    assert attrs["input"]["payloads"][0]["metadata"] == {"encoding": "anNvbi9wbGFpbg=="}
+    assert attrs["workflowTaskCompletedEventId"] == "4"
+    completed = next(e for e in out["events"]
+                     if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_COMPLETED")
+    assert completed["activityTaskCompletedEventAttributes"]["scheduledEventId"] == "5"
+    assert completed["activityTaskCompletedEventAttributes"]["startedEventId"] == "6"
+    assert out["events"][0]["eventTime"].endswith("Z")
+
+
+def test_durations_and_times_round_trip() -> None:
+    for seconds, text in [(10, "10s"), (0.1, "0.100s"), (1.5, "1.500s"),
+                          (0.000001, "0.000001s"), (2.000000005, "2.000000005s")]:
+        assert pj.duration_out(seconds) == text
+        assert pj.duration_in(text, "x") == pytest.approx(seconds)
+    assert pj.time_out(1_700_000_000.25) == "2023-11-14T22:13:20.250Z"
+    assert pj.time_in("2023-11-14T22:13:20.250Z", "x") == 1_700_000_000.25
+    assert pj.time_in("2023-11-14T23:13:20.25+01:00", "x") == 1_700_000_000.25
+
+
+def bad(data: Any) -> str:
+    with pytest.raises(HistoryFormatError) as raised:
+        WorkflowHistory.from_json("wf", data if isinstance(data, str) else json.dumps(data))
+    return str(raised.value)
+
+
+def test_bad_import_not_json() -> None:
+    assert "not valid JSON" in bad('{"events": [')
+
+
+def test_bad_import_unknown_event_type() -> None:
+    data = load()
+    data["events"][4]["eventType"] = "EVENT_TYPE_ACTIVITY_TASK_TELEPORTED"
+    message = bad(data)
+    assert "event 5" in message and "eventType" in message
+    assert "EVENT_TYPE_ACTIVITY_TASK_TELEPORTED" in message
+
+
+def test_bad_import_missing_reference() -> None:
+    data = load()
+    completed = next(e for e in data["events"]
+                     if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_COMPLETED")
+    completed["activityTaskCompletedEventAttributes"]["scheduledEventId"] = "3"
+    message = bad(data)
+    assert f"event {completed['eventId']} (ActivityTaskCompleted)" in message
+    assert "scheduledEventId" in message and "refers to event 3" in message
+    del completed["activityTaskCompletedEventAttributes"]["scheduledEventId"]
+    assert "scheduledEventId: missing" in bad(data)
+
+
+def test_bad_import_event_ids_out_of_order() -> None:
+    data = load()
+    data["events"][3], data["events"][4] = data["events"][4], data["events"][3]
+    message = bad(data)
+    assert "event 5" in message and "eventId" in message and "expected 4" in message
+
+
+def test_bad_import_bad_field_values() -> None:
+    data = load()
+    data["events"][4]["activityTaskScheduledEventAttributes"]["startToCloseTimeout"] = "10 sec"
+    message = bad(data)
+    assert "event 5 (ActivityTaskScheduled)" in message and "startToCloseTimeout" in message
+    data = load()
+    data["events"][0]["eventTime"] = "yesterday"
+    assert "event 1" in bad(data) and "eventTime" in bad(data)
+    assert "{\"events\": [...]}" in bad({"history": []})
+
+
+def test_bad_import_leaves_nothing_half_read() -> None:
+    """A failed import raises before anything is returned; the input is left as it was."""
+    data = load()
+    data["events"][-1]["eventType"] = "EVENT_TYPE_NOPE"
+    original = copy.deepcopy(data)
+    bad(data)
+    assert data == original
+
+
+def test_bad_import_malformed_attributes_name_the_event() -> None:
+    data = load("updates/tq-limits#0")
+    completed = next(e for e in data["events"]
+                     if e["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED")
+    completed["workflowExecutionUpdateCompletedEventAttributes"]["outcome"] = "yes"
+    message = bad(data)
+    assert f"event {completed['eventId']} (WorkflowExecutionUpdateCompleted)" in message
