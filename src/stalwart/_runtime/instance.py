@@ -141,6 +141,7 @@ class WorkflowInstance:
         self.cancel_requested = False
         self.workflow_object: Any = None
         self.memo_payloads: dict[str, Any] = {}
+        self.started_attributes: dict[str, Any] = {}
         self.info: Info = _placeholder_info(workflow_id, run_id, definition.name)
         self._seed = 0
         self._random: random.Random | None = None
@@ -266,6 +267,7 @@ class WorkflowInstance:
     # -- applying events ---------------------------------------------------------------------
     def _apply_started(self, event: HistoryEvent) -> None:
         attrs = event.attributes
+        self.started_attributes = attrs
         self._seed = attrs["random_seed"]
         self._random = None
         parent = attrs.get("parent")
@@ -279,7 +281,7 @@ class WorkflowInstance:
             continued_run_id=attrs.get("continued_run_id"),
             execution_timeout=timedelta(seconds=timeout) if timeout else None,
             run_timeout=None, task_timeout=timedelta(seconds=10), retry_policy=None,
-            cron_schedule=None,
+            cron_schedule=attrs.get("cron_schedule"),
             parent=ParentInfo(**parent) if parent else None,
             _history_length=lambda: self._history_length,
             typed_search_attributes=sa.from_store(attrs.get("search_attributes")),

@@ -108,7 +108,13 @@ def insert_execution(tx: Tx, request: StartWorkflowRequest,
         insert_inbox(tx, request.run_id, EventType.WORKFLOW_EXECUTION_SIGNALED, now,
                      {"signal_name": name, "input": signal_input,
                              "identity": request.identity})
-    if request.eager_worker_id is None:
+    if request.first_task_backoff:
+        # A cron run: its first workflow task waits for the schedule's next time.
+        visible_at = now + request.first_task_backoff
+        tx.run("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity) "
+               "VALUES (?, ?, ?, NULL)", (request.run_id, request.task_queue, visible_at))
+        tx.due(visible_at)
+    elif request.eager_worker_id is None:
         ensure_workflow_task(tx, request.run_id, request.task_queue, now, None)
     else:
         # Taken at once by a worker in the starting process: no poller needs waking.
@@ -294,7 +300,7 @@ def close_run(tx: Tx, run_id: str, status: int, now: float,
     for (update_id,) in pending_updates:
         tx.wake("update", update_id)
     tx.wake("closed", run_id)
-    if status != ExecutionStatus.CONTINUED_AS_NEW:
+    if next_run_id is None:  # a continued chain (or the next cron run) goes on
         notify_parent(tx, run_id, status, result, failure, now)
     apply_parent_close_policy(tx, run_id, now)
 
