@@ -651,9 +651,12 @@ class WorkflowHandle(Generic[ReturnType]):
             row = await self._client.store.wait_closed(run_id, None)
             assert row is not None
             status = row.status
-            if (follow_runs and row.next_run_id is not None
-                    and status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED)):
-                # A cron run closed and the chain goes on: as temporalio, follow it.
+            if status == ExecutionStatus.CONTINUED_AS_NEW or row.next_run_id is not None:
+                # Continued as new, or a cron run closed and the chain goes on: Temporal
+                # reports both alike to result().
+                assert row.next_run_id is not None
+                if not follow_runs:
+                    raise WorkflowContinuedAsNewError(row.next_run_id)
                 run_id = row.next_run_id
                 continue
             if status == ExecutionStatus.COMPLETED:
@@ -661,12 +664,6 @@ class WorkflowHandle(Generic[ReturnType]):
                 value: ReturnType = converter.payload_converter.from_payload(
                     _payload_from_json(payload), self._result_type)
                 return value
-            if status == ExecutionStatus.CONTINUED_AS_NEW:
-                assert row.next_run_id is not None
-                if not follow_runs:
-                    raise WorkflowContinuedAsNewError(row.next_run_id)
-                run_id = row.next_run_id
-                continue
             failure = await decode_value(row.failure or {"message": status.name},
                                          converter.payload_codec)
             if status == ExecutionStatus.CANCELED:

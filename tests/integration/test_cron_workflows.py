@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from stalwart import activity, workflow
-from stalwart.client import Client, WorkflowExecutionStatus
+from stalwart.client import Client, WorkflowContinuedAsNewError, WorkflowExecutionStatus
 from stalwart.exceptions import ApplicationError, CancelledError, WorkflowFailureError
 from stalwart.worker import Worker
 
@@ -101,8 +101,11 @@ async def test_cron_chain_carries_results_and_failures_until_cancelled(
         for h, nxt in zip(closed, runs[1:4], strict=True):
             last_event = (await h.fetch_history()).events[-1]
             assert last_event.attributes["new_execution_run_id"] == nxt.run_id
-        # Each closed run's own result() does not follow when asked not to.
-        assert await closed[0].result(follow_runs=False) == 1
+        # As Temporal reports it, a closed cron run continued as new to a caller of
+        # result() that does not follow runs.
+        with pytest.raises(WorkflowContinuedAsNewError) as continued:
+            await closed[0].result(follow_runs=False)
+        assert continued.value.new_execution_run_id == runs[1].run_id
 
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as failure:
