@@ -251,9 +251,14 @@ def find_open_run(tx: Tx, workflow_id: str, run_id: str | None,
                   lock: bool = True) -> tuple[str, str]:
     suffix = tx.dialect.for_update if lock else ""
     if run_id is None:
-        row = tx.one("SELECT run_id, task_queue, status FROM executions "
-                     "WHERE workflow_id = ? ORDER BY start_time DESC LIMIT 1"
-                     + suffix, (workflow_id,))
+        latest = ("SELECT run_id, task_queue, status FROM executions "
+                  "WHERE workflow_id = ? ORDER BY start_time DESC LIMIT 1" + suffix)
+        row = tx.one(latest, (workflow_id,))
+        if lock and row is not None and row[2] != ExecutionStatus.RUNNING:
+            # Waiting for the lock, the statement saw the run another transaction was closing
+            # while it started the next one (a cron run, a continue-as-new); a fresh
+            # statement sees that next run.
+            row = tx.one(latest, (workflow_id,))
     else:
         row = tx.one("SELECT run_id, task_queue, status FROM executions "
                      "WHERE run_id = ? AND workflow_id = ?" + suffix,
