@@ -750,6 +750,11 @@ async def start_child_workflow(
             raise TypeError(f"start_child_workflow({workflow!r}): not a @workflow.defn class "
                             "or @workflow.run method, nor a workflow type name")
         name, hinted = definition.name, definition.return_type_hint
+    if _.get("cron_schedule"):
+        # Refused rather than ignored: a child that silently ran once would be worse.
+        raise ValueError(f"start_child_workflow({name!r}, cron_schedule="
+                         f"{_['cron_schedule']!r}): cron child workflows are not supported "
+                         "yet; start the cron workflow from a client, or use a schedule")
     return await _api.current().outbound.start_child_workflow(_StartChildWorkflowInput(
         workflow=name, args=_merge_args(arg, args, ()), id=id,
         task_queue=task_queue, result_type=result_type or hinted,

@@ -144,3 +144,23 @@ async def test_bad_cron_schedule_is_refused(client: Client, task_queue: str) -> 
     with pytest.raises(ValueError, match="cron_schedule='61 \\* \\* \\* \\*'"):
         await client.start_workflow(CronWaitsForever.run, id="bad-cron", task_queue=task_queue,
                                     cron_schedule="61 * * * *")
+
+
+@workflow.defn
+class StartsCronChild:
+    @workflow.run
+    async def run(self) -> str:
+        try:
+            await workflow.start_child_workflow(CronWaitsForever.run, id="child",
+                                                cron_schedule="* * * * *")
+        except ValueError as error:
+            return str(error)
+        return "started"
+
+
+async def test_cron_child_workflows_are_refused(client: Client, task_queue: str) -> None:
+    async with Worker(client, task_queue=task_queue,
+                      workflows=[StartsCronChild, CronWaitsForever]):
+        message = await client.execute_workflow(StartsCronChild.run, id=f"p-{uuid.uuid4()}",
+                                                task_queue=task_queue)
+    assert "cron child workflows are not supported yet" in message
