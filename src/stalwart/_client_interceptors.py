@@ -41,6 +41,7 @@ class StartWorkflowInput:
     ret_type: Any
     headers: dict[str, Payload] = field(default_factory=dict)
     cron_schedule: str = ""
+    priority: Any = None
 
 
 @dataclass

@@ -125,10 +125,12 @@ from ._workflow_extras import (
     SelfType,
 )
 from .common import (
+    Priority,
     QueryRejectCondition,
     RetryPolicy,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
+    _priority_key,
 )
 from .converter import DataConverter, _payload_from_json, _payload_to_json, headers_to_json
 from .exceptions import (
@@ -379,7 +381,8 @@ class Client:
         retry_policy: RetryPolicy | None = None, result_type: type | None = None,
         start_signal: str | None = None, start_signal_args: Sequence[Any] = (),
         search_attributes: TypedSearchAttributes | Mapping[str, Sequence[Any]] | None = None,
-        memo: Mapping[str, Any] | None = None, cron_schedule: str = "", **_: Any,
+        memo: Mapping[str, Any] | None = None, cron_schedule: str = "",
+        priority: Priority | None = None, **_: Any,
     ) -> WorkflowHandle[Any]:
         """Start a workflow and return a handle to it.
 
@@ -417,7 +420,7 @@ class Client:
             id_reuse_policy=int(id_reuse_policy), id_conflict_policy=int(id_conflict_policy),
             search_attributes=search_attributes, memo=memo, start_signal=start_signal,
             start_signal_args=list(start_signal_args), ret_type=result_type or hinted_result,
-            cron_schedule=cron_schedule))
+            cron_schedule=cron_schedule, priority=priority))
 
     async def _start_workflow_impl(self, input: StartWorkflowInput) -> WorkflowHandle[Any]:
         name, task_queue = input.workflow, input.task_queue
@@ -437,6 +440,7 @@ class Client:
                   for key, value in (input.memo or {}).items()} or None,
             header=headers_to_json(input.headers) or None,
         )
+        request.priority = _priority_key(input.priority, f"start_workflow({name!r})")
         eager_worker = None
         if input.cron_schedule:
             now = self._clock.now()

@@ -218,6 +218,16 @@ class Priority:
 Priority.default = Priority()
 
 
+def _priority_key(priority: Any, where: str) -> int | None:
+    """The ``priority_key`` the store orders claiming by (None: inherit, else the default)."""
+    if priority is None:
+        return None
+    if not isinstance(priority, Priority):
+        raise TypeError(f"{where}: priority must be a stalwart.common.Priority, e.g. "
+                        f"Priority(priority_key=1), got {type(priority).__name__}")
+    return priority.priority_key
+
+
 class ActivityIDReusePolicy(IntEnum):
     UNSPECIFIED = 0
     ALLOW_DUPLICATE = 1

@@ -480,7 +480,7 @@ def start_activity(
         schedule_to_start_timeout=schedule_to_start_timeout,
         start_to_close_timeout=start_to_close_timeout, heartbeat_timeout=heartbeat_timeout,
         retry_policy=retry_policy, cancellation_type=int(cancellation_type),
-        activity_id=activity_id, summary=summary, local=False)
+        activity_id=activity_id, summary=summary, local=False, priority=priority)
 
 
 def _start_activity(activity: Any, args: list[Any], *, local: bool, **options: Any
@@ -520,7 +520,7 @@ async def execute_activity(
         schedule_to_start_timeout=schedule_to_start_timeout,
         start_to_close_timeout=start_to_close_timeout, heartbeat_timeout=heartbeat_timeout,
         retry_policy=retry_policy, cancellation_type=cancellation_type, activity_id=activity_id,
-        summary=summary,
+        summary=summary, priority=priority,
     )
 
 
@@ -761,7 +761,7 @@ async def start_child_workflow(
         cancellation_type=int(cancellation_type),
         parent_close_policy=int(parent_close_policy) or 1,
         execution_timeout=execution_timeout or run_timeout,
-        id_reuse_policy=int(id_reuse_policy or 1), headers={}))
+        id_reuse_policy=int(id_reuse_policy or 1), headers={}, priority=_.get("priority")))
 
 
 async def execute_child_workflow(workflow: Any, arg: Any = _NO_ARG, *,

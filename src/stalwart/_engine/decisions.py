@@ -44,7 +44,7 @@ CLOSE_STATUS: dict[str, ExecutionStatus] = {
 # The command attributes an activity task keeps as its options.
 ACTIVITY_OPTIONS = ("schedule_to_close_timeout", "schedule_to_start_timeout",
                     "start_to_close_timeout", "heartbeat_timeout", "retry_policy",
-                    "cancellation_type", "local", "header")
+                    "cancellation_type", "local", "header", "priority")
 
 
 @dataclass
@@ -123,7 +123,8 @@ def _start_child(attrs: dict[str, Any], context: TaskContext) -> StartChild:
         random_seed=attrs["random_seed"], execution_timeout=attrs.get("execution_timeout"),
         identity=context.identity, parent_workflow_id=context.workflow_id,
         parent_run_id=context.run_id, parent_seq=attrs["seq"],
-        parent_close_policy=attrs.get("parent_close_policy") or 1))
+        parent_close_policy=attrs.get("parent_close_policy") or 1,
+        priority=attrs.get("priority")))
 
 
 def _signal_external(attrs: dict[str, Any], context: TaskContext) -> SignalExternal:

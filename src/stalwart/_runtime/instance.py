@@ -22,7 +22,7 @@ from .. import exceptions as exc
 from .._model import search_attributes as sa
 from .._model.definitions import ActivityDefinition, get_activity_definition
 from .._model.events import Command, EventType, HistoryEvent
-from ..common import RawValue, RetryPolicy
+from ..common import RawValue, RetryPolicy, _priority_key
 from ..converter import (
     DataConverter,
     Payload,
@@ -475,9 +475,11 @@ class WorkflowInstance:
         heartbeat_timeout: timedelta | None, retry_policy: RetryPolicy | None,
         cancellation_type: int, activity_id: str | None, summary: str | None,
         local: bool = False, headers: Mapping[str, Payload] | None = None,
+        priority: Any = None,
     ) -> ActivityHandle:
         self._check_active()
         name, definition = activity_name(activity)
+        priority_key = _priority_key(priority, f"execute_activity({name!r})")
         if result_type is None and definition is not None:
             result_type = definition.return_type_hint
         if start_to_close_timeout is None and schedule_to_close_timeout is None and \
@@ -520,6 +522,7 @@ class WorkflowInstance:
             **({"summary": summary} if summary else {}),
             **({"local": True} if local else {}),
             **({"header": headers_to_json(headers)} if headers else {}),
+            **({"priority": priority_key} if priority_key is not None else {}),
         }))
         handle = ActivityHandle(self, seq, result_type, cancellation_type, name,
                                 activity_id or str(seq))

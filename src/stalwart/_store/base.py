@@ -59,6 +59,13 @@ class StartWorkflowRequest:
     initiator: str | None = None
     last_completion_result: list[dict[str, Any]] | None = None
     continued_failure: dict[str, Any] | None = None
+    # Temporal's Priority.priority_key: lower is claimed first; None inherits the parent's
+    # (or the previous run's), else DEFAULT_PRIORITY.
+    priority: int | None = None
+
+
+# Temporal's default priority key: the middle of its default range 1-5.
+DEFAULT_PRIORITY = 3
 
 
 def started_attributes(request: StartWorkflowRequest) -> dict[str, Any]:
@@ -81,6 +88,7 @@ def started_attributes(request: StartWorkflowRequest) -> dict[str, Any]:
         **({"first_workflow_task_backoff": request.first_task_backoff}
            if request.first_task_backoff else {}),
         **({"initiator": request.initiator} if request.initiator else {}),
+        **({"priority": request.priority} if request.priority is not None else {}),
         **({"last_completion_result": request.last_completion_result}
            if request.last_completion_result is not None else {}),
         **({"continued_failure": request.continued_failure}

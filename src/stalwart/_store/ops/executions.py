@@ -7,6 +7,7 @@ from typing import Any
 from ... import exceptions as exc
 from ..._model.events import EventType, HistoryEvent
 from ..base import (
+    DEFAULT_PRIORITY,
     ExecutionRow,
     ExecutionStatus,
     InboxEvent,
@@ -79,26 +80,38 @@ def append_event(tx: Tx, run_id: str, event_id: int, event_type: str,
            (run_id, event_id, event_type, timestamp, dumps(attributes)))
 
 
+# A run's workflow tasks are claimed at the run's priority.
+RUN_PRIORITY = "(SELECT priority FROM executions WHERE run_id = ?)"
+
+
 def ensure_workflow_task(tx: Tx, run_id: str,
                          task_queue: str, now: float, affinity: str | None) -> None:
     tx.run(
-        "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
-        (run_id, task_queue, now, affinity))
+        "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity, priority) "
+        f"VALUES (?, ?, ?, ?, {RUN_PRIORITY}) ON CONFLICT (run_id) DO NOTHING",
+        (run_id, task_queue, now, affinity, run_id))
     tx.wake("workflow_task", task_queue)
 
 
 def insert_execution(tx: Tx, request: StartWorkflowRequest,
                      now: float, deadline: float | None) -> None:
     first_run_id = request.first_run_id or request.run_id
+    priority = request.priority
+    if priority is None and request.parent_run_id is not None:
+        # As in Temporal, a child without its own priority takes its parent's.
+        parent = tx.one("SELECT priority FROM executions WHERE run_id = ?",
+                        (request.parent_run_id,))
+        priority = parent[0] if parent is not None else None
+    if priority is None:
+        priority = DEFAULT_PRIORITY
     tx.run(
-        f"INSERT INTO executions ({EXECUTION_COLUMNS}, parent_seq, parent_close_policy) "
-        "VALUES (?, ?, ?, ?, 1, ?, NULL, ?, ?, NULL, 2, NULL, NULL, ?, ?, ?, NULL, "
-        "?, ?, ?)",
+        f"INSERT INTO executions ({EXECUTION_COLUMNS}, parent_seq, parent_close_policy, "
+        "priority) VALUES (?, ?, ?, ?, 1, ?, NULL, ?, ?, NULL, 2, NULL, NULL, ?, ?, ?, NULL, "
+        "?, ?, ?, ?)",
         (request.run_id, request.workflow_id, request.workflow_type, request.task_queue, now,
          first_run_id, request.continued_run_id, deadline, request.parent_workflow_id,
          request.parent_run_id, dumps(request.memo) if request.memo else None,
-         request.parent_seq, request.parent_close_policy))
+         request.parent_seq, request.parent_close_policy, priority))
     if request.search_attributes:
         write_search_attributes(tx, request.run_id, request.search_attributes)
     append_event(tx, request.run_id, 1, EventType.WORKFLOW_EXECUTION_STARTED, now,
@@ -111,16 +124,17 @@ def insert_execution(tx: Tx, request: StartWorkflowRequest,
     if request.first_task_backoff:
         # A cron run: its first workflow task waits for the schedule's next time.
         visible_at = now + request.first_task_backoff
-        tx.run("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity) "
-               "VALUES (?, ?, ?, NULL)", (request.run_id, request.task_queue, visible_at))
+        tx.run("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity, "
+               "priority) VALUES (?, ?, ?, NULL, ?)",
+               (request.run_id, request.task_queue, visible_at, priority))
         tx.due(visible_at)
     elif request.eager_worker_id is None:
         ensure_workflow_task(tx, request.run_id, request.task_queue, now, None)
     else:
         # Taken at once by a worker in the starting process: no poller needs waking.
         tx.run("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, "
-               "affinity) VALUES (?, ?, ?, ?)",
-               (request.run_id, request.task_queue, now, request.eager_worker_id))
+               "affinity, priority) VALUES (?, ?, ?, ?, ?)",
+               (request.run_id, request.task_queue, now, request.eager_worker_id, priority))
 
 
 def start_workflow(tx: Tx, request: StartWorkflowRequest,

@@ -1,0 +1,11 @@
+-- Task priority (Temporal's Priority.priority_key): a lower key is claimed first; 3, the middle
+-- of Temporal's default range 1-5, when none is given. A run keeps its priority; its workflow
+-- tasks and (unless they set their own) its activities are claimed at it.
+ALTER TABLE executions {add_column} priority INTEGER NOT NULL DEFAULT 3;
+ALTER TABLE workflow_tasks {add_column} priority INTEGER NOT NULL DEFAULT 3;
+ALTER TABLE activity_tasks {add_column} priority INTEGER NOT NULL DEFAULT 3;
+-- Claiming reads ready tasks of one queue in (priority, visible_at) order.
+CREATE INDEX IF NOT EXISTS workflow_tasks_ready_by_priority
+    ON workflow_tasks (task_queue, priority, visible_at) WHERE lease_owner IS NULL;
+CREATE INDEX IF NOT EXISTS activity_tasks_ready_by_priority
+    ON activity_tasks (task_queue, priority, visible_at) WHERE lease_owner IS NULL;
