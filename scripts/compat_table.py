@@ -71,7 +71,8 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("worker", "UnsandboxedWorkflowRunner"): (None, "the only way Stalwart runs workflows"),
     ("worker", "StartLocalActivityInput"): (None, "the same type as `StartActivityInput`"),
     ("worker", "SlotInfo"): (NOT_YET, "custom slot suppliers are accepted, not driven"),
-    ("common", "Priority"): (None, "accepted; task claiming does not order by it yet"),
+    ("common", "Priority"): (None, "`priority_key` orders task claiming; fairness is not yet "
+                                   "applied"),
     ("workflow", "register_random_seed_callback"): (
         None, "kept; a run's seed never changes in Stalwart, so it is never called"),
     ("workflow", "extern_functions"): (WILL_NOT, NO_SANDBOX),

@@ -195,8 +195,10 @@ class QueryRejectCondition(IntEnum):
 class Priority:
     """Relative ordering of backlogged tasks (mirrors ``temporalio.common.Priority``).
 
-    Accepted wherever temporalio accepts it. Stalwart does not order task claiming by it yet:
-    tasks are claimed in the order they became ready.
+    Of the tasks ready on a task queue, the lowest ``priority_key`` is claimed first (1 is the
+    highest priority); without one, an activity takes its workflow's priority, a child its
+    parent's, and a workflow 3 (the middle of Temporal's default range 1-5). The fairness
+    fields are accepted and not yet applied.
     """
 
     priority_key: int | None = None
