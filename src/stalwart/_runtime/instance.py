@@ -22,7 +22,7 @@ from .. import exceptions as exc
 from .._model import search_attributes as sa
 from .._model.definitions import ActivityDefinition, get_activity_definition
 from .._model.events import Command, EventType, HistoryEvent
-from ..common import RawValue, RetryPolicy, _priority_key
+from ..common import Priority, RawValue, RetryPolicy, _priority_key
 from ..converter import (
     DataConverter,
     Payload,
@@ -283,6 +283,7 @@ class WorkflowInstance:
             run_timeout=None, task_timeout=timedelta(seconds=10), retry_policy=None,
             cron_schedule=attrs.get("cron_schedule"),
             parent=ParentInfo(**parent) if parent else None,
+            priority=Priority(priority_key=attrs.get("priority")),
             _history_length=lambda: self._history_length,
             typed_search_attributes=sa.from_store(attrs.get("search_attributes")),
             _search_attributes_store=dict(attrs.get("search_attributes") or {}),

@@ -39,7 +39,7 @@ class _Run:
     task_queue: str
     first_run_id: str
     deadline: float | None
-    priority: int
+    priority: int | None  # as given to the run or its parent; None: the default
     worker_id: str
     now: float
     result: CompletionResult
@@ -150,7 +150,7 @@ def _apply_schedule_activity(tx: Tx, run: _Run, activity: base.ScheduleActivity)
             dumps(activity.options), now, now, now,
             run.worker_id if activity.eager else None, started_at, deadline,
             # As in Temporal, an activity without its own priority takes its workflow's.
-            activity.options.get("priority") or run.priority))
+            activity.options.get("priority") or run.priority or base.DEFAULT_PRIORITY))
     if activity.eager:
         run.result.eager_activities.append(ActivityTaskClaim(
             run_id=run.run_id, seq=activity.seq, workflow_id=run.workflow_id,
@@ -210,6 +210,7 @@ def _apply_close(tx: Tx, run: _Run, close: base.CloseRun) -> None:
         timeout = next_run.execution_timeout
         next_run = dataclasses.replace(
             next_run, first_run_id=run.first_run_id, **parent_of(tx, run.run_id),
+            # The next run keeps the chain's priority.
             priority=next_run.priority if next_run.priority is not None else run.priority)
         insert_execution(tx, next_run, run.now, run.now + timeout if timeout else run.deadline)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ... import exceptions as exc
@@ -81,7 +82,7 @@ def append_event(tx: Tx, run_id: str, event_id: int, event_type: str,
 
 
 # A run's workflow tasks are claimed at the run's priority.
-RUN_PRIORITY = "(SELECT priority FROM executions WHERE run_id = ?)"
+RUN_PRIORITY = f"COALESCE((SELECT priority FROM executions WHERE run_id = ?), {DEFAULT_PRIORITY})"
 
 
 def ensure_workflow_task(tx: Tx, run_id: str,
@@ -102,8 +103,9 @@ def insert_execution(tx: Tx, request: StartWorkflowRequest,
         parent = tx.one("SELECT priority FROM executions WHERE run_id = ?",
                         (request.parent_run_id,))
         priority = parent[0] if parent is not None else None
-    if priority is None:
-        priority = DEFAULT_PRIORITY
+        # The child's started event reports the priority it inherited, as Temporal's does.
+        request = dataclasses.replace(request, priority=priority)
+    task_priority = DEFAULT_PRIORITY if priority is None else priority
     tx.run(
         f"INSERT INTO executions ({EXECUTION_COLUMNS}, parent_seq, parent_close_policy, "
         "priority) VALUES (?, ?, ?, ?, 1, ?, NULL, ?, ?, NULL, 2, NULL, NULL, ?, ?, ?, NULL, "
@@ -126,7 +128,7 @@ def insert_execution(tx: Tx, request: StartWorkflowRequest,
         visible_at = now + request.first_task_backoff
         tx.run("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity, "
                "priority) VALUES (?, ?, ?, NULL, ?)",
-               (request.run_id, request.task_queue, visible_at, priority))
+               (request.run_id, request.task_queue, visible_at, task_priority))
         tx.due(visible_at)
     elif request.eager_worker_id is None:
         ensure_workflow_task(tx, request.run_id, request.task_queue, now, None)
@@ -134,7 +136,8 @@ def insert_execution(tx: Tx, request: StartWorkflowRequest,
         # Taken at once by a worker in the starting process: no poller needs waking.
         tx.run("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, "
                "affinity, priority) VALUES (?, ?, ?, ?, ?)",
-               (request.run_id, request.task_queue, now, request.eager_worker_id, priority))
+               (request.run_id, request.task_queue, now, request.eager_worker_id,
+                task_priority))
 
 
 def start_workflow(tx: Tx, request: StartWorkflowRequest,
