@@ -94,9 +94,11 @@ class WorkerProcess:
     a log file so that failures can be shown.
     """
 
-    def __init__(self, module: str, args: Sequence[str], log_path: Path) -> None:
+    def __init__(self, module: str, args: Sequence[str], log_path: Path,
+                 env: dict[str, str] | None = None) -> None:
         self.module = module
         self.args = list(args)
+        self.env = dict(env or {})
         self.log_path = log_path
         self.process: asyncio.subprocess.Process | None = None
         self.spawned_at = 0.0
@@ -108,7 +110,7 @@ class WorkerProcess:
         return self.process.pid
 
     async def start(self, ready_timeout: float = 60.0) -> None:
-        env = dict(os.environ)
+        env = {**os.environ, **self.env}
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
         with self.log_path.open("ab") as log:

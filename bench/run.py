@@ -24,6 +24,7 @@ import stalwart
 from ._common import Config
 from .workloads import (
     agent_load,
+    agent_processes,
     b1_latency,
     b2_throughput,
     b3_fanout,
@@ -31,12 +32,14 @@ from .workloads import (
     b5_parked,
     b6_long_history,
     floor,
+    kill_handover,
+    pg_step_cost,
     scale_out,
 )
 
 WORKLOADS: dict[str, ModuleType] = {m.NAME: m for m in (
     floor, b1_latency, b2_throughput, b3_fanout, b4_recovery, b5_parked, b6_long_history,
-    scale_out, agent_load)}
+    scale_out, agent_load, agent_processes, kill_handover, pg_step_cost)}
 STORES = ("sqlite", "postgres")
 
 
@@ -81,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in names:
                 if options.store == "postgres" and name == "floor":
                     continue  # the fsync floor is a SQLite measurement
+                if options.store == "sqlite" and name == "PG_step_cost":
+                    continue  # it counts what the PostgreSQL driver sends
                 if not options.json:
                     print(f"bench: running {name} ({'short' if options.short else 'full'}, "
                           f"run {repetition + 1}/{options.repeat})", file=sys.stderr)

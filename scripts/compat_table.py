@@ -30,12 +30,15 @@ OUTPUT = ROOT / "docs" / "compatibility.md"
 
 MODULES = [
     "workflow", "activity", "client", "worker", "common", "exceptions", "converter", "testing",
-    "contrib.openai_agents", "contrib.pydantic", "contrib.opentelemetry",
+    "plugin", "contrib.openai_agents", "contrib.openai_agents.workflow",
+    "contrib.openai_agents.testing", "contrib.pydantic", "contrib.opentelemetry",
 ]
 
 SUPPORTED, NOT_YET, WILL_NOT = "supported", "not yet", "will not"
 
 NO_SANDBOX = "no import sandbox: Stalwart checks determinism while the workflow runs"
+AGENT_ENV_REFS = "worker environment references for hosted tools"
+AGENT_SANDBOX = "Agents SDK sandbox agents (remote sandboxes) are not supported"
 NO_SERVER = ("no gRPC service layer: `Client.connect` takes a store URL, so there is no server "
              "connection to configure (TLS, keep-alive, proxies, retries, RPC metadata)")
 NO_CLOUD = "Temporal Cloud operations: there is no cloud service behind a store"
@@ -85,10 +88,38 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("worker", "WorkerTuner"): (None, "slot suppliers become the worker's concurrency limits"),
     ("contrib.pydantic", "pydantic_data_converter"): (
         None, "needs the `pydantic` extra"),
+    ("client", "ClientConfig.service_client"): (
+        WILL_NOT, "the config holds the `store` instead of a service client"),
+    ("client", "ConnectConfig.identity"): (None, "Stalwart's ConnectConfig: `target_url`, "
+                                                 "`identity`"),
+    ("client", "Plugin.connect_service_client"): (
+        None, "wraps opening the store (`ConnectConfig.target_url`), not a server connection"),
+    ("plugin", "SimplePlugin"): (
+        None, "`workflow_runner` is kept in the config but has no effect (no sandbox); "
+              "Nexus handlers are refused"),
+    ("contrib.openai_agents", "OpenAIAgentsPlugin"): (
+        None, "tracing is off inside workflows; `stream_store=` is a Stalwart addition"),
+    ("contrib.openai_agents", "OpenAIAgentsPlugin.tracing_context"): (
+        WILL_NOT, "Agents SDK tracing is off inside Stalwart workflows"),
+    ("contrib.openai_agents", "AllowAllWorkerEnvVars"): (NOT_YET, AGENT_ENV_REFS),
+    ("contrib.openai_agents", "temporal_worker_env_ref"): (NOT_YET, AGENT_ENV_REFS),
+    ("contrib.openai_agents", "TemporalWorkerEnvValue"): (NOT_YET, AGENT_ENV_REFS),
+    ("contrib.openai_agents", "ModelActivityParameters"): (
+        None, "streaming needs no `streaming_topic` (it labels events); versioning_intent "
+              "and priority are accepted and ignored"),
+    ("contrib.openai_agents.workflow", "temporal_mcp_server"): (
+        None, "with `OpenAIAgentsPlugin(mcp_servers={name: factory})`; resources too"),
+    ("contrib.openai_agents.workflow", "temporal_sandbox_client"): (WILL_NOT, AGENT_SANDBOX),
+    ("contrib.openai_agents", "SandboxClientProvider"): (WILL_NOT, AGENT_SANDBOX),
+    ("contrib.openai_agents.workflow", "nexus_operation_as_tool"): (
+        WILL_NOT, "Stalwart has no Nexus; use activity_as_tool"),
+    ("contrib.openai_agents.testing", "TestModel.stream_response"): (
+        None, "raises, as in Temporal's; streamed runs are tested against an HTTP stand-in"),
 }
 
 # Hand-kept: applied, in order, to names Stalwart does not have.
 PATTERNS: list[tuple[str, str, str]] = [
+    (r"^(ConnectConfig|ClientConnectConfig)(\.|$)", WILL_NOT, NO_SERVER),
     (r"(?i)sandbox", WILL_NOT, NO_SANDBOX),
     (r"(?i)(^|\.)(TLSConfig|KeepAliveConfig|HttpConnectProxyConfig|RetryConfig|ConnectConfig"
      r"|ServiceClient|.*Service|service_client|.*_service|rpc_metadata|rpc_timeout|api_key"
@@ -110,7 +141,7 @@ PATTERNS: list[tuple[str, str, str]] = [
      r"|AutoUpgradeVersioning|TaskReachability|Reachability|WorkerVersion)", WILL_NOT,
      NO_VERSIONING),
     (r"(?i)schedule", NOT_YET, "schedules"),
-    (r"(?i)(interceptor|plugin)", NOT_YET, "interceptors and plugins"),
+    (r"(?i)interceptor", NOT_YET, "interceptors"),
     (r"(?i)(metric|telemetry)", NOT_YET, "metrics"),
 ]
 
@@ -179,7 +210,18 @@ def _load(package: str, name: str) -> Side:
         # temporalio.workflow's __all__ lists some private names for its own modules' sake.
         return Side(True, sorted(str(n) for n in exported if not str(n).startswith("_")),
                     module)
-    return Side(True, sorted(_source_definitions(path)), module)
+    names = _source_definitions(path) or _star_reexports(path, module)
+    return Side(True, sorted(names), module)
+
+
+def _star_reexports(path: Path, module: ModuleType) -> list[str]:
+    """For a shim that only does ``from other import *`` (temporalio.contrib.openai_agents'
+    submodules forward to temporalio.openai_agents): the names ``other`` itself defines."""
+    sources = [node.module for node in ast.parse(path.read_text(), str(path)).body
+               if isinstance(node, ast.ImportFrom) and node.module
+               and any(alias.name == "*" for alias in node.names)]
+    return [name for name, value in vars(module).items() if not name.startswith("_")
+            and getattr(value, "__module__", None) in sources]
 
 
 def _members(cls: type, root: str) -> set[str]:

@@ -23,6 +23,13 @@ EXPECTED_KEYS = {
     "B6_long_history": {"activities", "total_s", "ms_per_activity", "replay_ms"},
     "SCALE_processes": {"p1_activities_per_s", "p2_activities_per_s", "p4_activities_per_s"},
     "AGENT_load": {"workflows", "wall_s", "steps_per_s", "finish_overhead_p99_s"},
+    "AGENT_processes": {"p1_wall_s", "p2_wall_s", "p4_wall_s", "p4_worker_rss_peak_mib"},
+    "KILL_handover": {"same_host_p50_s", "same_host_p99_s", "other_host_p50_s",
+                      "other_host_p99_s"},
+}
+# PostgreSQL only.
+POSTGRES_KEYS = {
+    "PG_step_cost": {"sequential_one_activity", "concurrent_many_activities"},
 }
 COMMON_KEYS = {"workload", "store", "python", "stalwart"}
 
@@ -57,7 +64,12 @@ def test_bench_short_suite_runs_on_postgres() -> None:
         env={**os.environ, "STALWART_BENCH_POSTGRES_URL": url})
     assert completed.returncode == 0, completed.stderr
     lines = [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
-    assert {line["workload"] for line in lines} == set(EXPECTED_KEYS) - {"floor"}
+    expected = (set(EXPECTED_KEYS) | set(POSTGRES_KEYS)) - {"floor"}
+    assert {line["workload"] for line in lines} == expected
     assert all(line["store"] == "postgres" and "error" not in line for line in lines)
     by_name = {line["workload"]: line for line in lines}
+    for name, keys in POSTGRES_KEYS.items():
+        assert keys <= set(by_name[name]), by_name[name]
+    step = by_name["PG_step_cost"]["concurrent_many_activities"]
+    assert step["statements_per_activity"] > 0 and step["round_trips_per_activity"] > 0
     assert by_name["B4_recovery"]["completed_activities_rerun"] == 0

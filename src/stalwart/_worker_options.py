@@ -176,3 +176,4 @@ class ReplayerConfig(TypedDict, total=False):
     data_converter: Any
     interceptors: Sequence[Any]
     identity: str | None
+    workflow_failure_exception_types: Sequence[type[BaseException]]

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from enum import IntEnum
-from typing import Any, Generic, TypedDict, TypeVar
+from typing import Any, Generic, TypeVar
 
 from . import _client_messages as _messages
 from . import exceptions as exc
@@ -76,6 +76,9 @@ from ._engine.metrics import METRICS
 from ._model import search_attributes as _sa
 from ._model.list_filter import parse_list_query
 from ._model.search_attributes import TypedSearchAttributes
+from ._plugin_client import ClientConfig, ConnectConfig, Plugin
+from ._plugin_client import configure_client as _configure_client
+from ._plugin_client import connect_store as _connect_store
 from ._runtime.definitions import get_workflow_definition
 from ._schedules import (
     Schedule,
@@ -162,6 +165,7 @@ __all__ = [
     "Client",
     "ClientConfig",
     "CompleteAsyncActivityInput",
+    "ConnectConfig",
     "CountWorkflowsInput",
     "CreateScheduleInput",
     "DataConverter",
@@ -183,6 +187,7 @@ __all__ = [
     "ParamType",
     "PauseScheduleInput",
     "PendingActivityState",
+    "Plugin",
     "QueryWorkflowInput",
     "RPCError",
     "RPCStatusCode",
@@ -282,66 +287,71 @@ def _workflow_name_and_result_type(workflow: Any) -> tuple[str, Any]:
     return definition.name, definition.return_type_hint
 
 
-class ClientConfig(TypedDict, total=False):
-    """The client's options as a dict (temporalio's ``ClientConfig``, with the store in place
-    of the service client): ``Client(**client.config())`` makes another client like it."""
-
-    store: Store
-    namespace: str
-    data_converter: DataConverter
-    interceptors: Sequence[Any]
-    identity: str | None
-    default_workflow_query_reject_condition: Any
-
-
 class Client:
     """A connection to a Stalwart store. Create with :meth:`connect`."""
 
     def __init__(self, store: Store, *, namespace: str = "default",
                  data_converter: DataConverter = DataConverter.default,
                  identity: str | None = None, interceptors: Sequence[Any] = (),
-                 default_workflow_query_reject_condition: Any = None, **_: Any) -> None:
-        self._store = store
-        self._default_query_reject_condition = default_workflow_query_reject_condition
+                 default_workflow_query_reject_condition: Any = None,
+                 plugins: Sequence[Plugin] = (), **_: Any) -> None:
+        for plugin in plugins:
+            if not isinstance(plugin, Plugin):
+                raise TypeError(f"Client plugins=[...] entry {plugin!r} is not a "
+                                "stalwart.client.Plugin")
+        config = ClientConfig(
+            store=store, namespace=namespace, data_converter=data_converter,
+            plugins=list(plugins), interceptors=list(interceptors), identity=identity,
+            default_workflow_query_reject_condition=default_workflow_query_reject_condition)
+        self._initial_config = config.copy()
+        self._init_from_config(_configure_client(plugins, config))
+
+    def _init_from_config(self, config: ClientConfig) -> None:
+        self._config = config
+        self._store = config["store"]
+        self._default_query_reject_condition = config.get(
+            "default_workflow_query_reject_condition")
         self._clock: Clock = Clock()
         self._workers: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._interceptors: list[Any] = list(interceptors)
+        self._interceptors: list[Any] = list(config["interceptors"])
         outbound: OutboundInterceptor = _ClientRoot(self)
         for interceptor in reversed(self._interceptors):
             if isinstance(interceptor, Interceptor):
                 outbound = interceptor.intercept_client(outbound)
         self._outbound = outbound
-        self._namespace = namespace
-        self._data_converter = data_converter
+        self._namespace = config["namespace"]
+        self._data_converter = config["data_converter"]
         import os
         import socket
 
-        self._identity = identity or f"{os.getpid()}@{socket.gethostname()}"
+        self._identity = config["identity"] or f"{os.getpid()}@{socket.gethostname()}"
 
     @staticmethod
     async def connect(target_url: str | None = None, *, namespace: str = "default",
                       data_converter: DataConverter = DataConverter.default,
                       identity: str | None = None, interceptors: Sequence[Any] = (),
                       default_workflow_query_reject_condition: Any = None,
-                      **_: Any) -> Client:
+                      plugins: Sequence[Plugin] = (), **_: Any) -> Client:
         """Open the store at ``target_url``.
 
         Args:
             target_url: ``sqlite:///path/to/file.db``. Without it, ``STALWART_URL`` is used,
                 else ``stalwart.db`` in the working directory.
+            plugins: Client plugins, applied in order (the first wraps the others). Those that
+                are also worker plugins apply to every worker built from this client.
         """
-        store = await open_store(target_url)
+        store = await _connect_store(plugins, ConnectConfig(target_url, identity),
+                                     lambda config: open_store(config.target_url))
         return Client(store, namespace=namespace, data_converter=data_converter,
-                      identity=identity, interceptors=interceptors,
+                      identity=identity, interceptors=interceptors, plugins=plugins,
                       default_workflow_query_reject_condition=(
                           default_workflow_query_reject_condition))
 
-    def config(self) -> ClientConfig:
-        """This client's options; ``Client(**client.config())`` shares its store."""
-        return ClientConfig(
-            store=self._store, namespace=self._namespace, data_converter=self._data_converter,
-            interceptors=list(self._interceptors), identity=self._identity,
-            default_workflow_query_reject_condition=self._default_query_reject_condition)
+    def config(self, *, active_config: bool = False) -> ClientConfig:
+        """The configuration this client was created with (a shallow copy):
+        ``Client(**client.config())`` makes another client like it, on the same store; with
+        ``active_config``, the one in use after plugins changed it."""
+        return (self._config if active_config else self._initial_config).copy()
 
     @property
     def namespace(self) -> str:

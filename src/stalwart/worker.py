@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
+import inspect
 import logging
 import os
 import uuid
@@ -12,6 +14,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, TypedDict
 
+from . import _plugin_worker as _plugins
 from ._engine.activity_worker import ActivityWorker
 from ._engine.clock import Clock
 from ._engine.interceptors import (
@@ -26,6 +29,7 @@ from ._engine.replayer import Replayer, WorkflowReplayResult, WorkflowReplayResu
 from ._engine.sweeper import Sweeper
 from ._engine.workflow_worker import WorkflowWorker
 from ._model.definitions import ActivityDefinition, get_activity_definition
+from ._plugin_worker import Plugin
 from ._runtime import guard
 from ._runtime.definitions import WorkflowDefinition, get_workflow_definition
 from ._runtime.interceptors import (
@@ -72,6 +76,7 @@ __all__ = [
     "HandleSignalInput",
     "HandleUpdateInput",
     "Interceptor",
+    "Plugin",
     "PollerBehavior",
     "PollerBehaviorAutoscaling",
     "PollerBehaviorSimpleMaximum",
@@ -123,9 +128,16 @@ class WorkerConfig(TypedDict, total=False):
     tuner: WorkerTuner | None
     max_task_queue_activities_per_second: float | None
     graceful_shutdown_timeout: timedelta
+    default_activity_timeout: timedelta | None
+    retention: timedelta | None
+    clock: Clock | None
+    plugins: Sequence[Plugin]
+    workflow_failure_exception_types: Sequence[type[BaseException]]
 
 
-def _workflow_registry(workflows: Sequence[type]) -> dict[str, WorkflowDefinition]:
+def _workflow_registry(workflows: Sequence[type],
+                       failure_exception_types: Sequence[type[BaseException]] = (),
+                       ) -> dict[str, WorkflowDefinition]:
     registry: dict[str, WorkflowDefinition] = {}
     if workflows:
         guard.install()
@@ -136,6 +148,10 @@ def _workflow_registry(workflows: Sequence[type]) -> dict[str, WorkflowDefinitio
         if definition.name in registry:
             raise ValueError(f"two workflows are registered under the name {definition.name!r}")
         guard.check_workflow_class(cls)
+        if failure_exception_types:
+            # The worker's types fail every workflow it runs, on top of each class's own.
+            definition = dataclasses.replace(definition, failure_exception_types=(
+                *definition.failure_exception_types, *failure_exception_types))
         registry[definition.name] = definition
     return registry
 
@@ -183,6 +199,10 @@ class Worker:
             eagerly.
         retention: Stalwart addition: delete runs closed longer ago than this (checked once a
             minute); ``stalwart db cleanup --older-than`` does the same by hand.
+        plugins: Worker plugins (after the client's plugins that are worker plugins), applied
+            in order; the first wraps the others' ``run_worker``.
+        workflow_failure_exception_types: Exception types that fail any workflow this worker
+            runs (instead of failing the workflow task), on top of each class's own.
     """
 
     def __init__(
@@ -196,19 +216,49 @@ class Worker:
         interceptors: Sequence[Interceptor] = (), retention: timedelta | None = None,
         max_task_queue_activities_per_second: float | None = None,
         clock: Clock | None = None, tuner: WorkerTuner | None = None,
-        workflow_runner: WorkflowRunner | None = None, **options: Any,
+        workflow_runner: WorkflowRunner | None = None, plugins: Sequence[Plugin] = (),
+        workflow_failure_exception_types: Sequence[type[BaseException]] = (), **options: Any,
     ) -> None:
-        config: dict[str, Any] = dict(
+        # Options Stalwart has no use for (poller counts ...) are kept, so that
+        # ``Worker(**worker.config())`` and plugins see everything given.
+        config = WorkerConfig(**options)  # type: ignore[typeddict-item]
+        config.update(
             client=client, task_queue=task_queue, workflows=workflows, activities=activities,
             activity_executor=activity_executor,
             max_concurrent_activities=max_concurrent_activities,
             max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
             max_cached_workflows=max_cached_workflows,
             graceful_shutdown_timeout=graceful_shutdown_timeout, identity=identity,
-            interceptors=interceptors,
+            default_activity_timeout=default_activity_timeout, interceptors=interceptors,
+            retention=retention,
             max_task_queue_activities_per_second=max_task_queue_activities_per_second,
-            tuner=tuner, workflow_runner=workflow_runner, **options)
-        self._config = config
+            clock=clock, tuner=tuner, workflow_runner=workflow_runner, plugins=plugins,
+            workflow_failure_exception_types=workflow_failure_exception_types)
+        self._initial_config = config.copy()
+        self._plugins = _plugins.worker_plugins(client, plugins)
+        self._config = _plugins.configure_worker(self._plugins, config)
+        known: dict[str, Any] = {k: v for k, v in self._config.items() if k in _WORKER_ARGUMENTS}
+        self._init(**known)
+
+    def config(self, *, active_config: bool = False) -> WorkerConfig:
+        """The configuration this worker was created with (a shallow copy):
+        ``Worker(**worker.config())`` makes another like it; with ``active_config``, the one
+        in use after plugins changed it."""
+        return (self._config if active_config else self._initial_config).copy()
+
+    def _init(
+        self, client: Client, *, task_queue: str, workflows: Sequence[type] = (),
+        activities: Sequence[Callable[..., Any]] = (),
+        activity_executor: concurrent.futures.Executor | None = None,
+        max_concurrent_activities: int = 100, max_concurrent_workflow_tasks: int = 100,
+        max_cached_workflows: int = 1000,
+        graceful_shutdown_timeout: timedelta = timedelta(seconds=0),
+        identity: str | None = None, default_activity_timeout: timedelta | None = None,
+        interceptors: Sequence[Interceptor] = (), retention: timedelta | None = None,
+        max_task_queue_activities_per_second: float | None = None,
+        clock: Clock | None = None, tuner: WorkerTuner | None = None,
+        workflow_failure_exception_types: Sequence[type[BaseException]] = (),
+    ) -> None:
         if tuner is not None:
             if not isinstance(tuner, WorkerTuner):
                 raise TypeError(f"Worker tuner= must be a WorkerTuner, got {tuner!r}")
@@ -247,7 +297,8 @@ class Worker:
                             for i in all_interceptors) if cls is not None]
         self._workflow_worker = WorkflowWorker(
             store=store, task_queue=task_queue, worker_id=self._worker_id,
-            identity=self._identity, workflows=_workflow_registry(workflows),
+            identity=self._identity,
+            workflows=_workflow_registry(workflows, workflow_failure_exception_types),
             converter=converter, clock=self._clock,
             max_concurrent=max_concurrent_workflow_tasks, max_cached=max_cached_workflows,
             default_activity_timeout=default_activity_timeout,
@@ -276,13 +327,8 @@ class Worker:
         self._run_task: asyncio.Task[None] | None = None
         self._backlog_source: Any = None
         self._started = False
+        self._polling = asyncio.Event()
         self._done = asyncio.Event()
-
-    def config(self) -> WorkerConfig:
-        """The options this worker was created with; ``Worker(**worker.config())`` makes
-        another like it."""
-        config: WorkerConfig = dict(self._config)  # type: ignore[assignment]
-        return config
 
     @property
     def task_queue(self) -> str:
@@ -336,10 +382,17 @@ class Worker:
         if backlog is not None:
             self._backlog_source = lambda: backlog(self._clock.now())
             backlog_sources.append(self._backlog_source)
+        self._polling.set()
         logger.info("worker %s polling task queue %r", self._identity, self._task_queue)
 
     async def run(self) -> None:
-        """Run until :meth:`shutdown` is called (or the task running this is cancelled)."""
+        """Run until :meth:`shutdown` is called (or the task running this is cancelled).
+
+        Plugins' ``run_worker`` wrap the run, the first plugin outermost.
+        """
+        await _plugins.run_through(self._plugins, self, Worker._run)
+
+    async def _run(self) -> None:
         await self._start()
         try:
             await self._stopping.wait()
@@ -379,16 +432,35 @@ class Worker:
         logger.info("worker %s stopped", self._identity)
 
     async def __aenter__(self) -> Worker:
-        await self._start()
+        if not self._plugins:
+            await self._start()
 
-        async def wait_then_finish() -> None:
-            await self._stopping.wait()
-            await self._finish()
+            async def wait_then_finish() -> None:
+                await self._stopping.wait()
+                await self._finish()
 
-        self._run_task = asyncio.get_running_loop().create_task(wait_then_finish())
+            self._run_task = asyncio.get_running_loop().create_task(wait_then_finish())
+            return self
+        # Plugins wrap the whole run (their context must last as long as the worker), so the
+        # run goes in a task and this returns once the worker polls, or raises why it could not.
+        loop = asyncio.get_running_loop()
+        self._run_task = loop.create_task(self.run())
+        started = loop.create_task(self._polling.wait())
+        try:
+            await asyncio.wait({self._run_task, started}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            started.cancel()
+        if self._run_task.done():
+            self._run_task.result()
+            raise RuntimeError("the worker's plugins returned without running the worker")
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc_value: BaseException | None,
                         traceback: TracebackType | None) -> None:
         await self.shutdown()
+
+
+# What Worker._init takes; other config keys (Temporal-only options such as
+# ``workflow_runner``) stay in the config for plugins to read but configure nothing here.
+_WORKER_ARGUMENTS = frozenset(inspect.signature(Worker._init).parameters) - {"self"}

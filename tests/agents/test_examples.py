@@ -6,6 +6,7 @@ import pytest
 from examples.approval_agent import main as approval
 from examples.durable_chat import main as chat
 from examples.multi_agent import main as multi
+from examples.openai_agents_weather import main as openai_weather
 from examples.saga_payment_agent import main as saga
 
 
@@ -42,3 +43,12 @@ async def test_example_durable_chat_remembers_across_workers(
         capsys: pytest.CaptureFixture[str]) -> None:
     await chat.main()
     assert "Earlier you told me: 'My order #12 is late.'" in capsys.readouterr().out
+
+
+async def test_example_openai_agents_weather_streams_and_records_activities(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    await openai_weather.main()
+    out = capsys.readouterr().out
+    assert "streamed: In Paris right now it is sunny, 21C. Enjoy your walk!" in out
+    assert "activities: invoke_model_activity_streaming, get_weather, " \
+           "invoke_model_activity_streaming" in out

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from stalwart._engine.liveness import HOST_VARIABLE, LEASE_VARIABLE
 from stalwart._store.base import StartWorkflowRequest
 from stalwart._store.postgres import PostgresStore
 from stalwart.client import Client
@@ -42,10 +43,10 @@ class WorkerProcesses:
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self.started = 0
 
-    def start(self, slot: int) -> None:
+    def start(self, slot: int, env: dict[str, str] | None = None) -> None:
         self.started += 1
         log = (self.logs / f"worker-{slot}-{self.started}.log").open("wb")
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
+        env = {**os.environ, **(env or {}), "PYTHONPATH": str(REPO_ROOT / "src")}
         # The identity is fixed here so the histories name the slot; the pid keeps restarts
         # of a slot apart.
         self.procs[slot] = subprocess.Popen(
@@ -116,6 +117,41 @@ async def test_processes_two_workers_share_a_queue_woken_by_notify(
             slots[attributes["identity"].split("-")[0]] += 1
     assert set(slots) == {"slot1", "slot2"}, slots
     assert sum(slots.values()) == 100
+
+
+async def test_processes_a_killed_worker_on_another_host_is_found_by_its_lease(
+        client: Client, db_url: str, task_queue: str, tmp_path: Path) -> None:
+    # Slot 1 says it runs on another host, so its neighbours cannot look its process up: only
+    # its liveness lease (here 1 s, from the environment) running out tells them it is dead.
+    elsewhere = f"elsewhere-{task_queue}"
+    workers = WorkerProcesses(db_url, task_queue, tmp_path, max_activities=10)
+    try:
+        workers.start(1, {HOST_VARIABLE: elsewhere, w.HOLD_VARIABLE: "1"})
+        await _workers_registered(client, 1)
+        handles = [await client.start_workflow(w.Held.run, n, id=f"held-{n}",
+                                               task_queue=task_queue) for n in range(4)]
+
+        async def all_started() -> bool:
+            for handle in handles:
+                pending = await client.store.list_pending_activities(
+                    handle.result_run_id or "")
+                if not any(activity["state"] == "started" for activity in pending):
+                    return False
+            return True
+
+        await eventually(all_started, what="slot 1 to start every held activity")
+        [row] = await client.store.list_workers()
+        assert row.host == elsewhere and row.identity.startswith("slot1-")
+        workers.kill(1)
+        workers.start(2, {LEASE_VARIABLE: "1"})
+        results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 60)
+    finally:
+        workers.stop_all()
+    assert results == [n * n for n in range(4)]
+    for n in range(4):
+        # The second attempt, in slot 2: the first was handed over, not timed out (1 h).
+        [completed] = await _completions(client, f"held-{n}")
+        assert completed["attempt"] == 2 and completed["identity"].startswith("slot2-")
 
 
 async def test_processes_terminated_backends_are_replaced_mid_run(

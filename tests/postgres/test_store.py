@@ -13,7 +13,7 @@ import pytest
 from stalwart._store import open_store
 from stalwart._store.base import ExecutionStatus, StartWorkflowRequest
 from stalwart._store.postgres import PostgresStore
-from stalwart._store.postgres.connection import parse_url
+from stalwart._store.postgres.connection import Announcer, parse_url
 from stalwart._store.schema import SCHEMA_VERSION
 from stalwart.client import Client
 from stalwart.exceptions import StoreError
@@ -175,3 +175,38 @@ async def test_prefix_ranges_compare_by_code_point_in_a_database_of_another_coll
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     assert sorted(r.workflow_id for r in listed) == ["ab", "ab-1", "abé"]
     assert sorted(r.workflow_id for r in filtered) == ["ab", "ab-1", "abé"]
+
+
+def test_wake_ups_are_split_to_fit_the_notify_payload_limit() -> None:
+    announcer = Announcer(parse_url(server_url()), "origin")
+    try:
+        keys = {("activity_task", f"queue-{n:05d}-{'x' * 40}") for n in range(400)}
+        payloads = announcer.payloads(keys, 12.5)
+        assert len(payloads) > 1
+        assert all(len(p.encode()) <= 7000 and p.startswith("origin\n") for p in payloads)
+        lines = [line for p in payloads for line in p.split("\n")[1:]]
+        assert sorted(lines) == sorted([f"{k}:{v}" for k, v in keys] + ["due:12.5"])
+        # One key too long for any payload still wakes everyone.
+        [alone] = announcer.payloads({("workflow_task", "q" * 8000)}, float("inf"))
+        assert alone == "origin\nexternal:"
+    finally:
+        announcer.close()
+
+
+async def test_a_write_wakes_another_process_store_after_its_commit(
+        postgres_server: str, pg_schema: str) -> None:
+    url = f"{postgres_server}?schema={pg_schema}"
+    writer, other = await PostgresStore.open(url), await PostgresStore.open(url)
+    try:
+        sub = other.subscribe(("workflow_task", "wake-q"))
+        await writer.start_workflow(StartWorkflowRequest(
+            workflow_id="wake", workflow_type="W", task_queue="wake-q", input=[],
+            run_id="wake-run", random_seed=1), time.time())
+        assert await sub.wait(30), "the other store was not woken"
+        # Woken after the commit: what woke it is there to be seen.
+        row = await other.get_execution("wake", None)
+        assert row is not None and row.run_id == "wake-run"
+        sub.close()
+    finally:
+        await writer.close()
+        await other.close()

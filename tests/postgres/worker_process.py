@@ -21,8 +21,8 @@ async def main(url: str, task_queue: str, identity: str, max_activities: int) ->
         loop.add_signal_handler(sig, stop.set)
     async with Worker(client, task_queue=task_queue, identity=identity,
                       workflows=[w.Steps, w.SlowSteps, w.Retrying, w.Mailbox, w.Child,
-                                 w.Parent, w.Countdown, w.Sleeper],
-                      activities=[w.square, w.flaky, w.slow_square],
+                                 w.Parent, w.Countdown, w.Sleeper, w.Held],
+                      activities=[w.square, w.flaky, w.slow_square, w.held_first_attempt],
                       max_concurrent_activities=max_activities):
         await stop.wait()
     await client.close()

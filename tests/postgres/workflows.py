@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import timedelta
 
 from stalwart import activity, workflow
@@ -167,3 +168,24 @@ class Sleeper:
         except asyncio.CancelledError:
             return "cleaned up after cancel"
         return "slept"
+
+
+# Set in a worker process whose first attempts must still be running when it is killed.
+HOLD_VARIABLE = "STALWART_TEST_HOLD_FIRST_ATTEMPTS"
+
+
+@activity.defn
+async def held_first_attempt(n: int) -> int:
+    if activity.info().attempt == 1 and os.environ.get(HOLD_VARIABLE):
+        await asyncio.sleep(3600)  # until the process is killed
+    return n * n
+
+
+@workflow.defn
+class Held:
+    @workflow.run
+    async def run(self, n: int) -> int:
+        # A start-to-close timeout far past the test's own: only liveness hands the work over.
+        result: int = await workflow.execute_activity(
+            held_first_attempt, n, start_to_close_timeout=timedelta(hours=1))
+        return result

@@ -4,12 +4,15 @@ they reach running workflows."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions as exc
 from .._model.events import EventType
+from .._plugin_worker import Plugin, configure_replayer, replay_through
 from .._runtime import guard
 from .._runtime.definitions import get_workflow_definition
 from .._runtime.instance import WorkflowInstance, WorkflowTaskError
@@ -39,25 +42,62 @@ class Replayer:
     Args:
         workflows: ``@workflow.defn`` classes.
         data_converter: Must match the one that recorded the histories (codec included).
+        plugins: Worker plugins; their ``configure_replayer`` may add workflows or change the
+            converter, and their ``run_replayer`` wraps every replay.
+        workflow_failure_exception_types: As for ``Worker``.
     """
 
     def __init__(self, *, workflows: Sequence[type],
-                 data_converter: DataConverter = DataConverter.default, **options: Any) -> None:
-        self._config: dict[str, Any] = {"workflows": workflows,
-                                        "data_converter": data_converter, **options}
+                 data_converter: DataConverter = DataConverter.default,
+                 plugins: Sequence[Plugin] = (),
+                 workflow_failure_exception_types: Sequence[type[BaseException]] = (),
+                 **other: Any) -> None:
+        config = ReplayerConfig(**other)  # type: ignore[typeddict-item]
+        config.update(workflows=list(workflows), data_converter=data_converter,
+                      workflow_failure_exception_types=list(workflow_failure_exception_types))
+        self._initial_config = config.copy()
+        self.plugins = list(plugins)
+        self._config = configure_replayer(self.plugins, config)
         self._definitions = {}
         guard.install()
-        for cls in workflows:
+        failure_types = tuple(self._config.get("workflow_failure_exception_types") or ())
+        for cls in self._config.get("workflows") or ():
             definition = get_workflow_definition(cls)
             if definition is None:
                 raise TypeError(f"workflows=[...] entry {cls!r} is not a @workflow.defn class")
+            if failure_types:
+                definition = dataclasses.replace(definition, failure_exception_types=(
+                    *definition.failure_exception_types, *failure_types))
             self._definitions[definition.name] = definition
-        self._converter = data_converter
+        self._converter = self._config.get("data_converter") or DataConverter.default
 
-    def config(self) -> ReplayerConfig:
-        """The options this replayer was created with."""
-        config: ReplayerConfig = dict(self._config)  # type: ignore[assignment]
-        return config
+    def config(self, *, active_config: bool = False) -> ReplayerConfig:
+        """The configuration this replayer was created with (``Replayer(**replayer.config())``
+        makes another like it); with ``active_config``, the one in use after plugins changed
+        it."""
+        return (self._config if active_config else self._initial_config).copy()
+
+    def workflow_replay_iterator(
+        self, histories: AsyncIterator[WorkflowHistory] | Iterable[WorkflowHistory],
+    ) -> AbstractAsyncContextManager[AsyncIterator[WorkflowReplayResult]]:
+        """Replay histories one by one: ``async with replayer.workflow_replay_iterator(h) as
+        results: async for result in results: ...``. Failures are in each result."""
+        return replay_through(self.plugins, self, _as_async_iterator(histories),
+                              Replayer._replay_iterator)
+
+    @asynccontextmanager
+    async def _replay_iterator(self, histories: AsyncIterator[WorkflowHistory]
+                               ) -> AsyncIterator[AsyncIterator[WorkflowReplayResult]]:
+        async def results() -> AsyncIterator[WorkflowReplayResult]:
+            async for history in histories:
+                try:
+                    await self._replay(history)
+                except Exception as error:
+                    yield WorkflowReplayResult(history, error)
+                else:
+                    yield WorkflowReplayResult(history, None)
+
+        yield results()
 
     async def replay_workflow(self, history: WorkflowHistory, *,
                               raise_on_replay_failure: bool = True) -> WorkflowReplayResult:
@@ -67,28 +107,25 @@ class Replayer:
             NondeterminismError: the code no longer produces the recorded commands (with
                 ``raise_on_replay_failure``, the default).
         """
-        try:
-            await self._replay(history)
-        except Exception as error:
-            if raise_on_replay_failure:
-                raise
-            return WorkflowReplayResult(history, error)
-        return WorkflowReplayResult(history, None)
+        async with self.workflow_replay_iterator([history]) as results:
+            async for result in results:
+                if result.replay_failure is not None and raise_on_replay_failure:
+                    raise result.replay_failure
+                return result
+        raise RuntimeError("a replayer plugin's run_replayer yielded no result")
 
     async def replay_workflows(self, histories: AsyncIterator[WorkflowHistory]
                                | Iterable[WorkflowHistory], *,
                                raise_on_replay_failure: bool = True) -> WorkflowReplayResults:
         results = WorkflowReplayResults()
-        if isinstance(histories, AsyncIterator):
-            items = [h async for h in histories]
-        else:
-            items = list(histories)
-        for history in items:
-            result = await self.replay_workflow(history,
-                                                raise_on_replay_failure=raise_on_replay_failure)
-            if result.replay_failure is not None:
-                results.replay_failures[history.run_id or history.workflow_id] = \
-                    result.replay_failure
+        async with self.workflow_replay_iterator(histories) as replayed:
+            async for result in replayed:
+                if result.replay_failure is not None:
+                    if raise_on_replay_failure:
+                        raise result.replay_failure
+                    history = result.history
+                    results.replay_failures[history.run_id or history.workflow_id] = \
+                        result.replay_failure
         return results
 
     async def _replay(self, history: WorkflowHistory) -> None:
@@ -118,3 +155,13 @@ class Replayer:
                 from error.cause
         finally:
             instance.evict()
+
+
+async def _as_async_iterator(histories: AsyncIterator[WorkflowHistory]
+                             | Iterable[WorkflowHistory]) -> AsyncIterator[WorkflowHistory]:
+    if isinstance(histories, AsyncIterator):
+        async for history in histories:
+            yield history
+    else:
+        for history in histories:
+            yield history

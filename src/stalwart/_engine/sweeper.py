@@ -15,12 +15,14 @@ from .._store.base import ExpiredActivity, Store
 from ..converter import DataConverter
 from .activity_worker import activity_error_failure
 from .clock import Clock
-from .liveness import HEARTBEAT_INTERVAL_SECONDS, is_dead
+from .liveness import HEARTBEAT_INTERVAL_SECONDS, ProcessWatch, is_dead
 from .retry import decide
 
 logger = logging.getLogger(__name__)
 
 RETENTION_SWEEP_SECONDS = 60.0
+# Attempts of a dead worker handed over at once.
+RECLAIM_CONCURRENCY = 32
 
 _TIMEOUT_NAMES = {
     exc.TimeoutType.START_TO_CLOSE: "StartToClose",
@@ -60,9 +62,13 @@ class Sweeper:
         self._last_due: float | None = None
         self._retention = retention
         self._next_retention_sweep = 0.0
+        self._watch: ProcessWatch | None = None
 
     async def run_forever(self, stopping: asyncio.Event) -> None:
         sub = self.store.subscribe(("deadline", "*"))
+        # A neighbour's exit wakes this loop at once (it sweeps, finds the worker dead, hands
+        # its work over).
+        self._watch = ProcessWatch(asyncio.get_running_loop(), sub.event.set)
         try:
             while not stopping.is_set():
                 try:
@@ -81,6 +87,8 @@ class Sweeper:
                 if targets is not None:
                     targets[self.worker_id] = -math.inf
         finally:
+            self._watch.close()
+            self._watch = None
             targets = getattr(self.store, "sweep_targets", None)
             if targets is not None:
                 targets.pop(self.worker_id, None)
@@ -98,9 +106,12 @@ class Sweeper:
             # Retention runs at most once a minute and in batches, to keep commits short.
             self._next_retention_sweep = now + RETENTION_SWEEP_SECONDS
             await store.delete_closed_runs(now - self._retention, 1000)
-        for worker in await store.list_workers():
+        workers = await store.list_workers()
+        for worker in workers:
             if worker.worker_id != self.worker_id and is_dead(worker, now):
                 await self._reclaim(worker.worker_id, now)
+        if self._watch is not None:
+            self._watch.watch(workers)
         if self._last_due is not None and self._last_due <= now:
             # Something fell due (a retry backoff ended, a lease expired): let pollers look.
             store.notifier.publish([("workflow_task", "*"), ("activity_task", "*")])
@@ -138,7 +149,8 @@ class Sweeper:
 
     async def _reclaim(self, dead_worker_id: str, now: float) -> None:
         activities = await self.store.find_activities_of_worker(dead_worker_id)
-        for activity in activities:
+
+        async def hand_over(activity: ExpiredActivity) -> None:
             cause = {
                 "message": f"the worker running attempt {activity.attempt} of this activity "
                            f"({dead_worker_id}) died",
@@ -148,6 +160,12 @@ class Sweeper:
                                              "category": 0},
             }
             await self._fail_attempt(activity, cause, now, timed_out=False, worker_lost=True)
+
+        # Each attempt is its own fenced transaction: concurrently, they share commits (the
+        # SQLite writer batches them; PostgreSQL runs them on several connections at once).
+        for start in range(0, len(activities), RECLAIM_CONCURRENCY):
+            await asyncio.gather(*(hand_over(activity) for activity
+                                   in activities[start:start + RECLAIM_CONCURRENCY]))
         released = await self.store.release_workflow_tasks_of_worker(dead_worker_id, now)
         logger.warning("worker %s is gone: %d activities and %d workflow tasks handed over",
                        dead_worker_id, len(activities), released)

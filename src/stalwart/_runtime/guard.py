@@ -34,9 +34,10 @@ _state = threading.local()
 
 # Callers from these modules are the runtime and the standard library working for it
 # (logging stamps records with time.time_ns(), imports open files), not workflow code.
-_TRUSTED_CALLERS = ("logging", "asyncio", "stalwart.", "importlib", "threading", "traceback",
-                    "linecache", "concurrent", "weakref", "_weakrefset", "contextlib",
-                    "typing", "inspect", "tokenize", "encodings", "codecs", "zipimport")
+_TRUSTED_CALLERS: tuple[str, ...] = (
+    "logging", "asyncio", "stalwart.", "importlib", "threading", "traceback", "linecache",
+    "concurrent", "weakref", "_weakrefset", "contextlib", "typing", "inspect", "tokenize",
+    "encodings", "codecs", "zipimport")
 
 _ALTERNATIVES = {
     "time": "workflow.now() or workflow.time()",
@@ -74,12 +75,31 @@ def unrestricted() -> Iterator[None]:
         _state.unrestricted -= 1
 
 
+def trust_callers(*prefixes: str) -> None:
+    """Let code from modules starting with ``prefixes`` read the clock, draw random numbers
+    and ids while workflow code runs: for a library whose bookkeeping (timestamps, item ids)
+    never decides which commands the workflow issues. Only the library's own frames are
+    trusted, not the workflow code that calls it."""
+    global _TRUSTED_CALLERS
+    _TRUSTED_CALLERS = (*_TRUSTED_CALLERS,
+                        *(prefix for prefix in prefixes if prefix not in _TRUSTED_CALLERS))
+
+
+# Standard-library helpers that call a guarded function on someone else's behalf (a
+# ``uuid4`` captured by ``from uuid import uuid4`` before the guard was installed calls the
+# guarded ``os.urandom``): the one who called them decides.
+_TRANSPARENT_CALLERS = ("uuid",)
+
+
 def _caller_is_trusted(depth: int) -> bool:
     try:
         frame = sys._getframe(depth)
     except ValueError:
         return True
     module = str(frame.f_globals.get("__name__", ""))
+    while module in _TRANSPARENT_CALLERS and frame.f_back is not None:
+        frame = frame.f_back
+        module = str(frame.f_globals.get("__name__", ""))
     return module.startswith(_TRUSTED_CALLERS) or module == "stalwart"
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +76,25 @@ POSTGRESQL = Dialect(
                   ("{add_column}", "ADD COLUMN IF NOT EXISTS")))
 
 
+class Pending:
+    """The rows of a query sent with ``Tx.later``, fetched on first use."""
+
+    __slots__ = ("_fetch", "_rows")
+
+    def __init__(self, fetch: Callable[[], list[Any]]) -> None:
+        self._fetch = fetch
+        self._rows: list[Any] | None = None
+
+    def all(self) -> list[Any]:
+        if self._rows is None:
+            self._rows = self._fetch()
+        return self._rows
+
+    def one(self) -> Any:
+        rows = self.all()
+        return rows[0] if rows else None
+
+
 class Tx:
     """One transaction as the operations see it: statements, and what the commit should wake.
 
@@ -98,9 +117,28 @@ class Tx:
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         raise NotImplementedError
 
-    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run a statement; how many rows it changed."""
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run a statement whose outcome the operation does not look at.
+
+        The driver may send it without waiting for it (PostgreSQL pipelines it with whatever
+        follows until the next read or the commit), so an error it raises may surface at a
+        later statement of the same transaction; the transaction fails either way.
+        """
         raise NotImplementedError
+
+    def count(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement and wait for it; how many rows it changed."""
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Wait for every statement sent so far; raise the first error among them here."""
+
+    def later(self, sql: str, params: Sequence[Any] = ()) -> Pending:
+        """Send a query whose rows are read later: queries sent one after another and read
+        afterwards share one round trip where the driver pipelines (PostgreSQL's writes).
+        Statements still run in the order they are sent, locks included."""
+        rows = self.all(sql, params)
+        return Pending(lambda: rows)
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         raise NotImplementedError

@@ -25,6 +25,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
         "stalwart.contrib.pydantic needs pydantic 2: pip install 'stalwart[pydantic]'"
     ) from error
 
+from .._runtime import guard as _guard
 from ..converter import (
     BinaryNullPayloadConverter,
     BinaryPlainPayloadConverter,
@@ -45,7 +46,15 @@ _JSON_PLAIN = b"json/plain"
 
 @functools.lru_cache(maxsize=512)
 def _cached_adapter(hint: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(hint)
+    return _new_adapter(hint)
+
+
+def _new_adapter(hint: Any) -> TypeAdapter[Any]:
+    # Decoding a workflow's input runs inside its activation, and pydantic reads its plugins'
+    # entry points (files) when it builds its first validator in the process. That is
+    # library set-up, the same on every replay, not workflow I/O.
+    with _guard.unrestricted():
+        return TypeAdapter(hint)
 
 
 def _adapter(hint: Any) -> TypeAdapter[Any] | None:
@@ -58,7 +67,7 @@ def _adapter(hint: Any) -> TypeAdapter[Any] | None:
     try:
         return _cached_adapter(hint)
     except TypeError:  # unhashable hint, e.g. Annotated with an unhashable marker
-        return TypeAdapter(hint)
+        return _new_adapter(hint)
 
 
 class PydanticJSONPlainPayloadConverter(JSONPlainPayloadConverter):

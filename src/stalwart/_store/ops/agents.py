@@ -33,10 +33,10 @@ def read_streams(tx: Tx, workflow_id: str) -> list[Any]:
 
 
 def delete_workflow(tx: Tx, workflow_id: str) -> int:
-    return (tx.run("DELETE FROM agent_content WHERE workflow_id = ?", (workflow_id,))
-            + tx.run("DELETE FROM agent_stream WHERE workflow_id = ?", (workflow_id,)))
+    return (tx.count("DELETE FROM agent_content WHERE workflow_id = ?", (workflow_id,))
+            + tx.count("DELETE FROM agent_stream WHERE workflow_id = ?", (workflow_id,)))
 
 
 def purge(tx: Tx, cutoff: float) -> int:
-    return (tx.run("DELETE FROM agent_content WHERE created_at < ?", (cutoff,))
-            + tx.run("DELETE FROM agent_stream WHERE updated_at < ?", (cutoff,)))
+    return (tx.count("DELETE FROM agent_content WHERE created_at < ?", (cutoff,))
+            + tx.count("DELETE FROM agent_stream WHERE updated_at < ?", (cutoff,)))

@@ -49,12 +49,13 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
                            now: float) -> CompletionResult:
     run_id = completion.run_id
     # The run's row first, then its task's: the lock order of every operation.
-    execution = tx.one("SELECT status, workflow_id, workflow_type, task_queue, next_event_id, "
+    locking = tx.later("SELECT status, workflow_id, workflow_type, task_queue, next_event_id, "
                        "first_run_id, execution_deadline, priority FROM executions "
                        "WHERE run_id = ?"
                        + tx.dialect.for_update, (run_id,))
     task = tx.one("SELECT lease_owner FROM workflow_tasks WHERE run_id = ?"
                   + tx.dialect.for_update, (run_id,))
+    execution = locking.one()
     if task is None or task[0] != completion.worker_id:
         return CompletionResult(False, "lease lost")
     if execution is None or execution[0] != ExecutionStatus.RUNNING:
@@ -84,7 +85,7 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
         return result
     event_id = next_event_id
     if completion.inbox_max_id:
-        event_id += tx.run(
+        event_id += tx.count(
             "INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
             "SELECT run_id, ? + ROW_NUMBER() OVER (ORDER BY id) - 1, event_type, timestamp, "
             "attributes FROM inbox WHERE run_id = ? AND id <= ?",

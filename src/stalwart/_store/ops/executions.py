@@ -57,10 +57,12 @@ def timeouts_deadline(options: dict[str, Any], scheduled_at: float, attempt_sche
     return min(candidates) if candidates else None
 
 
+LOCK_RUN_SQL = "SELECT task_queue, status, next_event_id FROM executions WHERE run_id = ?"
+
+
 def lock_run(tx: Tx, run_id: str) -> Any:
     """Lock a run's row for this transaction: (task_queue, status, next_event_id) or None."""
-    return tx.one("SELECT task_queue, status, next_event_id FROM executions WHERE run_id = ?"
-                  + tx.dialect.for_update, (run_id,))
+    return tx.one(LOCK_RUN_SQL + tx.dialect.for_update, (run_id,))
 
 
 def lock_workflow_id(tx: Tx, workflow_id: str) -> None:
@@ -441,25 +443,30 @@ def load_claims(tx: Tx, tasks: list[tuple[str, int]]) -> list[WorkflowTaskClaim]
     live = [run_id for run_id in run_ids if run_id in executions]
     if not live:
         return []
+    # The three reads go out together (one round trip where the driver pipelines).
     among, params = tx.dialect.in_("run_id", live)
-    inboxes: dict[str, list[InboxEvent]] = {}
-    for r in tx.all("SELECT run_id, id, event_type, timestamp, attributes FROM inbox "
-                    f"WHERE {among} ORDER BY run_id, id", params):
-        inboxes.setdefault(r[0], []).append(InboxEvent(r[1], r[2], r[3], loads(r[4])))
-    updates: dict[str, list[dict[str, Any]]] = {}
-    for u in tx.all(f"SELECT run_id, update_id, name, input FROM updates WHERE {among} "
-                    "AND state = 0 ORDER BY created_at", params):
-        updates.setdefault(u[0], []).append(
-            {"update_id": u[1], "name": u[2], "input": loads(u[3])})
+    inbox_rows = tx.later("SELECT run_id, id, event_type, timestamp, attributes FROM inbox "
+                          f"WHERE {among} ORDER BY run_id, id", params)
+    update_rows = tx.later(f"SELECT run_id, update_id, name, input FROM updates WHERE {among} "
+                           "AND state = 0 ORDER BY created_at", params)
     # A run's first task needs only its start event: hand it over with the claim instead of
     # making the worker read the history separately.
     first = [run_id for run_id in live if executions[run_id][4] == 2]
-    starts: dict[str, list[HistoryEvent]] = {}
+    start_rows = None
     if first:
         among, params = tx.dialect.in_("run_id", first)
-        for r in tx.all("SELECT run_id, event_id, event_type, timestamp, attributes FROM "
-                        f"history WHERE {among} AND event_id = 1", params):
-            starts[r[0]] = [HistoryEvent(r[1], r[2], r[3], loads(r[4]))]
+        start_rows = tx.later("SELECT run_id, event_id, event_type, timestamp, attributes FROM "
+                              f"history WHERE {among} AND event_id = 1", params)
+    inboxes: dict[str, list[InboxEvent]] = {}
+    for r in inbox_rows.all():
+        inboxes.setdefault(r[0], []).append(InboxEvent(r[1], r[2], r[3], loads(r[4])))
+    updates: dict[str, list[dict[str, Any]]] = {}
+    for u in update_rows.all():
+        updates.setdefault(u[0], []).append(
+            {"update_id": u[1], "name": u[2], "input": loads(u[3])})
+    starts: dict[str, list[HistoryEvent]] = {}
+    for r in start_rows.all() if start_rows is not None else []:
+        starts[r[0]] = [HistoryEvent(r[1], r[2], r[3], loads(r[4]))]
     claims = []
     for run_id, attempt in tasks:
         row = executions.get(run_id)

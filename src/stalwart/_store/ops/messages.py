@@ -158,6 +158,6 @@ def mark_activity_async(tx: Tx, run_id: str, seq: int,
                         attempt: int, worker_id: str) -> bool:
     # The attempt now belongs to whoever holds its task token, not to this worker: a dead
     # worker's reclaim must not retry it. Its timeouts still apply.
-    return tx.run("UPDATE activity_tasks SET lease_owner = 'async' WHERE run_id = ? "
+    return tx.count("UPDATE activity_tasks SET lease_owner = 'async' WHERE run_id = ? "
                   "AND seq = ? AND attempt = ? AND lease_owner = ?",
                   (run_id, seq, attempt, worker_id)) == 1

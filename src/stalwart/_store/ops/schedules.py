@@ -80,7 +80,7 @@ def list_schedules(tx: Tx, limit: int, offset: int) -> list[ScheduleRow]:
 
 
 def delete_schedule(tx: Tx, schedule_id: str) -> bool:
-    deleted = tx.run("DELETE FROM schedules WHERE schedule_id = ?", (schedule_id,))
+    deleted = tx.count("DELETE FROM schedules WHERE schedule_id = ?", (schedule_id,))
     tx.run("DELETE FROM schedule_runs WHERE schedule_id = ?", (schedule_id,))
     tx.wake("schedule", schedule_id)
     return deleted > 0
@@ -105,6 +105,7 @@ class _Txn:
         self._tx.run("SAVEPOINT schedule_start")
         try:
             result = start_workflow(self._tx, request, self._now)
+            self._tx.flush()  # a failed statement of the start is rolled back here, not later
         except BaseException:
             self._tx.run("ROLLBACK TO SAVEPOINT schedule_start")
             self._tx.run("RELEASE SAVEPOINT schedule_start")
@@ -186,5 +187,5 @@ def take_scheduler_lease(tx: Tx, owner: str, previous_owner: str | None,
 
 
 def release_scheduler_lease(tx: Tx, owner: str) -> None:
-    if tx.run("DELETE FROM scheduler_lease WHERE name = ? AND owner = ?", (_LEASE, owner)):
+    if tx.count("DELETE FROM scheduler_lease WHERE name = ? AND owner = ?", (_LEASE, owner)):
         tx.wake("schedule", "")

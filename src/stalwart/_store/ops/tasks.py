@@ -15,11 +15,12 @@ from ..base import (
     WorkflowTaskCompletion,
     refill_tokens,
 )
-from ..tx import Tx, dumps, loads
+from ..tx import Pending, Tx, dumps, loads
 from .completion import complete_workflow_task
 from .executions import (
     ACTIVITY_COLUMNS,
     CHAINED_TASK_LEASE_SECONDS,
+    LOCK_RUN_SQL,
     RUN_PRIORITY,
     append_event,
     claim_one_workflow_task,
@@ -166,9 +167,17 @@ def claim_activity_rows(tx: Tx, task_queue: str,
 
 def leased_activity(tx: Tx, run_id: str, seq: int, attempt: int,
                     worker_id: str | None) -> Any:
-    row = tx.one("SELECT task_queue, lease_owner, attempt, started_at, options, "
-                 "scheduled_at FROM activity_tasks WHERE run_id = ? AND seq = ?"
-                 + tx.dialect.for_update, (run_id, seq))
+    return holds_lease(lock_activity(tx, run_id, seq).one(), attempt, worker_id)
+
+
+def lock_activity(tx: Tx, run_id: str, seq: int) -> Pending:
+    return tx.later("SELECT task_queue, lease_owner, attempt, started_at, options, "
+                    "scheduled_at FROM activity_tasks WHERE run_id = ? AND seq = ?"
+                    + tx.dialect.for_update, (run_id, seq))
+
+
+def holds_lease(row: Any, attempt: int, worker_id: str | None) -> Any:
+    """The activity's row if this attempt (and, given, this worker) still holds it."""
     if row is None or row[2] != attempt:
         return None
     if worker_id is not None and row[1] != worker_id:
@@ -207,16 +216,21 @@ def complete_activity_and_workflow_task(
     The run's row lock makes "nothing else waits" hold until the commit.
     """
     run_id = completion.run_id
-    locked = lock_run(tx, run_id)
-    if locked is None:
-        return "lost", None, None
-    if leased_activity(tx, run_id, seq, attempt, completion.worker_id) is None:
-        return "lost", None, None
-    busy = tx.one(
+    # Three reads in one round trip where the driver pipelines; the run's row is still locked
+    # before the activity's.
+    locking = tx.later(LOCK_RUN_SQL + tx.dialect.for_update, (run_id,))
+    activity = lock_activity(tx, run_id, seq)
+    waiting = tx.later(
         "SELECT EXISTS (SELECT 1 FROM workflow_tasks WHERE run_id = ?) OR "
         "EXISTS (SELECT 1 FROM inbox WHERE run_id = ?) OR "
         "EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state = 0)",
         (run_id, run_id, run_id))
+    locked = locking.one()
+    if locked is None:
+        return "lost", None, None
+    if holds_lease(activity.one(), attempt, completion.worker_id) is None:
+        return "lost", None, None
+    busy = waiting.one()
     if not busy[0] and completion.history_length is not None:
         # A cached instance behind the run (another worker advanced it) must not commit.
         busy = (locked[2] != completion.history_length + 1,)

@@ -31,7 +31,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ...exceptions import StoreError
-from ..tx import POSTGRESQL, Tx
+from ..tx import POSTGRESQL, Pending, Tx
 from ..wakeup import EXTERNAL
 
 logger = logging.getLogger(__name__)
@@ -151,12 +151,15 @@ def placeholders(sql: str) -> str:
 class PostgresTx(Tx):
     """A ``Tx`` over a psycopg connection."""
 
-    __slots__ = ("conn",)
+    __slots__ = ("conn", "pipeline")
     dialect = POSTGRESQL
 
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: Conn, pipeline: psycopg.Pipeline | None = None) -> None:
         super().__init__()
         self.conn = conn
+        # A write's statements are pipelined: ``run`` only queues; a read (or ``count``,
+        # ``flush``, the commit) sends everything queued and waits, in one round trip.
+        self.pipeline = pipeline
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.conn.execute(placeholders(sql), params).fetchone()
@@ -164,12 +167,124 @@ class PostgresTx(Tx):
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self.conn.execute(placeholders(sql), params).fetchall()
 
-    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self.conn.execute(placeholders(sql), params).rowcount
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        # In a write's pipeline this only queues the statement.
+        self.conn.execute(placeholders(sql), params)
+
+    def count(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cursor = self.conn.execute(placeholders(sql), params)
+        if self.pipeline is not None:
+            # The row count arrives with the results, which a pipeline holds back until synced.
+            self.pipeline.sync()
+        return cursor.rowcount
+
+    def flush(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.sync()
+
+    def later(self, sql: str, params: Sequence[Any] = ()) -> Pending:
+        return Pending(self.conn.execute(placeholders(sql), params).fetchall)
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.conn.cursor() as cursor:
             cursor.executemany(placeholders(sql), rows)
+
+
+class Announcer:
+    """Tells the other processes what this one committed, after the commits, in batches.
+
+    A NOTIFY inside a write would make its COMMIT take the lock PostgreSQL uses to keep
+    notifications in commit order, and hold it through the WAL flush: every notifying commit of
+    the cluster would wait for the one before it, and no two writes, of any process, could
+    share a flush. Sent after the commit instead, from a thread of its own on a connection of
+    its own, the wake-ups of every write that committed meanwhile go out together in one NOTIFY
+    (a transaction that writes nothing, so flushes nothing). A wake-up lost to a crash between
+    a commit and its NOTIFY costs the other processes latency, never work: their pollers look
+    again every few seconds, and the sweeper finds everything that falls due.
+    """
+
+    def __init__(self, options: PostgresOptions, origin: str) -> None:
+        self._options = options
+        self._origin = origin
+        self._keys: set[tuple[str, str]] = set()
+        self._due = math.inf
+        self._cond = threading.Condition()
+        self._closed = False
+        self._conn: Conn | None = None
+        self._thread = threading.Thread(target=self._run, name="stalwart-postgres-notify",
+                                        daemon=True)
+        self._thread.start()
+
+    def add(self, keys: Iterable[tuple[str, str]], due: float) -> None:
+        with self._cond:
+            self._keys.update(keys)
+            self._due = min(self._due, due)
+            self._cond.notify()
+
+    def _take(self) -> tuple[set[tuple[str, str]], float] | None:
+        with self._cond:
+            while not self._keys and self._due == math.inf and not self._closed:
+                self._cond.wait()
+            if self._closed and not self._keys and self._due == math.inf:
+                return None
+            keys, due = self._keys, self._due
+            self._keys, self._due = set(), math.inf
+            return keys, due
+
+    def _run(self) -> None:
+        delay = 0.05
+        while (batch := self._take()) is not None:
+            for payload in self.payloads(*batch):
+                while True:
+                    try:
+                        if self._conn is None or self._conn.closed:
+                            self._conn = psycopg.connect(
+                                self._options.conninfo, connect_timeout=5,
+                                **self._options.connect_kwargs())
+                        self._conn.execute("SELECT pg_notify(%s, %s)",
+                                           (self._options.channel, payload))
+                        delay = 0.05
+                        break
+                    except psycopg.Error as error:
+                        if self._conn is not None:
+                            self._conn.close()
+                            self._conn = None
+                        if self._closed:
+                            return
+                        logger.warning("%s: NOTIFY failed (%s); retrying in %.2f s",
+                                       self._options.where, str(error).strip(), delay)
+                        time.sleep(delay)
+                        delay = min(delay * 2, LISTEN_RECONNECT_MAX_DELAY)
+
+    def payloads(self, keys: set[tuple[str, str]], due: float) -> list[str]:
+        """``origin``, then one ``kind:key`` per line (``due:<time>`` for the earliest due),
+        split to fit PostgreSQL's payload limit."""
+        lines = [f"{kind}:{key}" for kind, key in sorted(keys)]
+        if due < math.inf:
+            lines.append(f"due:{due!r}")
+        payloads: list[str] = []
+        current = [self._origin]
+        size = len(self._origin)
+        for line in lines:
+            if len(line.encode()) + 1 + len(self._origin) > _MAX_NOTIFY_PAYLOAD:
+                line = "external:"
+            if size + 1 + len(line.encode()) > _MAX_NOTIFY_PAYLOAD:
+                payloads.append("\n".join(current))
+                current, size = [self._origin], len(self._origin)
+            current.append(line)
+            size += 1 + len(line.encode())
+        payloads.append("\n".join(current))
+        return payloads
+
+    def close(self) -> None:
+        """Send what is pending, then stop."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout=5)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 class Database:
@@ -188,6 +303,7 @@ class Database:
             reconnect_timeout=60.0)
         self._threads = ThreadPoolExecutor(max_workers=options.pool_size,
                                            thread_name_prefix="stalwart-postgres")
+        self.announcer = Announcer(options, self.origin)
         self._listener: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
         self._check_lock = threading.Lock()
@@ -220,6 +336,7 @@ class Database:
                 pass
             self._listener = None
         loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._threads, self.announcer.close)
         await loop.run_in_executor(self._threads, self.pool.close)
         self._threads.shutdown(wait=False)
 
@@ -240,14 +357,13 @@ class Database:
         while True:
             committing = False
             try:
-                with self.pool.connection() as conn:
-                    tx = PostgresTx(conn)
+                with self.pool.connection() as conn, conn.pipeline() as pipeline:
+                    tx = PostgresTx(conn, pipeline)
                     with conn.transaction():
                         result = fn(tx, *args)
-                        if tx.anything:
-                            # Delivered to the other processes' listeners only if we commit.
-                            conn.execute("SELECT pg_notify(%s, %s)", (
-                                self.options.channel, self._payload(tx)))
+                        # COMMIT goes out with the statements still queued: an error of one
+                        # of them surfaces here and, as the server rolled back, is retried or
+                        # raised like any other.
                         committing = True
             except Exception as error:
                 if is_conflict(error) and conflicts < CONFLICT_RETRIES:
@@ -272,6 +388,7 @@ class Database:
                 continue
             if tx.anything:
                 self._publish(tx.wake_keys, tx.earliest_due)
+                self.announcer.add(tx.wake_keys, tx.earliest_due)
             return result
 
     def read_blocking(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -309,16 +426,6 @@ class Database:
             finally:
                 self._check_lock.release()
         time.sleep(delay)
-
-    def _payload(self, tx: Tx) -> str:
-        """``origin``, then one ``kind:key`` per line (``due:<time>`` for the earliest due)."""
-        lines = [self.origin, *(f"{kind}:{key}" for kind, key in tx.wake_keys)]
-        if tx.earliest_due < math.inf:
-            lines.append(f"due:{tx.earliest_due!r}")
-        payload = "\n".join(lines)
-        if len(payload.encode()) > _MAX_NOTIFY_PAYLOAD:
-            return f"{self.origin}\nexternal:"
-        return payload
 
     # -- LISTEN ------------------------------------------------------------------------------
     def _on_notify(self, payload: str) -> None:

@@ -138,6 +138,7 @@ class PostgresBlockingStore:
         return self._db.read_blocking(fn, args)
 
     def close(self) -> None:
+        self._db.announcer.close()  # what this store committed still wakes the workers
         self._db.pool.close()
 
 
