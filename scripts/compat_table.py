@@ -74,16 +74,13 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("worker", "UnsandboxedWorkflowRunner"): (None, "the only way Stalwart runs workflows"),
     ("worker", "StartLocalActivityInput"): (None, "the same type as `StartActivityInput`"),
     ("worker", "SlotInfo"): (NOT_YET, "custom slot suppliers are accepted, not driven"),
-    ("common", "Priority"): (None, "accepted; task claiming does not order by it yet"),
+    ("common", "Priority"): (None, "`priority_key` orders task claiming; fairness is not yet "
+                                   "applied"),
     ("workflow", "register_random_seed_callback"): (
         None, "kept; a run's seed never changes in Stalwart, so it is never called"),
     ("workflow", "extern_functions"): (WILL_NOT, NO_SANDBOX),
-    ("workflow", "get_last_completion_result"): (
-        None, "always None: cron workflows are not supported yet (use schedules)"),
-    ("workflow", "has_last_completion_result"): (
-        None, "always False: cron workflows are not supported yet (use schedules)"),
-    ("workflow", "get_last_failure"): (
-        None, "always None: cron workflows are not supported yet (use schedules)"),
+    ("workflow", "ChildWorkflowConfig.cron_schedule"): (
+        NOT_YET, "cron child workflows (refused; start cron workflows from a client)"),
     ("converter", "JSONProtoPayloadConverter"): (NOT_YET, "protobuf messages as payloads"),
     ("converter", "BinaryProtoPayloadConverter"): (NOT_YET, "protobuf messages as payloads"),
     ("client", "WithStartWorkflowOperation"): (

@@ -40,6 +40,8 @@ class StartWorkflowInput:
     start_signal_args: Sequence[Any]
     ret_type: Any
     headers: dict[str, Payload] = field(default_factory=dict)
+    cron_schedule: str = ""
+    priority: Any = None
 
 
 @dataclass

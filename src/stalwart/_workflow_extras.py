@@ -22,6 +22,7 @@ from ._metric_meter import MetricMeter
 from ._runtime import api as _api
 from ._runtime.messaging import UnfinishedSignalHandlersWarning, UnfinishedUpdateHandlersWarning
 from .common import RetryPolicy
+from .converter import _payload_from_json
 from .exceptions import ReadOnlyContextError
 
 __all__ = [
@@ -282,22 +283,26 @@ def metric_meter() -> MetricMeter:
 
 
 def has_last_completion_result() -> bool:
-    """Whether a previous run of this cron workflow completed with a result. Stalwart does
-    not run Temporal cron workflows (``start_workflow`` refuses ``cron_schedule``), so no
-    run has one: always False, as temporalio answers outside cron workflows."""
-    _api.current()
-    return False
+    """Whether an earlier run of this cron workflow completed with a result (a failed run in
+    between keeps the last completed one's)."""
+    return bool(_api.current().started_attributes.get("last_completion_result"))
 
 
 def get_last_completion_result(type_hint: type | None = None) -> Any | None:
-    """The previous cron run's result; always None in Stalwart (see
-    :func:`has_last_completion_result`)."""
-    _api.current()
-    return None
+    """The result of the last run of this cron workflow that completed, or None."""
+    instance = _api.current()
+    payloads = instance.started_attributes.get("last_completion_result")
+    if not payloads:
+        return None
+    return instance.converter.payload_converter.from_payload(
+        _payload_from_json(payloads[0]), type_hint)
 
 
 def get_last_failure() -> BaseException | None:
-    """The previous cron run's failure; always None in Stalwart (see
-    :func:`has_last_completion_result`)."""
-    _api.current()
-    return None
+    """The failure of the previous run of this cron workflow if it failed, else None."""
+    instance = _api.current()
+    failure = instance.started_attributes.get("continued_failure")
+    if failure is None:
+        return None
+    converter = instance.converter
+    return converter.failure_converter.from_failure(failure, converter.payload_converter)

@@ -113,6 +113,7 @@ from ._schedules import (
     ScheduleUpdateInput,
 )
 from ._schedules import handle as _schedules_handle
+from ._schedules.spec import SpecError, cron_workflow_next
 from ._store import open_store
 from ._store.base import ExecutionRow, ExecutionStatus, StartWorkflowRequest, Store
 from ._workflow_extras import (
@@ -130,10 +131,12 @@ from ._workflow_extras import (
     SelfType,
 )
 from .common import (
+    Priority,
     QueryRejectCondition,
     RetryPolicy,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
+    _priority_key,
 )
 from .converter import DataConverter, _payload_from_json, _payload_to_json, headers_to_json
 from .exceptions import (
@@ -402,9 +405,15 @@ class Client:
         retry_policy: RetryPolicy | None = None, result_type: type | None = None,
         start_signal: str | None = None, start_signal_args: Sequence[Any] = (),
         search_attributes: TypedSearchAttributes | Mapping[str, Sequence[Any]] | None = None,
-        memo: Mapping[str, Any] | None = None, **_: Any,
+        memo: Mapping[str, Any] | None = None, cron_schedule: str = "",
+        priority: Priority | None = None, **_: Any,
     ) -> WorkflowHandle[Any]:
         """Start a workflow and return a handle to it.
+
+        With ``cron_schedule`` (Temporal's cron grammar, e.g. ``"0 * * * *"``) it is a cron
+        workflow: each run's first workflow task waits for the schedule's next time, and when
+        a run completes or fails the next one starts under the same id; cancel or terminate
+        ends the chain, ``execution_timeout`` bounds all of it.
 
         Raises:
             WorkflowAlreadyStartedError: a run with this id is open (or the reuse policy
@@ -423,13 +432,12 @@ class Client:
         _limits.check_optional_name("start signal name", start_signal)
         if execution_timeout is not None and execution_timeout <= timedelta(0):
             raise ValueError(f"execution_timeout must be positive, got {execution_timeout}")
-        if _.get("cron_schedule"):
-            # Refused rather than ignored: a silently one-off "cron" workflow would be worse.
-            raise ValueError(
-                f"start_workflow({name!r}, cron_schedule={_['cron_schedule']!r}): Temporal's "
-                "cron workflows are not supported yet; use a schedule instead: "
-                "client.create_schedule(id, Schedule(action=ScheduleActionStartWorkflow(...), "
-                "spec=ScheduleSpec(cron_expressions=[...])))")
+        if cron_schedule:
+            try:
+                cron_workflow_next(cron_schedule, self._clock.now())
+            except SpecError as error:
+                raise ValueError(f"start_workflow({name!r}, cron_schedule="
+                                 f"{cron_schedule!r}): {error}") from None
         if arg is not _NO_ARG:
             if args:
                 raise ValueError("pass either a single argument or args=[...], not both")
@@ -439,7 +447,8 @@ class Client:
             execution_timeout=execution_timeout or run_timeout,
             id_reuse_policy=int(id_reuse_policy), id_conflict_policy=int(id_conflict_policy),
             search_attributes=search_attributes, memo=memo, start_signal=start_signal,
-            start_signal_args=list(start_signal_args), ret_type=result_type or hinted_result))
+            start_signal_args=list(start_signal_args), ret_type=result_type or hinted_result,
+            cron_schedule=cron_schedule, priority=priority))
 
     async def _start_workflow_impl(self, input: StartWorkflowInput) -> WorkflowHandle[Any]:
         name, task_queue = input.workflow, input.task_queue
@@ -460,7 +469,15 @@ class Client:
                   for key, value in (input.memo or {}).items()} or None,
             header=headers_to_json(input.headers) or None,
         )
-        eager_worker = self._eager_worker(task_queue, name)
+        request.priority = _priority_key(input.priority, f"start_workflow({name!r})")
+        eager_worker = None
+        if input.cron_schedule:
+            now = self._clock.now()
+            request.cron_schedule = input.cron_schedule
+            request.initiator = "CronSchedule"
+            request.first_task_backoff = cron_workflow_next(input.cron_schedule, now) - now
+        else:
+            eager_worker = self._eager_worker(task_queue, name)
         result = None
         if eager_worker is not None:
             request.eager_worker_id = eager_worker._worker_id
@@ -670,17 +687,19 @@ class WorkflowHandle(Generic[ReturnType]):
             row = await self._client.store.wait_closed(run_id, None)
             assert row is not None
             status = row.status
-            if status == ExecutionStatus.COMPLETED:
-                payload = await decode_value(row.result, converter.payload_codec)
-                value: ReturnType = converter.payload_converter.from_payload(
-                    _payload_from_json(payload), self._result_type)
-                return value
-            if status == ExecutionStatus.CONTINUED_AS_NEW:
+            if status == ExecutionStatus.CONTINUED_AS_NEW or row.next_run_id is not None:
+                # Continued as new, or a cron run closed and the chain goes on: Temporal
+                # reports both alike to result().
                 assert row.next_run_id is not None
                 if not follow_runs:
                     raise WorkflowContinuedAsNewError(row.next_run_id)
                 run_id = row.next_run_id
                 continue
+            if status == ExecutionStatus.COMPLETED:
+                payload = await decode_value(row.result, converter.payload_codec)
+                value: ReturnType = converter.payload_converter.from_payload(
+                    _payload_from_json(payload), self._result_type)
+                return value
             failure = await decode_value(row.failure or {"message": status.name},
                                          converter.payload_codec)
             if status == ExecutionStatus.CANCELED:

@@ -195,8 +195,10 @@ class QueryRejectCondition(IntEnum):
 class Priority:
     """Relative ordering of backlogged tasks (mirrors ``temporalio.common.Priority``).
 
-    Accepted wherever temporalio accepts it. Stalwart does not order task claiming by it yet:
-    tasks are claimed in the order they became ready.
+    Of the tasks ready on a task queue, the lowest ``priority_key`` is claimed first (1 is the
+    highest priority); without one, an activity takes its workflow's priority, a child its
+    parent's, and a workflow 3 (the middle of Temporal's default range 1-5). The fairness
+    fields are accepted and not yet applied.
     """
 
     priority_key: int | None = None
@@ -216,6 +218,16 @@ class Priority:
 
 
 Priority.default = Priority()
+
+
+def _priority_key(priority: Any, where: str) -> int | None:
+    """The ``priority_key`` the store orders claiming by (None: inherit, else the default)."""
+    if priority is None:
+        return None
+    if not isinstance(priority, Priority):
+        raise TypeError(f"{where}: priority must be a stalwart.common.Priority, e.g. "
+                        f"Priority(priority_key=1), got {type(priority).__name__}")
+    return priority.priority_key
 
 
 class ActivityIDReusePolicy(IntEnum):

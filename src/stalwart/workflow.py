@@ -480,7 +480,7 @@ def start_activity(
         schedule_to_start_timeout=schedule_to_start_timeout,
         start_to_close_timeout=start_to_close_timeout, heartbeat_timeout=heartbeat_timeout,
         retry_policy=retry_policy, cancellation_type=int(cancellation_type),
-        activity_id=activity_id, summary=summary, local=False)
+        activity_id=activity_id, summary=summary, local=False, priority=priority)
 
 
 def _start_activity(activity: Any, args: list[Any], *, local: bool, **options: Any
@@ -520,7 +520,7 @@ async def execute_activity(
         schedule_to_start_timeout=schedule_to_start_timeout,
         start_to_close_timeout=start_to_close_timeout, heartbeat_timeout=heartbeat_timeout,
         retry_policy=retry_policy, cancellation_type=cancellation_type, activity_id=activity_id,
-        summary=summary,
+        summary=summary, priority=priority,
     )
 
 
@@ -750,13 +750,18 @@ async def start_child_workflow(
             raise TypeError(f"start_child_workflow({workflow!r}): not a @workflow.defn class "
                             "or @workflow.run method, nor a workflow type name")
         name, hinted = definition.name, definition.return_type_hint
+    if _.get("cron_schedule"):
+        # Refused rather than ignored: a child that silently ran once would be worse.
+        raise ValueError(f"start_child_workflow({name!r}, cron_schedule="
+                         f"{_['cron_schedule']!r}): cron child workflows are not supported "
+                         "yet; start the cron workflow from a client, or use a schedule")
     return await _api.current().outbound.start_child_workflow(_StartChildWorkflowInput(
         workflow=name, args=_merge_args(arg, args, ()), id=id,
         task_queue=task_queue, result_type=result_type or hinted,
         cancellation_type=int(cancellation_type),
         parent_close_policy=int(parent_close_policy) or 1,
         execution_timeout=execution_timeout or run_timeout,
-        id_reuse_policy=int(id_reuse_policy or 1), headers={}))
+        id_reuse_policy=int(id_reuse_policy or 1), headers={}, priority=_.get("priority")))
 
 
 async def execute_child_workflow(workflow: Any, arg: Any = _NO_ARG, *,

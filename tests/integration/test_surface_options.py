@@ -102,13 +102,6 @@ async def test_unanswered_query_is_an_rpc_deadline_error(client: Client,
     assert isinstance(raised.value, WorkflowQueryFailedError)
 
 
-async def test_cron_schedule_is_refused_with_the_alternative(client: Client,
-                                                             task_queue: str) -> None:
-    with pytest.raises(ValueError, match=r"cron_schedule='\* \* \* \* \*'.*create_schedule"):
-        await client.start_workflow(Waits.run, id="cron", task_queue=task_queue,
-                                    cron_schedule="* * * * *")
-
-
 class CountsCalls(Interceptor):
     def __init__(self) -> None:
         self.calls: list[str] = []

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..common import RetryPolicy
+from ..common import Priority, RetryPolicy
 from ..converter import PayloadConverter
 
 
@@ -41,6 +41,8 @@ class Info:
     workflow_run_id: str
     workflow_type: str
     retry_policy: RetryPolicy | None = None
+    # The activity's own priority, as Temporal reports it (not the workflow's it inherits).
+    priority: Priority = field(default_factory=Priority)
     idempotency_key: str = field(default="")
     """Stable across every attempt of this activity execution: pass it to the APIs you call
     (payments, emails, LLM providers that take one) so a retried attempt is recognised."""

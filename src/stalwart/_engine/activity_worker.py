@@ -16,7 +16,7 @@ from .. import exceptions as exc
 from .._model.definitions import ActivityDefinition
 from .._model.events import EventType
 from .._store.base import ActivityTaskClaim, Store, WorkflowTaskClaim
-from ..common import RawValue, RetryPolicy
+from ..common import Priority, RawValue, RetryPolicy
 from ..converter import DataConverter, _payload_from_json, _payload_to_json, headers_from_json
 from .activity_context import (
     ActivityCancellationDetails,
@@ -308,6 +308,7 @@ class ActivityWorker:
             workflow_id=claim.workflow_id, workflow_namespace="default",
             workflow_run_id=claim.run_id, workflow_type=claim.workflow_type,
             retry_policy=RetryPolicy._from_json(policy) if policy else None,
+            priority=Priority(priority_key=options.get("priority")),
             idempotency_key=f"{claim.workflow_id}/{claim.run_id}/{claim.activity_id}",
         )
 

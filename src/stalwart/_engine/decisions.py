@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._model.events import Command, EventType
+from .._schedules.spec import cron_workflow_next
 from .._store.base import (
     CancelExternal,
     CancelTimer,
@@ -43,7 +44,7 @@ CLOSE_STATUS: dict[str, ExecutionStatus] = {
 # The command attributes an activity task keeps as its options.
 ACTIVITY_OPTIONS = ("schedule_to_close_timeout", "schedule_to_start_timeout",
                     "start_to_close_timeout", "heartbeat_timeout", "retry_policy",
-                    "cancellation_type", "local", "header")
+                    "cancellation_type", "local", "header", "priority")
 
 
 @dataclass
@@ -57,6 +58,22 @@ class TaskContext:
     eager_slots: int  # how many may
     random_seed: Callable[[], int]
     new_run_id: Callable[[], str] = lambda: str(uuid.uuid4())
+    cron: CronRun | None = None  # set when the run belongs to a Temporal cron workflow
+
+
+@dataclass
+class CronRun:
+    """What the next run of a cron workflow is made of: the chain's schedule and start
+    input, this run's memo and search attributes, and the last completed run's result."""
+
+    schedule: str
+    workflow_type: str
+    task_queue: str
+    input: list[dict[str, Any]]
+    now: float
+    last_completion_result: list[dict[str, Any]] | None = None
+    memo: dict[str, Any] | None = None
+    search_attributes: dict[str, Any] | None = None
 
 
 def decide(commands: Sequence[Command], context: TaskContext) -> list[Decision]:
@@ -106,7 +123,8 @@ def _start_child(attrs: dict[str, Any], context: TaskContext) -> StartChild:
         random_seed=attrs["random_seed"], execution_timeout=attrs.get("execution_timeout"),
         identity=context.identity, parent_workflow_id=context.workflow_id,
         parent_run_id=context.run_id, parent_seq=attrs["seq"],
-        parent_close_policy=attrs.get("parent_close_policy") or 1))
+        parent_close_policy=attrs.get("parent_close_policy") or 1,
+        priority=attrs.get("priority")))
 
 
 def _signal_external(attrs: dict[str, Any], context: TaskContext) -> SignalExternal:
@@ -145,6 +163,9 @@ _DECIDERS: dict[str, Callable[[dict[str, Any], TaskContext], Effect]] = {
 def _close(command: Command, context: TaskContext) -> Decision:
     attrs = command.attributes
     status = CLOSE_STATUS[command.event_type]
+    cron = context.cron
+    if cron is not None and status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED):
+        return _next_cron_run(command, status, cron, context)
     if status != ExecutionStatus.CONTINUED_AS_NEW:
         return Decision(command.event_type, attrs,
                         CloseRun(status, attrs.get("result"), attrs.get("failure")))
@@ -154,7 +175,33 @@ def _close(command: Command, context: TaskContext) -> Decision:
         random_seed=context.random_seed(), execution_timeout=attrs.get("execution_timeout"),
         continued_run_id=context.run_id, identity=context.identity,
         # As in Temporal, the next run keeps the memo and search attributes.
-        memo=attrs.get("memo"), search_attributes=attrs.get("search_attributes"))
+        memo=attrs.get("memo"), search_attributes=attrs.get("search_attributes"),
+        # A cron workflow's own continue-as-new keeps it a cron workflow.
+        cron_schedule=cron.schedule if cron is not None else None,
+        last_completion_result=cron.last_completion_result if cron is not None else None)
     # The event names the run it continues in (a copy: the instance keeps its command).
     return Decision(command.event_type, {**attrs, "new_execution_run_id": next_run.run_id},
                     CloseRun(status, None, None, next_run))
+
+
+def _next_cron_run(command: Command, status: ExecutionStatus, cron: CronRun,
+                   context: TaskContext) -> Decision:
+    """A cron run that completed or failed closes as such and, as in Temporal, the next run
+    of the chain starts at once with its first workflow task delayed to the schedule's next
+    time. It gets the same input, the result of the last run that completed and, after a
+    failure, that failure."""
+    attrs = command.attributes
+    failed = status == ExecutionStatus.FAILED
+    next_time = cron_workflow_next(cron.schedule, cron.now)
+    next_run = StartWorkflowRequest(
+        workflow_id=context.workflow_id, workflow_type=cron.workflow_type,
+        task_queue=cron.task_queue, input=cron.input, run_id=context.new_run_id(),
+        random_seed=context.random_seed(), continued_run_id=context.run_id,
+        identity=context.identity, memo=cron.memo, search_attributes=cron.search_attributes,
+        cron_schedule=cron.schedule, first_task_backoff=max(0.0, next_time - cron.now),
+        initiator="CronSchedule",
+        last_completion_result=cron.last_completion_result if failed
+        else [attrs["result"]] if attrs.get("result") is not None else None,
+        continued_failure=attrs.get("failure") if failed else None)
+    return Decision(command.event_type, {**attrs, "new_execution_run_id": next_run.run_id},
+                    CloseRun(status, attrs.get("result"), attrs.get("failure"), next_run))

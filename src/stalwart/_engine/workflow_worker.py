@@ -35,7 +35,7 @@ from .._store.base import (
 from ..converter import DataConverter, _payload_to_json
 from .clock import Clock
 from .codec import decode_events, decode_value, encode_commands, encode_value
-from .decisions import TaskContext, decide
+from .decisions import CronRun, TaskContext, decide
 from .metrics import METRICS, GaugeSource
 
 logger = logging.getLogger(__name__)
@@ -319,7 +319,8 @@ class WorkflowWorker:
         decisions = decide(commands, TaskContext(
             run_id=run_id, workflow_id=instance.info.workflow_id, identity=self.identity,
             task_queue=self.task_queue, eager_slots=eager_slots,
-            random_seed=lambda: seed_for_run(next_run_id), new_run_id=lambda: next_run_id))
+            random_seed=lambda: seed_for_run(next_run_id), new_run_id=lambda: next_run_id,
+            cron=_cron_run(instance, now)))
         return WorkflowTaskCompletion(
             run_id=run_id, worker_id=self.worker_id, identity=self.identity,
             inbox_max_id=inbox_max_id, workflow_time=now, decisions=decisions,
@@ -507,3 +508,16 @@ class WorkflowWorker:
 class _UnregisteredWorkflow(Exception):
     pass
 
+
+
+def _cron_run(instance: WorkflowInstance, now: float) -> CronRun | None:
+    started = instance.started_attributes
+    schedule = started.get("cron_schedule")
+    if not schedule:
+        return None
+    return CronRun(
+        schedule=schedule, workflow_type=started["workflow_type"],
+        task_queue=started["task_queue"], input=started.get("input") or [], now=now,
+        last_completion_result=started.get("last_completion_result"),
+        memo=dict(instance.memo_payloads) or None,
+        search_attributes=dict(instance.info._search_attributes_store) or None)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .. import exceptions as exc
 from .._model.events import Command, EventType, HistoryEvent
 from .._model.temporal_history import seed_for_run
+from ..common import _priority_key
 from ..converter import Payload, _payload_from_json, _payload_to_json, headers_to_json
 from .interceptors import SignalChildWorkflowInput, SignalExternalWorkflowInput
 
@@ -144,9 +145,10 @@ async def start_child_workflow(
     task_queue: str | None,
     result_type: Any, cancellation_type: int, parent_close_policy: int,
     execution_timeout: timedelta | None, id_reuse_policy: int,
-    headers: Mapping[str, Payload] | None = None,
+    headers: Mapping[str, Payload] | None = None, priority: Any = None,
 ) -> ChildWorkflowHandle:
     instance._check_active()
+    priority_key = _priority_key(priority, f"start_child_workflow({name!r})")
     try:
         payloads = instance.converter.payload_converter.to_payloads(list(args))
     except TypeError as error:
@@ -162,6 +164,7 @@ async def start_child_workflow(
         "parent_close_policy": parent_close_policy, "id_reuse_policy": id_reuse_policy,
         **_child_run(instance),
         **({"header": headers_to_json(headers)} if headers else {}),
+        **({"priority": priority_key} if priority_key is not None else {}),
     }))
     handle = ChildWorkflowHandle(instance, seq, child_id, result_type,
                                  cancellation_type)

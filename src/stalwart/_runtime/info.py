@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .._model.search_attributes import TypedSearchAttributes, to_dict_form
-from ..common import RetryPolicy
+from ..common import Priority, RetryPolicy
 
 # Temporal's server suggests continue-as-new at 4 Ki events or 4 MiB of history; so do we.
 CONTINUE_AS_NEW_SUGGESTED_EVENTS = 4096
@@ -41,6 +41,7 @@ class Info:
     retry_policy: RetryPolicy | None
     cron_schedule: str | None
     parent: ParentInfo | None
+    priority: Priority = field(default_factory=Priority)
     headers: dict[str, object] = field(default_factory=dict)
     typed_search_attributes: TypedSearchAttributes = TypedSearchAttributes.empty
     _search_attributes_store: dict[str, Any] = field(default_factory=dict, repr=False)

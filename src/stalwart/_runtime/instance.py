@@ -23,7 +23,7 @@ from .._model import search_attributes as sa
 from .._model.definitions import ActivityDefinition, get_activity_definition
 from .._model.events import Command, EventType, HistoryEvent
 from .._model.temporal_history import TemporalLength, estimate_event_size
-from ..common import RawValue, RetryPolicy
+from ..common import Priority, RawValue, RetryPolicy, _priority_key
 from ..converter import (
     DataConverter,
     Payload,
@@ -142,6 +142,7 @@ class WorkflowInstance:
         self.cancel_requested = False
         self.workflow_object: Any = None
         self.memo_payloads: dict[str, Any] = {}
+        self.started_attributes: dict[str, Any] = {}
         self.info: Info = _placeholder_info(workflow_id, run_id, definition.name)
         self._seed = 0
         self._random: random.Random | None = None
@@ -285,6 +286,7 @@ class WorkflowInstance:
     # -- applying events ---------------------------------------------------------------------
     def _apply_started(self, event: HistoryEvent) -> None:
         attrs = event.attributes
+        self.started_attributes = attrs
         self._seed = attrs["random_seed"]
         self._random = None
         parent = attrs.get("parent")
@@ -298,8 +300,9 @@ class WorkflowInstance:
             continued_run_id=attrs.get("continued_run_id"),
             execution_timeout=timedelta(seconds=timeout) if timeout else None,
             run_timeout=None, task_timeout=timedelta(seconds=10), retry_policy=None,
-            cron_schedule=None,
+            cron_schedule=attrs.get("cron_schedule"),
             parent=ParentInfo(**parent) if parent else None,
+            priority=Priority(priority_key=attrs.get("priority")),
             _history_length=lambda: self._history_length,
             _history_size=lambda: self._history_size,
             typed_search_attributes=sa.from_store(attrs.get("search_attributes")),
@@ -493,9 +496,11 @@ class WorkflowInstance:
         heartbeat_timeout: timedelta | None, retry_policy: RetryPolicy | None,
         cancellation_type: int, activity_id: str | None, summary: str | None,
         local: bool = False, headers: Mapping[str, Payload] | None = None,
+        priority: Any = None,
     ) -> ActivityHandle:
         self._check_active()
         name, definition = activity_name(activity)
+        priority_key = _priority_key(priority, f"execute_activity({name!r})")
         if result_type is None and definition is not None:
             result_type = definition.return_type_hint
         if start_to_close_timeout is None and schedule_to_close_timeout is None and \
@@ -538,6 +543,7 @@ class WorkflowInstance:
             **({"summary": summary} if summary else {}),
             **({"local": True} if local else {}),
             **({"header": headers_to_json(headers)} if headers else {}),
+            **({"priority": priority_key} if priority_key is not None else {}),
         }))
         handle = ActivityHandle(self, seq, result_type, cancellation_type, name,
                                 activity_id or str(seq))

@@ -74,6 +74,7 @@ class StartActivityInput:
     result_type: Any
     summary: str | None = None
     local: bool = False
+    priority: Any = None
 
 
 @dataclass
@@ -88,6 +89,7 @@ class StartChildWorkflowInput:
     id_reuse_policy: int
     headers: dict[str, Payload]
     result_type: Any
+    priority: Any = None
 
 
 @dataclass

@@ -92,7 +92,8 @@ class RootOutbound(WorkflowOutboundInterceptor):
             start_to_close_timeout=input.start_to_close_timeout,
             heartbeat_timeout=input.heartbeat_timeout, retry_policy=input.retry_policy,
             cancellation_type=input.cancellation_type, activity_id=input.activity_id,
-            summary=input.summary, local=input.local, headers=input.headers)
+            summary=input.summary, local=input.local, headers=input.headers,
+            priority=input.priority)
 
     def start_local_activity(self, input: StartActivityInput) -> ActivityHandle:
         return self.start_activity(input)
@@ -104,7 +105,7 @@ class RootOutbound(WorkflowOutboundInterceptor):
             cancellation_type=input.cancellation_type,
             parent_close_policy=input.parent_close_policy,
             execution_timeout=input.execution_timeout, id_reuse_policy=input.id_reuse_policy,
-            headers=input.headers)
+            headers=input.headers, priority=input.priority)
 
     async def signal_child_workflow(self, input: SignalChildWorkflowInput) -> None:
         await children.signal_external(self._instance, input.child_workflow_id, None,

@@ -385,3 +385,15 @@ def workflow_id_for(base_id: str, nominal: float) -> str:
 
 
 __all__ = ["CompiledSpec", "SpecError", "jitter_fraction", "parse_cron", "workflow_id_for"]
+
+
+def cron_workflow_next(expression: str, after: float) -> float:
+    """The next time of a cron workflow's ``cron_schedule`` strictly after ``after``: the same
+    cron grammar a schedule's ``cron_expressions`` take."""
+    spec = CompiledSpec(ScheduleSpec(cron_expressions=[expression]))
+    found = spec.next_nominal(after)
+    if found is None:
+        raise SpecError(f"cron_schedule {expression!r} has no time after "
+                        f"{datetime.fromtimestamp(after, UTC).isoformat()}; give a schedule "
+                        "that recurs, e.g. '0 * * * *' for hourly")
+    return found

@@ -52,6 +52,20 @@ class StartWorkflowRequest:
     search_attributes: dict[str, Any] | None = None
     memo: dict[str, Any] | None = None
     header: dict[str, Any] | None = None
+    # A Temporal cron workflow: its schedule, how long the run's first workflow task waits
+    # (until the schedule's next time), and what the previous run of the chain left.
+    cron_schedule: str | None = None
+    first_task_backoff: float | None = None
+    initiator: str | None = None
+    last_completion_result: list[dict[str, Any]] | None = None
+    continued_failure: dict[str, Any] | None = None
+    # Temporal's Priority.priority_key: lower is claimed first; None inherits the parent's
+    # (or the previous run's), else DEFAULT_PRIORITY.
+    priority: int | None = None
+
+
+# Temporal's default priority key: the middle of its default range 1-5.
+DEFAULT_PRIORITY = 3
 
 
 def started_attributes(request: StartWorkflowRequest) -> dict[str, Any]:
@@ -70,6 +84,15 @@ def started_attributes(request: StartWorkflowRequest) -> dict[str, Any]:
            if request.search_attributes else {}),
         **({"memo": request.memo} if request.memo else {}),
         **({"header": request.header} if request.header else {}),
+        **({"cron_schedule": request.cron_schedule} if request.cron_schedule else {}),
+        **({"first_workflow_task_backoff": request.first_task_backoff}
+           if request.first_task_backoff else {}),
+        **({"initiator": request.initiator} if request.initiator else {}),
+        **({"priority": request.priority} if request.priority is not None else {}),
+        **({"last_completion_result": request.last_completion_result}
+           if request.last_completion_result is not None else {}),
+        **({"continued_failure": request.continued_failure}
+           if request.continued_failure is not None else {}),
     }
 
 

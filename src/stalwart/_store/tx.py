@@ -63,14 +63,17 @@ class Dialect:
 SQLITE = Dialect(
     name="sqlite", for_update="", skip_locked="", binary_collation="", named_lock=None,
     schema_words=(("{serial_key}", "INTEGER PRIMARY KEY AUTOINCREMENT"),
-                  ("{without_rowid}", " WITHOUT ROWID"), ("{bytes}", "BLOB")))
+                  ("{without_rowid}", " WITHOUT ROWID"), ("{bytes}", "BLOB"),
+                  ("{add_column}", "ADD COLUMN")))
 
 POSTGRESQL = Dialect(
     name="postgresql", for_update=" FOR UPDATE", skip_locked=" FOR UPDATE SKIP LOCKED",
     binary_collation=' COLLATE "C"',
     named_lock="SELECT pg_advisory_xact_lock(hashtextextended(?, 1))",
     schema_words=(("{serial_key}", "BIGSERIAL PRIMARY KEY"), ("{without_rowid}", ""),
-                  ("{bytes}", "BYTEA")))
+                  ("{bytes}", "BYTEA"),
+                  # A PostgreSQL schema numbered by its old history re-runs scripts from 6 on.
+                  ("{add_column}", "ADD COLUMN IF NOT EXISTS")))
 
 
 class Pending:

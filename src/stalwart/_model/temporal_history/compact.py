@@ -311,7 +311,27 @@ class _Compactor:
                 if v is not None and k != CHANGE_VERSION},
             "memo": pj.payload_map_in(a.get("memo"), self.where("memo")),
             "header": pj.payload_map_in(a.get("header"), self.where("header")),
+            **self.cron_started(a),
         })
+
+    def cron_started(self, a: dict[str, Any]) -> dict[str, Any]:
+        """What a run of a cron chain was started with (absent for other runs)."""
+        out: dict[str, Any] = {}
+        if a.get("cronSchedule"):
+            out["cron_schedule"] = a["cronSchedule"]
+        backoff = pj.duration_in(a.get("firstWorkflowTaskBackoff"),
+                                 self.where("firstWorkflowTaskBackoff"))
+        if backoff:
+            out["first_workflow_task_backoff"] = backoff
+        if a.get("initiator") == "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE":
+            out["initiator"] = "CronSchedule"
+        if a.get("lastCompletionResult"):
+            out["last_completion_result"] = pj.payloads_in(
+                a["lastCompletionResult"], self.where("lastCompletionResult"))
+        if a.get("continuedFailure"):
+            out["continued_failure"] = pj.failure_in(a["continuedFailure"],
+                                                     self.where("continuedFailure"))
+        return out
 
     def activity_close(self, etype: str, event: HistoryEvent) -> None:
         a = event.attributes

@@ -217,7 +217,14 @@ class _Expander:
             "identity": attrs.get("identity"),
             "firstExecutionRunId": attrs.get("first_run_id") or self.run_id,
             "attempt": attrs.get("attempt", 1),
-            "firstWorkflowTaskBackoff": "0s",
+            "firstWorkflowTaskBackoff": pj.duration_out(
+                attrs.get("first_workflow_task_backoff") or 0.0),
+            "cronSchedule": attrs.get("cron_schedule"),
+            "initiator": _INITIATORS.get(attrs.get("initiator") or ""),
+            "lastCompletionResult": pj.payloads_out(attrs["last_completion_result"])
+            if attrs.get("last_completion_result") else None,
+            "continuedFailure": pj.failure_out(attrs["continued_failure"])
+            if attrs.get("continued_failure") else None,
             "memo": pj.payload_map_out(attrs.get("memo")),
             "searchAttributes": search_attributes_out(search),
             "header": pj.payload_map_out(attrs.get("header")),
@@ -437,14 +444,17 @@ class _Expander:
         etype, attrs, ts = event.event_type, event.attributes, event.timestamp
         wft = str(self.wft_completed)
         self.closed = True
+        # A cron run closes as completed or failed and names the run that carries the chain on.
+        next_run = {"newExecutionRunId": attrs["new_execution_run_id"]} \
+            if attrs.get("new_execution_run_id") else {}
         if etype == EventType.WORKFLOW_EXECUTION_COMPLETED:
             self.emit(etype, ts, {
                 "result": pj.payloads_out([attrs["result"]] if attrs.get("result") else []),
-                "workflowTaskCompletedEventId": wft})
+                "workflowTaskCompletedEventId": wft, **next_run})
         elif etype == EventType.WORKFLOW_EXECUTION_FAILED:
             self.emit(etype, ts, {"failure": pj.failure_out(attrs.get("failure")),
                                   "retryState": "RETRY_STATE_RETRY_POLICY_NOT_SET",
-                                  "workflowTaskCompletedEventId": wft})
+                                  "workflowTaskCompletedEventId": wft, **next_run})
         elif etype == EventType.WORKFLOW_EXECUTION_CANCELED:
             self.emit(etype, ts, {"workflowTaskCompletedEventId": wft,
                                   "details": pj.payloads_out(attrs.get("details"))})
@@ -463,6 +473,11 @@ class _Expander:
         else:
             self.closed = False
             self.emit(etype, ts, dict(attrs))
+
+
+_INITIATORS = {"CronSchedule": "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE",
+               "Workflow": "CONTINUE_AS_NEW_INITIATOR_WORKFLOW",
+               "RetryPolicy": "CONTINUE_AS_NEW_INITIATOR_RETRY"}
 
 
 def to_temporal(events: Sequence[HistoryEvent], *, run_id: str,

@@ -39,6 +39,7 @@ class _Run:
     task_queue: str
     first_run_id: str
     deadline: float | None
+    priority: int | None  # as given to the run or its parent; None: the default
     worker_id: str
     now: float
     result: CompletionResult
@@ -49,7 +50,8 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
     run_id = completion.run_id
     # The run's row first, then its task's: the lock order of every operation.
     locking = tx.later("SELECT status, workflow_id, workflow_type, task_queue, next_event_id, "
-                       "first_run_id, execution_deadline FROM executions WHERE run_id = ?"
+                       "first_run_id, execution_deadline, priority FROM executions "
+                       "WHERE run_id = ?"
                        + tx.dialect.for_update, (run_id,))
     task = tx.one("SELECT lease_owner FROM workflow_tasks WHERE run_id = ?"
                   + tx.dialect.for_update, (run_id,))
@@ -59,7 +61,8 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
     if execution is None or execution[0] != ExecutionStatus.RUNNING:
         tx.run("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
         return CompletionResult(False, "workflow closed")
-    _, workflow_id, workflow_type, task_queue, next_event_id, first_run_id, deadline = execution
+    (_, workflow_id, workflow_type, task_queue, next_event_id, first_run_id, deadline,
+     priority) = execution
     closing = any(isinstance(d.effect, base.CloseRun) for d in completion.decisions)
     if closing and tx.one(
             "SELECT 1 FROM inbox WHERE run_id = ? AND id > ? AND event_type = ? LIMIT 1",
@@ -98,7 +101,7 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
                  {"workflow_time": completion.workflow_time, "identity": completion.identity})
     event_id += 1
     run = _Run(run_id, workflow_id, workflow_type, task_queue, first_run_id, deadline,
-               completion.worker_id, now, CompletionResult(True))
+               priority, completion.worker_id, now, CompletionResult(True))
     for decision in completion.decisions:
         append_event(tx, run_id, event_id, decision.event_type, now, decision.attributes)
         event_id += 1
@@ -141,12 +144,14 @@ def _apply_schedule_activity(tx: Tx, run: _Run, activity: base.ScheduleActivity)
     deadline = timeouts_deadline(activity.options, now, now, started_at, None)
     tx.run("INSERT INTO activity_tasks (run_id, seq, task_queue, workflow_id, workflow_type, "
            "activity_type, activity_id, input, options, attempt, scheduled_at, "
-           "attempt_scheduled_at, visible_at, lease_owner, started_at, deadline_at) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+           "attempt_scheduled_at, visible_at, lease_owner, started_at, deadline_at, priority) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
            (run.run_id, activity.seq, activity.task_queue, run.workflow_id, run.workflow_type,
             activity.activity_type, activity.activity_id, dumps(activity.input),
             dumps(activity.options), now, now, now,
-            run.worker_id if activity.eager else None, started_at, deadline))
+            run.worker_id if activity.eager else None, started_at, deadline,
+            # As in Temporal, an activity without its own priority takes its workflow's.
+            activity.options.get("priority") or run.priority or base.DEFAULT_PRIORITY))
     if activity.eager:
         run.result.eager_activities.append(ActivityTaskClaim(
             run_id=run.run_id, seq=activity.seq, workflow_id=run.workflow_id,
@@ -204,8 +209,10 @@ def _apply_close(tx: Tx, run: _Run, close: base.CloseRun) -> None:
         # The next run inherits the chain's first run, its parent and, unless it sets its
         # own, the execution deadline.
         timeout = next_run.execution_timeout
-        next_run = dataclasses.replace(next_run, first_run_id=run.first_run_id,
-                                       **parent_of(tx, run.run_id))
+        next_run = dataclasses.replace(
+            next_run, first_run_id=run.first_run_id, **parent_of(tx, run.run_id),
+            # The next run keeps the chain's priority.
+            priority=next_run.priority if next_run.priority is not None else run.priority)
         insert_execution(tx, next_run, run.now, run.now + timeout if timeout else run.deadline)
 
 

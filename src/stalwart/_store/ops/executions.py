@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ... import exceptions as exc
 from ..._model.events import EventType, HistoryEvent
 from ..base import (
+    DEFAULT_PRIORITY,
     ExecutionRow,
     ExecutionStatus,
     InboxEvent,
@@ -81,26 +83,39 @@ def append_event(tx: Tx, run_id: str, event_id: int, event_type: str,
            (run_id, event_id, event_type, timestamp, dumps(attributes)))
 
 
+# A run's workflow tasks are claimed at the run's priority.
+RUN_PRIORITY = f"COALESCE((SELECT priority FROM executions WHERE run_id = ?), {DEFAULT_PRIORITY})"
+
+
 def ensure_workflow_task(tx: Tx, run_id: str,
                          task_queue: str, now: float, affinity: str | None) -> None:
     tx.run(
-        "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
-        (run_id, task_queue, now, affinity))
+        "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity, priority) "
+        f"VALUES (?, ?, ?, ?, {RUN_PRIORITY}) ON CONFLICT (run_id) DO NOTHING",
+        (run_id, task_queue, now, affinity, run_id))
     tx.wake("workflow_task", task_queue)
 
 
 def insert_execution(tx: Tx, request: StartWorkflowRequest,
                      now: float, deadline: float | None) -> None:
     first_run_id = request.first_run_id or request.run_id
+    priority = request.priority
+    if priority is None and request.parent_run_id is not None:
+        # As in Temporal, a child without its own priority takes its parent's.
+        parent = tx.one("SELECT priority FROM executions WHERE run_id = ?",
+                        (request.parent_run_id,))
+        priority = parent[0] if parent is not None else None
+        # The child's started event reports the priority it inherited, as Temporal's does.
+        request = dataclasses.replace(request, priority=priority)
+    task_priority = DEFAULT_PRIORITY if priority is None else priority
     tx.run(
-        f"INSERT INTO executions ({EXECUTION_COLUMNS}, parent_seq, parent_close_policy) "
-        "VALUES (?, ?, ?, ?, 1, ?, NULL, ?, ?, NULL, 2, NULL, NULL, ?, ?, ?, NULL, "
-        "?, ?, ?)",
+        f"INSERT INTO executions ({EXECUTION_COLUMNS}, parent_seq, parent_close_policy, "
+        "priority) VALUES (?, ?, ?, ?, 1, ?, NULL, ?, ?, NULL, 2, NULL, NULL, ?, ?, ?, NULL, "
+        "?, ?, ?, ?)",
         (request.run_id, request.workflow_id, request.workflow_type, request.task_queue, now,
          first_run_id, request.continued_run_id, deadline, request.parent_workflow_id,
          request.parent_run_id, dumps(request.memo) if request.memo else None,
-         request.parent_seq, request.parent_close_policy))
+         request.parent_seq, request.parent_close_policy, priority))
     if request.search_attributes:
         write_search_attributes(tx, request.run_id, request.search_attributes)
     append_event(tx, request.run_id, 1, EventType.WORKFLOW_EXECUTION_STARTED, now,
@@ -110,13 +125,21 @@ def insert_execution(tx: Tx, request: StartWorkflowRequest,
         insert_inbox(tx, request.run_id, EventType.WORKFLOW_EXECUTION_SIGNALED, now,
                      {"signal_name": name, "input": signal_input,
                              "identity": request.identity})
-    if request.eager_worker_id is None:
+    if request.first_task_backoff:
+        # A cron run: its first workflow task waits for the schedule's next time.
+        visible_at = now + request.first_task_backoff
+        tx.run("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity, "
+               "priority) VALUES (?, ?, ?, NULL, ?)",
+               (request.run_id, request.task_queue, visible_at, task_priority))
+        tx.due(visible_at)
+    elif request.eager_worker_id is None:
         ensure_workflow_task(tx, request.run_id, request.task_queue, now, None)
     else:
         # Taken at once by a worker in the starting process: no poller needs waking.
         tx.run("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, "
-               "affinity) VALUES (?, ?, ?, ?)",
-               (request.run_id, request.task_queue, now, request.eager_worker_id))
+               "affinity, priority) VALUES (?, ?, ?, ?, ?)",
+               (request.run_id, request.task_queue, now, request.eager_worker_id,
+                task_priority))
 
 
 def start_workflow(tx: Tx, request: StartWorkflowRequest,
@@ -247,9 +270,14 @@ def find_open_run(tx: Tx, workflow_id: str, run_id: str | None,
                   lock: bool = True) -> tuple[str, str]:
     suffix = tx.dialect.for_update if lock else ""
     if run_id is None:
-        row = tx.one("SELECT run_id, task_queue, status FROM executions "
-                     "WHERE workflow_id = ? ORDER BY start_time DESC LIMIT 1"
-                     + suffix, (workflow_id,))
+        latest = ("SELECT run_id, task_queue, status FROM executions "
+                  "WHERE workflow_id = ? ORDER BY start_time DESC LIMIT 1" + suffix)
+        row = tx.one(latest, (workflow_id,))
+        if lock and row is not None and row[2] != ExecutionStatus.RUNNING:
+            # Waiting for the lock, the statement saw the run another transaction was closing
+            # while it started the next one (a cron run, a continue-as-new); a fresh
+            # statement sees that next run.
+            row = tx.one(latest, (workflow_id,))
     else:
         row = tx.one("SELECT run_id, task_queue, status FROM executions "
                      "WHERE run_id = ? AND workflow_id = ?" + suffix,
@@ -296,7 +324,7 @@ def close_run(tx: Tx, run_id: str, status: int, now: float,
     for (update_id,) in pending_updates:
         tx.wake("update", update_id)
     tx.wake("closed", run_id)
-    if status != ExecutionStatus.CONTINUED_AS_NEW:
+    if next_run_id is None:  # a continued chain (or the next cron run) goes on
         notify_parent(tx, run_id, status, result, failure, now)
     apply_parent_close_policy(tx, run_id, now)
 

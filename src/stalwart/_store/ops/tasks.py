@@ -21,6 +21,7 @@ from .executions import (
     ACTIVITY_COLUMNS,
     CHAINED_TASK_LEASE_SECONDS,
     LOCK_RUN_SQL,
+    RUN_PRIORITY,
     append_event,
     claim_one_workflow_task,
     insert_inbox,
@@ -63,7 +64,7 @@ def claim_workflow_tasks(tx: Tx, task_queue: str,
         "WITH picked AS (SELECT run_id AS picked_run FROM workflow_tasks WHERE task_queue = ? "
         "AND ((lease_owner IS NULL AND visible_at <= ?) OR "
         "(lease_owner IS NOT NULL AND lease_expires_at <= ?)) "
-        f"ORDER BY visible_at LIMIT ?{tx.dialect.skip_locked}) "
+        f"ORDER BY priority, visible_at LIMIT ?{tx.dialect.skip_locked}) "
         "UPDATE workflow_tasks AS w SET lease_owner = ?, lease_expires_at = ?, affinity = ? "
         "FROM picked WHERE w.run_id = picked.picked_run RETURNING run_id, attempt, visible_at",
         (task_queue, now, now, limit, worker_id, now + lease_seconds, worker_id))
@@ -140,7 +141,7 @@ def claim_activity_rows(tx: Tx, task_queue: str,
                         limit: int) -> list[ActivityTaskClaim]:
     rows = tx.all(
         f"SELECT {ACTIVITY_COLUMNS} FROM activity_tasks WHERE task_queue = ? AND "
-        "lease_owner IS NULL AND visible_at <= ? ORDER BY visible_at LIMIT ?"
+        "lease_owner IS NULL AND visible_at <= ? ORDER BY priority, visible_at LIMIT ?"
         + tx.dialect.skip_locked, (task_queue, now, limit))
     if not rows:
         return []
@@ -251,9 +252,9 @@ def complete_activity_and_workflow_task(
             "identity": completion.identity, "started_time": started_at})))
     tx.run(
         "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, lease_owner, "
-        "lease_expires_at, affinity) VALUES (?, ?, ?, ?, ?, ?)",
+        f"lease_expires_at, affinity, priority) VALUES (?, ?, ?, ?, ?, ?, {RUN_PRIORITY})",
         (run_id, task_queue, now, completion.worker_id, now + CHAINED_TASK_LEASE_SECONDS,
-         completion.worker_id))
+         completion.worker_id, run_id))
     completion.inbox_max_id = int(inserted[0])
     return "committed", complete_workflow_task(tx, completion, now), None
 
@@ -265,9 +266,9 @@ def wake_workflow(tx: Tx, locked: Any, run_id: str,
         return None
     task_queue = locked[0]
     inserted = tx.one("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, "
-                      "affinity) VALUES (?, ?, ?, ?) ON CONFLICT (run_id) "
-                      "DO NOTHING RETURNING run_id",
-                      (run_id, task_queue, now, worker_id))
+                      f"affinity, priority) VALUES (?, ?, ?, ?, {RUN_PRIORITY}) "
+                      "ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
+                      (run_id, task_queue, now, worker_id, run_id))
     if inserted is not None and claim:
         return claim_one_workflow_task(tx, run_id, worker_id, now,
                                        CHAINED_TASK_LEASE_SECONDS)

@@ -1,0 +1,174 @@
+"""Temporal cron workflows: ``start_workflow(..., cron_schedule=...)`` runs a chain of runs
+under one workflow id, each starting at the schedule's next time."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from stalwart import activity, workflow
+from stalwart.client import (
+    Client,
+    WorkflowContinuedAsNewError,
+    WorkflowExecutionStatus,
+    WorkflowHistory,
+)
+from stalwart.exceptions import ApplicationError, CancelledError, WorkflowFailureError
+from stalwart.worker import Worker
+
+from ._support import ACTIVITY_TIMEOUT
+
+# Every second: the fastest grammar Temporal's cron accepts, so the test waits little.
+EVERY_SECOND = "@every 1s"
+
+
+@dataclass
+class Seen:
+    run_id: str
+    continued_run_id: str | None
+    cron_schedule: str
+    last_result: int | None
+    has_last_result: bool
+    last_failure: str | None
+
+
+_seen: dict[str, list[Seen]] = {}
+_enough: dict[str, asyncio.Event] = {}
+
+
+@activity.defn
+async def record_run(seen: Seen) -> None:
+    workflow_id = activity.info().workflow_id
+    runs = _seen.setdefault(workflow_id, [])
+    runs.append(seen)
+    if len(runs) >= 4:
+        _enough[workflow_id].set()
+
+
+@workflow.defn
+class CronCounter:
+    """Counts its runs through the last completion result; the second run fails once."""
+
+    @workflow.run
+    async def run(self) -> int:
+        info = workflow.info()
+        last = workflow.get_last_completion_result(int)
+        failure = workflow.get_last_failure()
+        await workflow.execute_activity(record_run, Seen(
+            run_id=info.run_id, continued_run_id=info.continued_run_id,
+            cron_schedule=info.cron_schedule or "", last_result=last,
+            has_last_result=workflow.has_last_completion_result(),
+            last_failure=str(failure) if failure is not None else None),
+            start_to_close_timeout=ACTIVITY_TIMEOUT)
+        count = (last or 0) + 1
+        if count == 2 and failure is None:
+            raise ApplicationError("second run fails", non_retryable=True)
+        if count >= 3:
+            # The fourth run (count 3) waits to be cancelled: the chain ends with it.
+            await workflow.wait_condition(lambda: False)
+        return count
+
+
+async def test_cron_chain_carries_results_and_failures_until_cancelled(
+        client: Client, task_queue: str) -> None:
+    workflow_id = f"cron-{uuid.uuid4().hex[:8]}"
+    _enough[workflow_id] = asyncio.Event()
+    async with Worker(client, task_queue=task_queue, workflows=[CronCounter],
+                      activities=[record_run]):
+        handle = await client.start_workflow(CronCounter.run, id=workflow_id,
+                                             task_queue=task_queue,
+                                             cron_schedule=EVERY_SECOND)
+        first = await handle.fetch_history()
+        started = first.events[0].attributes
+        # As Temporal's history shows it (and a Temporal tool reads it back).
+        assert started["cronSchedule"] == EVERY_SECOND
+        assert started["initiator"] == "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE"
+        assert 0 < float(started["firstWorkflowTaskBackoff"].removesuffix("s")) <= 1.0
+        reread = WorkflowHistory.from_json(workflow_id, first.to_json())
+        assert reread.events[0].attributes["cronSchedule"] == EVERY_SECOND
+        result = asyncio.ensure_future(handle.result())
+        await asyncio.wait_for(_enough[workflow_id].wait(), 30)
+        runs = _seen[workflow_id]
+        # Run 1 completes with 1; run 2 fails; run 3 sees that failure and still run 1's
+        # result; run 3 completes with 2 and run 4 sees it.
+        assert [(s.last_result, s.has_last_result, s.last_failure) for s in runs[:4]] == [
+            (None, False, None), (1, True, None), (1, True, "second run fails"),
+            (2, True, None)]
+        assert all(s.cron_schedule == EVERY_SECOND for s in runs)
+        assert [s.continued_run_id for s in runs[1:4]] == [s.run_id for s in runs[:3]]
+        assert runs[0].run_id == handle.result_run_id
+        assert not result.done()
+
+        closed = [client.get_workflow_handle(workflow_id, run_id=s.run_id) for s in runs[:3]]
+        statuses = [(await h.describe()).status for h in closed]
+        assert statuses == [WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.FAILED,
+                            WorkflowExecutionStatus.COMPLETED]
+        for h, nxt in zip(closed, runs[1:4], strict=True):
+            last_event = (await h.fetch_history()).events[-1]
+            assert last_event.attributes["newExecutionRunId"] == nxt.run_id
+        # As Temporal reports it, a closed cron run continued as new to a caller of
+        # result() that does not follow runs.
+        with pytest.raises(WorkflowContinuedAsNewError) as continued:
+            await closed[0].result(follow_runs=False)
+        assert continued.value.new_execution_run_id == runs[1].run_id
+
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as failure:
+            await result
+        assert isinstance(failure.value.cause, CancelledError)
+        description = await handle.describe()
+        assert description.run_id == runs[3].run_id
+        assert description.status == WorkflowExecutionStatus.CANCELED
+
+
+@workflow.defn
+class CronWaitsForever:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+
+async def test_terminate_ends_the_chain_and_timeout_bounds_it(
+        client: Client, task_queue: str) -> None:
+    from datetime import timedelta
+    async with Worker(client, task_queue=task_queue, workflows=[CronWaitsForever]):
+        handle = await client.start_workflow(CronWaitsForever.run, id=f"cron-{uuid.uuid4()}",
+                                             task_queue=task_queue, cron_schedule="0 0 1 1 *")
+        await handle.terminate("enough")
+        assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
+        # The first run waits for next New Year; the chain's execution timeout ends it first.
+        timed = await client.start_workflow(
+            CronWaitsForever.run, id=f"cron-{uuid.uuid4()}", task_queue=task_queue,
+            cron_schedule="0 0 1 1 *", execution_timeout=timedelta(seconds=1))
+        with pytest.raises(WorkflowFailureError):
+            await timed.result()
+        assert (await timed.describe()).status == WorkflowExecutionStatus.TIMED_OUT
+
+
+async def test_bad_cron_schedule_is_refused(client: Client, task_queue: str) -> None:
+    with pytest.raises(ValueError, match="cron_schedule='61 \\* \\* \\* \\*'"):
+        await client.start_workflow(CronWaitsForever.run, id="bad-cron", task_queue=task_queue,
+                                    cron_schedule="61 * * * *")
+
+
+@workflow.defn
+class StartsCronChild:
+    @workflow.run
+    async def run(self) -> str:
+        try:
+            await workflow.start_child_workflow(CronWaitsForever.run, id="child",
+                                                cron_schedule="* * * * *")
+        except ValueError as error:
+            return str(error)
+        return "started"
+
+
+async def test_cron_child_workflows_are_refused(client: Client, task_queue: str) -> None:
+    async with Worker(client, task_queue=task_queue,
+                      workflows=[StartsCronChild, CronWaitsForever]):
+        message = await client.execute_workflow(StartsCronChild.run, id=f"p-{uuid.uuid4()}",
+                                                task_queue=task_queue)
+    assert "cron child workflows are not supported yet" in message
