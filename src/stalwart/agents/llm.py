@@ -74,13 +74,15 @@ def estimate_cost(model: str, input_tokens: int, output_tokens: int,
     return round(float(calculation.total_price), 10)
 
 
-def _retry_after(headers: Any) -> timedelta | None:
+def retry_after(headers: Any) -> timedelta | None:
+    """The delay a provider asks for before the next attempt (``retry-after-ms`` or
+    ``retry-after`` in seconds or as an HTTP date), or None."""
     if headers is None:
         return None
-    value = headers.get("retry-after-ms")
-    if value:
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
         try:
-            return timedelta(milliseconds=float(value))
+            return timedelta(milliseconds=max(0.0, float(milliseconds)))
         except ValueError:
             pass
     value = headers.get("retry-after")
@@ -113,7 +115,7 @@ def classify_error(error: BaseException, provider: str) -> ApplicationError:
     if isinstance(status, int):
         message = f"{provider} API returned HTTP {status}: {_provider_message(error)}"
         response = getattr(error, "response", None)
-        delay = _retry_after(getattr(response, "headers", None))
+        delay = retry_after(getattr(response, "headers", None))
         if status in _RETRYABLE_STATUS or status >= 500:
             return ApplicationError(message, type=kind, next_retry_delay=delay)
         return ApplicationError(message, type=kind, non_retryable=True)

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn, TypeVar
 
 from agents.agent_output import AgentOutputSchemaBase
@@ -43,6 +40,7 @@ from agents import (
 )
 
 from ... import activity
+from ...agents.llm import retry_after
 from ...exceptions import ApplicationError
 from ._streaming import StreamPublisher, StreamStoreSource
 
@@ -184,32 +182,11 @@ class _OutputSchema(AgentOutputSchemaBase):
 
 # -- provider errors --------------------------------------------------------------------------
 
-def _retry_after(headers: Any) -> timedelta | None:
-    milliseconds = headers.get("retry-after-ms")
-    if milliseconds:
-        try:
-            return timedelta(milliseconds=max(0.0, float(milliseconds)))
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return timedelta(seconds=max(0.0, float(value)))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return timedelta(seconds=max(0.0, when.timestamp() - time.time()))
-
-
 def raise_for_status(error: APIStatusError) -> NoReturn:
     """408, 409, 429 and 5xx are retried (``Retry-After`` sets the next delay); other statuses
     fail at once, unless the provider says otherwise with ``x-should-retry``."""
     headers = error.response.headers
-    delay = _retry_after(headers)
+    delay = retry_after(headers)
     status = error.response.status_code
     should_retry = headers.get("x-should-retry")
     retryable = should_retry == "true" or (
