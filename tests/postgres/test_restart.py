@@ -114,7 +114,8 @@ async def test_restart_the_server_mid_run_loses_nothing_and_records_nothing_twic
         workers.stop_all()
     assert results == [w.expected_steps_result(STEPS)] * WORKFLOWS
     for n in range(WORKFLOWS):
-        per_seq = Counter(a["seq"] for a in await _completions(client, f"restart-{n}"))
+        per_seq = Counter(a["scheduledEventId"]
+                          for a in await _completions(client, f"restart-{n}"))
         scheduled = await _scheduled_seqs(client, f"restart-{n}")
         assert len(scheduled) == STEPS and sorted(per_seq) == sorted(scheduled), (n, per_seq)
         assert set(per_seq.values()) == {1}, (n, per_seq)
