@@ -7,7 +7,6 @@ client.
 
 from __future__ import annotations
 
-import uuid
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
@@ -15,6 +14,7 @@ from enum import IntEnum
 from typing import Any, Generic, TypeVar
 
 from . import _client_messages as _messages
+from . import _client_root as _root
 from . import exceptions as exc
 from ._client_interceptors import (
     BackfillScheduleInput,
@@ -52,12 +52,9 @@ from ._client_messages import (
     WorkflowUpdateStage,
     handler_name,
     handler_result_type,
-    query,
-    start_update,
 )
 from ._client_update_with_start import (
     WithStartWorkflowOperation,
-    run_update_with_start,
     start_update_with_start,
 )
 from ._client_visibility import (
@@ -72,17 +69,14 @@ from ._client_visibility import (
 from ._engine.activity_context import ActivityCancellationDetails
 from ._engine.clock import Clock
 from ._engine.codec import decode_value, encode_value
-from ._engine.metrics import METRICS
 from ._model import limits as _limits
-from ._model import search_attributes as _sa
 from ._model.events import CLOSE_EVENT_TYPES, EventType, HistoryEvent
 from ._model.list_filter import parse_list_query
 from ._model.search_attributes import TypedSearchAttributes
-from ._model.temporal_history import seed_for_run, to_temporal
+from ._model.temporal_history import to_temporal
 from ._plugin_client import ClientConfig, ConnectConfig, Plugin
 from ._plugin_client import configure_client as _configure_client
 from ._plugin_client import connect_store as _connect_store
-from ._runtime.definitions import get_workflow_definition
 from ._schedules import (
     Schedule,
     ScheduleAction,
@@ -112,10 +106,9 @@ from ._schedules import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from ._schedules import handle as _schedules_handle
 from ._schedules.spec import SpecError, cron_workflow_next
 from ._store import open_store
-from ._store.base import ExecutionRow, ExecutionStatus, StartWorkflowRequest, Store
+from ._store.base import ExecutionRow, ExecutionStatus, Store
 from ._workflow_extras import (
     AnyType,
     CallableAsyncNoParam,
@@ -136,9 +129,8 @@ from .common import (
     RetryPolicy,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
-    _priority_key,
 )
-from .converter import DataConverter, _payload_from_json, _payload_to_json, headers_to_json
+from .converter import DataConverter, _payload_from_json, _payload_to_json
 from .exceptions import (
     AsyncActivityCancelledError,
     RPCError,
@@ -280,18 +272,6 @@ class _NoArg:
 _NO_ARG: Any = _NoArg()
 
 
-def _workflow_name_and_result_type(workflow: Any) -> tuple[str, Any]:
-    if isinstance(workflow, str):
-        if not workflow:
-            raise ValueError("workflow name must not be empty")
-        return workflow, None
-    definition = get_workflow_definition(workflow)
-    if definition is None:
-        raise TypeError(f"{workflow!r} is not a workflow: pass a @workflow.defn class's "
-                        "@workflow.run method (e.g. MyWorkflow.run) or the workflow type name")
-    return definition.name, definition.return_type_hint
-
-
 class Client:
     """A connection to a Stalwart store. Create with :meth:`connect`."""
 
@@ -319,7 +299,7 @@ class Client:
         self._clock: Clock = Clock()
         self._workers: weakref.WeakSet[Any] = weakref.WeakSet()
         self._interceptors: list[Any] = list(config["interceptors"])
-        outbound: OutboundInterceptor = _ClientRoot(self)
+        outbound: OutboundInterceptor = _root.ClientRoot(self)
         for interceptor in reversed(self._interceptors):
             if isinstance(interceptor, Interceptor):
                 outbound = interceptor.intercept_client(outbound)
@@ -419,7 +399,7 @@ class Client:
             WorkflowAlreadyStartedError: a run with this id is open (or the reuse policy
                 forbids a new run).
         """
-        name, hinted_result = _workflow_name_and_result_type(workflow)
+        name, hinted_result = _root.workflow_name_and_result_type(workflow)
         if not id or not isinstance(id, str):
             raise ValueError(f"start_workflow({name!r}) needs id='...': a workflow id unique "
                              "among running workflows, e.g. id=f'research-{topic}'")
@@ -451,67 +431,7 @@ class Client:
             cron_schedule=cron_schedule, priority=priority))
 
     async def _start_workflow_impl(self, input: StartWorkflowInput) -> WorkflowHandle[Any]:
-        name, task_queue = input.workflow, input.task_queue
-        timeout = input.execution_timeout
-        run_id = str(uuid.uuid4())
-        request = StartWorkflowRequest(
-            workflow_id=input.id, workflow_type=name, task_queue=task_queue,
-            input=await self._encode(input.args, f"start_workflow({name!r}) arguments"),
-            run_id=run_id, random_seed=seed_for_run(run_id),
-            execution_timeout=timeout.total_seconds() if timeout else None,
-            id_reuse_policy=input.id_reuse_policy, id_conflict_policy=input.id_conflict_policy,
-            start_signal=(input.start_signal, await self._encode(
-                input.start_signal_args, f"start_signal {input.start_signal!r} arguments"))
-            if input.start_signal else None,
-            identity=self._identity,
-            search_attributes=_sa.to_store(input.search_attributes) or None,
-            memo={key: (await self._encode([value], f"memo {key!r}"))[0]
-                  for key, value in (input.memo or {}).items()} or None,
-            header=headers_to_json(input.headers) or None,
-        )
-        request.priority = _priority_key(input.priority, f"start_workflow({name!r})")
-        eager_worker = None
-        if input.cron_schedule:
-            now = self._clock.now()
-            request.cron_schedule = input.cron_schedule
-            request.initiator = "CronSchedule"
-            request.first_task_backoff = cron_workflow_next(input.cron_schedule, now) - now
-        else:
-            eager_worker = self._eager_worker(task_queue, name)
-        result = None
-        if eager_worker is not None:
-            request.eager_worker_id = eager_worker._worker_id
-            # A worker in this process runs the first workflow task before the start commits,
-            # so the start and that task share one transaction.
-            result = await eager_worker._workflow_worker.start_with_first_task(
-                request, self._clock.now())
-            if result is not None:
-                if result.started:
-                    METRICS.workflows_started.inc(name)
-                return self._started_handle(input, result.run_id)
-        result = await self._store.start_workflow(request, self._clock.now())
-        if result.started:
-            METRICS.workflows_started.inc(name)
-        if result.eager_task is not None and eager_worker is not None:
-            eager_worker._workflow_worker.submit(result.eager_task)
-        return self._started_handle(input, result.run_id)
-
-    def _started_handle(self, input: StartWorkflowInput, run_id: str) -> WorkflowHandle[Any]:
-        # As in temporalio: the handle is not pinned to the run it started (run_id=None), so
-        # signals, queries, updates, cancel and describe reach the latest run of the chain;
-        # only result() starts from this run and follows its continue-as-new successors.
-        return WorkflowHandle(self, input.id, run_id=None, result_run_id=run_id,
-                              first_execution_run_id=run_id, result_type=input.ret_type)
-
-    def _eager_worker(self, task_queue: str, workflow_type: str) -> Any:
-        """A running worker of this client that can take the first workflow task at once."""
-        for worker in self._workers:
-            workflows = worker._workflow_worker
-            if (worker.is_running and worker.task_queue == task_queue
-                    and workflow_type in workflows.workflows
-                    and len(workflows._running) < workflows.max_concurrent):
-                return worker
-        return None
+        return await _root.start_workflow(self, input)
 
     async def execute_workflow(self, workflow: Any, arg: Any = _NO_ARG, *,
                                args: Sequence[Any] = (), id: str | None = None,
@@ -607,7 +527,7 @@ class Client:
 
     def get_workflow_handle_for(self, workflow: Any, workflow_id: str, *,
                                 run_id: str | None = None) -> WorkflowHandle[Any]:
-        _, result_type = _workflow_name_and_result_type(workflow)
+        _, result_type = _root.workflow_name_and_result_type(workflow)
         return self.get_workflow_handle(workflow_id, run_id=run_id, result_type=result_type)
 
     async def create_schedule(self, id: str, schedule: Schedule, *,
@@ -874,135 +794,3 @@ class WorkflowHandle(Generic[ReturnType]):
         _limits.check_text("termination reason", reason)
         await self._client._outbound.terminate_workflow(TerminateWorkflowInput(
             self._id, self._run_id, list(args), reason, self._first_execution_run_id))
-
-
-class _ClientRoot(OutboundInterceptor):
-    """Where intercepted client calls meet the store."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def _handle(self, id: str, run_id: str | None) -> WorkflowHandle[Any]:
-        return self._client.get_workflow_handle(id, run_id=run_id)
-
-    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any]:
-        return await self._client._start_workflow_impl(input)
-
-    async def signal_workflow(self, input: SignalWorkflowInput) -> None:
-        client = self._client
-        payloads = await client._encode(input.args, f"signal {input.signal!r} arguments")
-        await client.store.signal_workflow(input.id, input.run_id, input.signal, payloads,
-                                           client.identity, client._clock.now())
-
-    async def query_workflow(self, input: QueryWorkflowInput) -> Any:
-        condition = input.reject_condition
-        if condition in (QueryRejectCondition.NOT_OPEN,
-                         QueryRejectCondition.NOT_COMPLETED_CLEANLY):
-            row = await self._handle(input.id, input.run_id)._execution(input.run_id)
-            status = row.status
-            if status != ExecutionStatus.RUNNING and (
-                    condition == QueryRejectCondition.NOT_OPEN
-                    or status != ExecutionStatus.COMPLETED):
-                raise WorkflowQueryRejectedError(WorkflowExecutionStatus(int(status)))
-        timeout = input.rpc_timeout.total_seconds() if input.rpc_timeout else 10.0
-        return await query(self._handle(input.id, input.run_id), input.query, input.args,
-                            input.ret_type, timeout)
-
-    async def _check_chain(self, id: str, run_id: str | None,
-                           first_execution_run_id: str | None) -> None:
-        """Temporal refuses cancel/terminate when the latest run is not of the chain the
-        handle's ``first_execution_run_id`` started (the id was reused since)."""
-        if run_id is not None or first_execution_run_id is None:
-            return
-        row = await self._client.store.get_execution(id, None)
-        if row is not None and row.first_run_id != first_execution_run_id:
-            raise exc.WorkflowNotFoundError(
-                f"workflow {id!r}: its latest run {row.run_id} does not belong to the chain "
-                f"started by run {first_execution_run_id} (the id was reused); get a new "
-                "handle with client.get_workflow_handle(id) to reach the current chain")
-
-    async def cancel_workflow(self, input: CancelWorkflowInput) -> None:
-        client = self._client
-        await self._check_chain(input.id, input.run_id, input.first_execution_run_id)
-        try:
-            await client.store.request_cancel_workflow(input.id, input.run_id, "",
-                                                       client.identity, client._clock.now())
-        except exc.WorkflowNotFoundError:
-            # Temporal accepts a cancel request for a workflow that already closed.
-            row = await client.store.get_execution(input.id, input.run_id)
-            if row is None or row.status == ExecutionStatus.RUNNING:
-                raise
-
-    async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
-        client = self._client
-        await self._check_chain(input.id, input.run_id, input.first_execution_run_id)
-        details = await client._encode(input.args, "terminate details")
-        await client.store.terminate_workflow(input.id, input.run_id, input.reason or "",
-                                              details, client.identity, client._clock.now())
-
-    async def describe_workflow(self, input: DescribeWorkflowInput
-                                ) -> WorkflowExecutionDescription:
-        return await self._handle(input.id, input.run_id)._describe()
-
-    async def start_update_with_start_workflow(self, input: StartWorkflowUpdateWithStartInput
-                                               ) -> WorkflowUpdateHandle[Any]:
-        return await run_update_with_start(self._client, input)
-
-    async def heartbeat_async_activity(self, input: HeartbeatAsyncActivityInput) -> None:
-        await _messages.heartbeat_async_activity(self._client, input)
-
-    async def complete_async_activity(self, input: CompleteAsyncActivityInput) -> None:
-        await _messages.complete_async_activity(self._client, input)
-
-    async def fail_async_activity(self, input: FailAsyncActivityInput) -> None:
-        await _messages.fail_async_activity(self._client, input)
-
-    async def report_cancellation_async_activity(
-            self, input: ReportCancellationAsyncActivityInput) -> None:
-        await _messages.report_cancellation_async_activity(self._client, input)
-
-    async def create_schedule(self, input: CreateScheduleInput) -> ScheduleHandle:
-        return await _schedules_handle.create_schedule(
-            self._client, input.id, input.schedule,
-            trigger_immediately=input.trigger_immediately, backfill=input.backfill,
-            memo=input.memo, search_attributes=input.search_attributes)
-
-    def list_schedules(self, input: ListSchedulesInput) -> ScheduleAsyncIterator:
-        return _schedules_handle.list_schedules(self._client, input.query,
-                                                page_size=input.page_size)
-
-    async def backfill_schedule(self, input: BackfillScheduleInput) -> None:
-        await ScheduleHandle(self._client, input.id)._backfill_impl(*input.backfills)
-
-    async def delete_schedule(self, input: DeleteScheduleInput) -> None:
-        await ScheduleHandle(self._client, input.id)._delete_impl()
-
-    async def describe_schedule(self, input: DescribeScheduleInput) -> ScheduleDescription:
-        return await ScheduleHandle(self._client, input.id)._describe_impl()
-
-    async def pause_schedule(self, input: PauseScheduleInput) -> None:
-        await ScheduleHandle(self._client, input.id)._pause_impl(note=input.note)
-
-    async def unpause_schedule(self, input: UnpauseScheduleInput) -> None:
-        await ScheduleHandle(self._client, input.id)._unpause_impl(note=input.note)
-
-    async def trigger_schedule(self, input: TriggerScheduleInput) -> None:
-        await ScheduleHandle(self._client, input.id)._trigger_impl(overlap=input.overlap)
-
-    async def update_schedule(self, input: UpdateScheduleInput) -> None:
-        await ScheduleHandle(self._client, input.id)._update_impl(input.updater)
-
-    def list_workflows(self, input: ListWorkflowsInput) -> WorkflowExecutionAsyncIterator:
-        return WorkflowExecutionAsyncIterator(self._client, input.query, input.limit,
-                                              input.page_size)
-
-    async def count_workflows(self, input: CountWorkflowsInput) -> WorkflowExecutionCount:
-        return WorkflowExecutionCount(await self._client.store.count_workflows(input.query))
-
-    async def start_workflow_update(self, input: StartWorkflowUpdateInput
-                                    ) -> WorkflowUpdateHandle[Any]:
-        return await start_update(self._handle(input.id, input.run_id), input.update,
-                                   input.args, id=input.update_id, result_type=input.ret_type,
-                                   wait_for_stage=WorkflowUpdateStage(input.wait_for_stage))
-
-

@@ -16,15 +16,11 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any, Protocol, TypeVar, overload
 
-from ._model.definitions import signature_hints as _signature_hints
 from ._runtime import api as _api
 from ._runtime import children as _children
 from ._runtime import guard as _guard
 from ._runtime import messaging as _messaging
 from ._runtime.children import ChildWorkflowHandle, ExternalWorkflowHandle
-from ._runtime.definitions import QueryDefinition as _QueryDefinition
-from ._runtime.definitions import SignalDefinition as _SignalDefinition
-from ._runtime.definitions import UpdateDefinition as _UpdateDefinition
 from ._runtime.definitions import (
     define_workflow,
     mark_init,
@@ -34,6 +30,17 @@ from ._runtime.definitions import (
     mark_update,
 )
 from ._runtime.definitions import get_workflow_definition as _get_workflow_definition
+from ._runtime.handler_registration import (
+    get_query_handler,
+    get_signal_handler,
+    get_update_handler,
+    set_dynamic_query_handler,
+    set_dynamic_signal_handler,
+    set_dynamic_update_handler,
+    set_query_handler,
+    set_signal_handler,
+    set_update_handler,
+)
 from ._runtime.info import Info, ParentInfo
 from ._runtime.instance import ActivityHandle, ContinueAsNewError, activity_name
 from ._runtime.interceptors import ContinueAsNewInput as _ContinueAsNewInput
@@ -658,74 +665,6 @@ def upsert_memo(updates: dict[str, Any]) -> None:
 def payload_converter() -> Any:
     """The payload converter workflow code should use (e.g. to decode ``RawValue``)."""
     return _api.current().converter.payload_converter
-
-
-def set_signal_handler(name: str | None, handler: Callable[..., Any] | None) -> None:
-    """Register (or with ``None`` remove) a signal handler at run time; buffered signals of that
-    name are delivered to it."""
-    instance = _api.current()
-    if handler is None:
-        instance.signal_handlers.pop(name, None)
-        return
-    arg_hints, _ = _signature_hints(handler, skip_self=False)
-    instance.signal_handlers[name] = _SignalDefinition(
-        name=name, fn=handler, is_async=asyncio.iscoroutinefunction(handler),
-        arg_type_hints=arg_hints, dynamic=name is None, bound=True)
-    _messaging.deliver_buffered_signals(instance)
-
-
-def set_dynamic_signal_handler(handler: Callable[..., Any] | None) -> None:
-    set_signal_handler(None, handler)
-
-
-def get_signal_handler(name: str) -> Callable[..., Any] | None:
-    definition = _api.current().signal_handlers.get(name)
-    return definition.fn if definition is not None else None
-
-
-def set_query_handler(name: str | None, handler: Callable[..., Any] | None) -> None:
-    """Register (or remove) a query handler at run time."""
-    instance = _api.current()
-    if handler is None:
-        instance.query_handlers.pop(name, None)
-        return
-    arg_hints, return_hint = _signature_hints(handler, skip_self=False)
-    instance.query_handlers[name] = _QueryDefinition(
-        name=name, fn=handler, arg_type_hints=arg_hints, return_type_hint=return_hint,
-        dynamic=name is None, bound=True)
-
-
-def set_dynamic_query_handler(handler: Callable[..., Any] | None) -> None:
-    set_query_handler(None, handler)
-
-
-def get_query_handler(name: str) -> Callable[..., Any] | None:
-    definition = _api.current().query_handlers.get(name)
-    return definition.fn if definition is not None else None
-
-
-def set_update_handler(name: str | None, handler: Callable[..., Any] | None, *,
-                       validator: Callable[..., None] | None = None) -> None:
-    """Register (or remove) an update handler, with an optional validator, at run time."""
-    instance = _api.current()
-    if handler is None:
-        instance.update_handlers.pop(name, None)
-        return
-    arg_hints, return_hint = _signature_hints(handler, skip_self=False)
-    instance.update_handlers[name] = _UpdateDefinition(
-        name=name, fn=handler, is_async=asyncio.iscoroutinefunction(handler),
-        arg_type_hints=arg_hints, return_type_hint=return_hint, validator=validator,
-        dynamic=name is None, bound=True)
-
-
-def set_dynamic_update_handler(handler: Callable[..., Any] | None, *,
-                               validator: Callable[..., None] | None = None) -> None:
-    set_update_handler(None, handler, validator=validator)
-
-
-def get_update_handler(name: str) -> Callable[..., Any] | None:
-    definition = _api.current().update_handlers.get(name)
-    return definition.fn if definition is not None else None
 
 
 async def start_child_workflow(
