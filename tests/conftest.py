@@ -7,6 +7,7 @@ a real SQLite file and on a fresh schema of a real PostgreSQL server. Other suit
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,6 +19,15 @@ from tests.helpers.postgres import fresh_schema_url
 
 ENGINE_SUITES = ("integration", "steering", "schedules", "unit/store")
 TESTS = Path(__file__).parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # With no loop set, asyncio.get_event_loop() in the main thread quietly creates one. pytest-
+    # asyncio calls it to save "the old loop" around each test; that loop is never closed, and
+    # once a synchronous test's asyncio.run() replaces it, it is collected at some later test as
+    # an unclosed-loop ResourceWarning, which filterwarnings=error turns into a failure there.
+    # Marking "no current loop" up front makes get_event_loop() raise instead of creating one.
+    asyncio.set_event_loop(None)
 
 
 def _suite_of(path: Path) -> str:
