@@ -68,8 +68,9 @@ _RUN_ID = {"name": "run_id", "in": "query", "required": False,
            "schema": _FILTER}
 
 _FILTERS = [
-    {"name": "status", "in": "query", "schema": {"type": "string",
-                                                  "enum": list(STATUS_NAMES)}},
+    {"name": "status", "in": "query",
+     "description": "One status, case-insensitive; empty (as the UI's form sends) means any.",
+     "schema": {"type": "string", "enum": ["", *STATUS_NAMES]}},
     {"name": "workflow_type", "in": "query", "schema": _FILTER},
     {"name": "id_prefix", "in": "query", "description": "Workflow ids starting with this.",
      "schema": _FILTER},
