@@ -1,0 +1,96 @@
+"""A Pydantic AI agent with a function tool and structured output, its workflows, and (run as a
+script) a worker process for the crash test.
+
+Usage: pydantic_ai_app.py <store url> <task queue> <openai base url> <tool log>
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import BaseModel
+from pydantic_ai import Agent, FunctionToolset, RunContext
+from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.providers.openai import OpenAIProvider
+
+from stalwart import workflow
+from stalwart.common import RetryPolicy
+from stalwart.contrib.pydantic_ai import PydanticAIWorkflow, TemporalAgent
+
+
+class Forecast(BaseModel):
+    city: str
+    summary: str
+    population: int
+
+
+class Deps(BaseModel):
+    tool_log: str
+    unit: str = "celsius"
+
+
+def make_agent(base_url: str, name: str = "forecaster") -> TemporalAgent:
+    model = OpenAIChatModel("gpt-test", provider=OpenAIProvider(
+        base_url=base_url, api_key="test-key"))
+    tools = FunctionToolset[Deps](id="weather", max_retries=2)
+
+    @tools.tool
+    async def get_weather(ctx: RunContext[Deps], city: str) -> str:
+        """Get the weather in a city."""
+        with Path(ctx.deps.tool_log).open("a") as log:
+            log.write(f"get_weather {city} retry {ctx.retry} step {ctx.run_step} "
+                      f"pid {os.getpid()}\n")
+        if city == "Atlantis":
+            raise KeyError(f"no weather station in {city}")  # a bug in the user's tool
+        return f"sunny and 21 degrees {ctx.deps.unit} in {city}"
+
+    @tools.tool_plain
+    def get_population(city: str) -> int:
+        """Get the population of a city."""
+        return {"Paris": 2_100_000, "Oslo": 700_000}.get(city, 0)
+
+    agent = Agent(model, name=name, deps_type=Deps, output_type=Forecast, toolsets=[tools],
+                  instructions="Answer with a forecast; use the tools.")
+    return TemporalAgent(agent, activity_config={
+        "start_to_close_timeout": timedelta(seconds=120),
+        "retry_policy": RetryPolicy(initial_interval=timedelta(milliseconds=100),
+                                    maximum_attempts=3)})
+
+
+AGENT: TemporalAgent | None = None
+
+
+def set_agent(agent: TemporalAgent) -> None:
+    global AGENT
+    AGENT = agent
+    ForecastWorkflow.__pydantic_ai_agents__ = [agent]
+
+
+@workflow.defn
+class ForecastWorkflow(PydanticAIWorkflow):
+    @workflow.run
+    async def run(self, question: str, tool_log: str) -> Forecast:
+        assert AGENT is not None
+        result = await AGENT.run(question, deps=Deps(tool_log=tool_log))
+        return result.output  # type: ignore[no-any-return]
+
+
+async def _main() -> None:
+    from stalwart.client import Client
+    from stalwart.contrib.pydantic_ai import PydanticAIPlugin
+    from stalwart.worker import Worker
+
+    url, task_queue, base_url = sys.argv[1], sys.argv[2], sys.argv[3]
+    set_agent(make_agent(base_url))
+    client = await Client.connect(url, plugins=[PydanticAIPlugin()])
+    async with Worker(client, task_queue=task_queue, workflows=[ForecastWorkflow]):
+        print("worker ready", flush=True)
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(_main())
