@@ -12,6 +12,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import openai
 from pydantic import BaseModel
 from pydantic_ai import Agent, FunctionToolset, RunContext
 from pydantic_ai.models.openai import OpenAIChatModel
@@ -20,6 +21,14 @@ from pydantic_ai.providers.openai import OpenAIProvider
 from stalwart import workflow
 from stalwart.common import RetryPolicy
 from stalwart.contrib.pydantic_ai import PydanticAIWorkflow, TemporalAgent
+
+
+HTTP_CLIENTS: list[openai.AsyncOpenAI] = []
+
+
+async def close_http_clients() -> None:
+    while HTTP_CLIENTS:
+        await HTTP_CLIENTS.pop().close()
 
 
 class Forecast(BaseModel):
@@ -34,8 +43,10 @@ class Deps(BaseModel):
 
 
 def make_agent(base_url: str, name: str = "forecaster") -> TemporalAgent:
-    model = OpenAIChatModel("gpt-test", provider=OpenAIProvider(
-        base_url=base_url, api_key="test-key"))
+    # The activity's retry policy is the only one: the SDK's own retries are off.
+    http = openai.AsyncOpenAI(base_url=base_url, api_key="test-key", max_retries=0)
+    HTTP_CLIENTS.append(http)
+    model = OpenAIChatModel("gpt-test", provider=OpenAIProvider(openai_client=http))
     tools = FunctionToolset[Deps](id="weather", max_retries=2)
 
     @tools.tool

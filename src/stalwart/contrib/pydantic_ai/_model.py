@@ -157,9 +157,16 @@ class ActivityModel(WrapperModel):
             model = self._model_for(request.get("model_key"))
             messages = ModelMessagesTypeAdapter.validate_python(request["messages"])
             parameters = _PARAMETERS.validate_python(request["parameters"])
-            settings = request.get("model_settings")
+            settings = dict(request.get("model_settings") or {})
+            info = activity.info()
+            # The provider may use the key to drop a duplicate of a call whose answer was lost
+            # with a killed worker; the attempt says which try this is.
+            settings["extra_headers"] = {**(settings.get("extra_headers") or {}),
+                                         "Idempotency-Key": info.idempotency_key,
+                                         "X-Stalwart-Attempt": str(info.attempt)}
             try:
-                response = await model.request(messages, settings, parameters)
+                response = await model.request(messages, settings,  # type: ignore[arg-type]
+                                               parameters)
             except ModelAPIError as error:
                 model_error_to_application_error(error, self._non_retryable)
             return dict(_RESPONSE.dump_python(response, mode="json"))
