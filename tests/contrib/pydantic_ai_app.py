@@ -22,7 +22,6 @@ from stalwart import workflow
 from stalwart.common import RetryPolicy
 from stalwart.contrib.pydantic_ai import PydanticAIWorkflow, TemporalAgent
 
-
 HTTP_CLIENTS: list[openai.AsyncOpenAI] = []
 
 
@@ -42,6 +41,11 @@ class Deps(BaseModel):
     unit: str = "celsius"
 
 
+def _log(path: str, line: str) -> None:
+    with Path(path).open("a") as log:
+        log.write(line + "\n")
+
+
 def make_agent(base_url: str, name: str = "forecaster") -> TemporalAgent:
     # The activity's retry policy is the only one: the SDK's own retries are off.
     http = openai.AsyncOpenAI(base_url=base_url, api_key="test-key", max_retries=0)
@@ -52,9 +56,8 @@ def make_agent(base_url: str, name: str = "forecaster") -> TemporalAgent:
     @tools.tool
     async def get_weather(ctx: RunContext[Deps], city: str) -> str:
         """Get the weather in a city."""
-        with Path(ctx.deps.tool_log).open("a") as log:
-            log.write(f"get_weather {city} retry {ctx.retry} step {ctx.run_step} "
-                      f"pid {os.getpid()}\n")
+        _log(ctx.deps.tool_log, f"get_weather {city} retry {ctx.retry} step {ctx.run_step} "
+                                f"pid {os.getpid()}")
         if city == "Atlantis":
             raise KeyError(f"no weather station in {city}")  # a bug in the user's tool
         return f"sunny and 21 degrees {ctx.deps.unit} in {city}"

@@ -16,19 +16,19 @@ import pytest
 
 pytest.importorskip("pydantic_ai")
 
-from pydantic_ai.exceptions import UserError  # noqa: E402
+from pydantic_ai.exceptions import UserError
 
-from stalwart.agents.testing import FakeLLMServer, Reply, ToolCallReply  # noqa: E402
-from stalwart.client import Client, WorkflowHistory  # noqa: E402
-from stalwart.contrib.pydantic_ai import (  # noqa: E402
+from stalwart.agents.testing import FakeLLMServer, Reply, ToolCallReply
+from stalwart.client import Client, WorkflowHistory
+from stalwart.contrib.pydantic_ai import (
     AgentPlugin,
     PydanticAIPlugin,
     TemporalAgent,
 )
-from stalwart.exceptions import ActivityError, ApplicationError, WorkflowFailureError  # noqa: E402
-from stalwart.worker import Replayer, Worker  # noqa: E402
-from tests.contrib import pydantic_ai_app as app  # noqa: E402
-from tests.helpers.waiting import eventually  # noqa: E402
+from stalwart.exceptions import ActivityError, ApplicationError, WorkflowFailureError
+from stalwart.worker import Replayer, Worker
+from tests.contrib import pydantic_ai_app as app
+from tests.helpers.waiting import eventually
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP = Path(app.__file__)

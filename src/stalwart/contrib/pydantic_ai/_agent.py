@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic_ai import _utils
 from pydantic_ai._agent_graph import set_agent_graph_sleep
@@ -55,7 +55,7 @@ def _checked_config(config: Mapping[str, Any] | None, field: str) -> ActivityCon
         if key not in allowed:
             raise TypeError(f"TemporalAgent({field}=...) has an unknown activity option "
                             f"{key!r}; allowed: {', '.join(sorted(allowed))}")
-    return ActivityConfig(**(config or {}))  # type: ignore[typeddict-item]
+    return cast(ActivityConfig, dict(config or {}))
 
 
 class TemporalAgent(WrapperAgent[Any, Any]):
@@ -120,7 +120,7 @@ class TemporalAgent(WrapperAgent[Any, Any]):
             wrapped_model if isinstance(wrapped_model, Model) else None,
             default_name=wrapped_model if isinstance(wrapped_model, str) else None,
             models=models or {}, activity_name=f"{prefix}__model_request",
-            config=ActivityConfig(**model_config),  # type: ignore[typeddict-item]
+            config=cast(ActivityConfig, model_config),
             non_retryable_errors=tuple(non_retryable_model_errors))
         activities: list[Callable[..., Any]] = [self._model.activity]
         toolset_config = dict(toolset_activity_config or {})
@@ -136,7 +136,7 @@ class TemporalAgent(WrapperAgent[Any, Any]):
                                     "(FunctionToolset(id=...)): it names the toolset's activity")
                 wrapped_toolset = ActivityToolset(
                     toolset, activity_name=f"{prefix}__toolset__{toolset_id}__call_tool",
-                    config=ActivityConfig(**{  # type: ignore[typeddict-item]
+                    config=cast(ActivityConfig, {
                         **base, **_checked_config(toolset_config.get(toolset_id),
                                                   f"toolset_activity_config[{toolset_id!r}]")}),
                     tool_config=tool_config.get(toolset_id, {}),
@@ -184,7 +184,7 @@ class TemporalAgent(WrapperAgent[Any, Any]):
             yield
 
     @asynccontextmanager
-    async def iter(self, user_prompt: Any = None, **kwargs: Any  # type: ignore[override]
+    async def iter(self, user_prompt: Any = None, **kwargs: Any
                    ) -> AsyncIterator[AgentRun[Any, Any]]:
         if not workflow.in_workflow():
             async with super().iter(user_prompt, **kwargs) as run:
@@ -203,14 +203,14 @@ class TemporalAgent(WrapperAgent[Any, Any]):
             async with self._model.using(key), super().iter(user_prompt, **kwargs) as run:
                 yield run
 
-    def run_sync(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def run_sync(self, *args: Any, **kwargs: Any) -> Any:
         if workflow.in_workflow():
             raise UserError("agent.run_sync() cannot be used inside a workflow: await "
                             "agent.run(...)")
         return super().run_sync(*args, **kwargs)
 
     @asynccontextmanager
-    async def run_stream(self, *args: Any, **kwargs: Any  # type: ignore[override]
+    async def run_stream(self, *args: Any, **kwargs: Any
                          ) -> AsyncIterator[Any]:
         if workflow.in_workflow():
             raise UserError("agent.run_stream() is not supported inside a Stalwart workflow: "
@@ -218,7 +218,7 @@ class TemporalAgent(WrapperAgent[Any, Any]):
         async with super().run_stream(*args, **kwargs) as result:
             yield result
 
-    async def run(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def run(self, *args: Any, **kwargs: Any) -> Any:
         if workflow.in_workflow() and kwargs.get("event_stream_handler") is not None:
             raise UserError("run(event_stream_handler=...) is not supported inside a Stalwart "
                             "workflow")

@@ -74,7 +74,7 @@ def rebuilt_model_errors(model_name: str) -> Iterator[None]:
         cause: Any = error.cause
         if isinstance(cause, ApplicationError) and cause.type in (HTTP_ERROR_TYPE,
                                                                    MODEL_ERROR_TYPE):
-            details = list(cause.details) + [None, None, None]
+            details = [*cause.details, None, None, None]
             status, name, body = details[0], details[1] or model_name, details[2]
             if cause.type == HTTP_ERROR_TYPE and isinstance(status, int):
                 raise ModelHTTPError(status, name, body) from error

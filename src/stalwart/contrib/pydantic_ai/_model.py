@@ -65,7 +65,9 @@ class ActivityModel(WrapperModel):
                  models: Mapping[str, Model],
                  activity_name: str, config: ActivityConfig,
                  non_retryable_errors: tuple[type[ModelAPIError], ...]) -> None:
-        default = wrapped if wrapped is not None else next(iter(models.values()), None)
+        default: Model | None = wrapped
+        if default is None and models:
+            default = next(iter(models.values()))
         super().__init__(default if default is not None else _Unset())
         self._models = dict(models)
         self._activity_name = activity_name
