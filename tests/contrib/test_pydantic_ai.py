@@ -140,8 +140,11 @@ async def test_model_error_is_retried_with_retry_after_then_raised_as_model_http
         client: Client, task_queue: str, llm_server: FakeLLMServer, tmp_path: Path) -> None:
     llm_server.script(Reply(status=429, retry_after=0.2, message="slow down"),
                       Reply(status=400, message="bad request"))
-    app.set_agent(app.make_agent(llm_server.openai_base_url))
-    async with Worker(client, task_queue=task_queue, workflows=[app.ForecastWorkflow]):
+    agent = app.make_agent(llm_server.openai_base_url)
+    app.set_agent(agent)
+    app.ForecastWorkflow.__pydantic_ai_agents__ = []  # registered by AgentPlugin instead
+    async with Worker(client, task_queue=task_queue, workflows=[app.ForecastWorkflow],
+                      plugins=[AgentPlugin(agent)]):
         handle = await client.start_workflow(
             app.ForecastWorkflow.run, args=["Weather?", str(tmp_path / "t.log")],
             id="model-error", task_queue=task_queue)

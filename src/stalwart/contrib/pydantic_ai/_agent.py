@@ -16,6 +16,7 @@ from typing import Any, Literal, cast
 from pydantic_ai import _utils
 from pydantic_ai._agent_graph import set_agent_graph_sleep
 from pydantic_ai.agent import AbstractAgent, AgentRun, WrapperAgent
+from pydantic_ai.durable_exec import conversation_id_from_run_id
 from pydantic_ai.exceptions import ModelAPIError, UserError
 from pydantic_ai.models import Model
 from pydantic_ai.toolsets import AbstractToolset, FunctionToolset
@@ -199,6 +200,9 @@ class TemporalAgent(WrapperAgent[Any, Any]):
         if kwargs.get("run_id") is None:
             # The same on every replay, so activity inputs that carry it do not change.
             kwargs["run_id"] = f"{workflow.info().run_id}:{workflow.uuid4()}"
+        if kwargs.get("conversation_id") is None and not kwargs.get("message_history") \
+                and kwargs.get("conversation") is None:
+            kwargs["conversation_id"] = conversation_id_from_run_id(kwargs["run_id"])
         with self._durable():
             async with self._model.using(key), super().iter(user_prompt, **kwargs) as run:
                 yield run
