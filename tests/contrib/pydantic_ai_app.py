@@ -14,7 +14,7 @@ from pathlib import Path
 
 import openai
 from pydantic import BaseModel
-from pydantic_ai import Agent, FunctionToolset, RunContext
+from pydantic_ai import Agent, FunctionToolset, ModelRetry, RunContext
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
@@ -58,6 +58,8 @@ def make_agent(base_url: str, name: str = "forecaster") -> TemporalAgent:
         """Get the weather in a city."""
         _log(ctx.deps.tool_log, f"get_weather {city} retry {ctx.retry} step {ctx.run_step} "
                                 f"pid {os.getpid()}")
+        if city.islower():
+            raise ModelRetry(f"write the city with a capital letter, not {city!r}")
         if city == "Atlantis":
             raise KeyError(f"no weather station in {city}")  # a bug in the user's tool
         return f"sunny and 21 degrees {ctx.deps.unit} in {city}"

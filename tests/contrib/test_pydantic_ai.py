@@ -105,6 +105,31 @@ async def test_agent_runs_durably_and_its_history_replays(
     assert len(llm_server.model_requests()) == 2
 
 
+async def test_model_retry_from_a_tool_activity_reaches_the_model(
+        client: Client, task_queue: str, llm_server: FakeLLMServer, tmp_path: Path) -> None:
+    llm_server.script(
+        Reply(tool_calls=[ToolCallReply("get_weather", {"city": "oslo"})]),
+        Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Oslo"})]),
+        Reply(tool_calls=[ToolCallReply("final_result", FINAL)]))
+    app.set_agent(app.make_agent(llm_server.openai_base_url))
+    tool_log = tmp_path / "tool.log"
+    async with Worker(client, task_queue=task_queue, workflows=[app.ForecastWorkflow]):
+        handle = await client.start_workflow(
+            app.ForecastWorkflow.run, args=["Weather in oslo?", str(tool_log)],
+            id="retry", task_queue=task_queue, result_type=app.Forecast)
+        assert await handle.result() == app.Forecast(**FINAL)
+    # ModelRetry crossed back from the activity as data: the activity completed, and the
+    # model was told to try again; the second call saw retry 1.
+    history = await handle.fetch_history()
+    assert _activities(history) == [MODEL, TOOL, MODEL, TOOL, MODEL]
+    assert not [e for e in history.events if e.event_type == "ActivityTaskFailed"]
+    retry_prompt = [m["content"] for m in llm_server.model_requests()[1].body["messages"]
+                    if m.get("role") == "tool"]
+    assert "write the city with a capital letter, not 'oslo'" in retry_prompt[0]
+    lines = [line.split(" pid")[0] for line in tool_log.read_text().splitlines()]
+    assert lines == ["get_weather oslo retry 0 step 1", "get_weather Oslo retry 1 step 2"]
+
+
 async def test_a_bug_in_a_tool_is_a_recorded_failure_and_the_worker_survives(
         client: Client, task_queue: str, llm_server: FakeLLMServer, tmp_path: Path) -> None:
     llm_server.script(Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Atlantis"})]))

@@ -74,6 +74,18 @@ class ActivityToolset(WrapperToolset[Any]):
         if not workflow.in_workflow():
             return await super().call_tool(name, tool_args, ctx, tool)
         override = self._tool_config.get(name)
+        metadata = (tool.tool_def.metadata or {}).get("temporal")
+        if override is None and metadata is not None:
+            # Pydantic AI's per-tool spelling: @toolset.tool(metadata={"temporal": ...}).
+            if isinstance(metadata, dict) and "child_workflow" in metadata:
+                raise UserError(f"tool {name!r} asks to run as a child workflow (metadata "
+                                "'temporal': {'child_workflow': ...}), which Stalwart's "
+                                "TemporalAgent does not support; drop it to run the tool as "
+                                "an activity")
+            if metadata is not False and not isinstance(metadata, dict):
+                raise UserError(f"tool {name!r} has metadata 'temporal' = {metadata!r}; it "
+                                "must be an ActivityConfig dict or False")
+            override = metadata
         if override is False:
             if isinstance(tool, FunctionToolsetTool) and not tool.is_async:
                 raise UserError(f"tool {name!r} is set to run in the workflow (activity config "
