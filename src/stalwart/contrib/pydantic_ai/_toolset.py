@@ -12,7 +12,7 @@ fails the activity like any bug in an activity (retried per its retry policy, th
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import TypeAdapter
 from pydantic_ai.durable_exec import CallToolResult
@@ -85,7 +85,7 @@ class ActivityToolset(WrapperToolset[Any]):
             if metadata is not False and not isinstance(metadata, dict):
                 raise UserError(f"tool {name!r} has metadata 'temporal' = {metadata!r}; it "
                                 "must be an ActivityConfig dict or False")
-            override = metadata
+            override = cast(ActivityConfig | Literal[False], metadata)
         if override is False:
             if isinstance(tool, FunctionToolsetTool) and not tool.is_async:
                 raise UserError(f"tool {name!r} is set to run in the workflow (activity config "
