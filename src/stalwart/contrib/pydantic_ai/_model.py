@@ -25,6 +25,7 @@ from pydantic_core import to_jsonable_python
 
 from ... import activity, workflow
 from ...workflow import ActivityConfig
+from .._heartbeat import heartbeating
 from ._errors import model_error_to_application_error, rebuilt_model_errors
 
 __all__ = ["ActivityModel", "model_activity"]
@@ -167,8 +168,8 @@ class ActivityModel(WrapperModel):
                                          "Idempotency-Key": info.idempotency_key,
                                          "X-Stalwart-Attempt": str(info.attempt)}
             try:
-                response = await model.request(messages, settings,  # type: ignore[arg-type]
-                                               parameters)
+                response = await heartbeating(lambda: model.request(
+                    messages, settings, parameters))  # type: ignore[arg-type]
             except ModelAPIError as error:
                 model_error_to_application_error(error, self._non_retryable)
             return dict(_RESPONSE.dump_python(response, mode="json"))

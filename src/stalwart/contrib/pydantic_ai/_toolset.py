@@ -25,6 +25,7 @@ from pydantic_core import to_jsonable_python
 
 from ... import activity, workflow
 from ...workflow import ActivityConfig
+from .._heartbeat import heartbeating
 from ._run_context import TemporalRunContext, restore_run_context
 
 __all__ = ["ActivityToolset", "TemporalWrapperToolset"]
@@ -118,8 +119,8 @@ class ActivityToolset(WrapperToolset[Any]):
                 raise UserError(f"tool {name!r} is not in toolset {toolset.id!r} on this worker: "
                                 "renaming or removing tools while runs are in flight is not "
                                 "supported") from None
-            result = await wrap_tool_call_result(
-                toolset.call_tool(name, request["tool_args"], ctx, tool))
+            result = await heartbeating(lambda: wrap_tool_call_result(
+                toolset.call_tool(name, request["tool_args"], ctx, tool)))
             return dict(_RESULT.dump_python(result, mode="json"))
 
         # The pydantic converter validates each argument against these hints.
