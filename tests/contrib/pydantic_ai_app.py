@@ -16,6 +16,7 @@ import openai
 from pydantic import BaseModel
 from pydantic_ai import Agent, FunctionToolset, ModelRetry, RunContext
 from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.usage import UsageLimits
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from stalwart import workflow
@@ -46,7 +47,8 @@ def _log(path: str, line: str) -> None:
         log.write(line + "\n")
 
 
-def make_agent(base_url: str, name: str = "forecaster") -> TemporalAgent:
+def make_agent(base_url: str, name: str = "forecaster",
+               extra_models: dict[str, str] | None = None) -> TemporalAgent:
     # The activity's retry policy is the only one: the SDK's own retries are off.
     http = openai.AsyncOpenAI(base_url=base_url, api_key="test-key", max_retries=0)
     HTTP_CLIENTS.append(http)
@@ -71,7 +73,10 @@ def make_agent(base_url: str, name: str = "forecaster") -> TemporalAgent:
 
     agent = Agent(model, name=name, deps_type=Deps, output_type=Forecast, toolsets=[tools],
                   instructions="Answer with a forecast; use the tools.")
-    return TemporalAgent(agent, activity_config={
+    models = {}
+    for key, model_name in (extra_models or {}).items():
+        models[key] = OpenAIChatModel(model_name, provider=OpenAIProvider(openai_client=http))
+    return TemporalAgent(agent, models=models, activity_config={
         "start_to_close_timeout": timedelta(seconds=120),
         "retry_policy": RetryPolicy(initial_interval=timedelta(milliseconds=100),
                                     maximum_attempts=3)})
@@ -84,6 +89,7 @@ def set_agent(agent: TemporalAgent) -> None:
     global AGENT
     AGENT = agent
     ForecastWorkflow.__pydantic_ai_agents__ = [agent]
+    LimitedForecastWorkflow.__pydantic_ai_agents__ = [agent]
 
 
 @workflow.defn
@@ -92,6 +98,19 @@ class ForecastWorkflow(PydanticAIWorkflow):
     async def run(self, question: str, tool_log: str) -> Forecast:
         assert AGENT is not None
         result = await AGENT.run(question, deps=Deps(tool_log=tool_log))
+        return result.output  # type: ignore[no-any-return]
+
+
+@workflow.defn
+class LimitedForecastWorkflow(PydanticAIWorkflow):
+    """Runs the agent with a request limit and, optionally, a model picked by key."""
+
+    @workflow.run
+    async def run(self, question: str, tool_log: str, request_limit: int,
+                  model_key: str | None = None) -> Forecast:
+        assert AGENT is not None
+        result = await AGENT.run(question, deps=Deps(tool_log=tool_log), model=model_key,
+                                 usage_limits=UsageLimits(request_limit=request_limit))
         return result.output  # type: ignore[no-any-return]
 
 

@@ -130,6 +130,34 @@ async def test_model_retry_from_a_tool_activity_reaches_the_model(
     assert lines == ["get_weather oslo retry 0 step 1", "get_weather Oslo retry 1 step 2"]
 
 
+async def test_usage_limit_fails_the_workflow_and_a_model_is_picked_by_key(
+        client: Client, task_queue: str, llm_server: FakeLLMServer, tmp_path: Path) -> None:
+    _script_oslo(llm_server)
+    app.set_agent(app.make_agent(llm_server.openai_base_url,
+                                 extra_models={"large": "gpt-test-large"}))
+    tool_log = str(tmp_path / "tool.log")
+    async with Worker(client, task_queue=task_queue,
+                      workflows=[app.LimitedForecastWorkflow]):
+        handle = await client.start_workflow(
+            app.LimitedForecastWorkflow.run, args=["Weather in Oslo?", tool_log, 5, "large"],
+            id="large", task_queue=task_queue, result_type=app.Forecast)
+        assert await handle.result() == app.Forecast(**FINAL)
+        limited = await client.start_workflow(
+            app.LimitedForecastWorkflow.run, args=["Weather in Oslo?", tool_log, 1],
+            id="limited", task_queue=task_queue)
+        _script_oslo(llm_server)
+        with pytest.raises(WorkflowFailureError) as failure:
+            await limited.result()
+    # The key crossed to the activity; the worker's instance for it made the calls.
+    models = [r.body["model"] for r in llm_server.model_requests()]
+    assert models == ["gpt-test-large", "gpt-test-large", "gpt-test"]
+    # Pydantic AI's UsageLimitExceeded (an AgentRunError) failed the workflow, not its task.
+    cause: Any = failure.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "UsageLimitExceeded"
+    assert "request_limit of 1" in cause.message
+
+
 async def test_a_bug_in_a_tool_is_a_recorded_failure_and_the_worker_survives(
         client: Client, task_queue: str, llm_server: FakeLLMServer, tmp_path: Path) -> None:
     llm_server.script(Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Atlantis"})]))
