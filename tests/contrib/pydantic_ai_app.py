@@ -16,8 +16,8 @@ import openai
 from pydantic import BaseModel
 from pydantic_ai import Agent, FunctionToolset, ModelRetry, RunContext
 from pydantic_ai.models.openai import OpenAIChatModel
-from pydantic_ai.usage import UsageLimits
 from pydantic_ai.providers.openai import OpenAIProvider
+from pydantic_ai.usage import UsageLimits
 
 from stalwart import workflow
 from stalwart.common import RetryPolicy
