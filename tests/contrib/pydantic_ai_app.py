@@ -82,6 +82,34 @@ def make_agent(base_url: str, name: str = "forecaster",
                                     maximum_attempts=3)})
 
 
+MCP_NOTES_SERVER = Path(__file__).resolve().parents[1] / "agents" / "mcp_notes_server.py"
+
+
+def make_notes_agent(base_url: str, notes_file: str) -> TemporalAgent:
+    """An agent whose tools come from a real MCP server (stdio): a notebook."""
+    from fastmcp.client.transports import StdioTransport
+    from pydantic_ai.mcp import MCPToolset
+
+    http = openai.AsyncOpenAI(base_url=base_url, api_key="test-key", max_retries=0)
+    HTTP_CLIENTS.append(http)
+    notes = MCPToolset(StdioTransport(sys.executable, [str(MCP_NOTES_SERVER), notes_file]),
+                       id="notes")
+    agent = Agent(OpenAIChatModel("gpt-test", provider=OpenAIProvider(openai_client=http)),
+                  name="notetaker", toolsets=[notes], instructions="Take notes.")
+    return TemporalAgent(agent)
+
+
+NOTES_AGENT: TemporalAgent | None = None
+
+
+@workflow.defn
+class NotesWorkflow(PydanticAIWorkflow):
+    @workflow.run
+    async def run(self, request: str) -> str:
+        assert NOTES_AGENT is not None
+        return str((await NOTES_AGENT.run(request)).output)
+
+
 AGENT: TemporalAgent | None = None
 
 

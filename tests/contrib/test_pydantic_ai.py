@@ -158,6 +158,37 @@ async def test_usage_limit_fails_the_workflow_and_a_model_is_picked_by_key(
     assert "request_limit of 1" in cause.message
 
 
+async def test_mcp_server_tools_are_listed_and_called_in_activities(
+        client: Client, task_queue: str, llm_server: FakeLLMServer, tmp_path: Path) -> None:
+    pytest.importorskip("fastmcp")
+    notes = tmp_path / "notes.txt"
+    llm_server.script(Reply(tool_calls=[ToolCallReply("add_note", {"text": "Q3 is due"})]),
+                      Reply(text="Noted."))
+    agent = app.make_notes_agent(llm_server.openai_base_url, str(notes))
+    app.NOTES_AGENT = agent
+    async with Worker(client, task_queue=task_queue, workflows=[app.NotesWorkflow],
+                      plugins=[AgentPlugin(agent)]):
+        handle = await client.start_workflow(app.NotesWorkflow.run, "note: Q3 is due",
+                                             id="notes", task_queue=task_queue)
+        assert await handle.result() == "Noted."
+    history = await handle.fetch_history()
+    prefix = "agent__notetaker__mcp_server__notes"
+    assert _activities(history) == [
+        f"{prefix}__get_tools", "agent__notetaker__model_request", f"{prefix}__call_tool",
+        f"{prefix}__get_tools", "agent__notetaker__model_request"]
+    # The MCP server really ran the tool, once; the model saw its answer and its schema.
+    assert [line.split(" pid")[0] for line in notes.read_text().splitlines()] == ["Q3 is due"]
+    requests = llm_server.model_requests()
+    assert [t["function"]["name"] for t in requests[0].body["tools"]] == ["add_note"]
+    tool_messages = [m["content"] for m in requests[1].body["messages"] if m.get("role") == "tool"]
+    assert "noted 'Q3 is due'" in tool_messages[0]
+    replayed = await Replayer(workflows=[app.NotesWorkflow], plugins=[AgentPlugin(agent)]
+                              ).replay_workflow(WorkflowHistory.from_json("notes",
+                                                                          history.to_json()))
+    assert replayed.replay_failure is None
+    assert len(notes.read_text().splitlines()) == 1
+
+
 async def test_a_bug_in_a_tool_is_a_recorded_failure_and_the_worker_survives(
         client: Client, task_queue: str, llm_server: FakeLLMServer, tmp_path: Path) -> None:
     llm_server.script(Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Atlantis"})]))

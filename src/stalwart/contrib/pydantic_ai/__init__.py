@@ -18,8 +18,9 @@ and give :class:`PydanticAIPlugin` to the client::
 
 The agent loop runs in the workflow; every model request is the activity
 ``agent__<name>__model_request`` and every function tool call the activity
-``agent__<name>__toolset__<id>__call_tool``. See ``docs/pydantic-ai.md`` for what is not
-supported (streaming, event stream handlers, MCP servers, dynamic toolsets).
+``agent__<name>__toolset__<id>__call_tool``; an ``MCPToolset``'s listing and calls are
+activities too. See ``docs/pydantic-ai.md`` for what is not supported (streaming, event stream
+handlers, dynamic toolsets).
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
                       ) from error
 
 from ._agent import StalwartAgent, TemporalAgent
+from ._mcp import ActivityMCPToolset
 from ._model import ActivityModel
 from ._plugin import AgentPlugin, PydanticAIPayloadConverter, PydanticAIPlugin, PydanticAIWorkflow
 from ._run_context import StalwartRunContext, TemporalRunContext
 from ._toolset import ActivityToolset, TemporalWrapperToolset
 
 __all__ = [
+    "ActivityMCPToolset",
     "ActivityModel",
     "ActivityToolset",
     "AgentPlugin",

@@ -26,6 +26,7 @@ from ..._runtime import guard as _guard
 from ...common import RetryPolicy
 from ...workflow import ActivityConfig
 from ._errors import NON_RETRYABLE_MODEL_ERRORS
+from ._mcp import ActivityMCPToolset, is_mcp_toolset
 from ._model import ActivityModel
 from ._run_context import TemporalRunContext
 from ._toolset import ActivityToolset
@@ -145,12 +146,27 @@ class TemporalAgent(WrapperAgent[Any, Any]):
                     agent=wrapped)
                 activities.append(wrapped_toolset.activity)
                 return wrapped_toolset
+            if is_mcp_toolset(toolset):
+                toolset_id = toolset._explicit_id  # a URL-derived id must not name activities
+                if toolset_id is None:
+                    raise UserError("an MCP toolset needs a unique id with TemporalAgent "
+                                    "(MCPToolset(..., id=...)): it names the toolset's "
+                                    "activities")
+                mcp = ActivityMCPToolset(
+                    toolset, activity_prefix=f"{prefix}__mcp_server__{toolset_id}",
+                    config=cast(ActivityConfig, {
+                        **base, **_checked_config(toolset_config.get(toolset_id),
+                                                  f"toolset_activity_config[{toolset_id!r}]")}),
+                    run_context_type=run_context_type, deps_type=wrapped.deps_type,
+                    agent=wrapped)
+                activities.extend(mcp.activities)
+                return mcp
             if type(toolset).__name__ in _IO_FREE_LEAVES:
                 return toolset
             raise UserError(
                 f"toolset {toolset.id or type(toolset).__name__!r} of type "
                 f"{type(toolset).__name__} is not supported by Stalwart's TemporalAgent: "
-                "use function toolsets (MCP servers and dynamic toolsets are not supported)")
+                "use function toolsets or MCP toolsets (dynamic toolsets are not supported)")
 
         self._toolsets = [toolset.visit_and_replace(durable) for toolset in wrapped.toolsets]
         self._activities = activities
