@@ -80,8 +80,8 @@ class ActivityMCPToolset(WrapperToolset[Any]):
         result = await workflow.execute_activity(
             f"{self._prefix}__get_tools", args=[self._request(ctx), ctx.deps],
             result_type=list, **config)
-        rebuild = self.wrapped.tool_for_tool_def
-        return {tool_def.name: rebuild(tool_def, ctx=ctx)
+        # An MCP tool is fully described by its definition: rebuilding it asks no server.
+        return {tool_def.name: await self.wrapped.get_tool_for_tool_def(tool_def, ctx)
                 for tool_def in _TOOL_DEFS.validate_python(result)}
 
     async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: RunContext[Any],
@@ -116,7 +116,7 @@ class ActivityMCPToolset(WrapperToolset[Any]):
         async def call_tool(request: dict[str, Any], deps: Any = None) -> dict[str, Any]:
             ctx = context(request, deps)
             tool_def = _TOOL_DEF.validate_python(request["tool_def"])
-            tool = server.tool_for_tool_def(tool_def, ctx=ctx)
+            tool = await server.get_tool_for_tool_def(tool_def, ctx)
 
             async def called() -> Any:
                 async with server:
