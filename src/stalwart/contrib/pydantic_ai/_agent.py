@@ -41,6 +41,8 @@ _guard.trust_callers("pydantic_ai.", "pydantic_graph.", "logfire_api.", "anyio."
 # Errors another attempt cannot fix: a user error in the agent's set-up.
 _NON_RETRYABLE_TYPES = ["UserError", "PydanticUserError"]
 
+_MODEL_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+
 _IO_FREE_LEAVES = ("ExternalToolset", "DeferredToolset")
 
 
@@ -70,7 +72,8 @@ class TemporalAgent(WrapperAgent[Any, Any]):
         models: Models a run may pick with ``run(model="key")`` (or by passing the instance).
         event_stream_handler: Not supported inside workflows (must be ``None``).
         activity_config: Base options of every activity; default: 60 s start-to-close.
-        model_activity_config: Merged over the base for model requests.
+        model_activity_config: Merged over the base for model requests (which also get a
+            30 s heartbeat timeout unless a config sets one; they heartbeat every 15 s).
         toolset_activity_config: Merged over the base per toolset id.
         tool_activity_config: Per toolset id and tool name: options merged over the toolset's,
             or ``False`` to call an ``async`` tool that does no I/O in the workflow.
@@ -115,8 +118,10 @@ class TemporalAgent(WrapperAgent[Any, Any]):
         self.activity_config = base
         self.run_context_type = run_context_type
         prefix = f"agent__{self.name}"
-        model_config = {**base, **_checked_config(model_activity_config,
-                                                   "model_activity_config")}
+        # Model requests heartbeat (see contrib._heartbeat), so a worker that died during a
+        # long provider call is noticed at the heartbeat timeout, not the start-to-close one.
+        model_config = {"heartbeat_timeout": _MODEL_HEARTBEAT_TIMEOUT, **base,
+                        **_checked_config(model_activity_config, "model_activity_config")}
         wrapped_model = wrapped.model
         self._model = ActivityModel(
             wrapped_model if isinstance(wrapped_model, Model) else None,
