@@ -16,6 +16,7 @@ import openai
 from pydantic import BaseModel
 from pydantic_ai import Agent, FunctionToolset, ModelRetry, RunContext
 from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.models.test import TestModel
 from pydantic_ai.providers.openai import OpenAIProvider
 from pydantic_ai.usage import UsageLimits
 
@@ -108,6 +109,30 @@ class NotesWorkflow(PydanticAIWorkflow):
     async def run(self, request: str) -> str:
         assert NOTES_AGENT is not None
         return str((await NOTES_AGENT.run(request)).output)
+
+
+def _roll(sides: int) -> int:
+    """Roll a die (a tool of the agent itself: the toolset '<agent>')."""
+    return sides
+
+
+ROLLER = TemporalAgent(Agent(TestModel(), name="roller", tools=[_roll]))
+
+
+@workflow.defn
+class RollWorkflow(PydanticAIWorkflow):
+    """Drives the run node by node with agent.iter() instead of agent.run()."""
+
+    __pydantic_ai_agents__ = [ROLLER]
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        nodes: list[str] = []
+        async with ROLLER.iter("roll a d6") as run:
+            async for node in run:
+                nodes.append(type(node).__name__)
+        assert run.result is not None
+        return [*nodes, str(run.result.output)]
 
 
 AGENT: TemporalAgent | None = None

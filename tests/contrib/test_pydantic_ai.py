@@ -189,6 +189,20 @@ async def test_mcp_server_tools_are_listed_and_called_in_activities(
     assert len(notes.read_text().splitlines()) == 1
 
 
+async def test_agent_tools_and_iter_inside_a_workflow(client: Client, task_queue: str) -> None:
+    async with Worker(client, task_queue=task_queue, workflows=[app.RollWorkflow]):
+        handle = await client.start_workflow(app.RollWorkflow.run, id="roll",
+                                             task_queue=task_queue)
+        nodes = await handle.result()
+    assert nodes[:3] == ["UserPromptNode", "ModelRequestNode", "CallToolsNode"]
+    # TestModel calls the tool with sides=0, then answers with the tool's results.
+    assert nodes[-2:] == ["End", '{"_roll":0}']
+    history = await handle.fetch_history()
+    assert _activities(history) == ["agent__roller__model_request",
+                                    "agent__roller__toolset__<agent>__call_tool",
+                                    "agent__roller__model_request"]
+
+
 async def test_a_bug_in_a_tool_is_a_recorded_failure_and_the_worker_survives(
         client: Client, task_queue: str, llm_server: FakeLLMServer, tmp_path: Path) -> None:
     llm_server.script(Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Atlantis"})]))
