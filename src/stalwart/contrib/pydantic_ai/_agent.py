@@ -1,8 +1,9 @@
 """``TemporalAgent``: a Pydantic AI agent whose I/O runs as Stalwart activities.
 
 The agent loop (Pydantic AI's graph: building requests, validating tool arguments and
-output, retries of output validation) runs in the workflow; each model request and each
-function tool call is an activity. Outside a workflow the wrapper behaves like the agent.
+output, retries of output validation) runs in the workflow; each model request, each
+function tool call and each MCP listing or call is an activity. Outside a workflow the
+wrapper behaves like the agent.
 """
 
 from __future__ import annotations
