@@ -7,6 +7,7 @@ from examples.approval_agent import main as approval
 from examples.durable_chat import main as chat
 from examples.multi_agent import main as multi
 from examples.openai_agents_weather import main as openai_weather
+from examples.pydantic_ai_forecast import main as pydantic_forecast
 from examples.saga_payment_agent import main as saga
 
 
@@ -52,3 +53,12 @@ async def test_example_openai_agents_weather_streams_and_records_activities(
     assert "streamed: In Paris right now it is sunny, 21C. Enjoy your walk!" in out
     assert "activities: invoke_model_activity_streaming, get_weather, " \
            "invoke_model_activity_streaming" in out
+
+
+async def test_example_pydantic_ai_forecast_runs_the_agent_durably(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    await pydantic_forecast.main()
+    out = capsys.readouterr().out
+    assert 'answer: {"city": "Paris", "summary": "sunny, 21C: a good day for a walk"}' in out
+    assert "activities: agent__forecaster__model_request, " \
+           "agent__forecaster__toolset__weather__call_tool, agent__forecaster__model_request" in out

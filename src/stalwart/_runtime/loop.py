@@ -86,6 +86,16 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         self.tasks.add(task)
         return task
 
+    def get_task_factory(self) -> None:
+        # Read by anyio (task groups, as used by Pydantic AI's agent graph) before it
+        # creates a task; every workflow task is made by create_task above.
+        return None
+
+    def set_task_factory(self, factory: Any) -> None:
+        if factory is not None:
+            raise RuntimeError("a task factory cannot be set on a workflow's event loop: "
+                               "workflow tasks must be created by the workflow runtime")
+
     def get_debug(self) -> bool:
         return False
 

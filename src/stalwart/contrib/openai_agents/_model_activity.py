@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any, NoReturn
 
 from agents.agent_output import AgentOutputSchemaBase
 from agents.items import TResponseOutputItem
@@ -42,6 +42,7 @@ from agents import (
 from ... import activity
 from ...agents.llm import retry_after
 from ...exceptions import ApplicationError
+from .._heartbeat import heartbeating
 from ._streaming import StreamPublisher, StreamStoreSource
 
 __all__ = ["MODEL_ACTIVITY", "STREAMING_MODEL_ACTIVITY", "ModelActivity", "raise_for_status",
@@ -200,27 +201,6 @@ def raise_for_status(error: APIStatusError) -> NoReturn:
 
 # -- the activities ---------------------------------------------------------------------------
 
-T = TypeVar("T")
-
-
-async def _heartbeating(work: Callable[[], Awaitable[T]]) -> T:
-    """Run ``work``, heartbeating at half the heartbeat timeout, if the activity has one."""
-    timeout = activity.info().heartbeat_timeout
-    if not timeout:
-        return await work()
-
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(timeout.total_seconds() / 2)
-            activity.heartbeat()
-
-    beating = asyncio.get_running_loop().create_task(beat())
-    try:
-        return await work()
-    finally:
-        beating.cancel()
-
-
 class ModelActivity:
     """The model activities, bound to a model provider.
 
@@ -272,7 +252,7 @@ class ModelActivity:
             return await model.get_response(**arguments)
 
         try:
-            response = await _heartbeating(call)
+            response = await heartbeating(call)
         except APIStatusError as error:
             raise_for_status(error)
         return response_json(response)
@@ -313,7 +293,7 @@ class ModelActivity:
             return {"response": jsonable(completed)}
 
         try:
-            result = await _heartbeating(stream)
+            result = await heartbeating(stream)
         except BaseException as error:
             # Readers learn the attempt is void; a retry, if any, streams as a new attempt.
             await asyncio.shield(publisher.close(failed=f"{type(error).__name__}: {error}"))
