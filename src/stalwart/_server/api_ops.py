@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .._model.temporal_history import to_temporal
-from . import inbox
+from ..agents import inbox
 from .api import api_endpoint, backend_of, json_body, run_id_param
 from .backend import Backend
 from .run_extras import usage_of

@@ -15,8 +15,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from .._model import limits
+from ..agents import inbox
 from ..common import WorkflowIDReusePolicy
-from . import inbox
 from .backend import map_error
 from .payloads import when
 from .timeline import workflow_href

@@ -14,15 +14,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .._model import limits
-from ..agents.human import AWAITING_HUMAN, HUMAN_STEPS_MEMO
 from ..client import Client, WorkflowExecution
 from ..exceptions import WorkflowUpdateFailedError
-from .validation import ApiError
+from .human import AWAITING_HUMAN, HUMAN_STEPS_MEMO
+
+__all__ = ["INBOX_QUERY", "InboxError", "InboxItem", "decide", "list_inbox", "waiting_step"]
 
 INBOX_QUERY = f"ExecutionStatus = 'Running' AND {AWAITING_HUMAN.name} = true"
 MAX_INBOX_RUNS = 1000
 MAX_NAME_CHARS = 200
 MAX_REASON_CHARS = 2000
+
+
+class InboxError(ValueError):
+    """A decision that cannot be taken; ``status`` is the HTTP status the server answers."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
 
 
 @dataclass
@@ -93,24 +102,24 @@ async def waiting_step(client: Client, workflow_id: str, run_id: str | None,
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
     description = await handle.describe()
     if description.status is None or description.status.name != "RUNNING":
-        raise ApiError(409, "workflow_closed", f"workflow {workflow_id!r} is not running")
+        raise InboxError(409, "workflow_closed", f"workflow {workflow_id!r} is not running")
     items = _items(description, await description.memo_value(HUMAN_STEPS_MEMO, None))
     for item in items:
         if item.step_id == step_id:
             return item
     waiting = ", ".join(repr(i.step_id) for i in items) or "none"
-    raise ApiError(409, "not_waiting", f"workflow {workflow_id!r} has no step {step_id!r} "
+    raise InboxError(409, "not_waiting", f"workflow {workflow_id!r} has no step {step_id!r} "
                    f"waiting for a decision (waiting: {waiting}); it may have been decided "
                    "already or timed out")
 
 
 def check_identity(value: Any, field: str = "by") -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ApiError(422, "validation_error", f"'{field}' is required: the name of the "
+        raise InboxError(422, "validation_error", f"'{field}' is required: the name of the "
                        "person deciding, recorded in the workflow's history", field)
     name: str = value.strip()
     if len(name) > MAX_NAME_CHARS or not name.isprintable():
-        raise ApiError(422, "validation_error", f"'{field}' must be a printable name of at most "
+        raise InboxError(422, "validation_error", f"'{field}' must be a printable name of at most "
                        f"{MAX_NAME_CHARS} characters", field)
     return name
 
@@ -123,7 +132,7 @@ async def decide(client: Client, workflow_id: str, run_id: str | None, step_id: 
     The decision (with ``by``) is the handler's argument, so it is recorded in the history.
     """
     if len(reason) > MAX_REASON_CHARS:
-        raise ApiError(422, "validation_error", f"'reason' is longer than {MAX_REASON_CHARS} "
+        raise InboxError(422, "validation_error", f"'reason' is longer than {MAX_REASON_CHARS} "
                        "characters", "reason")
     if answer is not None:
         limits.check_value("answer", answer)
@@ -139,11 +148,11 @@ async def decide(client: Client, workflow_id: str, run_id: str | None, step_id: 
             outcome = await asyncio.wait_for(handle.execute_update(item.handler, decision),
                                              timeout)
         except TimeoutError:
-            raise ApiError(504, "timeout", f"the workflow did not take the decision within "
+            raise InboxError(504, "timeout", f"the workflow did not take the decision within "
                            f"{timeout:g} s: is a worker polling its task queue "
                            f"{item.task_queue!r}?") from None
         except WorkflowUpdateFailedError as error:
-            raise ApiError(409, "decision_refused",
+            raise InboxError(409, "decision_refused",
                            f"the workflow refused the decision: {error.cause or error}") from None
     return {"workflow_id": workflow_id, "run_id": item.run_id, "step_id": step_id,
             "approved": approved, "by": by, "outcome": outcome}
