@@ -155,7 +155,8 @@ def steps_from_history(events: list[Any], decode: Any) -> list[StepUsage]:
             known = set(Usage.__dataclass_fields__)
             usage = Usage(**{k: v for k, v in raw.items() if k in known})
             usage.calls = max(usage.calls, int(raw.get("requests") or 0), 1)
-            steps.append(StepUsage(event.event_id, kind, model, summary, usage))
+            steps.append(StepUsage(event.event_id, kind, model,
+                                   summary or f"model call {len(steps) + 1}", usage))
     return steps
 
 

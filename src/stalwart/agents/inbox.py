@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .._model import limits
+from .._model.list_filter import ListFilterError
 from ..client import Client, WorkflowExecution
 from ..exceptions import WorkflowUpdateFailedError
 from .human import AWAITING_HUMAN, HUMAN_STEPS_MEMO
@@ -84,7 +85,14 @@ async def list_inbox(client: Client, *, workflow_type: str | None = None,
                      limit: int = MAX_INBOX_RUNS) -> list[InboxItem]:
     """Every waiting step, oldest first."""
     items: list[InboxItem] = []
-    async for execution in client.list_workflows(INBOX_QUERY, limit=limit):
+    try:
+        executions = [e async for e in client.list_workflows(INBOX_QUERY, limit=limit)]
+    except ListFilterError as error:
+        # A store where no run ever published a step does not know the attribute yet.
+        if f"unknown field {AWAITING_HUMAN.name!r}" in str(error):
+            return []
+        raise
+    for execution in executions:
         if workflow_type and execution.workflow_type != workflow_type:
             continue
         try:
