@@ -90,9 +90,9 @@ class HumanSteps:
     handler: str = "decide"
     handler_kind: str = "update"
     publish: bool = True
-    pending: dict[str, HumanStep] = field(default_factory=dict)
-    _decided: dict[str, ApprovalDecision] = field(default_factory=dict)
-    _published: bool | None = None
+    pending: dict[str, HumanStep] = field(default_factory=dict, init=False)
+    _decided: dict[str, ApprovalDecision] = field(default_factory=dict, init=False, repr=False)
+    _published: bool | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.handler_kind not in ("update", "signal"):
