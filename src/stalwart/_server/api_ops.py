@@ -19,7 +19,7 @@ from ..agents import inbox
 from .api import api_endpoint, backend_of, json_body, run_id_param
 from .backend import Backend
 from .run_extras import usage_of
-from .validation import MAX_WAIT_SECONDS, ApiError
+from .validation import MAX_WAIT_SECONDS, ApiError, query_text
 
 
 @api_endpoint
@@ -28,7 +28,8 @@ async def inbox_list(request: Request) -> Response:
         raise ApiError(405, "method_not_allowed", f"{request.method} is not allowed here",
                        headers={"Allow": "GET, HEAD"})
     items = await inbox.list_inbox(backend_of(request).client,
-                                   workflow_type=request.query_params.get("workflow_type"))
+                                   workflow_type=query_text(request.query_params,
+                                                            "workflow_type"))
     return JSONResponse({"items": [item.to_json() for item in items]})
 
 
@@ -42,7 +43,8 @@ async def inbox_decision(request: Request) -> Response:
     if not isinstance(approved, bool):
         raise ApiError(422, "validation_error", "'approved' must be true or false", "approved")
     by = inbox.check_identity(body._get("by"))
-    reason = body.text("reason", limit=inbox.MAX_REASON_CHARS) or ""
+    # Characters, as the schema counts them (four UTF-8 bytes at most each).
+    reason = body.text("reason", limit=4 * inbox.MAX_REASON_CHARS) or ""
     answer: Any = body._get("answer")
     timeout = body.number("timeout", default=30.0, minimum=0, maximum=MAX_WAIT_SECONDS)
     body.done()
@@ -69,7 +71,18 @@ async def _events(backend: Backend, run_id: str) -> list[Any]:
                                    namespace=backend.client.namespace)
 
 
+@api_endpoint
+async def inbox_decisions(request: Request) -> Response:
+    # One route for every method, so a 405 lists exactly what the address takes.
+    if request.method != "POST":
+        raise ApiError(405, "method_not_allowed", f"{request.method} is not allowed here",
+                       headers={"Allow": "POST"})
+    return await inbox_decision(request)
+
+
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+
 routes = [
-    Route("/api/inbox", inbox_list, methods=["GET", "HEAD", "POST", "PUT", "DELETE"]),
-    Route("/api/inbox/decisions", inbox_decision, methods=["POST"]),
+    Route("/api/inbox", inbox_list, methods=_ALL_METHODS),
+    Route("/api/inbox/decisions", inbox_decisions, methods=_ALL_METHODS),
 ]

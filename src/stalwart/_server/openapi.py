@@ -81,6 +81,9 @@ _FILTERS = [
      "description": "ISO 8601 time or Unix seconds; exclusive.", "schema": _TIME},
 ]
 
+# Line breaks and tabs allowed, other control characters (and bidi overrides) not.
+_REASON_PATTERN = ("^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f"
+                   "\\u202a-\\u202e\\u2066-\\u2069]*$")
 _NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS,
          "pattern": _NAME_PATTERN, "description": _NAME_NOTE}
 _ARGS = {"type": ["array", "null"], "items": {},
@@ -274,8 +277,7 @@ def _schemas() -> dict[str, Any]:
         "CancelRequest": {"type": "object", "additionalProperties": False, "properties": {}},
         "TerminateRequest": {"type": "object", "additionalProperties": False, "properties": {
             "reason": {"type": ["string", "null"], "maxLength": MAX_REASON_CHARS,
-                       "pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f"
-                                  "\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
+                       "pattern": _REASON_PATTERN,
                        "description": "At most 10,000 UTF-8 bytes; line breaks and tabs "
                                       "allowed, other control characters not."}}},
         "ActionResult": {"type": "object", "description": "What was done; 'result' for "
@@ -308,7 +310,8 @@ def _schemas() -> dict[str, Any]:
                 "by": {"type": "string", "minLength": 1, "maxLength": 200,
                        "pattern": _NAME_PATTERN,
                        "description": "Who decides; recorded with the decision."},
-                "reason": {"type": ["string", "null"], "maxLength": 2000},
+                "reason": {"type": ["string", "null"], "maxLength": 2000,
+                           "pattern": _REASON_PATTERN},
                 "answer": {"description": "Any JSON value (e.g. a new budget)."},
                 "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0,
                             "maximum": MAX_WAIT_SECONDS, "default": 30}}},

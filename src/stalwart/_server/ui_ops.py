@@ -30,7 +30,7 @@ from .ui import (
     render_page,
     ui_endpoint,
 )
-from .validation import MAX_TIMEOUT_SECONDS, ApiError
+from .validation import MAX_TIMEOUT_SECONDS, ApiError, query_text
 
 REVIEWER_COOKIE = "stalwart_reviewer"
 INBOX_NOTICES = {"approved": "Approved: the decision is recorded in the run's history.",
@@ -58,7 +58,7 @@ def _reference(form: dict[str, str], field: str, what: str) -> str:
 
 @ui_endpoint
 async def inbox_page(request: Request) -> Response:
-    workflow_type = request.query_params.get("workflow_type") or None
+    workflow_type = query_text(request.query_params, "workflow_type")
     items = await inbox.list_inbox(_backend(request).client, workflow_type=workflow_type)
     return await render_page(
         request, "inbox.html", items=items, workflow_type=workflow_type or "",

@@ -126,9 +126,14 @@ def check_identity(value: Any, field: str = "by") -> str:
         raise InboxError(422, "validation_error", f"'{field}' is required: the name of the "
                        "person deciding, recorded in the workflow's history", field)
     name: str = value.strip()
-    if len(name) > MAX_NAME_CHARS or not name.isprintable():
-        raise InboxError(422, "validation_error", f"'{field}' must be a printable name of at most "
-                       f"{MAX_NAME_CHARS} characters", field)
+    if len(name) > MAX_NAME_CHARS:
+        raise InboxError(422, "validation_error", f"'{field}' must be a name of at most "
+                         f"{MAX_NAME_CHARS} characters", field)
+    try:
+        # The rule of every name: no control characters (nor bidi overrides), not blank.
+        limits.check_name(f"'{field}'", name)
+    except ValueError as error:
+        raise InboxError(422, "validation_error", str(error), field) from None
     return name
 
 
