@@ -360,6 +360,8 @@ async def test_openapi_document_describes_every_api_route(server: RunningServer)
         ("/api/workflows/{workflow_id}/history", "get"),
         *{(f"/api/workflows/{{workflow_id}}/{a}", "post")
           for a in ("signal", "query", "update", "cancel", "terminate")},
+        ("/api/workflows/{workflow_id}/usage", "get"), ("/api/inbox", "get"),
+        ("/api/inbox/decisions", "post"),
     }
     for item in doc["paths"].values():
         for operation in item.values():

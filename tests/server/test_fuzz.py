@@ -159,6 +159,8 @@ def _declared(doc: dict[str, Any], method: str, template: str, segment: str) -> 
     return statuses
 
 
+# Some 16 operations, each with many requests: more than the default timeout on a busy machine.
+@pytest.mark.timeout(360)
 async def test_fuzz_every_operation_never_answers_500(
         server: RunningServer, client: Client, worker: Worker, task_queue: str,
         caplog: pytest.LogCaptureFixture) -> None:

@@ -25,6 +25,7 @@ from .._model.temporal_history import to_temporal
 from .._store.base import ExecutionStatus
 from ..client import Client, WorkflowExecutionDescription, WorkflowHistory
 from .db import db as db_group
+from .inbox import inbox as inbox_group
 from .server import server as server_group
 
 T = TypeVar("T")
@@ -479,6 +480,7 @@ def _report_replays(ctx: click.Context, results: list[dict[str, Any]]) -> None:
 
 cli.add_command(server_group)
 cli.add_command(db_group)
+cli.add_command(inbox_group)
 
 
 def main() -> None:

@@ -126,6 +126,18 @@ class Registry:
         self.workflow_task_latency = Histogram(
             r, "stalwart_workflow_task_seconds",
             "Time from claiming a workflow task to committing it.", ["workflow_type"])
+        self.llm_tokens = Counter(
+            r, "stalwart_llm_tokens_total",
+            "Model tokens used by LLM activities of this process, by kind: input (cached "
+            "ones included), output, cached_input.", ["workflow_type", "model", "kind"])
+        self.llm_cost = Counter(
+            r, "stalwart_llm_cost_usd_total",
+            "Estimated USD cost of model calls made by LLM activities of this process.",
+            ["workflow_type", "model"])
+        self.llm_calls = Counter(
+            r, "stalwart_llm_calls_total",
+            "Model calls made by LLM activities of this process; 'unpriced' ones have no "
+            "known price and add nothing to the cost.", ["workflow_type", "model", "priced"])
         self.gauges = _ScrapeTimeGauges()
         r.register(self.gauges)
 

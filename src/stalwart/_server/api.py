@@ -202,6 +202,10 @@ async def workflow_get(request: Request) -> Response:
         return await _describe(request, workflow_id)
     if action == "history":
         return await _history(request, workflow_id)
+    if action == "usage":
+        from .api_ops import usage
+
+        return await usage(request, workflow_id)
     if action in _POST_ACTIONS:
         raise ApiError(405, "method_not_allowed", f"{action!r} takes POST; GET the workflow "
                        "itself or its /history", headers={"Allow": "POST"})
@@ -245,6 +249,7 @@ async def _describe(request: Request, workflow_id: str) -> Response:
             "pending_activities": [pending_activity_json(a) for a in pending],
             "pending_events": [{"event_type": e.event_type, "timestamp": iso(e.timestamp),
                                 "attributes": decode_payloads(e.attributes)} for e in inbox],
+            "memo": decode_payloads(row.memo or {}),
         })
         return _encode_json(data)
 

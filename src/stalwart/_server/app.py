@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from .._store import resolve_url
 from ..client import Client
-from . import api, ui
+from . import api, api_ops, ui, ui_ops
 from .backend import Backend
 from .metrics import metrics
 from .readmodel import ReadModel
@@ -109,7 +109,8 @@ def create_app(config: ServerConfig) -> Starlette:
     keys = Secrets(config.api_token)
     limiter = FailureLimiter()
     app = Starlette(
-        routes=[*api.routes, *ui.routes, Route("/metrics", metrics, methods=["GET"]),
+        routes=[*api_ops.routes, *api.routes, *ui_ops.routes, *ui.routes,
+                Route("/metrics", metrics, methods=["GET"]),
                 Mount("/static", app=StaticFiles(directory=Path(__file__).parent / "static"),
                       name="static")],
         middleware=[Middleware(SecurityMiddleware, keys=keys, limiter=limiter,

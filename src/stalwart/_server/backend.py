@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import exceptions as exc
 from .._store.base import ExecutionRow, ExecutionStatus
+from ..agents.inbox import InboxError
 from ..client import Client
 from ..common import RawValue
 from .payloads import decode_payloads, iso
@@ -61,6 +62,8 @@ def map_error(error: BaseException) -> ApiError | None:
     """The API answer for an error Stalwart raised, or None for a bug."""
     if isinstance(error, ApiError):
         return error
+    if isinstance(error, InboxError):
+        return ApiError(error.status, error.code, error.message, error.field)
     if isinstance(error, exc.WorkflowAlreadyStartedError):
         return ApiError(409, "already_started", str(error))
     if isinstance(error, exc.WorkflowNotFoundError):

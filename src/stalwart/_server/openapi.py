@@ -82,6 +82,9 @@ _FILTERS = [
      "description": "ISO 8601 time or Unix seconds; exclusive.", "schema": _TIME},
 ]
 
+# Line breaks and tabs allowed, other control characters (and bidi overrides) not.
+_REASON_PATTERN = ("^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f"
+                   "\\u202a-\\u202e\\u2066-\\u2069]*$")
 _NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS,
          "pattern": _NAME_PATTERN, "description": _NAME_NOTE}
 _ARGS = {"type": ["array", "null"], "items": {},
@@ -168,6 +171,29 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("HistoryPage"), "Events in order"),
                               **_error_responses(400, 401, 403, 404, 503)},
             }},
+            "/api/workflows/{workflow_id}/usage": {"get": {
+                "operationId": "getUsage",
+                "summary": "Tokens and estimated cost of a run: totals, per model, per step",
+                "parameters": [_WORKFLOW_ID, _RUN_ID],
+                "responses": {"200": _json(_ref("Usage"), "The run's usage"),
+                              **_error_responses(400, 401, 403, 404, 503)},
+            }},
+            "/api/inbox": {"get": {
+                "operationId": "listInbox",
+                "summary": "Steps of running workflows waiting for a person, oldest first",
+                "parameters": [{"name": "workflow_type", "in": "query", "schema": _FILTER}],
+                "responses": {"200": _json(_ref("Inbox"), "Waiting steps"),
+                              **_error_responses(400, 401, 403, 503)},
+            }},
+            "/api/inbox/decisions": {"post": {
+                "operationId": "decide",
+                "summary": "Approve or reject a waiting step; recorded in the run's history "
+                           "with 'by'",
+                "requestBody": _body("DecisionRequest"),
+                "responses": {"200": _json(_ref("ActionResult"), "The workflow took it"),
+                              **_error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503,
+                                                 504)},
+            }},
             **workflow_ops,
         },
     }
@@ -208,7 +234,9 @@ def _schemas() -> dict[str, Any]:
             "continued_as_new_run_id": {"type": ["string", "null"]},
             "input": {"type": "array"}, "result": {}, "failure": {"type": ["object", "null"]},
             "pending_activities": {"type": "array", "items": _ref("PendingActivity")},
-            "pending_events": {"type": "array", "items": {"type": "object"}}}},
+            "pending_events": {"type": "array", "items": {"type": "object"}},
+            "memo": {"type": "object", "description": "The memo, decoded; 'stalwart.usage' "
+                     "holds an agent's tokens and cost"}}},
         "Event": {"type": "object", "properties": {
             "event_id": {"type": "integer"}, "event_type": {"type": "string"},
             "timestamp": time, "attributes": {"type": "object"}}},
@@ -250,10 +278,42 @@ def _schemas() -> dict[str, Any]:
         "CancelRequest": {"type": "object", "additionalProperties": False, "properties": {}},
         "TerminateRequest": {"type": "object", "additionalProperties": False, "properties": {
             "reason": {"type": ["string", "null"], "maxLength": MAX_REASON_CHARS,
-                       "pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f"
-                                  "\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$",
+                       "pattern": _REASON_PATTERN,
                        "description": "At most 10,000 UTF-8 bytes; line breaks and tabs "
                                       "allowed, other control characters not."}}},
         "ActionResult": {"type": "object", "description": "What was done; 'result' for "
                          "queries and updates."},
+        "Usage": {"type": "object", "properties": {
+            "source": {"type": "string", "enum": ["memo", "history", "none"]},
+            "total": {"type": "object", "description": "Run totals and 'by_model'"},
+            "total_tokens": {"type": "integer"},
+            "steps": {"type": "array", "items": {"type": "object"}},
+            "budget": {"type": ["object", "null"]}}},
+        "InboxItem": {"type": "object", "properties": {
+            "workflow_id": {"type": "string"}, "run_id": {"type": "string"},
+            "workflow_type": {"type": "string"}, "task_queue": {"type": "string"},
+            "step_id": {"type": "string"},
+            "kind": {"type": "string", "description": "approval, question or budget"},
+            "asks": {"type": "string"}, "details": {},
+            "handler": {"type": "string"},
+            "handler_kind": {"type": "string", "enum": ["update", "signal"]},
+            "since": {"type": "string"}, "until": {"type": ["string", "null"]},
+            "default": {"type": ["boolean", "null"]}}},
+        "Inbox": {"type": "object", "required": ["items"], "properties": {
+            "items": {"type": "array", "items": _ref("InboxItem")}}},
+        "DecisionRequest": {
+            "type": "object", "additionalProperties": False,
+            "required": ["workflow_id", "step_id", "approved", "by"],
+            "properties": {
+                "workflow_id": _NAME, "step_id": _NAME,
+                "run_id": {**_NAME, "type": ["string", "null"]},
+                "approved": {"type": "boolean"},
+                "by": {"type": "string", "minLength": 1, "maxLength": 200,
+                       "pattern": _NAME_PATTERN,
+                       "description": "Who decides; recorded with the decision."},
+                "reason": {"type": ["string", "null"], "maxLength": 2000,
+                           "pattern": _REASON_PATTERN},
+                "answer": {"description": "Any JSON value (e.g. a new budget)."},
+                "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0,
+                            "maximum": MAX_WAIT_SECONDS, "default": 30}}},
     }

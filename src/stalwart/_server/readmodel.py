@@ -8,6 +8,7 @@ with the few SQLite-isms translated.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -166,6 +167,15 @@ class ReadModel:
         rows = await self._sql.fetch(
             f"SELECT status, COUNT(*) FROM executions {where} GROUP BY status", tuple(params))
         return {ExecutionStatus(r[0]).name: int(r[1]) for r in rows}
+
+    async def memos(self, run_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        """The stored memo (payloads still encoded) of each run, for a page of rows."""
+        if not run_ids:
+            return {}
+        marks = ", ".join("?" for _ in run_ids)
+        rows = await self._sql.fetch(f"SELECT run_id, memo FROM executions WHERE run_id IN "
+                                     f"({marks})", tuple(run_ids))
+        return {r[0]: json.loads(r[1]) if r[1] else None for r in rows}
 
     async def children(self, run_id: str) -> list[RunSummary]:
         rows = await self._sql.fetch(f"SELECT {_COLUMNS} FROM executions WHERE "

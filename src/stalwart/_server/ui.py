@@ -25,6 +25,7 @@ from .._model import limits
 from .._model.events import HistoryEvent
 from .._model.temporal_history import to_temporal
 from .._store.base import ExecutionRow, ExecutionStatus
+from . import run_extras
 from .backend import Backend, map_error, pending_activity_json
 from .paths import any_character_route, segment_id
 from .payloads import clip_payloads, decode_payloads, first_clipped, iso, pretty, short, when
@@ -166,14 +167,36 @@ async def index(request: Request) -> Response:
     params = request.query_params
     flt = list_filter(params)
     offset = query_int(params, "offset", default=0, minimum=0, maximum=MAX_OFFSET)
-    reads = _backend(request).reads
-    rows = await reads.list_runs(flt, PAGE_RUNS + 1, offset)
-    counts = await reads.count_by_status(ListFilter(
-        workflow_type=flt.workflow_type, workflow_id_prefix=flt.workflow_id_prefix,
-        task_queue=flt.task_queue, started_after=flt.started_after,
-        started_before=flt.started_before))
-    context: dict[str, Any] = dict(rows=rows[:PAGE_RUNS], more=len(rows) > PAGE_RUNS, offset=offset,
+    backend = _backend(request)
+    reads = backend.reads
+    query_text = (params.get("q") or "").strip()
+    query_error = None
+    rows: list[Any] = []
+    counts: dict[str, int] = {}
+    if query_text:
+        # The list query language (search attributes included), on the store's own indexes.
+        try:
+            rows = await backend.client.store.list_workflows(query_text, PAGE_RUNS + 1, offset)
+            counts = {"MATCHING": await backend.client.store.count_workflows(query_text)}
+        except ValueError as error:
+            query_error = str(error)
+    else:
+        rows = await reads.list_runs(flt, PAGE_RUNS + 1, offset)
+        counts = await reads.count_by_status(ListFilter(
+            workflow_type=flt.workflow_type, workflow_id_prefix=flt.workflow_id_prefix,
+            task_queue=flt.task_queue, started_after=flt.started_after,
+            started_before=flt.started_before))
+    rows = rows[:PAGE_RUNS + 1]
+    memos = await reads.memos([r.run_id for r in rows[:PAGE_RUNS]])
+    costs = {run_id: run_extras.list_cost(memo) for run_id, memo in memos.items()}
+    shown_costs = [c for c in costs.values() if c is not None]
+    context: dict[str, Any] = dict(
+                   rows=rows[:PAGE_RUNS], more=len(rows) > PAGE_RUNS, offset=offset,
                    counts=counts, total=sum(counts.values()), flt=flt,
+                   query_text=query_text, query_error=query_error, costs=costs,
+                   page_cost=round(sum(c.cost_usd for c in shown_costs), 6),
+                   page_tokens=sum(c.total_tokens for c in shown_costs),
+                   any_cost=bool(shown_costs),
                    params={k: v for k, v in params.items() if k not in ("offset", "fragment")},
                    query=urlencode({k: v for k, v in params.items()
                                     if k not in ("offset", "fragment")}),
@@ -190,12 +213,14 @@ def _payload_href(row: ExecutionRow, run_id: str | None, **what: Any) -> str:
     return f"{base}/payload?{urlencode({'run_id': run_id or row.run_id, **what})}"
 
 
-async def _timeline_page(backend: Backend, row: ExecutionRow, after: int
+async def _timeline_page(backend: Backend, row: ExecutionRow, after: int,
+                         events: list[HistoryEvent] | None = None
                          ) -> tuple[list[Any], int | None, int]:
     """One page of the run's timeline entries in Temporal's model (payloads clipped, each
     linking to its whole value), the page after event ``after``, and how many events the run
     has."""
-    events = await _temporal_events(backend, row)
+    if events is None:
+        events = await _temporal_events(backend, row)
     page = [HistoryEvent(e.event_id, e.event_type, e.timestamp, clip_payloads(
         e.attributes, _payload_href(row, row.run_id, event_id=e.event_id)))
         for e in events[after:after + PAGE_EVENTS]]
@@ -229,7 +254,8 @@ async def workflow_page(request: Request) -> Response:
     if fragment == "status":
         return JSONResponse({"status": row.status.name, "history_length": row.history_length,
                              "run_id": row.run_id})
-    entries, next_after, total_events = await _timeline_page(backend, row, after)
+    all_events = await _temporal_events(backend, row)
+    entries, next_after, total_events = await _timeline_page(backend, row, after, all_events)
     if fragment == "events":
         return await render_page(request, "events.html", next_after=next_after, row=row,
                                  prepare=lambda: {"entries": entries})
@@ -254,7 +280,8 @@ async def workflow_page(request: Request) -> Response:
             pending=[pending_activity_json(clip_payloads(a, _payload_href(
                 row, run_id, part="pending"))) for a in pending],
             inbox=[{"event_type": e.event_type, "time": iso(e.timestamp),
-                    "attributes": shown(e.attributes, "inbox")} for e in inbox])
+                    "attributes": shown(e.attributes, "inbox")} for e in inbox],
+            **run_extras.run_context(row, all_events))
 
     return await render_page(
         request, "workflow.html", prepare=prepare, row=row, next_after=next_after, after=after,

@@ -7,6 +7,8 @@ extras ``stalwart[agents-openai]`` / ``stalwart[agents-anthropic]``). See ``docs
 * :func:`activity_as_tool` -- an activity as a tool (schema from its type hints).
 * :class:`AgentLoop` / :class:`AgentWorkflow` -- the durable loop and a ready workflow.
 * :class:`AgentStore` -- large contents and streamed tokens, outside the history.
+* :class:`HumanSteps` -- waiting for a person, published to the dev server's inbox.
+* :func:`record_usage` -- tokens and cost in the run's memo ``stalwart.usage``.
 """
 
 from ._types import (
@@ -20,6 +22,8 @@ from ._types import (
     Usage,
 )
 from .convert import AttrDict, attribute_data_converter
+from .cost import USAGE_MEMO, ModelUsage, RunUsage, record_usage, run_usage_from_memo
+from .human import AWAITING_HUMAN, HUMAN_STEPS_MEMO, HumanStep, HumanSteps
 from .llm import (
     CHAT_ACTIVITY,
     LLMActivities,
@@ -28,6 +32,7 @@ from .llm import (
     estimate_cost,
 )
 from .loop import (
+    BUDGET_MEMO,
     DEFAULT_LLM_RETRY_POLICY,
     AgentConfig,
     AgentInput,
@@ -40,8 +45,12 @@ from .store import AgentStore, StreamUpdate
 from .tools import activity_as_tool, json_schema
 
 __all__ = [
+    "AWAITING_HUMAN",
+    "BUDGET_MEMO",
     "CHAT_ACTIVITY",
     "DEFAULT_LLM_RETRY_POLICY",
+    "HUMAN_STEPS_MEMO",
+    "USAGE_MEMO",
     "AgentConfig",
     "AgentInput",
     "AgentLoop",
@@ -53,10 +62,14 @@ __all__ = [
     "ApprovalRequest",
     "AttrDict",
     "ContentRef",
+    "HumanStep",
+    "HumanSteps",
     "LLMActivities",
     "Message",
     "ModelRequest",
     "ModelResponse",
+    "ModelUsage",
+    "RunUsage",
     "StreamUpdate",
     "ToolSpec",
     "Usage",
@@ -66,4 +79,6 @@ __all__ = [
     "content_of",
     "estimate_cost",
     "json_schema",
+    "record_usage",
+    "run_usage_from_memo",
 ]

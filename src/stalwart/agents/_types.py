@@ -152,10 +152,12 @@ class ApprovalDecision:
     """A human's (or the timeout's) answer to an :class:`ApprovalRequest`.
 
     Sent as the ``approve`` signal or the ``decide`` update; it is the payload recorded in the
-    workflow's history, so who decided what, and why, is part of the audit trail.
+    workflow's history, so who decided what, and why, is part of the audit trail. ``answer``
+    carries a reply when the step asked a question (any JSON value).
     """
 
     call_id: str
     approved: bool
     by: str = ""
     reason: str = ""
+    answer: Any = None

@@ -28,6 +28,7 @@ from typing import Any
 from .. import activity
 from ..exceptions import ApplicationError
 from ._types import Message, ModelRequest, ModelResponse, Usage
+from .cost import observe_call
 from .store import AgentStore
 
 __all__ = ["CHAT_ACTIVITY", "LLMActivities", "Prices", "classify_error", "content_of",
@@ -209,6 +210,8 @@ class LLMActivities:
         else:
             usage.cost_usd = cost
         usage.calls = 1
+        response.model = model
+        observe_call(info.workflow_type, model, usage)
         content = response.message.get("content")
         if (self.store is not None and self.offload_chars is not None
                 and isinstance(content, str) and len(content) > self.offload_chars):

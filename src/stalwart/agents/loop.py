@@ -28,6 +28,8 @@ from ._types import (
     ToolSpec,
     Usage,
 )
+from .cost import record_usage
+from .human import HumanSteps
 from .llm import CHAT_ACTIVITY
 
 __all__ = [
@@ -42,6 +44,9 @@ __all__ = [
 
 # Rate limits clear in seconds to minutes; a provider outage can last longer. Non-retryable
 # errors (bad request, bad key) fail at once whatever this says.
+BUDGET_MEMO = "stalwart.budget"
+_BUDGET_ACTIONS = ("stop", "pause")
+
 DEFAULT_LLM_RETRY_POLICY = RetryPolicy(initial_interval=timedelta(seconds=1),
                                        backoff_coefficient=2.0,
                                        maximum_interval=timedelta(seconds=60),
@@ -59,6 +64,15 @@ class AgentConfig:
         tools: Tools from ``activity_as_tool``.
         max_steps: Model calls allowed (over the whole workflow, across continue-as-new).
         max_total_tokens: Stop once this many tokens (input + output) were used.
+        max_cost_usd: Stop once the model calls cost this much (estimated, priced calls only).
+        budget_action: What a spent budget does: ``"stop"`` ends the run with
+            ``stop_reason`` ``"token_budget"``/``"cost_budget"``; ``"pause"`` waits as a
+            human step (kind ``"budget"``) until someone approves going on (the decision's
+            ``answer`` may give the new limit; without one the budget doubles) or rejects it
+            (the run then stops as with ``"stop"``). Either way the reason is recorded in the
+            run's memo ``stalwart.budget`` and the history.
+        approval_handler: The update (or signal, see ``approval_handler_kind``) that takes
+            decisions; ``AgentWorkflow`` exposes the update ``decide``.
         stream: Stream the model's tokens to the ``AgentStore`` (``AgentStore.watch``).
         approval_timeout_seconds: How long a ``needs_approval`` tool call waits for a human.
         approval_default: The decision taken when nobody decides in time.
@@ -74,6 +88,10 @@ class AgentConfig:
     tools: list[ToolSpec] = field(default_factory=list)
     max_steps: int = 20
     max_total_tokens: int | None = None
+    max_cost_usd: float | None = None
+    budget_action: str = "stop"
+    approval_handler: str = "decide"
+    approval_handler_kind: str = "update"
     temperature: float | None = None
     max_tokens: int | None = None
     stream: bool = False
@@ -102,7 +120,8 @@ class AgentInput:
 class AgentResult:
     """What the agent produced.
 
-    ``stop_reason`` is ``"done"`` (the model answered), ``"max_steps"`` or ``"token_budget"``.
+    ``stop_reason`` is ``"done"`` (the model answered), ``"max_steps"``, ``"token_budget"`` or
+    ``"cost_budget"``.
     ``output_ref`` is set instead of ``output`` when the answer was kept in the AgentStore.
     """
 
@@ -145,23 +164,24 @@ class AgentLoop:
         self.state = "idle"
         self.pending: dict[str, ApprovalRequest] = {}
         self.decisions: list[ApprovalDecision] = list(decisions or [])
-        self._decided: dict[str, ApprovalDecision] = {}
+        if config.budget_action not in _BUDGET_ACTIONS:
+            raise ValueError(f"AgentConfig.budget_action={config.budget_action!r}: use 'stop' "
+                             "or 'pause'")
+        self.human = HumanSteps(handler=config.approval_handler,
+                                handler_kind=config.approval_handler_kind)
+        self._budget_pauses = 0
         self._tools = {tool.name: tool for tool in config.tools}
         self._current_stream: str | None = None
 
     # -- steering --------------------------------------------------------------------------
     def decide(self, decision: ApprovalDecision) -> None:
-        """Record a human decision for a pending tool call (from a signal or an update)."""
-        if decision.call_id in self.pending:
-            self._decided[decision.call_id] = decision
+        """Record a human decision for a pending tool call or budget pause (from a signal or
+        an update)."""
+        self.human.decide(decision)
 
     def validate_decision(self, decision: ApprovalDecision) -> None:
-        """Raise unless ``decision`` answers a tool call that is waiting for one."""
-        if decision.call_id not in self.pending:
-            waiting = ", ".join(sorted(self.pending)) or "none"
-            raise ApplicationError(f"no tool call {decision.call_id!r} is waiting for approval "
-                                   f"(waiting: {waiting})", type="NoSuchApproval",
-                                   non_retryable=True)
+        """Raise unless ``decision`` answers a step (tool call, budget) waiting for one."""
+        self.human.validate(decision)
 
     def status(self) -> AgentStatus:
         return AgentStatus(self.state, self.steps, self.usage, list(self.pending.values()),
@@ -186,14 +206,16 @@ class AgentLoop:
                                            self.steps, self.decisions))
             if self.steps >= self.config.max_steps:
                 return self._result("max_steps")
-            if self._over_token_budget():
-                return self._result("token_budget")
+            spent = await self._check_budget()
+            if spent is not None:
+                return self._result(spent)
             response = await self.call_model()
             self.messages.append(response.message)
             if not response.tool_calls:
                 return self._result("done")
-            if self._over_token_budget():
-                return self._result("token_budget")
+            spent = await self._check_budget()
+            if spent is not None:
+                return self._result(spent)
             await self.run_tools(response.tool_calls)
 
     def _history_is_long(self) -> bool:
@@ -202,9 +224,69 @@ class AgentLoop:
         return info.is_continue_as_new_suggested() or (
             limit is not None and info.get_current_history_length() >= limit)
 
-    def _over_token_budget(self) -> bool:
-        budget = self.config.max_total_tokens
-        return budget is not None and self.usage.total_tokens >= budget
+    def _spent(self) -> tuple[str, str] | None:
+        """Which budget is spent (stop reason, and a sentence saying so), if any."""
+        config = self.config
+        if config.max_total_tokens is not None and \
+                self.usage.total_tokens >= config.max_total_tokens:
+            return "token_budget", (f"token budget spent: {self.usage.total_tokens} of "
+                                    f"{config.max_total_tokens} tokens used")
+        if config.max_cost_usd is not None and self.usage.cost_usd >= config.max_cost_usd:
+            return "cost_budget", (f"cost budget spent: {self.usage.cost_usd:.6f} of "
+                                   f"{config.max_cost_usd:g} USD used")
+        return None
+
+    async def _check_budget(self) -> str | None:
+        """None to go on; the stop reason when a budget is spent and the run must stop. With
+        ``budget_action="pause"`` it first waits for a person to raise the budget."""
+        spent = self._spent()
+        while spent is not None:
+            reason, text = spent
+            if self.config.budget_action == "stop":
+                self._record_budget("stopped", reason, text)
+                return reason
+            self._budget_pauses += 1
+            self._record_budget("paused", reason, text)
+            self.state = "paused at budget"
+            decision = await self.human.ask(
+                f"budget-{self._budget_pauses}", f"{text}. Approve to go on (answer: the new "
+                "limit; without one the limit doubles) or reject to stop.", kind="budget",
+                details={"reason": reason, "tokens": self.usage.total_tokens,
+                         "cost_usd": self.usage.cost_usd,
+                         "max_total_tokens": self.config.max_total_tokens,
+                         "max_cost_usd": self.config.max_cost_usd},
+                timeout=self.config.approval_timeout_seconds, default=False)
+            self.decisions.append(decision)
+            if not decision.approved:
+                who = decision.by or "the reviewer"
+                self._record_budget("stopped", reason, f"{text}; going on was rejected by "
+                                    f"{who}" + (f": {decision.reason}" if decision.reason else ""))
+                return reason
+            self._raise_budget(reason, decision.answer)
+            self._record_budget("resumed", reason, f"{text}; {decision.by or 'a reviewer'} "
+                                "approved going on")
+            self.state = "running"
+            spent = self._spent()
+        return None
+
+    def _raise_budget(self, reason: str, answer: Any) -> None:
+        config = self.config
+        if reason == "token_budget":
+            used = self.usage.total_tokens
+            new = _number(answer)
+            config.max_total_tokens = int(new) if new is not None and new > used else max(
+                used + 1, 2 * (config.max_total_tokens or 0))
+        else:
+            used_cost = self.usage.cost_usd
+            new = _number(answer)
+            config.max_cost_usd = new if new is not None and new > used_cost else max(
+                used_cost * 2, 2 * (config.max_cost_usd or 0.0), 1e-9)
+
+    def _record_budget(self, state: str, reason: str, text: str) -> None:
+        workflow.upsert_memo({BUDGET_MEMO: {
+            "state": state, "reason": reason, "message": text, "at": workflow.now().isoformat(),
+            "max_total_tokens": self.config.max_total_tokens,
+            "max_cost_usd": self.config.max_cost_usd}})
 
     def _result(self, stop_reason: str) -> AgentResult:
         self.state = "finished"
@@ -236,6 +318,7 @@ class AgentLoop:
             retry_policy=config.llm_retry_policy or DEFAULT_LLM_RETRY_POLICY,
             summary=f"model call {self.steps}")
         self.usage.add(response.usage)
+        record_usage(response.model or config.model, response.usage)
         return response
 
     async def run_tools(self, tool_calls: list[dict[str, Any]]) -> None:
@@ -292,18 +375,28 @@ class AgentLoop:
                                                 workflow.now().isoformat())
         self.state = "waiting for approval"
         try:
-            await workflow.wait_condition(lambda: call_id in self._decided,
-                                          timeout=self.config.approval_timeout_seconds)
-            decision = self._decided.pop(call_id)
-        except TimeoutError:
-            decision = ApprovalDecision(call_id, self.config.approval_default, by="timeout",
-                                        reason="no decision within "
-                                               f"{self.config.approval_timeout_seconds:g} s")
+            decision = await self.human.ask(
+                call_id, f"Run the tool {name!r}?", details=arguments,
+                timeout=self.config.approval_timeout_seconds,
+                default=self.config.approval_default)
         finally:
             self.pending.pop(call_id, None)
         self.decisions.append(decision)
         self.state = "running tools"
         return decision
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _td(seconds: float | None) -> timedelta | None:

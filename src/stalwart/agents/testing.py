@@ -54,6 +54,8 @@ class Reply:
         cached_tokens: Input tokens reported as read from the provider's prompt cache
             (OpenAI's ``prompt_tokens_details.cached_tokens``, Anthropic's
             ``cache_read_input_tokens``).
+        usage: ``(input_tokens, output_tokens)`` to report instead of the word counts the
+            server estimates (known numbers for cost tests).
     """
 
     text: str = ""
@@ -64,6 +66,7 @@ class Reply:
     message: str = ""
     chunk_delay: float = 0.0
     cached_tokens: int = 0
+    usage: tuple[int, int] | None = None
 
 
 @dataclass
@@ -230,6 +233,8 @@ class FakeLLMServer:
                  for c in reply.tool_calls]
         prompt_tokens = _tokens(logged.body.get("messages")) + _tokens(logged.body.get("system"))
         completion_tokens = _tokens(reply.text) + _tokens([c.arguments for c in calls])
+        if reply.usage is not None:
+            prompt_tokens, completion_tokens = reply.usage
         cached = min(reply.cached_tokens, prompt_tokens)
         if anthropic:
             # Anthropic counts cache reads apart from input_tokens; OpenAI includes them.

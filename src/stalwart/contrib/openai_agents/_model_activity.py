@@ -40,7 +40,9 @@ from agents import (
 )
 
 from ... import activity
-from ...agents.llm import retry_after
+from ...agents._types import Usage as CallUsage
+from ...agents.cost import observe_call
+from ...agents.llm import estimate_cost, retry_after
 from ...exceptions import ApplicationError
 from .._heartbeat import heartbeating
 from ._streaming import StreamPublisher, StreamStoreSource
@@ -255,7 +257,9 @@ class ModelActivity:
             response = await heartbeating(call)
         except APIStatusError as error:
             raise_for_status(error)
-        return response_json(response)
+        data = response_json(response)
+        _price(data["usage"], _model_name(model, request))
+        return data
 
     @activity.defn(name=STREAMING_MODEL_ACTIVITY)
     async def invoke_model_activity_streaming(self, request: dict[str, Any]
@@ -301,4 +305,29 @@ class ModelActivity:
                 raise_for_status(error)
             raise
         await publisher.close()
+        usage = result["response"].get("usage") if isinstance(result["response"], dict) else None
+        if isinstance(usage, dict):
+            _price(usage, _model_name(model, request))
         return result
+
+
+def _model_name(model: Any, request: dict[str, Any]) -> str:
+    return str(request.get("model_name") or getattr(model, "model", "") or "unknown")
+
+
+def _price(usage: dict[str, Any], model_name: str) -> None:
+    """Adds the model, its estimated cost and the cached tokens to a call's usage (recorded in
+    the activity's result) and counts the call in this process's metrics."""
+    details = usage.get("input_tokens_details") or {}
+    cached = int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
+    call = CallUsage(int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0),
+                     calls=1, cached_input_tokens=cached)
+    cost = estimate_cost(model_name, call.input_tokens, call.output_tokens,
+                         cached_input_tokens=cached, provider="openai")
+    if cost is None:
+        call.unpriced_calls = 1
+    else:
+        call.cost_usd = cost
+    usage.update(model=model_name, cost_usd=call.cost_usd, unpriced_calls=call.unpriced_calls,
+                 cached_input_tokens=cached)
+    observe_call(activity.info().workflow_type, model_name, call)
