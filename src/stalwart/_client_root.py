@@ -153,7 +153,8 @@ class ClientRoot(OutboundInterceptor):
         client = self._client
         payloads = await client._encode(input.args, f"signal {input.signal!r} arguments")
         await client.store.signal_workflow(input.id, input.run_id, input.signal, payloads,
-                                           client.identity, client._clock.now())
+                                           client.identity, client._clock.now(),
+                                           header=headers_to_json(input.headers) or None)
 
     async def query_workflow(self, input: QueryWorkflowInput) -> Any:
         condition = input.reject_condition
