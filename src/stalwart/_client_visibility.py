@@ -203,3 +203,14 @@ class WorkflowExecutionAsyncIterator:
 
 def ts(value: float | None) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+class PendingActivityState(IntEnum):
+    """State of a pending activity (as in ``describe().pending_activities``)."""
+
+    UNSPECIFIED = 0
+    SCHEDULED = 1
+    STARTED = 2
+    CANCEL_REQUESTED = 3
+    PAUSED = 4
+    PAUSE_REQUESTED = 5

@@ -10,7 +10,6 @@ from __future__ import annotations
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
-from enum import IntEnum
 from typing import Any, Generic, TypeVar
 
 from . import _client_messages as _messages
@@ -58,6 +57,7 @@ from ._client_update_with_start import (
     start_update_with_start,
 )
 from ._client_visibility import (
+    PendingActivityState,
     WorkflowExecution,
     WorkflowExecutionAsyncIterator,
     WorkflowExecutionCount,
@@ -130,7 +130,15 @@ from .common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from .converter import DataConverter, _payload_from_json, _payload_to_json
+from .converter import (
+    ActivitySerializationContext,
+    DataConverter,
+    SerializationContext,
+    WithSerializationContext,
+    WorkflowSerializationContext,
+    _payload_from_json,
+    _payload_to_json,
+)
 from .exceptions import (
     AsyncActivityCancelledError,
     RPCError,
@@ -145,8 +153,9 @@ from .exceptions import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 
-__all__ = [
+__all__ = [  # serialization contexts: re-exported from converter, as temporalio does
     "ActivityCancellationDetails",
+    "ActivitySerializationContext",
     "AnyType",
     "AsyncActivityCancelledError",
     "AsyncActivityHandle",
@@ -217,6 +226,7 @@ __all__ = [
     "ScheduleUpdate",
     "ScheduleUpdateInput",
     "SelfType",
+    "SerializationContext",
     "SignalWorkflowInput",
     "StartWorkflowInput",
     "StartWorkflowUpdateInput",
@@ -227,6 +237,7 @@ __all__ = [
     "UpdateScheduleInput",
     "UpdateWithStartStartWorkflowInput",
     "UpdateWithStartUpdateWorkflowInput",
+    "WithSerializationContext",
     "WithStartWorkflowOperation",
     "WorkflowAlreadyStartedError",
     "WorkflowContinuedAsNewError",
@@ -241,6 +252,7 @@ __all__ = [
     "WorkflowHistoryEventFilterType",
     "WorkflowQueryFailedError",
     "WorkflowQueryRejectedError",
+    "WorkflowSerializationContext",
     "WorkflowUpdateFailedError",
     "WorkflowUpdateHandle",
     "WorkflowUpdateRPCTimeoutOrCancelledError",
@@ -252,17 +264,6 @@ _HISTORY_POLL_SECONDS = 0.2
 
 
 LocalReturnType = TypeVar("LocalReturnType", covariant=True)
-
-
-class PendingActivityState(IntEnum):
-    """State of a pending activity (as in ``describe().pending_activities``)."""
-
-    UNSPECIFIED = 0
-    SCHEDULED = 1
-    STARTED = 2
-    CANCEL_REQUESTED = 3
-    PAUSED = 4
-    PAUSE_REQUESTED = 5
 
 
 class _NoArg:
