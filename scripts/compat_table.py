@@ -73,7 +73,11 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
         None, "local environments run on a temporary SQLite file"),
     ("worker", "UnsandboxedWorkflowRunner"): (None, "the only way Stalwart runs workflows"),
     ("worker", "StartLocalActivityInput"): (None, "the same type as `StartActivityInput`"),
-    ("worker", "SlotInfo"): (NOT_YET, "custom slot suppliers are accepted, not driven"),
+    ("worker", "CustomSlotSupplier"): (
+        None, "called before each claim; the activity supplier also covers local activities "
+              "(they run as activity tasks); eager starts are off under a custom supplier"),
+    ("worker", "SlotReserveContext"): (
+        None, "a dataclass; `worker_build_id` is \"\" and nothing is sticky"),
     ("common", "Priority"): (None, "`priority_key` orders task claiming; `fairness_key` and "
                                    "`fairness_weight` are accepted, not yet applied"),
     ("workflow", "register_random_seed_callback"): (
@@ -94,7 +98,8 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
         None, "the workflow side of `TracingInterceptor`"),
     ("client", "WithStartWorkflowOperation"): (
         None, "the start commits first, then the update (two steps, not one call)"),
-    ("worker", "WorkerTuner"): (None, "slot suppliers become the worker's concurrency limits"),
+    ("worker", "WorkerTuner"): (None, "fixed and resource-based suppliers become the worker's "
+                                      "concurrency limits; custom ones are called per task"),
     ("contrib.pydantic", "pydantic_data_converter"): (
         None, "needs the `pydantic` extra"),
     ("client", "ClientConfig.service_client"): (
