@@ -6,7 +6,7 @@ import copy
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -214,3 +214,11 @@ class PendingActivityState(IntEnum):
     CANCEL_REQUESTED = 3
     PAUSED = 4
     PAUSE_REQUESTED = 5
+
+
+def first_task_backoff(history: list[HistoryEvent]) -> timedelta:
+    """How long after its start a run was due (a cron run's wait for its schedule)."""
+    if not history:
+        return timedelta(0)
+    return timedelta(seconds=float(history[0].attributes.get("first_workflow_task_backoff")
+                                   or 0))

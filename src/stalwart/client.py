@@ -65,6 +65,7 @@ from ._client_visibility import (
     WorkflowExecutionStatus,
     WorkflowHistory,
     WorkflowHistoryEventFilterType,
+    first_task_backoff,
 )
 from ._engine.activity_context import ActivityCancellationDetails
 from ._engine.clock import Clock
@@ -661,9 +662,10 @@ class WorkflowHandle(Generic[ReturnType]):
             row, self._client.namespace, self._client.data_converter,
             WorkflowExecutionDescription, pending_activities=pending,
             pending_events=len(inbox))
-        # Temporal's count of the run's events, which the compact stored count is not.
+        # Temporal's event count (not the compact stored one) and execution time (cron backoff).
         history = await store.get_history(row.run_id) + [e.as_history_event() for e in inbox]
         description.history_length = len(to_temporal(history, run_id=row.run_id))
+        description.execution_time += first_task_backoff(history)
         return description
 
     async def fetch_history(

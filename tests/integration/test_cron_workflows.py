@@ -133,12 +133,21 @@ class CronWaitsForever:
 
 async def test_terminate_ends_the_chain_and_timeout_bounds_it(
         client: Client, task_queue: str) -> None:
-    from datetime import timedelta
+    from datetime import UTC, datetime, timedelta
     async with Worker(client, task_queue=task_queue, workflows=[CronWaitsForever]):
         handle = await client.start_workflow(CronWaitsForever.run, id=f"cron-{uuid.uuid4()}",
                                              task_queue=task_queue, cron_schedule="0 0 1 1 *")
+        described = await handle.describe()
+        # Temporal's execution time: the start plus the wait for the schedule's first time.
+        assert described.execution_time is not None and described.start_time is not None
+        new_year = datetime(described.start_time.year + 1, 1, 1, tzinfo=UTC)
+        assert abs(described.execution_time - new_year) < timedelta(milliseconds=1)
         await handle.terminate("enough")
         assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
+        history = await handle.fetch_history()
+        # Closed before its first task was due: no workflow task was ever scheduled.
+        assert [e.event_type for e in history.events] == [
+            "WorkflowExecutionStarted", "WorkflowExecutionTerminated"]
         # The first run waits for next New Year; the chain's execution timeout ends it first.
         timed = await client.start_workflow(
             CronWaitsForever.run, id=f"cron-{uuid.uuid4()}", task_queue=task_queue,

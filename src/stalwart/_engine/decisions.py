@@ -71,6 +71,7 @@ class CronRun:
     task_queue: str
     input: list[dict[str, Any]]
     now: float
+    due: float | None = None  # when this run was due (start plus its first task backoff)
     last_completion_result: list[dict[str, Any]] | None = None
     memo: dict[str, Any] | None = None
     search_attributes: dict[str, Any] | None = None
@@ -192,7 +193,7 @@ def _next_cron_run(command: Command, status: ExecutionStatus, cron: CronRun,
     failure, that failure."""
     attrs = command.attributes
     failed = status == ExecutionStatus.FAILED
-    next_time = cron_workflow_next(cron.schedule, cron.now)
+    next_time = cron_workflow_next(cron.schedule, cron.now, cron.due)
     next_run = StartWorkflowRequest(
         workflow_id=context.workflow_id, workflow_type=cron.workflow_type,
         task_queue=cron.task_queue, input=cron.input, run_id=context.new_run_id(),

@@ -552,6 +552,8 @@ def _cron_run(instance: WorkflowInstance, now: float) -> CronRun | None:
     return CronRun(
         schedule=schedule, workflow_type=started["workflow_type"],
         task_queue=started["task_queue"], input=started.get("input") or [], now=now,
+        due=instance.info.start_time.timestamp()
+        + float(started.get("first_workflow_task_backoff") or 0),
         last_completion_result=started.get("last_completion_result"),
         memo=dict(instance.memo_payloads) or None,
         search_attributes=dict(instance.info._search_attributes_store) or None)
