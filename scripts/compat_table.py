@@ -84,7 +84,8 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
         None, "kept; a run's seed never changes in Stalwart, so it is never called"),
     ("workflow", "extern_functions"): (WILL_NOT, NO_SANDBOX),
     ("workflow", "ChildWorkflowConfig.cron_schedule"): (
-        NOT_YET, "cron child workflows (refused; start cron workflows from a client)"),
+        None, "cancelling from the parent's handle cancels the running run (Temporal's request "
+              "goes to the child's first run)"),
     ("converter", "JSONProtoPayloadConverter"): (None, "needs the `protobuf` extra"),
     ("converter", "BinaryProtoPayloadConverter"): (None, "needs the `protobuf` extra"),
     ("converter", "WithSerializationContext"): (

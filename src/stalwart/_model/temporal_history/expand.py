@@ -381,6 +381,8 @@ class _Expander:
                 "header": pj.payload_map_out(attrs.get("header")) or {},
                 "memo": pj.payload_map_out(attrs.get("memo")),
                 "searchAttributes": search_attributes_out(attrs.get("search_attributes") or {}),
+                **({"cronSchedule": attrs["cron_schedule"]} if attrs.get("cron_schedule")
+                   else {}),
             })
         elif etype == EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
             self.external[("signal", attrs["seq"])] = self.emit(etype, ts, {
