@@ -6,6 +6,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from . import _client_messages as _messages
+from . import _client_visibility as _visibility
 from . import exceptions as exc
 from ._client_interceptors import (
     BackfillScheduleInput,
@@ -17,6 +18,7 @@ from ._client_interceptors import (
     DescribeScheduleInput,
     DescribeWorkflowInput,
     FailAsyncActivityInput,
+    FetchWorkflowHistoryEventsInput,
     HeartbeatAsyncActivityInput,
     ListSchedulesInput,
     ListWorkflowsInput,
@@ -258,8 +260,12 @@ class ClientRoot(OutboundInterceptor):
         return WorkflowExecutionAsyncIterator(self._client, input.query, input.limit,
                                               input.page_size)
 
+    def fetch_workflow_history_events(self, input: FetchWorkflowHistoryEventsInput
+                                      ) -> _visibility.WorkflowHistoryEventAsyncIterator:
+        return _visibility.WorkflowHistoryEventAsyncIterator(self._client, input)
+
     async def count_workflows(self, input: CountWorkflowsInput) -> WorkflowExecutionCount:
-        return WorkflowExecutionCount(await self._client.store.count_workflows(input.query))
+        return await _visibility.count_workflows(self._client.store, input.query)
 
     async def start_workflow_update(self, input: StartWorkflowUpdateInput
                                     ) -> WorkflowUpdateHandle[Any]:
