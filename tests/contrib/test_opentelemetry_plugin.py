@@ -106,6 +106,9 @@ async def test_plugin_spans_join_one_trace_and_survive_replay(
     assert len(spans["after-signal"]) == 1
     assert len(spans["in-signal"]) == 1
     assert len(spans["activity-work"]) == 2
+    # The run's span was open when the first worker evicted the run: not ended there, it is
+    # ended once, by the worker that replayed and finished the run, with the same id.
+    assert len(spans["RunWorkflow:OtelWorkflow"]) == 1
     assert len(spans["RunActivity:otel_step"]) == 2
     for name in ("StartWorkflow:OtelWorkflow", "SignalWorkflow:proceed",
                  "RunWorkflow:OtelWorkflow", "HandleSignal:proceed", "StartActivity:otel_step"):

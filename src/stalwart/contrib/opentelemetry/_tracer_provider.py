@@ -11,9 +11,11 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import Token
 from typing import Any
 
 import opentelemetry.sdk.trace as trace_sdk
+from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import (
@@ -34,7 +36,7 @@ from opentelemetry.trace import (
     StatusCode,
     Tracer,
     TracerProvider,
-    use_span,
+    set_span_in_context,
 )
 from opentelemetry.util import types
 from opentelemetry.util._decorator import _agnosticcontextmanager
@@ -171,9 +173,33 @@ class _ReplaySafeTracer(Tracer):
                               ) -> Iterator[Span]:
         span = self.start_span(name, context, kind, attributes, links, start_time,
                                record_exception, set_status_on_exception)
-        with use_span(span, end_on_exit=end_on_exit, record_exception=record_exception,
-                      set_status_on_exception=set_status_on_exception) as current:
-            yield current
+        token = otel_context.attach(set_span_in_context(span))
+        try:
+            yield span
+        except GeneratorExit:
+            # The worker evicted the run (its coroutine is being closed): the span goes on
+            # when the run is replayed, so it must not end (and be exported) here.
+            end_on_exit = False
+            raise
+        except Exception as error:
+            if record_exception:
+                span.record_exception(error)
+            if set_status_on_exception:
+                span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            raise
+        finally:
+            _detach(token)
+            if end_on_exit:
+                span.end()
+
+
+def _detach(token: Token[Context]) -> None:
+    """Undo an attach; a closed workflow coroutine may run this in another
+    ``contextvars.Context``, where there is nothing to undo."""
+    try:
+        token.var.reset(token)
+    except ValueError:
+        pass
 
 
 class ReplaySafeTracerProvider(TracerProvider):
