@@ -83,9 +83,6 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("workflow", "register_random_seed_callback"): (
         None, "kept; a run's seed never changes in Stalwart, so it is never called"),
     ("workflow", "extern_functions"): (WILL_NOT, NO_SANDBOX),
-    ("workflow", "ChildWorkflowConfig.cron_schedule"): (
-        None, "cancelling from the parent's handle cancels the running run (Temporal's request "
-              "goes to the child's first run)"),
     ("converter", "JSONProtoPayloadConverter"): (None, "needs the `protobuf` extra"),
     ("converter", "BinaryProtoPayloadConverter"): (None, "needs the `protobuf` extra"),
     ("converter", "WithSerializationContext"): (

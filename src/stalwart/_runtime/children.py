@@ -100,7 +100,10 @@ class ChildWorkflowHandle:
     def _request_cancel(self) -> None:
         if not self._cancel_requested and not self._result.done():
             self._cancel_requested = True
-            request_cancel_external(self._instance, self._id, None, child_seq=self._seq)
+            # As Temporal's SDK does, to the run the child started as: once that run has
+            # continued (as new, or as a cron chain) the request changes nothing.
+            request_cancel_external(self._instance, self._id, self.first_execution_run_id,
+                                    child_seq=self._seq)
 
     async def signal(self, signal: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = ()
                      ) -> None:

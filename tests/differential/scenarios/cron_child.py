@@ -1,11 +1,8 @@
 """A cron child workflow (start_child_workflow with cron_schedule): each run of the child
 starts at the schedule's next time under the child's id and sees the previous run's result;
-the parent's handle does not resolve when a run closes, only when the chain ends (here, a
-client terminates it after the third run has begun).
-
-Not covered: cancelling the child from the parent's handle. Temporal sends that request to the
-child's first run, which has closed by then, so the chain goes on; Stalwart cancels the
-running run (docs/migrating-from-temporal.md)."""
+the parent's handle does not resolve when a run closes, only when the chain ends. The parent
+cancelling the child through its handle changes nothing once the first run has closed (the
+request goes to the run the child started as); a client terminating the chain ends it."""
 
 from typing import Any
 
@@ -31,20 +28,40 @@ class CronChildCounter:
 
 @workflow.defn
 class CronParent:
+    def __init__(self) -> None:
+        self.cancel_child = False
+
     @workflow.run
     async def run(self) -> list[Any]:
         child = await workflow.start_child_workflow(
             CronChildCounter.run, id=f"{workflow.info().workflow_id}-child",
             cron_schedule="@every 1s")
+        await workflow.wait_condition(lambda: self.cancel_child)
+        child.cancel()
         try:
             await child
         except ChildWorkflowError as error:
             return ["ChildWorkflowError", type(error.cause).__name__]
         return ["completed"]
 
+    @workflow.signal
+    def cancel(self) -> None:
+        self.cancel_child = True
+
 
 WORKFLOWS = [CronParent, CronChildCounter]
 ACTIVITIES: list[object] = []
+
+
+def _event_name(event: Any) -> str:
+    # temporalio's events are protos (an enum number); Stalwart's carry the name.
+    kind = event.event_type
+    if isinstance(kind, str):
+        return kind
+    from temporalio.api.enums.v1 import EventType
+
+    name = EventType.Name(kind).removeprefix("EVENT_TYPE_")
+    return "".join(part.capitalize() for part in name.split("_"))
 
 
 async def _runs(client: Client, workflow_id: str) -> list[Any]:
@@ -70,6 +87,13 @@ async def run(client: Client, task_queue: str) -> object:
         closed.append(described.status.name if described.status else None)
     observed["closed_runs"] = closed
     observed["parent_still_running"] = (await handle.describe()).status.name
+    await handle.signal(CronParent.cancel)
+    while "ExternalWorkflowExecutionCancelRequested" not in [
+            _event_name(e) async for e in handle.fetch_history_events()]:
+        pass
+    latest = await client.get_workflow_handle(child_id).describe()
+    observed["after_cancel"] = [latest.run_id == runs[2].run_id,
+                                latest.status.name if latest.status else None]
     await client.get_workflow_handle(child_id).terminate("enough runs")
     observed["parent_result"] = await handle.result()
     final = await client.get_workflow_handle(child_id).describe()
