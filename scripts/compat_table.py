@@ -73,19 +73,31 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
         None, "local environments run on a temporary SQLite file"),
     ("worker", "UnsandboxedWorkflowRunner"): (None, "the only way Stalwart runs workflows"),
     ("worker", "StartLocalActivityInput"): (None, "the same type as `StartActivityInput`"),
-    ("worker", "SlotInfo"): (NOT_YET, "custom slot suppliers are accepted, not driven"),
-    ("common", "Priority"): (None, "`priority_key` orders task claiming; fairness is not yet "
-                                   "applied"),
+    ("worker", "CustomSlotSupplier"): (
+        None, "called before each claim; the activity supplier also covers local activities "
+              "(they run as activity tasks); eager starts are off under a custom supplier"),
+    ("worker", "SlotReserveContext"): (
+        None, "a dataclass; `worker_build_id` is \"\" and nothing is sticky"),
+    ("common", "Priority"): (None, "`priority_key` orders task claiming; `fairness_key` and "
+                                   "`fairness_weight` are accepted, not yet applied"),
     ("workflow", "register_random_seed_callback"): (
         None, "kept; a run's seed never changes in Stalwart, so it is never called"),
     ("workflow", "extern_functions"): (WILL_NOT, NO_SANDBOX),
-    ("workflow", "ChildWorkflowConfig.cron_schedule"): (
-        NOT_YET, "cron child workflows (refused; start cron workflows from a client)"),
-    ("converter", "JSONProtoPayloadConverter"): (NOT_YET, "protobuf messages as payloads"),
-    ("converter", "BinaryProtoPayloadConverter"): (NOT_YET, "protobuf messages as payloads"),
+    ("converter", "JSONProtoPayloadConverter"): (None, "needs the `protobuf` extra"),
+    ("converter", "BinaryProtoPayloadConverter"): (None, "needs the `protobuf` extra"),
+    ("converter", "WithSerializationContext"): (
+        None, "`DataConverter.with_context` binds parts that take a context; the worker and "
+              "client do not pass contexts yet"),
+    ("converter", "encode_search_attributes"): (
+        None, "takes the `indexed_fields` mapping (name -> Payload) in place of the proto"),
+    ("contrib.opentelemetry", "OpenTelemetryPlugin"): (
+        None, "no sandbox to pass `opentelemetry` through"),
+    ("contrib.opentelemetry", "TracingWorkflowInboundInterceptor"): (
+        None, "the workflow side of `TracingInterceptor`"),
     ("client", "WithStartWorkflowOperation"): (
         None, "the start commits first, then the update (two steps, not one call)"),
-    ("worker", "WorkerTuner"): (None, "slot suppliers become the worker's concurrency limits"),
+    ("worker", "WorkerTuner"): (None, "fixed and resource-based suppliers become the worker's "
+                                      "concurrency limits; custom ones are called per task"),
     ("contrib.pydantic", "pydantic_data_converter"): (
         None, "needs the `pydantic` extra"),
     ("client", "ClientConfig.service_client"): (

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         WorkflowExecutionCount,
         WorkflowExecutionDescription,
         WorkflowHandle,
+        WorkflowHistoryEventAsyncIterator,
         WorkflowUpdateHandle,
     )
 
@@ -195,6 +196,19 @@ class CountWorkflowsInput:
 
 
 @dataclass
+class FetchWorkflowHistoryEventsInput:
+    id: str
+    run_id: str | None
+    page_size: int | None
+    next_page_token: bytes | None
+    wait_new_event: bool
+    event_filter_type: Any  # WorkflowHistoryEventFilterType
+    skip_archival: bool = False
+    rpc_metadata: Mapping[str, str | bytes] = field(default_factory=dict)
+    rpc_timeout: timedelta | None = None
+
+
+@dataclass
 class UpdateWithStartStartWorkflowInput:
     """The start half of an update-with-start (see ``StartWorkflowInput``)."""
 
@@ -311,6 +325,10 @@ class OutboundInterceptor:
 
     async def count_workflows(self, input: CountWorkflowsInput) -> WorkflowExecutionCount:
         return await self.next.count_workflows(input)
+
+    def fetch_workflow_history_events(self, input: FetchWorkflowHistoryEventsInput
+                                      ) -> WorkflowHistoryEventAsyncIterator:
+        return self.next.fetch_workflow_history_events(input)
 
 
 class Interceptor:

@@ -6,6 +6,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from . import _client_messages as _messages
+from . import _client_visibility as _visibility
 from . import exceptions as exc
 from ._client_interceptors import (
     BackfillScheduleInput,
@@ -17,6 +18,7 @@ from ._client_interceptors import (
     DescribeScheduleInput,
     DescribeWorkflowInput,
     FailAsyncActivityInput,
+    FetchWorkflowHistoryEventsInput,
     HeartbeatAsyncActivityInput,
     ListSchedulesInput,
     ListWorkflowsInput,
@@ -153,7 +155,8 @@ class ClientRoot(OutboundInterceptor):
         client = self._client
         payloads = await client._encode(input.args, f"signal {input.signal!r} arguments")
         await client.store.signal_workflow(input.id, input.run_id, input.signal, payloads,
-                                           client.identity, client._clock.now())
+                                           client.identity, client._clock.now(),
+                                           header=headers_to_json(input.headers) or None)
 
     async def query_workflow(self, input: QueryWorkflowInput) -> Any:
         condition = input.reject_condition
@@ -257,8 +260,12 @@ class ClientRoot(OutboundInterceptor):
         return WorkflowExecutionAsyncIterator(self._client, input.query, input.limit,
                                               input.page_size)
 
+    def fetch_workflow_history_events(self, input: FetchWorkflowHistoryEventsInput
+                                      ) -> _visibility.WorkflowHistoryEventAsyncIterator:
+        return _visibility.WorkflowHistoryEventAsyncIterator(self._client, input)
+
     async def count_workflows(self, input: CountWorkflowsInput) -> WorkflowExecutionCount:
-        return WorkflowExecutionCount(await self._client.store.count_workflows(input.query))
+        return await _visibility.count_workflows(self._client.store, input.query)
 
     async def start_workflow_update(self, input: StartWorkflowUpdateInput
                                     ) -> WorkflowUpdateHandle[Any]:

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from ._engine.codec import decode_value
 from ._model import search_attributes as _sa
-from ._model.events import HistoryEvent
+from ._model.events import CLOSE_EVENT_TYPES, EventType, HistoryEvent
 from ._model.history_json import history_from_json, history_to_json
 from ._model.search_attributes import TypedSearchAttributes
 from ._model.temporal_history import HistoryFormatError, from_temporal, to_temporal
-from ._store.base import ExecutionRow
+from ._store.base import ExecutionRow, ExecutionStatus
 from .converter import DataConverter, _payload_from_json
 
 if TYPE_CHECKING:
+    from ._client_interceptors import FetchWorkflowHistoryEventsInput
     from .client import Client
 
 
@@ -156,7 +158,41 @@ class WorkflowExecutionDescription(WorkflowExecution):
 @dataclass
 class WorkflowExecutionCount:
     count: int
-    groups: list[Any] = field(default_factory=list)
+    groups: list[WorkflowExecutionCountAggregationGroup] = field(default_factory=list)
+
+
+@dataclass
+class WorkflowExecutionCountAggregationGroup:
+    """One group of ``count_workflows("... GROUP BY ExecutionStatus")``."""
+
+    count: int
+    group_values: list[Any]
+
+
+# Temporal's names of the statuses, as GROUP BY ExecutionStatus reports them.
+_STATUS_GROUP_NAMES = ("Running", "Completed", "Failed", "Canceled", "Terminated",
+                       "ContinuedAsNew", "TimedOut")
+_GROUP_BY = re.compile(r"\s*\bgroup\s+by\s+(\w+)\s*$", re.IGNORECASE)
+
+
+async def count_workflows(store: Any, query: str | None) -> WorkflowExecutionCount:
+    """A count, or with ``GROUP BY ExecutionStatus`` (the one grouping Temporal allows) a
+    count per status that has runs."""
+    match = _GROUP_BY.search(query or "")
+    if match is None:
+        return WorkflowExecutionCount(await store.count_workflows(query))
+    if match.group(1).lower() != "executionstatus":
+        raise ValueError(f"count_workflows({query!r}): GROUP BY takes only ExecutionStatus, "
+                         f"got {match.group(1)!r}")
+    where = (query or "")[:match.start()].strip()
+    groups = []
+    for name in _STATUS_GROUP_NAMES:
+        condition = f"ExecutionStatus = '{name}'"
+        count = await store.count_workflows(f"({where}) AND {condition}" if where
+                                            else condition)
+        if count:
+            groups.append(WorkflowExecutionCountAggregationGroup(count, [name]))
+    return WorkflowExecutionCount(sum(g.count for g in groups), groups)
 
 
 class WorkflowExecutionAsyncIterator:
@@ -203,3 +239,71 @@ class WorkflowExecutionAsyncIterator:
 
 def ts(value: float | None) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+class PendingActivityState(IntEnum):
+    """State of a pending activity (as in ``describe().pending_activities``)."""
+
+    UNSPECIFIED = 0
+    SCHEDULED = 1
+    STARTED = 2
+    CANCEL_REQUESTED = 3
+    PAUSED = 4
+    PAUSE_REQUESTED = 5
+
+
+def first_task_backoff(history: list[HistoryEvent]) -> timedelta:
+    """How long after its start a run was due (a cron run's wait for its schedule)."""
+    if not history:
+        return timedelta(0)
+    return timedelta(seconds=float(history[0].attributes.get("first_workflow_task_backoff")
+                                   or 0))
+
+
+_HISTORY_POLL_SECONDS = 0.2
+
+
+class WorkflowHistoryEventAsyncIterator:
+    """The events of ``WorkflowHandle.fetch_history_events``, one by one (``async for``).
+
+    With ``wait_new_event`` it follows the run: it waits for events still to come and ends
+    once the run has closed (the close event is the last one yielded). ``CLOSE_EVENT`` yields
+    only the close event (waiting for it with ``wait_new_event``).
+    """
+
+    def __init__(self, client: Client, input: FetchWorkflowHistoryEventsInput) -> None:
+        self._client = client
+        self._input = input
+        self._events = self._generate()
+
+    def __aiter__(self) -> WorkflowHistoryEventAsyncIterator:
+        return self
+
+    async def __anext__(self) -> HistoryEvent:
+        return await self._events.__anext__()
+
+    async def _generate(self) -> AsyncIterator[HistoryEvent]:
+        handle = self._client.get_workflow_handle(self._input.id, run_id=self._input.run_id)
+        only_close = self._input.event_filter_type == WorkflowHistoryEventFilterType.CLOSE_EVENT
+        seen = 0
+        while True:
+            row, events = await handle._temporal_events()
+            running = row.status == ExecutionStatus.RUNNING
+            final = len(events)
+            if running and self._input.wait_new_event and events and \
+                    events[-1].event_type == EventType.WORKFLOW_TASK_SCHEDULED:
+                # Inputs that arrive before the task starts go before it: not final yet.
+                final -= 1
+            for event in events[seen:final]:
+                if not only_close or event.event_type in CLOSE_EVENT_TYPES:
+                    yield event
+            seen = max(seen, final)
+            if not running or not self._input.wait_new_event:
+                return
+            sub = self._client.store.subscribe(("closed", row.run_id))
+            try:
+                # Histories grow without a wakeup of their own; a short poll picks up what a
+                # workflow task adds, the close wakes us at once.
+                await sub.wait(_HISTORY_POLL_SECONDS)
+            finally:
+                sub.close()

@@ -1,5 +1,6 @@
 """Worker options that exist in temporalio for its Rust core and map onto Stalwart's plainer
-knobs: slot suppliers and tuners become concurrency limits, poller behaviours are accepted
+knobs: fixed and resource-based slot suppliers become concurrency limits (custom ones are
+called around each task, see ``_engine.slots``), poller behaviours are accepted
 (Stalwart's workers claim tasks from the store, they do not long-poll a server), and workflow
 runners are accepted (Stalwart has no import sandbox: it checks determinism while the workflow
 runs, so both runners run workflows the same way).
@@ -11,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeAlias, TypedDict
+
+from ._engine.slots import CustomSlotSupplier
 
 
 @dataclass(frozen=True)
@@ -42,22 +45,6 @@ class ResourceBasedSlotSupplier:
 
     slot_config: ResourceBasedSlotConfig
     tuner_config: ResourceBasedTunerConfig
-
-
-class CustomSlotSupplier:
-    """Not driven by Stalwart: a worker given one keeps its default concurrency limit."""
-
-    async def reserve_slot(self, ctx: Any) -> Any:
-        raise NotImplementedError
-
-    def try_reserve_slot(self, ctx: Any) -> Any:
-        raise NotImplementedError
-
-    def mark_slot_used(self, ctx: Any) -> None:
-        raise NotImplementedError
-
-    def release_slot(self, ctx: Any) -> None:
-        raise NotImplementedError
 
 
 SlotSupplier: TypeAlias = FixedSizeSlotSupplier | ResourceBasedSlotSupplier | CustomSlotSupplier
@@ -113,6 +100,12 @@ class WorkerTuner:
                          local_activity_supplier: SlotSupplier,
                          nexus_supplier: SlotSupplier | None = None) -> WorkerTuner:
         return WorkerTuner(workflow_supplier, activity_supplier, local_activity_supplier)
+
+    def _custom(self) -> tuple[CustomSlotSupplier | None, CustomSlotSupplier | None]:
+        """(workflow tasks, activities) suppliers the worker must call, if custom."""
+        def custom(supplier: SlotSupplier) -> CustomSlotSupplier | None:
+            return supplier if isinstance(supplier, CustomSlotSupplier) else None
+        return custom(self._workflow), custom(self._activity)
 
     def _limits(self) -> tuple[int | None, int | None]:
         """(workflow tasks, activities) at once; None keeps the worker's default."""

@@ -306,3 +306,18 @@ def get_last_failure() -> BaseException | None:
         return None
     converter = instance.converter
     return converter.failure_converter.from_failure(failure, converter.payload_converter)
+
+
+def check_cron_schedule(name: str, cron_schedule: str | None) -> str:
+    """A child's ``cron_schedule`` ("" for none); a bad one is refused in the workflow code
+    that asked for it, naming the field, rather than when the task commits."""
+    if not cron_schedule:
+        return ""
+    from ._schedules.spec import SpecError, cron_workflow_next  # loaded only when used
+
+    try:
+        cron_workflow_next(cron_schedule, _api.current().now_seconds)
+    except SpecError as error:
+        raise ValueError(f"start_child_workflow({name!r}, cron_schedule={cron_schedule!r}): "
+                         f"{error}") from None
+    return cron_schedule

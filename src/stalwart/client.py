@@ -8,9 +8,8 @@ client.
 from __future__ import annotations
 
 import weakref
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from enum import IntEnum
 from typing import Any, Generic, TypeVar
 
 from . import _client_messages as _messages
@@ -26,6 +25,7 @@ from ._client_interceptors import (
     DescribeScheduleInput,
     DescribeWorkflowInput,
     FailAsyncActivityInput,
+    FetchWorkflowHistoryEventsInput,
     HeartbeatAsyncActivityInput,
     Interceptor,
     ListSchedulesInput,
@@ -58,19 +58,23 @@ from ._client_update_with_start import (
     start_update_with_start,
 )
 from ._client_visibility import (
+    PendingActivityState,
     WorkflowExecution,
     WorkflowExecutionAsyncIterator,
     WorkflowExecutionCount,
+    WorkflowExecutionCountAggregationGroup,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHistory,
+    WorkflowHistoryEventAsyncIterator,
     WorkflowHistoryEventFilterType,
+    first_task_backoff,
 )
 from ._engine.activity_context import ActivityCancellationDetails
 from ._engine.clock import Clock
 from ._engine.codec import decode_value, encode_value
 from ._model import limits as _limits
-from ._model.events import CLOSE_EVENT_TYPES, EventType, HistoryEvent
+from ._model.events import CLOSE_EVENT_TYPES, HistoryEvent
 from ._model.list_filter import parse_list_query
 from ._model.search_attributes import TypedSearchAttributes
 from ._model.temporal_history import to_temporal
@@ -130,7 +134,15 @@ from .common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from .converter import DataConverter, _payload_from_json, _payload_to_json
+from .converter import (
+    ActivitySerializationContext,
+    DataConverter,
+    SerializationContext,
+    WithSerializationContext,
+    WorkflowSerializationContext,
+    _payload_from_json,
+    _payload_to_json,
+)
 from .exceptions import (
     AsyncActivityCancelledError,
     RPCError,
@@ -145,8 +157,9 @@ from .exceptions import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 
-__all__ = [
+__all__ = [  # serialization contexts: re-exported from converter, as temporalio does
     "ActivityCancellationDetails",
+    "ActivitySerializationContext",
     "AnyType",
     "AsyncActivityCancelledError",
     "AsyncActivityHandle",
@@ -168,6 +181,7 @@ __all__ = [
     "DescribeScheduleInput",
     "DescribeWorkflowInput",
     "FailAsyncActivityInput",
+    "FetchWorkflowHistoryEventsInput",
     "HeartbeatAsyncActivityInput",
     "Interceptor",
     "ListSchedulesInput",
@@ -217,6 +231,7 @@ __all__ = [
     "ScheduleUpdate",
     "ScheduleUpdateInput",
     "SelfType",
+    "SerializationContext",
     "SignalWorkflowInput",
     "StartWorkflowInput",
     "StartWorkflowUpdateInput",
@@ -227,20 +242,24 @@ __all__ = [
     "UpdateScheduleInput",
     "UpdateWithStartStartWorkflowInput",
     "UpdateWithStartUpdateWorkflowInput",
+    "WithSerializationContext",
     "WithStartWorkflowOperation",
     "WorkflowAlreadyStartedError",
     "WorkflowContinuedAsNewError",
     "WorkflowExecution",
     "WorkflowExecutionAsyncIterator",
     "WorkflowExecutionCount",
+    "WorkflowExecutionCountAggregationGroup",
     "WorkflowExecutionDescription",
     "WorkflowExecutionStatus",
     "WorkflowFailureError",
     "WorkflowHandle",
     "WorkflowHistory",
+    "WorkflowHistoryEventAsyncIterator",
     "WorkflowHistoryEventFilterType",
     "WorkflowQueryFailedError",
     "WorkflowQueryRejectedError",
+    "WorkflowSerializationContext",
     "WorkflowUpdateFailedError",
     "WorkflowUpdateHandle",
     "WorkflowUpdateRPCTimeoutOrCancelledError",
@@ -248,21 +267,9 @@ __all__ = [
 ]
 
 ReturnType = TypeVar("ReturnType")
-_HISTORY_POLL_SECONDS = 0.2
 
 
 LocalReturnType = TypeVar("LocalReturnType", covariant=True)
-
-
-class PendingActivityState(IntEnum):
-    """State of a pending activity (as in ``describe().pending_activities``)."""
-
-    UNSPECIFIED = 0
-    SCHEDULED = 1
-    STARTED = 2
-    CANCEL_REQUESTED = 3
-    PAUSED = 4
-    PAUSE_REQUESTED = 5
 
 
 class _NoArg:
@@ -660,9 +667,10 @@ class WorkflowHandle(Generic[ReturnType]):
             row, self._client.namespace, self._client.data_converter,
             WorkflowExecutionDescription, pending_activities=pending,
             pending_events=len(inbox))
-        # Temporal's count of the run's events, which the compact stored count is not.
+        # Temporal's event count (not the compact stored one) and execution time (cron backoff).
         history = await store.get_history(row.run_id) + [e.as_history_event() for e in inbox]
         description.history_length = len(to_temporal(history, run_id=row.run_id))
+        description.execution_time += first_task_backoff(history)
         return description
 
     async def fetch_history(
@@ -685,38 +693,15 @@ class WorkflowHandle(Generic[ReturnType]):
             events = events + [e.as_history_event() for e in await store.get_inbox(row.run_id)]
         return row, to_temporal(events, run_id=row.run_id, namespace=self._client.namespace)
 
-    async def fetch_history_events(
+    def fetch_history_events(
             self, *, page_size: int | None = None, wait_new_event: bool = False,
             event_filter_type: WorkflowHistoryEventFilterType =
             WorkflowHistoryEventFilterType.ALL_EVENT,
-            **_: Any) -> AsyncIterator[HistoryEvent]:
-        """The run's events one by one. With ``wait_new_event`` it follows the run: it waits
-        for events still to come and ends once the run has closed (the close event is the
-        last one yielded). ``CLOSE_EVENT`` yields only the close event (waiting for it with
-        ``wait_new_event``)."""
-        seen = 0
-        while True:
-            row, events = await self._temporal_events()
-            running = row.status == ExecutionStatus.RUNNING
-            final = len(events)
-            if running and wait_new_event and events and \
-                    events[-1].event_type == EventType.WORKFLOW_TASK_SCHEDULED:
-                # Inputs that arrive before the task starts go before it: not final yet.
-                final -= 1
-            for event in events[seen:final]:
-                if event_filter_type != WorkflowHistoryEventFilterType.CLOSE_EVENT or \
-                        event.event_type in CLOSE_EVENT_TYPES:
-                    yield event
-            seen = max(seen, final)
-            if not running or not wait_new_event:
-                return
-            sub = self._client.store.subscribe(("closed", row.run_id))
-            try:
-                # Histories grow without a wakeup of their own; a short poll picks up what a
-                # workflow task adds, the close wakes us at once.
-                await sub.wait(_HISTORY_POLL_SECONDS)
-            finally:
-                sub.close()
+            skip_archival: bool = False, **_: Any) -> WorkflowHistoryEventAsyncIterator:
+        """The run's events one by one (see :class:`WorkflowHistoryEventAsyncIterator`)."""
+        return self._client._outbound.fetch_workflow_history_events(
+            FetchWorkflowHistoryEventsInput(self._id, self._run_id, page_size, None,
+                                            wait_new_event, event_filter_type, skip_archival))
 
     async def signal(self, signal: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
                      **_: Any) -> None:

@@ -25,12 +25,23 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from . import exceptions as exc
+from ._converter_types import (
+    ActivitySerializationContext,
+    SerializationContext,
+    TransferTypeConverter,
+    WithSerializationContext,
+    WorkflowSerializationContext,
+    transfer_converter_of,
+    transfer_type_convertible,
+)
 from .common import RawValue
 
 __all__ = [
+    "ActivitySerializationContext",
     "AdvancedJSONEncoder",
     "BinaryNullPayloadConverter",
     "BinaryPlainPayloadConverter",
+    "BinaryProtoPayloadConverter",
     "CompositePayloadConverter",
     "DataConverter",
     "DefaultFailureConverter",
@@ -39,12 +50,24 @@ __all__ = [
     "EncodingPayloadConverter",
     "FailureConverter",
     "JSONPlainPayloadConverter",
+    "JSONProtoPayloadConverter",
     "JSONTypeConverter",
     "JSONTypeConverterUnhandled",
     "Payload",
     "PayloadCodec",
     "PayloadConverter",
+    "SerializationContext",
+    "TransferTypeConverter",
+    "WithSerializationContext",
+    "WorkflowSerializationContext",
+    "create_payload_validation_error",
+    "decode_search_attributes",
+    "decode_typed_search_attributes",
     "default",
+    "encode_search_attribute_values",
+    "encode_search_attributes",
+    "encode_typed_search_attribute_value",
+    "transfer_type_convertible",
     "value_to_type",
 ]
 
@@ -85,6 +108,9 @@ class PayloadConverter:
 
 def _to_jsonable(value: Any, path: str) -> Any:
     """Plain JSON data for ``value``; raises TypeError naming the type and the path."""
+    transfer = transfer_converter_of(type(value))
+    if transfer is not None:
+        return _to_jsonable(transfer.to_transfer_type(value), path)
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, enum.Enum):
@@ -547,8 +573,22 @@ class DataConverter:
             payloads = await self.payload_codec.decode(payloads)
         return self.payload_converter.from_payloads(payloads, type_hints)
 
-
-DataConverter.default = DataConverter()
+    def with_context(self, context: SerializationContext) -> DataConverter:
+        """A copy whose payload converter, codec and failure converter are replaced by their
+        ``with_context(context)`` where they implement :class:`WithSerializationContext`
+        (``self`` when none does)."""
+        def _bound(part: Any) -> Any:
+            return part.with_context(context) if isinstance(
+                part, WithSerializationContext) else part
+        converter, codec, failure = (_bound(self.payload_converter), _bound(self.payload_codec),
+                                     _bound(self.failure_converter))
+        if (converter is self.payload_converter and codec is self.payload_codec
+                and failure is self.failure_converter):
+            return self
+        copy = dataclasses.replace(self, payload_codec=codec)
+        object.__setattr__(copy, "payload_converter", converter)
+        object.__setattr__(copy, "failure_converter", failure)
+        return copy
 
 
 def default() -> DataConverter:
@@ -570,6 +610,9 @@ def value_to_type(hint: Any, value: Any) -> Any:
         return value
     if isinstance(hint, str):
         return value
+    transfer = transfer_converter_of(hint) if isinstance(hint, type) else None
+    if transfer is not None:
+        return transfer.from_transfer_type(value_to_type(transfer.transfer_type, value), hint)
     origin = typing.get_origin(hint)
     if origin is typing.Annotated:
         return value_to_type(typing.get_args(hint)[0], value)
@@ -664,3 +707,21 @@ def _type_hints(obj: Any) -> dict[str, Any]:
     except Exception:
         return {}
 
+
+# Helpers that build on the classes above; imported last because they import this module.
+from ._converter_extras import (  # noqa: E402
+    BinaryProtoPayloadConverter,
+    JSONProtoPayloadConverter,
+    create_payload_validation_error,
+    decode_search_attributes,
+    decode_typed_search_attributes,
+    encode_search_attribute_values,
+    encode_search_attributes,
+    encode_typed_search_attribute_value,
+)
+
+# Temporal's default order: protobuf messages are tried before plain JSON.
+DefaultPayloadConverter.default_encoding_payload_converters = (
+    BinaryNullPayloadConverter(), BinaryPlainPayloadConverter(), JSONProtoPayloadConverter(),
+    BinaryProtoPayloadConverter(), JSONPlainPayloadConverter())
+DataConverter.default = DataConverter()

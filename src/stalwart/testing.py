@@ -152,6 +152,27 @@ class WorkflowEnvironment:
         finally:
             self._auto_time_skipping = previous
 
+    async def fast_forward(self, handle: Any, duration: timedelta | float | None = None, /
+                           ) -> bool:
+        """temporalio's per-workflow fast-forward needs its V2 time-skipping server, which
+        Stalwart does not have: raises, as temporalio's other environments do. Use
+        :meth:`sleep` on a :meth:`start_time_skipping` environment."""
+        raise RuntimeError("fast_forward needs temporalio's V2 time-skipping environment, "
+                           "which Stalwart does not have; use start_time_skipping() and "
+                           "await env.sleep(duration) to move time for every workflow")
+
+    async def get_time_skipping_info(self, handle: Any) -> Any:
+        """Per-workflow time-skipping state (V2 only): raises, as in temporalio's other
+        environments."""
+        raise RuntimeError("get_time_skipping_info needs temporalio's V2 time-skipping "
+                           "environment, which Stalwart does not have")
+
+    @contextlib.contextmanager
+    def with_time_skipping_disabled(self) -> Iterator[None]:
+        """Stops V2 environments from stamping time-skipping settings on new workflows; a
+        no-op here, as on temporalio's other environments."""
+        yield
+
     @contextlib.asynccontextmanager
     async def time_skipping_unlocked(self) -> AsyncIterator[None]:
         """Skip time while the block runs (what awaiting a result does)."""

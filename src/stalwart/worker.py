@@ -26,6 +26,18 @@ from ._engine.interceptors import (
 from ._engine.liveness import HOST, HeartbeatThread, process_start_time
 from ._engine.metrics import METRICS, backlog_sources
 from ._engine.replayer import Replayer, WorkflowReplayResult, WorkflowReplayResults
+from ._engine.slots import (
+    ActivitySlotInfo,
+    CustomSlotSupplier,
+    LocalActivitySlotInfo,
+    SlotDriver,
+    SlotInfo,
+    SlotMarkUsedContext,
+    SlotPermit,
+    SlotReleaseContext,
+    SlotReserveContext,
+    WorkflowSlotInfo,
+)
 from ._engine.sweeper import Sweeper
 from ._engine.workflow_worker import WorkflowWorker
 from ._model.definitions import ActivityDefinition, get_activity_definition
@@ -49,7 +61,6 @@ from ._runtime.interceptors import (
 from ._schedules.scheduler import Scheduler
 from ._store.base import WorkerRow
 from ._worker_options import (
-    CustomSlotSupplier,
     FixedSizeSlotSupplier,
     PollerBehavior,
     PollerBehaviorAutoscaling,
@@ -67,6 +78,7 @@ from .client import Client
 __all__ = [
     "ActivityInboundInterceptor",
     "ActivityOutboundInterceptor",
+    "ActivitySlotInfo",
     "ContinueAsNewInput",
     "CustomSlotSupplier",
     "ExecuteActivityInput",
@@ -76,6 +88,7 @@ __all__ = [
     "HandleSignalInput",
     "HandleUpdateInput",
     "Interceptor",
+    "LocalActivitySlotInfo",
     "Plugin",
     "PollerBehavior",
     "PollerBehaviorAutoscaling",
@@ -87,6 +100,11 @@ __all__ = [
     "ResourceBasedTunerConfig",
     "SignalChildWorkflowInput",
     "SignalExternalWorkflowInput",
+    "SlotInfo",
+    "SlotMarkUsedContext",
+    "SlotPermit",
+    "SlotReleaseContext",
+    "SlotReserveContext",
     "StartActivityInput",
     "StartChildWorkflowInput",
     "StartLocalActivityInput",
@@ -100,6 +118,7 @@ __all__ = [
     "WorkflowReplayResult",
     "WorkflowReplayResults",
     "WorkflowRunner",
+    "WorkflowSlotInfo",
 ]
 
 logger = logging.getLogger(__name__)
@@ -259,10 +278,12 @@ class Worker:
         clock: Clock | None = None, tuner: WorkerTuner | None = None,
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
     ) -> None:
+        custom_workflow = custom_activity = None
         if tuner is not None:
             if not isinstance(tuner, WorkerTuner):
                 raise TypeError(f"Worker tuner= must be a WorkerTuner, got {tuner!r}")
             workflow_slots, activity_slots = tuner._limits()
+            custom_workflow, custom_activity = tuner._custom()
             max_concurrent_workflow_tasks = workflow_slots or max_concurrent_workflow_tasks
             max_concurrent_activities = activity_slots or max_concurrent_activities
         if not task_queue or not isinstance(task_queue, str):
@@ -306,6 +327,8 @@ class Worker:
             eager_activity_slots=lambda: self._activity_worker.reserve_slots(eager=True),
             start_eager_activities=lambda claims: self._activity_worker.start(claims),
             release_eager_slots=lambda count: self._activity_worker.release_slots(count),
+            slot_driver=SlotDriver(custom_workflow, "workflow", task_queue, self._identity)
+            if custom_workflow else None,
         )
         self._activity_worker = ActivityWorker(
             store=store, task_queue=task_queue, worker_id=self._worker_id,
@@ -316,6 +339,8 @@ class Worker:
             take_workflow_task=self._workflow_worker.submit,
             complete_with_workflow_task=self._workflow_worker.complete_activity_with_workflow_task,
             interceptors=all_interceptors, rate_limit=max_task_queue_activities_per_second,
+            slot_driver=SlotDriver(custom_activity, "activity", task_queue, self._identity)
+            if custom_activity else None,
         )
         self._activity_worker.client = client
         self._sweeper = Sweeper(store=store, worker_id=self._worker_id, identity=self._identity,

@@ -93,6 +93,7 @@ from ._workflow_extras import (
     set_current_details,
     uuid7,
 )
+from ._workflow_extras import check_cron_schedule as _check_cron_schedule
 from .common import RetryPolicy
 from .converter import _payload_from_json
 from .exceptions import NondeterminismError
@@ -689,18 +690,14 @@ async def start_child_workflow(
             raise TypeError(f"start_child_workflow({workflow!r}): not a @workflow.defn class "
                             "or @workflow.run method, nor a workflow type name")
         name, hinted = definition.name, definition.return_type_hint
-    if _.get("cron_schedule"):
-        # Refused rather than ignored: a child that silently ran once would be worse.
-        raise ValueError(f"start_child_workflow({name!r}, cron_schedule="
-                         f"{_['cron_schedule']!r}): cron child workflows are not supported "
-                         "yet; start the cron workflow from a client, or use a schedule")
     return await _api.current().outbound.start_child_workflow(_StartChildWorkflowInput(
         workflow=name, args=_merge_args(arg, args, ()), id=id,
         task_queue=task_queue, result_type=result_type or hinted,
         cancellation_type=int(cancellation_type),
         parent_close_policy=int(parent_close_policy) or 1,
         execution_timeout=execution_timeout or run_timeout,
-        id_reuse_policy=int(id_reuse_policy or 1), headers={}, priority=_.get("priority")))
+        id_reuse_policy=int(id_reuse_policy or 1), headers={}, priority=_.get("priority"),
+        cron_schedule=_check_cron_schedule(name, _.get("cron_schedule"))))
 
 
 async def execute_child_workflow(workflow: Any, arg: Any = _NO_ARG, *,

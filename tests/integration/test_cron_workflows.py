@@ -4,6 +4,7 @@ under one workflow id, each starting at the schedule's next time."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from dataclasses import dataclass
 
@@ -16,7 +17,12 @@ from stalwart.client import (
     WorkflowExecutionStatus,
     WorkflowHistory,
 )
-from stalwart.exceptions import ApplicationError, CancelledError, WorkflowFailureError
+from stalwart.exceptions import (
+    ApplicationError,
+    CancelledError,
+    ChildWorkflowError,
+    WorkflowFailureError,
+)
 from stalwart.worker import Worker
 
 from ._support import ACTIVITY_TIMEOUT
@@ -133,12 +139,21 @@ class CronWaitsForever:
 
 async def test_terminate_ends_the_chain_and_timeout_bounds_it(
         client: Client, task_queue: str) -> None:
-    from datetime import timedelta
+    from datetime import UTC, datetime, timedelta
     async with Worker(client, task_queue=task_queue, workflows=[CronWaitsForever]):
         handle = await client.start_workflow(CronWaitsForever.run, id=f"cron-{uuid.uuid4()}",
                                              task_queue=task_queue, cron_schedule="0 0 1 1 *")
+        described = await handle.describe()
+        # Temporal's execution time: the start plus the wait for the schedule's first time.
+        assert described.execution_time is not None and described.start_time is not None
+        new_year = datetime(described.start_time.year + 1, 1, 1, tzinfo=UTC)
+        assert abs(described.execution_time - new_year) < timedelta(milliseconds=1)
         await handle.terminate("enough")
         assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
+        history = await handle.fetch_history()
+        # Closed before its first task was due: no workflow task was ever scheduled.
+        assert [e.event_type for e in history.events] == [
+            "WorkflowExecutionStarted", "WorkflowExecutionTerminated"]
         # The first run waits for next New Year; the chain's execution timeout ends it first.
         timed = await client.start_workflow(
             CronWaitsForever.run, id=f"cron-{uuid.uuid4()}", task_queue=task_queue,
@@ -157,18 +172,46 @@ async def test_bad_cron_schedule_is_refused(client: Client, task_queue: str) -> 
 @workflow.defn
 class StartsCronChild:
     @workflow.run
-    async def run(self) -> str:
+    async def run(self, child_id: str, schedule: str) -> list[str]:
         try:
-            await workflow.start_child_workflow(CronWaitsForever.run, id="child",
-                                                cron_schedule="* * * * *")
+            child = await workflow.start_child_workflow(CronCounter.run, id=child_id,
+                                                        cron_schedule=schedule)
         except ValueError as error:
-            return str(error)
-        return "started"
+            return ["refused", str(error)]
+        try:
+            await child
+        except ChildWorkflowError as error:
+            return ["ended", type(error.cause).__name__]
+        return ["completed"]
 
 
-async def test_cron_child_workflows_are_refused(client: Client, task_queue: str) -> None:
+async def test_cron_child_runs_as_a_chain_until_it_ends(client: Client,
+                                                        task_queue: str) -> None:
+    parent_id, child_id = f"p-{uuid.uuid4()}", f"c-{uuid.uuid4()}"
+    _enough[child_id] = asyncio.Event()
     async with Worker(client, task_queue=task_queue,
-                      workflows=[StartsCronChild, CronWaitsForever]):
-        message = await client.execute_workflow(StartsCronChild.run, id=f"p-{uuid.uuid4()}",
-                                                task_queue=task_queue)
-    assert "cron child workflows are not supported yet" in message
+                      workflows=[StartsCronChild, CronCounter], activities=[record_run]):
+        parent = await client.start_workflow(StartsCronChild.run, args=[child_id, EVERY_SECOND],
+                                             id=parent_id, task_queue=task_queue)
+        await asyncio.wait_for(_enough[child_id].wait(), 60)
+        # Runs closing (one failed, two completed) did not resolve the parent's handle.
+        assert (await parent.describe()).status == WorkflowExecutionStatus.RUNNING
+        await client.get_workflow_handle(child_id).terminate("enough")
+        assert await parent.result() == ["ended", "TerminatedError"]
+    runs = _seen[child_id]
+    assert [r.last_result for r in runs[:4]] == [None, 1, 1, 2]  # run 2 failed
+    assert {r.cron_schedule for r in runs} == {EVERY_SECOND}
+    for earlier, later in itertools.pairwise(runs):
+        assert later.continued_run_id == earlier.run_id
+    first = await client.get_workflow_handle(child_id, run_id=runs[0].run_id).describe()
+    assert first.parent_id == parent_id
+
+
+async def test_bad_cron_child_schedule_is_refused_in_workflow_code(client: Client,
+                                                                   task_queue: str) -> None:
+    async with Worker(client, task_queue=task_queue,
+                      workflows=[StartsCronChild, CronCounter], activities=[record_run]):
+        outcome = await client.execute_workflow(
+            StartsCronChild.run, args=["c-bad", "61 * * * *"], id=f"p-{uuid.uuid4()}",
+            task_queue=task_queue)
+    assert outcome[0] == "refused" and "cron_schedule='61 * * * *'" in outcome[1]

@@ -9,6 +9,7 @@ import pytest
 from stalwart._schedules.spec import (
     CompiledSpec,
     SpecError,
+    cron_workflow_next,
     jitter_fraction,
     parse_cron,
     workflow_id_for,
@@ -215,3 +216,14 @@ def test_jitter_is_bounded_deterministic_and_below_the_next_time() -> None:
 
 def test_workflow_id_is_action_id_and_scheduled_second() -> None:
     assert workflow_id_for("my-wf", ts(2026, 11, 23, 12)) == "my-wf-2026-11-23T12:00:00Z"
+
+
+def test_cron_workflow_every_steps_from_the_run_not_the_epoch() -> None:
+    # Differential scenario interval_alignment: Temporal's first run is due exactly one
+    # interval after its start, and later runs step from the previous run's due time.
+    assert cron_workflow_next("@every 7s", 1000.25) == 1007.25
+    assert cron_workflow_next("@every 7s", 1010.0, anchor=1007.25) == 1014.25
+    assert cron_workflow_next("@every 7s", 1030.0, anchor=1007.25) == 1035.25
+    assert cron_workflow_next("@every 7s", 1014.25, anchor=1007.25) == 1014.25
+    # Calendar crons keep their wall-clock times.
+    assert cron_workflow_next("*/5 * * * *", 61.0) == 300.0

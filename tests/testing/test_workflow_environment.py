@@ -13,6 +13,8 @@ import inspect
 import itertools
 from datetime import datetime, timedelta
 
+import pytest
+
 from stalwart import workflow
 from stalwart.testing import WorkflowEnvironment
 from stalwart.worker import Worker
@@ -38,10 +40,11 @@ class Ticks:
 
 def test_environment_methods_have_temporalios_sync_or_async_shape() -> None:
     coroutines = {"start_local", "start_time_skipping", "get_current_time", "sleep", "shutdown",
-                  "connect_client", "__aenter__", "__aexit__"}
+                  "connect_client", "__aenter__", "__aexit__", "fast_forward",
+                  "get_time_skipping_info"}
     for name in coroutines:
         assert inspect.iscoroutinefunction(getattr(WorkflowEnvironment, name)), name
-    for name in ("from_client", "auto_time_skipping_disabled"):
+    for name in ("from_client", "auto_time_skipping_disabled", "with_time_skipping_disabled"):
         assert not inspect.iscoroutinefunction(getattr(WorkflowEnvironment, name)), name
 
 
@@ -101,3 +104,15 @@ async def test_sleep_without_workers_just_advances_time() -> None:
         start = await env.get_current_time()
         await env.sleep(3600)
         assert await env.get_current_time() - start >= timedelta(hours=1)
+
+
+async def test_v2_only_methods_behave_as_on_temporalios_v1_environments() -> None:
+    async with await WorkflowEnvironment.start_time_skipping() as env:
+        assert not env.supports_time_skipping_v2
+        handle = env.client.get_workflow_handle("any")
+        with pytest.raises(RuntimeError, match="V2 time-skipping"):
+            await env.fast_forward(handle, timedelta(minutes=1))
+        with pytest.raises(RuntimeError, match="V2 time-skipping"):
+            await env.get_time_skipping_info(handle)
+        with env.with_time_skipping_disabled():
+            assert env.supports_time_skipping  # nothing to disable: a no-op

@@ -35,6 +35,7 @@ from .interceptors import (
 )
 from .metrics import METRICS
 from .retry import decide
+from .slots import SlotDriver, SlotInfo, SlotPermit, activity_slot
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +178,8 @@ class ActivityWorker:
                  complete_with_workflow_task: Callable[
                      [ActivityTaskClaim, dict[str, Any], dict[str, Any]], Awaitable[bool]],
                  interceptors: Sequence[Interceptor] = (),
-                 rate_limit: float | None = None) -> None:
+                 rate_limit: float | None = None,
+                 slot_driver: SlotDriver | None = None) -> None:
         self.store = store
         self.task_queue = task_queue
         self.worker_id = worker_id
@@ -198,6 +200,9 @@ class ActivityWorker:
         # workflow task commit); without it two concurrent claims both see the same free slot.
         self._reserved = 0
         self._wake = asyncio.Event()
+        # A custom slot supplier decides instead of max_concurrent: one permit per claim.
+        self.slot_driver = slot_driver
+        self._permits: dict[asyncio.Task[None], tuple[SlotPermit, SlotInfo]] = {}
 
     def free_slots(self) -> int:
         if not self.activities:
@@ -207,7 +212,7 @@ class ActivityWorker:
     def reserve_slots(self, eager: bool = False) -> int:
         """Set aside every free slot for a claim about to be made; see :meth:`release_slots`.
         Under a task-queue rate limit nothing starts eagerly: every start draws a token."""
-        if eager and self.rate_limit is not None:
+        if eager and (self.rate_limit is not None or self.slot_driver is not None):
             return 0
         free = self.free_slots()
         self._reserved += free
@@ -222,21 +227,51 @@ class ActivityWorker:
     def running_count(self) -> int:
         return len(self._running)
 
-    def start(self, claims: list[ActivityTaskClaim]) -> None:
+    def start(self, claims: list[ActivityTaskClaim],
+              permit: SlotPermit | None = None) -> None:
         loop = asyncio.get_running_loop()
         for claim in claims:
             task = loop.create_task(self._execute(claim))
             self._running[task] = None
+            if permit is not None and self.slot_driver is not None:
+                info = activity_slot(claim.activity_type, bool(claim.options.get("local")))
+                self._permits[task] = (permit, info)
+                self.slot_driver.mark_used(permit, info)
             task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task, None)
+        held = self._permits.pop(task, None)
+        if held is not None and self.slot_driver is not None:
+            self.slot_driver.release(*held)
         self._wake.set()
+
+    async def _poll_with_supplier(self, driver: SlotDriver, stopping: asyncio.Event,
+                                  sub: Any) -> None:
+        while not stopping.is_set():
+            permit = await driver.reserve()
+            claims: list[ActivityTaskClaim] = []
+            try:
+                claims = await self.store.claim_activity_tasks(
+                    self.task_queue, self.worker_id, self.clock.now(), 1,
+                    rate_limit=self.rate_limit)
+            except exc.StoreError as error:
+                logger.warning("claiming activity tasks failed, retrying: %s", error)
+                await asyncio.sleep(0.5)
+            finally:
+                if not claims:
+                    driver.release(permit, None)
+            if claims:
+                self.start(claims, permit)
+            else:
+                await sub.wait(IDLE_POLL_FALLBACK_SECONDS)
 
     async def poll_forever(self, stopping: asyncio.Event) -> None:
         sub = self.store.subscribe(("activity_task", self.task_queue),
                                    ("activity_task", "*"))
         try:
+            if self.slot_driver is not None and self.activities:
+                await self._poll_with_supplier(self.slot_driver, stopping, sub)
             while not stopping.is_set():
                 if self.free_slots() <= 0:
                     self._wake.clear()

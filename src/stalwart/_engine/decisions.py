@@ -59,6 +59,7 @@ class TaskContext:
     random_seed: Callable[[], int]
     new_run_id: Callable[[], str] = lambda: str(uuid.uuid4())
     cron: CronRun | None = None  # set when the run belongs to a Temporal cron workflow
+    now: float = 0.0  # when the task's decisions are made (a cron child's first backoff)
 
 
 @dataclass
@@ -71,6 +72,7 @@ class CronRun:
     task_queue: str
     input: list[dict[str, Any]]
     now: float
+    due: float | None = None  # when this run was due (start plus its first task backoff)
     last_completion_result: list[dict[str, Any]] | None = None
     memo: dict[str, Any] | None = None
     search_attributes: dict[str, Any] | None = None
@@ -124,7 +126,16 @@ def _start_child(attrs: dict[str, Any], context: TaskContext) -> StartChild:
         identity=context.identity, parent_workflow_id=context.workflow_id,
         parent_run_id=context.run_id, parent_seq=attrs["seq"],
         parent_close_policy=attrs.get("parent_close_policy") or 1,
-        priority=attrs.get("priority")))
+        priority=attrs.get("priority"), header=attrs.get("header"),
+        **_cron_child(attrs.get("cron_schedule"), context.now)))
+
+
+def _cron_child(schedule: str | None, now: float) -> dict[str, Any]:
+    """A cron child, as Temporal starts one: its first task waits for the schedule."""
+    if not schedule:
+        return {}
+    return {"cron_schedule": schedule,
+            "first_task_backoff": max(0.0, cron_workflow_next(schedule, now) - now)}
 
 
 def _signal_external(attrs: dict[str, Any], context: TaskContext) -> SignalExternal:
@@ -192,7 +203,7 @@ def _next_cron_run(command: Command, status: ExecutionStatus, cron: CronRun,
     failure, that failure."""
     attrs = command.attributes
     failed = status == ExecutionStatus.FAILED
-    next_time = cron_workflow_next(cron.schedule, cron.now)
+    next_time = cron_workflow_next(cron.schedule, cron.now, cron.due)
     next_run = StartWorkflowRequest(
         workflow_id=context.workflow_id, workflow_type=cron.workflow_type,
         task_queue=cron.task_queue, input=cron.input, run_id=context.new_run_id(),

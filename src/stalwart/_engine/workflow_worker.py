@@ -37,6 +37,7 @@ from .clock import Clock
 from .codec import decode_events, decode_value, encode_commands, encode_value
 from .decisions import CronRun, TaskContext, decide
 from .metrics import METRICS, GaugeSource
+from .slots import SlotDriver, SlotInfo, SlotPermit, workflow_slot
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,8 @@ class WorkflowWorker:
                  interceptor_classes: Sequence[type[WorkflowInboundInterceptor]] = (),
                  eager_activity_slots: Callable[[], int],
                  start_eager_activities: Callable[[list[ActivityTaskClaim]], None],
-                 release_eager_slots: Callable[[int], None] = lambda count: None) -> None:
+                 release_eager_slots: Callable[[int], None] = lambda count: None,
+                 slot_driver: SlotDriver | None = None) -> None:
         self.store = store
         self.task_queue = task_queue
         self.worker_id = worker_id
@@ -85,12 +87,38 @@ class WorkflowWorker:
         self._running: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(max_concurrent)
         self.replays = 0
+        # A custom slot supplier decides instead of max_concurrent: one permit per claim.
+        self.slot_driver = slot_driver
 
     # -- queue polling --------------------------------------------------------------------
+    async def _poll_with_supplier(self, driver: SlotDriver, stopping: asyncio.Event,
+                                  sub: Any) -> None:
+        while not stopping.is_set():
+            permit = await driver.reserve()
+            claims: list[WorkflowTaskClaim] = []
+            try:
+                claims = await self.store.claim_workflow_tasks(
+                    self.task_queue, self.worker_id, self.clock.now(),
+                    WORKFLOW_TASK_LEASE_SECONDS, 1)
+            except exc.StoreError as error:
+                logger.warning("claiming workflow tasks failed, retrying: %s", error)
+                await asyncio.sleep(0.5)
+            finally:
+                if not claims:
+                    driver.release(permit, None)
+            if not claims:
+                await sub.wait(IDLE_POLL_FALLBACK_SECONDS)
+                continue
+            info = workflow_slot(claims[0].workflow_type)
+            driver.mark_used(permit, info)
+            self._submit(claims[0]).add_done_callback(_releaser(driver, permit, info))
+
     async def poll_forever(self, stopping: asyncio.Event) -> None:
         sub = self.store.subscribe(("workflow_task", self.task_queue),
                                    ("workflow_task", "*"))
         try:
+            if self.slot_driver is not None and self.workflows:
+                await self._poll_with_supplier(self.slot_driver, stopping, sub)
             while not stopping.is_set():
                 free = self.max_concurrent - len(self._running)
                 claims: list[WorkflowTaskClaim] = []
@@ -181,14 +209,20 @@ class WorkflowWorker:
         return instance
 
     def submit(self, claim: WorkflowTaskClaim) -> None:
+        self._submit(claim)
+
+    def _submit(self, claim: WorkflowTaskClaim) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(self._process_chain(claim))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
+        return task
 
     def has_cached(self, run_id: str) -> bool:
         return run_id in self._cache
 
     def can_take_eagerly(self, run_id: str) -> bool:
+        if self.slot_driver is not None:
+            return False  # the supplier is asked before each claim; eager takes skip it
         return run_id in self._cache and len(self._running) < self.max_concurrent
 
     async def drain(self) -> None:
@@ -320,7 +354,7 @@ class WorkflowWorker:
             run_id=run_id, workflow_id=instance.info.workflow_id, identity=self.identity,
             task_queue=self.task_queue, eager_slots=eager_slots,
             random_seed=lambda: seed_for_run(next_run_id), new_run_id=lambda: next_run_id,
-            cron=_cron_run(instance, now)))
+            cron=_cron_run(instance, now), now=now))
         return WorkflowTaskCompletion(
             run_id=run_id, worker_id=self.worker_id, identity=self.identity,
             inbox_max_id=inbox_max_id, workflow_time=now, decisions=decisions,
@@ -518,6 +552,15 @@ def _cron_run(instance: WorkflowInstance, now: float) -> CronRun | None:
     return CronRun(
         schedule=schedule, workflow_type=started["workflow_type"],
         task_queue=started["task_queue"], input=started.get("input") or [], now=now,
+        due=instance.info.start_time.timestamp()
+        + float(started.get("first_workflow_task_backoff") or 0),
         last_completion_result=started.get("last_completion_result"),
         memo=dict(instance.memo_payloads) or None,
         search_attributes=dict(instance.info._search_attributes_store) or None)
+
+
+def _releaser(driver: SlotDriver, permit: SlotPermit, info: SlotInfo
+              ) -> Callable[[asyncio.Task[None]], None]:
+    def release(_: asyncio.Task[None]) -> None:
+        driver.release(permit, info)
+    return release

@@ -100,7 +100,10 @@ class ChildWorkflowHandle:
     def _request_cancel(self) -> None:
         if not self._cancel_requested and not self._result.done():
             self._cancel_requested = True
-            request_cancel_external(self._instance, self._id, None, child_seq=self._seq)
+            # As Temporal's SDK does, to the run the child started as: once that run has
+            # continued (as new, or as a cron chain) the request changes nothing.
+            request_cancel_external(self._instance, self._id, self.first_execution_run_id,
+                                    child_seq=self._seq)
 
     async def signal(self, signal: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = ()
                      ) -> None:
@@ -146,9 +149,11 @@ async def start_child_workflow(
     result_type: Any, cancellation_type: int, parent_close_policy: int,
     execution_timeout: timedelta | None, id_reuse_policy: int,
     headers: Mapping[str, Payload] | None = None, priority: Any = None,
+    cron_schedule: str = "",
 ) -> ChildWorkflowHandle:
     instance._check_active()
     priority_key = _priority_key(priority, f"start_child_workflow({name!r})")
+
     try:
         payloads = instance.converter.payload_converter.to_payloads(list(args))
     except TypeError as error:
@@ -165,6 +170,7 @@ async def start_child_workflow(
         **_child_run(instance),
         **({"header": headers_to_json(headers)} if headers else {}),
         **({"priority": priority_key} if priority_key is not None else {}),
+        **({"cron_schedule": cron_schedule} if cron_schedule else {}),
     }))
     handle = ChildWorkflowHandle(instance, seq, child_id, result_type,
                                  cancellation_type)

@@ -90,6 +90,7 @@ class StartChildWorkflowInput:
     headers: dict[str, Payload]
     result_type: Any
     priority: Any = None
+    cron_schedule: str = ""
 
 
 @dataclass

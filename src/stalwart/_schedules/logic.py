@@ -274,9 +274,8 @@ def update(row: ScheduleRow, txn: ScheduleTxn, now: float, schedule: dict[str, A
 
 
 def next_times(row: ScheduleRow, count: int) -> list[float]:
+    """The spec's next times; listed while paused too, as Temporal does."""
     state = row.schedule["state"]
-    if state["paused"]:
-        return []
     if state["limited_actions"]:
         count = min(count, state["remaining_actions"])
     return [actual for _, actual in

@@ -387,13 +387,26 @@ def workflow_id_for(base_id: str, nominal: float) -> str:
 __all__ = ["CompiledSpec", "SpecError", "jitter_fraction", "parse_cron", "workflow_id_for"]
 
 
-def cron_workflow_next(expression: str, after: float) -> float:
-    """The next time of a cron workflow's ``cron_schedule`` strictly after ``after``: the same
-    cron grammar a schedule's ``cron_expressions`` take."""
+def cron_workflow_next(expression: str, after: float, anchor: float | None = None) -> float:
+    """The next time of a cron workflow's ``cron_schedule`` at or after ``after``: the same
+    cron grammar a schedule's ``cron_expressions`` take.
+
+    ``@every`` differs from a schedule's interval, as in Temporal (whose cron library steps
+    from a time rather than from the epoch): it counts from ``anchor`` (the current run's due
+    time; for a first run, ``after`` itself) in steps of the interval, to the first step not
+    before ``after``. A first run is thus due exactly one interval after its start.
+    """
+    parsed = parse_cron(expression, "cron_schedule")
+    if not parsed.calendars and len(parsed.intervals) == 1:
+        every = parsed.intervals[0].every.total_seconds()
+        found = (anchor if anchor is not None else after) + every
+        if found < after:
+            found += math.ceil((after - found) / every) * every
+        return found
     spec = CompiledSpec(ScheduleSpec(cron_expressions=[expression]))
-    found = spec.next_nominal(after)
-    if found is None:
+    result = spec.next_nominal(after)
+    if result is None:
         raise SpecError(f"cron_schedule {expression!r} has no time after "
                         f"{datetime.fromtimestamp(after, UTC).isoformat()}; give a schedule "
                         "that recurs, e.g. '0 * * * *' for hourly")
-    return found
+    return result

@@ -119,8 +119,12 @@ class DatabaseStore:
         return await self._write(tasks.start_workflow_with_task, request, completion, now)
 
     async def signal_workflow(self, workflow_id: str, run_id: str | None, signal_name: str,
-                              input: list[dict[str, Any]], identity: str, now: float) -> str:
-        attrs = {"signal_name": signal_name, "input": input, "identity": identity}
+                              input: list[dict[str, Any]], identity: str, now: float,
+                              header: dict[str, Any] | None = None) -> str:
+        attrs: dict[str, Any] = {"signal_name": signal_name, "input": input,
+                                 "identity": identity}
+        if header:
+            attrs["header"] = header
         return await self._write(executions.add_external_event, workflow_id, run_id,
                                  EventType.WORKFLOW_EXECUTION_SIGNALED, attrs, now)
 

@@ -456,7 +456,8 @@ class _Compactor:
                     a.get("parentClosePolicy"), self.where("parentClosePolicy")),
                 "id_reuse_policy": pj.enum_in(
                     "WORKFLOW_ID_REUSE_POLICY_", pj.ID_REUSE_POLICIES,
-                    a.get("workflowIdReusePolicy"), self.where("workflowIdReusePolicy"))})
+                    a.get("workflowIdReusePolicy"), self.where("workflowIdReusePolicy")),
+                **({"cron_schedule": a["cronSchedule"]} if a.get("cronSchedule") else {})})
             return
         initiated = self.ref("initiatedEventId",
                              EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED)

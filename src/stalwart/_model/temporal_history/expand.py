@@ -70,7 +70,8 @@ class _Expander:
         pending, self.pending = self.pending, []
         for index, event in enumerate(pending):
             if event.event_type in (EventType.WORKFLOW_EXECUTION_TERMINATED,
-                                    EventType.WORKFLOW_EXECUTION_TIMED_OUT) and index > 0:
+                                    EventType.WORKFLOW_EXECUTION_TIMED_OUT) and index > 0 \
+                    and not _still_in_backoff(pending[:index], event.timestamp):
                 # The inputs before it had scheduled a task that never ran.
                 self.emit(WORKFLOW_TASK_SCHEDULED, self.last_time(), self.task_scheduled_attrs())
             if is_local_close(event, self.local):
@@ -380,6 +381,8 @@ class _Expander:
                 "header": pj.payload_map_out(attrs.get("header")) or {},
                 "memo": pj.payload_map_out(attrs.get("memo")),
                 "searchAttributes": search_attributes_out(attrs.get("search_attributes") or {}),
+                **({"cronSchedule": attrs["cron_schedule"]} if attrs.get("cron_schedule")
+                   else {}),
             })
         elif etype == EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
             self.external[("signal", attrs["seq"])] = self.emit(etype, ts, {
@@ -478,6 +481,16 @@ class _Expander:
 _INITIATORS = {"CronSchedule": "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE",
                "Workflow": "CONTINUE_AS_NEW_INITIATOR_WORKFLOW",
                "RetryPolicy": "CONTINUE_AS_NEW_INITIATOR_RETRY"}
+
+
+def _still_in_backoff(before: Sequence[HistoryEvent], at: float) -> bool:
+    """A cron run closed before its first task was due: Temporal schedules that task only
+    when the backoff ends, so no task was ever scheduled."""
+    if len(before) != 1 or before[0].event_type != EventType.WORKFLOW_EXECUTION_STARTED:
+        return False
+    started = before[0]
+    backoff = float(started.attributes.get("first_workflow_task_backoff") or 0.0)
+    return backoff > 0 and at < started.timestamp + backoff
 
 
 def to_temporal(events: Sequence[HistoryEvent], *, run_id: str,

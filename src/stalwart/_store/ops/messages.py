@@ -7,7 +7,7 @@ from typing import Any
 
 from ... import exceptions as exc
 from ..._model.events import EventType
-from ..base import CancelExternal, SignalExternal, StartWorkflowRequest
+from ..base import CancelExternal, ExecutionStatus, SignalExternal, StartWorkflowRequest
 from ..tx import Tx, dumps, loads
 from .executions import (
     QUERY_RECLAIM_SECONDS,
@@ -51,6 +51,20 @@ def external_target(tx: Tx, source_run_id: str, target: SignalExternal | CancelE
     return run_id, ""
 
 
+def _closed_target(tx: Tx, source_run_id: str, target: CancelExternal) -> bool:
+    """The target names a run that exists and has closed (a child of the source, when the
+    request is for a child only)."""
+    if target.run_id is not None:
+        row = tx.one("SELECT status, parent_run_id FROM executions WHERE run_id = ? AND "
+                     "workflow_id = ?", (target.run_id, target.workflow_id))
+    else:
+        row = tx.one("SELECT status, parent_run_id FROM executions WHERE workflow_id = ? "
+                     "ORDER BY start_time DESC LIMIT 1", (target.workflow_id,))
+    if row is None or row[0] == ExecutionStatus.RUNNING:
+        return False
+    return not target.child_only or row[1] == source_run_id
+
+
 # For a signal and a cancel request to another workflow: what the target gets, what the
 # sender gets when it was delivered, and what the sender gets when it could not be.
 _EXTERNAL_EVENTS = {
@@ -67,6 +81,12 @@ def send_external(tx: Tx, run_id: str, message: SignalExternal | CancelExternal,
                   now: float) -> None:
     received, delivered, failed = _EXTERNAL_EVENTS[type(message)]
     target, cause = external_target(tx, run_id, message)
+    if target is None and isinstance(message, CancelExternal) and \
+            _closed_target(tx, run_id, message):
+        # Temporal accepts a cancel request for a run that has closed; it changes nothing
+        # (a child that continued as new, or a cron child, keeps running in its next run).
+        inbox_event(tx, run_id, delivered, {"seq": message.seq}, now)
+        return
     if target is None:
         inbox_event(tx, run_id, failed, {"seq": message.seq, "cause": cause}, now)
         return

@@ -1,15 +1,33 @@
 """OpenTelemetry tracing for Stalwart (mirrors ``temporalio.contrib.opentelemetry``).
 
-    from stalwart.contrib.opentelemetry import TracingInterceptor
-    client = await Client.connect(url, interceptors=[TracingInterceptor()])
+Two forms, as in temporalio:
 
-Spans: ``StartWorkflow:<type>`` on the client, ``RunWorkflow:<type>`` when a workflow starts
-running (not again on replay), ``StartActivity:<name>`` when workflow code schedules an
-activity, ``RunActivity:<name>`` around each attempt. The trace context travels in the
-``_tracer-data`` header from client to workflow to activity, so one trace shows the whole run.
-Requires ``opentelemetry-api`` (the ``opentelemetry`` extra).
+- ``TracingInterceptor`` (pass it to ``Client.connect(interceptors=...)``): spans
+  ``StartWorkflow:<type>`` on the client, ``RunWorkflow:<type>`` when a workflow starts
+  running (not again on replay), ``StartActivity:<name>`` when workflow code schedules an
+  activity, ``RunActivity:<name>`` around each attempt.
+- ``OpenTelemetryPlugin`` (``Client.connect(plugins=[OpenTelemetryPlugin()])``) with
+  ``opentelemetry.trace.set_tracer_provider(create_tracer_provider())``: the trace context
+  travels with every call, so spans made with ``opentelemetry.trace.get_tracer()`` inside
+  workflow code, handlers and activities join the caller's trace; workflow spans have
+  deterministic ids and are exported once, not again on replay. ``add_temporal_spans=True``
+  adds Temporal's spans for each call as well.
+
+The trace context travels in the ``_tracer-data`` header from client to workflow to
+activity. Requires ``opentelemetry-sdk`` (the ``opentelemetry`` extra).
 """
 
 from ._interceptor import TracingInterceptor
+from ._interceptor import _WorkflowInbound as TracingWorkflowInboundInterceptor
+from ._otel_interceptor import OpenTelemetryInterceptor
+from ._plugin import OpenTelemetryPlugin
+from ._tracer_provider import ReplaySafeTracerProvider, create_tracer_provider
 
-__all__ = ["TracingInterceptor"]
+__all__ = [
+    "OpenTelemetryInterceptor",
+    "OpenTelemetryPlugin",
+    "ReplaySafeTracerProvider",
+    "TracingInterceptor",
+    "TracingWorkflowInboundInterceptor",
+    "create_tracer_provider",
+]

@@ -1,0 +1,87 @@
+"""Converter types with no dependence on the converters themselves: serialization contexts
+and transfer-type converters (re-exported by ``stalwart.converter``)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Generic, Self, TypeVar
+
+ValueT = TypeVar("ValueT")
+TransferTypeT = TypeVar("TransferTypeT")
+
+TRANSFER_TYPE_CONVERTER_ATTR = "__stalwart_transfer_type_converter__"
+
+
+class SerializationContext(ABC):  # noqa: B024 - a marker base, as in temporalio
+    """What a payload being converted belongs to: a :class:`WorkflowSerializationContext`
+    (a workflow's input, result, signal, query or update; for a child, the child's id) or an
+    :class:`ActivitySerializationContext` (an activity's input, result or heartbeat)."""
+
+
+@dataclass(frozen=True)
+class WorkflowSerializationContext(SerializationContext):
+    namespace: str
+    workflow_id: str
+
+
+@dataclass(frozen=True)
+class ActivitySerializationContext(SerializationContext):
+    namespace: str
+    activity_id: str | None
+    activity_type: str | None
+    activity_task_queue: str | None
+    workflow_id: str | None
+    workflow_type: str | None
+    is_local: bool
+
+
+class WithSerializationContext(ABC):  # noqa: B024 - implementers override one method
+    """A payload converter, codec or failure converter that can take a context: the data
+    converter replaces it with ``with_context(context)`` before converting."""
+
+    def with_context(self, context: SerializationContext) -> Self:
+        raise NotImplementedError(
+            f"{type(self).__qualname__} inherits WithSerializationContext but does not "
+            "implement with_context(context)")
+
+
+class TransferTypeConverter(Generic[ValueT, TransferTypeT], ABC):
+    """Turns a value of a class JSON cannot carry into one it can (the transfer type) and
+    back; attach it to the class with :func:`transfer_type_convertible`."""
+
+    transfer_type: type[TransferTypeT] | None = None
+    """The type the JSON form is first decoded as (``None``: the plain JSON value)."""
+
+    @abstractmethod
+    def to_transfer_type(self, value: ValueT) -> TransferTypeT:
+        raise NotImplementedError
+
+    @abstractmethod
+    def from_transfer_type(self, value: TransferTypeT, type_hint: type[ValueT]) -> ValueT:
+        raise NotImplementedError
+
+
+class _TransferTypeConvertibleDecorator(Generic[ValueT, TransferTypeT]):
+    def __init__(self, converter_type: type[TransferTypeConverter[ValueT, TransferTypeT]]
+                 ) -> None:
+        self._converter_type = converter_type
+
+    def __call__(self, cls: type[ValueT]) -> type[ValueT]:
+        if TRANSFER_TYPE_CONVERTER_ATTR in cls.__dict__:
+            raise TypeError(f"class {cls.__qualname__} already has a transfer type converter")
+        setattr(cls, TRANSFER_TYPE_CONVERTER_ATTR, self._converter_type())
+        return cls
+
+
+def transfer_type_convertible(
+    converter_type: type[TransferTypeConverter[ValueT, TransferTypeT]],
+) -> _TransferTypeConvertibleDecorator[ValueT, TransferTypeT]:
+    """Class decorator: payloads carry instances of the class as
+    ``converter_type().to_transfer_type(value)`` and rebuild them on decoding."""
+    return _TransferTypeConvertibleDecorator(converter_type)
+
+
+def transfer_converter_of(value_type: object) -> TransferTypeConverter[Any, Any] | None:
+    converter = getattr(value_type, TRANSFER_TYPE_CONVERTER_ATTR, None)
+    return converter if isinstance(converter, TransferTypeConverter) else None
