@@ -95,13 +95,12 @@ async def decode_row(row: Sequence[Any], converter: DataConverter,
         published_at=datetime.fromtimestamp(float(published_at), UTC))
 
 
-async def subscribe(store: Any, converter: DataConverter, workflow_id: str,
-                    run_id: str | None, topics: list[str] | None, *, from_offset: int,
-                    from_end: bool, result_type: Any, follow_continue_as_new: bool,
-                    include_failed: bool, poll_interval: float,
-                    wait_for_start: float) -> AsyncIterator[WorkflowStreamItem[Any]]:
-    """Yield the stream's items from ``from_offset`` (or from its end) in offset order,
-    waiting for new ones, until the runs that can add to it have closed and all is read."""
+async def follow_rows(store: Any, workflow_id: str, run_id: str | None,
+                      topics: list[str] | None, *, from_offset: int, from_end: bool,
+                      follow_continue_as_new: bool, poll_interval: float,
+                      wait_for_start: float) -> AsyncIterator[Sequence[Any]]:
+    """The stream's rows from ``from_offset`` (or from its end) in offset order, waiting for
+    new ones, until the runs that can add to it have closed and all is read."""
     if from_offset < 0:
         raise ValueError(f"from_offset={from_offset} is negative: give 0 for the start of the "
                          "stream, or an item's offset + 1 to resume after it")
@@ -119,17 +118,13 @@ async def subscribe(store: Any, converter: DataConverter, workflow_id: str,
     only_run = None if follow_continue_as_new or run_id is None else run_id
     offset = await store.stream_head(chain_id) if from_end else from_offset
     while True:
+        # Subscribed before the read: a commit between the read and the wait still wakes us.
         subscription = store.subscribe(("stream", chain_id))
         try:
             rows = await store.read_stream(chain_id, offset, topics, only_run, READ_BATCH)
             for row in rows:
-                item = await decode_row(row, converter, result_type)
-                offset = item.offset + 1
-                if not include_failed and (item.failed or item.kind == ATTEMPT_FAILED):
-                    continue
-                yield item
-            if len(rows) == READ_BATCH:
-                continue
+                offset = int(row[0]) + 1
+                yield row
             if rows:
                 continue
             if only_run is not None:
@@ -138,15 +133,30 @@ async def subscribe(store: Any, converter: DataConverter, workflow_id: str,
                 latest = await store.resolve_stream(workflow_id, run_id)
                 still_open = latest is not None and latest.open
             if not still_open:
-                # Closed: whatever committed before the close has been read, unless it
-                # committed between the read and the look at the status.
-                rows = await store.read_stream(chain_id, offset, topics, only_run, READ_BATCH)
-                if not rows:
+                # Closed: what committed before the close is read, unless it committed
+                # between the read and the look at the status.
+                if not await store.read_stream(chain_id, offset, topics, only_run, 1):
                     return
                 continue
             await subscription.wait(poll_interval)
         finally:
             subscription.close()
+
+
+async def subscribe(store: Any, converter: DataConverter, workflow_id: str,
+                    run_id: str | None, topics: list[str] | None, *, from_offset: int,
+                    from_end: bool, result_type: Any, follow_continue_as_new: bool,
+                    include_failed: bool, poll_interval: float,
+                    wait_for_start: float) -> AsyncIterator[WorkflowStreamItem[Any]]:
+    """:func:`follow_rows`, decoded into items."""
+    async for row in follow_rows(
+            store, workflow_id, run_id, topics, from_offset=from_offset, from_end=from_end,
+            follow_continue_as_new=follow_continue_as_new, poll_interval=poll_interval,
+            wait_for_start=wait_for_start):
+        item = await decode_row(row, converter, result_type)
+        if not include_failed and (item.failed or item.kind == ATTEMPT_FAILED):
+            continue
+        yield item
 
 
 class Publisher:
