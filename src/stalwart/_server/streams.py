@@ -42,7 +42,7 @@ def _offset(text: str, what: str, field: str) -> int:
 
 
 def _flag(text: str | None, field: str) -> bool:
-    if text in (None, "", "0", "false"):
+    if text is None or text in ("", "0", "false"):
         return False
     if text in ("1", "true"):
         return True
