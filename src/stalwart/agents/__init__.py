@@ -6,7 +6,8 @@ extras ``stalwart[agents-openai]`` / ``stalwart[agents-anthropic]``). See ``docs
 * :class:`LLMActivities` -- the ``stalwart.agents.chat`` activity over the official SDKs.
 * :func:`activity_as_tool` -- an activity as a tool (schema from its type hints).
 * :class:`AgentLoop` / :class:`AgentWorkflow` -- the durable loop and a ready workflow.
-* :class:`AgentStore` -- large contents and streamed tokens, outside the history.
+* :class:`ChatSession` / :func:`send_message` -- a chat session fed by update-with-start.
+* :class:`AgentStore` -- large contents outside the history.
 """
 
 from ._types import (
@@ -36,11 +37,20 @@ from .loop import (
     AgentStatus,
     AgentWorkflow,
 )
+from .session import (
+    CHAT_TOPIC,
+    ChatSession,
+    SessionInput,
+    SessionResult,
+    SessionTurn,
+    send_message,
+)
 from .store import AgentStore, StreamUpdate
 from .tools import activity_as_tool, json_schema
 
 __all__ = [
     "CHAT_ACTIVITY",
+    "CHAT_TOPIC",
     "DEFAULT_LLM_RETRY_POLICY",
     "AgentConfig",
     "AgentInput",
@@ -52,11 +62,15 @@ __all__ = [
     "ApprovalDecision",
     "ApprovalRequest",
     "AttrDict",
+    "ChatSession",
     "ContentRef",
     "LLMActivities",
     "Message",
     "ModelRequest",
     "ModelResponse",
+    "SessionInput",
+    "SessionResult",
+    "SessionTurn",
     "StreamUpdate",
     "ToolSpec",
     "Usage",
@@ -66,4 +80,5 @@ __all__ = [
     "content_of",
     "estimate_cost",
     "json_schema",
+    "send_message",
 ]
