@@ -182,7 +182,7 @@ async def send_message(client: Any, session_id: str, message: str, *,
     if not isinstance(session_id, str) or not session_id:
         raise ValueError(f"session_id={session_id!r} is not valid: give the conversation's "
                          "id (it is the session workflow's id)")
-    operation = WithStartWorkflowOperation(
+    operation: WithStartWorkflowOperation[Any] = WithStartWorkflowOperation(
         ChatSession.run, SessionInput(config, max_history_bytes=max_history_bytes,
                                       idle_timeout_seconds=idle_timeout_seconds),
         id=session_id, task_queue=task_queue,
