@@ -59,7 +59,7 @@ class AgentConfig:
         tools: Tools from ``activity_as_tool``.
         max_steps: Model calls allowed (over the whole workflow, across continue-as-new).
         max_total_tokens: Stop once this many tokens (input + output) were used.
-        stream: Stream the model's tokens to the ``AgentStore`` (``AgentStore.watch``).
+        stream: Publish the model's text deltas to the workflow's stream (topic ``tokens``).
         approval_timeout_seconds: How long a ``needs_approval`` tool call waits for a human.
         approval_default: The decision taken when nobody decides in time.
         llm_timeout_seconds: Start-to-close timeout of each model call attempt.
