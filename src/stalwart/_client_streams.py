@@ -267,15 +267,27 @@ class WorkflowStreamClient:
             print(item.offset, item.data)
     """
 
-    def __init__(self, client: Any, workflow_id: str, *, run_id: str | None = None,
+    def __init__(self, handle: Any, *, client: Any = None,
                  batch_interval: timedelta | float = timedelta(milliseconds=50),
-                 max_batch_size: int | None = None, _producer: str = "client",
+                 max_batch_size: int | None = None, max_retry_duration: Any = None,
+                 _producer: str = "client",
                  _activity: tuple[str, int | None, int] | None = None) -> None:
+        """The stream of the workflow behind ``handle`` (its run if the handle names one).
+
+        ``max_retry_duration`` is accepted for temporalio's signature; a batch is one store
+        transaction, which the store retries itself.
+        """
+        client = client if client is not None else getattr(handle, "_client", None)
+        if client is None:
+            raise ValueError("WorkflowStreamClient needs a client: pass client=..., or a "
+                             "handle from client.get_workflow_handle(...)")
+        workflow_id = handle.id
         if not isinstance(workflow_id, str) or not workflow_id:
             raise ValueError(f"workflow_id={workflow_id!r} is not valid: give the id of the "
                              "workflow whose stream to use")
         if max_batch_size is not None and max_batch_size < 1:
             raise ValueError(f"max_batch_size={max_batch_size} must be at least 1 (or None)")
+        run_id: str | None = getattr(handle, "run_id", None)
         self._client = client
         self.workflow_id = workflow_id
         self.run_id = run_id
@@ -290,10 +302,14 @@ class WorkflowStreamClient:
     @classmethod
     def create(cls, client: Any, workflow_id: str, *, run_id: str | None = None,
                batch_interval: timedelta | float = timedelta(milliseconds=50),
-               max_batch_size: int | None = None) -> WorkflowStreamClient:
+               max_batch_size: int | None = None, max_retry_duration: Any = None
+               ) -> WorkflowStreamClient:
         """The stream of workflow ``workflow_id`` (its latest run, or ``run_id``)."""
-        return cls(client, workflow_id, run_id=run_id, batch_interval=batch_interval,
-                   max_batch_size=max_batch_size)
+        if not isinstance(workflow_id, str) or not workflow_id:
+            raise ValueError(f"workflow_id={workflow_id!r} is not valid: give the id of the "
+                             "workflow whose stream to use")
+        return cls(client.get_workflow_handle(workflow_id, run_id=run_id), client=client,
+                   batch_interval=batch_interval, max_batch_size=max_batch_size)
 
     @classmethod
     def from_within_activity(cls, *, batch_interval: timedelta | float = timedelta(
@@ -311,9 +327,11 @@ class WorkflowStreamClient:
         parts = info.task_token.decode(errors="replace").split("/")
         if len(parts) == 3 and parts[1].isdigit():
             seq = int(parts[1])
-        return cls(activity.client(), info.workflow_id, run_id=info.workflow_run_id,
-                   batch_interval=batch_interval, max_batch_size=max_batch_size,
-                   _producer="activity", _activity=(info.activity_id, seq, info.attempt))
+        client = activity.client()
+        return cls(client.get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id),
+                   client=client, batch_interval=batch_interval,
+                   max_batch_size=max_batch_size, _producer="activity",
+                   _activity=(info.activity_id, seq, info.attempt))
 
     async def __aenter__(self) -> WorkflowStreamClient:
         return self
@@ -344,6 +362,14 @@ class WorkflowStreamClient:
         """Append everything buffered now; the offsets the items got."""
         await asyncio.gather(*self._publisher._tasks, return_exceptions=True)
         return await self._publisher.flush()
+
+    async def get_offset(self) -> int:
+        """The offset the next item published to the stream will get."""
+        target = await self._client.store.resolve_stream(self.workflow_id, self.run_id)
+        if target is None:
+            raise exc.WorkflowNotFoundError(f"workflow {self.workflow_id!r} not found")
+        head: int = await self._client.store.stream_head(target.chain_id)
+        return head
 
     async def subscribe(self, topics: Sequence[str] | str | None = None,
                         from_offset: int = 0, *, result_type: Any = None,

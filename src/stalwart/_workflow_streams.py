@@ -27,8 +27,14 @@ class WorkflowStream:
     workflow id see one stream. Nothing needs to be carried in the new run's input.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, prior_state: Any = None) -> None:
+        # ``prior_state`` is temporalio's hand-over across continue-as-new; the store keeps
+        # the stream across runs, so there is nothing to hand over.
         self._topic_types: dict[str, Any] = {}
+
+    def get_state(self, *args: Any, **kwargs: Any) -> None:
+        """Nothing to carry across continue-as-new (temporalio returns the log here)."""
+        return None
 
     def topic(self, name: str, *, type: Any = None) -> WorkflowTopicHandle[Any]:
         check_topic(name)

@@ -174,6 +174,7 @@ async def test_client_publishes_and_reader_from_end(client: Client, task_queue: 
         await handle.result()
     notes = await collect(stream, topics=["notes"])
     assert [(i.data, i.producer) for i in notes] == [("from a client", "client")]
+    assert await stream.get_offset() == notes[0].offset + 2  # then "end" from the workflow
     assert await collect(stream, from_end=True) == []
 
 
