@@ -8,8 +8,10 @@ way and queues none of those already recorded, so a replay never publishes twice
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, NoReturn, TypeVar
 
+from . import workflow
 from ._client_streams import check_topic
 from ._runtime import api as _api
 from .converter import _payload_to_json
@@ -35,6 +37,17 @@ class WorkflowStream:
     def get_state(self, *args: Any, **kwargs: Any) -> None:
         """Nothing to carry across continue-as-new (temporalio returns the log here)."""
         return None
+
+    def detach_pollers(self) -> None:
+        """Nothing to detach: readers read the store, not the workflow."""
+
+    async def continue_as_new(self, build_args: Callable[[None], Sequence[Any]], *,
+                              publisher_ttl: Any = None) -> NoReturn:
+        """Wait for running handlers, then continue as new with ``build_args(None)`` (the
+        stream needs no state handed over; temporalio passes its state here)."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(args=build_args(None))
+        raise AssertionError("workflow.continue_as_new returned")  # it raises
 
     def topic(self, name: str, *, type: Any = None) -> WorkflowTopicHandle[Any]:
         check_topic(name)

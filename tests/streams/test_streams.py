@@ -70,7 +70,8 @@ class Chapters:
         self.stream.publish("pages", f"chapter {chapter}")
         await workflow.sleep(0.01)
         if chapter < last:
-            workflow.continue_as_new(args=[chapter + 1, last])
+            # temporalio's helper; the stream needs no state handed over (None).
+            await self.stream.continue_as_new(lambda state: [chapter + 1, last])
         return chapter
 
 
