@@ -4,6 +4,7 @@ activities, following from an offset or the end, failed attempts, continue-as-ne
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -187,3 +188,23 @@ async def test_bad_input_is_named(client: Client) -> None:
         await collect(client.workflow_stream("x"), from_offset=-1)
     with pytest.raises(ValueError, match="topic ''"):
         client.workflow_stream("x").topic("")
+
+
+async def test_retention_deletes_items_with_their_runs(client: Client, task_queue: str) -> None:
+    workflow_id = f"chapters-{uuid.uuid4().hex[:8]}"
+    async with Worker(client, task_queue=task_queue, workflows=[Chapters]):
+        await client.execute_workflow(Chapters.run, args=[1, 2], id=workflow_id,
+                                      task_queue=task_queue)
+    assert len(await collect(client.workflow_stream(workflow_id))) == 2
+
+    async def rows() -> tuple[int, int]:
+        items = await client.store.fetch_sql(
+            "SELECT COUNT(*) FROM workflow_stream_items WHERE workflow_id = ?", (workflow_id,))
+        heads = await client.store.fetch_sql("SELECT COUNT(*) FROM workflow_stream_heads")
+        return int(items[0][0]), int(heads[0][0])
+
+    assert (await rows())[0] == 2
+    assert await client.store.delete_closed_runs(time.time() + 60, 100) == 2
+    assert await rows() == (0, 0)
+    with pytest.raises(WorkflowNotFoundError):
+        await collect(client.workflow_stream(workflow_id), wait_for_start=0)
