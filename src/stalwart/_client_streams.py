@@ -131,7 +131,9 @@ async def follow_rows(store: Any, workflow_id: str, run_id: str | None,
                 still_open = await store.stream_run_open(only_run)
             else:
                 latest = await store.resolve_stream(workflow_id, run_id)
-                still_open = latest is not None and latest.open
+                # A newer chain under the same id means ours has closed (one open run per id).
+                still_open = (latest is not None and latest.chain_id == chain_id
+                              and latest.open)
             if not still_open:
                 # Closed: what committed before the close is read, unless it committed
                 # between the read and the look at the status.
