@@ -115,6 +115,8 @@
       li.appendChild(topic);
       li.appendChild(data);
       list.appendChild(li);
+      var empty = document.getElementById("stream-empty");
+      if (empty) { empty.hidden = true; }
     });
     source.addEventListener("attempt_failed", function (event) {
       var marker = JSON.parse(event.data);
