@@ -178,6 +178,9 @@ async def test_client_publishes_and_reader_from_end(client: Client, task_queue: 
     assert [(i.data, i.producer) for i in notes] == [("from a client", "client")]
     assert await stream.get_offset() == notes[0].offset + 2  # then "end" from the workflow
     assert await collect(stream, from_end=True) == []
+    with pytest.raises(WorkflowNotFoundError, match="already closed"):
+        async with WorkflowStreamClient.create(client, workflow_id) as late:
+            late.publish("notes", "too late")
 
 
 async def test_bad_input_is_named(client: Client) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ... import exceptions as exc
 from ..base import ExecutionStatus, StreamPublish
 from ..tx import Tx
 
@@ -67,12 +68,19 @@ def publish(tx: Tx, run_id: str, items: list[StreamPublish], now: float) -> list
 
     Raises:
         KeyError: no run ``run_id`` (never started, or deleted by retention).
+        WorkflowNotFoundError: a client's items for a run that has closed.
     """
-    row = tx.one("SELECT workflow_id, first_run_id FROM executions WHERE run_id = ?",
+    row = tx.one("SELECT workflow_id, first_run_id, status FROM executions WHERE run_id = ?",
                  (run_id,))
     if row is None:
         raise KeyError(run_id)
-    workflow_id, chain_id = row
+    workflow_id, chain_id, status = row
+    if int(status) != ExecutionStatus.RUNNING and any(i.producer == "client" for i in items):
+        # Workflow code and activities may still be finishing; a client is too late.
+        raise exc.WorkflowNotFoundError(
+            f"workflow {workflow_id!r} run {run_id} is already closed "
+            f"({ExecutionStatus(int(status)).name.lower()}); its stream takes no more items "
+            "from clients")
     fresh = list(items)
     if any(item.producer == "workflow" for item in fresh):
         last = tx.one("SELECT MAX(producer_seq) FROM workflow_stream_items WHERE run_id = ? "
