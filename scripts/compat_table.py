@@ -32,12 +32,15 @@ MODULES = [
     "workflow", "activity", "client", "worker", "common", "exceptions", "converter", "testing",
     "plugin", "contrib.openai_agents", "contrib.openai_agents.workflow",
     "contrib.openai_agents.testing", "contrib.pydantic", "contrib.opentelemetry",
+    "contrib.workflow_streams",
 ]
 
 SUPPORTED, NOT_YET, WILL_NOT = "supported", "not yet", "will not"
 
 NO_SANDBOX = "no import sandbox: Stalwart checks determinism while the workflow runs"
 AGENT_ENV_REFS = "worker environment references for hosted tools"
+STREAM_WIRE = ("the wire types of temporalio's signal/update transport: Stalwart keeps stream "
+               "items in its store (docs/streams.md)")
 AGENT_SANDBOX = "Agents SDK sandbox agents (remote sandboxes) are not supported"
 NO_SERVER = ("no gRPC service layer: `Client.connect` takes a store URL, so there is no server "
              "connection to configure (TLS, keep-alive, proxies, retries, RPC metadata)")
@@ -109,6 +112,20 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("plugin", "SimplePlugin"): (
         None, "`workflow_runner` is kept in the config but has no effect (no sandbox); "
               "Nexus handlers are refused"),
+    ("contrib.workflow_streams", "PollInput"): (WILL_NOT, STREAM_WIRE),
+    ("contrib.workflow_streams", "PollResult"): (WILL_NOT, STREAM_WIRE),
+    ("contrib.workflow_streams", "PublishEntry"): (WILL_NOT, STREAM_WIRE),
+    ("contrib.workflow_streams", "PublishInput"): (WILL_NOT, STREAM_WIRE),
+    ("contrib.workflow_streams", "PublisherState"): (WILL_NOT, STREAM_WIRE),
+    ("contrib.workflow_streams", "WorkflowStreamState"): (
+        WILL_NOT, "nothing to carry across continue-as-new: the stream belongs to the chain"),
+    ("contrib.workflow_streams", "WorkflowStream"): (
+        None, "items are stored, not kept in workflow state: nothing is handed across "
+              "continue-as-new (`get_state()` is None)"),
+    ("contrib.workflow_streams", "WorkflowStream.truncate"): (
+        NOT_YET, "items are deleted with the run that published them"),
+    ("contrib.workflow_streams", "WorkflowStreamClient"): (
+        None, "reads and appends in the store; `batch_interval` defaults to 50 ms"),
     ("contrib.openai_agents", "OpenAIAgentsPlugin"): (
         None, "tracing is off inside workflows; `stream_store=` is a Stalwart addition"),
     ("contrib.openai_agents", "OpenAIAgentsPlugin.tracing_context"): (

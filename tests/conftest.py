@@ -17,7 +17,7 @@ import pytest
 from stalwart.client import Client
 from tests.helpers.postgres import fresh_schema_url
 
-ENGINE_SUITES = ("integration", "steering", "schedules", "unit/store")
+ENGINE_SUITES = ("integration", "steering", "schedules", "unit/store", "streams")
 TESTS = Path(__file__).parent
 
 

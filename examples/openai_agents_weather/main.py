@@ -3,7 +3,7 @@
 ``python -m examples.openai_agents_weather.main``: the plugin goes on the client, the workflow
 calls the SDK's own ``Runner.run_streamed``, the tool is an activity
 (``workflow.activity_as_tool``). While the run goes on, this script follows the model's text
-as it streams (from the agent store, not the history), then prints which activities the
+as it streams (from the workflow's stream, not the history), then prints which activities the
 history recorded: every model call and every tool call is one.
 """
 
@@ -17,7 +17,6 @@ from typing import Any
 
 from agents import Agent, OpenAIProvider, Runner
 from stalwart import activity, workflow
-from stalwart.agents import AgentStore
 from stalwart.agents.testing import Reply, ToolCallReply
 from stalwart.client import Client
 from stalwart.contrib.openai_agents import (
@@ -69,14 +68,13 @@ async def main() -> None:
             # The offline stand-in speaks chat completions, not the Responses API.
             model_provider=OpenAIProvider(openai_client=llm.client, use_responses=False))
         client = await Client.connect(url, plugins=[plugin])
-        store = AgentStore.beside(url)
         async with Worker(client, task_queue="weather", workflows=[WeatherWorkflow],
                           activities=[get_weather]):
             handle = await client.start_workflow(
                 WeatherWorkflow.run, args=["Weather in Paris?", llm.name], id="weather-demo",
                 task_queue="weather")
             print("streamed: ", end="", flush=True)
-            async for event in stream_events(store, handle):
+            async for event in stream_events(handle):
                 if event.kind == "event" and event.event and \
                         event.event.get("type") == "response.output_text.delta":
                     print(event.event["delta"], end="", flush=True)
@@ -86,7 +84,6 @@ async def main() -> None:
         history = await handle.fetch_history()
         print("activities:", ", ".join(e.attributes["activityType"]["name"] for e in history.events
                                        if e.event_type == "ActivityTaskScheduled"))
-        store.close()
         await client.close()
         await llm.client.close()
 

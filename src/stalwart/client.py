@@ -53,6 +53,7 @@ from ._client_messages import (
     handler_name,
     handler_result_type,
 )
+from ._client_streams import WorkflowStreamClient
 from ._client_update_with_start import (
     WithStartWorkflowOperation,
     start_update_with_start,
@@ -360,6 +361,12 @@ class Client:
     @property
     def store(self) -> Store:
         return self._store
+
+    def workflow_stream(self, workflow_id: str, *, run_id: str | None = None
+                        ) -> WorkflowStreamClient:
+        """The stream of a workflow, to follow from an offset or publish to (see
+        ``docs/streams.md``): ``async for item in client.workflow_stream(id).subscribe()``."""
+        return WorkflowStreamClient.create(self, workflow_id, run_id=run_id)
 
     async def close(self) -> None:
         """Close the store connection (workers using this client must be stopped first)."""

@@ -119,7 +119,7 @@ async def test_streamed_run_survives_sigkill_and_the_reader_sees_the_retry(
             handle = await client.start_workflow("StreamedStoryWorkflow", "a story",
                                                  id="crash-stream", task_queue=task_queue)
             seen: list[ModelStreamEvent] = []
-            async for event in stream_events(store, handle):
+            async for event in stream_events(handle):
                 seen.append(event)
                 if event.kind == "event" and event.attempt == 1 and event.event and \
                         event.event.get("type") == "response.output_text.delta" and \
@@ -137,7 +137,8 @@ async def test_streamed_run_survives_sigkill_and_the_reader_sees_the_retry(
             await client.close()
     assert result == "Once upon a time, the end."
     markers = [(e.kind, e.attempt) for e in seen if e.kind != "event"]
-    assert markers == [("retry", 2), ("completed", 2)]
+    # The killed attempt is declared failed once its heartbeat times out, then retried.
+    assert markers == [("failed", 1), ("retry", 2), ("completed", 2)]
     retry = next(i for i, e in enumerate(seen) if e.kind == "retry")
     after = "".join(e.event["delta"] for e in seen[retry:] if e.kind == "event" and e.event
                     and e.event.get("type") == "response.output_text.delta")

@@ -279,7 +279,7 @@ async def test_streamed_run_is_followed_by_a_client_and_kept_out_of_history(
                       activities=[get_weather, get_population], plugins=[plugin]):
         handle = await client.start_workflow(StreamedWorkflow.run, "Paris?", id="streamed",
                                              task_queue=task_queue)
-        followed = [event async for event in stream_events(store, handle)]
+        followed = [event async for event in stream_events(handle)]
         result = await handle.result()
     assert result[0] == "It is sunny in Paris today."
     assert "raw_response_event" in result and "run_item_stream_event" in result
@@ -291,6 +291,12 @@ async def test_streamed_run_is_followed_by_a_client_and_kept_out_of_history(
     first_call, second_call = kinds[0][1], kinds[-1][1]
     assert kinds == [("completed", first_call, 1), ("failed", second_call, 1),
                      ("retry", second_call, 2), ("completed", second_call, 2)]
+    # Every event carries its place in the workflow's stream (a retry shares the offset of
+    # the item that revealed it): a reader resumes from it.
+    offsets = [e.offset for e in followed]
+    assert offsets == sorted(offsets)
+    resumed = [e async for e in stream_events(handle, from_offset=offsets[-1])]
+    assert [e.offset for e in resumed] == [offsets[-1]]
     history = await handle.fetch_history()
     assert _activities(history) == ["invoke_model_activity_streaming", "get_weather",
                                     "invoke_model_activity_streaming"]
@@ -391,13 +397,14 @@ async def test_agent_environment_runs_a_scripted_model(
 
 
 class FullDiskAgentStore(AgentStore):
-    """An agent store on a disk that has run full: every stream write fails."""
+    """An agent store on a disk that has run full: every stream write fails (streamed events
+    no longer go to an agent store: a plugin given one still streams to the workflow)."""
 
     def write_stream(self, workflow_id: str, stream_id: str, text: str, done: bool) -> None:
         raise OSError(28, "No space left on device")
 
 
-async def test_streamed_run_finishes_when_its_events_cannot_be_written(
+async def test_streamed_run_ignores_the_old_stream_store_option(
         client: Client, task_queue: str, llm_server: FakeLLMServer,
         http: openai.AsyncOpenAI, tmp_path: Path) -> None:
     llm_server.script(Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Oslo"})]),
@@ -428,7 +435,7 @@ async def test_streamed_run_on_postgres_is_followed_from_the_same_schema(
                               activities=[get_weather, get_population]):
                 handle = await client.start_workflow(StreamedWorkflow.run, "Oslo?",
                                                      id="pg-stream", task_queue=task_queue)
-                followed = [event async for event in stream_events(store, handle)]
+                followed = [event async for event in stream_events(handle)]
                 result = await handle.result()
         finally:
             store.close()

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from stalwart import activity, workflow
 from stalwart.common import RetryPolicy
+from stalwart.contrib.workflow_streams import WorkflowStream
 from stalwart.exceptions import ApplicationError
 
 TIMEOUT = timedelta(seconds=30)
@@ -112,5 +113,35 @@ class Family:
         return doubled
 
 
-ALL_WORKFLOWS = [Greeter, Fanout, Stuck, Child, Family]
+@workflow.defn
+class Streamer:
+    """Publishes ``hello``, then a line per ``say`` signal, until ``finish``."""
+
+    def __init__(self) -> None:
+        self.stream = WorkflowStream()
+        self.lines: list[str] = []
+        self.done = False
+
+    @workflow.signal
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+    @workflow.run
+    async def run(self) -> int:
+        self.stream.publish("lines", "hello")
+        self.said = 0
+        while True:
+            await workflow.wait_condition(lambda: self.done or self.said < len(self.lines))
+            while self.said < len(self.lines):
+                self.stream.publish("lines", self.lines[self.said])
+                self.said += 1
+            if self.done:
+                return self.said
+
+
+ALL_WORKFLOWS = [Greeter, Fanout, Stuck, Child, Family, Streamer]
 ALL_ACTIVITIES = [greet, step, never_ready]

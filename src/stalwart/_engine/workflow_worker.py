@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
+import json
 import logging
 import time
 import uuid
@@ -28,6 +29,7 @@ from .._store.base import (
     StartResult,
     StartWorkflowRequest,
     Store,
+    StreamPublish,
     WorkflowTaskClaim,
     WorkflowTaskCompletion,
     started_attributes,
@@ -346,6 +348,14 @@ class WorkflowWorker:
                 (update_id, await encode_value(copy.deepcopy(failure),
                                                self.converter.payload_codec))
                 for update_id, failure in rejected_updates]
+        stream_items = []
+        for seq, topic, payload in instance.stream_outbox:
+            if self.converter.payload_codec is not None:
+                payload = await encode_value(copy.deepcopy(payload),
+                                             self.converter.payload_codec)
+            stream_items.append(StreamPublish(topic=topic, data=json.dumps(payload),
+                                              producer="workflow", producer_seq=seq))
+        instance.stream_outbox.clear()
         eager_slots = self._eager_activity_slots()
         # A run that continues as new gets its id here and its seed from that id, as every
         # run does (exported histories carry no seed; see seed_for_run).
@@ -359,7 +369,7 @@ class WorkflowWorker:
             run_id=run_id, worker_id=self.worker_id, identity=self.identity,
             inbox_max_id=inbox_max_id, workflow_time=now, decisions=decisions,
             claim_next_task=True, accepted_updates=accepted_updates,
-            rejected_updates=rejected_updates), eager_slots
+            rejected_updates=rejected_updates, stream_items=stream_items), eager_slots
 
     def _after_commit(self, run_id: str, instance: WorkflowInstance,
                       result: CompletionResult) -> WorkflowTaskClaim | None:

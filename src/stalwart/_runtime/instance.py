@@ -172,6 +172,17 @@ class WorkflowInstance:
         self._replay_markers: set[str] = set()
         self._handler_errors: list[BaseException] = []
         self._context = contextvars.copy_context()
+        # Stream items published by workflow code: (seq, topic, payload as JSON), handed to
+        # the store with the task's completion. The seq numbers every publish of the run;
+        # a replay renumbers them identically and does not queue them again.
+        self.stream_seq = 0
+        self.stream_outbox: list[tuple[int, str, dict[str, Any]]] = []
+
+    def publish_stream(self, topic: str, payload: dict[str, Any]) -> None:
+        self._check_active()
+        self.stream_seq += 1
+        if not self.is_replaying:
+            self.stream_outbox.append((self.stream_seq, topic, payload))
 
     @property
     def random(self) -> random.Random:

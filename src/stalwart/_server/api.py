@@ -23,6 +23,7 @@ from .backend import Backend, map_error, pending_activity_json, summary_json
 from .openapi import openapi_document
 from .paths import any_character_route, segment_id
 from .payloads import decode_payloads, iso
+from .streams import sse_response
 from .validation import (
     MAX_BODY_BYTES,
     MAX_HISTORY_LIMIT,
@@ -206,11 +207,14 @@ async def workflow_get(request: Request) -> Response:
         from .api_ops import usage
 
         return await usage(request, workflow_id)
+    if action == "stream":
+        return await sse_response(request, backend_of(request).client.store, workflow_id,
+                                  run_id_param(request))
     if action in _POST_ACTIONS:
         raise ApiError(405, "method_not_allowed", f"{action!r} takes POST; GET the workflow "
                        "itself or its /history", headers={"Allow": "POST"})
     raise ApiError(404, "not_found", f"no GET endpoint {action!r} for a workflow; GET the "
-                   "workflow itself or its /history")
+                   "workflow itself, its /history or its /stream")
 
 
 @api_endpoint
@@ -218,7 +222,7 @@ async def workflow_post(request: Request) -> Response:
     workflow_id, action = workflow_path(request)
     handler = _POST_ACTIONS.get(action or "")
     if handler is None:
-        if action in (None, "history"):
+        if action in (None, "history", "stream"):
             raise ApiError(405, "method_not_allowed",
                            f"POST is not allowed here; POST to one of "
                            f"{', '.join('/' + a for a in _POST_ACTIONS)}",
@@ -393,7 +397,8 @@ async def one_workflow(request: Request) -> Response:
     if request.method == "POST":
         return await workflow_post(request)
     _, action = workflow_path(request)
-    if action is not None and action not in _POST_ACTIONS and action != "history":
+    if action is not None and action not in _POST_ACTIONS and action not in ("history",
+                                                                             "stream"):
         raise ApiError(404, "not_found", f"no workflow action {action!r}")
     raise ApiError(405, "method_not_allowed", f"{request.method} is not allowed here",
                    headers={"Allow": "POST" if action in _POST_ACTIONS else "GET, HEAD"})

@@ -42,6 +42,7 @@ from .security import (
     session_cookie_name,
     tokens_match,
 )
+from .streams import sse_response
 from .timeline import Timeline, format_duration, payload_values, workflow_href
 from .validation import (
     MAX_OFFSET,
@@ -244,6 +245,9 @@ async def workflow_page(request: Request) -> Response:
     workflow_id, action = _ui_path(request)
     if action == "payload":
         return await _payload(request, workflow_id)
+    if action == "stream":
+        return await sse_response(request, _backend(request).client.store, workflow_id,
+                                  _run_id(request.query_params.get("run_id")))
     if action is not None:
         raise ApiError(404, "not_found", "no such page")
     run_id = _run_id(request.query_params.get("run_id"))
@@ -267,6 +271,8 @@ async def workflow_page(request: Request) -> Response:
     children = await backend.reads.children(row.run_id)
     runs = await backend.reads.runs_of(row.workflow_id)
     notice = NOTICES.get(request.query_params.get("notice") or "")
+    target = await store.resolve_stream(row.workflow_id, row.run_id)
+    has_stream = target is not None and await store.stream_head(target.chain_id) > 0
 
     def prepare() -> dict[str, Any]:
         def shown(value: Any, part: str) -> Any:
@@ -287,6 +293,7 @@ async def workflow_page(request: Request) -> Response:
         request, "workflow.html", prepare=prepare, row=row, next_after=next_after, after=after,
         page_size=PAGE_EVENTS, last_page_after=max(0, total_events - PAGE_EVENTS),
         children=children, runs=runs, running=row.status == ExecutionStatus.RUNNING,
+        has_stream=has_stream,
         duration=format_duration((row.close_time or time.time()) - row.start_time),
         notice=notice, self_href=workflow_href(row.workflow_id, run_id))
 

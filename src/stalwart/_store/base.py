@@ -280,6 +280,19 @@ class Decision:
     effect: Effect | None = None
 
 
+@dataclass(frozen=True)
+class StreamPublish:
+    """One item to append; ``data`` is the payload as JSON text (None for a marker)."""
+
+    topic: str
+    data: str | None
+    producer: str  # "workflow" | "activity" | "client"
+    producer_seq: int | None = None
+    activity_id: str | None = None
+    activity_seq: int | None = None
+    attempt: int | None = None
+
+
 @dataclass
 class WorkflowTaskCompletion:
     run_id: str
@@ -294,6 +307,8 @@ class WorkflowTaskCompletion:
     # The history length the completing instance had seen, when it completes without a claim
     # (the activity fast path): the store refuses if the run has moved on since.
     history_length: int | None = None
+    # What workflow code published to its streams during the task (committed with it).
+    stream_items: Sequence[StreamPublish] = ()
 
 
 @dataclass
@@ -467,6 +482,18 @@ class Store(Protocol):
 
     # -- operations ---------------------------------------------------------------------------
     async def delete_closed_runs(self, closed_before: float, limit: int = 1000) -> int: ...
+
+    async def publish_stream(self, run_id: str, items: list[StreamPublish],
+                             now: float) -> list[int]: ...
+
+    async def resolve_stream(self, workflow_id: str, run_id: str | None) -> Any: ...
+
+    async def read_stream(self, chain_id: str, from_offset: int, topics: list[str] | None,
+                          run_id: str | None, limit: int) -> list[Any]: ...
+
+    async def stream_head(self, chain_id: str) -> int: ...
+
+    async def stream_run_open(self, run_id: str) -> bool: ...
 
     async def status(self) -> dict[str, Any]: ...
 

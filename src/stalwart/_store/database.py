@@ -29,11 +29,12 @@ from .base import (
     ScheduleStep,
     StartResult,
     StartWorkflowRequest,
+    StreamPublish,
     WorkerRow,
     WorkflowTaskClaim,
     WorkflowTaskCompletion,
 )
-from .ops import executions, messages, schedules, sweeper, tasks, visibility
+from .ops import executions, messages, schedules, streams, sweeper, tasks, visibility
 from .ops.completion import complete_workflow_task
 from .tx import Dialect, Tx
 from .wakeup import Notifier, Subscription
@@ -329,6 +330,26 @@ class DatabaseStore:
         return await self._read(has_ready_work, now)
 
     # -- operations ----------------------------------------------------------------------
+    # -- workflow streams ----------------------------------------------------------------
+    async def publish_stream(self, run_id: str, items: list[StreamPublish],
+                             now: float) -> list[int]:
+        return await self._write(streams.publish, run_id, items, now)
+
+    async def resolve_stream(self, workflow_id: str, run_id: str | None
+                             ) -> streams.StreamTarget | None:
+        return await self._driver.point(streams.resolve, workflow_id, run_id)
+
+    async def read_stream(self, chain_id: str, from_offset: int, topics: list[str] | None,
+                          run_id: str | None, limit: int) -> list[Any]:
+        return await self._driver.point(streams.read, chain_id, from_offset, topics, run_id,
+                                        limit)
+
+    async def stream_head(self, chain_id: str) -> int:
+        return await self._driver.point(streams.head, chain_id)
+
+    async def stream_run_open(self, run_id: str) -> bool:
+        return await self._driver.point(streams.run_open, run_id)
+
     async def delete_closed_runs(self, closed_before: float, limit: int = 1000) -> int:
         """Retention: forget up to ``limit`` runs closed before ``closed_before`` with their
         history, search attribute rows, updates and queries; how many went. Open runs, and

@@ -6,9 +6,10 @@ extras ``stalwart[agents-openai]`` / ``stalwart[agents-anthropic]``). See ``docs
 * :class:`LLMActivities` -- the ``stalwart.agents.chat`` activity over the official SDKs.
 * :func:`activity_as_tool` -- an activity as a tool (schema from its type hints).
 * :class:`AgentLoop` / :class:`AgentWorkflow` -- the durable loop and a ready workflow.
-* :class:`AgentStore` -- large contents and streamed tokens, outside the history.
+* :class:`AgentStore` -- large contents outside the history.
 * :class:`HumanSteps` -- waiting for a person, published to the dev server's inbox.
 * :func:`record_usage` -- tokens and cost in the run's memo ``stalwart.usage``.
+* :class:`ChatSession` / :func:`send_message` -- a chat session fed by update-with-start.
 """
 
 from ._types import (
@@ -41,6 +42,14 @@ from .loop import (
     AgentStatus,
     AgentWorkflow,
 )
+from .session import (
+    CHAT_TOPIC,
+    ChatSession,
+    SessionInput,
+    SessionResult,
+    SessionTurn,
+    send_message,
+)
 from .store import AgentStore, StreamUpdate
 from .tools import activity_as_tool, json_schema
 
@@ -48,6 +57,7 @@ __all__ = [
     "AWAITING_HUMAN",
     "BUDGET_MEMO",
     "CHAT_ACTIVITY",
+    "CHAT_TOPIC",
     "DEFAULT_LLM_RETRY_POLICY",
     "HUMAN_STEPS_MEMO",
     "USAGE_MEMO",
@@ -61,6 +71,7 @@ __all__ = [
     "ApprovalDecision",
     "ApprovalRequest",
     "AttrDict",
+    "ChatSession",
     "ContentRef",
     "HumanStep",
     "HumanSteps",
@@ -70,6 +81,9 @@ __all__ = [
     "ModelResponse",
     "ModelUsage",
     "RunUsage",
+    "SessionInput",
+    "SessionResult",
+    "SessionTurn",
     "StreamUpdate",
     "ToolSpec",
     "Usage",
@@ -81,4 +95,5 @@ __all__ = [
     "json_schema",
     "record_usage",
     "run_usage_from_memo",
+    "send_message",
 ]

@@ -26,6 +26,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from .. import activity
+from .._client_streams import WorkflowStreamClient
 from ..exceptions import ApplicationError
 from ._types import Message, ModelRequest, ModelResponse, Usage
 from .cost import observe_call
@@ -35,6 +36,8 @@ __all__ = ["CHAT_ACTIVITY", "LLMActivities", "Prices", "classify_error", "conten
            "estimate_cost"]
 
 CHAT_ACTIVITY = "stalwart.agents.chat"
+# The workflow-stream topic a streaming model call publishes its text deltas to.
+STREAM_TOPIC = "tokens"
 
 # USD per million tokens by model-name prefix: (input, output) or (input, output, cached input).
 Prices = Mapping[str, tuple[float, ...]]
@@ -134,15 +137,15 @@ class LLMActivities:
         openai_client: An ``openai.AsyncOpenAI`` (any OpenAI-compatible endpoint through its
             ``base_url``). Default: one built from the environment when first needed.
         anthropic_client: An ``anthropic.AsyncAnthropic``. Default: built when first needed.
-        store: Where streamed partial text and large contents go; without one, requests
-            with ``stream_to`` are sent without streaming and ``content_ref`` messages
-            cannot be resolved.
+        store: Where large contents go; without one, ``content_ref`` messages cannot be
+            resolved. (Streamed text goes to the workflow's stream, topic ``tokens``.)
         prices: USD per million tokens, ``(input, output)`` or ``(input, output, cached
             input)``, by model-name prefix; they override the ``genai-prices`` data, which
             prices every other model it knows. Calls to models priced by neither are counted
             in ``Usage.unpriced_calls`` (and logged once per model), not as free.
         request_timeout: Seconds one HTTP request may take (then it is a retryable timeout).
-        stream_interval: Minimum seconds between two writes of partial text.
+        stream_interval: Seconds text deltas are gathered for before they are published
+            together (one store transaction per batch).
         offload_chars: Model answers longer than this are kept in the store, not the
             history (needs ``store``).
     """
@@ -254,7 +257,7 @@ class LLMActivities:
             kwargs["max_completion_tokens"] = request.max_tokens
         client = self._openai_client()
         try:
-            if request.stream_to and self.store is not None:
+            if request.stream_to:
                 return await self._stream_openai(client, request, kwargs)
             completion = await client.chat.completions.create(**kwargs)
         except ApplicationError:
@@ -272,8 +275,13 @@ class LLMActivities:
 
     async def _stream_openai(self, client: Any, request: ModelRequest,
                              kwargs: dict[str, Any]) -> ModelResponse:
-        assert self.store is not None and request.stream_to is not None
-        store, workflow_id, stream_id = self.store, request.stream_to, request.stream_id
+        """Stream the answer, publishing its text deltas to the workflow's stream (topic
+        ``STREAM_TOPIC``, items ``{"step": ..., "delta": ...}`` batched ``stream_interval``
+        apart, then ``{"step": ..., "done": True, "text": ...}``)."""
+        assert request.stream_to is not None
+        step = request.stream_id
+        publisher = WorkflowStreamClient.from_within_activity(
+            batch_interval=self.stream_interval)
         stream = await client.chat.completions.create(
             **kwargs, stream=True, stream_options={"include_usage": True})
         text: list[str] = []
@@ -281,36 +289,30 @@ class LLMActivities:
         finish = ""
         model = request.model
         usage = Usage()
-        last_write = 0.0
-        written = ""
-        async for chunk in stream:
-            model = chunk.model or model
-            if chunk.usage is not None:
-                usage = _openai_usage(chunk.usage)
-            for choice in chunk.choices:
-                delta = choice.delta
-                if delta.content:
-                    text.append(delta.content)
-                for call in delta.tool_calls or []:
-                    entry = calls.setdefault(call.index, {
-                        "id": "", "type": "function",
-                        "function": {"name": "", "arguments": ""}})
-                    if call.id:
-                        entry["id"] = call.id
-                    if call.function is not None:
-                        entry["function"]["name"] += call.function.name or ""
-                        entry["function"]["arguments"] += call.function.arguments or ""
-                if choice.finish_reason:
-                    finish = choice.finish_reason
-            now = time.monotonic()
-            joined = "".join(text)
-            if joined != written and now - last_write >= self.stream_interval:
-                await asyncio.to_thread(store.write_stream, workflow_id, stream_id, joined,
-                                        False)
-                activity.heartbeat(len(joined))
-                written, last_write = joined, now
-        content = "".join(text)
-        await asyncio.to_thread(store.write_stream, workflow_id, stream_id, content, True)
+        async with publisher:
+            async for chunk in stream:
+                model = chunk.model or model
+                if chunk.usage is not None:
+                    usage = _openai_usage(chunk.usage)
+                for choice in chunk.choices:
+                    delta = choice.delta
+                    if delta.content:
+                        text.append(delta.content)
+                        publisher.publish(STREAM_TOPIC, {"step": step, "delta": delta.content})
+                    for call in delta.tool_calls or []:
+                        entry = calls.setdefault(call.index, {
+                            "id": "", "type": "function",
+                            "function": {"name": "", "arguments": ""}})
+                        if call.id:
+                            entry["id"] = call.id
+                        if call.function is not None:
+                            entry["function"]["name"] += call.function.name or ""
+                            entry["function"]["arguments"] += call.function.arguments or ""
+                    if choice.finish_reason:
+                        finish = choice.finish_reason
+                activity.heartbeat(len(text))
+            content = "".join(text)
+            publisher.publish(STREAM_TOPIC, {"step": step, "done": True, "text": content})
         message: Message = {"role": "assistant", "content": content or None}
         if calls:
             message["tool_calls"] = [calls[i] for i in sorted(calls)]

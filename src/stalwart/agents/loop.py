@@ -73,7 +73,7 @@ class AgentConfig:
             run's memo ``stalwart.budget`` and the history.
         approval_handler: The update (or signal, see ``approval_handler_kind``) that takes
             decisions; ``AgentWorkflow`` exposes the update ``decide``.
-        stream: Stream the model's tokens to the ``AgentStore`` (``AgentStore.watch``).
+        stream: Publish the model's text deltas to the workflow's stream (topic ``tokens``).
         approval_timeout_seconds: How long a ``needs_approval`` tool call waits for a human.
         approval_default: The decision taken when nobody decides in time.
         llm_timeout_seconds: Start-to-close timeout of each model call attempt.

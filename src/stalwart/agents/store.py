@@ -1,4 +1,4 @@
-"""Bytes that should not live in workflow history: large contents, and streamed tokens.
+"""Bytes that should not live in workflow history: large contents (and partial texts).
 
 An :class:`AgentStore` keeps them in two tables of a Stalwart store database, through the same
 store layer the engine uses, so it works wherever the engine does. On SQLite it is by
@@ -16,10 +16,10 @@ the engine's writes (``AgentStore.beside("sqlite:///data/stalwart.db")`` opens
     sent to a model again: only delete content of closed workflows.
 
 ``agent_stream``
-    The latest partial text of each streaming model call (one row per call, overwritten as
-    tokens arrive, throttled), so a client can watch a model think. Rows of finished calls
-    stay until :meth:`purge`/:meth:`delete_workflow`; they are a view, not a record: the
-    authoritative answer is the activity result in history.
+    Partial texts overwritten as they grow (``write_stream``/``watch``). The agent layer's
+    model calls no longer write here: they publish their deltas to the workflow's stream
+    (``client.workflow_stream(id)``, topic ``tokens``), which readers can resume from an
+    offset. The table stays for code that writes to it.
 
 Any process that can open the database can read and write it; writes are short transactions.
 """

@@ -85,4 +85,49 @@
       event.preventDefault();
     }
   });
+  // Workflow page: the run's stream, live, over Server-Sent Events (the browser resumes
+  // from the last offset it got, through Last-Event-ID, when the connection drops).
+  var streamCard = document.getElementById("stream");
+  if (streamCard && window.EventSource) {
+    var list = document.getElementById("stream-items");
+    var state = document.getElementById("stream-state");
+    var source = new EventSource(streamCard.dataset.streamUrl, { withCredentials: true });
+    var show = function (value) {
+      return typeof value === "string" ? value : JSON.stringify(value);
+    };
+    source.addEventListener("open", function () { state.textContent = "live"; });
+    source.addEventListener("error", function () {
+      if (source.readyState !== EventSource.CLOSED) { state.textContent = "reconnecting…"; }
+    });
+    source.addEventListener("item", function (event) {
+      var item = JSON.parse(event.data);
+      var li = document.createElement("li");
+      li.dataset.offset = item.offset;
+      li.dataset.attempt = item.attempt === null ? "" : item.attempt;
+      li.dataset.activity = item.activity_id || "";
+      if (item.failed) { li.className = "void"; }
+      var topic = document.createElement("span");
+      topic.className = "topic";
+      topic.textContent = item.topic;
+      var data = document.createElement("span");
+      data.className = "data";
+      data.textContent = show(item.data);
+      li.appendChild(topic);
+      li.appendChild(data);
+      list.appendChild(li);
+      var empty = document.getElementById("stream-empty");
+      if (empty) { empty.hidden = true; }
+    });
+    source.addEventListener("attempt_failed", function (event) {
+      var marker = JSON.parse(event.data);
+      list.querySelectorAll("li").forEach(function (li) {
+        if (li.dataset.activity === (marker.activity_id || "") &&
+            li.dataset.attempt === String(marker.attempt)) { li.className = "void"; }
+      });
+    });
+    source.addEventListener("end", function () {
+      source.close();
+      state.textContent = "ended";
+    });
+  }
 })();

@@ -15,6 +15,7 @@ from ..._model.events import EventType
 from .. import base
 from ..base import ActivityTaskClaim, CompletionResult, ExecutionStatus, WorkflowTaskCompletion
 from ..tx import Tx, dumps
+from . import streams
 from .executions import (
     CHAINED_TASK_LEASE_SECONDS,
     append_event,
@@ -77,6 +78,8 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
         tx.run("UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND update_id = ?",
                (dumps(update_failure), run_id, update_id))
         tx.wake("update", update_id)
+    if completion.stream_items:
+        streams.publish(tx, run_id, list(completion.stream_items), now)
     if (not completion.inbox_max_id and not completion.decisions
         and not completion.accepted_updates and next_event_id > 2):
         # Nothing happened (say, an update its validator rejected): leave no trace in history.

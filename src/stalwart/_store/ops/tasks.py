@@ -16,6 +16,7 @@ from ..base import (
     refill_tokens,
 )
 from ..tx import Pending, Tx, dumps, loads
+from . import streams
 from .completion import complete_workflow_task
 from .executions import (
     ACTIVITY_COLUMNS,
@@ -287,6 +288,7 @@ def fail_activity_task(tx: Tx, run_id: str, seq: int,
     row = leased_activity(tx, run_id, seq, attempt, worker_id)
     if row is None:
         return False
+    streams.mark_attempt_failed(tx, run_id, seq, attempt, now)
     if retry_at is not None:
         options = loads(row[4])
         tx.run(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import queue
 import sqlite3
 import threading
@@ -60,8 +61,28 @@ def parse_url(url: str) -> SqliteOptions:
     return SqliteOptions(path=path, synchronous=synchronous)
 
 
+# Files this process has already checked (by real path). Closing any file descriptor of a
+# database file drops every POSIX lock the process holds on it, the locks of open SQLite
+# connections included (SQLite's "posix advisory locks" caveat): a second store opened on a
+# file this process already uses must not open the file itself again, or the first store's
+# readers lose their locks and can be left reading an old snapshot while other processes
+# checkpoint the WAL under them.
+_CHECKED: set[str] = set()
+_CHECKED_LOCK = threading.Lock()
+
+
 def check_file(path: str) -> None:
     """Refuse a file that is not SQLite, before SQLite gets a chance to misread it."""
+    real = os.path.realpath(path)
+    with _CHECKED_LOCK:
+        if real in _CHECKED:
+            return
+        _check_file(path)
+        # A file that does not exist yet is created by SQLite, as a SQLite file.
+        _CHECKED.add(real)
+
+
+def _check_file(path: str) -> None:
     file = Path(path)
     if file.is_dir():
         raise StoreError(f"store file {path!r} is a directory; give a file path such as "

@@ -45,7 +45,7 @@ from ...agents.cost import observe_call
 from ...agents.llm import estimate_cost, retry_after
 from ...exceptions import ApplicationError
 from .._heartbeat import heartbeating
-from ._streaming import StreamPublisher, StreamStoreSource
+from ._streaming import DEFAULT_TOPIC, StreamPublisher, StreamStoreSource
 
 __all__ = ["MODEL_ACTIVITY", "STREAMING_MODEL_ACTIVITY", "ModelActivity", "raise_for_status",
            "request_json", "response_from_json", "response_json"]
@@ -209,7 +209,7 @@ class ModelActivity:
     Args:
         model_provider: Resolves model names; default ``OpenAIProvider`` with the SDK's own
             retries off (the activity's retry policy is the only one).
-        stream_store: Where streamed events go (see ``_streaming``).
+        stream_store: Ignored (streamed events go to the workflow's stream).
     """
 
     def __init__(self, model_provider: ModelProvider | None = None,
@@ -266,23 +266,12 @@ class ModelActivity:
                                               ) -> dict[str, Any]:
         """One streamed model call: every event is published for readers outside the
         workflow (never recorded); the final response is returned, as by the plain call."""
-        if self._streams is None:
-            raise ApplicationError("streaming needs a stream store: OpenAIAgentsPlugin was "
-                                   "not applied to this worker", type="StreamStoreMissing",
-                                   non_retryable=True)
         model = self._model_provider().get_model(request.get("model_name"))
         arguments = self._call_arguments(request)
         info = activity.info()
         interval = float(request.get("streaming_batch_interval", 0.1))
-        try:
-            stream_store = self._streams.get()
-        except ValueError as error:
-            raise ApplicationError(str(error), type="StreamStoreMissing",
-                                   non_retryable=True) from None
-        publisher = StreamPublisher(stream_store, info.workflow_id,
-                                    topic=request.get("streaming_topic") or "model",
-                                    call=info.activity_id, run_id=info.workflow_run_id,
-                                    attempt=info.attempt, interval=interval)
+        publisher = StreamPublisher(topic=request.get("streaming_topic") or DEFAULT_TOPIC,
+                                    call=info.activity_id, interval=interval)
 
         async def stream() -> dict[str, Any]:
             completed: Any = None

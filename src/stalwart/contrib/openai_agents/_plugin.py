@@ -92,10 +92,9 @@ class OpenAIAgentsPlugin(SimplePlugin):
             a factory takes no parameter or one (the workflow's ``factory_argument``).
         mcp_connection_idle_timeout: How long an idle reusable MCP connection stays open;
             ``None``: until the worker stops; zero: never reused.
-        stream_store: Stalwart addition: where ``Runner.run_streamed`` writes its events
-            for readers; default: the agent store of the worker's store
-            (``AgentStore.beside(url)``: a file beside a SQLite store, the same PostgreSQL
-            schema).
+        stream_store: Accepted for compatibility and ignored: ``Runner.run_streamed``
+            publishes its events to the workflow's stream in the worker's store (see
+            ``stream_events``).
     """
 
     def __init__(
