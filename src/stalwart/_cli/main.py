@@ -24,6 +24,7 @@ from .._model import limits
 from .._model.temporal_history import to_temporal
 from .._store.base import ExecutionStatus
 from ..client import Client, WorkflowExecutionDescription, WorkflowHistory
+from . import steering as _steering
 from .db import db as db_group
 from .server import server as server_group
 
@@ -479,6 +480,8 @@ def _report_replays(ctx: click.Context, results: list[dict[str, Any]]) -> None:
 
 cli.add_command(server_group)
 cli.add_command(db_group)
+# ``workflow reset|fork`` and the ``activity`` group.
+_steering.register(sys.modules[__name__])
 
 
 def main() -> None:
