@@ -98,7 +98,7 @@ async def reset_or_fork(handle: WorkflowHandle[Any], *, fork_workflow_id: str | 
         client._clock.now())
     new_id = fork_workflow_id or handle.id
     return client.get_workflow_handle(new_id, run_id=new_run_id,
-                                      first_execution_run_id=None)
+                                      result_type=handle._result_type)
 
 
 def _seconds(field: str, value: timedelta | None) -> float | None:
