@@ -49,6 +49,9 @@ async def test_cli_resets_and_forks_a_workflow(db_url: str, client: Client,
             return EXECUTED[f"{token}:c"] == 2
         await eventually(redone, timeout=30, what="the fork to redo the steps")
         assert (await fork.describe()).status == WorkflowExecutionStatus.RUNNING
+        described = json.loads(await run_cli(db_url, "-o", "json", "workflow", "describe",
+                                             "-w", "wf-2"))
+        assert described["reset_from_workflow_id"] == "wf"
     assert EXECUTED[f"{token}:c"] == 2  # the reset reused c; the fork ran it again
     out = await run_cli(db_url, "workflow", "reset", "-w", "wf", "--event-id", "1",
                         "--reason", "r", expect=1)

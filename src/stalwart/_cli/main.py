@@ -212,6 +212,9 @@ def _description_dict(d: WorkflowExecutionDescription) -> dict[str, Any]:
             "start_time": _ts(d.start_time), "close_time": _ts(d.close_time),
             "history_length": d.history_length, "pending_events": d.pending_events,
             "continued_as_new_run_id": d.continued_as_new_run_id,
+            **{k: v for k, v in (("reset_from_run_id", d.base_run_id),
+                                 ("reset_from_workflow_id", d.base_workflow_id),
+                                 ("reset_to_run_id", d.reset_run_id)) if v},
             "pending_activities": d.pending_activities}
 
 
