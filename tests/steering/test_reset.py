@@ -199,3 +199,76 @@ async def test_bad_reset_points_are_refused_clearly(client: Client, task_queue: 
         await handle.reset(reset_type="FirstWorkflowTask", reapply_exclude=["Timers"])
     with pytest.raises(ValueError, match="own id"):
         await handle.fork("wf", reset_type="FirstWorkflowTask")
+
+
+GATES: dict[str, asyncio.Event] = {}
+
+
+@activity.defn
+async def gated(token: str) -> str:
+    """Completes only once the test opens its gate."""
+    EXECUTED[f"{token}:gated"] += 1
+    await GATES[token].wait()
+    return "GATED"
+
+
+@workflow.defn
+class Parallel:
+    """Two activities at once; the reset point falls between their completions."""
+
+    def __init__(self) -> None:
+        self.budget = 0
+
+    @workflow.run
+    async def run(self, token: str) -> list[str]:
+        fast = workflow.start_activity(step, args=[token, "fast"],
+                                       start_to_close_timeout=ACTIVITY_TIMEOUT)
+        slow = workflow.start_activity(gated, token, start_to_close_timeout=ACTIVITY_TIMEOUT)
+        first = await fast
+        await workflow.wait_condition(lambda: self.budget > 0)
+        return [first, await slow, str(self.budget)]
+
+    @workflow.update
+    def set_budget(self, budget: int) -> int:
+        self.budget = budget
+        return budget
+
+
+async def test_reset_restores_pending_activities_and_reapplies_updates(
+        client: Client, task_queue: str) -> None:
+    token = uuid.uuid4().hex
+    GATES[token] = asyncio.Event()
+    async with Worker(client, task_queue=task_queue, workflows=[Parallel],
+                      activities=[step, gated]):
+        handle = await client.start_workflow(Parallel.run, token, id="wf",
+                                             task_queue=task_queue)
+        await wait_for_event(handle, "ActivityTaskCompleted", count=1)
+        await wait_for_event(handle, "WorkflowTaskCompleted", count=2)
+        events = (await handle.fetch_history()).events
+        # The task after "fast" completed, while "gated" still runs: the reset point.
+        done = next(e.event_id for e in events if e.event_type == "ActivityTaskCompleted")
+        point = next(e.event_id for e in events
+                     if e.event_type == "WorkflowTaskCompleted" and e.event_id > done)
+        GATES[token].set()
+        assert await handle.execute_update(Parallel.set_budget, 7) == 7
+        assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT) == ["FAST", "GATED",
+                                                                             "7"]
+        new = await handle.reset(event_id=point, reason="gated again")
+        # "gated" was pending at the point: it runs again; "fast" is reused; the update after
+        # the point is reapplied.
+        assert await asyncio.wait_for(new.result(), RESULT_TIMEOUT) == ["FAST", "GATED", "7"]
+        assert EXECUTED[f"{token}:fast"] == 1 and EXECUTED[f"{token}:gated"] == 2
+        new_types = [e.event_type for e in (await new.fetch_history()).events]
+        assert "WorkflowExecutionUpdateAccepted" in new_types
+
+        newer = await new.reset(event_id=point, reason="no update",
+                                reapply_exclude=["Update"])
+
+        async def gated_thrice() -> bool:
+            return EXECUTED[f"{token}:gated"] == 3
+        await eventually(gated_thrice, timeout=RESULT_TIMEOUT, what="gated to run again")
+        # Without the update the run waits for a budget.
+        assert (await newer.describe()).status == WorkflowExecutionStatus.RUNNING
+        assert await newer.execute_update(Parallel.set_budget, 9) == 9
+        assert await asyncio.wait_for(newer.result(), RESULT_TIMEOUT) == ["FAST", "GATED", "9"]
+    assert EXECUTED[f"{token}:fast"] == 1
