@@ -99,7 +99,8 @@ def reset_workflow(tx: Tx, request: ResetRequest, now: float) -> str:
         "search_attributes, memo, priority, base_run_id) "
         "VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
         (new_run, workflow_id, workflow_type, task_queue, now,
-         new_run if fork is not None else first_run_id, continued_run_id,
+         new_run if fork is not None else first_run_id,
+         None if fork is not None else continued_run_id,
          request.point + 1, deadline,
          None if fork is not None else parent_wf, None if fork is not None else parent_run,
          None if fork is not None else parent_seq,
@@ -109,7 +110,9 @@ def reset_workflow(tx: Tx, request: ResetRequest, now: float) -> str:
     started = dict(prefix[0].attributes)
     started["original_run_id"] = started.get("original_run_id") or request.base_run_id
     if fork is not None:
-        started.update(workflow_id=fork, first_run_id=new_run, parent=None)
+        # A fork begins a chain of its own: no parent, no run it continued.
+        started.update(workflow_id=fork, first_run_id=new_run, parent=None,
+                       continued_run_id=None)
     append_event(tx, new_run, 1, EventType.WORKFLOW_EXECUTION_STARTED, prefix[0].timestamp,
                  started)
     tx.run("INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
