@@ -153,6 +153,11 @@ class WorkflowExecutionDescription(WorkflowExecution):
 
     pending_activities: list[dict[str, Any]] = field(default_factory=list)
     pending_events: int = 0
+    # Stalwart's reset and fork links: the run this one was reset or forked from (and that
+    # run's workflow id), and the run that a reset of this one made.
+    base_workflow_id: str | None = None
+    base_run_id: str | None = None
+    reset_run_id: str | None = None
 
 
 @dataclass

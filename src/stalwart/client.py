@@ -53,6 +53,7 @@ from ._client_messages import (
     handler_name,
     handler_result_type,
 )
+from ._client_steering import WorkflowSteering as _WorkflowSteering
 from ._client_streams import WorkflowStreamClient
 from ._client_update_with_start import (
     WithStartWorkflowOperation,
@@ -570,7 +571,7 @@ class Client:
             page_size=page_size, next_page_token=None, query=query))
 
 
-class WorkflowHandle(Generic[ReturnType]):
+class WorkflowHandle(_WorkflowSteering, Generic[ReturnType]):
     """Steers and observes one workflow. Get one from the client; do not construct it."""
 
     def __init__(self, client: Client, id: str, *, run_id: str | None,
@@ -678,6 +679,8 @@ class WorkflowHandle(Generic[ReturnType]):
         history = await store.get_history(row.run_id) + [e.as_history_event() for e in inbox]
         description.history_length = len(to_temporal(history, run_id=row.run_id))
         description.execution_time += first_task_backoff(history)
+        (description.base_workflow_id, description.base_run_id,
+         description.reset_run_id) = await store.reset_links(row.run_id)
         return description
 
     async def fetch_history(

@@ -135,3 +135,47 @@ async def test_query_missing_workflow_names_it(client: Client) -> None:
     with pytest.raises(WorkflowNotFoundError, match="ghost"):
         await client.get_workflow_handle("ghost").query("total",
                                                          rpc_timeout=timedelta(seconds=1))
+
+
+@workflow.defn
+class Waiter:
+    """Waits in two places at once: the run on a condition, a child task on a timer."""
+
+    def __init__(self) -> None:
+        self.go = False
+
+    @workflow.run
+    async def run(self) -> str:
+        napper = asyncio.create_task(self.nap())
+        await workflow.wait_condition(lambda: self.go)
+        napper.cancel()
+        return "done"
+
+    async def nap(self) -> None:
+        await asyncio.sleep(3600)
+
+    @workflow.signal
+    def release(self) -> None:
+        self.go = True
+
+
+async def test_stack_trace_lists_where_each_coroutine_waits(client: Client,
+                                                            task_queue: str) -> None:
+    async with Worker(client, task_queue=task_queue, workflows=[Waiter]):
+        handle = await client.start_workflow(Waiter.run, id="wf-stack", task_queue=task_queue)
+        trace = await handle.query("__stack_trace")
+        assert isinstance(trace, str)
+        blocks = trace.split("\n\nStack for ")
+        assert len(blocks) == 2, trace
+        assert blocks[0].startswith("Stack for <Task") and "most recent call last" in trace
+        assert "in run" in blocks[0] and "wait_condition" in blocks[0]
+        assert "in nap" in blocks[1] and "asyncio.sleep(3600)" in blocks[1]
+        enhanced = await handle.query("__enhanced_stack_trace")
+        assert enhanced["sdk"]["name"] == "stalwart"
+        functions = [[loc["functionName"] for loc in stack["locations"]]
+                     for stack in enhanced["stacks"]]
+        assert "run" in functions[0] and "nap" in functions[1]
+        this_file = enhanced["stacks"][1]["locations"][0]["filePath"]
+        assert "async def nap" in enhanced["sources"][this_file]["content"]
+        await handle.signal(Waiter.release)
+        assert await asyncio.wait_for(handle.result(), 15) == "done"

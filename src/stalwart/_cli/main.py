@@ -24,6 +24,7 @@ from .._model import limits
 from .._model.temporal_history import to_temporal
 from .._store.base import ExecutionStatus
 from ..client import Client, WorkflowExecutionDescription, WorkflowHistory
+from . import steering as _steering
 from .db import db as db_group
 from .inbox import inbox as inbox_group
 from .server import server as server_group
@@ -212,6 +213,9 @@ def _description_dict(d: WorkflowExecutionDescription) -> dict[str, Any]:
             "start_time": _ts(d.start_time), "close_time": _ts(d.close_time),
             "history_length": d.history_length, "pending_events": d.pending_events,
             "continued_as_new_run_id": d.continued_as_new_run_id,
+            **{k: v for k, v in (("reset_from_run_id", d.base_run_id),
+                                 ("reset_from_workflow_id", d.base_workflow_id),
+                                 ("reset_to_run_id", d.reset_run_id)) if v},
             "pending_activities": d.pending_activities}
 
 
@@ -481,6 +485,8 @@ def _report_replays(ctx: click.Context, results: list[dict[str, Any]]) -> None:
 cli.add_command(server_group)
 cli.add_command(db_group)
 cli.add_command(inbox_group)
+# ``workflow reset|fork`` and the ``activity`` group.
+_steering.register(sys.modules[__name__])
 
 
 def main() -> None:

@@ -221,6 +221,8 @@ def failure_out(failure: dict[str, Any] | None) -> dict[str, Any] | None:
             {"details": payloads_out(info["details"])} if info.get("details") else {})
     if failure.get("terminated_failure_info") is not None:
         out["terminatedFailureInfo"] = {}
+    if failure.get("reset_workflow_failure_info") is not None:
+        out["resetWorkflowFailureInfo"] = {}
     info = failure.get("server_failure_info")
     if info is not None:
         out["serverFailureInfo"] = {"nonRetryable": True} if info.get("non_retryable") else {}
@@ -286,6 +288,8 @@ def failure_in(value: Any, where: str) -> dict[str, Any]:
             "details": payloads_in(info.get("details"), f"{where}.canceledFailureInfo.details")}
     elif "terminatedFailureInfo" in value:
         failure["terminated_failure_info"] = {}
+    elif "resetWorkflowFailureInfo" in value:
+        failure["reset_workflow_failure_info"] = {}
     elif "serverFailureInfo" in value:
         failure["server_failure_info"] = {
             "non_retryable": bool((value["serverFailureInfo"] or {}).get("nonRetryable"))}

@@ -15,7 +15,7 @@ from .. import exceptions as exc
 from .._model.events import Command, EventType, HistoryEvent
 from ..common import RawValue
 from ..converter import _payload_from_json, _payload_to_json, headers_from_json
-from . import guard
+from . import guard, stack_trace
 from .definitions import SignalDefinition, UpdateDefinition
 from .interceptors import HandleSignalInput, HandleUpdateInput
 
@@ -286,6 +286,8 @@ def apply_update_accepted(instance: WorkflowInstance, event: HistoryEvent) -> No
 
 def run_query(instance: WorkflowInstance, name: str, payloads_json: list[dict[str, Any]]) -> Any:
     """Answer a query from the current state; the handler may not issue commands."""
+    if name in stack_trace.BUILT_IN:
+        return stack_trace.answer(instance, name)
     definition = instance.query_handlers.get(name) or instance.query_handlers.get(None)
     if definition is None:
         known = ", ".join(sorted(n for n in instance.query_handlers if n)) or "none"

@@ -79,6 +79,10 @@ def map_error(error: BaseException) -> ApiError | None:
         return ApiError(422, "query_failed", str(error))
     if isinstance(error, exc.StoreError):
         return _store_error(error)
+    if isinstance(error, exc.RPCError):
+        status = {exc.RPCStatusCode.NOT_FOUND: 404,
+                  exc.RPCStatusCode.DEADLINE_EXCEEDED: 504}.get(error.status, 422)
+        return ApiError(status, "rpc_error", str(error))
     if isinstance(error, ValueError | TypeError):
         return ApiError(422, "validation_error", str(error))
     return None

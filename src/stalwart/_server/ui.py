@@ -25,7 +25,7 @@ from .._model import limits
 from .._model.events import HistoryEvent
 from .._model.temporal_history import to_temporal
 from .._store.base import ExecutionRow, ExecutionStatus
-from . import run_extras
+from . import run_extras, ui_steering
 from .backend import Backend, map_error, pending_activity_json
 from .paths import any_character_route, segment_id
 from .payloads import clip_payloads, decode_payloads, first_clipped, iso, pretty, short, when
@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 # What a finished action reports on the workflow page: a fixed code in the address, never text
 # from the request (which would let a link put any words on the page).
 NOTICES = {"signal_sent": "Signal sent.", "cancel_requested": "Cancellation requested.",
-           "terminated": "Workflow terminated."}
+           "terminated": "Workflow terminated.", **ui_steering.NOTICES}
 
 PAGE_EVENTS = 200
 PAGE_RUNS = 50
@@ -248,6 +248,8 @@ async def workflow_page(request: Request) -> Response:
     if action == "stream":
         return await sse_response(request, _backend(request).client.store, workflow_id,
                                   _run_id(request.query_params.get("run_id")))
+    if action == "stack":
+        return await _stack_page(request, workflow_id)
     if action is not None:
         raise ApiError(404, "not_found", "no such page")
     run_id = _run_id(request.query_params.get("run_id"))
@@ -270,6 +272,7 @@ async def workflow_page(request: Request) -> Response:
     inbox = await store.get_inbox(row.run_id) if row.status == ExecutionStatus.RUNNING else []
     children = await backend.reads.children(row.run_id)
     runs = await backend.reads.runs_of(row.workflow_id)
+    links = await store.reset_links(row.run_id)
     notice = NOTICES.get(request.query_params.get("notice") or "")
     target = await store.resolve_stream(row.workflow_id, row.run_id)
     has_stream = target is not None and await store.stream_head(target.chain_id) > 0
@@ -295,7 +298,23 @@ async def workflow_page(request: Request) -> Response:
         children=children, runs=runs, running=row.status == ExecutionStatus.RUNNING,
         has_stream=has_stream,
         duration=format_duration((row.close_time or time.time()) - row.start_time),
-        notice=notice, self_href=workflow_href(row.workflow_id, run_id))
+        notice=notice, links=links, self_href=workflow_href(row.workflow_id, run_id))
+
+
+async def _stack_page(request: Request, workflow_id: str) -> Response:
+    """Where is it waiting? The run's ``__stack_trace``, as a worker answers it."""
+    run_id = _run_id(request.query_params.get("run_id"))
+    backend = _backend(request)
+    row = await backend.execution(workflow_id, run_id)
+    try:
+        trace, problem = await ui_steering.stack_trace(backend, workflow_id, row.run_id), None
+    except Exception as error:
+        mapped = map_error(error)
+        if mapped is None:
+            raise
+        trace, problem = None, mapped.message
+    return render(request, "stack.html", row=row, trace=trace, problem=problem,
+                  self_href=workflow_href(row.workflow_id, run_id))
 
 
 async def _payload(request: Request, workflow_id: str) -> Response:
@@ -348,6 +367,16 @@ async def workflow_action(request: Request) -> Response:
         return _error_page(request, error)
     back = workflow_href(workflow_id, run_id)
     backend = _backend(request)
+    if action in ui_steering.ACTIONS:
+        try:
+            target_id, target_run, notice = await ui_steering.steer(
+                backend, workflow_id, run_id, action, form)
+        except Exception as error:
+            return _action_error(request, error, back)
+        target = workflow_href(target_id, target_run)
+        sep = "&" if "?" in target else "?"
+        return RedirectResponse(f"{target}{sep}{urlencode({'notice': notice})}",
+                                status_code=303)
     try:
         handle = backend.client.get_workflow_handle(workflow_id, run_id=run_id)
         await backend.open_execution(workflow_id, run_id)
@@ -369,13 +398,17 @@ async def workflow_action(request: Request) -> Response:
         else:
             raise ApiError(404, "not_found", f"no action {action!r}")
     except Exception as error:
-        mapped = map_error(error)
-        if mapped is None:
-            logger.exception("unexpected error in %s %s", request.method, request.url.path)
-            mapped = ApiError(500, "internal", f"internal error: {type(error).__name__}")
-        return _error_page(request, mapped, back=back)
+        return _action_error(request, error, back)
     sep = "&" if "?" in back else "?"
     return RedirectResponse(f"{back}{sep}{urlencode({'notice': notice})}", status_code=303)
+
+
+def _action_error(request: Request, error: Exception, back: str) -> Response:
+    mapped = map_error(error)
+    if mapped is None:
+        logger.exception("unexpected error in %s %s", request.method, request.url.path)
+        mapped = ApiError(500, "internal", f"internal error: {type(error).__name__}")
+    return _error_page(request, mapped, back=back)
 
 
 def _run_id(value: str | None) -> str | None:

@@ -34,7 +34,17 @@ from .base import (
     WorkflowTaskClaim,
     WorkflowTaskCompletion,
 )
-from .ops import executions, messages, schedules, streams, sweeper, tasks, visibility
+from .ops import (
+    activity_steering,
+    executions,
+    messages,
+    reset,
+    schedules,
+    streams,
+    sweeper,
+    tasks,
+    visibility,
+)
 from .ops.completion import complete_workflow_task
 from .tx import Dialect, Tx
 from .wakeup import Notifier, Subscription
@@ -140,6 +150,19 @@ class DatabaseStore:
                                  now: float) -> str:
         return await self._write(executions.terminate, workflow_id, run_id, reason, details,
                                  identity, now)
+
+    async def reset_workflow(self, request: reset.ResetRequest, now: float) -> str:
+        return await self._write(reset.reset_workflow, request, now)
+
+    async def reset_links(self, run_id: str) -> tuple[str | None, str | None, str | None]:
+        return await self._read(reset.reset_links, run_id)
+
+    async def steer_activities(self, workflow_id: str, run_id: str | None,
+                               activity_id: str | None, activity_type: str | None,
+                               action: str, params: dict[str, Any],
+                               now: float) -> list[dict[str, Any]]:
+        return await self._write(activity_steering.steer_activities, workflow_id, run_id,
+                                 activity_id, activity_type, action, params, now)
 
     async def get_execution(self, workflow_id: str | None,
                             run_id: str | None) -> ExecutionRow | None:

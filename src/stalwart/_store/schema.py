@@ -73,11 +73,35 @@ def migrate(tx: Tx, tables: set[str], where: str, foreign: str | None,
     if "stalwart_meta" not in tables:
         tx.run("CREATE TABLE stalwart_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         tx.run("INSERT INTO stalwart_meta VALUES ('application', ?)", (APPLICATION_MARKER,))
-    for number, name in migrations():
-        if number > version:
-            for statement in script(tx, name):
-                tx.run(statement)
-            set_version(tx, number)
+    applied = applied_migrations(tx, version)
+    # Every script not applied yet runs, in number order, even one numbered below the stored
+    # version: scripts written on separate lines of work can arrive out of order.
+    missing = [(number, name) for number, name in migrations() if number not in applied]
+    for number, name in missing:
+        for statement in script(tx, name):
+            tx.run(statement)
+        applied.add(number)
+    if missing or version != max(applied, default=0):
+        set_applied(tx, applied)
+        set_version(tx, max(applied))
+
+
+_APPLIED_KEY = "applied_migrations"
+
+
+def applied_migrations(tx: Tx, version: int) -> set[int]:
+    """The numbers of the scripts this database has run. A database from before the list was
+    kept ran every script up to its version."""
+    row = tx.one("SELECT value FROM stalwart_meta WHERE key = ?", (_APPLIED_KEY,))
+    if row is None:
+        return set(range(1, version + 1))
+    return {int(part) for part in str(row[0]).split(",") if part}
+
+
+def set_applied(tx: Tx, applied: set[int]) -> None:
+    tx.run("INSERT INTO stalwart_meta VALUES (?, ?) "
+           "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+           (_APPLIED_KEY, ",".join(str(n) for n in sorted(applied))))
 
 
 def set_version(tx: Tx, number: int) -> None:

@@ -3,6 +3,7 @@ keys and indexes (types compared by kind: the two databases spell them different
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 from importlib import resources
@@ -100,9 +101,45 @@ async def test_both_databases_migrate_to_the_same_schema(tmp_path: Path) -> None
     assert postgres[2] == sqlite[2]  # on the same columns, unique and partial alike
 
 
-def test_migrations_are_numbered_one_after_another() -> None:
+def test_migrations_are_numbered_uniquely() -> None:
     numbers = [number for number, _ in migrations()]
-    assert numbers == list(range(1, SCHEMA_VERSION + 1))
+    assert numbers == sorted(set(numbers)) and numbers[0] == 1
+    assert numbers[-1] == SCHEMA_VERSION
+
+
+def test_a_migration_numbered_below_the_stored_version_still_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines of work add scripts in parallel: a database that ran every script but the
+    second-to-last gets that one when it arrives, and runs nothing twice."""
+    from stalwart._store import schema
+
+    real = migrations()
+    numbers = [n for n, _ in real]
+    late = numbers[-2]
+    held_back = [(n, name) for n, name in real if n != late]
+    monkeypatch.setattr(schema, "migrations", lambda: held_back)
+    url = f"sqlite:///{tmp_path / 'gap.db'}"
+
+    async def open_and_close() -> None:
+        store = await open_store(url)
+        await store.close()
+
+    asyncio.run(open_and_close())
+    conn = sqlite3.connect(tmp_path / "gap.db")
+    applied = conn.execute("SELECT value FROM stalwart_meta WHERE key = "
+                           "'applied_migrations'").fetchone()[0]
+    assert [int(n) for n in applied.split(",")] == [n for n, _ in held_back]
+    conn.close()
+    monkeypatch.setattr(schema, "migrations", lambda: real)
+    asyncio.run(open_and_close())
+    conn = sqlite3.connect(tmp_path / "gap.db")
+    applied = conn.execute("SELECT value FROM stalwart_meta WHERE key = "
+                           "'applied_migrations'").fetchone()[0]
+    version = conn.execute("SELECT value FROM stalwart_meta WHERE key = "
+                           "'schema_version'").fetchone()[0]
+    conn.close()
+    assert [int(n) for n in applied.split(",")] == numbers
+    assert int(version) == numbers[-1]
 
 
 @pytest.mark.parametrize("script, expected", [

@@ -192,8 +192,11 @@ class _Compactor:
         elif etype in (EventType.WORKFLOW_TASK_FAILED, WORKFLOW_TASK_TIMED_OUT):
             self.ref("scheduledEventId", WORKFLOW_TASK_SCHEDULED)
             failure = a.get("failure")
+            reset = a.get("cause") == "WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW"
             self.add(EventType.WORKFLOW_TASK_FAILED, {
-                "failure": pj.failure_in(failure, self.where("failure")) if failure else None})
+                "failure": pj.failure_in(failure, self.where("failure")) if failure else None,
+                **({"cause": "RESET_WORKFLOW", "base_run_id": a.get("baseRunId"),
+                    "new_run_id": a.get("newRunId")} if reset else {})})
         elif etype == EventType.WORKFLOW_EXECUTION_STARTED:
             self.started(a)
         elif etype == EventType.ACTIVITY_TASK_SCHEDULED:

@@ -108,11 +108,15 @@ class _Expander:
         started = self.emit(WORKFLOW_TASK_STARTED, workflow_time, {
             "scheduledEventId": str(scheduled), "identity": attrs.get("identity")})
         if failed:
+            reset = attrs.get("cause") == "RESET_WORKFLOW"
             self.emit(EventType.WORKFLOW_TASK_FAILED, event.timestamp, {
                 "scheduledEventId": str(scheduled), "startedEventId": str(started),
-                "cause": "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE",
+                "cause": "WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW" if reset
+                else "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE",
                 "failure": pj.failure_out(attrs.get("failure")),
-                "identity": attrs.get("identity")})
+                "identity": attrs.get("identity"),
+                # A reset names the run it was made from and the run it made.
+                "baseRunId": attrs.get("base_run_id"), "newRunId": attrs.get("new_run_id")})
             self.pending = local + accepted
             return
         self.wft_scheduled = scheduled
@@ -214,7 +218,8 @@ class _Expander:
             "workflowExecutionTimeout": pj.duration_out(attrs.get("execution_timeout")),
             "workflowTaskTimeout": DEFAULT_TASK_TIMEOUT,
             "continuedExecutionRunId": attrs.get("continued_run_id"),
-            "originalExecutionRunId": self.run_id,
+            # A run made by a reset keeps the run its chain of resets began with.
+            "originalExecutionRunId": attrs.get("original_run_id") or self.run_id,
             "identity": attrs.get("identity"),
             "firstExecutionRunId": attrs.get("first_run_id") or self.run_id,
             "attempt": attrs.get("attempt", 1),

@@ -418,14 +418,20 @@ def read_inbox(tx: Tx, run_id: str, after_id: int) -> list[InboxEvent]:
 def pending_activities(tx: Tx, run_id: str) -> list[dict[str, Any]]:
     rows = tx.all(
         "SELECT seq, activity_id, activity_type, attempt, scheduled_at, started_at, "
-        "heartbeat_at, last_failure, lease_owner, visible_at, cancel_requested "
+        "heartbeat_at, last_failure, lease_owner, visible_at, cancel_requested, paused, "
+        "paused_visible_at, pause_info, options, reset_requested "
         "FROM activity_tasks WHERE run_id = ? ORDER BY seq", (run_id,))
     return [{
         "seq": r[0], "activity_id": r[1], "activity_type": r[2], "attempt": r[3],
         "scheduled_at": r[4], "started_at": r[5], "last_heartbeat_at": r[6],
         "last_failure": loads(r[7]) if r[7] else None, "worker_id": r[8],
-        "next_attempt_at": r[9] if r[8] is None else None, "cancel_requested": bool(r[10]),
-        "state": "started" if r[8] is not None else "scheduled",
+        "next_attempt_at": (r[12] if r[11] else r[9]) if r[8] is None else None,
+        "cancel_requested": bool(r[10]), "paused": bool(r[11]),
+        "pause_info": loads(r[13]) if r[13] else None, "options": loads(r[14]),
+        "reset_requested": bool(r[15]),
+        # Temporal's PendingActivityState: a paused activity still running is PAUSE_REQUESTED.
+        "state": ("pause_requested" if r[11] else "started") if r[8] is not None
+        else ("paused" if r[11] else "scheduled"),
     } for r in rows]
 
 

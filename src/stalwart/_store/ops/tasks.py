@@ -17,6 +17,7 @@ from ..base import (
 )
 from ..tx import Pending, Tx, dumps, loads
 from . import streams
+from .activity_steering import HIDDEN_AT, paused_deadline
 from .completion import complete_workflow_task
 from .executions import (
     ACTIVITY_COLUMNS,
@@ -173,7 +174,8 @@ def leased_activity(tx: Tx, run_id: str, seq: int, attempt: int,
 
 def lock_activity(tx: Tx, run_id: str, seq: int) -> Pending:
     return tx.later("SELECT task_queue, lease_owner, attempt, started_at, options, "
-                    "scheduled_at FROM activity_tasks WHERE run_id = ? AND seq = ?"
+                    "scheduled_at, paused, reset_requested FROM activity_tasks "
+                    "WHERE run_id = ? AND seq = ?"
                     + tx.dialect.for_update, (run_id, seq))
 
 
@@ -291,17 +293,27 @@ def fail_activity_task(tx: Tx, run_id: str, seq: int,
     streams.mark_attempt_failed(tx, run_id, seq, attempt, now)
     if retry_at is not None:
         options = loads(row[4])
+        paused, reset = bool(row[6]), bool(row[7])
+        if reset:
+            # A reset asked while this attempt ran: the next attempt is the first, at once.
+            retry_at = now
+        # A paused activity's retry waits, hidden from claiming, until it is unpaused.
+        deadline = paused_deadline(options, row[5]) if paused else \
+            timeouts_deadline(options, row[5], retry_at, None, None)
         tx.run(
-            "UPDATE activity_tasks SET attempt = attempt + 1, lease_owner = NULL, "
-            "started_at = NULL, heartbeat_at = NULL, visible_at = ?, "
+            f"UPDATE activity_tasks SET attempt = {'1' if reset else 'attempt + 1'}, "
+            "lease_owner = NULL, started_at = NULL, heartbeat_at = NULL, visible_at = ?, "
             "attempt_scheduled_at = ?, last_failure = ?, "
             "heartbeat_details = COALESCE(?, heartbeat_details), deadline_at = ?, "
-            "cancel_requested = FALSE WHERE run_id = ? AND seq = ?",
-            (retry_at, retry_at, dumps(failure),
+            "cancel_requested = FALSE, reset_requested = FALSE, paused_visible_at = ? "
+            "WHERE run_id = ? AND seq = ?",
+            (HIDDEN_AT if paused else retry_at, retry_at, dumps(failure),
              dumps(heartbeat_details) if heartbeat_details is not None else None,
-             timeouts_deadline(options, row[5], retry_at, None, None), run_id, seq))
-        tx.wake("activity_task", row[0])
-        tx.due(retry_at)
+             deadline, retry_at if paused else None, run_id, seq))
+        if not paused:
+            tx.wake("activity_task", row[0])
+            tx.due(retry_at)
+        tx.due(deadline)
         return True
     tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?",
            (run_id, seq))
