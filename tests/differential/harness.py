@@ -44,33 +44,9 @@ SEARCH_ATTRIBUTES = {"CustomKeywordField": "Keyword", "CustomIntField": "Int",
 # with its reason. (A scenario's own ones go in its KNOWN_DIFFERENCES.) Empty: none is needed.
 GLOBAL_DIFFERENCES: dict[str, str] = {}
 
-# Scenarios written to compare observations only, before the harness compared event types and
-# replayed exports; their event comparison is not held yet, with the reason. Each entry is a
-# to-do (make the scenario deterministic, or fix the difference), not an intended difference.
-_RACES = ("inputs sent right after the start race with the first workflow task (Stalwart runs "
-          "it eagerly, inside the start), so where they land differs from run to run: the "
-          "scenario must wait for the workflow before sending them")
 # Scenarios whose runs the harness cannot follow yet, so nothing of theirs is recorded: it
 # finds runs through the client's start_workflow (and their children and continue-as-new runs).
 RUNS_NOT_FOLLOWED = {"update_with_start": "starts its workflow by update-with-start"}
-PENDING_EVENT_REVIEW: dict[str, dict[str, str]] = {
-    "cancel_terminate_follow_chain": {"events": _RACES},
-    "children_and_local_activities": {"events": _RACES},
-    "handle_follows_continue_as_new": {"events": _RACES},
-    "handler_arguments": {"events": _RACES},
-    "query_semantics": {"events": _RACES},
-    "signals_and_updates": {"events": _RACES},
-    "start_policies": {"events": _RACES},
-    "workflow_handle_outcomes": {"events": _RACES},
-    "update_handler_bug": {
-        "events": "intended (docs/migrating-from-temporal.md, buggy update handlers): Temporal "
-                  "fails the workflow task, Stalwart records the update as failed",
-        "replay": "the same difference: temporalio's replay of Stalwart's history runs into "
-                  "the handler's bug where Temporal's own history has a failed task"},
-    "workflow_failures_and_results": {
-        "replay": "temporalio's Replayer fails decoding arguments of Stalwart's export: not yet "
-                  "investigated"},
-}
 
 
 def scenario_names() -> list[str]:
@@ -199,8 +175,7 @@ def run_scenario(name: str, server: TemporalServer, *, record: bool = False) -> 
         replayed = _side(COMPAT_PYTHON, ["temporal-replay", name, str(exports), "{OUT}"]) \
             if exports.exists() else {}
     comparison = Comparison(name, temporal, stalwart, replayed)
-    compare(comparison, {**GLOBAL_DIFFERENCES, **PENDING_EVENT_REVIEW.get(name, {}),
-                         **known_differences(name)})
+    compare(comparison, {**GLOBAL_DIFFERENCES, **known_differences(name)})
     return comparison
 
 

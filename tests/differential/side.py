@@ -199,9 +199,14 @@ def _without_paths(value: Any) -> Any:
 
 async def _replay_exports(scenario: types.ModuleType, export_dir: Path) -> dict[str, Any]:
     from temporalio.client import WorkflowHistory
-    from temporalio.worker import Replayer
+    from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
-    replayer = Replayer(workflows=list(getattr(scenario, "WORKFLOWS", [])))
+    # Unsandboxed, as the scenario ran on Temporal's worker: temporalio's sandbox re-imports
+    # the scenario module with its restricted ``datetime``, and its converter then refuses
+    # a dataclass field hinted ``datetime`` (workflow_failures_and_results) when replaying
+    # Temporal's own recorded history just as when replaying Stalwart's.
+    replayer = Replayer(workflows=list(getattr(scenario, "WORKFLOWS", [])),
+                        workflow_runner=UnsandboxedWorkflowRunner())
     outcome: dict[str, Any] = {}
     for path in sorted(export_dir.glob("*.json")):
         try:
