@@ -5,24 +5,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from .. import exceptions as exc
+from .._model.events import HistoryEvent
+from .._model.temporal_history import to_temporal
 from .._store.base import ExecutionRow, ExecutionStatus
 from ..client import Client
 from ..common import RawValue
+from .lengths import TemporalLengths
 from .payloads import decode_payloads, iso
 from .readmodel import ReadModel, RunSummary
 from .validation import ApiError
 
 logger = logging.getLogger(__name__)
 
+Row = TypeVar("Row", RunSummary, ExecutionRow)
+
 
 @dataclass
 class Backend:
     client: Client
     reads: ReadModel
+    lengths: TemporalLengths = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lengths = TemporalLengths(self.client.store)
 
     async def execution(self, workflow_id: str, run_id: str | None) -> ExecutionRow:
         row = await self.client.store.get_execution(workflow_id, run_id)
@@ -30,6 +39,25 @@ class Backend:
             raise ApiError(404, "not_found", f"workflow {workflow_id!r}"
                            + (f" run {run_id!r}" if run_id else "") + " not found")
         return row
+
+    async def temporal_events(self, row: ExecutionRow) -> list[HistoryEvent]:
+        """The run's whole history in Temporal's event model, as ``fetch_history()`` gives
+        it (inputs no workflow task has taken yet included)."""
+        store = self.client.store
+        stored = await store.get_history(row.run_id)
+        if row.status == ExecutionStatus.RUNNING:
+            stored += [e.as_history_event() for e in await store.get_inbox(row.run_id)]
+        # Expanding a long history takes a while: not on the event loop.
+        return await asyncio.to_thread(
+            to_temporal, stored, run_id=row.run_id, namespace=self.client.namespace)
+
+    async def with_length(self, row: Row) -> Row:
+        """The row with Temporal's history length in place of the stored row count."""
+        length = await self.lengths.of(row.run_id, row.status, row.history_length)
+        return replace(row, history_length=length)
+
+    async def with_lengths(self, rows: list[Row]) -> list[Row]:
+        return [await self.with_length(row) for row in rows]
 
     async def open_execution(self, workflow_id: str, run_id: str | None) -> ExecutionRow:
         row = await self.execution(workflow_id, run_id)
