@@ -257,6 +257,9 @@ __all__ = [
 
 ReturnType = TypeVar("ReturnType")
 _HISTORY_POLL_SECONDS = 0.2
+# The reason Temporal's server records for a terminate request that gives none (it is also the
+# message of the TerminatedError that result() raises).
+_TERMINATE_REASON_DEFAULT = "terminated by user via frontend"
 
 
 LocalReturnType = TypeVar("LocalReturnType", covariant=True)
@@ -937,8 +940,9 @@ class _ClientRoot(OutboundInterceptor):
         client = self._client
         await self._check_chain(input.id, input.run_id, input.first_execution_run_id)
         details = await client._encode(input.args, "terminate details")
-        await client.store.terminate_workflow(input.id, input.run_id, input.reason or "",
-                                              details, client.identity, client._clock.now())
+        await client.store.terminate_workflow(
+            input.id, input.run_id, input.reason or _TERMINATE_REASON_DEFAULT, details,
+            client.identity, client._clock.now())
 
     async def describe_workflow(self, input: DescribeWorkflowInput
                                 ) -> WorkflowExecutionDescription:
