@@ -365,9 +365,15 @@ class WorkflowWorker:
                                started_attributes(request))
         try:
             commands = instance.activate([started], now=now, replaying=False)
-        except (exc.NondeterminismError, WorkflowTaskError):
+        except (exc.NondeterminismError, WorkflowTaskError) as error:
             instance.evict()
-            return None  # the ordinary path records the task failure
+            # Start the ordinary way, this worker holding the first task, and record this
+            # attempt's failure: Temporal's history shows the failed first task even when its
+            # retry succeeds (running it again here instead would hide a flaky failure).
+            result = await self.store.start_workflow(request, now)
+            if result.eager_task is not None:
+                await self._fail_task(result.eager_task, error, now)
+            return result
         completion, eager_limit = await self._completion(request.run_id, instance, commands,
                                                          now, 0)
         lock = self._lock(request.run_id)
