@@ -453,7 +453,10 @@ class Client:
             start_signal_args=list(start_signal_args), ret_type=result_type or hinted_result,
             cron_schedule=cron_schedule, priority=priority))
 
-    async def _start_workflow_impl(self, input: StartWorkflowInput) -> WorkflowHandle[Any]:
+    async def _start_workflow_impl(
+            self, input: StartWorkflowInput,
+            start_update: tuple[str, str, list[dict[str, Any]]] | None = None
+    ) -> WorkflowHandle[Any]:
         name, task_queue = input.workflow, input.task_queue
         timeout = input.execution_timeout
         run_id = str(uuid.uuid4())
@@ -473,6 +476,7 @@ class Client:
             header=headers_to_json(input.headers) or None,
         )
         request.priority = _priority_key(input.priority, f"start_workflow({name!r})")
+        request.start_update = start_update
         eager_worker = None
         if input.cron_schedule:
             now = self._clock.now()

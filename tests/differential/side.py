@@ -88,6 +88,20 @@ async def _run_side(side: str, scenario: types.ModuleType, target: str,
                     started.append((handle.id, handle.first_execution_run_id
                                     or handle.result_run_id or ""))
                     return handle
+
+                async def start_update_with_start_workflow(self, input: Any) -> Any:
+                    # The run is followed by its workflow id (the latest run), unless the
+                    # call was refused before anything started.
+                    workflow_id = input.start_workflow_input.id
+                    try:
+                        handle = await super().start_update_with_start_workflow(input)
+                    except (ValueError, TypeError):
+                        raise
+                    except Exception:
+                        started.append((workflow_id, ""))
+                        raise
+                    started.append((workflow_id, ""))
+                    return handle
             return Outbound(next)
 
     client = await client_module.Client.connect(target, interceptors=[Recorder()],

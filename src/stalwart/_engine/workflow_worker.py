@@ -354,7 +354,7 @@ class WorkflowWorker:
         transaction. None when not possible (the caller then starts the ordinary way)."""
         definition = self.workflows.get(request.workflow_type)
         if (definition is None or self.converter.payload_codec is not None
-                or request.start_signal is not None
+                or request.start_signal is not None or request.start_update is not None
                 or len(self._running) >= self.max_concurrent):
             return None
         instance = WorkflowInstance(definition, workflow_id=request.workflow_id,
