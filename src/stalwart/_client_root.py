@@ -58,6 +58,10 @@ from .exceptions import WorkflowQueryRejectedError
 if TYPE_CHECKING:
     from .client import Client, WorkflowHandle
 
+# The reason Temporal's server records for a terminate request that gives none (it is also the
+# message of the TerminatedError that result() raises).
+_TERMINATE_REASON_DEFAULT = "terminated by user via frontend"
+
 
 def workflow_name_and_result_type(workflow: Any) -> tuple[str, Any]:
     if isinstance(workflow, str):
@@ -71,7 +75,9 @@ def workflow_name_and_result_type(workflow: Any) -> tuple[str, Any]:
     return definition.name, definition.return_type_hint
 
 
-async def start_workflow(client: Client, input: StartWorkflowInput) -> WorkflowHandle[Any]:
+async def start_workflow(client: Client, input: StartWorkflowInput,
+                         start_update: tuple[str, str, list[dict[str, Any]]] | None = None
+                         ) -> WorkflowHandle[Any]:
     """Start a workflow: the store call at the end of the client's outbound chain."""
     name, task_queue = input.workflow, input.task_queue
     timeout = input.execution_timeout
@@ -92,6 +98,7 @@ async def start_workflow(client: Client, input: StartWorkflowInput) -> WorkflowH
         header=headers_to_json(input.headers) or None,
     )
     request.priority = _priority_key(input.priority, f"start_workflow({name!r})")
+    request.start_update = start_update
     eager_worker = None
     if input.cron_schedule:
         now = client._clock.now()
@@ -201,8 +208,9 @@ class ClientRoot(OutboundInterceptor):
         client = self._client
         await self._check_chain(input.id, input.run_id, input.first_execution_run_id)
         details = await client._encode(input.args, "terminate details")
-        await client.store.terminate_workflow(input.id, input.run_id, input.reason or "",
-                                              details, client.identity, client._clock.now())
+        await client.store.terminate_workflow(
+            input.id, input.run_id, input.reason or _TERMINATE_REASON_DEFAULT, details,
+            client.identity, client._clock.now())
 
     async def describe_workflow(self, input: DescribeWorkflowInput
                                 ) -> WorkflowExecutionDescription:

@@ -10,6 +10,7 @@ sees as an error and may retry.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -20,7 +21,12 @@ from ._client_interceptors import (
     UpdateWithStartStartWorkflowInput,
     UpdateWithStartUpdateWorkflowInput,
 )
-from ._client_messages import WorkflowUpdateHandle, WorkflowUpdateStage, start_update
+from ._client_messages import (
+    WorkflowUpdateHandle,
+    WorkflowUpdateStage,
+    handler_name,
+    start_update,
+)
 from ._runtime.definitions import get_workflow_definition
 from .common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
@@ -118,19 +124,25 @@ async def run_update_with_start(client: Client, input: StartWorkflowUpdateWithSt
                                 ) -> WorkflowUpdateHandle[Any]:
     """The end of the interceptor chain: start (or find) the run, then update it."""
     start = input.start_workflow_input
+    update = input.update_workflow_input
+    # The update is admitted in the start's transaction, so the first workflow task delivers
+    # it (as Temporal's history shows); start_update below then finds it and waits.
+    update_id = update.update_id or str(uuid.uuid4())
+    name = handler_name(update.update, "__stalwart_update_definition__", "update")
+    payloads = await client._encode(update.args, f"update {name!r} arguments")
     try:
         handle = await client._start_workflow_impl(StartWorkflowInput(
             workflow=start.workflow, args=start.args, id=start.id, task_queue=start.task_queue,
             execution_timeout=start.execution_timeout, id_reuse_policy=start.id_reuse_policy,
             id_conflict_policy=start.id_conflict_policy,
             search_attributes=start.search_attributes, memo=start.memo, start_signal=None,
-            start_signal_args=[], ret_type=start.ret_type, headers=start.headers))
+            start_signal_args=[], ret_type=start.ret_type, headers=start.headers),
+            start_update=(update_id, name, payloads))
     except BaseException as error:
         input._on_start_error(error)
         raise
     input._on_start(handle)
-    update = input.update_workflow_input
     pinned = client.get_workflow_handle(start.id, run_id=handle.result_run_id)
-    return await start_update(pinned, update.update, update.args, id=update.update_id,
+    return await start_update(pinned, update.update, update.args, id=update_id,
                               result_type=update.ret_type,
                               wait_for_stage=WorkflowUpdateStage(update.wait_for_stage))

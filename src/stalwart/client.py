@@ -445,8 +445,11 @@ class Client:
             start_signal_args=list(start_signal_args), ret_type=result_type or hinted_result,
             cron_schedule=cron_schedule, priority=priority))
 
-    async def _start_workflow_impl(self, input: StartWorkflowInput) -> WorkflowHandle[Any]:
-        return await _root.start_workflow(self, input)
+    async def _start_workflow_impl(
+            self, input: StartWorkflowInput,
+            start_update: tuple[str, str, list[dict[str, Any]]] | None = None
+    ) -> WorkflowHandle[Any]:
+        return await _root.start_workflow(self, input, start_update)
 
     async def execute_workflow(self, workflow: Any, arg: Any = _NO_ARG, *,
                                args: Sequence[Any] = (), id: str | None = None,

@@ -28,12 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stalwart.agents.testing import FakeLLMServer, Reply, ToolCallReply
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPAT_PYTHON = ROOT / ".venv-compat" / "bin" / "python"
 TEMPORAL_CLI = ROOT / ".venv-compat" / "bin" / "temporal"
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 FIXTURE_DIR = Path(__file__).parent / "fixtures"
 SIDE_TIMEOUT = 120
+# Where a scenario's model provider finds the harness's OpenAI-compatible stand-in.
+STAND_IN_ENV = "DIFFERENTIAL_OPENAI_BASE_URL"
 # Custom search attributes the dev server registers for scenarios (Stalwart needs no
 # registration).
 SEARCH_ATTRIBUTES = {"CustomKeywordField": "Keyword", "CustomIntField": "Int",
@@ -44,54 +48,78 @@ SEARCH_ATTRIBUTES = {"CustomKeywordField": "Keyword", "CustomIntField": "Int",
 # with its reason. (A scenario's own ones go in its KNOWN_DIFFERENCES.) Empty: none is needed.
 GLOBAL_DIFFERENCES: dict[str, str] = {}
 
-# Scenarios written to compare observations only, before the harness compared event types and
-# replayed exports; their event comparison is not held yet, with the reason. Each entry is a
-# to-do (make the scenario deterministic, or fix the difference), not an intended difference.
-_RACES = ("inputs sent right after the start race with the first workflow task (Stalwart runs "
-          "it eagerly, inside the start), so where they land differs from run to run: the "
-          "scenario must wait for the workflow before sending them")
 # Scenarios whose runs the harness cannot follow yet, so nothing of theirs is recorded: it
 # finds runs through the client's start_workflow (and their children and continue-as-new runs).
-RUNS_NOT_FOLLOWED = {"update_with_start": "starts its workflow by update-with-start"}
-PENDING_EVENT_REVIEW: dict[str, dict[str, str]] = {
-    "cancel_terminate_follow_chain": {"events": _RACES},
-    "children_and_local_activities": {"events": _RACES},
-    "handle_follows_continue_as_new": {"events": _RACES},
-    "handler_arguments": {"events": _RACES},
-    "query_semantics": {"events": _RACES},
-    "signals_and_updates": {"events": _RACES},
-    "start_policies": {"events": _RACES},
-    "workflow_handle_outcomes": {"events": _RACES},
-    "update_handler_bug": {
-        "events": "intended (docs/migrating-from-temporal.md, buggy update handlers): Temporal "
-                  "fails the workflow task, Stalwart records the update as failed",
-        "replay": "the same difference: temporalio's replay of Stalwart's history runs into "
-                  "the handler's bug where Temporal's own history has a failed task"},
-    "workflow_failures_and_results": {
-        "replay": "temporalio's Replayer fails decoding arguments of Stalwart's export: not yet "
-                  "investigated"},
-}
+RUNS_NOT_FOLLOWED: dict[str, str] = {}
 
 
 def scenario_names() -> list[str]:
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.py") if not p.stem.startswith("_"))
 
 
-def known_differences(name: str) -> dict[str, str]:
-    """A scenario's KNOWN_DIFFERENCES (a literal dict by contract), read without importing
-    the scenario, which needs temporalio or the import swap."""
+def _module_literal(name: str, variable: str) -> Any:
+    """A scenario's module-level literal, read without importing the scenario, which needs
+    temporalio or the import swap; None when the scenario does not set it."""
     module = ast.parse((SCENARIO_DIR / f"{name}.py").read_text())
     for node in module.body:
         if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == "KNOWN_DIFFERENCES" for t in node.targets):
-            value = ast.literal_eval(node.value)
-            if not isinstance(value, dict) or not all(
-                    isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()):
-                raise ValueError(f"scenario {name}: KNOWN_DIFFERENCES must map what differs "
-                                 "('result', 'error', 'events', 'events:<label>', 'replay') "
-                                 "to a reason")
-            return value
-    return {}
+                isinstance(t, ast.Name) and t.id == variable for t in node.targets):
+            try:
+                return ast.literal_eval(node.value)
+            except ValueError:
+                raise ValueError(f"scenario {name}: {variable} must be a literal") from None
+    return None
+
+
+def known_differences(name: str) -> dict[str, str]:
+    """A scenario's KNOWN_DIFFERENCES (a literal dict by contract)."""
+    value = _module_literal(name, "KNOWN_DIFFERENCES")
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()):
+        raise ValueError(f"scenario {name}: KNOWN_DIFFERENCES must map what differs "
+                         "('result', 'error', 'events', 'events:<label>', "
+                         "'model_requests', 'replay') "
+                         "to a reason")
+    return value
+
+
+def stand_in_script(name: str) -> list[Reply] | None:
+    """A scenario's LLM_STAND_IN: the replies of the OpenAI-compatible stand-in, in order,
+    each ``{"text": ...}`` and/or ``{"tool_calls": [[name, arguments], ...]}``."""
+    value = _module_literal(name, "LLM_STAND_IN")
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(
+            isinstance(r, dict) and set(r) <= {"text", "tool_calls"} for r in value):
+        raise ValueError(f"scenario {name}: LLM_STAND_IN must be a list of replies, each "
+                         "{'text': str} and/or {'tool_calls': [[name, arguments], ...]}")
+    return [Reply(text=r.get("text", ""),
+                  tool_calls=[ToolCallReply(tool, dict(args))
+                              for tool, args in r.get("tool_calls", [])]) for r in value]
+
+
+@dataclass
+class StandIn:
+    env: dict[str, str] = field(default_factory=dict)
+    server: FakeLLMServer | None = None
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The bodies of the model requests it received, in order."""
+        return [r.body for r in self.server.model_requests()] if self.server else []
+
+
+@contextlib.contextmanager
+def stand_in(script: list[Reply] | None) -> Iterator[StandIn]:
+    """A fresh OpenAI-compatible stand-in for one side, playing the scenario's script, with
+    the environment that tells the side where it is."""
+    if script is None:
+        yield StandIn()
+        return
+    with FakeLLMServer() as server:
+        server.script(*script)
+        yield StandIn({STAND_IN_ENV: server.openai_base_url}, server)
 
 
 def _free_port() -> int:
@@ -191,16 +219,21 @@ def run_scenario(name: str, server: TemporalServer, *, record: bool = False) -> 
         if record:
             for old in fixture_dir.glob("*.json"):
                 old.unlink()
-        temporal = _side(COMPAT_PYTHON, ["temporal", name, server.address, "{OUT}",
-                                         str(fixture_dir) if record else ""])
+        script = stand_in_script(name)
+        with stand_in(script) as model:
+            temporal = _side(COMPAT_PYTHON, ["temporal", name, server.address, "{OUT}",
+                                             str(fixture_dir) if record else ""], model.env)
+            temporal["model_requests"] = model.requests()
         exports = Path(tmp) / "exports"
-        stalwart = _side(Path(sys.executable), [
-            "stalwart", name, f"sqlite:///{tmp}/stalwart.db", "{OUT}", str(exports)])
+        with stand_in(script) as model:
+            stalwart = _side(Path(sys.executable), [
+                "stalwart", name, f"sqlite:///{tmp}/stalwart.db", "{OUT}", str(exports)],
+                model.env)
+            stalwart["model_requests"] = model.requests()
         replayed = _side(COMPAT_PYTHON, ["temporal-replay", name, str(exports), "{OUT}"]) \
             if exports.exists() else {}
     comparison = Comparison(name, temporal, stalwart, replayed)
-    compare(comparison, {**GLOBAL_DIFFERENCES, **PENDING_EVENT_REVIEW.get(name, {}),
-                         **known_differences(name)})
+    compare(comparison, {**GLOBAL_DIFFERENCES, **known_differences(name)})
     return comparison
 
 
@@ -218,6 +251,9 @@ def compare(c: Comparison, known: dict[str, str]) -> None:
     if t["error"] != s["error"]:
         differ("error", f"run() raised\n      temporal: {t['error']}\n      stalwart: "
                         f"{s['error']}")
+    if t.get("model_requests") != s.get("model_requests"):
+        differ("model_requests", "what the model stand-in was sent\n" + _sequence_diff(
+            _lines(t.get("model_requests")), _lines(s.get("model_requests"))))
     t_runs = {r["label"]: r for r in t["runs"]}
     s_runs = {r["label"]: r for r in s["runs"]}
     if list(t_runs) != list(s_runs):
@@ -227,13 +263,22 @@ def compare(c: Comparison, known: dict[str, str]) -> None:
         if label not in s_runs:
             continue
         want, got = t_runs[label]["event_types"], s_runs[label]["event_types"]
+        key = f"events:{label}" if f"events:{label}" in known else "events"
         if want != got:
-            key = f"events:{label}" if f"events:{label}" in known else "events"
             differ(key, f"event types of {label}:\n" + _sequence_diff(want, got))
+            continue
+        want, got = t_runs[label]["event_names"], s_runs[label]["event_names"]
+        if want != got:
+            differ(key, f"events of {label} name other activities, children, signals, "
+                        "updates or markers:\n" + _sequence_diff(want, got))
     for label, outcome in c.temporal_replay.items():
         if outcome != "ok":
             differ("replay", f"temporalio's Replayer could not replay Stalwart's export "
                              f"{label}: {outcome[:500]}")
+
+
+def _lines(value: Any) -> list[str]:
+    return json.dumps(value, indent=1, sort_keys=True).splitlines()
 
 
 def _sequence_diff(want: list[str], got: list[str]) -> str:

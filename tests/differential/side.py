@@ -88,9 +88,24 @@ async def _run_side(side: str, scenario: types.ModuleType, target: str,
                     started.append((handle.id, handle.first_execution_run_id
                                     or handle.result_run_id or ""))
                     return handle
+
+                async def start_update_with_start_workflow(self, input: Any) -> Any:
+                    # The run is followed by its workflow id (the latest run), unless the
+                    # call was refused before anything started.
+                    workflow_id = input.start_workflow_input.id
+                    try:
+                        handle = await super().start_update_with_start_workflow(input)
+                    except (ValueError, TypeError):
+                        raise
+                    except Exception:
+                        started.append((workflow_id, ""))
+                        raise
+                    started.append((workflow_id, ""))
+                    return handle
             return Outbound(next)
 
-    client = await client_module.Client.connect(target, interceptors=[Recorder()])
+    client = await client_module.Client.connect(target, interceptors=[Recorder()],
+                                                plugins=list(getattr(scenario, "PLUGINS", [])))
     task_queue = f"{scenario.__name__.rsplit('.', 1)[-1]}-{uuid.uuid4().hex[:8]}"
     worker_kwargs: dict[str, Any] = {
         "task_queue": task_queue, "workflows": list(getattr(scenario, "WORKFLOWS", [])),
@@ -128,7 +143,8 @@ async def _collect_runs(side: str, client: Any, started: list[tuple[str, str]],
         events = _events_json(history)
         types_ = [_type_name(e["eventType"]) for e in events]
         label = f"{workflow_id}#{len([r for r in runs if r['workflow_id'] == workflow_id])}"
-        runs.append({"workflow_id": workflow_id, "label": label, "event_types": types_})
+        runs.append({"workflow_id": workflow_id, "label": label, "event_types": types_,
+                     "event_names": [_event_name(e) for e in events]})
         safe_label = label.replace(task_queue, "tq").replace("/", "_")
         if export_dir is not None:
             export_dir.mkdir(parents=True, exist_ok=True)
@@ -169,6 +185,29 @@ def _events_json(history: Any) -> list[dict[str, Any]]:
     return events
 
 
+# What names an event's subject, by the attribute that holds it: compared besides the types,
+# so that an activity, child, signal, update or marker of another name is a difference too.
+_NAME_PATHS = {
+    "ActivityTaskScheduled": ("activityType", "name"),
+    "StartChildWorkflowExecutionInitiated": ("workflowType", "name"),
+    "WorkflowExecutionSignaled": ("signalName",),
+    "SignalExternalWorkflowExecutionInitiated": ("signalName",),
+    "MarkerRecorded": ("markerName",),
+    "WorkflowExecutionUpdateAccepted": ("acceptedRequest", "input", "name"),
+    "WorkflowExecutionUpdateAdmitted": ("request", "input", "name"),
+    "WorkflowExecutionStarted": ("workflowType", "name"),
+    "WorkflowExecutionContinuedAsNew": ("workflowType", "name"),
+}
+
+
+def _event_name(event: dict[str, Any]) -> str:
+    type_ = _type_name(event["eventType"])
+    value: Any = next((v for k, v in event.items() if k.endswith("EventAttributes")), {})
+    for key in _NAME_PATHS.get(type_, ()):
+        value = value.get(key, {}) if isinstance(value, dict) else {}
+    return f"{type_}({value})" if isinstance(value, str) else type_
+
+
 def _type_name(enum_name: str) -> str:
     body = enum_name.removeprefix("EVENT_TYPE_").lower()
     return "".join(part.capitalize() for part in body.split("_"))
@@ -199,9 +238,15 @@ def _without_paths(value: Any) -> Any:
 
 async def _replay_exports(scenario: types.ModuleType, export_dir: Path) -> dict[str, Any]:
     from temporalio.client import WorkflowHistory
-    from temporalio.worker import Replayer
+    from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
-    replayer = Replayer(workflows=list(getattr(scenario, "WORKFLOWS", [])))
+    # Unsandboxed, as the scenario ran on Temporal's worker: temporalio's sandbox re-imports
+    # the scenario module with its restricted ``datetime``, and its converter then refuses
+    # a dataclass field hinted ``datetime`` (workflow_failures_and_results) when replaying
+    # Temporal's own recorded history just as when replaying Stalwart's.
+    replayer = Replayer(workflows=list(getattr(scenario, "WORKFLOWS", [])),
+                        workflow_runner=UnsandboxedWorkflowRunner(),
+                        plugins=list(getattr(scenario, "PLUGINS", [])))
     outcome: dict[str, Any] = {}
     for path in sorted(export_dir.glob("*.json")):
         try:

@@ -57,7 +57,8 @@ def test_every_scenario_has_fixtures() -> None:
 async def test_temporal_history_replays_on_stalwart(path: Path, load: object) -> None:
     scenario = load(path.parent.name)  # type: ignore[operator]
     history = read_fixture(path)
-    await Replayer(workflows=scenario.WORKFLOWS).replay_workflow(history)
+    await Replayer(workflows=scenario.WORKFLOWS,
+                   plugins=getattr(scenario, "PLUGINS", [])).replay_workflow(history)
 
 
 @workflow.defn(name="RetryWorkflow")

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from stalwart import activity, workflow
-from stalwart.client import Client, WorkflowHistory, WorkflowHistoryEventFilterType
+from stalwart.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHistory,
+    WorkflowHistoryEventFilterType,
+)
+from stalwart.common import WorkflowIDConflictPolicy
 from stalwart.worker import Replayer, Worker
 
 from ._support import ACTIVITY_TIMEOUT
@@ -125,3 +132,45 @@ async def test_exported_history_replays_with_the_runs_own_random_draws(
     for workflow_id in ("coin", "coin-child", "coin-parent"):
         exported = (await client.get_workflow_handle(workflow_id).fetch_history()).to_json()
         await replayer.replay_workflow(WorkflowHistory.from_json(workflow_id, exported))
+
+
+@workflow.defn
+class _Cart:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        await workflow.wait_condition(lambda: "done" in self.items)
+        return self.items
+
+    @workflow.update
+    def add(self, item: str) -> int:
+        self.items.append(item)
+        return len(self.items)
+
+
+async def test_update_with_start_is_delivered_by_the_first_workflow_task(
+        client: Client, task_queue: str) -> None:
+    # As on Temporal: the start and the update are admitted together, so the run's first
+    # task runs the update; a second call with USE_EXISTING updates the same run.
+    def operation() -> WithStartWorkflowOperation[Any, Any]:
+        return WithStartWorkflowOperation(
+            _Cart.run, id="cart", task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+
+    async with Worker(client, task_queue=task_queue, workflows=[_Cart]):
+        first = operation()
+        assert await client.execute_update_with_start_workflow(
+            _Cart.add, "apple", start_workflow_operation=first) == 1
+        assert await client.execute_update_with_start_workflow(
+            _Cart.add, "done", start_workflow_operation=operation()) == 2
+        handle = await first.workflow_handle()
+        assert await handle.result() == ["apple", "done"]
+    types = [str(e.event_type) for e in (await handle.fetch_history()).events]
+    assert types == [
+        "WorkflowExecutionStarted", "WorkflowTaskScheduled", "WorkflowTaskStarted",
+        "WorkflowTaskCompleted", "WorkflowExecutionUpdateAccepted",
+        "WorkflowExecutionUpdateCompleted", "WorkflowTaskScheduled", "WorkflowTaskStarted",
+        "WorkflowTaskCompleted", "WorkflowExecutionUpdateAccepted",
+        "WorkflowExecutionUpdateCompleted", "WorkflowExecutionCompleted"]

@@ -30,6 +30,7 @@ def load_scenario(name: str) -> types.ModuleType:
     path = SCENARIOS / f"{name}.py"
     module = types.ModuleType(f"stalwart_scenario_{name}")
     module.__file__ = str(path)
+    module.__package__ = "tests.differential.scenarios"  # for `from ._util import ...`
     source = path.read_text().replace("temporalio", "stalwart")
     sys.modules[module.__name__] = module  # definitions are looked up by their module
     exec(compile(source, str(path), "exec"), module.__dict__)

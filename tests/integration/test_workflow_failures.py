@@ -36,6 +36,21 @@ class HealthyWorkflow:
         return f"healthy {name}"
 
 
+_FLAKY_ATTEMPTS: list[int] = []
+
+
+@workflow.defn
+class FlakyFirstTask:
+    """Fails its first workflow task once (a bug that goes away), then completes."""
+
+    @workflow.run
+    async def run(self) -> int:
+        _FLAKY_ATTEMPTS.append(workflow.info().attempt)
+        if len(_FLAKY_ATTEMPTS) == 1:
+            raise RuntimeError("flaky bug")
+        return len(_FLAKY_ATTEMPTS)
+
+
 class OutOfStockError(Exception):
     pass
 
@@ -82,6 +97,22 @@ async def test_workflow_bug_fails_the_task_and_keeps_the_run_open(client: Client
     assert "KeyError" in message and "missing-key" in message
     assert "ApplicationError" in message  # the message says how to fail the workflow instead
     assert "WorkflowExecutionFailed" not in [e.event_type for e in history.events]
+
+
+async def test_failed_first_task_run_at_start_is_recorded_when_its_retry_succeeds(
+        client: Client, task_queue: str) -> None:
+    # The worker runs the first task inside the start; its failure is in the history (as on
+    # Temporal) even though the retry succeeds.
+    _FLAKY_ATTEMPTS.clear()
+    async with Worker(client, task_queue=task_queue, workflows=[FlakyFirstTask]):
+        handle = await client.start_workflow(FlakyFirstTask.run, id="flaky-first",
+                                             task_queue=task_queue)
+        assert await handle.result() == 2
+    assert await event_types(handle) == [
+        "WorkflowExecutionStarted", "WorkflowTaskScheduled", "WorkflowTaskStarted",
+        "WorkflowTaskFailed", "WorkflowTaskScheduled", "WorkflowTaskStarted",
+        "WorkflowTaskCompleted", "WorkflowExecutionCompleted"]
+    assert _FLAKY_ATTEMPTS == [1, 1]  # the run's attempt, not the task's, as in Temporal
 
 
 async def test_workflow_declared_failure_exception_type_fails_the_run(client: Client,

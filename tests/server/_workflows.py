@@ -143,5 +143,20 @@ class Streamer:
                 return self.said
 
 
-ALL_WORKFLOWS = [Greeter, Fanout, Stuck, Child, Family, Streamer]
+@workflow.defn
+class Local:
+    """A patch, then local activities: markers where the store keeps activity rows."""
+
+    @workflow.run
+    async def run(self, n: int) -> int:
+        total = 0
+        if workflow.patched("sum-locally"):
+            for i in range(n):
+                total += await workflow.execute_local_activity(step, i,
+                                                               start_to_close_timeout=TIMEOUT)
+        await workflow.sleep(0.01)
+        return total
+
+
+ALL_WORKFLOWS = [Greeter, Fanout, Stuck, Child, Family, Streamer, Local]
 ALL_ACTIVITIES = [greet, step, never_ready]

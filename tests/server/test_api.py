@@ -142,7 +142,8 @@ async def test_api_history_pages_cover_the_whole_history(server: RunningServer, 
     assert seen == whole["events"]
     assert pages == -(-whole["history_length"] // 25) + (whole["history_length"] % 25 == 0)
     completed = [e for e in seen if e["event_type"] == "ActivityTaskCompleted"]
-    assert sorted(e["attributes"]["result"] for e in completed) == list(range(60))
+    # Temporal's events: a result is a list of payloads, here one value each.
+    assert sorted(e["attributes"]["result"][0] for e in completed) == list(range(60))
 
 
 async def test_api_query_and_update(server: RunningServer, worker: Worker,
@@ -422,3 +423,57 @@ async def test_server_works_beside_other_clients_of_the_same_file(
     result = await handle.result()
     assert result["finished_with"] == "via http"
     assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+
+
+async def test_api_history_and_counts_are_temporals_events(server: RunningServer,
+                                                           client: Client, worker: Worker,
+                                                           task_queue: str) -> None:
+    """``/history``, the describe answer and the list rows show Temporal's events and
+    Temporal's history length, the same as ``fetch_history()``, for runs of every kind: an
+    activity, a child and continue-as-new, a patch and local activities, an update, and
+    inputs no workflow task has taken yet (no worker polls ``idle-queue``)."""
+    greeter = await client.start_workflow("Greeter", "Ada", id="len-greeter",
+                                          task_queue=task_queue)
+    await greeter.execute_update("rename", "Bo")
+    await greeter.signal("note", "waiting")
+    await client.execute_workflow("Family", 1, id="len-family", task_queue=task_queue)
+    await client.execute_workflow("Local", 3, id="len-local", task_queue=task_queue)
+    idle = await client.start_workflow("Greeter", "Cy", id="len-idle", task_queue="idle-queue")
+    await idle.signal("note", "one")
+    await idle.signal("note", "two")
+    ids = ["len-greeter", "len-family", "len-local", "len-idle"]
+
+    async def same_as_fetch_history() -> bool:
+        listed = (await server.arequest("GET", "/api/workflows?id_prefix=len-")).json()
+        lengths = {w["workflow_id"]: w["history_length"] for w in listed["workflows"]}
+        for workflow_id in ids:
+            events = (await client.get_workflow_handle(workflow_id).fetch_history()).events
+            api = (await server.arequest(
+                "GET", f"/api/workflows/{workflow_id}/history?limit=1000")).json()
+            described = (await server.arequest("GET", f"/api/workflows/{workflow_id}")).json()
+            want = [str(e.event_type) for e in events]
+            if [e["event_type"] for e in api["events"]] != want or \
+                    [e["event_id"] for e in api["events"]] != list(range(1, len(want) + 1)):
+                return False
+            if not api["history_length"] == described["history_length"] == \
+                    lengths[workflow_id] == len(want):
+                return False
+        return True
+
+    await eventually(same_as_fetch_history, timeout=30, what="Temporal's events everywhere")
+    local = (await server.arequest("GET", "/api/workflows/len-local/history")).json()
+    assert [e["attributes"]["markerName"] for e in local["events"]
+            if e["event_type"] == "MarkerRecorded"] == ["core_patch"] + ["core_local_activity"] * 3
+    idle_types = [e["event_type"] for e in (await server.arequest(
+        "GET", "/api/workflows/len-idle/history")).json()["events"]]
+    assert idle_types == ["WorkflowExecutionStarted", "WorkflowTaskScheduled",
+                          "WorkflowExecutionSignaled", "WorkflowExecutionSignaled"] or \
+        idle_types[-1] == "WorkflowTaskScheduled", idle_types
+    # The UI's list and the workflow page's status poll count the same way.
+    page = (await server.arequest("GET", "/?id_prefix=len-")).text
+    for workflow_id in ids:
+        length = len((await client.get_workflow_handle(workflow_id).fetch_history()).events)
+        status = (await server.arequest(
+            "GET", f"/workflows/{workflow_id}?fragment=status")).json()
+        assert status["history_length"] == length, workflow_id
+        assert f'<td class="num">{length}</td>' in page, workflow_id

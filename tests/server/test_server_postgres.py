@@ -48,6 +48,14 @@ async def test_server_serves_a_postgres_store() -> None:
 
             listed = json.loads(await asyncio.to_thread(get, "/api/workflows"))
             assert [w["workflow_id"] for w in listed["workflows"]] == ["pg-ui-1"]
+            # Temporal's events and Temporal's count, as fetch_history() gives them.
+            events = (await handle.fetch_history()).events
+            history = json.loads(await asyncio.to_thread(
+                get, "/api/workflows/pg-ui-1/history?limit=1000"))
+            assert [e["event_type"] for e in history["events"]] == \
+                [str(e.event_type) for e in events]
+            assert listed["workflows"][0]["history_length"] == history["history_length"] == \
+                len(events)
             count = json.loads(await asyncio.to_thread(get, "/api/workflow-count"))
             assert count == {"count": 1}
             page = await asyncio.to_thread(get, "/workflows/pg-ui-1")

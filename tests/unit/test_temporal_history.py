@@ -96,6 +96,22 @@ def test_history_length_counts_as_temporal_counts(path: Path) -> None:
     assert length.count == len(events) + (1 if unscheduled else 0)
 
 
+@pytest.mark.parametrize("path", FIXTURES, ids=IDS)
+def test_shown_length_of_a_stored_history_is_the_length_of_its_expansion(path: Path) -> None:
+    """What the server shows as a run's length (counted from stored rows, fed in any number
+    of batches) is the number of Temporal events the same rows expand to, closed or open."""
+    events = history_from_json(json.loads(path.read_text()))
+    run_id = events[0].attributes["originalExecutionRunId"]
+    stored = from_temporal(events)
+    for cut in sorted({len(stored), len(stored) // 2, max(1, len(stored) // 3)}):
+        head = stored[:cut]
+        length = TemporalLength()
+        length.feed_stored(head[:cut // 2])
+        length.feed_stored(head[cut // 2:])
+        closed = cut == len(stored)
+        assert length.shown(running=not closed) == len(to_temporal(head, run_id=run_id)), cut
+
+
 def test_export_is_temporal_json() -> None:
     data = load()
     events = history_from_json(data)

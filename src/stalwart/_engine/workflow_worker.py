@@ -398,7 +398,7 @@ class WorkflowWorker:
         transaction. None when not possible (the caller then starts the ordinary way)."""
         definition = self.workflows.get(request.workflow_type)
         if (definition is None or self.converter.payload_codec is not None
-                or request.start_signal is not None
+                or request.start_signal is not None or request.start_update is not None
                 or len(self._running) >= self.max_concurrent):
             return None
         instance = WorkflowInstance(definition, workflow_id=request.workflow_id,
@@ -409,9 +409,15 @@ class WorkflowWorker:
                                started_attributes(request))
         try:
             commands = instance.activate([started], now=now, replaying=False)
-        except (exc.NondeterminismError, WorkflowTaskError):
+        except (exc.NondeterminismError, WorkflowTaskError) as error:
             instance.evict()
-            return None  # the ordinary path records the task failure
+            # Start the ordinary way, this worker holding the first task, and record this
+            # attempt's failure: Temporal's history shows the failed first task even when its
+            # retry succeeds (running it again here instead would hide a flaky failure).
+            result = await self.store.start_workflow(request, now)
+            if result.eager_task is not None:
+                await self._fail_task(result.eager_task, error, now)
+            return result
         completion, eager_limit = await self._completion(request.run_id, instance, commands,
                                                          now, 0)
         lock = self._lock(request.run_id)

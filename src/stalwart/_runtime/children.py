@@ -222,8 +222,12 @@ def apply_child_closed(instance: WorkflowInstance, event: HistoryEvent) -> None:
         return
     failure = event.attributes.get("failure") or {"message": "child workflow closed"}
     cause = instance.converter.failure_converter.from_failure(failure, pc)
+    # The causes temporalio gives for a child that was cancelled or terminated: a fixed
+    # message, whatever the reason the terminate gave.
     if event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_CANCELED:
-        cause = exc.CancelledError("Child workflow cancelled")
+        cause = exc.CancelledError("Cancelled")
+    elif event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_TERMINATED:
+        cause = exc.TerminatedError("Terminated")
     child_error = exc.ChildWorkflowError(
         "Child Workflow execution failed", namespace="default", workflow_id=handle.id,
         run_id=event.attributes.get("run_id", ""),

@@ -344,9 +344,11 @@ class WorkflowInstance:
 
         async def run_main() -> Any:
             if args_error is not None:
-                raise exc.ApplicationError(
-                    f"cannot decode the input of workflow {definition.name!r}: {args_error}",
-                    type="InvalidWorkflowInput", non_retryable=True) from args_error
+                # As temporalio: the workflow task fails (and is retried), so a deployment
+                # whose types fit the recorded input picks the run up again.
+                raise RuntimeError(
+                    f"Failed decoding arguments (the input of workflow {definition.name!r}: "
+                    f"{args_error})") from args_error
             if init_error is not None:
                 raise init_error
             messaging.deliver_buffered_signals(self)

@@ -24,6 +24,7 @@ from .openapi import openapi_document
 from .paths import any_character_route, segment_id
 from .payloads import decode_payloads, iso
 from .streams import sse_response
+from .timeline import payload_values
 from .validation import (
     MAX_BODY_BYTES,
     MAX_HISTORY_LIMIT,
@@ -158,7 +159,8 @@ async def list_workflows(request: Request) -> Response:
     flt = list_filter(params)
     limit = query_int(params, "limit", default=50, minimum=1, maximum=MAX_LIST_LIMIT)
     offset = query_int(params, "offset", default=0, minimum=0, maximum=MAX_OFFSET)
-    rows = await backend_of(request).reads.list_runs(flt, limit + 1, offset)
+    backend = backend_of(request)
+    rows = await backend.with_lengths(await backend.reads.list_runs(flt, limit + 1, offset))
     more = len(rows) > limit
     return JSONResponse({"workflows": [summary_json(r) for r in rows[:limit]],
                          "next_offset": offset + limit if more else None})
@@ -235,7 +237,8 @@ async def workflow_post(request: Request) -> Response:
 async def _describe(request: Request, workflow_id: str) -> Response:
     backend = backend_of(request)
     store = backend.client.store
-    row = await backend.execution(workflow_id, run_id_param(request))
+    row = await backend.with_length(await backend.execution(workflow_id,
+                                                             run_id_param(request)))
     pending = await store.list_pending_activities(row.run_id)
     inbox = await store.get_inbox(row.run_id) if row.status == ExecutionStatus.RUNNING else []
     first = await store.get_history(row.run_id, 0, 1)
@@ -262,21 +265,25 @@ async def _describe(request: Request, workflow_id: str) -> Response:
 
 
 async def _history(request: Request, workflow_id: str) -> Response:
+    """A page of the run's history in Temporal's event model, as ``fetch_history()`` gives it
+    (event ids are Temporal's; ``after`` is the last event id of the previous page)."""
     backend = backend_of(request)
     params = request.query_params
     after = query_int(params, "after", default=0, minimum=0, maximum=MAX_OFFSET)
     limit = query_int(params, "limit", default=100, minimum=1, maximum=MAX_HISTORY_LIMIT)
     row = await backend.execution(workflow_id, run_id_param(request))
-    events = await backend.client.store.get_history(row.run_id, after, limit)
+    history = await backend.temporal_events(row)
+    events = history[after:after + limit]
 
     def page() -> bytes:
         return _encode_json({
             "workflow_id": row.workflow_id, "run_id": row.run_id,
-            "history_length": row.history_length,
+            "history_length": len(history),
             "events": [{"event_id": e.event_id, "event_type": str(e.event_type),
                         "timestamp": iso(e.timestamp),
-                        "attributes": decode_payloads(e.attributes)} for e in events],
-            "next_after": events[-1].event_id if len(events) == limit else None,
+                        "attributes": payload_values(e.attributes)} for e in events],
+            "next_after": events[-1].event_id
+            if events and events[-1].event_id < len(history) else None,
         })
 
     return _Json(await asyncio.to_thread(page))

@@ -5,25 +5,42 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from .. import exceptions as exc
+from .._model.events import HistoryEvent
+from .._model.temporal_history import to_temporal
 from .._store.base import ExecutionRow, ExecutionStatus
 from ..agents.inbox import InboxError
 from ..client import Client
 from ..common import RawValue
+from .lengths import TemporalLengths
 from .payloads import decode_payloads, iso
 from .readmodel import ReadModel, RunSummary
 from .validation import ApiError
 
 logger = logging.getLogger(__name__)
 
+Row = TypeVar("Row", RunSummary, ExecutionRow)
+_EXPANDED_RUNS = 8
+
 
 @dataclass
 class Backend:
     client: Client
     reads: ReadModel
+    lengths: TemporalLengths = field(init=False)
+    # The last few runs' histories in Temporal's model, by what they were expanded from: a
+    # long history's pages are read one after the other, and expanding it again for each page
+    # cost a fraction of a second at 10,000 events.
+    _expanded: OrderedDict[str, tuple[Hashable, list[HistoryEvent]]] = field(
+        init=False, default_factory=OrderedDict)
+
+    def __post_init__(self) -> None:
+        self.lengths = TemporalLengths(self.client.store)
 
     async def execution(self, workflow_id: str, run_id: str | None) -> ExecutionRow:
         row = await self.client.store.get_execution(workflow_id, run_id)
@@ -31,6 +48,35 @@ class Backend:
             raise ApiError(404, "not_found", f"workflow {workflow_id!r}"
                            + (f" run {run_id!r}" if run_id else "") + " not found")
         return row
+
+    async def temporal_events(self, row: ExecutionRow) -> list[HistoryEvent]:
+        """The run's whole history in Temporal's event model, as ``fetch_history()`` gives
+        it (inputs no workflow task has taken yet included)."""
+        store = self.client.store
+        inbox = [e.as_history_event() for e in await store.get_inbox(row.run_id)] \
+            if row.status == ExecutionStatus.RUNNING else []
+        # The stored rows only grow; the inbox is small and read each time.
+        key = (row.history_length, row.status, tuple((e.event_type, e.timestamp) for e in inbox))
+        cached = self._expanded.pop(row.run_id, None)
+        if cached is not None and cached[0] == key:
+            events = cached[1]
+        else:
+            stored = await store.get_history(row.run_id) + inbox
+            # Expanding a long history takes a while: not on the event loop.
+            events = await asyncio.to_thread(
+                to_temporal, stored, run_id=row.run_id, namespace=self.client.namespace)
+        self._expanded[row.run_id] = (key, events)
+        while len(self._expanded) > _EXPANDED_RUNS:
+            self._expanded.popitem(last=False)
+        return events
+
+    async def with_length(self, row: Row) -> Row:
+        """The row with Temporal's history length in place of the stored row count."""
+        length = await self.lengths.of(row.run_id, row.status, row.history_length)
+        return replace(row, history_length=length)
+
+    async def with_lengths(self, rows: list[Row]) -> list[Row]:
+        return [await self.with_length(row) for row in rows]
 
     async def open_execution(self, workflow_id: str, run_id: str | None) -> ExecutionRow:
         row = await self.execution(workflow_id, run_id)

@@ -159,7 +159,8 @@ def openapi_document() -> dict[str, Any]:
                               **_error_responses(400, 401, 403, 404, 503)},
             }},
             "/api/workflows/{workflow_id}/history": {"get": {
-                "operationId": "getHistory", "summary": "A page of the run's events",
+                "operationId": "getHistory",
+                "summary": "A page of the run's events, in Temporal's event model",
                 "parameters": [_WORKFLOW_ID, _RUN_ID,
                                {"name": "after", "in": "query", "description":
                                 "Return events with an id above this (0 = from the start).",

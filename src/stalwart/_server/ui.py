@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -23,7 +24,6 @@ from starlette.routing import Route
 
 from .._model import limits
 from .._model.events import HistoryEvent
-from .._model.temporal_history import to_temporal
 from .._store.base import ExecutionRow, ExecutionStatus
 from . import run_extras, ui_steering
 from .backend import Backend, map_error, pending_activity_json
@@ -187,7 +187,7 @@ async def index(request: Request) -> Response:
             workflow_type=flt.workflow_type, workflow_id_prefix=flt.workflow_id_prefix,
             task_queue=flt.task_queue, started_after=flt.started_after,
             started_before=flt.started_before))
-    rows = rows[:PAGE_RUNS + 1]
+    rows = await backend.with_lengths(rows[:PAGE_RUNS + 1])
     memos = await reads.memos([r.run_id for r in rows[:PAGE_RUNS]])
     costs = {run_id: run_extras.list_cost(memo) for run_id, memo in memos.items()}
     shown_costs = [c for c in costs.values() if c is not None]
@@ -221,23 +221,13 @@ async def _timeline_page(backend: Backend, row: ExecutionRow, after: int,
     linking to its whole value), the page after event ``after``, and how many events the run
     has."""
     if events is None:
-        events = await _temporal_events(backend, row)
+        events = await backend.temporal_events(row)
     page = [HistoryEvent(e.event_id, e.event_type, e.timestamp, clip_payloads(
         e.attributes, _payload_href(row, row.run_id, event_id=e.event_id)))
         for e in events[after:after + PAGE_EVENTS]]
     next_after = page[-1].event_id if page and page[-1].event_id < len(events) else None
     return (await asyncio.to_thread(Timeline(row.start_time, events).entries, page),
             next_after, len(events))
-
-
-async def _temporal_events(backend: Backend, row: ExecutionRow) -> list[HistoryEvent]:
-    """The run's whole history in Temporal's event model (inputs not yet consumed included)."""
-    store = backend.client.store
-    stored = await store.get_history(row.run_id)
-    if row.status == ExecutionStatus.RUNNING:
-        stored += [e.as_history_event() for e in await store.get_inbox(row.run_id)]
-    return await asyncio.to_thread(
-        to_temporal, stored, run_id=row.run_id, namespace=backend.client.namespace)
 
 
 @ui_endpoint
@@ -258,10 +248,13 @@ async def workflow_page(request: Request) -> Response:
     row = await backend.execution(workflow_id, run_id)
     fragment = request.query_params.get("fragment")
     if fragment == "status":
+        row = await backend.with_length(row)
         return JSONResponse({"status": row.status.name, "history_length": row.history_length,
                              "run_id": row.run_id})
-    all_events = await _temporal_events(backend, row)
+    all_events = await backend.temporal_events(row)
     entries, next_after, total_events = await _timeline_page(backend, row, after, all_events)
+    # Temporal's count, as the timeline shows it (the store counts its compact rows).
+    row = replace(row, history_length=total_events)
     if fragment == "events":
         return await render_page(request, "events.html", next_after=next_after, row=row,
                                  prepare=lambda: {"entries": entries})
@@ -270,8 +263,8 @@ async def workflow_page(request: Request) -> Response:
     started = first[0].attributes if first else {}
     pending = await store.list_pending_activities(row.run_id)
     inbox = await store.get_inbox(row.run_id) if row.status == ExecutionStatus.RUNNING else []
-    children = await backend.reads.children(row.run_id)
-    runs = await backend.reads.runs_of(row.workflow_id)
+    children = await backend.with_lengths(await backend.reads.children(row.run_id))
+    runs = await backend.with_lengths(await backend.reads.runs_of(row.workflow_id))
     links = await store.reset_links(row.run_id)
     notice = NOTICES.get(request.query_params.get("notice") or "")
     target = await store.resolve_stream(row.workflow_id, row.run_id)
@@ -327,7 +320,7 @@ async def _payload(request: Request, workflow_id: str) -> Response:
     value: Any
     if params.get("event_id") is not None:
         event_id = query_int(params, "event_id", default=1, minimum=1, maximum=MAX_OFFSET)
-        events = await _temporal_events(backend, row)
+        events = await backend.temporal_events(row)
         if event_id > len(events):
             raise ApiError(404, "not_found", f"run {row.run_id} has no event {event_id}")
         value = payload_values(events[event_id - 1].attributes)

@@ -41,6 +41,9 @@ class StartWorkflowRequest:
     id_reuse_policy: int = 1
     id_conflict_policy: int = 0
     start_signal: tuple[str, list[dict[str, Any]]] | None = None
+    # Update-with-start's update (id, name, input): admitted in the start's transaction, so
+    # the run's first workflow task delivers it, as Temporal's does.
+    start_update: tuple[str, str, list[dict[str, Any]]] | None = None
     first_run_id: str | None = None
     continued_run_id: str | None = None
     identity: str = ""

@@ -21,6 +21,16 @@ Custom search attributes: use the ones the harness registers on the dev server
 (``harness.SEARCH_ATTRIBUTES``: ``CustomKeywordField``, ``CustomIntField``, ``CustomBoolField``,
 ``CustomDoubleField``, ``CustomDatetimeField``, ``CustomTextField``).
 
-Keep the order of events deterministic (wait for an effect, e.g. with ``_util.wait_for_query``,
-before causing the next), or the two servers may legitimately interleave them differently.
+Optional, for integrations: ``PLUGINS = [...]``, given to ``Client.connect(..., plugins=)`` on
+each side (written against ``temporalio.contrib...``, which the import swap makes Stalwart's
+``stalwart.contrib...`` on Stalwart's side) and to both ``Replayer``s; and ``LLM_STAND_IN = [...]``
+(a literal list), the replies of an OpenAI-compatible stand-in server the harness starts
+afresh for each side, in request order, each ``{"text": ...}`` and/or ``{"tool_calls":
+[[name, arguments], ...]}``. The side finds it at ``os.environ["DIFFERENTIAL_OPENAI_BASE_URL"]``
+(``.../v1``, for ``AsyncOpenAI(base_url=...)``). What each side sent the stand-in is compared
+too (``KNOWN_DIFFERENCES`` key ``model_requests``).
+
+Keep the order of events deterministic (wait for an effect, e.g. with ``_util.settle`` or
+``_util.wait_for_query``, before causing the next), or the two servers may legitimately
+interleave them differently.
 """

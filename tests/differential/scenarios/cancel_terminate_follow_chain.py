@@ -7,6 +7,8 @@ import asyncio
 from temporalio import workflow
 from temporalio.client import Client, RPCError, WorkflowFailureError
 
+from ._util import settle
+
 
 @workflow.defn
 class Looper:
@@ -28,6 +30,8 @@ ACTIVITIES: list[object] = []
 async def _second_run(handle: object) -> None:
     while (await handle.describe()).run_id == handle.result_run_id:  # type: ignore[attr-defined]
         await asyncio.sleep(0.01)
+    # Its first workflow task done before the cancel or terminate: see _util.settle.
+    await settle(handle)
 
 
 async def run(client: Client, task_queue: str) -> object:

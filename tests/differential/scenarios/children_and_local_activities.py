@@ -5,8 +5,11 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import activity, workflow
+from temporalio.client import RPCError
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+
+from ._util import settle
 
 
 @activity.defn
@@ -35,24 +38,45 @@ class Sleeper:
 
 @workflow.defn
 class Parent:
+    """Starts a child with one cancellation type, then cancels it once the client says go.
+
+    One parent per cancellation type, and the cancel only once the child's first workflow
+    task is done (the client waits for it, see _util.settle): where a cancel request and the
+    acknowledgements of the previous child's cancel land otherwise depends on timing, on
+    Temporal as on Stalwart."""
+
+    def __init__(self) -> None:
+        self.go = False
+
+    @workflow.run
+    async def run(self, kind_name: str) -> dict:
+        observed: dict = {}
+        info = workflow.info()
+        kind = workflow.ChildWorkflowCancellationType[kind_name]
+        child = await workflow.start_child_workflow(
+            Sleeper.run, id=f"{info.workflow_id}-child", cancellation_type=kind)
+        observed["handle"] = [child.id == f"{info.workflow_id}-child",
+                              child.first_execution_run_id is not None]
+        await workflow.wait_condition(lambda: self.go)
+        child.cancel()
+        try:
+            observed["outcome"] = await child
+        except ChildWorkflowError as error:
+            observed["outcome"] = ["ChildWorkflowError", type(error.cause).__name__]
+        except asyncio.CancelledError:
+            observed["outcome"] = "asyncio.CancelledError"
+        return observed
+
+    @workflow.signal
+    def proceed(self) -> None:
+        self.go = True
+
+
+@workflow.defn
+class Locals:
     @workflow.run
     async def run(self) -> dict:
         observed: dict = {}
-        info = workflow.info()
-        for kind in (workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
-                     workflow.ChildWorkflowCancellationType.TRY_CANCEL,
-                     workflow.ChildWorkflowCancellationType.ABANDON):
-            child = await workflow.start_child_workflow(
-                Sleeper.run, id=f"{info.workflow_id}-{kind.name}", cancellation_type=kind)
-            observed[f"{kind.name}_handle"] = [child.id == f"{info.workflow_id}-{kind.name}",
-                                               child.first_execution_run_id is not None]
-            child.cancel()
-            try:
-                observed[kind.name] = await child
-            except ChildWorkflowError as error:
-                observed[kind.name] = ["ChildWorkflowError", type(error.cause).__name__]
-            except asyncio.CancelledError:
-                observed[kind.name] = "asyncio.CancelledError"
         observed["local_retry"] = await workflow.execute_local_activity(
             flaky_local, start_to_close_timeout=timedelta(seconds=5),
             retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=10)))
@@ -69,10 +93,32 @@ class Parent:
         return observed
 
 
-WORKFLOWS = [Parent, Sleeper]
+WORKFLOWS = [Parent, Sleeper, Locals]
 ACTIVITIES = [flaky_local, broken_local]
 
 
 async def run(client: object, task_queue: str) -> object:
-    return await client.execute_workflow(Parent.run, id=f"{task_queue}-wf",  # type: ignore[attr-defined]
-                                         task_queue=task_queue)
+    observed = {}
+    for kind in ("WAIT_CANCELLATION_COMPLETED", "TRY_CANCEL", "ABANDON"):
+        parent_id = f"{task_queue}-{kind.lower()}"
+        parent = await client.start_workflow(  # type: ignore[attr-defined]
+            Parent.run, kind, id=parent_id, task_queue=task_queue)
+        child = client.get_workflow_handle(f"{parent_id}-child")  # type: ignore[attr-defined]
+        await _wait_started(child)
+        await settle(child)
+        await settle(parent)
+        await parent.signal(Parent.proceed)
+        observed[kind] = await parent.result()
+    observed["locals"] = await client.execute_workflow(  # type: ignore[attr-defined]
+        Locals.run, id=f"{task_queue}-locals", task_queue=task_queue)
+    return observed
+
+
+async def _wait_started(handle: object) -> None:
+    for _ in range(400):
+        try:
+            await handle.describe()  # type: ignore[attr-defined]
+            return
+        except RPCError:
+            await asyncio.sleep(0.02)
+    raise AssertionError("the child never started")

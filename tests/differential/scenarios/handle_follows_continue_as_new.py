@@ -5,6 +5,8 @@ reach the latest run; only result() is tied to the first run's result chain."""
 from temporalio import workflow
 from temporalio.client import Client
 
+from ._util import settle
+
 
 @workflow.defn
 class Counter:
@@ -55,6 +57,8 @@ async def run(client: Client, task_queue: str) -> object:
         "first_execution_run_id_is_result_run_id":
             handle.first_execution_run_id == handle.result_run_id,
     }
+    # Each input once the previous one is handled: see _util.settle.
+    await settle(handle)
     await handle.signal(Counter.add, "first")
     # Wait until the second run is the latest: describe follows the chain.
     while (await handle.describe()).run_id == handle.result_run_id:
@@ -62,7 +66,9 @@ async def run(client: Client, task_queue: str) -> object:
     description = await handle.describe()
     observed["describe_status"] = description.status.name if description.status else None
     observed["describe_run_is_new"] = description.run_id != handle.result_run_id
+    await settle(handle)  # the latest run, as every call through this handle
     await handle.signal(Counter.add, "second")
+    await settle(handle)
     observed["update"] = await handle.execute_update(Counter.add_now, "third")
     observed["query"] = await handle.query(Counter.values)
     observed["continued"] = await handle.query(Counter.generation)

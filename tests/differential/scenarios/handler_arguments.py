@@ -4,6 +4,8 @@ argument, and a signal whose argument cannot be converted (the workflow carries 
 from temporalio import workflow
 from temporalio.client import Client, RPCError, WorkflowUpdateFailedError
 
+from ._util import settle
+
 
 @workflow.defn
 class Strict:
@@ -43,18 +45,35 @@ async def _update(handle: object, *args: object) -> object:
         return ["RPCError", error.status.name]
 
 
+# The updates whose arguments do not fit go to a run of their own, so that this difference
+# covers only that run's events.
+KNOWN_DIFFERENCES = {
+    "events:<tq>-bad#0": "intended (docs/migrating-from-temporal.md, buggy update handlers): "
+                         "an update handler called with arguments that do not fit raises "
+                         "TypeError; Temporal fails the workflow task (its history shows two "
+                         "failed tasks), Stalwart rejects the update without "
+                         "recording a failed task; the caller sees the same RPCError"}
+
+
 async def run(client: Client, task_queue: str) -> object:
     handle = await client.start_workflow(Strict.run, id=f"{task_queue}-wf",
                                          task_queue=task_queue)
+    # Each input once the previous one is handled: see _util.settle.
+    await settle(handle)
     observed: dict[str, object] = {
         "good": await _update(handle, 1),
         "bool_for_int": await _update(handle, True),
-        "missing": await _update(handle),
-        "extra": await _update(handle, 2, 3),
-        "mistyped": await _update(handle, "three"),
     }
-    await handle.signal(Strict.push, "not a number")
-    await handle.signal(Strict.push, 7)
+    bad = await client.start_workflow(Strict.run, id=f"{task_queue}-bad",
+                                      task_queue=task_queue)
+    await settle(bad)
+    observed["missing"] = await _update(bad)
+    observed["extra"] = await _update(bad, 2, 3)
+    observed["mistyped"] = await _update(bad, "three")
+    await bad.terminate("done")
+    for value in ("not a number", 7):
+        await handle.signal(Strict.push, value)
+        await settle(handle)
     await handle.signal(Strict.finish)
     observed["result"] = await handle.result()
     return observed

@@ -12,6 +12,8 @@ from temporalio.client import (
 from temporalio.common import QueryRejectCondition
 from temporalio.exceptions import ApplicationError
 
+from ._util import settle
+
 
 @workflow.defn
 class Answers:
@@ -54,6 +56,7 @@ async def _ask(handle: object, *args: object, **kwargs: object) -> object:
 async def run(client: Client, task_queue: str) -> object:
     handle = await client.start_workflow(Answers.run, False, id=f"{task_queue}-ok",
                                          task_queue=task_queue)
+    await settle(handle)  # see _util.settle
     observed: dict[str, object] = {
         "ints": await _ask(handle, Answers.plus, args=[2, 3]),
         "bool_for_int": await _ask(handle, Answers.plus, args=[True, 3]),
@@ -77,6 +80,7 @@ async def run(client: Client, task_queue: str) -> object:
                                             reject_condition=QueryRejectCondition.NONE)
     failing = await client.start_workflow(Answers.run, True, id=f"{task_queue}-fail",
                                           task_queue=task_queue)
+    await settle(failing)
     await failing.signal(Answers.finish)
     try:
         await failing.result()

@@ -14,6 +14,8 @@ from temporalio.client import (
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
+from ._util import settle
+
 
 @workflow.defn
 class Mailbox:
@@ -68,9 +70,14 @@ async def run(client: Client, task_queue: str) -> object:
     handle = await client.start_workflow(Mailbox.run, id=f"{task_queue}-wf",
                                          task_queue=task_queue)
     observed: dict[str, object] = {}
+    # Each input once the previous one is handled: see _util.settle.
+    await settle(handle)
     await handle.signal("late", "before-registration")
+    await settle(handle)
     await handle.signal(Mailbox.early, "one")
+    await settle(handle)
     await handle.signal("unregistered", "x")
+    await settle(handle)
     observed["bump"] = [await handle.execute_update(Mailbox.bump, id="same"),
                         await handle.execute_update(Mailbox.bump, id="same"),
                         await handle.execute_update(Mailbox.bump)]

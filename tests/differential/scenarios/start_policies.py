@@ -6,6 +6,8 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from ._util import settle
+
 
 @workflow.defn
 class Holder:
@@ -44,6 +46,8 @@ async def _start(client: Client, task_queue: str, suffix: str, **options: object
 async def run(client: Client, task_queue: str) -> object:
     observed: dict[str, object] = {}
     first = await _start(client, task_queue, "a")
+    # Each input once the previous one is handled: see _util.settle.
+    await settle(first)
     observed["default_conflict"] = await _start(client, task_queue, "a")
     existing = await _start(client, task_queue, "a",
                             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
@@ -51,6 +55,7 @@ async def run(client: Client, task_queue: str) -> object:
     replacing = await _start(client, task_queue, "a",
                              id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING)
     observed["terminate_existing_new_run"] = replacing.result_run_id != first.result_run_id
+    await settle(replacing)
     try:
         await first.result()
     except WorkflowFailureError as error:
@@ -70,6 +75,7 @@ async def run(client: Client, task_queue: str) -> object:
     with_signal = await client.start_workflow(
         Holder.run, False, id=f"{task_queue}-c", task_queue=task_queue,
         start_signal="give", start_signal_args=["hello"])
+    await settle(with_signal)
     same = await client.start_workflow(
         Holder.run, False, id=f"{task_queue}-c", task_queue=task_queue,
         start_signal="give", start_signal_args=["stop"])

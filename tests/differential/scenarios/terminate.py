@@ -1,4 +1,6 @@
-"""Terminating a waiting workflow: result() raises with a TerminatedError cause."""
+"""Terminating a waiting workflow: result() raises with a TerminatedError cause, whose message
+is the reason given, or Temporal's default without one; details given as arguments; and the
+reason and details in the WorkflowExecutionTerminated event."""
 
 from temporalio import workflow
 from temporalio.client import Client, WorkflowFailureError
@@ -26,13 +28,31 @@ WORKFLOWS = [Waiter]
 ACTIVITIES: list[object] = []
 
 
-async def run(client: Client, task_queue: str) -> object:
-    handle = await client.start_workflow(Waiter.run, id=f"{task_queue}-waiter",
-                                         task_queue=task_queue)
+async def _terminated(client: Client, workflow_id: str, *args: object,
+                      **kwargs: object) -> object:
+    handle = await client.start_workflow(Waiter.run, id=workflow_id,
+                                         task_queue=workflow_id.rsplit("-", 1)[0])
     await wait_for_query(handle, "is_ready", True)
-    await handle.terminate("operator said stop")
+    await handle.terminate(*args, **kwargs)  # type: ignore[arg-type]
+    observed: dict[str, object] = {}
     try:
         await handle.result()
-        return "completed"
+        observed["outcome"] = "completed"
     except WorkflowFailureError as error:
-        return {"cause": type(error.cause).__name__}
+        cause = error.cause
+        observed["outcome"] = [type(cause).__name__, str(cause),
+                               list(getattr(cause, "details", ()))]
+    events = (await handle.fetch_history()).to_json_dict()["events"]
+    attributes = events[-1].get("workflowExecutionTerminatedEventAttributes", {})
+    observed["event_reason"] = attributes.get("reason")
+    observed["event_has_details"] = bool(attributes.get("details", {}).get("payloads"))
+    return observed
+
+
+async def run(client: Client, task_queue: str) -> object:
+    return {
+        "details_only": await _terminated(client, f"{task_queue}-details",
+                                          "operator said stop"),
+        "reason": await _terminated(client, f"{task_queue}-reason", reason="maintenance"),
+        "nothing": await _terminated(client, f"{task_queue}-nothing"),
+    }

@@ -9,6 +9,8 @@ from temporalio import workflow
 from temporalio.client import Client, RPCError, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from ._util import settle
+
 
 @workflow.defn
 class Ends:
@@ -72,6 +74,7 @@ async def run(client: Client, task_queue: str) -> object:
     observed["cancel"] = await _outcome(cancelled)
     terminated = await client.start_workflow(Ends.run, "wait", id=f"{task_queue}-term",
                                              task_queue=task_queue)
+    await settle(terminated)  # see _util.settle
     await terminated.terminate("enough", reason="test over")
     observed["terminate"] = await _outcome(terminated)
     timed_out = await client.start_workflow(Ends.run, "wait", id=f"{task_queue}-timeout",

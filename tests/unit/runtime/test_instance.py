@@ -131,16 +131,17 @@ def test_activate_decodes_input_and_activity_result_by_type_hints(make_run: Make
     assert decode(done[0].attributes["result"], Order) == Order("TEA", 6)
 
 
-def test_activate_undecodable_input_fails_workflow_non_retryable(make_run: MakeRun) -> None:
+def test_activate_undecodable_input_fails_the_workflow_task(make_run: MakeRun) -> None:
+    # As on Temporal: not a workflow failure; the task is retried until the types fit.
     run = make_run(OrderWorkflow, "not an order")
 
-    commands = run.start()
+    with pytest.raises(WorkflowTaskError) as caught:
+        run.start()
 
-    assert types_of(commands) == [EventType.WORKFLOW_EXECUTION_FAILED]
-    info = commands[0].attributes["failure"]["application_failure_info"]
-    assert info["type"] == "InvalidWorkflowInput"
-    assert info["non_retryable"] is True
-    assert "orders" in commands[0].attributes["failure"]["message"]
+    assert isinstance(caught.value.cause, RuntimeError)
+    assert "Failed decoding arguments" in str(caught.value)
+    assert "orders" in str(caught.value)
+    assert not run.instance.completed
 
 
 @workflow.defn

@@ -92,6 +92,14 @@ class TemporalLength:
             self._patches.add(attributes["patch_id"])
             self.count += 1
 
+    def shown(self, *, running: bool) -> int:
+        """How many events Temporal's history shows for what was fed: the inputs after the
+        last workflow task appear too (local activity results as their markers, accepted
+        updates), and on a running workflow they have scheduled the task that takes them."""
+        tail = self._pending_local + self._after_task
+        pending = self._pending or self._pending_local
+        return self.count + tail + (1 if running and pending else 0)
+
     def feed_stored(self, events: Iterable[HistoryEvent]) -> None:
         """Follow a stored history (as the worker reads it to rebuild an instance)."""
         for event in events:

@@ -154,6 +154,8 @@ def start_workflow(tx: Tx, request: StartWorkflowRequest,
             policy = 3
         if policy == 2:  # USE_EXISTING
             _signal_with_start(tx, request, open_row[0], now)
+            if _admit_start_update(tx, request, open_row[0], now):
+                ensure_workflow_task(tx, open_row[0], request.task_queue, now, None)
             return StartResult(open_row[0], started=False)
         if policy == 3:  # TERMINATE_EXISTING
             terminate(tx, request.workflow_id, open_row[0],
@@ -180,6 +182,7 @@ def start_workflow(tx: Tx, request: StartWorkflowRequest,
                     f"{REUSE_NAMES.get(reuse, reuse)} forbids another run; choose another id")
     deadline = now + request.execution_timeout if request.execution_timeout else None
     insert_execution(tx, request, now, deadline)
+    _admit_start_update(tx, request, request.run_id, now)
     eager_task = None
     if request.eager_worker_id is not None:
         # Eager start: a worker in the starting process takes the first task without polling.
@@ -187,6 +190,17 @@ def start_workflow(tx: Tx, request: StartWorkflowRequest,
                                              request.eager_worker_id, now,
                                              CHAINED_TASK_LEASE_SECONDS)
     return StartResult(request.run_id, started=True, eager_task=eager_task)
+
+
+def _admit_start_update(tx: Tx, request: StartWorkflowRequest, run_id: str,
+                        now: float) -> bool:
+    if request.start_update is None:
+        return False
+    update_id, name, update_input = request.start_update
+    tx.run("INSERT INTO updates (run_id, update_id, name, input, state, created_at) "
+           "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (run_id, update_id) DO NOTHING",
+           (run_id, update_id, name, dumps(update_input), now))
+    return True
 
 
 def _signal_with_start(tx: Tx, request: StartWorkflowRequest, run_id: str, now: float) -> None:

@@ -1,0 +1,75 @@
+"""The OpenAI Agents SDK as Temporal's docs write it: ``OpenAIAgentsPlugin`` on the client,
+the SDK's own ``Runner.run`` inside the workflow, a function tool made from an activity with
+``workflow.activity_as_tool``, and a handoff. The model is the harness's OpenAI-compatible
+stand-in (``LLM_STAND_IN``), so both servers get the same answers in the same order."""
+
+import os
+from datetime import timedelta
+
+from openai import AsyncOpenAI
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.contrib.openai_agents import ModelActivityParameters, OpenAIAgentsPlugin
+from temporalio.contrib.openai_agents import workflow as agents_workflow
+
+from agents import Agent, OpenAIProvider, Runner
+
+# What the stand-in answers, request by request (one run at a time, so the order is fixed).
+LLM_STAND_IN = [
+    {"tool_calls": [["get_weather", {"city": "Paris"}]]},
+    {"text": "It is sunny in Paris."},
+    {"tool_calls": [["transfer_to_billing", {}]]},
+    {"text": "Refund issued."},
+]
+
+
+@activity.defn
+async def get_weather(city: str) -> str:
+    """Get the weather in a city."""
+    return f"sunny in {city}"
+
+
+@workflow.defn
+class WeatherAgent:
+    @workflow.run
+    async def run(self, question: str) -> str:
+        agent = Agent(
+            name="Weather", instructions="Answer weather questions with the tools.",
+            tools=[agents_workflow.activity_as_tool(
+                get_weather, start_to_close_timeout=timedelta(seconds=10))])
+        result = await Runner.run(agent, question)
+        return str(result.final_output)
+
+
+@workflow.defn
+class TriageAgent:
+    @workflow.run
+    async def run(self, question: str) -> list[str]:
+        billing = Agent(name="Billing", instructions="You handle refunds.")
+        triage = Agent(name="Triage", instructions="Route the customer.", handoffs=[billing])
+        result = await Runner.run(triage, question)
+        return [result.last_agent.name, str(result.final_output)]
+
+
+def _plugin() -> OpenAIAgentsPlugin:
+    # The harness gives each side its own stand-in; outside the harness (replaying the
+    # recorded fixtures) no model is called, so any address does.
+    base_url = os.environ.get("DIFFERENTIAL_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    return OpenAIAgentsPlugin(
+        model_params=ModelActivityParameters(start_to_close_timeout=timedelta(seconds=30)),
+        model_provider=OpenAIProvider(
+            openai_client=AsyncOpenAI(base_url=base_url, api_key="stand-in", max_retries=0),
+            use_responses=False))
+
+
+PLUGINS = [_plugin()]
+WORKFLOWS = [WeatherAgent, TriageAgent]
+ACTIVITIES = [get_weather]
+
+
+async def run(client: Client, task_queue: str) -> object:
+    weather = await client.execute_workflow(WeatherAgent.run, "Weather in Paris?",
+                                            id=f"{task_queue}-weather", task_queue=task_queue)
+    triage = await client.execute_workflow(TriageAgent.run, "Money back please",
+                                           id=f"{task_queue}-triage", task_queue=task_queue)
+    return {"weather": weather, "triage": triage}
