@@ -127,7 +127,7 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("contrib.workflow_streams", "WorkflowStreamClient"): (
         None, "reads and appends in the store; `batch_interval` defaults to 50 ms"),
     ("contrib.openai_agents", "OpenAIAgentsPlugin"): (
-        None, "tracing is off inside workflows; `stream_store=` is a Stalwart addition"),
+        None, "tracing is off inside workflows"),
     ("contrib.openai_agents", "OpenAIAgentsPlugin.tracing_context"): (
         WILL_NOT, "Agents SDK tracing is off inside Stalwart workflows"),
     ("contrib.openai_agents", "AllowAllWorkerEnvVars"): (NOT_YET, AGENT_ENV_REFS),

@@ -17,7 +17,6 @@ from agents.mcp import MCPServerStdio
 
 from agents import Agent, OpenAIProvider, Runner
 from stalwart import activity, workflow
-from stalwart.agents import AgentStore
 from stalwart.agents.testing import FakeLLMServer, Reply, ToolCallReply
 from stalwart.client import Client, WorkflowHistory
 from stalwart.common import RetryPolicy
@@ -274,7 +273,6 @@ async def test_streamed_run_is_followed_by_a_client_and_kept_out_of_history(
         Reply(text="It is sunny in Paris today."))
     plugin = _plugin(http, retry_policy=RetryPolicy(
         initial_interval=timedelta(milliseconds=10), maximum_attempts=3))
-    store = AgentStore.beside(db_url)
     async with Worker(client, task_queue=task_queue, workflows=[StreamedWorkflow],
                       activities=[get_weather, get_population], plugins=[plugin]):
         handle = await client.start_workflow(StreamedWorkflow.run, "Paris?", id="streamed",
@@ -301,7 +299,6 @@ async def test_streamed_run_is_followed_by_a_client_and_kept_out_of_history(
     assert _activities(history) == ["invoke_model_activity_streaming", "get_weather",
                                     "invoke_model_activity_streaming"]
     assert "response.output_text.delta" not in history.to_json()
-    store.close()
     replayed = await Replayer(workflows=[StreamedWorkflow], plugins=[plugin]).replay_workflow(
         history)
     assert replayed.replay_failure is None
@@ -396,40 +393,12 @@ async def test_agent_environment_runs_a_scripted_model(
     assert env.openai_agents_plugin in scripted.config()["plugins"]
 
 
-class FullDiskAgentStore(AgentStore):
-    """An agent store on a disk that has run full: every stream write fails (streamed events
-    no longer go to an agent store: a plugin given one still streams to the workflow)."""
-
-    def write_stream(self, workflow_id: str, stream_id: str, text: str, done: bool) -> None:
-        raise OSError(28, "No space left on device")
-
-
-async def test_streamed_run_ignores_the_old_stream_store_option(
-        client: Client, task_queue: str, llm_server: FakeLLMServer,
-        http: openai.AsyncOpenAI, tmp_path: Path) -> None:
-    llm_server.script(Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Oslo"})]),
-                      Reply(text="Snowy."))
-    store = FullDiskAgentStore(tmp_path / "full.agent.db")
-    plugin = OpenAIAgentsPlugin(
-        ModelActivityParameters(start_to_close_timeout=timedelta(seconds=30)),
-        model_provider=OpenAIProvider(openai_client=http, use_responses=False),
-        stream_store=store)
-    async with Worker(client, task_queue=task_queue, workflows=[StreamedWorkflow],
-                      activities=[get_weather, get_population], plugins=[plugin]):
-        result = await client.execute_workflow(StreamedWorkflow.run, "Oslo?", id="full-disk",
-                                               task_queue=task_queue)
-    assert result[0] == "Snowy."
-    assert len(llm_server.model_requests()) == 2  # neither call was retried for the view
-    store.close()
-
-
 async def test_streamed_run_on_postgres_is_followed_from_the_same_schema(
         task_queue: str, llm_server: FakeLLMServer, http: openai.AsyncOpenAI) -> None:
     llm_server.script(Reply(tool_calls=[ToolCallReply("get_weather", {"city": "Oslo"})]),
                       Reply(text="Snow in Oslo."))
     with fresh_schema_url() as url:
         client = await Client.connect(url, plugins=[_plugin(http)])
-        store = AgentStore.beside(url)
         try:
             async with Worker(client, task_queue=task_queue, workflows=[StreamedWorkflow],
                               activities=[get_weather, get_population]):
@@ -438,7 +407,6 @@ async def test_streamed_run_on_postgres_is_followed_from_the_same_schema(
                 followed = [event async for event in stream_events(handle)]
                 result = await handle.result()
         finally:
-            store.close()
             await client.close()
     assert result[0] == "Snow in Oslo."
     assert "".join(e.event["delta"] for e in followed if e.kind == "event" and e.event

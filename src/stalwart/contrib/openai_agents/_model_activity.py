@@ -45,7 +45,7 @@ from ...agents.cost import observe_call
 from ...agents.llm import estimate_cost, retry_after
 from ...exceptions import ApplicationError
 from .._heartbeat import heartbeating
-from ._streaming import DEFAULT_TOPIC, StreamPublisher, StreamStoreSource
+from ._streaming import DEFAULT_TOPIC, StreamPublisher
 
 __all__ = ["MODEL_ACTIVITY", "STREAMING_MODEL_ACTIVITY", "ModelActivity", "raise_for_status",
            "request_json", "response_from_json", "response_json"]
@@ -209,13 +209,10 @@ class ModelActivity:
     Args:
         model_provider: Resolves model names; default ``OpenAIProvider`` with the SDK's own
             retries off (the activity's retry policy is the only one).
-        stream_store: Ignored (streamed events go to the workflow's stream).
     """
 
-    def __init__(self, model_provider: ModelProvider | None = None,
-                 stream_store: StreamStoreSource | None = None) -> None:
+    def __init__(self, model_provider: ModelProvider | None = None) -> None:
         self._provider = model_provider
-        self._streams = stream_store
 
     def _model_provider(self) -> ModelProvider:
         if self._provider is None:

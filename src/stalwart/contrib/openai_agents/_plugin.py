@@ -13,7 +13,6 @@ from agents.run import get_default_agent_runner, set_default_agent_runner
 
 from agents import ModelProvider
 
-from ...agents.store import AgentStore
 from ...converter import DataConverter, DefaultPayloadConverter
 from ...plugin import SimplePlugin
 from ...worker import Worker, WorkerConfig
@@ -24,7 +23,6 @@ from ._mcp_v2 import MCPServerPool
 from ._model_activity import ModelActivity
 from ._params import ModelActivityParameters
 from ._runner import DurableAgentRunner, default_timeout_check
-from ._streaming import StreamStoreSource
 
 __all__ = ["OpenAIAgentsPlugin", "OpenAIPayloadConverter"]
 
@@ -92,9 +90,6 @@ class OpenAIAgentsPlugin(SimplePlugin):
             a factory takes no parameter or one (the workflow's ``factory_argument``).
         mcp_connection_idle_timeout: How long an idle reusable MCP connection stays open;
             ``None``: until the worker stops; zero: never reused.
-        stream_store: Accepted for compatibility and ignored: ``Runner.run_streamed``
-            publishes its events to the workflow's stream in the worker's store (see
-            ``stream_events``).
     """
 
     def __init__(
@@ -107,7 +102,6 @@ class OpenAIAgentsPlugin(SimplePlugin):
         use_otel_instrumentation: bool = False, resolvable_worker_env_vars: Any = (), *,
         mcp_servers: Mapping[str, Callable[..., MCPServer]] | None = None,
         mcp_connection_idle_timeout: timedelta | None = timedelta(minutes=5),
-        stream_store: AgentStore | None = None,
     ) -> None:
         if model_params is None:
             model_params = ModelActivityParameters()
@@ -130,8 +124,7 @@ class OpenAIAgentsPlugin(SimplePlugin):
         self.model_params = model_params
         self._providers = list(mcp_server_providers)
         self._mcp_pool = MCPServerPool(mcp_servers or {}, mcp_connection_idle_timeout)
-        self._streams = StreamStoreSource(stream_store)
-        self._model_activity = ModelActivity(model_provider, self._streams)
+        self._model_activity = ModelActivity(model_provider)
 
         def add_activities(existing: Sequence[Callable[..., Any]] | None = None
                            ) -> Sequence[Callable[..., Any]]:
@@ -157,7 +150,6 @@ class OpenAIAgentsPlugin(SimplePlugin):
     def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
         client = config.get("client")
         if client is not None:
-            self._streams.bind(client.store.url)
             for provider in self._providers:
                 if isinstance(provider, StatefulMCPServerProvider):
                     provider._bind(client)

@@ -19,22 +19,11 @@ from typing import Any, Literal
 
 from ..._client_streams import WorkflowStreamClient
 
-__all__ = ["ModelStreamEvent", "StreamPublisher", "StreamStoreSource", "stream_events"]
+__all__ = ["ModelStreamEvent", "StreamPublisher", "stream_events"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TOPIC = "model"
-
-
-class StreamStoreSource:
-    """Kept for ``OpenAIAgentsPlugin(stream_store=...)``, which no longer changes where
-    events go: they go to the workflow's stream in the worker's own store."""
-
-    def __init__(self, store: Any = None) -> None:
-        self._store = store
-
-    def bind(self, store_url: str) -> None:
-        pass
 
 
 class StreamPublisher:
