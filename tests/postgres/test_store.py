@@ -14,7 +14,7 @@ from stalwart._store import open_store
 from stalwart._store.base import ExecutionStatus, StartWorkflowRequest
 from stalwart._store.postgres import PostgresStore
 from stalwart._store.postgres.connection import Announcer, parse_url
-from stalwart._store.schema import SCHEMA_VERSION
+from stalwart._store.schema import SCHEMA_VERSION, migrations
 from stalwart.client import Client
 from stalwart.exceptions import StoreError
 from stalwart.worker import Worker
@@ -80,7 +80,9 @@ async def test_store_concurrent_first_connects_migrate_once(db_url: str,
         with admin_connect() as conn:
             rows = conn.execute(f"SELECT key, value FROM {pg_schema}.stalwart_meta "
                                 "ORDER BY key").fetchall()
-        assert rows == [("application", "stalwart"), ("schema_version", str(SCHEMA_VERSION))]
+        applied = [(f"migration:{number:04d}", "applied") for number, _ in migrations()]
+        assert rows == [("application", "stalwart"), *applied,
+                        ("schema_version", str(SCHEMA_VERSION))]
         # All of them work on the one schema.
         await stores[0].start_workflow(_request("shared"), time.time())
         assert (await stores[5].get_execution("shared", None)) is not None

@@ -73,11 +73,34 @@ def migrate(tx: Tx, tables: set[str], where: str, foreign: str | None,
     if "stalwart_meta" not in tables:
         tx.run("CREATE TABLE stalwart_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         tx.run("INSERT INTO stalwart_meta VALUES ('application', ?)", (APPLICATION_MARKER,))
+    applied = applied_migrations(tx, version)
     for number, name in migrations():
-        if number > version:
+        if number not in applied:
             for statement in script(tx, name):
                 tx.run(statement)
-            set_version(tx, number)
+            tx.run("INSERT INTO stalwart_meta VALUES (?, 'applied') "
+                   "ON CONFLICT (key) DO NOTHING",
+                   (f"{_APPLIED}{number:04d}",))
+            set_version(tx, max(number, version))
+            version = max(number, version)
+
+
+# Each migration applied is recorded by number, so one numbered below the highest applied
+# (branches of development merged in another order than they were numbered) still runs.
+_APPLIED = "migration:"
+
+
+def applied_migrations(tx: Tx, version: int) -> set[int]:
+    """The migrations a database has run. A schema from before they were recorded one by one
+    ran every migration up to its version: those are recorded now."""
+    rows = tx.all("SELECT key FROM stalwart_meta WHERE key LIKE 'migration:%'")
+    recorded = {int(str(row[0])[len(_APPLIED):]) for row in rows}
+    if not recorded:
+        recorded = {number for number, _ in migrations() if number <= version}
+        for number in sorted(recorded):
+            tx.run("INSERT INTO stalwart_meta VALUES (?, 'applied')",
+                   (f"{_APPLIED}{number:04d}",))
+    return recorded
 
 
 def set_version(tx: Tx, number: int) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from stalwart._store import open_store
-from stalwart._store.schema import SCHEMA_VERSION
+from stalwart._store.schema import SCHEMA_VERSION, migrations
 from stalwart._store.sqlite.store import SqliteStore
 from stalwart.exceptions import StoreError
 
@@ -72,7 +72,9 @@ async def test_open_twice_migrates_once_and_keeps_data(db_path: str) -> None:
 
     assert execution is not None
     assert _tables(db_path) == tables
-    assert _meta(db_path) == {"schema_version": str(SCHEMA_VERSION), "application": "stalwart"}
+    assert _meta(db_path) == {"schema_version": str(SCHEMA_VERSION), "application": "stalwart",
+                              **{f"migration:{number:04d}": "applied"
+                                 for number, _ in migrations()}}
     assert count_file_rows(db_path, "executions") == 1
 
 
@@ -105,7 +107,10 @@ async def test_open_store_two_processes_migrate_new_file_at_once(tmp_path: Path)
                 await p.communicate()
 
     assert [code for code, _ in outcomes] == [0] * len(processes), outcomes
-    assert _meta(str(db_path)) == {"schema_version": str(SCHEMA_VERSION), "application": "stalwart"}
+    assert _meta(str(db_path)) == {"schema_version": str(SCHEMA_VERSION),
+                                   "application": "stalwart",
+                                   **{f"migration:{number:04d}": "applied"
+                                      for number, _ in migrations()}}
     store = await open_store(f"sqlite:///{db_path}")
     try:
         await start(store, "after-race")

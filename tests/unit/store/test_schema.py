@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from stalwart._store import open_store
+from stalwart._store import open_store, schema
 from stalwart._store.schema import SCHEMA_VERSION, migrations, statements
+from stalwart._store.sqlite.connection import migrate as sqlite_migrate
 from stalwart._store.tx import SQLITE
 from tests.helpers.postgres import admin_connect, fresh_schema_url
 
@@ -100,9 +101,50 @@ async def test_both_databases_migrate_to_the_same_schema(tmp_path: Path) -> None
     assert postgres[2] == sqlite[2]  # on the same columns, unique and partial alike
 
 
-def test_migrations_are_numbered_one_after_another() -> None:
+def test_migrations_are_numbered_in_order_without_duplicates() -> None:
     numbers = [number for number, _ in migrations()]
-    assert numbers == list(range(1, SCHEMA_VERSION + 1))
+    assert numbers == sorted(set(numbers)) and numbers[0] == 1
+    assert numbers[-1] == SCHEMA_VERSION
+
+
+def test_a_migration_numbered_below_the_schema_version_still_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two lines of development, each with its migration, merged in the other order than they
+    # were numbered: a database that ran the higher one runs the lower one when it arrives.
+    path = str(tmp_path / "store.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        sqlite_migrate(conn, path)
+        real_migrations, real_script = schema.migrations, schema.script
+        gap = next((n for n in range(1, SCHEMA_VERSION) if n not in dict(real_migrations())), 0)
+        monkeypatch.setattr(schema, "migrations", lambda: sorted(
+            [*real_migrations(), (gap, f"{gap:04d}_late.sql")]))
+        monkeypatch.setattr(schema, "script", lambda tx, name: (
+            ["CREATE TABLE late_arrival (x TEXT)"] if name.endswith("_late.sql")
+            else real_script(tx, name)))
+        sqlite_migrate(conn, path)
+        sqlite_migrate(conn, path)  # and only once
+        assert conn.execute("SELECT COUNT(*) FROM late_arrival").fetchone() == (0,)
+        meta = dict(conn.execute("SELECT key, value FROM stalwart_meta").fetchall())
+        assert meta[f"migration:{gap:04d}"] == "applied"
+        assert int(meta["schema_version"]) == SCHEMA_VERSION
+    finally:
+        conn.close()
+
+
+def test_a_schema_from_before_migrations_were_recorded_runs_only_newer_ones(
+        tmp_path: Path) -> None:
+    path = str(tmp_path / "store.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        sqlite_migrate(conn, path)
+        conn.execute("DELETE FROM stalwart_meta WHERE key LIKE 'migration:%'")
+        sqlite_migrate(conn, path)  # would fail re-running 0007's ALTER TABLE otherwise
+        keys = [row[0] for row in conn.execute(
+            "SELECT key FROM stalwart_meta WHERE key LIKE 'migration:%' ORDER BY key")]
+        assert keys == [f"migration:{number:04d}" for number, _ in migrations()]
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize("script, expected", [
@@ -157,6 +199,8 @@ async def test_a_postgres_schema_numbered_by_its_old_history_is_taken_over() -> 
         with admin_connect() as conn:
             conn.execute(f"UPDATE {schema}.stalwart_meta SET value = '2' "
                          "WHERE key = 'schema_version'")
+            # A schema of that time did not record its migrations one by one.
+            conn.execute(f"DELETE FROM {schema}.stalwart_meta WHERE key LIKE 'migration:%'")
         store = await open_store(url)
         try:
             assert (await store.status())["schema_version"] == SCHEMA_VERSION

@@ -11,6 +11,7 @@ from ..base import (
     WorkerRow,
 )
 from ..tx import Tx, loads
+from . import payloads
 from .executions import (
     ACTIVITY_COLUMNS,
     append_event,
@@ -153,6 +154,7 @@ def delete_closed_runs(tx: Tx, closed_before: float,
         for table in ("history", "search_attribute_values", "updates", "queries", "inbox"):
             among, params = tx.dialect.in_("run_id", run_ids)
             tx.run(f"DELETE FROM {table} WHERE {among}", params)
+        payloads.delete_runs(tx, run_ids)
     return len(run_ids)
 
 
