@@ -20,10 +20,10 @@ The workflow and activity are also the subject of ``tests/storage``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
+import subprocess
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -32,52 +32,30 @@ from stalwart import activity, workflow
 from stalwart.client import Client
 from stalwart.worker import Worker
 
-from .._common import Config, new_id, rounded
+from .._common import REPO_ROOT, Config, new_id, rounded
+from ..conversation_data import (
+    MESSAGE_BYTES,
+    SHORT_TURNS,
+    TURNS,
+    answer,
+    conversation_bytes,
+    conversation_digest,
+    expected_conversation,
+    reply_to,
+    user_message,
+)
+
+__all__ = ["MESSAGE_BYTES", "Conversation", "answer", "conversation_digest",
+           "expected_conversation", "measure", "model_call", "store_bytes", "user_message"]
 
 NAME = "CONV_growth"
-MESSAGE_BYTES = 2048
-TURNS = (10, 50, 100, 200)
-SHORT_TURNS = (10, 20)
 MODEL_TIMEOUT = timedelta(seconds=60)
-
-
-def filler(label: str, size: int) -> str:
-    """``size`` characters of text, different for every label (hex of a hash chain), so no
-    store or file system can shrink it by noticing repetition."""
-    parts = [label, ": "]
-    length = len(label) + 2
-    digest = label.encode()
-    while length < size:
-        digest = hashlib.sha256(digest).digest()
-        chunk = digest.hex()
-        parts.append(chunk)
-        length += len(chunk)
-    return "".join(parts)[:size]
-
-
-def user_message(turn: int, size: int) -> dict[str, str]:
-    return {"role": "user", "content": filler(f"question {turn}", size)}
-
-
-def answer(turn: int, size: int) -> dict[str, str]:
-    return {"role": "assistant", "content": filler(f"answer {turn}", size)}
-
-
-def expected_conversation(turns: int, size: int = MESSAGE_BYTES) -> list[dict[str, str]]:
-    messages: list[dict[str, str]] = []
-    for turn in range(turns):
-        messages += [user_message(turn, size), answer(turn, size)]
-    return messages
-
-
-def conversation_digest(messages: list[dict[str, str]]) -> str:
-    return hashlib.sha256(json.dumps(messages).encode()).hexdigest()
 
 
 @activity.defn(name="conversation_model_call")
 async def model_call(messages: list[dict[str, str]]) -> dict[str, str]:
     """A stand-in for an LLM call: an answer as long as the question, named by the turn."""
-    return answer(len(messages) // 2, len(messages[-1]["content"]))
+    return reply_to(messages)
 
 
 @workflow.defn(name="Conversation")
@@ -92,7 +70,7 @@ class Conversation:
                 summary=f"model call {turn + 1}")
             messages.append(reply)
         return {"turns": turns, "digest": conversation_digest(messages),
-                "bytes": len(json.dumps(messages, separators=(",", ":")))}
+                "bytes": conversation_bytes(messages)}
 
 
 # -- measuring ---------------------------------------------------------------------------
@@ -151,9 +129,29 @@ async def measure(url: str, turns: int, message_bytes: int = MESSAGE_BYTES) -> d
             "store_ratio": rounded(stored / conversation)}
 
 
+def temporal_rows(sizes: tuple[int, ...]) -> list[dict[str, Any]] | None:
+    """The same conversations on a Temporal dev server (``bench/temporal_conversation.py``),
+    when the reference environment ``.venv-compat`` is there; None otherwise."""
+    python = REPO_ROOT / ".venv-compat" / "bin" / "python"
+    if not (python.exists() and (python.parent / "temporal").exists()):
+        return None
+    completed = subprocess.run(
+        [str(python), str(REPO_ROOT / "bench" / "temporal_conversation.py"),
+         *map(str, sizes)], capture_output=True, text=True, timeout=1800)
+    if completed.returncode != 0:
+        raise RuntimeError(f"the Temporal side failed: {completed.stderr[-2000:]}")
+    return [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
+
+
 async def run(config: Config) -> dict[str, Any]:
     sizes = SHORT_TURNS if config.short else TURNS
     rows = [await measure(config.db_url(f"conv{turns}"), turns) for turns in sizes]
     last = rows[-1]
-    return {"message_bytes": MESSAGE_BYTES, "conversations": rows,
-            "final_store_ratio": last["store_ratio"]}
+    metrics: dict[str, Any] = {"message_bytes": MESSAGE_BYTES, "conversations": rows,
+                               "final_store_ratio": last["store_ratio"]}
+    # The Temporal side is measured once, with the SQLite runs, and not in the short suite.
+    if not config.short and config.store == "sqlite":
+        temporal = temporal_rows(sizes)
+        if temporal is not None:
+            metrics["temporal"] = temporal
+    return metrics
