@@ -259,6 +259,8 @@ async def _history(request: Request, workflow_id: str) -> Response:
     limit = query_int(params, "limit", default=100, minimum=1, maximum=MAX_HISTORY_LIMIT)
     row = await backend.execution(workflow_id, run_id_param(request))
     events = await backend.client.store.get_history(row.run_id, after, limit)
+    for event in events:
+        await backend.with_external_payloads(event.attributes)
 
     def page() -> bytes:
         return _encode_json({

@@ -9,14 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import exceptions as exc
+from .._converter_storage import REFERENCE_MESSAGE_TYPE
 from .._store.base import ExecutionRow, ExecutionStatus
 from ..client import Client
 from ..common import RawValue
+from ..converter import _payload_from_json, _payload_to_json
 from .payloads import decode_payloads, iso
 from .readmodel import ReadModel, RunSummary
 from .validation import ApiError
 
 logger = logging.getLogger(__name__)
+REFERENCE_TYPE = REFERENCE_MESSAGE_TYPE.decode()
 
 
 @dataclass
@@ -52,9 +55,39 @@ class Backend:
                            "args") from None
         return [RawValue(p) for p in payloads]
 
+    async def with_external_payloads(self, value: Any) -> Any:
+        """``value`` (store form) with externally stored payloads fetched, when the server's
+        data converter has the external storage that wrote them; as stored otherwise. The
+        fetched payloads are what the store would hold without external storage (still
+        encoded by any codec: the server has none)."""
+        storage = self.client.data_converter.external_storage
+        if storage is None:
+            return value
+        found: list[dict[str, Any]] = []
+        _references(value, found)
+        if found:
+            payloads = await storage.retrieve_payloads([_payload_from_json(p) for p in found])
+            for target, payload in zip(found, payloads, strict=True):
+                target.clear()
+                target.update(_payload_to_json(payload))
+        return value
+
     async def close(self) -> None:
         self.reads.close()
         await self.client.close()
+
+
+def _references(value: Any, found: list[dict[str, Any]]) -> None:
+    if isinstance(value, dict):
+        metadata = value.get("metadata")
+        if isinstance(metadata, dict) and metadata.get("messageType") == REFERENCE_TYPE:
+            found.append(value)
+            return
+        for item in value.values():
+            _references(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _references(item, found)
 
 
 def map_error(error: BaseException) -> ApiError | None:

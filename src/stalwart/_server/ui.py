@@ -204,12 +204,18 @@ async def _timeline_page(backend: Backend, row: ExecutionRow, after: int
             next_after, len(events))
 
 
-async def _temporal_events(backend: Backend, row: ExecutionRow) -> list[HistoryEvent]:
-    """The run's whole history in Temporal's event model (inputs not yet consumed included)."""
+async def _temporal_events(backend: Backend, row: ExecutionRow,
+                           external: bool = False) -> list[HistoryEvent]:
+    """The run's whole history in Temporal's event model (inputs not yet consumed included);
+    with ``external``, externally stored payloads fetched (pages show their references and
+    fetch a value when it is opened)."""
     store = backend.client.store
     stored = await store.get_history(row.run_id)
     if row.status == ExecutionStatus.RUNNING:
         stored += [e.as_history_event() for e in await store.get_inbox(row.run_id)]
+    if external:
+        for event in stored:
+            await backend.with_external_payloads(event.attributes)
     return await asyncio.to_thread(
         to_temporal, stored, run_id=row.run_id, namespace=backend.client.namespace)
 
@@ -274,13 +280,14 @@ async def _payload(request: Request, workflow_id: str) -> Response:
     value: Any
     if params.get("event_id") is not None:
         event_id = query_int(params, "event_id", default=1, minimum=1, maximum=MAX_OFFSET)
-        events = await _temporal_events(backend, row)
+        events = await _temporal_events(backend, row, external=True)
         if event_id > len(events):
             raise ApiError(404, "not_found", f"run {row.run_id} has no event {event_id}")
         value = payload_values(events[event_id - 1].attributes)
     elif part == "input":
         first = await store.get_history(row.run_id, 0, 1)
-        value = first[0].attributes.get("input", []) if first else []
+        value = await backend.with_external_payloads(
+            first[0].attributes.get("input", []) if first else [])
     elif part == "result":
         value = row.result
     elif part == "failure":
