@@ -24,7 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio import activity, workflow
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -104,16 +104,27 @@ async def measure(turns: int, workdir: Path) -> dict[str, object]:
             handle = await client.start_workflow(
                 Conversation.run, args=[turns, MESSAGE_BYTES], id=f"conv-{uuid.uuid4().hex}",
                 task_queue=queue)
-            result = await handle.result()
-        if result["digest"] != conversation_digest(expected_conversation(turns)):
-            raise RuntimeError(f"wrong conversation: {result!r}")
-        history_bytes = len((await handle.fetch_history()).to_json())
+            outcome = "completed"
+            try:
+                result = await handle.result()
+            except WorkflowFailureError as error:
+                # Temporal ends a run whose history passes its size limit (50 MB by default).
+                outcome = f"failed: {error.cause}"
+            else:
+                if result["digest"] != conversation_digest(expected_conversation(turns)):
+                    raise RuntimeError(f"wrong conversation: {result!r}")
+        history = await handle.fetch_history()
+        history_bytes = len(history.to_json())
+        done = sum(1 for e in history.events if e.HasField(
+            "activity_task_completed_event_attributes"))
     finally:
         server.stop()
     conversation = conversation_bytes(expected_conversation(turns))
     db_bytes = _file_bytes(db) - empty
-    return {"turns": turns, "db_bytes": db_bytes, "db_bytes_per_turn": db_bytes // turns,
-            "history_bytes": history_bytes, "history_bytes_per_turn": history_bytes // turns,
+    return {"turns": turns, "outcome": outcome, "turns_completed": done,
+            "db_bytes": db_bytes, "db_bytes_per_turn": db_bytes // max(done, 1),
+            "history_bytes": history_bytes,
+            "history_bytes_per_turn": history_bytes // max(done, 1),
             "conversation_bytes": conversation, "db_ratio": round(db_bytes / conversation, 2)}
 
 

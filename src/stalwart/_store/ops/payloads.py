@@ -174,8 +174,9 @@ def _pack_value(tx: Tx, run_id: str, value: Any) -> Any:
     return value
 
 
-def pack(tx: Tx, run_id: str, attributes: dict[str, Any]) -> str:
-    """The text a history row stores for ``attributes``: large payloads become references."""
+def pack(tx: Tx, run_id: str, attributes: Any) -> str:
+    """The text a row stores for ``attributes`` (a history event's, or an activity task's
+    input): large payloads become references."""
     text = dumps(attributes)
     if len(text) < BLOB_THRESHOLD:
         return text
