@@ -140,7 +140,9 @@ def temporal_rows(sizes: tuple[int, ...]) -> list[dict[str, Any]] | None:
          *map(str, sizes)], capture_output=True, text=True, timeout=1800)
     if completed.returncode != 0:
         raise RuntimeError(f"the Temporal side failed: {completed.stderr[-2000:]}")
-    return [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
+    # Only the JSON lines: the Temporal SDK's core may log to stdout too.
+    return [json.loads(line) for line in completed.stdout.splitlines()
+            if line.startswith("{")]
 
 
 async def run(config: Config) -> dict[str, Any]:

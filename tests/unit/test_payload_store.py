@@ -32,6 +32,7 @@ def tx(tmp_path: Path) -> Iterator[SqliteTx]:
         conn.close()
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=300), st.binary(max_size=300))
 def test_shared_ends_rebuild_the_bytes_exactly(base: bytes, data: bytes) -> None:
     prefix, suffix = payloads.shared_ends(base, data)
@@ -43,6 +44,7 @@ def test_shared_ends_rebuild_the_bytes_exactly(base: bytes, data: bytes) -> None
         assert base[prefix] != data[prefix]
 
 
+@settings(deadline=None)
 @given(st.lists(st.text(max_size=40), min_size=1, max_size=30), st.lists(st.text(max_size=40)))
 def test_an_extended_json_list_shares_all_but_its_closing_bracket(
         old: list[str], new: list[str]) -> None:
@@ -140,7 +142,8 @@ _json_values = st.recursive(
     | st.dictionaries(st.text(max_size=8), children, max_size=5), max_leaves=30)
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(_json_values, st.integers(0, 1500)), min_size=1, max_size=6))
 def test_any_sequence_of_payloads_round_trips(tx: SqliteTx,
                                               values: list[tuple[Any, int]]) -> None:
@@ -152,3 +155,32 @@ def test_any_sequence_of_payloads_round_trips(tx: SqliteTx,
     payloads.RECENT.clear()
     unpacked = payloads.unpack_rows(tx, run_id, [text for _, text in rows])
     assert [dumps(a) for a in unpacked] == [dumps(a) for a, _ in rows]
+
+
+def test_the_agent_layers_model_requests_are_stored_as_differences(tx: SqliteTx) -> None:
+    from stalwart.agents._types import ModelRequest
+    from stalwart.converter import DataConverter
+
+    converter = DataConverter.default.payload_converter
+    tools = [{"type": "function", "function": {"name": f"tool_{i}", "description": "d" * 300,
+                                               "parameters": {"type": "object"}}}
+             for i in range(4)]
+    messages: list[dict[str, str]] = [{"role": "system", "content": "be brief"}]
+    texts, expected = [], []
+    for step in range(1, 41):
+        messages.append({"role": "user", "content": f"{step} " + "u" * 2000})
+        request = ModelRequest(model="m", messages=list(messages), tools=tools,
+                               stream_to="wf", stream_id=f"step-{step}")
+        payload = converter.to_payloads([request])[0]
+        expected.append(payload.data.decode())
+        texts.append(_history_row(tx, "run-1", {"input": [
+            {"metadata": {"encoding": "json/plain"}, "data": payload.data.decode()}]}))
+        messages.append({"role": "assistant", "content": f"{step} " + "a" * 2000})
+    stored = tx.one("SELECT SUM(LENGTH(data)) FROM payload_blobs")[0]
+    # The messages once, plus the tool schemas (between the messages and the changing step id)
+    # again with every call: linear, not the square.
+    tools_bytes = len(json.dumps(tools))
+    assert stored < len(json.dumps(messages)) + 40 * (tools_bytes + 200)
+    payloads.RECENT.clear()
+    rebuilt = payloads.unpack_rows(tx, "run-1", texts)
+    assert [r["input"][0]["data"] for r in rebuilt] == expected
