@@ -144,7 +144,7 @@ _json_values = st.recursive(
 
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(_json_values, st.integers(0, 1500)), min_size=1, max_size=6))
+@given(st.lists(st.tuples(_json_values, st.integers(0, 3000)), min_size=1, max_size=6))
 def test_any_sequence_of_payloads_round_trips(tx: SqliteTx,
                                               values: list[tuple[Any, int]]) -> None:
     run_id = f"run-{len(values)}-{hash(repr(values)) & 0xffff}"

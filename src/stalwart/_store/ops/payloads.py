@@ -35,7 +35,7 @@ from typing import Any
 from ..tx import Tx, dumps, loads
 
 # Payloads with fewer bytes than this stay inline in their history row.
-BLOB_THRESHOLD = 512
+BLOB_THRESHOLD = 1024
 # A delta is written only if it saves at least this many bytes.
 _MIN_SAVING = 256
 _MARKER = '"@blob'
@@ -178,9 +178,25 @@ def pack(tx: Tx, run_id: str, attributes: Any) -> str:
     """The text a row stores for ``attributes`` (a history event's, or an activity task's
     input): large payloads become references."""
     text = dumps(attributes)
-    if len(text) < BLOB_THRESHOLD:
+    if len(text) < BLOB_THRESHOLD or not _has_large(attributes):
         return text
     return dumps(_pack_value(tx, run_id, attributes))
+
+
+def _has_large(value: Any) -> bool:
+    """Whether a payload large enough for a blob is in ``value`` (a walk that allocates
+    nothing: most events that are long have no large payload, only many small fields)."""
+    if isinstance(value, dict):
+        data = value.get("data")
+        if data is None:
+            data = value.get("data_b64")
+        if isinstance(data, str) and len(data) >= BLOB_THRESHOLD and "metadata" in value:
+            return True
+        return any(_has_large(item) for item in value.values()
+                   if isinstance(item, (dict, list)))
+    if isinstance(value, list):
+        return any(_has_large(item) for item in value if isinstance(item, (dict, list)))
+    return False
 
 
 # -- reading -----------------------------------------------------------------------------
