@@ -24,6 +24,7 @@ from stalwart.converter import (
     Payload,
     PayloadCodec,
     StorageDriver,
+    StorageDriverActivityInfo,
     StorageDriverClaim,
     StorageDriverRetrieveContext,
     StorageDriverStoreContext,
@@ -247,6 +248,9 @@ async def test_a_driver_is_told_which_workflow_it_stores_for(
     assert StorageDriverWorkflowInfo(namespace="default", id=handle.id,
                                      run_id=handle.result_run_id,
                                      type="BigPayloads") in targets
+    # An activity's result is stored for the activity.
+    assert any(isinstance(t, StorageDriverActivityInfo) and t.type == "shout"
+               and t.namespace == "default" for t in targets)
 
 
 def test_bad_configurations_are_named() -> None:

@@ -13,6 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import exceptions as exc
+from .._converter_storage import (
+    STORE_TARGET,
+    StorageDriverActivityInfo,
+    StorageDriverStoreContext,
+)
 from .._model.definitions import ActivityDefinition
 from .._model.events import EventType
 from .._store.base import ActivityTaskClaim, Store, WorkflowTaskClaim
@@ -358,8 +363,14 @@ class ActivityWorker:
             result = await self._invoke(fn, definition, args, context,
                                         claim.options.get("header") or {})
             raw_payload = _payload_to_json(pc.to_payload(result))
-            payload = raw_payload if codec is None else await encode_value(
-                copy.deepcopy(raw_payload), codec)
+            target = STORE_TARGET.set(StorageDriverStoreContext(StorageDriverActivityInfo(
+                namespace=context.info.workflow_namespace, id=claim.activity_id,
+                type=claim.activity_type)))
+            try:
+                payload = raw_payload if codec is None else await encode_value(
+                    copy.deepcopy(raw_payload), codec)
+            finally:
+                STORE_TARGET.reset(target)
         except CompleteAsyncError:
             heartbeater.stop()
             await self.store.mark_activity_async(claim.run_id, claim.seq, claim.attempt,
