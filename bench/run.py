@@ -31,6 +31,7 @@ from .workloads import (
     b4_recovery,
     b5_parked,
     b6_long_history,
+    conversation,
     floor,
     kill_handover,
     pg_step_cost,
@@ -39,7 +40,7 @@ from .workloads import (
 
 WORKLOADS: dict[str, ModuleType] = {m.NAME: m for m in (
     floor, b1_latency, b2_throughput, b3_fanout, b4_recovery, b5_parked, b6_long_history,
-    scale_out, agent_load, agent_processes, kill_handover, pg_step_cost)}
+    scale_out, agent_load, agent_processes, kill_handover, pg_step_cost, conversation)}
 STORES = ("sqlite", "postgres")
 
 

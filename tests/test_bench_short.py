@@ -26,6 +26,7 @@ EXPECTED_KEYS = {
     "AGENT_processes": {"p1_wall_s", "p2_wall_s", "p4_wall_s", "p4_worker_rss_peak_mib"},
     "KILL_handover": {"same_host_p50_s", "same_host_p99_s", "other_host_p50_s",
                       "other_host_p99_s"},
+    "CONV_growth": {"message_bytes", "conversations", "final_store_ratio"},
 }
 # PostgreSQL only.
 POSTGRES_KEYS = {
@@ -54,6 +55,7 @@ def test_bench_short_run_reports_every_workload(tmp_path: Path) -> None:
         assert "error" not in line
     # Recovery must not re-run activities whose results were already recorded.
     assert by_name["B4_recovery"]["completed_activities_rerun"] == 0
+    assert by_name["CONV_growth"]["final_store_ratio"] <= 3
 
 
 def test_bench_short_suite_runs_on_postgres() -> None:

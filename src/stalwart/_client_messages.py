@@ -87,12 +87,12 @@ async def query(handle: WorkflowHandle[Any], query: Any, args: Sequence[Any],
     await store.delete_query(query_id)
     converter = client.data_converter
     if row["failure"] is not None:
-        failure = await decode_value(row["failure"], converter.payload_codec)
+        failure = await decode_value(row["failure"], converter._store_codec)
         cause = converter.failure_converter.from_failure(failure, converter.payload_converter)
         # As in temporalio, the error's message is the handler's failure message; the
         # rebuilt failure is its cause.
         raise WorkflowQueryFailedError(str(failure.get("message", ""))) from cause
-    payload = await decode_value(row["result"], converter.payload_codec)
+    payload = await decode_value(row["result"], converter._store_codec)
     hint = result_type or handler_result_type(query, "__stalwart_query_definition__")
     return converter.payload_converter.from_payload(_payload_from_json(payload), hint)
 
@@ -151,11 +151,11 @@ class WorkflowUpdateHandle(Generic[ReturnType]):
             raise WorkflowUpdateRPCTimeoutOrCancelledError()
         converter = self._client.data_converter
         if row["failure"] is not None:
-            failure = await decode_value(row["failure"], converter.payload_codec)
+            failure = await decode_value(row["failure"], converter._store_codec)
             _raise_rpc_error(failure)
             raise WorkflowUpdateFailedError(converter.failure_converter.from_failure(
                 failure, converter.payload_converter))
-        payload = await decode_value(row["result"], converter.payload_codec)
+        payload = await decode_value(row["result"], converter._store_codec)
         value: ReturnType = converter.payload_converter.from_payload(
             _payload_from_json(payload), self._result_type)
         return value
@@ -180,7 +180,7 @@ async def start_update(handle: WorkflowHandle[Any], update: Any, args: Sequence[
         row = await update_handle._wait(wait_for_stage, None)
         if row is not None and row["state"] == 2 and row["failure"] is not None:
             _raise_rpc_error(await decode_value(row["failure"],
-                                                client.data_converter.payload_codec))
+                                                client.data_converter._store_codec))
     return update_handle
 
 
@@ -271,7 +271,7 @@ async def fail_async_activity(client: Client, input: FailAsyncActivityInput) -> 
     run_id, seq, attempt = await _attempt(client, input.id_or_token)
     converter = client.data_converter
     failure = converter.failure_converter.to_failure(input.error, converter.payload_converter)
-    failure = await encode_value(failure, converter.payload_codec)
+    failure = await encode_value(failure, converter._store_codec)
     final = activity_error_failure(failure, "", str(seq), client.identity,
                                    RetryState.NON_RETRYABLE_FAILURE)
     accepted = await client.store.fail_activity_task(
@@ -289,7 +289,7 @@ async def report_cancellation_async_activity(client: Client,
     converter = client.data_converter
     cancelled = CancelledError("Activity cancelled", *input.details)
     failure = converter.failure_converter.to_failure(cancelled, converter.payload_converter)
-    failure = await encode_value(failure, converter.payload_codec)
+    failure = await encode_value(failure, converter._store_codec)
     final = activity_error_failure(failure, "", str(seq), client.identity,
                                    RetryState.CANCEL_REQUESTED)
     accepted = await client.store.fail_activity_task(

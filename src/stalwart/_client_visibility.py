@@ -127,7 +127,7 @@ class WorkflowExecution:
                 raise KeyError(f"memo has no key {key!r}")
             return default
         converter = self._data_converter
-        payload = await decode_value(copy.deepcopy(self._memo[key]), converter.payload_codec)
+        payload = await decode_value(copy.deepcopy(self._memo[key]), converter._store_codec)
         return converter.payload_converter.from_payload(_payload_from_json(payload), type_hint)
 
     @staticmethod

@@ -388,7 +388,7 @@ class Client:
             raise ValueError(f"{what}: {error}") from None
         stored = [_payload_to_json(p) for p in payloads]
         _limits.check_payloads(what, stored)
-        return [await encode_value(p, self._data_converter.payload_codec) for p in stored]
+        return [await encode_value(p, self._data_converter._store_codec) for p in stored]
 
     async def start_workflow(
         self, workflow: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
@@ -634,12 +634,12 @@ class WorkflowHandle(_WorkflowSteering, Generic[ReturnType]):
                 run_id = row.next_run_id
                 continue
             if status == ExecutionStatus.COMPLETED:
-                payload = await decode_value(row.result, converter.payload_codec)
+                payload = await decode_value(row.result, converter._store_codec)
                 value: ReturnType = converter.payload_converter.from_payload(
                     _payload_from_json(payload), self._result_type)
                 return value
             failure = await decode_value(row.failure or {"message": status.name},
-                                         converter.payload_codec)
+                                         converter._store_codec)
             if status == ExecutionStatus.CANCELED:
                 cause: BaseException = exc.CancelledError("Workflow cancelled")
             elif status == ExecutionStatus.TERMINATED:
@@ -658,7 +658,7 @@ class WorkflowHandle(_WorkflowSteering, Generic[ReturnType]):
         attributes = events[-1].attributes if events else {}
         converter = self._client.data_converter
         details = [converter.payload_converter.from_payload(_payload_from_json(
-            await decode_value(p, converter.payload_codec))) for p in
+            await decode_value(p, converter._store_codec))) for p in
             attributes.get("details") or []]
         return exc.TerminatedError(attributes.get("reason") or "Workflow terminated",
                                    *details)

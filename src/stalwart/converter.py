@@ -48,15 +48,25 @@ __all__ = [
     "DefaultFailureConverterWithEncodedAttributes",
     "DefaultPayloadConverter",
     "EncodingPayloadConverter",
+    "ExternalStorage",
     "FailureConverter",
     "JSONPlainPayloadConverter",
     "JSONProtoPayloadConverter",
     "JSONTypeConverter",
     "JSONTypeConverterUnhandled",
+    "LocalDirectoryStorageDriver",
     "Payload",
     "PayloadCodec",
     "PayloadConverter",
     "SerializationContext",
+    "StorageDriver",
+    "StorageDriverActivityInfo",
+    "StorageDriverClaim",
+    "StorageDriverRetrieveContext",
+    "StorageDriverSelectContext",
+    "StorageDriverStoreContext",
+    "StorageDriverWorkflowInfo",
+    "StorageWarning",
     "TransferTypeConverter",
     "WithSerializationContext",
     "WorkflowSerializationContext",
@@ -547,6 +557,8 @@ class DataConverter:
         payload_converter_class: Class of the synchronous value <-> payload converter.
         payload_codec: Optional async transform applied to every payload the store keeps.
         failure_converter_class: Class of the exception <-> failure converter.
+        external_storage: Optional :class:`ExternalStorage`: payloads above its size
+            threshold (after the codec) are kept by a driver and the store holds a reference.
     """
 
     payload_converter_class: type[PayloadConverter] = DefaultPayloadConverter
@@ -554,6 +566,7 @@ class DataConverter:
     failure_converter_class: type[FailureConverter] = DefaultFailureConverter
     payload_converter: PayloadConverter = field(init=False)
     failure_converter: FailureConverter = field(init=False)
+    external_storage: ExternalStorage | None = None
 
     default: ClassVar[DataConverter]
 
@@ -561,16 +574,25 @@ class DataConverter:
         object.__setattr__(self, "payload_converter", self.payload_converter_class())
         object.__setattr__(self, "failure_converter", self.failure_converter_class())
 
+    @property
+    def _store_codec(self) -> PayloadCodec | None:
+        """What turns payloads into what the store keeps: the codec, then external storage."""
+        if self.external_storage is None:
+            return self.payload_codec
+        return StorageCodec(self.payload_codec, self.external_storage)
+
     async def encode(self, values: Sequence[Any]) -> list[Payload]:
         payloads = self.payload_converter.to_payloads(values)
-        if self.payload_codec is not None:
-            payloads = await self.payload_codec.encode(payloads)
+        codec = self._store_codec
+        if codec is not None:
+            payloads = await codec.encode(payloads)
         return payloads
 
     async def decode(self, payloads: Sequence[Payload],
                      type_hints: Sequence[Any] | None = None) -> list[Any]:
-        if self.payload_codec is not None:
-            payloads = await self.payload_codec.decode(payloads)
+        codec = self._store_codec
+        if codec is not None:
+            payloads = await codec.decode(payloads)
         return self.payload_converter.from_payloads(payloads, type_hints)
 
     def with_context(self, context: SerializationContext) -> DataConverter:
@@ -589,6 +611,24 @@ class DataConverter:
         object.__setattr__(copy, "payload_converter", converter)
         object.__setattr__(copy, "failure_converter", failure)
         return copy
+
+
+# External storage builds on the classes above (and is re-exported from here, as in temporalio).
+from ._converter_storage import (  # noqa: E402
+    ExternalStorage,
+    LocalDirectoryStorageDriver,
+    StorageCodec,
+    StorageDriver,
+    StorageDriverActivityInfo,
+    StorageDriverClaim,
+    StorageDriverRetrieveContext,
+    StorageDriverSelectContext,
+    StorageDriverStoreContext,
+    StorageDriverWorkflowInfo,
+    StorageWarning,
+)
+
+DataConverter.default = DataConverter()
 
 
 def default() -> DataConverter:

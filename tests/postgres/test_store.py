@@ -80,8 +80,8 @@ async def test_store_concurrent_first_connects_migrate_once(db_url: str,
         with admin_connect() as conn:
             rows = conn.execute(f"SELECT key, value FROM {pg_schema}.stalwart_meta "
                                 "ORDER BY key").fetchall()
-        applied = ",".join(str(number) for number, _ in migrations())
-        assert rows == [("application", "stalwart"), ("applied_migrations", applied),
+        applied = [(f"migration:{number:04d}", "applied") for number, _ in migrations()]
+        assert rows == [("application", "stalwart"), *applied,
                         ("schema_version", str(SCHEMA_VERSION))]
         # All of them work on the one schema.
         await stores[0].start_workflow(_request("shared"), time.time())

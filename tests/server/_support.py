@@ -82,10 +82,11 @@ class RunningServer:
         assert not self._thread.is_alive(), "server thread did not stop"
 
 
-def start_server(store_url: str, *, host: str = "127.0.0.1", api_token: str | None = None
-                 ) -> RunningServer:
+def start_server(store_url: str, *, host: str = "127.0.0.1", api_token: str | None = None,
+                 external_storage_dir: str | None = None) -> RunningServer:
     """The real uvicorn server with the real app, in a thread, on a free port."""
-    config = ServerConfig(url=store_url, host=host, port=0, api_token=api_token)
+    config = ServerConfig(url=store_url, host=host, port=0, api_token=api_token,
+                          external_storage_dir=external_storage_dir)
     server = make_server(config)
     sock = bind_socket(host, 0)
     port = sock.getsockname()[1]

@@ -30,9 +30,15 @@ def server() -> None:
                    "least 16 characters.")
 @click.option("--generate-token", is_flag=True, default=False,
               help="Make a strong API token and print it once (instead of --api-token).")
+@click.option("--external-storage-dir", envvar="STALWART_EXTERNAL_STORAGE_DIR", default=None,
+              type=click.Path(file_okay=False),
+              help="Directory of a LocalDirectoryStorageDriver (named 'local') the workers "
+                   "store large payloads in: the UI and API then show them whole "
+                   "(env: STALWART_EXTERNAL_STORAGE_DIR).")
 @click.pass_context
 def start_dev(ctx: click.Context, db_filename: str | None, url: str | None, ip: str, port: int,
-              api_token: str | None, generate_token: bool) -> None:
+              api_token: str | None, generate_token: bool,
+              external_storage_dir: str | None) -> None:
     """Serve the web UI and the JSON API for a store on one port."""
     try:
         from .._server import ServerConfig, bind_socket, make_server
@@ -50,7 +56,8 @@ def start_dev(ctx: click.Context, db_filename: str | None, url: str | None, ip: 
         url = f"sqlite:///{Path(db_filename).resolve()}"
     url = url or (ctx.obj or {}).get("url") or os.environ.get("STALWART_URL") \
         or f"sqlite:///{Path.cwd() / 'stalwart.db'}"
-    config = ServerConfig(url=url, host=ip, port=port, api_token=api_token or None)
+    config = ServerConfig(url=url, host=ip, port=port, api_token=api_token or None,
+                          external_storage_dir=external_storage_dir)
     try:
         config.check()
     except ValueError as error:

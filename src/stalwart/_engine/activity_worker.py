@@ -13,6 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import exceptions as exc
+from .._converter_storage import (
+    STORE_TARGET,
+    StorageDriverActivityInfo,
+    StorageDriverStoreContext,
+)
 from .._model.definitions import ActivityDefinition
 from .._model.events import EventType
 from .._store.base import ActivityTaskClaim, Store, WorkflowTaskClaim
@@ -111,7 +116,7 @@ class _Heartbeater:
         claim = self._claim
         worker = self._worker
         try:
-            details = await encode_value(details, worker.converter.payload_codec)
+            details = await encode_value(details, worker.converter._store_codec)
             cancel = await worker.store.heartbeat_activity_task(
                 claim.run_id, claim.seq, claim.attempt, worker.worker_id, details,
                 worker.clock.now())
@@ -371,7 +376,7 @@ class ActivityWorker:
                     f"activities: {', '.join(sorted(self.activities))}", type="NotFoundError")
             fn, definition = registered
             pc = self.converter.payload_converter
-            codec = self.converter.payload_codec
+            codec = self.converter._store_codec
             details_json = await decode_value(claim.heartbeat_details, codec)
             heartbeat_details = pc.from_payloads([_payload_from_json(p) for p in details_json])
             context = ActivityContext(self._info(claim, heartbeat_details), pc,
@@ -393,8 +398,14 @@ class ActivityWorker:
             result = await self._invoke(fn, definition, args, context,
                                         claim.options.get("header") or {})
             raw_payload = _payload_to_json(pc.to_payload(result))
-            payload = raw_payload if codec is None else await encode_value(
-                copy.deepcopy(raw_payload), codec)
+            target = STORE_TARGET.set(StorageDriverStoreContext(StorageDriverActivityInfo(
+                namespace=context.info.workflow_namespace, id=claim.activity_id,
+                type=claim.activity_type)))
+            try:
+                payload = raw_payload if codec is None else await encode_value(
+                    copy.deepcopy(raw_payload), codec)
+            finally:
+                STORE_TARGET.reset(target)
         except CompleteAsyncError:
             heartbeater.stop()
             await self.store.mark_activity_async(claim.run_id, claim.seq, claim.attempt,
@@ -476,7 +487,7 @@ class ActivityWorker:
             level = logging.DEBUG if app.get("category") == 1 else logging.WARNING
             logger.log(level, "activity %s (%s) attempt %d failed: %s", claim.activity_id,
                        claim.activity_type, claim.attempt, error)
-        failure = await encode_value(failure, self.converter.payload_codec)
+        failure = await encode_value(failure, self.converter._store_codec)
         shutting_down = cancelled and context is not None and \
             context.cancel_reason == "worker shutting down"
         s2c = claim.options.get("schedule_to_close_timeout")
@@ -500,7 +511,7 @@ class ActivityWorker:
                                is not None else "benign" if benign else "failed")
         details = heartbeater.unsent_details()
         if details is not None:
-            details = await encode_value(details, self.converter.payload_codec)
+            details = await encode_value(details, self.converter._store_codec)
         try:
             await self.store.fail_activity_task(
                 claim.run_id, claim.seq, claim.attempt, self.worker_id, failure, final,

@@ -136,8 +136,8 @@ class Replayer:
         # Temporal's events in what the runtime replays; new objects, so decoding payloads
         # in place below leaves the caller's history as it was.
         events = from_temporal(history.events)
-        if self._converter.payload_codec is not None:
-            events = await decode_events(events, self._converter.payload_codec)
+        if self._converter._store_codec is not None:
+            events = await decode_events(events, self._converter._store_codec)
         workflow_type = events[0].attributes["workflow_type"]
         definition = self._definitions.get(workflow_type) or self._definitions.get("")
         if definition is None:

@@ -16,6 +16,11 @@ from datetime import timedelta
 from typing import Any
 
 from .. import exceptions as exc
+from .._converter_storage import (
+    STORE_TARGET,
+    StorageDriverStoreContext,
+    StorageDriverWorkflowInfo,
+)
 from .._model.events import Command, EventType, HistoryEvent
 from .._model.temporal_history import seed_for_run
 from .._runtime import messaging
@@ -175,17 +180,17 @@ class WorkflowWorker:
                 instance = entry.instance
             else:
                 fresh = instance = await self._replay_for_query(query["run_id"])
-            args = await decode_value(query["input"], self.converter.payload_codec)
+            args = await decode_value(query["input"], self.converter._store_codec)
             value = messaging.run_query(instance, query["name"], args)
             result = await encode_value(_payload_to_json(pc.to_payload(value)),
-                                        self.converter.payload_codec)
+                                        self.converter._store_codec)
         except Exception as error:
             failure = self.converter.failure_converter.to_failure(error, pc)
         finally:
             if fresh is not None:
                 fresh.evict()
         if failure is not None:
-            failure = await encode_value(failure, self.converter.payload_codec)
+            failure = await encode_value(failure, self.converter._store_codec)
         await self.store.answer_query(query["id"], result, failure)
 
     async def _replay_for_query(self, run_id: str) -> WorkflowInstance:
@@ -198,8 +203,8 @@ class WorkflowWorker:
                 f"workflow type {execution.workflow_type!r} is not registered on the worker "
                 f"that took this query ({self.identity})", type="NotFoundError")
         history = await self.store.get_history(run_id)
-        if self.converter.payload_codec is not None:
-            history = await decode_events(history, self.converter.payload_codec)
+        if self.converter._store_codec is not None:
+            history = await decode_events(history, self.converter._store_codec)
         instance = WorkflowInstance(definition, workflow_id=execution.workflow_id,
                                     run_id=run_id, converter=self.converter,
                                     interceptor_classes=self.interceptor_classes)
@@ -297,10 +302,10 @@ class WorkflowWorker:
     async def _process_timed(self, claim: WorkflowTaskClaim, run_id: str,
                              now: float) -> WorkflowTaskClaim | None:
         inbox = [event.as_history_event() for event in claim.inbox]
-        if self.converter.payload_codec is not None:
-            inbox = await decode_events(inbox, self.converter.payload_codec)
+        if self.converter._store_codec is not None:
+            inbox = await decode_events(inbox, self.converter._store_codec)
             for update in claim.updates:
-                await decode_value(update["input"], self.converter.payload_codec)
+                await decode_value(update["input"], self.converter._store_codec)
         entry = self._cache.get(run_id)
         try:
             if entry is not None and entry.history_length == claim.history_length:
@@ -338,15 +343,22 @@ class WorkflowWorker:
         reserved for it (released once the store has answered)."""
         accepted_updates = instance.accepted_updates
         rejected_updates = instance.rejected_updates
-        if self.converter.payload_codec is not None:
-            commands = await encode_commands(commands, self.converter.payload_codec)
+        if self.converter._store_codec is not None:
+            info = instance.info
+            target = STORE_TARGET.set(StorageDriverStoreContext(StorageDriverWorkflowInfo(
+                namespace=info.namespace, id=info.workflow_id, run_id=info.run_id,
+                type=info.workflow_type)))
+            try:
+                commands = await encode_commands(commands, self.converter._store_codec)
+            finally:
+                STORE_TARGET.reset(target)
             # Copies: the instance keeps the decoded inputs of the updates it accepted.
             accepted_updates = copy.deepcopy(accepted_updates)
             await encode_value([e.attributes for e in accepted_updates],
-                               self.converter.payload_codec)
+                               self.converter._store_codec)
             rejected_updates = [
                 (update_id, await encode_value(copy.deepcopy(failure),
-                                               self.converter.payload_codec))
+                                               self.converter._store_codec))
                 for update_id, failure in rejected_updates]
         stream_items = []
         for seq, topic, payload in instance.stream_outbox:
@@ -397,7 +409,7 @@ class WorkflowWorker:
         """Run a new workflow's first task here, then commit the start and that task in one
         transaction. None when not possible (the caller then starts the ordinary way)."""
         definition = self.workflows.get(request.workflow_type)
-        if (definition is None or self.converter.payload_codec is not None
+        if (definition is None or self.converter._store_codec is not None
                 or request.start_signal is not None or request.start_update is not None
                 or len(self._running) >= self.max_concurrent):
             return None
@@ -512,8 +524,8 @@ class WorkflowWorker:
         history = claim.history if claim.history is not None and \
             len(claim.history) == claim.history_length else \
             await self.store.get_history(claim.run_id)
-        if self.converter.payload_codec is not None:
-            history = await decode_events(history, self.converter.payload_codec)
+        if self.converter._store_codec is not None:
+            history = await decode_events(history, self.converter._store_codec)
         instance = WorkflowInstance(definition, workflow_id=claim.workflow_id,
                                     run_id=claim.run_id, converter=self.converter,
                                     interceptor_classes=self.interceptor_classes)

@@ -259,7 +259,7 @@ class _MemoMixin:
                 raise KeyError(f"schedule memo has no key {key!r}")
             return default
         payload = await decode_value(dict(self._memo[key]),
-                                     self.data_converter.payload_codec)
+                                     self.data_converter._store_codec)
         return self.data_converter.payload_converter.from_payload(
             _payload_from_json(payload), type_hint)
 

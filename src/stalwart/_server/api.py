@@ -272,7 +272,7 @@ async def _history(request: Request, workflow_id: str) -> Response:
     after = query_int(params, "after", default=0, minimum=0, maximum=MAX_OFFSET)
     limit = query_int(params, "limit", default=100, minimum=1, maximum=MAX_HISTORY_LIMIT)
     row = await backend.execution(workflow_id, run_id_param(request))
-    history = await backend.temporal_events(row)
+    history = await backend.temporal_events(row, external=True)
     events = history[after:after + limit]
 
     def page() -> bytes:

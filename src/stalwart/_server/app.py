@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from .._store import resolve_url
 from ..client import Client
+from ..converter import DataConverter, ExternalStorage, LocalDirectoryStorageDriver
 from . import api, api_ops, ui, ui_ops
 from .backend import Backend
 from .metrics import metrics
@@ -51,6 +52,8 @@ class ServerConfig:
         api_token: When set, every request must carry it; at least 16 characters.
         max_connections: Connections (and requests) served at once; more get 503.
         header_timeout: Seconds a client has to send a request's headers.
+        external_storage_dir: Directory of the ``LocalDirectoryStorageDriver`` (named
+            ``local``) the workers keep large payloads in, so pages and the API show them.
     """
 
     url: str | None = None
@@ -59,6 +62,7 @@ class ServerConfig:
     api_token: str | None = None
     max_connections: int = 100
     header_timeout: float = 10.0
+    external_storage_dir: str | None = None
 
     def check(self) -> None:
         if self.api_token is not None:
@@ -98,7 +102,10 @@ def create_app(config: ServerConfig) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        client = await Client.connect(url, identity="stalwart-server")
+        converter = DataConverter() if config.external_storage_dir is None else DataConverter(
+            external_storage=ExternalStorage(
+                [LocalDirectoryStorageDriver(config.external_storage_dir)]))
+        client = await Client.connect(url, identity="stalwart-server", data_converter=converter)
         backend = Backend(client=client, reads=ReadModel(client.store))
         app.state.backend = backend
         try:

@@ -11,18 +11,21 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from .. import exceptions as exc
+from .._converter_storage import REFERENCE_MESSAGE_TYPE
 from .._model.events import HistoryEvent
 from .._model.temporal_history import to_temporal
 from .._store.base import ExecutionRow, ExecutionStatus
 from ..agents.inbox import InboxError
 from ..client import Client
 from ..common import RawValue
+from ..converter import _payload_from_json, _payload_to_json
 from .lengths import TemporalLengths
 from .payloads import decode_payloads, iso
 from .readmodel import ReadModel, RunSummary
 from .validation import ApiError
 
 logger = logging.getLogger(__name__)
+REFERENCE_TYPE = REFERENCE_MESSAGE_TYPE.decode()
 
 Row = TypeVar("Row", RunSummary, ExecutionRow)
 _EXPANDED_RUNS = 8
@@ -49,12 +52,21 @@ class Backend:
                            + (f" run {run_id!r}" if run_id else "") + " not found")
         return row
 
-    async def temporal_events(self, row: ExecutionRow) -> list[HistoryEvent]:
+    async def temporal_events(self, row: ExecutionRow, *, external: bool = False
+                              ) -> list[HistoryEvent]:
         """The run's whole history in Temporal's event model, as ``fetch_history()`` gives
-        it (inputs no workflow task has taken yet included)."""
+        it (inputs no workflow task has taken yet included); with ``external``, externally
+        stored payloads fetched (timeline pages show their references and fetch a value when
+        it is opened)."""
         store = self.client.store
         inbox = [e.as_history_event() for e in await store.get_inbox(row.run_id)] \
             if row.status == ExecutionStatus.RUNNING else []
+        if external and self.client.data_converter.external_storage is not None:
+            stored = await store.get_history(row.run_id) + inbox
+            for event in stored:
+                await self.with_external_payloads(event.attributes)
+            return await asyncio.to_thread(
+                to_temporal, stored, run_id=row.run_id, namespace=self.client.namespace)
         # The stored rows only grow; the inbox is small and read each time.
         key = (row.history_length, row.status, tuple((e.event_type, e.timestamp) for e in inbox))
         cached = self._expanded.pop(row.run_id, None)
@@ -99,9 +111,39 @@ class Backend:
                            "args") from None
         return [RawValue(p) for p in payloads]
 
+    async def with_external_payloads(self, value: Any) -> Any:
+        """``value`` (store form) with externally stored payloads fetched, when the server's
+        data converter has the external storage that wrote them; as stored otherwise. The
+        fetched payloads are what the store would hold without external storage (still
+        encoded by any codec: the server has none)."""
+        storage = self.client.data_converter.external_storage
+        if storage is None:
+            return value
+        found: list[dict[str, Any]] = []
+        _references(value, found)
+        if found:
+            payloads = await storage.retrieve_payloads([_payload_from_json(p) for p in found])
+            for target, payload in zip(found, payloads, strict=True):
+                target.clear()
+                target.update(_payload_to_json(payload))
+        return value
+
     async def close(self) -> None:
         self.reads.close()
         await self.client.close()
+
+
+def _references(value: Any, found: list[dict[str, Any]]) -> None:
+    if isinstance(value, dict):
+        metadata = value.get("metadata")
+        if isinstance(metadata, dict) and metadata.get("messageType") == REFERENCE_TYPE:
+            found.append(value)
+            return
+        for item in value.values():
+            _references(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _references(item, found)
 
 
 def map_error(error: BaseException) -> ApiError | None:

@@ -320,13 +320,14 @@ async def _payload(request: Request, workflow_id: str) -> Response:
     value: Any
     if params.get("event_id") is not None:
         event_id = query_int(params, "event_id", default=1, minimum=1, maximum=MAX_OFFSET)
-        events = await backend.temporal_events(row)
+        events = await backend.temporal_events(row, external=True)
         if event_id > len(events):
             raise ApiError(404, "not_found", f"run {row.run_id} has no event {event_id}")
         value = payload_values(events[event_id - 1].attributes)
     elif part == "input":
         first = await store.get_history(row.run_id, 0, 1)
-        value = first[0].attributes.get("input", []) if first else []
+        value = await backend.with_external_payloads(
+            first[0].attributes.get("input", []) if first else [])
     elif part == "result":
         value = row.result
     elif part == "failure":

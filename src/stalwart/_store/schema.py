@@ -74,34 +74,33 @@ def migrate(tx: Tx, tables: set[str], where: str, foreign: str | None,
         tx.run("CREATE TABLE stalwart_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         tx.run("INSERT INTO stalwart_meta VALUES ('application', ?)", (APPLICATION_MARKER,))
     applied = applied_migrations(tx, version)
-    # Every script not applied yet runs, in number order, even one numbered below the stored
-    # version: scripts written on separate lines of work can arrive out of order.
-    missing = [(number, name) for number, name in migrations() if number not in applied]
-    for number, name in missing:
-        for statement in script(tx, name):
-            tx.run(statement)
-        applied.add(number)
-    if missing or version != max(applied, default=0):
-        set_applied(tx, applied)
-        set_version(tx, max(applied))
+    for number, name in migrations():
+        if number not in applied:
+            for statement in script(tx, name):
+                tx.run(statement)
+            tx.run("INSERT INTO stalwart_meta VALUES (?, 'applied') "
+                   "ON CONFLICT (key) DO NOTHING",
+                   (f"{_APPLIED}{number:04d}",))
+            set_version(tx, max(number, version))
+            version = max(number, version)
 
 
-_APPLIED_KEY = "applied_migrations"
+# Each migration applied is recorded by number, so one numbered below the highest applied
+# (branches of development merged in another order than they were numbered) still runs.
+_APPLIED = "migration:"
 
 
 def applied_migrations(tx: Tx, version: int) -> set[int]:
-    """The numbers of the scripts this database has run. A database from before the list was
-    kept ran every script up to its version."""
-    row = tx.one("SELECT value FROM stalwart_meta WHERE key = ?", (_APPLIED_KEY,))
-    if row is None:
-        return set(range(1, version + 1))
-    return {int(part) for part in str(row[0]).split(",") if part}
-
-
-def set_applied(tx: Tx, applied: set[int]) -> None:
-    tx.run("INSERT INTO stalwart_meta VALUES (?, ?) "
-           "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-           (_APPLIED_KEY, ",".join(str(n) for n in sorted(applied))))
+    """The migrations a database has run. A schema from before they were recorded one by one
+    ran every migration up to its version: those are recorded now."""
+    rows = tx.all("SELECT key FROM stalwart_meta WHERE key LIKE 'migration:%'")
+    recorded = {int(str(row[0])[len(_APPLIED):]) for row in rows}
+    if not recorded:
+        recorded = {number for number, _ in migrations() if number <= version}
+        for number in sorted(recorded):
+            tx.run("INSERT INTO stalwart_meta VALUES (?, 'applied')",
+                   (f"{_APPLIED}{number:04d}",))
+    return recorded
 
 
 def set_version(tx: Tx, number: int) -> None:

@@ -3,7 +3,6 @@ keys and indexes (types compared by kind: the two databases spell them different
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
 from importlib import resources
@@ -11,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from stalwart._store import open_store
+from stalwart._store import open_store, schema
 from stalwart._store.schema import SCHEMA_VERSION, migrations, statements
+from stalwart._store.sqlite.connection import migrate as sqlite_migrate
 from stalwart._store.tx import SQLITE
 from tests.helpers.postgres import admin_connect, fresh_schema_url
 
@@ -101,45 +101,52 @@ async def test_both_databases_migrate_to_the_same_schema(tmp_path: Path) -> None
     assert postgres[2] == sqlite[2]  # on the same columns, unique and partial alike
 
 
-def test_migrations_are_numbered_uniquely() -> None:
+def test_migrations_are_numbered_in_order_without_duplicates() -> None:
     numbers = [number for number, _ in migrations()]
     assert numbers == sorted(set(numbers)) and numbers[0] == 1
     assert numbers[-1] == SCHEMA_VERSION
 
 
-def test_a_migration_numbered_below_the_stored_version_still_runs(
+def test_a_migration_numbered_below_the_schema_version_still_runs(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lines of work add scripts in parallel: a database that ran every script but the
-    second-to-last gets that one when it arrives, and runs nothing twice."""
-    from stalwart._store import schema
+    # Two lines of development, each with its migration, merged in the other order than they
+    # were numbered: a database that ran every script but the second-to-last gets that one
+    # when it arrives, and runs nothing twice.
+    path = str(tmp_path / "store.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        real = schema.migrations()
+        late = real[-2][0]
+        monkeypatch.setattr(schema, "migrations", lambda: [m for m in real if m[0] != late])
+        sqlite_migrate(conn, path)
+        meta = dict(conn.execute("SELECT key, value FROM stalwart_meta").fetchall())
+        assert f"migration:{late:04d}" not in meta
+        monkeypatch.setattr(schema, "migrations", lambda: real)
+        sqlite_migrate(conn, path)
+        sqlite_migrate(conn, path)  # and only once
+        keys = [row[0] for row in conn.execute(
+            "SELECT key FROM stalwart_meta WHERE key LIKE 'migration:%' ORDER BY key")]
+        assert keys == [f"migration:{number:04d}" for number, _ in real]
+        version = conn.execute("SELECT value FROM stalwart_meta WHERE key = "
+                               "'schema_version'").fetchone()[0]
+        assert int(version) == SCHEMA_VERSION
+    finally:
+        conn.close()
 
-    real = migrations()
-    numbers = [n for n, _ in real]
-    late = numbers[-2]
-    held_back = [(n, name) for n, name in real if n != late]
-    monkeypatch.setattr(schema, "migrations", lambda: held_back)
-    url = f"sqlite:///{tmp_path / 'gap.db'}"
 
-    async def open_and_close() -> None:
-        store = await open_store(url)
-        await store.close()
-
-    asyncio.run(open_and_close())
-    conn = sqlite3.connect(tmp_path / "gap.db")
-    applied = conn.execute("SELECT value FROM stalwart_meta WHERE key = "
-                           "'applied_migrations'").fetchone()[0]
-    assert [int(n) for n in applied.split(",")] == [n for n, _ in held_back]
-    conn.close()
-    monkeypatch.setattr(schema, "migrations", lambda: real)
-    asyncio.run(open_and_close())
-    conn = sqlite3.connect(tmp_path / "gap.db")
-    applied = conn.execute("SELECT value FROM stalwart_meta WHERE key = "
-                           "'applied_migrations'").fetchone()[0]
-    version = conn.execute("SELECT value FROM stalwart_meta WHERE key = "
-                           "'schema_version'").fetchone()[0]
-    conn.close()
-    assert [int(n) for n in applied.split(",")] == numbers
-    assert int(version) == numbers[-1]
+def test_a_schema_from_before_migrations_were_recorded_runs_only_newer_ones(
+        tmp_path: Path) -> None:
+    path = str(tmp_path / "store.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        sqlite_migrate(conn, path)
+        conn.execute("DELETE FROM stalwart_meta WHERE key LIKE 'migration:%'")
+        sqlite_migrate(conn, path)  # would fail re-running 0007's ALTER TABLE otherwise
+        keys = [row[0] for row in conn.execute(
+            "SELECT key FROM stalwart_meta WHERE key LIKE 'migration:%' ORDER BY key")]
+        assert keys == [f"migration:{number:04d}" for number, _ in migrations()]
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize("script, expected", [
@@ -194,6 +201,8 @@ async def test_a_postgres_schema_numbered_by_its_old_history_is_taken_over() -> 
         with admin_connect() as conn:
             conn.execute(f"UPDATE {schema}.stalwart_meta SET value = '2' "
                          "WHERE key = 'schema_version'")
+            # A schema of that time did not record its migrations one by one.
+            conn.execute(f"DELETE FROM {schema}.stalwart_meta WHERE key LIKE 'migration:%'")
         store = await open_store(url)
         try:
             assert (await store.status())["schema_version"] == SCHEMA_VERSION

@@ -15,7 +15,7 @@ from ..._model.events import EventType
 from .. import base
 from ..base import ActivityTaskClaim, CompletionResult, ExecutionStatus, WorkflowTaskCompletion
 from ..tx import Tx, dumps
-from . import streams
+from . import payloads, streams
 from .executions import (
     CHAINED_TASK_LEASE_SECONDS,
     append_event,
@@ -150,7 +150,9 @@ def _apply_schedule_activity(tx: Tx, run: _Run, activity: base.ScheduleActivity)
            "attempt_scheduled_at, visible_at, lease_owner, started_at, deadline_at, priority) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
            (run.run_id, activity.seq, activity.task_queue, run.workflow_id, run.workflow_type,
-            activity.activity_type, activity.activity_id, dumps(activity.input),
+            activity.activity_type, activity.activity_id,
+            # The input is in history too: the same blobs, so the row costs a reference.
+            payloads.pack(tx, run.run_id, activity.input),
             dumps(activity.options), now, now, now,
             run.worker_id if activity.eager else None, started_at, deadline,
             # As in Temporal, an activity without its own priority takes its workflow's.

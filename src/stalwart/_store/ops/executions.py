@@ -18,6 +18,7 @@ from ..base import (
     started_attributes,
 )
 from ..tx import Tx, dumps, loads
+from . import payloads
 from .search_attributes import write_search_attributes
 
 EXECUTION_COLUMNS = (
@@ -80,7 +81,7 @@ def append_event(tx: Tx, run_id: str, event_id: int, event_type: str,
                  timestamp: float, attributes: dict[str, Any]) -> None:
     tx.run("INSERT INTO history (run_id, event_id, event_type, timestamp, "
            "attributes) VALUES (?, ?, ?, ?, ?)",
-           (run_id, event_id, event_type, timestamp, dumps(attributes)))
+           (run_id, event_id, event_type, timestamp, payloads.pack(tx, run_id, attributes)))
 
 
 # A run's workflow tasks are claimed at the run's priority.
@@ -420,7 +421,8 @@ def get_history(tx: Tx, run_id: str, after_event_id: int,
         rows = tx.all(sql, (run_id, after_event_id))
     else:
         rows = tx.all(sql + " LIMIT ?", (run_id, after_event_id, limit))
-    return [HistoryEvent(r[0], r[1], r[2], loads(r[3])) for r in rows]
+    attributes = payloads.unpack_rows(tx, run_id, [r[3] for r in rows])
+    return [HistoryEvent(r[0], r[1], r[2], a) for r, a in zip(rows, attributes, strict=True)]
 
 
 def read_inbox(tx: Tx, run_id: str, after_id: int) -> list[InboxEvent]:
@@ -486,7 +488,8 @@ def load_claims(tx: Tx, tasks: list[tuple[str, int]]) -> list[WorkflowTaskClaim]
             {"update_id": u[1], "name": u[2], "input": loads(u[3])})
     starts: dict[str, list[HistoryEvent]] = {}
     for r in start_rows.all() if start_rows is not None else []:
-        starts[r[0]] = [HistoryEvent(r[1], r[2], r[3], loads(r[4]))]
+        starts[r[0]] = [HistoryEvent(r[1], r[2], r[3],
+                                     payloads.unpack_rows(tx, r[0], [r[4]])[0])]
     claims = []
     for run_id, attempt in tasks:
         row = executions.get(run_id)

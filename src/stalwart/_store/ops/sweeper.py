@@ -11,7 +11,7 @@ from ..base import (
     WorkerRow,
 )
 from ..tx import Tx, loads
-from . import streams
+from . import payloads, streams
 from .executions import (
     ACTIVITY_COLUMNS,
     append_event,
@@ -155,6 +155,7 @@ def delete_closed_runs(tx: Tx, closed_before: float,
             among, params = tx.dialect.in_("run_id", run_ids)
             tx.run(f"DELETE FROM {table} WHERE {among}", params)
         streams.delete_runs(tx, run_ids)
+        payloads.delete_runs(tx, run_ids)
     return len(run_ids)
 
 

@@ -16,7 +16,7 @@ from ..base import (
     refill_tokens,
 )
 from ..tx import Pending, Tx, dumps, loads
-from . import streams
+from . import payloads, streams
 from .activity_steering import HIDDEN_AT, paused_deadline
 from .completion import complete_workflow_task
 from .executions import (
@@ -155,7 +155,8 @@ def claim_activity_rows(tx: Tx, task_queue: str,
         updates.append((worker_id, now, deadline, r[0], r[1]))
         claims.append(ActivityTaskClaim(
             run_id=r[0], seq=r[1], workflow_id=r[2], workflow_type=r[3], activity_type=r[4],
-            activity_id=r[5], task_queue=r[6], input=loads(r[7]), options=options,
+            activity_id=r[5], task_queue=r[6],
+            input=payloads.unpack_rows(tx, r[0], [r[7]])[0], options=options,
             attempt=r[9], scheduled_at=r[10], attempt_scheduled_at=r[11], started_at=now,
             heartbeat_details=loads(r[13]) if r[13] else []))
     tx.many(
