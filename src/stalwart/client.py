@@ -75,6 +75,7 @@ from ._client_visibility import (
 from ._engine.activity_context import ActivityCancellationDetails
 from ._engine.clock import Clock
 from ._engine.codec import decode_value, encode_value
+from ._history_lengths import TemporalLengths
 from ._model import limits as _limits
 from ._model.events import CLOSE_EVENT_TYPES, HistoryEvent
 from ._model.list_filter import parse_list_query
@@ -303,6 +304,8 @@ class Client:
     def _init_from_config(self, config: ClientConfig) -> None:
         self._config = config
         self._store = config["store"]
+        # Temporal's history length of listed runs, counted once per run and then followed.
+        self._history_lengths = TemporalLengths(self._store)
         self._default_query_reject_condition = config.get(
             "default_workflow_query_reject_condition")
         self._clock: Clock = Clock()
@@ -678,10 +681,12 @@ class WorkflowHandle(_WorkflowSteering, Generic[ReturnType]):
             row, self._client.namespace, self._client.data_converter,
             WorkflowExecutionDescription, pending_activities=pending,
             pending_events=len(inbox))
-        # Temporal's event count (not the compact stored one) and execution time (cron backoff).
-        history = await store.get_history(row.run_id) + [e.as_history_event() for e in inbox]
-        description.history_length = len(to_temporal(history, run_id=row.run_id))
-        description.execution_time += first_task_backoff(history)
+        # Temporal's event count (not the compact stored one), counted as list_workflows()
+        # counts it, and execution time (cron backoff).
+        description.history_length = await self._client._history_lengths.of(
+            row.run_id, row.status, row.history_length)
+        description.execution_time += first_task_backoff(
+            await store.get_history(row.run_id, 0, 1))
         (description.base_workflow_id, description.base_run_id,
          description.reset_run_id) = await store.reset_links(row.run_id)
         return description

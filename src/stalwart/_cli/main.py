@@ -197,12 +197,15 @@ async def list_workflows(ctx: click.Context, status: str | None, workflow_type: 
         rows = await client.store.list_executions(
             status=int(_STATUS_NAMES[status]) if status else None, workflow_type=workflow_type,
             workflow_id_prefix=prefix, task_queue=task_queue, limit=limit)
+        # Temporal's event count, as fetch_history() and describe show it.
+        lengths = [await client._history_lengths.of(r.run_id, r.status, r.history_length)
+                   for r in rows]
     finally:
         await client.close()
     data = [{"workflow_id": r.workflow_id, "run_id": r.run_id, "type": r.workflow_type,
              "status": r.status.name, "task_queue": r.task_queue,
              "start_time": _ts(r.start_time), "close_time": _ts(r.close_time),
-             "history_length": r.history_length} for r in rows]
+             "history_length": length} for r, length in zip(rows, lengths, strict=True)]
     _emit(ctx, data, lambda: _table(data, ["workflow_id", "type", "status", "start_time",
                                            "close_time", "history_length"]))
 

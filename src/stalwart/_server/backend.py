@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from .. import exceptions as exc
 from .._converter_storage import REFERENCE_MESSAGE_TYPE
+from .._history_lengths import TemporalLengths
 from .._model.events import HistoryEvent
 from .._model.temporal_history import to_temporal
 from .._store.base import ExecutionRow, ExecutionStatus
@@ -19,7 +20,6 @@ from ..agents.inbox import InboxError
 from ..client import Client
 from ..common import RawValue
 from ..converter import _payload_from_json, _payload_to_json
-from .lengths import TemporalLengths
 from .payloads import decode_payloads, iso
 from .readmodel import ReadModel, RunSummary
 from .validation import ApiError
@@ -43,7 +43,8 @@ class Backend:
         init=False, default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
-        self.lengths = TemporalLengths(self.client.store)
+        # The client's: the API, the pages and the client's own lists count runs once.
+        self.lengths = self.client._history_lengths
 
     async def execution(self, workflow_id: str, run_id: str | None) -> ExecutionRow:
         row = await self.client.store.get_execution(workflow_id, run_id)

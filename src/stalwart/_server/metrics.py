@@ -58,11 +58,13 @@ class _SnapshotCollector(Collector):
             workers.add_metric([queue], count)
         yield workers
         yield HistogramMetricFamily(
-            "stalwart_history_length", "Events in the history of each run.",
+            "stalwart_history_length",
+            "Events in the history of each run, counted as Temporal counts them.",
             buckets=[*((str(int(bound)), count) for bound, count in snap.history_buckets),
                      ("+Inf", snap.history_runs)],
             sum_value=snap.history_events)
-        yield GaugeMetricFamily("stalwart_history_length_max", "Events in the longest history.",
+        yield GaugeMetricFamily("stalwart_history_length_max",
+                                "Events in the longest history (Temporal's count).",
                                 value=snap.history_max)
 
 
@@ -74,6 +76,6 @@ def render(snapshot: MetricsSnapshot) -> bytes:
 
 async def metrics(request: Request) -> Response:
     backend: Backend = request.app.state.backend
-    snapshot = await backend.reads.metrics()
+    snapshot = await backend.reads.metrics(backend.lengths)
     body = await asyncio.to_thread(render, snapshot)
     return Response(body, media_type=TEXT_FORMAT)

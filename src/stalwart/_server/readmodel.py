@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .._history_lengths import TemporalLengths
 from .._store.base import ExecutionStatus
 from .._store.sqlite.connection import Reader, parse_url
 
@@ -137,6 +138,7 @@ class MetricsSnapshot:
 
 
 HISTORY_BUCKETS = (10.0, 100.0, 1_000.0, 10_000.0, 100_000.0)
+_METRICS_PAGE = 1000
 
 
 
@@ -187,7 +189,9 @@ class ReadModel:
                                      "ORDER BY start_time DESC LIMIT ?", (workflow_id, limit))
         return [_summary(r) for r in rows]
 
-    async def metrics(self) -> MetricsSnapshot:
+    async def metrics(self, lengths: TemporalLengths) -> MetricsSnapshot:
+        """The gauges of ``/metrics``; history lengths in Temporal's events, as counted by
+        ``lengths``."""
         fetch = self._sql.fetch
         now = time.time()
         executions = {(r[0], ExecutionStatus(r[1]).name.lower()): int(r[2]) for r in await fetch(
@@ -201,16 +205,36 @@ class ReadModel:
                     f"SUM(lease_owner IS NOT NULL) FROM {table} GROUP BY task_queue", (now,)):
                 backlog[(queue, kind)] = int(ready or 0)
                 leased[(queue, kind)] = int(held or 0)
-        sizes = (await fetch("SELECT COUNT(*), COALESCE(SUM(next_event_id - 1), 0), "
-                             "COALESCE(MAX(next_event_id - 1), 0) FROM executions"))[0]
-        buckets = [(bound, int((await fetch(
-            "SELECT COUNT(*) FROM executions WHERE next_event_id - 1 <= ?", (bound,)))[0][0]))
-            for bound in HISTORY_BUCKETS]
+        runs, events, longest, buckets = await self._history_sizes(lengths)
         return MetricsSnapshot(
             executions=executions, backlog=backlog, leased=leased,
             inbox_events=int((await fetch("SELECT COUNT(*) FROM inbox"))[0][0]),
             timers=int((await fetch("SELECT COUNT(*) FROM timers"))[0][0]),
             workers={r[0]: int(r[1]) for r in await fetch(
                 "SELECT task_queue, COUNT(*) FROM workers GROUP BY task_queue")},
-            history_events=int(sizes[1]), history_buckets=buckets, history_runs=int(sizes[0]),
-            history_max=int(sizes[2]))
+            history_events=events, history_buckets=buckets, history_runs=runs,
+            history_max=longest)
+
+    async def _history_sizes(self, lengths: TemporalLengths
+                             ) -> tuple[int, int, int, list[tuple[float, int]]]:
+        """Runs, their events in all, the longest history and the histogram's cumulative
+        buckets, in Temporal's events. Runs are read a page at a time by run id; a run whose
+        count is remembered costs its row here and nothing more."""
+        runs = events = longest = 0
+        under = [0] * len(HISTORY_BUCKETS)
+        after = ""
+        while True:
+            page = await self._sql.fetch(
+                "SELECT run_id, status, next_event_id - 1 FROM executions WHERE run_id > ? "
+                "ORDER BY run_id LIMIT ?", (after, _METRICS_PAGE))
+            for run_id, status, stored in page:
+                length = await lengths.of(run_id, ExecutionStatus(status), int(stored))
+                runs += 1
+                events += length
+                longest = max(longest, length)
+                for i, bound in enumerate(HISTORY_BUCKETS):
+                    if length <= bound:
+                        under[i] += 1
+            if len(page) < _METRICS_PAGE:
+                return runs, events, longest, list(zip(HISTORY_BUCKETS, under, strict=True))
+            after = page[-1][0]
