@@ -22,7 +22,7 @@ from .. import exceptions as exc
 from .._model import search_attributes as sa
 from .._model.definitions import ActivityDefinition, get_activity_definition
 from .._model.events import Command, EventType, HistoryEvent
-from .._model.temporal_history import TemporalLength, estimate_event_size
+from .._model.temporal_history import TemporalLength, estimate_history_size, payload_size
 from ..common import Priority, RawValue, RetryPolicy, _priority_key
 from ..converter import (
     DataConverter,
@@ -148,6 +148,7 @@ class WorkflowInstance:
         self._random: random.Random | None = None
         self._history_length = 0
         self._history_size = 0
+        self._payload_bytes = 0     # of every event followed so far
         self._length = TemporalLength()
         self._commands: list[Command] = []
         self._main_task: asyncio.Task[Any] | None = None
@@ -220,7 +221,7 @@ class WorkflowInstance:
         length = self._length
         for event in events:
             length.feed_input(event)
-            self._history_size += estimate_event_size(event.attributes)
+            self._payload_bytes += payload_size(event.attributes)
         for _ in range(failed_tasks):
             length.task_started()
             length.task_failed()
@@ -238,7 +239,12 @@ class WorkflowInstance:
                     messaging.admit_update(self, request)
                 for accepted in self.accepted_updates:
                     length.feed_input(accepted)
-                self._history_length = length.task_started()
+                started = length.task_started()
+                if started != self._history_length:
+                    # As Temporal's: the history up to the task's WorkflowTaskStarted, the
+                    # same all through the task (a local activity run inside it adds none).
+                    self._history_length = started
+                    self._history_size = estimate_history_size(self._payload_bytes, started)
                 self._start_run()
                 self._run_until_blocked()
                 self._finish_if_done()
@@ -246,7 +252,7 @@ class WorkflowInstance:
             asyncio.events._set_running_loop(previous)
         for command in self._commands:
             length.feed_command(command.event_type, command.attributes)
-            self._history_size += estimate_event_size(command.attributes)
+            self._payload_bytes += payload_size(command.attributes)
         length.task_completed()
         return self._commands
 

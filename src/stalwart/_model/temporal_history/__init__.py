@@ -26,7 +26,7 @@ from .common import (
 )
 from .compact import TEMPORAL_EVENT_TYPES, UNSUPPORTED_EVENT_TYPES, from_temporal
 from .expand import to_temporal
-from .length import TemporalLength, estimate_event_size
+from .length import TemporalLength, estimate_history_size, payload_size
 
 __all__ = [
     "CHANGE_VERSION",
@@ -37,8 +37,9 @@ __all__ = [
     "WORKFLOW_TASK_TIMED_OUT",
     "HistoryFormatError",
     "TemporalLength",
-    "estimate_event_size",
+    "estimate_history_size",
     "from_temporal",
+    "payload_size",
     "seed_for_run",
     "to_temporal",
 ]

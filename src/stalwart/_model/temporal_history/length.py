@@ -20,6 +20,7 @@ class TemporalLength:
 
     __slots__ = (
         "_after_task",
+        "_backoff_until",
         "_local",
         "_merged",
         "_patches",
@@ -38,6 +39,7 @@ class TemporalLength:
         self._pending_local = 0     # local activity results since the last task
         self._after_task = 0        # inputs Temporal records after the task's completion
         self._merged = False
+        self._backoff_until = 0.0   # a cron run's first task is scheduled only then
 
     def feed_input(self, event: HistoryEvent) -> None:
         etype = event.event_type
@@ -46,9 +48,15 @@ class TemporalLength:
             self._pending += 1
             self._after_task += 1
             return
+        if etype == EventType.WORKFLOW_EXECUTION_STARTED:
+            backoff = float(event.attributes.get("first_workflow_task_backoff") or 0.0)
+            self._backoff_until = event.timestamp + backoff if backoff > 0 else 0.0
         if etype in (EventType.WORKFLOW_EXECUTION_TERMINATED,
-                     EventType.WORKFLOW_EXECUTION_TIMED_OUT) and self._pending:
-            self.count += 1  # the task the inputs before it scheduled, which never ran
+                     EventType.WORKFLOW_EXECUTION_TIMED_OUT) and self._pending and not (
+                self.count == self._pending == 1 and event.timestamp < self._backoff_until):
+            # The task the inputs before it scheduled, which never ran (none while a cron
+            # run's first task was not due yet).
+            self.count += 1
         if etype in ACTIVITY_CLOSE:
             if event.attributes.get("seq") in self._local:
                 self._pending_local += 1
@@ -116,14 +124,12 @@ class TemporalLength:
                 self.feed_input(event)
 
 
-_EVENT_OVERHEAD_BYTES = 64
+EVENT_OVERHEAD_BYTES = 64
 
 
-def estimate_event_size(attributes: dict[str, Any]) -> int:
-    """About how many bytes an event adds to Temporal's encoded history: a fixed overhead
-    plus its payloads, which dominate. (Temporal counts the exact protobuf size; this stays
-    cheap enough to run on every event.)"""
-    size = _EVENT_OVERHEAD_BYTES
+def payload_size(attributes: dict[str, Any]) -> int:
+    """About how many bytes an event's payloads add to Temporal's encoded history."""
+    size = 0
     for key in ("input", "result"):
         value = attributes.get(key)
         if isinstance(value, list):
@@ -133,3 +139,11 @@ def estimate_event_size(attributes: dict[str, Any]) -> int:
         elif isinstance(value, dict):
             size += len(value.get("data") or value.get("data_b64") or "")
     return size
+
+
+def estimate_history_size(payload_bytes: int, events: int) -> int:
+    """About how many bytes Temporal's encoded history takes: a fixed overhead per event
+    plus the payloads, which dominate. (Temporal counts the exact protobuf size; this stays
+    cheap enough to keep up to date on every workflow task, and grows exactly when Temporal's
+    does: with each event.)"""
+    return payload_bytes + EVENT_OVERHEAD_BYTES * events

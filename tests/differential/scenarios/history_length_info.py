@@ -1,0 +1,104 @@
+"""What ``workflow.info()`` says of the history as it grows: ``get_current_history_length()``
+at each step (the event id of the running task's ``WorkflowTaskStarted``) after an activity,
+a timer, a local activity, a signal taken between tasks, a signal handled in the task that
+sees it and an update; ``get_current_history_size()`` growing with the history (the byte
+count itself is Temporal's protobuf size, estimated by Stalwart, so only its growth is
+compared); and ``is_continue_as_new_suggested()`` staying false for a short history. The
+run then continues as new, and the new run starts counting again."""
+
+import asyncio
+from datetime import timedelta
+from itertools import pairwise
+from typing import Any
+
+from temporalio import activity, workflow
+from temporalio.client import Client
+
+
+@activity.defn
+async def echo(text: str) -> str:
+    return text * 40
+
+
+@workflow.defn
+class Measured:
+    def __init__(self) -> None:
+        self.points: list[dict[str, Any]] = []
+        self.signals = 0
+
+    def _mark(self, label: str) -> None:
+        info = workflow.info()
+        self.points.append({"at": label, "length": info.get_current_history_length(),
+                            "size": info.get_current_history_size(),
+                            "suggested": info.is_continue_as_new_suggested()})
+
+    @workflow.run
+    async def run(self, earlier: list[Any] | None) -> dict[str, Any]:
+        self._mark("start")
+        await workflow.execute_activity(echo, "a", start_to_close_timeout=timedelta(seconds=30))
+        self._mark("activity")
+        await workflow.sleep(timedelta(milliseconds=50))
+        self._mark("timer")
+        await workflow.execute_local_activity(echo, "b",
+                                              start_to_close_timeout=timedelta(seconds=30))
+        self._mark("local activity")
+        await workflow.wait_condition(lambda: self.signals >= 2)
+        self._mark("signals")
+        sizes = [p["size"] for p in self.points]
+        summary = {"lengths": [(p["at"], p["length"]) for p in self.points],
+                   "suggested": [p["suggested"] for p in self.points],
+                   "sizes_positive": all(s > 0 for s in sizes),
+                   "sizes_grow": [b > a for a, b in pairwise(sizes)]}
+        if earlier is None:
+            workflow.continue_as_new([summary])
+        return {"runs": [*(earlier or []), summary]}
+
+    @workflow.signal
+    def poke(self) -> None:
+        self.signals += 1
+        self._mark(f"signal {self.signals}")
+
+    @workflow.update
+    def measure(self) -> int:
+        self._mark("update")
+        return workflow.info().get_current_history_length()
+
+    @workflow.query
+    def progress(self) -> list[int]:
+        return [len(self.points), self.signals]
+
+
+WORKFLOWS = [Measured]
+ACTIVITIES = [echo]
+
+
+async def _drive(client: Client, workflow_id: str, run_id: str | None) -> int:
+    """Waits for the run to block on its signals, then sends an update and two signals, each
+    once the one before was handled (so every side sees them in the same tasks)."""
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+
+    async def wait_for(progress: list[int]) -> None:
+        for _ in range(1200):
+            try:
+                if await handle.query(Measured.progress) == progress:
+                    return
+            except Exception:  # the new run may not have taken its first task yet
+                pass
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"{workflow_id} never reached {progress}")
+
+    await wait_for([4, 0])
+    length = await handle.execute_update(Measured.measure)
+    await handle.signal(Measured.poke)
+    await wait_for([6, 1])
+    await handle.signal(Measured.poke)
+    return length
+
+
+async def run(client: Client, task_queue: str) -> object:
+    workflow_id = f"{task_queue}-measured"
+    handle = await client.start_workflow(Measured.run, None, id=workflow_id,
+                                         task_queue=task_queue)
+    first = await _drive(client, workflow_id, handle.result_run_id)
+    second = await _drive(client, workflow_id, None)
+    return {"updates": [first, second], "result": await handle.result()}
