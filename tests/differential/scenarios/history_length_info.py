@@ -74,23 +74,28 @@ ACTIVITIES = [echo]
 
 async def _drive(client: Client, workflow_id: str, run_id: str | None) -> int:
     """Waits for the run to block on its signals, then sends an update and two signals, each
-    once the one before was handled (so every side sees them in the same tasks)."""
+    once the one before was handled and its workflow task recorded as completed (a query is
+    answered before the server has the task's completion; an input arriving in between would
+    make a task more on one side)."""
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
 
-    async def wait_for(progress: list[int]) -> None:
+    async def wait_for(progress: list[int], events: int) -> None:
         for _ in range(1200):
             try:
-                if await handle.query(Measured.progress) == progress:
+                if await handle.query(Measured.progress) == progress and \
+                        len((await handle.fetch_history()).events) == events:
                     return
             except Exception:  # the new run may not have taken its first task yet
                 pass
             await asyncio.sleep(0.05)
-        raise RuntimeError(f"{workflow_id} never reached {progress}")
+        raise RuntimeError(f"{workflow_id} never reached {progress} in {events} events")
 
-    await wait_for([4, 0])
+    # 14: the task that ran the local activity started; then its completion and marker.
+    await wait_for([4, 0], 16)
     length = await handle.execute_update(Measured.measure)
     await handle.signal(Measured.poke)
-    await wait_for([6, 1])
+    # The update's task (18-21), the signal and the task that took it (22-25).
+    await wait_for([6, 1], 25)
     await handle.signal(Measured.poke)
     return length
 
@@ -101,4 +106,16 @@ async def run(client: Client, task_queue: str) -> object:
                                          task_queue=task_queue)
     first = await _drive(client, workflow_id, handle.result_run_id)
     second = await _drive(client, workflow_id, None)
-    return {"updates": [first, second], "result": await handle.result()}
+    result = await handle.result()
+    # The counts outside the workflow: describe() and the list's items (Temporal's visibility
+    # catches up with the close a moment later).
+    described = (await handle.describe()).history_length
+    listed: list[int] = []
+    for _ in range(600):
+        runs = [e async for e in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+        if len(runs) == 2 and all(e.close_time is not None for e in runs):
+            listed = sorted(e.history_length for e in runs)
+            break
+        await asyncio.sleep(0.05)
+    return {"updates": [first, second], "result": result, "described": described,
+            "listed": listed}
