@@ -14,6 +14,8 @@ from typing import Any
 from temporalio import activity, workflow
 from temporalio.client import Client
 
+from ._util import settle
+
 
 @activity.defn
 async def echo(text: str) -> str:
@@ -74,28 +76,26 @@ ACTIVITIES = [echo]
 
 async def _drive(client: Client, workflow_id: str, run_id: str | None) -> int:
     """Waits for the run to block on its signals, then sends an update and two signals, each
-    once the one before was handled and its workflow task recorded as completed (a query is
-    answered before the server has the task's completion; an input arriving in between would
-    make a task more on one side)."""
+    once the one before was handled and the run has settled (a query is answered before the
+    server has the task's completion; an input arriving in between would make a task more on
+    one side)."""
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
 
-    async def wait_for(progress: list[int], events: int) -> None:
+    async def wait_for(progress: list[int]) -> None:
         for _ in range(1200):
             try:
-                if await handle.query(Measured.progress) == progress and \
-                        len((await handle.fetch_history()).events) == events:
+                if await handle.query(Measured.progress) == progress:
+                    await settle(handle)
                     return
             except Exception:  # the new run may not have taken its first task yet
                 pass
             await asyncio.sleep(0.05)
-        raise RuntimeError(f"{workflow_id} never reached {progress} in {events} events")
+        raise RuntimeError(f"{workflow_id} never reached {progress}")
 
-    # 14: the task that ran the local activity started; then its completion and marker.
-    await wait_for([4, 0], 16)
+    await wait_for([4, 0])
     length = await handle.execute_update(Measured.measure)
     await handle.signal(Measured.poke)
-    # The update's task (18-21), the signal and the task that took it (22-25).
-    await wait_for([6, 1], 25)
+    await wait_for([6, 1])
     await handle.signal(Measured.poke)
     return length
 
