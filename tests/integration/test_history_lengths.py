@@ -200,3 +200,79 @@ async def test_every_count_is_temporals(client: Client, db_url: str, task_queue:
         await going.result()
     assert (await going.describe()).status == WorkflowExecutionStatus.COMPLETED
     await _check_everywhere(client, db_url)
+
+
+class _CountingStore:
+    """The real store, counting the history rows read through it."""
+
+    def __init__(self, store: object) -> None:
+        self._store = store
+        self.rows_read = 0
+
+    async def get_history(self, run_id: str, after_event_id: int = 0,
+                          limit: int | None = None) -> list[object]:
+        rows: list[object] = await self._store.get_history(  # type: ignore[attr-defined]
+            run_id, after_event_id, limit)
+        self.rows_read += len(rows)
+        return rows
+
+    async def get_inbox(self, run_id: str) -> list[object]:
+        inbox: list[object] = await self._store.get_inbox(run_id)  # type: ignore[attr-defined]
+        return inbox
+
+
+async def test_counts_read_each_stored_row_once(client: Client, task_queue: str) -> None:
+    """A closed run's rows are read once; a running run's only as far as they grew."""
+    store = _CountingStore(client.store)
+    lengths = TemporalLengths(store)
+
+    async def count(handle_id: str) -> tuple[int, int]:
+        row = await client.store.get_execution(handle_id, None)
+        assert row is not None
+        before = store.rows_read
+        length = await lengths.of(row.run_id, row.status, row.history_length)
+        assert length == len((await client.get_workflow_handle(handle_id).fetch_history())
+                             .events)
+        return length, store.rows_read - before
+
+    async with Worker(client, task_queue=task_queue, workflows=[Errand], activities=[shout]):
+        done = await client.start_workflow(Errand.run, "ada", id="once-done",
+                                           task_queue=task_queue)
+        await done.signal(Errand.finish)
+        await done.result()
+        row = await client.store.get_execution("once-done", None)
+        assert row is not None
+        length, read = await count("once-done")
+        assert read == row.history_length
+        assert await count("once-done") == (length, 0)
+
+        going = await client.start_workflow(Errand.run, "bo", id="once-going",
+                                            task_queue=task_queue)
+
+        async def waiting() -> bool:
+            return await going.query(Errand.count) == 2
+
+        await eventually(waiting, timeout=60, what="once-going waits for its finish signal")
+        first = await client.store.get_execution("once-going", None)
+        assert first is not None
+        length, read = await count("once-going")
+        assert read == first.history_length
+        await going.signal(Errand.note, "more")
+
+        async def took_it() -> bool:
+            return await going.query(Errand.count) == 3
+
+        await eventually(took_it, timeout=60, what="once-going takes the signal")
+
+        async def committed() -> bool:
+            row = await client.store.get_execution("once-going", None)
+            return row is not None and row.history_length > first.history_length
+
+        await eventually(committed, timeout=60, what="once-going's task recorded")
+        grown = await client.store.get_execution("once-going", None)
+        assert grown is not None
+        longer, read = await count("once-going")
+        assert longer > length
+        assert read == grown.history_length - first.history_length
+        await going.signal(Errand.finish)
+        await going.result()
