@@ -132,17 +132,16 @@ class WorkflowExecution:
 
     @staticmethod
     def _from_row(row: ExecutionRow, namespace: str, converter: DataConverter,
-                  cls: type[Any] | None = None, **extra: Any) -> Any:
-        # The stored row count unless told Temporal's (``history_length=``): the store's rows
-        # are compact, Temporal's events are more.
-        extra.setdefault("history_length", row.history_length)
+                  cls: type[Any] | None = None, *, history_length: int, **extra: Any) -> Any:
+        """``history_length``: Temporal's count (``TemporalLengths``), never the row's own,
+        which counts the store's compact rows."""
         return (cls or WorkflowExecution)(
             id=row.workflow_id, run_id=row.run_id, workflow_type=row.workflow_type,
             task_queue=row.task_queue, status=WorkflowExecutionStatus(int(row.status)),
             start_time=datetime.fromtimestamp(row.start_time, UTC),
             close_time=ts(row.close_time),
             execution_time=datetime.fromtimestamp(row.start_time, UTC),
-            first_execution_run_id=row.first_run_id,
+            history_length=history_length, first_execution_run_id=row.first_run_id,
             continued_as_new_run_id=row.next_run_id, namespace=namespace,
             parent_id=row.parent_workflow_id, parent_run_id=row.parent_run_id,
             typed_search_attributes=_sa.from_store(row.search_attributes),

@@ -677,14 +677,13 @@ class WorkflowHandle(_WorkflowSteering, Generic[ReturnType]):
         pending = await store.list_pending_activities(row.run_id)
         inbox = await store.get_inbox(row.run_id) if row.status == ExecutionStatus.RUNNING \
             else []
+        # Temporal's event count (not the compact stored one), counted as list_workflows()
+        # counts it, and execution time (cron backoff).
         description: WorkflowExecutionDescription = WorkflowExecution._from_row(
             row, self._client.namespace, self._client.data_converter,
             WorkflowExecutionDescription, pending_activities=pending,
-            pending_events=len(inbox))
-        # Temporal's event count (not the compact stored one), counted as list_workflows()
-        # counts it, and execution time (cron backoff).
-        description.history_length = await self._client._history_lengths.of(
-            row.run_id, row.status, row.history_length)
+            pending_events=len(inbox), history_length=await self._client._history_lengths.of(
+                row.run_id, row.status, row.history_length))
         description.execution_time += first_task_backoff(
             await store.get_history(row.run_id, 0, 1))
         (description.base_workflow_id, description.base_run_id,
