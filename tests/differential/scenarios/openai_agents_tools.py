@@ -1,0 +1,88 @@
+"""Tool calls as Temporal's OpenAI Agents samples write them: the model asks for two tools in
+one turn (two activities, started together), then for another tool in its next turn
+(``workflow.activity_as_tool`` between two model turns), then answers. The model is the
+harness's OpenAI-compatible stand-in (``LLM_STAND_IN``).
+
+The two tools of one turn run at once, and where the second one's completion lands in the
+history (in the workflow task the first one's completion scheduled, or after it) depends on
+timing, on Temporal as anywhere. So Rome's weather answers only once the workflow has taken
+Paris's (the history shows a workflow task completed after an activity completed): the same
+history on every run, on both servers."""
+
+import asyncio
+import os
+from datetime import timedelta
+
+from openai import AsyncOpenAI
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.contrib.openai_agents import ModelActivityParameters, OpenAIAgentsPlugin
+from temporalio.contrib.openai_agents import workflow as agents_workflow
+
+from agents import Agent, OpenAIProvider, Runner
+
+LLM_STAND_IN = [
+    {"tool_calls": [["get_weather", {"city": "Paris"}], ["get_weather", {"city": "Rome"}]]},
+    {"tool_calls": [["get_time", {"city": "Rome"}]]},
+    {"text": "Sunny in both; it is noon in Rome."},
+]
+
+
+@activity.defn
+async def get_weather(city: str) -> str:
+    """Get the weather in a city."""
+    if city == "Rome":
+        await _after_first_answer_taken()
+    return f"sunny in {city}"
+
+
+async def _after_first_answer_taken() -> None:
+    # The run so far: the model's turn (an activity), then Paris's and Rome's weather. Wait
+    # for Paris's completion (the second completed activity) and a workflow task after it.
+    handle = activity.client().get_workflow_handle(activity.info().workflow_id)
+    for _ in range(600):
+        types = [e["eventType"] for e in (await handle.fetch_history()).to_json_dict()["events"]]
+        done = [i for i, t in enumerate(types) if t == "EVENT_TYPE_ACTIVITY_TASK_COMPLETED"]
+        if len(done) >= 2 and "EVENT_TYPE_WORKFLOW_TASK_COMPLETED" in types[done[1]:]:
+            return
+        await asyncio.sleep(0.02)
+    raise RuntimeError("the workflow never took the first weather answer")
+
+
+@activity.defn
+async def get_time(city: str) -> str:
+    """Get the local time in a city."""
+    return f"12:00 in {city}"
+
+
+@workflow.defn
+class TravelAgent:
+    @workflow.run
+    async def run(self, question: str) -> str:
+        agent = Agent(
+            name="Travel", instructions="Answer travel questions with the tools.",
+            tools=[agents_workflow.activity_as_tool(
+                       get_weather, start_to_close_timeout=timedelta(seconds=10)),
+                   agents_workflow.activity_as_tool(
+                       get_time, start_to_close_timeout=timedelta(seconds=10))])
+        result = await Runner.run(agent, question)
+        return str(result.final_output)
+
+
+def _plugin() -> OpenAIAgentsPlugin:
+    base_url = os.environ.get("DIFFERENTIAL_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    return OpenAIAgentsPlugin(
+        model_params=ModelActivityParameters(start_to_close_timeout=timedelta(seconds=30)),
+        model_provider=OpenAIProvider(
+            openai_client=AsyncOpenAI(base_url=base_url, api_key="stand-in", max_retries=0),
+            use_responses=False))
+
+
+PLUGINS = [_plugin()]
+WORKFLOWS = [TravelAgent]
+ACTIVITIES = [get_weather, get_time]
+
+
+async def run(client: Client, task_queue: str) -> object:
+    return await client.execute_workflow(TravelAgent.run, "Paris and Rome?",
+                                         id=f"{task_queue}-travel", task_queue=task_queue)
