@@ -313,6 +313,20 @@ async def test_streamed_run_is_followed_by_a_client_and_replays(
         history)
     assert replayed.replay_failure is None
     assert len(llm_server.model_requests()) == 3
+    # Histories recorded when the streamed call's result was its final response alone still
+    # replay (the workflow then saw one raw_response_event per call, as this one returns).
+    older = history.to_json_dict()
+    for event in older["events"]:
+        attributes = event.get("activityTaskCompletedEventAttributes")
+        if attributes:
+            payload = attributes["result"]["payloads"][0]
+            events = json.loads(base64.b64decode(payload["data"]))
+            if isinstance(events, list):
+                payload["data"] = base64.b64encode(
+                    json.dumps({"response": events[-1]["response"]}).encode()).decode()
+    replayed = await Replayer(workflows=[StreamedWorkflow], plugins=[plugin]).replay_workflow(
+        WorkflowHistory.from_json("streamed", json.dumps(older)))
+    assert replayed.replay_failure is None
 
 
 async def test_rate_limit_is_retried_after_retry_after(
