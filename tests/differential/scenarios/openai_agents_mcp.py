@@ -34,7 +34,7 @@ _SERVER = Path(__file__).with_name("_capitals_mcp_server.py")
 class CapitalsAgent:
     @workflow.run
     async def run(self, question: str) -> str:
-        server = agents_workflow.stateless_mcp_server("capitals")
+        server = agents_workflow.stateless_mcp_server("capitals", cache_tools_list=True)
         agent = Agent(name="Capitals", instructions="Answer with the capitals tool.",
                       mcp_servers=[server])
         result = await Runner.run(agent, question)
