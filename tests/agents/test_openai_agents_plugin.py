@@ -4,6 +4,8 @@ runs, against a local OpenAI-compatible stand-in over real HTTP."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -264,7 +266,7 @@ async def test_stateful_mcp_server_keeps_one_session_for_the_run(
         "notes-stateful-list-tools", "invoke_model_activity"]
 
 
-async def test_streamed_run_is_followed_by_a_client_and_kept_out_of_history(
+async def test_streamed_run_is_followed_by_a_client_and_replays(
         client: Client, db_url: str, task_queue: str, llm_server: FakeLLMServer,
         http: openai.AsyncOpenAI) -> None:
     llm_server.script(
@@ -298,11 +300,33 @@ async def test_streamed_run_is_followed_by_a_client_and_kept_out_of_history(
     history = await handle.fetch_history()
     assert _activities(history) == ["invoke_model_activity_streaming", "get_weather",
                                     "invoke_model_activity_streaming"]
-    assert "response.output_text.delta" not in history.to_json()
+    # As on Temporal, each call's events are its activity's result: the history keeps them
+    # (the successful attempt's only) and the workflow's stream_events() yielded them.
+    completed = [e for e in history.to_json_dict()["events"]
+                 if "activityTaskCompletedEventAttributes" in e]
+    last_call = json.loads(base64.b64decode(
+        completed[-1]["activityTaskCompletedEventAttributes"]["result"]["payloads"][0]["data"]))
+    assert "".join(e.get("delta", "") for e in last_call
+                   if e["type"] == "response.output_text.delta") == "It is sunny in Paris today."
+    assert last_call[-1]["type"] == "response.completed"
     replayed = await Replayer(workflows=[StreamedWorkflow], plugins=[plugin]).replay_workflow(
         history)
     assert replayed.replay_failure is None
     assert len(llm_server.model_requests()) == 3
+    # Histories recorded when the streamed call's result was its final response alone still
+    # replay (the workflow then saw one raw_response_event per call, as this one returns).
+    older = history.to_json_dict()
+    for event in older["events"]:
+        attributes = event.get("activityTaskCompletedEventAttributes")
+        if attributes:
+            payload = attributes["result"]["payloads"][0]
+            events = json.loads(base64.b64decode(payload["data"]))
+            if isinstance(events, list):
+                payload["data"] = base64.b64encode(
+                    json.dumps({"response": events[-1]["response"]}).encode()).decode()
+    replayed = await Replayer(workflows=[StreamedWorkflow], plugins=[plugin]).replay_workflow(
+        WorkflowHistory.from_json("streamed", json.dumps(older)))
+    assert replayed.replay_failure is None
 
 
 async def test_rate_limit_is_retried_after_retry_after(

@@ -87,17 +87,24 @@ def known_differences(name: str) -> dict[str, str]:
 
 def stand_in_script(name: str) -> list[Reply] | None:
     """A scenario's LLM_STAND_IN: the replies of the OpenAI-compatible stand-in, in order,
-    each ``{"text": ...}`` and/or ``{"tool_calls": [[name, arguments], ...]}``."""
+    each ``{"text": ...}`` and/or ``{"tool_calls": [[name, arguments], ...]}``, or a provider
+    error ``{"status": 429, "retry_after": 1, "message": ...}`` (the status's OpenAI error
+    body, with a ``Retry-After`` header when ``retry_after`` is given)."""
     value = _module_literal(name, "LLM_STAND_IN")
     if value is None:
         return None
+    keys = {"text", "tool_calls", "status", "retry_after", "message"}
     if not isinstance(value, list) or not all(
-            isinstance(r, dict) and set(r) <= {"text", "tool_calls"} for r in value):
+            isinstance(r, dict) and set(r) <= keys for r in value):
         raise ValueError(f"scenario {name}: LLM_STAND_IN must be a list of replies, each "
-                         "{'text': str} and/or {'tool_calls': [[name, arguments], ...]}")
+                         "{'text': str} and/or {'tool_calls': [[name, arguments], ...]}, "
+                         "or {'status': int, 'retry_after': seconds, 'message': str}; "
+                         f"allowed keys: {sorted(keys)}")
     return [Reply(text=r.get("text", ""),
                   tool_calls=[ToolCallReply(tool, dict(args))
-                              for tool, args in r.get("tool_calls", [])]) for r in value]
+                              for tool, args in r.get("tool_calls", [])],
+                  status=int(r.get("status", 200)), retry_after=r.get("retry_after"),
+                  message=r.get("message", "")) for r in value]
 
 
 @dataclass

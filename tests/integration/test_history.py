@@ -7,17 +7,21 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from stalwart import activity, workflow
 from stalwart.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowFailureError,
     WorkflowHistory,
     WorkflowHistoryEventFilterType,
 )
 from stalwart.common import WorkflowIDConflictPolicy
+from stalwart.exceptions import ApplicationError
 from stalwart.worker import Replayer, Worker
 
-from ._support import ACTIVITY_TIMEOUT
+from ._support import ACTIVITY_TIMEOUT, fast_retry
 
 
 @activity.defn
@@ -174,3 +178,58 @@ async def test_update_with_start_is_delivered_by_the_first_workflow_task(
         "WorkflowExecutionUpdateCompleted", "WorkflowTaskScheduled", "WorkflowTaskStarted",
         "WorkflowTaskCompleted", "WorkflowExecutionUpdateAccepted",
         "WorkflowExecutionUpdateCompleted", "WorkflowExecutionCompleted"]
+
+
+@activity.defn
+async def flaky(fail_times: int, final_non_retryable: bool) -> str:
+    attempt = activity.info().attempt
+    if attempt <= fail_times:
+        raise ApplicationError(f"attempt {attempt} failed", type="Flaky",
+                               non_retryable=final_non_retryable and attempt == fail_times)
+    return f"ok on attempt {attempt}"
+
+
+@workflow.defn
+class Flaky:
+    @workflow.run
+    async def run(self, fail_times: int, final_non_retryable: bool) -> str:
+        return await workflow.execute_activity(
+            flaky, args=[fail_times, final_non_retryable],
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=fast_retry())
+
+
+def _started(history: WorkflowHistory) -> dict[str, Any]:
+    attributes: dict[str, Any] = next(
+        e["activityTaskStartedEventAttributes"] for e in history.to_json_dict()["events"]
+        if "activityTaskStartedEventAttributes" in e)
+    return attributes
+
+
+async def test_activity_started_event_keeps_the_previous_attempts_failure(
+        client: Client, task_queue: str) -> None:
+    """As on Temporal, the ActivityTaskStarted of the attempt that closed the activity holds
+    the attempt before it's failure as ``lastFailure`` (nothing on a first attempt), whether
+    the activity then completed or failed; and the history replays with it."""
+    async with Worker(client, task_queue=task_queue, workflows=[Flaky], activities=[flaky]):
+        assert await client.execute_workflow(Flaky.run, args=[2, False], id="flaky-ok",
+                                             task_queue=task_queue) == "ok on attempt 3"
+        failed = await client.start_workflow(Flaky.run, args=[2, True], id="flaky-failed",
+                                             task_queue=task_queue)
+        with pytest.raises(WorkflowFailureError):
+            await failed.result()
+        first = await client.execute_workflow(Flaky.run, args=[0, False], id="flaky-first",
+                                              task_queue=task_queue)
+        assert first == "ok on attempt 1"
+    completed = await client.get_workflow_handle("flaky-ok").fetch_history()
+    started = _started(completed)
+    assert started["attempt"] == 3
+    assert started["lastFailure"]["message"] == "attempt 2 failed"
+    assert started["lastFailure"]["applicationFailureInfo"]["type"] == "Flaky"
+    started = _started(await failed.fetch_history())
+    assert (started["attempt"], started["lastFailure"]["message"]) == (2, "attempt 1 failed")
+    assert "lastFailure" not in _started(
+        await client.get_workflow_handle("flaky-first").fetch_history())
+    # Read back from Temporal's JSON form (lastFailure included), it replays.
+    replayed = WorkflowHistory.from_json("flaky-ok", completed.to_json())
+    assert _started(replayed)["lastFailure"]["message"] == "attempt 2 failed"
+    await Replayer(workflows=[Flaky]).replay_workflow(replayed)

@@ -146,8 +146,13 @@ def steps_from_history(events: list[Any], decode: Any) -> list[StepUsage]:
                 continue
             kind, model, summary = scheduled[key]
             value = _first(decode(attrs.get("result")))
-            if isinstance(value, dict) and isinstance(value.get("response"), dict):
-                value = value["response"]  # the streamed model activity's result
+            if isinstance(value, list):
+                # The streamed model activity's result: its events, the completed one last.
+                value = next((e["response"] for e in reversed(value) if isinstance(e, dict)
+                              and e.get("type") == "response.completed"
+                              and isinstance(e.get("response"), dict)), None)
+            elif isinstance(value, dict) and isinstance(value.get("response"), dict):
+                value = value["response"]  # the same, as histories before held it
             if not isinstance(value, dict) or not isinstance(value.get("usage"), dict):
                 continue
             raw = value["usage"]

@@ -347,6 +347,9 @@ class _Compactor:
             "attempt": int(started.attributes.get("attempt", 1)) if started else 1,
             "identity": a.get("identity", ""),
             "started_time": started.timestamp if started else None}
+        if started and started.attributes.get("lastFailure"):
+            attrs["last_failure"] = pj.failure_in(started.attributes["lastFailure"],
+                                                  self.where("lastFailure of its start"))
         if etype == EventType.ACTIVITY_TASK_COMPLETED:
             result = pj.payloads_in(a.get("result"), self.where("result"))
             attrs["result"] = result[0] if result else json_payload(None)

@@ -245,7 +245,9 @@ class _Expander:
         if attrs.get("started_time") is not None:
             started = self.emit(EventType.ACTIVITY_TASK_STARTED, float(attrs["started_time"]), {
                 "scheduledEventId": pj.int64(scheduled), "identity": attrs.get("identity"),
-                "attempt": attrs.get("attempt", 1)})
+                "attempt": attrs.get("attempt", 1),
+                "lastFailure": pj.failure_out(activity_cause(attrs["last_failure"]))
+                if attrs.get("last_failure") else None})
         common = {"scheduledEventId": pj.int64(scheduled), "startedEventId": pj.int64(started)}
         if etype == EventType.ACTIVITY_TASK_COMPLETED:
             self.emit(etype, event.timestamp, {

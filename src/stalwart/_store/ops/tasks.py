@@ -168,6 +168,12 @@ def claim_activity_rows(tx: Tx, task_queue: str,
     return claims
 
 
+def previous_failure(row: Any) -> dict[str, Any]:
+    """The failure of the attempt before the one that closed the activity, for the close
+    event (Temporal's ActivityTaskStarted keeps it as ``lastFailure``); nothing on attempt 1."""
+    return {"last_failure": loads(row[8])} if row[8] else {}
+
+
 def leased_activity(tx: Tx, run_id: str, seq: int, attempt: int,
                     worker_id: str | None) -> Any:
     return holds_lease(lock_activity(tx, run_id, seq).one(), attempt, worker_id)
@@ -175,7 +181,7 @@ def leased_activity(tx: Tx, run_id: str, seq: int, attempt: int,
 
 def lock_activity(tx: Tx, run_id: str, seq: int) -> Pending:
     return tx.later("SELECT task_queue, lease_owner, attempt, started_at, options, "
-                    "scheduled_at, paused, reset_requested FROM activity_tasks "
+                    "scheduled_at, paused, reset_requested, last_failure FROM activity_tasks "
                     "WHERE run_id = ? AND seq = ?"
                     + tx.dialect.for_update, (run_id, seq))
 
@@ -203,7 +209,7 @@ def complete_activity_task(tx: Tx, run_id: str, seq: int,
            (run_id, seq))
     insert_inbox(tx, run_id, EventType.ACTIVITY_TASK_COMPLETED, now, {
         "seq": seq, "result": result, "attempt": attempt, "identity": identity,
-        "started_time": row[3]})
+        "started_time": row[3], **previous_failure(row)})
     return True, wake_workflow(tx, locked, run_id, worker_id or "", now,
                                claim_workflow_task and worker_id is not None)
 
@@ -232,7 +238,8 @@ def complete_activity_and_workflow_task(
     locked = locking.one()
     if locked is None:
         return "lost", None, None
-    if holds_lease(activity.one(), attempt, completion.worker_id) is None:
+    row = holds_lease(activity.one(), attempt, completion.worker_id)
+    if row is None:
         return "lost", None, None
     busy = waiting.one()
     if not busy[0] and completion.history_length is not None:
@@ -253,7 +260,8 @@ def complete_activity_and_workflow_task(
         "VALUES (?, ?, ?, ?) RETURNING id",
         (run_id, EventType.ACTIVITY_TASK_COMPLETED, now, dumps({
             "seq": seq, "result": result, "attempt": attempt,
-            "identity": completion.identity, "started_time": started_at})))
+            "identity": completion.identity, "started_time": started_at,
+            **previous_failure(row)})))
     tx.run(
         "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, lease_owner, "
         f"lease_expires_at, affinity, priority) VALUES (?, ?, ?, ?, ?, ?, {RUN_PRIORITY})",
@@ -320,7 +328,7 @@ def fail_activity_task(tx: Tx, run_id: str, seq: int,
            (run_id, seq))
     insert_inbox(tx, run_id, event_type, now, {
         "seq": seq, "failure": final_failure or failure, "attempt": attempt,
-        "identity": identity, "started_time": row[3]})
+        "identity": identity, "started_time": row[3], **previous_failure(row)})
     wake_workflow(tx, locked, run_id, "", now, False)
     return True
 

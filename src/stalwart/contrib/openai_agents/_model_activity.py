@@ -260,9 +260,10 @@ class ModelActivity:
 
     @activity.defn(name=STREAMING_MODEL_ACTIVITY)
     async def invoke_model_activity_streaming(self, request: dict[str, Any]
-                                              ) -> dict[str, Any]:
+                                              ) -> list[dict[str, Any]]:
         """One streamed model call: every event is published for readers outside the
-        workflow (never recorded); the final response is returned, as by the plain call."""
+        workflow while the call runs, and the call's events are its result (as Temporal's
+        integration returns them), which the workflow's ``stream_events()`` yields."""
         model = self._model_provider().get_model(request.get("model_name"))
         arguments = self._call_arguments(request)
         info = activity.info()
@@ -270,20 +271,23 @@ class ModelActivity:
         publisher = StreamPublisher(topic=request.get("streaming_topic") or DEFAULT_TOPIC,
                                     call=info.activity_id, interval=interval)
 
-        async def stream() -> dict[str, Any]:
+        async def stream() -> tuple[list[dict[str, Any]], Any]:
+            collected: list[dict[str, Any]] = []
             completed: Any = None
             events: AsyncIterator[Any] = model.stream_response(**arguments)
             async for event in events:
-                await publisher.publish(jsonable(event))
+                data = jsonable(event)
+                collected.append(data)
+                await publisher.publish(data)
                 if isinstance(event, ResponseCompletedEvent):
                     completed = event.response
             if completed is None:
                 raise ApplicationError("the model's stream ended without a response.completed "
                                        "event", type="IncompleteStream")
-            return {"response": jsonable(completed)}
+            return collected, jsonable(completed)
 
         try:
-            result = await heartbeating(stream)
+            collected, response = await heartbeating(stream)
         except BaseException as error:
             # Readers learn the attempt is void; a retry, if any, streams as a new attempt.
             await asyncio.shield(publisher.close(failed=f"{type(error).__name__}: {error}"))
@@ -291,10 +295,10 @@ class ModelActivity:
                 raise_for_status(error)
             raise
         await publisher.close()
-        usage = result["response"].get("usage") if isinstance(result["response"], dict) else None
+        usage = response.get("usage") if isinstance(response, dict) else None
         if isinstance(usage, dict):
             _price(usage, _model_name(model, request))
-        return result
+        return collected
 
 
 def _model_name(model: Any, request: dict[str, Any]) -> str:

@@ -18,7 +18,8 @@ from agents.agent_output import AgentOutputSchemaBase
 from agents.exceptions import AgentsException
 from agents.items import TResponseInputItem
 from agents.run import DEFAULT_AGENT_RUNNER, AgentRunner
-from openai.types.responses import Response, ResponseCompletedEvent
+from openai.types.responses import Response, ResponseCompletedEvent, ResponseStreamEvent
+from pydantic import TypeAdapter
 
 from agents import (
     Agent,
@@ -49,6 +50,8 @@ from ._model_activity import (
 )
 from ._params import ModelActivityParameters
 
+_STREAM_EVENT: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
+
 __all__ = ["DurableAgentRunner", "prepare_agent"]
 
 # The SDK reads the clock and draws ids for its own bookkeeping (spans, item ids, retry
@@ -75,11 +78,11 @@ class ModelStub(Model):
         return self.agent.name if self.agent is not None else None
 
     async def _execute(self, activity_name: str, request: dict[str, Any],
-                       summary: str | None) -> dict[str, Any]:
+                       summary: str | None, result_type: type = dict) -> Any:
         params = self.params
         if params.use_local_activity:
-            result: dict[str, Any] = await workflow.execute_local_activity(
-                activity_name, request, result_type=dict,
+            result: Any = await workflow.execute_local_activity(
+                activity_name, request, result_type=result_type,
                 schedule_to_close_timeout=params.schedule_to_close_timeout,
                 schedule_to_start_timeout=params.schedule_to_start_timeout,
                 start_to_close_timeout=params.start_to_close_timeout,
@@ -87,7 +90,7 @@ class ModelStub(Model):
                 summary=summary)
             return result
         result = await workflow.execute_activity(
-            activity_name, request, result_type=dict, task_queue=params.task_queue,
+            activity_name, request, result_type=result_type, task_queue=params.task_queue,
             schedule_to_close_timeout=params.schedule_to_close_timeout,
             schedule_to_start_timeout=params.schedule_to_start_timeout,
             start_to_close_timeout=params.start_to_close_timeout,
@@ -132,8 +135,9 @@ class ModelStub(Model):
             tracing: ModelTracing, *, previous_response_id: str | None = None,
             conversation_id: str | None = None, prompt: Any = None, **_: Any,
     ) -> AsyncIterator[Any]:
-        # The deltas went to readers outside the workflow while the activity ran; the
-        # workflow gets (and the history keeps) only the finished response.
+        # The events went to readers outside the workflow while the activity ran; the
+        # activity's result holds them all (the history keeps them, as Temporal's does) and
+        # the workflow's stream_events() yields them.
         if self.params.use_local_activity:
             raise AgentsWorkflowError("Runner.run_streamed cannot use local activities "
                                       "(ModelActivityParameters.use_local_activity)")
@@ -143,11 +147,16 @@ class ModelStub(Model):
         request["streaming_topic"] = self.params.streaming_topic
         request["streaming_batch_interval"] = \
             self.params.streaming_batch_interval.total_seconds()
+        # A list of events; a dict (the final response) in histories recorded before.
         result = await self._execute(STREAMING_MODEL_ACTIVITY, request,
-                                     self._summary(system_instructions, input))
-        response = Response.model_validate(result["response"])
-        yield ResponseCompletedEvent(response=response, sequence_number=0,
-                                     type="response.completed")
+                                     self._summary(system_instructions, input), object)
+        if isinstance(result, dict):
+            # Histories recorded before the events were the result hold the final response.
+            yield ResponseCompletedEvent(response=Response.model_validate(result["response"]),
+                                         sequence_number=0, type="response.completed")
+            return
+        for event in result:
+            yield _STREAM_EVENT.validate_python(event)
 
 
 def _model_name(agent: Agent[Any]) -> str | None:

@@ -1,4 +1,4 @@
-"""Streamed model events, outside the history: published by the streaming model activity to
+"""Streamed model events as readers follow them: published by the streaming model activity to
 the workflow's stream (``stalwart.contrib.workflow_streams``), read by any client while the
 run goes on.
 
@@ -7,7 +7,7 @@ Each model event is one stream item on the topic ``ModelActivityParameters.strea
 ``{"call": ..., "completed": true}`` or ``{"call": ..., "failed": "why"}``. Items carry the
 attempt that published them; the store marks an attempt's items failed (and appends a marker)
 when the attempt fails, however it failed (an exception, a timeout, a killed worker). The
-history records only each call's final response.
+history records each call's events once, as the activity's result, when the call ends.
 """
 
 from __future__ import annotations
