@@ -5,6 +5,7 @@ keep their own status, and result(follow_runs=False) on one raises
 WorkflowContinuedAsNewError; cancelling the running one ends the chain and the first handle's
 result() follows the chain to that end."""
 
+import asyncio
 import itertools
 from typing import Any
 
@@ -55,11 +56,12 @@ async def run(client: Client, task_queue: str) -> object:
                                          task_queue=task_queue, cron_schedule="@every 1s")
     observed: dict[str, object] = {"handle_run_id_is_none": handle.run_id is None}
     runs = await _runs(client, workflow_id)
-    while len(runs) < 4:
+    while len(runs) < 4:  # a pause between reads leaves the CPU to the workers
+        await asyncio.sleep(0.05)
         runs = await _runs(client, workflow_id)
     fourth = client.get_workflow_handle(workflow_id, run_id=runs[3].run_id)
     while (await fourth.describe()).history_length <= 1:
-        pass
+        await asyncio.sleep(0.05)
     observed["fourth_saw"] = await fourth.query(CronCounter.state)
     outcomes: list[object] = []
     for closed, following in itertools.pairwise(runs[:4]):

@@ -2,6 +2,8 @@
 signals, queries, updates, describe and cancel sent after the first run continued-as-new
 reach the latest run; only result() is tied to the first run's result chain."""
 
+import asyncio
+
 from temporalio import workflow
 from temporalio.client import Client
 
@@ -62,7 +64,7 @@ async def run(client: Client, task_queue: str) -> object:
     await handle.signal(Counter.add, "first")
     # Wait until the second run is the latest: describe follows the chain.
     while (await handle.describe()).run_id == handle.result_run_id:
-        pass
+        await asyncio.sleep(0.05)
     description = await handle.describe()
     observed["describe_status"] = description.status.name if description.status else None
     observed["describe_run_is_new"] = description.run_id != handle.result_run_id
