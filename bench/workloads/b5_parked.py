@@ -45,7 +45,7 @@ async def _in_batches(coros: list[Any]) -> list[Any]:
     return results
 
 
-async def _wait_all_parked(handles: list[WorkflowHandle[Any]], timeout: float) -> None:
+async def _wait_all_parked(handles: list[WorkflowHandle[Any, Any]], timeout: float) -> None:
     """Wait until every run has committed its first workflow task (it is then waiting)."""
     deadline = time.monotonic() + timeout
     pending = list(handles)
@@ -69,7 +69,7 @@ async def run(config: Config) -> dict[str, Any]:
         await worker.start()
         idle_rss = rss_mib(worker.pid)
         started = time.perf_counter()
-        handles: list[WorkflowHandle[Any]] = await _in_batches([
+        handles: list[WorkflowHandle[Any, Any]] = await _in_batches([
             client.start_workflow(Parked.run, id=new_id("b5"), task_queue=queue)
             for _ in range(count)])
         start = time.perf_counter() - started

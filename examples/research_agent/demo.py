@@ -101,7 +101,7 @@ class TracePrinter:
             await asyncio.sleep(0.01)
 
 
-async def recorded_steps(handle: WorkflowHandle[Any]) -> list[tuple[int, dict[str, Any]]]:
+async def recorded_steps(handle: WorkflowHandle[Any, Any]) -> list[tuple[int, dict[str, Any]]]:
     """(step, {"attempt", "identity"}) of every ActivityTaskCompleted event in the history, in
     order. As in Temporal, a completion names the ActivityTaskScheduled it closes and the
     ActivityTaskStarted (which holds the attempt) by their event ids."""

@@ -241,7 +241,7 @@ class UpdateWithStartUpdateWorkflowInput:
 class StartWorkflowUpdateWithStartInput:
     start_workflow_input: UpdateWithStartStartWorkflowInput
     update_workflow_input: UpdateWithStartUpdateWorkflowInput
-    _on_start: Callable[[WorkflowHandle[Any]], None] = field(default=lambda handle: None)
+    _on_start: Callable[[WorkflowHandle[Any, Any]], None] = field(default=lambda handle: None)
     _on_start_error: Callable[[BaseException], None] = field(default=lambda error: None)
 
 
@@ -251,7 +251,7 @@ class OutboundInterceptor:
     def __init__(self, next: OutboundInterceptor) -> None:
         self.next = next
 
-    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any]:
+    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
         return await self.next.start_workflow(input)
 
     async def signal_workflow(self, input: SignalWorkflowInput) -> None:

@@ -58,7 +58,7 @@ def handler_result_type(handler: Any, attribute: str) -> Any:
     return getattr(getattr(handler, attribute, None), "return_type_hint", None)
 
 
-async def query(handle: WorkflowHandle[Any], query: Any, args: Sequence[Any],
+async def query(handle: WorkflowHandle[Any, Any], query: Any, args: Sequence[Any],
                  result_type: Any, timeout: float) -> Any:
     client = handle._client
     name = handler_name(query, "__stalwart_query_definition__", "query")
@@ -161,7 +161,7 @@ class WorkflowUpdateHandle(Generic[ReturnType]):
         return value
 
 
-async def start_update(handle: WorkflowHandle[Any], update: Any, args: Sequence[Any], *,
+async def start_update(handle: WorkflowHandle[Any, Any], update: Any, args: Sequence[Any], *,
                         id: str | None, result_type: Any,
                         wait_for_stage: WorkflowUpdateStage) -> WorkflowUpdateHandle[Any]:
     client = handle._client

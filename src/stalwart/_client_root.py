@@ -77,7 +77,7 @@ def workflow_name_and_result_type(workflow: Any) -> tuple[str, Any]:
 
 async def start_workflow(client: Client, input: StartWorkflowInput,
                          start_update: tuple[str, str, list[dict[str, Any]]] | None = None
-                         ) -> WorkflowHandle[Any]:
+                         ) -> WorkflowHandle[Any, Any]:
     """Start a workflow: the store call at the end of the client's outbound chain."""
     name, task_queue = input.workflow, input.task_queue
     timeout = input.execution_timeout
@@ -126,7 +126,7 @@ async def start_workflow(client: Client, input: StartWorkflowInput,
     return _started_handle(client, input, result.run_id)
 
 def _started_handle(client: Client, input: StartWorkflowInput, run_id: str
-                    ) -> WorkflowHandle[Any]:
+                    ) -> WorkflowHandle[Any, Any]:
     # As in temporalio: the handle is not pinned to the run it started (run_id=None), so
     # signals, queries, updates, cancel and describe reach the latest run of the chain;
     # only result() starts from this run and follows its continue-as-new successors.
@@ -152,10 +152,10 @@ class ClientRoot(OutboundInterceptor):
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def _handle(self, id: str, run_id: str | None) -> WorkflowHandle[Any]:
+    def _handle(self, id: str, run_id: str | None) -> WorkflowHandle[Any, Any]:
         return self._client.get_workflow_handle(id, run_id=run_id)
 
-    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any]:
+    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
         return await start_workflow(self._client, input)
 
     async def signal_workflow(self, input: SignalWorkflowInput) -> None:

@@ -77,10 +77,10 @@ def reapply_flags(reapply_type: str, reapply_exclude: Sequence[str]) -> tuple[bo
     return signals, updates
 
 
-async def reset_or_fork(handle: WorkflowHandle[Any], *, fork_workflow_id: str | None,
+async def reset_or_fork(handle: WorkflowHandle[Any, Any], *, fork_workflow_id: str | None,
                         event_id: int | None, reset_type: str | None, reason: str,
                         reapply_type: str, reapply_exclude: Sequence[str],
-                        identity: str | None) -> WorkflowHandle[Any]:
+                        identity: str | None) -> WorkflowHandle[Any, Any]:
     client = handle._client
     if fork_workflow_id is not None and not fork_workflow_id.strip():
         raise ValueError("new_workflow_id must not be empty: name the forked workflow")
@@ -110,7 +110,7 @@ def _seconds(field: str, value: timedelta | None) -> float | None:
     return value.total_seconds()
 
 
-async def steer(handle: WorkflowHandle[Any], action: str, activity_id: str | None,
+async def steer(handle: WorkflowHandle[Any, Any], action: str, activity_id: str | None,
                 activity_type: str | None, params: dict[str, Any]) -> list[dict[str, Any]]:
     if (activity_id is None) == (activity_type is None):
         raise ValueError("give exactly one of activity_id and activity_type (every pending "
@@ -160,7 +160,7 @@ class WorkflowSteering:
     async def reset(self, *, event_id: int | None = None, reset_type: str | None = None,
                     reason: str = "", reapply_type: str = "AllEligible",
                     reapply_exclude: Sequence[str] = (),
-                    identity: str | None = None) -> WorkflowHandle[Any]:
+                    identity: str | None = None) -> WorkflowHandle[Any, Any]:
         """Reset the workflow to a workflow task, as ``temporal workflow reset`` does
         (Stalwart addition). Give ``event_id`` (the id of a ``WorkflowTaskStarted``,
         ``WorkflowTaskCompleted`` or ``WorkflowTaskFailed`` event of this run, as
@@ -178,7 +178,7 @@ class WorkflowSteering:
     async def fork(self, new_workflow_id: str, *, event_id: int | None = None,
                    reset_type: str | None = None, reason: str = "",
                    reapply_type: str = "AllEligible", reapply_exclude: Sequence[str] = (),
-                   identity: str | None = None) -> WorkflowHandle[Any]:
+                   identity: str | None = None) -> WorkflowHandle[Any, Any]:
         """Like ``reset()``, into a new workflow ``new_workflow_id``, leaving this workflow
         untouched (Stalwart addition): try another path from the same step. The fork's
         first run names this run as its base (``describe().base_run_id``)."""

@@ -77,7 +77,7 @@ class WithStartWorkflowOperation(Generic[ReturnType]):
             id_reuse_policy=int(id_reuse_policy), id_conflict_policy=int(id_conflict_policy),
             search_attributes=search_attributes, memo=memo, ret_type=result_type or hinted)
         self._used = False
-        self._handle: WorkflowHandle[ReturnType] | None = None
+        self._handle: WorkflowHandle[Any, ReturnType] | None = None
         self._error: BaseException | None = None
         self._settled: asyncio.Event | None = None
 
@@ -86,7 +86,7 @@ class WithStartWorkflowOperation(Generic[ReturnType]):
             self._settled = asyncio.Event()
         return self._settled
 
-    def _set_handle(self, handle: WorkflowHandle[Any]) -> None:
+    def _set_handle(self, handle: WorkflowHandle[Any, Any]) -> None:
         self._handle = handle
         self._event().set()
 
@@ -94,7 +94,7 @@ class WithStartWorkflowOperation(Generic[ReturnType]):
         self._error = error
         self._event().set()
 
-    async def workflow_handle(self) -> WorkflowHandle[ReturnType]:
+    async def workflow_handle(self) -> WorkflowHandle[Any, ReturnType]:
         """The started (or already running) workflow's handle; raises what the start raised."""
         await self._event().wait()
         if self._error is not None:

@@ -405,7 +405,7 @@ class Client:
         search_attributes: TypedSearchAttributes | Mapping[str, Sequence[Any]] | None = None,
         memo: Mapping[str, Any] | None = None, cron_schedule: str = "",
         priority: Priority | None = None, **_: Any,
-    ) -> WorkflowHandle[Any]:
+    ) -> WorkflowHandle[Any, Any]:
         """Start a workflow and return a handle to it.
 
         With ``cron_schedule`` (Temporal's cron grammar, e.g. ``"0 * * * *"``) it is a cron
@@ -451,7 +451,7 @@ class Client:
     async def _start_workflow_impl(
             self, input: StartWorkflowInput,
             start_update: tuple[str, str, list[dict[str, Any]]] | None = None
-    ) -> WorkflowHandle[Any]:
+    ) -> WorkflowHandle[Any, Any]:
         return await _root.start_workflow(self, input, start_update)
 
     async def execute_workflow(self, workflow: Any, arg: Any = _NO_ARG, *,
@@ -499,7 +499,7 @@ class Client:
 
     def get_workflow_handle(self, workflow_id: str, *, run_id: str | None = None,
                             first_execution_run_id: str | None = None,
-                            result_type: type | None = None) -> WorkflowHandle[Any]:
+                            result_type: type | None = None) -> WorkflowHandle[Any, Any]:
         """A handle to an existing workflow (the latest run unless ``run_id`` is given)."""
         if not workflow_id:
             raise ValueError("get_workflow_handle needs a workflow id")
@@ -547,7 +547,7 @@ class Client:
         return await self._outbound.count_workflows(CountWorkflowsInput(query=query))
 
     def get_workflow_handle_for(self, workflow: Any, workflow_id: str, *,
-                                run_id: str | None = None) -> WorkflowHandle[Any]:
+                                run_id: str | None = None) -> WorkflowHandle[Any, Any]:
         _, result_type = _root.workflow_name_and_result_type(workflow)
         return self.get_workflow_handle(workflow_id, run_id=run_id, result_type=result_type)
 
@@ -577,7 +577,7 @@ class Client:
             page_size=page_size, next_page_token=None, query=query))
 
 
-class WorkflowHandle(_WorkflowSteering, Generic[ReturnType]):
+class WorkflowHandle(_WorkflowSteering, Generic[SelfType, ReturnType]):
     """Steers and observes one workflow. Get one from the client; do not construct it."""
 
     def __init__(self, client: Client, id: str, *, run_id: str | None,

@@ -263,13 +263,13 @@ class _TimeSkippingOutbound(OutboundInterceptor):
         super().__init__(next)
         self._env = env
 
-    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any]:
+    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
         handle = await super().start_workflow(input)
         return _TimeSkippingWorkflowHandle(handle, self._env)
 
 
-class _TimeSkippingWorkflowHandle(WorkflowHandle[Any]):
-    def __init__(self, handle: WorkflowHandle[Any], env: WorkflowEnvironment) -> None:
+class _TimeSkippingWorkflowHandle(WorkflowHandle[Any, Any]):
+    def __init__(self, handle: WorkflowHandle[Any, Any], env: WorkflowEnvironment) -> None:
         super().__init__(handle._client, handle.id, run_id=handle.run_id,
                          result_run_id=handle.result_run_id,
                          first_execution_run_id=handle.first_execution_run_id,

@@ -676,7 +676,7 @@ async def start_child_workflow(
     parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE,
     execution_timeout: timedelta | None = None, run_timeout: timedelta | None = None,
     id_reuse_policy: Any = None, retry_policy: RetryPolicy | None = None, **_: Any,
-) -> ChildWorkflowHandle:
+) -> ChildWorkflowHandle[Any, Any]:
     """Start a child workflow and return its handle once it has started.
 
     Raises:
@@ -712,13 +712,13 @@ async def execute_child_workflow(workflow: Any, arg: Any = _NO_ARG, *,
 
 
 def get_external_workflow_handle(workflow_id: str, *, run_id: str | None = None
-                                 ) -> ExternalWorkflowHandle:
+                                 ) -> ExternalWorkflowHandle[Any]:
     """A handle to signal or cancel another workflow by id."""
     return _children.get_external_workflow_handle(_api.current(), workflow_id, run_id)
 
 
 def get_external_workflow_handle_for(workflow: Any, workflow_id: str, *,
-                                     run_id: str | None = None) -> ExternalWorkflowHandle:
+                                     run_id: str | None = None) -> ExternalWorkflowHandle[Any]:
     return get_external_workflow_handle(workflow_id, run_id=run_id)
 
 

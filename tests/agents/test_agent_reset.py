@@ -26,7 +26,7 @@ async def look_up(city: str) -> str:
     return f"sunny in {city}"
 
 
-async def chat_scheduled_by(handle: WorkflowHandle[Any], nth: int) -> int:
+async def chat_scheduled_by(handle: WorkflowHandle[Any, Any], nth: int) -> int:
     """The workflow task (its WorkflowTaskCompleted id) that scheduled the nth LLM call."""
     events = (await handle.fetch_history()).events
     chats = [e for e in events if e.event_type == "ActivityTaskScheduled"

@@ -127,7 +127,7 @@ async def wait_for_state(check: Callable[[], Awaitable[T]], *, timeout: float,
         await asyncio.sleep(interval)
 
 
-async def result_while_alive(handle: WorkflowHandle[Any], *, timeout: float,
+async def result_while_alive(handle: WorkflowHandle[Any, Any], *, timeout: float,
                              workers: Sequence[WorkerProcess]) -> Any:
     """The workflow's result; fails at once, with its log, if a worker process exits."""
     waiting = asyncio.ensure_future(handle.result())
@@ -166,7 +166,7 @@ def completed_steps(events: Sequence[HistoryEvent]) -> list[tuple[int, dict[str,
         if e.event_type == "ActivityTaskCompleted"]
 
 
-async def history(handle: WorkflowHandle[Any]) -> list[HistoryEvent]:
+async def history(handle: WorkflowHandle[Any, Any]) -> list[HistoryEvent]:
     return list((await handle.fetch_history()).events)
 
 

@@ -41,7 +41,7 @@ RESULT_SECONDS = 20.0
 @dataclass
 class Probe:
     files: Files
-    handle: WorkflowHandle[Any]
+    handle: WorkflowHandle[Any, Any]
 
     def marked(self, kind: str, step: int = 0) -> bool:
         return any(line.kind == kind and line.step == step

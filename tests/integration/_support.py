@@ -19,12 +19,12 @@ def fast_retry(maximum_attempts: int = 0, **kwargs: Any) -> RetryPolicy:
                        maximum_attempts=maximum_attempts, **kwargs)
 
 
-async def event_types(handle: WorkflowHandle[Any]) -> list[str]:
+async def event_types(handle: WorkflowHandle[Any, Any]) -> list[str]:
     history = await handle.fetch_history()
     return [str(event.event_type) for event in history.events]
 
 
-async def wait_for_event(handle: WorkflowHandle[Any], event_type: str,
+async def wait_for_event(handle: WorkflowHandle[Any, Any], event_type: str,
                          timeout: float = 10.0) -> None:
     """Wait until the run's history holds an event of ``event_type``."""
     async def check() -> bool:

@@ -24,12 +24,12 @@ def fast_retry(maximum_attempts: int = 0) -> RetryPolicy:
                        maximum_attempts=maximum_attempts)
 
 
-async def event_types(handle: WorkflowHandle[Any]) -> list[str]:
+async def event_types(handle: WorkflowHandle[Any, Any]) -> list[str]:
     history = await handle.fetch_history()
     return [str(event.event_type) for event in history.events]
 
 
-async def wait_for_event(handle: WorkflowHandle[Any], event_type: str, *, count: int = 1,
+async def wait_for_event(handle: WorkflowHandle[Any, Any], event_type: str, *, count: int = 1,
                          timeout: float = 10.0) -> None:
     """Wait until the run's history holds ``count`` events of ``event_type``."""
     async def check() -> bool:
@@ -38,7 +38,7 @@ async def wait_for_event(handle: WorkflowHandle[Any], event_type: str, *, count:
     await eventually(check, timeout=timeout, what=f"{count} x {event_type} in {handle.id}")
 
 
-async def wait_for_status(handle: WorkflowHandle[Any], status: WorkflowExecutionStatus, *,
+async def wait_for_status(handle: WorkflowHandle[Any, Any], status: WorkflowExecutionStatus, *,
                           timeout: float = 10.0) -> None:
     async def check() -> bool:
         try:

@@ -64,12 +64,12 @@ def worker(client: Client, task_queue: str) -> Worker:
                   activities=[flaky, quick])
 
 
-async def pending(handle: WorkflowHandle[Any]) -> dict[str, Any]:
+async def pending(handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
     activities = (await handle.describe()).pending_activities
     return activities[0] if activities else {}
 
 
-async def paused_and_due(handle: WorkflowHandle[Any]) -> dict[str, Any]:
+async def paused_and_due(handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
     """Wait until the activity is paused, waiting, and its retry time has passed."""
     async def check() -> dict[str, Any] | None:
         info = await pending(handle)

@@ -54,12 +54,12 @@ def worker(client: Client, task_queue: str) -> Worker:
     return Worker(client, task_queue=task_queue, workflows=[Steps], activities=[step])
 
 
-async def task_completed_ids(handle: WorkflowHandle[Any]) -> list[int]:
+async def task_completed_ids(handle: WorkflowHandle[Any, Any]) -> list[int]:
     history = await handle.fetch_history()
     return [e.event_id for e in history.events if e.event_type == "WorkflowTaskCompleted"]
 
 
-async def task_that_scheduled(handle: WorkflowHandle[Any], nth: int) -> int:
+async def task_that_scheduled(handle: WorkflowHandle[Any, Any], nth: int) -> int:
     """The WorkflowTaskCompleted event id of the task that scheduled the ``nth`` activity."""
     history = await handle.fetch_history()
     scheduled = [e for e in history.events if e.event_type == "ActivityTaskScheduled"]
@@ -130,7 +130,7 @@ async def test_reset_of_an_open_run_terminates_it(client: Client, task_queue: st
     assert all(EXECUTED[f"{token}:{n}"] == 1 for n in "abc")
 
 
-async def _query(handle: WorkflowHandle[Any]) -> bool:
+async def _query(handle: WorkflowHandle[Any, Any]) -> bool:
     return bool(await handle.query(Steps.seen) is not None)
 
 

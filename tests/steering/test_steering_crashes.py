@@ -127,11 +127,11 @@ async def start_worker(case: Case, workers: list[WorkerProcess], name: str,
     return worker
 
 
-async def has_event(handle: WorkflowHandle[Any], event_type: str) -> bool:
+async def has_event(handle: WorkflowHandle[Any, Any], event_type: str) -> bool:
     return any(e.event_type == event_type for e in (await handle.fetch_history()).events)
 
 
-async def result_within(handle: WorkflowHandle[Any]) -> Any:
+async def result_within(handle: WorkflowHandle[Any, Any]) -> Any:
     return await asyncio.wait_for(handle.result(), STATE_TIMEOUT)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .. import exceptions as exc
 from .._model.events import Command, EventType, HistoryEvent
@@ -35,7 +35,13 @@ def _signal_name(signal: Any) -> str:
     return str(name)
 
 
-class ChildWorkflowHandle:
+# Type parameters as temporalio's (the workflow class, the result type), so annotations such
+# as ``ChildWorkflowHandle[MyWorkflow, str]`` evaluate after the import swap.
+SelfType = TypeVar("SelfType")
+ReturnType = TypeVar("ReturnType", covariant=True)
+
+
+class ChildWorkflowHandle(Generic[SelfType, ReturnType]):
     """A started child workflow (mirrors ``temporalio.workflow.ChildWorkflowHandle``).
 
     Awaiting the handle waits for the child's result.
@@ -113,7 +119,7 @@ class ChildWorkflowHandle:
             child_workflow_id=self._id, headers={}))
 
 
-class ExternalWorkflowHandle:
+class ExternalWorkflowHandle(Generic[SelfType]):
     """Another workflow this one can signal or cancel by id."""
 
     def __init__(self, instance: WorkflowInstance, workflow_id: str,
@@ -150,7 +156,7 @@ async def start_child_workflow(
     execution_timeout: timedelta | None, id_reuse_policy: int,
     headers: Mapping[str, Payload] | None = None, priority: Any = None,
     cron_schedule: str = "",
-) -> ChildWorkflowHandle:
+) -> ChildWorkflowHandle[Any, Any]:
     instance._check_active()
     priority_key = _priority_key(priority, f"start_child_workflow({name!r})")
 
@@ -172,14 +178,14 @@ async def start_child_workflow(
         **({"priority": priority_key} if priority_key is not None else {}),
         **({"cron_schedule": cron_schedule} if cron_schedule else {}),
     }))
-    handle = ChildWorkflowHandle(instance, seq, child_id, result_type,
-                                 cancellation_type)
+    handle: ChildWorkflowHandle[Any, Any] = ChildWorkflowHandle(
+        instance, seq, child_id, result_type, cancellation_type)
     instance._children[seq] = handle
     await handle._started
     return handle
 
 
-def child(instance: WorkflowInstance, event: HistoryEvent) -> ChildWorkflowHandle | None:
+def child(instance: WorkflowInstance, event: HistoryEvent) -> ChildWorkflowHandle[Any, Any] | None:
     return instance._children.get(event.attributes["seq"])
 
 
@@ -240,7 +246,7 @@ def apply_child_closed(instance: WorkflowInstance, event: HistoryEvent) -> None:
 
 
 def get_external_workflow_handle(instance: WorkflowInstance, workflow_id: str,
-                                 run_id: str | None) -> ExternalWorkflowHandle:
+                                 run_id: str | None) -> ExternalWorkflowHandle[Any]:
     if not workflow_id:
         raise ValueError("get_external_workflow_handle needs a workflow id")
     return ExternalWorkflowHandle(instance, workflow_id, run_id)

@@ -155,7 +155,7 @@ class WorkflowInstance:
         self._pending_run: Callable[[], Any] | None = None
         self._seq: dict[str, int] = {"activity": 0, "timer": 0, "child": 0, "signal": 0,
                                      "cancel": 0}
-        self._children: dict[int, ChildWorkflowHandle] = {}
+        self._children: dict[int, ChildWorkflowHandle[Any, Any]] = {}
         self._external: dict[tuple[str, int], asyncio.Future[None]] = {}
         self._read_only: str | None = None
         self.signal_handlers = dict(definition.signals)

@@ -160,7 +160,8 @@ class WorkflowOutboundInterceptor:
     def start_local_activity(self, input: StartActivityInput) -> ActivityHandle:
         return self.next.start_local_activity(input)
 
-    async def start_child_workflow(self, input: StartChildWorkflowInput) -> ChildWorkflowHandle:
+    async def start_child_workflow(self, input: StartChildWorkflowInput
+                                   ) -> ChildWorkflowHandle[Any, Any]:
         return await self.next.start_child_workflow(input)
 
     async def signal_child_workflow(self, input: SignalChildWorkflowInput) -> None:

@@ -98,7 +98,8 @@ class RootOutbound(WorkflowOutboundInterceptor):
     def start_local_activity(self, input: StartActivityInput) -> ActivityHandle:
         return self.start_activity(input)
 
-    async def start_child_workflow(self, input: StartChildWorkflowInput) -> ChildWorkflowHandle:
+    async def start_child_workflow(self, input: StartChildWorkflowInput
+                                   ) -> ChildWorkflowHandle[Any, Any]:
         return await children.start_child_workflow(
             self._instance, input.workflow, input.args, id=input.id,
             task_queue=input.task_queue, result_type=input.result_type,
