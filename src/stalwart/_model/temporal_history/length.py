@@ -8,6 +8,8 @@ from typing import Any
 from ..events import COMMAND_EVENT_TYPES, EV, HistoryEvent
 from .common import ACTIVITY_CLOSE
 
+_NONE: frozenset[Any] = frozenset()
+
 
 class TemporalLength:
     """Follows stored events and knows how many Temporal events they amount to.
@@ -33,8 +35,10 @@ class TemporalLength:
     def __init__(self) -> None:
         self.count = 0
         self.started_id = 0
-        self._local: set[int] = set()
-        self._patches: set[str] = set()
+        # Shared empty sets until a local activity or a patch shows up: most runs have
+        # neither, and a worker keeps one of these per cached run.
+        self._local: set[int] | frozenset[int] = _NONE
+        self._patches: set[str] | frozenset[str] = _NONE
         self._pending = 0           # inputs since the last task, other than local results
         self._pending_local = 0     # local activity results since the last task
         self._after_task = 0        # inputs Temporal records after the task's completion
@@ -89,7 +93,10 @@ class TemporalLength:
 
     def feed_command(self, event_type: str, attributes: dict[str, Any]) -> None:
         if event_type == EV.ACTIVITY_TASK_SCHEDULED and attributes.get("local"):
-            self._local.add(attributes["seq"])
+            local = self._local
+            if not isinstance(local, set):
+                local = self._local = set()
+            local.add(attributes["seq"])
             return
         if event_type == EV.ACTIVITY_TASK_CANCEL_REQUESTED and \
                 attributes.get("seq") in self._local:
@@ -97,7 +104,10 @@ class TemporalLength:
         self.count += 1
         if event_type == EV.MARKER_RECORDED and attributes.get("patch_id") and \
                 attributes["patch_id"] not in self._patches:
-            self._patches.add(attributes["patch_id"])
+            patches = self._patches
+            if not isinstance(patches, set):
+                patches = self._patches = set()
+            patches.add(attributes["patch_id"])
             self.count += 1
 
     def shown(self, *, running: bool) -> int:
