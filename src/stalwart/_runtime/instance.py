@@ -319,7 +319,7 @@ class WorkflowInstance:
             run_timeout=None, task_timeout=timedelta(seconds=10), retry_policy=None,
             cron_schedule=attrs.get("cron_schedule"),
             parent=ParentInfo(**parent) if parent else None,
-            priority=Priority(priority_key=attrs.get("priority")),
+            priority=_priority(attrs.get("priority")),
             _history_length=lambda: self._history_length,
             _history_size=lambda: self._history_size,
             typed_search_attributes=sa.from_store(attrs.get("search_attributes")),
@@ -758,3 +758,9 @@ _APPLY: dict[str, Callable[[WorkflowInstance, HistoryEvent], None]] = {
         children.apply_external_result,
     EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED: messaging.apply_update_accepted,
 }
+
+
+def _priority(key: int | None) -> Priority:
+    # The shared default (frozen) when the run has no priority of its own: one object fewer
+    # per cached run.
+    return Priority.default if key is None else Priority(priority_key=key)
