@@ -94,7 +94,9 @@ class Pending:
         return self._rows
 
     def one(self) -> Any:
-        rows = self.all()
+        rows = self._rows
+        if rows is None:
+            rows = self.all()
         return rows[0] if rows else None
 
 
