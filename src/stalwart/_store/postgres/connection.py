@@ -392,7 +392,7 @@ class Database:
                     logger.warning("%s: connection lost while committing %s; its outcome is "
                                    "unknown: %s", self.options.where, doing, error)
                     raise store_error(self.options, error, f"committing {doing}") from error
-                self._backoff(doing, error, lost)
+                self.backoff(doing, error, lost)
                 lost += 1
                 continue
             if tx.anything:
@@ -416,10 +416,10 @@ class Database:
                     if isinstance(error, psycopg.Error):
                         raise store_error(self.options, error, _doing(fn)) from error
                     raise
-                self._backoff(_doing(fn), error, lost)
+                self.backoff(_doing(fn), error, lost)
                 lost += 1
 
-    def _backoff(self, doing: str, error: BaseException, attempt: int) -> None:
+    def backoff(self, doing: str, error: BaseException, attempt: int) -> None:
         """Wait before retrying after a lost connection; raise once the retries are spent."""
         if attempt >= len(CONNECTION_RETRY_DELAYS):
             logger.error("%s: %s failed after %d reconnection attempts: %s",
@@ -580,7 +580,8 @@ class GroupWriter:
 
     def _commit(self, batch: list[_Op]) -> None:
         db = self._db
-        if len(batch) > 1:
+        lost = 0
+        while len(batch) > 1:
             committing = False
             try:
                 with db.pool.connection() as conn, conn.pipeline() as pipeline:
@@ -590,7 +591,11 @@ class GroupWriter:
                             op.result = op.fn(tx, *op.args)
                         committing = True
             except Exception as error:
-                if committing and is_connection_error(error):
+                if not is_connection_error(error):
+                    logger.debug("%s: a batch of %d operations failed (%s); running each alone",
+                                 db.options.where, len(batch), error)
+                    break
+                if committing:
                     logger.warning("%s: connection lost while committing %d operations; their "
                                    "outcome is unknown: %s", db.options.where, len(batch), error)
                     for op in batch:
@@ -598,12 +603,18 @@ class GroupWriter:
                         op.error = store_error(db.options, error,
                                                f"committing {_doing(op.fn)}")
                     return
-                logger.debug("%s: a batch of %d operations failed (%s); running each alone",
-                             db.options.where, len(batch), error)
-            else:
-                if tx.anything:
-                    db.committed(tx)
-                return
+                # Rolled back by the server: the whole batch is retried, after the backoff.
+                try:
+                    db.backoff(f"{len(batch)} operations", error, lost)
+                except StoreError as gave_up:
+                    for op in batch:
+                        op.result, op.error = None, gave_up
+                    return
+                lost += 1
+                continue
+            if tx.anything:
+                db.committed(tx)
+            return
         for op in batch:
             try:
                 op.result = db.write_blocking(op.fn, op.args)
