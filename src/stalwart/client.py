@@ -7,14 +7,18 @@ client.
 
 from __future__ import annotations
 
+import os
+import socket
 import weakref
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
+from . import _client_activities
 from . import _client_messages as _messages
 from . import _client_root as _root
 from . import exceptions as exc
+from ._client_activities import *  # noqa: F403
 from ._client_interceptors import (
     BackfillScheduleInput,
     CancelWorkflowInput,
@@ -268,9 +272,9 @@ __all__ = [  # serialization contexts: re-exported from converter, as temporalio
     "WorkflowUpdateRPCTimeoutOrCancelledError",
     "WorkflowUpdateStage",
 ]
+__all__ += _client_activities.__all__
 
 ReturnType = TypeVar("ReturnType")
-
 
 LocalReturnType = TypeVar("LocalReturnType", covariant=True)
 
@@ -282,7 +286,7 @@ class _NoArg:
 _NO_ARG: Any = _NoArg()
 
 
-class Client:
+class Client(_client_activities.ActivityClientMethods):
     """A connection to a Stalwart store. Create with :meth:`connect`."""
 
     def __init__(self, store: Store, *, namespace: str = "default",
@@ -318,9 +322,6 @@ class Client:
         self._outbound = outbound
         self._namespace = config["namespace"]
         self._data_converter = config["data_converter"]
-        import os
-        import socket
-
         self._identity = config["identity"] or f"{os.getpid()}@{socket.gethostname()}"
 
     @staticmethod
@@ -786,10 +787,10 @@ class WorkflowHandle(_WorkflowSteering, Generic[SelfType, ReturnType]):
                                                 wait_for_stage=WorkflowUpdateStage.COMPLETED)
         return await update_handle.result()
 
-    async def cancel(self, **_: Any) -> None:
+    async def cancel(self, *, reason: str = "", **_: Any) -> None:
         """Ask the workflow to cancel: it sees ``asyncio.CancelledError`` at its next await."""
         await self._client._outbound.cancel_workflow(CancelWorkflowInput(
-            self._id, self._run_id, self._first_execution_run_id))
+            self._id, self._run_id, self._first_execution_run_id, reason or None))
 
     async def terminate(self, *args: Any, reason: str | None = None, **_: Any) -> None:
         """Stop the workflow at once, with no cleanup; recorded in its history."""

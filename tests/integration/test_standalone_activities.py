@@ -1,0 +1,230 @@
+"""Activities started from a client (temporalio 1.35's ``Client.start_activity``): run by the
+same workers as a workflow's activities, recorded durably, listed and counted, on both
+stores."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import timedelta
+
+import pytest
+
+from stalwart import activity
+from stalwart.client import (
+    ActivityExecutionStatus,
+    ActivityFailureError,
+    Client,
+)
+from stalwart.common import ActivityIDConflictPolicy, ActivityIDReusePolicy, RetryPolicy
+from stalwart.exceptions import (
+    ActivityAlreadyStartedError,
+    ApplicationError,
+    CancelledError,
+    TerminatedError,
+    TimeoutError,
+)
+from stalwart.worker import Worker
+
+FAST_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=10), backoff_coefficient=1.0)
+TIMEOUT = timedelta(seconds=30)
+
+# Threading events: each test runs on its own loop, and the worker's loop is the test's.
+_released = threading.Event()
+_running = threading.Event()
+
+
+@activity.defn
+async def greet(name: str) -> str:
+    info = activity.info()
+    return (f"hello {name} (in_workflow={info.in_workflow}, "
+            f"run={info.activity_run_id is not None}, attempt={info.attempt})")
+
+
+@activity.defn
+async def flaky(times: int) -> int:
+    if activity.info().attempt <= times:
+        raise RuntimeError(f"attempt {activity.info().attempt} failed")
+    return activity.info().attempt
+
+
+@activity.defn
+async def broken() -> None:
+    raise ApplicationError("no stock", type="Broken", non_retryable=True)
+
+
+@activity.defn
+async def wait_released() -> str:
+    """Heartbeats until released (or cancelled)."""
+    _running.set()
+    while not _released.is_set():
+        activity.heartbeat("waiting")
+        await asyncio.sleep(0.02)
+    return "released"
+
+
+ACTIVITIES = [greet, flaky, broken, wait_released]
+
+
+def _worker(client: Client, task_queue: str) -> Worker:
+    return Worker(client, task_queue=task_queue, activities=ACTIVITIES)
+
+
+async def _wait_started(client: Client, activity_id: str) -> None:
+    assert await asyncio.to_thread(_running.wait, 30), f"activity {activity_id} never started"
+    _running.clear()
+    description = await client.get_activity_handle(activity_id).describe()
+    assert description.run_state is not None and description.run_state.name in (
+        "STARTED", "CANCEL_REQUESTED")
+
+
+async def test_start_and_result(client: Client, task_queue: str) -> None:
+    async with _worker(client, task_queue):
+        handle = await client.start_activity(greet, "ada", id="greet-1",
+                                             task_queue=task_queue,
+                                             start_to_close_timeout=TIMEOUT)
+        assert handle.id == "greet-1" and handle.run_id is not None
+        assert await handle.result() == "hello ada (in_workflow=False, run=True, attempt=1)"
+        assert await client.execute_activity(
+            "greet", args=["bob"], id="greet-2", task_queue=task_queue,
+            schedule_to_close_timeout=TIMEOUT) == \
+            "hello bob (in_workflow=False, run=True, attempt=1)"
+        description = await client.get_activity_handle("greet-1").describe(
+            include_input=True, include_outcome=True)
+    assert description.status == ActivityExecutionStatus.COMPLETED
+    assert description.activity_type == "greet" and description.task_queue == task_queue
+    assert description.attempt == 1 and description.close_time is not None
+    assert await description.input([str]) == ["ada"]
+    assert await description.result(str) == \
+        "hello ada (in_workflow=False, run=True, attempt=1)"
+
+
+async def test_retries_then_failure(client: Client, task_queue: str) -> None:
+    async with _worker(client, task_queue):
+        assert await client.execute_activity(flaky, 2, id="flaky", task_queue=task_queue,
+                                             start_to_close_timeout=TIMEOUT,
+                                             retry_policy=FAST_RETRY) == 3
+        handle = await client.start_activity(broken, id="broken", task_queue=task_queue,
+                                             start_to_close_timeout=TIMEOUT)
+        with pytest.raises(ActivityFailureError) as raised:
+            await handle.result()
+    cause = raised.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "Broken"
+    assert cause.message == "no stock"
+    description = await handle.describe(include_last_failure=True)
+    assert description.status == ActivityExecutionStatus.FAILED
+    flaky_description = await client.get_activity_handle("flaky").describe()
+    assert flaky_description.attempt == 3
+
+
+async def test_id_conflict_and_reuse_policies(client: Client, task_queue: str) -> None:
+    options = dict(task_queue=task_queue, start_to_close_timeout=TIMEOUT)
+    first = await client.start_activity(greet, "x", id="dup", **options)  # no worker yet
+    with pytest.raises(ActivityAlreadyStartedError) as raised:
+        await client.start_activity(greet, "x", id="dup", **options)
+    assert raised.value.activity_id == "dup" and raised.value.run_id == first.run_id
+    same = await client.start_activity(
+        greet, "x", id="dup", id_conflict_policy=ActivityIDConflictPolicy.USE_EXISTING,
+        **options)
+    assert same.run_id == first.run_id
+    async with _worker(client, task_queue):
+        await first.result()
+    with pytest.raises(ActivityAlreadyStartedError):
+        await client.start_activity(
+            greet, "x", id="dup", id_reuse_policy=ActivityIDReusePolicy.REJECT_DUPLICATE,
+            **options)
+    with pytest.raises(ActivityAlreadyStartedError):
+        await client.start_activity(
+            greet, "x", id="dup",
+            id_reuse_policy=ActivityIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY, **options)
+    again = await client.start_activity(greet, "x", id="dup", **options)
+    assert again.run_id != first.run_id
+    # A handle without a run follows the latest run of the id.
+    assert (await client.get_activity_handle("dup").describe()).activity_run_id == \
+        again.run_id
+
+
+async def test_cancel_running_and_pending(client: Client, task_queue: str) -> None:
+    _released.clear()
+    _running.clear()
+    pending = await client.start_activity(greet, "later", id="pending",
+                                          task_queue=task_queue,
+                                          start_to_close_timeout=TIMEOUT,
+                                          start_delay=timedelta(hours=1))
+    await pending.cancel(reason="not needed")
+    with pytest.raises(ActivityFailureError) as raised:
+        await pending.result()
+    assert isinstance(raised.value.cause, CancelledError)
+    async with _worker(client, task_queue):
+        running = await client.start_activity(wait_released, id="running",
+                                              task_queue=task_queue,
+                                              start_to_close_timeout=TIMEOUT,
+                                              heartbeat_timeout=TIMEOUT)
+        await _wait_started(client, "running")
+        await running.cancel(reason="stop")
+        with pytest.raises(ActivityFailureError) as raised:
+            await running.result()
+    assert isinstance(raised.value.cause, CancelledError)
+    description = await running.describe()
+    assert description.status == ActivityExecutionStatus.CANCELED
+    assert description.canceled_reason == "stop"
+
+
+async def test_terminate_and_timeout(client: Client, task_queue: str) -> None:
+    _released.clear()
+    _running.clear()
+    async with _worker(client, task_queue):
+        doomed = await client.start_activity(wait_released, id="doomed",
+                                             task_queue=task_queue,
+                                             start_to_close_timeout=TIMEOUT)
+        await _wait_started(client, "doomed")
+        await doomed.terminate(reason="enough")
+        with pytest.raises(ActivityFailureError) as raised:
+            await doomed.result()
+        assert isinstance(raised.value.cause, TerminatedError)
+        assert (await doomed.describe()).status == ActivityExecutionStatus.TERMINATED
+        slow = await client.start_activity(
+            wait_released, id="slow", task_queue=task_queue,
+            start_to_close_timeout=timedelta(milliseconds=300),
+            retry_policy=RetryPolicy(maximum_attempts=1))
+        with pytest.raises(ActivityFailureError) as raised:
+            await slow.result()
+        assert isinstance(raised.value.cause, TimeoutError)
+        assert (await slow.describe()).status == ActivityExecutionStatus.TIMED_OUT
+        _released.set()
+
+
+async def test_list_and_count(client: Client, task_queue: str) -> None:
+    async with _worker(client, task_queue):
+        for n in range(3):
+            await client.execute_activity(greet, str(n), id=f"listed-{n}",
+                                          task_queue=task_queue,
+                                          start_to_close_timeout=TIMEOUT)
+        with pytest.raises(ActivityFailureError):
+            await client.execute_activity(broken, id="listed-broken", task_queue=task_queue,
+                                          start_to_close_timeout=TIMEOUT)
+    assert (await client.count_activities()).count == 4
+    assert (await client.count_activities(
+        "ActivityType = 'greet' AND ExecutionStatus = 'Completed'")).count == 3
+    failed = [a async for a in client.list_activities("ExecutionStatus = 'Failed'")]
+    assert [a.activity_id for a in failed] == ["listed-broken"]
+    assert failed[0].status == ActivityExecutionStatus.FAILED
+    ordered = [a.activity_id async for a in client.list_activities(
+        "ActivityId STARTS_WITH 'listed-' ORDER BY ActivityId ASC", page_size=2)]
+    assert ordered == ["listed-0", "listed-1", "listed-2", "listed-broken"]
+    limited = [a async for a in client.list_activities("", limit=1)]
+    assert len(limited) == 1
+    with pytest.raises(ValueError, match="unknown field 'WorkflowId'"):
+        await client.count_activities("WorkflowId = 'x'")
+
+
+async def test_bad_input_is_named(client: Client, task_queue: str) -> None:
+    with pytest.raises(ValueError, match="start_to_close_timeout or schedule_to_close"):
+        await client.start_activity(greet, "x", id="a", task_queue=task_queue)
+    with pytest.raises(ValueError, match="id is required"):
+        await client.start_activity(greet, "x", id="", task_queue=task_queue,
+                                    start_to_close_timeout=TIMEOUT)
+    with pytest.raises(ValueError, match="heartbeat_timeout must be a positive timedelta"):
+        await client.start_activity(greet, "x", id="a", task_queue=task_queue,
+                                    start_to_close_timeout=TIMEOUT,
+                                    heartbeat_timeout=timedelta(0))
