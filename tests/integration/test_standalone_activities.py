@@ -228,3 +228,44 @@ async def test_bad_input_is_named(client: Client, task_queue: str) -> None:
         await client.start_activity(greet, "x", id="a", task_queue=task_queue,
                                     start_to_close_timeout=TIMEOUT,
                                     heartbeat_timeout=timedelta(0))
+
+
+async def test_data_converter_failure_and_wrapper_methods(client: Client) -> None:
+    converter = client.data_converter
+    payloads = await converter.encode_wrapper(["a", 2])
+    assert await converter.decode_wrapper(payloads, [str, int]) == ["a", 2]
+    assert await converter.decode_wrapper(None) == []
+    failure: dict[str, object] = {"stale": True}
+    await converter.encode_failure(ApplicationError("boom", "detail", type="Kind"), failure)
+    assert "stale" not in failure and failure["message"] == "boom"
+    error = await converter.decode_failure(failure)
+    assert isinstance(error, ApplicationError) and error.type == "Kind"
+    assert error.details == ("detail",)
+
+
+async def test_async_activity_handle_with_context(client: Client) -> None:
+    from stalwart.client import ActivitySerializationContext
+
+    handle = client.get_async_activity_handle(workflow_id="wf", activity_id="a")
+    context = ActivitySerializationContext(
+        namespace="default", activity_id="a", activity_type=None, activity_task_queue=None,
+        workflow_id="wf", workflow_type=None, is_local=False)
+    # The default converter takes no context: the same handle comes back.
+    assert handle.with_context(context) is handle
+
+
+async def test_workflow_cancel_reason_is_recorded(client: Client, task_queue: str) -> None:
+    from stalwart import workflow
+
+    @workflow.defn(name="Idle")
+    class Idle:
+        @workflow.run
+        async def run(self) -> None:
+            await workflow.wait_condition(lambda: False)
+
+    handle = await client.start_workflow("Idle", id="idle", task_queue=task_queue)
+    await handle.cancel(reason="user asked")
+    description = await handle.describe()
+    inbox = await client.store.get_inbox(description.run_id)
+    assert [(e.event_type, e.attributes.get("cause")) for e in inbox] == [
+        ("WorkflowExecutionCancelRequested", "user asked")]
