@@ -22,14 +22,21 @@ from ._client_activity_types import (
     ActivityExecutionCount,
     ActivityExecutionCountAggregationGroup,
     ActivityExecutionDescription,
+    ActivityExecutionOptions,
     ActivityExecutionStatus,
     ActivityFailureError,
+    ActivityOptionsKey,
+    ActivityOptionsKeys,
+    ActivityOptionsUpdate,
     CancelActivityInput,
     CountActivitiesInput,
     DescribeActivityInput,
     ListActivitiesInput,
+    PauseActivityInput,
     StartActivityInput,
     TerminateActivityInput,
+    UnpauseActivityInput,
+    UpdateActivityOptionsInput,
 )
 from ._engine.codec import decode_value
 from ._model import limits as _limits
@@ -55,15 +62,22 @@ __all__ = [  # re-exported by stalwart.client
     "ActivityExecutionCount",
     "ActivityExecutionCountAggregationGroup",
     "ActivityExecutionDescription",
+    "ActivityExecutionOptions",
     "ActivityExecutionStatus",
     "ActivityFailureError",
     "ActivityHandle",
+    "ActivityOptionsKey",
+    "ActivityOptionsKeys",
+    "ActivityOptionsUpdate",
     "CancelActivityInput",
     "CountActivitiesInput",
     "DescribeActivityInput",
     "ListActivitiesInput",
+    "PauseActivityInput",
     "StartActivityInput",
     "TerminateActivityInput",
+    "UnpauseActivityInput",
+    "UpdateActivityOptionsInput",
 ]
 
 ReturnType = TypeVar("ReturnType")
@@ -148,6 +162,51 @@ class ActivityHandle(Generic[ReturnType]):
         await self._client._outbound.terminate_activity(TerminateActivityInput(
             activity_id=self._id, activity_run_id=self._run_id, reason=reason,
             rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
+
+    async def pause(self, *, reason: str | None = None,
+                    rpc_metadata: Mapping[str, str | bytes] = {},
+                    rpc_timeout: timedelta | None = None) -> None:
+        """Hold the activity: a waiting attempt is not dispatched, a running one finishes
+        and, if it fails, its retry waits until ``unpause``."""
+        await self._client._outbound.pause_activity(PauseActivityInput(
+            activity_id=self._id, activity_run_id=self._run_id, reason=reason,
+            rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
+
+    async def unpause(self, *, reason: str | None = None, jitter: timedelta | None = None,
+                      rpc_metadata: Mapping[str, str | bytes] = {},
+                      rpc_timeout: timedelta | None = None) -> None:
+        """Let a paused activity be dispatched again (when it was due, or at once)."""
+        await self._client._outbound.unpause_activity(UnpauseActivityInput(
+            activity_id=self._id, activity_run_id=self._run_id, reason=reason, jitter=jitter,
+            rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
+
+    async def update_options(self, updates: Sequence[ActivityOptionsUpdate[Any]], *,
+                             rpc_metadata: Mapping[str, str | bytes] = {},
+                             rpc_timeout: timedelta | None = None
+                             ) -> ActivityExecutionOptions:
+        """Change options of the running activity (``ActivityOptionsKeys.X.value_set(v)``
+        or ``.value_unset()``); the options now in force."""
+        if not updates:
+            raise ValueError("update_options requires at least one update; use "
+                             "restore_original_options() to revert options")
+        seen: set[str] = set()
+        for update in updates:
+            if update.key.name in seen:
+                raise ValueError(f"update_options received more than one update for "
+                                 f"{update.key.name}")
+            seen.add(update.key.name)
+        return await self._client._outbound.update_activity_options(UpdateActivityOptionsInput(
+            activity_id=self._id, activity_run_id=self._run_id, updates=updates,
+            restore_original=False, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
+
+    async def restore_original_options(self, *,
+                                       rpc_metadata: Mapping[str, str | bytes] = {},
+                                       rpc_timeout: timedelta | None = None
+                                       ) -> ActivityExecutionOptions:
+        """Put back the options the activity was started with."""
+        return await self._client._outbound.update_activity_options(UpdateActivityOptionsInput(
+            activity_id=self._id, activity_run_id=self._run_id, updates=[],
+            restore_original=True, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout))
 
     async def describe(self, *, include_input: bool = False, include_outcome: bool = False,
                        include_heartbeat_details: bool = False,
@@ -394,3 +453,49 @@ async def count_activities(client: Client, input: CountActivitiesInput
                            ) -> ActivityExecutionCount:
     return ActivityExecutionCount(
         count=await client.store.count_standalone_activities(input.query), groups=[])
+
+
+async def pause_activity(client: Client, input: PauseActivityInput) -> None:
+    await client.store.steer_standalone_activity(
+        input.activity_id, input.activity_run_id, "pause",
+        {"reason": input.reason or "", "identity": client.identity}, client._clock.now())
+
+
+async def unpause_activity(client: Client, input: UnpauseActivityInput) -> None:
+    await client.store.steer_standalone_activity(
+        input.activity_id, input.activity_run_id, "unpause", {}, client._clock.now())
+
+
+def _option_value(update: ActivityOptionsUpdate[Any]) -> Any:
+    name, value = update.key.name, update.value
+    where = f"update_options({name})"
+    if value is None:
+        return None
+    if name == "retry_policy":
+        if not isinstance(value, RetryPolicy):
+            raise TypeError(f"{where}: expected a RetryPolicy, got {type(value).__name__}")
+        return value._to_json()
+    if name == "priority":
+        return _priority_key(value, where)
+    if name == "task_queue.name":
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{where}: expected a task queue name, got {value!r}")
+        return value
+    return _seconds(name, value, where)
+
+
+async def update_activity_options(client: Client, input: UpdateActivityOptionsInput
+                                  ) -> ActivityExecutionOptions:
+    changes: dict[str, Any] | None = None
+    if not input.restore_original:
+        known = {key.name for key in vars(ActivityOptionsKeys).values()
+                 if isinstance(key, ActivityOptionsKey)}
+        changes = {}
+        for update in input.updates:
+            if update.key.name not in known:
+                raise ValueError(f"update_options: unknown option {update.key.name!r}; use "
+                                 "the keys of ActivityOptionsKeys")
+            changes[update.key.name.removesuffix(".name")] = _option_value(update)
+    options = await client.store.update_standalone_activity_options(
+        input.activity_id, input.activity_run_id, changes, client._clock.now())
+    return ActivityExecutionOptions._from_store(options)

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from . import exceptions as exc
 from ._client_visibility import PendingActivityState
@@ -224,6 +224,74 @@ class ActivityExecutionCount:
     groups: Sequence[ActivityExecutionCountAggregationGroup]
 
 
+ActivityOptionValueType = TypeVar("ActivityOptionValueType")
+
+
+@dataclass(frozen=True)
+class ActivityOptionsKey(Generic[ActivityOptionValueType]):
+    """One option ``ActivityHandle.update_options`` can change; use ``ActivityOptionsKeys``."""
+
+    name: str
+
+    def value_set(self, value: ActivityOptionValueType
+                  ) -> ActivityOptionsUpdate[ActivityOptionValueType]:
+        return ActivityOptionsUpdate(self, value)
+
+    def value_unset(self) -> ActivityOptionsUpdate[ActivityOptionValueType]:
+        return ActivityOptionsUpdate(self, None)
+
+
+@dataclass(frozen=True)
+class ActivityOptionsUpdate(Generic[ActivityOptionValueType]):
+    """A change to one option: a value, or None to clear it."""
+
+    key: ActivityOptionsKey[ActivityOptionValueType]
+    value: ActivityOptionValueType | None
+
+
+class ActivityOptionsKeys:
+    """The options ``ActivityHandle.update_options`` can change."""
+
+    task_queue: ActivityOptionsKey[str] = ActivityOptionsKey("task_queue.name")
+    schedule_to_close_timeout: ActivityOptionsKey[timedelta] = ActivityOptionsKey(
+        "schedule_to_close_timeout")
+    schedule_to_start_timeout: ActivityOptionsKey[timedelta] = ActivityOptionsKey(
+        "schedule_to_start_timeout")
+    start_to_close_timeout: ActivityOptionsKey[timedelta] = ActivityOptionsKey(
+        "start_to_close_timeout")
+    heartbeat_timeout: ActivityOptionsKey[timedelta] = ActivityOptionsKey("heartbeat_timeout")
+    start_delay: ActivityOptionsKey[timedelta] = ActivityOptionsKey("start_delay")
+    retry_policy: ActivityOptionsKey[RetryPolicy] = ActivityOptionsKey("retry_policy")
+    priority: ActivityOptionsKey[Priority] = ActivityOptionsKey("priority")
+
+
+@dataclass(frozen=True)
+class ActivityExecutionOptions:
+    """An activity's options as the store now holds them."""
+
+    task_queue: str | None
+    schedule_to_close_timeout: timedelta | None
+    schedule_to_start_timeout: timedelta | None
+    start_to_close_timeout: timedelta | None
+    heartbeat_timeout: timedelta | None
+    start_delay: timedelta | None
+    retry_policy: RetryPolicy | None
+    priority: Priority | None
+
+    @staticmethod
+    def _from_store(options: dict[str, Any]) -> ActivityExecutionOptions:
+        policy = options.get("retry_policy")
+        return ActivityExecutionOptions(
+            task_queue=options.get("task_queue"),
+            schedule_to_close_timeout=_seconds(options.get("schedule_to_close_timeout")),
+            schedule_to_start_timeout=_seconds(options.get("schedule_to_start_timeout")),
+            start_to_close_timeout=_seconds(options.get("start_to_close_timeout")),
+            heartbeat_timeout=_seconds(options.get("heartbeat_timeout")),
+            start_delay=_seconds(options.get("start_delay")),
+            retry_policy=RetryPolicy._from_json(policy) if policy else None,
+            priority=Priority(priority_key=options.get("priority")))
+
+
 # -- interceptor inputs (OutboundInterceptor.*_activity) -------------------------------------
 @dataclass
 class StartActivityInput:
@@ -262,6 +330,35 @@ class TerminateActivityInput:
     activity_id: str
     activity_run_id: str | None
     reason: str | None
+    rpc_metadata: Mapping[str, str | bytes] = field(default_factory=dict)
+    rpc_timeout: timedelta | None = None
+
+
+@dataclass
+class PauseActivityInput:
+    activity_id: str
+    activity_run_id: str | None
+    reason: str | None
+    rpc_metadata: Mapping[str, str | bytes] = field(default_factory=dict)
+    rpc_timeout: timedelta | None = None
+
+
+@dataclass
+class UnpauseActivityInput:
+    activity_id: str
+    activity_run_id: str | None
+    reason: str | None
+    jitter: timedelta | None
+    rpc_metadata: Mapping[str, str | bytes] = field(default_factory=dict)
+    rpc_timeout: timedelta | None = None
+
+
+@dataclass
+class UpdateActivityOptionsInput:
+    activity_id: str
+    activity_run_id: str | None
+    updates: Sequence[ActivityOptionsUpdate[Any]]
+    restore_original: bool
     rpc_metadata: Mapping[str, str | bytes] = field(default_factory=dict)
     rpc_timeout: timedelta | None = None
 

@@ -18,12 +18,16 @@ if TYPE_CHECKING:
     from ._client_activity_types import (
         ActivityExecutionCount,
         ActivityExecutionDescription,
+        ActivityExecutionOptions,
         CancelActivityInput,
         CountActivitiesInput,
         DescribeActivityInput,
         ListActivitiesInput,
+        PauseActivityInput,
         StartActivityInput,
         TerminateActivityInput,
+        UnpauseActivityInput,
+        UpdateActivityOptionsInput,
     )
     from ._schedules.handle import ScheduleAsyncIterator, ScheduleHandle
     from ._schedules.types import ScheduleDescription
@@ -355,6 +359,16 @@ class OutboundInterceptor:
 
     async def terminate_activity(self, input: TerminateActivityInput) -> None:
         await self.next.terminate_activity(input)
+
+    async def pause_activity(self, input: PauseActivityInput) -> None:
+        await self.next.pause_activity(input)
+
+    async def unpause_activity(self, input: UnpauseActivityInput) -> None:
+        await self.next.unpause_activity(input)
+
+    async def update_activity_options(self, input: UpdateActivityOptionsInput
+                                      ) -> ActivityExecutionOptions:
+        return await self.next.update_activity_options(input)
 
     async def describe_activity(self, input: DescribeActivityInput
                                 ) -> ActivityExecutionDescription:

@@ -288,6 +288,16 @@ class ClientRoot(OutboundInterceptor):
     async def terminate_activity(self, input: _types.TerminateActivityInput) -> None:
         await _activities.terminate_activity(self._client, input)
 
+    async def pause_activity(self, input: _types.PauseActivityInput) -> None:
+        await _activities.pause_activity(self._client, input)
+
+    async def unpause_activity(self, input: _types.UnpauseActivityInput) -> None:
+        await _activities.unpause_activity(self._client, input)
+
+    async def update_activity_options(self, input: _types.UpdateActivityOptionsInput
+                                      ) -> _types.ActivityExecutionOptions:
+        return await _activities.update_activity_options(self._client, input)
+
     async def describe_activity(self, input: _types.DescribeActivityInput
                                 ) -> _types.ActivityExecutionDescription:
         return await _activities.describe_activity(self._client, input)

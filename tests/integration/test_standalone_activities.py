@@ -269,3 +269,47 @@ async def test_workflow_cancel_reason_is_recorded(client: Client, task_queue: st
     inbox = await client.store.get_inbox(description.run_id)
     assert [(e.event_type, e.attributes.get("cause")) for e in inbox] == [
         ("WorkflowExecutionCancelRequested", "user asked")]
+
+
+async def test_pause_and_unpause(client: Client, task_queue: str) -> None:
+    handle = await client.start_activity(greet, "p", id="paused", task_queue=task_queue,
+                                         start_to_close_timeout=TIMEOUT)
+    await handle.pause(reason="hold on")
+    description = await handle.describe()
+    assert description.status == ActivityExecutionStatus.PAUSED
+    assert description.run_state is not None and description.run_state.name == "PAUSED"
+    # Nothing to claim on its queue while it is paused.
+    assert await client.store.claim_activity_tasks(task_queue, "probe", 1e12, 10) == []
+    await handle.unpause()
+    assert (await handle.describe()).status == ActivityExecutionStatus.RUNNING
+    async with _worker(client, task_queue):
+        assert await handle.result() == "hello p (in_workflow=False, run=True, attempt=1)"
+    with pytest.raises(Exception, match="closed"):
+        await handle.pause()
+
+
+async def test_update_and_restore_options(client: Client, task_queue: str) -> None:
+    from stalwart.client import ActivityOptionsKeys
+
+    handle = await client.start_activity(greet, "o", id="options", task_queue="elsewhere",
+                                         start_to_close_timeout=TIMEOUT)
+    options = await handle.update_options([
+        ActivityOptionsKeys.task_queue.value_set(task_queue),
+        ActivityOptionsKeys.heartbeat_timeout.value_set(timedelta(seconds=5)),
+        ActivityOptionsKeys.retry_policy.value_set(RetryPolicy(maximum_attempts=2)),
+    ])
+    assert options.task_queue == task_queue
+    assert options.heartbeat_timeout == timedelta(seconds=5)
+    assert options.retry_policy is not None and options.retry_policy.maximum_attempts == 2
+    description = await handle.describe()
+    assert description.task_queue == task_queue
+    assert description.heartbeat_timeout == timedelta(seconds=5)
+    with pytest.raises(ValueError, match="neither start_to_close_timeout"):
+        await handle.update_options([ActivityOptionsKeys.start_to_close_timeout.value_unset()])
+    with pytest.raises(ValueError, match="more than one update"):
+        await handle.update_options([ActivityOptionsKeys.start_delay.value_unset()] * 2)
+    restored = await handle.restore_original_options()
+    assert restored.task_queue == "elsewhere" and restored.heartbeat_timeout is None
+    await handle.update_options([ActivityOptionsKeys.task_queue.value_set(task_queue)])
+    async with _worker(client, task_queue):
+        assert await handle.result() == "hello o (in_workflow=False, run=True, attempt=1)"

@@ -409,6 +409,14 @@ class Store(Protocol):
     async def terminate_standalone_activity(self, activity_id: str, run_id: str | None,
                                             reason: str | None, now: float) -> None: ...
 
+    async def steer_standalone_activity(self, activity_id: str, run_id: str | None,
+                                        action: str, params: dict[str, Any],
+                                        now: float) -> dict[str, Any]: ...
+
+    async def update_standalone_activity_options(
+            self, activity_id: str, run_id: str | None, changes: dict[str, Any] | None,
+            now: float) -> dict[str, Any]: ...
+
     async def describe_standalone_activity(self, activity_id: str,
                                            run_id: str | None) -> dict[str, Any]: ...
 

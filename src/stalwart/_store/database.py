@@ -199,6 +199,16 @@ class DatabaseStore:
                                             reason: str | None, now: float) -> None:
         await self._write(standalone.terminate, activity_id, run_id, reason, now)
 
+    async def steer_standalone_activity(self, activity_id: str, run_id: str | None,
+                                        action: str, params: dict[str, Any],
+                                        now: float) -> dict[str, Any]:
+        return await self._write(standalone.steer, activity_id, run_id, action, params, now)
+
+    async def update_standalone_activity_options(
+            self, activity_id: str, run_id: str | None, changes: dict[str, Any] | None,
+            now: float) -> dict[str, Any]:
+        return await self._write(standalone.update_options, activity_id, run_id, changes, now)
+
     async def describe_standalone_activity(self, activity_id: str,
                                            run_id: str | None) -> dict[str, Any]:
         return await self._read(standalone.describe, activity_id, run_id)

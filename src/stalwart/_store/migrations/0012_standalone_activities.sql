@@ -3,7 +3,8 @@
 -- activity_tasks (run_id = this run_id, seq = 0), so workers claim, heartbeat, retry and time
 -- it out exactly like a workflow's activity; the outcome lands here instead of in an inbox.
 -- status is temporalio's ActivityExecutionStatus (1 running, 2 completed, 3 failed,
--- 4 canceled, 5 terminated, 6 timed out).
+-- 4 canceled, 5 terminated, 6 timed out). options follow update_options (the task row has
+-- them too, for the workers); original_options are kept for restore_original_options.
 CREATE TABLE IF NOT EXISTS standalone_activities (
     run_id               TEXT PRIMARY KEY,
     activity_id          TEXT NOT NULL,
@@ -14,6 +15,7 @@ CREATE TABLE IF NOT EXISTS standalone_activities (
     execution_time       DOUBLE PRECISION NOT NULL,
     close_time           DOUBLE PRECISION,
     options              TEXT NOT NULL,
+    original_options     TEXT NOT NULL,
     input                TEXT NOT NULL,
     search_attributes    TEXT NOT NULL,
     attempt              INTEGER NOT NULL DEFAULT 1,

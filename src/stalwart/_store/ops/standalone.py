@@ -17,12 +17,13 @@ from ..._model.list_filter import Comparison, ListQuery
 from ..base import DEFAULT_PRIORITY
 from ..tx import Tx, dumps, loads
 from . import payloads
+from .activity_steering import _ACTIONS, _COLUMNS
 from .executions import timeouts_deadline
 from .visibility import _Compiler, _timestamp
 
 SEQ = 0  # the one activity task of a standalone activity
 
-RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED, TIMED_OUT = 1, 2, 3, 4, 5, 6
+RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED, TIMED_OUT, PAUSED = 1, 2, 3, 4, 5, 6, 7
 
 # temporalio's ActivityIDReusePolicy / ActivityIDConflictPolicy values.
 _ALLOW_DUPLICATE_FAILED_ONLY, _REJECT_DUPLICATE = 2, 3
@@ -34,7 +35,7 @@ COLUMNS = ("s.run_id, s.activity_id, s.activity_type, s.task_queue, s.status, s.
            "s.attempt, s.result, s.failure, s.last_failure, s.heartbeat_details, "
            "s.last_started_time, s.last_heartbeat_time, s.last_worker, s.canceled_reason, "
            "t.attempt, t.lease_owner, t.started_at, t.heartbeat_at, t.heartbeat_details, "
-           "t.last_failure, t.visible_at, t.cancel_requested")
+           "t.last_failure, t.visible_at, t.cancel_requested, t.paused")
 
 
 def start(tx: Tx, request: dict[str, Any], now: float) -> tuple[str, bool]:
@@ -59,10 +60,12 @@ def start(tx: Tx, request: dict[str, Any], now: float) -> tuple[str, bool]:
     visible_at = now + (options.get("start_delay") or 0.0)
     packed = payloads.pack(tx, run_id, request["input"])
     tx.run("INSERT INTO standalone_activities (run_id, activity_id, activity_type, task_queue, "
-           "status, schedule_time, execution_time, options, input, search_attributes) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           "status, schedule_time, execution_time, options, original_options, input, "
+           "search_attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
            (run_id, activity_id, request["activity_type"], request["task_queue"], RUNNING,
-            now, visible_at, dumps(options), packed, dumps(request["search_attributes"])))
+            now, visible_at, dumps(options),
+            dumps({**options, "task_queue": request["task_queue"]}), packed,
+            dumps(request["search_attributes"])))
     deadline = timeouts_deadline(options, now, visible_at, None, None)
     tx.run("INSERT INTO activity_tasks (run_id, seq, task_queue, workflow_id, workflow_type, "
            "activity_type, activity_id, input, options, attempt, scheduled_at, "
@@ -162,6 +165,73 @@ def terminate(tx: Tx, activity_id: str, run_id: str | None, reason: str | None,
         "terminated_failure_info": {}})
 
 
+def steer(tx: Tx, activity_id: str, run_id: str | None, action: str, params: dict[str, Any],
+          now: float) -> dict[str, Any]:
+    """Pause or unpause the pending activity with the operations that steer a workflow's
+    activities (``activity_steering.py``)."""
+    target, status = _target(tx, activity_id, run_id)
+    row = tx.one(f"SELECT {_COLUMNS} FROM activity_tasks WHERE run_id = ? AND seq = ?"
+                 + tx.dialect.for_update, (target, SEQ))
+    if status != RUNNING or row is None:
+        raise exc.RPCError(f"activity {activity_id!r} is closed; only a running activity can "
+                           f"be steered ({action})", exc.RPCStatusCode.FAILED_PRECONDITION)
+    return _ACTIONS[action](tx, target, row, params, now)
+
+
+_UPDATABLE = ("task_queue", "schedule_to_close_timeout", "schedule_to_start_timeout",
+              "start_to_close_timeout", "heartbeat_timeout", "start_delay", "retry_policy",
+              "priority")
+
+
+def update_options(tx: Tx, activity_id: str, run_id: str | None,
+                   changes: dict[str, Any] | None, now: float) -> dict[str, Any]:
+    """Set (a value) or clear (None) options of a running activity, or with ``changes``
+    None restore the options it started with; the options now in force. A running attempt
+    keeps the deadline it started with; the next attempt uses the new options."""
+    target, status = _target(tx, activity_id, run_id)
+    row = tx.one(f"SELECT {_COLUMNS}, attempt, attempt_scheduled_at FROM activity_tasks "
+                 "WHERE run_id = ? AND seq = ?" + tx.dialect.for_update, (target, SEQ))
+    if status != RUNNING or row is None:
+        raise exc.RPCError(f"activity {activity_id!r} is closed; its options can no longer "
+                           "change", exc.RPCStatusCode.FAILED_PRECONDITION)
+    record = tx.one("SELECT options, original_options, task_queue, schedule_time FROM "
+                    "standalone_activities WHERE run_id = ?", (target,))
+    if changes is None:
+        options = loads(record[1])
+        task_queue = options.pop("task_queue")
+    else:
+        options = loads(record[0])
+        task_queue = changes.pop("task_queue", None)
+        for key, value in changes.items():
+            if value is None:
+                options.pop(key, None)
+            else:
+                options[key] = value
+    if not options.get("start_to_close_timeout") and \
+            not options.get("schedule_to_close_timeout"):
+        raise ValueError("update_options would leave neither start_to_close_timeout nor "
+                         "schedule_to_close_timeout set; keep one of them")
+    task_queue = task_queue or row[9]
+    leased, paused, attempt = row[3] is not None, bool(row[5]), row[10]
+    deadline: float | None = None
+    visible = row[4]
+    if not leased:
+        if attempt == 1 and not paused:
+            # Not dispatched yet: a new start delay counts from the schedule time.
+            visible = record[3] + (options.get("start_delay") or 0.0)
+        deadline = timeouts_deadline(options, row[8], row[11], None, None)
+    tx.run("UPDATE activity_tasks SET options = ?, task_queue = ?, priority = ?, "
+           "visible_at = ?, deadline_at = COALESCE(?, deadline_at) WHERE run_id = ? AND seq = ?",
+           (dumps(options), task_queue, options.get("priority") or DEFAULT_PRIORITY, visible,
+            deadline, target, SEQ))
+    tx.run("UPDATE standalone_activities SET options = ?, task_queue = ? WHERE run_id = ?",
+           (dumps(options), task_queue, target))
+    tx.wake("activity_task", task_queue)
+    tx.due(visible)
+    tx.due(deadline)
+    return {**options, "task_queue": task_queue}
+
+
 def describe(tx: Tx, activity_id: str, run_id: str | None) -> dict[str, Any]:
     target, _ = _target(tx, activity_id, run_id)
     row = tx.one(f"SELECT {COLUMNS} FROM standalone_activities s LEFT JOIN activity_tasks t "
@@ -188,7 +258,9 @@ def row_to_dict(tx: Tx, r: Any, with_input: bool = False) -> dict[str, Any]:
     running = r[4] == RUNNING and r[20] is not None
     return {
         "run_id": r[0], "activity_id": r[1], "activity_type": r[2], "task_queue": r[3],
-        "status": r[4], "schedule_time": r[5], "execution_time": r[6], "close_time": r[7],
+        # Paused and waiting is Temporal's PAUSED; a running attempt asked to pause is RUNNING.
+        "status": PAUSED if running and r[28] and not r[21] else r[4],
+        "schedule_time": r[5], "execution_time": r[6], "close_time": r[7],
         "options": loads(r[8]),
         "input": payloads.unpack_rows(tx, r[0], [r[9]])[0] if with_input else None,
         "search_attributes": loads(r[10]),
@@ -204,8 +276,9 @@ def row_to_dict(tx: Tx, r: Any, with_input: bool = False) -> dict[str, Any]:
         "canceled_reason": r[19],
         "state": None if r[4] != RUNNING else (
             "cancel_requested" if running and r[27] else
+            ("pause_requested" if r[21] else "paused") if running and r[28] else
             "started" if running and r[21] else "scheduled"),
-        "next_attempt_time": r[26] if running and not r[21] else None,
+        "next_attempt_time": r[26] if running and not r[21] and not r[28] else None,
     }
 
 
