@@ -155,6 +155,7 @@ async def test_cancel_running_and_pending(client: Client, task_queue: str) -> No
     with pytest.raises(ActivityFailureError) as raised:
         await pending.result()
     assert isinstance(raised.value.cause, CancelledError)
+    assert raised.value.cause.message == "Activity canceled"  # Temporal's wording
     async with _worker(client, task_queue):
         running = await client.start_activity(wait_released, id="running",
                                               task_queue=task_queue,

@@ -22,6 +22,7 @@ from .executions import timeouts_deadline
 from .visibility import _Compiler, _timestamp
 
 SEQ = 0  # the one activity task of a standalone activity
+_CANCELED = "Activity canceled"
 
 RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED, TIMED_OUT, PAUSED = 1, 2, 3, 4, 5, 6, 7
 
@@ -116,6 +117,9 @@ def close_failed(tx: Tx, run_id: str, event_type: str, failure: dict[str, Any],
     # ActivityError a workflow would see.
     if failure.get("activity_failure_info") is not None and failure.get("cause"):
         failure = failure["cause"]
+    if status == CANCELED:
+        # Temporal's wording for the outcome of a cancelled standalone activity.
+        failure = {**failure, "message": _CANCELED}
     close(tx, run_id, status, now, failure=failure, identity=identity)
 
 
@@ -145,7 +149,7 @@ def request_cancel(tx: Tx, activity_id: str, run_id: str | None, reason: str | N
                   + tx.dialect.for_update, (target, SEQ))
     if task is None or task[0] is None:
         close(tx, target, CANCELED, now, reason=reason, failure={
-            "message": reason or "Activity cancelled", "source": "Stalwart",
+            "message": _CANCELED, "source": "Stalwart",
             "canceled_failure_info": {}})
         return
     tx.run("UPDATE activity_tasks SET cancel_requested = TRUE WHERE run_id = ? AND seq = ?",
