@@ -272,7 +272,8 @@ __all__ = [  # serialization contexts: re-exported from converter, as temporalio
     "WorkflowUpdateRPCTimeoutOrCancelledError",
     "WorkflowUpdateStage",
 ]
-__all__ += _client_activities.__all__
+__all__ += _client_activities.__all__  # the activities a client starts (kept sorted below)
+__all__.sort()
 
 ReturnType = TypeVar("ReturnType")
 
@@ -572,8 +573,7 @@ class Client(_client_activities.ActivityClientMethods):
 
     def list_schedules(self, query: str | None = None, *, page_size: int = 1000,
                        **_: Any) -> ScheduleAsyncIterator:
-        """Every schedule: ``async for s in client.list_schedules()`` (awaiting it first, as
-        with Temporal, works too)."""
+        """Every schedule: ``async for s in client.list_schedules()`` (or awaited first)."""
         return self._outbound.list_schedules(ListSchedulesInput(
             page_size=page_size, next_page_token=None, query=query))
 
