@@ -187,9 +187,9 @@ async def start_update(handle: WorkflowHandle[Any, Any], update: Any, args: Sequ
 @dataclass(frozen=True)
 class AsyncActivityIDReference:
     """Names an activity by workflow id, run id (None: the latest run) and activity id,
-    instead of by task token."""
+    instead of by task token; workflow id None: an activity started from a client."""
 
-    workflow_id: str
+    workflow_id: str | None
     run_id: str | None
     activity_id: str
 
@@ -241,6 +241,14 @@ class AsyncActivityHandle:
 async def _attempt(client: Client, id_or_token: AsyncActivityIDReference | bytes
                    ) -> tuple[str, int, int]:
     """(run id, seq, attempt) of the pending activity a token or reference names."""
+    if isinstance(id_or_token, AsyncActivityIDReference) and id_or_token.workflow_id is None:
+        found = await client.store.describe_standalone_activity(id_or_token.activity_id,
+                                                               id_or_token.run_id)
+        if found["status"] not in (1, 7):
+            raise AsyncActivityCancelledError(
+                f"activity {id_or_token.activity_id!r} is no longer pending: it completed, "
+                "timed out, was cancelled or terminated")
+        return found["run_id"], 0, int(found["attempt"])
     if isinstance(id_or_token, AsyncActivityIDReference):
         row = await client.store.get_execution(id_or_token.workflow_id, id_or_token.run_id)
         if row is not None:

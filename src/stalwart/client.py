@@ -515,18 +515,18 @@ class Client(_client_activities.ActivityClientMethods):
     def get_async_activity_handle(self, *, task_token: bytes | None = None,
                                   workflow_id: str | None = None, run_id: str | None = None,
                                   activity_id: str | None = None) -> AsyncActivityHandle:
-        """A handle to complete, fail or heartbeat an activity that called
-        ``activity.raise_complete_async()``, from any process: by ``task_token``, or by
-        ``workflow_id`` (``run_id``: None for the latest run) and ``activity_id``."""
+        """Complete, fail or heartbeat an activity that called ``raise_complete_async()``, by
+        ``task_token`` or ``activity_id`` (and ``run_id``; ``workflow_id``: None if a client
+        started it), from any process."""
         if task_token is not None:
             if workflow_id is not None or activity_id is not None:
                 raise ValueError("get_async_activity_handle takes task_token= or "
                                  "workflow_id=/activity_id=, not both")
             _messages.parse_task_token(task_token)  # a malformed token fails here
             return AsyncActivityHandle(self, task_token)
-        if workflow_id is None or activity_id is None:
+        if activity_id is None:
             raise ValueError("get_async_activity_handle needs task_token= (from "
-                             "activity.info().task_token), or workflow_id= and activity_id=")
+                             "activity.info().task_token), or activity_id= (and workflow_id=)")
         return AsyncActivityHandle(self, AsyncActivityIDReference(workflow_id, run_id,
                                                                   activity_id))
 

@@ -14,6 +14,7 @@ from stalwart import activity
 from stalwart.client import (
     ActivityExecutionStatus,
     ActivityFailureError,
+    AsyncActivityCancelledError,
     Client,
 )
 from stalwart.common import ActivityIDConflictPolicy, ActivityIDReusePolicy, RetryPolicy
@@ -314,3 +315,28 @@ async def test_update_and_restore_options(client: Client, task_queue: str) -> No
     await handle.update_options([ActivityOptionsKeys.task_queue.value_set(task_queue)])
     async with _worker(client, task_queue):
         assert await handle.result() == "hello o (in_workflow=False, run=True, attempt=1)"
+
+
+@activity.defn
+async def approve() -> str:
+    activity.raise_complete_async()
+
+
+async def test_async_completion_of_a_standalone_activity(client: Client,
+                                                         task_queue: str) -> None:
+    async with _worker(client, task_queue), \
+            Worker(client, task_queue=f"{task_queue}-approve", activities=[approve]):
+        handle = await client.start_activity(approve, id="approval",
+                                             task_queue=f"{task_queue}-approve",
+                                             start_to_close_timeout=TIMEOUT)
+        waiter = client.get_async_activity_handle(activity_id="approval")
+        for _ in range(3000):  # until the worker handed the attempt over to async completion
+            try:
+                await waiter.heartbeat("still thinking")
+                break
+            except AsyncActivityCancelledError:  # not handed over yet: poll the store again
+                await asyncio.sleep(0.01)
+        await waiter.complete("approved")
+        assert await handle.result() == "approved"
+    with pytest.raises(AsyncActivityCancelledError, match="no longer pending"):
+        await waiter.complete("again")
