@@ -10,6 +10,7 @@ out with the same machinery as a workflow's activities. ``Client`` gets its meth
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 import warnings
 from collections.abc import Mapping, Sequence
@@ -462,8 +463,10 @@ async def pause_activity(client: Client, input: PauseActivityInput) -> None:
 
 
 async def unpause_activity(client: Client, input: UnpauseActivityInput) -> None:
+    jitter = _seconds("jitter", input.jitter, "unpause")
     await client.store.steer_standalone_activity(
-        input.activity_id, input.activity_run_id, "unpause", {}, client._clock.now())
+        input.activity_id, input.activity_run_id, "unpause",
+        {"delay": random.uniform(0, jitter)} if jitter else {}, client._clock.now())
 
 
 def _option_value(update: ActivityOptionsUpdate[Any]) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -288,6 +288,13 @@ async def test_pause_and_unpause(client: Client, task_queue: str) -> None:
         assert await handle.result() == "hello p (in_workflow=False, run=True, attempt=1)"
     with pytest.raises(Exception, match="closed"):
         await handle.pause()
+    jittered = await client.start_activity(greet, "j", id="jittered", task_queue=task_queue,
+                                           start_to_close_timeout=TIMEOUT)
+    await jittered.pause()
+    before = datetime.now(UTC)
+    await jittered.unpause(jitter=timedelta(hours=1))
+    due = (await jittered.describe()).next_attempt_schedule_time
+    assert due is not None and before <= due <= datetime.now(UTC) + timedelta(hours=1)
 
 
 async def test_update_and_restore_options(client: Client, task_queue: str) -> None:

@@ -179,7 +179,15 @@ def steer(tx: Tx, activity_id: str, run_id: str | None, action: str, params: dic
     if status != RUNNING or row is None:
         raise exc.RPCError(f"activity {activity_id!r} is closed; only a running activity can "
                            f"be steered ({action})", exc.RPCStatusCode.FAILED_PRECONDITION)
-    return _ACTIONS[action](tx, target, row, params, now)
+    result = _ACTIONS[action](tx, target, row, params, now)
+    delay = params.get("delay")
+    if action == "unpause" and delay and row[3] is None:
+        # Unpaused with jitter: dispatched at a moment the client drew within it.
+        tx.run("UPDATE activity_tasks SET visible_at = ?, attempt_scheduled_at = ? "
+               "WHERE run_id = ? AND seq = ? AND lease_owner IS NULL AND NOT paused",
+               (now + delay, now + delay, target, SEQ))
+        tx.due(now + delay)
+    return result
 
 
 _UPDATABLE = ("task_queue", "schedule_to_close_timeout", "schedule_to_start_timeout",
