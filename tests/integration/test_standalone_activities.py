@@ -347,3 +347,19 @@ async def test_async_completion_of_a_standalone_activity(client: Client,
         assert await handle.result() == "approved"
     with pytest.raises(AsyncActivityCancelledError, match="no longer pending"):
         await waiter.complete("again")
+
+
+async def test_racing_starts_of_one_id_start_one_run(db_url: str, task_queue: str) -> None:
+    clients = [await Client.connect(db_url) for _ in range(4)]
+    try:
+        outcomes = await asyncio.gather(*[
+            c.start_activity(greet, "r", id="raced", task_queue=task_queue,
+                             start_to_close_timeout=TIMEOUT) for c in clients],
+            return_exceptions=True)
+    finally:
+        for c in clients:
+            await c.close()
+    started = [o for o in outcomes if not isinstance(o, BaseException)]
+    refused = [o for o in outcomes if isinstance(o, ActivityAlreadyStartedError)]
+    assert len(started) == 1 and len(refused) == 3, outcomes
+    assert {r.run_id for r in refused} == {started[0].run_id}
