@@ -149,8 +149,8 @@ class ActivityExecutionDescription(ActivityExecution):
             schedule_to_start_timeout=_seconds(options.get("schedule_to_start_timeout")),
             start_to_close_timeout=_seconds(options.get("start_to_close_timeout")),
             start_delay=_seconds(options.get("start_delay")),
-            total_heartbeat_count=0, raw_input=row["input"], raw_outcome=outcome,
-            data_converter=converter)
+            total_heartbeat_count=row["heartbeat_count"], raw_input=row["input"],
+            raw_outcome=outcome, data_converter=converter)
 
     async def _values(self, stored: Sequence[Any], type_hints: list[type] | None
                       ) -> list[Any]:

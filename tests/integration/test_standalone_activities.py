@@ -167,9 +167,11 @@ async def test_cancel_running_and_pending(client: Client, task_queue: str) -> No
         with pytest.raises(ActivityFailureError) as raised:
             await running.result()
     assert isinstance(raised.value.cause, CancelledError)
-    description = await running.describe()
+    description = await running.describe(include_heartbeat_details=True)
     assert description.status == ActivityExecutionStatus.CANCELED
     assert description.canceled_reason == "stop"
+    assert description.total_heartbeat_count >= 1
+    assert await description.heartbeat_details([str]) == ["waiting"]
 
 
 async def test_terminate_and_timeout(client: Client, task_queue: str) -> None:
@@ -363,3 +365,13 @@ async def test_racing_starts_of_one_id_start_one_run(db_url: str, task_queue: st
     refused = [o for o in outcomes if isinstance(o, ActivityAlreadyStartedError)]
     assert len(started) == 1 and len(refused) == 3, outcomes
     assert {r.run_id for r in refused} == {started[0].run_id}
+
+
+async def test_retention_deletes_closed_activities(client: Client, task_queue: str) -> None:
+    async with _worker(client, task_queue):
+        await client.execute_activity(greet, "old", id="old", task_queue=task_queue,
+                                      start_to_close_timeout=TIMEOUT)
+    await client.start_activity(greet, "open", id="open", task_queue=task_queue,
+                                start_to_close_timeout=TIMEOUT)
+    assert await client.store.delete_closed_runs(1e12, 100) == 1
+    assert [a.activity_id async for a in client.list_activities("")] == ["open"]

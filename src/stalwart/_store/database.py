@@ -418,8 +418,9 @@ class DatabaseStore:
 
     async def delete_closed_runs(self, closed_before: float, limit: int = 1000) -> int:
         """Retention: forget up to ``limit`` runs closed before ``closed_before`` with their
-        history (its stored payloads too), search attribute rows, updates and queries; how
-        many went. Open runs, and closed parents of open children, are kept."""
+        history (its stored payloads too), search attribute rows, updates and queries, and
+        then closed activities started from a client; how many went. Open runs, and closed
+        parents of open children, are kept."""
         return await self._write(sweeper.delete_closed_runs, closed_before, limit)
 
     async def backlog(self, now: float) -> dict[tuple[str, str], int]:

@@ -36,7 +36,7 @@ COLUMNS = ("s.run_id, s.activity_id, s.activity_type, s.task_queue, s.status, s.
            "s.attempt, s.result, s.failure, s.last_failure, s.heartbeat_details, "
            "s.last_started_time, s.last_heartbeat_time, s.last_worker, s.canceled_reason, "
            "t.attempt, t.lease_owner, t.started_at, t.heartbeat_at, t.heartbeat_details, "
-           "t.last_failure, t.visible_at, t.cancel_requested, t.paused")
+           "t.last_failure, t.visible_at, t.cancel_requested, t.paused, s.heartbeat_count")
 
 
 def start(tx: Tx, request: dict[str, Any], now: float) -> tuple[str, bool]:
@@ -106,6 +106,11 @@ def close(tx: Tx, run_id: str, status: int, now: float, *, result: Any = None,
                    dumps(failure) if failure is not None else task[4]]
     tx.run(f"UPDATE standalone_activities SET {columns} WHERE run_id = ?", (*params, run_id))
     tx.wake("standalone_activity", run_id)
+
+
+def count_heartbeat(tx: Tx, run_id: str) -> None:
+    tx.run("UPDATE standalone_activities SET heartbeat_count = heartbeat_count + 1 "
+           "WHERE run_id = ?", (run_id,))
 
 
 def close_failed(tx: Tx, run_id: str, event_type: str, failure: dict[str, Any],
@@ -285,7 +290,7 @@ def row_to_dict(tx: Tx, r: Any, with_input: bool = False) -> dict[str, Any]:
         "last_started_time": r[22] if running and r[22] else r[16],
         "last_heartbeat_time": r[23] if running and r[23] else r[17],
         "last_worker": r[21] if running and r[21] else r[18],
-        "canceled_reason": r[19],
+        "canceled_reason": r[19], "heartbeat_count": r[29],
         "state": None if r[4] != RUNNING else (
             "cancel_requested" if running and r[27] else
             ("pause_requested" if r[21] else "paused") if running and r[28] else
@@ -360,3 +365,15 @@ def count_activities(tx: Tx, query_text: str, query: ListQuery) -> int:
     compiler, where = _where(tx, query_text, query)
     row = tx.one(f"SELECT COUNT(*) FROM standalone_activities s {where}", compiler.params)
     return int(row[0])
+
+
+def delete_closed(tx: Tx, closed_before: float, limit: int) -> int:
+    """Retention: forget up to ``limit`` activities closed before ``closed_before``."""
+    rows = tx.all(
+        "DELETE FROM standalone_activities WHERE run_id IN (SELECT run_id FROM "
+        "standalone_activities WHERE status <> ? AND close_time < ? ORDER BY close_time "
+        f"LIMIT ?{tx.dialect.skip_locked}) RETURNING run_id", (RUNNING, closed_before, limit))
+    run_ids = [r[0] for r in rows]
+    if run_ids:
+        payloads.delete_runs(tx, run_ids)
+    return len(run_ids)
