@@ -10,6 +10,7 @@ out with the same machinery as a workflow's activities. ``Client`` gets its meth
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 import uuid
 import warnings
@@ -311,7 +312,9 @@ class ActivityClientMethods:
         handle waits for its result. ``id`` is required; one of ``start_to_close_timeout``
         and ``schedule_to_close_timeout`` too."""
         client: Client = self  # type: ignore[assignment]
-        name, definition = activity_name(activity)
+        # A callable class names its activity on ``__call__`` (start_activity_class).
+        name, definition = activity_name(activity.__call__ if inspect.isclass(activity)
+                                         else activity)
         if arg is not _ARG_UNSET:
             if args:
                 raise ValueError("start_activity takes arg or args=[...], not both")

@@ -375,3 +375,35 @@ async def test_retention_deletes_closed_activities(client: Client, task_queue: s
                                 start_to_close_timeout=TIMEOUT)
     assert await client.store.delete_closed_runs(1e12, 100) == 1
     assert [a.activity_id async for a in client.list_activities("")] == ["open"]
+
+
+class Charge:
+    """An activity as a callable class, and one as a method."""
+
+    def __init__(self, fee: int) -> None:
+        self.fee = fee
+
+    @activity.defn(name="charge")
+    async def __call__(self, amount: int) -> int:
+        return amount + self.fee
+
+    @activity.defn(name="refund")
+    async def refund(self, amount: int) -> int:
+        return -amount
+
+
+async def test_class_and_method_activities(client: Client, task_queue: str) -> None:
+    charge = Charge(fee=2)
+    # Registered as bound methods: this Worker does not take a callable instance itself.
+    async with Worker(client, task_queue=task_queue,
+                      activities=[charge.__call__, charge.refund]):
+        assert await client.execute_activity_class(
+            Charge, 40, id="charge", task_queue=task_queue,
+            start_to_close_timeout=TIMEOUT) == 42
+        handle = await client.start_activity_class(Charge, 1, id="charge-2",
+                                                   task_queue=task_queue,
+                                                   start_to_close_timeout=TIMEOUT)
+        assert await handle.result() == 3
+        assert await client.execute_activity_method(
+            Charge.refund, 5, id="refund", task_queue=task_queue,
+            start_to_close_timeout=TIMEOUT) == -5
