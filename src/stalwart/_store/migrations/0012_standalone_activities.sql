@@ -36,3 +36,6 @@ CREATE INDEX IF NOT EXISTS standalone_activities_id
     ON standalone_activities (activity_id, schedule_time);
 CREATE INDEX IF NOT EXISTS standalone_activities_schedule
     ON standalone_activities (schedule_time);
+-- Heartbeats recorded for the activity across its attempts (describe's total_heartbeat_count),
+-- counted by the update every heartbeat already makes.
+ALTER TABLE activity_tasks {add_column} heartbeat_count BIGINT NOT NULL DEFAULT 0;

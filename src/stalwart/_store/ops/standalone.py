@@ -36,7 +36,8 @@ COLUMNS = ("s.run_id, s.activity_id, s.activity_type, s.task_queue, s.status, s.
            "s.attempt, s.result, s.failure, s.last_failure, s.heartbeat_details, "
            "s.last_started_time, s.last_heartbeat_time, s.last_worker, s.canceled_reason, "
            "t.attempt, t.lease_owner, t.started_at, t.heartbeat_at, t.heartbeat_details, "
-           "t.last_failure, t.visible_at, t.cancel_requested, t.paused, s.heartbeat_count")
+           "t.last_failure, t.visible_at, t.cancel_requested, t.paused, s.heartbeat_count, "
+           "t.heartbeat_count")
 
 
 def start(tx: Tx, request: dict[str, Any], now: float) -> tuple[str, bool]:
@@ -91,8 +92,9 @@ def close(tx: Tx, run_id: str, status: int, now: float, *, result: Any = None,
           failure: dict[str, Any] | None = None, identity: str | None = None,
           reason: str | None = None) -> None:
     """Close a running activity: keep what its task row knew, then drop the task row."""
-    task = tx.one("SELECT attempt, started_at, heartbeat_at, heartbeat_details, last_failure "
-                  "FROM activity_tasks WHERE run_id = ? AND seq = ?", (run_id, SEQ))
+    task = tx.one("SELECT attempt, started_at, heartbeat_at, heartbeat_details, last_failure, "
+                  "heartbeat_count FROM activity_tasks WHERE run_id = ? AND seq = ?",
+                  (run_id, SEQ))
     tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?", (run_id, SEQ))
     columns = ("status = ?, close_time = ?, result = ?, failure = ?, "
                "canceled_reason = COALESCE(?, canceled_reason), "
@@ -101,16 +103,12 @@ def close(tx: Tx, run_id: str, status: int, now: float, *, result: Any = None,
                          dumps(failure) if failure is not None else None, reason, identity]
     if task is not None:
         columns += (", attempt = ?, last_started_time = COALESCE(?, last_started_time), "
-                    "last_heartbeat_time = ?, heartbeat_details = ?, last_failure = ?")
+                    "last_heartbeat_time = ?, heartbeat_details = ?, last_failure = ?, "
+                    "heartbeat_count = ?")
         params += [task[0], task[1], task[2], task[3],
-                   dumps(failure) if failure is not None else task[4]]
+                   dumps(failure) if failure is not None else task[4], task[5]]
     tx.run(f"UPDATE standalone_activities SET {columns} WHERE run_id = ?", (*params, run_id))
     tx.wake("standalone_activity", run_id)
-
-
-def count_heartbeat(tx: Tx, run_id: str) -> None:
-    tx.run("UPDATE standalone_activities SET heartbeat_count = heartbeat_count + 1 "
-           "WHERE run_id = ?", (run_id,))
 
 
 def close_failed(tx: Tx, run_id: str, event_type: str, failure: dict[str, Any],
@@ -290,7 +288,7 @@ def row_to_dict(tx: Tx, r: Any, with_input: bool = False) -> dict[str, Any]:
         "last_started_time": r[22] if running and r[22] else r[16],
         "last_heartbeat_time": r[23] if running and r[23] else r[17],
         "last_worker": r[21] if running and r[21] else r[18],
-        "canceled_reason": r[19], "heartbeat_count": r[29],
+        "canceled_reason": r[19], "heartbeat_count": r[30] if running else r[29],
         "state": None if r[4] != RUNNING else (
             "cancel_requested" if running and r[27] else
             ("pause_requested" if r[21] else "paused") if running and r[28] else

@@ -347,15 +347,13 @@ def heartbeat_activity_task(tx: Tx, run_id: str, seq: int,
                             attempt: int, worker_id: str, details: list[dict[str, Any]],
                             now: float) -> bool | None:
     row = tx.one("SELECT lease_owner, attempt, options, scheduled_at, "
-                 "attempt_scheduled_at, started_at, cancel_requested, workflow_id FROM "
+                 "attempt_scheduled_at, started_at, cancel_requested FROM "
                  "activity_tasks WHERE run_id = ? AND seq = ?" + tx.dialect.for_update,
                  (run_id, seq))
     if row is None or row[0] != worker_id or row[1] != attempt:
         return None
-    if not row[7]:  # started from a client: its record counts the heartbeats
-        standalone.count_heartbeat(tx, run_id)
     deadline = timeouts_deadline(loads(row[2]), row[3], row[4], row[5], now)
     tx.run("UPDATE activity_tasks SET heartbeat_at = ?, heartbeat_details = ?, "
-           "deadline_at = ? WHERE run_id = ? AND seq = ?",
+           "deadline_at = ?, heartbeat_count = heartbeat_count + 1 WHERE run_id = ? AND seq = ?",
            (now, dumps(details), deadline, run_id, seq))
     return bool(row[6])
