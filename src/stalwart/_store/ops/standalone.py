@@ -126,14 +126,15 @@ def close_failed(tx: Tx, run_id: str, event_type: str, failure: dict[str, Any],
     close(tx, run_id, status, now, failure=failure, identity=identity)
 
 
-def _target(tx: Tx, activity_id: str, run_id: str | None) -> Any:
+def _target(tx: Tx, activity_id: str, run_id: str | None, lock: bool = True) -> Any:
+    """The record's ``(run_id, status)``, locked for a write unless ``lock`` is False."""
+    locking = tx.dialect.for_update if lock else ""
     if run_id is not None:
         row = tx.one("SELECT run_id, status FROM standalone_activities WHERE run_id = ? AND "
-                     "activity_id = ?" + tx.dialect.for_update, (run_id, activity_id))
+                     "activity_id = ?" + locking, (run_id, activity_id))
     else:
         row = tx.one("SELECT run_id, status FROM standalone_activities WHERE activity_id = ? "
-                     "ORDER BY schedule_time DESC LIMIT 1" + tx.dialect.for_update,
-                     (activity_id,))
+                     "ORDER BY schedule_time DESC LIMIT 1" + locking, (activity_id,))
     if row is None:
         raise exc.RPCError(f"activity {activity_id!r}"
                            + (f" run {run_id!r}" if run_id else "") + " not found",
@@ -248,7 +249,7 @@ def update_options(tx: Tx, activity_id: str, run_id: str | None,
 
 
 def describe(tx: Tx, activity_id: str, run_id: str | None) -> dict[str, Any]:
-    target, _ = _target(tx, activity_id, run_id)
+    target, _ = _target(tx, activity_id, run_id, lock=False)
     row = tx.one(f"SELECT {COLUMNS} FROM standalone_activities s LEFT JOIN activity_tasks t "
                  "ON t.run_id = s.run_id AND t.seq = 0 WHERE s.run_id = ?", (target,))
     return row_to_dict(tx, row, with_input=True)
@@ -266,7 +267,7 @@ def outcome(tx: Tx, run_id: str) -> tuple[int, Any, Any] | None:
 
 
 def resolve_run(tx: Tx, activity_id: str, run_id: str | None) -> str:
-    return str(_target(tx, activity_id, run_id)[0])
+    return str(_target(tx, activity_id, run_id, lock=False)[0])
 
 
 def row_to_dict(tx: Tx, r: Any, with_input: bool = False) -> dict[str, Any]:
