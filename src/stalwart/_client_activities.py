@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import random
+import re
 import uuid
 import warnings
 from collections.abc import Mapping, Sequence
@@ -253,7 +254,7 @@ class ActivityExecutionAsyncIterator:
             page_size = self._limit - self._yielded
         offset = int(self._next_page_token.decode()) if self._next_page_token else 0
         rows = await self._client.store.list_standalone_activities(
-            self._input.query, page_size, offset)
+            without_group_by(self._input.query), page_size, offset)
         namespace = self._client.namespace
         self._current_page = [ActivityExecution._from_row(r, namespace) for r in rows]
         self._current_page_index = 0
@@ -373,7 +374,7 @@ class ActivityClientMethods:
         ActivityType, TaskQueue, ExecutionStatus, StartTime, CloseTime, RunId), newest first
         unless ORDER BY says otherwise."""
         client: Client = self  # type: ignore[assignment]
-        parse_list_query(query)  # fail fast, before iteration
+        parse_list_query(without_group_by(query))  # fail fast, before iteration
         return client._outbound.list_activities(ListActivitiesInput(
             query=query, page_size=page_size, next_page_token=next_page_token,
             rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout, limit=limit))
@@ -453,10 +454,37 @@ async def describe_activity(client: Client, input: DescribeActivityInput
                                                           client.data_converter)
 
 
+_GROUP_BY = re.compile(r"\s*\bgroup\s+by\s+(\w+)\s*$", re.IGNORECASE)
+_STATUS_GROUP_NAMES = ("Running", "Completed", "Failed", "Canceled", "Terminated", "TimedOut")
+
+
+def without_group_by(query: str | None) -> str | None:
+    """A list ignores a trailing ``GROUP BY`` (as Temporal's does); counts group by it."""
+    match = _GROUP_BY.search(query or "")
+    return query if match is None else (query or "")[:match.start()].strip()
+
+
 async def count_activities(client: Client, input: CountActivitiesInput
                            ) -> ActivityExecutionCount:
-    return ActivityExecutionCount(
-        count=await client.store.count_standalone_activities(input.query), groups=[])
+    """A count, or with ``GROUP BY ExecutionStatus`` (the one grouping Temporal allows) a
+    count per status that has activities."""
+    store = client.store
+    match = _GROUP_BY.search(input.query or "")
+    if match is None:
+        return ActivityExecutionCount(count=await store.count_standalone_activities(
+            input.query), groups=[])
+    if match.group(1).lower() != "executionstatus":
+        raise ValueError(f"count_activities({input.query!r}): GROUP BY takes only "
+                         f"ExecutionStatus, got {match.group(1)!r}")
+    where = without_group_by(input.query)
+    groups = []
+    for name in _STATUS_GROUP_NAMES:
+        condition = f"ExecutionStatus = '{name}'"
+        count = await store.count_standalone_activities(
+            f"({where}) AND {condition}" if where else condition)
+        if count:
+            groups.append(ActivityExecutionCountAggregationGroup(count, [name]))
+    return ActivityExecutionCount(count=sum(g.count for g in groups), groups=groups)
 
 
 async def pause_activity(client: Client, input: PauseActivityInput) -> None:

@@ -218,8 +218,18 @@ async def test_list_and_count(client: Client, task_queue: str) -> None:
     assert ordered == ["listed-0", "listed-1", "listed-2", "listed-broken"]
     limited = [a async for a in client.list_activities("", limit=1)]
     assert len(limited) == 1
-    with pytest.raises(ValueError, match="unknown field 'WorkflowId'"):
-        await client.count_activities("WorkflowId = 'x'")
+    grouped = await client.count_activities("GROUP BY ExecutionStatus")
+    assert grouped.count == 4
+    assert [(g.count, list(g.group_values)) for g in grouped.groups] == [
+        (3, ["Completed"]), (1, ["Failed"])]
+    assert [a.activity_id async for a in client.list_activities(
+        "ExecutionStatus = 'Failed' GROUP BY ExecutionStatus")] == ["listed-broken"]
+    # A workflow's fields match nothing here, as on Temporal.
+    assert (await client.count_activities("WorkflowId = 'x'")).count == 0
+    with pytest.raises(ValueError, match="unknown field 'Nope'"):
+        await client.count_activities("Nope = 'x'")
+    with pytest.raises(ValueError, match="GROUP BY takes only ExecutionStatus"):
+        await client.count_activities("GROUP BY ActivityType")
 
 
 async def test_bad_input_is_named(client: Client, task_queue: str) -> None:

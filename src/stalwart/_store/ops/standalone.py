@@ -307,6 +307,9 @@ class _ActivityCompiler(_Compiler):
         "ExecutionStatus": "s.status", "StartTime": "s.schedule_time",
         "ScheduleTime": "s.schedule_time", "ExecutionTime": "s.execution_time",
         "CloseTime": "s.close_time",
+        # Fields of a workflow's activities, which no activity started from a client has (as
+        # on Temporal, a filter on them matches nothing rather than failing).
+        "WorkflowId": "CAST(NULL AS TEXT)", "WorkflowType": "CAST(NULL AS TEXT)",
     }
     STATUS = {"running": RUNNING, "completed": COMPLETED, "failed": FAILED,
               "canceled": CANCELED, "cancelled": CANCELED, "terminated": TERMINATED,
