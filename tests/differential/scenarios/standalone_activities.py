@@ -1,6 +1,6 @@
 """Activities started from a client, not a workflow (``Client.start_activity``): a result, a
 retried one, a failure, id conflict and reuse policies, cancel and terminate of a running
-one, and what describe reports."""
+one, what describe reports, and what list and count filters find."""
 
 import asyncio
 from datetime import timedelta
@@ -100,4 +100,20 @@ async def run(client: Client, task_queue: str) -> object:
     except ActivityFailureError as error:
         out["terminated"] = _error(error)
     out["terminated_status"] = (await doomed.describe()).status.name
+    # Visibility: Temporal's is eventually consistent, so wait (bounded) until it has all five
+    # closed activities of this run before comparing what the filters find.
+    mine = f"TaskQueue = '{task_queue}'"
+    for _ in range(200):
+        if (await client.count_activities(f"{mine} AND ExecutionStatus != 'Running'")
+                ).count == 5:
+            break
+        await asyncio.sleep(0.05)
+    grouped = await client.count_activities(f"{mine} GROUP BY ExecutionStatus")
+    out["count_by_status"] = sorted((list(g.group_values), g.count) for g in grouped.groups)
+    out["greet_ids"] = [a.activity_id async for a in client.list_activities(
+        f"{mine} AND ActivityType = 'greet'")]
+    out["failed_count"] = (await client.count_activities(
+        f"{mine} AND ExecutionStatus = 'Failed'")).count
+    out["workflow_field_count"] = (await client.count_activities(
+        f"{mine} AND WorkflowId = 'x'")).count
     return out
