@@ -404,9 +404,7 @@ class Charge:
 
 async def test_class_and_method_activities(client: Client, task_queue: str) -> None:
     charge = Charge(fee=2)
-    # Registered as bound methods: this Worker does not take a callable instance itself.
-    async with Worker(client, task_queue=task_queue,
-                      activities=[charge.__call__, charge.refund]):
+    async with Worker(client, task_queue=task_queue, activities=[charge, charge.refund]):
         assert await client.execute_activity_class(
             Charge, 40, id="charge", task_queue=task_queue,
             start_to_close_timeout=TIMEOUT) == 42
