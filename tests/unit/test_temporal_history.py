@@ -205,3 +205,45 @@ def test_bad_import_malformed_attributes_name_the_event() -> None:
     completed["workflowExecutionUpdateCompletedEventAttributes"]["outcome"] = "yes"
     message = bad(data)
     assert f"event {completed['eventId']} (WorkflowExecutionUpdateCompleted)" in message
+
+
+_ACTIVITY_CLOSES = {"ActivityTaskCompleted", "ActivityTaskFailed", "ActivityTaskTimedOut",
+                    "ActivityTaskCanceled"}
+_CHILD_CLOSES = {"ChildWorkflowExecutionCompleted", "ChildWorkflowExecutionFailed",
+                 "ChildWorkflowExecutionCanceled", "ChildWorkflowExecutionTimedOut",
+                 "ChildWorkflowExecutionTerminated"}
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=IDS)
+def test_event_ids_of_closed_activities_and_children_are_temporals(path: Path) -> None:
+    """What ActivityError/ChildWorkflowError report: the ids Temporal's history gives the
+    scheduled (initiated) and started events, counted from the stored rows as the runtime
+    feeds them (a task's commands before its completion)."""
+    events = history_from_json(json.loads(path.read_text()))
+    want = [(e.event_type, int(e.attributes.get("scheduledEventId")
+                               or e.attributes.get("initiatedEventId") or 0),
+             int(e.attributes.get("startedEventId") or 0))
+            for e in events if e.event_type in _ACTIVITY_CLOSES | _CHILD_CLOSES]
+    length, got, local, in_task = TemporalLength(), [], set(), False
+    for event in from_temporal(events):
+        if in_task and event.event_type not in COMMAND_EVENT_TYPES:
+            length.task_completed()
+            in_task = False
+        if event.event_type == EventType.WORKFLOW_TASK_COMPLETED:
+            length.task_started()
+            in_task = True
+        elif event.event_type == EventType.WORKFLOW_TASK_FAILED:
+            length.task_started()
+            length.task_failed()
+        elif event.event_type in COMMAND_EVENT_TYPES:
+            if event.attributes.get("local"):
+                local.add(event.attributes["seq"])
+            length.feed_command(event.event_type, event.attributes)
+        else:
+            length.feed_input(event)
+            kind = "a" if event.event_type in _ACTIVITY_CLOSES else \
+                "c" if event.event_type in _CHILD_CLOSES else None
+            if kind is not None and not (kind == "a" and event.attributes["seq"] in local):
+                got.append((event.event_type,
+                            *length.event_ids(kind, event.attributes["seq"])))
+    assert got == want

@@ -56,7 +56,11 @@ def activity_error_failure(cause: dict[str, Any], claim_type: str, activity_id: 
         "message": "Activity task timed out" if timed_out else "Activity task failed",
         "source": "Stalwart",
         "activity_failure_info": {
-            "scheduled_event_id": 0, "started_event_id": 0, "identity": identity,
+            # Ids are Temporal's event ids, which the workflow fills in as it reads this (the
+            # store's rows are not Temporal's events). A timeout is the server's doing: no
+            # worker identity.
+            "scheduled_event_id": 0, "started_event_id": 0,
+            "identity": "" if timed_out else identity,
             "activity_type": claim_type, "activity_id": activity_id,
             "retry_state": int(retry_state),
         },

@@ -386,7 +386,10 @@ class WorkflowInstance:
             self.loop.call_soon(self._main_task.cancel)
 
     def _apply_activity_resolved(self, event: HistoryEvent) -> None:
-        handle = self._activities.pop(event.attributes["seq"], None)
+        seq = event.attributes["seq"]
+        scheduled_id, started_id = self._length.event_ids("a", seq)
+        self._length.forget("a", seq)
+        handle = self._activities.pop(seq, None)
         if handle is None or handle.done():
             return
         if event.event_type == EV.ACTIVITY_TASK_COMPLETED:
@@ -402,6 +405,13 @@ class WorkflowInstance:
             handle.set_result(value)
         else:
             failure = event.attributes["failure"]
+            info = failure.get("activity_failure_info")
+            if info is not None and not handle._local:
+                # The store keeps no event ids (its rows are not Temporal's events); these are
+                # the ids Temporal's history gives the activity's events.
+                failure = {**failure, "activity_failure_info": {
+                    **info, "scheduled_event_id": scheduled_id,
+                    "started_event_id": started_id}}
             if handle._local and failure.get("activity_failure_info") is not None \
                     and failure.get("cause") is not None:
                 # temporalio raises a local activity's own failure, not wrapped in
