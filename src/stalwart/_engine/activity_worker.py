@@ -352,6 +352,8 @@ class ActivityWorker:
             task_queue=claim.task_queue,
             task_token=f"{claim.run_id}/{claim.seq}/{claim.attempt}".encode(),
             workflow_id=None if standalone else claim.workflow_id,
+            # temporalio 1.35 documents None outside a workflow, but its worker sets the
+            # activity's namespace there too (differential scenario standalone_activities).
             workflow_namespace="default",
             workflow_run_id=None if standalone else claim.run_id,
             workflow_type=None if standalone else claim.workflow_type,
@@ -408,7 +410,7 @@ class ActivityWorker:
                                         claim.options.get("header") or {})
             raw_payload = _payload_to_json(pc.to_payload(result))
             target = STORE_TARGET.set(StorageDriverStoreContext(StorageDriverActivityInfo(
-                namespace=context.info.workflow_namespace, id=claim.activity_id,
+                namespace=context.info.namespace, id=claim.activity_id,
                 type=claim.activity_type)))
             try:
                 payload = raw_payload if codec is None else await encode_value(
