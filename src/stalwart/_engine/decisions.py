@@ -187,6 +187,8 @@ def _close(command: Command, context: TaskContext) -> Decision:
         continued_run_id=context.run_id, identity=context.identity,
         # As in Temporal, the next run keeps the memo and search attributes.
         memo=attrs.get("memo"), search_attributes=attrs.get("search_attributes"),
+        first_task_backoff=attrs.get("backoff_start_interval"),
+        run_timeout=attrs.get("run_timeout"),
         # A cron workflow's own continue-as-new keeps it a cron workflow.
         cron_schedule=cron.schedule if cron is not None else None,
         last_completion_result=cron.last_completion_result if cron is not None else None)

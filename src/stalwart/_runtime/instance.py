@@ -34,11 +34,13 @@ from ..converter import (
 )
 from . import children, guard, messaging
 from .children import ChildWorkflowHandle
+from .continue_as_new import continue_as_new_command
 from .definitions import (
     WorkflowDefinition,
 )
 from .info import Info, ParentInfo
 from .interceptors import (
+    ContinueAsNewInput,
     ExecuteWorkflowInput,
     WorkflowInboundInterceptor,
     WorkflowOutboundInterceptor,
@@ -53,14 +55,9 @@ class ContinueAsNewError(BaseException):
     A ``BaseException`` so that ``except Exception`` in workflow code cannot swallow it.
     """
 
-    def __init__(self, args: Sequence[Any], workflow: str | None, task_queue: str | None,
-                 execution_timeout: timedelta | None) -> None:
+    def __init__(self, input: ContinueAsNewInput) -> None:
         super().__init__("continue as new")
-        self.input_args = list(args)
-        self.headers: dict[str, Payload] = {}
-        self.workflow = workflow
-        self.task_queue = task_queue
-        self.execution_timeout = execution_timeout
+        self.input = input
 
 
 class WorkflowTaskError(Exception):
@@ -316,7 +313,8 @@ class WorkflowInstance:
             run_id_first=attrs.get("first_run_id") or self.info.run_id,
             continued_run_id=attrs.get("continued_run_id"),
             execution_timeout=timedelta(seconds=timeout) if timeout else None,
-            run_timeout=None, task_timeout=timedelta(seconds=10), retry_policy=None,
+            run_timeout=timedelta(seconds=attrs["run_timeout"]) if attrs.get("run_timeout")
+            else None, task_timeout=timedelta(seconds=10), retry_policy=None,
             cron_schedule=attrs.get("cron_schedule"),
             parent=ParentInfo(**parent) if parent else None,
             priority=_priority(attrs.get("priority")),
@@ -463,24 +461,13 @@ class WorkflowInstance:
             return
         if isinstance(error, ContinueAsNewError):
             try:
-                payloads = [_payload_to_json(p) for p in pc.to_payloads(error.input_args)]
+                payloads = [_payload_to_json(p) for p in pc.to_payloads(list(error.input.args))]
             except TypeError as conversion_error:
                 self.completed = False
                 raise WorkflowTaskError(
                     f"continue_as_new arguments cannot be serialized: {conversion_error}",
                     conversion_error) from conversion_error
-            self._commands.append(Command(EV.WORKFLOW_EXECUTION_CONTINUED_AS_NEW, {
-                "workflow_type": error.workflow or self.info.workflow_type,
-                "task_queue": error.task_queue or self.info.task_queue,
-                "input": payloads,
-                "execution_timeout": error.execution_timeout.total_seconds()
-                if error.execution_timeout else None,
-                **({"header": headers_to_json(error.headers)} if error.headers else {}),
-                # As in Temporal, the next run keeps this run's memo and search attributes.
-                **({"memo": dict(self.memo_payloads)} if self.memo_payloads else {}),
-                **({"search_attributes": dict(self.info._search_attributes_store)}
-                   if self.info._search_attributes_store else {}),
-            }))
+            self._commands.append(continue_as_new_command(self, error.input, payloads))
             return
         if isinstance(error, asyncio.CancelledError) or (
                 self.cancel_requested and exc.is_cancelled_exception(error)):
@@ -693,13 +680,9 @@ class WorkflowInstance:
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.now_seconds, UTC)
 
-    def continue_as_new(self, args: Sequence[Any], workflow: str | None,
-                        task_queue: str | None, execution_timeout: timedelta | None,
-                        headers: Mapping[str, Payload] | None = None) -> ContinueAsNewError:
+    def continue_as_new(self, input: ContinueAsNewInput) -> ContinueAsNewError:
         self._check_active()
-        error = ContinueAsNewError(args, workflow, task_queue, execution_timeout)
-        error.headers = dict(headers or {})
-        return error
+        return ContinueAsNewError(input)
 
 
 

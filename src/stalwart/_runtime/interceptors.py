@@ -113,11 +113,31 @@ class SignalChildWorkflowInput:
 
 @dataclass
 class ContinueAsNewInput:
+    """temporalio's fields, plus ``execution_timeout`` (Stalwart's deadline for the next run).
+
+    Honoured: ``run_timeout`` (the next run's deadline when ``execution_timeout`` is not
+    given), ``backoff_start_interval`` (its first workflow task waits that long), ``memo``
+    and ``search_attributes`` (replace what the next run would keep). Recorded, not
+    enforced: ``task_timeout``, ``retry_policy`` (Stalwart has no workflow task timeouts or
+    workflow retries). ``versioning_intent``, ``initial_versioning_behavior`` and
+    ``event_groups`` are accepted and ignored."""
+
     workflow: str | None
     args: Sequence[Any]
     task_queue: str | None
     execution_timeout: timedelta | None
     headers: dict[str, Payload]
+    run_timeout: timedelta | None = None
+    task_timeout: timedelta | None = None
+    backoff_start_interval: timedelta | None = None
+    retry_policy: RetryPolicy | None = None
+    memo: Mapping[str, Any] | None = None
+    search_attributes: Any = None
+    versioning_intent: Any = None
+    initial_versioning_behavior: Any = None
+    event_groups: Sequence[Any] | None = None
+    # The next workflow's run-method parameter types, when it was named by its method.
+    arg_types: list[type] | None = None
 
 
 class WorkflowInboundInterceptor:

@@ -65,6 +65,8 @@ class StartWorkflowRequest:
     # Temporal's Priority.priority_key: lower is claimed first; None inherits the parent's
     # (or the previous run's), else DEFAULT_PRIORITY.
     priority: int | None = None
+    # Shown as workflow.info().run_timeout (the run's deadline is execution_timeout).
+    run_timeout: float | None = None
 
 
 # Temporal's default priority key: the middle of its default range 1-5.
@@ -91,6 +93,7 @@ def started_attributes(request: StartWorkflowRequest) -> dict[str, Any]:
         **({"first_workflow_task_backoff": request.first_task_backoff}
            if request.first_task_backoff else {}),
         **({"initiator": request.initiator} if request.initiator else {}),
+        **({"run_timeout": request.run_timeout} if request.run_timeout else {}),
         **({"priority": request.priority} if request.priority is not None else {}),
         **({"last_completion_result": request.last_completion_result}
            if request.last_completion_result is not None else {}),

@@ -216,6 +216,7 @@ class _Expander:
             "taskQueue": self.task_queue,
             "input": pj.payloads_out(attrs.get("input")),
             "workflowExecutionTimeout": pj.duration_out(attrs.get("execution_timeout")),
+            "workflowRunTimeout": pj.duration_out(attrs.get("run_timeout")),
             "workflowTaskTimeout": DEFAULT_TASK_TIMEOUT,
             "continuedExecutionRunId": attrs.get("continued_run_id"),
             # A run made by a reset keeps the run its chain of resets began with.
