@@ -38,6 +38,7 @@ from ._client_interceptors import (
     UpdateScheduleInput,
 )
 from ._client_messages import WorkflowUpdateHandle, WorkflowUpdateStage, query, start_update
+from ._client_payloads import warn_if_large_memo
 from ._client_update_with_start import run_update_with_start
 from ._client_visibility import (
     WorkflowExecutionAsyncIterator,
@@ -99,6 +100,7 @@ async def start_workflow(client: Client, input: StartWorkflowInput,
               for key, value in (input.memo or {}).items()} or None,
         header=headers_to_json(input.headers) or None,
     )
+    warn_if_large_memo(client._payload_limits, f"start_workflow({name!r}) memo", request.memo)
     request.priority = _priority_key(input.priority, f"start_workflow({name!r})")
     request.start_update = start_update
     eager_worker = None

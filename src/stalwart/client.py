@@ -57,6 +57,7 @@ from ._client_messages import (
     handler_name,
     handler_result_type,
 )
+from ._client_payloads import PayloadLimitsConfig, encode_payloads
 from ._client_steering import WorkflowSteering as _WorkflowSteering
 from ._client_streams import WorkflowStreamClient
 from ._client_update_with_start import (
@@ -78,7 +79,7 @@ from ._client_visibility import (
 )
 from ._engine.activity_context import ActivityCancellationDetails
 from ._engine.clock import Clock
-from ._engine.codec import decode_value, encode_value
+from ._engine.codec import decode_value
 from ._history_lengths import TemporalLengths
 from ._model import limits as _limits
 from ._model.events import CLOSE_EVENT_TYPES, HistoryEvent
@@ -145,10 +146,13 @@ from .converter import (
     ActivitySerializationContext,
     DataConverter,
     SerializationContext,
+    StorageDriverActivityInfo,
+    StorageDriverSelectContext,
+    StorageDriverStoreContext,
+    StorageDriverWorkflowInfo,
     WithSerializationContext,
     WorkflowSerializationContext,
     _payload_from_json,
-    _payload_to_json,
 )
 from .exceptions import (
     AsyncActivityCancelledError,
@@ -202,6 +206,7 @@ __all__ = [  # serialization contexts: re-exported from converter, as temporalio
     "OutboundInterceptor",
     "ParamType",
     "PauseScheduleInput",
+    "PayloadLimitsConfig",
     "PendingActivityState",
     "Plugin",
     "QueryWorkflowInput",
@@ -243,6 +248,10 @@ __all__ = [  # serialization contexts: re-exported from converter, as temporalio
     "StartWorkflowInput",
     "StartWorkflowUpdateInput",
     "StartWorkflowUpdateWithStartInput",
+    "StorageDriverActivityInfo",
+    "StorageDriverSelectContext",
+    "StorageDriverStoreContext",
+    "StorageDriverWorkflowInfo",
     "TerminateWorkflowInput",
     "TriggerScheduleInput",
     "UnpauseScheduleInput",
@@ -294,7 +303,8 @@ class Client(_client_activities.ActivityClientMethods):
                  data_converter: DataConverter = DataConverter.default,
                  identity: str | None = None, interceptors: Sequence[Any] = (),
                  default_workflow_query_reject_condition: Any = None,
-                 plugins: Sequence[Plugin] = (), **_: Any) -> None:
+                 plugins: Sequence[Plugin] = (),
+                 payload_limits: PayloadLimitsConfig | None = None, **_: Any) -> None:
         for plugin in plugins:
             if not isinstance(plugin, Plugin):
                 raise TypeError(f"Client plugins=[...] entry {plugin!r} is not a "
@@ -302,13 +312,15 @@ class Client(_client_activities.ActivityClientMethods):
         config = ClientConfig(
             store=store, namespace=namespace, data_converter=data_converter,
             plugins=list(plugins), interceptors=list(interceptors), identity=identity,
-            default_workflow_query_reject_condition=default_workflow_query_reject_condition)
+            default_workflow_query_reject_condition=default_workflow_query_reject_condition,
+            payload_limits=payload_limits or PayloadLimitsConfig())
         self._initial_config = config.copy()
         self._init_from_config(_configure_client(plugins, config))
 
     def _init_from_config(self, config: ClientConfig) -> None:
         self._config = config
         self._store = config["store"]
+        self._payload_limits = config.get("payload_limits") or PayloadLimitsConfig()
         # Temporal's history length of listed runs, counted once per run and then followed.
         self._history_lengths = TemporalLengths(self._store)
         self._default_query_reject_condition = config.get(
@@ -330,7 +342,8 @@ class Client(_client_activities.ActivityClientMethods):
                       data_converter: DataConverter = DataConverter.default,
                       identity: str | None = None, interceptors: Sequence[Any] = (),
                       default_workflow_query_reject_condition: Any = None,
-                      plugins: Sequence[Plugin] = (), **_: Any) -> Client:
+                      plugins: Sequence[Plugin] = (),
+                      payload_limits: PayloadLimitsConfig | None = None, **_: Any) -> Client:
         """Open the store at ``target_url``.
 
         Args:
@@ -344,7 +357,8 @@ class Client(_client_activities.ActivityClientMethods):
         return Client(store, namespace=namespace, data_converter=data_converter,
                       identity=identity, interceptors=interceptors, plugins=plugins,
                       default_workflow_query_reject_condition=(
-                          default_workflow_query_reject_condition))
+                          default_workflow_query_reject_condition),
+                      payload_limits=payload_limits)
 
     def config(self, *, active_config: bool = False) -> ClientConfig:
         """The configuration this client was created with (a shallow copy):
@@ -379,21 +393,7 @@ class Client(_client_activities.ActivityClientMethods):
         await self._store.close()
 
     async def _encode(self, values: Sequence[Any], what: str) -> list[dict[str, Any]]:
-        try:
-            payloads = self._data_converter.payload_converter.to_payloads(list(values))
-        except TypeError as error:
-            raise TypeError(f"{what}: {error}") from None
-        except RecursionError:
-            raise ValueError(f"{what} are nested too deeply to serialize; the limit is "
-                             f"{_limits.MAX_PAYLOAD_DEPTH} levels") from None
-        except UnicodeEncodeError as error:
-            raise ValueError(f"{what} hold text that is not valid Unicode ({error.reason} at "
-                             f"position {error.start}, e.g. a lone surrogate)") from None
-        except ValueError as error:
-            raise ValueError(f"{what}: {error}") from None
-        stored = [_payload_to_json(p) for p in payloads]
-        _limits.check_payloads(what, stored)
-        return [await encode_value(p, self._data_converter._store_codec) for p in stored]
+        return await encode_payloads(self, values, what)
 
     async def start_workflow(
         self, workflow: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
