@@ -74,6 +74,15 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("converter", "PayloadCodec"): (None, "applied to every payload the store keeps"),
     ("testing", "WorkflowEnvironment"): (
         None, "local environments run on a temporary SQLite file"),
+    ("testing", "TimeSkipper"): (
+        None, "one clock shared by the client and the workers built from it, not one per "
+              "workflow; build workers from `skipper.client`; `get_time_skipping_info` "
+              "returns a dataclass with the proto's field names"),
+    ("testing", "TimeSkippingConfig"): (
+        None, "`disable_propagation` has no effect: children share the skipper's clock"),
+    ("testing", "WorkflowEnvironment.start_time_skipping_v2"): (
+        None, "one clock for the environment: a workflow that skips moves the timers of "
+              "the others too"),
     ("worker", "UnsandboxedWorkflowRunner"): (None, "the only way Stalwart runs workflows"),
     ("worker", "StartLocalActivityInput"): (None, "the same type as `StartActivityInput`"),
     ("worker", "CustomSlotSupplier"): (
@@ -159,8 +168,6 @@ PATTERNS: list[tuple[str, str, str]] = [
     (r"(?i)cloud", WILL_NOT, NO_CLOUD),
     (r"(?i)nexus|^Callback$", WILL_NOT, NO_NEXUS),
     (r"^(WorkflowInstance|WorkflowInstanceDetails)$", WILL_NOT, NO_RUNNER),
-    (r"^(TimeSkipper|TimeSkippingConfig)$", NOT_YET,
-     "per-workflow time skipping (temporalio's V2 environment)"),
     (r"^(Activity(Execution|Options|Handle|IDReference|FailureError|SerializationContext)\w*"
      r"|(Start|Cancel|Terminate|Describe|Pause|Unpause|List|Count)Activit\w*Input"
      r"|UpdateActivityOptionsInput)$", NOT_YET, "activities started from a client"),
