@@ -58,6 +58,17 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("workflow", "unsafe.sandbox_unrestricted"): (
         SUPPORTED, "no-op: there is no sandbox to lift restrictions of"),
     ("workflow", "unsafe.is_sandbox_unrestricted"): (WILL_NOT, NO_SANDBOX),
+    ("workflow", "unsafe.current_import_notification_policy_override"): (WILL_NOT, NO_SANDBOX),
+    ("workflow", "unsafe.is_imports_passed_through"): (
+        None, "true inside `imports_passed_through()`, which does nothing else"),
+    ("workflow", "signal_with_start_workflow"): (
+        WILL_NOT, "a Nexus system operation in temporalio; " + NO_NEXUS),
+    ("workflow", "EventGroup"): (
+        None, "checked and scoped as in temporalio, not yet recorded in history"),
+    ("workflow", "create_event_group"): (
+        None, "checked as in temporalio; groups are not yet recorded in history"),
+    ("workflow", "DynamicWorkflowConfig"): (
+        None, "`versioning_behavior` is accepted; Stalwart has no worker versioning"),
     ("workflow", "defn"): (None, "`sandboxed=` is accepted and ignored"),
     ("workflow", "NondeterminismError"): (
         None, "raised with the recorded and the new command named"),

@@ -376,7 +376,8 @@ class WorkflowWorker:
             run_id=run_id, workflow_id=instance.info.workflow_id, identity=self.identity,
             task_queue=self.task_queue, eager_slots=eager_slots,
             random_seed=lambda: seed_for_run(next_run_id), new_run_id=lambda: next_run_id,
-            cron=_cron_run(instance, now), now=now))
+            cron=_cron_run(instance, now), now=now,
+            root=instance.started_attributes.get("root")))
         return WorkflowTaskCompletion(
             run_id=run_id, worker_id=self.worker_id, identity=self.identity,
             inbox_max_id=inbox_max_id, workflow_time=now, decisions=decisions,

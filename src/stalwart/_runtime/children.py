@@ -57,11 +57,16 @@ class ChildWorkflowHandle(Generic[SelfType, ReturnType]):
         self._started: asyncio.Future[str] = instance.loop.create_future()
         self._result: asyncio.Future[Any] = instance.loop.create_future()
         self._cancel_requested = False
-        self.first_execution_run_id: str | None = None
+        self._first_execution_run_id: str | None = None
 
     @property
     def id(self) -> str:
         return self._id
+
+    @property
+    def first_execution_run_id(self) -> str | None:
+        """The child's first run, once it has started (None before)."""
+        return self._first_execution_run_id
 
     @property
     def run_id(self) -> str | None:
@@ -192,7 +197,7 @@ def child(instance: WorkflowInstance, event: HistoryEvent) -> ChildWorkflowHandl
 def apply_child_started(instance: WorkflowInstance, event: HistoryEvent) -> None:
     handle = child(instance, event)
     if handle is not None and not handle._started.done():
-        handle.first_execution_run_id = event.attributes.get("run_id")
+        handle._first_execution_run_id = event.attributes.get("run_id")
         handle._started.set_result(event.attributes.get("run_id", ""))
 
 

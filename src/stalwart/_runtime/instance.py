@@ -37,7 +37,7 @@ from .children import ChildWorkflowHandle
 from .definitions import (
     WorkflowDefinition,
 )
-from .info import Info, ParentInfo
+from .info import Info, ParentInfo, RootInfo
 from .interceptors import (
     ExecuteWorkflowInput,
     WorkflowInboundInterceptor,
@@ -324,6 +324,12 @@ class WorkflowInstance:
             _history_size=lambda: self._history_size,
             typed_search_attributes=sa.from_store(attrs.get("search_attributes")),
             _search_attributes_store=dict(attrs.get("search_attributes") or {}),
+            root=RootInfo(run_id=attrs["root"]["run_id"],
+                          workflow_id=attrs["root"]["workflow_id"]) if attrs.get("root")
+            else None,
+            original_execution_run_id=attrs.get("original_run_id") or self.info.run_id,
+            _raw_memo=lambda: {key: _payload_from_json(value)
+                               for key, value in self.memo_payloads.items()},
         )
         self.memo_payloads = dict(attrs.get("memo") or {})
         payloads = [_payload_from_json(p) for p in attrs.get("input", [])]
@@ -345,6 +351,8 @@ class WorkflowInstance:
         try:
             self.workflow_object = definition.cls(*args) if definition.init_takes_args \
                 else definition.cls()
+            if definition.dynamic_config_fn is not None:
+                self._apply_dynamic_config(definition.dynamic_config_fn)
         except Exception as error:
             init_error = error
 
@@ -480,6 +488,19 @@ class WorkflowInstance:
             return
         self.completed = False
         self._fail_or_raise(error, "the workflow")
+
+    def _apply_dynamic_config(self, config_fn: Callable[[Any], Any]) -> None:
+        """A dynamic workflow's ``@workflow.dynamic_config``: called after ``__init__``, read
+        only; its ``failure_exception_types`` replace the class's (the worker's stay)."""
+        self._read_only = "dynamic_config"
+        try:
+            config = config_fn(self.workflow_object)
+        finally:
+            self._read_only = None
+        types = getattr(config, "failure_exception_types", None)
+        if types is not None:
+            self.definition = dataclasses.replace(self.definition, failure_exception_types=(
+                *types, *self.definition.worker_failure_exception_types))
 
     def _fail_or_raise(self, error: BaseException, where: str) -> None:
         if isinstance(error, (exc.FailureError, *self.definition.failure_exception_types)):
