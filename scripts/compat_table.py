@@ -109,8 +109,9 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("converter", "JSONProtoPayloadConverter"): (None, "needs the `protobuf` extra"),
     ("converter", "BinaryProtoPayloadConverter"): (None, "needs the `protobuf` extra"),
     ("converter", "WithSerializationContext"): (
-        None, "`DataConverter.with_context` binds parts that take a context; the worker and "
-              "client do not pass contexts yet"),
+        None, "the worker and client bind payload and failure converters to temporalio's "
+              "contexts; payload codecs are not given one (a run's history decodes with one "
+              "codec)"),
     ("converter", "encode_search_attributes"): (
         None, "takes the `indexed_fields` mapping (name -> Payload) in place of the proto"),
     ("contrib.opentelemetry", "OpenTelemetryPlugin"): (

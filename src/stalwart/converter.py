@@ -612,6 +612,18 @@ class DataConverter:
         object.__setattr__(copy, "failure_converter", failure)
         return copy
 
+    def _conversion_context(self, context: SerializationContext) -> DataConverter:
+        """What the worker and client use: the payload and failure converters get
+        ``context``; the codec does not, because the workflow worker decodes a run's whole
+        history in one pass, so every side must encode with the same codec."""
+        bound = self.with_context(context)
+        if bound is self or bound.payload_codec is self.payload_codec:
+            return bound
+        copy = dataclasses.replace(bound, payload_codec=self.payload_codec)
+        object.__setattr__(copy, "payload_converter", bound.payload_converter)
+        object.__setattr__(copy, "failure_converter", bound.failure_converter)
+        return copy
+
 
 # External storage builds on the classes above (and is re-exported from here, as in temporalio).
 from ._converter_storage import (  # noqa: E402

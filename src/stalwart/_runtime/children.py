@@ -165,12 +165,13 @@ async def start_child_workflow(
     instance._check_active()
     priority_key = _priority_key(priority, f"start_child_workflow({name!r})")
 
-    try:
-        payloads = instance.converter.payload_converter.to_payloads(list(args))
-    except TypeError as error:
-        raise TypeError(f"start_child_workflow({name!r}): {error}") from None
     seq = instance._next_seq("child")
     child_id = id or f"{instance.info.workflow_id}/child-{seq}-{instance.uuid4().hex[:8]}"
+    try:
+        payloads = instance.child_converter(child_id).payload_converter.to_payloads(list(args))
+    except TypeError as error:
+        instance._seq["child"] -= 1  # nothing was started
+        raise TypeError(f"start_child_workflow({name!r}): {error}") from None
     instance._commands.append(Command(EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED, {
         "seq": seq, "workflow_id": child_id, "workflow_type": name,
         "task_queue": task_queue or instance.info.task_queue,
@@ -219,7 +220,8 @@ def apply_child_closed(instance: WorkflowInstance, event: HistoryEvent) -> None:
     handle = instance._children.pop(event.attributes["seq"], None)
     if handle is None or handle._result.done():
         return
-    pc = instance.converter.payload_converter
+    converter = instance.child_converter(handle.id)
+    pc = converter.payload_converter
     if event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_COMPLETED:
         try:
             value = pc.from_payload(_payload_from_json(event.attributes["result"]),
@@ -232,7 +234,7 @@ def apply_child_closed(instance: WorkflowInstance, event: HistoryEvent) -> None:
         handle._result.set_result(value)
         return
     failure = event.attributes.get("failure") or {"message": "child workflow closed"}
-    cause = instance.converter.failure_converter.from_failure(failure, pc)
+    cause = converter.failure_converter.from_failure(failure, pc)
     # The causes temporalio gives for a child that was cancelled or terminated: a fixed
     # message, whatever the reason the terminate gave.
     if event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_CANCELED:
@@ -267,7 +269,8 @@ async def signal_external(instance: WorkflowInstance, workflow_id: str, run_id: 
         raise TypeError(f"{signal!r} is not a signal: pass a @workflow.signal method or "
                         "the signal name")
     try:
-        payloads = instance.converter.payload_converter.to_payloads(list(args))
+        payloads = instance.child_converter(workflow_id).payload_converter.to_payloads(
+            list(args))
     except TypeError as error:
         raise TypeError(f"signal {name!r} to workflow {workflow_id!r}: {error}") from None
     seq = instance._next_seq("signal")

@@ -25,8 +25,10 @@ from .._model.events import Command, EventType, HistoryEvent
 from .._model.temporal_history import TemporalLength, estimate_history_size, payload_size
 from ..common import Priority, RawValue, RetryPolicy, _priority_key
 from ..converter import (
+    ActivitySerializationContext,
     DataConverter,
     Payload,
+    WorkflowSerializationContext,
     _payload_from_json,
     _payload_to_json,
     headers_from_json,
@@ -95,6 +97,7 @@ class ActivityHandle(asyncio.Future[Any]):
         self._activity_id = activity_id
         self._cancel_requested = False
         self._local = False
+        self._converter: DataConverter = instance.converter
 
     def cancel(self, msg: Any | None = None) -> bool:
         """Request cancellation. As in temporalio, the awaiter never sees a bare
@@ -126,7 +129,11 @@ class WorkflowInstance:
                  converter: DataConverter,
                  interceptor_classes: Sequence[type[WorkflowInboundInterceptor]] = ()) -> None:
         self.definition = definition
-        self.converter = converter
+        # As temporalio: the workflow's own payloads convert in its workflow context; those of
+        # its activities and children get theirs (see activity_converter, child_converter).
+        self.base_converter = converter
+        self.converter = converter._conversion_context(
+            WorkflowSerializationContext(namespace="default", workflow_id=workflow_id))
         inbound: WorkflowInboundInterceptor = RootInbound(self)
         for interceptor_class in reversed(interceptor_classes):
             inbound = interceptor_class(inbound)
@@ -332,6 +339,8 @@ class WorkflowInstance:
                                for key, value in self.memo_payloads.items()},
         )
         self.memo_payloads = dict(attrs.get("memo") or {})
+        self.converter = self.base_converter._conversion_context(WorkflowSerializationContext(
+            namespace=self.info.namespace, workflow_id=self.info.workflow_id))
         payloads = [_payload_from_json(p) for p in attrs.get("input", [])]
         definition = self.definition
         try:
@@ -399,7 +408,7 @@ class WorkflowInstance:
             return
         if event.event_type == EventType.ACTIVITY_TASK_COMPLETED:
             try:
-                value = self.converter.payload_converter.from_payload(
+                value = handle._converter.payload_converter.from_payload(
                     _payload_from_json(event.attributes["result"]), handle._result_type)
             except Exception as error:
                 handle.set_exception(exc.ApplicationError(
@@ -415,8 +424,8 @@ class WorkflowInstance:
                 # temporalio raises a local activity's own failure, not wrapped in
                 # ActivityError as an ordinary activity's is.
                 failure = failure["cause"]
-            handle.set_exception(self.converter.failure_converter.from_failure(
-                failure, self.converter.payload_converter))
+            handle.set_exception(handle._converter.failure_converter.from_failure(
+                failure, handle._converter.payload_converter))
 
     def _apply_timer_fired(self, event: HistoryEvent) -> None:
         handle = self._timers.pop(event.attributes["seq"], None)
@@ -566,11 +575,13 @@ class WorkflowInstance:
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
             raise TypeError(f"execute_activity({name!r}): retry_policy must be a RetryPolicy, "
                             f"got {type(retry_policy).__name__}")
-        try:
-            payloads = self.converter.payload_converter.to_payloads(list(args))
-        except TypeError as error:
-            raise TypeError(f"execute_activity({name!r}): {error}") from None
         seq = self._next_seq("activity")
+        converter = self.activity_converter(name, task_queue or self.info.task_queue, local)
+        try:
+            payloads = converter.payload_converter.to_payloads(list(args))
+        except TypeError as error:
+            self._seq["activity"] -= 1  # nothing was scheduled
+            raise TypeError(f"execute_activity({name!r}): {error}") from None
         self._commands.append(Command(EventType.ACTIVITY_TASK_SCHEDULED, {
             "seq": seq,
             "activity_id": activity_id or str(seq),
@@ -588,8 +599,26 @@ class WorkflowInstance:
         handle = ActivityHandle(self, seq, result_type, cancellation_type, name,
                                 activity_id or str(seq))
         handle._local = local
+        handle._converter = converter
         self._activities[seq] = handle
         return handle
+
+    def activity_converter(self, activity_type: str, task_queue: str, local: bool
+                           ) -> DataConverter:
+        """The converter for one activity's input, result and failure (temporalio's
+        ActivitySerializationContext, naming this workflow; as there, without the activity
+        id on the workflow's side)."""
+        return self.base_converter._conversion_context(ActivitySerializationContext(
+            namespace=self.info.namespace, activity_id=None,
+            activity_type=activity_type, activity_task_queue=task_queue,
+            workflow_id=self.info.workflow_id, workflow_type=self.info.workflow_type,
+            is_local=local))
+
+    def child_converter(self, workflow_id: str) -> DataConverter:
+        """The converter for a child's or an external workflow's payloads: the context names
+        that workflow, not this one (as temporalio)."""
+        return self.base_converter._conversion_context(WorkflowSerializationContext(
+            namespace=self.info.namespace, workflow_id=workflow_id))
 
     def _request_cancel_activity(self, handle: ActivityHandle) -> None:
         if self.is_evicted or self.completed:

@@ -1,0 +1,61 @@
+"""What the worker and client bind for a workflow's or an activity's payloads: the payload and
+failure converters take the context (temporalio's WithSerializationContext); the codec keeps
+its unbound self, so a run's whole history decodes with one codec. The contexts each path
+passes are compared with Temporal's in the differential scenario ``serialization_contexts``."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from stalwart.converter import (
+    DataConverter,
+    DefaultFailureConverter,
+    DefaultPayloadConverter,
+    PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
+    WorkflowSerializationContext,
+)
+
+
+class _Recording(DefaultPayloadConverter, WithSerializationContext):
+    def __init__(self, context: SerializationContext | None = None) -> None:
+        super().__init__()
+        self.context = context
+
+    def with_context(self, context: SerializationContext) -> Self:
+        return type(self)(context)
+
+
+class _FailureRecording(DefaultFailureConverter, WithSerializationContext):
+    context: SerializationContext | None = None
+
+    def with_context(self, context: SerializationContext) -> Self:
+        bound = type(self)()
+        bound.context = context
+        return bound
+
+
+class _Codec(PayloadCodec, WithSerializationContext):
+    def with_context(self, context: SerializationContext) -> Self:
+        return type(self)()
+
+
+def test_conversion_context_binds_converters_and_keeps_the_codec() -> None:
+    codec = _Codec()
+    converter = DataConverter(payload_converter_class=_Recording, payload_codec=codec,
+                              failure_converter_class=_FailureRecording)
+    context = WorkflowSerializationContext("default", "wf-1")
+    bound = converter._conversion_context(context)
+    assert isinstance(bound.payload_converter, _Recording)
+    assert bound.payload_converter.context == context
+    assert isinstance(bound.failure_converter, _FailureRecording)
+    assert bound.failure_converter.context == context
+    assert bound.payload_codec is codec
+    # with_context itself binds every part, as temporalio's does.
+    assert converter.with_context(context).payload_codec is not codec
+
+
+def test_conversion_context_is_free_when_nothing_takes_one() -> None:
+    plain = DataConverter()
+    assert plain._conversion_context(WorkflowSerializationContext("default", "w")) is plain
