@@ -1,11 +1,11 @@
-"""Converter types with no dependence on the converters themselves: serialization contexts
-and transfer-type converters (re-exported by ``stalwart.converter``)."""
+"""Converter types with no dependence on the converters themselves: serialization contexts,
+JSON type converters and transfer-type converters (re-exported by ``stalwart.converter``)."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 ValueT = TypeVar("ValueT")
 TransferTypeT = TypeVar("TransferTypeT")
@@ -44,6 +44,26 @@ class WithSerializationContext(ABC):  # noqa: B024 - implementers override one m
         raise NotImplementedError(
             f"{type(self).__qualname__} inherits WithSerializationContext but does not "
             "implement with_context(context)")
+
+
+class JSONTypeConverter:
+    """Extends how JSON values are rebuilt as typed values: ``to_typed_value(hint, value)``
+    returns the typed value, or ``JSONTypeConverter.Unhandled`` to leave it to the default."""
+
+    Unhandled: ClassVar[Any]
+
+    def to_typed_value(self, hint: Any, value: Any) -> Any:
+        raise NotImplementedError
+
+
+class JSONTypeConverterUnhandled:
+    """The type of ``JSONTypeConverter.Unhandled``."""
+
+    def __repr__(self) -> str:
+        return "JSONTypeConverter.Unhandled"
+
+
+JSONTypeConverter.Unhandled = JSONTypeConverterUnhandled()
 
 
 class TransferTypeConverter(Generic[ValueT, TransferTypeT], ABC):

@@ -27,6 +27,9 @@ from ._client_interceptors import (
 from ._engine.clock import SkippingClock
 from .client import Client, WorkflowExecutionStatus, WorkflowHandle
 
+# What Temporal's server applies for max_session_skip_count=0 (its effective config says so).
+DEFAULT_MAX_SESSION_SKIPS = 200
+
 # Small pauses between reads of worker state while waiting for work in flight to settle: the
 # workers publish no "idle" event, and the store's due times change under them.
 _POLL = 0.005
@@ -88,7 +91,7 @@ class TimeSkippingConfig:
         disable_propagation: In Temporal, children do not inherit ``enabled``. Stalwart's
             children share the skipper's clock, so this has no effect.
         max_session_skip_count: After this many skips, skipping turns itself off for the
-            workflow; ``0`` means no limit.
+            workflow; ``0`` means the server's default, 200, as on Temporal's.
     """
 
     enabled: bool = True
@@ -101,7 +104,7 @@ class TimeSkippingConfig:
             raise ValueError("fast_forward_config cannot be set when enabled is False")
         if self.max_session_skip_count < 0:
             raise ValueError("TimeSkippingConfig(max_session_skip_count="
-                             f"{self.max_session_skip_count}) must be 0 (no limit) or more")
+                             f"{self.max_session_skip_count}) must be 0 (the default) or more")
 
 
 @dataclass(frozen=True)
@@ -134,14 +137,21 @@ class _Tracked:
     fast_forward: TimeSkippingFastForwardInfo | None = None
     target: float | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
-    ever_enabled: bool = False
 
     def __post_init__(self) -> None:
-        self.ever_enabled = self.config.enabled
+        # As Temporal's server reports it: the default limit filled in.
+        self.config = _effective(self.config)
 
     @property
     def wants_skipping(self) -> bool:
         return self.config.enabled and not self.closed
+
+
+def _effective(config: TimeSkippingConfig) -> TimeSkippingConfig:
+    if config.max_session_skip_count:
+        return config
+    return TimeSkippingConfig(config.enabled, config.fast_forward_config,
+                              config.disable_propagation, DEFAULT_MAX_SESSION_SKIPS)
 
 
 class TimeSkipper:
@@ -221,9 +231,8 @@ class TimeSkipper:
             tracked = _Tracked(self._config)
             self._tracked[handle.id] = tracked
         propagation = self._config.disable_propagation
-        limit = self._config.max_session_skip_count
+        limit = _effective(self._config).max_session_skip_count
         tracked.skips = 0
-        tracked.ever_enabled = True
         if duration is None:
             tracked.config = TimeSkippingConfig(enabled=True, disable_propagation=propagation,
                                                 max_session_skip_count=limit)
@@ -253,9 +262,10 @@ class TimeSkipper:
 
     async def get_time_skipping_info(self, handle: WorkflowHandle[Any, Any]
                                      ) -> TimeSkippingInfo | None:
-        """The workflow's time-skipping state; ``None`` if skipping was never enabled on it."""
+        """The workflow's time-skipping state; ``None`` if it was started without settings
+        (e.g. inside :meth:`with_time_skipping_disabled`) and never fast-forwarded."""
         tracked = self._tracked.get(handle.id)
-        if tracked is None or not tracked.ever_enabled:
+        if tracked is None:
             return None
         return TimeSkippingInfo(datetime.fromtimestamp(self._clock.now(), UTC), tracked.config,
                                 tracked.fast_forward, tracked.skips)
@@ -332,7 +342,7 @@ class TimeSkipper:
         for tracked in active:
             tracked.skips += 1
             limit = tracked.config.max_session_skip_count
-            if limit and tracked.skips >= limit:
+            if tracked.skips >= limit:
                 tracked.config = TimeSkippingConfig(
                     enabled=False, disable_propagation=tracked.config.disable_propagation,
                     max_session_skip_count=limit)

@@ -22,11 +22,13 @@ import typing
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from . import exceptions as exc
 from ._converter_types import (
     ActivitySerializationContext,
+    JSONTypeConverter,
+    JSONTypeConverterUnhandled,
     SerializationContext,
     TransferTypeConverter,
     WithSerializationContext,
@@ -100,6 +102,8 @@ class Payload:
 
 class PayloadConverter:
     """Converts values to payloads and back; synchronous, safe inside workflow code."""
+
+    default: ClassVar[PayloadConverter]
 
     def to_payloads(self, values: Sequence[Any]) -> list[Payload]:
         raise NotImplementedError
@@ -207,26 +211,6 @@ class BinaryPlainPayloadConverter(EncodingPayloadConverter):
         return payload.data
 
 
-class JSONTypeConverter:
-    """Extends how JSON values are rebuilt as typed values: ``to_typed_value(hint, value)``
-    returns the typed value, or ``JSONTypeConverter.Unhandled`` to leave it to the default."""
-
-    Unhandled: ClassVar[Any]
-
-    def to_typed_value(self, hint: Any, value: Any) -> Any:
-        raise NotImplementedError
-
-
-class JSONTypeConverterUnhandled:
-    """The type of ``JSONTypeConverter.Unhandled``."""
-
-    def __repr__(self) -> str:
-        return "JSONTypeConverter.Unhandled"
-
-
-JSONTypeConverter.Unhandled = JSONTypeConverterUnhandled()
-
-
 class AdvancedJSONEncoder(json.JSONEncoder):
     """``json.JSONEncoder`` that also takes dataclasses, pydantic models, enums, datetimes,
     timedeltas, UUIDs and bytes, the way Stalwart's JSON payloads carry them."""
@@ -283,12 +267,31 @@ class JSONPlainPayloadConverter(EncodingPayloadConverter):
             _custom_type_converters.reset(token)
 
 
-class CompositePayloadConverter(PayloadConverter):
+class CompositePayloadConverter(PayloadConverter, WithSerializationContext):
     """Tries its encoding converters in order to encode a value; decodes each payload with
     the converter of its encoding."""
 
+    converters: Mapping[bytes, EncodingPayloadConverter]
+
     def __init__(self, *converters: EncodingPayloadConverter) -> None:
         self.converters = {c.encoding.encode(): c for c in converters}
+
+    def with_context(self, context: SerializationContext) -> Self:
+        """A copy whose encoding converters took ``context`` (``self`` if none did)."""
+        converters = self.get_converters_with_context(context)
+        if converters is None:
+            return self
+        bound = type(self)()  # as temporalio's: needs a constructor without arguments
+        bound.converters = {c.encoding.encode(): c for c in converters}
+        return bound
+
+    def get_converters_with_context(self, context: SerializationContext
+                                    ) -> list[EncodingPayloadConverter] | None:
+        """The encoding converters bound to ``context``; None when none takes one."""
+        old = list(self.converters.values())
+        new = [c.with_context(context) if isinstance(c, WithSerializationContext) else c
+               for c in old]
+        return new if any(a is not b for a, b in zip(new, old, strict=True)) else None
 
     def to_payloads(self, values: Sequence[Any]) -> list[Payload]:
         out = []
@@ -351,6 +354,8 @@ class PayloadCodec:
 
 class FailureConverter:
     """Converts exceptions to recorded failures (plain dicts) and back."""
+
+    default: ClassVar[FailureConverter]
 
     def to_failure(self, exception: BaseException, payload_converter: PayloadConverter
                    ) -> dict[str, Any]:
@@ -641,6 +646,8 @@ from ._converter_storage import (  # noqa: E402
 )
 
 DataConverter.default = DataConverter()
+PayloadConverter.default = DataConverter.default.payload_converter
+FailureConverter.default = DataConverter.default.failure_converter
 
 
 def default() -> DataConverter:

@@ -1,11 +1,15 @@
 """Per-workflow time skipping (temporalio 1.35's V2: ``TimeSkipper``, ``TimeSkippingConfig``,
 ``WorkflowEnvironment.start_time_skipping_v2``).
 
-Temporal's dev server in the reference environment predates the V2 API, so these check the
-documented behaviour: a workflow started with skipping enabled skips past its timers on its own
-(no result needs awaiting); ``fast_forward`` moves a workflow ahead by a duration, returns True
-when the target is reached and False when the workflow closes first, and turns skipping off
-for it afterwards; ``env.sleep`` and ``get_current_time()`` without a handle raise.
+What these expect is what ``TimeSkipper`` does against Temporal's dev server 1.32 (with
+``frontend.WorkflowTimeSkippingEnabled``): a workflow started with skipping enabled skips past
+its timers on its own (no result needs awaiting); one started with ``enabled=False`` still has
+time-skipping info, with the server's default limit of 200 skips; ``fast_forward`` moves a
+workflow ahead by a duration, returns True when the target is reached and False when the
+workflow closes first, and turns skipping off for it afterwards; ``max_session_skip_count``
+stops skipping after that many skips. ``env.sleep`` and ``get_current_time()`` without a
+handle raise, as in temporalio. (The differential harness does not run these: its workers are
+built from the scenario's client, and Stalwart's skipper needs workers built from its own.)
 """
 
 from __future__ import annotations
@@ -70,7 +74,9 @@ async def test_v2_fast_forward_moves_a_workflow_ahead_and_then_stops_skipping() 
             ts_config=TimeSkippingConfig(enabled=False)) as env, \
             Worker(env.client, task_queue="q", workflows=[Ticks]):
         handle = await env.client.start_workflow(Ticks.run, 5, id="ff", task_queue="q")
-        assert await env.get_time_skipping_info(handle) is None
+        info = await env.get_time_skipping_info(handle)
+        assert info is not None and not info.effective_config.enabled
+        assert info.effective_config.max_session_skip_count == 200
         start = await env.get_current_time(handle)
         assert await env.fast_forward(handle, timedelta(minutes=25)) is True
         assert _minutes(await handle.query(Ticks.ticks)) == [0, 10]

@@ -8,9 +8,12 @@ from __future__ import annotations
 from typing import Self
 
 from stalwart.converter import (
+    BinaryNullPayloadConverter,
+    CompositePayloadConverter,
     DataConverter,
     DefaultFailureConverter,
     DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
     PayloadCodec,
     SerializationContext,
     WithSerializationContext,
@@ -59,3 +62,30 @@ def test_conversion_context_binds_converters_and_keeps_the_codec() -> None:
 def test_conversion_context_is_free_when_nothing_takes_one() -> None:
     plain = DataConverter()
     assert plain._conversion_context(WorkflowSerializationContext("default", "w")) is plain
+
+
+class _TaggingJSON(JSONPlainPayloadConverter, WithSerializationContext):
+    def __init__(self, tag: str = "") -> None:
+        super().__init__()
+        self.tag = tag
+
+    def with_context(self, context: SerializationContext) -> Self:
+        assert isinstance(context, WorkflowSerializationContext)
+        return type(self)(context.workflow_id)
+
+
+class _Composite(CompositePayloadConverter):
+    def __init__(self) -> None:
+        super().__init__(BinaryNullPayloadConverter(), _TaggingJSON())
+
+
+def test_composite_converter_binds_the_encoding_converters_that_take_a_context() -> None:
+    composite = _Composite()
+    bound = composite.with_context(WorkflowSerializationContext("default", "wf-7"))
+    assert bound is not composite and type(bound) is _Composite
+    json_converter = bound.converters[b"json/plain"]
+    assert isinstance(json_converter, _TaggingJSON) and json_converter.tag == "wf-7"
+    assert bound.converters[b"binary/null"] is composite.converters[b"binary/null"]
+    plain = DefaultPayloadConverter()
+    assert plain.with_context(WorkflowSerializationContext("default", "w")) is plain
+    assert plain.get_converters_with_context(WorkflowSerializationContext("d", "w")) is None
