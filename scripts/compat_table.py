@@ -38,7 +38,6 @@ MODULES = [
 SUPPORTED, NOT_YET, WILL_NOT = "supported", "not yet", "will not"
 
 NO_SANDBOX = "no import sandbox: Stalwart checks determinism while the workflow runs"
-AGENT_ENV_REFS = "worker environment references for hosted tools"
 STREAM_WIRE = ("the wire types of temporalio's signal/update transport: Stalwart keeps stream "
                "items in its store (docs/streams.md)")
 AGENT_SANDBOX = "Agents SDK sandbox agents (remote sandboxes) are not supported"
@@ -151,9 +150,11 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
         None, "tracing is off inside workflows"),
     ("contrib.openai_agents", "OpenAIAgentsPlugin.tracing_context"): (
         WILL_NOT, "Agents SDK tracing is off inside Stalwart workflows"),
-    ("contrib.openai_agents", "AllowAllWorkerEnvVars"): (NOT_YET, AGENT_ENV_REFS),
-    ("contrib.openai_agents", "temporal_worker_env_ref"): (NOT_YET, AGENT_ENV_REFS),
-    ("contrib.openai_agents", "TemporalWorkerEnvValue"): (NOT_YET, AGENT_ENV_REFS),
+    ("contrib.openai_agents", "temporal_worker_env_ref"): (
+        None, "resolved in `HostedMCPTool` and `CodeInterpreterTool` configurations; Stalwart "
+              "does not pass `ShellTool` to the model activity"),
+    ("contrib.openai_agents", "TemporalWorkerEnvValue"): (
+        WILL_NOT, "a sandbox manifest's value; " + AGENT_SANDBOX),
     ("contrib.openai_agents", "ModelActivityParameters"): (
         None, "streaming needs no `streaming_topic` (it labels events); versioning_intent "
               "and priority are accepted and ignored"),
