@@ -115,6 +115,9 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
         None, "takes the `indexed_fields` mapping (name -> Payload) in place of the proto"),
     ("contrib.opentelemetry", "OpenTelemetryPlugin"): (
         None, "no sandbox to pass `opentelemetry` through"),
+    ("contrib.opentelemetry", "MetricsExporter"): (
+        NOT_YET, "exports temporalio's Core metric buffer; Stalwart's metrics are served in "
+                 "Prometheus form by `stalwart.metrics`, not yet through OpenTelemetry"),
     ("contrib.opentelemetry", "TracingWorkflowInboundInterceptor"): (
         None, "the workflow side of `TracingInterceptor`"),
     ("client", "WithStartWorkflowOperation"): (
