@@ -273,7 +273,7 @@ def set_current_details(description: str) -> None:
 
 
 def cancellation_reason() -> str | None:
-    """Why cancellation was requested, if it was and a reason was given."""
+    """Why cancellation was requested ("" when no reason was given); None until it is."""
     return _api.current().__dict__.get("_cancellation_reason")
 
 

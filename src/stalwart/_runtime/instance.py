@@ -436,7 +436,8 @@ class WorkflowInstance:
         if self.cancel_requested:
             return  # one cancellation per run, however often it is requested
         self.cancel_requested = True
-        self.__dict__["_cancellation_reason"] = event.attributes.get("cause") or None
+        # As temporalio: the reason given, "" when none was (None only while not cancelled).
+        self.__dict__["_cancellation_reason"] = event.attributes.get("cause") or ""
         if self._main_task is not None and not self._main_task.done():
             self._main_task.cancel()
 
