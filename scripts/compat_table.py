@@ -173,10 +173,6 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
 
 # Hand-kept: applied, in order, to names Stalwart does not have.
 PATTERNS: list[tuple[str, str, str]] = [
-    (r"\.(to_payloads_wrapper|from_payloads_wrapper|encode_wrapper|decode_wrapper)$", WILL_NOT,
-     "takes temporalio's protobuf `Payloads` wrapper; Stalwart passes payloads as lists"),
-    (r"\.(encode_failure|decode_failure)$", NOT_YET,
-     "a codec over a recorded failure's payloads (Stalwart's failures are dicts)"),
     (r"^(ConnectConfig|ClientConnectConfig)(\.|$)", WILL_NOT, NO_SERVER),
     (r"(?i)sandbox", WILL_NOT, NO_SANDBOX),
     (r"(?i)(^|\.)(TLSConfig|KeepAliveConfig|HttpConnectProxyConfig|RetryConfig|ConnectConfig"

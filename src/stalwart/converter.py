@@ -25,10 +25,16 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 from . import exceptions as exc
+from ._converter_failures import (
+    FailureAndWrapperMethods,
+    PayloadCodecWrapperMethods,
+    PayloadConverterWrapperMethods,
+)
 from ._converter_types import (
     ActivitySerializationContext,
     JSONTypeConverter,
     JSONTypeConverterUnhandled,
+    Payload,
     SerializationContext,
     TransferTypeConverter,
     WithSerializationContext,
@@ -36,6 +42,12 @@ from ._converter_types import (
     transfer_converter_of,
     transfer_type_convertible,
 )
+
+# Re-exported for the modules that import them from here.
+from ._converter_types import _payload_from_json as _payload_from_json
+from ._converter_types import _payload_to_json as _payload_to_json
+from ._converter_types import headers_from_json as headers_from_json
+from ._converter_types import headers_to_json as headers_to_json
 from .common import RawValue
 
 __all__ = [
@@ -88,19 +100,7 @@ _BINARY_NULL = b"binary/null"
 _BINARY_PLAIN = b"binary/plain"
 
 
-@dataclass(frozen=True)
-class Payload:
-    """One encoded value: metadata (``encoding`` at least) and the encoded bytes."""
-
-    metadata: Mapping[str, bytes]
-    data: bytes
-
-    @property
-    def encoding(self) -> str:
-        return self.metadata.get("encoding", b"").decode()
-
-
-class PayloadConverter:
+class PayloadConverter(PayloadConverterWrapperMethods):
     """Converts values to payloads and back; synchronous, safe inside workflow code."""
 
     default: ClassVar[PayloadConverter]
@@ -120,8 +120,13 @@ class PayloadConverter:
         return self.from_payloads([payload], [type_hint])[0]
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _to_jsonable(value: Any, path: str) -> Any:
     """Plain JSON data for ``value``; raises TypeError naming the type and the path."""
+    if type(value) in _JSON_SCALARS:
+        return value  # no transfer converter can be attached to a builtin type
     transfer = transfer_converter_of(type(value))
     if transfer is not None:
         return _to_jsonable(transfer.to_transfer_type(value), path)
@@ -272,6 +277,9 @@ class CompositePayloadConverter(PayloadConverter, WithSerializationContext):
     the converter of its encoding."""
 
     converters: Mapping[bytes, EncodingPayloadConverter]
+    # Class-level defaults, for subclasses that set ``converters`` without this __init__.
+    _plan: tuple[tuple[EncodingPayloadConverter, bool], ...] = ()
+    _plan_of: tuple[EncodingPayloadConverter, ...] = ()
 
     def __init__(self, *converters: EncodingPayloadConverter) -> None:
         self.converters = {c.encoding.encode(): c for c in converters}
@@ -293,16 +301,25 @@ class CompositePayloadConverter(PayloadConverter, WithSerializationContext):
                for c in old]
         return new if any(a is not b for a, b in zip(new, old, strict=True)) else None
 
+    def _converters_in_order(self) -> tuple[tuple[EncodingPayloadConverter, bool], ...]:
+        """The converters, each with whether it takes the value's path; worked out again only
+        when ``converters`` changed (it is a public attribute)."""
+        current = tuple(self.converters.values())
+        if current != self._plan_of:
+            self._plan = tuple((c, isinstance(c, JSONPlainPayloadConverter)) for c in current)
+            self._plan_of = current
+        return self._plan
+
     def to_payloads(self, values: Sequence[Any]) -> list[Payload]:
         out = []
+        plan = self._converters_in_order()
         for i, value in enumerate(values):
             if isinstance(value, RawValue) and isinstance(value.payload, Payload):
                 out.append(value.payload)  # already encoded, as in Temporal
                 continue
-            for converter in self.converters.values():
-                payload = (converter.to_payload(value, f"args[{i}]")
-                           if isinstance(converter, JSONPlainPayloadConverter)
-                           else converter.to_payload(value))
+            for converter, takes_path in plan:
+                payload = (converter.to_payload(value, f"args[{i}]")  # type: ignore[call-arg]
+                           if takes_path else converter.to_payload(value))
                 if payload is not None:
                     out.append(payload)
                     break
@@ -342,7 +359,7 @@ class DefaultPayloadConverter(CompositePayloadConverter):
         super().__init__(*type(self).default_encoding_payload_converters)
 
 
-class PayloadCodec:
+class PayloadCodec(PayloadCodecWrapperMethods):
     """Transforms lists of payloads on their way to and from the store (e.g. encryption)."""
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -530,32 +547,8 @@ def _decode_details(details: Any, converter: PayloadConverter) -> list[Any]:
     return converter.from_payloads([_payload_from_json(p) for p in details])
 
 
-def _payload_to_json(payload: Payload) -> dict[str, Any]:
-    """Store form of a payload: readable text for JSON, base64 for anything else."""
-    metadata = {k: v.decode("latin-1") for k, v in payload.metadata.items()}
-    if payload.metadata.get("encoding") == _JSON_PLAIN:
-        return {"metadata": metadata, "data": payload.data.decode()}
-    return {"metadata": metadata, "data_b64": base64.b64encode(payload.data).decode()}
-
-
-def headers_to_json(headers: Mapping[str, Payload] | None) -> dict[str, Any]:
-    """Interceptor headers (name -> Payload) in their store form."""
-    return {name: _payload_to_json(payload) for name, payload in (headers or {}).items()}
-
-
-def headers_from_json(data: Mapping[str, Any] | None) -> dict[str, Payload]:
-    return {name: _payload_from_json(payload) for name, payload in (data or {}).items()}
-
-
-def _payload_from_json(data: Mapping[str, Any]) -> Payload:
-    metadata = {k: v.encode("latin-1") for k, v in data["metadata"].items()}
-    if "data" in data:
-        return Payload(metadata, data["data"].encode())
-    return Payload(metadata, base64.b64decode(data["data_b64"]))
-
-
 @dataclass(frozen=True)
-class DataConverter:
+class DataConverter(FailureAndWrapperMethods):
     """Payload converter, optional codec and failure converter, used together.
 
     Args:
@@ -667,6 +660,11 @@ def value_to_type(hint: Any, value: Any) -> Any:
             return converted
     if hint is None or hint is Any or hint is object or hint is inspect.Parameter.empty:
         return value
+    if hint is str or hint is int or hint is float or hint is bool:
+        # What the general path below ends in for these hints, without its other checks.
+        if value is None:
+            raise TypeError(f"expected {hint.__name__}, got None")
+        return _scalar_value(hint, value)
     if isinstance(hint, str):
         return value
     transfer = transfer_converter_of(hint) if isinstance(hint, type) else None
@@ -745,6 +743,10 @@ def value_to_type(hint: Any, value: Any) -> Any:
         return uuid.UUID(value)
     if hint is bytes:
         return base64.b64decode(value) if isinstance(value, str) else value
+    return _scalar_value(hint, value)
+
+
+def _scalar_value(hint: type, value: Any) -> Any:
     if hint is int or hint is float:
         # As lenient as temporalio's converter: any JSON number (a bool too) becomes the
         # hinted numeric type.

@@ -5,6 +5,8 @@ passes are compared with Temporal's in the differential scenario ``serialization
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from typing import Self
 
 from stalwart.converter import (
@@ -14,11 +16,13 @@ from stalwart.converter import (
     DefaultFailureConverter,
     DefaultPayloadConverter,
     JSONPlainPayloadConverter,
+    Payload,
     PayloadCodec,
     SerializationContext,
     WithSerializationContext,
     WorkflowSerializationContext,
 )
+from stalwart.exceptions import ApplicationError
 
 
 class _Recording(DefaultPayloadConverter, WithSerializationContext):
@@ -89,3 +93,28 @@ def test_composite_converter_binds_the_encoding_converters_that_take_a_context()
     plain = DefaultPayloadConverter()
     assert plain.with_context(WorkflowSerializationContext("default", "w")) is plain
     assert plain.get_converters_with_context(WorkflowSerializationContext("d", "w")) is None
+
+
+class _Reversing(PayloadCodec):
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [Payload(p.metadata, p.data[::-1]) for p in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [Payload(p.metadata, p.data[::-1]) for p in payloads]
+
+
+async def test_wrapper_and_failure_forms_work_on_lists_and_json_failures() -> None:
+    converter = DefaultPayloadConverter()
+    payloads = converter.to_payloads_wrapper(["a", 1])
+    assert converter.from_payloads_wrapper(payloads) == ["a", 1]
+    assert converter.from_payloads_wrapper(None) == []
+    codec = _Reversing()
+    encoded = await codec.encode_wrapper(payloads)
+    assert encoded[0].data == b'"a"'[::-1]
+    assert await codec.decode_wrapper(encoded) == payloads
+    failure = DefaultFailureConverter().to_failure(ApplicationError("x", "detail"), converter)
+    plain = copy.deepcopy(failure)
+    await codec.encode_failure(failure)
+    assert failure != plain
+    await codec.decode_failure(failure)
+    assert failure == plain

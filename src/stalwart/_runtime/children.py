@@ -13,6 +13,7 @@ from .._model.events import Command, EventType, HistoryEvent
 from .._model.temporal_history import seed_for_run
 from ..common import _priority_key
 from ..converter import Payload, _payload_from_json, _payload_to_json, headers_to_json
+from . import contexts
 from .interceptors import SignalChildWorkflowInput, SignalExternalWorkflowInput
 
 if TYPE_CHECKING:
@@ -168,7 +169,8 @@ async def start_child_workflow(
     seq = instance._next_seq("child")
     child_id = id or f"{instance.info.workflow_id}/child-{seq}-{instance.uuid4().hex[:8]}"
     try:
-        payloads = instance.child_converter(child_id).payload_converter.to_payloads(list(args))
+        converter = contexts.child_converter(instance.base_converter, instance.info, child_id)
+        payloads = converter.payload_converter.to_payloads(list(args))
     except TypeError as error:
         instance._seq["child"] -= 1  # nothing was started
         raise TypeError(f"start_child_workflow({name!r}): {error}") from None
@@ -220,7 +222,7 @@ def apply_child_closed(instance: WorkflowInstance, event: HistoryEvent) -> None:
     handle = instance._children.pop(event.attributes["seq"], None)
     if handle is None or handle._result.done():
         return
-    converter = instance.child_converter(handle.id)
+    converter = contexts.child_converter(instance.base_converter, instance.info, handle.id)
     pc = converter.payload_converter
     if event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_COMPLETED:
         try:
@@ -269,8 +271,9 @@ async def signal_external(instance: WorkflowInstance, workflow_id: str, run_id: 
         raise TypeError(f"{signal!r} is not a signal: pass a @workflow.signal method or "
                         "the signal name")
     try:
-        payloads = instance.child_converter(workflow_id).payload_converter.to_payloads(
-            list(args))
+        converter = contexts.child_converter(instance.base_converter, instance.info,
+                                             workflow_id)
+        payloads = converter.payload_converter.to_payloads(list(args))
     except TypeError as error:
         raise TypeError(f"signal {name!r} to workflow {workflow_id!r}: {error}") from None
     seq = instance._next_seq("signal")

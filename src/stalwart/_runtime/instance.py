@@ -21,20 +21,18 @@ from typing import Any
 from .. import exceptions as exc
 from .._model import search_attributes as sa
 from .._model.definitions import ActivityDefinition, get_activity_definition
-from .._model.events import Command, EventType, HistoryEvent
+from .._model.events import EV, Command, EventType, HistoryEvent
 from .._model.temporal_history import TemporalLength, estimate_history_size, payload_size
 from ..common import Priority, RawValue, RetryPolicy, _priority_key
 from ..converter import (
-    ActivitySerializationContext,
     DataConverter,
     Payload,
-    WorkflowSerializationContext,
     _payload_from_json,
     _payload_to_json,
     headers_from_json,
     headers_to_json,
 )
-from . import children, guard, messaging
+from . import children, contexts, guard, messaging
 from .children import ChildWorkflowHandle
 from .definitions import (
     WorkflowDefinition,
@@ -132,8 +130,7 @@ class WorkflowInstance:
         # As temporalio: the workflow's own payloads convert in its workflow context; those of
         # its activities and children get theirs (see activity_converter, child_converter).
         self.base_converter = converter
-        self.converter = converter._conversion_context(
-            WorkflowSerializationContext(namespace="default", workflow_id=workflow_id))
+        self.converter = contexts.workflow_converter(converter, "default", workflow_id)
         inbound: WorkflowInboundInterceptor = RootInbound(self)
         for interceptor_class in reversed(interceptor_classes):
             inbound = interceptor_class(inbound)
@@ -326,7 +323,7 @@ class WorkflowInstance:
             run_timeout=None, task_timeout=timedelta(seconds=10), retry_policy=None,
             cron_schedule=attrs.get("cron_schedule"),
             parent=ParentInfo(**parent) if parent else None,
-            priority=Priority(priority_key=attrs.get("priority")),
+            priority=_priority(attrs.get("priority")),
             _history_length=lambda: self._history_length,
             _history_size=lambda: self._history_size,
             typed_search_attributes=sa.from_store(attrs.get("search_attributes")),
@@ -339,8 +336,8 @@ class WorkflowInstance:
                                for key, value in self.memo_payloads.items()},
         )
         self.memo_payloads = dict(attrs.get("memo") or {})
-        self.converter = self.base_converter._conversion_context(WorkflowSerializationContext(
-            namespace=self.info.namespace, workflow_id=self.info.workflow_id))
+        self.converter = contexts.workflow_converter(self.base_converter, self.info.namespace,
+                                                     self.info.workflow_id)
         payloads = [_payload_from_json(p) for p in attrs.get("input", [])]
         definition = self.definition
         try:
@@ -361,7 +358,12 @@ class WorkflowInstance:
             self.workflow_object = definition.cls(*args) if definition.init_takes_args \
                 else definition.cls()
             if definition.dynamic_config_fn is not None:
-                self._apply_dynamic_config(definition.dynamic_config_fn)
+                self._read_only = "dynamic_config"  # read only, as in temporalio
+                try:
+                    self.definition = contexts.with_dynamic_config(
+                        definition, definition.dynamic_config_fn, self.workflow_object)
+                finally:
+                    self._read_only = None
         except Exception as error:
             init_error = error
 
@@ -406,7 +408,7 @@ class WorkflowInstance:
         handle = self._activities.pop(event.attributes["seq"], None)
         if handle is None or handle.done():
             return
-        if event.event_type == EventType.ACTIVITY_TASK_COMPLETED:
+        if event.event_type == EV.ACTIVITY_TASK_COMPLETED:
             try:
                 value = handle._converter.payload_converter.from_payload(
                     _payload_from_json(event.attributes["result"]), handle._result_type)
@@ -455,7 +457,7 @@ class WorkflowInstance:
         if self.running_handler_details and not task.cancelled():
             messaging.warn_unfinished_handlers(self)
         if task.cancelled():
-            self._commands.append(Command(EventType.WORKFLOW_EXECUTION_CANCELED, {}))
+            self._commands.append(Command(EV.WORKFLOW_EXECUTION_CANCELED, {}))
             return
         error = task.exception()
         if error is None:
@@ -466,7 +468,7 @@ class WorkflowInstance:
                 raise WorkflowTaskError(
                     f"workflow {self.definition.name!r} returned a value that cannot be "
                     f"serialized: {conversion_error}", conversion_error) from conversion_error
-            self._commands.append(Command(EventType.WORKFLOW_EXECUTION_COMPLETED,
+            self._commands.append(Command(EV.WORKFLOW_EXECUTION_COMPLETED,
                                           {"result": result}))
             return
         if isinstance(error, ContinueAsNewError):
@@ -477,7 +479,7 @@ class WorkflowInstance:
                 raise WorkflowTaskError(
                     f"continue_as_new arguments cannot be serialized: {conversion_error}",
                     conversion_error) from conversion_error
-            self._commands.append(Command(EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW, {
+            self._commands.append(Command(EV.WORKFLOW_EXECUTION_CONTINUED_AS_NEW, {
                 "workflow_type": error.workflow or self.info.workflow_type,
                 "task_queue": error.task_queue or self.info.task_queue,
                 "input": payloads,
@@ -494,28 +496,15 @@ class WorkflowInstance:
                 self.cancel_requested and exc.is_cancelled_exception(error)):
             # As in Temporal: a cancelled run that ends with its child's or activity's
             # cancellation error is cancelled, not failed.
-            self._commands.append(Command(EventType.WORKFLOW_EXECUTION_CANCELED, {}))
+            self._commands.append(Command(EV.WORKFLOW_EXECUTION_CANCELED, {}))
             return
         self.completed = False
         self._fail_or_raise(error, "the workflow")
 
-    def _apply_dynamic_config(self, config_fn: Callable[[Any], Any]) -> None:
-        """A dynamic workflow's ``@workflow.dynamic_config``: called after ``__init__``, read
-        only; its ``failure_exception_types`` replace the class's (the worker's stay)."""
-        self._read_only = "dynamic_config"
-        try:
-            config = config_fn(self.workflow_object)
-        finally:
-            self._read_only = None
-        types = getattr(config, "failure_exception_types", None)
-        if types is not None:
-            self.definition = dataclasses.replace(self.definition, failure_exception_types=(
-                *types, *self.definition.worker_failure_exception_types))
-
     def _fail_or_raise(self, error: BaseException, where: str) -> None:
         if isinstance(error, (exc.FailureError, *self.definition.failure_exception_types)):
             self.completed = True
-            self._commands.append(Command(EventType.WORKFLOW_EXECUTION_FAILED, {
+            self._commands.append(Command(EV.WORKFLOW_EXECUTION_FAILED, {
                 "failure": self.converter.failure_converter.to_failure(
                     error, self.converter.payload_converter)}))
             return
@@ -577,13 +566,14 @@ class WorkflowInstance:
             raise TypeError(f"execute_activity({name!r}): retry_policy must be a RetryPolicy, "
                             f"got {type(retry_policy).__name__}")
         seq = self._next_seq("activity")
-        converter = self.activity_converter(name, task_queue or self.info.task_queue, local)
+        converter = contexts.activity_converter(self.base_converter, self.info, name,
+                                                task_queue or self.info.task_queue, local)
         try:
             payloads = converter.payload_converter.to_payloads(list(args))
         except TypeError as error:
             self._seq["activity"] -= 1  # nothing was scheduled
             raise TypeError(f"execute_activity({name!r}): {error}") from None
-        self._commands.append(Command(EventType.ACTIVITY_TASK_SCHEDULED, {
+        self._commands.append(Command(EV.ACTIVITY_TASK_SCHEDULED, {
             "seq": seq,
             "activity_id": activity_id or str(seq),
             "activity_type": name,
@@ -604,29 +594,12 @@ class WorkflowInstance:
         self._activities[seq] = handle
         return handle
 
-    def activity_converter(self, activity_type: str, task_queue: str, local: bool
-                           ) -> DataConverter:
-        """The converter for one activity's input, result and failure (temporalio's
-        ActivitySerializationContext, naming this workflow; as there, without the activity
-        id on the workflow's side)."""
-        return self.base_converter._conversion_context(ActivitySerializationContext(
-            namespace=self.info.namespace, activity_id=None,
-            activity_type=activity_type, activity_task_queue=task_queue,
-            workflow_id=self.info.workflow_id, workflow_type=self.info.workflow_type,
-            is_local=local))
-
-    def child_converter(self, workflow_id: str) -> DataConverter:
-        """The converter for a child's or an external workflow's payloads: the context names
-        that workflow, not this one (as temporalio)."""
-        return self.base_converter._conversion_context(WorkflowSerializationContext(
-            namespace=self.info.namespace, workflow_id=workflow_id))
-
     def _request_cancel_activity(self, handle: ActivityHandle) -> None:
         if self.is_evicted or self.completed:
             return
         # ABANDON (2): resolve locally and tell nobody.
         if handle._cancellation_type != 2:
-            self._commands.append(Command(EventType.ACTIVITY_TASK_CANCEL_REQUESTED,
+            self._commands.append(Command(EV.ACTIVITY_TASK_CANCEL_REQUESTED,
                                           {"seq": handle._seq}))
         if handle._cancellation_type != 1:
             self._activities.pop(handle._seq, None)
@@ -642,14 +615,14 @@ class WorkflowInstance:
             self.loop._ready.append(handle)
             return handle
         self._timers[seq] = handle
-        self._commands.append(Command(EventType.TIMER_STARTED, {
+        self._commands.append(Command(EV.TIMER_STARTED, {
             "seq": seq, "timer_id": str(seq), "start_to_fire_timeout": delay}))
         return handle
 
     def _cancel_timer(self, seq: int) -> None:
         if seq in self._timers and not self.is_evicted and not self.completed:
             del self._timers[seq]
-            self._commands.append(Command(EventType.TIMER_CANCELED, {"seq": seq}))
+            self._commands.append(Command(EV.TIMER_CANCELED, {"seq": seq}))
 
     def wait_condition(self, fn: Callable[[], bool]) -> asyncio.Future[None]:
         self._check_active()
@@ -665,7 +638,7 @@ class WorkflowInstance:
             else True
         self._patches_seen[patch_id] = use_new
         if use_new:
-            self._commands.append(Command(EventType.MARKER_RECORDED, {
+            self._commands.append(Command(EV.MARKER_RECORDED, {
                 "marker_name": "core_patch", "patch_id": patch_id, "deprecated": deprecated}))
         return use_new
 
@@ -692,7 +665,7 @@ class WorkflowInstance:
                 stored[name] = entry
         self.info = dataclasses.replace(self.info, typed_search_attributes=sa.from_store(stored),
                                         _search_attributes_store=stored)
-        self._commands.append(Command(EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+        self._commands.append(Command(EV.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
                                       {"search_attributes": changes}))
 
     @staticmethod
@@ -725,7 +698,7 @@ class WorkflowInstance:
             except TypeError as error:
                 raise TypeError(f"upsert_memo({key!r}): {error}") from None
             changes[key] = self.memo_payloads[key] = payload
-        self._commands.append(Command(EventType.WORKFLOW_PROPERTIES_MODIFIED,
+        self._commands.append(Command(EV.WORKFLOW_PROPERTIES_MODIFIED,
                                       {"upserted_memo": changes}))
 
     def uuid4(self) -> uuid.UUID:
@@ -779,33 +752,39 @@ def _placeholder_info(workflow_id: str, run_id: str, workflow_type: str) -> Info
 
 
 _CLOSE_STATUS_NAMES: dict[EventType, str] = {
-    EventType.WORKFLOW_EXECUTION_COMPLETED: "completed",
-    EventType.WORKFLOW_EXECUTION_FAILED: "failed",
-    EventType.WORKFLOW_EXECUTION_CANCELED: "canceled",
-    EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW: "continued_as_new",
+    EV.WORKFLOW_EXECUTION_COMPLETED: "completed",
+    EV.WORKFLOW_EXECUTION_FAILED: "failed",
+    EV.WORKFLOW_EXECUTION_CANCELED: "canceled",
+    EV.WORKFLOW_EXECUTION_CONTINUED_AS_NEW: "continued_as_new",
 }
 
 _APPLY: dict[str, Callable[[WorkflowInstance, HistoryEvent], None]] = {
-    EventType.WORKFLOW_EXECUTION_STARTED: WorkflowInstance._apply_started,
-    EventType.ACTIVITY_TASK_COMPLETED: WorkflowInstance._apply_activity_resolved,
-    EventType.ACTIVITY_TASK_FAILED: WorkflowInstance._apply_activity_resolved,
-    EventType.ACTIVITY_TASK_TIMED_OUT: WorkflowInstance._apply_activity_resolved,
-    EventType.ACTIVITY_TASK_CANCELED: WorkflowInstance._apply_activity_resolved,
-    EventType.TIMER_FIRED: WorkflowInstance._apply_timer_fired,
-    EventType.WORKFLOW_EXECUTION_SIGNALED: messaging.apply_signaled,
-    EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED: WorkflowInstance._apply_cancel_requested,
-    EventType.CHILD_WORKFLOW_EXECUTION_STARTED: children.apply_child_started,
-    EventType.START_CHILD_WORKFLOW_EXECUTION_FAILED: children.apply_child_start_failed,
-    EventType.CHILD_WORKFLOW_EXECUTION_COMPLETED: children.apply_child_closed,
-    EventType.CHILD_WORKFLOW_EXECUTION_FAILED: children.apply_child_closed,
-    EventType.CHILD_WORKFLOW_EXECUTION_CANCELED: children.apply_child_closed,
-    EventType.CHILD_WORKFLOW_EXECUTION_TIMED_OUT: children.apply_child_closed,
-    EventType.CHILD_WORKFLOW_EXECUTION_TERMINATED: children.apply_child_closed,
-    EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED: children.apply_external_result,
-    EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED: children.apply_external_result,
-    EventType.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+    EV.WORKFLOW_EXECUTION_STARTED: WorkflowInstance._apply_started,
+    EV.ACTIVITY_TASK_COMPLETED: WorkflowInstance._apply_activity_resolved,
+    EV.ACTIVITY_TASK_FAILED: WorkflowInstance._apply_activity_resolved,
+    EV.ACTIVITY_TASK_TIMED_OUT: WorkflowInstance._apply_activity_resolved,
+    EV.ACTIVITY_TASK_CANCELED: WorkflowInstance._apply_activity_resolved,
+    EV.TIMER_FIRED: WorkflowInstance._apply_timer_fired,
+    EV.WORKFLOW_EXECUTION_SIGNALED: messaging.apply_signaled,
+    EV.WORKFLOW_EXECUTION_CANCEL_REQUESTED: WorkflowInstance._apply_cancel_requested,
+    EV.CHILD_WORKFLOW_EXECUTION_STARTED: children.apply_child_started,
+    EV.START_CHILD_WORKFLOW_EXECUTION_FAILED: children.apply_child_start_failed,
+    EV.CHILD_WORKFLOW_EXECUTION_COMPLETED: children.apply_child_closed,
+    EV.CHILD_WORKFLOW_EXECUTION_FAILED: children.apply_child_closed,
+    EV.CHILD_WORKFLOW_EXECUTION_CANCELED: children.apply_child_closed,
+    EV.CHILD_WORKFLOW_EXECUTION_TIMED_OUT: children.apply_child_closed,
+    EV.CHILD_WORKFLOW_EXECUTION_TERMINATED: children.apply_child_closed,
+    EV.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED: children.apply_external_result,
+    EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED: children.apply_external_result,
+    EV.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
         children.apply_external_result,
-    EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED:
+    EV.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED:
         children.apply_external_result,
-    EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED: messaging.apply_update_accepted,
+    EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED: messaging.apply_update_accepted,
 }
+
+
+def _priority(key: int | None) -> Priority:
+    # The shared default (frozen) when the run has no priority of its own: one object fewer
+    # per cached run.
+    return Priority.default if key is None else Priority(priority_key=key)
