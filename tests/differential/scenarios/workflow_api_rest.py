@@ -13,7 +13,7 @@ from temporalio import activity, workflow
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import CancelledError
 
-from ._util import settle
+from ._util import settle, wait_for_query
 
 TIMEOUT = timedelta(seconds=10)
 
@@ -34,6 +34,7 @@ class Adder:
 class Rest:
     def __init__(self) -> None:
         self.finished = False
+        self.stage = "starting"
         self.seen_updates: list[dict[str, Any]] = []
 
     @workflow.run
@@ -44,6 +45,8 @@ class Rest:
                     workflow.get_update_handler("dyn_u") is not None,
                     workflow.get_signal_handler("finish") is not None,
                     workflow.get_query_handler("missing") is None]
+        # The client's query and update come first, then the activities run undisturbed.
+        await workflow.wait_condition(lambda: bool(self.seen_updates))
         greeted = await workflow.execute_activity_method(Tools.greet, "ana",
                                                          start_to_close_timeout=TIMEOUT)
         # Awaited before the next local activity starts: two local activities in flight at
@@ -57,6 +60,7 @@ class Rest:
         counter = workflow.metric_meter().create_counter("rest_steps")
         counter.add(1)
         external = workflow.get_external_workflow_handle_for(Rest.run, "no-such-workflow")
+        self.stage = "waiting"
         await workflow.wait_condition(lambda: self.finished)
         return {
             "handlers": handlers, "greeted": greeted, "local": local, "added": added,
@@ -80,6 +84,10 @@ class Rest:
     def finish(self) -> None:
         self.finished = True
 
+    @workflow.query
+    def current_stage(self) -> str:
+        return self.stage
+
 
 @workflow.defn
 class Cancellable:
@@ -102,6 +110,7 @@ async def run(client: Client, task_queue: str) -> object:
     await settle(handle)
     queried = await handle.query("dyn_q", "x")
     updated = await handle.execute_update("dyn_u", "y")
+    await wait_for_query(handle, "current_stage", "waiting")
     await settle(handle)
     await handle.signal(Rest.finish)
     result = await handle.result()
