@@ -58,6 +58,8 @@ class StartWorkflowInput:
     headers: dict[str, Payload] = field(default_factory=dict)
     cron_schedule: str = ""
     priority: Any = None
+    # A testing.TimeSkippingConfig a TimeSkipper stamps; the store itself ignores it.
+    time_skipping_config: Any = None
 
 
 @dataclass
@@ -243,6 +245,7 @@ class UpdateWithStartStartWorkflowInput:
     memo: Mapping[str, Any] | None
     ret_type: Any
     headers: dict[str, Payload] = field(default_factory=dict)
+    time_skipping_config: Any = None
 
 
 @dataclass

@@ -8,10 +8,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._engine.codec import encode_value
-from ._model import limits as _limits
-from .converter import _payload_to_json
-
 if TYPE_CHECKING:
     from .client import Client
 
@@ -41,6 +37,11 @@ def _size(payload: Mapping[str, Any]) -> int:
     return len(encoded) * 3 // 4 if isinstance(encoded, str) else 0
 
 
+def limits_of(client: Client) -> PayloadLimitsConfig:
+    limits = client._config.get("payload_limits")
+    return limits if isinstance(limits, PayloadLimitsConfig) else PayloadLimitsConfig()
+
+
 def warn_if_large(limits: PayloadLimitsConfig, what: str,
                   payloads: Sequence[Mapping[str, Any]]) -> None:
     size = sum(_size(p) for p in payloads)
@@ -57,24 +58,3 @@ def warn_if_large_memo(limits: PayloadLimitsConfig, what: str,
         logger.warning("%s is %d bytes, over the memo warning size of %d bytes "
                        "(PayloadLimitsConfig.memo_warn_size)", what, size,
                        limits.memo_warn_size)
-
-
-async def encode_payloads(client: Client, values: Sequence[Any], what: str
-                          ) -> list[dict[str, Any]]:
-    converter = client.data_converter
-    try:
-        payloads = converter.payload_converter.to_payloads(list(values))
-    except TypeError as error:
-        raise TypeError(f"{what}: {error}") from None
-    except RecursionError:
-        raise ValueError(f"{what} are nested too deeply to serialize; the limit is "
-                         f"{_limits.MAX_PAYLOAD_DEPTH} levels") from None
-    except UnicodeEncodeError as error:
-        raise ValueError(f"{what} hold text that is not valid Unicode ({error.reason} at "
-                         f"position {error.start}, e.g. a lone surrogate)") from None
-    except ValueError as error:
-        raise ValueError(f"{what}: {error}") from None
-    stored = [_payload_to_json(p) for p in payloads]
-    _limits.check_payloads(what, stored)
-    warn_if_large(client._payload_limits, what, stored)
-    return [await encode_value(p, converter._store_codec) for p in stored]

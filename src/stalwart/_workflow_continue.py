@@ -9,6 +9,7 @@ from typing import Any
 from ._runtime import api as _api
 from ._runtime.definitions import get_workflow_definition as _get_workflow_definition
 from ._runtime.interceptors import ContinueAsNewInput as _ContinueAsNewInput
+from ._workflow_event_groups import capture as _capture_event_groups
 from .common import RetryPolicy
 
 
@@ -43,9 +44,10 @@ def continue_as_new(arg: Any = _NO_ARG, *, args: Sequence[Any] = (), workflow: A
     task waits ``backoff_start_interval``; ``run_timeout`` (or Stalwart's
     ``execution_timeout``) is its deadline. ``task_timeout`` and ``retry_policy`` are passed
     to interceptors but not enforced (Stalwart has no workflow task timeout or workflow
-    retries); the versioning arguments and ``event_groups`` are accepted and ignored.
+    retries); the versioning arguments are accepted and ignored.
     """
     call_args = _merge_args(arg, args, ())
+    groups = _capture_event_groups(event_groups)
     name = workflow if isinstance(workflow, str) or workflow is None else None
     arg_types: list[type] | None = None
     if workflow is not None and name is None:
@@ -61,5 +63,5 @@ def continue_as_new(arg: Any = _NO_ARG, *, args: Sequence[Any] = (), workflow: A
         task_timeout=task_timeout, backoff_start_interval=backoff_start_interval,
         retry_policy=retry_policy, memo=memo, search_attributes=search_attributes,
         versioning_intent=versioning_intent,
-        initial_versioning_behavior=initial_versioning_behavior, event_groups=event_groups,
+        initial_versioning_behavior=initial_versioning_behavior, event_groups=groups or None,
         arg_types=arg_types))

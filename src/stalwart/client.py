@@ -57,13 +57,10 @@ from ._client_messages import (
     handler_name,
     handler_result_type,
 )
-from ._client_payloads import PayloadLimitsConfig, encode_payloads
+from ._client_payloads import PayloadLimitsConfig
 from ._client_steering import WorkflowSteering as _WorkflowSteering
 from ._client_streams import WorkflowStreamClient
-from ._client_update_with_start import (
-    WithStartWorkflowOperation,
-    start_update_with_start,
-)
+from ._client_update_with_start import WithStartWorkflowOperation, start_update_with_start
 from ._client_visibility import (
     PendingActivityState,
     WorkflowExecution,
@@ -289,11 +286,7 @@ ReturnType = TypeVar("ReturnType")
 LocalReturnType = TypeVar("LocalReturnType", covariant=True)
 
 
-class _NoArg:
-    pass
-
-
-_NO_ARG: Any = _NoArg()
+_NO_ARG: Any = object()  # a single argument may be None itself
 
 
 class Client(_client_activities.ActivityClientMethods):
@@ -303,8 +296,8 @@ class Client(_client_activities.ActivityClientMethods):
                  data_converter: DataConverter = DataConverter.default,
                  identity: str | None = None, interceptors: Sequence[Any] = (),
                  default_workflow_query_reject_condition: Any = None,
-                 plugins: Sequence[Plugin] = (),
-                 payload_limits: PayloadLimitsConfig | None = None, **_: Any) -> None:
+                 plugins: Sequence[Plugin] = (), payload_limits: PayloadLimitsConfig | None = None,
+                 **_: Any) -> None:
         for plugin in plugins:
             if not isinstance(plugin, Plugin):
                 raise TypeError(f"Client plugins=[...] entry {plugin!r} is not a "
@@ -320,7 +313,6 @@ class Client(_client_activities.ActivityClientMethods):
     def _init_from_config(self, config: ClientConfig) -> None:
         self._config = config
         self._store = config["store"]
-        self._payload_limits = config.get("payload_limits") or PayloadLimitsConfig()
         # Temporal's history length of listed runs, counted once per run and then followed.
         self._history_lengths = TemporalLengths(self._store)
         self._default_query_reject_condition = config.get(
@@ -356,9 +348,8 @@ class Client(_client_activities.ActivityClientMethods):
                                      lambda config: open_store(config.target_url))
         return Client(store, namespace=namespace, data_converter=data_converter,
                       identity=identity, interceptors=interceptors, plugins=plugins,
-                      default_workflow_query_reject_condition=(
-                          default_workflow_query_reject_condition),
-                      payload_limits=payload_limits)
+                      payload_limits=payload_limits, default_workflow_query_reject_condition=(
+                          default_workflow_query_reject_condition))
 
     def config(self, *, active_config: bool = False) -> ClientConfig:
         """The configuration this client was created with (a shallow copy):
@@ -392,8 +383,15 @@ class Client(_client_activities.ActivityClientMethods):
         """Close the store connection (workers using this client must be stopped first)."""
         await self._store.close()
 
-    async def _encode(self, values: Sequence[Any], what: str) -> list[dict[str, Any]]:
-        return await encode_payloads(self, values, what)
+    def _converter_for(self, workflow_id: str) -> DataConverter:
+        """The converter in temporalio's WorkflowSerializationContext for that workflow."""
+        return self._data_converter._conversion_context(
+            WorkflowSerializationContext(self._namespace, workflow_id))
+
+    async def _encode(self, values: Sequence[Any], what: str,
+                      workflow_id: str | None = None) -> list[dict[str, Any]]:
+        """Arguments in their store form (the workflow's context when one is named)."""
+        return await _root.encode(self, values, what, workflow_id)
 
     async def start_workflow(
         self, workflow: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
@@ -624,7 +622,7 @@ class WorkflowHandle(_WorkflowSteering, Generic[SelfType, ReturnType]):
                 says which.
         """
         run_id = self._result_run_id or (await self._execution(None)).run_id
-        converter = self._client.data_converter
+        converter = self._client._converter_for(self._id)
         while True:
             row = await self._client.store.wait_closed(run_id, None)
             assert row is not None
@@ -660,7 +658,7 @@ class WorkflowHandle(_WorkflowSteering, Generic[SelfType, ReturnType]):
         """As temporalio builds it: the reason as message, the terminate details decoded."""
         events = await self._client.store.get_history(row.run_id, row.history_length - 1)
         attributes = events[-1].attributes if events else {}
-        converter = self._client.data_converter
+        converter = self._client._converter_for(self._id)
         details = [converter.payload_converter.from_payload(_payload_from_json(
             await decode_value(p, converter._store_codec))) for p in
             attributes.get("details") or []]

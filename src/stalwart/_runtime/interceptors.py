@@ -119,8 +119,8 @@ class ContinueAsNewInput:
     given), ``backoff_start_interval`` (its first workflow task waits that long), ``memo``
     and ``search_attributes`` (replace what the next run would keep). Recorded, not
     enforced: ``task_timeout``, ``retry_policy`` (Stalwart has no workflow task timeouts or
-    workflow retries). ``versioning_intent``, ``initial_versioning_behavior`` and
-    ``event_groups`` are accepted and ignored."""
+    workflow retries). ``event_groups`` holds the groups of the enclosing scopes too; the
+    versioning fields are accepted and ignored."""
 
     workflow: str | None
     args: Sequence[Any]
