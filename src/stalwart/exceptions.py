@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import IntEnum
 from typing import Any
@@ -446,6 +447,16 @@ class RPCStatusCode(IntEnum):
     UNAUTHENTICATED = 16
 
 
+@dataclass(frozen=True)
+class GrpcStatus:
+    """The fields of Temporal's ``GrpcStatus`` proto that ``RPCError.grpc_status`` gives:
+    the status code, its message, and no details (the store sends none)."""
+
+    code: int
+    message: str
+    details: tuple[Any, ...] = ()
+
+
 class RPCError(StalwartError):
     """A client call the store refused, where Temporal's server refuses it with a gRPC status
     (mirrors ``temporalio.service.RPCError``; ``raw_grpc_status`` is always empty here)."""
@@ -463,6 +474,10 @@ class RPCError(StalwartError):
     @property
     def raw_grpc_status(self) -> bytes:
         return self._raw_grpc_status
+
+    @property
+    def grpc_status(self) -> GrpcStatus:
+        return GrpcStatus(int(self._status), self.message)
 
     def __reduce__(self) -> Any:
         return (type(self)._rebuild, (self.message, int(self._status)))
