@@ -205,4 +205,7 @@ async def test_continue_as_new_input_carries_temporalios_fields_and_is_honoured(
         "run_timeout": timedelta(minutes=2), "task_timeout": timedelta(seconds=20),
         "memo": {"note": "carried"}, "backoff": timedelta(milliseconds=10),
         "retry_attempts": 3}]
-    assert history.events[0].attributes["workflowRunTimeout"] == "120s"
+    started = history.events[0].attributes
+    assert started["workflowRunTimeout"] == "120s"
+    # The next run's first workflow task waited backoff_start_interval.
+    assert started["firstWorkflowTaskBackoff"] == "0.010s"
