@@ -60,6 +60,9 @@ class ActivityCancellationDetails:
     worker_shutdown: bool = False
 
 
+_EVENT_LOCK = threading.Lock()
+
+
 class ActivityContext:
     def __init__(self, info: Info, payload_converter: PayloadConverter,
                  heartbeat: Callable[[Sequence[Any]], None],
@@ -76,9 +79,22 @@ class ActivityContext:
         self.outbound: Any = None  # the activity outbound interceptor chain, once built
         self.client = client
         self.cancellation_details: ActivityCancellationDetails | None = None
-        self.worker_shutdown = threading.Event()
+        self._worker_shutdown: threading.Event | None = None
         self._shutdown_waiters: list[asyncio.Future[None]] = []
         self.shielded = 0  # shield_thread_cancel_exception() depth
+
+    @property
+    def worker_shutdown(self) -> threading.Event:
+        """Set once the worker begins shutting down. Made on first use (an Event costs a
+        Condition and a lock, and most attempts never ask), under a lock because the worker's
+        loop and a sync activity's thread may ask at once."""
+        event = self._worker_shutdown
+        if event is None:
+            with _EVENT_LOCK:
+                event = self._worker_shutdown
+                if event is None:
+                    event = self._worker_shutdown = threading.Event()
+        return event
 
     def heartbeat(self, details: Sequence[Any]) -> None:
         self.last_heartbeat_details = details

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
 from .. import exceptions as exc
@@ -56,7 +56,7 @@ class Driver(Protocol):
     dialect: Dialect
     prechecks: bool
 
-    async def write(self, fn: Callable[..., T], *args: Any) -> T: ...
+    def write(self, fn: Callable[..., T], *args: Any) -> Awaitable[T]: ...
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T: ...
 
@@ -107,10 +107,12 @@ class DatabaseStore:
             self._closed = True
             await self._driver.close()
 
-    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+    def _write(self, fn: Callable[..., T], *args: Any) -> Awaitable[T]:
+        # Not a coroutine of its own: the driver's awaitable is handed on (one frame fewer
+        # on every write). Every caller awaits it at once.
         if self._closed:
             raise exc.StoreError("the store is closed")
-        return await self._driver.write(fn, *args)
+        return self._driver.write(fn, *args)
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:

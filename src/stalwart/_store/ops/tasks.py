@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..._model.events import EventType
+from ..._model.events import EV
 from ..base import (
     ActivityTaskClaim,
     CompletionResult,
@@ -86,7 +86,7 @@ def fail_workflow_task(tx: Tx, run_id: str, worker_id: str,
     if task[1] == 1:
         # Recorded once per failure streak, so a crash loop does not bloat the history.
         next_event_id = locked[2]
-        append_event(tx, run_id, next_event_id, EventType.WORKFLOW_TASK_FAILED, now,
+        append_event(tx, run_id, next_event_id, EV.WORKFLOW_TASK_FAILED, now,
                      {"failure": failure, "identity": worker_id})
         tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
                (next_event_id + 1, run_id))
@@ -207,7 +207,7 @@ def complete_activity_task(tx: Tx, run_id: str, seq: int,
         return False, None
     tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?",
            (run_id, seq))
-    insert_inbox(tx, run_id, EventType.ACTIVITY_TASK_COMPLETED, now, {
+    insert_inbox(tx, run_id, EV.ACTIVITY_TASK_COMPLETED, now, {
         "seq": seq, "result": result, "attempt": attempt, "identity": identity,
         "started_time": row[3], **previous_failure(row)})
     return True, wake_workflow(tx, locked, run_id, worker_id or "", now,
@@ -258,7 +258,7 @@ def complete_activity_and_workflow_task(
     inserted = tx.one(
         "INSERT INTO inbox (run_id, event_type, timestamp, attributes) "
         "VALUES (?, ?, ?, ?) RETURNING id",
-        (run_id, EventType.ACTIVITY_TASK_COMPLETED, now, dumps({
+        (run_id, EV.ACTIVITY_TASK_COMPLETED, now, dumps({
             "seq": seq, "result": result, "attempt": attempt,
             "identity": completion.identity, "started_time": started_at,
             **previous_failure(row)})))
