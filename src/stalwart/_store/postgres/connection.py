@@ -551,6 +551,17 @@ class GroupWriter:
             self._queue.put(None)
         for thread in self._threads:
             thread.join(timeout=30)
+        # A write submitted while the store was closing is refused, not left waiting forever.
+        late: list[_Op] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item.error = StoreError(f"{self._db.options.where}: the store is closed")
+                late.append(item)
+        _resolve_all(late)
 
     def _run(self) -> None:
         while True:
