@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from . import exceptions as exc
+from ._converter_failures import FailureAndWrapperMethods
 from ._converter_types import (
     ActivitySerializationContext,
     SerializationContext,
@@ -568,7 +569,7 @@ def _payload_from_json(data: Mapping[str, Any]) -> Payload:
 
 
 @dataclass(frozen=True)
-class DataConverter:
+class DataConverter(FailureAndWrapperMethods):
     """Payload converter, optional codec and failure converter, used together.
 
     Args:

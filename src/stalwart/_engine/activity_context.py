@@ -36,16 +36,25 @@ class Info:
     started_time: datetime
     task_queue: str
     task_token: bytes
-    workflow_id: str
+    # None for an activity started from a client rather than by a workflow.
+    workflow_id: str | None
     workflow_namespace: str
-    workflow_run_id: str
-    workflow_type: str
+    workflow_run_id: str | None
+    workflow_type: str | None
     retry_policy: RetryPolicy | None = None
     # The activity's own priority, as Temporal reports it (not the workflow's it inherits).
     priority: Priority = field(default_factory=Priority)
     idempotency_key: str = field(default="")
     """Stable across every attempt of this activity execution: pass it to the APIs you call
     (payments, emails, LLM providers that take one) so a retried attempt is recognised."""
+    namespace: str = "default"
+    activity_run_id: str | None = None
+    """The run of an activity started from a client; None inside a workflow."""
+
+    @property
+    def in_workflow(self) -> bool:
+        """Whether a workflow started this activity (False: started from a client)."""
+        return self.workflow_id is not None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from ..base import (
     refill_tokens,
 )
 from ..tx import Pending, Tx, dumps, loads
-from . import payloads, streams
+from . import payloads, standalone, streams
 from .activity_steering import HIDDEN_AT, paused_deadline
 from .completion import complete_workflow_task
 from .executions import (
@@ -201,7 +201,13 @@ def complete_activity_task(tx: Tx, run_id: str, seq: int,
                            ) -> tuple[bool, WorkflowTaskClaim | None]:
     locked = lock_run(tx, run_id)
     if locked is None:
-        return False, None
+        # No workflow run: an activity started from a client, or nothing (closed, gone).
+        if not standalone.is_standalone(tx, run_id) or \
+                leased_activity(tx, run_id, seq, attempt, worker_id) is None:
+            return False, None
+        standalone.close(tx, run_id, standalone.COMPLETED, now, result=result,
+                         identity=identity)
+        return True, None
     row = leased_activity(tx, run_id, seq, attempt, worker_id)
     if row is None:
         return False, None
@@ -294,7 +300,8 @@ def fail_activity_task(tx: Tx, run_id: str, seq: int,
                        heartbeat_details: list[dict[str, Any]] | None, event_type: str,
                        identity: str, now: float) -> bool:
     locked = lock_run(tx, run_id)
-    if locked is None:
+    alone = locked is None and standalone.is_standalone(tx, run_id)
+    if locked is None and not alone:
         return False
     row = leased_activity(tx, run_id, seq, attempt, worker_id)
     if row is None:
@@ -324,6 +331,9 @@ def fail_activity_task(tx: Tx, run_id: str, seq: int,
             tx.due(retry_at)
         tx.due(deadline)
         return True
+    if alone:
+        standalone.close_failed(tx, run_id, event_type, final_failure or failure, identity, now)
+        return True
     tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?",
            (run_id, seq))
     insert_inbox(tx, run_id, event_type, now, {
@@ -344,6 +354,6 @@ def heartbeat_activity_task(tx: Tx, run_id: str, seq: int,
         return None
     deadline = timeouts_deadline(loads(row[2]), row[3], row[4], row[5], now)
     tx.run("UPDATE activity_tasks SET heartbeat_at = ?, heartbeat_details = ?, "
-           "deadline_at = ? WHERE run_id = ? AND seq = ?",
+           "deadline_at = ?, heartbeat_count = heartbeat_count + 1 WHERE run_id = ? AND seq = ?",
            (now, dumps(details), deadline, run_id, seq))
     return bool(row[6])
