@@ -56,6 +56,10 @@ class _Compactor:
         self.external_next = {"signal": 0, "cancel": 0}
         self.workflow_time = 0.0
         self.last_task_index = -1
+        # The inputs Temporal wrote before the current task's WorkflowTaskScheduled (the
+        # others joined the task once scheduled): kept on the task's row, which the store's
+        # own rows tell by their times instead.
+        self.inputs_ahead = 0
         self.local_closes: list[HistoryEvent] = []
         self.local_completed_at = float("inf")
         self.current: HistoryEvent | None = None
@@ -175,7 +179,13 @@ class _Compactor:
 
     def one(self, etype: str, event: HistoryEvent) -> None:
         a = event.attributes
-        if etype in (WORKFLOW_TASK_SCHEDULED, "WorkflowExecutionOptionsUpdated",
+        if etype == WORKFLOW_TASK_SCHEDULED:
+            self.inputs_ahead = sum(
+                1 for e in self.out[self.last_task_index + 1:]
+                if e.event_type not in COMMAND_EVENT_TYPES
+                and e.event_type != EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+            return
+        if etype in ("WorkflowExecutionOptionsUpdated",
                      "WorkflowPropertiesModifiedExternally",
                      "ActivityPropertiesModifiedExternally", "WorkflowExecutionUpdateAdmitted",
                      "WorkflowExecutionUpdateRejected"):
@@ -187,13 +197,15 @@ class _Compactor:
             self.ref("scheduledEventId", WORKFLOW_TASK_SCHEDULED)
             self.ref("startedEventId", WORKFLOW_TASK_STARTED)
             self.add(etype, {"workflow_time": self.workflow_time,
-                             "identity": a.get("identity", "")})
+                             "identity": a.get("identity", ""),
+                             "inputs_ahead": self.inputs_ahead})
             self.last_task_index = len(self.out) - 1
         elif etype in (EventType.WORKFLOW_TASK_FAILED, WORKFLOW_TASK_TIMED_OUT):
             self.ref("scheduledEventId", WORKFLOW_TASK_SCHEDULED)
             failure = a.get("failure")
             reset = a.get("cause") == "WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW"
             self.add(EventType.WORKFLOW_TASK_FAILED, {
+                "inputs_ahead": self.inputs_ahead,
                 "failure": pj.failure_in(failure, self.where("failure")) if failure else None,
                 **({"cause": "RESET_WORKFLOW", "base_run_id": a.get("baseRunId"),
                     "new_run_id": a.get("newRunId")} if reset else {})})
