@@ -43,6 +43,7 @@ class StartWorkflowInput:
     headers: dict[str, Payload] = field(default_factory=dict)
     cron_schedule: str = ""
     priority: Any = None
+    task_timeout: timedelta | None = None
 
 
 @dataclass

@@ -250,6 +250,10 @@ class DatabaseStore:
                                  retry_at: float, now: float) -> None:
         await self._write(tasks.fail_workflow_task, run_id, worker_id, failure, retry_at, now)
 
+    async def time_out_workflow_task(self, run_id: str, worker_id: str, inbox_max_id: int,
+                                     now: float) -> None:
+        await self._write(tasks.time_out_workflow_task, run_id, worker_id, inbox_max_id, now)
+
     async def release_workflow_task(self, run_id: str, worker_id: str, now: float) -> None:
         await self._write(tasks.release_workflow_task, run_id, worker_id, now)
 

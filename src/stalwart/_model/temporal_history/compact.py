@@ -12,6 +12,7 @@ from .common import (
     ACTIVITY_CLOSE,
     CHANGE_VERSION,
     CHILD_CLOSE,
+    DEFAULT_TASK_TIMEOUT,
     WORKFLOW_TASK_SCHEDULED,
     WORKFLOW_TASK_STARTED,
     WORKFLOW_TASK_TIMED_OUT,
@@ -204,8 +205,10 @@ class _Compactor:
             self.ref("scheduledEventId", WORKFLOW_TASK_SCHEDULED)
             failure = a.get("failure")
             reset = a.get("cause") == "WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW"
+            timed_out = etype == WORKFLOW_TASK_TIMED_OUT
             self.add(EventType.WORKFLOW_TASK_FAILED, {
                 "inputs_ahead": self.inputs_ahead,
+                **({"timeout_type": "START_TO_CLOSE"} if timed_out else {}),
                 "failure": pj.failure_in(failure, self.where("failure")) if failure else None,
                 **({"cause": "RESET_WORKFLOW", "base_run_id": a.get("baseRunId"),
                     "new_run_id": a.get("newRunId")} if reset else {})})
@@ -314,6 +317,7 @@ class _Compactor:
             "input": pj.payloads_in(a.get("input"), self.where("input")),
             "execution_timeout": pj.duration_in(a.get("workflowExecutionTimeout"),
                                                 self.where("workflowExecutionTimeout")),
+            **self.task_timeout(a),
             "random_seed": seed_for_run(run_id),
             "first_run_id": a.get("firstExecutionRunId") or run_id,
             "continued_run_id": a.get("continuedExecutionRunId"),
@@ -328,6 +332,11 @@ class _Compactor:
             "header": pj.payload_map_in(a.get("header"), self.where("header")),
             **self.cron_started(a),
         })
+
+    def task_timeout(self, a: dict[str, Any]) -> dict[str, Any]:
+        seconds = pj.duration_in(a.get("workflowTaskTimeout"), self.where("workflowTaskTimeout"))
+        default = pj.duration_in(DEFAULT_TASK_TIMEOUT, "default")
+        return {"task_timeout": seconds} if seconds and seconds != default else {}
 
     def cron_started(self, a: dict[str, Any]) -> dict[str, Any]:
         """What a run of a cron chain was started with (absent for other runs)."""

@@ -16,6 +16,7 @@ from .common import (
     DEFAULT_TASK_TIMEOUT,
     WORKFLOW_TASK_SCHEDULED,
     WORKFLOW_TASK_STARTED,
+    WORKFLOW_TASK_TIMED_OUT,
     activity_cause,
     is_local_close,
     json_payload,
@@ -33,6 +34,7 @@ class _Expander:
         self.out: list[HistoryEvent] = []
         self.pending: list[HistoryEvent] = []
         self.task_queue: dict[str, Any] = {"name": "", "kind": "TASK_QUEUE_KIND_NORMAL"}
+        self.task_timeout = DEFAULT_TASK_TIMEOUT
         self.wft_completed = 0
         self.wft_scheduled = 0
         self.activities: dict[int, int] = {}
@@ -121,7 +123,7 @@ class _Expander:
         return count
 
     def task_scheduled_attrs(self) -> dict[str, Any]:
-        return {"taskQueue": self.task_queue, "startToCloseTimeout": DEFAULT_TASK_TIMEOUT,
+        return {"taskQueue": self.task_queue, "startToCloseTimeout": self.task_timeout,
                 "attempt": 1}
 
     def task(self, event: HistoryEvent, *, failed: bool) -> None:
@@ -151,6 +153,13 @@ class _Expander:
             self.input(item)
         started = self.emit(WORKFLOW_TASK_STARTED, workflow_time, {
             "scheduledEventId": str(scheduled), "identity": attrs.get("identity")})
+        if failed and attrs.get("timeout_type"):
+            # Stored as a failed task (the runtime treats both alike), shown as Temporal's.
+            self.emit(WORKFLOW_TASK_TIMED_OUT, event.timestamp, {
+                "scheduledEventId": str(scheduled), "startedEventId": str(started),
+                "timeoutType": "TIMEOUT_TYPE_START_TO_CLOSE"})
+            self.pending = local + accepted
+            return
         if failed:
             reset = attrs.get("cause") == "RESET_WORKFLOW"
             self.emit(EventType.WORKFLOW_TASK_FAILED, event.timestamp, {
@@ -252,6 +261,7 @@ class _Expander:
         self.task_queue = {"name": attrs.get("task_queue", ""), "kind": "TASK_QUEUE_KIND_NORMAL"}
         parent = attrs.get("parent") or {}
         search = attrs.get("search_attributes") or {}
+        self.task_timeout = pj.duration_out(attrs.get("task_timeout")) or DEFAULT_TASK_TIMEOUT
         self.emit(EventType.WORKFLOW_EXECUTION_STARTED, event.timestamp, {
             "workflowType": {"name": attrs.get("workflow_type", "")},
             "parentWorkflowNamespace": parent.get("namespace"),
@@ -260,7 +270,7 @@ class _Expander:
             "taskQueue": self.task_queue,
             "input": pj.payloads_out(attrs.get("input")),
             "workflowExecutionTimeout": pj.duration_out(attrs.get("execution_timeout")),
-            "workflowTaskTimeout": DEFAULT_TASK_TIMEOUT,
+            "workflowTaskTimeout": self.task_timeout,
             "continuedExecutionRunId": attrs.get("continued_run_id"),
             # A run made by a reset keeps the run its chain of resets began with.
             "originalExecutionRunId": attrs.get("original_run_id") or self.run_id,
