@@ -403,11 +403,11 @@ class WorkflowStreamClient:
             yield item
 
 
-class TopicHandle(Generic[T]):
-    """One topic of a :class:`WorkflowStreamClient`: publish to it, read it."""
+class TopicNaming:
+    """The name and item type a topic handle is bound to, shared by the client's and the
+    workflow's handles."""
 
-    def __init__(self, client: WorkflowStreamClient, name: str, type: Any) -> None:
-        self._client = client
+    def __init__(self, name: str, type: Any) -> None:
         self._name = name
         self._type = type
 
@@ -418,6 +418,14 @@ class TopicHandle(Generic[T]):
     @property
     def type(self) -> Any:
         return self._type
+
+
+class TopicHandle(TopicNaming, Generic[T]):
+    """One topic of a :class:`WorkflowStreamClient`: publish to it, read it."""
+
+    def __init__(self, client: WorkflowStreamClient, name: str, type: Any) -> None:
+        super().__init__(name, type)
+        self._client = client
 
     def publish(self, value: T, *, force_flush: bool = False) -> None:
         self._client.publish(self._name, value, force_flush=force_flush)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, NoReturn, TypeVar
 
 from . import workflow
-from ._client_streams import check_topic
+from ._client_streams import TopicNaming, check_topic
 from ._runtime import api as _api
 from .converter import _payload_to_json
 
@@ -66,21 +66,12 @@ class WorkflowStream:
         instance.publish_stream(check_topic(topic), _payload_to_json(payload))
 
 
-class WorkflowTopicHandle(Generic[T]):
+class WorkflowTopicHandle(TopicNaming, Generic[T]):
     """One topic of a :class:`WorkflowStream`, for publishing from workflow code."""
 
     def __init__(self, stream: WorkflowStream, name: str, type: Any) -> None:
+        super().__init__(name, type)
         self._stream = stream
-        self._name = name
-        self._type = type
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def type(self) -> Any:
-        return self._type
 
     def publish(self, value: T) -> None:
         self._stream.publish(self._name, value)
