@@ -579,7 +579,8 @@ class WorkflowWorker:
                 cause, self.converter.payload_converter)
         failure["message"] = str(error)
         await self.store.fail_workflow_task(claim.run_id, self.worker_id, failure,
-                                            now + task_retry_delay(claim.attempt), now)
+                                            now + task_retry_delay(claim.attempt), now,
+                                            claim.inbox_max_id)
 
     # -- cache ------------------------------------------------------------------------------
     def _evict(self, run_id: str) -> None:

@@ -77,9 +77,13 @@ def claim_workflow_tasks(tx: Tx, task_queue: str,
 
 
 def fail_workflow_task(tx: Tx, run_id: str, worker_id: str,
-                       failure: dict[str, Any], retry_at: float, now: float) -> None:
+                       failure: dict[str, Any], retry_at: float, now: float,
+                       inbox_max_id: int = 0) -> None:
+    """The task failed; the inputs it took (inbox rows up to ``inbox_max_id``) are recorded
+    before its failure, where Temporal has them, and it is retried at ``retry_at``."""
     end_workflow_task_attempt(tx, run_id, worker_id, {"failure": failure,
-                                                      "identity": worker_id}, retry_at, now)
+                                                      "identity": worker_id}, retry_at, now,
+                              inbox_max_id)
 
 
 def time_out_workflow_task(tx: Tx, run_id: str, worker_id: str, inbox_max_id: int,
