@@ -77,3 +77,25 @@ async def test_a_task_timeout_that_is_not_positive_is_refused(client: Client,
     with pytest.raises(ValueError, match="task_timeout must be positive"):
         await client.start_workflow(HoldsOnce.run, False, id="never", task_queue=task_queue,
                                     task_timeout=timedelta(0))
+
+
+@workflow.defn
+class ContinuesOnce:
+    @workflow.run
+    async def run(self, first: bool) -> str:
+        if first:
+            workflow.continue_as_new(False)
+        return str(workflow.info().task_timeout)
+
+
+async def test_a_run_continued_as_new_keeps_its_task_timeout(client: Client,
+                                                             task_queue: str) -> None:
+    async with Worker(client, task_queue=task_queue, workflows=[ContinuesOnce]):
+        handle = await client.start_workflow(ContinuesOnce.run, True, id="continues",
+                                             task_queue=task_queue,
+                                             task_timeout=timedelta(seconds=3))
+        assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT) == "0:00:03"
+    first = (await client.get_workflow_handle(
+        "continues", run_id=handle.result_run_id).fetch_history()).to_json_dict()["events"]
+    assert first[-1]["workflowExecutionContinuedAsNewEventAttributes"][
+        "workflowTaskTimeout"] == "3s"

@@ -495,7 +495,10 @@ class WorkflowInstance:
                 "execution_timeout": error.execution_timeout.total_seconds()
                 if error.execution_timeout else None,
                 **({"header": headers_to_json(error.headers)} if error.headers else {}),
-                # As in Temporal, the next run keeps this run's memo and search attributes.
+                # As in Temporal, the next run keeps this run's memo, search attributes and
+                # workflow task timeout.
+                **({"task_timeout": self.started_attributes["task_timeout"]}
+                   if self.started_attributes.get("task_timeout") else {}),
                 **({"memo": dict(self.memo_payloads)} if self.memo_payloads else {}),
                 **({"search_attributes": dict(self.info._search_attributes_store)}
                    if self.info._search_attributes_store else {}),

@@ -530,7 +530,8 @@ class _Expander:
                               "kind": "TASK_QUEUE_KIND_NORMAL"},
                 "input": pj.payloads_out(attrs.get("input")),
                 "workflowRunTimeout": pj.duration_out(attrs.get("execution_timeout")),
-                "workflowTaskTimeout": DEFAULT_TASK_TIMEOUT,
+                "workflowTaskTimeout": pj.duration_out(attrs.get("task_timeout"))
+                or DEFAULT_TASK_TIMEOUT,
                 "workflowTaskCompletedEventId": wft,
                 "header": pj.payload_map_out(attrs.get("header")) or {},
                 "initiator": "CONTINUE_AS_NEW_INITIATOR_WORKFLOW"})
