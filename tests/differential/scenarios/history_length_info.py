@@ -4,7 +4,8 @@ a timer, a local activity, a signal taken between tasks, a signal handled in the
 sees it and an update; ``get_current_history_size()`` growing with the history (the byte
 count itself is Temporal's protobuf size, estimated by Stalwart, so only its growth is
 compared); and ``is_continue_as_new_suggested()`` staying false for a short history. The
-run then continues as new, and the new run starts counting again."""
+run then continues as new, and the new run starts counting again. Outside the workflow,
+``describe()``, the list items and the list filter field ``HistoryLength`` count the same."""
 
 import asyncio
 from datetime import timedelta
@@ -131,5 +132,17 @@ async def run(client: Client, task_queue: str) -> object:
             listed = sorted(e.history_length for e in runs)
             break
         await asyncio.sleep(0.05)
+    # The list filter field HistoryLength compares the same count.
+    query = f"WorkflowId = '{workflow_id}' AND HistoryLength"
+    filtered: dict[str, int] = {}
+    for _ in range(600):
+        filtered = {
+            "= described": len([e async for e in client.list_workflows(
+                f"{query} = {described}")]),
+            "> described - 1": (await client.count_workflows(f"{query} > {described - 1}")).count,
+            "< described": (await client.count_workflows(f"{query} < {described}")).count}
+        if filtered["= described"] == 2:
+            break
+        await asyncio.sleep(0.05)
     return {"updates": [first, second], "result": result, "described": described,
-            "listed": listed}
+            "listed": listed, "filtered": filtered}
