@@ -14,6 +14,21 @@ from typing import TYPE_CHECKING, Any
 from .converter import Payload
 
 if TYPE_CHECKING:
+    from ._client_activities import ActivityExecutionAsyncIterator, ActivityHandle
+    from ._client_activity_types import (
+        ActivityExecutionCount,
+        ActivityExecutionDescription,
+        ActivityExecutionOptions,
+        CancelActivityInput,
+        CountActivitiesInput,
+        DescribeActivityInput,
+        ListActivitiesInput,
+        PauseActivityInput,
+        StartActivityInput,
+        TerminateActivityInput,
+        UnpauseActivityInput,
+        UpdateActivityOptionsInput,
+    )
     from ._schedules.handle import ScheduleAsyncIterator, ScheduleHandle
     from ._schedules.types import ScheduleDescription
     from .client import (
@@ -72,6 +87,7 @@ class CancelWorkflowInput:
     id: str
     run_id: str | None
     first_execution_run_id: str | None = None
+    reason: str | None = None
 
 
 @dataclass
@@ -105,12 +121,14 @@ class StartWorkflowUpdateInput:
 class HeartbeatAsyncActivityInput:
     id_or_token: Any  # AsyncActivityIDReference | bytes
     details: Sequence[Any]
+    data_converter_override: Any = None  # a DataConverter, or None: the client's
 
 
 @dataclass
 class CompleteAsyncActivityInput:
     id_or_token: Any
     result: Any
+    data_converter_override: Any = None  # a DataConverter, or None: the client's
 
 
 @dataclass
@@ -118,12 +136,14 @@ class FailAsyncActivityInput:
     id_or_token: Any
     error: BaseException
     last_heartbeat_details: Sequence[Any]
+    data_converter_override: Any = None  # a DataConverter, or None: the client's
 
 
 @dataclass
 class ReportCancellationAsyncActivityInput:
     id_or_token: Any
     details: Sequence[Any]
+    data_converter_override: Any = None  # a DataConverter, or None: the client's
 
 
 @dataclass
@@ -330,6 +350,36 @@ class OutboundInterceptor:
     def fetch_workflow_history_events(self, input: FetchWorkflowHistoryEventsInput
                                       ) -> WorkflowHistoryEventAsyncIterator:
         return self.next.fetch_workflow_history_events(input)
+
+    # activities started from a client (see _client_activities.py)
+    async def start_activity(self, input: StartActivityInput) -> ActivityHandle[Any]:
+        return await self.next.start_activity(input)
+
+    async def cancel_activity(self, input: CancelActivityInput) -> None:
+        await self.next.cancel_activity(input)
+
+    async def terminate_activity(self, input: TerminateActivityInput) -> None:
+        await self.next.terminate_activity(input)
+
+    async def pause_activity(self, input: PauseActivityInput) -> None:
+        await self.next.pause_activity(input)
+
+    async def unpause_activity(self, input: UnpauseActivityInput) -> None:
+        await self.next.unpause_activity(input)
+
+    async def update_activity_options(self, input: UpdateActivityOptionsInput
+                                      ) -> ActivityExecutionOptions:
+        return await self.next.update_activity_options(input)
+
+    async def describe_activity(self, input: DescribeActivityInput
+                                ) -> ActivityExecutionDescription:
+        return await self.next.describe_activity(input)
+
+    def list_activities(self, input: ListActivitiesInput) -> ActivityExecutionAsyncIterator:
+        return self.next.list_activities(input)
+
+    async def count_activities(self, input: CountActivitiesInput) -> ActivityExecutionCount:
+        return await self.next.count_activities(input)
 
 
 class Interceptor:

@@ -18,7 +18,7 @@ from ._client_interceptors import (
 )
 from ._engine.activity_worker import activity_error_failure
 from ._engine.codec import decode_value, encode_value
-from .converter import _payload_from_json
+from .converter import DataConverter, SerializationContext, _payload_from_json, _payload_to_json
 from .exceptions import (
     AsyncActivityCancelledError,
     CancelledError,
@@ -187,9 +187,9 @@ async def start_update(handle: WorkflowHandle[Any, Any], update: Any, args: Sequ
 @dataclass(frozen=True)
 class AsyncActivityIDReference:
     """Names an activity by workflow id, run id (None: the latest run) and activity id,
-    instead of by task token."""
+    instead of by task token; workflow id None: an activity started from a client."""
 
-    workflow_id: str
+    workflow_id: str | None
     run_id: str | None
     activity_id: str
 
@@ -198,33 +198,57 @@ class AsyncActivityHandle:
     """Completes, fails or heartbeats an activity from outside its worker (every call goes
     through the client's interceptors)."""
 
-    def __init__(self, client: Client, id_or_token: AsyncActivityIDReference | bytes) -> None:
+    def __init__(self, client: Client, id_or_token: AsyncActivityIDReference | bytes,
+                 data_converter_override: DataConverter | None = None) -> None:
         self._client = client
         self._id_or_token = id_or_token
+        self._data_converter_override = data_converter_override
+
+    def with_context(self, context: SerializationContext) -> AsyncActivityHandle:
+        """A handle whose values go through the client's converter bound to ``context``."""
+        converter = self._client.data_converter.with_context(context)
+        if converter is self._client.data_converter:
+            return self
+        if type(self).__init__ is not AsyncActivityHandle.__init__:
+            raise TypeError("a subclass of AsyncActivityHandle that overrides __init__ must "
+                            "override with_context to return an instance of itself")
+        return type(self)(self._client, self._id_or_token, converter)
 
     async def heartbeat(self, *details: Any, **_: Any) -> None:
         await self._client._outbound.heartbeat_async_activity(HeartbeatAsyncActivityInput(
-            id_or_token=self._id_or_token, details=list(details)))
+            id_or_token=self._id_or_token, details=list(details),
+            data_converter_override=self._data_converter_override))
 
     async def complete(self, result: Any = None, **_: Any) -> None:
         await self._client._outbound.complete_async_activity(CompleteAsyncActivityInput(
-            id_or_token=self._id_or_token, result=result))
+            id_or_token=self._id_or_token, result=result,
+            data_converter_override=self._data_converter_override))
 
     async def fail(self, error: BaseException, *, last_heartbeat_details: Sequence[Any] = (),
                    **_: Any) -> None:
         await self._client._outbound.fail_async_activity(FailAsyncActivityInput(
             id_or_token=self._id_or_token, error=error,
-            last_heartbeat_details=list(last_heartbeat_details)))
+            last_heartbeat_details=list(last_heartbeat_details),
+            data_converter_override=self._data_converter_override))
 
     async def report_cancellation(self, *details: Any, **_: Any) -> None:
         await self._client._outbound.report_cancellation_async_activity(
-            ReportCancellationAsyncActivityInput(id_or_token=self._id_or_token,
-                                                 details=list(details)))
+            ReportCancellationAsyncActivityInput(
+                id_or_token=self._id_or_token, details=list(details),
+                data_converter_override=self._data_converter_override))
 
 
 async def _attempt(client: Client, id_or_token: AsyncActivityIDReference | bytes
                    ) -> tuple[str, int, int]:
     """(run id, seq, attempt) of the pending activity a token or reference names."""
+    if isinstance(id_or_token, AsyncActivityIDReference) and id_or_token.workflow_id is None:
+        found = await client.store.describe_standalone_activity(id_or_token.activity_id,
+                                                               id_or_token.run_id)
+        if found["status"] not in (1, 7):
+            raise AsyncActivityCancelledError(
+                f"activity {id_or_token.activity_id!r} is no longer pending: it completed, "
+                "timed out, was cancelled or terminated")
+        return found["run_id"], 0, int(found["attempt"])
     if isinstance(id_or_token, AsyncActivityIDReference):
         row = await client.store.get_execution(id_or_token.workflow_id, id_or_token.run_id)
         if row is not None:
@@ -246,9 +270,18 @@ def parse_task_token(token: bytes) -> tuple[str, int, int]:
                          "token") from None
 
 
+async def _encode(client: Client, override: DataConverter | None, values: Sequence[Any],
+                  what: str) -> list[dict[str, Any]]:
+    if override is None:
+        return await client._encode(values, what)
+    return [await encode_value(_payload_to_json(p), override._store_codec)
+            for p in override.payload_converter.to_payloads(list(values))]
+
+
 async def heartbeat_async_activity(client: Client, input: HeartbeatAsyncActivityInput) -> None:
     run_id, seq, attempt = await _attempt(client, input.id_or_token)
-    payloads = await client._encode(input.details, "heartbeat details")
+    payloads = await _encode(client, input.data_converter_override, input.details,
+                             "heartbeat details")
     cancel = await client.store.heartbeat_activity_task(run_id, seq, attempt, "async",
                                                         payloads, client._clock.now())
     if cancel is None or cancel:
@@ -258,7 +291,8 @@ async def heartbeat_async_activity(client: Client, input: HeartbeatAsyncActivity
 
 async def complete_async_activity(client: Client, input: CompleteAsyncActivityInput) -> None:
     run_id, seq, attempt = await _attempt(client, input.id_or_token)
-    payload = (await client._encode([input.result], "activity result"))[0]
+    payload = (await _encode(client, input.data_converter_override, [input.result],
+                             "activity result"))[0]
     accepted, _ = await client.store.complete_activity_task(
         run_id, seq, attempt, None, payload, client.identity, client._clock.now(), False)
     if not accepted:
@@ -269,7 +303,7 @@ async def complete_async_activity(client: Client, input: CompleteAsyncActivityIn
 
 async def fail_async_activity(client: Client, input: FailAsyncActivityInput) -> None:
     run_id, seq, attempt = await _attempt(client, input.id_or_token)
-    converter = client.data_converter
+    converter = input.data_converter_override or client.data_converter
     failure = converter.failure_converter.to_failure(input.error, converter.payload_converter)
     failure = await encode_value(failure, converter._store_codec)
     final = activity_error_failure(failure, "", str(seq), client.identity,
@@ -286,7 +320,7 @@ async def report_cancellation_async_activity(client: Client,
                                              ) -> None:
     """Record that the activity accepted a cancel request: it ends as cancelled."""
     run_id, seq, attempt = await _attempt(client, input.id_or_token)
-    converter = client.data_converter
+    converter = input.data_converter_override or client.data_converter
     cancelled = CancelledError("Activity cancelled", *input.details)
     failure = converter.failure_converter.to_failure(cancelled, converter.payload_converter)
     failure = await encode_value(failure, converter._store_codec)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from . import _client_activities as _activities
+from . import _client_activity_types as _types
 from . import _client_messages as _messages
 from . import _client_visibility as _visibility
 from . import exceptions as exc
@@ -197,8 +199,9 @@ class ClientRoot(OutboundInterceptor):
         client = self._client
         await self._check_chain(input.id, input.run_id, input.first_execution_run_id)
         try:
-            await client.store.request_cancel_workflow(input.id, input.run_id, "",
-                                                       client.identity, client._clock.now())
+            await client.store.request_cancel_workflow(
+                input.id, input.run_id, input.reason or "", client.identity,
+                client._clock.now())
         except exc.WorkflowNotFoundError:
             # Temporal accepts a cancel request for a workflow that already closed.
             row = await client.store.get_execution(input.id, input.run_id)
@@ -275,6 +278,38 @@ class ClientRoot(OutboundInterceptor):
 
     async def count_workflows(self, input: CountWorkflowsInput) -> WorkflowExecutionCount:
         return await _visibility.count_workflows(self._client.store, input.query)
+
+    async def start_activity(self, input: _types.StartActivityInput
+                             ) -> _activities.ActivityHandle[Any]:
+        return await _activities.start_activity(self._client, input)
+
+    async def cancel_activity(self, input: _types.CancelActivityInput) -> None:
+        await _activities.cancel_activity(self._client, input)
+
+    async def terminate_activity(self, input: _types.TerminateActivityInput) -> None:
+        await _activities.terminate_activity(self._client, input)
+
+    async def pause_activity(self, input: _types.PauseActivityInput) -> None:
+        await _activities.pause_activity(self._client, input)
+
+    async def unpause_activity(self, input: _types.UnpauseActivityInput) -> None:
+        await _activities.unpause_activity(self._client, input)
+
+    async def update_activity_options(self, input: _types.UpdateActivityOptionsInput
+                                      ) -> _types.ActivityExecutionOptions:
+        return await _activities.update_activity_options(self._client, input)
+
+    async def describe_activity(self, input: _types.DescribeActivityInput
+                                ) -> _types.ActivityExecutionDescription:
+        return await _activities.describe_activity(self._client, input)
+
+    def list_activities(self, input: _types.ListActivitiesInput
+                        ) -> _activities.ActivityExecutionAsyncIterator:
+        return _activities.ActivityExecutionAsyncIterator(self._client, input)
+
+    async def count_activities(self, input: _types.CountActivitiesInput
+                               ) -> _types.ActivityExecutionCount:
+        return await _activities.count_activities(self._client, input)
 
     async def start_workflow_update(self, input: StartWorkflowUpdateInput
                                     ) -> WorkflowUpdateHandle[Any]:

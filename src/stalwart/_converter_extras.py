@@ -133,12 +133,24 @@ def _protobuf() -> Any:
     return google.protobuf
 
 
+# Whether values of a type are protobuf messages: every payload passes this check (protobuf
+# converters come before JSON), so it is answered once per type.
+_MESSAGE_TYPES: dict[type, bool] = {}
+
+
 def _is_message(value: Any) -> bool:
-    try:
-        from google.protobuf.message import Message
-    except ImportError:
-        return False
-    return isinstance(value, Message)
+    kind = type(value)
+    known = _MESSAGE_TYPES.get(kind)
+    if known is None:
+        try:
+            from google.protobuf.message import Message
+        except ImportError:
+            known = False
+        else:
+            known = isinstance(value, Message)
+        if len(_MESSAGE_TYPES) < 4096:  # bounded, whatever classes a program makes
+            _MESSAGE_TYPES[kind] = known
+    return known
 
 
 def _message_class(payload: Payload, type_hint: Any) -> Any:

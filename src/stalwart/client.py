@@ -7,14 +7,18 @@ client.
 
 from __future__ import annotations
 
+import os
+import socket
 import weakref
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
+from . import _client_activities
 from . import _client_messages as _messages
 from . import _client_root as _root
 from . import exceptions as exc
+from ._client_activities import *  # noqa: F403
 from ._client_interceptors import (
     BackfillScheduleInput,
     CancelWorkflowInput,
@@ -268,9 +272,10 @@ __all__ = [  # serialization contexts: re-exported from converter, as temporalio
     "WorkflowUpdateRPCTimeoutOrCancelledError",
     "WorkflowUpdateStage",
 ]
+__all__ += _client_activities.__all__  # the activities a client starts (kept sorted below)
+__all__.sort()
 
 ReturnType = TypeVar("ReturnType")
-
 
 LocalReturnType = TypeVar("LocalReturnType", covariant=True)
 
@@ -282,7 +287,7 @@ class _NoArg:
 _NO_ARG: Any = _NoArg()
 
 
-class Client:
+class Client(_client_activities.ActivityClientMethods):
     """A connection to a Stalwart store. Create with :meth:`connect`."""
 
     def __init__(self, store: Store, *, namespace: str = "default",
@@ -318,9 +323,6 @@ class Client:
         self._outbound = outbound
         self._namespace = config["namespace"]
         self._data_converter = config["data_converter"]
-        import os
-        import socket
-
         self._identity = config["identity"] or f"{os.getpid()}@{socket.gethostname()}"
 
     @staticmethod
@@ -516,18 +518,18 @@ class Client:
     def get_async_activity_handle(self, *, task_token: bytes | None = None,
                                   workflow_id: str | None = None, run_id: str | None = None,
                                   activity_id: str | None = None) -> AsyncActivityHandle:
-        """A handle to complete, fail or heartbeat an activity that called
-        ``activity.raise_complete_async()``, from any process: by ``task_token``, or by
-        ``workflow_id`` (``run_id``: None for the latest run) and ``activity_id``."""
+        """Complete, fail or heartbeat an activity that called ``raise_complete_async()``, by
+        ``task_token`` or ``activity_id`` (and ``run_id``; ``workflow_id``: None if a client
+        started it), from any process."""
         if task_token is not None:
             if workflow_id is not None or activity_id is not None:
                 raise ValueError("get_async_activity_handle takes task_token= or "
                                  "workflow_id=/activity_id=, not both")
             _messages.parse_task_token(task_token)  # a malformed token fails here
             return AsyncActivityHandle(self, task_token)
-        if workflow_id is None or activity_id is None:
+        if activity_id is None:
             raise ValueError("get_async_activity_handle needs task_token= (from "
-                             "activity.info().task_token), or workflow_id= and activity_id=")
+                             "activity.info().task_token), or activity_id= (and workflow_id=)")
         return AsyncActivityHandle(self, AsyncActivityIDReference(workflow_id, run_id,
                                                                   activity_id))
 
@@ -574,8 +576,7 @@ class Client:
 
     def list_schedules(self, query: str | None = None, *, page_size: int = 1000,
                        **_: Any) -> ScheduleAsyncIterator:
-        """Every schedule: ``async for s in client.list_schedules()`` (awaiting it first, as
-        with Temporal, works too)."""
+        """Every schedule: ``async for s in client.list_schedules()`` (or awaited first)."""
         return self._outbound.list_schedules(ListSchedulesInput(
             page_size=page_size, next_page_token=None, query=query))
 
@@ -789,10 +790,10 @@ class WorkflowHandle(_WorkflowSteering, Generic[SelfType, ReturnType]):
                                                 wait_for_stage=WorkflowUpdateStage.COMPLETED)
         return await update_handle.result()
 
-    async def cancel(self, **_: Any) -> None:
+    async def cancel(self, *, reason: str = "", **_: Any) -> None:
         """Ask the workflow to cancel: it sees ``asyncio.CancelledError`` at its next await."""
         await self._client._outbound.cancel_workflow(CancelWorkflowInput(
-            self._id, self._run_id, self._first_execution_run_id))
+            self._id, self._run_id, self._first_execution_run_id, reason or None))
 
     async def terminate(self, *args: Any, reason: str | None = None, **_: Any) -> None:
         """Stop the workflow at once, with no cleanup; recorded in its history."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from . import exceptions as exc
+from ._converter_failures import FailureAndWrapperMethods
 from ._converter_types import (
     ActivitySerializationContext,
     SerializationContext,
@@ -116,8 +117,13 @@ class PayloadConverter:
         return self.from_payloads([payload], [type_hint])[0]
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _to_jsonable(value: Any, path: str) -> Any:
     """Plain JSON data for ``value``; raises TypeError naming the type and the path."""
+    if type(value) in _JSON_SCALARS:
+        return value  # no transfer converter can be attached to a builtin type
     transfer = transfer_converter_of(type(value))
     if transfer is not None:
         return _to_jsonable(transfer.to_transfer_type(value), path)
@@ -287,19 +293,32 @@ class CompositePayloadConverter(PayloadConverter):
     """Tries its encoding converters in order to encode a value; decodes each payload with
     the converter of its encoding."""
 
+    # Class-level defaults, for subclasses that set ``converters`` without this __init__.
+    _plan: tuple[tuple[EncodingPayloadConverter, bool], ...] = ()
+    _plan_of: tuple[EncodingPayloadConverter, ...] = ()
+
     def __init__(self, *converters: EncodingPayloadConverter) -> None:
         self.converters = {c.encoding.encode(): c for c in converters}
 
+    def _converters_in_order(self) -> tuple[tuple[EncodingPayloadConverter, bool], ...]:
+        """The converters, each with whether it takes the value's path; worked out again only
+        when ``converters`` changed (it is a public attribute)."""
+        current = tuple(self.converters.values())
+        if current != self._plan_of:
+            self._plan = tuple((c, isinstance(c, JSONPlainPayloadConverter)) for c in current)
+            self._plan_of = current
+        return self._plan
+
     def to_payloads(self, values: Sequence[Any]) -> list[Payload]:
         out = []
+        plan = self._converters_in_order()
         for i, value in enumerate(values):
             if isinstance(value, RawValue) and isinstance(value.payload, Payload):
                 out.append(value.payload)  # already encoded, as in Temporal
                 continue
-            for converter in self.converters.values():
-                payload = (converter.to_payload(value, f"args[{i}]")
-                           if isinstance(converter, JSONPlainPayloadConverter)
-                           else converter.to_payload(value))
+            for converter, takes_path in plan:
+                payload = (converter.to_payload(value, f"args[{i}]")  # type: ignore[call-arg]
+                           if takes_path else converter.to_payload(value))
                 if payload is not None:
                     out.append(payload)
                     break
@@ -550,7 +569,7 @@ def _payload_from_json(data: Mapping[str, Any]) -> Payload:
 
 
 @dataclass(frozen=True)
-class DataConverter:
+class DataConverter(FailureAndWrapperMethods):
     """Payload converter, optional codec and failure converter, used together.
 
     Args:
@@ -648,6 +667,11 @@ def value_to_type(hint: Any, value: Any) -> Any:
             return converted
     if hint is None or hint is Any or hint is object or hint is inspect.Parameter.empty:
         return value
+    if hint is str or hint is int or hint is float or hint is bool:
+        # What the general path below ends in for these hints, without its other checks.
+        if value is None:
+            raise TypeError(f"expected {hint.__name__}, got None")
+        return _scalar_value(hint, value)
     if isinstance(hint, str):
         return value
     transfer = transfer_converter_of(hint) if isinstance(hint, type) else None
@@ -726,6 +750,10 @@ def value_to_type(hint: Any, value: Any) -> Any:
         return uuid.UUID(value)
     if hint is bytes:
         return base64.b64decode(value) if isinstance(value, str) else value
+    return _scalar_value(hint, value)
+
+
+def _scalar_value(hint: type, value: Any) -> Any:
     if hint is int or hint is float:
         # As lenient as temporalio's converter: any JSON number (a bool too) becomes the
         # hinted numeric type.

@@ -27,6 +27,7 @@ from enum import IntEnum
 from typing import Any
 
 __all__ = [
+    "ActivityAlreadyStartedError",
     "ActivityError",
     "ApplicationError",
     "ApplicationErrorCategory",
@@ -295,6 +296,26 @@ class ChildWorkflowError(FailureError):
 
 def _rebuild_keyword_error(cls: Any, message: str, kwargs: dict[str, Any]) -> Any:
     return cls(message, **kwargs)
+
+
+class ActivityAlreadyStartedError(FailureError):
+    """An activity started from a client whose id is running (or whose id-reuse policy
+    forbids another run); mirrors ``temporalio.exceptions.ActivityAlreadyStartedError``."""
+
+    def __init__(self, activity_id: str, activity_type: str, *,
+                 run_id: str | None = None) -> None:
+        super().__init__("Activity execution already started")
+        self.activity_id = activity_id
+        self.activity_type = activity_type
+        self.run_id = run_id
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_activity_started, (self.activity_id, self.activity_type, self.run_id))
+
+
+def _rebuild_activity_started(activity_id: str, activity_type: str,
+                              run_id: str | None) -> ActivityAlreadyStartedError:
+    return ActivityAlreadyStartedError(activity_id, activity_type, run_id=run_id)
 
 
 class WorkflowAlreadyStartedError(StalwartError):

@@ -8,6 +8,7 @@ import dataclasses
 import inspect
 import logging
 import os
+import types
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -180,6 +181,10 @@ def _activity_registry(activities: Sequence[Callable[..., Any]]
     registry: dict[str, tuple[Callable[..., Any], ActivityDefinition]] = {}
     for fn in activities:
         definition = get_activity_definition(fn)
+        if definition is None and not inspect.isroutine(fn) and callable(fn):
+            # An instance of a class whose __call__ is the activity (start_activity_class).
+            fn = types.MethodType(type(fn).__call__, fn)
+            definition = get_activity_definition(fn)
         if definition is None:
             raise TypeError(f"activities=[...] entry {fn!r} is not an @activity.defn function")
         if definition.name in registry:

@@ -154,6 +154,8 @@ def temporal_server() -> Iterator[TemporalServer]:
     process = subprocess.Popen(
         [str(TEMPORAL_CLI), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
          "--port", str(port), "--log-level", "error",
+         # Activities started from a client are behind a flag in this server version.
+         "--dynamic-config-value", "activity.enableStandalone=true",
          *[arg for name, kind in SEARCH_ATTRIBUTES.items()
            for arg in ("--search-attribute", f"{name}={kind}")]], stdout=log, stderr=log)
     try:

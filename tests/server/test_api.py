@@ -180,6 +180,12 @@ async def test_api_query_and_update_without_worker_time_out_504(server: RunningS
     update = await server.arequest("POST", "/api/workflows/lonely/update",
                                    {"name": "rename", "args": ["x"], "timeout": 0.3})
     assert update.status == 504 and update.error_code == "timeout"
+    # The smallest positive timeouts are timeouts too, not the 10 and 30 s defaults.
+    for action in ("query", "update"):
+        tiny = await server.arequest("POST", f"/api/workflows/lonely/{action}",
+                                     {"name": "state", "timeout": 5e-324})
+        assert tiny.status == 504, tiny.text
+        assert "within 10 s" not in tiny.text and "within 30 s" not in tiny.text, tiny.text
 
 
 async def test_api_cancel_terminate_and_closed_runs_409(server: RunningServer, worker: Worker,

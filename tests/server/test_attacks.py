@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -182,6 +183,47 @@ async def test_ids_with_newlines_stay_reachable_and_dot_ids_get_working_links(
     await _intact(client)
 
 
+@BOTH_STORES
+async def test_ui_forms_refuse_what_the_client_refuses(server: RunningServer,
+                                                     client: Client) -> None:
+    start = await server.arequest("GET", "/start")
+    token = html.unescape(_CSRF.search(start.text).group(1))  # type: ignore[union-attr]
+    cookie = start.headers["set-cookie"].split(";", 1)[0]
+
+    async def post(path: str, **fields: str) -> Any:
+        return await server.arequest(
+            "POST", path, content_type=_FORM, headers={"Cookie": cookie},
+            raw=urlencode({"csrf_token": token, **fields}).encode())
+
+    for workflow_id, message in (("a\x00b", "NUL"), ("\x1b[31mred", "control character U+001B"),
+                                 ("漢" * 400, "the limit is 1000 bytes"),
+                                 ("a\nb", "control character U+000A")):
+        reply = await post("/start", workflow_type="Sink", task_queue=IDLE,
+                           workflow_id=workflow_id)
+        assert reply.status in (400, 422) and message in html.unescape(reply.text), reply.text
+    for field in ("workflow_type", "task_queue"):
+        reply = await post("/start", **{"workflow_type": "Sink", "task_queue": IDLE,
+                                        "workflow_id": "ok", field: "x" * 1001})
+        assert reply.status == 422 and "the limit is 1000 bytes" in reply.text, reply.text
+    for args in ("NaN", "[1, Infinity]", "1e400"):
+        reply = await post("/start", workflow_type="Sink", task_queue=IDLE, workflow_id="ok",
+                           args=args)
+        assert reply.status == 422 and "arguments" in reply.text, reply.text
+    for timeout in ("inf", "nan", "-1", "1e400"):
+        reply = await post("/start", workflow_type="Sink", task_queue=IDLE, workflow_id="ok",
+                           execution_timeout=timeout)
+        assert reply.status == 422 and "execution timeout" in reply.text, reply.text
+    assert (await client.count_workflows()).count == 0
+
+    handle = await client.start_workflow("Sink", id="form-target", task_queue=IDLE)
+    for name in ("sig\x1b]0;x\x07", "a" * 1001, "two\nlines"):
+        reply = await post("/workflows/form-target/signal", name=name)
+        assert reply.status == 422 and "signal name" in html.unescape(reply.text), reply.text
+        assert "\x1b" not in reply.text
+    assert (await handle.describe()).pending_events == 0
+    await _intact(client)
+
+
 # -- 2. NaN and Infinity ----------------------------------------------------------------------
 
 @workflow.defn
@@ -275,6 +317,17 @@ async def test_pages_show_large_payloads_clipped_with_a_link_to_the_whole(
     await _intact(client)
 
 
+async def test_a_stored_fifty_megabyte_payload_renders_a_small_page(
+        server: RunningServer, client: Client) -> None:
+    # Past the 2 MB limit no door takes it any more; a run stored before the limit (planted
+    # straight into the store here) still gets a page of bounded size.
+    await _plant(client, "fifty", "x" * (50 * 1024 * 1024))
+    page = await server.arequest("GET", "/workflows/fifty")
+    assert page.status == 200 and len(page.body) < 200_000
+    assert 'class="full-value"' in page.text
+    await _intact(client)
+
+
 # -- 4. auth ----------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -311,6 +364,28 @@ def test_session_cookie_is_derived_from_the_token_and_expires(guarded: RunningSe
     keys = Secrets(TOKEN)
     assert keys.session_ok(value) and not keys.session_ok(value, now=int(expires) + 1)
     assert not Secrets(TOKEN + "-rotated").session_ok(value)
+
+
+def test_behind_tls_the_session_cookie_is_host_prefixed_and_secure(
+        guarded: RunningServer) -> None:
+    # A TLS-terminating proxy on the same host says so in X-Forwarded-Proto (uvicorn trusts it
+    # from loopback only); the request's scheme is then https.
+    tls = {"X-Forwarded-Proto": "https"}
+    page = guarded.request("GET", "/login", token="", headers=tls)
+    assert "Secure" in page.headers["set-cookie"]
+    csrf = html.unescape(_CSRF.search(page.text).group(1))  # type: ignore[union-attr]
+    nonce = page.headers["set-cookie"].split(";", 1)[0]
+    right = guarded.request("POST", "/login", raw=f"csrf_token={csrf}&token={TOKEN}".encode(),
+                            content_type=_FORM, token="", headers={"Cookie": nonce, **tls})
+    cookie = right.headers["set-cookie"]
+    assert right.status == 303 and cookie.startswith("__Host-stalwart_session=")
+    assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
+    value = cookie.split(";", 1)[0].split("=", 1)[1]
+    assert guarded.request("GET", "/", token="", headers={
+        "Cookie": f"__Host-stalwart_session={value}", **tls}).status == 200
+    # Over TLS the unprefixed name, which a sibling host could set, is no session.
+    assert guarded.request("GET", "/", token="", headers={
+        "Cookie": f"stalwart_session={value}", **tls}).status == 303
 
 
 def test_weak_tokens_are_refused_and_a_generated_one_is_printed_once() -> None:

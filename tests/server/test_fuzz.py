@@ -60,6 +60,10 @@ def _valid(schema: dict[str, Any], name: str, doc: dict[str, Any], rng: random.R
     if "enum" in schema:
         return rng.choice(schema["enum"])
     kind = schema.get("type")
+    if isinstance(kind, list):
+        # A nullable field ("type": ["number", "null"]): a value, since null means the default
+        # (for a query or update timeout, a 10-30 s wait).
+        kind = next((k for k in kind if k != "null"), None)
     if kind == "object":
         props = schema.get("properties", {})
         out = {}
@@ -91,7 +95,11 @@ def _mutate(body: Any, schema_props: dict[str, Any], rng: random.Random) -> Any:
     for _ in range(rng.randint(1, 3)):
         choice = rng.random()
         if choice < 0.5 and schema_props:
-            body[rng.choice(sorted(schema_props))] = _json_values(rng)
+            field = rng.choice(sorted(schema_props))
+            value = _json_values(rng)
+            # Any value but a null timeout (the 10-30 s default, as when it is dropped).
+            if not (field == "timeout" and value is None):
+                body[field] = value
         elif choice < 0.7 and body:
             # Drop any field but a timeout: a missing timeout means the 10-30 s default.
             droppable = [k for k in body if k != "timeout"]

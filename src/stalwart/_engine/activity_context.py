@@ -36,16 +36,25 @@ class Info:
     started_time: datetime
     task_queue: str
     task_token: bytes
-    workflow_id: str
+    # None for an activity started from a client rather than by a workflow.
+    workflow_id: str | None
     workflow_namespace: str
-    workflow_run_id: str
-    workflow_type: str
+    workflow_run_id: str | None
+    workflow_type: str | None
     retry_policy: RetryPolicy | None = None
     # The activity's own priority, as Temporal reports it (not the workflow's it inherits).
     priority: Priority = field(default_factory=Priority)
     idempotency_key: str = field(default="")
     """Stable across every attempt of this activity execution: pass it to the APIs you call
     (payments, emails, LLM providers that take one) so a retried attempt is recognised."""
+    namespace: str = "default"
+    activity_run_id: str | None = None
+    """The run of an activity started from a client; None inside a workflow."""
+
+    @property
+    def in_workflow(self) -> bool:
+        """Whether a workflow started this activity (False: started from a client)."""
+        return self.workflow_id is not None
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,9 @@ class ActivityCancellationDetails:
     reset: bool = False
     timed_out: bool = False
     worker_shutdown: bool = False
+
+
+_EVENT_LOCK = threading.Lock()
 
 
 class ActivityContext:
@@ -76,9 +88,22 @@ class ActivityContext:
         self.outbound: Any = None  # the activity outbound interceptor chain, once built
         self.client = client
         self.cancellation_details: ActivityCancellationDetails | None = None
-        self.worker_shutdown = threading.Event()
+        self._worker_shutdown: threading.Event | None = None
         self._shutdown_waiters: list[asyncio.Future[None]] = []
         self.shielded = 0  # shield_thread_cancel_exception() depth
+
+    @property
+    def worker_shutdown(self) -> threading.Event:
+        """Set once the worker begins shutting down. Made on first use (an Event costs a
+        Condition and a lock, and most attempts never ask), under a lock because the worker's
+        loop and a sync activity's thread may ask at once."""
+        event = self._worker_shutdown
+        if event is None:
+            with _EVENT_LOCK:
+                event = self._worker_shutdown
+                if event is None:
+                    event = self._worker_shutdown = threading.Event()
+        return event
 
     def heartbeat(self, details: Sequence[Any]) -> None:
         self.last_heartbeat_details = details

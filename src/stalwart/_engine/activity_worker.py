@@ -332,6 +332,8 @@ class ActivityWorker:
             return timedelta(seconds=value) if value else None
 
         policy = options.get("retry_policy")
+        # A workflow's activities carry its id; one started from a client has none.
+        standalone = not claim.workflow_id
         return Info(
             activity_id=claim.activity_id, activity_type=claim.activity_type,
             attempt=claim.attempt,
@@ -345,8 +347,11 @@ class ActivityWorker:
             started_time=datetime.fromtimestamp(claim.started_at, UTC),
             task_queue=claim.task_queue,
             task_token=f"{claim.run_id}/{claim.seq}/{claim.attempt}".encode(),
-            workflow_id=claim.workflow_id, workflow_namespace="default",
-            workflow_run_id=claim.run_id, workflow_type=claim.workflow_type,
+            workflow_id=None if standalone else claim.workflow_id,
+            workflow_namespace="default",
+            workflow_run_id=None if standalone else claim.run_id,
+            workflow_type=None if standalone else claim.workflow_type,
+            activity_run_id=claim.run_id if standalone else None,
             retry_policy=RetryPolicy._from_json(policy) if policy else None,
             priority=Priority(priority_key=options.get("priority")),
             idempotency_key=f"{claim.workflow_id}/{claim.run_id}/{claim.activity_id}",

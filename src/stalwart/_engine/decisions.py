@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._model.events import Command, EventType
+from .._model.events import EV, Command
 from .._schedules.spec import cron_workflow_next
 from .._store.base import (
     CancelExternal,
@@ -33,12 +33,12 @@ from .._store.base import (
 )
 
 CLOSE_STATUS: dict[str, ExecutionStatus] = {
-    EventType.WORKFLOW_EXECUTION_COMPLETED: ExecutionStatus.COMPLETED,
-    EventType.WORKFLOW_EXECUTION_FAILED: ExecutionStatus.FAILED,
-    EventType.WORKFLOW_EXECUTION_CANCELED: ExecutionStatus.CANCELED,
-    EventType.WORKFLOW_EXECUTION_TERMINATED: ExecutionStatus.TERMINATED,
-    EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW: ExecutionStatus.CONTINUED_AS_NEW,
-    EventType.WORKFLOW_EXECUTION_TIMED_OUT: ExecutionStatus.TIMED_OUT,
+    EV.WORKFLOW_EXECUTION_COMPLETED: ExecutionStatus.COMPLETED,
+    EV.WORKFLOW_EXECUTION_FAILED: ExecutionStatus.FAILED,
+    EV.WORKFLOW_EXECUTION_CANCELED: ExecutionStatus.CANCELED,
+    EV.WORKFLOW_EXECUTION_TERMINATED: ExecutionStatus.TERMINATED,
+    EV.WORKFLOW_EXECUTION_CONTINUED_AS_NEW: ExecutionStatus.CONTINUED_AS_NEW,
+    EV.WORKFLOW_EXECUTION_TIMED_OUT: ExecutionStatus.TIMED_OUT,
 }
 
 # The command attributes an activity task keeps as its options.
@@ -85,7 +85,7 @@ def decide(commands: Sequence[Command], context: TaskContext) -> list[Decision]:
     for command in commands:
         attrs = command.attributes
         decider = _DECIDERS.get(command.event_type)
-        if command.event_type == EventType.ACTIVITY_TASK_SCHEDULED:
+        if command.event_type == EV.ACTIVITY_TASK_SCHEDULED:
             eager = eager_left > 0 and attrs["task_queue"] == context.task_queue
             eager_left -= eager
             decisions.append(Decision(command.event_type, attrs,
@@ -158,16 +158,16 @@ def _complete_update(attrs: dict[str, Any], _: TaskContext) -> CompleteUpdate:
 
 
 _DECIDERS: dict[str, Callable[[dict[str, Any], TaskContext], Effect]] = {
-    EventType.ACTIVITY_TASK_CANCEL_REQUESTED: _cancel_activity,
-    EventType.TIMER_STARTED: lambda a, _: StartTimer(a["seq"], a["start_to_fire_timeout"]),
-    EventType.TIMER_CANCELED: lambda a, _: CancelTimer(a["seq"]),
-    EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED: _start_child,
-    EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: _signal_external,
-    EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: _cancel_external,
-    EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+    EV.ACTIVITY_TASK_CANCEL_REQUESTED: _cancel_activity,
+    EV.TIMER_STARTED: lambda a, _: StartTimer(a["seq"], a["start_to_fire_timeout"]),
+    EV.TIMER_CANCELED: lambda a, _: CancelTimer(a["seq"]),
+    EV.START_CHILD_WORKFLOW_EXECUTION_INITIATED: _start_child,
+    EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: _signal_external,
+    EV.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: _cancel_external,
+    EV.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
         lambda a, _: UpsertSearchAttributes(a["search_attributes"]),
-    EventType.WORKFLOW_PROPERTIES_MODIFIED: lambda a, _: UpsertMemo(a["upserted_memo"]),
-    EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED: _complete_update,
+    EV.WORKFLOW_PROPERTIES_MODIFIED: lambda a, _: UpsertMemo(a["upserted_memo"]),
+    EV.WORKFLOW_EXECUTION_UPDATE_COMPLETED: _complete_update,
 }
 
 

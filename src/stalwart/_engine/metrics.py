@@ -10,6 +10,7 @@ then reports that last reading.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as _Counter
@@ -32,9 +33,16 @@ class Counter:
         self.name, self.labels = name, tuple(labels)
         self._registry = registry
         self._metric = _Counter(name, help, self.labels, registry=registry)
+        # The bound child per label values: ``labels()`` validates, stringifies and takes a
+        # lock on every call, and it hands back the same child each time (nothing removes
+        # children), so it is asked once per label set.
+        self._children: dict[tuple[str, ...], Any] = {}
 
     def inc(self, *label_values: str, amount: float = 1.0) -> None:
-        self._metric.labels(*label_values).inc(amount)
+        child = self._children.get(label_values)
+        if child is None:
+            child = self._children[label_values] = self._metric.labels(*label_values)
+        child.inc(amount)
 
     def value(self, *label_values: str) -> float:
         sample = self._registry.get_sample_value(self.name, dict(zip(self.labels, label_values,
@@ -49,9 +57,13 @@ class Histogram:
         self._registry = registry
         self._metric = _Histogram(name, help, self.labels, buckets=tuple(buckets),
                                   registry=registry)
+        self._children: dict[tuple[str, ...], Any] = {}  # as Counter's
 
     def observe(self, value: float, *label_values: str) -> None:
-        self._metric.labels(*label_values).observe(value)
+        child = self._children.get(label_values)
+        if child is None:
+            child = self._children[label_values] = self._metric.labels(*label_values)
+        child.observe(value)
 
     def count(self, *label_values: str) -> int:
         sample = self._registry.get_sample_value(

@@ -388,11 +388,18 @@ class WorkflowWorker:
         eager_slots = self._eager_activity_slots()
         # A run that continues as new gets its id here and its seed from that id, as every
         # run does (exported histories carry no seed; see seed_for_run).
-        next_run_id = str(uuid.uuid4())
+        # Made only when asked for: most tasks continue nothing.
+        next_run_ids: list[str] = []
+
+        def next_run_id() -> str:
+            if not next_run_ids:
+                next_run_ids.append(str(uuid.uuid4()))
+            return next_run_ids[0]
+
         decisions = decide(commands, TaskContext(
             run_id=run_id, workflow_id=instance.info.workflow_id, identity=self.identity,
             task_queue=self.task_queue, eager_slots=eager_slots,
-            random_seed=lambda: seed_for_run(next_run_id), new_run_id=lambda: next_run_id,
+            random_seed=lambda: seed_for_run(next_run_id()), new_run_id=next_run_id,
             cron=_cron_run(instance, now), now=now))
         return WorkflowTaskCompletion(
             run_id=run_id, worker_id=self.worker_id, identity=self.identity,

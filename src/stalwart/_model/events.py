@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import SimpleNamespace
 from typing import Any
 
 
@@ -58,6 +59,13 @@ class EventType(StrEnum):
     WORKFLOW_EXECUTION_UPDATE_COMPLETED = "WorkflowExecutionUpdateCompleted"
     UPSERT_WORKFLOW_SEARCH_ATTRIBUTES = "UpsertWorkflowSearchAttributes"
     WORKFLOW_PROPERTIES_MODIFIED = "WorkflowPropertiesModified"
+
+
+# The members again, as plain attributes. Reading a member off an Enum class goes through
+# ``EnumType.__getattr__`` in Python 3.11 (about 0.1 µs, several times a plain attribute); the
+# code that runs once per event (history expansion and compaction, replay, the length count,
+# the store's operations) reads them from here. The same objects: ``EV.X is EventType.X``.
+EV: Any = SimpleNamespace(**EventType.__members__)
 
 
 # Events produced by workflow code (commands). Everything else is an input to workflow code.

@@ -19,10 +19,34 @@ _NS = 1_000_000_000
 
 
 # -- payloads ------------------------------------------------------------------------------
+# Metadata values repeat across every payload of a history ("json/plain", type names), so their
+# base64 forms are kept, both ways (bounded; the mapping is fixed, so it is never stale).
+_METADATA_OUT: dict[str, str] = {}
+_METADATA_IN: dict[str, str] = {}
+_CACHE_LIMIT = 4096
+
+
+def _metadata_out(value: str) -> str:
+    encoded = _METADATA_OUT.get(value)
+    if encoded is None:
+        encoded = base64.b64encode(value.encode("latin-1")).decode()
+        if len(_METADATA_OUT) < _CACHE_LIMIT:
+            _METADATA_OUT[value] = encoded
+    return encoded
+
+
+def _metadata_in(value: str) -> str:
+    decoded = _METADATA_IN.get(value)
+    if decoded is None:
+        decoded = base64.b64decode(value, validate=True).decode("latin-1")
+        if len(_METADATA_IN) < _CACHE_LIMIT:
+            _METADATA_IN[value] = decoded
+    return decoded
+
+
 def payload_out(value: dict[str, Any]) -> dict[str, Any]:
     """A store-form payload in Temporal's form (base64 metadata values and data)."""
-    metadata = {k: base64.b64encode(v.encode("latin-1")).decode()
-                for k, v in value.get("metadata", {}).items()}
+    metadata = {k: _metadata_out(v) for k, v in value.get("metadata", {}).items()}
     if "data" in value:
         data = value["data"].encode()
     else:
@@ -38,8 +62,7 @@ def payload_in(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"{where}: expected a payload object, got {value!r}")
     try:
-        metadata = {k: base64.b64decode(v, validate=True).decode("latin-1")
-                    for k, v in (value.get("metadata") or {}).items()}
+        metadata = {k: _metadata_in(v) for k, v in (value.get("metadata") or {}).items()}
         data = base64.b64decode(value.get("data") or "", validate=True)
     except (ValueError, TypeError, AttributeError) as error:
         raise ValueError(f"{where}: payload is not valid base64: {error}") from None
@@ -88,10 +111,24 @@ def payload_map_in(value: Any, where: str, key: str = "fields") -> dict[str, Any
 
 
 # -- durations and times --------------------------------------------------------------------
+# Durations repeat (every activity of a workflow has the same timeouts): converted once each.
+_DURATIONS_OUT: dict[float, str] = {}
+_DURATIONS_IN: dict[str, float | None] = {}
+
+
 def duration_out(seconds: float | None) -> str | None:
     """Seconds as a proto3 JSON duration: ``"10s"``, ``"0.100s"`` (0, 3, 6 or 9 digits)."""
     if seconds is None:
         return None
+    known = _DURATIONS_OUT.get(seconds)
+    if known is None:
+        known = _duration_out(seconds)
+        if len(_DURATIONS_OUT) < _CACHE_LIMIT:
+            _DURATIONS_OUT[seconds] = known
+    return known
+
+
+def _duration_out(seconds: float) -> str:
     nanos_total = round(Decimal(str(seconds)) * _NS)
     whole, nanos = divmod(nanos_total, _NS)
     if nanos == 0:
@@ -110,11 +147,20 @@ def duration_in(value: Any, where: str) -> float | None:
     """A proto3 JSON duration in seconds; ``"0s"`` and absent mean "not set" (None)."""
     if value is None:
         return None
+    if isinstance(value, str):
+        known = _DURATIONS_IN.get(value, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known  # type: ignore[return-value]
     match = _DURATION.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise ValueError(f"{where}: {value!r} is not a duration like \"1.5s\"")
     seconds = int(match.group(1)) + int((match.group(2) or "").ljust(9, "0")) / _NS
+    if len(_DURATIONS_IN) < _CACHE_LIMIT:
+        _DURATIONS_IN[value] = seconds or None
     return seconds or None
+
+
+_UNKNOWN = object()
 
 
 def time_out(timestamp: float) -> str:

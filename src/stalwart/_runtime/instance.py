@@ -21,7 +21,7 @@ from typing import Any
 from .. import exceptions as exc
 from .._model import search_attributes as sa
 from .._model.definitions import ActivityDefinition, get_activity_definition
-from .._model.events import Command, EventType, HistoryEvent
+from .._model.events import EV, Command, EventType, HistoryEvent
 from .._model.temporal_history import (
     TemporalLength,
     estimate_history_size,
@@ -346,7 +346,7 @@ class WorkflowInstance:
             retry_policy=None,
             cron_schedule=attrs.get("cron_schedule"),
             parent=ParentInfo(**parent) if parent else None,
-            priority=Priority(priority_key=attrs.get("priority")),
+            priority=_priority(attrs.get("priority")),
             _history_length=lambda: self._history_length,
             _history_size=lambda: self._history_size,
             typed_search_attributes=sa.from_store(attrs.get("search_attributes")),
@@ -418,7 +418,7 @@ class WorkflowInstance:
         handle = self._activities.pop(event.attributes["seq"], None)
         if handle is None or handle.done():
             return
-        if event.event_type == EventType.ACTIVITY_TASK_COMPLETED:
+        if event.event_type == EV.ACTIVITY_TASK_COMPLETED:
             try:
                 value = self.converter.payload_converter.from_payload(
                     _payload_from_json(event.attributes["result"]), handle._result_type)
@@ -466,7 +466,7 @@ class WorkflowInstance:
         if self.running_handler_details and not task.cancelled():
             messaging.warn_unfinished_handlers(self)
         if task.cancelled():
-            self._commands.append(Command(EventType.WORKFLOW_EXECUTION_CANCELED, {}))
+            self._commands.append(Command(EV.WORKFLOW_EXECUTION_CANCELED, {}))
             return
         error = task.exception()
         if error is None:
@@ -477,7 +477,7 @@ class WorkflowInstance:
                 raise WorkflowTaskError(
                     f"workflow {self.definition.name!r} returned a value that cannot be "
                     f"serialized: {conversion_error}", conversion_error) from conversion_error
-            self._commands.append(Command(EventType.WORKFLOW_EXECUTION_COMPLETED,
+            self._commands.append(Command(EV.WORKFLOW_EXECUTION_COMPLETED,
                                           {"result": result}))
             return
         if isinstance(error, ContinueAsNewError):
@@ -488,7 +488,7 @@ class WorkflowInstance:
                 raise WorkflowTaskError(
                     f"continue_as_new arguments cannot be serialized: {conversion_error}",
                     conversion_error) from conversion_error
-            self._commands.append(Command(EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW, {
+            self._commands.append(Command(EV.WORKFLOW_EXECUTION_CONTINUED_AS_NEW, {
                 "workflow_type": error.workflow or self.info.workflow_type,
                 "task_queue": error.task_queue or self.info.task_queue,
                 "input": payloads,
@@ -508,7 +508,7 @@ class WorkflowInstance:
                 self.cancel_requested and exc.is_cancelled_exception(error)):
             # As in Temporal: a cancelled run that ends with its child's or activity's
             # cancellation error is cancelled, not failed.
-            self._commands.append(Command(EventType.WORKFLOW_EXECUTION_CANCELED, {}))
+            self._commands.append(Command(EV.WORKFLOW_EXECUTION_CANCELED, {}))
             return
         self.completed = False
         self._fail_or_raise(error, "the workflow")
@@ -516,7 +516,7 @@ class WorkflowInstance:
     def _fail_or_raise(self, error: BaseException, where: str) -> None:
         if isinstance(error, (exc.FailureError, *self.definition.failure_exception_types)):
             self.completed = True
-            self._commands.append(Command(EventType.WORKFLOW_EXECUTION_FAILED, {
+            self._commands.append(Command(EV.WORKFLOW_EXECUTION_FAILED, {
                 "failure": self.converter.failure_converter.to_failure(
                     error, self.converter.payload_converter)}))
             return
@@ -582,7 +582,7 @@ class WorkflowInstance:
         except TypeError as error:
             raise TypeError(f"execute_activity({name!r}): {error}") from None
         seq = self._next_seq("activity")
-        self._commands.append(Command(EventType.ACTIVITY_TASK_SCHEDULED, {
+        self._commands.append(Command(EV.ACTIVITY_TASK_SCHEDULED, {
             "seq": seq,
             "activity_id": activity_id or str(seq),
             "activity_type": name,
@@ -607,7 +607,7 @@ class WorkflowInstance:
             return
         # ABANDON (2): resolve locally and tell nobody.
         if handle._cancellation_type != 2:
-            self._commands.append(Command(EventType.ACTIVITY_TASK_CANCEL_REQUESTED,
+            self._commands.append(Command(EV.ACTIVITY_TASK_CANCEL_REQUESTED,
                                           {"seq": handle._seq}))
         if handle._cancellation_type != 1:
             self._activities.pop(handle._seq, None)
@@ -623,14 +623,14 @@ class WorkflowInstance:
             self.loop._ready.append(handle)
             return handle
         self._timers[seq] = handle
-        self._commands.append(Command(EventType.TIMER_STARTED, {
+        self._commands.append(Command(EV.TIMER_STARTED, {
             "seq": seq, "timer_id": str(seq), "start_to_fire_timeout": delay}))
         return handle
 
     def _cancel_timer(self, seq: int) -> None:
         if seq in self._timers and not self.is_evicted and not self.completed:
             del self._timers[seq]
-            self._commands.append(Command(EventType.TIMER_CANCELED, {"seq": seq}))
+            self._commands.append(Command(EV.TIMER_CANCELED, {"seq": seq}))
 
     def wait_condition(self, fn: Callable[[], bool]) -> asyncio.Future[None]:
         self._check_active()
@@ -646,7 +646,7 @@ class WorkflowInstance:
             else True
         self._patches_seen[patch_id] = use_new
         if use_new:
-            self._commands.append(Command(EventType.MARKER_RECORDED, {
+            self._commands.append(Command(EV.MARKER_RECORDED, {
                 "marker_name": "core_patch", "patch_id": patch_id, "deprecated": deprecated}))
         return use_new
 
@@ -673,7 +673,7 @@ class WorkflowInstance:
                 stored[name] = entry
         self.info = dataclasses.replace(self.info, typed_search_attributes=sa.from_store(stored),
                                         _search_attributes_store=stored)
-        self._commands.append(Command(EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+        self._commands.append(Command(EV.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
                                       {"search_attributes": changes}))
 
     @staticmethod
@@ -706,7 +706,7 @@ class WorkflowInstance:
             except TypeError as error:
                 raise TypeError(f"upsert_memo({key!r}): {error}") from None
             changes[key] = self.memo_payloads[key] = payload
-        self._commands.append(Command(EventType.WORKFLOW_PROPERTIES_MODIFIED,
+        self._commands.append(Command(EV.WORKFLOW_PROPERTIES_MODIFIED,
                                       {"upserted_memo": changes}))
 
     def uuid4(self) -> uuid.UUID:
@@ -760,33 +760,39 @@ def _placeholder_info(workflow_id: str, run_id: str, workflow_type: str) -> Info
 
 
 _CLOSE_STATUS_NAMES: dict[EventType, str] = {
-    EventType.WORKFLOW_EXECUTION_COMPLETED: "completed",
-    EventType.WORKFLOW_EXECUTION_FAILED: "failed",
-    EventType.WORKFLOW_EXECUTION_CANCELED: "canceled",
-    EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW: "continued_as_new",
+    EV.WORKFLOW_EXECUTION_COMPLETED: "completed",
+    EV.WORKFLOW_EXECUTION_FAILED: "failed",
+    EV.WORKFLOW_EXECUTION_CANCELED: "canceled",
+    EV.WORKFLOW_EXECUTION_CONTINUED_AS_NEW: "continued_as_new",
 }
 
 _APPLY: dict[str, Callable[[WorkflowInstance, HistoryEvent], None]] = {
-    EventType.WORKFLOW_EXECUTION_STARTED: WorkflowInstance._apply_started,
-    EventType.ACTIVITY_TASK_COMPLETED: WorkflowInstance._apply_activity_resolved,
-    EventType.ACTIVITY_TASK_FAILED: WorkflowInstance._apply_activity_resolved,
-    EventType.ACTIVITY_TASK_TIMED_OUT: WorkflowInstance._apply_activity_resolved,
-    EventType.ACTIVITY_TASK_CANCELED: WorkflowInstance._apply_activity_resolved,
-    EventType.TIMER_FIRED: WorkflowInstance._apply_timer_fired,
-    EventType.WORKFLOW_EXECUTION_SIGNALED: messaging.apply_signaled,
-    EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED: WorkflowInstance._apply_cancel_requested,
-    EventType.CHILD_WORKFLOW_EXECUTION_STARTED: children.apply_child_started,
-    EventType.START_CHILD_WORKFLOW_EXECUTION_FAILED: children.apply_child_start_failed,
-    EventType.CHILD_WORKFLOW_EXECUTION_COMPLETED: children.apply_child_closed,
-    EventType.CHILD_WORKFLOW_EXECUTION_FAILED: children.apply_child_closed,
-    EventType.CHILD_WORKFLOW_EXECUTION_CANCELED: children.apply_child_closed,
-    EventType.CHILD_WORKFLOW_EXECUTION_TIMED_OUT: children.apply_child_closed,
-    EventType.CHILD_WORKFLOW_EXECUTION_TERMINATED: children.apply_child_closed,
-    EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED: children.apply_external_result,
-    EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED: children.apply_external_result,
-    EventType.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+    EV.WORKFLOW_EXECUTION_STARTED: WorkflowInstance._apply_started,
+    EV.ACTIVITY_TASK_COMPLETED: WorkflowInstance._apply_activity_resolved,
+    EV.ACTIVITY_TASK_FAILED: WorkflowInstance._apply_activity_resolved,
+    EV.ACTIVITY_TASK_TIMED_OUT: WorkflowInstance._apply_activity_resolved,
+    EV.ACTIVITY_TASK_CANCELED: WorkflowInstance._apply_activity_resolved,
+    EV.TIMER_FIRED: WorkflowInstance._apply_timer_fired,
+    EV.WORKFLOW_EXECUTION_SIGNALED: messaging.apply_signaled,
+    EV.WORKFLOW_EXECUTION_CANCEL_REQUESTED: WorkflowInstance._apply_cancel_requested,
+    EV.CHILD_WORKFLOW_EXECUTION_STARTED: children.apply_child_started,
+    EV.START_CHILD_WORKFLOW_EXECUTION_FAILED: children.apply_child_start_failed,
+    EV.CHILD_WORKFLOW_EXECUTION_COMPLETED: children.apply_child_closed,
+    EV.CHILD_WORKFLOW_EXECUTION_FAILED: children.apply_child_closed,
+    EV.CHILD_WORKFLOW_EXECUTION_CANCELED: children.apply_child_closed,
+    EV.CHILD_WORKFLOW_EXECUTION_TIMED_OUT: children.apply_child_closed,
+    EV.CHILD_WORKFLOW_EXECUTION_TERMINATED: children.apply_child_closed,
+    EV.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED: children.apply_external_result,
+    EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED: children.apply_external_result,
+    EV.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
         children.apply_external_result,
-    EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED:
+    EV.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED:
         children.apply_external_result,
-    EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED: messaging.apply_update_accepted,
+    EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED: messaging.apply_update_accepted,
 }
+
+
+def _priority(key: int | None) -> Priority:
+    # The shared default (frozen) when the run has no priority of its own: one object fewer
+    # per cached run.
+    return Priority.default if key is None else Priority(priority_key=key)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from .. import exceptions as exc
 from .._model.events import (
     COMMAND_EVENT_TYPES,
+    EV,
     Command,
-    EventType,
     HistoryEvent,
     command_key,
     describe_command,
@@ -42,7 +42,7 @@ class RecordedActivation:
     @property
     def patches(self) -> list[str]:
         return [e.attributes["patch_id"] for e in self.commands
-                if e.event_type == EventType.MARKER_RECORDED and e.attributes.get("patch_id")]
+                if e.event_type == EV.MARKER_RECORDED and e.attributes.get("patch_id")]
 
 
 def split_activations(events: Sequence[HistoryEvent]) -> tuple[list[RecordedActivation],
@@ -63,7 +63,7 @@ def _split(events: Sequence[HistoryEvent]) -> tuple[list[RecordedActivation],
     reset_run_id: str | None = None
     for event in events:
         etype = event.event_type
-        if etype == EventType.WORKFLOW_TASK_COMPLETED:
+        if etype == EV.WORKFLOW_TASK_COMPLETED:
             current = RecordedActivation(pending, event, failed_before=failed,
                                          reset_run_id=reset_run_id)
             activations.append(current)
@@ -76,7 +76,7 @@ def _split(events: Sequence[HistoryEvent]) -> tuple[list[RecordedActivation],
                     f"history is malformed: command event {etype} (event {event.event_id}) "
                     "appears before any WorkflowTaskCompleted")
             current.commands.append(event)
-        elif etype == EventType.WORKFLOW_TASK_FAILED:
+        elif etype == EV.WORKFLOW_TASK_FAILED:
             failed += 1
             if event.attributes.get("cause") == "RESET_WORKFLOW":
                 reset_run_id = event.attributes.get("new_run_id") or reset_run_id

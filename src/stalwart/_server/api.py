@@ -313,8 +313,11 @@ async def _query(request: Request, workflow_id: str) -> Response:
     run_id = run_id_param(request)
     await backend.execution(workflow_id, run_id)
     handle = backend.client.get_workflow_handle(workflow_id, run_id=run_id)
+    # A positive timeout below a microsecond (timedelta's unit) is still a timeout, not the
+    # 10 s default that a zero timedelta would mean.
     value = await handle.query(name, args=await backend.encoded(args),
-                               rpc_timeout=timedelta(seconds=timeout or 10.0))
+                               rpc_timeout=max(timedelta(seconds=timeout or 10.0),
+                                               timedelta(microseconds=1)))
     return await json_response({"result": value})
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
 from .. import exceptions as exc
@@ -40,6 +40,7 @@ from .ops import (
     messages,
     reset,
     schedules,
+    standalone,
     streams,
     sweeper,
     tasks,
@@ -56,7 +57,7 @@ class Driver(Protocol):
     dialect: Dialect
     prechecks: bool
 
-    async def write(self, fn: Callable[..., T], *args: Any) -> T: ...
+    def write(self, fn: Callable[..., T], *args: Any) -> Awaitable[T]: ...
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T: ...
 
@@ -107,10 +108,12 @@ class DatabaseStore:
             self._closed = True
             await self._driver.close()
 
-    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+    def _write(self, fn: Callable[..., T], *args: Any) -> Awaitable[T]:
+        # Not a coroutine of its own: the driver's awaitable is handed on (one frame fewer
+        # on every write). Every caller awaits it at once.
         if self._closed:
             raise exc.StoreError("the store is closed")
-        return await self._driver.write(fn, *args)
+        return self._driver.write(fn, *args)
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:
@@ -184,6 +187,48 @@ class DatabaseStore:
     async def count_workflows(self, query: str | None) -> int:
         parsed = parse_list_query(query)
         return await self._read(visibility.count_by_query, query or "", parsed)
+
+    # -- activities started from a client (ops/standalone.py) -----------------------------
+    async def start_standalone_activity(self, request: dict[str, Any],
+                                        now: float) -> tuple[str, bool]:
+        return await self._write(standalone.start, request, now)
+
+    async def cancel_standalone_activity(self, activity_id: str, run_id: str | None,
+                                         reason: str | None, now: float) -> None:
+        await self._write(standalone.request_cancel, activity_id, run_id, reason, now)
+
+    async def terminate_standalone_activity(self, activity_id: str, run_id: str | None,
+                                            reason: str | None, now: float) -> None:
+        await self._write(standalone.terminate, activity_id, run_id, reason, now)
+
+    async def steer_standalone_activity(self, activity_id: str, run_id: str | None,
+                                        action: str, params: dict[str, Any],
+                                        now: float) -> dict[str, Any]:
+        return await self._write(standalone.steer, activity_id, run_id, action, params, now)
+
+    async def update_standalone_activity_options(
+            self, activity_id: str, run_id: str | None, changes: dict[str, Any] | None,
+            now: float) -> dict[str, Any]:
+        return await self._write(standalone.update_options, activity_id, run_id, changes, now)
+
+    async def describe_standalone_activity(self, activity_id: str,
+                                           run_id: str | None) -> dict[str, Any]:
+        return await self._read(standalone.describe, activity_id, run_id)
+
+    async def resolve_standalone_activity(self, activity_id: str, run_id: str | None) -> str:
+        return await self._read(standalone.resolve_run, activity_id, run_id)
+
+    async def standalone_activity_outcome(self, run_id: str) -> tuple[int, Any, Any] | None:
+        return await self._read(standalone.outcome, run_id)
+
+    async def list_standalone_activities(self, query: str | None, limit: int,
+                                         offset: int) -> list[dict[str, Any]]:
+        parsed = parse_list_query(query)
+        return await self._read(standalone.list_activities, query or "", parsed, limit, offset)
+
+    async def count_standalone_activities(self, query: str | None) -> int:
+        return await self._read(standalone.count_activities, query or "",
+                                parse_list_query(query))
 
     async def get_history(self, run_id: str, after_event_id: int = 0,
                           limit: int | None = None) -> list[HistoryEvent]:
@@ -380,8 +425,9 @@ class DatabaseStore:
 
     async def delete_closed_runs(self, closed_before: float, limit: int = 1000) -> int:
         """Retention: forget up to ``limit`` runs closed before ``closed_before`` with their
-        history (its stored payloads too), search attribute rows, updates and queries; how
-        many went. Open runs, and closed parents of open children, are kept."""
+        history (its stored payloads too), search attribute rows, updates and queries, and
+        then closed activities started from a client; how many went. Open runs, and closed
+        parents of open children, are kept."""
         return await self._write(sweeper.delete_closed_runs, closed_before, limit)
 
     async def backlog(self, now: float) -> dict[tuple[str, str], int]:

@@ -81,17 +81,22 @@ class Pending:
 
     __slots__ = ("_fetch", "_rows")
 
-    def __init__(self, fetch: Callable[[], list[Any]]) -> None:
+    def __init__(self, fetch: Callable[[], list[Any]] | None,
+                 rows: list[Any] | None = None) -> None:
+        # ``rows`` given: a driver that ran the query at once (no fetch needed).
         self._fetch = fetch
-        self._rows: list[Any] | None = None
+        self._rows = rows
 
     def all(self) -> list[Any]:
         if self._rows is None:
+            assert self._fetch is not None
             self._rows = self._fetch()
         return self._rows
 
     def one(self) -> Any:
-        rows = self.all()
+        rows = self._rows
+        if rows is None:
+            rows = self.all()
         return rows[0] if rows else None
 
 
@@ -137,8 +142,7 @@ class Tx:
         """Send a query whose rows are read later: queries sent one after another and read
         afterwards share one round trip where the driver pipelines (PostgreSQL's writes).
         Statements still run in the order they are sent, locks included."""
-        rows = self.all(sql, params)
-        return Pending(lambda: rows)
+        return Pending(None, self.all(sql, params))
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         raise NotImplementedError

@@ -214,11 +214,11 @@ class LLMActivities:
             usage.cost_usd = cost
         usage.calls = 1
         response.model = model
-        observe_call(info.workflow_type, model, usage)
+        observe_call(info.workflow_type or "", model, usage)
         content = response.message.get("content")
         if (self.store is not None and self.offload_chars is not None
                 and isinstance(content, str) and len(content) > self.offload_chars):
-            ref = await self.store.put_async(info.workflow_id, content)
+            ref = await self.store.put_async(info.workflow_id or info.activity_id, content)
             response.message["content"] = None
             response.message["content_ref"] = ref.key
         return response

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import proto_json as pj
-from ..events import COMMAND_EVENT_TYPES, EventType, HistoryEvent
+from ..events import COMMAND_EVENT_TYPES, EV, EventType, HistoryEvent
 from .common import (
     ACTIVITY_CLOSE,
     CHANGE_VERSION,
@@ -113,7 +113,7 @@ class _Compactor:
                 raise self.error("eventType", f"{etype} is not supported by Stalwart's replayer")
             if etype not in TEMPORAL_EVENT_TYPES:
                 raise self.error("eventType", f"{etype!r} is not a Temporal event type")
-            if index == 0 and etype != EventType.WORKFLOW_EXECUTION_STARTED:
+            if index == 0 and etype != EV.WORKFLOW_EXECUTION_STARTED:
                 raise self.error("eventType", "a history must start with "
                                  "WorkflowExecutionStarted")
             if self.local_closes and not self.runs_alongside(event):
@@ -135,14 +135,14 @@ class _Compactor:
         are the inputs of a task of their own that follows the one that scheduled them."""
         closes, self.local_closes = self.local_closes, []
         self.out.extend(closes)
-        self.out.append(HistoryEvent(closes[-1].event_id, EventType.WORKFLOW_TASK_COMPLETED,
+        self.out.append(HistoryEvent(closes[-1].event_id, EV.WORKFLOW_TASK_COMPLETED,
                                      closes[-1].timestamp, {"workflow_time": self.workflow_time}))
         self.last_task_index = len(self.out) - 1
 
     def runs_alongside(self, event: HistoryEvent) -> bool:
         """Whether ``event`` is a local activity scheduled before the pending ones completed
         (they ran together, from one activation) rather than after (one awaited the other)."""
-        if event.event_type != EventType.MARKER_RECORDED or \
+        if event.event_type != EV.MARKER_RECORDED or \
                 event.attributes.get("markerName") != "core_local_activity":
             return False
         self.current = event
@@ -151,7 +151,7 @@ class _Compactor:
 
     def prescan(self, events: Sequence[HistoryEvent]) -> None:
         for event in events:
-            if event.event_type == EventType.MARKER_RECORDED and \
+            if event.event_type == EV.MARKER_RECORDED and \
                     event.attributes.get("markerName") == "core_local_activity":
                 self.current = event
                 data = self.local_data()
@@ -184,7 +184,7 @@ class _Compactor:
             self.inputs_ahead = sum(
                 1 for e in self.out[self.last_task_index + 1:]
                 if e.event_type not in COMMAND_EVENT_TYPES
-                and e.event_type != EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+                and e.event_type != EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
             return
         if etype in ("WorkflowExecutionOptionsUpdated",
                      "WorkflowPropertiesModifiedExternally",
@@ -194,27 +194,27 @@ class _Compactor:
         if etype == WORKFLOW_TASK_STARTED:
             self.ref("scheduledEventId", WORKFLOW_TASK_SCHEDULED)
             self.workflow_time = event.timestamp
-        elif etype == EventType.WORKFLOW_TASK_COMPLETED:
+        elif etype == EV.WORKFLOW_TASK_COMPLETED:
             self.ref("scheduledEventId", WORKFLOW_TASK_SCHEDULED)
             self.ref("startedEventId", WORKFLOW_TASK_STARTED)
             self.add(etype, {"workflow_time": self.workflow_time,
                              "identity": a.get("identity", ""),
                              "inputs_ahead": self.inputs_ahead})
             self.last_task_index = len(self.out) - 1
-        elif etype in (EventType.WORKFLOW_TASK_FAILED, WORKFLOW_TASK_TIMED_OUT):
+        elif etype in (EV.WORKFLOW_TASK_FAILED, WORKFLOW_TASK_TIMED_OUT):
             self.ref("scheduledEventId", WORKFLOW_TASK_SCHEDULED)
             failure = a.get("failure")
             reset = a.get("cause") == "WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW"
             timed_out = etype == WORKFLOW_TASK_TIMED_OUT
-            self.add(EventType.WORKFLOW_TASK_FAILED, {
+            self.add(EV.WORKFLOW_TASK_FAILED, {
                 "inputs_ahead": self.inputs_ahead,
                 **({"timeout_type": "START_TO_CLOSE"} if timed_out else {}),
                 "failure": pj.failure_in(failure, self.where("failure")) if failure else None,
                 **({"cause": "RESET_WORKFLOW", "base_run_id": a.get("baseRunId"),
                     "new_run_id": a.get("newRunId")} if reset else {})})
-        elif etype == EventType.WORKFLOW_EXECUTION_STARTED:
+        elif etype == EV.WORKFLOW_EXECUTION_STARTED:
             self.started(a)
-        elif etype == EventType.ACTIVITY_TASK_SCHEDULED:
+        elif etype == EV.ACTIVITY_TASK_SCHEDULED:
             seq = self.next_activity_seq()
             self.activity_seq[event.event_id] = seq
             self.add(etype, {
@@ -235,14 +235,14 @@ class _Compactor:
                 "header": pj.payload_map_in(a.get("header"), self.where("header")),
             })
         elif etype == "ActivityTaskStarted":
-            scheduled = self.ref("scheduledEventId", EventType.ACTIVITY_TASK_SCHEDULED)
+            scheduled = self.ref("scheduledEventId", EV.ACTIVITY_TASK_SCHEDULED)
             self.activity_started[scheduled.event_id] = event
         elif etype in ACTIVITY_CLOSE:
             self.activity_close(etype, event)
-        elif etype == EventType.ACTIVITY_TASK_CANCEL_REQUESTED:
-            scheduled = self.ref("scheduledEventId", EventType.ACTIVITY_TASK_SCHEDULED)
+        elif etype == EV.ACTIVITY_TASK_CANCEL_REQUESTED:
+            scheduled = self.ref("scheduledEventId", EV.ACTIVITY_TASK_SCHEDULED)
             self.add(etype, {"seq": self.activity_seq[scheduled.event_id]})
-        elif etype == EventType.TIMER_STARTED:
+        elif etype == EV.TIMER_STARTED:
             timer_id = str(self.attr("timerId"))
             seq = int(timer_id) if timer_id.isdigit() else self.timer_next + 1
             self.timer_next = max(self.timer_next, seq)
@@ -250,34 +250,34 @@ class _Compactor:
             self.add(etype, {"seq": seq, "timer_id": timer_id, "start_to_fire_timeout":
                              pj.duration_in(a.get("startToFireTimeout"),
                                             self.where("startToFireTimeout"))})
-        elif etype in (EventType.TIMER_FIRED, EventType.TIMER_CANCELED):
-            started = self.ref("startedEventId", EventType.TIMER_STARTED)
+        elif etype in (EV.TIMER_FIRED, EV.TIMER_CANCELED):
+            started = self.ref("startedEventId", EV.TIMER_STARTED)
             self.add(etype, {"seq": self.timer_seq[started.event_id],
                              "timer_id": started.attributes.get("timerId")})
-        elif etype == EventType.MARKER_RECORDED:
+        elif etype == EV.MARKER_RECORDED:
             self.marker(a)
-        elif etype == EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+        elif etype == EV.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             values = search_attributes_in(a.get("searchAttributes"),
                                            self.where("searchAttributes"))
             values.pop(CHANGE_VERSION, None)  # implied by the patch markers
             if values:
                 self.add(etype, {"search_attributes": values})
-        elif etype == EventType.WORKFLOW_PROPERTIES_MODIFIED:
+        elif etype == EV.WORKFLOW_PROPERTIES_MODIFIED:
             memo = pj.payload_map_in(a.get("upsertedMemo"), self.where("upsertedMemo"))
             self.add(etype, {"upserted_memo": {
                 k: None if v.get("data") in ("null", None) and "data_b64" not in v else v
                 for k, v in memo.items()}})
-        elif etype == EventType.WORKFLOW_EXECUTION_SIGNALED:
+        elif etype == EV.WORKFLOW_EXECUTION_SIGNALED:
             self.add(etype, {"signal_name": self.attr("signalName"),
                              "input": pj.payloads_in(a.get("input"), self.where("input")),
                              "identity": a.get("identity", ""),
                              "header": pj.payload_map_in(a.get("header"), self.where("header"))})
-        elif etype == EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+        elif etype == EV.WORKFLOW_EXECUTION_CANCEL_REQUESTED:
             self.add(etype, {"reason": a.get("cause", ""), "identity": a.get("identity", "")})
-        elif etype == EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+        elif etype == EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             self.update_accepted(event)
-        elif etype == EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED:
-            accepted = self.ref("acceptedEventId", EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+        elif etype == EV.WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+            accepted = self.ref("acceptedEventId", EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
             update_id = accepted.attributes["acceptedRequest"]["meta"]["updateId"]
             outcome = self.attr("outcome")
             if "failure" in outcome:
@@ -287,16 +287,16 @@ class _Compactor:
                 result = pj.payloads_in(outcome.get("success"), self.where("outcome.success"))
                 self.add(etype, {"update_id": update_id,
                                  "result": result[0] if result else None})
-        elif etype in (EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED,
-                       EventType.START_CHILD_WORKFLOW_EXECUTION_FAILED,
-                       EventType.CHILD_WORKFLOW_EXECUTION_STARTED) or etype in CHILD_CLOSE:
+        elif etype in (EV.START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+                       EV.START_CHILD_WORKFLOW_EXECUTION_FAILED,
+                       EV.CHILD_WORKFLOW_EXECUTION_STARTED) or etype in CHILD_CLOSE:
             self.child(etype, event)
-        elif etype in (EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
-                       EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
-                       EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
-                       EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
-                       EventType.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
-                       EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED):
+        elif etype in (EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+                       EV.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+                       EV.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
+                       EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
+                       EV.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+                       EV.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED):
             self.external(etype, event)
         else:
             self.close(etype, a)
@@ -311,7 +311,7 @@ class _Compactor:
     def started(self, a: dict[str, Any]) -> None:
         run_id = a.get("originalExecutionRunId") or a.get("firstExecutionRunId") or ""
         parent = a.get("parentWorkflowExecution")
-        self.add(EventType.WORKFLOW_EXECUTION_STARTED, {
+        self.add(EV.WORKFLOW_EXECUTION_STARTED, {
             "workflow_id": a.get("workflowId", ""), "workflow_type": self.name("workflowType"),
             "task_queue": (a.get("taskQueue") or {}).get("name", ""),
             "input": pj.payloads_in(a.get("input"), self.where("input")),
@@ -359,7 +359,7 @@ class _Compactor:
 
     def activity_close(self, etype: str, event: HistoryEvent) -> None:
         a = event.attributes
-        scheduled = self.ref("scheduledEventId", EventType.ACTIVITY_TASK_SCHEDULED)
+        scheduled = self.ref("scheduledEventId", EV.ACTIVITY_TASK_SCHEDULED)
         started = self.activity_started.get(scheduled.event_id)
         if a.get("startedEventId") not in (None, "0", 0):
             started = self.ref("startedEventId", "ActivityTaskStarted")
@@ -371,10 +371,10 @@ class _Compactor:
         if started and started.attributes.get("lastFailure"):
             attrs["last_failure"] = pj.failure_in(started.attributes["lastFailure"],
                                                   self.where("lastFailure of its start"))
-        if etype == EventType.ACTIVITY_TASK_COMPLETED:
+        if etype == EV.ACTIVITY_TASK_COMPLETED:
             result = pj.payloads_in(a.get("result"), self.where("result"))
             attrs["result"] = result[0] if result else json_payload(None)
-        elif etype == EventType.ACTIVITY_TASK_CANCELED:
+        elif etype == EV.ACTIVITY_TASK_CANCELED:
             attrs["failure"] = {"message": "activity cancelled", "source": "",
                                 "stack_trace": "", "canceled_failure_info": {
                                     "details": pj.payloads_in(a.get("details"),
@@ -385,7 +385,7 @@ class _Compactor:
                 scheduled=scheduled, started=started, identity=a.get("identity", ""),
                 retry_state=pj.enum_in("RETRY_STATE_", pj.RETRY_STATES, a.get("retryState"),
                                        self.where("retryState")),
-                timed_out=etype == EventType.ACTIVITY_TASK_TIMED_OUT)
+                timed_out=etype == EV.ACTIVITY_TASK_TIMED_OUT)
         self.add(etype, attrs)
 
     def marker(self, a: dict[str, Any]) -> None:
@@ -401,12 +401,12 @@ class _Compactor:
                 raise self.error("details.patch-data",
                                  "expected a JSON payload {\"id\": ..., \"deprecated\": ...}") \
                     from None
-            self.add(EventType.MARKER_RECORDED, {"marker_name": "core_patch",
+            self.add(EV.MARKER_RECORDED, {"marker_name": "core_patch",
                                                  "patch_id": patch_id, "deprecated": deprecated})
         elif name == "core_local_activity":
             self.local_activity(a)
         else:
-            self.add(EventType.MARKER_RECORDED, {"marker_name": name, "details": {
+            self.add(EV.MARKER_RECORDED, {"marker_name": name, "details": {
                 k: pj.payloads_in(v, self.where(f"details.{k}")) for k, v in details.items()}})
 
     def local_activity(self, a: dict[str, Any]) -> None:
@@ -417,7 +417,7 @@ class _Compactor:
         activity_type = data.get("activity_type")
         if not isinstance(activity_type, str):
             raise self.error("details.data", "the local activity's activity_type is missing")
-        self.add(EventType.ACTIVITY_TASK_SCHEDULED, {
+        self.add(EV.ACTIVITY_TASK_SCHEDULED, {
             "seq": seq, "activity_id": str(data.get("activity_id", seq)),
             "activity_type": activity_type, "task_queue": "", "input": [],
             "retry_policy": None, "cancellation_type": 0, "local": True})
@@ -426,10 +426,10 @@ class _Compactor:
                                  "identity": "", "started_time": None}
         if a.get("failure"):
             # Recorded as the workflow sees it (Temporal's SDK does not wrap it).
-            event_type = EventType.ACTIVITY_TASK_FAILED
+            event_type = EV.ACTIVITY_TASK_FAILED
             attrs["failure"] = pj.failure_in(a["failure"], self.where("failure"))
         else:
-            event_type = EventType.ACTIVITY_TASK_COMPLETED
+            event_type = EV.ACTIVITY_TASK_COMPLETED
             result = pj.payloads_in((a.get("details") or {}).get("result"),
                                     self.where("details.result"))
             attrs["result"] = result[0] if result else json_payload(None)
@@ -447,7 +447,7 @@ class _Compactor:
             raise self.error("acceptedRequest.meta.updateId", "missing")
         if not body.get("name"):
             raise self.error("acceptedRequest.input.name", "missing")
-        accepted = HistoryEvent(event.event_id, EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+        accepted = HistoryEvent(event.event_id, EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
                                 event.timestamp, {
                                     "update_id": meta["updateId"], "name": body["name"],
                                     "input": pj.payloads_in(body.get("args"), self.where(
@@ -456,7 +456,7 @@ class _Compactor:
                                         "acceptedRequest.input.header"))})
         if self.last_task_index >= 0 and all(
                 e.event_type in COMMAND_EVENT_TYPES
-                or e.event_type == EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+                or e.event_type == EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED
                 for e in self.out[self.last_task_index + 1:]):
             # Temporal records acceptance with the task's commands; Stalwart's runtime reads
             # it as an input of that task.
@@ -468,7 +468,7 @@ class _Compactor:
     def child(self, etype: str, event: HistoryEvent) -> None:
         a = event.attributes
         execution = a.get("workflowExecution") or {}
-        if etype == EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+        if etype == EV.START_CHILD_WORKFLOW_EXECUTION_INITIATED:
             self.child_next += 1
             self.child_seq[event.event_id] = self.child_next
             self.add(etype, {
@@ -487,28 +487,28 @@ class _Compactor:
                 **({"cron_schedule": a["cronSchedule"]} if a.get("cronSchedule") else {})})
             return
         initiated = self.ref("initiatedEventId",
-                             EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED)
+                             EV.START_CHILD_WORKFLOW_EXECUTION_INITIATED)
         attrs: dict[str, Any] = {
             "seq": self.child_seq[initiated.event_id],
             "workflow_id": execution.get("workflowId") or a.get("workflowId")
             or initiated.attributes.get("workflowId", ""),
             "workflow_type": (a.get("workflowType") or {}).get("name", ""),
             "run_id": execution.get("runId", "")}
-        if etype == EventType.START_CHILD_WORKFLOW_EXECUTION_FAILED:
+        if etype == EV.START_CHILD_WORKFLOW_EXECUTION_FAILED:
             attrs["cause"] = a.get("cause", "")
-        elif etype == EventType.CHILD_WORKFLOW_EXECUTION_COMPLETED:
+        elif etype == EV.CHILD_WORKFLOW_EXECUTION_COMPLETED:
             result = pj.payloads_in(a.get("result"), self.where("result"))
             attrs["result"] = result[0] if result else json_payload(None)
-        elif etype == EventType.CHILD_WORKFLOW_EXECUTION_FAILED:
+        elif etype == EV.CHILD_WORKFLOW_EXECUTION_FAILED:
             attrs["failure"] = pj.failure_in(self.attr("failure"), self.where("failure"))
         self.add(etype, attrs)
 
     def external(self, etype: str, event: HistoryEvent) -> None:
         a = event.attributes
         execution = a.get("workflowExecution") or {}
-        if etype in (EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
-                     EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED):
-            kind = "signal" if etype == EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED \
+        if etype in (EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+                     EV.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED):
+            kind = "signal" if etype == EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED \
                 else "cancel"
             self.external_next[kind] += 1
             seq = self.external_next[kind]
@@ -521,11 +521,11 @@ class _Compactor:
                 attrs["input"] = pj.payloads_in(a.get("input"), self.where("input"))
             self.add(etype, attrs)
             return
-        signal = etype in (EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
-                           EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED)
+        signal = etype in (EV.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
+                           EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED)
         initiated = self.ref("initiatedEventId",
-                             EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED if signal
-                             else EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED)
+                             EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED if signal
+                             else EV.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED)
         attrs = {"seq": self.external_seq[initiated.event_id],
                  "workflow_id": execution.get("workflowId", ""),
                  "run_id": execution.get("runId") or None}
@@ -534,15 +534,15 @@ class _Compactor:
         self.add(etype, attrs)
 
     def close(self, etype: str, a: dict[str, Any]) -> None:
-        if etype == EventType.WORKFLOW_EXECUTION_COMPLETED:
+        if etype == EV.WORKFLOW_EXECUTION_COMPLETED:
             result = pj.payloads_in(a.get("result"), self.where("result"))
             self.add(etype, {"result": result[0] if result else json_payload(None)})
-        elif etype == EventType.WORKFLOW_EXECUTION_FAILED:
+        elif etype == EV.WORKFLOW_EXECUTION_FAILED:
             self.add(etype, {"failure": pj.failure_in(self.attr("failure"),
                                                       self.where("failure"))})
-        elif etype == EventType.WORKFLOW_EXECUTION_CANCELED:
+        elif etype == EV.WORKFLOW_EXECUTION_CANCELED:
             self.add(etype, {})
-        elif etype == EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+        elif etype == EV.WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
             self.add(etype, {
                 "workflow_type": self.name("workflowType"),
                 "task_queue": (a.get("taskQueue") or {}).get("name", ""),
@@ -550,9 +550,9 @@ class _Compactor:
                 "execution_timeout": pj.duration_in(a.get("workflowRunTimeout"),
                                                     self.where("workflowRunTimeout")),
                 "new_execution_run_id": a.get("newExecutionRunId")})
-        elif etype == EventType.WORKFLOW_EXECUTION_TERMINATED:
+        elif etype == EV.WORKFLOW_EXECUTION_TERMINATED:
             self.add(etype, {"reason": a.get("reason", ""), "identity": a.get("identity", "")})
-        elif etype == EventType.WORKFLOW_EXECUTION_TIMED_OUT:
+        elif etype == EV.WORKFLOW_EXECUTION_TIMED_OUT:
             self.add(etype, {})
         else:
             raise self.error("eventType", f"{etype} is not supported by Stalwart's replayer")

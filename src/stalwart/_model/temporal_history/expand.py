@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import proto_json as pj
-from ..events import COMMAND_EVENT_TYPES, EventType, HistoryEvent
+from ..events import COMMAND_EVENT_TYPES, EV, HistoryEvent
 from .common import (
     ACTIVITY_CLOSE,
     CHANGE_VERSION,
@@ -62,9 +62,9 @@ class _Expander:
     # -- driving ---------------------------------------------------------------------------
     def feed(self, event: HistoryEvent) -> None:
         etype = event.event_type
-        if etype == EventType.WORKFLOW_TASK_COMPLETED:
+        if etype == EV.WORKFLOW_TASK_COMPLETED:
             self.task(event, failed=False)
-        elif etype == EventType.WORKFLOW_TASK_FAILED:
+        elif etype == EV.WORKFLOW_TASK_FAILED:
             self.task(event, failed=True)
         elif etype in COMMAND_EVENT_TYPES:
             self.command(event)
@@ -74,7 +74,7 @@ class _Expander:
     def finish(self) -> list[HistoryEvent]:
         pending, self.pending = self.pending, []
         close = next((i for i, e in enumerate(pending) if e.event_type in (
-            EventType.WORKFLOW_EXECUTION_TERMINATED, EventType.WORKFLOW_EXECUTION_TIMED_OUT)),
+            EV.WORKFLOW_EXECUTION_TERMINATED, EV.WORKFLOW_EXECUTION_TIMED_OUT)),
             len(pending))
         live, closing = pending[:close], pending[close:]
         # Inputs no task has consumed yet: Temporal shows the task they scheduled (which
@@ -111,7 +111,7 @@ class _Expander:
         due = self.task_end
         if due is None:
             started = inputs[0]
-            if started.event_type != EventType.WORKFLOW_EXECUTION_STARTED:
+            if started.event_type != EV.WORKFLOW_EXECUTION_STARTED:
                 return len(inputs)
             due = started.timestamp + float(
                 started.attributes.get("first_workflow_task_backoff") or 0.0)
@@ -136,9 +136,9 @@ class _Expander:
             self.task_end = event.timestamp
             return
         accepted = [e for e in others
-                    if e.event_type == EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
+                    if e.event_type == EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
         inputs = [e for e in others
-                  if e.event_type != EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
+                  if e.event_type != EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
         recorded = event.attributes.get("inputs_ahead")  # where an import had them
         ahead = self.scheduling_inputs(inputs) if recorded is None else int(recorded)
         self.task_end = event.timestamp
@@ -162,7 +162,7 @@ class _Expander:
             return
         if failed:
             reset = attrs.get("cause") == "RESET_WORKFLOW"
-            self.emit(EventType.WORKFLOW_TASK_FAILED, event.timestamp, {
+            self.emit(EV.WORKFLOW_TASK_FAILED, event.timestamp, {
                 "scheduledEventId": str(scheduled), "startedEventId": str(started),
                 "cause": "WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW" if reset
                 else "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE",
@@ -174,7 +174,7 @@ class _Expander:
             return
         self.wft_scheduled = scheduled
         first = not self.wft_completed
-        self.wft_completed = self.emit(EventType.WORKFLOW_TASK_COMPLETED, event.timestamp, {
+        self.wft_completed = self.emit(EV.WORKFLOW_TASK_COMPLETED, event.timestamp, {
             "scheduledEventId": str(scheduled), "startedEventId": str(started),
             "identity": attrs.get("identity"),
             # The behaviours of Temporal's SDK core this history was made with (ids and types
@@ -191,31 +191,31 @@ class _Expander:
         etype, attrs, ts = event.event_type, event.attributes, event.timestamp
         if etype in ACTIVITY_CLOSE:
             self.activity_close(event)
-        elif etype == EventType.WORKFLOW_EXECUTION_STARTED:
+        elif etype == EV.WORKFLOW_EXECUTION_STARTED:
             self.started(event)
-        elif etype == EventType.TIMER_FIRED:
+        elif etype == EV.TIMER_FIRED:
             seq = attrs["seq"]
             self.emit(etype, ts, {"timerId": attrs.get("timer_id", str(seq)),
                                   "startedEventId": pj.int64(self.timers.get(seq))})
-        elif etype == EventType.WORKFLOW_EXECUTION_SIGNALED:
+        elif etype == EV.WORKFLOW_EXECUTION_SIGNALED:
             self.emit(etype, ts, {
                 "signalName": attrs["signal_name"], "input": pj.payloads_out(attrs.get("input")),
                 "identity": attrs.get("identity"),
                 "header": pj.payload_map_out(attrs.get("header")) or {}})
-        elif etype == EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+        elif etype == EV.WORKFLOW_EXECUTION_CANCEL_REQUESTED:
             self.emit(etype, ts, {"cause": attrs.get("reason") or attrs.get("cause"),
                                   "identity": attrs.get("identity")})
-        elif etype == EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+        elif etype == EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             self.update_accepted(event)
-        elif etype == EventType.WORKFLOW_EXECUTION_TERMINATED:
+        elif etype == EV.WORKFLOW_EXECUTION_TERMINATED:
             self.closed = True
             self.emit(etype, ts, {"reason": attrs.get("reason"),
                                   "details": pj.payloads_out(attrs.get("details")),
                                   "identity": attrs.get("identity")})
-        elif etype == EventType.WORKFLOW_EXECUTION_TIMED_OUT:
+        elif etype == EV.WORKFLOW_EXECUTION_TIMED_OUT:
             self.closed = True
             self.emit(etype, ts, {"retryState": "RETRY_STATE_TIMEOUT"})
-        elif etype == EventType.CHILD_WORKFLOW_EXECUTION_STARTED:
+        elif etype == EV.CHILD_WORKFLOW_EXECUTION_STARTED:
             seq = attrs["seq"]
             self.children_started[seq] = self.emit(etype, ts, {
                 "namespace": self.namespace, "initiatedEventId": pj.int64(self.children.get(seq)),
@@ -223,23 +223,23 @@ class _Expander:
                 "workflowType": {"name": attrs.get("workflow_type", "")}, "header": {}})
         elif etype in CHILD_CLOSE:
             self.child_close(event)
-        elif etype == EventType.START_CHILD_WORKFLOW_EXECUTION_FAILED:
+        elif etype == EV.START_CHILD_WORKFLOW_EXECUTION_FAILED:
             seq = attrs["seq"]
             self.emit(etype, ts, {
                 "namespace": self.namespace, "workflowId": attrs.get("workflow_id"),
                 "workflowType": {"name": attrs.get("workflow_type", "")},
                 "cause": "START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS",
                 "initiatedEventId": pj.int64(self.children.get(seq))})
-        elif etype in (EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
-                       EventType.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED):
-            kind = "signal" if etype == EventType.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED \
+        elif etype in (EV.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
+                       EV.EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED):
+            kind = "signal" if etype == EV.EXTERNAL_WORKFLOW_EXECUTION_SIGNALED \
                 else "cancel"
             self.emit(etype, ts, {
                 "initiatedEventId": pj.int64(self.external.get((kind, attrs["seq"]))),
                 "namespace": self.namespace, "workflowExecution": self.execution(attrs)})
-        elif etype in (EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
-                       EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED):
-            kind = "signal" if etype == EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED \
+        elif etype in (EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
+                       EV.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED):
+            kind = "signal" if etype == EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED \
                 else "cancel"
             self.emit(etype, ts, {
                 "cause": "SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_"
@@ -262,7 +262,7 @@ class _Expander:
         parent = attrs.get("parent") or {}
         search = attrs.get("search_attributes") or {}
         self.task_timeout = pj.duration_out(attrs.get("task_timeout")) or DEFAULT_TASK_TIMEOUT
-        self.emit(EventType.WORKFLOW_EXECUTION_STARTED, event.timestamp, {
+        self.emit(EV.WORKFLOW_EXECUTION_STARTED, event.timestamp, {
             "workflowType": {"name": attrs.get("workflow_type", "")},
             "parentWorkflowNamespace": parent.get("namespace"),
             "parentWorkflowExecution": pj.drop_empty({
@@ -297,22 +297,22 @@ class _Expander:
         scheduled = self.activities.get(seq)
         started = None
         if attrs.get("started_time") is not None:
-            started = self.emit(EventType.ACTIVITY_TASK_STARTED, float(attrs["started_time"]), {
+            started = self.emit(EV.ACTIVITY_TASK_STARTED, float(attrs["started_time"]), {
                 "scheduledEventId": pj.int64(scheduled), "identity": attrs.get("identity"),
                 "attempt": attrs.get("attempt", 1),
                 "lastFailure": pj.failure_out(activity_cause(attrs["last_failure"]))
                 if attrs.get("last_failure") else None})
         common = {"scheduledEventId": pj.int64(scheduled), "startedEventId": pj.int64(started)}
-        if etype == EventType.ACTIVITY_TASK_COMPLETED:
+        if etype == EV.ACTIVITY_TASK_COMPLETED:
             self.emit(etype, event.timestamp, {
                 "result": pj.payloads_out([attrs["result"]] if attrs.get("result") else []),
                 **common, "identity": attrs.get("identity")})
-        elif etype == EventType.ACTIVITY_TASK_FAILED:
+        elif etype == EV.ACTIVITY_TASK_FAILED:
             self.emit(etype, event.timestamp, {
                 "failure": pj.failure_out(activity_cause(attrs.get("failure"))), **common,
                 "identity": attrs.get("identity"),
                 "retryState": retry_state(attrs.get("failure"))})
-        elif etype == EventType.ACTIVITY_TASK_TIMED_OUT:
+        elif etype == EV.ACTIVITY_TASK_TIMED_OUT:
             self.emit(etype, event.timestamp, {
                 "failure": pj.failure_out(activity_cause(attrs.get("failure"))), **common,
                 "retryState": retry_state(attrs.get("failure")) or "RETRY_STATE_TIMEOUT"})
@@ -335,13 +335,13 @@ class _Expander:
                 "original_schedule_time": proto_timestamp(
                     float(attrs.get("started_time") or event.timestamp))}
         details: dict[str, Any] = {"data": pj.payloads_out([json_payload(data)])}
-        if event.event_type == EventType.ACTIVITY_TASK_COMPLETED and attrs.get("result"):
+        if event.event_type == EV.ACTIVITY_TASK_COMPLETED and attrs.get("result"):
             details["result"] = pj.payloads_out([attrs["result"]])
-        self.emit(EventType.MARKER_RECORDED, event.timestamp, {
+        self.emit(EV.MARKER_RECORDED, event.timestamp, {
             "markerName": "core_local_activity", "details": details,
             "workflowTaskCompletedEventId": str(self.wft_completed),
             "failure": pj.failure_out(activity_cause(attrs.get("failure")))
-            if event.event_type != EventType.ACTIVITY_TASK_COMPLETED else None})
+            if event.event_type != EV.ACTIVITY_TASK_COMPLETED else None})
 
     def child_close(self, event: HistoryEvent) -> None:
         etype, attrs = event.event_type, event.attributes
@@ -351,14 +351,14 @@ class _Expander:
             "workflowType": {"name": attrs.get("workflow_type", "")},
             "initiatedEventId": pj.int64(self.children.get(seq)),
             "startedEventId": pj.int64(self.children_started.get(seq))}
-        if etype == EventType.CHILD_WORKFLOW_EXECUTION_COMPLETED:
+        if etype == EV.CHILD_WORKFLOW_EXECUTION_COMPLETED:
             out["result"] = pj.payloads_out([attrs["result"]] if attrs.get("result") else [])
-        elif etype == EventType.CHILD_WORKFLOW_EXECUTION_FAILED:
+        elif etype == EV.CHILD_WORKFLOW_EXECUTION_FAILED:
             out["failure"] = pj.failure_out(attrs.get("failure"))
             out["retryState"] = "RETRY_STATE_RETRY_POLICY_NOT_SET"
-        elif etype == EventType.CHILD_WORKFLOW_EXECUTION_TIMED_OUT:
+        elif etype == EV.CHILD_WORKFLOW_EXECUTION_TIMED_OUT:
             out["retryState"] = "RETRY_STATE_TIMEOUT"
-        elif etype == EventType.CHILD_WORKFLOW_EXECUTION_CANCELED:
+        elif etype == EV.CHILD_WORKFLOW_EXECUTION_CANCELED:
             failure = attrs.get("failure") or {}
             out["details"] = pj.payloads_out(
                 (failure.get("canceled_failure_info") or {}).get("details"))
@@ -368,7 +368,7 @@ class _Expander:
         attrs = event.attributes
         update_id = attrs["update_id"]
         self.updates[update_id] = self.emit(
-            EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED, event.timestamp, {
+            EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED, event.timestamp, {
                 "protocolInstanceId": update_id,
                 "acceptedRequestMessageId": f"{update_id}/request",
                 "acceptedRequestSequencingEventId": pj.int64(self.wft_scheduled),
@@ -383,7 +383,7 @@ class _Expander:
     def command(self, event: HistoryEvent) -> None:
         etype, attrs, ts = event.event_type, event.attributes, event.timestamp
         wft = str(self.wft_completed)
-        if etype == EventType.ACTIVITY_TASK_SCHEDULED:
+        if etype == EV.ACTIVITY_TASK_SCHEDULED:
             if attrs.get("local"):
                 self.local[attrs["seq"]] = attrs
                 return
@@ -404,26 +404,26 @@ class _Expander:
                 "workflowTaskCompletedEventId": wft,
                 "retryPolicy": retry_policy_out(attrs.get("retry_policy")),
             })
-        elif etype == EventType.ACTIVITY_TASK_CANCEL_REQUESTED:
+        elif etype == EV.ACTIVITY_TASK_CANCEL_REQUESTED:
             seq = attrs["seq"]
             if seq in self.local:
                 return
             self.cancel_requests[seq] = self.emit(etype, ts, {
                 "scheduledEventId": pj.int64(self.activities.get(seq)),
                 "workflowTaskCompletedEventId": wft})
-        elif etype == EventType.TIMER_STARTED:
+        elif etype == EV.TIMER_STARTED:
             self.timers[attrs["seq"]] = self.emit(etype, ts, {
                 "timerId": attrs.get("timer_id", str(attrs["seq"])),
                 "startToFireTimeout": pj.duration_out(attrs.get("start_to_fire_timeout")),
                 "workflowTaskCompletedEventId": wft})
-        elif etype == EventType.TIMER_CANCELED:
+        elif etype == EV.TIMER_CANCELED:
             seq = attrs["seq"]
             self.emit(etype, ts, {"timerId": attrs.get("timer_id", str(seq)),
                                   "startedEventId": pj.int64(self.timers.get(seq)),
                                   "workflowTaskCompletedEventId": wft})
-        elif etype == EventType.MARKER_RECORDED:
+        elif etype == EV.MARKER_RECORDED:
             self.marker(event)
-        elif etype == EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+        elif etype == EV.START_CHILD_WORKFLOW_EXECUTION_INITIATED:
             self.children[attrs["seq"]] = self.emit(etype, ts, {
                 "namespace": self.namespace, "workflowId": attrs.get("workflow_id"),
                 "workflowType": {"name": attrs.get("workflow_type", "")},
@@ -445,19 +445,19 @@ class _Expander:
                 **({"cronSchedule": attrs["cron_schedule"]} if attrs.get("cron_schedule")
                    else {}),
             })
-        elif etype == EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
+        elif etype == EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
             self.external[("signal", attrs["seq"])] = self.emit(etype, ts, {
                 "workflowTaskCompletedEventId": wft, "namespace": self.namespace,
                 "workflowExecution": self.execution(attrs), "signalName": attrs.get("signal_name"),
                 "input": pj.payloads_out(attrs.get("input")),
                 "childWorkflowOnly": attrs.get("child_workflow_only"),
                 "header": pj.payload_map_out(attrs.get("header")) or {}})
-        elif etype == EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
+        elif etype == EV.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
             self.external[("cancel", attrs["seq"])] = self.emit(etype, ts, {
                 "workflowTaskCompletedEventId": wft, "namespace": self.namespace,
                 "workflowExecution": self.execution(attrs),
                 "childWorkflowOnly": attrs.get("child_workflow_only")})
-        elif etype == EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+        elif etype == EV.WORKFLOW_EXECUTION_UPDATE_COMPLETED:
             update_id = attrs["update_id"]
             outcome = {"failure": pj.failure_out(attrs["failure"])} if attrs.get("failure") \
                 else {"success": pj.payloads_out([attrs["result"]]) if attrs.get("result")
@@ -465,12 +465,12 @@ class _Expander:
             self.emit(etype, ts, {"meta": {"updateId": update_id},
                                   "acceptedEventId": pj.int64(self.updates.get(update_id)),
                                   "outcome": outcome})
-        elif etype == EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+        elif etype == EV.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             self.emit(etype, ts, {
                 "workflowTaskCompletedEventId": wft,
                 "searchAttributes": search_attributes_out(attrs.get("search_attributes") or {},
                                                            keep_unset=True) or {}})
-        elif etype == EventType.WORKFLOW_PROPERTIES_MODIFIED:
+        elif etype == EV.WORKFLOW_PROPERTIES_MODIFIED:
             memo = attrs.get("upserted_memo") or {}
             self.emit(etype, ts, {"workflowTaskCompletedEventId": wft, "upsertedMemo": {
                 "fields": {k: pj.payload_out(v) if v is not None else pj.payload_out(
@@ -483,13 +483,13 @@ class _Expander:
         wft = str(self.wft_completed)
         patch_id = attrs.get("patch_id")
         if attrs.get("marker_name") != "core_patch" or not patch_id:
-            self.emit(EventType.MARKER_RECORDED, event.timestamp, {
+            self.emit(EV.MARKER_RECORDED, event.timestamp, {
                 "markerName": attrs.get("marker_name"),
                 "details": {k: pj.payloads_out(v) for k, v in (attrs.get("details") or {}).items()},
                 "workflowTaskCompletedEventId": wft})
             return
         deprecated = bool(attrs.get("deprecated"))
-        self.emit(EventType.MARKER_RECORDED, event.timestamp, {
+        self.emit(EV.MARKER_RECORDED, event.timestamp, {
             "markerName": "core_patch",
             "details": {"patch-data": pj.payloads_out([json_payload(
                 {"id": patch_id, "deprecated": deprecated})])},
@@ -498,7 +498,7 @@ class _Expander:
             # What Temporal's SDK upserts with every new patch (deprecated ones too), so
             # visibility can find runs by the patches they took.
             self.patches.append(patch_id)
-            self.emit(EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES, event.timestamp, {
+            self.emit(EV.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES, event.timestamp, {
                 "workflowTaskCompletedEventId": wft,
                 "searchAttributes": {"indexedFields": {CHANGE_VERSION: pj.payload_out({
                     "metadata": {"encoding": "json/plain", "type": "KeywordList"},
@@ -511,18 +511,18 @@ class _Expander:
         # A cron run closes as completed or failed and names the run that carries the chain on.
         next_run = {"newExecutionRunId": attrs["new_execution_run_id"]} \
             if attrs.get("new_execution_run_id") else {}
-        if etype == EventType.WORKFLOW_EXECUTION_COMPLETED:
+        if etype == EV.WORKFLOW_EXECUTION_COMPLETED:
             self.emit(etype, ts, {
                 "result": pj.payloads_out([attrs["result"]] if attrs.get("result") else []),
                 "workflowTaskCompletedEventId": wft, **next_run})
-        elif etype == EventType.WORKFLOW_EXECUTION_FAILED:
+        elif etype == EV.WORKFLOW_EXECUTION_FAILED:
             self.emit(etype, ts, {"failure": pj.failure_out(attrs.get("failure")),
                                   "retryState": "RETRY_STATE_RETRY_POLICY_NOT_SET",
                                   "workflowTaskCompletedEventId": wft, **next_run})
-        elif etype == EventType.WORKFLOW_EXECUTION_CANCELED:
+        elif etype == EV.WORKFLOW_EXECUTION_CANCELED:
             self.emit(etype, ts, {"workflowTaskCompletedEventId": wft,
                                   "details": pj.payloads_out(attrs.get("details"))})
-        elif etype == EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+        elif etype == EV.WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
             self.emit(etype, ts, {
                 "newExecutionRunId": attrs.get("new_execution_run_id"),
                 "workflowType": {"name": attrs.get("workflow_type", "")},
@@ -548,7 +548,7 @@ _INITIATORS = {"CronSchedule": "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE",
 def _still_in_backoff(before: Sequence[HistoryEvent], at: float) -> bool:
     """A cron run closed before its first task was due: Temporal schedules that task only
     when the backoff ends, so no task was ever scheduled."""
-    if len(before) != 1 or before[0].event_type != EventType.WORKFLOW_EXECUTION_STARTED:
+    if len(before) != 1 or before[0].event_type != EV.WORKFLOW_EXECUTION_STARTED:
         return False
     started = before[0]
     backoff = float(started.attributes.get("first_workflow_task_backoff") or 0.0)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..events import COMMAND_EVENT_TYPES, EventType, HistoryEvent
+from ..events import COMMAND_EVENT_TYPES, EV, HistoryEvent
 from .common import ACTIVITY_CLOSE
+
+_NONE: frozenset[Any] = frozenset()
 
 
 class TemporalLength:
@@ -33,8 +35,10 @@ class TemporalLength:
     def __init__(self) -> None:
         self.count = 0
         self.started_id = 0
-        self._local: set[int] = set()
-        self._patches: set[str] = set()
+        # Shared empty sets until a local activity or a patch shows up: most runs have
+        # neither, and a worker keeps one of these per cached run.
+        self._local: set[int] | frozenset[int] = _NONE
+        self._patches: set[str] | frozenset[str] = _NONE
         self._pending = 0           # inputs since the last task, other than local results
         self._pending_local = 0     # local activity results since the last task
         self._after_task = 0        # inputs Temporal records after the task's completion
@@ -43,16 +47,16 @@ class TemporalLength:
 
     def feed_input(self, event: HistoryEvent) -> None:
         etype = event.event_type
-        if etype == EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+        if etype == EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             # Temporal records it after the task's WorkflowTaskCompleted.
             self._pending += 1
             self._after_task += 1
             return
-        if etype == EventType.WORKFLOW_EXECUTION_STARTED:
+        if etype == EV.WORKFLOW_EXECUTION_STARTED:
             backoff = float(event.attributes.get("first_workflow_task_backoff") or 0.0)
             self._backoff_until = event.timestamp + backoff if backoff > 0 else 0.0
-        if etype in (EventType.WORKFLOW_EXECUTION_TERMINATED,
-                     EventType.WORKFLOW_EXECUTION_TIMED_OUT) and self._pending and not (
+        if etype in (EV.WORKFLOW_EXECUTION_TERMINATED,
+                     EV.WORKFLOW_EXECUTION_TIMED_OUT) and self._pending and not (
                 self.count == self._pending == 1 and event.timestamp < self._backoff_until):
             # The task the inputs before it scheduled, which never ran (none while a cron
             # run's first task was not due yet).
@@ -88,16 +92,22 @@ class TemporalLength:
         self.count += 1
 
     def feed_command(self, event_type: str, attributes: dict[str, Any]) -> None:
-        if event_type == EventType.ACTIVITY_TASK_SCHEDULED and attributes.get("local"):
-            self._local.add(attributes["seq"])
+        if event_type == EV.ACTIVITY_TASK_SCHEDULED and attributes.get("local"):
+            local = self._local
+            if not isinstance(local, set):
+                local = self._local = set()
+            local.add(attributes["seq"])
             return
-        if event_type == EventType.ACTIVITY_TASK_CANCEL_REQUESTED and \
+        if event_type == EV.ACTIVITY_TASK_CANCEL_REQUESTED and \
                 attributes.get("seq") in self._local:
             return
         self.count += 1
-        if event_type == EventType.MARKER_RECORDED and attributes.get("patch_id") and \
+        if event_type == EV.MARKER_RECORDED and attributes.get("patch_id") and \
                 attributes["patch_id"] not in self._patches:
-            self._patches.add(attributes["patch_id"])
+            patches = self._patches
+            if not isinstance(patches, set):
+                patches = self._patches = set()
+            patches.add(attributes["patch_id"])
             self.count += 1
 
     def shown(self, *, running: bool) -> int:
@@ -112,10 +122,10 @@ class TemporalLength:
         """Follow a stored history (as the worker reads it to rebuild an instance)."""
         for event in events:
             etype = event.event_type
-            if etype == EventType.WORKFLOW_TASK_COMPLETED:
+            if etype == EV.WORKFLOW_TASK_COMPLETED:
                 self.task_started()
                 self.task_completed()
-            elif etype == EventType.WORKFLOW_TASK_FAILED:
+            elif etype == EV.WORKFLOW_TASK_FAILED:
                 self.task_started()
                 self.task_failed()
             elif etype in COMMAND_EVENT_TYPES:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..._model.events import EventType
+from ..._model.events import EV
 from .. import base
 from ..base import ActivityTaskClaim, CompletionResult, ExecutionStatus, WorkflowTaskCompletion
 from ..tx import Tx, dumps
@@ -67,7 +67,7 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
     closing = any(isinstance(d.effect, base.CloseRun) for d in completion.decisions)
     if closing and tx.one(
             "SELECT 1 FROM inbox WHERE run_id = ? AND id > ? AND event_type = ? LIMIT 1",
-            (run_id, completion.inbox_max_id, EventType.WORKFLOW_EXECUTION_SIGNALED)
+            (run_id, completion.inbox_max_id, EV.WORKFLOW_EXECUTION_SIGNALED)
     ) is not None:
         # A signal arrived while the workflow decided to finish: let it see the signal first.
         tx.run("UPDATE workflow_tasks SET lease_owner = NULL, visible_at = ? WHERE run_id = ?",
@@ -101,7 +101,7 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
         event_id += 1
         tx.run("UPDATE updates SET state = 1 WHERE run_id = ? AND update_id = ?",
                (run_id, accepted.attributes["update_id"]))
-    append_event(tx, run_id, event_id, EventType.WORKFLOW_TASK_COMPLETED, now,
+    append_event(tx, run_id, event_id, EV.WORKFLOW_TASK_COMPLETED, now,
                  {"workflow_time": completion.workflow_time, "identity": completion.identity})
     event_id += 1
     run = _Run(run_id, workflow_id, workflow_type, task_queue, first_run_id, deadline,
@@ -179,7 +179,7 @@ def _apply_cancel_activity(tx: Tx, run: _Run, cancel: base.RequestCancelActivity
         # Not running anywhere: cancelled at once.
         tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?",
                (run.run_id, cancel.seq))
-        insert_inbox(tx, run.run_id, EventType.ACTIVITY_TASK_CANCELED, run.now,
+        insert_inbox(tx, run.run_id, EV.ACTIVITY_TASK_CANCELED, run.now,
                      {"seq": cancel.seq, "failure": cancel.failure})
     else:
         tx.run("UPDATE activity_tasks SET cancel_requested = TRUE WHERE run_id = ? AND seq = ?",

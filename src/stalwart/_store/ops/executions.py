@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from ... import exceptions as exc
-from ..._model.events import EventType, HistoryEvent
+from ..._model.events import EV, HistoryEvent
 from ..base import (
     DEFAULT_PRIORITY,
     ExecutionRow,
@@ -119,11 +119,11 @@ def insert_execution(tx: Tx, request: StartWorkflowRequest,
          request.parent_seq, request.parent_close_policy, priority))
     if request.search_attributes:
         write_search_attributes(tx, request.run_id, request.search_attributes)
-    append_event(tx, request.run_id, 1, EventType.WORKFLOW_EXECUTION_STARTED, now,
+    append_event(tx, request.run_id, 1, EV.WORKFLOW_EXECUTION_STARTED, now,
                  started_attributes(request))
     if request.start_signal is not None:
         name, signal_input = request.start_signal
-        insert_inbox(tx, request.run_id, EventType.WORKFLOW_EXECUTION_SIGNALED, now,
+        insert_inbox(tx, request.run_id, EV.WORKFLOW_EXECUTION_SIGNALED, now,
                      {"signal_name": name, "input": signal_input,
                              "identity": request.identity})
     if request.first_task_backoff:
@@ -207,17 +207,17 @@ def _admit_start_update(tx: Tx, request: StartWorkflowRequest, run_id: str,
 def _signal_with_start(tx: Tx, request: StartWorkflowRequest, run_id: str, now: float) -> None:
     if request.start_signal is not None:
         name, signal_input = request.start_signal
-        add_external_event(tx, request.workflow_id, run_id, EventType.WORKFLOW_EXECUTION_SIGNALED,
+        add_external_event(tx, request.workflow_id, run_id, EV.WORKFLOW_EXECUTION_SIGNALED,
                            {"signal_name": name, "input": signal_input,
                             "identity": request.identity}, now)
 
 
 CHILD_CLOSE_EVENTS = {
-    ExecutionStatus.COMPLETED: EventType.CHILD_WORKFLOW_EXECUTION_COMPLETED,
-    ExecutionStatus.FAILED: EventType.CHILD_WORKFLOW_EXECUTION_FAILED,
-    ExecutionStatus.CANCELED: EventType.CHILD_WORKFLOW_EXECUTION_CANCELED,
-    ExecutionStatus.TERMINATED: EventType.CHILD_WORKFLOW_EXECUTION_TERMINATED,
-    ExecutionStatus.TIMED_OUT: EventType.CHILD_WORKFLOW_EXECUTION_TIMED_OUT,
+    ExecutionStatus.COMPLETED: EV.CHILD_WORKFLOW_EXECUTION_COMPLETED,
+    ExecutionStatus.FAILED: EV.CHILD_WORKFLOW_EXECUTION_FAILED,
+    ExecutionStatus.CANCELED: EV.CHILD_WORKFLOW_EXECUTION_CANCELED,
+    ExecutionStatus.TERMINATED: EV.CHILD_WORKFLOW_EXECUTION_TERMINATED,
+    ExecutionStatus.TIMED_OUT: EV.CHILD_WORKFLOW_EXECUTION_TIMED_OUT,
 }
 
 
@@ -266,7 +266,7 @@ def apply_parent_close_policy(tx: Tx, run_id: str,
             continue
         if policy == 3:  # REQUEST_CANCEL
             inbox_event(tx, child_run_id,
-                        EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+                        EV.WORKFLOW_EXECUTION_CANCEL_REQUESTED,
                         {"cause": "parent workflow closed", "identity": ""}, now)
         else:  # TERMINATE (the default)
             try:
@@ -350,7 +350,7 @@ def terminate(tx: Tx, workflow_id: str, run_id: str | None,
     target, _ = find_open_run(tx, workflow_id, run_id, lock=True)
     row = tx.one("SELECT next_event_id FROM executions WHERE run_id = ?", (target,))
     next_event_id = row[0]
-    append_event(tx, target, next_event_id, EventType.WORKFLOW_EXECUTION_TERMINATED,
+    append_event(tx, target, next_event_id, EV.WORKFLOW_EXECUTION_TERMINATED,
                  now, {"reason": reason, "details": details, "identity": identity})
     tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
            (next_event_id + 1, target))

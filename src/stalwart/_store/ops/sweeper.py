@@ -11,7 +11,7 @@ from ..base import (
     WorkerRow,
 )
 from ..tx import Tx, loads
-from . import payloads, streams
+from . import payloads, standalone, streams
 from .executions import (
     ACTIVITY_COLUMNS,
     append_event,
@@ -165,7 +165,9 @@ def delete_closed_runs(tx: Tx, closed_before: float,
             tx.run(f"DELETE FROM {table} WHERE {among}", params)
         streams.delete_runs(tx, run_ids)
         payloads.delete_runs(tx, run_ids)
-    return len(run_ids)
+    # Activities started from a client go by the same retention, in the room left.
+    return len(run_ids) + (standalone.delete_closed(tx, closed_before, limit - len(run_ids))
+                           if len(run_ids) < limit else 0)
 
 
 def store_status(tx: Tx) -> dict[str, Any]:

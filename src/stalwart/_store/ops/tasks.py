@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..._model.events import EventType
+from ..._model.events import EV
 from ..base import (
     ActivityTaskClaim,
     CompletionResult,
@@ -16,7 +16,7 @@ from ..base import (
     refill_tokens,
 )
 from ..tx import Pending, Tx, dumps, loads
-from . import payloads, streams
+from . import payloads, standalone, streams
 from .activity_steering import HIDDEN_AT, paused_deadline
 from .completion import complete_workflow_task
 from .executions import (
@@ -119,7 +119,7 @@ def end_workflow_task_attempt(tx: Tx, run_id: str, worker_id: str,
                 "timestamp, attributes FROM inbox WHERE run_id = ? AND id <= ?",
                 (next_event_id, run_id, inbox_max_id))
             tx.run("DELETE FROM inbox WHERE run_id = ? AND id <= ?", (run_id, inbox_max_id))
-        append_event(tx, run_id, next_event_id, EventType.WORKFLOW_TASK_FAILED, now,
+        append_event(tx, run_id, next_event_id, EV.WORKFLOW_TASK_FAILED, now,
                      attributes)
         tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
                (next_event_id + 1, run_id))
@@ -237,13 +237,19 @@ def complete_activity_task(tx: Tx, run_id: str, seq: int,
                            ) -> tuple[bool, WorkflowTaskClaim | None]:
     locked = lock_run(tx, run_id)
     if locked is None:
-        return False, None
+        # No workflow run: an activity started from a client, or nothing (closed, gone).
+        if not standalone.is_standalone(tx, run_id) or \
+                leased_activity(tx, run_id, seq, attempt, worker_id) is None:
+            return False, None
+        standalone.close(tx, run_id, standalone.COMPLETED, now, result=result,
+                         identity=identity)
+        return True, None
     row = leased_activity(tx, run_id, seq, attempt, worker_id)
     if row is None:
         return False, None
     tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?",
            (run_id, seq))
-    insert_inbox(tx, run_id, EventType.ACTIVITY_TASK_COMPLETED, now, {
+    insert_inbox(tx, run_id, EV.ACTIVITY_TASK_COMPLETED, now, {
         "seq": seq, "result": result, "attempt": attempt, "identity": identity,
         "started_time": row[3], **previous_failure(row)})
     return True, wake_workflow(tx, locked, run_id, worker_id or "", now,
@@ -294,7 +300,7 @@ def complete_activity_and_workflow_task(
     inserted = tx.one(
         "INSERT INTO inbox (run_id, event_type, timestamp, attributes) "
         "VALUES (?, ?, ?, ?) RETURNING id",
-        (run_id, EventType.ACTIVITY_TASK_COMPLETED, now, dumps({
+        (run_id, EV.ACTIVITY_TASK_COMPLETED, now, dumps({
             "seq": seq, "result": result, "attempt": attempt,
             "identity": completion.identity, "started_time": started_at,
             **previous_failure(row)})))
@@ -330,7 +336,8 @@ def fail_activity_task(tx: Tx, run_id: str, seq: int,
                        heartbeat_details: list[dict[str, Any]] | None, event_type: str,
                        identity: str, now: float) -> bool:
     locked = lock_run(tx, run_id)
-    if locked is None:
+    alone = locked is None and standalone.is_standalone(tx, run_id)
+    if locked is None and not alone:
         return False
     row = leased_activity(tx, run_id, seq, attempt, worker_id)
     if row is None:
@@ -360,6 +367,9 @@ def fail_activity_task(tx: Tx, run_id: str, seq: int,
             tx.due(retry_at)
         tx.due(deadline)
         return True
+    if alone:
+        standalone.close_failed(tx, run_id, event_type, final_failure or failure, identity, now)
+        return True
     tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?",
            (run_id, seq))
     insert_inbox(tx, run_id, event_type, now, {
@@ -380,6 +390,6 @@ def heartbeat_activity_task(tx: Tx, run_id: str, seq: int,
         return None
     deadline = timeouts_deadline(loads(row[2]), row[3], row[4], row[5], now)
     tx.run("UPDATE activity_tasks SET heartbeat_at = ?, heartbeat_details = ?, "
-           "deadline_at = ? WHERE run_id = ? AND seq = ?",
+           "deadline_at = ?, heartbeat_count = heartbeat_count + 1 WHERE run_id = ? AND seq = ?",
            (now, dumps(details), deadline, run_id, seq))
     return bool(row[6])

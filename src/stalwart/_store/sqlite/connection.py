@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from ...exceptions import StoreError
 from .. import schema
-from ..tx import SQLITE, Tx
+from ..tx import SQLITE, Pending, Tx
 
 logger = logging.getLogger(__name__)
 
@@ -143,11 +143,17 @@ class SqliteTx(Tx):
     dialect = SQLITE
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        super().__init__()
+        # Tx.__init__ inlined: one of these is made per operation on the hot path.
+        self.wake_keys: set[tuple[str, str]] = set()
+        self.earliest_due = math.inf
         self.conn = conn
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.conn.execute(sql, params).fetchone()
+
+    def later(self, sql: str, params: Sequence[Any] = ()) -> Pending:
+        # SQLite runs the query at once; nothing to pipeline.
+        return Pending(None, self.conn.execute(sql, params).fetchall())
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self.conn.execute(sql, params).fetchall()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ..database import DatabaseStore
@@ -40,9 +40,10 @@ class SqliteDriver:
         self._reader = Reader(options)
         self._heartbeat_conn: sqlite3.Connection | None = None
 
-    async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        result: T = await self._writer.submit(fn, *args)
-        return result
+    def write(self, fn: Callable[..., T], *args: Any) -> Awaitable[T]:
+        # The writer's future itself: awaiting it is all a coroutine here would do.
+        future: Awaitable[T] = self._writer.submit(fn, *args)
+        return future
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         result: T = await self._reader.run(in_tx, fn, args)

@@ -147,7 +147,7 @@ class StatefulMCPServerProvider:
         name = self._name
 
         def server() -> MCPServer:
-            return self._server_for(activity.info().workflow_run_id)
+            return self._server_for(activity.info().workflow_run_id or "")
 
         @activity.defn(name=name + "-list-tools")
         async def list_tools() -> list[Any]:

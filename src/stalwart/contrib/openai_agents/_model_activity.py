@@ -320,4 +320,4 @@ def _price(usage: dict[str, Any], model_name: str) -> None:
         call.cost_usd = cost
     usage.update(model=model_name, cost_usd=call.cost_usd, unpriced_calls=call.unpriced_calls,
                  cached_input_tokens=cached)
-    observe_call(activity.info().workflow_type, model_name, call)
+    observe_call(activity.info().workflow_type or "", model_name, call)
