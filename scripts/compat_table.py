@@ -38,7 +38,6 @@ MODULES = [
 SUPPORTED, NOT_YET, WILL_NOT = "supported", "not yet", "will not"
 
 NO_SANDBOX = "no import sandbox: Stalwart checks determinism while the workflow runs"
-AGENT_ENV_REFS = "worker environment references for hosted tools"
 STREAM_WIRE = ("the wire types of temporalio's signal/update transport: Stalwart keeps stream "
                "items in its store (docs/streams.md)")
 AGENT_SANDBOX = "Agents SDK sandbox agents (remote sandboxes) are not supported"
@@ -58,6 +57,17 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("workflow", "unsafe.sandbox_unrestricted"): (
         SUPPORTED, "no-op: there is no sandbox to lift restrictions of"),
     ("workflow", "unsafe.is_sandbox_unrestricted"): (WILL_NOT, NO_SANDBOX),
+    ("workflow", "unsafe.current_import_notification_policy_override"): (WILL_NOT, NO_SANDBOX),
+    ("workflow", "unsafe.is_imports_passed_through"): (
+        None, "true inside `imports_passed_through()`, which does nothing else"),
+    ("workflow", "signal_with_start_workflow"): (
+        WILL_NOT, "a Nexus system operation in temporalio; " + NO_NEXUS),
+    ("workflow", "EventGroup"): (
+        None, "checked and scoped as in temporalio, not yet recorded in history"),
+    ("workflow", "create_event_group"): (
+        None, "checked as in temporalio; groups are not yet recorded in history"),
+    ("workflow", "DynamicWorkflowConfig"): (
+        None, "`versioning_behavior` is accepted; Stalwart has no worker versioning"),
     ("workflow", "defn"): (None, "`sandboxed=` is accepted and ignored"),
     ("workflow", "NondeterminismError"): (
         None, "raised with the recorded and the new command named"),
@@ -74,6 +84,15 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("converter", "PayloadCodec"): (None, "applied to every payload the store keeps"),
     ("testing", "WorkflowEnvironment"): (
         None, "local environments run on a temporary SQLite file"),
+    ("testing", "TimeSkipper"): (
+        None, "one clock shared by the client and the workers built from it, not one per "
+              "workflow; build workers from `skipper.client`; `get_time_skipping_info` "
+              "returns a dataclass with the proto's field names"),
+    ("testing", "TimeSkippingConfig"): (
+        None, "`disable_propagation` has no effect: children share the skipper's clock"),
+    ("testing", "WorkflowEnvironment.start_time_skipping_v2"): (
+        None, "one clock for the environment: a workflow that skips moves the timers of "
+              "the others too"),
     ("worker", "UnsandboxedWorkflowRunner"): (None, "the only way Stalwart runs workflows"),
     ("worker", "StartLocalActivityInput"): (None, "the same type as `StartActivityInput`"),
     ("worker", "CustomSlotSupplier"): (
@@ -89,12 +108,16 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("converter", "JSONProtoPayloadConverter"): (None, "needs the `protobuf` extra"),
     ("converter", "BinaryProtoPayloadConverter"): (None, "needs the `protobuf` extra"),
     ("converter", "WithSerializationContext"): (
-        None, "`DataConverter.with_context` binds parts that take a context; the worker and "
-              "client do not pass contexts yet"),
+        None, "the worker and client bind payload and failure converters to temporalio's "
+              "contexts; payload codecs are not given one (a run's history decodes with one "
+              "codec)"),
     ("converter", "encode_search_attributes"): (
         None, "takes the `indexed_fields` mapping (name -> Payload) in place of the proto"),
     ("contrib.opentelemetry", "OpenTelemetryPlugin"): (
         None, "no sandbox to pass `opentelemetry` through"),
+    ("contrib.opentelemetry", "MetricsExporter"): (
+        NOT_YET, "exports temporalio's Core metric buffer; Stalwart's metrics are served in "
+                 "Prometheus form by `stalwart.metrics`, not yet through OpenTelemetry"),
     ("contrib.opentelemetry", "TracingWorkflowInboundInterceptor"): (
         None, "the workflow side of `TracingInterceptor`"),
     ("client", "WithStartWorkflowOperation"): (
@@ -130,9 +153,11 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
         None, "tracing is off inside workflows"),
     ("contrib.openai_agents", "OpenAIAgentsPlugin.tracing_context"): (
         WILL_NOT, "Agents SDK tracing is off inside Stalwart workflows"),
-    ("contrib.openai_agents", "AllowAllWorkerEnvVars"): (NOT_YET, AGENT_ENV_REFS),
-    ("contrib.openai_agents", "temporal_worker_env_ref"): (NOT_YET, AGENT_ENV_REFS),
-    ("contrib.openai_agents", "TemporalWorkerEnvValue"): (NOT_YET, AGENT_ENV_REFS),
+    ("contrib.openai_agents", "temporal_worker_env_ref"): (
+        None, "resolved in `HostedMCPTool` and `CodeInterpreterTool` configurations; Stalwart "
+              "does not pass `ShellTool` to the model activity"),
+    ("contrib.openai_agents", "TemporalWorkerEnvValue"): (
+        WILL_NOT, "a sandbox manifest's value; " + AGENT_SANDBOX),
     ("contrib.openai_agents", "ModelActivityParameters"): (
         None, "streaming needs no `streaming_topic` (it labels events); versioning_intent "
               "and priority are accepted and ignored"),
@@ -159,8 +184,6 @@ PATTERNS: list[tuple[str, str, str]] = [
     (r"(?i)cloud", WILL_NOT, NO_CLOUD),
     (r"(?i)nexus|^Callback$", WILL_NOT, NO_NEXUS),
     (r"^(WorkflowInstance|WorkflowInstanceDetails)$", WILL_NOT, NO_RUNNER),
-    (r"^(TimeSkipper|TimeSkippingConfig)$", NOT_YET,
-     "per-workflow time skipping (temporalio's V2 environment)"),
     (r"^(Activity(Execution|Options|Handle|IDReference|FailureError|SerializationContext)\w*"
      r"|(Start|Cancel|Terminate|Describe|Pause|Unpause|List|Count)Activit\w*Input"
      r"|UpdateActivityOptionsInput)$", NOT_YET, "activities started from a client"),

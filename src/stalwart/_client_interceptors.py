@@ -59,6 +59,8 @@ class StartWorkflowInput:
     cron_schedule: str = ""
     priority: Any = None
     task_timeout: timedelta | None = None
+    # A testing.TimeSkippingConfig a TimeSkipper stamps; the store itself ignores it.
+    time_skipping_config: Any = None
 
 
 @dataclass
@@ -244,6 +246,7 @@ class UpdateWithStartStartWorkflowInput:
     memo: Mapping[str, Any] | None
     ret_type: Any
     headers: dict[str, Payload] = field(default_factory=dict)
+    time_skipping_config: Any = None
 
 
 @dataclass

@@ -62,7 +62,7 @@ async def query(handle: WorkflowHandle[Any, Any], query: Any, args: Sequence[Any
                  result_type: Any, timeout: float) -> Any:
     client = handle._client
     name = handler_name(query, "__stalwart_query_definition__", "query")
-    payloads = await client._encode(args, f"query {name!r} arguments")
+    payloads = await client._encode(args, f"query {name!r} arguments", handle.id)
     store = client.store
     query_id = await store.query_workflow(handle.id, handle.run_id, name, payloads,
                                           client._clock.now())
@@ -85,7 +85,7 @@ async def query(handle: WorkflowHandle[Any, Any], query: Any, args: Sequence[Any
     finally:
         sub.close()
     await store.delete_query(query_id)
-    converter = client.data_converter
+    converter = client._converter_for(handle.id)
     if row["failure"] is not None:
         failure = await decode_value(row["failure"], converter._store_codec)
         cause = converter.failure_converter.from_failure(failure, converter.payload_converter)
@@ -149,7 +149,7 @@ class WorkflowUpdateHandle(Generic[ReturnType]):
                                rpc_timeout.total_seconds() if rpc_timeout else None)
         if row is None:
             raise WorkflowUpdateRPCTimeoutOrCancelledError()
-        converter = self._client.data_converter
+        converter = self._client._converter_for(self.workflow_id)
         if row["failure"] is not None:
             failure = await decode_value(row["failure"], converter._store_codec)
             _raise_rpc_error(failure)
@@ -166,7 +166,7 @@ async def start_update(handle: WorkflowHandle[Any, Any], update: Any, args: Sequ
                         wait_for_stage: WorkflowUpdateStage) -> WorkflowUpdateHandle[Any]:
     client = handle._client
     name = handler_name(update, "__stalwart_update_definition__", "update")
-    payloads = await client._encode(args, f"update {name!r} arguments")
+    payloads = await client._encode(args, f"update {name!r} arguments", handle.id)
     update_id = id or str(uuid.uuid4())
     run_id = await client.store.update_workflow(handle.id, handle.run_id, update_id, name,
                                                 payloads, client._clock.now())
@@ -180,7 +180,7 @@ async def start_update(handle: WorkflowHandle[Any, Any], update: Any, args: Sequ
         row = await update_handle._wait(wait_for_stage, None)
         if row is not None and row["state"] == 2 and row["failure"] is not None:
             _raise_rpc_error(await decode_value(row["failure"],
-                                                client.data_converter._store_codec))
+                                                client._converter_for(handle.id)._store_codec))
     return update_handle
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _client_activities as _activities
@@ -45,7 +46,9 @@ from ._client_visibility import (
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
 )
+from ._engine.codec import encode_value
 from ._engine.metrics import METRICS
+from ._model import limits as _limits
 from ._model import search_attributes as _sa
 from ._model.temporal_history import seed_for_run
 from ._runtime.definitions import get_workflow_definition
@@ -54,7 +57,7 @@ from ._schedules import handle as _schedules_handle
 from ._schedules.spec import cron_workflow_next
 from ._store.base import ExecutionStatus, StartWorkflowRequest
 from .common import QueryRejectCondition, _priority_key
-from .converter import headers_to_json
+from .converter import _payload_to_json, headers_to_json
 from .exceptions import WorkflowQueryRejectedError
 
 if TYPE_CHECKING:
@@ -86,17 +89,19 @@ async def start_workflow(client: Client, input: StartWorkflowInput,
     run_id = str(uuid.uuid4())
     request = StartWorkflowRequest(
         workflow_id=input.id, workflow_type=name, task_queue=task_queue,
-        input=await client._encode(input.args, f"start_workflow({name!r}) arguments"),
+        input=await client._encode(input.args, f"start_workflow({name!r}) arguments",
+                                   input.id),
         run_id=run_id, random_seed=seed_for_run(run_id),
         execution_timeout=timeout.total_seconds() if timeout else None,
         task_timeout=input.task_timeout.total_seconds() if input.task_timeout else None,
         id_reuse_policy=input.id_reuse_policy, id_conflict_policy=input.id_conflict_policy,
         start_signal=(input.start_signal, await client._encode(
-            input.start_signal_args, f"start_signal {input.start_signal!r} arguments"))
+            input.start_signal_args, f"start_signal {input.start_signal!r} arguments",
+            input.id))
         if input.start_signal else None,
         identity=client._identity,
         search_attributes=_sa.to_store(input.search_attributes) or None,
-        memo={key: (await client._encode([value], f"memo {key!r}"))[0]
+        memo={key: (await client._encode([value], f"memo {key!r}", input.id))[0]
               for key, value in (input.memo or {}).items()} or None,
         header=headers_to_json(input.headers) or None,
     )
@@ -163,7 +168,8 @@ class ClientRoot(OutboundInterceptor):
 
     async def signal_workflow(self, input: SignalWorkflowInput) -> None:
         client = self._client
-        payloads = await client._encode(input.args, f"signal {input.signal!r} arguments")
+        payloads = await client._encode(input.args, f"signal {input.signal!r} arguments",
+                                        input.id)
         await client.store.signal_workflow(input.id, input.run_id, input.signal, payloads,
                                            client.identity, client._clock.now(),
                                            header=headers_to_json(input.headers) or None)
@@ -211,7 +217,7 @@ class ClientRoot(OutboundInterceptor):
     async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
         client = self._client
         await self._check_chain(input.id, input.run_id, input.first_execution_run_id)
-        details = await client._encode(input.args, "terminate details")
+        details = await client._encode(input.args, "terminate details", input.id)
         await client.store.terminate_workflow(
             input.id, input.run_id, input.reason or _TERMINATE_REASON_DEFAULT, details,
             client.identity, client._clock.now())
@@ -316,3 +322,25 @@ class ClientRoot(OutboundInterceptor):
         return await start_update(self._handle(input.id, input.run_id), input.update,
                                    input.args, id=input.update_id, result_type=input.ret_type,
                                    wait_for_stage=WorkflowUpdateStage(input.wait_for_stage))
+
+
+async def encode(client: Client, values: Sequence[Any], what: str,
+                 workflow_id: str | None) -> list[dict[str, Any]]:
+    """Values in their store form, with errors that name ``what`` and the fix."""
+    converter = client.data_converter if workflow_id is None else \
+        client._converter_for(workflow_id)
+    try:
+        payloads = converter.payload_converter.to_payloads(list(values))
+    except TypeError as error:
+        raise TypeError(f"{what}: {error}") from None
+    except RecursionError:
+        raise ValueError(f"{what} are nested too deeply to serialize; the limit is "
+                         f"{_limits.MAX_PAYLOAD_DEPTH} levels") from None
+    except UnicodeEncodeError as error:
+        raise ValueError(f"{what} hold text that is not valid Unicode ({error.reason} at "
+                         f"position {error.start}, e.g. a lone surrogate)") from None
+    except ValueError as error:
+        raise ValueError(f"{what}: {error}") from None
+    stored = [_payload_to_json(p) for p in payloads]
+    _limits.check_payloads(what, stored)
+    return [await encode_value(p, converter._store_codec) for p in stored]

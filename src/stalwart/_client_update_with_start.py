@@ -129,7 +129,7 @@ async def run_update_with_start(client: Client, input: StartWorkflowUpdateWithSt
     # it (as Temporal's history shows); start_update below then finds it and waits.
     update_id = update.update_id or str(uuid.uuid4())
     name = handler_name(update.update, "__stalwart_update_definition__", "update")
-    payloads = await client._encode(update.args, f"update {name!r} arguments")
+    payloads = await client._encode(update.args, f"update {name!r} arguments", start.id)
     try:
         handle = await client._start_workflow_impl(StartWorkflowInput(
             workflow=start.workflow, args=start.args, id=start.id, task_queue=start.task_queue,

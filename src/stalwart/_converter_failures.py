@@ -46,3 +46,40 @@ class FailureAndWrapperMethods:
         converter: DataConverter = self  # type: ignore[assignment]
         decoded = await decode_value(failure, converter._store_codec)
         return converter.failure_converter.from_failure(decoded, converter.payload_converter)
+
+
+class PayloadConverterWrapperMethods:
+    """Mixed into ``PayloadConverter``: temporalio's ``Payloads``-wrapper forms, over lists."""
+
+    def to_payloads_wrapper(self, values: Sequence[Any]) -> list[Payload]:
+        """``to_payloads`` under temporalio's name for its ``Payloads`` wrapper."""
+        return self.to_payloads(values)  # type: ignore[attr-defined, no-any-return]
+
+    def from_payloads_wrapper(self, payloads: Sequence[Payload] | None) -> list[Any]:
+        """``from_payloads``; nothing (None or empty) converts to ``[]``."""
+        if not payloads:
+            return []
+        return self.from_payloads(payloads)  # type: ignore[attr-defined, no-any-return]
+
+
+class PayloadCodecWrapperMethods:
+    """Mixed into ``PayloadCodec``: temporalio's wrapper and failure forms, over payload lists
+    and Stalwart's JSON failures (changed in place, as temporalio changes the messages)."""
+
+    async def encode_wrapper(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return await self.encode(payloads)  # type: ignore[attr-defined, no-any-return]
+
+    async def decode_wrapper(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return await self.decode(payloads)  # type: ignore[attr-defined, no-any-return]
+
+    async def encode_failure(self, failure: dict[str, Any]) -> None:
+        """Encode every payload inside ``failure`` (details, causes), in place."""
+        from ._engine.codec import encode_value
+
+        await encode_value(failure, self)  # type: ignore[arg-type]
+
+    async def decode_failure(self, failure: dict[str, Any]) -> None:
+        """Decode every payload inside ``failure``, in place."""
+        from ._engine.codec import decode_value
+
+        await decode_value(failure, self)  # type: ignore[arg-type]

@@ -1,16 +1,59 @@
-"""Converter types with no dependence on the converters themselves: serialization contexts
-and transfer-type converters (re-exported by ``stalwart.converter``)."""
+"""Converter types with no dependence on the converters themselves: ``Payload`` and its store
+form, serialization contexts, JSON type converters and transfer-type converters (re-exported
+by ``stalwart.converter``)."""
 
 from __future__ import annotations
 
+import base64
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 ValueT = TypeVar("ValueT")
 TransferTypeT = TypeVar("TransferTypeT")
 
 TRANSFER_TYPE_CONVERTER_ATTR = "__stalwart_transfer_type_converter__"
+
+_JSON_PLAIN = b"json/plain"
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One encoded value: metadata (``encoding`` at least) and the encoded bytes."""
+
+    metadata: Mapping[str, bytes]
+    data: bytes
+
+    @property
+    def encoding(self) -> str:
+        return self.metadata.get("encoding", b"").decode()
+
+
+def _payload_to_json(payload: Payload) -> dict[str, Any]:
+    """Store form of a payload: readable text for JSON, base64 for anything else."""
+    metadata = {k: v.decode("latin-1") for k, v in payload.metadata.items()}
+    if payload.metadata.get("encoding") == _JSON_PLAIN:
+        return {"metadata": metadata, "data": payload.data.decode()}
+    return {"metadata": metadata, "data_b64": base64.b64encode(payload.data).decode()}
+
+
+def headers_to_json(headers: Mapping[str, Payload] | None) -> dict[str, Any]:
+    """Interceptor headers (name -> Payload) in their store form."""
+    return {name: _payload_to_json(payload) for name, payload in (headers or {}).items()}
+
+
+def headers_from_json(data: Mapping[str, Any] | None) -> dict[str, Payload]:
+    return {name: _payload_from_json(payload) for name, payload in (data or {}).items()}
+
+
+def _payload_from_json(data: Mapping[str, Any]) -> Payload:
+    metadata = {k: v.encode("latin-1") for k, v in data["metadata"].items()}
+    if "data" in data:
+        return Payload(metadata, data["data"].encode())
+    return Payload(metadata, base64.b64decode(data["data_b64"]))
+
+
 
 
 class SerializationContext(ABC):  # noqa: B024 - a marker base, as in temporalio
@@ -44,6 +87,26 @@ class WithSerializationContext(ABC):  # noqa: B024 - implementers override one m
         raise NotImplementedError(
             f"{type(self).__qualname__} inherits WithSerializationContext but does not "
             "implement with_context(context)")
+
+
+class JSONTypeConverter:
+    """Extends how JSON values are rebuilt as typed values: ``to_typed_value(hint, value)``
+    returns the typed value, or ``JSONTypeConverter.Unhandled`` to leave it to the default."""
+
+    Unhandled: ClassVar[Any]
+
+    def to_typed_value(self, hint: Any, value: Any) -> Any:
+        raise NotImplementedError
+
+
+class JSONTypeConverterUnhandled:
+    """The type of ``JSONTypeConverter.Unhandled``."""
+
+    def __repr__(self) -> str:
+        return "JSONTypeConverter.Unhandled"
+
+
+JSONTypeConverter.Unhandled = JSONTypeConverterUnhandled()
 
 
 class TransferTypeConverter(Generic[ValueT, TransferTypeT], ABC):

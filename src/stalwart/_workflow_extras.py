@@ -8,6 +8,7 @@ it under temporalio's names.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random as _random
 import uuid as _uuid
 from collections import deque
@@ -20,6 +21,8 @@ from typing import Any, ParamSpec, TypedDict, TypeVar
 from . import exceptions as _exc
 from ._metric_meter import MetricMeter
 from ._runtime import api as _api
+from ._runtime.definitions import DYNAMIC_CONFIG_ATTR
+from ._runtime.info import RootInfo
 from ._runtime.messaging import UnfinishedSignalHandlersWarning, UnfinishedUpdateHandlersWarning
 from .common import RetryPolicy
 from .converter import _payload_from_json
@@ -36,6 +39,7 @@ __all__ = [
     "CallableSyncOrAsyncType",
     "CallableSyncSingleParam",
     "ChildWorkflowConfig",
+    "DynamicWorkflowConfig",
     "HandlerUnfinishedPolicy",
     "LocalActivityConfig",
     "MethodAsyncNoParam",
@@ -55,6 +59,7 @@ __all__ = [
     "UnfinishedUpdateHandlersWarning",
     "as_completed",
     "cancellation_reason",
+    "dynamic_config",
     "get_current_details",
     "get_dynamic_query_handler",
     "get_dynamic_signal_handler",
@@ -104,14 +109,6 @@ class HandlerUnfinishedPolicy(IntEnum):
     ABANDON = 2
 
 
-@dataclass(frozen=True)
-class RootInfo:
-    """The root workflow of a chain of children."""
-
-    run_id: str
-    workflow_id: str
-
-
 class ActivityConfig(TypedDict, total=False):
     """``execute_activity``'s options as a dict: ``execute_activity(fn, **config)``."""
 
@@ -126,6 +123,7 @@ class ActivityConfig(TypedDict, total=False):
     versioning_intent: Any
     summary: str | None
     priority: Any
+    event_groups: Sequence[Any] | None
 
 
 class LocalActivityConfig(TypedDict, total=False):
@@ -139,6 +137,7 @@ class LocalActivityConfig(TypedDict, total=False):
     cancellation_type: Any
     activity_id: str | None
     summary: str | None
+    event_groups: Sequence[Any] | None
 
 
 class ChildWorkflowConfig(TypedDict, total=False):
@@ -160,6 +159,40 @@ class ChildWorkflowConfig(TypedDict, total=False):
     static_summary: str | None
     static_details: str | None
     priority: Any
+    event_groups: Sequence[Any] | None
+
+
+@dataclass(frozen=True)
+class DynamicWorkflowConfig:
+    """What a dynamic workflow's :func:`dynamic_config` method returns.
+
+    Attributes:
+        failure_exception_types: Exception types that fail the workflow (or update) instead
+            of failing the workflow task; replace the ``@workflow.defn`` ones when not None
+            (the worker's still apply).
+        versioning_behavior: Accepted for temporalio's shape; Stalwart has no worker
+            versioning.
+    """
+
+    failure_exception_types: Sequence[type[BaseException]] | None = None
+    versioning_behavior: Any = None
+
+
+def dynamic_config(fn: Callable[[Any], DynamicWorkflowConfig]
+                   ) -> Callable[[Any], DynamicWorkflowConfig]:
+    """Mark the method of a dynamic workflow (``@workflow.defn(dynamic=True)``) that tells how
+    this run behaves, from its type name or other ``workflow.info()``. Called after
+    ``__init__`` and before ``run``; it is read-only (it cannot schedule anything).
+
+    Raises:
+        ValueError: the method is async or takes parameters besides ``self``.
+    """
+    if inspect.iscoroutinefunction(fn):
+        raise ValueError("Workflow dynamic_config method must be synchronous")
+    if len(inspect.signature(fn).parameters) != 1:
+        raise ValueError("Workflow dynamic_config method must only take self parameter")
+    setattr(fn, DYNAMIC_CONFIG_ATTR, True)
+    return fn
 
 
 def as_completed(fs: Iterable[Awaitable[AnyType]], *, timeout: float | None = None
@@ -249,7 +282,7 @@ def set_current_details(description: str) -> None:
 
 
 def cancellation_reason() -> str | None:
-    """Why cancellation was requested, if it was and a reason was given."""
+    """Why cancellation was requested ("" when no reason was given); None until it is."""
     return _api.current().__dict__.get("_cancellation_reason")
 
 

@@ -78,7 +78,7 @@ from ._client_visibility import (
 )
 from ._engine.activity_context import ActivityCancellationDetails
 from ._engine.clock import Clock
-from ._engine.codec import decode_value, encode_value
+from ._engine.codec import decode_value
 from ._history_lengths import TemporalLengths
 from ._model import limits as _limits
 from ._model.events import CLOSE_EVENT_TYPES, HistoryEvent
@@ -148,7 +148,6 @@ from .converter import (
     WithSerializationContext,
     WorkflowSerializationContext,
     _payload_from_json,
-    _payload_to_json,
 )
 from .exceptions import (
     AsyncActivityCancelledError,
@@ -378,22 +377,15 @@ class Client(_client_activities.ActivityClientMethods):
         """Close the store connection (workers using this client must be stopped first)."""
         await self._store.close()
 
-    async def _encode(self, values: Sequence[Any], what: str) -> list[dict[str, Any]]:
-        try:
-            payloads = self._data_converter.payload_converter.to_payloads(list(values))
-        except TypeError as error:
-            raise TypeError(f"{what}: {error}") from None
-        except RecursionError:
-            raise ValueError(f"{what} are nested too deeply to serialize; the limit is "
-                             f"{_limits.MAX_PAYLOAD_DEPTH} levels") from None
-        except UnicodeEncodeError as error:
-            raise ValueError(f"{what} hold text that is not valid Unicode ({error.reason} at "
-                             f"position {error.start}, e.g. a lone surrogate)") from None
-        except ValueError as error:
-            raise ValueError(f"{what}: {error}") from None
-        stored = [_payload_to_json(p) for p in payloads]
-        _limits.check_payloads(what, stored)
-        return [await encode_value(p, self._data_converter._store_codec) for p in stored]
+    def _converter_for(self, workflow_id: str) -> DataConverter:
+        """The converter in temporalio's WorkflowSerializationContext for that workflow."""
+        return self._data_converter._conversion_context(
+            WorkflowSerializationContext(self._namespace, workflow_id))
+
+    async def _encode(self, values: Sequence[Any], what: str,
+                      workflow_id: str | None = None) -> list[dict[str, Any]]:
+        """Arguments in their store form (the workflow's context when one is named)."""
+        return await _root.encode(self, values, what, workflow_id)
 
     async def start_workflow(
         self, workflow: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
@@ -627,7 +619,7 @@ class WorkflowHandle(_WorkflowSteering, Generic[SelfType, ReturnType]):
                 says which.
         """
         run_id = self._result_run_id or (await self._execution(None)).run_id
-        converter = self._client.data_converter
+        converter = self._client._converter_for(self._id)
         while True:
             row = await self._client.store.wait_closed(run_id, None)
             assert row is not None
@@ -663,7 +655,7 @@ class WorkflowHandle(_WorkflowSteering, Generic[SelfType, ReturnType]):
         """As temporalio builds it: the reason as message, the terminate details decoded."""
         events = await self._client.store.get_history(row.run_id, row.history_length - 1)
         attributes = events[-1].attributes if events else {}
-        converter = self._client.data_converter
+        converter = self._client._converter_for(self._id)
         details = [converter.payload_converter.from_payload(_payload_from_json(
             await decode_value(p, converter._store_codec))) for p in
             attributes.get("details") or []]

@@ -22,12 +22,19 @@ import typing
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from . import exceptions as exc
-from ._converter_failures import FailureAndWrapperMethods
+from ._converter_failures import (
+    FailureAndWrapperMethods,
+    PayloadCodecWrapperMethods,
+    PayloadConverterWrapperMethods,
+)
 from ._converter_types import (
     ActivitySerializationContext,
+    JSONTypeConverter,
+    JSONTypeConverterUnhandled,
+    Payload,
     SerializationContext,
     TransferTypeConverter,
     WithSerializationContext,
@@ -35,6 +42,12 @@ from ._converter_types import (
     transfer_converter_of,
     transfer_type_convertible,
 )
+
+# Re-exported for the modules that import them from here.
+from ._converter_types import _payload_from_json as _payload_from_json
+from ._converter_types import _payload_to_json as _payload_to_json
+from ._converter_types import headers_from_json as headers_from_json
+from ._converter_types import headers_to_json as headers_to_json
 from .common import RawValue
 
 __all__ = [
@@ -87,20 +100,10 @@ _BINARY_NULL = b"binary/null"
 _BINARY_PLAIN = b"binary/plain"
 
 
-@dataclass(frozen=True)
-class Payload:
-    """One encoded value: metadata (``encoding`` at least) and the encoded bytes."""
-
-    metadata: Mapping[str, bytes]
-    data: bytes
-
-    @property
-    def encoding(self) -> str:
-        return self.metadata.get("encoding", b"").decode()
-
-
-class PayloadConverter:
+class PayloadConverter(PayloadConverterWrapperMethods):
     """Converts values to payloads and back; synchronous, safe inside workflow code."""
+
+    default: ClassVar[PayloadConverter]
 
     def to_payloads(self, values: Sequence[Any]) -> list[Payload]:
         raise NotImplementedError
@@ -213,26 +216,6 @@ class BinaryPlainPayloadConverter(EncodingPayloadConverter):
         return payload.data
 
 
-class JSONTypeConverter:
-    """Extends how JSON values are rebuilt as typed values: ``to_typed_value(hint, value)``
-    returns the typed value, or ``JSONTypeConverter.Unhandled`` to leave it to the default."""
-
-    Unhandled: ClassVar[Any]
-
-    def to_typed_value(self, hint: Any, value: Any) -> Any:
-        raise NotImplementedError
-
-
-class JSONTypeConverterUnhandled:
-    """The type of ``JSONTypeConverter.Unhandled``."""
-
-    def __repr__(self) -> str:
-        return "JSONTypeConverter.Unhandled"
-
-
-JSONTypeConverter.Unhandled = JSONTypeConverterUnhandled()
-
-
 class AdvancedJSONEncoder(json.JSONEncoder):
     """``json.JSONEncoder`` that also takes dataclasses, pydantic models, enums, datetimes,
     timedeltas, UUIDs and bytes, the way Stalwart's JSON payloads carry them."""
@@ -289,16 +272,34 @@ class JSONPlainPayloadConverter(EncodingPayloadConverter):
             _custom_type_converters.reset(token)
 
 
-class CompositePayloadConverter(PayloadConverter):
+class CompositePayloadConverter(PayloadConverter, WithSerializationContext):
     """Tries its encoding converters in order to encode a value; decodes each payload with
     the converter of its encoding."""
 
+    converters: Mapping[bytes, EncodingPayloadConverter]
     # Class-level defaults, for subclasses that set ``converters`` without this __init__.
     _plan: tuple[tuple[EncodingPayloadConverter, bool], ...] = ()
     _plan_of: tuple[EncodingPayloadConverter, ...] = ()
 
     def __init__(self, *converters: EncodingPayloadConverter) -> None:
         self.converters = {c.encoding.encode(): c for c in converters}
+
+    def with_context(self, context: SerializationContext) -> Self:
+        """A copy whose encoding converters took ``context`` (``self`` if none did)."""
+        converters = self.get_converters_with_context(context)
+        if converters is None:
+            return self
+        bound = type(self)()  # as temporalio's: needs a constructor without arguments
+        bound.converters = {c.encoding.encode(): c for c in converters}
+        return bound
+
+    def get_converters_with_context(self, context: SerializationContext
+                                    ) -> list[EncodingPayloadConverter] | None:
+        """The encoding converters bound to ``context``; None when none takes one."""
+        old = list(self.converters.values())
+        new = [c.with_context(context) if isinstance(c, WithSerializationContext) else c
+               for c in old]
+        return new if any(a is not b for a, b in zip(new, old, strict=True)) else None
 
     def _converters_in_order(self) -> tuple[tuple[EncodingPayloadConverter, bool], ...]:
         """The converters, each with whether it takes the value's path; worked out again only
@@ -358,7 +359,7 @@ class DefaultPayloadConverter(CompositePayloadConverter):
         super().__init__(*type(self).default_encoding_payload_converters)
 
 
-class PayloadCodec:
+class PayloadCodec(PayloadCodecWrapperMethods):
     """Transforms lists of payloads on their way to and from the store (e.g. encryption)."""
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -370,6 +371,8 @@ class PayloadCodec:
 
 class FailureConverter:
     """Converts exceptions to recorded failures (plain dicts) and back."""
+
+    default: ClassVar[FailureConverter]
 
     def to_failure(self, exception: BaseException, payload_converter: PayloadConverter
                    ) -> dict[str, Any]:
@@ -544,30 +547,6 @@ def _decode_details(details: Any, converter: PayloadConverter) -> list[Any]:
     return converter.from_payloads([_payload_from_json(p) for p in details])
 
 
-def _payload_to_json(payload: Payload) -> dict[str, Any]:
-    """Store form of a payload: readable text for JSON, base64 for anything else."""
-    metadata = {k: v.decode("latin-1") for k, v in payload.metadata.items()}
-    if payload.metadata.get("encoding") == _JSON_PLAIN:
-        return {"metadata": metadata, "data": payload.data.decode()}
-    return {"metadata": metadata, "data_b64": base64.b64encode(payload.data).decode()}
-
-
-def headers_to_json(headers: Mapping[str, Payload] | None) -> dict[str, Any]:
-    """Interceptor headers (name -> Payload) in their store form."""
-    return {name: _payload_to_json(payload) for name, payload in (headers or {}).items()}
-
-
-def headers_from_json(data: Mapping[str, Any] | None) -> dict[str, Payload]:
-    return {name: _payload_from_json(payload) for name, payload in (data or {}).items()}
-
-
-def _payload_from_json(data: Mapping[str, Any]) -> Payload:
-    metadata = {k: v.encode("latin-1") for k, v in data["metadata"].items()}
-    if "data" in data:
-        return Payload(metadata, data["data"].encode())
-    return Payload(metadata, base64.b64decode(data["data_b64"]))
-
-
 @dataclass(frozen=True)
 class DataConverter(FailureAndWrapperMethods):
     """Payload converter, optional codec and failure converter, used together.
@@ -631,6 +610,18 @@ class DataConverter(FailureAndWrapperMethods):
         object.__setattr__(copy, "failure_converter", failure)
         return copy
 
+    def _conversion_context(self, context: SerializationContext) -> DataConverter:
+        """What the worker and client use: the payload and failure converters get
+        ``context``; the codec does not, because the workflow worker decodes a run's whole
+        history in one pass, so every side must encode with the same codec."""
+        bound = self.with_context(context)
+        if bound is self or bound.payload_codec is self.payload_codec:
+            return bound
+        copy = dataclasses.replace(bound, payload_codec=self.payload_codec)
+        object.__setattr__(copy, "payload_converter", bound.payload_converter)
+        object.__setattr__(copy, "failure_converter", bound.failure_converter)
+        return copy
+
 
 # External storage builds on the classes above (and is re-exported from here, as in temporalio).
 from ._converter_storage import (  # noqa: E402
@@ -648,6 +639,8 @@ from ._converter_storage import (  # noqa: E402
 )
 
 DataConverter.default = DataConverter()
+PayloadConverter.default = DataConverter.default.payload_converter
+FailureConverter.default = DataConverter.default.failure_converter
 
 
 def default() -> DataConverter:

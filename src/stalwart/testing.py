@@ -3,8 +3,9 @@
 ``WorkflowEnvironment.start_local()`` gives a client on a temporary SQLite store;
 ``start_time_skipping()`` does the same with a clock that jumps to the next timer or timeout
 whenever every workflow is waiting on time, so a workflow that sleeps for a week finishes in
-milliseconds. ``ActivityEnvironment`` runs one activity function outside any worker, capturing
-heartbeats and letting a test inject cancellation.
+milliseconds; ``start_time_skipping_v2()`` lets each started workflow drive the skipping
+(temporalio's V2, through a :class:`TimeSkipper`). ``ActivityEnvironment`` runs one activity
+function outside any worker, capturing heartbeats and letting a test inject cancellation.
 """
 
 from __future__ import annotations
@@ -28,10 +29,18 @@ from ._engine.activity_context import (
     set_current,
 )
 from ._engine.clock import SkippingClock
+from ._time_skipper import (
+    TimeSkipper,
+    TimeSkippingConfig,
+    TimeSkippingInfo,
+    any_worker_running,
+    settle,
+    wake_sweepers,
+)
 from .client import Client, OutboundInterceptor, StartWorkflowInput, WorkflowHandle
 from .converter import DataConverter
 
-__all__ = ["ActivityEnvironment", "WorkflowEnvironment"]
+__all__ = ["ActivityEnvironment", "TimeSkipper", "TimeSkippingConfig", "WorkflowEnvironment"]
 
 
 class WorkflowEnvironment:
@@ -44,10 +53,13 @@ class WorkflowEnvironment:
     """
 
     def __init__(self, client: Client, *, directory: str | None = None,
-                 clock: SkippingClock | None = None) -> None:
-        self._client = client
+                 clock: SkippingClock | None = None,
+                 time_skipper: TimeSkipper | None = None) -> None:
+        self._client = time_skipper.client if time_skipper is not None else client
+        self._closing_client = client
         self._directory = directory
         self._clock = clock
+        self._ts_skipper = time_skipper
         self._skipper: asyncio.Task[None] | None = None
         self._auto_time_skipping = True
         self._unlocked = 0
@@ -84,6 +96,24 @@ class WorkflowEnvironment:
         return cls(client, directory=directory, clock=clock)
 
     @classmethod
+    async def start_time_skipping_v2(cls, *, ts_config: TimeSkippingConfig = TimeSkippingConfig(),
+                                     data_converter: DataConverter = DataConverter.default,
+                                     interceptors: Sequence[Any] = (),
+                                     identity: str | None = None, namespace: str = "default",
+                                     **_: Any) -> WorkflowEnvironment:
+        """Like :meth:`start_local`, with the client wrapped in a :class:`TimeSkipper`: every
+        workflow :attr:`client` starts gets ``ts_config`` and skips time on its own (no result
+        needs awaiting); :meth:`fast_forward` moves a running workflow ahead. Stalwart keeps one
+        clock for the environment, not one per workflow (see docs/testing.md)."""
+        directory = tempfile.mkdtemp(prefix="stalwart-test-")
+        client = await Client.connect(f"sqlite:///{Path(directory) / 'stalwart.db'}",
+                                      namespace=namespace, data_converter=data_converter,
+                                      interceptors=interceptors, identity=identity)
+        client._clock = SkippingClock()
+        return cls(client, directory=directory,
+                   time_skipper=TimeSkipper(client, config=ts_config))
+
+    @classmethod
     def from_client(cls, client: Client) -> WorkflowEnvironment:
         """An environment around an existing client (the caller owns its store)."""
         return cls(client)
@@ -106,7 +136,7 @@ class WorkflowEnvironment:
 
     @property
     def supports_time_skipping(self) -> bool:
-        return self._clock is not None
+        return self._clock is not None or self._ts_skipper is not None
 
     @property
     def supports_time_skipping_v1(self) -> bool:
@@ -114,15 +144,25 @@ class WorkflowEnvironment:
 
     @property
     def supports_time_skipping_v2(self) -> bool:
-        return False
+        return self._ts_skipper is not None
 
-    async def get_current_time(self, handle: Any = None) -> datetime:
-        """The environment's time: the skipping clock's, else the system's."""
+    async def get_current_time(self, handle: WorkflowHandle[Any, Any] | None = None) -> datetime:
+        """The environment's time: the skipping clock's, else the system's. On a V2
+        environment a ``handle`` is required, as in temporalio (the workflow's time)."""
+        if self._ts_skipper is not None:
+            if handle is None:
+                raise RuntimeError("env.get_current_time requires a workflow handle in "
+                                   "time-skipping V2 environments; each workflow has its own "
+                                   "virtual clock")
+            return await self._ts_skipper.get_current_time(handle)
         return datetime.fromtimestamp(self._client._clock.now(), UTC)
 
     async def sleep(self, duration: timedelta | float) -> None:
         """Let ``duration`` pass: in real time, or (time skipping) at once, firing every
         timer and timeout on the way at its own time."""
+        if self._ts_skipper is not None:
+            raise RuntimeError("env.sleep is not supported in time-skipping V2 environments; "
+                               "use env.fast_forward(handle, duration) on a specific workflow")
         seconds = duration.total_seconds() if isinstance(duration, timedelta) else duration
         if self._clock is None:
             await asyncio.sleep(seconds)
@@ -144,7 +184,12 @@ class WorkflowEnvironment:
     @contextlib.contextmanager
     def auto_time_skipping_disabled(self) -> Iterator[None]:
         """Within the block, awaiting a result does not skip time (it runs at wall-clock
-        pace); :meth:`sleep` still does."""
+        pace); :meth:`sleep` still does. Unsupported on V2 environments, as in temporalio."""
+        if self._ts_skipper is not None:
+            raise RuntimeError("env.auto_time_skipping_disabled is not supported in "
+                               "time-skipping V2 environments; use "
+                               "env.with_time_skipping_disabled() to suspend time-skipping "
+                               "config stamping on newly-started workflows")
         previous = self._auto_time_skipping
         self._auto_time_skipping = False
         try:
@@ -152,26 +197,40 @@ class WorkflowEnvironment:
         finally:
             self._auto_time_skipping = previous
 
-    async def fast_forward(self, handle: Any, duration: timedelta | float | None = None, /
-                           ) -> bool:
-        """temporalio's per-workflow fast-forward needs its V2 time-skipping server, which
-        Stalwart does not have: raises, as temporalio's other environments do. Use
-        :meth:`sleep` on a :meth:`start_time_skipping` environment."""
-        raise RuntimeError("fast_forward needs temporalio's V2 time-skipping environment, "
-                           "which Stalwart does not have; use start_time_skipping() and "
-                           "await env.sleep(duration) to move time for every workflow")
+    async def fast_forward(self, handle: WorkflowHandle[Any, Any],
+                           duration: timedelta | float | None = None, /) -> bool:
+        """Move the workflow's time ahead by ``duration`` and wait until it has (V2 only; see
+        :meth:`TimeSkipper.fast_forward`).
 
-    async def get_time_skipping_info(self, handle: Any) -> Any:
-        """Per-workflow time-skipping state (V2 only): raises, as in temporalio's other
-        environments."""
-        raise RuntimeError("get_time_skipping_info needs temporalio's V2 time-skipping "
-                           "environment, which Stalwart does not have")
+        Raises:
+            RuntimeError: not a :meth:`start_time_skipping_v2` environment.
+        """
+        if self._ts_skipper is None:
+            raise RuntimeError("fast_forward requires a time-skipping environment; use "
+                               "WorkflowEnvironment.start_time_skipping_v2()")
+        return await self._ts_skipper.fast_forward(handle, duration)
+
+    async def get_time_skipping_info(self, handle: WorkflowHandle[Any, Any]
+                                     ) -> TimeSkippingInfo | None:
+        """The workflow's time-skipping state, ``None`` if never enabled (V2 only).
+
+        Raises:
+            RuntimeError: not a :meth:`start_time_skipping_v2` environment.
+        """
+        if self._ts_skipper is None:
+            raise RuntimeError("get_time_skipping_info requires a V2 time-skipping "
+                               "environment; use WorkflowEnvironment.start_time_skipping_v2()")
+        return await self._ts_skipper.get_time_skipping_info(handle)
 
     @contextlib.contextmanager
     def with_time_skipping_disabled(self) -> Iterator[None]:
-        """Stops V2 environments from stamping time-skipping settings on new workflows; a
-        no-op here, as on temporalio's other environments."""
-        yield
+        """Workflows started inside the block get no time-skipping settings (V2); a no-op on
+        other environments, as in temporalio."""
+        if self._ts_skipper is None:
+            yield
+            return
+        with self._ts_skipper.with_time_skipping_disabled():
+            yield
 
     @contextlib.asynccontextmanager
     async def time_skipping_unlocked(self) -> AsyncIterator[None]:
@@ -192,28 +251,10 @@ class WorkflowEnvironment:
             self._unlocked -= 1
 
     def _wake_sweepers(self) -> None:
-        notifier = getattr(self._client.store, "notifier", None)
-        if notifier is not None:
-            notifier.publish([("deadline", "*"), ("workflow_task", "*"), ("activity_task", "*")])
-
-    async def _is_idle(self) -> bool:
-        workers = list(self._client._workers)
-        if not workers or not all(w._is_idle() for w in workers if w.is_running):
-            return False
-        store = self._client.store
-        now = self._client._clock.now()
-        return not await store.has_ready_work(now)
+        wake_sweepers(self._client)
 
     async def _settle(self) -> None:
-        """Wait until the workers are idle twice in a row, so in-flight hand-offs finish
-        (at once when no worker runs: nothing would ever pick the work up)."""
-        while any(w.is_running for w in list(self._client._workers)):
-            await asyncio.sleep(0.005)
-            if not await self._is_idle():
-                continue
-            await asyncio.sleep(0.005)
-            if await self._is_idle():
-                return
+        await settle(self._client)
 
     async def _skip_forever(self) -> None:
         assert self._clock is not None
@@ -223,7 +264,7 @@ class WorkflowEnvironment:
                 self._unlocked_changed.clear()
                 await self._unlocked_changed.wait()
                 continue
-            if not any(w.is_running for w in list(self._client._workers)):
+            if not any_worker_running(self._client):
                 # Nothing would run what skipped time makes due: wait for a worker.
                 await asyncio.sleep(0.005)
                 continue
@@ -240,11 +281,13 @@ class WorkflowEnvironment:
         if self._skipper is not None:
             self._skipper.cancel()
             await asyncio.gather(self._skipper, return_exceptions=True)
+        if self._ts_skipper is not None:
+            await self._ts_skipper._stop()
         for worker in list(self._client._workers):
             if worker.is_running:
                 await worker.shutdown()
         if self._directory is not None:
-            await self._client.close()
+            await self._closing_client.close()
             shutil.rmtree(self._directory, ignore_errors=True)
 
     async def __aenter__(self) -> WorkflowEnvironment:

@@ -171,7 +171,8 @@ def _workflow_registry(workflows: Sequence[type],
         if failure_exception_types:
             # The worker's types fail every workflow it runs, on top of each class's own.
             definition = dataclasses.replace(definition, failure_exception_types=(
-                *definition.failure_exception_types, *failure_exception_types))
+                *definition.failure_exception_types, *failure_exception_types),
+                worker_failure_exception_types=tuple(failure_exception_types))
         registry[definition.name] = definition
     return registry
 

@@ -7,18 +7,15 @@ workflow code they raise a clear error.
 from __future__ import annotations
 
 import asyncio
-import logging
 import random as _random
 import uuid as _uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any, Protocol, TypeVar, overload
 
 from ._runtime import api as _api
 from ._runtime import children as _children
-from ._runtime import guard as _guard
 from ._runtime import messaging as _messaging
 from ._runtime.children import ChildWorkflowHandle, ExternalWorkflowHandle
 from ._runtime.definitions import (
@@ -47,6 +44,8 @@ from ._runtime.interceptors import ContinueAsNewInput as _ContinueAsNewInput
 from ._runtime.interceptors import StartActivityInput as _StartActivityInput
 from ._runtime.interceptors import StartChildWorkflowInput as _StartChildWorkflowInput
 from ._runtime.messaging import UpdateInfo
+from ._workflow_event_groups import EventGroup, create_event_group
+from ._workflow_event_groups import capture as _capture_event_groups
 from ._workflow_extras import (
     ActivityConfig,
     AnyType,
@@ -58,6 +57,7 @@ from ._workflow_extras import (
     CallableSyncOrAsyncType,
     CallableSyncSingleParam,
     ChildWorkflowConfig,
+    DynamicWorkflowConfig,
     HandlerUnfinishedPolicy,
     LocalActivityConfig,
     MethodAsyncNoParam,
@@ -77,6 +77,7 @@ from ._workflow_extras import (
     UnfinishedUpdateHandlersWarning,
     as_completed,
     cancellation_reason,
+    dynamic_config,
     get_current_details,
     get_dynamic_query_handler,
     get_dynamic_signal_handler,
@@ -94,6 +95,7 @@ from ._workflow_extras import (
     uuid7,
 )
 from ._workflow_extras import check_cron_schedule as _check_cron_schedule
+from ._workflow_logging import LoggerAdapter, logger, unsafe
 from .common import RetryPolicy
 from .converter import _payload_from_json
 from .exceptions import NondeterminismError
@@ -116,6 +118,8 @@ __all__ = [
     "ChildWorkflowHandle",
     "ClassType",
     "ContinueAsNewError",
+    "DynamicWorkflowConfig",
+    "EventGroup",
     "ExternalWorkflowHandle",
     "HandlerUnfinishedPolicy",
     "Info",
@@ -146,9 +150,11 @@ __all__ = [
     "as_completed",
     "cancellation_reason",
     "continue_as_new",
+    "create_event_group",
     "current_update_info",
     "defn",
     "deprecate_patch",
+    "dynamic_config",
     "execute_activity",
     "execute_activity_class",
     "execute_activity_method",
@@ -406,19 +412,23 @@ def uuid4() -> _uuid.UUID:
     return _api.current().uuid4()
 
 
-async def sleep(duration: float | timedelta, *, summary: str | None = None) -> None:
+async def sleep(duration: float | timedelta, *, summary: str | None = None,
+                event_groups: Sequence[EventGroup] | None = None) -> None:
     """Sleep durably: a recorded timer that survives restarts and holds no worker memory."""
+    _capture_event_groups(event_groups)
     seconds = duration.total_seconds() if isinstance(duration, timedelta) else float(duration)
     await asyncio.sleep(seconds)
 
 
 async def wait_condition(fn: Callable[[], bool], *, timeout: float | timedelta | None = None,
-                         timeout_summary: str | None = None) -> None:
+                         timeout_summary: str | None = None,
+                         event_groups: Sequence[EventGroup] | None = None) -> None:
     """Wait until ``fn()`` is true; re-checked after every change of workflow state.
 
     Raises:
         asyncio.TimeoutError: ``timeout`` elapsed first (a durable timer).
     """
+    _capture_event_groups(event_groups)
     future = _api.current().wait_condition(fn)
     if timeout is None:
         await future
@@ -474,7 +484,7 @@ def start_activity(
     retry_policy: RetryPolicy | None = None,
     cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
     activity_id: str | None = None, versioning_intent: Any = None, summary: str | None = None,
-    priority: Any = None,
+    priority: Any = None, event_groups: Sequence[EventGroup] | None = None,
 ) -> ActivityHandle:
     """Schedule an activity (by function or by name) and return an awaitable handle.
 
@@ -488,12 +498,14 @@ def start_activity(
         schedule_to_start_timeout=schedule_to_start_timeout,
         start_to_close_timeout=start_to_close_timeout, heartbeat_timeout=heartbeat_timeout,
         retry_policy=retry_policy, cancellation_type=int(cancellation_type),
-        activity_id=activity_id, summary=summary, local=False, priority=priority)
+        activity_id=activity_id, summary=summary, local=False, priority=priority,
+        event_groups=event_groups)
 
 
 def _start_activity(activity: Any, args: list[Any], *, local: bool, **options: Any
                     ) -> ActivityHandle:
     instance = _api.current()
+    _capture_event_groups(options.pop("event_groups", None))
     if options["start_to_close_timeout"] is None and options["schedule_to_close_timeout"] is None:
         options["start_to_close_timeout"] = instance.default_activity_timeout
     name, definition = activity_name(activity)
@@ -515,7 +527,7 @@ async def execute_activity(
     retry_policy: RetryPolicy | None = None,
     cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
     activity_id: str | None = None, versioning_intent: Any = None, summary: str | None = None,
-    priority: Any = None,
+    priority: Any = None, event_groups: Sequence[EventGroup] | None = None,
 ) -> Any:
     """Schedule an activity and wait for its result (see :func:`start_activity`).
 
@@ -528,7 +540,7 @@ async def execute_activity(
         schedule_to_start_timeout=schedule_to_start_timeout,
         start_to_close_timeout=start_to_close_timeout, heartbeat_timeout=heartbeat_timeout,
         retry_policy=retry_policy, cancellation_type=cancellation_type, activity_id=activity_id,
-        summary=summary, priority=priority,
+        summary=summary, priority=priority, event_groups=event_groups,
     )
 
 
@@ -543,7 +555,8 @@ def start_local_activity(
     start_to_close_timeout: timedelta | None = None, retry_policy: RetryPolicy | None = None,
     local_retry_threshold: timedelta | None = None,
     cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
-    activity_id: str | None = None, summary: str | None = None, **_: Any,
+    activity_id: str | None = None, summary: str | None = None,
+    event_groups: Sequence[EventGroup] | None = None, **_: Any,
 ) -> ActivityHandle:
     """Schedule an activity to run on the worker running this workflow.
 
@@ -558,7 +571,7 @@ def start_local_activity(
         schedule_to_start_timeout=schedule_to_start_timeout,
         start_to_close_timeout=start_to_close_timeout, heartbeat_timeout=None,
         retry_policy=retry_policy, cancellation_type=int(cancellation_type),
-        activity_id=activity_id, summary=summary, local=True)
+        activity_id=activity_id, summary=summary, local=True, event_groups=event_groups)
 
 
 async def execute_local_activity(activity: Any, arg: Any = _NO_ARG, *more_args: Any,
@@ -675,13 +688,15 @@ async def start_child_workflow(
     ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
     parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE,
     execution_timeout: timedelta | None = None, run_timeout: timedelta | None = None,
-    id_reuse_policy: Any = None, retry_policy: RetryPolicy | None = None, **_: Any,
+    id_reuse_policy: Any = None, retry_policy: RetryPolicy | None = None,
+    event_groups: Sequence[EventGroup] | None = None, **_: Any,
 ) -> ChildWorkflowHandle[Any, Any]:
     """Start a child workflow and return its handle once it has started.
 
     Raises:
         WorkflowAlreadyStartedError: a workflow with the child's id is already running.
     """
+    _capture_event_groups(event_groups)
     if isinstance(workflow, str):
         name, hinted = workflow, None
     else:
@@ -720,63 +735,6 @@ def get_external_workflow_handle(workflow_id: str, *, run_id: str | None = None
 def get_external_workflow_handle_for(workflow: Any, workflow_id: str, *,
                                      run_id: str | None = None) -> ExternalWorkflowHandle[Any]:
     return get_external_workflow_handle(workflow_id, run_id=run_id)
-
-
-# -- logging -------------------------------------------------------------------------------------
-
-class LoggerAdapter(logging.LoggerAdapter[logging.Logger]):
-    """Adds workflow ids to every record and stays silent while the workflow replays."""
-
-    def __init__(self, logger: logging.Logger) -> None:
-        super().__init__(logger, {})
-        self.log_during_replay = False
-
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
-        if _api.in_workflow():
-            workflow_info = _api.current().info
-            extra = dict(kwargs.get("extra") or {})
-            extra.setdefault("workflow_id", workflow_info.workflow_id)
-            extra.setdefault("run_id", workflow_info.run_id)
-            extra.setdefault("workflow_type", workflow_info.workflow_type)
-            kwargs["extra"] = extra
-            msg = f"{msg} ({{'workflow_id': {workflow_info.workflow_id!r}, 'run_id': " \
-                  f"{workflow_info.run_id!r}}})"
-        return msg, kwargs
-
-    def isEnabledFor(self, level: int) -> bool:
-        if (not self.log_during_replay and _api.in_workflow()
-                and _api.current().is_replaying):
-            return False
-        return self.logger.isEnabledFor(level)
-
-
-logger = LoggerAdapter(logging.getLogger("stalwart.workflow"))
-
-
-# -- unsafe ------------------------------------------------------------------------------------
-
-class unsafe:
-    """Escape hatches; use with care."""
-
-    @staticmethod
-    def is_replaying() -> bool:
-        """True while the workflow re-runs recorded history (side effects would repeat)."""
-        return _api.current().is_replaying
-
-    @staticmethod
-    @contextmanager
-    def imports_passed_through() -> Iterator[None]:
-        """Compatibility no-op: Stalwart has no import sandbox to pass imports through."""
-        yield
-
-    @staticmethod
-    @contextmanager
-    def sandbox_unrestricted() -> Iterator[None]:
-        """Lift the determinism guard inside the block (for code you know replays the same,
-        e.g. a library that reads the clock only for logging)."""
-        with _guard.unrestricted():
-            yield
-
 
 
 # ``asyncio.sleep(timedelta(...))`` inside workflow code is a durable timer too; plain asyncio

@@ -202,3 +202,20 @@ def test_pydantic_data_converter_is_a_data_converter() -> None:
     assert isinstance(pydantic_data_converter, DataConverter)
     assert isinstance(pydantic_data_converter.payload_converter, PydanticPayloadConverter)
     assert PydanticJSONPlainPayloadConverter.encoding == "json/plain"
+
+
+def test_to_json_options_exclude_unset_leaves_out_fields_never_set() -> None:
+    from stalwart.contrib.pydantic import ToJsonOptions
+
+    class Draft(BaseModel):
+        title: str
+        note: str = "none"
+
+    draft = Draft(title="t")
+    assert json.loads(PydanticPayloadConverter().to_payload(draft).data) == \
+        {"title": "t", "note": "none"}
+    sparse = PydanticPayloadConverter(ToJsonOptions(exclude_unset=True))
+    assert json.loads(sparse.to_payload(draft).data) == {"title": "t"}
+    assert sparse.from_payload(sparse.to_payload(draft), Draft) == draft
+    with pytest.raises(TypeError, match="to_json_options must be a ToJsonOptions"):
+        PydanticPayloadConverter({"exclude_unset": True})  # type: ignore[arg-type]

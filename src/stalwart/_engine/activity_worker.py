@@ -22,7 +22,13 @@ from .._model.definitions import ActivityDefinition
 from .._model.events import EventType
 from .._store.base import ActivityTaskClaim, Store, WorkflowTaskClaim
 from ..common import Priority, RawValue, RetryPolicy
-from ..converter import DataConverter, _payload_from_json, _payload_to_json, headers_from_json
+from ..converter import (
+    ActivitySerializationContext,
+    DataConverter,
+    _payload_from_json,
+    _payload_to_json,
+    headers_from_json,
+)
 from .activity_context import (
     ActivityCancellationDetails,
     ActivityContext,
@@ -72,6 +78,7 @@ class _Heartbeater:
         self._worker = worker
         self._claim = claim
         self._loop = loop
+        self._converter = worker.converter_for(claim)
         timeout = claim.options.get("heartbeat_timeout")
         self._interval = min(DEFAULT_HEARTBEAT_THROTTLE_SECONDS,
                              timeout * 0.8 if timeout else DEFAULT_HEARTBEAT_THROTTLE_SECONDS)
@@ -86,7 +93,7 @@ class _Heartbeater:
         """Called from the activity (any thread)."""
         try:
             payloads = [_payload_to_json(p) for p in
-                        self._worker.converter.payload_converter.to_payloads(list(details))]
+                        self._converter.payload_converter.to_payloads(list(details))]
         except TypeError as error:
             raise TypeError(f"activity.heartbeat(): {error}") from None
         try:
@@ -116,7 +123,7 @@ class _Heartbeater:
         claim = self._claim
         worker = self._worker
         try:
-            details = await encode_value(details, worker.converter._store_codec)
+            details = await encode_value(details, self._converter._store_codec)
             cancel = await worker.store.heartbeat_activity_task(
                 claim.run_id, claim.seq, claim.attempt, worker.worker_id, details,
                 worker.clock.now())
@@ -357,6 +364,15 @@ class ActivityWorker:
             idempotency_key=f"{claim.workflow_id}/{claim.run_id}/{claim.activity_id}",
         )
 
+    def converter_for(self, claim: ActivityTaskClaim) -> DataConverter:
+        """The converter for one activity's payloads, in temporalio's
+        ActivitySerializationContext (input, result, failure and heartbeats alike)."""
+        return self.converter._conversion_context(ActivitySerializationContext(
+            namespace="default", activity_id=claim.activity_id,
+            activity_type=claim.activity_type, activity_task_queue=claim.task_queue,
+            workflow_id=claim.workflow_id, workflow_type=claim.workflow_type,
+            is_local=bool(claim.options.get("local"))))
+
     async def _execute(self, claim: ActivityTaskClaim) -> None:
         METRICS.schedule_to_start.observe(max(0.0, claim.started_at - claim.attempt_scheduled_at),
                                           claim.activity_type)
@@ -380,8 +396,9 @@ class ActivityWorker:
                     f"{claim.workflow_id} is not registered on this worker, available "
                     f"activities: {', '.join(sorted(self.activities))}", type="NotFoundError")
             fn, definition = registered
-            pc = self.converter.payload_converter
-            codec = self.converter._store_codec
+            converter = self.converter_for(claim)
+            pc = converter.payload_converter
+            codec = converter._store_codec
             details_json = await decode_value(claim.heartbeat_details, codec)
             heartbeat_details = pc.from_payloads([_payload_from_json(p) for p in details_json])
             context = ActivityContext(self._info(claim, heartbeat_details), pc,
@@ -478,21 +495,22 @@ class ActivityWorker:
     async def _report_failure(self, claim: ActivityTaskClaim, error: BaseException,
                               context: ActivityContext | None,
                               heartbeater: _Heartbeater) -> None:
-        pc = self.converter.payload_converter
+        converter = self.converter_for(claim)
+        pc = converter.payload_converter
         now = self.clock.now()
         cancelled = context is not None and context.cancelled.is_set() and isinstance(
             error, asyncio.CancelledError | exc.CancelledError)
         if cancelled:
             assert context is not None
-            failure = self.converter.failure_converter.to_failure(
+            failure = converter.failure_converter.to_failure(
                 exc.CancelledError(context.cancel_reason or "Cancelled"), pc)
         else:
-            failure = self.converter.failure_converter.to_failure(error, pc)
+            failure = converter.failure_converter.to_failure(error, pc)
             app = failure.get("application_failure_info") or {}
             level = logging.DEBUG if app.get("category") == 1 else logging.WARNING
             logger.log(level, "activity %s (%s) attempt %d failed: %s", claim.activity_id,
                        claim.activity_type, claim.attempt, error)
-        failure = await encode_value(failure, self.converter._store_codec)
+        failure = await encode_value(failure, converter._store_codec)
         shutting_down = cancelled and context is not None and \
             context.cancel_reason == "worker shutting down"
         s2c = claim.options.get("schedule_to_close_timeout")
@@ -516,7 +534,7 @@ class ActivityWorker:
                                is not None else "benign" if benign else "failed")
         details = heartbeater.unsent_details()
         if details is not None:
-            details = await encode_value(details, self.converter._store_codec)
+            details = await encode_value(details, converter._store_codec)
         try:
             await self.store.fail_activity_task(
                 claim.run_id, claim.seq, claim.attempt, self.worker_id, failure, final,

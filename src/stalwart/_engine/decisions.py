@@ -60,6 +60,7 @@ class TaskContext:
     new_run_id: Callable[[], str] = lambda: str(uuid.uuid4())
     cron: CronRun | None = None  # set when the run belongs to a Temporal cron workflow
     now: float = 0.0  # when the task's decisions are made (a cron child's first backoff)
+    root: dict[str, str] | None = None  # the root its children get: this run's root, or itself
 
 
 @dataclass
@@ -127,6 +128,7 @@ def _start_child(attrs: dict[str, Any], context: TaskContext) -> StartChild:
         parent_run_id=context.run_id, parent_seq=attrs["seq"],
         parent_close_policy=attrs.get("parent_close_policy") or 1,
         priority=attrs.get("priority"), header=attrs.get("header"),
+        root=context.root or {"workflow_id": context.workflow_id, "run_id": context.run_id},
         **_cron_child(attrs.get("cron_schedule"), context.now)))
 
 

@@ -170,7 +170,7 @@ class WorkflowWorker:
             sub.close()
 
     async def _answer_query(self, query: dict[str, Any]) -> None:
-        pc = self.converter.payload_converter
+        converter = self.converter
         result: dict[str, Any] | None = None
         failure: dict[str, Any] | None = None
         fresh: WorkflowInstance | None = None
@@ -180,12 +180,15 @@ class WorkflowWorker:
                 instance = entry.instance
             else:
                 fresh = instance = await self._replay_for_query(query["run_id"])
+            # The answer converts in the workflow's context, as its arguments did.
+            converter = instance.converter
             args = await decode_value(query["input"], self.converter._store_codec)
             value = messaging.run_query(instance, query["name"], args)
-            result = await encode_value(_payload_to_json(pc.to_payload(value)),
-                                        self.converter._store_codec)
+            result = await encode_value(
+                _payload_to_json(converter.payload_converter.to_payload(value)),
+                self.converter._store_codec)
         except Exception as error:
-            failure = self.converter.failure_converter.to_failure(error, pc)
+            failure = converter.failure_converter.to_failure(error, converter.payload_converter)
         finally:
             if fresh is not None:
                 fresh.evict()
@@ -400,7 +403,8 @@ class WorkflowWorker:
             run_id=run_id, workflow_id=instance.info.workflow_id, identity=self.identity,
             task_queue=self.task_queue, eager_slots=eager_slots,
             random_seed=lambda: seed_for_run(next_run_id()), new_run_id=next_run_id,
-            cron=_cron_run(instance, now), now=now))
+            cron=_cron_run(instance, now), now=now,
+            root=instance.started_attributes.get("root")))
         return WorkflowTaskCompletion(
             run_id=run_id, worker_id=self.worker_id, identity=self.identity,
             inbox_max_id=inbox_max_id, workflow_time=now, decisions=decisions,

@@ -13,6 +13,7 @@ from .._model.events import Command, EventType, HistoryEvent
 from .._model.temporal_history import seed_for_run
 from ..common import _priority_key
 from ..converter import Payload, _payload_from_json, _payload_to_json, headers_to_json
+from . import contexts
 from .interceptors import SignalChildWorkflowInput, SignalExternalWorkflowInput
 
 if TYPE_CHECKING:
@@ -57,11 +58,16 @@ class ChildWorkflowHandle(Generic[SelfType, ReturnType]):
         self._started: asyncio.Future[str] = instance.loop.create_future()
         self._result: asyncio.Future[Any] = instance.loop.create_future()
         self._cancel_requested = False
-        self.first_execution_run_id: str | None = None
+        self._first_execution_run_id: str | None = None
 
     @property
     def id(self) -> str:
         return self._id
+
+    @property
+    def first_execution_run_id(self) -> str | None:
+        """The child's first run, once it has started (None before)."""
+        return self._first_execution_run_id
 
     @property
     def run_id(self) -> str | None:
@@ -160,12 +166,14 @@ async def start_child_workflow(
     instance._check_active()
     priority_key = _priority_key(priority, f"start_child_workflow({name!r})")
 
-    try:
-        payloads = instance.converter.payload_converter.to_payloads(list(args))
-    except TypeError as error:
-        raise TypeError(f"start_child_workflow({name!r}): {error}") from None
     seq = instance._next_seq("child")
     child_id = id or f"{instance.info.workflow_id}/child-{seq}-{instance.uuid4().hex[:8]}"
+    try:
+        converter = contexts.child_converter(instance.base_converter, instance.info, child_id)
+        payloads = converter.payload_converter.to_payloads(list(args))
+    except TypeError as error:
+        instance._seq["child"] -= 1  # nothing was started
+        raise TypeError(f"start_child_workflow({name!r}): {error}") from None
     instance._commands.append(Command(EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED, {
         "seq": seq, "workflow_id": child_id, "workflow_type": name,
         "task_queue": task_queue or instance.info.task_queue,
@@ -192,7 +200,7 @@ def child(instance: WorkflowInstance, event: HistoryEvent) -> ChildWorkflowHandl
 def apply_child_started(instance: WorkflowInstance, event: HistoryEvent) -> None:
     handle = child(instance, event)
     if handle is not None and not handle._started.done():
-        handle.first_execution_run_id = event.attributes.get("run_id")
+        handle._first_execution_run_id = event.attributes.get("run_id")
         handle._started.set_result(event.attributes.get("run_id", ""))
 
 
@@ -214,7 +222,8 @@ def apply_child_closed(instance: WorkflowInstance, event: HistoryEvent) -> None:
     handle = instance._children.pop(event.attributes["seq"], None)
     if handle is None or handle._result.done():
         return
-    pc = instance.converter.payload_converter
+    converter = contexts.child_converter(instance.base_converter, instance.info, handle.id)
+    pc = converter.payload_converter
     if event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_COMPLETED:
         try:
             value = pc.from_payload(_payload_from_json(event.attributes["result"]),
@@ -227,7 +236,7 @@ def apply_child_closed(instance: WorkflowInstance, event: HistoryEvent) -> None:
         handle._result.set_result(value)
         return
     failure = event.attributes.get("failure") or {"message": "child workflow closed"}
-    cause = instance.converter.failure_converter.from_failure(failure, pc)
+    cause = converter.failure_converter.from_failure(failure, pc)
     # The causes temporalio gives for a child that was cancelled or terminated: a fixed
     # message, whatever the reason the terminate gave.
     if event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_CANCELED:
@@ -262,7 +271,9 @@ async def signal_external(instance: WorkflowInstance, workflow_id: str, run_id: 
         raise TypeError(f"{signal!r} is not a signal: pass a @workflow.signal method or "
                         "the signal name")
     try:
-        payloads = instance.converter.payload_converter.to_payloads(list(args))
+        converter = contexts.child_converter(instance.base_converter, instance.info,
+                                             workflow_id)
+        payloads = converter.payload_converter.to_payloads(list(args))
     except TypeError as error:
         raise TypeError(f"signal {name!r} to workflow {workflow_id!r}: {error}") from None
     seq = instance._next_seq("signal")

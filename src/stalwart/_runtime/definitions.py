@@ -15,6 +15,7 @@ _SIGNAL_ATTR = "__stalwart_signal_definition__"
 _QUERY_ATTR = "__stalwart_query_definition__"
 _UPDATE_ATTR = "__stalwart_update_definition__"
 _INIT_ATTR = "__stalwart_workflow_init__"
+DYNAMIC_CONFIG_ATTR = "__stalwart_workflow_dynamic_config__"
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ class WorkflowDefinition:
     failure_exception_types: Sequence[type[BaseException]] = ()
     init_takes_args: bool = False
     dynamic: bool = False
+    # The worker's own types, kept apart so a dynamic workflow's dynamic_config can replace the
+    # class's types while the worker's still apply (as in temporalio).
+    worker_failure_exception_types: Sequence[type[BaseException]] = ()
+    dynamic_config_fn: Callable[[Any], Any] | None = None
 
 
 def mark_run(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -161,12 +166,22 @@ def define_workflow(cls: type, name: str | None,
             queries[query.name] = query
     if dynamic and name:
         raise ValueError(f"workflow {cls.__qualname__}: a dynamic workflow takes no name")
+    config_fns = [member for _, member in inspect.getmembers(cls, inspect.isfunction)
+                  if getattr(member, DYNAMIC_CONFIG_ATTR, False)]
+    if config_fns and not dynamic:
+        raise ValueError(f"@workflow.dynamic_config can only be used in dynamic workflows, but "
+                         f"workflow class {cls.__qualname__} is not dynamic (use "
+                         "@workflow.defn(dynamic=True))")
+    if len(config_fns) > 1:
+        raise ValueError(f"workflow {cls.__qualname__}: @workflow.dynamic_config can only be "
+                         "defined once per workflow")
     init_takes_args = bool(getattr(cls.__dict__.get("__init__"), _INIT_ATTR, False))
     setattr(cls, _DEFN_ATTR, WorkflowDefinition(
         name="" if dynamic else (name or cls.__name__), cls=cls, run_fn=run_fn,
         arg_type_hints=arg_hints, init_takes_args=init_takes_args, dynamic=dynamic,
         return_type_hint=return_hint, signals=signals, queries=queries, updates=updates,
         failure_exception_types=tuple(failure_exception_types),
+        dynamic_config_fn=config_fns[0] if config_fns else None,
     ))
 
 

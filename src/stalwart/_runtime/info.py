@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +18,14 @@ CONTINUE_AS_NEW_SUGGESTED_BYTES = 4 * 1024 * 1024
 @dataclass(frozen=True)
 class ParentInfo:
     namespace: str
+    run_id: str
+    workflow_id: str
+
+
+@dataclass(frozen=True)
+class RootInfo:
+    """The root workflow of a chain of children."""
+
     run_id: str
     workflow_id: str
 
@@ -47,6 +55,18 @@ class Info:
     _search_attributes_store: dict[str, Any] = field(default_factory=dict, repr=False)
     _history_length: Callable[[], int] = field(default=lambda: 0, repr=False, compare=False)
     _history_size: Callable[[], int] = field(default=lambda: 0, repr=False, compare=False)
+    # The workflow at the top of this one's chain of parents; None for a top-level workflow
+    # (Temporal records a root only on children).
+    root: RootInfo | None = None
+    # The run a chain of resets began with (this run when it was not made by a reset).
+    original_execution_run_id: str = ""
+    _raw_memo: Callable[[], Mapping[str, Any]] = field(default=lambda: {}, repr=False,
+                                                       compare=False)
+
+    @property
+    def raw_memo(self) -> Mapping[str, Any]:
+        """The memo as stored payloads (``converter.Payload``), upserts included."""
+        return self._raw_memo()
 
     @property
     def search_attributes(self) -> dict[str, list[Any]]:

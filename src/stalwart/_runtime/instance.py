@@ -37,12 +37,12 @@ from ..converter import (
     headers_from_json,
     headers_to_json,
 )
-from . import children, guard, messaging
+from . import children, contexts, guard, messaging
 from .children import ChildWorkflowHandle
 from .definitions import (
     WorkflowDefinition,
 )
-from .info import Info, ParentInfo
+from .info import Info, ParentInfo, RootInfo
 from .interceptors import (
     ExecuteWorkflowInput,
     WorkflowInboundInterceptor,
@@ -100,6 +100,7 @@ class ActivityHandle(asyncio.Future[Any]):
         self._activity_id = activity_id
         self._cancel_requested = False
         self._local = False
+        self._converter: DataConverter = instance.converter
 
     def cancel(self, msg: Any | None = None) -> bool:
         """Request cancellation. As in temporalio, the awaiter never sees a bare
@@ -131,7 +132,10 @@ class WorkflowInstance:
                  converter: DataConverter,
                  interceptor_classes: Sequence[type[WorkflowInboundInterceptor]] = ()) -> None:
         self.definition = definition
-        self.converter = converter
+        # As temporalio: the workflow's own payloads convert in its workflow context; those of
+        # its activities and children get theirs (see activity_converter, child_converter).
+        self.base_converter = converter
+        self.converter = contexts.workflow_converter(converter, "default", workflow_id)
         inbound: WorkflowInboundInterceptor = RootInbound(self)
         for interceptor_class in reversed(interceptor_classes):
             inbound = interceptor_class(inbound)
@@ -351,8 +355,16 @@ class WorkflowInstance:
             _history_size=lambda: self._history_size,
             typed_search_attributes=sa.from_store(attrs.get("search_attributes")),
             _search_attributes_store=dict(attrs.get("search_attributes") or {}),
+            root=RootInfo(run_id=attrs["root"]["run_id"],
+                          workflow_id=attrs["root"]["workflow_id"]) if attrs.get("root")
+            else None,
+            original_execution_run_id=attrs.get("original_run_id") or self.info.run_id,
+            _raw_memo=lambda: {key: _payload_from_json(value)
+                               for key, value in self.memo_payloads.items()},
         )
         self.memo_payloads = dict(attrs.get("memo") or {})
+        self.converter = contexts.workflow_converter(self.base_converter, self.info.namespace,
+                                                     self.info.workflow_id)
         payloads = [_payload_from_json(p) for p in attrs.get("input", [])]
         definition = self.definition
         try:
@@ -372,6 +384,13 @@ class WorkflowInstance:
         try:
             self.workflow_object = definition.cls(*args) if definition.init_takes_args \
                 else definition.cls()
+            if definition.dynamic_config_fn is not None:
+                self._read_only = "dynamic_config"  # read only, as in temporalio
+                try:
+                    self.definition = contexts.with_dynamic_config(
+                        definition, definition.dynamic_config_fn, self.workflow_object)
+                finally:
+                    self._read_only = None
         except Exception as error:
             init_error = error
         if self._reseeded:
@@ -420,7 +439,7 @@ class WorkflowInstance:
             return
         if event.event_type == EV.ACTIVITY_TASK_COMPLETED:
             try:
-                value = self.converter.payload_converter.from_payload(
+                value = handle._converter.payload_converter.from_payload(
                     _payload_from_json(event.attributes["result"]), handle._result_type)
             except Exception as error:
                 handle.set_exception(exc.ApplicationError(
@@ -436,8 +455,8 @@ class WorkflowInstance:
                 # temporalio raises a local activity's own failure, not wrapped in
                 # ActivityError as an ordinary activity's is.
                 failure = failure["cause"]
-            handle.set_exception(self.converter.failure_converter.from_failure(
-                failure, self.converter.payload_converter))
+            handle.set_exception(handle._converter.failure_converter.from_failure(
+                failure, handle._converter.payload_converter))
 
     def _apply_timer_fired(self, event: HistoryEvent) -> None:
         handle = self._timers.pop(event.attributes["seq"], None)
@@ -448,7 +467,8 @@ class WorkflowInstance:
         if self.cancel_requested:
             return  # one cancellation per run, however often it is requested
         self.cancel_requested = True
-        self.__dict__["_cancellation_reason"] = event.attributes.get("cause") or None
+        # As temporalio: the reason given, "" when none was (None only while not cancelled).
+        self.__dict__["_cancellation_reason"] = event.attributes.get("cause") or ""
         if self._main_task is not None and not self._main_task.done():
             self._main_task.cancel()
 
@@ -577,11 +597,14 @@ class WorkflowInstance:
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
             raise TypeError(f"execute_activity({name!r}): retry_policy must be a RetryPolicy, "
                             f"got {type(retry_policy).__name__}")
-        try:
-            payloads = self.converter.payload_converter.to_payloads(list(args))
-        except TypeError as error:
-            raise TypeError(f"execute_activity({name!r}): {error}") from None
         seq = self._next_seq("activity")
+        converter = contexts.activity_converter(self.base_converter, self.info, name,
+                                                task_queue or self.info.task_queue, local)
+        try:
+            payloads = converter.payload_converter.to_payloads(list(args))
+        except TypeError as error:
+            self._seq["activity"] -= 1  # nothing was scheduled
+            raise TypeError(f"execute_activity({name!r}): {error}") from None
         self._commands.append(Command(EV.ACTIVITY_TASK_SCHEDULED, {
             "seq": seq,
             "activity_id": activity_id or str(seq),
@@ -599,6 +622,7 @@ class WorkflowInstance:
         handle = ActivityHandle(self, seq, result_type, cancellation_type, name,
                                 activity_id or str(seq))
         handle._local = local
+        handle._converter = converter
         self._activities[seq] = handle
         return handle
 

@@ -183,7 +183,10 @@ def admit_update(instance: WorkflowInstance, request: dict[str, Any]) -> None:
         if definition.validator is not None:
             instance._read_only = f"update validator for {name!r}"
             try:
-                definition.validator(instance.workflow_object, *args)
+                if definition.bound:
+                    definition.validator(*args)
+                else:
+                    definition.validator(instance.workflow_object, *args)
             finally:
                 instance._read_only = None
     except Exception as error:
@@ -312,6 +315,9 @@ def run_query(instance: WorkflowInstance, name: str, payloads_json: list[dict[st
     instance._commands = []
     try:
         with guard.activation():
+            # A handler set with set_query_handler is called without the workflow object.
+            if definition.bound:
+                return definition.fn(*args)
             return definition.fn(instance.workflow_object, *args)
     finally:
         instance._commands = saved_commands

@@ -53,6 +53,8 @@ class StartWorkflowRequest:
     parent_run_id: str | None = None
     parent_seq: int | None = None
     parent_close_policy: int = 1
+    # A child's root workflow ({"workflow_id", "run_id"}): its parent's root, else the parent.
+    root: dict[str, str] | None = None
     eager_worker_id: str | None = None
     search_attributes: dict[str, Any] | None = None
     memo: dict[str, Any] | None = None
@@ -85,6 +87,7 @@ def started_attributes(request: StartWorkflowRequest) -> dict[str, Any]:
         "identity": request.identity,
         "parent": {"namespace": "default", "workflow_id": request.parent_workflow_id,
                    "run_id": request.parent_run_id} if request.parent_run_id else None,
+        **({"root": request.root} if request.root else {}),
         **({"search_attributes": request.search_attributes}
            if request.search_attributes else {}),
         **({"memo": request.memo} if request.memo else {}),

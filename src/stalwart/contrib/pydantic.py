@@ -15,11 +15,13 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+from dataclasses import dataclass
 from typing import Any
 
 try:
     from pydantic import TypeAdapter
-    from pydantic_core import PydanticSerializationError, to_json
+    from pydantic_core import PydanticSerializationError, SchemaSerializer, to_json
+    from pydantic_core.core_schema import any_schema
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "stalwart.contrib.pydantic needs pydantic 2: pip install 'stalwart[pydantic]'"
@@ -38,6 +40,7 @@ from ..converter import (
 __all__ = [
     "PydanticJSONPlainPayloadConverter",
     "PydanticPayloadConverter",
+    "ToJsonOptions",
     "pydantic_data_converter",
 ]
 
@@ -70,14 +73,45 @@ def _adapter(hint: Any) -> TypeAdapter[Any] | None:
         return _new_adapter(hint)
 
 
+@dataclass
+class ToJsonOptions:
+    """Options for converting to JSON with pydantic.
+
+    Attributes:
+        exclude_unset: Leave out model fields that were never set (``model_dump``'s
+            ``exclude_unset``).
+    """
+
+    exclude_unset: bool = False
+
+
 class PydanticJSONPlainPayloadConverter(JSONPlainPayloadConverter):
-    """``json/plain`` payloads written and read by pydantic."""
+    """``json/plain`` payloads written and read by pydantic.
+
+    Args:
+        to_json_options: How values are written (see :class:`ToJsonOptions`).
+        max_cached_type_adapters: Accepted for temporalio's shape; Stalwart keeps one
+            process-wide cache of 512 type adapters.
+    """
 
     encoding = "json/plain"
 
+    def __init__(self, to_json_options: ToJsonOptions | None = None, *,
+                 max_cached_type_adapters: int | None = 1024) -> None:
+        super().__init__()
+        if max_cached_type_adapters is not None and max_cached_type_adapters < 0:
+            raise ValueError("max_cached_type_adapters cannot be negative, got "
+                             f"{max_cached_type_adapters}")
+        if to_json_options is not None and not isinstance(to_json_options, ToJsonOptions):
+            raise TypeError(f"to_json_options must be a ToJsonOptions, got {to_json_options!r}")
+        self._to_json_options = to_json_options
+        self._serializer = SchemaSerializer(any_schema())
+
     def to_payload(self, value: Any, path: str = "value") -> Payload | None:
         try:
-            data = to_json(value)
+            options = self._to_json_options
+            data = to_json(value) if options is None else self._serializer.to_json(
+                value, exclude_unset=options.exclude_unset)
         except PydanticSerializationError as error:
             raise TypeError(
                 f"cannot serialize {path}: a value of type {type(value).__module__}."
@@ -93,11 +127,20 @@ class PydanticJSONPlainPayloadConverter(JSONPlainPayloadConverter):
 
 
 class PydanticPayloadConverter(DefaultPayloadConverter):
-    """The default converter with pydantic in place of the plain JSON converter."""
+    """The default converter with pydantic in place of the plain JSON converter. For options,
+    use a subclass without constructor arguments as ``payload_converter_class``."""
 
     default_encoding_payload_converters = (
         BinaryNullPayloadConverter(), BinaryPlainPayloadConverter(),
         PydanticJSONPlainPayloadConverter())
+
+    def __init__(self, to_json_options: ToJsonOptions | None = None, *,
+                 max_cached_type_adapters: int | None = 1024) -> None:
+        super().__init__()
+        if to_json_options is not None or max_cached_type_adapters != 1024:
+            json_converter = PydanticJSONPlainPayloadConverter(
+                to_json_options, max_cached_type_adapters=max_cached_type_adapters)
+            self.converters = {**self.converters, _JSON_PLAIN: json_converter}
 
 
 pydantic_data_converter = DataConverter(payload_converter_class=PydanticPayloadConverter)

@@ -325,6 +325,7 @@ class _Compactor:
             "parent": {"namespace": a.get("parentWorkflowNamespace", "default"),
                        "workflow_id": parent.get("workflowId", ""),
                        "run_id": parent.get("runId", "")} if parent else None,
+            **self.root_in(a),
             "search_attributes": {k: v for k, v in search_attributes_in(
                 a.get("searchAttributes"), self.where("searchAttributes")).items()
                 if v is not None and k != CHANGE_VERSION},
@@ -337,6 +338,14 @@ class _Compactor:
         seconds = pj.duration_in(a.get("workflowTaskTimeout"), self.where("workflowTaskTimeout"))
         default = pj.duration_in(DEFAULT_TASK_TIMEOUT, "default")
         return {"task_timeout": seconds} if seconds and seconds != default else {}
+
+    @staticmethod
+    def root_in(a: dict[str, Any]) -> dict[str, Any]:
+        """A child's root workflow, as Temporal records it (top-level runs have none)."""
+        root = a.get("rootWorkflowExecution") or {}
+        if not root.get("workflowId"):
+            return {}
+        return {"root": {"workflow_id": root["workflowId"], "run_id": root.get("runId", "")}}
 
     def cron_started(self, a: dict[str, Any]) -> dict[str, Any]:
         """What a run of a cron chain was started with (absent for other runs)."""

@@ -276,6 +276,9 @@ class _Expander:
             "originalExecutionRunId": attrs.get("original_run_id") or self.run_id,
             "identity": attrs.get("identity"),
             "firstExecutionRunId": attrs.get("first_run_id") or self.run_id,
+            "rootWorkflowExecution": pj.drop_empty({
+                "workflowId": (attrs.get("root") or {}).get("workflow_id"),
+                "runId": (attrs.get("root") or {}).get("run_id")}) or None,
             "attempt": attrs.get("attempt", 1),
             "firstWorkflowTaskBackoff": pj.duration_out(
                 attrs.get("first_workflow_task_backoff") or 0.0),

@@ -37,11 +37,13 @@ from ._model_activity import MODEL_ACTIVITY, STREAMING_MODEL_ACTIVITY, ModelActi
 from ._params import ModelActivityParameters, ModelSummaryProvider
 from ._plugin import OpenAIAgentsPlugin, OpenAIPayloadConverter
 from ._streaming import ModelStreamEvent, stream_events
+from ._worker_env import AllowAllWorkerEnvVars, temporal_worker_env_ref
 
 __all__ = [
     "MODEL_ACTIVITY",
     "STREAMING_MODEL_ACTIVITY",
     "AgentsWorkflowError",
+    "AllowAllWorkerEnvVars",
     "FinalOutput",
     "ModelActivity",
     "ModelActivityParameters",
@@ -55,6 +57,7 @@ __all__ = [
     "TemporalRunner",
     "activity_as_tool",
     "stream_events",
+    "temporal_worker_env_ref",
     "testing",
     "workflow",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any, NoReturn
 
 from agents.agent_output import AgentOutputSchemaBase
@@ -19,6 +19,7 @@ from agents.items import TResponseOutputItem
 from agents.tool import (
     CodeInterpreterTool,
     FileSearchTool,
+    HostedMCPTool,
     ImageGenerationTool,
     LocalShellTool,
     WebSearchTool,
@@ -46,6 +47,7 @@ from ...agents.llm import estimate_cost, retry_after
 from ...exceptions import ApplicationError
 from .._heartbeat import heartbeating
 from ._streaming import DEFAULT_TOPIC, StreamPublisher
+from ._worker_env import AllowAllWorkerEnvVars, WorkerEnvRefResolver
 
 __all__ = ["MODEL_ACTIVITY", "STREAMING_MODEL_ACTIVITY", "ModelActivity", "raise_for_status",
            "request_json", "response_from_json", "response_json"]
@@ -57,7 +59,7 @@ _OUTPUT_ITEM: TypeAdapter[Any] = TypeAdapter(TResponseOutputItem)
 _SETTINGS: TypeAdapter[ModelSettings] = TypeAdapter(ModelSettings)
 # Hosted tools run at the provider, so they cross the boundary as their own dataclasses.
 _HOSTED_TOOLS: dict[str, type[Any]] = {cls.__name__: cls for cls in (
-    FileSearchTool, WebSearchTool, ImageGenerationTool, CodeInterpreterTool)}
+    FileSearchTool, WebSearchTool, ImageGenerationTool, CodeInterpreterTool, HostedMCPTool)}
 
 
 # -- JSON on the workflow side ----------------------------------------------------------------
@@ -143,9 +145,10 @@ async def _handoff_runs_in_workflow(ctx: Any, arguments: str) -> Any:
     raise RuntimeError("handoffs are carried out by the workflow, not the model activity")
 
 
-def _tool_from_json(data: dict[str, Any]) -> Tool:
+def _tool_from_json(data: dict[str, Any], env: WorkerEnvRefResolver) -> Tool:
     if data.get("kind") == "hosted":
-        return _HOSTED_TOOLS[data["type"]](**data["fields"])  # type: ignore[no-any-return]
+        fields = env.tool_fields(data["type"], data["fields"])
+        return _HOSTED_TOOLS[data["type"]](**fields)  # type: ignore[no-any-return]
     return FunctionTool(name=data["name"], description=data["description"],
                         params_json_schema=data["params_json_schema"],
                         on_invoke_tool=_tool_runs_in_workflow,
@@ -211,8 +214,11 @@ class ModelActivity:
             retries off (the activity's retry policy is the only one).
     """
 
-    def __init__(self, model_provider: ModelProvider | None = None) -> None:
+    def __init__(self, model_provider: ModelProvider | None = None,
+                 resolvable_worker_env_vars: Collection[str] | AllowAllWorkerEnvVars = ()
+                 ) -> None:
         self._provider = model_provider
+        self._env = WorkerEnvRefResolver(resolvable_worker_env_vars)
 
     def _model_provider(self) -> ModelProvider:
         if self._provider is None:
@@ -232,7 +238,7 @@ class ModelActivity:
             "system_instructions": request.get("system_instructions"),
             # Validated, not splatted: nested settings (reasoning, ...) become their models.
             "input": request["input"], "model_settings": _SETTINGS.validate_python(settings),
-            "tools": [_tool_from_json(t) for t in request.get("tools", [])],
+            "tools": [_tool_from_json(t, self._env) for t in request.get("tools", [])],
             "output_schema": _OutputSchema(schema) if schema else None,
             "handoffs": [_handoff_from_json(h) for h in request.get("handoffs", [])],
             "tracing": ModelTracing.DISABLED,

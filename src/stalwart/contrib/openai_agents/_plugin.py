@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -23,6 +23,7 @@ from ._mcp_v2 import MCPServerPool
 from ._model_activity import ModelActivity
 from ._params import ModelActivityParameters
 from ._runner import DurableAgentRunner, default_timeout_check
+from ._worker_env import AllowAllWorkerEnvVars, snapshot
 
 __all__ = ["OpenAIAgentsPlugin", "OpenAIPayloadConverter"]
 
@@ -99,7 +100,8 @@ class OpenAIAgentsPlugin(SimplePlugin):
                                        | StatefulMCPServerProvider] = (),
         sandbox_clients: Sequence[Any] = (),
         register_activities: bool = True, add_temporal_spans: bool = True,
-        use_otel_instrumentation: bool = False, resolvable_worker_env_vars: Any = (), *,
+        use_otel_instrumentation: bool = False,
+        resolvable_worker_env_vars: Collection[str] | AllowAllWorkerEnvVars = (), *,
         mcp_servers: Mapping[str, Callable[..., MCPServer]] | None = None,
         mcp_connection_idle_timeout: timedelta | None = timedelta(minutes=5),
     ) -> None:
@@ -112,9 +114,8 @@ class OpenAIAgentsPlugin(SimplePlugin):
         if sandbox_clients:
             raise ValueError("OpenAIAgentsPlugin(sandbox_clients=...) is not supported: "
                              "Stalwart does not run Agents SDK sandbox agents")
-        if resolvable_worker_env_vars:
-            raise ValueError("OpenAIAgentsPlugin(resolvable_worker_env_vars=...) is not "
-                             "supported: Stalwart has no worker environment references")
+        # Checked here, as in temporalio, so a bad value fails where the plugin is made.
+        resolvable = snapshot(resolvable_worker_env_vars)
         if use_otel_instrumentation:
             raise ValueError("OpenAIAgentsPlugin(use_otel_instrumentation=True) is not "
                              "supported: Agents SDK tracing is off inside Stalwart workflows")
@@ -124,7 +125,7 @@ class OpenAIAgentsPlugin(SimplePlugin):
         self.model_params = model_params
         self._providers = list(mcp_server_providers)
         self._mcp_pool = MCPServerPool(mcp_servers or {}, mcp_connection_idle_timeout)
-        self._model_activity = ModelActivity(model_provider)
+        self._model_activity = ModelActivity(model_provider, resolvable)
 
         def add_activities(existing: Sequence[Callable[..., Any]] | None = None
                            ) -> Sequence[Callable[..., Any]]:

@@ -13,6 +13,9 @@ Two forms, as in temporalio:
   deterministic ids and are exported once, not again on replay. ``add_temporal_spans=True``
   adds Temporal's spans for each call as well.
 
+``ReplaySafeLoggerProvider`` and ``ReplaySafeMeterProvider`` wrap OpenTelemetry providers so
+that logs and metrics emitted from workflow code are not emitted again when it replays.
+
 The trace context travels in the ``_tracer-data`` header from client to workflow to
 activity. Requires ``opentelemetry-sdk`` (the ``opentelemetry`` extra).
 """
@@ -21,11 +24,14 @@ from ._interceptor import TracingInterceptor
 from ._interceptor import _WorkflowInbound as TracingWorkflowInboundInterceptor
 from ._otel_interceptor import OpenTelemetryInterceptor
 from ._plugin import OpenTelemetryPlugin
+from ._replay_safe import ReplaySafeLoggerProvider, ReplaySafeMeterProvider
 from ._tracer_provider import ReplaySafeTracerProvider, create_tracer_provider
 
 __all__ = [
     "OpenTelemetryInterceptor",
     "OpenTelemetryPlugin",
+    "ReplaySafeLoggerProvider",
+    "ReplaySafeMeterProvider",
     "ReplaySafeTracerProvider",
     "TracingInterceptor",
     "TracingWorkflowInboundInterceptor",
