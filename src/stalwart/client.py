@@ -424,6 +424,9 @@ class Client(_client_activities.ActivityClientMethods):
         _limits.check_optional_name("start signal name", start_signal)
         if execution_timeout is not None and execution_timeout <= timedelta(0):
             raise ValueError(f"execution_timeout must be positive, got {execution_timeout}")
+        if task_timeout is not None and task_timeout <= timedelta(0):
+            raise ValueError(f"task_timeout must be positive, got {task_timeout}: it bounds "
+                             "each workflow task (Temporal's default is 10 seconds)")
         if cron_schedule:
             try:
                 cron_workflow_next(cron_schedule, self._clock.now())
@@ -440,7 +443,7 @@ class Client(_client_activities.ActivityClientMethods):
             id_reuse_policy=int(id_reuse_policy), id_conflict_policy=int(id_conflict_policy),
             search_attributes=search_attributes, memo=memo, start_signal=start_signal,
             start_signal_args=list(start_signal_args), ret_type=result_type or hinted_result,
-            cron_schedule=cron_schedule, priority=priority))
+            cron_schedule=cron_schedule, priority=priority, task_timeout=task_timeout))
 
     async def _start_workflow_impl(
             self, input: StartWorkflowInput,
