@@ -94,6 +94,7 @@ async def start_workflow(client: Client, input: StartWorkflowInput,
                                    input.id),
         run_id=run_id, random_seed=seed_for_run(run_id),
         execution_timeout=timeout.total_seconds() if timeout else None,
+        task_timeout=input.task_timeout.total_seconds() if input.task_timeout else None,
         id_reuse_policy=input.id_reuse_policy, id_conflict_policy=input.id_conflict_policy,
         start_signal=(input.start_signal, await client._encode(
             input.start_signal_args, f"start_signal {input.start_signal!r} arguments",

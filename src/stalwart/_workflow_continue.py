@@ -40,11 +40,11 @@ def continue_as_new(arg: Any = _NO_ARG, *, args: Sequence[Any] = (), workflow: A
     """End this run and start a fresh one (same workflow id, empty history) with new input.
 
     Never returns: raises an internal ``ContinueAsNewError`` that unwinds the workflow.
-    ``memo`` and ``search_attributes`` replace what the next run keeps; its first workflow
-    task waits ``backoff_start_interval``; ``run_timeout`` (or Stalwart's
-    ``execution_timeout``) is its deadline. ``task_timeout`` and ``retry_policy`` are passed
-    to interceptors but not enforced (Stalwart has no workflow task timeout or workflow
-    retries); the versioning arguments are accepted and ignored.
+    ``memo``, ``search_attributes`` and ``task_timeout`` replace what the next run keeps; its
+    first workflow task waits ``backoff_start_interval``; ``run_timeout`` (or Stalwart's
+    ``execution_timeout``) is its deadline. ``retry_policy`` is passed to interceptors but
+    not enforced (Stalwart has no workflow retries); the versioning arguments are accepted
+    and ignored.
     """
     call_args = _merge_args(arg, args, ())
     groups = _capture_event_groups(event_groups)

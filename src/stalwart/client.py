@@ -60,7 +60,7 @@ from ._client_messages import (
 from ._client_payloads import PayloadLimitsConfig
 from ._client_steering import WorkflowSteering as _WorkflowSteering
 from ._client_streams import WorkflowStreamClient
-from ._client_update_with_start import WithStartWorkflowOperation, start_update_with_start
+from ._client_update_with_start import _NO_ARG, WithStartWorkflowOperation, start_update_with_start
 from ._client_visibility import (
     PendingActivityState,
     WorkflowExecution,
@@ -286,7 +286,6 @@ ReturnType = TypeVar("ReturnType")
 LocalReturnType = TypeVar("LocalReturnType", covariant=True)
 
 
-_NO_ARG: Any = object()  # a single argument may be None itself
 
 
 class Client(_client_activities.ActivityClientMethods):
@@ -430,6 +429,9 @@ class Client(_client_activities.ActivityClientMethods):
         _limits.check_optional_name("start signal name", start_signal)
         if execution_timeout is not None and execution_timeout <= timedelta(0):
             raise ValueError(f"execution_timeout must be positive, got {execution_timeout}")
+        if task_timeout is not None and task_timeout <= timedelta(0):
+            raise ValueError(f"task_timeout must be positive, got {task_timeout}: it bounds "
+                             "each workflow task (Temporal's default is 10 seconds)")
         if cron_schedule:
             try:
                 cron_workflow_next(cron_schedule, self._clock.now())
@@ -446,7 +448,7 @@ class Client(_client_activities.ActivityClientMethods):
             id_reuse_policy=int(id_reuse_policy), id_conflict_policy=int(id_conflict_policy),
             search_attributes=search_attributes, memo=memo, start_signal=start_signal,
             start_signal_args=list(start_signal_args), ret_type=result_type or hinted_result,
-            cron_schedule=cron_schedule, priority=priority))
+            cron_schedule=cron_schedule, priority=priority, task_timeout=task_timeout))
 
     async def _start_workflow_impl(
             self, input: StartWorkflowInput,

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
 def continue_as_new_command(instance: WorkflowInstance, input: ContinueAsNewInput,
                             payloads: list[dict[str, Any]]) -> Command:
-    """As in Temporal, the next run keeps this run's memo and search attributes unless
-    ``memo`` / ``search_attributes`` replace them."""
+    """As in Temporal, the next run keeps this run's memo, search attributes and workflow
+    task timeout unless ``memo`` / ``search_attributes`` / ``task_timeout`` replace them."""
     info = instance.info
     if input.memo is not None:
         pc = instance.converter.payload_converter
@@ -47,8 +47,11 @@ def continue_as_new_command(instance: WorkflowInstance, input: ContinueAsNewInpu
         attributes["backoff_start_interval"] = input.backoff_start_interval.total_seconds()
     if input.run_timeout:
         attributes["run_timeout"] = input.run_timeout.total_seconds()
-    if input.task_timeout:
-        attributes["task_timeout"] = input.task_timeout.total_seconds()
+    # As in Temporal, the next run keeps this run's workflow task timeout unless given one.
+    task_timeout = input.task_timeout.total_seconds() if input.task_timeout \
+        else instance.started_attributes.get("task_timeout")
+    if task_timeout:
+        attributes["task_timeout"] = task_timeout
     if input.retry_policy is not None:
         attributes["retry_policy"] = input.retry_policy._to_json()
     return Command(EV.WORKFLOW_EXECUTION_CONTINUED_AS_NEW, attributes)

@@ -22,7 +22,12 @@ from .. import exceptions as exc
 from .._model import search_attributes as sa
 from .._model.definitions import ActivityDefinition, get_activity_definition
 from .._model.events import EV, Command, EventType, HistoryEvent
-from .._model.temporal_history import TemporalLength, estimate_history_size, payload_size
+from .._model.temporal_history import (
+    TemporalLength,
+    estimate_history_size,
+    payload_size,
+    seed_for_run,
+)
 from ..common import Priority, RawValue, RetryPolicy, _priority_key
 from ..converter import (
     DataConverter,
@@ -146,6 +151,7 @@ class WorkflowInstance:
         self.started_attributes: dict[str, Any] = {}
         self.info: Info = _placeholder_info(workflow_id, run_id, definition.name)
         self._seed = 0
+        self._reseeded = False      # by a reset: the started event's seed no longer holds
         self._random: random.Random | None = None
         self._history_length = 0
         self._history_size = 0
@@ -193,6 +199,25 @@ class WorkflowInstance:
         if self._random is None:
             self._random = random.Random(self._seed)
         return self._random
+
+    def reseed(self, reset_run_id: str) -> None:
+        """A reset's failed task: from here on the randomness derives from the run the reset
+        made, as Temporal's SDK reseeds (draws before the reset point replay unchanged)."""
+        self._seed = seed_for_run(reset_run_id)
+        self._reseeded = True
+        if self._random is not None:
+            self._random.seed(self._seed)
+        if self.workflow_object is not None:
+            self._tell_seed()
+        # else (a reset to the first task): told once the workflow object exists, as
+        # temporalio applies the reseed after the start.
+
+    def _tell_seed(self) -> None:
+        for callback in self.__dict__.get("_seed_callbacks", ()):
+            try:
+                callback(self._seed)
+            except Exception:  # as temporalio: a callback's error must not break the task
+                pass
 
     @property
     def close_status(self) -> str:
@@ -305,8 +330,9 @@ class WorkflowInstance:
     def _apply_started(self, event: HistoryEvent) -> None:
         attrs = event.attributes
         self.started_attributes = attrs
-        self._seed = attrs["random_seed"]
-        self._random = None
+        if not self._reseeded:
+            self._seed = attrs["random_seed"]
+            self._random = None
         parent = attrs.get("parent")
         timeout = attrs.get("execution_timeout")
         self.info = Info(
@@ -318,7 +344,8 @@ class WorkflowInstance:
             continued_run_id=attrs.get("continued_run_id"),
             execution_timeout=timedelta(seconds=timeout) if timeout else None,
             run_timeout=timedelta(seconds=attrs["run_timeout"]) if attrs.get("run_timeout")
-            else None, task_timeout=timedelta(seconds=10), retry_policy=None,
+            else None, task_timeout=timedelta(seconds=attrs.get("task_timeout") or 10),
+            retry_policy=None,
             cron_schedule=attrs.get("cron_schedule"),
             parent=ParentInfo(**parent) if parent else None,
             priority=_priority(attrs.get("priority")),
@@ -364,6 +391,8 @@ class WorkflowInstance:
                     self._read_only = None
         except Exception as error:
             init_error = error
+        if self._reseeded:
+            self._tell_seed()
 
         async def run_main() -> Any:
             if args_error is not None:

@@ -116,11 +116,11 @@ class ContinueAsNewInput:
     """temporalio's fields, plus ``execution_timeout`` (Stalwart's deadline for the next run).
 
     Honoured: ``run_timeout`` (the next run's deadline when ``execution_timeout`` is not
-    given), ``backoff_start_interval`` (its first workflow task waits that long), ``memo``
-    and ``search_attributes`` (replace what the next run would keep). Recorded, not
-    enforced: ``task_timeout``, ``retry_policy`` (Stalwart has no workflow task timeouts or
-    workflow retries). ``event_groups`` holds the groups of the enclosing scopes too; the
-    versioning fields are accepted and ignored."""
+    given), ``backoff_start_interval`` (its first workflow task waits that long), ``memo``,
+    ``search_attributes`` and ``task_timeout`` (replace what the next run would keep).
+    Recorded, not enforced: ``retry_policy`` (Stalwart has no workflow retries).
+    ``event_groups`` holds the groups of the enclosing scopes too; the versioning fields are
+    accepted and ignored."""
 
     workflow: str | None
     args: Sequence[Any]

