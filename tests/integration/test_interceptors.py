@@ -207,5 +207,6 @@ async def test_continue_as_new_input_carries_temporalios_fields_and_is_honoured(
         "retry_attempts": 3}]
     started = history.events[0].attributes
     assert started["workflowRunTimeout"] == "120s"
+    assert started["workflowTaskTimeout"] == "20s"
     # The next run's first workflow task waited backoff_start_interval.
     assert started["firstWorkflowTaskBackoff"] == "0.010s"
