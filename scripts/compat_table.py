@@ -116,8 +116,7 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("contrib.opentelemetry", "OpenTelemetryPlugin"): (
         None, "no sandbox to pass `opentelemetry` through"),
     ("contrib.opentelemetry", "MetricsExporter"): (
-        NOT_YET, "exports temporalio's Core metric buffer; Stalwart's metrics are served in "
-                 "Prometheus form by `stalwart.metrics`, not yet through OpenTelemetry"),
+        None, "drains a `stalwart.runtime.MetricBuffer`: Stalwart's metrics and `MetricMeter`'s"),
     ("contrib.opentelemetry", "TracingWorkflowInboundInterceptor"): (
         None, "the workflow side of `TracingInterceptor`"),
     ("client", "WithStartWorkflowOperation"): (
