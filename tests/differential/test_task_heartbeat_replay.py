@@ -4,7 +4,9 @@ While a local activity runs longer than most of the workflow task's timeout, Tem
 completes the task (with no commands, or with the markers of the local activities done so
 far) and carries on in a new one. The histories below are built by hand in Temporal's JSON
 form, shaped as such a run records them: a heartbeat with no commands, one between two
-local-activity markers, and one between a timer's start and its firing."""
+local-activity markers, and one between a timer's start and its firing. One more was written
+by a real Temporal dev server: ``heartbeat_histories/slow-local-activities.json`` is
+``SlowLocals`` below run with ``task_timeout=1s`` and an activity that sleeps 2.5 s."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import asyncio
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +38,17 @@ class SlowLookups:
         second = await workflow.execute_local_activity("lookup", "b",
                                                        start_to_close_timeout=TIMEOUT)
         await timer
+        return f"{first}{second}"
+
+
+@workflow.defn(name="SlowLA")
+class SlowLocals:
+    @workflow.run
+    async def run(self) -> str:
+        first = await workflow.execute_local_activity("slow", "a",
+                                                      start_to_close_timeout=TIMEOUT)
+        second = await workflow.execute_local_activity("slow", "b",
+                                                       start_to_close_timeout=TIMEOUT)
         return f"{first}{second}"
 
 
@@ -133,3 +147,13 @@ async def test_a_marker_for_another_activity_is_still_nondeterministic() -> None
     message = str(raised.value)
     assert "ActivityTaskScheduled(activity #2 'lookup_other') at event 13" in message
     assert "ActivityTaskScheduled(activity #2 'lookup')" in message
+
+
+async def test_a_recorded_history_with_heartbeats_replays() -> None:
+    data = json.loads((Path(__file__).parent / "heartbeat_histories" /
+                       "slow-local-activities.json").read_text())
+    # Each 2.5 s activity outlasts the 1 s task timeout: Temporal's SDK heartbeated the task.
+    assert event_types(data).count("WORKFLOW_TASK_COMPLETED") == 7
+    assert event_types(data).count("MARKER_RECORDED") == 2
+    history = WorkflowHistory.from_json("slow-la", data)
+    await Replayer(workflows=[SlowLocals]).replay_workflow(history)
