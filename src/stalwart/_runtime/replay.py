@@ -39,6 +39,9 @@ class RecordedActivation:
     commands: list[HistoryEvent] = field(default_factory=list)
     # Workflow tasks that failed over these inputs before this one completed.
     failed_before: int = 0
+    # A reset's failed task before this one: the run it made, whose id reseeds the randomness
+    # from this task on (as Temporal's SDK reseeds at a reset).
+    reset_run_id: str | None = None
 
     @property
     def workflow_time(self) -> float:
@@ -54,14 +57,24 @@ class RecordedActivation:
 def split_activations(events: Sequence[HistoryEvent]) -> tuple[list[RecordedActivation],
                                                                 list[HistoryEvent]]:
     """Recorded activations, and the trailing inputs no completed task has consumed yet."""
+    activations, pending, _ = _split(events)
+    return activations, pending
+
+
+def _split(events: Sequence[HistoryEvent]) -> tuple[list[RecordedActivation],
+                                                    list[HistoryEvent], str | None]:
+    """``split_activations``, and the run a trailing reset made (the reset of a run whose new
+    task has not completed yet)."""
     activations: list[RecordedActivation] = []
     pending: list[HistoryEvent] = []
     current: RecordedActivation | None = None
     failed = 0
+    reset_run_id: str | None = None
     for event in events:
         etype = event.event_type
         if etype == EV.WORKFLOW_TASK_COMPLETED:
-            activation = RecordedActivation(pending, event, failed_before=failed)
+            activation = RecordedActivation(pending, event, failed_before=failed,
+                                            reset_run_id=reset_run_id)
             activations.append(activation)
             # A task completed with no new input (Temporal's SDK does so to keep a long local
             # activity's task alive, a heartbeat) runs no workflow code: the commands recorded
@@ -70,6 +83,7 @@ def split_activations(events: Sequence[HistoryEvent]) -> tuple[list[RecordedActi
                 current = activation
             pending = []
             failed = 0
+            reset_run_id = None
         elif etype in COMMAND_EVENT_TYPES:
             if current is None:
                 raise exc.NondeterminismError(
@@ -78,9 +92,11 @@ def split_activations(events: Sequence[HistoryEvent]) -> tuple[list[RecordedActi
             current.commands.append(event)
         elif etype == EV.WORKFLOW_TASK_FAILED:
             failed += 1
+            if event.attributes.get("cause") == "RESET_WORKFLOW":
+                reset_run_id = event.attributes.get("new_run_id") or reset_run_id
         else:
             pending.append(event)
-    return activations, pending
+    return activations, pending, reset_run_id
 
 
 def replay_into(instance: WorkflowInstance, events: Sequence[HistoryEvent]) -> list[HistoryEvent]:
@@ -90,14 +106,18 @@ def replay_into(instance: WorkflowInstance, events: Sequence[HistoryEvent]) -> l
         NondeterminismError: the code produced a command that differs from the record.
         WorkflowTaskError: workflow code failed during replay.
     """
-    activations, pending = split_activations(events)
+    activations, pending, reset_run_id = _split(events)
     for activation in activations:
+        if activation.reset_run_id:
+            instance.reseed(activation.reset_run_id)
         produced = instance.activate(
             activation.inputs, now=activation.workflow_time, replaying=True,
             failed_tasks=activation.failed_before,
             replay_patches=activation.patches,
         )
         check_commands(instance, activation, produced)
+    if reset_run_id:
+        instance.reseed(reset_run_id)
     return pending
 
 
