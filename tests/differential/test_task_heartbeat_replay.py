@@ -5,8 +5,9 @@ completes the task (with no commands, or with the markers of the local activitie
 far) and carries on in a new one. The histories below are built by hand in Temporal's JSON
 form, shaped as such a run records them: a heartbeat with no commands, one between two
 local-activity markers, and one between a timer's start and its firing. One more was written
-by a real Temporal dev server: ``heartbeat_histories/slow-local-activities.json`` is
-``SlowLocals`` below run with ``task_timeout=1s`` and an activity that sleeps 2.5 s."""
+by a real Temporal dev server for each workflow below, run with ``task_timeout=1s`` and an
+activity that sleeps as long as its argument says (2.5 s for the slow ones), in
+``heartbeat_histories``."""
 
 from __future__ import annotations
 
@@ -50,6 +51,20 @@ class SlowLocals:
         second = await workflow.execute_local_activity("slow", "b",
                                                        start_to_close_timeout=TIMEOUT)
         return f"{first}{second}"
+
+
+@workflow.defn(name="Together")
+class Together:
+    """A quick and a slow local activity started together: the quick one's marker is recorded
+    in the first heartbeat, the slow one's three heartbeats later."""
+
+    @workflow.run
+    async def run(self) -> list[float]:
+        both = await asyncio.gather(
+            workflow.execute_local_activity("nap", 0.1, start_to_close_timeout=TIMEOUT),
+            workflow.execute_local_activity("nap", 2.5, start_to_close_timeout=TIMEOUT))
+        third = await workflow.execute_local_activity("nap", 0.1, start_to_close_timeout=TIMEOUT)
+        return [*both, third]
 
 
 def payload(value: Any) -> dict[str, Any]:
@@ -149,11 +164,25 @@ async def test_a_marker_for_another_activity_is_still_nondeterministic() -> None
     assert "ActivityTaskScheduled(activity #2 'lookup')" in message
 
 
+def recorded(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (Path(__file__).parent / "heartbeat_histories" / f"{name}.json").read_text())
+    return data
+
+
 async def test_a_recorded_history_with_heartbeats_replays() -> None:
-    data = json.loads((Path(__file__).parent / "heartbeat_histories" /
-                       "slow-local-activities.json").read_text())
+    data = recorded("slow-local-activities")
     # Each 2.5 s activity outlasts the 1 s task timeout: Temporal's SDK heartbeated the task.
     assert event_types(data).count("WORKFLOW_TASK_COMPLETED") == 7
     assert event_types(data).count("MARKER_RECORDED") == 2
     history = WorkflowHistory.from_json("slow-la", data)
     await Replayer(workflows=[SlowLocals]).replay_workflow(history)
+
+
+async def test_local_activities_started_together_replay_across_heartbeats() -> None:
+    data = recorded("local-activities-together")
+    types = event_types(data)
+    markers = [i for i, t in enumerate(types) if t == "MARKER_RECORDED"]
+    assert types[markers[0] + 1:markers[1]].count("WORKFLOW_TASK_COMPLETED") == 3
+    history = WorkflowHistory.from_json("together", data)
+    await Replayer(workflows=[Together]).replay_workflow(history)
