@@ -21,7 +21,8 @@ from stalwart._model.temporal_history import (
 )
 from stalwart.client import WorkflowHistory
 
-FIXTURES = sorted((Path(__file__).parents[1] / "differential" / "fixtures").glob("*/*.json"))
+FIXTURES = sorted(path for kind in ("fixtures", "extra_fixtures") for path in (
+    Path(__file__).parents[1] / "differential" / kind).glob("*/*.json"))
 IDS = [f"{p.parent.name}/{p.stem}" for p in FIXTURES]
 
 

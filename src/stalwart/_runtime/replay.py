@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from .. import exceptions as exc
 from .._model.events import (
@@ -21,6 +22,14 @@ from .._model.events import (
     describe_command,
 )
 from .instance import WorkflowInstance
+
+
+class _HasAttributes(Protocol):
+    @property
+    def attributes(self) -> dict[str, Any]: ...
+
+
+_C = TypeVar("_C", bound=_HasAttributes)
 
 
 @dataclass
@@ -64,9 +73,14 @@ def _split(events: Sequence[HistoryEvent]) -> tuple[list[RecordedActivation],
     for event in events:
         etype = event.event_type
         if etype == EV.WORKFLOW_TASK_COMPLETED:
-            current = RecordedActivation(pending, event, failed_before=failed,
-                                         reset_run_id=reset_run_id)
-            activations.append(current)
+            activation = RecordedActivation(pending, event, failed_before=failed,
+                                            reset_run_id=reset_run_id)
+            activations.append(activation)
+            # A task completed with no new input (Temporal's SDK does so to keep a long local
+            # activity's task alive, a heartbeat) runs no workflow code: the commands recorded
+            # after it are still the previous activation's.
+            if current is None or pending or failed:
+                current = activation
             pending = []
             failed = 0
             reset_run_id = None
@@ -107,9 +121,20 @@ def replay_into(instance: WorkflowInstance, events: Sequence[HistoryEvent]) -> l
     return pending
 
 
+def local_last(commands: Sequence[_C]) -> list[_C]:
+    """``commands`` with the local activities after the rest, each kind in its own order.
+
+    As in Temporal: a local activity's record (its marker) is written when it finishes, so
+    it may follow commands the workflow produced after starting it, even in a later task
+    when the SDK heartbeats the task; local activities match local activities in order, and
+    the other commands the other commands."""
+    return sorted(commands, key=lambda c: bool(c.attributes.get("local")))
+
+
 def check_commands(instance: WorkflowInstance, activation: RecordedActivation,
                    produced: Sequence[Command]) -> None:
-    recorded = activation.commands
+    recorded = local_last(activation.commands)
+    produced = local_last(produced)
     for index in range(max(len(produced), len(recorded))):
         got = produced[index] if index < len(produced) else None
         want = recorded[index] if index < len(recorded) else None

@@ -116,7 +116,7 @@ class _Compactor:
             if index == 0 and etype != EV.WORKFLOW_EXECUTION_STARTED:
                 raise self.error("eventType", "a history must start with "
                                  "WorkflowExecutionStarted")
-            if self.local_closes and not self.runs_alongside(event):
+            if self.local_closes and not self.keeps_local_pending(events, index):
                 self.flush_local()
             try:
                 self.one(etype, event)
@@ -138,6 +138,22 @@ class _Compactor:
         self.out.append(HistoryEvent(closes[-1].event_id, EV.WORKFLOW_TASK_COMPLETED,
                                      closes[-1].timestamp, {"workflow_time": self.workflow_time}))
         self.last_task_index = len(self.out) - 1
+
+    def keeps_local_pending(self, events: Sequence[HistoryEvent], index: int) -> bool:
+        """Whether the pending local activities' results wait past ``events[index]``: it is a
+        local activity that ran alongside them, or a workflow task before one. Temporal's SDK
+        completes the task while local activities outlast most of its timeout (a heartbeat)
+        and records each marker as its activity finishes, so ones started together can land
+        in different tasks; they still resolve in the activation that follows them all."""
+        current = self.current
+        try:
+            for event in events[index:]:
+                if event.event_type not in (WORKFLOW_TASK_SCHEDULED, WORKFLOW_TASK_STARTED,
+                                            EV.WORKFLOW_TASK_COMPLETED):
+                    return self.runs_alongside(event)
+            return False
+        finally:
+            self.current = current
 
     def runs_alongside(self, event: HistoryEvent) -> bool:
         """Whether ``event`` is a local activity scheduled before the pending ones completed
