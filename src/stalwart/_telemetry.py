@@ -136,3 +136,14 @@ async def serve(bind_address: str) -> _metrics.MetricsServer:
     except BaseException:
         _servers.pop(bind_address, None)
         raise
+
+
+async def close_servers() -> None:
+    """Close the ``/metrics`` servers started from the running loop (for tests and shutdown
+    hooks; a server otherwise lives as long as its loop)."""
+    loop = asyncio.get_running_loop()
+    for address, served in list(_servers.items()):
+        if served.loop is loop:
+            del _servers[address]
+            if served.server.done() and not served.server.exception():
+                await served.server.result().close()

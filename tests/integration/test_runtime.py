@@ -9,7 +9,8 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from stalwart import activity, workflow
+from stalwart import _telemetry, activity, workflow
+from stalwart._engine.metrics import METRICS
 from stalwart.client import Client
 from stalwart.contrib.opentelemetry import MetricsExporter
 from stalwart.runtime import (
@@ -51,6 +52,13 @@ async def test_prometheus_config_serves_the_metrics_on_its_bind_address(
     port = free_port()
     runtime = Runtime(telemetry=TelemetryConfig(
         metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}")))
+    try:
+        await prometheus_run(runtime, port, db_url, task_queue)
+    finally:
+        await _telemetry.close_servers()
+
+
+async def prometheus_run(runtime: Runtime, port: int, db_url: str, task_queue: str) -> None:
     client = await Client.connect(db_url, runtime=runtime)
     async with Worker(client, task_queue=task_queue, workflows=[RuntimeWorkflow],
                       activities=[runtime_step]):
@@ -63,9 +71,11 @@ async def test_prometheus_config_serves_the_metrics_on_its_bind_address(
                   status="completed") >= 1
     assert sample(body, "stalwart_activity_executions_total", activity_type="runtime_step",
                   outcome="completed") >= 1
+    await client.close()
     # A second client naming the same address shares the one server.
-    await Client.connect(db_url, runtime=runtime)
+    second = await Client.connect(db_url, runtime=runtime)
     assert "stalwart_workflows_started_total" in await scrape(port)
+    await second.close()
 
 
 async def test_metric_buffer_collects_a_run_and_the_exporter_sends_it_to_otel(
@@ -80,6 +90,7 @@ async def test_metric_buffer_collects_a_run_and_the_exporter_sends_it_to_otel(
                        activities=[runtime_step])):
         await client.execute_workflow(RuntimeWorkflow.run, "bo", id=f"b-{task_queue}",
                                       task_queue=task_queue)
+    await client.close()
     # Leaving the exporter drains what is left, so everything recorded is exported.
     assert buffer.retrieve_updates() == []
     data = reader.get_metrics_data()
@@ -109,6 +120,7 @@ async def test_metric_buffer_updates_have_stable_metric_objects(
         for i in range(2):
             await client.execute_workflow(RuntimeWorkflow.run, "c", id=f"s{i}-{task_queue}",
                                           task_queue=task_queue)
+    await client.close()
     updates = buffer.retrieve_updates()
     started = [u for u in updates if u.metric.name == "stalwart_workflows_started"
                and u.attributes.get("workflow_type") == "RuntimeWorkflow"]
@@ -131,3 +143,17 @@ def test_bad_runtime_settings_are_refused_with_the_fix() -> None:
     with pytest.raises(RuntimeError, match="before runtime created"):
         MetricBuffer(10).retrieve_updates()
     assert isinstance(Runtime.default(), Runtime) and Runtime.default() is Runtime.default()
+
+
+def test_a_full_buffer_drops_updates_until_drained_and_says_so(
+        caplog: pytest.LogCaptureFixture) -> None:
+    buffer = MetricBuffer(2)
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=buffer, metric_prefix="app_"))
+    counter = runtime.metric_meter.create_counter("drops")
+    for _ in range(3):
+        counter.add(1)
+    assert [u.value for u in buffer.retrieve_updates()] == [1, 1]
+    assert "metric buffer full (2 updates)" in caplog.text
+    METRICS.workflows_started.inc("PrefixedWorkflow")
+    names = [u.metric.name for u in buffer.retrieve_updates()]
+    assert names == ["app_workflows_started"]
