@@ -107,7 +107,7 @@ def _raise_rpc_error(failure: dict[str, Any]) -> None:
 class WorkflowUpdateHandle(Generic[ReturnType]):
     """An update that was sent; ``await handle.result()`` waits for its outcome."""
 
-    def __init__(self, client: Client, workflow_id: str, run_id: str, update_id: str,
+    def __init__(self, client: Client, workflow_id: str, run_id: str | None, update_id: str,
                  name: str, result_type: Any) -> None:
         self._client = client
         self.workflow_id = workflow_id
@@ -123,12 +123,25 @@ class WorkflowUpdateHandle(Generic[ReturnType]):
     async def _wait(self, stage: WorkflowUpdateStage, timeout: float | None
                     ) -> dict[str, Any] | None:
         store = self._client.store
+        run_id = self.workflow_run_id
+        if run_id is None:  # a handle from get_update_handle: the workflow's latest run
+            execution = await store.get_execution(self.workflow_id, None)
+            if execution is None:
+                raise RPCError(f"workflow not found for ID: {self.workflow_id}",
+                               RPCStatusCode.NOT_FOUND)
+            run_id = execution.run_id
         sub = store.subscribe(("update", self._id))
         try:
             loop = asyncio.get_running_loop()
             deadline = None if timeout is None else loop.time() + timeout
+            first = True
             while True:
-                row = await store.get_update(self.workflow_run_id, self._id)
+                row = await store.get_update(run_id, self._id)
+                if row is None and first:
+                    # An update the run never received (a handle from get_update_handle
+                    # with an id nobody sent): Temporal answers NOT_FOUND, not a wait.
+                    raise RPCError(f'update "{self._id}" not found', RPCStatusCode.NOT_FOUND)
+                first = False
                 if row is not None and (row["state"] in (2, 3) or (
                         stage == WorkflowUpdateStage.ACCEPTED and row["state"] == 1)):
                     return row
@@ -159,6 +172,35 @@ class WorkflowUpdateHandle(Generic[ReturnType]):
         value: ReturnType = converter.payload_converter.from_payload(
             _payload_from_json(payload), self._result_type)
         return value
+
+
+class WorkflowUpdateHandles:
+    """``WorkflowHandle.get_update_handle`` and ``get_update_handle_for``: a handle to an
+    update sent earlier, by its id (no call is made until ``result()``)."""
+
+    _client: Client
+    _id: str
+    _run_id: str | None
+
+    def get_update_handle(self, id: str, *, workflow_run_id: str | None = None,
+                          result_type: type | None = None) -> WorkflowUpdateHandle[Any]:
+        _check_update_id(id)
+        return WorkflowUpdateHandle(self._client, self._id, workflow_run_id or self._run_id,
+                                    id, "", result_type)
+
+    def get_update_handle_for(self, update: Any, id: str, *,
+                              workflow_run_id: str | None = None) -> WorkflowUpdateHandle[Any]:
+        """As ``get_update_handle``, the result type taken from the update's definition."""
+        handler_name(update, "__stalwart_update_definition__", "update")
+        return self.get_update_handle(
+            id, workflow_run_id=workflow_run_id,
+            result_type=handler_result_type(update, "__stalwart_update_definition__"))
+
+
+def _check_update_id(id: object) -> None:
+    if not isinstance(id, str) or not id:
+        raise ValueError(f"get_update_handle: the update id must be a non-empty string, got "
+                         f"{id!r}; pass the id the update was started with")
 
 
 async def start_update(handle: WorkflowHandle[Any, Any], update: Any, args: Sequence[Any], *,

@@ -28,8 +28,8 @@ from stalwart.client import (
     WorkflowExecutionAsyncIterator,
     WorkflowExecutionCount,
     WorkflowQueryFailedError,
-    WorkflowUpdateHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from stalwart.worker import (
     FixedSizeSlotSupplier,
@@ -137,10 +137,17 @@ async def test_list_and_count_go_through_client_interceptors(client: Client,
 async def test_update_wait_timeout_is_temporalios_error(client: Client,
                                                         task_queue: str) -> None:
     handle = await client.start_workflow(Waits.run, id="no-worker", task_queue=task_queue)
-    update: WorkflowUpdateHandle[None] = WorkflowUpdateHandle(
-        client, "no-worker", handle.result_run_id or "", "never", "never", None)
+    # Admitted, never handled: no worker polls this queue.
+    update = await handle.start_update("never", id="never",
+                                       wait_for_stage=WorkflowUpdateStage.ADMITTED)
     with pytest.raises(WorkflowUpdateRPCTimeoutOrCancelledError):
         await update.result(rpc_timeout=timedelta(milliseconds=100))
+    with pytest.raises(WorkflowUpdateRPCTimeoutOrCancelledError):
+        await handle.get_update_handle("never").result(rpc_timeout=timedelta(milliseconds=100))
+    # An id no update was sent with: Temporal's NOT_FOUND, at once (not a wait).
+    with pytest.raises(RPCError, match='update "nobody-sent-this" not found') as raised:
+        await handle.get_update_handle("nobody-sent-this").result()
+    assert raised.value.status == RPCStatusCode.NOT_FOUND
 
 
 class RecordsSchedules(Interceptor):

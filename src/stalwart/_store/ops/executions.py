@@ -302,8 +302,10 @@ def find_open_run(tx: Tx, workflow_id: str, run_id: str | None,
             f"workflow {workflow_id!r}" + (f" run {run_id!r}" if run_id else "")
             + " not found")
     if row[2] != ExecutionStatus.RUNNING:
+        # Temporal's own text first (callers match on it), then which run and why.
         raise exc.WorkflowNotFoundError(
-            f"workflow {workflow_id!r} run {row[0]} is already closed "
+            f"workflow execution already completed: workflow {workflow_id!r} run {row[0]} "
+            "is already closed "
             f"({ExecutionStatus(row[2]).name.lower()}); it cannot take signals, cancellation "
             "or termination")
     return row[0], row[1]
