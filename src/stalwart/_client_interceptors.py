@@ -59,6 +59,9 @@ class StartWorkflowInput:
     cron_schedule: str = ""
     priority: Any = None
     task_timeout: timedelta | None = None
+    start_delay: timedelta | None = None
+    static_summary: str | None = None
+    static_details: str | None = None
     # A testing.TimeSkippingConfig a TimeSkipper stamps; the store itself ignores it.
     time_skipping_config: Any = None
 

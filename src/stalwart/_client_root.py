@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import _client_activities as _activities
@@ -55,7 +56,7 @@ from ._model.temporal_history import seed_for_run
 from ._runtime.definitions import get_workflow_definition
 from ._schedules import ScheduleAsyncIterator, ScheduleDescription, ScheduleHandle
 from ._schedules import handle as _schedules_handle
-from ._schedules.spec import cron_workflow_next
+from ._schedules.spec import SpecError, cron_workflow_next
 from ._store.base import ExecutionStatus, StartWorkflowRequest
 from .common import QueryRejectCondition, _priority_key
 from .converter import _payload_to_json, headers_to_json
@@ -79,6 +80,42 @@ def workflow_name_and_result_type(workflow: Any) -> tuple[str, Any]:
         raise TypeError(f"{workflow!r} is not a workflow: pass a @workflow.defn class's "
                         "@workflow.run method (e.g. MyWorkflow.run) or the workflow type name")
     return definition.name, definition.return_type_hint
+
+
+def check_start(name: str, id: object, task_queue: object, start_signal: str | None,
+                execution_timeout: timedelta | None, task_timeout: timedelta | None,
+                cron_schedule: str, start_delay: timedelta | None, now: float
+                ) -> tuple[str, str]:
+    """``start_workflow``'s options, refused with the field, the value and the fix; gives
+    back the id and task queue, checked."""
+    if not id or not isinstance(id, str):
+        raise ValueError(f"start_workflow({name!r}) needs id='...': a workflow id unique "
+                         "among running workflows, e.g. id=f'research-{topic}'")
+    if not task_queue or not isinstance(task_queue, str):
+        raise ValueError(f"start_workflow({name!r}) needs task_queue='...', the queue "
+                         "your worker polls")
+    _limits.check_name("workflow type", name)
+    _limits.check_name("workflow id", id)
+    _limits.check_name("task queue", task_queue)
+    _limits.check_optional_name("start signal name", start_signal)
+    if execution_timeout is not None and execution_timeout <= timedelta(0):
+        raise ValueError(f"execution_timeout must be positive, got {execution_timeout}")
+    if task_timeout is not None and task_timeout <= timedelta(0):
+        raise ValueError(f"task_timeout must be positive, got {task_timeout}: it bounds "
+                         "each workflow task (Temporal's default is 10 seconds)")
+    if start_delay is not None and start_delay < timedelta(0):
+        raise ValueError(f"start_workflow({name!r}): start_delay must not be negative, got "
+                         f"{start_delay}")
+    if cron_schedule:
+        if start_delay:
+            raise ValueError(f"start_workflow({name!r}): cron_schedule and start_delay may "
+                             "not be used together (as on Temporal); pass one of them")
+        try:
+            cron_workflow_next(cron_schedule, now)
+        except SpecError as error:
+            raise ValueError(f"start_workflow({name!r}, cron_schedule="
+                             f"{cron_schedule!r}): {error}") from None
+    return id, task_queue
 
 
 async def start_workflow(client: Client, input: StartWorkflowInput,
@@ -109,12 +146,17 @@ async def start_workflow(client: Client, input: StartWorkflowInput,
     warn_if_large_memo(limits_of(client), f"start_workflow({name!r}) memo", request.memo)
     request.priority = _priority_key(input.priority, f"start_workflow({name!r})")
     request.start_update = start_update
+    metadata = {"summary": input.static_summary, "details": input.static_details}
+    request.user_metadata = {k: v for k, v in metadata.items() if v is not None} or None
     eager_worker = None
     if input.cron_schedule:
         now = client._clock.now()
         request.cron_schedule = input.cron_schedule
         request.initiator = "CronSchedule"
         request.first_task_backoff = cron_workflow_next(input.cron_schedule, now) - now
+    elif input.start_delay:
+        # Temporal's start delay is the first workflow task's backoff, as a cron run's.
+        request.first_task_backoff = input.start_delay.total_seconds()
     else:
         eager_worker = _eager_worker(client, task_queue, name)
     result = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from ._engine.codec import decode_value
 from ._model import search_attributes as _sa
 from ._model.events import CLOSE_EVENT_TYPES, EventType, HistoryEvent
 from ._model.history_json import history_from_json, history_to_json
+from ._model.list_filter import parse_list_query
 from ._model.search_attributes import TypedSearchAttributes
 from ._model.temporal_history import HistoryFormatError, from_temporal, to_temporal
 from ._store.base import ExecutionRow, ExecutionStatus
@@ -106,6 +108,10 @@ class WorkflowExecution:
     namespace: str = "default"
     parent_id: str | None = None
     parent_run_id: str | None = None
+    # The root of the run's chain of parents (the run itself when it has no parent). A
+    # listed child's is None: the list reads no start events; describe() gives it.
+    root_id: str | None = None
+    root_run_id: str | None = None
     typed_search_attributes: TypedSearchAttributes = TypedSearchAttributes.empty
     _search_attributes_store: dict[str, Any] = field(default_factory=dict, repr=False)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -138,12 +144,13 @@ class WorkflowExecution:
         return (cls or WorkflowExecution)(
             id=row.workflow_id, run_id=row.run_id, workflow_type=row.workflow_type,
             task_queue=row.task_queue, status=WorkflowExecutionStatus(int(row.status)),
-            start_time=datetime.fromtimestamp(row.start_time, UTC),
-            close_time=ts(row.close_time),
-            execution_time=datetime.fromtimestamp(row.start_time, UTC),
+            start_time=utc(row.start_time), close_time=ts(row.close_time),
+            execution_time=utc(row.start_time),
             history_length=history_length, first_execution_run_id=row.first_run_id,
             continued_as_new_run_id=row.next_run_id, namespace=namespace,
             parent_id=row.parent_workflow_id, parent_run_id=row.parent_run_id,
+            root_id=None if row.parent_workflow_id else row.workflow_id,
+            root_run_id=None if row.parent_workflow_id else row.run_id,
             typed_search_attributes=_sa.from_store(row.search_attributes),
             _search_attributes_store=row.search_attributes, _memo=row.memo,
             _data_converter=converter, **extra)
@@ -160,6 +167,17 @@ class WorkflowExecutionDescription(WorkflowExecution):
     base_workflow_id: str | None = None
     base_run_id: str | None = None
     reset_run_id: str | None = None
+    # start_workflow's static_summary / static_details (None: not given).
+    _static_summary: str | None = field(default=None, repr=False)
+    _static_details: str | None = field(default=None, repr=False)
+
+    async def static_summary(self) -> str | None:
+        """The ``static_summary`` the run was started with."""
+        return self._static_summary
+
+    async def static_details(self) -> str | None:
+        """The ``static_details`` the run was started with."""
+        return self._static_details
 
 
 @dataclass
@@ -202,13 +220,28 @@ async def count_workflows(store: Any, query: str | None) -> WorkflowExecutionCou
     return WorkflowExecutionCount(sum(g.count for g in groups), groups)
 
 
+def list_query(query: str | None) -> str | None:
+    """The filter of a ``list_workflows`` query, parsed here to fail fast. Temporal's server
+    accepts a trailing ``GROUP BY ExecutionStatus`` on a list too (the grouping only means
+    something to a count) and lists the matching runs: so does Stalwart.
+
+    Raises:
+        ListFilterError: the filter does not parse (an ``RPCError`` ``INVALID_ARGUMENT``).
+    """
+    match = _GROUP_BY.search(query or "")
+    if match is not None and match.group(1).lower() == "executionstatus":
+        query = (query or "")[:match.start()].strip() or None
+    parse_list_query(query)
+    return query
+
+
 class WorkflowExecutionAsyncIterator:
     """``async for`` over the runs a list query matches, fetched page by page."""
 
     def __init__(self, client: Client, query: str | None, limit: int | None,
                  page_size: int) -> None:
         self._client = client
-        self._query = query
+        self._query = list_query(query)
         self._limit = limit
         self._page_size = page_size
         self._buffer: list[WorkflowExecution] = []
@@ -247,7 +280,20 @@ class WorkflowExecutionAsyncIterator:
 
 
 def ts(value: float | None) -> datetime | None:
-    return datetime.fromtimestamp(value, UTC) if value is not None else None
+    return utc(value) if value is not None else None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def utc(value: float) -> datetime:
+    """A stored time (float seconds) as a datetime, cut down to the microsecond, never
+    rounded up: the time a list filter gets back from it (``StartTime >= '<isoformat>'``)
+    then still matches the run, as on Temporal."""
+    micros = math.floor(value * 1_000_000)
+    if micros / 1_000_000 > value:  # the product was rounded up across an integer
+        micros -= 1
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 class PendingActivityState(IntEnum):

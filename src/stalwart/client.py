@@ -57,6 +57,7 @@ from ._client_messages import (
     handler_name,
     handler_result_type,
 )
+from ._client_messages import WorkflowUpdateHandles as _UpdateHandles
 from ._client_payloads import PayloadLimitsConfig
 from ._client_steering import WorkflowSteering as _WorkflowSteering
 from ._client_streams import WorkflowStreamClient
@@ -73,6 +74,7 @@ from ._client_visibility import (
     WorkflowHistoryEventAsyncIterator,
     WorkflowHistoryEventFilterType,
     first_task_backoff,
+    list_query,
 )
 from ._engine.activity_context import ActivityCancellationDetails
 from ._engine.clock import Clock
@@ -80,7 +82,6 @@ from ._engine.codec import decode_value
 from ._history_lengths import TemporalLengths
 from ._model import limits as _limits
 from ._model.events import CLOSE_EVENT_TYPES, HistoryEvent
-from ._model.list_filter import parse_list_query
 from ._model.search_attributes import TypedSearchAttributes
 from ._model.temporal_history import to_temporal
 from ._plugin_client import ClientConfig, ConnectConfig, Plugin
@@ -115,7 +116,6 @@ from ._schedules import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from ._schedules.spec import SpecError, cron_workflow_next
 from ._store import open_store
 from ._store.base import ExecutionRow, ExecutionStatus, Store
 from ._workflow_extras import (
@@ -403,9 +403,11 @@ class Client(_client_activities.ActivityClientMethods):
         start_signal: str | None = None, start_signal_args: Sequence[Any] = (),
         search_attributes: TypedSearchAttributes | Mapping[str, Sequence[Any]] | None = None,
         memo: Mapping[str, Any] | None = None, cron_schedule: str = "",
-        priority: Priority | None = None, **_: Any,
+        priority: Priority | None = None, start_delay: timedelta | None = None,
+        static_summary: str | None = None, static_details: str | None = None, **_: Any,
     ) -> WorkflowHandle[Any, Any]:
-        """Start a workflow and return a handle to it.
+        """Start a workflow and return a handle to it (``start_delay``: its first workflow
+        task waits that long, as Temporal's ``firstWorkflowTaskBackoff``).
 
         With ``cron_schedule`` (Temporal's cron grammar, e.g. ``"0 * * * *"``) it is a cron
         workflow: each run's first workflow task waits for the schedule's next time, and when
@@ -417,27 +419,9 @@ class Client(_client_activities.ActivityClientMethods):
                 forbids a new run).
         """
         name, hinted_result = _root.workflow_name_and_result_type(workflow)
-        if not id or not isinstance(id, str):
-            raise ValueError(f"start_workflow({name!r}) needs id='...': a workflow id unique "
-                             "among running workflows, e.g. id=f'research-{topic}'")
-        if not task_queue or not isinstance(task_queue, str):
-            raise ValueError(f"start_workflow({name!r}) needs task_queue='...', the queue "
-                             "your worker polls")
-        _limits.check_name("workflow type", name)
-        _limits.check_name("workflow id", id)
-        _limits.check_name("task queue", task_queue)
-        _limits.check_optional_name("start signal name", start_signal)
-        if execution_timeout is not None and execution_timeout <= timedelta(0):
-            raise ValueError(f"execution_timeout must be positive, got {execution_timeout}")
-        if task_timeout is not None and task_timeout <= timedelta(0):
-            raise ValueError(f"task_timeout must be positive, got {task_timeout}: it bounds "
-                             "each workflow task (Temporal's default is 10 seconds)")
-        if cron_schedule:
-            try:
-                cron_workflow_next(cron_schedule, self._clock.now())
-            except SpecError as error:
-                raise ValueError(f"start_workflow({name!r}, cron_schedule="
-                                 f"{cron_schedule!r}): {error}") from None
+        id, task_queue = _root.check_start(
+            name, id, task_queue, start_signal, execution_timeout, task_timeout,
+            cron_schedule, start_delay, self._clock.now())
         if arg is not _NO_ARG:
             if args:
                 raise ValueError("pass either a single argument or args=[...], not both")
@@ -448,7 +432,9 @@ class Client(_client_activities.ActivityClientMethods):
             id_reuse_policy=int(id_reuse_policy), id_conflict_policy=int(id_conflict_policy),
             search_attributes=search_attributes, memo=memo, start_signal=start_signal,
             start_signal_args=list(start_signal_args), ret_type=result_type or hinted_result,
-            cron_schedule=cron_schedule, priority=priority, task_timeout=task_timeout))
+            cron_schedule=cron_schedule, priority=priority, task_timeout=task_timeout,
+            start_delay=start_delay, static_summary=static_summary,
+            static_details=static_details))
 
     async def _start_workflow_impl(
             self, input: StartWorkflowInput,
@@ -535,11 +521,11 @@ class Client(_client_activities.ActivityClientMethods):
         """Runs matching a list filter (Temporal's syntax), newest first unless ORDER BY says
         otherwise: ``client.list_workflows("WorkflowType = 'Agent' AND CustomerId = 'c-1'")``.
 
-        Raises (when iterated):
-            ValueError: the query does not parse (the message points at the position), or
-                names an unknown search attribute.
+        Raises (at the call, where temporalio raises when iterated):
+            RPCError: ``INVALID_ARGUMENT``, the query does not parse (the message points at
+                the position); also a ``ValueError``.
         """
-        parse_list_query(query)  # fail fast, before iteration
+        list_query(query)  # fail fast, before iteration
         return self._outbound.list_workflows(ListWorkflowsInput(
             query=query, page_size=page_size, next_page_token=None, limit=limit))
 
@@ -578,7 +564,7 @@ class Client(_client_activities.ActivityClientMethods):
             page_size=page_size, next_page_token=None, query=query))
 
 
-class WorkflowHandle(_WorkflowSteering, Generic[SelfType, ReturnType]):
+class WorkflowHandle(_WorkflowSteering, _UpdateHandles, Generic[SelfType, ReturnType]):
     """Steers and observes one workflow. Get one from the client; do not construct it."""
 
     def __init__(self, client: Client, id: str, *, run_id: str | None,
@@ -685,8 +671,14 @@ class WorkflowHandle(_WorkflowSteering, Generic[SelfType, ReturnType]):
             WorkflowExecutionDescription, pending_activities=pending,
             pending_events=len(inbox), history_length=await self._client._history_lengths.of(
                 row.run_id, row.status, row.history_length))
-        description.execution_time += first_task_backoff(
-            await store.get_history(row.run_id, 0, 1))
+        first = await store.get_history(row.run_id, 0, 1)
+        description.execution_time += first_task_backoff(first)
+        metadata = first[0].attributes.get("user_metadata") or {} if first else {}
+        description._static_summary = metadata.get("summary")
+        description._static_details = metadata.get("details")
+        root = first[0].attributes.get("root") if first else None
+        if root:  # a child's root, written at its start (else the run is its own root)
+            description.root_id, description.root_run_id = root["workflow_id"], root["run_id"]
         (description.base_workflow_id, description.base_run_id,
          description.reset_run_id) = await store.reset_links(row.run_id)
         return description
@@ -782,10 +774,9 @@ class WorkflowHandle(_WorkflowSteering, Generic[SelfType, ReturnType]):
                              args: Sequence[Any] = (), id: str | None = None,
                              result_type: type | None = None, **_: Any) -> Any:
         """Send an update and wait for its result."""
-        update_handle = await self.start_update(update, arg, args=args, id=id,
-                                                result_type=result_type,
-                                                wait_for_stage=WorkflowUpdateStage.COMPLETED)
-        return await update_handle.result()
+        return await (await self.start_update(
+            update, arg, args=args, id=id, result_type=result_type,
+            wait_for_stage=WorkflowUpdateStage.COMPLETED)).result()
 
     async def cancel(self, *, reason: str = "", **_: Any) -> None:
         """Ask the workflow to cancel: it sees ``asyncio.CancelledError`` at its next await."""

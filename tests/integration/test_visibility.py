@@ -182,3 +182,58 @@ async def test_timestamps_in_filters_use_start_time(client: Client, task_queue: 
     later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     assert await ids(client, f"StartTime > '{later}'") == []
     assert len(await ids(client, f"StartTime < '{later}'")) == 2
+
+
+@workflow.defn
+class Idle:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+
+async def test_start_delay_summary_and_details_are_described(client: Client,
+                                                             task_queue: str) -> None:
+    handle = await client.start_workflow(
+        Idle.run, id="delayed", task_queue=task_queue, start_delay=timedelta(hours=1),
+        static_summary="a summary", static_details="some details")
+    async with Worker(client, task_queue=task_queue, workflows=[Idle]):
+        described = await handle.describe()
+        # The first workflow task waits for the delay: no worker has run it.
+        assert described.execution_time - described.start_time == timedelta(hours=1)
+        assert await described.static_summary() == "a summary"
+        assert await described.static_details() == "some details"
+        assert [described.root_id, described.root_run_id] == [handle.id, handle.result_run_id]
+        assert (await handle.fetch_history()).events[-1].event_type != "WorkflowTaskStarted"
+        await handle.terminate("over")
+    plain = await (await client.start_workflow(Idle.run, id="plain", task_queue=task_queue)
+                   ).describe()
+    assert [await plain.static_summary(), await plain.static_details()] == [None, None]
+    with pytest.raises(ValueError, match="cron_schedule and start_delay"):
+        await client.start_workflow(Idle.run, id="both", task_queue=task_queue,
+                                    cron_schedule="* * * * *", start_delay=timedelta(1))
+    with pytest.raises(ValueError, match="start_delay must not be negative"):
+        await client.start_workflow(Idle.run, id="negative", task_queue=task_queue,
+                                    start_delay=timedelta(seconds=-1))
+
+
+async def test_start_time_of_a_listed_run_matches_its_own_filter(client: Client,
+                                                                 task_queue: str) -> None:
+    async with Worker(client, task_queue=task_queue, workflows=[TaggedAgent]):
+        await start_tagged(client, task_queue, 3)
+    for execution in [e async for e in client.list_workflows("WorkflowType = 'TaggedAgent'")]:
+        since = execution.start_time.isoformat()
+        assert execution.id in await ids(client, f"StartTime >= '{since}'")
+        assert execution.id not in await ids(client, f"StartTime < '{since}'")
+
+
+async def test_list_query_errors_are_rpc_errors_and_group_by_is_ignored(
+        client: Client, task_queue: str) -> None:
+    from stalwart.client import RPCError, RPCStatusCode
+    async with Worker(client, task_queue=task_queue, workflows=[TaggedAgent]):
+        await start_tagged(client, task_queue, 2)
+    assert sorted(await ids(client, "WorkflowType = 'TaggedAgent' GROUP BY ExecutionStatus")
+                  ) == ["agent-0", "agent-1"]
+    with pytest.raises(RPCError) as raised:
+        await ids(client, "WorkflowType = 'TaggedAgent' AND")
+    assert raised.value.status == RPCStatusCode.INVALID_ARGUMENT
+    assert isinstance(raised.value, ValueError)

@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..exceptions import RPCError, RPCStatusCode
+
 BUILTIN_FIELDS = {
     "workflowid": "WorkflowId", "workflowtype": "WorkflowType",
     "executionstatus": "ExecutionStatus", "taskqueue": "TaskQueue", "starttime": "StartTime",
@@ -31,13 +33,15 @@ BUILTIN_FIELDS = {
 }
 
 
-class ListFilterError(ValueError):
-    """A list query that does not parse; the message points at the position."""
+class ListFilterError(RPCError, ValueError):
+    """A list query that does not parse; the message points at the position. An
+    ``RPCError`` with status ``INVALID_ARGUMENT``, as Temporal's server refuses such a query
+    (and a ``ValueError``, as it was before)."""
 
     def __init__(self, query: str, position: int, message: str) -> None:
         pointer = " " * position + "^"
         super().__init__(f"invalid list query at position {position}: {message}\n  {query}\n"
-                         f"  {pointer}")
+                         f"  {pointer}", RPCStatusCode.INVALID_ARGUMENT)
         self.position = position
 
 

@@ -71,6 +71,9 @@ class StartWorkflowRequest:
     priority: int | None = None
     # Shown as workflow.info().run_timeout (the run's deadline is execution_timeout).
     run_timeout: float | None = None
+    # start_workflow's static_summary / static_details ({"summary", "details"}), which
+    # describe() reports (Temporal's user metadata of the start).
+    user_metadata: dict[str, str] | None = None
 
 
 # Temporal's default priority key: the middle of its default range 1-5.
@@ -101,6 +104,7 @@ def started_attributes(request: StartWorkflowRequest) -> dict[str, Any]:
         **({"run_timeout": request.run_timeout} if request.run_timeout else {}),
         **({"priority": request.priority} if request.priority is not None else {}),
         **({"task_timeout": request.task_timeout} if request.task_timeout else {}),
+        **({"user_metadata": request.user_metadata} if request.user_metadata else {}),
         **({"last_completion_result": request.last_completion_result}
            if request.last_completion_result is not None else {}),
         **({"continued_failure": request.continued_failure}
