@@ -59,6 +59,7 @@ class StartWorkflowInput:
     cron_schedule: str = ""
     priority: Any = None
     task_timeout: timedelta | None = None
+    run_timeout: timedelta | None = None
     # A testing.TimeSkippingConfig a TimeSkipper stamps; the store itself ignores it.
     time_skipping_config: Any = None
 
@@ -247,6 +248,8 @@ class UpdateWithStartStartWorkflowInput:
     ret_type: Any
     headers: dict[str, Payload] = field(default_factory=dict)
     time_skipping_config: Any = None
+    run_timeout: timedelta | None = None
+    task_timeout: timedelta | None = None
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import _client_activities as _activities
@@ -81,20 +82,24 @@ def workflow_name_and_result_type(workflow: Any) -> tuple[str, Any]:
     return definition.name, definition.return_type_hint
 
 
+def _seconds(value: timedelta | None) -> float | None:
+    return value.total_seconds() if value else None
+
+
 async def start_workflow(client: Client, input: StartWorkflowInput,
                          start_update: tuple[str, str, list[dict[str, Any]]] | None = None
                          ) -> WorkflowHandle[Any, Any]:
     """Start a workflow: the store call at the end of the client's outbound chain."""
     name, task_queue = input.workflow, input.task_queue
-    timeout = input.execution_timeout
     run_id = str(uuid.uuid4())
     request = StartWorkflowRequest(
         workflow_id=input.id, workflow_type=name, task_queue=task_queue,
         input=await client._encode(input.args, f"start_workflow({name!r}) arguments",
                                    input.id),
         run_id=run_id, random_seed=seed_for_run(run_id),
-        execution_timeout=timeout.total_seconds() if timeout else None,
-        task_timeout=input.task_timeout.total_seconds() if input.task_timeout else None,
+        execution_timeout=_seconds(input.execution_timeout),
+        run_timeout=_seconds(input.run_timeout),
+        task_timeout=_seconds(input.task_timeout),
         id_reuse_policy=input.id_reuse_policy, id_conflict_policy=input.id_conflict_policy,
         start_signal=(input.start_signal, await client._encode(
             input.start_signal_args, f"start_signal {input.start_signal!r} arguments",

@@ -60,6 +60,7 @@ from ._client_messages import (
 from ._client_payloads import PayloadLimitsConfig
 from ._client_steering import WorkflowSteering as _WorkflowSteering
 from ._client_streams import WorkflowStreamClient
+from ._client_timeouts import check_timeouts as _check_timeouts
 from ._client_update_with_start import _NO_ARG, WithStartWorkflowOperation, start_update_with_start
 from ._client_visibility import (
     PendingActivityState,
@@ -410,7 +411,8 @@ class Client(_client_activities.ActivityClientMethods):
         With ``cron_schedule`` (Temporal's cron grammar, e.g. ``"0 * * * *"``) it is a cron
         workflow: each run's first workflow task waits for the schedule's next time, and when
         a run completes or fails the next one starts under the same id; cancel or terminate
-        ends the chain, ``execution_timeout`` bounds all of it.
+        ends the chain. As in Temporal, ``execution_timeout`` bounds the whole chain (runs
+        continued as new and cron runs included), ``run_timeout`` each single run.
 
         Raises:
             WorkflowAlreadyStartedError: a run with this id is open (or the reuse policy
@@ -427,11 +429,7 @@ class Client(_client_activities.ActivityClientMethods):
         _limits.check_name("workflow id", id)
         _limits.check_name("task queue", task_queue)
         _limits.check_optional_name("start signal name", start_signal)
-        if execution_timeout is not None and execution_timeout <= timedelta(0):
-            raise ValueError(f"execution_timeout must be positive, got {execution_timeout}")
-        if task_timeout is not None and task_timeout <= timedelta(0):
-            raise ValueError(f"task_timeout must be positive, got {task_timeout}: it bounds "
-                             "each workflow task (Temporal's default is 10 seconds)")
+        _check_timeouts(execution_timeout, run_timeout, task_timeout)
         if cron_schedule:
             try:
                 cron_workflow_next(cron_schedule, self._clock.now())
@@ -444,7 +442,7 @@ class Client(_client_activities.ActivityClientMethods):
             args = [arg]
         return await self._outbound.start_workflow(StartWorkflowInput(
             workflow=name, args=list(args), id=id, task_queue=task_queue,
-            execution_timeout=execution_timeout or run_timeout,
+            execution_timeout=execution_timeout, run_timeout=run_timeout,
             id_reuse_policy=int(id_reuse_policy), id_conflict_policy=int(id_conflict_policy),
             search_attributes=search_attributes, memo=memo, start_signal=start_signal,
             start_signal_args=list(start_signal_args), ret_type=result_type or hinted_result,

@@ -653,6 +653,7 @@ async def start_child_workflow(
     ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
     parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE,
     execution_timeout: timedelta | None = None, run_timeout: timedelta | None = None,
+    task_timeout: timedelta | None = None,
     id_reuse_policy: Any = None, retry_policy: RetryPolicy | None = None,
     event_groups: Sequence[EventGroup] | None = None, **_: Any,
 ) -> ChildWorkflowHandle[Any, Any]:
@@ -675,7 +676,7 @@ async def start_child_workflow(
         task_queue=task_queue, result_type=result_type or hinted,
         cancellation_type=int(cancellation_type),
         parent_close_policy=int(parent_close_policy) or 1,
-        execution_timeout=execution_timeout or run_timeout,
+        execution_timeout=execution_timeout, run_timeout=run_timeout, task_timeout=task_timeout,
         id_reuse_policy=int(id_reuse_policy or 1), headers={}, priority=_.get("priority"),
         cron_schedule=_check_cron_schedule(name, _.get("cron_schedule"))))
 

@@ -334,7 +334,7 @@ class WorkflowInstance:
             self._seed = attrs["random_seed"]
             self._random = None
         parent = attrs.get("parent")
-        timeout = attrs.get("execution_timeout")
+        timeout, run = attrs.get("execution_timeout"), attrs.get("run_timeout")
         self.info = Info(
             workflow_id=attrs["workflow_id"], run_id=self.info.run_id,
             workflow_type=attrs["workflow_type"], task_queue=attrs["task_queue"],
@@ -343,8 +343,8 @@ class WorkflowInstance:
             run_id_first=attrs.get("first_run_id") or self.info.run_id,
             continued_run_id=attrs.get("continued_run_id"),
             execution_timeout=timedelta(seconds=timeout) if timeout else None,
-            run_timeout=timedelta(seconds=attrs["run_timeout"]) if attrs.get("run_timeout")
-            else None, task_timeout=timedelta(seconds=attrs.get("task_timeout") or 10),
+            run_timeout=timedelta(seconds=run) if run is not None else None,
+            task_timeout=timedelta(seconds=attrs.get("task_timeout") or 10),
             retry_policy=None,
             cron_schedule=attrs.get("cron_schedule"),
             parent=ParentInfo(**parent) if parent else None,

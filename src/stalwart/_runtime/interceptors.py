@@ -91,6 +91,8 @@ class StartChildWorkflowInput:
     result_type: Any
     priority: Any = None
     cron_schedule: str = ""
+    run_timeout: timedelta | None = None
+    task_timeout: timedelta | None = None
 
 
 @dataclass
