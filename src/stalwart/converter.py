@@ -280,6 +280,8 @@ class CompositePayloadConverter(PayloadConverter, WithSerializationContext):
     # Class-level defaults, for subclasses that set ``converters`` without this __init__.
     _plan: tuple[tuple[EncodingPayloadConverter, bool], ...] = ()
     _plan_of: tuple[EncodingPayloadConverter, ...] = ()
+    _context_takers: bool = False
+    _context_of: tuple[EncodingPayloadConverter, ...] = ()
 
     def __init__(self, *converters: EncodingPayloadConverter) -> None:
         self.converters = {c.encoding.encode(): c for c in converters}
@@ -296,7 +298,16 @@ class CompositePayloadConverter(PayloadConverter, WithSerializationContext):
     def get_converters_with_context(self, context: SerializationContext
                                     ) -> list[EncodingPayloadConverter] | None:
         """The encoding converters bound to ``context``; None when none takes one."""
-        old = list(self.converters.values())
+        current = tuple(self.converters.values())
+        if current != self._context_of:
+            # ``converters`` is public: worked out again when it changed. The default set has
+            # no converter that takes a context, and this runs for every activity scheduled.
+            self._context_takers = any(isinstance(c, WithSerializationContext)
+                                       for c in current)
+            self._context_of = current
+        if not self._context_takers:
+            return None
+        old = list(current)
         new = [c.with_context(context) if isinstance(c, WithSerializationContext) else c
                for c in old]
         return new if any(a is not b for a, b in zip(new, old, strict=True)) else None
