@@ -39,6 +39,7 @@ from ._converter_types import (
     TransferTypeConverter,
     WithSerializationContext,
     WorkflowSerializationContext,
+    takes_context,
     transfer_converter_of,
     transfer_type_convertible,
 )
@@ -302,8 +303,7 @@ class CompositePayloadConverter(PayloadConverter, WithSerializationContext):
         if current != self._context_of:
             # ``converters`` is public: worked out again when it changed. The default set has
             # no converter that takes a context, and this runs for every activity scheduled.
-            self._context_takers = any(isinstance(c, WithSerializationContext)
-                                       for c in current)
+            self._context_takers = any(takes_context(c) for c in current)
             self._context_of = current
         if not self._context_takers:
             return None
@@ -609,8 +609,7 @@ class DataConverter(FailureAndWrapperMethods):
         ``with_context(context)`` where they implement :class:`WithSerializationContext`
         (``self`` when none does)."""
         def _bound(part: Any) -> Any:
-            return part.with_context(context) if isinstance(
-                part, WithSerializationContext) else part
+            return part.with_context(context) if takes_context(part) else part
         converter, codec, failure = (_bound(self.payload_converter), _bound(self.payload_codec),
                                      _bound(self.failure_converter))
         if (converter is self.payload_converter and codec is self.payload_codec
