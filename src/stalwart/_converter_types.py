@@ -113,6 +113,11 @@ def takes_context(part: object) -> bool:
     return known
 
 
+def bound_to(part: ValueT, context: SerializationContext) -> ValueT:
+    """``part.with_context(context)`` if ``part`` takes a context, else ``part``."""
+    return part.with_context(context) if takes_context(part) else part  # type: ignore
+
+
 class JSONTypeConverter:
     """Extends how JSON values are rebuilt as typed values: ``to_typed_value(hint, value)``
     returns the typed value, or ``JSONTypeConverter.Unhandled`` to leave it to the default."""

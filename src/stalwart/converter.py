@@ -39,6 +39,7 @@ from ._converter_types import (
     TransferTypeConverter,
     WithSerializationContext,
     WorkflowSerializationContext,
+    bound_to,
     takes_context,
     transfer_converter_of,
     transfer_type_convertible,
@@ -299,10 +300,8 @@ class CompositePayloadConverter(PayloadConverter, WithSerializationContext):
     def get_converters_with_context(self, context: SerializationContext
                                     ) -> list[EncodingPayloadConverter] | None:
         """The encoding converters bound to ``context``; None when none takes one."""
-        current = tuple(self.converters.values())
+        current = tuple(self.converters.values())  # public: redone when it changed
         if current != self._context_of:
-            # ``converters`` is public: worked out again when it changed. The default set has
-            # no converter that takes a context, and this runs for every activity scheduled.
             self._context_takers = any(takes_context(c) for c in current)
             self._context_of = current
         if not self._context_takers:
@@ -606,12 +605,14 @@ class DataConverter(FailureAndWrapperMethods):
 
     def with_context(self, context: SerializationContext) -> DataConverter:
         """A copy whose payload converter, codec and failure converter are replaced by their
-        ``with_context(context)`` where they implement :class:`WithSerializationContext`
-        (``self`` when none does)."""
-        def _bound(part: Any) -> Any:
-            return part.with_context(context) if takes_context(part) else part
-        converter, codec, failure = (_bound(self.payload_converter), _bound(self.payload_codec),
-                                     _bound(self.failure_converter))
+        ``with_context(context)`` where they are :class:`WithSerializationContext` (or self)."""
+        pc = self.payload_converter  # per activity: what the general case finds, in fewer calls
+        if (getattr(type(pc), "with_context", None) is CompositePayloadConverter.with_context
+                and not (takes_context(self.payload_codec) or takes_context(self.failure_converter))
+                and pc.get_converters_with_context(context) is None):  # type: ignore[attr-defined]
+            return self
+        converter, codec, failure = (bound_to(pc, context), bound_to(self.payload_codec, context),
+                                     bound_to(self.failure_converter, context))
         if (converter is self.payload_converter and codec is self.payload_codec
                 and failure is self.failure_converter):
             return self
