@@ -604,11 +604,11 @@ class DataConverter(FailureAndWrapperMethods):
         return self.payload_converter.from_payloads(payloads, type_hints)
 
     def with_context(self, context: SerializationContext) -> DataConverter:
-        """A copy whose payload converter, codec and failure converter are replaced by their
-        ``with_context(context)`` where they are :class:`WithSerializationContext` (or self)."""
+        """A copy whose parts that are :class:`WithSerializationContext` took ``context``."""
         pc = self.payload_converter  # per activity: what the general case finds, in fewer calls
         if (getattr(type(pc), "with_context", None) is CompositePayloadConverter.with_context
-                and not (takes_context(self.payload_codec) or takes_context(self.failure_converter))
+                and (self.payload_codec is None or not takes_context(self.payload_codec))
+                and not takes_context(self.failure_converter)
                 and pc.get_converters_with_context(context) is None):  # type: ignore[attr-defined]
             return self
         converter, codec, failure = (bound_to(pc, context), bound_to(self.payload_codec, context),
