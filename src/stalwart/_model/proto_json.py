@@ -63,7 +63,9 @@ def payload_in(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"{where}: expected a payload object, got {value!r}")
     try:
-        metadata = {k: _metadata_in(v) for k, v in (value.get("metadata") or {}).items()}
+        # The cache looked up here first: a call per metadata value costs more than the rest.
+        metadata = {k: _METADATA_IN.get(v) or _metadata_in(v)
+                    for k, v in (value.get("metadata") or {}).items()}
         raw = value.get("data") or ""
         # A str (what JSON holds) straight to binascii: base64.b64decode's argument check
         # is a Python call per payload; for a str it does what a2b_base64 does itself.
