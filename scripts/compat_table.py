@@ -103,7 +103,7 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("common", "Priority"): (None, "`priority_key` orders task claiming; `fairness_key` and "
                                    "`fairness_weight` are accepted, not yet applied"),
     ("workflow", "register_random_seed_callback"): (
-        None, "kept; a run's seed never changes in Stalwart, so it is never called"),
+        None, "called when a run made by a reset reaches the reset point, as in Temporal"),
     ("workflow", "extern_functions"): (WILL_NOT, NO_SANDBOX),
     ("converter", "JSONProtoPayloadConverter"): (None, "needs the `protobuf` extra"),
     ("converter", "BinaryProtoPayloadConverter"): (None, "needs the `protobuf` extra"),

@@ -12,6 +12,7 @@ down by operation, the profile to read when making a step cheaper.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import threading
 import time
@@ -70,6 +71,7 @@ def counting() -> Iterator[Counts]:
                   for name in ("one", "all", "run", "count", "many", "later")}
     pending_all = pg.Pending.all
     write, read = pg.Database.write_blocking, pg.Database.read_blocking
+    submit, commit_batch = pg.GroupWriter.submit, pg.GroupWriter._commit
     payloads = pg.Announcer.payloads
     current = threading.local()
 
@@ -106,6 +108,23 @@ def counting() -> Iterator[Counts]:
             return original(self, fn, args)
         return counted
 
+    def counted_submit(self: pg.GroupWriter, fn: Any, args: Any) -> Any:
+        # An operation that shares a group-committed transaction: counted as it runs.
+        @functools.wraps(fn)
+        def counted_fn(tx: pg.PostgresTx, *fn_args: Any) -> Any:
+            current.op = fn.__name__
+            current.unsynced = False
+            return fn(tx, *fn_args)
+        return submit(self, counted_fn, args)
+
+    def counted_batch(self: pg.GroupWriter, batch: list[Any]) -> None:
+        if len(batch) > 1:  # one alone goes through write_blocking, counted there
+            counts.transactions += 1
+            counts.round_trips["(group commit)"] += 1
+            for queued in batch:
+                counts.operations[queued.fn.__name__] += 1
+        commit_batch(self, batch)
+
     def counted_payloads(self: pg.Announcer, keys: Any, due: float) -> list[str]:
         sent = payloads(self, keys, due)
         counts.notifies += len(sent)
@@ -118,6 +137,8 @@ def counting() -> Iterator[Counts]:
         pg.Database.read_blocking = op(read, False)  # type: ignore[method-assign]
         pg.Announcer.payloads = counted_payloads  # type: ignore[method-assign]
         pg.Pending.all = counted_pending  # type: ignore[method-assign]
+        pg.GroupWriter.submit = counted_submit  # type: ignore[method-assign]
+        pg.GroupWriter._commit = counted_batch  # type: ignore[method-assign]
         yield counts
     finally:
         for name, original in tx_methods.items():
@@ -126,6 +147,8 @@ def counting() -> Iterator[Counts]:
         pg.Database.read_blocking = read  # type: ignore[method-assign]
         pg.Announcer.payloads = payloads  # type: ignore[method-assign]
         pg.Pending.all = pending_all  # type: ignore[method-assign]
+        pg.GroupWriter.submit = submit  # type: ignore[method-assign]
+        pg.GroupWriter._commit = commit_batch  # type: ignore[method-assign]
 
 
 def _server_cpu_s() -> float | None:

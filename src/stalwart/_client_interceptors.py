@@ -58,6 +58,7 @@ class StartWorkflowInput:
     headers: dict[str, Payload] = field(default_factory=dict)
     cron_schedule: str = ""
     priority: Any = None
+    task_timeout: timedelta | None = None
     # A testing.TimeSkippingConfig a TimeSkipper stamps; the store itself ignores it.
     time_skipping_config: Any = None
 

@@ -39,6 +39,7 @@ from ._client_interceptors import (
     UpdateScheduleInput,
 )
 from ._client_messages import WorkflowUpdateHandle, WorkflowUpdateStage, query, start_update
+from ._client_payloads import limits_of, warn_if_large, warn_if_large_memo
 from ._client_update_with_start import run_update_with_start
 from ._client_visibility import (
     WorkflowExecutionAsyncIterator,
@@ -93,6 +94,7 @@ async def start_workflow(client: Client, input: StartWorkflowInput,
                                    input.id),
         run_id=run_id, random_seed=seed_for_run(run_id),
         execution_timeout=timeout.total_seconds() if timeout else None,
+        task_timeout=input.task_timeout.total_seconds() if input.task_timeout else None,
         id_reuse_policy=input.id_reuse_policy, id_conflict_policy=input.id_conflict_policy,
         start_signal=(input.start_signal, await client._encode(
             input.start_signal_args, f"start_signal {input.start_signal!r} arguments",
@@ -104,6 +106,7 @@ async def start_workflow(client: Client, input: StartWorkflowInput,
               for key, value in (input.memo or {}).items()} or None,
         header=headers_to_json(input.headers) or None,
     )
+    warn_if_large_memo(limits_of(client), f"start_workflow({name!r}) memo", request.memo)
     request.priority = _priority_key(input.priority, f"start_workflow({name!r})")
     request.start_update = start_update
     eager_worker = None
@@ -342,4 +345,5 @@ async def encode(client: Client, values: Sequence[Any], what: str,
         raise ValueError(f"{what}: {error}") from None
     stored = [_payload_to_json(p) for p in payloads]
     _limits.check_payloads(what, stored)
+    warn_if_large(limits_of(client), what, stored)
     return [await encode_value(p, converter._store_codec) for p in stored]

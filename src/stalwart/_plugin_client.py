@@ -41,6 +41,7 @@ class ClientConfig(TypedDict, total=False):
     interceptors: Required[Sequence[Any]]
     identity: Required[str | None]
     default_workflow_query_reject_condition: Any
+    payload_limits: Any  # PayloadLimitsConfig
 
 
 class Plugin(abc.ABC):

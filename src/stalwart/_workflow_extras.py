@@ -225,9 +225,17 @@ def as_completed(fs: Iterable[Awaitable[AnyType]], *, timeout: float | None = No
         yield next_done()
 
 
-def new_random() -> _random.Random:
-    """A new deterministic generator seeded from :func:`workflow.random`."""
-    return _random.Random(_api.current().random.getrandbits(64))
+def new_random(name: str | None = None) -> _random.Random:
+    """A new deterministic generator, seeded with the run's seed (and ``name``, when given,
+    so differently named generators draw different sequences), reseeded whenever the run's
+    seed changes (at a reset point), as temporalio's."""
+
+    def seed_for(seed: int) -> int | str:
+        return seed if name is None else f"{seed}:{name}"
+
+    generator = _random.Random(seed_for(random_seed()))
+    register_random_seed_callback(lambda seed: generator.seed(seed_for(seed)))
+    return generator
 
 
 def random_seed() -> int:
@@ -236,8 +244,9 @@ def random_seed() -> int:
 
 
 def register_random_seed_callback(callback: Callable[[int], None]) -> None:
-    """Call ``callback(seed)`` whenever the run's random seed changes. A Stalwart run's seed
-    is fixed when it starts, so the callback is kept but never called."""
+    """Call ``callback(seed)`` whenever the run's random seed changes: as on Temporal, when
+    the run is one a reset made, at the reset point (its seed then derives from its own run
+    id)."""
     instance = _api.current()
     callbacks: list[Callable[[int], None]] = instance.__dict__.setdefault(
         "_seed_callbacks", [])

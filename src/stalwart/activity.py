@@ -143,7 +143,7 @@ def metric_meter() -> MetricMeter:
     """A meter for this activity's own metrics (on ``stalwart.metrics``' ``/metrics`` page),
     labelled with namespace, task queue and activity type."""
     activity_info = _context.current().info
-    return MetricMeter({"namespace": activity_info.workflow_namespace,
+    return MetricMeter({"namespace": activity_info.namespace,
                         "task_queue": activity_info.task_queue,
                         "activity_type": activity_info.activity_type})
 

@@ -57,12 +57,10 @@ from ._client_messages import (
     handler_name,
     handler_result_type,
 )
+from ._client_payloads import PayloadLimitsConfig
 from ._client_steering import WorkflowSteering as _WorkflowSteering
 from ._client_streams import WorkflowStreamClient
-from ._client_update_with_start import (
-    WithStartWorkflowOperation,
-    start_update_with_start,
-)
+from ._client_update_with_start import _NO_ARG, WithStartWorkflowOperation, start_update_with_start
 from ._client_visibility import (
     PendingActivityState,
     WorkflowExecution,
@@ -145,6 +143,10 @@ from .converter import (
     ActivitySerializationContext,
     DataConverter,
     SerializationContext,
+    StorageDriverActivityInfo,
+    StorageDriverSelectContext,
+    StorageDriverStoreContext,
+    StorageDriverWorkflowInfo,
     WithSerializationContext,
     WorkflowSerializationContext,
     _payload_from_json,
@@ -201,6 +203,7 @@ __all__ = [  # serialization contexts: re-exported from converter, as temporalio
     "OutboundInterceptor",
     "ParamType",
     "PauseScheduleInput",
+    "PayloadLimitsConfig",
     "PendingActivityState",
     "Plugin",
     "QueryWorkflowInput",
@@ -242,6 +245,10 @@ __all__ = [  # serialization contexts: re-exported from converter, as temporalio
     "StartWorkflowInput",
     "StartWorkflowUpdateInput",
     "StartWorkflowUpdateWithStartInput",
+    "StorageDriverActivityInfo",
+    "StorageDriverSelectContext",
+    "StorageDriverStoreContext",
+    "StorageDriverWorkflowInfo",
     "TerminateWorkflowInput",
     "TriggerScheduleInput",
     "UnpauseScheduleInput",
@@ -279,11 +286,6 @@ ReturnType = TypeVar("ReturnType")
 LocalReturnType = TypeVar("LocalReturnType", covariant=True)
 
 
-class _NoArg:
-    pass
-
-
-_NO_ARG: Any = _NoArg()
 
 
 class Client(_client_activities.ActivityClientMethods):
@@ -293,7 +295,8 @@ class Client(_client_activities.ActivityClientMethods):
                  data_converter: DataConverter = DataConverter.default,
                  identity: str | None = None, interceptors: Sequence[Any] = (),
                  default_workflow_query_reject_condition: Any = None,
-                 plugins: Sequence[Plugin] = (), **_: Any) -> None:
+                 plugins: Sequence[Plugin] = (), payload_limits: PayloadLimitsConfig | None = None,
+                 **_: Any) -> None:
         for plugin in plugins:
             if not isinstance(plugin, Plugin):
                 raise TypeError(f"Client plugins=[...] entry {plugin!r} is not a "
@@ -301,7 +304,8 @@ class Client(_client_activities.ActivityClientMethods):
         config = ClientConfig(
             store=store, namespace=namespace, data_converter=data_converter,
             plugins=list(plugins), interceptors=list(interceptors), identity=identity,
-            default_workflow_query_reject_condition=default_workflow_query_reject_condition)
+            default_workflow_query_reject_condition=default_workflow_query_reject_condition,
+            payload_limits=payload_limits or PayloadLimitsConfig())
         self._initial_config = config.copy()
         self._init_from_config(_configure_client(plugins, config))
 
@@ -329,7 +333,8 @@ class Client(_client_activities.ActivityClientMethods):
                       data_converter: DataConverter = DataConverter.default,
                       identity: str | None = None, interceptors: Sequence[Any] = (),
                       default_workflow_query_reject_condition: Any = None,
-                      plugins: Sequence[Plugin] = (), **_: Any) -> Client:
+                      plugins: Sequence[Plugin] = (),
+                      payload_limits: PayloadLimitsConfig | None = None, **_: Any) -> Client:
         """Open the store at ``target_url``.
 
         Args:
@@ -342,7 +347,7 @@ class Client(_client_activities.ActivityClientMethods):
                                      lambda config: open_store(config.target_url))
         return Client(store, namespace=namespace, data_converter=data_converter,
                       identity=identity, interceptors=interceptors, plugins=plugins,
-                      default_workflow_query_reject_condition=(
+                      payload_limits=payload_limits, default_workflow_query_reject_condition=(
                           default_workflow_query_reject_condition))
 
     def config(self, *, active_config: bool = False) -> ClientConfig:
@@ -424,6 +429,9 @@ class Client(_client_activities.ActivityClientMethods):
         _limits.check_optional_name("start signal name", start_signal)
         if execution_timeout is not None and execution_timeout <= timedelta(0):
             raise ValueError(f"execution_timeout must be positive, got {execution_timeout}")
+        if task_timeout is not None and task_timeout <= timedelta(0):
+            raise ValueError(f"task_timeout must be positive, got {task_timeout}: it bounds "
+                             "each workflow task (Temporal's default is 10 seconds)")
         if cron_schedule:
             try:
                 cron_workflow_next(cron_schedule, self._clock.now())
@@ -440,7 +448,7 @@ class Client(_client_activities.ActivityClientMethods):
             id_reuse_policy=int(id_reuse_policy), id_conflict_policy=int(id_conflict_policy),
             search_attributes=search_attributes, memo=memo, start_signal=start_signal,
             start_signal_args=list(start_signal_args), ret_type=result_type or hinted_result,
-            cron_schedule=cron_schedule, priority=priority))
+            cron_schedule=cron_schedule, priority=priority, task_timeout=task_timeout))
 
     async def _start_workflow_impl(
             self, input: StartWorkflowInput,

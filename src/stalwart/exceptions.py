@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import IntEnum
 from typing import Any
@@ -255,12 +256,36 @@ class ActivityError(FailureError):
         identity: str, activity_type: str, activity_id: str, retry_state: RetryState | None,
     ) -> None:
         super().__init__(message)
-        self.scheduled_event_id = scheduled_event_id
-        self.started_event_id = started_event_id
-        self.identity = identity
-        self.activity_type = activity_type
-        self.activity_id = activity_id
-        self.retry_state = retry_state
+        self._scheduled_event_id = scheduled_event_id
+        self._started_event_id = started_event_id
+        self._identity = identity
+        self._activity_type = activity_type
+        self._activity_id = activity_id
+        self._retry_state = retry_state
+
+    @property
+    def scheduled_event_id(self) -> int:
+        return self._scheduled_event_id
+
+    @property
+    def started_event_id(self) -> int:
+        return self._started_event_id
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    @property
+    def activity_type(self) -> str:
+        return self._activity_type
+
+    @property
+    def activity_id(self) -> str:
+        return self._activity_id
+
+    @property
+    def retry_state(self) -> RetryState | None:
+        return self._retry_state
 
     def __reduce__(self) -> Any:
         return (_rebuild_keyword_error, (ActivityError, self.message, {
@@ -279,13 +304,41 @@ class ChildWorkflowError(FailureError):
         retry_state: RetryState | None,
     ) -> None:
         super().__init__(message)
-        self.namespace = namespace
-        self.workflow_id = workflow_id
-        self.run_id = run_id
-        self.workflow_type = workflow_type
-        self.initiated_event_id = initiated_event_id
-        self.started_event_id = started_event_id
-        self.retry_state = retry_state
+        self._namespace = namespace
+        self._workflow_id = workflow_id
+        self._run_id = run_id
+        self._workflow_type = workflow_type
+        self._initiated_event_id = initiated_event_id
+        self._started_event_id = started_event_id
+        self._retry_state = retry_state
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
+
+    @property
+    def workflow_id(self) -> str:
+        return self._workflow_id
+
+    @property
+    def run_id(self) -> str:
+        return self._run_id
+
+    @property
+    def workflow_type(self) -> str:
+        return self._workflow_type
+
+    @property
+    def initiated_event_id(self) -> int:
+        return self._initiated_event_id
+
+    @property
+    def started_event_id(self) -> int:
+        return self._started_event_id
+
+    @property
+    def retry_state(self) -> RetryState | None:
+        return self._retry_state
 
     def __reduce__(self) -> Any:
         return (_rebuild_keyword_error, (ChildWorkflowError, self.message, {
@@ -394,6 +447,16 @@ class RPCStatusCode(IntEnum):
     UNAUTHENTICATED = 16
 
 
+@dataclass(frozen=True)
+class GrpcStatus:
+    """The fields of Temporal's ``GrpcStatus`` proto that ``RPCError.grpc_status`` gives:
+    the status code, its message, and no details (the store sends none)."""
+
+    code: int
+    message: str
+    details: tuple[Any, ...] = ()
+
+
 class RPCError(StalwartError):
     """A client call the store refused, where Temporal's server refuses it with a gRPC status
     (mirrors ``temporalio.service.RPCError``; ``raw_grpc_status`` is always empty here)."""
@@ -411,6 +474,10 @@ class RPCError(StalwartError):
     @property
     def raw_grpc_status(self) -> bytes:
         return self._raw_grpc_status
+
+    @property
+    def grpc_status(self) -> GrpcStatus:
+        return GrpcStatus(int(self._status), self.message)
 
     def __reduce__(self) -> Any:
         return (type(self)._rebuild, (self.message, int(self._status)))

@@ -40,10 +40,10 @@ from ._runtime.handler_registration import (
 )
 from ._runtime.info import Info, ParentInfo
 from ._runtime.instance import ActivityHandle, ContinueAsNewError, activity_name
-from ._runtime.interceptors import ContinueAsNewInput as _ContinueAsNewInput
 from ._runtime.interceptors import StartActivityInput as _StartActivityInput
 from ._runtime.interceptors import StartChildWorkflowInput as _StartChildWorkflowInput
 from ._runtime.messaging import UpdateInfo
+from ._workflow_continue import _NO_ARG, _merge_args, continue_as_new
 from ._workflow_event_groups import EventGroup, create_event_group
 from ._workflow_event_groups import capture as _capture_event_groups
 from ._workflow_extras import (
@@ -222,13 +222,6 @@ __all__ = [
 
 ClassType = TypeVar("ClassType", bound=type)
 CallableType = TypeVar("CallableType", bound=Callable[..., Any])
-
-
-class _NoArg:
-    pass
-
-
-_NO_ARG: Any = _NoArg()
 
 
 class ActivityCancellationType(IntEnum):
@@ -445,34 +438,6 @@ def patched(id: str) -> bool:
 def deprecate_patch(id: str) -> None:
     """Mark a patch whose old branch is gone once no run that lacks it remains."""
     _api.current().patched(id, deprecated=True)
-
-
-def continue_as_new(arg: Any = _NO_ARG, *, args: Sequence[Any] = (), workflow: Any = None,
-                    task_queue: str | None = None,
-                    execution_timeout: timedelta | None = None, **_: Any) -> Any:
-    """End this run and start a fresh one (same workflow id, empty history) with new input.
-
-    Never returns: raises an internal ``ContinueAsNewError`` that unwinds the workflow.
-    """
-    call_args = _merge_args(arg, args, ())
-    name = workflow if isinstance(workflow, str) or workflow is None else None
-    if workflow is not None and name is None:
-        definition = _get_workflow_definition(workflow)
-        if definition is None:
-            raise TypeError(f"continue_as_new(workflow={workflow!r}): not a @workflow.defn "
-                            "class or @workflow.run method")
-        name = definition.name
-    _api.current().outbound.continue_as_new(_ContinueAsNewInput(
-        workflow=name, args=call_args, task_queue=task_queue,
-        execution_timeout=execution_timeout, headers={}))
-
-
-def _merge_args(arg: Any, args: Sequence[Any], extra: Sequence[Any]) -> list[Any]:
-    if arg is not _NO_ARG:
-        if args:
-            raise ValueError("pass either a single positional argument or args=[...], not both")
-        return [arg, *extra]
-    return list(args)
 
 
 def start_activity(

@@ -1,5 +1,6 @@
-"""Every count of a run's history is Temporal's: ``list_workflows()`` items, the CLI's
-``workflow list`` and ``workflow describe``, and the ``stalwart_history_length`` metric all
+"""Every count of a run's history is Temporal's: ``list_workflows()`` items, the list filter
+field ``HistoryLength``, the CLI's ``workflow list`` and ``workflow describe``, and the
+``stalwart_history_length`` metric all
 equal ``len((await handle.fetch_history()).events)``, on both stores, for runs with
 activities, timers, signals, a continue-as-new and runs still going."""
 
@@ -86,6 +87,25 @@ async def _fetched(client: Client) -> dict[str, int]:
     return lengths
 
 
+async def _filtered(client: Client, lengths: dict[str, int]) -> dict[str, int]:
+    """Each run's count as the list filter sees it: the length it matches exactly (-1 when
+    the filters disagree), checked with =, BETWEEN, IN, NOT and ORDER BY."""
+    seen = {}
+    for run_id, length in lengths.items():
+        run = f"RunId = '{run_id}'"
+        exact = [e.run_id async for e in client.list_workflows(
+            f"{run} AND HistoryLength = {length}")]
+        around = await client.count_workflows(
+            f"{run} AND HistoryLength BETWEEN {length - 1} AND {length + 1} "
+            f"AND HistoryLength IN ({length}, {length + 5}) AND NOT HistoryLength > {length}")
+        seen[run_id] = length if exact == [run_id] and around.count == 1 else -1
+    ordered = [e.run_id async for e in client.list_workflows(
+        f"HistoryLength >= {min(lengths.values())} ORDER BY HistoryLength DESC")]
+    if [lengths[r] for r in ordered] != sorted(lengths.values(), reverse=True):
+        return {run_id: -2 for run_id in lengths}
+    return seen
+
+
 def _samples(text: str) -> dict[str, float]:
     return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
             for line in text.splitlines() if line and not line.startswith("#")}
@@ -104,6 +124,7 @@ async def _in_process_counts(client: Client, db_url: str) -> dict[str, dict[str,
                                 async for e in other.list_workflows()}
     finally:
         await other.close()
+    counts["HistoryLength filter"] = await _filtered(client, counts["fetch_history"])
     return counts
 
 

@@ -15,9 +15,11 @@ from stalwart.client import (
 from stalwart.client import (
     Interceptor as ClientInterceptor,
 )
+from stalwart.common import RetryPolicy
 from stalwart.converter import DataConverter
 from stalwart.worker import (
     ActivityInboundInterceptor,
+    ContinueAsNewInput,
     ExecuteActivityInput,
     ExecuteWorkflowInput,
     HandleSignalInput,
@@ -139,3 +141,72 @@ async def _history(db_url: str) -> Any:
         return (await client.get_workflow_handle("traced").fetch_history()).events
     finally:
         await client.close()
+
+
+continue_inputs: list[dict[str, Any]] = []
+
+
+class ContinueOutbound(WorkflowOutboundInterceptor):
+    def continue_as_new(self, input: ContinueAsNewInput) -> Any:
+        continue_inputs.append({
+            "workflow": input.workflow, "args": list(input.args),
+            "arg_types": input.arg_types, "run_timeout": input.run_timeout,
+            "task_timeout": input.task_timeout, "memo": dict(input.memo or {}),
+            "backoff": input.backoff_start_interval,
+            "retry_attempts": input.retry_policy.maximum_attempts if input.retry_policy
+            else None})
+        # What an interceptor changes is what the next run gets.
+        input.memo = {**(input.memo or {}), "stamped": "by interceptor"}
+        return self.next.continue_as_new(input)
+
+
+class ContinueInbound(WorkflowInboundInterceptor):
+    def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+        super().init(ContinueOutbound(outbound))
+
+
+class ContinueWatcher(Interceptor):
+    def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput
+                                   ) -> type[WorkflowInboundInterceptor]:
+        return ContinueInbound
+
+
+@workflow.defn
+class Continues:
+    @workflow.run
+    async def run(self, runs_left: int) -> dict[str, Any]:
+        if runs_left:
+            workflow.continue_as_new(
+                runs_left - 1, workflow=Continues.run, memo={"note": "carried"},
+                run_timeout=timedelta(minutes=2), task_timeout=timedelta(seconds=20),
+                backoff_start_interval=timedelta(milliseconds=10),
+                retry_policy=RetryPolicy(maximum_attempts=3))
+        info = workflow.info()
+        return {"note": workflow.memo_value("note"), "stamped": workflow.memo_value("stamped"),
+                "run_timeout": info.run_timeout.total_seconds() if info.run_timeout else None}
+
+
+async def test_continue_as_new_input_carries_temporalios_fields_and_is_honoured(
+        db_url: str, task_queue: str) -> None:
+    continue_inputs.clear()
+    client = await Client.connect(db_url)
+    try:
+        async with Worker(client, task_queue=task_queue, workflows=[Continues],
+                          interceptors=[ContinueWatcher()]):
+            result = await client.execute_workflow(Continues.run, 1, id="continues",
+                                                   task_queue=task_queue)
+            history = await client.get_workflow_handle("continues").fetch_history()
+    finally:
+        await client.close()
+    assert result == {"note": "carried", "stamped": "by interceptor",
+                      "run_timeout": 120.0}
+    assert continue_inputs == [{
+        "workflow": "Continues", "args": [0], "arg_types": [int],
+        "run_timeout": timedelta(minutes=2), "task_timeout": timedelta(seconds=20),
+        "memo": {"note": "carried"}, "backoff": timedelta(milliseconds=10),
+        "retry_attempts": 3}]
+    started = history.events[0].attributes
+    assert started["workflowRunTimeout"] == "120s"
+    assert started["workflowTaskTimeout"] == "20s"
+    # The next run's first workflow task waited backoff_start_interval.
+    assert started["firstWorkflowTaskBackoff"] == "0.010s"

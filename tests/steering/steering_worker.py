@@ -5,7 +5,8 @@ Activities append ``<what> attempt <a> pid <pid>`` lines to JOURNAL just before 
 ``begin <what> attempt <a> pid <pid>`` to MARKS when they start, both fsync'd so the test sees
 exactly which side effects happened even in a process it SIGKILLed. The process marks
 ``polling pid <pid>`` once its worker runs. With ``--hang-undo`` the first attempt of the
-``undo 2`` compensation blocks for a minute, so a kill is certain to find it in flight.
+``undo 2`` compensation blocks for a minute, so a kill is certain to find it in flight; with
+``--hang-task`` the workflow ``HoldsItsTask`` blocks its workflow task for a minute.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ FAST_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=50), maximum_at
 _journal_path = ""
 _marks_path = ""
 _hang_undo = False
+_hang_task = False
 
 
 def append_line(path: str, line: str) -> None:
@@ -89,6 +91,18 @@ class WaitsForSignal:
 
 
 @workflow.defn
+class HoldsItsTask:
+    @workflow.run
+    async def run(self) -> str:
+        if _hang_task and not workflow.unsafe.is_replaying():
+            with workflow.unsafe.sandbox_unrestricted():
+                append_line(_marks_path, f"holding task pid {os.getpid()}")
+                time.sleep(HANG_SECONDS)  # noqa: ASYNC251 - killed long before this ends
+        await workflow.sleep(0.01)
+        return "done"
+
+
+@workflow.defn
 class SleepyChild:
     @workflow.run
     async def run(self, name: str) -> str:
@@ -127,7 +141,7 @@ async def serve(db_path: str, task_queue: str) -> None:
     try:
         async with Worker(client, task_queue=task_queue,
                           workflows=[WaitsForSignal, SleepyChild, ParentOfOne,
-                                     CompensatingBooking],
+                                     CompensatingBooking, HoldsItsTask],
                           activities=[child_work, do_step, undo_step]):
             append_line(_marks_path, f"polling pid {os.getpid()}")
             await stop.wait()
@@ -136,15 +150,17 @@ async def serve(db_path: str, task_queue: str) -> None:
 
 
 def main(argv: list[str]) -> None:
-    global _journal_path, _marks_path, _hang_undo
+    global _journal_path, _marks_path, _hang_undo, _hang_task
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("db_path")
     parser.add_argument("task_queue")
     parser.add_argument("journal")
     parser.add_argument("marks")
     parser.add_argument("--hang-undo", action="store_true")
+    parser.add_argument("--hang-task", action="store_true")
     options = parser.parse_args(argv)
     _journal_path, _marks_path, _hang_undo = options.journal, options.marks, options.hang_undo
+    _hang_task = options.hang_task
     asyncio.run(serve(options.db_path, options.task_queue))
 
 

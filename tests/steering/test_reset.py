@@ -272,3 +272,54 @@ async def test_reset_restores_pending_activities_and_reapplies_updates(
         assert await newer.execute_update(Parallel.set_budget, 9) == 9
         assert await asyncio.wait_for(newer.result(), RESULT_TIMEOUT) == ["FAST", "GATED", "9"]
     assert EXECUTED[f"{token}:fast"] == 1
+
+
+@workflow.defn
+class Draws:
+    """Names its activities by workflow.random() draws: its commands depend on the seed."""
+
+    def __init__(self) -> None:
+        self.reseeds: list[int] = []
+        workflow.register_random_seed_callback(self.reseeds.append)
+
+    @workflow.run
+    async def run(self, token: str) -> dict[str, Any]:
+        draws = []
+        for _ in range(3):
+            draw = f"{workflow.random().random():.6f}"
+            draws.append(draw)
+            await workflow.execute_activity(step, args=[token, draw],
+                                            start_to_close_timeout=ACTIVITY_TIMEOUT)
+        return {"draws": draws, "seed": workflow.random_seed(), "reseeds": self.reseeds}
+
+
+@pytest.mark.parametrize("nth", [0, 1])
+async def test_a_reset_run_is_reseeded_from_its_run_id_at_the_point(
+        client: Client, task_queue: str, nth: int) -> None:
+    """As Temporal's SDK: draws before the reset point replay unchanged, from the point on
+    the randomness derives from the new run's id (the seed callbacks are told), and the new
+    run's history replays, in a new worker and from its export."""
+    from stalwart._model.temporal_history import seed_for_run
+    from stalwart.client import WorkflowHistory
+    from stalwart.worker import Replayer
+
+    token = uuid.uuid4().hex
+    async with Worker(client, task_queue=task_queue, workflows=[Draws], activities=[step]):
+        handle = await client.start_workflow(Draws.run, token, id="draws",
+                                             task_queue=task_queue)
+        first = await asyncio.wait_for(handle.result(), RESULT_TIMEOUT)
+        point = await task_that_scheduled(handle, nth)
+        new = await handle.reset(event_id=point, reason="draw again")
+        second = await asyncio.wait_for(new.result(), RESULT_TIMEOUT)
+    assert first["reseeds"] == []
+    assert second["reseeds"] == [seed_for_run(new.run_id)] == [second["seed"]]
+    kept = [a == b for a, b in zip(first["draws"], second["draws"], strict=True)]
+    assert kept == [True] * nth + [False] * (3 - nth)
+    exported = (await new.fetch_history()).to_json()
+    await Replayer(workflows=[Draws]).replay_workflow(WorkflowHistory.from_json("draws",
+                                                                                 exported))
+    # A worker without the run cached rebuilds it from the stored history.
+    async with Worker(client, task_queue=task_queue, workflows=[Draws], activities=[step]):
+        replayed = await client.get_workflow_handle("draws", run_id=new.run_id).query(
+            "__stack_trace")
+    assert isinstance(replayed, str)

@@ -229,3 +229,31 @@ async def test_crash_during_compensation_after_cancel(case: Case,
         assert "ActivityTaskCancelRequested" not in types
     finally:
         await client.close()
+
+
+async def test_crash_holding_a_workflow_task_records_it_timed_out(
+        case: Case, workers: list[WorkerProcess]) -> None:
+    """A worker killed while it holds a workflow task: the next worker takes the task over
+    and the history shows what Temporal's does once the task timeout passes, the abandoned
+    task timed out (START_TO_CLOSE) and the task scheduled again."""
+    client = await Client.connect(f"sqlite:///{case.db}")
+    try:
+        first = await start_worker(case, workers, "first", "--hang-task")
+        handle = await client.start_workflow("HoldsItsTask", id="holds",
+                                             task_queue=case.task_queue)
+
+        async def holding() -> bool:
+            return f"holding task pid {first.pid}" in case.lines(case.marks)
+
+        await wait_for_state(holding, what="the first worker to hold the task",
+                             workers=[first])
+        first.sigkill()
+        await start_worker(case, workers, "second")
+        assert await result_within(handle) == "done"
+        types = [str(e.event_type) for e in (await handle.fetch_history()).events]
+        assert types[:7] == ["WorkflowExecutionStarted", "WorkflowTaskScheduled",
+                             "WorkflowTaskStarted", "WorkflowTaskTimedOut",
+                             "WorkflowTaskScheduled", "WorkflowTaskStarted",
+                             "WorkflowTaskCompleted"]
+    finally:
+        await client.close()

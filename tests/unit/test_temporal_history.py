@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from stalwart._model import proto_json as pj
-from stalwart._model.events import COMMAND_EVENT_TYPES, EventType
+from stalwart._model.events import COMMAND_EVENT_TYPES, EventType, HistoryEvent
 from stalwart._model.history_json import history_from_json, history_to_json
 from stalwart._model.temporal_history import (
     HistoryFormatError,
@@ -21,7 +21,8 @@ from stalwart._model.temporal_history import (
 )
 from stalwart.client import WorkflowHistory
 
-FIXTURES = sorted((Path(__file__).parents[1] / "differential" / "fixtures").glob("*/*.json"))
+FIXTURES = sorted(path for kind in ("fixtures", "extra_fixtures") for path in (
+    Path(__file__).parents[1] / "differential" / kind).glob("*/*.json"))
 IDS = [f"{p.parent.name}/{p.stem}" for p in FIXTURES]
 
 
@@ -39,29 +40,9 @@ def test_temporal_history_survives_compaction_and_expansion(path: Path) -> None:
 
     again = to_temporal(from_temporal(events), run_id=run_id)
 
-    # The store keeps a task's inputs before it, not whether one arrived after the task was
-    # scheduled (Temporal then writes it between WorkflowTaskScheduled and Started): such an
-    # input comes back just before the WorkflowTaskScheduled. Everything else is as recorded.
-    # Likewise a run terminated before its first task: whether Temporal had scheduled that
-    # task is not kept.
-    def placed(types: list[str]) -> list[str]:
-        out = [t for i, t in enumerate(types) if not (
-            t == "WorkflowTaskScheduled" and i + 1 < len(types)
-            and types[i + 1] in ("WorkflowExecutionTerminated", "WorkflowExecutionTimedOut"))]
-        moved = True
-        while moved:
-            moved = False
-            for i in range(1, len(out)):
-                if out[i - 1] == "WorkflowTaskScheduled" and out[i] not in (
-                        "WorkflowTaskStarted", "WorkflowExecutionTerminated",
-                        "WorkflowExecutionTimedOut"):
-                    out[i - 1], out[i] = out[i], out[i - 1]
-                    moved = True
-        return out
-
-    assert placed([e.event_type for e in again]) == placed([e.event_type for e in events])
-    if [e.event_type for e in again] != [e.event_type for e in events]:
-        return  # references shift with the moved events; the count is checked below
+    # Event for event, inputs that joined a scheduled task (between its WorkflowTaskScheduled
+    # and WorkflowTaskStarted) included.
+    assert [e.event_type for e in again] == [e.event_type for e in events]
     for before, after in zip(events, again, strict=True):
         for field in ("scheduledEventId", "startedEventId", "initiatedEventId",
                       "acceptedEventId", "workflowTaskCompletedEventId"):
@@ -205,3 +186,87 @@ def test_bad_import_malformed_attributes_name_the_event() -> None:
     completed["workflowExecutionUpdateCompletedEventAttributes"]["outcome"] = "yes"
     message = bad(data)
     assert f"event {completed['eventId']} (WorkflowExecutionUpdateCompleted)" in message
+
+
+_ACTIVITY_CLOSES = {"ActivityTaskCompleted", "ActivityTaskFailed", "ActivityTaskTimedOut",
+                    "ActivityTaskCanceled"}
+_CHILD_CLOSES = {"ChildWorkflowExecutionCompleted", "ChildWorkflowExecutionFailed",
+                 "ChildWorkflowExecutionCanceled", "ChildWorkflowExecutionTimedOut",
+                 "ChildWorkflowExecutionTerminated"}
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=IDS)
+def test_event_ids_of_closed_activities_and_children_are_temporals(path: Path) -> None:
+    """What ActivityError/ChildWorkflowError report: the ids Temporal's history gives the
+    scheduled (initiated) and started events, counted from the stored rows as the runtime
+    feeds them (a task's commands before its completion)."""
+    events = history_from_json(json.loads(path.read_text()))
+    want = [(e.event_type, int(e.attributes.get("scheduledEventId")
+                               or e.attributes.get("initiatedEventId") or 0),
+             int(e.attributes.get("startedEventId") or 0))
+            for e in events if e.event_type in _ACTIVITY_CLOSES | _CHILD_CLOSES]
+    length, got, local, in_task = TemporalLength(), [], set(), False
+    for event in from_temporal(events):
+        if in_task and event.event_type not in COMMAND_EVENT_TYPES:
+            length.task_completed()
+            in_task = False
+        if event.event_type == EventType.WORKFLOW_TASK_COMPLETED:
+            length.task_started()
+            in_task = True
+        elif event.event_type == EventType.WORKFLOW_TASK_FAILED:
+            length.task_started()
+            length.task_failed()
+        elif event.event_type in COMMAND_EVENT_TYPES:
+            if event.attributes.get("local"):
+                local.add(event.attributes["seq"])
+            length.feed_command(event.event_type, event.attributes)
+        else:
+            length.feed_input(event)
+            kind = "a" if event.event_type in _ACTIVITY_CLOSES else \
+                "c" if event.event_type in _CHILD_CLOSES else None
+            if kind is not None and not (kind == "a" and event.attributes["seq"] in local):
+                got.append((event.event_type,
+                            *length.event_ids(kind, event.attributes["seq"])))
+    assert got == want
+
+
+def _stored(*rows: tuple[Any, ...]) -> list[HistoryEvent]:
+    """Stored rows from (type, time) or (type, time, attributes)."""
+    started = {"workflow_id": "wf", "workflow_type": "W", "task_queue": "q", "input": [],
+               "random_seed": 1}
+    attributes = {EventType.WORKFLOW_EXECUTION_STARTED: started,
+                  EventType.WORKFLOW_EXECUTION_SIGNALED: {"signal_name": "s"},
+                  EventType.TIMER_FIRED: {"seq": 1}}
+    return [HistoryEvent(i, row[0], row[1],
+                         row[2] if len(row) > 2 else dict(attributes.get(row[0], {})))
+            for i, row in enumerate(rows, start=1)]
+
+
+def test_inputs_land_where_temporal_writes_them_by_the_state_of_the_task() -> None:
+    """Temporal writes an input that waited for a running task to end, or that scheduled a
+    task (with what the same transaction wrote), before that task's WorkflowTaskScheduled,
+    and one that joined an already scheduled task after it; a signal with start comes before
+    the first task's."""
+    started, signaled, fired, completed = (
+        EventType.WORKFLOW_EXECUTION_STARTED, EventType.WORKFLOW_EXECUTION_SIGNALED,
+        EventType.TIMER_FIRED, EventType.WORKFLOW_TASK_COMPLETED)
+    stored = _stored(
+        (started, 100.0), (signaled, 101.0),                  # joins the first task
+        (completed, 103.0, {"workflow_time": 102.0}),
+        (signaled, 102.5),                                    # waited for the task's end
+        (fired, 104.0),                                       # joins the task it scheduled
+        (completed, 106.0, {"workflow_time": 105.0}),
+        (fired, 107.0), (fired, 107.0),                       # one transaction: schedule
+        (signaled, 107.5),                                    # joins
+        (completed, 109.0, {"workflow_time": 108.0}),
+        (signaled, 110.0), (signaled, 111.0))                 # not taken yet
+    types = [e.event_type for e in to_temporal(stored, run_id="r")]
+    sched, start, done = "WorkflowTaskScheduled", "WorkflowTaskStarted", completed
+    assert types == [started, sched, signaled, start, done,
+                     signaled, sched, fired, start, done,
+                     fired, fired, sched, signaled, start, done,
+                     signaled, sched, signaled]
+    with_start = _stored((started, 100.0), (signaled, 100.0), (signaled, 100.5),
+                         (completed, 102.0, {"workflow_time": 101.0}))
+    assert [e.event_type for e in to_temporal(with_start, run_id="r")][:5] == [
+        started, signaled, sched, signaled, start]

@@ -38,7 +38,8 @@ class Info:
     task_token: bytes
     # None for an activity started from a client rather than by a workflow.
     workflow_id: str | None
-    workflow_namespace: str
+    # Deprecated in temporalio in favour of ``namespace``, and typed as there.
+    workflow_namespace: str | None
     workflow_run_id: str | None
     workflow_type: str | None
     retry_policy: RetryPolicy | None = None

@@ -62,7 +62,11 @@ def activity_error_failure(cause: dict[str, Any], claim_type: str, activity_id: 
         "message": "Activity task timed out" if timed_out else "Activity task failed",
         "source": "Stalwart",
         "activity_failure_info": {
-            "scheduled_event_id": 0, "started_event_id": 0, "identity": identity,
+            # Ids are Temporal's event ids, which the workflow fills in as it reads this (the
+            # store's rows are not Temporal's events). A timeout is the server's doing: no
+            # worker identity.
+            "scheduled_event_id": 0, "started_event_id": 0,
+            "identity": "" if timed_out else identity,
             "activity_type": claim_type, "activity_id": activity_id,
             "retry_state": int(retry_state),
         },
@@ -355,6 +359,8 @@ class ActivityWorker:
             task_queue=claim.task_queue,
             task_token=f"{claim.run_id}/{claim.seq}/{claim.attempt}".encode(),
             workflow_id=None if standalone else claim.workflow_id,
+            # temporalio 1.35 documents None outside a workflow, but its worker sets the
+            # activity's namespace there too (differential scenario standalone_activities).
             workflow_namespace="default",
             workflow_run_id=None if standalone else claim.run_id,
             workflow_type=None if standalone else claim.workflow_type,
@@ -421,7 +427,7 @@ class ActivityWorker:
                                         claim.options.get("header") or {})
             raw_payload = _payload_to_json(pc.to_payload(result))
             target = STORE_TARGET.set(StorageDriverStoreContext(StorageDriverActivityInfo(
-                namespace=context.info.workflow_namespace, id=claim.activity_id,
+                namespace=context.info.namespace, id=claim.activity_id,
                 type=claim.activity_type)))
             try:
                 payload = raw_payload if codec is None else await encode_value(

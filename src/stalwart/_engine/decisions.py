@@ -186,9 +186,12 @@ def _close(command: Command, context: TaskContext) -> Decision:
         workflow_id=context.workflow_id, workflow_type=attrs["workflow_type"],
         task_queue=attrs["task_queue"], input=attrs["input"], run_id=context.new_run_id(),
         random_seed=context.random_seed(), execution_timeout=attrs.get("execution_timeout"),
+        task_timeout=attrs.get("task_timeout"),
         continued_run_id=context.run_id, identity=context.identity,
         # As in Temporal, the next run keeps the memo and search attributes.
         memo=attrs.get("memo"), search_attributes=attrs.get("search_attributes"),
+        first_task_backoff=attrs.get("backoff_start_interval"),
+        run_timeout=attrs.get("run_timeout"),
         # A cron workflow's own continue-as-new keeps it a cron workflow.
         cron_schedule=cron.schedule if cron is not None else None,
         last_completion_result=cron.last_completion_result if cron is not None else None)

@@ -324,6 +324,11 @@ class WorkflowWorker:
         except (exc.NondeterminismError, WorkflowTaskError, _UnregisteredWorkflow) as error:
             await self._fail_task(claim, error, now)
             return None
+        if self._past_task_timeout(instance, now):
+            self._evict(run_id)
+            await self.store.time_out_workflow_task(run_id, self.worker_id, claim.inbox_max_id,
+                                                    self.clock.now())
+            return None
         completion, eager_limit = await self._completion(run_id, instance, commands, now,
                                                          claim.inbox_max_id)
         try:
@@ -338,6 +343,18 @@ class WorkflowWorker:
             # The eager claims below start before the next await, so the slots stay covered.
             self._release_eager_slots(eager_limit)
         return self._after_commit(run_id, instance, result)
+
+    def _past_task_timeout(self, instance: WorkflowInstance, started: float) -> bool:
+        """Whether the task started at ``started`` took longer than the run's task timeout:
+        Temporal would have timed it out and refused its completion."""
+        timeout = instance.info.task_timeout
+        late = timeout is not None and self.clock.now() - started > timeout.total_seconds()
+        if late:
+            METRICS.workflow_tasks.inc(instance.info.workflow_type, "timed_out")
+            logger.warning("workflow task for workflow %s (run %s) took longer than its task "
+                           "timeout (%s): timed out, it is scheduled again",
+                           instance.info.workflow_id, instance.info.run_id, timeout)
+        return late
 
     async def _completion(self, run_id: str, instance: WorkflowInstance,
                           commands: list[Command], now: float,
@@ -440,6 +457,15 @@ class WorkflowWorker:
             result = await self.store.start_workflow(request, now)
             if result.eager_task is not None:
                 await self._fail_task(result.eager_task, error, now)
+            return result
+        if self._past_task_timeout(instance, now):
+            instance.evict()
+            # As a failed first task: start the ordinary way, this worker holding the task,
+            # and record that it timed out; the task is then scheduled again.
+            result = await self.store.start_workflow(request, now)
+            if result.eager_task is not None:
+                await self.store.time_out_workflow_task(request.run_id, self.worker_id, 0,
+                                                        self.clock.now())
             return result
         completion, eager_limit = await self._completion(request.run_id, instance, commands,
                                                          now, 0)
@@ -564,7 +590,8 @@ class WorkflowWorker:
                 cause, self.converter.payload_converter)
         failure["message"] = str(error)
         await self.store.fail_workflow_task(claim.run_id, self.worker_id, failure,
-                                            now + task_retry_delay(claim.attempt), now)
+                                            now + task_retry_delay(claim.attempt), now,
+                                            claim.inbox_max_id)
 
     # -- cache ------------------------------------------------------------------------------
     def _evict(self, run_id: str) -> None:

@@ -205,6 +205,7 @@ def apply_child_started(instance: WorkflowInstance, event: HistoryEvent) -> None
 
 
 def apply_child_start_failed(instance: WorkflowInstance, event: HistoryEvent) -> None:
+    instance._length.forget("c", event.attributes["seq"])
     handle = instance._children.pop(event.attributes["seq"], None)
     if handle is None:
         return
@@ -218,8 +219,21 @@ def apply_child_start_failed(instance: WorkflowInstance, event: HistoryEvent) ->
         handle._result.exception()  # the start error is what callers see
 
 
+# What Temporal reports for a child that closed without completing: its close event's retry
+# state where it has one (a failed child has no retry policy in Stalwart, so "not set"), and
+# NON_RETRYABLE_FAILURE, as its SDK does, for a cancelled or terminated one.
+_CHILD_RETRY_STATES: dict[str, exc.RetryState] = {
+    EventType.CHILD_WORKFLOW_EXECUTION_TIMED_OUT: exc.RetryState.TIMEOUT,
+    EventType.CHILD_WORKFLOW_EXECUTION_CANCELED: exc.RetryState.NON_RETRYABLE_FAILURE,
+    EventType.CHILD_WORKFLOW_EXECUTION_TERMINATED: exc.RetryState.NON_RETRYABLE_FAILURE,
+}
+
+
 def apply_child_closed(instance: WorkflowInstance, event: HistoryEvent) -> None:
-    handle = instance._children.pop(event.attributes["seq"], None)
+    seq = event.attributes["seq"]
+    initiated_id, started_id = instance._length.event_ids("c", seq)
+    instance._length.forget("c", seq)
+    handle = instance._children.pop(seq, None)
     if handle is None or handle._result.done():
         return
     converter = contexts.child_converter(instance.base_converter, instance.info, handle.id)
@@ -244,12 +258,13 @@ def apply_child_closed(instance: WorkflowInstance, event: HistoryEvent) -> None:
     elif event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_TERMINATED:
         cause = exc.TerminatedError("Terminated")
     child_error = exc.ChildWorkflowError(
-        "Child Workflow execution failed", namespace="default", workflow_id=handle.id,
+        "Child Workflow execution failed", namespace=instance.info.namespace,
+        workflow_id=handle.id,
         run_id=event.attributes.get("run_id", ""),
-        workflow_type=event.attributes.get("workflow_type", ""), initiated_event_id=0,
-        started_event_id=0,
-        # Children have no retry policy in Stalwart; Temporal reports exactly that.
-        retry_state=exc.RetryState.RETRY_POLICY_NOT_SET)
+        workflow_type=event.attributes.get("workflow_type", ""),
+        initiated_event_id=initiated_id, started_event_id=started_id,
+        retry_state=_CHILD_RETRY_STATES.get(event.event_type,
+                                            exc.RetryState.RETRY_POLICY_NOT_SET))
     child_error.__cause__ = cause
     handle._result.set_exception(child_error)
 

@@ -22,7 +22,12 @@ from .. import exceptions as exc
 from .._model import search_attributes as sa
 from .._model.definitions import ActivityDefinition, get_activity_definition
 from .._model.events import EV, Command, EventType, HistoryEvent
-from .._model.temporal_history import TemporalLength, estimate_history_size, payload_size
+from .._model.temporal_history import (
+    TemporalLength,
+    estimate_history_size,
+    payload_size,
+    seed_for_run,
+)
 from ..common import Priority, RawValue, RetryPolicy, _priority_key
 from ..converter import (
     DataConverter,
@@ -34,11 +39,13 @@ from ..converter import (
 )
 from . import children, contexts, guard, messaging
 from .children import ChildWorkflowHandle
+from .continue_as_new import continue_as_new_command
 from .definitions import (
     WorkflowDefinition,
 )
 from .info import Info, ParentInfo, RootInfo
 from .interceptors import (
+    ContinueAsNewInput,
     ExecuteWorkflowInput,
     WorkflowInboundInterceptor,
     WorkflowOutboundInterceptor,
@@ -53,14 +60,9 @@ class ContinueAsNewError(BaseException):
     A ``BaseException`` so that ``except Exception`` in workflow code cannot swallow it.
     """
 
-    def __init__(self, args: Sequence[Any], workflow: str | None, task_queue: str | None,
-                 execution_timeout: timedelta | None) -> None:
+    def __init__(self, input: ContinueAsNewInput) -> None:
         super().__init__("continue as new")
-        self.input_args = list(args)
-        self.headers: dict[str, Payload] = {}
-        self.workflow = workflow
-        self.task_queue = task_queue
-        self.execution_timeout = execution_timeout
+        self.input = input
 
 
 class WorkflowTaskError(Exception):
@@ -149,6 +151,7 @@ class WorkflowInstance:
         self.started_attributes: dict[str, Any] = {}
         self.info: Info = _placeholder_info(workflow_id, run_id, definition.name)
         self._seed = 0
+        self._reseeded = False      # by a reset: the started event's seed no longer holds
         self._random: random.Random | None = None
         self._history_length = 0
         self._history_size = 0
@@ -196,6 +199,25 @@ class WorkflowInstance:
         if self._random is None:
             self._random = random.Random(self._seed)
         return self._random
+
+    def reseed(self, reset_run_id: str) -> None:
+        """A reset's failed task: from here on the randomness derives from the run the reset
+        made, as Temporal's SDK reseeds (draws before the reset point replay unchanged)."""
+        self._seed = seed_for_run(reset_run_id)
+        self._reseeded = True
+        if self._random is not None:
+            self._random.seed(self._seed)
+        if self.workflow_object is not None:
+            self._tell_seed()
+        # else (a reset to the first task): told once the workflow object exists, as
+        # temporalio applies the reseed after the start.
+
+    def _tell_seed(self) -> None:
+        for callback in self.__dict__.get("_seed_callbacks", ()):
+            try:
+                callback(self._seed)
+            except Exception:  # as temporalio: a callback's error must not break the task
+                pass
 
     @property
     def close_status(self) -> str:
@@ -308,8 +330,9 @@ class WorkflowInstance:
     def _apply_started(self, event: HistoryEvent) -> None:
         attrs = event.attributes
         self.started_attributes = attrs
-        self._seed = attrs["random_seed"]
-        self._random = None
+        if not self._reseeded:
+            self._seed = attrs["random_seed"]
+            self._random = None
         parent = attrs.get("parent")
         timeout = attrs.get("execution_timeout")
         self.info = Info(
@@ -320,7 +343,9 @@ class WorkflowInstance:
             run_id_first=attrs.get("first_run_id") or self.info.run_id,
             continued_run_id=attrs.get("continued_run_id"),
             execution_timeout=timedelta(seconds=timeout) if timeout else None,
-            run_timeout=None, task_timeout=timedelta(seconds=10), retry_policy=None,
+            run_timeout=timedelta(seconds=attrs["run_timeout"]) if attrs.get("run_timeout")
+            else None, task_timeout=timedelta(seconds=attrs.get("task_timeout") or 10),
+            retry_policy=None,
             cron_schedule=attrs.get("cron_schedule"),
             parent=ParentInfo(**parent) if parent else None,
             priority=_priority(attrs.get("priority")),
@@ -366,6 +391,8 @@ class WorkflowInstance:
                     self._read_only = None
         except Exception as error:
             init_error = error
+        if self._reseeded:
+            self._tell_seed()
 
         async def run_main() -> Any:
             if args_error is not None:
@@ -405,7 +432,10 @@ class WorkflowInstance:
             self.loop.call_soon(self._main_task.cancel)
 
     def _apply_activity_resolved(self, event: HistoryEvent) -> None:
-        handle = self._activities.pop(event.attributes["seq"], None)
+        seq = event.attributes["seq"]
+        scheduled_id, started_id = self._length.event_ids("a", seq)
+        self._length.forget("a", seq)
+        handle = self._activities.pop(seq, None)
         if handle is None or handle.done():
             return
         if event.event_type == EV.ACTIVITY_TASK_COMPLETED:
@@ -421,6 +451,13 @@ class WorkflowInstance:
             handle.set_result(value)
         else:
             failure = event.attributes["failure"]
+            info = failure.get("activity_failure_info")
+            if info is not None and not handle._local:
+                # The store keeps no event ids (its rows are not Temporal's events); these are
+                # the ids Temporal's history gives the activity's events.
+                failure = {**failure, "activity_failure_info": {
+                    **info, "scheduled_event_id": scheduled_id,
+                    "started_event_id": started_id}}
             if handle._local and failure.get("activity_failure_info") is not None \
                     and failure.get("cause") is not None:
                 # temporalio raises a local activity's own failure, not wrapped in
@@ -473,24 +510,13 @@ class WorkflowInstance:
             return
         if isinstance(error, ContinueAsNewError):
             try:
-                payloads = [_payload_to_json(p) for p in pc.to_payloads(error.input_args)]
+                payloads = [_payload_to_json(p) for p in pc.to_payloads(list(error.input.args))]
             except TypeError as conversion_error:
                 self.completed = False
                 raise WorkflowTaskError(
                     f"continue_as_new arguments cannot be serialized: {conversion_error}",
                     conversion_error) from conversion_error
-            self._commands.append(Command(EV.WORKFLOW_EXECUTION_CONTINUED_AS_NEW, {
-                "workflow_type": error.workflow or self.info.workflow_type,
-                "task_queue": error.task_queue or self.info.task_queue,
-                "input": payloads,
-                "execution_timeout": error.execution_timeout.total_seconds()
-                if error.execution_timeout else None,
-                **({"header": headers_to_json(error.headers)} if error.headers else {}),
-                # As in Temporal, the next run keeps this run's memo and search attributes.
-                **({"memo": dict(self.memo_payloads)} if self.memo_payloads else {}),
-                **({"search_attributes": dict(self.info._search_attributes_store)}
-                   if self.info._search_attributes_store else {}),
-            }))
+            self._commands.append(continue_as_new_command(self, error.input, payloads))
             return
         if isinstance(error, asyncio.CancelledError) or (
                 self.cancel_requested and exc.is_cancelled_exception(error)):
@@ -707,13 +733,9 @@ class WorkflowInstance:
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.now_seconds, UTC)
 
-    def continue_as_new(self, args: Sequence[Any], workflow: str | None,
-                        task_queue: str | None, execution_timeout: timedelta | None,
-                        headers: Mapping[str, Payload] | None = None) -> ContinueAsNewError:
+    def continue_as_new(self, input: ContinueAsNewInput) -> ContinueAsNewError:
         self._check_active()
-        error = ContinueAsNewError(args, workflow, task_queue, execution_timeout)
-        error.headers = dict(headers or {})
-        return error
+        return ContinueAsNewError(input)
 
 
 

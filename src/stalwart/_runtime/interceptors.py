@@ -113,11 +113,31 @@ class SignalChildWorkflowInput:
 
 @dataclass
 class ContinueAsNewInput:
+    """temporalio's fields, plus ``execution_timeout`` (Stalwart's deadline for the next run).
+
+    Honoured: ``run_timeout`` (the next run's deadline when ``execution_timeout`` is not
+    given), ``backoff_start_interval`` (its first workflow task waits that long), ``memo``,
+    ``search_attributes`` and ``task_timeout`` (replace what the next run would keep).
+    Recorded, not enforced: ``retry_policy`` (Stalwart has no workflow retries).
+    ``event_groups`` holds the groups of the enclosing scopes too; the versioning fields are
+    accepted and ignored."""
+
     workflow: str | None
     args: Sequence[Any]
     task_queue: str | None
     execution_timeout: timedelta | None
     headers: dict[str, Payload]
+    run_timeout: timedelta | None = None
+    task_timeout: timedelta | None = None
+    backoff_start_interval: timedelta | None = None
+    retry_policy: RetryPolicy | None = None
+    memo: Mapping[str, Any] | None = None
+    search_attributes: Any = None
+    versioning_intent: Any = None
+    initial_versioning_behavior: Any = None
+    event_groups: Sequence[Any] | None = None
+    # The next workflow's run-method parameter types, when it was named by its method.
+    arg_types: list[type] | None = None
 
 
 class WorkflowInboundInterceptor:

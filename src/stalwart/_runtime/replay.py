@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from .. import exceptions as exc
 from .._model.events import (
@@ -23,6 +24,14 @@ from .._model.events import (
 from .instance import WorkflowInstance
 
 
+class _HasAttributes(Protocol):
+    @property
+    def attributes(self) -> dict[str, Any]: ...
+
+
+_C = TypeVar("_C", bound=_HasAttributes)
+
+
 @dataclass
 class RecordedActivation:
     inputs: list[HistoryEvent]
@@ -30,6 +39,9 @@ class RecordedActivation:
     commands: list[HistoryEvent] = field(default_factory=list)
     # Workflow tasks that failed over these inputs before this one completed.
     failed_before: int = 0
+    # A reset's failed task before this one: the run it made, whose id reseeds the randomness
+    # from this task on (as Temporal's SDK reseeds at a reset).
+    reset_run_id: str | None = None
 
     @property
     def workflow_time(self) -> float:
@@ -45,17 +57,33 @@ class RecordedActivation:
 def split_activations(events: Sequence[HistoryEvent]) -> tuple[list[RecordedActivation],
                                                                 list[HistoryEvent]]:
     """Recorded activations, and the trailing inputs no completed task has consumed yet."""
+    activations, pending, _ = _split(events)
+    return activations, pending
+
+
+def _split(events: Sequence[HistoryEvent]) -> tuple[list[RecordedActivation],
+                                                    list[HistoryEvent], str | None]:
+    """``split_activations``, and the run a trailing reset made (the reset of a run whose new
+    task has not completed yet)."""
     activations: list[RecordedActivation] = []
     pending: list[HistoryEvent] = []
     current: RecordedActivation | None = None
     failed = 0
+    reset_run_id: str | None = None
     for event in events:
         etype = event.event_type
         if etype == EV.WORKFLOW_TASK_COMPLETED:
-            current = RecordedActivation(pending, event, failed_before=failed)
-            activations.append(current)
+            activation = RecordedActivation(pending, event, failed_before=failed,
+                                            reset_run_id=reset_run_id)
+            activations.append(activation)
+            # A task completed with no new input (Temporal's SDK does so to keep a long local
+            # activity's task alive, a heartbeat) runs no workflow code: the commands recorded
+            # after it are still the previous activation's.
+            if current is None or pending or failed:
+                current = activation
             pending = []
             failed = 0
+            reset_run_id = None
         elif etype in COMMAND_EVENT_TYPES:
             if current is None:
                 raise exc.NondeterminismError(
@@ -64,9 +92,11 @@ def split_activations(events: Sequence[HistoryEvent]) -> tuple[list[RecordedActi
             current.commands.append(event)
         elif etype == EV.WORKFLOW_TASK_FAILED:
             failed += 1
+            if event.attributes.get("cause") == "RESET_WORKFLOW":
+                reset_run_id = event.attributes.get("new_run_id") or reset_run_id
         else:
             pending.append(event)
-    return activations, pending
+    return activations, pending, reset_run_id
 
 
 def replay_into(instance: WorkflowInstance, events: Sequence[HistoryEvent]) -> list[HistoryEvent]:
@@ -76,20 +106,35 @@ def replay_into(instance: WorkflowInstance, events: Sequence[HistoryEvent]) -> l
         NondeterminismError: the code produced a command that differs from the record.
         WorkflowTaskError: workflow code failed during replay.
     """
-    activations, pending = split_activations(events)
+    activations, pending, reset_run_id = _split(events)
     for activation in activations:
+        if activation.reset_run_id:
+            instance.reseed(activation.reset_run_id)
         produced = instance.activate(
             activation.inputs, now=activation.workflow_time, replaying=True,
             failed_tasks=activation.failed_before,
             replay_patches=activation.patches,
         )
         check_commands(instance, activation, produced)
+    if reset_run_id:
+        instance.reseed(reset_run_id)
     return pending
+
+
+def local_last(commands: Sequence[_C]) -> list[_C]:
+    """``commands`` with the local activities after the rest, each kind in its own order.
+
+    As in Temporal: a local activity's record (its marker) is written when it finishes, so
+    it may follow commands the workflow produced after starting it, even in a later task
+    when the SDK heartbeats the task; local activities match local activities in order, and
+    the other commands the other commands."""
+    return sorted(commands, key=lambda c: bool(c.attributes.get("local")))
 
 
 def check_commands(instance: WorkflowInstance, activation: RecordedActivation,
                    produced: Sequence[Command]) -> None:
-    recorded = activation.commands
+    recorded = local_last(activation.commands)
+    produced = local_last(produced)
     for index in range(max(len(produced), len(recorded))):
         got = produced[index] if index < len(produced) else None
         want = recorded[index] if index < len(recorded) else None

@@ -119,5 +119,4 @@ class RootOutbound(WorkflowOutboundInterceptor):
                                        child=False, headers=input.headers)
 
     def continue_as_new(self, input: ContinueAsNewInput) -> NoReturn:
-        raise self._instance.continue_as_new(input.args, input.workflow, input.task_queue,
-                                             input.execution_timeout, headers=input.headers)
+        raise self._instance.continue_as_new(input)

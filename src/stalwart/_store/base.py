@@ -38,6 +38,8 @@ class StartWorkflowRequest:
     run_id: str
     random_seed: int
     execution_timeout: float | None = None
+    # Seconds a workflow task may take (Temporal's workflow task timeout); None: the default.
+    task_timeout: float | None = None
     id_reuse_policy: int = 1
     id_conflict_policy: int = 0
     start_signal: tuple[str, list[dict[str, Any]]] | None = None
@@ -67,6 +69,8 @@ class StartWorkflowRequest:
     # Temporal's Priority.priority_key: lower is claimed first; None inherits the parent's
     # (or the previous run's), else DEFAULT_PRIORITY.
     priority: int | None = None
+    # Shown as workflow.info().run_timeout (the run's deadline is execution_timeout).
+    run_timeout: float | None = None
 
 
 # Temporal's default priority key: the middle of its default range 1-5.
@@ -94,7 +98,9 @@ def started_attributes(request: StartWorkflowRequest) -> dict[str, Any]:
         **({"first_workflow_task_backoff": request.first_task_backoff}
            if request.first_task_backoff else {}),
         **({"initiator": request.initiator} if request.initiator else {}),
+        **({"run_timeout": request.run_timeout} if request.run_timeout else {}),
         **({"priority": request.priority} if request.priority is not None else {}),
+        **({"task_timeout": request.task_timeout} if request.task_timeout else {}),
         **({"last_completion_result": request.last_completion_result}
            if request.last_completion_result is not None else {}),
         **({"continued_failure": request.continued_failure}
@@ -461,7 +467,11 @@ class Store(Protocol):
                                      now: float) -> CompletionResult: ...
 
     async def fail_workflow_task(self, run_id: str, worker_id: str, failure: dict[str, Any],
-                                 retry_at: float, now: float) -> None: ...
+                                 retry_at: float, now: float,
+                                 inbox_max_id: int = 0) -> None: ...
+
+    async def time_out_workflow_task(self, run_id: str, worker_id: str, inbox_max_id: int,
+                                     now: float) -> None: ...
 
     async def release_workflow_task(self, run_id: str, worker_id: str, now: float) -> None: ...
 

@@ -292,8 +292,13 @@ class DatabaseStore:
         return await self._write(complete_workflow_task, completion, now)
 
     async def fail_workflow_task(self, run_id: str, worker_id: str, failure: dict[str, Any],
-                                 retry_at: float, now: float) -> None:
-        await self._write(tasks.fail_workflow_task, run_id, worker_id, failure, retry_at, now)
+                                 retry_at: float, now: float, inbox_max_id: int = 0) -> None:
+        await self._write(tasks.fail_workflow_task, run_id, worker_id, failure, retry_at, now,
+                          inbox_max_id)
+
+    async def time_out_workflow_task(self, run_id: str, worker_id: str, inbox_max_id: int,
+                                     now: float) -> None:
+        await self._write(tasks.time_out_workflow_task, run_id, worker_id, inbox_max_id, now)
 
     async def release_workflow_task(self, run_id: str, worker_id: str, now: float) -> None:
         await self._write(tasks.release_workflow_task, run_id, worker_id, now)

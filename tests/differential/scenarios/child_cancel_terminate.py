@@ -25,7 +25,7 @@ class Guardian:
         self.go = False
 
     @workflow.run
-    async def run(self, cancel_it: bool) -> list[str | None]:
+    async def run(self, cancel_it: bool) -> list[str | int | None]:
         child = await workflow.start_child_workflow(
             Idle.run, id=f"{workflow.info().workflow_id}-child")
         if cancel_it:
@@ -35,7 +35,9 @@ class Guardian:
             await child
             return ["completed", None]
         except ChildWorkflowError as error:
-            return [type(error.cause).__name__, str(error.cause)]
+            return [type(error.cause).__name__, str(error.cause),
+                    error.retry_state.name if error.retry_state else None,
+                    error.initiated_event_id, error.started_event_id]
 
     @workflow.signal
     def proceed(self) -> None:

@@ -20,7 +20,8 @@ TIMEOUT = timedelta(seconds=30)
 @activity.defn
 async def greet(name: str) -> str:
     info = activity.info()
-    return f"hello {name}, attempt {info.attempt}, in workflow {info.in_workflow}"
+    return (f"hello {name}, attempt {info.attempt}, in workflow {info.in_workflow}, "
+            f"namespace {info.namespace}, workflow namespace {info.workflow_namespace}")
 
 
 @activity.defn

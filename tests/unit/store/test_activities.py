@@ -230,4 +230,13 @@ async def test_dead_worker_activities_found_and_workflow_tasks_released(
     assert reclaimed.run_id == run_b
     assert (await complete(store, reclaimed, [], T0 + 1, worker="alive")).accepted
     assert not (await complete(store, by_run[run_b], [], T0 + 1, worker="dead")).accepted
-    assert event_ids(await store.get_history(run_b)) == [1, 2]
+    # The abandoned task is recorded as Temporal records it, timed out (START_TO_CLOSE), and
+    # so is its retry's completion, though it did nothing.
+    history = await store.get_history(run_b)
+    assert event_ids(history) == [1, 2, 3]
+    assert history[1].event_type == EventType.WORKFLOW_TASK_FAILED
+    assert history[1].attributes["timeout_type"] == "START_TO_CLOSE"
+    assert history[2].event_type == EventType.WORKFLOW_TASK_COMPLETED
+    # The run the dead worker had completed a task of holds no task: nothing recorded.
+    assert [e.event_type for e in await store.get_history(run_a)].count(
+        EventType.WORKFLOW_TASK_FAILED) == 0

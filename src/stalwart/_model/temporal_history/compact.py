@@ -12,6 +12,7 @@ from .common import (
     ACTIVITY_CLOSE,
     CHANGE_VERSION,
     CHILD_CLOSE,
+    DEFAULT_TASK_TIMEOUT,
     WORKFLOW_TASK_SCHEDULED,
     WORKFLOW_TASK_STARTED,
     WORKFLOW_TASK_TIMED_OUT,
@@ -56,6 +57,10 @@ class _Compactor:
         self.external_next = {"signal": 0, "cancel": 0}
         self.workflow_time = 0.0
         self.last_task_index = -1
+        # The inputs Temporal wrote before the current task's WorkflowTaskScheduled (the
+        # others joined the task once scheduled): kept on the task's row, which the store's
+        # own rows tell by their times instead.
+        self.inputs_ahead = 0
         self.local_closes: list[HistoryEvent] = []
         self.local_completed_at = float("inf")
         self.current: HistoryEvent | None = None
@@ -111,7 +116,7 @@ class _Compactor:
             if index == 0 and etype != EV.WORKFLOW_EXECUTION_STARTED:
                 raise self.error("eventType", "a history must start with "
                                  "WorkflowExecutionStarted")
-            if self.local_closes and not self.runs_alongside(event):
+            if self.local_closes and not self.keeps_local_pending(events, index):
                 self.flush_local()
             try:
                 self.one(etype, event)
@@ -133,6 +138,22 @@ class _Compactor:
         self.out.append(HistoryEvent(closes[-1].event_id, EV.WORKFLOW_TASK_COMPLETED,
                                      closes[-1].timestamp, {"workflow_time": self.workflow_time}))
         self.last_task_index = len(self.out) - 1
+
+    def keeps_local_pending(self, events: Sequence[HistoryEvent], index: int) -> bool:
+        """Whether the pending local activities' results wait past ``events[index]``: it is a
+        local activity that ran alongside them, or a workflow task before one. Temporal's SDK
+        completes the task while local activities outlast most of its timeout (a heartbeat)
+        and records each marker as its activity finishes, so ones started together can land
+        in different tasks; they still resolve in the activation that follows them all."""
+        current = self.current
+        try:
+            for event in events[index:]:
+                if event.event_type not in (WORKFLOW_TASK_SCHEDULED, WORKFLOW_TASK_STARTED,
+                                            EV.WORKFLOW_TASK_COMPLETED):
+                    return self.runs_alongside(event)
+            return False
+        finally:
+            self.current = current
 
     def runs_alongside(self, event: HistoryEvent) -> bool:
         """Whether ``event`` is a local activity scheduled before the pending ones completed
@@ -175,7 +196,13 @@ class _Compactor:
 
     def one(self, etype: str, event: HistoryEvent) -> None:
         a = event.attributes
-        if etype in (WORKFLOW_TASK_SCHEDULED, "WorkflowExecutionOptionsUpdated",
+        if etype == WORKFLOW_TASK_SCHEDULED:
+            self.inputs_ahead = sum(
+                1 for e in self.out[self.last_task_index + 1:]
+                if e.event_type not in COMMAND_EVENT_TYPES
+                and e.event_type != EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+            return
+        if etype in ("WorkflowExecutionOptionsUpdated",
                      "WorkflowPropertiesModifiedExternally",
                      "ActivityPropertiesModifiedExternally", "WorkflowExecutionUpdateAdmitted",
                      "WorkflowExecutionUpdateRejected"):
@@ -187,13 +214,17 @@ class _Compactor:
             self.ref("scheduledEventId", WORKFLOW_TASK_SCHEDULED)
             self.ref("startedEventId", WORKFLOW_TASK_STARTED)
             self.add(etype, {"workflow_time": self.workflow_time,
-                             "identity": a.get("identity", "")})
+                             "identity": a.get("identity", ""),
+                             "inputs_ahead": self.inputs_ahead})
             self.last_task_index = len(self.out) - 1
         elif etype in (EV.WORKFLOW_TASK_FAILED, WORKFLOW_TASK_TIMED_OUT):
             self.ref("scheduledEventId", WORKFLOW_TASK_SCHEDULED)
             failure = a.get("failure")
             reset = a.get("cause") == "WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW"
+            timed_out = etype == WORKFLOW_TASK_TIMED_OUT
             self.add(EV.WORKFLOW_TASK_FAILED, {
+                "inputs_ahead": self.inputs_ahead,
+                **({"timeout_type": "START_TO_CLOSE"} if timed_out else {}),
                 "failure": pj.failure_in(failure, self.where("failure")) if failure else None,
                 **({"cause": "RESET_WORKFLOW", "base_run_id": a.get("baseRunId"),
                     "new_run_id": a.get("newRunId")} if reset else {})})
@@ -302,6 +333,7 @@ class _Compactor:
             "input": pj.payloads_in(a.get("input"), self.where("input")),
             "execution_timeout": pj.duration_in(a.get("workflowExecutionTimeout"),
                                                 self.where("workflowExecutionTimeout")),
+            **self.task_timeout(a),
             "random_seed": seed_for_run(run_id),
             "first_run_id": a.get("firstExecutionRunId") or run_id,
             "continued_run_id": a.get("continuedExecutionRunId"),
@@ -317,6 +349,11 @@ class _Compactor:
             "header": pj.payload_map_in(a.get("header"), self.where("header")),
             **self.cron_started(a),
         })
+
+    def task_timeout(self, a: dict[str, Any]) -> dict[str, Any]:
+        seconds = pj.duration_in(a.get("workflowTaskTimeout"), self.where("workflowTaskTimeout"))
+        default = pj.duration_in(DEFAULT_TASK_TIMEOUT, "default")
+        return {"task_timeout": seconds} if seconds and seconds != default else {}
 
     @staticmethod
     def root_in(a: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from .common import (
     DEFAULT_TASK_TIMEOUT,
     WORKFLOW_TASK_SCHEDULED,
     WORKFLOW_TASK_STARTED,
+    WORKFLOW_TASK_TIMED_OUT,
     activity_cause,
     is_local_close,
     json_payload,
@@ -33,6 +34,7 @@ class _Expander:
         self.out: list[HistoryEvent] = []
         self.pending: list[HistoryEvent] = []
         self.task_queue: dict[str, Any] = {"name": "", "kind": "TASK_QUEUE_KIND_NORMAL"}
+        self.task_timeout = DEFAULT_TASK_TIMEOUT
         self.wft_completed = 0
         self.wft_scheduled = 0
         self.activities: dict[int, int] = {}
@@ -45,6 +47,9 @@ class _Expander:
         self.updates: dict[str, int] = {}
         self.patches: list[str] = []
         self.closed = False
+        # When the last workflow task ended (None before the first): inputs recorded by then
+        # waited for the next task, which Temporal schedules right after writing them.
+        self.task_end: float | None = None
 
     def emit(self, event_type: str, timestamp: float, attributes: dict[str, Any]) -> int:
         event_id = len(self.out) + 1
@@ -68,23 +73,57 @@ class _Expander:
 
     def finish(self) -> list[HistoryEvent]:
         pending, self.pending = self.pending, []
-        for index, event in enumerate(pending):
-            if event.event_type in (EV.WORKFLOW_EXECUTION_TERMINATED,
-                                    EV.WORKFLOW_EXECUTION_TIMED_OUT) and index > 0 \
-                    and not _still_in_backoff(pending[:index], event.timestamp):
-                # The inputs before it had scheduled a task that never ran.
-                self.emit(WORKFLOW_TASK_SCHEDULED, self.last_time(), self.task_scheduled_attrs())
-            if is_local_close(event, self.local):
-                self.local_marker(event)
-            else:
-                self.input(event)
-        if pending and not self.closed:
-            # Inputs no task has consumed yet: Temporal shows the task they scheduled.
+        close = next((i for i, e in enumerate(pending) if e.event_type in (
+            EV.WORKFLOW_EXECUTION_TERMINATED, EV.WORKFLOW_EXECUTION_TIMED_OUT)),
+            len(pending))
+        live, closing = pending[:close], pending[close:]
+        # Inputs no task has consumed yet: Temporal shows the task they scheduled (which
+        # never ran if the run was closed; none if a cron run's first task was not due yet).
+        if closing:
+            scheduled = bool(live) and not _still_in_backoff(live, closing[0].timestamp)
+        else:
+            scheduled = bool(live) and not self.closed
+        first = self.scheduling_inputs(live) if scheduled else len(live)
+        for event in live[:first]:
+            self.pending_input(event)
+        if scheduled:
             self.emit(WORKFLOW_TASK_SCHEDULED, self.last_time(), self.task_scheduled_attrs())
+        for event in live[first:] + closing:
+            self.pending_input(event)
         return self.out
 
+    def pending_input(self, event: HistoryEvent) -> None:
+        if is_local_close(event, self.local):
+            self.local_marker(event)
+        else:
+            self.input(event)
+
+    def scheduling_inputs(self, inputs: Sequence[HistoryEvent]) -> int:
+        """How many of a task's inputs Temporal records before its ``WorkflowTaskScheduled``:
+        the ones that waited for the last task to end (Temporal writes them, then schedules
+        the task), or else the ones that scheduled it (one transaction's: the store writes
+        them with one time). Later ones joined the scheduled task: Temporal writes them after
+        its ``WorkflowTaskScheduled``, before its ``WorkflowTaskStarted``. A run's first task
+        is scheduled with the start (after what came with it, as a signal with start), or
+        when a cron run's backoff ends."""
+        if not inputs:
+            return 0
+        due = self.task_end
+        if due is None:
+            started = inputs[0]
+            if started.event_type != EV.WORKFLOW_EXECUTION_STARTED:
+                return len(inputs)
+            due = started.timestamp + float(
+                started.attributes.get("first_workflow_task_backoff") or 0.0)
+        if inputs[0].timestamp > due:
+            due = inputs[0].timestamp
+        count = 0
+        while count < len(inputs) and inputs[count].timestamp <= due:
+            count += 1
+        return count
+
     def task_scheduled_attrs(self) -> dict[str, Any]:
-        return {"taskQueue": self.task_queue, "startToCloseTimeout": DEFAULT_TASK_TIMEOUT,
+        return {"taskQueue": self.task_queue, "startToCloseTimeout": self.task_timeout,
                 "attempt": 1}
 
     def task(self, event: HistoryEvent, *, failed: bool) -> None:
@@ -94,19 +133,33 @@ class _Expander:
         if local and not others and not failed and self.wft_completed:
             for close in local:
                 self.local_marker(close)
+            self.task_end = event.timestamp
             return
         accepted = [e for e in others
                     if e.event_type == EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
-        for item in others:
-            if item.event_type != EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-                self.input(item)
+        inputs = [e for e in others
+                  if e.event_type != EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
+        recorded = event.attributes.get("inputs_ahead")  # where an import had them
+        ahead = self.scheduling_inputs(inputs) if recorded is None else int(recorded)
+        self.task_end = event.timestamp
+        for item in inputs[:ahead]:
+            self.input(item)
         attrs = event.attributes
         workflow_time = float(attrs.get("workflow_time", event.timestamp))
         scheduled = self.emit(WORKFLOW_TASK_SCHEDULED, min(self.last_time() or workflow_time,
                                                            workflow_time),
                               self.task_scheduled_attrs())
+        for item in inputs[ahead:]:
+            self.input(item)
         started = self.emit(WORKFLOW_TASK_STARTED, workflow_time, {
             "scheduledEventId": str(scheduled), "identity": attrs.get("identity")})
+        if failed and attrs.get("timeout_type"):
+            # Stored as a failed task (the runtime treats both alike), shown as Temporal's.
+            self.emit(WORKFLOW_TASK_TIMED_OUT, event.timestamp, {
+                "scheduledEventId": str(scheduled), "startedEventId": str(started),
+                "timeoutType": "TIMEOUT_TYPE_START_TO_CLOSE"})
+            self.pending = local + accepted
+            return
         if failed:
             reset = attrs.get("cause") == "RESET_WORKFLOW"
             self.emit(EV.WORKFLOW_TASK_FAILED, event.timestamp, {
@@ -208,6 +261,7 @@ class _Expander:
         self.task_queue = {"name": attrs.get("task_queue", ""), "kind": "TASK_QUEUE_KIND_NORMAL"}
         parent = attrs.get("parent") or {}
         search = attrs.get("search_attributes") or {}
+        self.task_timeout = pj.duration_out(attrs.get("task_timeout")) or DEFAULT_TASK_TIMEOUT
         self.emit(EV.WORKFLOW_EXECUTION_STARTED, event.timestamp, {
             "workflowType": {"name": attrs.get("workflow_type", "")},
             "parentWorkflowNamespace": parent.get("namespace"),
@@ -216,7 +270,8 @@ class _Expander:
             "taskQueue": self.task_queue,
             "input": pj.payloads_out(attrs.get("input")),
             "workflowExecutionTimeout": pj.duration_out(attrs.get("execution_timeout")),
-            "workflowTaskTimeout": DEFAULT_TASK_TIMEOUT,
+            "workflowRunTimeout": pj.duration_out(attrs.get("run_timeout")),
+            "workflowTaskTimeout": self.task_timeout,
             "continuedExecutionRunId": attrs.get("continued_run_id"),
             # A run made by a reset keeps the run its chain of resets began with.
             "originalExecutionRunId": attrs.get("original_run_id") or self.run_id,
@@ -479,7 +534,8 @@ class _Expander:
                               "kind": "TASK_QUEUE_KIND_NORMAL"},
                 "input": pj.payloads_out(attrs.get("input")),
                 "workflowRunTimeout": pj.duration_out(attrs.get("execution_timeout")),
-                "workflowTaskTimeout": DEFAULT_TASK_TIMEOUT,
+                "workflowTaskTimeout": pj.duration_out(attrs.get("task_timeout"))
+                or DEFAULT_TASK_TIMEOUT,
                 "workflowTaskCompletedEventId": wft,
                 "header": pj.payload_map_out(attrs.get("header")) or {},
                 "initiator": "CONTINUE_AS_NEW_INITIATOR_WORKFLOW"})

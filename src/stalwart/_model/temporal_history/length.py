@@ -23,6 +23,8 @@ class TemporalLength:
     __slots__ = (
         "_after_task",
         "_backoff_until",
+        "_ids",
+        "_in_task",
         "_local",
         "_merged",
         "_patches",
@@ -44,6 +46,31 @@ class TemporalLength:
         self._after_task = 0        # inputs Temporal records after the task's completion
         self._merged = False
         self._backoff_until = 0.0   # a cron run's first task is scheduled only then
+        # Temporal's event ids of open activities and children, keyed ("a"|"c", seq):
+        # (scheduled or initiated id, started id). Created on the first one.
+        self._ids: dict[tuple[str, int], tuple[int, int]] | None = None
+        self._in_task = False       # between task_started() and task_completed()
+
+    def event_ids(self, kind: str, seq: int) -> tuple[int, int]:
+        """Temporal's (scheduled/initiated, started) event ids of the activity (``kind``
+        "a") or child ("c") numbered ``seq``, as its ``ActivityError`` / ``ChildWorkflowError``
+        reports them; (0, 0) when unknown. Valid once its close was fed."""
+        ids = self._ids
+        return ids.get((kind, seq), (0, 0)) if ids is not None else (0, 0)
+
+    def forget(self, kind: str, seq: int) -> None:
+        if self._ids is not None:
+            self._ids.pop((kind, seq), None)
+
+    def _note(self, kind: str, seq: Any, first: int | None, started: int | None) -> None:
+        if not isinstance(seq, int):
+            return
+        ids = self._ids
+        if ids is None:
+            ids = self._ids = {}
+        old = ids.get((kind, seq), (0, 0))
+        ids[(kind, seq)] = (old[0] if first is None else first,
+                            old[1] if started is None else started)
 
     def feed_input(self, event: HistoryEvent) -> None:
         etype = event.event_type
@@ -65,8 +92,15 @@ class TemporalLength:
             if event.attributes.get("seq") in self._local:
                 self._pending_local += 1
                 return
-            self.count += 2 if event.attributes.get("started_time") is not None else 1
+            if event.attributes.get("started_time") is not None:
+                # Temporal writes the last attempt's ActivityTaskStarted just before its close.
+                self._note("a", event.attributes.get("seq"), None, self.count + 1)
+                self.count += 2
+            else:
+                self.count += 1
         else:
+            if etype == EV.CHILD_WORKFLOW_EXECUTION_STARTED:
+                self._note("c", event.attributes.get("seq"), None, self.count + 1)
             self.count += 1
         self._pending += 1
 
@@ -80,15 +114,18 @@ class TemporalLength:
             self.count += 2
             self.started_id = self.count
         self._pending = 0
+        self._in_task = True
         return self.started_id
 
     def task_completed(self) -> None:
+        self._in_task = False
         if not self._merged:
             self.count += 1
         self.count += self._pending_local + self._after_task  # markers, accepted updates
         self._pending_local = self._after_task = 0
 
     def task_failed(self) -> None:
+        self._in_task = False
         self.count += 1
 
     def feed_command(self, event_type: str, attributes: dict[str, Any]) -> None:
@@ -102,6 +139,15 @@ class TemporalLength:
                 attributes.get("seq") in self._local:
             return
         self.count += 1
+        # The task's WorkflowTaskCompleted, its local activities' markers and accepted updates
+        # precede its other commands; while the task runs, task_completed() has not counted
+        # them yet.
+        event_id = self.count + ((0 if self._merged else 1) + self._pending_local
+                                 + self._after_task if self._in_task else 0)
+        if event_type == EV.ACTIVITY_TASK_SCHEDULED:
+            self._note("a", attributes.get("seq"), event_id, 0)
+        elif event_type == EV.START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+            self._note("c", attributes.get("seq"), event_id, 0)
         if event_type == EV.MARKER_RECORDED and attributes.get("patch_id") and \
                 attributes["patch_id"] not in self._patches:
             patches = self._patches
@@ -134,7 +180,11 @@ class TemporalLength:
                 self.feed_input(event)
 
 
-EVENT_OVERHEAD_BYTES = 64
+# Calibrated against Temporal's own get_current_history_size() (the differential scenario
+# history_length_info): its events take about 100 bytes besides their payloads (ids, names,
+# times, identities), and each payload about 28 for its metadata (the encoding).
+EVENT_OVERHEAD_BYTES = 100
+PAYLOAD_OVERHEAD_BYTES = 28
 
 
 def payload_size(attributes: dict[str, Any]) -> int:
@@ -145,15 +195,17 @@ def payload_size(attributes: dict[str, Any]) -> int:
         if isinstance(value, list):
             for payload in value:
                 if isinstance(payload, dict):
-                    size += len(payload.get("data") or payload.get("data_b64") or "")
+                    size += PAYLOAD_OVERHEAD_BYTES + len(
+                        payload.get("data") or payload.get("data_b64") or "")
         elif isinstance(value, dict):
-            size += len(value.get("data") or value.get("data_b64") or "")
+            size += PAYLOAD_OVERHEAD_BYTES + len(value.get("data") or value.get("data_b64") or "")
     return size
 
 
 def estimate_history_size(payload_bytes: int, events: int) -> int:
     """About how many bytes Temporal's encoded history takes: a fixed overhead per event
-    plus the payloads, which dominate. (Temporal counts the exact protobuf size; this stays
-    cheap enough to keep up to date on every workflow task, and grows exactly when Temporal's
-    does: with each event.)"""
+    plus the payloads, which dominate. (Temporal counts the exact protobuf size, which depends
+    on each event's fields; this stays cheap enough to keep up to date on every workflow task,
+    grows exactly when Temporal's does, with each event, and came within 15 % of Temporal's at
+    every step of the scenario it was calibrated on.)"""
     return payload_bytes + EVENT_OVERHEAD_BYTES * events

@@ -54,7 +54,7 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
                        "first_run_id, execution_deadline, priority FROM executions "
                        "WHERE run_id = ?"
                        + tx.dialect.for_update, (run_id,))
-    task = tx.one("SELECT lease_owner FROM workflow_tasks WHERE run_id = ?"
+    task = tx.one("SELECT lease_owner, attempt FROM workflow_tasks WHERE run_id = ?"
                   + tx.dialect.for_update, (run_id,))
     execution = locking.one()
     if task is None or task[0] != completion.worker_id:
@@ -81,8 +81,9 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
     if completion.stream_items:
         streams.publish(tx, run_id, list(completion.stream_items), now)
     if (not completion.inbox_max_id and not completion.decisions
-        and not completion.accepted_updates and next_event_id > 2):
+        and not completion.accepted_updates and next_event_id > 2 and task[1] == 1):
         # Nothing happened (say, an update its validator rejected): leave no trace in history.
+        # (A retry after a failed or timed-out attempt is recorded, as Temporal records it.)
         result = CompletionResult(True, history_length=next_event_id - 1)
         finish_workflow_task(tx, completion, task_queue, now, result)
         return result

@@ -19,6 +19,8 @@ from .executions import (
     insert_inbox,
 )
 from .tasks import (
+    TIMED_OUT_TASK,
+    end_workflow_task_attempt,
     wake_workflow,
 )
 
@@ -94,6 +96,13 @@ def activities_of_worker(tx: Tx, worker_id: str) -> list[ExpiredActivity]:
 
 def release_workflow_tasks_of_worker(tx: Tx, worker_id: str,
                                      now: float) -> int:
+    held = tx.all("SELECT run_id FROM workflow_tasks WHERE lease_owner = ? ORDER BY run_id",
+                  (worker_id,))
+    for (run_id,) in held:
+        # Temporal times out a task its worker abandoned (once the task timeout has passed;
+        # here as soon as the worker is known to be gone) and schedules it again.
+        end_workflow_task_attempt(tx, run_id, worker_id, dict(TIMED_OUT_TASK), now, now)
+    # What is still held (a run that closed meanwhile) is released as it is.
     rows = tx.all("UPDATE workflow_tasks SET lease_owner = NULL, "
                   "lease_expires_at = NULL, visible_at = ?, affinity = NULL "
                   "WHERE lease_owner = ? RETURNING task_queue", (now, worker_id))
@@ -102,7 +111,7 @@ def release_workflow_tasks_of_worker(tx: Tx, worker_id: str,
     tx.run("DELETE FROM workers WHERE worker_id = ?", (worker_id,))
     for (task_queue,) in rows:
         tx.wake("workflow_task", task_queue)
-    return len(rows)
+    return len(held)
 
 
 def time_out_executions(tx: Tx, now: float,

@@ -77,7 +77,33 @@ def claim_workflow_tasks(tx: Tx, task_queue: str,
 
 
 def fail_workflow_task(tx: Tx, run_id: str, worker_id: str,
-                       failure: dict[str, Any], retry_at: float, now: float) -> None:
+                       failure: dict[str, Any], retry_at: float, now: float,
+                       inbox_max_id: int = 0) -> None:
+    """The task failed; the inputs it took (inbox rows up to ``inbox_max_id``) are recorded
+    before its failure, where Temporal has them, and it is retried at ``retry_at``."""
+    end_workflow_task_attempt(tx, run_id, worker_id, {"failure": failure,
+                                                      "identity": worker_id}, retry_at, now,
+                              inbox_max_id)
+
+
+def time_out_workflow_task(tx: Tx, run_id: str, worker_id: str, inbox_max_id: int,
+                           now: float) -> None:
+    """The worker's task took longer than the run's task timeout: Temporal has timed it out
+    by now (``WorkflowTaskTimedOut``, START_TO_CLOSE; stored as a failed task that says so),
+    refuses the late completion and schedules the task again at once. The inputs the task
+    took (inbox rows up to ``inbox_max_id``) are recorded before it, where Temporal has
+    them."""
+    end_workflow_task_attempt(tx, run_id, worker_id, TIMED_OUT_TASK | {"identity": worker_id},
+                              now, now, inbox_max_id)
+
+
+# A failed task row that Temporal shows as WorkflowTaskTimedOut.
+TIMED_OUT_TASK: dict[str, Any] = {"timeout_type": "START_TO_CLOSE"}
+
+
+def end_workflow_task_attempt(tx: Tx, run_id: str, worker_id: str,
+                              attributes: dict[str, Any], retry_at: float,
+                              now: float, inbox_max_id: int = 0) -> None:
     locked = lock_run(tx, run_id)
     task = tx.one("SELECT lease_owner, attempt, task_queue FROM workflow_tasks "
                   "WHERE run_id = ?" + tx.dialect.for_update, (run_id,))
@@ -86,14 +112,24 @@ def fail_workflow_task(tx: Tx, run_id: str, worker_id: str,
     if task[1] == 1:
         # Recorded once per failure streak, so a crash loop does not bloat the history.
         next_event_id = locked[2]
+        if inbox_max_id:
+            next_event_id += tx.count(
+                "INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
+                "SELECT run_id, ? + ROW_NUMBER() OVER (ORDER BY id) - 1, event_type, "
+                "timestamp, attributes FROM inbox WHERE run_id = ? AND id <= ?",
+                (next_event_id, run_id, inbox_max_id))
+            tx.run("DELETE FROM inbox WHERE run_id = ? AND id <= ?", (run_id, inbox_max_id))
         append_event(tx, run_id, next_event_id, EV.WORKFLOW_TASK_FAILED, now,
-                     {"failure": failure, "identity": worker_id})
+                     attributes)
         tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
                (next_event_id + 1, run_id))
     tx.run("UPDATE workflow_tasks SET lease_owner = NULL, lease_expires_at = NULL, "
            "visible_at = ?, attempt = attempt + 1, affinity = NULL "
            "WHERE run_id = ?", (retry_at, run_id))
-    tx.due(retry_at)
+    if retry_at <= now:
+        tx.wake("workflow_task", task[2])
+    else:
+        tx.due(retry_at)
 
 
 def release_workflow_task(tx: Tx, run_id: str,

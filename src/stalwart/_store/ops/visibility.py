@@ -10,11 +10,14 @@ from ..base import ExecutionRow
 from ..tx import Tx
 from .executions import EXECUTION_COLUMNS, row_to_execution
 from .search_attributes import NUMERIC_TYPES
+from .visibility_lengths import matching_runs, mentions_history_length
 
 _BUILTIN_COLUMNS = {
     "WorkflowId": "e.workflow_id", "WorkflowType": "e.workflow_type",
     "TaskQueue": "e.task_queue", "RunId": "e.run_id", "ExecutionStatus": "e.status",
     "StartTime": "e.start_time", "ExecutionTime": "e.start_time", "CloseTime": "e.close_time",
+    # A known field, never compiled: it is compared and ordered by Temporal's count of the
+    # run's events (visibility_lengths).
     "HistoryLength": "(e.next_event_id - 1)",
 }
 _TIME_FIELDS = {"StartTime", "ExecutionTime", "CloseTime"}
@@ -158,6 +161,8 @@ def _where(tx: Tx, query_text: str, query: ListQuery
 
 def list_by_query(tx: Tx, query_text: str, query: ListQuery, limit: int,
                   offset: int) -> list[ExecutionRow]:
+    if mentions_history_length(query):
+        return matching_runs(tx, _Compiler(tx, query_text), query)[offset:offset + limit]
     compiler, where = _where(tx, query_text, query)
     order = compiler.order(query.order_by)
     columns = ", ".join(f"e.{c.strip()}" for c in EXECUTION_COLUMNS.split(","))
@@ -167,6 +172,8 @@ def list_by_query(tx: Tx, query_text: str, query: ListQuery, limit: int,
 
 
 def count_by_query(tx: Tx, query_text: str, query: ListQuery) -> int:
+    if mentions_history_length(query):
+        return len(matching_runs(tx, _Compiler(tx, query_text), query))
     compiler, where = _where(tx, query_text, query)
     row = tx.one(f"SELECT COUNT(*) FROM executions e {where}", compiler.params)
     return int(row[0])

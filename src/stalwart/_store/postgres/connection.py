@@ -20,7 +20,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -350,9 +350,9 @@ class Database:
         self._threads.shutdown(wait=False)
 
     # -- running operations ----------------------------------------------------------------
-    async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        result: T = await self._group.submit(fn, args)
-        return result
+    def write(self, fn: Callable[..., T], *args: Any) -> Awaitable[T]:
+        # The group writer's future itself: no coroutine frame per write.
+        return self._group.submit(fn, args)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -551,6 +551,17 @@ class GroupWriter:
             self._queue.put(None)
         for thread in self._threads:
             thread.join(timeout=30)
+        # A write submitted while the store was closing is refused, not left waiting forever.
+        late: list[_Op] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item.error = StoreError(f"{self._db.options.where}: the store is closed")
+                late.append(item)
+        _resolve_all(late)
 
     def _run(self) -> None:
         while True:

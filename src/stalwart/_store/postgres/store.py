@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlparse, urlunparse
 
@@ -53,8 +53,8 @@ class PostgresDriver:
         self._heartbeat_lock = threading.Lock()
         self._closed = False
 
-    async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self._db.write(fn, *args)
+    def write(self, fn: Callable[..., T], *args: Any) -> Awaitable[T]:
+        return self._db.write(fn, *args)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._db.read(fn, *args)
