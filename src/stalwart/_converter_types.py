@@ -113,6 +113,17 @@ def takes_context(part: object) -> bool:
     return known
 
 
+def none_take_context(holder: object, parts: tuple[object, ...]) -> bool:
+    """Whether none of ``parts`` takes a context; remembered on ``holder`` until its parts or
+    an ABC's registry change."""
+    token = abc.get_cache_token()
+    known = getattr(holder, "_context_known", None)
+    if known is None or known[0] != token or known[1] != parts:
+        known = (token, parts, not any(takes_context(part) for part in parts))
+        holder._context_known = known  # type: ignore[attr-defined]
+    return bool(known[2])
+
+
 def bound_to(part: ValueT, context: SerializationContext) -> ValueT:
     """``part.with_context(context)`` if ``part`` takes a context, else ``part``."""
     return part.with_context(context) if takes_context(part) else part  # type: ignore

@@ -40,6 +40,7 @@ from ._converter_types import (
     WithSerializationContext,
     WorkflowSerializationContext,
     bound_to,
+    none_take_context,
     takes_context,
     transfer_converter_of,
     transfer_type_convertible,
@@ -282,8 +283,6 @@ class CompositePayloadConverter(PayloadConverter, WithSerializationContext):
     # Class-level defaults, for subclasses that set ``converters`` without this __init__.
     _plan: tuple[tuple[EncodingPayloadConverter, bool], ...] = ()
     _plan_of: tuple[EncodingPayloadConverter, ...] = ()
-    _context_takers: bool = False
-    _context_of: tuple[EncodingPayloadConverter, ...] = ()
 
     def __init__(self, *converters: EncodingPayloadConverter) -> None:
         self.converters = {c.encoding.encode(): c for c in converters}
@@ -300,11 +299,8 @@ class CompositePayloadConverter(PayloadConverter, WithSerializationContext):
     def get_converters_with_context(self, context: SerializationContext
                                     ) -> list[EncodingPayloadConverter] | None:
         """The encoding converters bound to ``context``; None when none takes one."""
-        current = tuple(self.converters.values())  # public: redone when it changed
-        if current != self._context_of:
-            self._context_takers = any(takes_context(c) for c in current)
-            self._context_of = current
-        if not self._context_takers:
+        current = tuple(self.converters.values())  # public: may change between calls
+        if none_take_context(self, current):
             return None
         old = list(current)
         new = [c.with_context(context) if isinstance(c, WithSerializationContext) else c
