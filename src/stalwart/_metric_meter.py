@@ -17,6 +17,7 @@ from typing import Any, ClassVar, TypeVar
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from ._engine import metrics as _engine_metrics
 from ._engine.metrics import METRICS
 
 MetricAttributes = Mapping[str, str | int | float | bool]
@@ -121,17 +122,24 @@ class MetricCommon:
         copy._attributes = {**self._attributes, **additional_attributes}
         return copy
 
-    def _apply(self, additional: MetricAttributes | None, change: Callable[[Any], Any]
-               ) -> None:
+    def _apply(self, additional: MetricAttributes | None, change: Callable[[Any], Any],
+               value: float, duration: bool = False) -> None:
         if self._enabled():
-            self._series.update({**self._attributes, **(additional or {})}, change)
+            attributes = {**self._attributes, **(additional or {})}
+            self._series.update(attributes, change)
+            if _engine_metrics.sinks:
+                kind = {"counter": "counter", "gauge": "gauge"}.get(self._series.kind,
+                                                                    "histogram")
+                _engine_metrics.emit(kind, self._name, self._description or "", self._unit,
+                                     value, {k: str(v) for k, v in attributes.items()},
+                                     duration)
 
 
 class MetricCounter(MetricCommon):
     def add(self, value: int, additional_attributes: MetricAttributes | None = None) -> None:
         if value < 0:
             raise ValueError(f"counter {self.name!r} can only grow, got add({value})")
-        self._apply(additional_attributes, lambda old: (old or 0) + value)
+        self._apply(additional_attributes, lambda old: (old or 0) + value, value)
 
 
 def _observe(value: float) -> Callable[[Any], Any]:
@@ -146,29 +154,30 @@ def _observe(value: float) -> Callable[[Any], Any]:
 
 class MetricHistogram(MetricCommon):
     def record(self, value: int, additional_attributes: MetricAttributes | None = None) -> None:
-        self._apply(additional_attributes, _observe(float(value)))
+        self._apply(additional_attributes, _observe(float(value)), value)
 
 
 class MetricHistogramFloat(MetricCommon):
     def record(self, value: float, additional_attributes: MetricAttributes | None = None
                ) -> None:
-        self._apply(additional_attributes, _observe(float(value)))
+        self._apply(additional_attributes, _observe(float(value)), value)
 
 
 class MetricHistogramTimedelta(MetricCommon):
     def record(self, value: timedelta, additional_attributes: MetricAttributes | None = None
                ) -> None:
-        self._apply(additional_attributes, _observe(value.total_seconds() * 1000))
+        self._apply(additional_attributes, _observe(value.total_seconds() * 1000),
+                    value.total_seconds(), duration=True)
 
 
 class MetricGauge(MetricCommon):
     def set(self, value: int, additional_attributes: MetricAttributes | None = None) -> None:
-        self._apply(additional_attributes, lambda old: value)
+        self._apply(additional_attributes, lambda old: value, value)
 
 
 class MetricGaugeFloat(MetricCommon):
     def set(self, value: float, additional_attributes: MetricAttributes | None = None) -> None:
-        self._apply(additional_attributes, lambda old: value)
+        self._apply(additional_attributes, lambda old: value, value)
 
 
 MetricType = TypeVar("MetricType", bound=MetricCommon)

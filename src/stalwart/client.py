@@ -164,6 +164,7 @@ from .exceptions import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
+from .runtime import Runtime, _use_runtime
 
 __all__ = [  # serialization contexts: re-exported from converter, as temporalio does
     "ActivityCancellationDetails",
@@ -286,10 +287,9 @@ ReturnType = TypeVar("ReturnType")
 LocalReturnType = TypeVar("LocalReturnType", covariant=True)
 
 
-
-
 class Client(_client_activities.ActivityClientMethods):
     """A connection to a Stalwart store. Create with :meth:`connect`."""
+    _runtime: Runtime | None = None  # set by connect; workers use Runtime.default() without
 
     def __init__(self, store: Store, *, namespace: str = "default",
                  data_converter: DataConverter = DataConverter.default,
@@ -334,21 +334,21 @@ class Client(_client_activities.ActivityClientMethods):
                       identity: str | None = None, interceptors: Sequence[Any] = (),
                       default_workflow_query_reject_condition: Any = None,
                       plugins: Sequence[Plugin] = (),
-                      payload_limits: PayloadLimitsConfig | None = None, **_: Any) -> Client:
-        """Open the store at ``target_url``.
+                      payload_limits: PayloadLimitsConfig | None = None,
+                      runtime: Runtime | None = None, **_: Any) -> Client:
+        """Open the store at ``target_url`` (without it, ``STALWART_URL``, else ``stalwart.db``).
 
-        Args:
-            target_url: ``sqlite:///path/to/file.db``. Without it, ``STALWART_URL`` is used,
-                else ``stalwart.db`` in the working directory.
-            plugins: Client plugins, applied in order (the first wraps the others). Those that
-                are also worker plugins apply to every worker built from this client.
+        ``plugins`` apply in order, the first outermost (those that are also worker plugins
+        apply to this client's workers); ``runtime`` says where metrics go (``Runtime.default()``).
         """
         store = await _connect_store(plugins, ConnectConfig(target_url, identity),
                                      lambda config: open_store(config.target_url))
-        return Client(store, namespace=namespace, data_converter=data_converter,
-                      identity=identity, interceptors=interceptors, plugins=plugins,
-                      payload_limits=payload_limits, default_workflow_query_reject_condition=(
-                          default_workflow_query_reject_condition))
+        client = Client(store, namespace=namespace, data_converter=data_converter,
+                        identity=identity, interceptors=interceptors, plugins=plugins,
+                        payload_limits=payload_limits, default_workflow_query_reject_condition=(
+                            default_workflow_query_reject_condition))
+        client._runtime = await _use_runtime(runtime)
+        return client
 
     def config(self, *, active_config: bool = False) -> ClientConfig:
         """The configuration this client was created with (a shallow copy):

@@ -75,6 +75,7 @@ from ._worker_options import (
     WorkflowRunner,
 )
 from .client import Client
+from .runtime import _use_runtime
 
 __all__ = [
     "ActivityInboundInterceptor",
@@ -385,6 +386,9 @@ class Worker:
         if self._started:
             raise RuntimeError("this worker was already started; create a new Worker")
         self._started = True
+        # Metrics go where the client's runtime says (its Prometheus server is started here
+        # too, for a client built without connect).
+        await _use_runtime(self._client._runtime)
         self._client._workers.add(self)
         store = self._client.store
         pid = os.getpid()

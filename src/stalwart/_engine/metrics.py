@@ -9,8 +9,9 @@ then reports that last reading.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import Any
+import weakref
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as _Counter
@@ -25,12 +26,33 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 Sample = tuple[Sequence[str], float]
 
 
+class MetricSink(Protocol):
+    """Receives every metric update as it happens (``stalwart.runtime.MetricBuffer``).
+
+    ``kind`` is ``counter``, ``histogram`` or ``gauge``; ``name`` has no ``_total`` or
+    ``_seconds`` suffix; a ``duration`` value is in seconds.
+    """
+
+    def record(self, kind: str, name: str, description: str, unit: str | None, value: float,
+               attributes: Mapping[str, str], duration: bool) -> None: ...
+
+
+# Weak: a buffer nobody can drain any more stops receiving updates when it is collected.
+sinks: weakref.WeakSet[MetricSink] = weakref.WeakSet()
+
+
+def emit(kind: str, name: str, description: str, unit: str | None, value: float,
+         attributes: Mapping[str, str], duration: bool = False) -> None:
+    for sink in list(sinks):
+        sink.record(kind, name, description, unit, value, attributes, duration)
+
+
 class Counter:
     """A labelled counter (the call sites name label values positionally)."""
 
     def __init__(self, registry: CollectorRegistry, name: str, help: str,
                  labels: Sequence[str]) -> None:
-        self.name, self.labels = name, tuple(labels)
+        self.name, self.labels, self.help = name, tuple(labels), help
         self._registry = registry
         self._metric = _Counter(name, help, self.labels, registry=registry)
         # The bound child per label values: ``labels()`` validates, stringifies and takes a
@@ -43,6 +65,9 @@ class Counter:
         if child is None:
             child = self._children[label_values] = self._metric.labels(*label_values)
         child.inc(amount)
+        if sinks:
+            emit("counter", self.name.removesuffix("_total"), self.help, None, amount,
+                 dict(zip(self.labels, label_values, strict=True)))
 
     def value(self, *label_values: str) -> float:
         sample = self._registry.get_sample_value(self.name, dict(zip(self.labels, label_values,
@@ -53,7 +78,7 @@ class Counter:
 class Histogram:
     def __init__(self, registry: CollectorRegistry, name: str, help: str, labels: Sequence[str],
                  buckets: Sequence[float] = _LATENCY_BUCKETS) -> None:
-        self.name, self.labels = name, tuple(labels)
+        self.name, self.labels, self.help = name, tuple(labels), help
         self._registry = registry
         self._metric = _Histogram(name, help, self.labels, buckets=tuple(buckets),
                                   registry=registry)
@@ -64,6 +89,9 @@ class Histogram:
         if child is None:
             child = self._children[label_values] = self._metric.labels(*label_values)
         child.observe(value)
+        if sinks:  # every built-in histogram measures seconds
+            emit("histogram", self.name.removesuffix("_seconds"), self.help, None, value,
+                 dict(zip(self.labels, label_values, strict=True)), duration=True)
 
     def count(self, *label_values: str) -> int:
         sample = self._registry.get_sample_value(

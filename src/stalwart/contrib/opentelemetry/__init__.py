@@ -13,6 +13,9 @@ Two forms, as in temporalio:
   deterministic ids and are exported once, not again on replay. ``add_temporal_spans=True``
   adds Temporal's spans for each call as well.
 
+``MetricsExporter`` drains a ``stalwart.runtime.MetricBuffer`` (Stalwart's metrics and those of
+``MetricMeter``s) into an OpenTelemetry meter provider.
+
 ``ReplaySafeLoggerProvider`` and ``ReplaySafeMeterProvider`` wrap OpenTelemetry providers so
 that logs and metrics emitted from workflow code are not emitted again when it replays.
 
@@ -22,12 +25,14 @@ activity. Requires ``opentelemetry-sdk`` (the ``opentelemetry`` extra).
 
 from ._interceptor import TracingInterceptor
 from ._interceptor import _WorkflowInbound as TracingWorkflowInboundInterceptor
+from ._metrics_exporter import MetricsExporter
 from ._otel_interceptor import OpenTelemetryInterceptor
 from ._plugin import OpenTelemetryPlugin
 from ._replay_safe import ReplaySafeLoggerProvider, ReplaySafeMeterProvider
 from ._tracer_provider import ReplaySafeTracerProvider, create_tracer_provider
 
 __all__ = [
+    "MetricsExporter",
     "OpenTelemetryInterceptor",
     "OpenTelemetryPlugin",
     "ReplaySafeLoggerProvider",
