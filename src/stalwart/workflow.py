@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar, overload
 from ._runtime import api as _api
 from ._runtime import children as _children
 from ._runtime import messaging as _messaging
+from ._runtime.activities import ActivityHandle, activity_name
 from ._runtime.children import ChildWorkflowHandle, ExternalWorkflowHandle
 from ._runtime.definitions import (
     define_workflow,
@@ -39,7 +40,7 @@ from ._runtime.handler_registration import (
     set_update_handler,
 )
 from ._runtime.info import Info, ParentInfo
-from ._runtime.instance import ActivityHandle, ContinueAsNewError, activity_name
+from ._runtime.instance import ContinueAsNewError
 from ._runtime.interceptors import StartActivityInput as _StartActivityInput
 from ._runtime.interceptors import StartChildWorkflowInput as _StartChildWorkflowInput
 from ._runtime.messaging import UpdateInfo

@@ -17,9 +17,9 @@ from ..common import RetryPolicy
 from ..converter import Payload
 
 if TYPE_CHECKING:
+    from .activities import ActivityHandle
     from .children import ChildWorkflowHandle
     from .info import Info
-    from .instance import ActivityHandle
 
 
 @dataclass

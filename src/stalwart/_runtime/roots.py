@@ -21,9 +21,10 @@ from .interceptors import (
 )
 
 if TYPE_CHECKING:
+    from .activities import ActivityHandle
     from .children import ChildWorkflowHandle
     from .info import Info
-    from .instance import ActivityHandle, WorkflowInstance
+    from .instance import WorkflowInstance
 
 
 def _call(definition: Any, obj: Any, args: Any) -> Any:
