@@ -45,7 +45,7 @@ from ._engine.codec import decode_value
 from ._model import limits as _limits
 from ._model import search_attributes as _sa
 from ._model.list_filter import parse_list_query
-from ._runtime.instance import activity_name
+from ._runtime.activities import activity_name
 from .common import (
     ActivityIDConflictPolicy,
     ActivityIDReusePolicy,

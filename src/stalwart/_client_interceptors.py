@@ -59,6 +59,7 @@ class StartWorkflowInput:
     cron_schedule: str = ""
     priority: Any = None
     task_timeout: timedelta | None = None
+    run_timeout: timedelta | None = None
     start_delay: timedelta | None = None
     static_summary: str | None = None
     static_details: str | None = None
@@ -250,6 +251,8 @@ class UpdateWithStartStartWorkflowInput:
     ret_type: Any
     headers: dict[str, Payload] = field(default_factory=dict)
     time_skipping_config: Any = None
+    run_timeout: timedelta | None = None
+    task_timeout: timedelta | None = None
 
 
 @dataclass

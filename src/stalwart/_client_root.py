@@ -41,6 +41,7 @@ from ._client_interceptors import (
 )
 from ._client_messages import WorkflowUpdateHandle, WorkflowUpdateStage, query, start_update
 from ._client_payloads import limits_of, warn_if_large, warn_if_large_memo
+from ._client_timeouts import check_timeouts
 from ._client_update_with_start import run_update_with_start
 from ._client_visibility import (
     WorkflowExecutionAsyncIterator,
@@ -82,8 +83,13 @@ def workflow_name_and_result_type(workflow: Any) -> tuple[str, Any]:
     return definition.name, definition.return_type_hint
 
 
+def _seconds(value: timedelta | None) -> float | None:
+    return value.total_seconds() if value else None
+
+
 def check_start(name: str, id: object, task_queue: object, start_signal: str | None,
-                execution_timeout: timedelta | None, task_timeout: timedelta | None,
+                execution_timeout: timedelta | None, run_timeout: timedelta | None,
+                task_timeout: timedelta | None,
                 cron_schedule: str, start_delay: timedelta | None, now: float
                 ) -> tuple[str, str]:
     """``start_workflow``'s options, refused with the field, the value and the fix; gives
@@ -98,11 +104,7 @@ def check_start(name: str, id: object, task_queue: object, start_signal: str | N
     _limits.check_name("workflow id", id)
     _limits.check_name("task queue", task_queue)
     _limits.check_optional_name("start signal name", start_signal)
-    if execution_timeout is not None and execution_timeout <= timedelta(0):
-        raise ValueError(f"execution_timeout must be positive, got {execution_timeout}")
-    if task_timeout is not None and task_timeout <= timedelta(0):
-        raise ValueError(f"task_timeout must be positive, got {task_timeout}: it bounds "
-                         "each workflow task (Temporal's default is 10 seconds)")
+    check_timeouts(execution_timeout, run_timeout, task_timeout)
     if start_delay is not None and start_delay < timedelta(0):
         raise ValueError(f"start_workflow({name!r}): start_delay must not be negative, got "
                          f"{start_delay}")
@@ -123,15 +125,15 @@ async def start_workflow(client: Client, input: StartWorkflowInput,
                          ) -> WorkflowHandle[Any, Any]:
     """Start a workflow: the store call at the end of the client's outbound chain."""
     name, task_queue = input.workflow, input.task_queue
-    timeout = input.execution_timeout
     run_id = str(uuid.uuid4())
     request = StartWorkflowRequest(
         workflow_id=input.id, workflow_type=name, task_queue=task_queue,
         input=await client._encode(input.args, f"start_workflow({name!r}) arguments",
                                    input.id),
         run_id=run_id, random_seed=seed_for_run(run_id),
-        execution_timeout=timeout.total_seconds() if timeout else None,
-        task_timeout=input.task_timeout.total_seconds() if input.task_timeout else None,
+        execution_timeout=_seconds(input.execution_timeout),
+        run_timeout=_seconds(input.run_timeout),
+        task_timeout=_seconds(input.task_timeout),
         id_reuse_policy=input.id_reuse_policy, id_conflict_policy=input.id_conflict_policy,
         start_signal=(input.start_signal, await client._encode(
             input.start_signal_args, f"start_signal {input.start_signal!r} arguments",

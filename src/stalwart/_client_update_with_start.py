@@ -27,6 +27,7 @@ from ._client_messages import (
     handler_name,
     start_update,
 )
+from ._client_timeouts import check_timeouts
 from ._runtime.definitions import get_workflow_definition
 from .common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
@@ -51,7 +52,7 @@ class WithStartWorkflowOperation(Generic[ReturnType]):
     def __init__(self, workflow: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
                  id: str, task_queue: str, id_conflict_policy: WorkflowIDConflictPolicy,
                  result_type: type | None = None, execution_timeout: timedelta | None = None,
-                 run_timeout: timedelta | None = None,
+                 run_timeout: timedelta | None = None, task_timeout: timedelta | None = None,
                  id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                  memo: Mapping[str, Any] | None = None, search_attributes: Any = None,
                  **_: Any) -> None:
@@ -67,13 +68,15 @@ class WithStartWorkflowOperation(Generic[ReturnType]):
                 raise TypeError(f"{workflow!r} is not a workflow: pass a @workflow.defn "
                                 "class's @workflow.run method or the workflow type name")
             name, hinted = definition.name, definition.return_type_hint
+        check_timeouts(execution_timeout, run_timeout, task_timeout)
         if arg is not _NO_ARG:
             if args:
                 raise ValueError("pass either a single argument or args=[...], not both")
             args = [arg]
         self._start_input = UpdateWithStartStartWorkflowInput(
             workflow=name, args=list(args), id=id, task_queue=task_queue,
-            execution_timeout=execution_timeout or run_timeout,
+            execution_timeout=execution_timeout, run_timeout=run_timeout,
+            task_timeout=task_timeout,
             id_reuse_policy=int(id_reuse_policy), id_conflict_policy=int(id_conflict_policy),
             search_attributes=search_attributes, memo=memo, ret_type=result_type or hinted)
         self._used = False
@@ -136,7 +139,8 @@ async def run_update_with_start(client: Client, input: StartWorkflowUpdateWithSt
             execution_timeout=start.execution_timeout, id_reuse_policy=start.id_reuse_policy,
             id_conflict_policy=start.id_conflict_policy,
             search_attributes=start.search_attributes, memo=start.memo, start_signal=None,
-            start_signal_args=[], ret_type=start.ret_type, headers=start.headers),
+            start_signal_args=[], ret_type=start.ret_type, headers=start.headers,
+            run_timeout=start.run_timeout, task_timeout=start.task_timeout),
             start_update=(update_id, name, payloads))
     except BaseException as error:
         input._on_start_error(error)

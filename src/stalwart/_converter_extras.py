@@ -178,7 +178,9 @@ class JSONProtoPayloadConverter(EncodingPayloadConverter):
         return "json/protobuf"
 
     def to_payload(self, value: Any) -> Payload | None:
-        if not _is_message(value):
+        # Tried for every value before plain JSON: a type already known not to be a message
+        # is answered without a call.
+        if _MESSAGE_TYPES.get(type(value)) is False or not _is_message(value):
             return None
         protobuf = _protobuf()
         data = json.dumps(protobuf.json_format.MessageToDict(value), separators=(",", ":"),
@@ -206,7 +208,9 @@ class BinaryProtoPayloadConverter(EncodingPayloadConverter):
         return "binary/protobuf"
 
     def to_payload(self, value: Any) -> Payload | None:
-        if not _is_message(value):
+        # Tried for every value before plain JSON: a type already known not to be a message
+        # is answered without a call.
+        if _MESSAGE_TYPES.get(type(value)) is False or not _is_message(value):
             return None
         return Payload({"encoding": self.encoding.encode(),
                         "messageType": value.DESCRIPTOR.full_name.encode()},

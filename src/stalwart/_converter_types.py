@@ -4,6 +4,7 @@ by ``stalwart.converter``)."""
 
 from __future__ import annotations
 
+import abc
 import base64
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -87,6 +88,45 @@ class WithSerializationContext(ABC):  # noqa: B024 - implementers override one m
         raise NotImplementedError(
             f"{type(self).__qualname__} inherits WithSerializationContext but does not "
             "implement with_context(context)")
+
+
+# isinstance(part, WithSerializationContext) per type: the data converter asks it of its three
+# parts for every activity, child and workflow it converts for, and an ABC's isinstance is a
+# Python-level call. Cleared when any ABC's registry changes (``register``), so the answer
+# stays isinstance's.
+_TAKES_CONTEXT: dict[type, bool] = {}
+_takes_context_token = abc.get_cache_token()
+
+
+def takes_context(part: object) -> bool:
+    global _takes_context_token
+    token = abc.get_cache_token()
+    if token != _takes_context_token:
+        _TAKES_CONTEXT.clear()
+        _takes_context_token = token
+    kind = type(part)
+    known = _TAKES_CONTEXT.get(kind)
+    if known is None:
+        known = isinstance(part, WithSerializationContext)
+        if len(_TAKES_CONTEXT) < 1024 and getattr(part, "__class__", kind) is kind:
+            _TAKES_CONTEXT[kind] = known
+    return known
+
+
+def none_take_context(holder: object, parts: tuple[object, ...]) -> bool:
+    """Whether none of ``parts`` takes a context; remembered on ``holder`` until its parts or
+    an ABC's registry change."""
+    token = abc.get_cache_token()
+    known = getattr(holder, "_context_known", None)
+    if known is None or known[0] != token or known[1] != parts:
+        known = (token, parts, not any(takes_context(part) for part in parts))
+        holder._context_known = known  # type: ignore[attr-defined]
+    return bool(known[2])
+
+
+def bound_to(part: ValueT, context: SerializationContext) -> ValueT:
+    """``part.with_context(context)`` if ``part`` takes a context, else ``part``."""
+    return part.with_context(context) if takes_context(part) else part  # type: ignore
 
 
 class JSONTypeConverter:

@@ -412,7 +412,8 @@ class Client(_client_activities.ActivityClientMethods):
         With ``cron_schedule`` (Temporal's cron grammar, e.g. ``"0 * * * *"``) it is a cron
         workflow: each run's first workflow task waits for the schedule's next time, and when
         a run completes or fails the next one starts under the same id; cancel or terminate
-        ends the chain, ``execution_timeout`` bounds all of it.
+        ends the chain. As in Temporal, ``execution_timeout`` bounds the whole chain (runs
+        continued as new and cron runs included), ``run_timeout`` each single run.
 
         Raises:
             WorkflowAlreadyStartedError: a run with this id is open (or the reuse policy
@@ -420,15 +421,15 @@ class Client(_client_activities.ActivityClientMethods):
         """
         name, hinted_result = _root.workflow_name_and_result_type(workflow)
         id, task_queue = _root.check_start(
-            name, id, task_queue, start_signal, execution_timeout, task_timeout,
-            cron_schedule, start_delay, self._clock.now())
+            name, id, task_queue, start_signal, execution_timeout, run_timeout,
+            task_timeout, cron_schedule, start_delay, self._clock.now())
         if arg is not _NO_ARG:
             if args:
                 raise ValueError("pass either a single argument or args=[...], not both")
             args = [arg]
         return await self._outbound.start_workflow(StartWorkflowInput(
             workflow=name, args=list(args), id=id, task_queue=task_queue,
-            execution_timeout=execution_timeout or run_timeout,
+            execution_timeout=execution_timeout, run_timeout=run_timeout,
             id_reuse_policy=int(id_reuse_policy), id_conflict_policy=int(id_conflict_policy),
             search_attributes=search_attributes, memo=memo, start_signal=start_signal,
             start_signal_args=list(start_signal_args), ret_type=result_type or hinted_result,

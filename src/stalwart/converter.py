@@ -39,6 +39,9 @@ from ._converter_types import (
     TransferTypeConverter,
     WithSerializationContext,
     WorkflowSerializationContext,
+    bound_to,
+    none_take_context,
+    takes_context,
     transfer_converter_of,
     transfer_type_convertible,
 )
@@ -296,7 +299,10 @@ class CompositePayloadConverter(PayloadConverter, WithSerializationContext):
     def get_converters_with_context(self, context: SerializationContext
                                     ) -> list[EncodingPayloadConverter] | None:
         """The encoding converters bound to ``context``; None when none takes one."""
-        old = list(self.converters.values())
+        current = tuple(self.converters.values())  # public: may change between calls
+        if none_take_context(self, current):
+            return None
+        old = list(current)
         new = [c.with_context(context) if isinstance(c, WithSerializationContext) else c
                for c in old]
         return new if any(a is not b for a, b in zip(new, old, strict=True)) else None
@@ -594,14 +600,15 @@ class DataConverter(FailureAndWrapperMethods):
         return self.payload_converter.from_payloads(payloads, type_hints)
 
     def with_context(self, context: SerializationContext) -> DataConverter:
-        """A copy whose payload converter, codec and failure converter are replaced by their
-        ``with_context(context)`` where they implement :class:`WithSerializationContext`
-        (``self`` when none does)."""
-        def _bound(part: Any) -> Any:
-            return part.with_context(context) if isinstance(
-                part, WithSerializationContext) else part
-        converter, codec, failure = (_bound(self.payload_converter), _bound(self.payload_codec),
-                                     _bound(self.failure_converter))
+        """A copy whose parts that are :class:`WithSerializationContext` took ``context``."""
+        pc = self.payload_converter  # per activity: what the general case finds, in fewer calls
+        if (getattr(type(pc), "with_context", None) is CompositePayloadConverter.with_context
+                and (self.payload_codec is None or not takes_context(self.payload_codec))
+                and not takes_context(self.failure_converter)
+                and pc.get_converters_with_context(context) is None):  # type: ignore[attr-defined]
+            return self
+        converter, codec, failure = (bound_to(pc, context), bound_to(self.payload_codec, context),
+                                     bound_to(self.failure_converter, context))
         if (converter is self.payload_converter and codec is self.payload_codec
                 and failure is self.failure_converter):
             return self

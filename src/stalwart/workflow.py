@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar, overload
 from ._runtime import api as _api
 from ._runtime import children as _children
 from ._runtime import messaging as _messaging
+from ._runtime.activities import ActivityHandle, activity_name
 from ._runtime.children import ChildWorkflowHandle, ExternalWorkflowHandle
 from ._runtime.definitions import (
     define_workflow,
@@ -39,7 +40,7 @@ from ._runtime.handler_registration import (
     set_update_handler,
 )
 from ._runtime.info import Info, ParentInfo
-from ._runtime.instance import ActivityHandle, ContinueAsNewError, activity_name
+from ._runtime.instance import ContinueAsNewError
 from ._runtime.interceptors import StartActivityInput as _StartActivityInput
 from ._runtime.interceptors import StartChildWorkflowInput as _StartChildWorkflowInput
 from ._runtime.messaging import UpdateInfo
@@ -653,6 +654,7 @@ async def start_child_workflow(
     ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
     parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE,
     execution_timeout: timedelta | None = None, run_timeout: timedelta | None = None,
+    task_timeout: timedelta | None = None,
     id_reuse_policy: Any = None, retry_policy: RetryPolicy | None = None,
     event_groups: Sequence[EventGroup] | None = None, **_: Any,
 ) -> ChildWorkflowHandle[Any, Any]:
@@ -675,7 +677,7 @@ async def start_child_workflow(
         task_queue=task_queue, result_type=result_type or hinted,
         cancellation_type=int(cancellation_type),
         parent_close_policy=int(parent_close_policy) or 1,
-        execution_timeout=execution_timeout or run_timeout,
+        execution_timeout=execution_timeout, run_timeout=run_timeout, task_timeout=task_timeout,
         id_reuse_policy=int(id_reuse_policy or 1), headers={}, priority=_.get("priority"),
         cron_schedule=_check_cron_schedule(name, _.get("cron_schedule"))))
 

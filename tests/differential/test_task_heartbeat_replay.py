@@ -101,7 +101,7 @@ class Builder:
         return self.add("WORKFLOW_TASK_COMPLETED", scheduledEventId=scheduled,
                         startedEventId=started, identity="worker")
 
-    def local_activity(self, completed: str, seq: int, activity_type: str, result: str, *,
+    def local_activity(self, completed: str, seq: int, activity_type: str, result: Any, *,
                        scheduled_at: float, completed_at: float) -> str:
         data = {"seq": seq, "attempt": 1, "activity_id": str(seq),
                 "activity_type": activity_type, "complete_time": at(completed_at),

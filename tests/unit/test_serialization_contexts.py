@@ -95,6 +95,39 @@ def test_composite_converter_binds_the_encoding_converters_that_take_a_context()
     assert plain.get_converters_with_context(WorkflowSerializationContext("d", "w")) is None
 
 
+def test_what_takes_a_context_is_worked_out_again_when_the_converters_change() -> None:
+    # Both are remembered between calls (they run per activity); neither answer may go stale.
+    context = WorkflowSerializationContext("default", "wf-8")
+    converter = DataConverter()
+    assert converter.with_context(context) is converter
+    composite = converter.payload_converter
+    assert isinstance(composite, CompositePayloadConverter)
+    composite.converters[b"json/plain"] = _TaggingJSON()
+    bound = converter.with_context(context)
+    assert bound is not converter
+    json_converter = bound.payload_converter.converters[b"json/plain"]  # type: ignore[attr-defined]
+    assert isinstance(json_converter, _TaggingJSON) and json_converter.tag == "wf-8"
+
+
+class _Virtual(JSONPlainPayloadConverter):
+    def __init__(self, tag: str = "") -> None:
+        super().__init__()
+        self.tag = tag
+
+    def with_context(self, context: SerializationContext) -> Self:
+        assert isinstance(context, WorkflowSerializationContext)
+        return type(self)(context.workflow_id)
+
+
+def test_a_converter_registered_as_taking_a_context_later_gets_it() -> None:
+    context = WorkflowSerializationContext("default", "wf-9")
+    composite = CompositePayloadConverter(_Virtual())
+    assert composite.with_context(context) is composite
+    WithSerializationContext.register(_Virtual)
+    bound = composite.with_context(context)
+    assert bound is not composite and bound.converters[b"json/plain"].tag == "wf-9"  # type: ignore
+
+
 class _Reversing(PayloadCodec):
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [Payload(p.metadata, p.data[::-1]) for p in payloads]

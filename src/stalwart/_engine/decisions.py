@@ -124,6 +124,7 @@ def _start_child(attrs: dict[str, Any], context: TaskContext) -> StartChild:
         workflow_id=attrs["workflow_id"], workflow_type=attrs["workflow_type"],
         task_queue=attrs["task_queue"], input=attrs["input"], run_id=attrs["run_id"],
         random_seed=attrs["random_seed"], execution_timeout=attrs.get("execution_timeout"),
+        run_timeout=attrs.get("run_timeout"), task_timeout=attrs.get("task_timeout"),
         identity=context.identity, parent_workflow_id=context.workflow_id,
         parent_run_id=context.run_id, parent_seq=attrs["seq"],
         parent_close_policy=attrs.get("parent_close_policy") or 1,
@@ -185,13 +186,16 @@ def _close(command: Command, context: TaskContext) -> Decision:
     next_run = StartWorkflowRequest(
         workflow_id=context.workflow_id, workflow_type=attrs["workflow_type"],
         task_queue=attrs["task_queue"], input=attrs["input"], run_id=context.new_run_id(),
-        random_seed=context.random_seed(), execution_timeout=attrs.get("execution_timeout"),
-        task_timeout=attrs.get("task_timeout"),
+        # The chain's execution timeout is the store's to carry over; the run and task
+        # timeouts are in the event (histories before they were: run_timeout under the
+        # name execution_timeout).
+        random_seed=context.random_seed(), task_timeout=attrs.get("task_timeout"),
         continued_run_id=context.run_id, identity=context.identity,
         # As in Temporal, the next run keeps the memo and search attributes.
         memo=attrs.get("memo"), search_attributes=attrs.get("search_attributes"),
         first_task_backoff=attrs.get("backoff_start_interval"),
-        run_timeout=attrs.get("run_timeout"),
+        run_timeout=attrs["run_timeout"] if "run_timeout" in attrs
+        else attrs.get("execution_timeout"),
         # A cron workflow's own continue-as-new keeps it a cron workflow.
         cron_schedule=cron.schedule if cron is not None else None,
         last_completion_result=cron.last_completion_result if cron is not None else None)

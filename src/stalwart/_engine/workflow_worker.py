@@ -446,7 +446,7 @@ class WorkflowWorker:
                                     interceptor_classes=self.interceptor_classes)
         instance.default_activity_timeout = self.default_activity_timeout
         started = HistoryEvent(1, EventType.WORKFLOW_EXECUTION_STARTED, now,
-                               started_attributes(request))
+                               started_attributes(request, now))
         try:
             commands = instance.activate([started], now=now, replaying=False)
         except (exc.NondeterminismError, WorkflowTaskError) as error:

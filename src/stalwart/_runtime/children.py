@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .. import exceptions as exc
 from .._model.events import Command, EventType, HistoryEvent
+from .._model.run_timeouts import settle
 from .._model.temporal_history import seed_for_run
 from ..common import _priority_key
 from ..converter import Payload, _payload_from_json, _payload_to_json, headers_to_json
@@ -161,7 +162,8 @@ async def start_child_workflow(
     result_type: Any, cancellation_type: int, parent_close_policy: int,
     execution_timeout: timedelta | None, id_reuse_policy: int,
     headers: Mapping[str, Payload] | None = None, priority: Any = None,
-    cron_schedule: str = "",
+    cron_schedule: str = "", run_timeout: timedelta | None = None,
+    task_timeout: timedelta | None = None,
 ) -> ChildWorkflowHandle[Any, Any]:
     instance._check_active()
     priority_key = _priority_key(priority, f"start_child_workflow({name!r})")
@@ -178,8 +180,7 @@ async def start_child_workflow(
         "seq": seq, "workflow_id": child_id, "workflow_type": name,
         "task_queue": task_queue or instance.info.task_queue,
         "input": [_payload_to_json(p) for p in payloads],
-        "execution_timeout": execution_timeout.total_seconds()
-        if execution_timeout else None,
+        **_timeouts(execution_timeout, run_timeout, task_timeout),
         "parent_close_policy": parent_close_policy, "id_reuse_policy": id_reuse_policy,
         **_child_run(instance),
         **({"header": headers_to_json(headers)} if headers else {}),
@@ -191,6 +192,18 @@ async def start_child_workflow(
     instance._children[seq] = handle
     await handle._started
     return handle
+
+
+def _timeouts(execution: timedelta | None, run: timedelta | None, task: timedelta | None
+              ) -> dict[str, float | None]:
+    """The child's timeouts as Temporal's server settles them (and records them in the
+    initiated event): the child's own workflow task timeout, else the default."""
+    execution_s, run_s, task_s = settle(
+        execution.total_seconds() if execution else None,
+        run.total_seconds() if run else None, task.total_seconds() if task else None)
+    return {"execution_timeout": execution_s,
+            **({"run_timeout": run_s} if run_s else {}),
+            **({"task_timeout": task_s} if task_s else {})}
 
 
 def child(instance: WorkflowInstance, event: HistoryEvent) -> ChildWorkflowHandle[Any, Any] | None:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._model import search_attributes as sa
 from .._model.events import EV, Command
+from .._model.run_timeouts import settle
 from ..converter import _payload_to_json, headers_to_json
 from .interceptors import ContinueAsNewInput
 
@@ -30,12 +31,11 @@ def continue_as_new_command(instance: WorkflowInstance, input: ContinueAsNewInpu
         memo = dict(instance.memo_payloads)
     search_attributes = sa.to_store(input.search_attributes) \
         if input.search_attributes is not None else dict(info._search_attributes_store)
-    deadline = input.execution_timeout or input.run_timeout
     attributes: dict[str, Any] = {
         "workflow_type": input.workflow or info.workflow_type,
         "task_queue": input.task_queue or info.task_queue,
         "input": payloads,
-        "execution_timeout": deadline.total_seconds() if deadline else None,
+        **_next_run_timeouts(instance.started_attributes, input),
     }
     if input.headers:
         attributes["header"] = headers_to_json(dict(input.headers))
@@ -45,13 +45,21 @@ def continue_as_new_command(instance: WorkflowInstance, input: ContinueAsNewInpu
         attributes["search_attributes"] = search_attributes
     if input.backoff_start_interval:
         attributes["backoff_start_interval"] = input.backoff_start_interval.total_seconds()
-    if input.run_timeout:
-        attributes["run_timeout"] = input.run_timeout.total_seconds()
-    # As in Temporal, the next run keeps this run's workflow task timeout unless given one.
-    task_timeout = input.task_timeout.total_seconds() if input.task_timeout \
-        else instance.started_attributes.get("task_timeout")
-    if task_timeout:
-        attributes["task_timeout"] = task_timeout
     if input.retry_policy is not None:
         attributes["retry_policy"] = input.retry_policy._to_json()
     return Command(EV.WORKFLOW_EXECUTION_CONTINUED_AS_NEW, attributes)
+
+
+def _next_run_timeouts(started: dict[str, Any], input: ContinueAsNewInput) -> dict[str, float]:
+    """The next run's run and workflow task timeouts as Temporal's server settles them (and
+    records them in the ContinuedAsNew event): each is this run's unless given, the run
+    timeout never longer than the chain's execution timeout (which the next run inherits),
+    the task timeout never longer than the run timeout; "no run timeout" is 0."""
+    # Stalwart's execution_timeout on continue_as_new reads as the next run's run timeout.
+    given = input.run_timeout or input.execution_timeout
+    task_given = input.task_timeout
+    _, run, task = settle(
+        started.get("execution_timeout"),
+        given.total_seconds() if given else started.get("run_timeout"),
+        task_given.total_seconds() if task_given else started.get("task_timeout"))
+    return {"run_timeout": run or 0.0, **({"task_timeout": task} if task else {})}

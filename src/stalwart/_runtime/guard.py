@@ -55,15 +55,23 @@ def is_active() -> bool:
     return bool(getattr(_state, "active", False)) and not getattr(_state, "unrestricted", 0)
 
 
-@contextmanager
-def activation() -> Iterator[None]:
+class _Activation:
+    """A class rather than ``@contextmanager``: entered once per activation, and a generator
+    frame plus ``_GeneratorContextManager`` cost several times the two attribute writes."""
+
+    __slots__ = ("_previous",)
+
+    def __enter__(self) -> None:
+        self._previous = getattr(_state, "active", False)
+        _state.active = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        _state.active = self._previous
+
+
+def activation() -> _Activation:
     """Guard the current thread while workflow code runs."""
-    previous = getattr(_state, "active", False)
-    _state.active = True
-    try:
-        yield
-    finally:
-        _state.active = previous
+    return _Activation()
 
 
 @contextmanager

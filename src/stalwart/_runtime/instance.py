@@ -20,7 +20,6 @@ from typing import Any
 
 from .. import exceptions as exc
 from .._model import search_attributes as sa
-from .._model.definitions import ActivityDefinition, get_activity_definition
 from .._model.events import EV, Command, EventType, HistoryEvent
 from .._model.temporal_history import (
     TemporalLength,
@@ -38,6 +37,7 @@ from ..converter import (
     headers_to_json,
 )
 from . import children, contexts, guard, messaging
+from .activities import ActivityHandle, activity_name
 from .children import ChildWorkflowHandle
 from .continue_as_new import continue_as_new_command
 from .definitions import (
@@ -80,46 +80,6 @@ class WorkflowTaskError(Exception):
 
 class _Evicted(BaseException):
     """Raised into workflow code that tries to run after its instance was evicted."""
-
-
-class ActivityHandle(asyncio.Future[Any]):
-    """An awaitable, cancellable scheduled activity (like Temporal's ``ActivityHandle``)."""
-
-    def __init__(self, instance: WorkflowInstance, seq: int, result_type: Any,
-                 cancellation_type: int, activity_type: str = "", activity_id: str = ""
-                 ) -> None:
-        super().__init__(loop=instance.loop)
-        self._instance = instance
-        self._seq = seq
-        self._result_type = result_type
-        self._cancellation_type = cancellation_type
-        self._activity_type = activity_type
-        self._activity_id = activity_id
-        self._cancel_requested = False
-        self._local = False
-        self._converter: DataConverter = instance.converter
-
-    def cancel(self, msg: Any | None = None) -> bool:
-        """Request cancellation. As in temporalio, the awaiter never sees a bare
-        ``asyncio.CancelledError``: TRY_CANCEL and ABANDON resolve the handle at once with
-        ``ActivityError`` caused by ``CancelledError``; WAIT_CANCELLATION_COMPLETED stays
-        pending until the activity reports back (its result, or that error).
-
-        Returns True whenever a cancellation was requested, so a task awaiting the handle
-        is not itself cancelled but resumes with the handle's outcome."""
-        if self.done():
-            return False
-        if not self._cancel_requested:
-            self._cancel_requested = True
-            self._instance._request_cancel_activity(self)
-        if self._cancellation_type != 1:
-            cancelled = exc.ActivityError(
-                "Activity cancelled", scheduled_event_id=0, started_event_id=0, identity="",
-                activity_type=self._activity_type, activity_id=self._activity_id,
-                retry_state=exc.RetryState.CANCEL_REQUESTED)
-            cancelled.__cause__ = exc.CancelledError("Cancelled")
-            self.set_exception(cancelled)
-        return True
 
 
 class WorkflowInstance:
@@ -334,7 +294,7 @@ class WorkflowInstance:
             self._seed = attrs["random_seed"]
             self._random = None
         parent = attrs.get("parent")
-        timeout = attrs.get("execution_timeout")
+        timeout, run = attrs.get("execution_timeout"), attrs.get("run_timeout")
         self.info = Info(
             workflow_id=attrs["workflow_id"], run_id=self.info.run_id,
             workflow_type=attrs["workflow_type"], task_queue=attrs["task_queue"],
@@ -343,8 +303,8 @@ class WorkflowInstance:
             run_id_first=attrs.get("first_run_id") or self.info.run_id,
             continued_run_id=attrs.get("continued_run_id"),
             execution_timeout=timedelta(seconds=timeout) if timeout else None,
-            run_timeout=timedelta(seconds=attrs["run_timeout"]) if attrs.get("run_timeout")
-            else None, task_timeout=timedelta(seconds=attrs.get("task_timeout") or 10),
+            run_timeout=timedelta(seconds=run) if run is not None else None,
+            task_timeout=timedelta(seconds=attrs.get("task_timeout") or 10),
             retry_policy=None,
             cron_schedule=attrs.get("cron_schedule"),
             parent=ParentInfo(**parent) if parent else None,
@@ -479,9 +439,6 @@ class WorkflowInstance:
         self.__dict__["_cancellation_reason"] = event.attributes.get("cause") or ""
         if self._main_task is not None and not self._main_task.done():
             self._main_task.cancel()
-
-
-
 
 
     # -- completion ------------------------------------------------------------------------
@@ -736,33 +693,6 @@ class WorkflowInstance:
     def continue_as_new(self, input: ContinueAsNewInput) -> ContinueAsNewError:
         self._check_active()
         return ContinueAsNewError(input)
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-def activity_name(activity: Any) -> tuple[str, ActivityDefinition | None]:
-    if isinstance(activity, str):
-        if not activity:
-            raise ValueError("activity name must not be empty")
-        return activity, None
-    definition = get_activity_definition(activity)
-    if definition is None:
-        raise TypeError(
-            f"{activity!r} is not an activity: decorate it with @activity.defn, or pass the "
-            "activity's name as a string")
-    return definition.name, definition
 
 
 def _placeholder_info(workflow_id: str, run_id: str, workflow_type: str) -> Info:

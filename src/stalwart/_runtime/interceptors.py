@@ -17,9 +17,9 @@ from ..common import RetryPolicy
 from ..converter import Payload
 
 if TYPE_CHECKING:
+    from .activities import ActivityHandle
     from .children import ChildWorkflowHandle
     from .info import Info
-    from .instance import ActivityHandle
 
 
 @dataclass
@@ -91,6 +91,8 @@ class StartChildWorkflowInput:
     result_type: Any
     priority: Any = None
     cron_schedule: str = ""
+    run_timeout: timedelta | None = None
+    task_timeout: timedelta | None = None
 
 
 @dataclass
@@ -113,10 +115,11 @@ class SignalChildWorkflowInput:
 
 @dataclass
 class ContinueAsNewInput:
-    """temporalio's fields, plus ``execution_timeout`` (Stalwart's deadline for the next run).
+    """temporalio's fields, plus Stalwart's ``execution_timeout`` (read as the next run's run
+    timeout when ``run_timeout`` is not given; the chain keeps its execution timeout).
 
-    Honoured: ``run_timeout`` (the next run's deadline when ``execution_timeout`` is not
-    given), ``backoff_start_interval`` (its first workflow task waits that long), ``memo``,
+    Honoured: ``run_timeout`` (bounds the next run; by default it keeps this run's),
+    ``backoff_start_interval`` (its first workflow task waits that long), ``memo``,
     ``search_attributes`` and ``task_timeout`` (replace what the next run would keep).
     Recorded, not enforced: ``retry_policy`` (Stalwart has no workflow retries).
     ``event_groups`` holds the groups of the enclosing scopes too; the versioning fields are

@@ -107,7 +107,8 @@ def replay_into(instance: WorkflowInstance, events: Sequence[HistoryEvent]) -> l
         WorkflowTaskError: workflow code failed during replay.
     """
     activations, pending, reset_run_id = _split(events)
-    for activation in activations:
+    locals_ahead = LocalsAhead(activations)
+    for index, activation in enumerate(activations):
         if activation.reset_run_id:
             instance.reseed(activation.reset_run_id)
         produced = instance.activate(
@@ -115,10 +116,53 @@ def replay_into(instance: WorkflowInstance, events: Sequence[HistoryEvent]) -> l
             failed_tasks=activation.failed_before,
             replay_patches=activation.patches,
         )
-        check_commands(instance, activation, produced)
+        check_commands(instance, activation, produced, (locals_ahead, index))
     if reset_run_id:
         instance.reseed(reset_run_id)
     return pending
+
+
+class LocalsAhead:
+    """Local activities started by one activation whose records come in a later one.
+
+    A local activity's record (in a Temporal history, its marker) is written when it
+    finishes, not when the workflow starts it: local activities started together by one
+    activation finish one by one, and each result may wake an activation of its own (in the
+    same workflow task, or a later one when the SDK heartbeats the task) before the others'
+    records appear. A local activity the code starts is therefore matched against the record
+    of the same activity (its ``seq``) in that activation or any later one."""
+
+    def __init__(self, activations: Sequence[RecordedActivation]) -> None:
+        # seq -> the last activation (by index) whose commands record that local activity.
+        self.recorded_in: dict[int, int] = {}
+        for index, activation in enumerate(activations):
+            for event in activation.commands:
+                if event.attributes.get("local"):
+                    self.recorded_in[event.attributes["seq"]] = index
+        self.started: dict[int, Command] = {}
+
+    def match(self, index: int, activation: RecordedActivation,
+              produced: Sequence[Command]) -> tuple[list[HistoryEvent], list[Command]]:
+        """The local activities left to compare at activation ``index``: those recorded here
+        that no earlier or current start of the same activity matches, and those started here
+        or earlier whose record is in no later activation."""
+        for command in produced:
+            if command.attributes.get("local"):
+                self.started.setdefault(command.attributes["seq"], command)
+        unmatched: list[HistoryEvent] = []
+        for event in activation.commands:
+            if not event.attributes.get("local"):
+                continue
+            start = self.started.get(event.attributes["seq"])
+            if start is not None and start.key() == command_key(event.event_type,
+                                                                   event.attributes):
+                del self.started[event.attributes["seq"]]
+            else:
+                unmatched.append(event)
+        left = [c for seq, c in self.started.items() if self.recorded_in.get(seq, -1) <= index]
+        for command in left:
+            del self.started[command.attributes["seq"]]
+        return unmatched, left
 
 
 def local_last(commands: Sequence[_C]) -> list[_C]:
@@ -126,15 +170,23 @@ def local_last(commands: Sequence[_C]) -> list[_C]:
 
     As in Temporal: a local activity's record (its marker) is written when it finishes, so
     it may follow commands the workflow produced after starting it, even in a later task
-    when the SDK heartbeats the task; local activities match local activities in order, and
-    the other commands the other commands."""
+    when the SDK heartbeats the task; local activities are compared with local activities
+    (see ``LocalsAhead``), the other commands with the other commands in order."""
     return sorted(commands, key=lambda c: bool(c.attributes.get("local")))
 
 
 def check_commands(instance: WorkflowInstance, activation: RecordedActivation,
-                   produced: Sequence[Command]) -> None:
+                   produced: Sequence[Command],
+                   locals_ahead: tuple[LocalsAhead, int] | None = None) -> None:
+    """Compare what the code produced with what ``activation`` records; ``locals_ahead``
+    (with the activation's index) lets local activities match records in later activations."""
     recorded = local_last(activation.commands)
     produced = local_last(produced)
+    if locals_ahead is not None:
+        ahead, at = locals_ahead
+        local_recorded, local_produced = ahead.match(at, activation, produced)
+        recorded = [e for e in recorded if not e.attributes.get("local")] + local_recorded
+        produced = [c for c in produced if not c.attributes.get("local")] + local_produced
     for index in range(max(len(produced), len(recorded))):
         got = produced[index] if index < len(produced) else None
         want = recorded[index] if index < len(recorded) else None

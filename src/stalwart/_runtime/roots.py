@@ -21,9 +21,10 @@ from .interceptors import (
 )
 
 if TYPE_CHECKING:
+    from .activities import ActivityHandle
     from .children import ChildWorkflowHandle
     from .info import Info
-    from .instance import ActivityHandle, WorkflowInstance
+    from .instance import WorkflowInstance
 
 
 def _call(definition: Any, obj: Any, args: Any) -> Any:
@@ -106,7 +107,8 @@ class RootOutbound(WorkflowOutboundInterceptor):
             cancellation_type=input.cancellation_type,
             parent_close_policy=input.parent_close_policy,
             execution_timeout=input.execution_timeout, id_reuse_policy=input.id_reuse_policy,
-            headers=input.headers, priority=input.priority, cron_schedule=input.cron_schedule)
+            headers=input.headers, priority=input.priority, cron_schedule=input.cron_schedule,
+            run_timeout=input.run_timeout, task_timeout=input.task_timeout)
 
     async def signal_child_workflow(self, input: SignalChildWorkflowInput) -> None:
         await children.signal_external(self._instance, input.child_workflow_id, None,

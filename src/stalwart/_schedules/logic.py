@@ -183,7 +183,8 @@ class _Step:
             workflow_id=workflow_id, workflow_type=action["workflow"],
             task_queue=action["task_queue"], input=action["args"], run_id=run_id,
             random_seed=seed_for_run(run_id),
-            execution_timeout=action["execution_timeout"] or action["run_timeout"],
+            execution_timeout=action["execution_timeout"], run_timeout=action["run_timeout"],
+            task_timeout=action["task_timeout"],
             identity=IDENTITY, search_attributes=search, memo=action.get("memo"))
         try:
             result = self.txn.start_workflow(request)

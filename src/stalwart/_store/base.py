@@ -14,6 +14,7 @@ from enum import IntEnum
 from typing import Any, Protocol
 
 from .._model.events import HistoryEvent
+from .._model.run_timeouts import settle as run_timeouts_settle
 from .wakeup import Notifier, Subscription
 
 
@@ -69,8 +70,11 @@ class StartWorkflowRequest:
     # Temporal's Priority.priority_key: lower is claimed first; None inherits the parent's
     # (or the previous run's), else DEFAULT_PRIORITY.
     priority: int | None = None
-    # Shown as workflow.info().run_timeout (the run's deadline is execution_timeout).
+    # Seconds this run may take (Temporal's run timeout; each run of a chain has its own).
+    # execution_timeout bounds the whole chain: its end is execution_expiration, set at the
+    # chain's first run and inherited by every later one.
     run_timeout: float | None = None
+    execution_expiration: float | None = None
     # start_workflow's static_summary / static_details ({"summary", "details"}), which
     # describe() reports (Temporal's user metadata of the start).
     user_metadata: dict[str, str] | None = None
@@ -80,13 +84,41 @@ class StartWorkflowRequest:
 DEFAULT_PRIORITY = 3
 
 
-def started_attributes(request: StartWorkflowRequest) -> dict[str, Any]:
+def run_timeouts(request: StartWorkflowRequest
+                 ) -> tuple[float | None, float | None, float | None]:
+    """The run's (execution, run, task) timeouts as Temporal's server settles them."""
+    return run_timeouts_settle(request.execution_timeout, request.run_timeout,
+                               request.task_timeout)
+
+
+def run_deadline(request: StartWorkflowRequest, now: float) -> float | None:
+    """When the run times out: at its run timeout or at the chain's expiration, if sooner."""
+    _, run, _ = run_timeouts(request)
+    ends = [t for t in (execution_expiration(request, now), now + run if run else None)
+            if t is not None]
+    return min(ends) if ends else None
+
+
+def execution_expiration(request: StartWorkflowRequest, now: float) -> float | None:
+    """When the chain times out: inherited, or ``execution_timeout`` after its first run."""
+    if request.execution_expiration is not None:
+        return request.execution_expiration
+    return now + request.execution_timeout if request.execution_timeout else None
+
+
+def started_attributes(request: StartWorkflowRequest, now: float) -> dict[str, Any]:
     """The attributes of a run's ``WorkflowExecutionStarted`` event (every backend writes
     exactly these, and an eager first activation is fed exactly these)."""
+    execution, run, task = run_timeouts(request)
+    expiration = execution_expiration(request, now)
+    if run is None and request.continued_run_id is not None:
+        # Temporal's server records a later run of a chain without one as "0s".
+        run = 0.0
     return {
         "workflow_id": request.workflow_id, "workflow_type": request.workflow_type,
         "task_queue": request.task_queue, "input": request.input,
-        "execution_timeout": request.execution_timeout, "random_seed": request.random_seed,
+        "execution_timeout": execution, "random_seed": request.random_seed,
+        **({"execution_expiration": expiration} if expiration is not None else {}),
         "first_run_id": request.first_run_id or request.run_id,
         "continued_run_id": request.continued_run_id, "attempt": 1,
         "identity": request.identity,
@@ -101,9 +133,9 @@ def started_attributes(request: StartWorkflowRequest) -> dict[str, Any]:
         **({"first_workflow_task_backoff": request.first_task_backoff}
            if request.first_task_backoff else {}),
         **({"initiator": request.initiator} if request.initiator else {}),
-        **({"run_timeout": request.run_timeout} if request.run_timeout else {}),
+        **({"run_timeout": run} if run is not None else {}),
         **({"priority": request.priority} if request.priority is not None else {}),
-        **({"task_timeout": request.task_timeout} if request.task_timeout else {}),
+        **({"task_timeout": task} if task else {}),
         **({"user_metadata": request.user_metadata} if request.user_metadata else {}),
         **({"last_completion_result": request.last_completion_result}
            if request.last_completion_result is not None else {}),

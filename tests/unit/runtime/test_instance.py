@@ -292,7 +292,8 @@ def test_activate_continue_as_new_produces_command_with_new_input(make_run: Make
     attrs = commands[0].attributes
     assert attrs["workflow_type"] == "ContinuesAsNew"
     assert attrs["task_queue"] == "tq"
-    assert attrs["execution_timeout"] == 3600.0
+    # Stalwart's execution_timeout on continue_as_new is the next run's run timeout.
+    assert attrs["run_timeout"] == 3600.0
     assert [decode(p) for p in attrs["input"]] == [2]
 
 

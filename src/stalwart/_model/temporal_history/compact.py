@@ -334,6 +334,9 @@ class _Compactor:
             "execution_timeout": pj.duration_in(a.get("workflowExecutionTimeout"),
                                                 self.where("workflowExecutionTimeout")),
             **self.task_timeout(a),
+            **({"run_timeout": pj.duration_in(a["workflowRunTimeout"],
+                                              self.where("workflowRunTimeout")) or 0.0}
+               if a.get("workflowRunTimeout") is not None else {}),
             "random_seed": seed_for_run(run_id),
             "first_run_id": a.get("firstExecutionRunId") or run_id,
             "continued_run_id": a.get("continuedExecutionRunId"),
@@ -503,6 +506,10 @@ class _Compactor:
                 "input": pj.payloads_in(a.get("input"), self.where("input")),
                 "execution_timeout": pj.duration_in(a.get("workflowExecutionTimeout"),
                                                     self.where("workflowExecutionTimeout")),
+                **({"run_timeout": pj.duration_in(a["workflowRunTimeout"],
+                                                  self.where("workflowRunTimeout"))}
+                   if a.get("workflowRunTimeout") else {}),
+                **self.task_timeout(a),
                 "parent_close_policy": pj.enum_in(
                     "PARENT_CLOSE_POLICY_", pj.PARENT_CLOSE_POLICIES,
                     a.get("parentClosePolicy"), self.where("parentClosePolicy")),
@@ -572,8 +579,8 @@ class _Compactor:
                 "workflow_type": self.name("workflowType"),
                 "task_queue": (a.get("taskQueue") or {}).get("name", ""),
                 "input": pj.payloads_in(a.get("input"), self.where("input")),
-                "execution_timeout": pj.duration_in(a.get("workflowRunTimeout"),
-                                                    self.where("workflowRunTimeout")),
+                "run_timeout": pj.duration_in(a.get("workflowRunTimeout"),
+                                              self.where("workflowRunTimeout")),
                 "new_execution_run_id": a.get("newExecutionRunId")})
         elif etype == EV.WORKFLOW_EXECUTION_TERMINATED:
             self.add(etype, {"reason": a.get("reason", ""), "identity": a.get("identity", "")})

@@ -214,7 +214,9 @@ class _Expander:
                                   "identity": attrs.get("identity")})
         elif etype == EV.WORKFLOW_EXECUTION_TIMED_OUT:
             self.closed = True
-            self.emit(etype, ts, {"retryState": "RETRY_STATE_TIMEOUT"})
+            self.emit(etype, ts, {"retryState": pj.enum_out(
+                "RETRY_STATE_", pj.RETRY_STATES, attrs.get("retry_state"))
+                or "RETRY_STATE_TIMEOUT"})
         elif etype == EV.CHILD_WORKFLOW_EXECUTION_STARTED:
             seq = attrs["seq"]
             self.children_started[seq] = self.emit(etype, ts, {
@@ -272,6 +274,8 @@ class _Expander:
             "workflowExecutionTimeout": pj.duration_out(attrs.get("execution_timeout")),
             "workflowRunTimeout": pj.duration_out(attrs.get("run_timeout")),
             "workflowTaskTimeout": self.task_timeout,
+            "workflowExecutionExpirationTime": pj.time_out(attrs["execution_expiration"])
+            if attrs.get("execution_expiration") is not None else None,
             "continuedExecutionRunId": attrs.get("continued_run_id"),
             # A run made by a reset keeps the run its chain of resets began with.
             "originalExecutionRunId": attrs.get("original_run_id") or self.run_id,
@@ -435,7 +439,9 @@ class _Expander:
                               "kind": "TASK_QUEUE_KIND_NORMAL"},
                 "input": pj.payloads_out(attrs.get("input")),
                 "workflowExecutionTimeout": pj.duration_out(attrs.get("execution_timeout")),
-                "workflowTaskTimeout": DEFAULT_TASK_TIMEOUT,
+                "workflowRunTimeout": pj.duration_out(attrs.get("run_timeout")),
+                "workflowTaskTimeout": pj.duration_out(attrs.get("task_timeout"))
+                or DEFAULT_TASK_TIMEOUT,
                 "parentClosePolicy": pj.enum_out("PARENT_CLOSE_POLICY_",
                                                  pj.PARENT_CLOSE_POLICIES,
                                                  attrs.get("parent_close_policy")),
@@ -533,7 +539,10 @@ class _Expander:
                 "taskQueue": {"name": attrs.get("task_queue", ""),
                               "kind": "TASK_QUEUE_KIND_NORMAL"},
                 "input": pj.payloads_out(attrs.get("input")),
-                "workflowRunTimeout": pj.duration_out(attrs.get("execution_timeout")),
+                # Older histories recorded the next run's run timeout as execution_timeout.
+                "workflowRunTimeout": pj.duration_out(
+                    attrs["run_timeout"] if "run_timeout" in attrs
+                    else attrs.get("execution_timeout")),
                 "workflowTaskTimeout": pj.duration_out(attrs.get("task_timeout"))
                 or DEFAULT_TASK_TIMEOUT,
                 "workflowTaskCompletedEventId": wft,

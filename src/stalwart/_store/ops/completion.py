@@ -19,6 +19,7 @@ from . import payloads, streams
 from .executions import (
     CHAINED_TASK_LEASE_SECONDS,
     append_event,
+    chain_timeouts,
     claim_one_workflow_task,
     close_run,
     insert_execution,
@@ -212,14 +213,19 @@ def _apply_close(tx: Tx, run: _Run, close: base.CloseRun) -> None:
     close_run(tx, run.run_id, close.status, run.now, close.result, close.failure,
               next_run.run_id if next_run is not None else None)
     if next_run is not None:
-        # The next run inherits the chain's first run, its parent and, unless it sets its
-        # own, the execution deadline.
-        timeout = next_run.execution_timeout
+        # The next run inherits the chain's first run, its parent, its execution timeout
+        # and the moment the chain expires (its own run timeout starts afresh).
+        chain = chain_timeouts(tx, run.run_id)
         next_run = dataclasses.replace(
             next_run, first_run_id=run.first_run_id, **parent_of(tx, run.run_id),
+            execution_timeout=chain["execution_timeout"],
+            execution_expiration=chain["execution_expiration"],
+            run_timeout=chain["run_timeout"] if next_run.run_timeout is None
+            else next_run.run_timeout,
+            task_timeout=next_run.task_timeout or chain["task_timeout"],
             # The next run keeps the chain's priority.
             priority=next_run.priority if next_run.priority is not None else run.priority)
-        insert_execution(tx, next_run, run.now, run.now + timeout if timeout else run.deadline)
+        insert_execution(tx, next_run, run.now)
 
 
 _APPLY: dict[type, Callable[[Tx, _Run, Any], None]] = {

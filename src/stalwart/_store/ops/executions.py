@@ -15,6 +15,7 @@ from ..base import (
     StartResult,
     StartWorkflowRequest,
     WorkflowTaskClaim,
+    run_deadline,
     started_attributes,
 )
 from ..tx import Tx, dumps, loads
@@ -97,8 +98,20 @@ def ensure_workflow_task(tx: Tx, run_id: str,
     tx.wake("workflow_task", task_queue)
 
 
-def insert_execution(tx: Tx, request: StartWorkflowRequest,
-                     now: float, deadline: float | None) -> None:
+def chain_timeouts(tx: Tx, run_id: str) -> dict[str, Any]:
+    """The timeouts a run's started event records: its next run of the chain inherits the
+    execution timeout and the moment the chain expires, and (a cron run's next run, as in
+    Temporal) the run and workflow task timeouts."""
+    row = tx.one("SELECT attributes FROM history WHERE run_id = ? AND event_id = 1", (run_id,))
+    attrs = payloads.unpack_rows(tx, run_id, [row[0]])[0] if row is not None else {}
+    return {"execution_timeout": attrs.get("execution_timeout"),
+            "execution_expiration": attrs.get("execution_expiration"),
+            "run_timeout": attrs.get("run_timeout"), "task_timeout": attrs.get("task_timeout")}
+
+
+def insert_execution(tx: Tx, request: StartWorkflowRequest, now: float) -> None:
+    """Insert a run; it times out at its run timeout or when its chain expires."""
+    deadline = run_deadline(request, now)
     first_run_id = request.first_run_id or request.run_id
     priority = request.priority
     if priority is None and request.parent_run_id is not None:
@@ -120,7 +133,7 @@ def insert_execution(tx: Tx, request: StartWorkflowRequest,
     if request.search_attributes:
         write_search_attributes(tx, request.run_id, request.search_attributes)
     append_event(tx, request.run_id, 1, EV.WORKFLOW_EXECUTION_STARTED, now,
-                 started_attributes(request))
+                 started_attributes(request, now))
     if request.start_signal is not None:
         name, signal_input = request.start_signal
         insert_inbox(tx, request.run_id, EV.WORKFLOW_EXECUTION_SIGNALED, now,
@@ -181,8 +194,7 @@ def start_workflow(tx: Tx, request: StartWorkflowRequest,
                     reason=f"workflow id {request.workflow_id!r} was already used by run "
                     f"{last[0]} ({status.name.lower()}) and id_reuse_policy="
                     f"{REUSE_NAMES.get(reuse, reuse)} forbids another run; choose another id")
-    deadline = now + request.execution_timeout if request.execution_timeout else None
-    insert_execution(tx, request, now, deadline)
+    insert_execution(tx, request, now)
     _admit_start_update(tx, request, request.run_id, now)
     eager_task = None
     if request.eager_worker_id is not None:

@@ -32,8 +32,7 @@ def start_child(tx: Tx, parent_run_id: str, request: StartWorkflowRequest,
                     {**base, "cause": f"workflow id {child_id!r} is already running "
                      f"(run {running[0]}); give the child another id"}, now)
         return
-    timeout = request.execution_timeout
-    insert_execution(tx, request, now, now + timeout if timeout else None)
+    insert_execution(tx, request, now)
     inbox_event(tx, parent_run_id, EventType.CHILD_WORKFLOW_EXECUTION_STARTED,
                 {**base, "run_id": request.run_id}, now)
 

@@ -15,6 +15,7 @@ from . import payloads, standalone, streams
 from .executions import (
     ACTIVITY_COLUMNS,
     append_event,
+    chain_timeouts,
     close_run,
     insert_inbox,
 )
@@ -120,8 +121,12 @@ def time_out_executions(tx: Tx, now: float,
                   "execution_deadline <= ? LIMIT ?" + tx.dialect.skip_locked,
                   (now, limit))
     for run_id, next_event_id in rows:
+        # As in Temporal: RETRY_STATE_TIMEOUT when the chain's execution timeout passed,
+        # RETRY_STATE_RETRY_POLICY_NOT_SET when only this run's run timeout did.
+        expiration = chain_timeouts(tx, run_id).get("execution_expiration")
+        retry_state = 3 if expiration is not None and expiration <= now else 5
         append_event(tx, run_id, next_event_id,
-                     EventType.WORKFLOW_EXECUTION_TIMED_OUT, now, {"retry_state": 3})
+                     EventType.WORKFLOW_EXECUTION_TIMED_OUT, now, {"retry_state": retry_state})
         tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
                (next_event_id + 1, run_id))
         close_run(tx, run_id, ExecutionStatus.TIMED_OUT, now, None,

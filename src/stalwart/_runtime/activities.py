@@ -1,0 +1,67 @@
+"""A workflow's view of one scheduled activity: the awaitable handle workflow code holds, and
+how an activity argument (a decorated function, a method, or a name) becomes its type name."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from .. import exceptions as exc
+from .._model.definitions import ActivityDefinition, get_activity_definition
+
+if TYPE_CHECKING:
+    from ..converter import DataConverter
+    from .instance import WorkflowInstance
+
+
+class ActivityHandle(asyncio.Future[Any]):
+    """An awaitable, cancellable scheduled activity (like Temporal's ``ActivityHandle``)."""
+
+    def __init__(self, instance: WorkflowInstance, seq: int, result_type: Any,
+                 cancellation_type: int, activity_type: str = "", activity_id: str = ""
+                 ) -> None:
+        super().__init__(loop=instance.loop)
+        self._instance = instance
+        self._seq = seq
+        self._result_type = result_type
+        self._cancellation_type = cancellation_type
+        self._activity_type = activity_type
+        self._activity_id = activity_id
+        self._cancel_requested = False
+        self._local = False
+        self._converter: DataConverter = instance.converter
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        """Request cancellation. As in temporalio, the awaiter never sees a bare
+        ``asyncio.CancelledError``: TRY_CANCEL and ABANDON resolve the handle at once with
+        ``ActivityError`` caused by ``CancelledError``; WAIT_CANCELLATION_COMPLETED stays
+        pending until the activity reports back (its result, or that error).
+
+        Returns True whenever a cancellation was requested, so a task awaiting the handle
+        is not itself cancelled but resumes with the handle's outcome."""
+        if self.done():
+            return False
+        if not self._cancel_requested:
+            self._cancel_requested = True
+            self._instance._request_cancel_activity(self)
+        if self._cancellation_type != 1:
+            cancelled = exc.ActivityError(
+                "Activity cancelled", scheduled_event_id=0, started_event_id=0, identity="",
+                activity_type=self._activity_type, activity_id=self._activity_id,
+                retry_state=exc.RetryState.CANCEL_REQUESTED)
+            cancelled.__cause__ = exc.CancelledError("Cancelled")
+            self.set_exception(cancelled)
+        return True
+
+
+def activity_name(activity: Any) -> tuple[str, ActivityDefinition | None]:
+    if isinstance(activity, str):
+        if not activity:
+            raise ValueError("activity name must not be empty")
+        return activity, None
+    definition = get_activity_definition(activity)
+    if definition is None:
+        raise TypeError(
+            f"{activity!r} is not an activity: decorate it with @activity.defn, or pass the "
+            "activity's name as a string")
+    return definition.name, definition
