@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
@@ -32,6 +32,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ...exceptions import StoreError
+from ..batch import QueuedWrite, resolve_all, take_batch
 from ..tx import POSTGRESQL, Pending, Tx
 from ..wakeup import EXTERNAL
 
@@ -496,16 +497,6 @@ class Database:
             delay = min(delay * 2, LISTEN_RECONNECT_MAX_DELAY)
 
 
-@dataclass
-class _Op:
-    fn: Callable[..., Any]
-    args: tuple[Any, ...]
-    future: asyncio.Future[Any]
-    loop: asyncio.AbstractEventLoop
-    result: Any = None
-    error: BaseException | None = field(default=None)
-
-
 class GroupWriter:
     """Group commit: the writes that the asyncio callers submit while a transaction is busy
     share the next one.
@@ -527,7 +518,7 @@ class GroupWriter:
 
     def __init__(self, db: Database, threads: int) -> None:
         self._db = db
-        self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[QueuedWrite | None] = queue.SimpleQueue()
         self._closed = False
         self._threads = [threading.Thread(target=self._run, name=f"stalwart-postgres-group-{n}",
                                           daemon=True) for n in range(max(1, threads))]
@@ -539,7 +530,7 @@ class GroupWriter:
             raise StoreError(f"{self._db.options.where}: the store is closed")
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._queue.put(_Op(fn, args, future, loop))
+        self._queue.put(QueuedWrite(fn, args, future, loop))
         return future
 
     def close(self) -> None:
@@ -552,7 +543,7 @@ class GroupWriter:
         for thread in self._threads:
             thread.join(timeout=30)
         # A write submitted while the store was closing is refused, not left waiting forever.
-        late: list[_Op] = []
+        late: list[QueuedWrite] = []
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -561,35 +552,25 @@ class GroupWriter:
             if item is not None:
                 item.error = StoreError(f"{self._db.options.where}: the store is closed")
                 late.append(item)
-        _resolve_all(late)
+        resolve_all(late)
 
     def _run(self) -> None:
         while True:
             first = self._queue.get()
             if first is None:
                 return
-            batch = [first]
-            stop = False
-            while len(batch) < GROUP_MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
+            batch, stop = take_batch(self._queue, first, GROUP_MAX_BATCH)
             try:
                 self._commit(batch)
             except BaseException as error:  # never lose a caller to a bug here
                 for op in batch:
                     if op.error is None:
                         op.error = error
-            _resolve_all(batch)
+            resolve_all(batch)
             if stop:
                 return
 
-    def _commit(self, batch: list[_Op]) -> None:
+    def _commit(self, batch: list[QueuedWrite]) -> None:
         db = self._db
         lost = 0
         while len(batch) > 1:
@@ -632,27 +613,6 @@ class GroupWriter:
             except Exception as error:
                 op.result = None
                 op.error = error
-
-
-def _resolve_all(batch: list[_Op]) -> None:
-    by_loop: dict[asyncio.AbstractEventLoop, list[_Op]] = {}
-    for op in batch:
-        by_loop.setdefault(op.loop, []).append(op)
-    for loop, ops in by_loop.items():
-        try:
-            loop.call_soon_threadsafe(_resolve, ops)
-        except RuntimeError:  # that loop is closed; nobody is waiting any more
-            pass
-
-
-def _resolve(ops: list[_Op]) -> None:
-    for op in ops:
-        if op.future.done():
-            continue
-        if op.error is not None:
-            op.future.set_exception(op.error)
-        else:
-            op.future.set_result(op.result)
 
 
 def _doing(fn: Callable[..., Any]) -> str:

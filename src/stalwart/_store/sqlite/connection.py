@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from ...exceptions import StoreError
 from .. import schema
+from ..batch import QueuedWrite, resolve_all, take_batch
 from ..tx import SQLITE, Pending, Tx
 
 logger = logging.getLogger(__name__)
@@ -210,13 +211,7 @@ def _take_over_agent_file(conn: sqlite3.Connection) -> None:
 
 
 @dataclass
-class _Op:
-    fn: Callable[..., Any]
-    args: tuple[Any, ...]
-    future: asyncio.Future[Any]
-    loop: asyncio.AbstractEventLoop
-    result: Any = None
-    error: BaseException | None = None
+class _Op(QueuedWrite):
     wake_keys: set[tuple[str, str]] = field(default_factory=set)
     earliest_due: float = math.inf
 
@@ -262,17 +257,7 @@ class Writer:
                 continue
             if first is None:
                 return
-            batch = [first]
-            stop = False
-            while len(batch) < self.MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
+            batch, stop = take_batch(self._queue, first, self.MAX_BATCH)
             self._commit(batch)
             self._check_external_change()
             if stop:
@@ -326,26 +311,9 @@ class Writer:
             mapped = _map_error(error, self._options.path)
             for op in batch:
                 op.error, op.result = mapped, None
-        by_loop: dict[asyncio.AbstractEventLoop, list[_Op]] = {}
-        for op in batch:
-            by_loop.setdefault(op.loop, []).append(op)
-        for loop, ops in by_loop.items():
-            try:
-                loop.call_soon_threadsafe(_resolve, ops)
-            except RuntimeError:  # that loop is closed; nobody is waiting any more
-                pass
+        resolve_all(batch)
         if wake or earliest_due < math.inf:
             self._on_commit(wake, earliest_due)
-
-
-def _resolve(ops: list[_Op]) -> None:
-    for op in ops:
-        if op.future.done():
-            continue
-        if op.error is not None:
-            op.future.set_exception(op.error)
-        else:
-            op.future.set_result(op.result)
 
 
 def _map_error(error: BaseException, path: str) -> BaseException:
