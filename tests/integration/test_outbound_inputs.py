@@ -233,3 +233,24 @@ async def test_without_the_interceptor_the_workflows_policy_applies(
                                                task_queue=task_queue)
     assert result == "failed: attempt 1 fails"
     assert attempts == {"once": 1}
+
+
+@workflow.defn
+class BadChildMemo:
+    @workflow.run
+    async def run(self) -> str:
+        try:
+            await workflow.start_child_workflow(Child.run, "kid", memo={"bad": object()})
+        except TypeError as error:
+            return str(error)
+        return "started"
+
+
+async def test_a_child_memo_that_cannot_be_converted_is_refused_at_the_call(
+        client: Client, task_queue: str) -> None:
+    async with Worker(client, task_queue=task_queue, workflows=[BadChildMemo, Child]):
+        message = await client.execute_workflow(BadChildMemo.run, id="bad-child-memo",
+                                                task_queue=task_queue)
+        history = await client.get_workflow_handle("bad-child-memo").fetch_history()
+    assert message.startswith("start_child_workflow('Child'): ")
+    assert "StartChildWorkflowExecutionInitiated" not in [e.event_type for e in history.events]

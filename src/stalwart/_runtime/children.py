@@ -179,7 +179,8 @@ async def start_child_workflow(
         more = extra.attributes(converter.payload_converter)
     except (TypeError, ValueError) as error:
         instance._seq["child"] -= 1  # nothing was started
-        raise type(error)(f"start_child_workflow({name!r}): {error}") from None
+        kind = TypeError if isinstance(error, TypeError) else ValueError
+        raise kind(f"start_child_workflow({name!r}): {error}") from None
     instance._commands.append(Command(EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED, {
         "seq": seq, "workflow_id": child_id, "workflow_type": name,
         "task_queue": task_queue or instance.info.task_queue,
