@@ -182,10 +182,8 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("contrib.openai_agents.workflow", "nexus_operation_as_tool"): (
         WILL_NOT, "Stalwart has no Nexus; use activity_as_tool"),
     ("runtime", "OpenTelemetryConfig"): (
-        NOT_YET, "accepted by the type, but `Runtime` raises: OTLP export needs an OTLP "
-                 "exporter package (`opentelemetry-exporter-otlp`), not a dependency yet; use "
-                 "`MetricBuffer` with `contrib.opentelemetry.MetricsExporter` and an exporter "
-                 "of your own"),
+        None, "exports over OTLP (gRPC, or HTTP with `http=True`) through the OpenTelemetry "
+              "SDK's exporters, extra `stalwart[otlp]`"),
     ("runtime", "PrometheusConfig"): (
         None, "serves the process's metrics on `bind_address`; names keep `_total` and "
               "`_seconds` whatever the suffix options say; bucket overrides are not applied"),
