@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,9 +29,10 @@ from .common import (
 
 
 class _Expander:
-    def __init__(self, run_id: str, namespace: str) -> None:
+    def __init__(self, run_id: str, namespace: str, now: float | None = None) -> None:
         self.run_id = run_id
         self.namespace = namespace
+        self.now = now
         self.out: list[HistoryEvent] = []
         self.pending: list[HistoryEvent] = []
         self.task_queue: dict[str, Any] = {"name": "", "kind": "TASK_QUEUE_KIND_NORMAL"}
@@ -82,7 +84,8 @@ class _Expander:
         if closing:
             scheduled = bool(live) and not _still_in_backoff(live, closing[0].timestamp)
         else:
-            scheduled = bool(live) and not self.closed
+            scheduled = bool(live) and not self.closed and not (
+                self.now is not None and _still_in_backoff(live, self.now))
         first = self.scheduling_inputs(live) if scheduled else len(live)
         for event in live[:first]:
             self.pending_input(event)
@@ -146,8 +149,9 @@ class _Expander:
             self.input(item)
         attrs = event.attributes
         workflow_time = float(attrs.get("workflow_time", event.timestamp))
-        scheduled = self.emit(WORKFLOW_TASK_SCHEDULED, min(self.last_time() or workflow_time,
-                                                           workflow_time),
+        # A delayed first task (start_delay, a cron run's backoff) is scheduled when it is due.
+        scheduled_at = max(self.last_time() or workflow_time, _first_task_due(inputs))
+        scheduled = self.emit(WORKFLOW_TASK_SCHEDULED, min(scheduled_at, workflow_time),
                               self.task_scheduled_attrs())
         for item in inputs[ahead:]:
             self.input(item)
@@ -558,20 +562,30 @@ _INITIATORS = {"CronSchedule": "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE",
                "RetryPolicy": "CONTINUE_AS_NEW_INITIATOR_RETRY"}
 
 
-def _still_in_backoff(before: Sequence[HistoryEvent], at: float) -> bool:
-    """A cron run closed before its first task was due: Temporal schedules that task only
-    when the backoff ends, so no task was ever scheduled."""
-    if len(before) != 1 or before[0].event_type != EV.WORKFLOW_EXECUTION_STARTED:
-        return False
-    started = before[0]
+def _first_task_due(inputs: Sequence[HistoryEvent]) -> float:
+    """When the run's first task is due, if ``inputs`` start the run (0 otherwise): Temporal
+    schedules it only once the start delay or a cron run's backoff has passed; inputs that
+    arrive meanwhile (signals) wait for it without scheduling it earlier."""
+    if not inputs or inputs[0].event_type != EV.WORKFLOW_EXECUTION_STARTED:
+        return 0.0
+    started = inputs[0]
     backoff = float(started.attributes.get("first_workflow_task_backoff") or 0.0)
-    return backoff > 0 and at < started.timestamp + backoff
+    return started.timestamp + backoff if backoff > 0 else 0.0
+
+
+def _still_in_backoff(before: Sequence[HistoryEvent], at: float) -> bool:
+    """The run's first task was not due yet at ``at`` (a cron run's backoff or a start
+    delay): Temporal has scheduled no task yet, nor does it for a run closed by then."""
+    return at < _first_task_due(before)
 
 
 def to_temporal(events: Sequence[HistoryEvent], *, run_id: str,
-                namespace: str = "default") -> list[HistoryEvent]:
-    """Stored events of one run as Temporal's events (attributes in proto3 JSON form)."""
-    expander = _Expander(run_id, namespace)
+                namespace: str = "default", now: float | None = None) -> list[HistoryEvent]:
+    """Stored events of one run as Temporal's events (attributes in proto3 JSON form).
+
+    ``now`` (engine time, wall clock when not given): a running run whose first task is
+    not due yet (start delay, cron backoff) shows no ``WorkflowTaskScheduled`` until then."""
+    expander = _Expander(run_id, namespace, time.time() if now is None else now)
     for event in events:
         expander.feed(event)
     return expander.finish()

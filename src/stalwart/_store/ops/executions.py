@@ -332,6 +332,17 @@ def add_external_event(tx: Tx, workflow_id: str,
     return target
 
 
+def record_inbox(tx: Tx, run_id: str, next_event_id: int) -> int:
+    """Move the inputs no workflow task has taken into the history of a run closing without
+    a task (terminated, timed out): Temporal recorded them when they arrived. Returns the
+    next event id."""
+    recorded = tx.count(
+        "INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
+        "SELECT run_id, ? + ROW_NUMBER() OVER (ORDER BY id) - 1, event_type, timestamp, "
+        "attributes FROM inbox WHERE run_id = ?", (next_event_id, run_id))
+    return next_event_id + recorded
+
+
 def close_run(tx: Tx, run_id: str, status: int, now: float,
               result: dict[str, Any] | None, failure: dict[str, Any] | None,
               next_run_id: str | None = None) -> None:
@@ -363,7 +374,7 @@ def terminate(tx: Tx, workflow_id: str, run_id: str | None,
               now: float) -> str:
     target, _ = find_open_run(tx, workflow_id, run_id, lock=True)
     row = tx.one("SELECT next_event_id FROM executions WHERE run_id = ?", (target,))
-    next_event_id = row[0]
+    next_event_id = record_inbox(tx, target, row[0])
     append_event(tx, target, next_event_id, EV.WORKFLOW_EXECUTION_TERMINATED,
                  now, {"reason": reason, "details": details, "identity": identity})
     tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
