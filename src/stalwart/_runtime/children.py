@@ -270,14 +270,17 @@ def apply_child_closed(instance: WorkflowInstance, event: HistoryEvent) -> None:
         cause = exc.CancelledError("Cancelled")
     elif event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_TERMINATED:
         cause = exc.TerminatedError("Terminated")
+    elif event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_TIMED_OUT:
+        cause = exc.TimeoutError("Timed out", type=exc.TimeoutType.START_TO_CLOSE)
+    retry_state = event.attributes.get("retry_state")
     child_error = exc.ChildWorkflowError(
         "Child Workflow execution failed", namespace=instance.info.namespace,
         workflow_id=handle.id,
         run_id=event.attributes.get("run_id", ""),
         workflow_type=event.attributes.get("workflow_type", ""),
         initiated_event_id=initiated_id, started_event_id=started_id,
-        retry_state=_CHILD_RETRY_STATES.get(event.event_type,
-                                            exc.RetryState.RETRY_POLICY_NOT_SET))
+        retry_state=exc.RetryState(retry_state) if retry_state else _CHILD_RETRY_STATES.get(
+            event.event_type, exc.RetryState.RETRY_POLICY_NOT_SET))
     child_error.__cause__ = cause
     handle._result.set_exception(child_error)
 

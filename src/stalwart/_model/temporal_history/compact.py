@@ -533,6 +533,9 @@ class _Compactor:
             attrs["result"] = result[0] if result else json_payload(None)
         elif etype == EV.CHILD_WORKFLOW_EXECUTION_FAILED:
             attrs["failure"] = pj.failure_in(self.attr("failure"), self.where("failure"))
+        elif etype == EV.CHILD_WORKFLOW_EXECUTION_TIMED_OUT and a.get("retryState"):
+            attrs["retry_state"] = pj.enum_in("RETRY_STATE_", pj.RETRY_STATES,
+                                              a["retryState"], self.where("retryState"))
         self.add(etype, attrs)
 
     def external(self, etype: str, event: HistoryEvent) -> None:

@@ -369,7 +369,10 @@ class _Expander:
             out["failure"] = pj.failure_out(attrs.get("failure"))
             out["retryState"] = "RETRY_STATE_RETRY_POLICY_NOT_SET"
         elif etype == EV.CHILD_WORKFLOW_EXECUTION_TIMED_OUT:
-            out["retryState"] = "RETRY_STATE_TIMEOUT"
+            # The child run's own: TIMEOUT for its execution timeout, RETRY_POLICY_NOT_SET
+            # for its run timeout (older histories did not keep it: TIMEOUT).
+            out["retryState"] = pj.enum_out("RETRY_STATE_", pj.RETRY_STATES,
+                                            attrs.get("retry_state")) or "RETRY_STATE_TIMEOUT"
         elif etype == EV.CHILD_WORKFLOW_EXECUTION_CANCELED:
             failure = attrs.get("failure") or {}
             out["details"] = pj.payloads_out(

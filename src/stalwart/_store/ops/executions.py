@@ -254,7 +254,7 @@ def inbox_event(tx: Tx, run_id: str, event_type: str,
 
 def notify_parent(tx: Tx, run_id: str, status: int,
                   result: dict[str, Any] | None, failure: dict[str, Any] | None,
-                  now: float) -> None:
+                  now: float, retry_state: int | None = None) -> None:
     row = tx.one("SELECT parent_run_id, parent_seq, workflow_id, workflow_type, "
                  "first_run_id FROM executions WHERE run_id = ?", (run_id,))
     if row is None or row[0] is None:
@@ -265,6 +265,8 @@ def notify_parent(tx: Tx, run_id: str, status: int,
         attrs["result"] = result
     if failure is not None:
         attrs["failure"] = failure
+    if retry_state is not None:  # a timed-out child's, which its parent reports
+        attrs["retry_state"] = retry_state
     inbox_event(tx, row[0], CHILD_CLOSE_EVENTS[ExecutionStatus(status)], attrs,
                 now)
 
@@ -345,7 +347,7 @@ def record_inbox(tx: Tx, run_id: str, next_event_id: int) -> int:
 
 def close_run(tx: Tx, run_id: str, status: int, now: float,
               result: dict[str, Any] | None, failure: dict[str, Any] | None,
-              next_run_id: str | None = None) -> None:
+              next_run_id: str | None = None, retry_state: int | None = None) -> None:
     tx.run(
         "UPDATE executions SET status = ?, close_time = ?, result = ?, failure = ?, "
         "next_run_id = ? WHERE run_id = ?",
@@ -365,7 +367,7 @@ def close_run(tx: Tx, run_id: str, status: int, now: float,
         tx.wake("update", update_id)
     tx.wake("closed", run_id)
     if next_run_id is None:  # a continued chain (or the next cron run) goes on
-        notify_parent(tx, run_id, status, result, failure, now)
+        notify_parent(tx, run_id, status, result, failure, now, retry_state)
     apply_parent_close_policy(tx, run_id, now)
 
 

@@ -133,7 +133,8 @@ def time_out_executions(tx: Tx, now: float,
                (next_event_id + 1, run_id))
         close_run(tx, run_id, ExecutionStatus.TIMED_OUT, now, None,
                   {"message": "Workflow execution timed out", "source": "Stalwart",
-                          "timeout_failure_info": {"timeout_type": 0}})
+                          "timeout_failure_info": {"timeout_type": 0}},
+                  retry_state=retry_state)
     return len(rows)
 
 
