@@ -63,9 +63,8 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("workflow", "signal_with_start_workflow"): (
         WILL_NOT, "a Nexus system operation in temporalio; " + NO_NEXUS),
     ("workflow", "EventGroup"): (
-        None, "checked and scoped as in temporalio, not yet recorded in history"),
-    ("workflow", "create_event_group"): (
-        None, "checked as in temporalio; groups are not yet recorded in history"),
+        None, "recorded in history as Temporal records them (`eventGroupMarkers` on each "
+        "command's event)"),
     ("workflow", "DynamicWorkflowConfig"): (
         None, "`versioning_behavior` is accepted; Stalwart has no worker versioning"),
     ("workflow", "defn"): (None, "`sandboxed=` is accepted and ignored"),

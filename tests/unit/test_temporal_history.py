@@ -295,3 +295,19 @@ def test_inputs_land_where_temporal_writes_them_by_the_state_of_the_task() -> No
                          (completed, 102.0, {"workflow_time": 101.0}))
     assert [e.event_type for e in to_temporal(with_start, run_id="r")][:5] == [
         started, signaled, sched, signaled, start]
+
+
+def test_event_group_markers_survive_compaction_and_expansion() -> None:
+    """The markers Temporal put on command events (label groups, a signal handler's implicit
+    group by the signal's event id, an update handler's by the update's id) come back the
+    same after what Stalwart stores, and in the JSON export."""
+    data = load("event_groups/tq-grouped#0")
+    events = history_from_json(data)
+    run_id = events[0].attributes["originalExecutionRunId"]
+    again = to_temporal(from_temporal(events), run_id=run_id)
+    want = [(e.event_id, e.event_group_markers) for e in events if e.event_group_markers]
+    assert len(want) > 5
+    assert [(e.event_id, e.event_group_markers) for e in again if e.event_group_markers] == want
+    exported = history_to_json(again)["events"]
+    assert [e.get("eventGroupMarkers") for e in exported] == [
+        e.get("eventGroupMarkers") for e in data["events"]]

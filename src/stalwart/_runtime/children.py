@@ -15,6 +15,7 @@ from .._model.temporal_history import seed_for_run
 from ..common import _priority_key
 from ..converter import Payload, _payload_from_json, _payload_to_json, headers_to_json
 from . import contexts
+from .event_groups import grouped
 from .interceptors import SignalChildWorkflowInput, SignalExternalWorkflowInput
 
 if TYPE_CHECKING:
@@ -176,7 +177,7 @@ async def start_child_workflow(
     except TypeError as error:
         instance._seq["child"] -= 1  # nothing was started
         raise TypeError(f"start_child_workflow({name!r}): {error}") from None
-    instance._commands.append(Command(EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED, {
+    instance._commands.append(Command(EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED, grouped({
         "seq": seq, "workflow_id": child_id, "workflow_type": name,
         "task_queue": task_queue or instance.info.task_queue,
         "input": [_payload_to_json(p) for p in payloads],
@@ -186,7 +187,7 @@ async def start_child_workflow(
         **({"header": headers_to_json(headers)} if headers else {}),
         **({"priority": priority_key} if priority_key is not None else {}),
         **({"cron_schedule": cron_schedule} if cron_schedule else {}),
-    }))
+    })))
     handle: ChildWorkflowHandle[Any, Any] = ChildWorkflowHandle(
         instance, seq, child_id, result_type, cancellation_type)
     instance._children[seq] = handle
@@ -308,10 +309,11 @@ async def signal_external(instance: WorkflowInstance, workflow_id: str, run_id: 
     except TypeError as error:
         raise TypeError(f"signal {name!r} to workflow {workflow_id!r}: {error}") from None
     seq = instance._next_seq("signal")
-    instance._commands.append(Command(EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, {
+    instance._commands.append(Command(EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+                                      grouped({
         "seq": seq, "workflow_id": workflow_id, "run_id": run_id, "signal_name": name,
         "input": [_payload_to_json(p) for p in payloads], "child_workflow_only": child,
-        **({"header": headers_to_json(headers)} if headers else {})}))
+        **({"header": headers_to_json(headers)} if headers else {})})))
     future: asyncio.Future[None] = instance.loop.create_future()
     instance._external[("signal", seq)] = future
     await future
@@ -323,8 +325,8 @@ def request_cancel_external(instance: WorkflowInstance, workflow_id: str, run_id
     seq = instance._next_seq("cancel")
     instance._commands.append(Command(
         EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
-        {"seq": seq, "workflow_id": workflow_id, "run_id": run_id,
-         "child_workflow_only": child_seq is not None}))
+        grouped({"seq": seq, "workflow_id": workflow_id, "run_id": run_id,
+                 "child_workflow_only": child_seq is not None})))
     future: asyncio.Future[None] = instance.loop.create_future()
     instance._external[("cancel", seq)] = future
     return future

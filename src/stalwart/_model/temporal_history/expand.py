@@ -48,6 +48,7 @@ class _Expander:
         self.external: dict[tuple[str, int], int] = {}
         self.updates: dict[str, int] = {}
         self.patches: list[str] = []
+        self.signals: list[int] = []  # the event ids of the run's signals, in order
         self.closed = False
         # When the last workflow task ended (None before the first): inputs recorded by then
         # waited for the next task, which Temporal schedules right after writing them.
@@ -202,6 +203,7 @@ class _Expander:
             self.emit(etype, ts, {"timerId": attrs.get("timer_id", str(seq)),
                                   "startedEventId": pj.int64(self.timers.get(seq))})
         elif etype == EV.WORKFLOW_EXECUTION_SIGNALED:
+            self.signals.append(len(self.out) + 1)
             self.emit(etype, ts, {
                 "signalName": attrs["signal_name"], "input": pj.payloads_out(attrs.get("input")),
                 "identity": attrs.get("identity"),
@@ -354,6 +356,8 @@ class _Expander:
             "workflowTaskCompletedEventId": str(self.wft_completed),
             "failure": pj.failure_out(activity_cause(attrs.get("failure")))
             if event.event_type != EV.ACTIVITY_TASK_COMPLETED else None})
+        if scheduled.get("event_groups"):
+            self.out[-1].event_group_markers = self.group_markers(scheduled["event_groups"])
 
     def child_close(self, event: HistoryEvent) -> None:
         etype, attrs = event.event_type, event.attributes
@@ -396,6 +400,35 @@ class _Expander:
 
     # -- commands --------------------------------------------------------------------------
     def command(self, event: HistoryEvent) -> None:
+        before = len(self.out)
+        self.command_events(event)
+        groups = event.attributes.get("event_groups")
+        if groups:
+            # Every event the command made (a patch's marker and its upsert too).
+            for made in self.out[before:]:
+                made.event_group_markers = self.group_markers(groups)
+
+    def group_markers(self, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Stored Event Group markers as Temporal's ``eventGroupMarkers``."""
+        out: list[dict[str, Any]] = []
+        for group in groups:
+            if "signal" in group:
+                ordinal = int(group["signal"])
+                event_id = self.signals[ordinal - 1] if 0 < ordinal <= len(self.signals) \
+                    else 0
+                out.append({"inboundEvent": {"inboundEventId": str(event_id)}})
+            elif "update" in group:
+                out.append({"inboundUpdate": {"inboundUpdateId": group["update"]}})
+            else:
+                label = {"id": group.get("id", "")}
+                if group.get("label") is not None:
+                    label["label"] = pj.payload_out(json_payload(group["label"]))
+                elif group.get("label_payload"):  # imported, encoded by a codec
+                    label["label"] = group["label_payload"]
+                out.append({"label": label})
+        return out
+
+    def command_events(self, event: HistoryEvent) -> None:
         etype, attrs, ts = event.event_type, event.attributes, event.timestamp
         wft = str(self.wft_completed)
         if etype == EV.ACTIVITY_TASK_SCHEDULED:
