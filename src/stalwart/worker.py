@@ -154,6 +154,7 @@ class WorkerConfig(TypedDict, total=False):
     clock: Clock | None
     plugins: Sequence[Plugin]
     workflow_failure_exception_types: Sequence[type[BaseException]]
+    debug_mode: bool
 
 
 def _workflow_registry(workflows: Sequence[type],
@@ -265,6 +266,10 @@ class Worker:
         self._config = _plugins.configure_worker(self._plugins, config)
         known: dict[str, Any] = {k: v for k, v in self._config.items() if k in _WORKER_ARGUMENTS}
         self._init(**known)
+        if self._config.get("debug_mode") or os.environ.get("TEMPORAL_DEBUG"):
+            # As temporalio's debug_mode: workflow code may stop at a breakpoint for as long
+            # as it likes without its task failing as a potential deadlock.
+            self._workflow_worker.deadlock_timeout = None
 
     def config(self, *, active_config: bool = False) -> WorkerConfig:
         """The configuration this worker was created with (a shallow copy):
