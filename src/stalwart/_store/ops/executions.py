@@ -284,9 +284,11 @@ def apply_parent_close_policy(tx: Tx, run_id: str,
                         {"cause": "parent workflow closed", "identity": ""}, now)
         else:  # TERMINATE (the default)
             try:
+                # What the parent's last task sent the child (a cancel request) reaches it
+                # after this termination on Temporal's server: it is not recorded.
                 terminate(tx, child_workflow_id, child_run_id,
                           "parent workflow closed (parent_close_policy=TERMINATE)", [],
-                          "", now)
+                          "", now, keep_inbox=False)
             except exc.WorkflowNotFoundError:
                 pass  # it closed on its own between the SELECT and the lock
 
@@ -373,10 +375,10 @@ def close_run(tx: Tx, run_id: str, status: int, now: float,
 
 def terminate(tx: Tx, workflow_id: str, run_id: str | None,
               reason: str, details: list[dict[str, Any]], identity: str,
-              now: float) -> str:
+              now: float, *, keep_inbox: bool = True) -> str:
     target, _ = find_open_run(tx, workflow_id, run_id, lock=True)
     row = tx.one("SELECT next_event_id FROM executions WHERE run_id = ?", (target,))
-    next_event_id = record_inbox(tx, target, row[0])
+    next_event_id = record_inbox(tx, target, row[0]) if keep_inbox else row[0]
     append_event(tx, target, next_event_id, EV.WORKFLOW_EXECUTION_TERMINATED,
                  now, {"reason": reason, "details": details, "identity": identity})
     tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
