@@ -54,8 +54,8 @@ NO_POLLING = ("workers claim tasks from the store: there are no polls to size or
               "no sticky queues")
 NOT_RETRIED = ("recorded (the run's started event, `workflow.info().retry_policy`); Stalwart "
                "does not retry workflows")
-NO_DEBUG_MODE = ("no deadlock detector or sandbox to switch off: workflow code runs on the "
-                 "worker's event loop, bounded only by the run's task timeout")
+NO_DEBUG_MODE = ("the replayer runs no deadlock detector and no sandbox, so there is nothing "
+                 "to switch off")
 NO_UNSAFE_EVICTION = ("eviction always closes a workflow's coroutines on the worker's own "
                       "loop; there is no thread to leave them to the garbage collector from")
 NO_TASK_EXECUTOR = "workflow tasks run on the worker's event loop, not in a thread pool"
@@ -78,9 +78,8 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("workflow", "signal_with_start_workflow"): (
         WILL_NOT, "a Nexus system operation in temporalio; " + NO_NEXUS),
     ("workflow", "EventGroup"): (
-        None, "checked and scoped as in temporalio, not yet recorded in history"),
-    ("workflow", "create_event_group"): (
-        None, "checked as in temporalio; groups are not yet recorded in history"),
+        None, "recorded in history as Temporal records them (`eventGroupMarkers` on each "
+        "command's event)"),
     ("workflow", "DynamicWorkflowConfig"): (
         None, "`versioning_behavior` is accepted; Stalwart has no worker versioning"),
     ("workflow", "defn"): (None, "`sandboxed=` is accepted and ignored"),
@@ -207,8 +206,7 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
         "activity_task_poller_behavior", "workflow_task_poller_behavior",
         "max_concurrent_workflow_task_polls", "max_concurrent_activity_task_polls",
         "nonsticky_to_sticky_poll_ratio", "sticky_queue_schedule_to_start_timeout")},
-    **{("worker", f"{config}.debug_mode"): (WILL_NOT, NO_DEBUG_MODE)
-       for config in ("WorkerConfig", "ReplayerConfig")},
+    ("worker", "ReplayerConfig.debug_mode"): (WILL_NOT, NO_DEBUG_MODE),
     **{("worker", f"{config}.disable_safe_workflow_eviction"): (WILL_NOT, NO_UNSAFE_EVICTION)
        for config in ("WorkerConfig", "ReplayerConfig")},
     **{("worker", f"{config}.workflow_task_executor"): (WILL_NOT, NO_TASK_EXECUTOR)

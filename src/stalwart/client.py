@@ -313,7 +313,7 @@ class Client(_client_activities.ActivityClientMethods):
         self._config = config
         self._store = config["store"]
         # Temporal's history length of listed runs, counted once per run and then followed.
-        self._history_lengths = TemporalLengths(self._store)
+        self._history_lengths = TemporalLengths(self._store, clock=lambda: self._clock.now())
         self._default_query_reject_condition = config.get(
             "default_workflow_query_reject_condition")
         self._clock: Clock = Clock()
@@ -684,7 +684,8 @@ class WorkflowHandle(_WorkflowSteering, _UpdateHandles, Generic[SelfType, Return
         if row.status == ExecutionStatus.RUNNING:
             # Inputs no workflow task has taken yet are part of Temporal's history already.
             events = events + [e.as_history_event() for e in await store.get_inbox(row.run_id)]
-        return row, to_temporal(events, run_id=row.run_id, namespace=self._client.namespace)
+        return row, to_temporal(events, run_id=row.run_id, namespace=self._client.namespace,
+                                now=self._client._clock.now())
 
     def fetch_history_events(
             self, *, page_size: int | None = None, wait_new_event: bool = False,

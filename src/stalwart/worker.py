@@ -164,6 +164,7 @@ class WorkerConfig(TypedDict, total=False):
     on_fatal_error: Callable[[BaseException], Awaitable[None]] | None
     plugin_shutdown_timeout: timedelta | None
     patch_activation_callback: Callable[[PatchActivationInput], bool] | None
+    debug_mode: bool
 
 
 def _workflow_registry(workflows: Sequence[type],
@@ -275,6 +276,10 @@ class Worker:
         self._config = _plugins.configure_worker(self._plugins, config)
         known: dict[str, Any] = {k: v for k, v in self._config.items() if k in _WORKER_ARGUMENTS}
         self._init(**known)
+        if self._config.get("debug_mode") or os.environ.get("TEMPORAL_DEBUG"):
+            # As temporalio's debug_mode: workflow code may stop at a breakpoint for as long
+            # as it likes without its task failing as a potential deadlock.
+            self._workflow_worker.deadlock_timeout = None
 
     def config(self, *, active_config: bool = False) -> WorkerConfig:
         """The configuration this worker was created with (a shallow copy):

@@ -46,7 +46,7 @@ from ._runtime.interceptors import StartChildWorkflowInput as _StartChildWorkflo
 from ._runtime.messaging import UpdateInfo
 from ._workflow_continue import _NO_ARG, _merge_args, continue_as_new
 from ._workflow_event_groups import EventGroup, create_event_group
-from ._workflow_event_groups import capture as _capture_event_groups
+from ._workflow_event_groups import attached as _attached_event_groups
 from ._workflow_extras import (
     ActivityConfig,
     AnyType,
@@ -409,9 +409,9 @@ def uuid4() -> _uuid.UUID:
 async def sleep(duration: float | timedelta, *, summary: str | None = None,
                 event_groups: Sequence[EventGroup] | None = None) -> None:
     """Sleep durably: a recorded timer that survives restarts and holds no worker memory."""
-    _capture_event_groups(event_groups)
     seconds = duration.total_seconds() if isinstance(duration, timedelta) else float(duration)
-    await asyncio.sleep(seconds)
+    with _attached_event_groups(event_groups):  # to the timer
+        await asyncio.sleep(seconds)
 
 
 async def wait_condition(fn: Callable[[], bool], *, timeout: float | timedelta | None = None,
@@ -422,23 +422,25 @@ async def wait_condition(fn: Callable[[], bool], *, timeout: float | timedelta |
     Raises:
         asyncio.TimeoutError: ``timeout`` elapsed first (a durable timer).
     """
-    _capture_event_groups(event_groups)
-    future = _api.current().wait_condition(fn)
-    if timeout is None:
-        await future
-        return
-    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
-    await asyncio.wait_for(future, seconds)
+    with _attached_event_groups(event_groups):  # to the timeout's timer
+        future = _api.current().wait_condition(fn)
+        if timeout is None:
+            await future
+            return
+        seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+        await asyncio.wait_for(future, seconds)
 
 
-def patched(id: str) -> bool:
+def patched(id: str, *, event_groups: Sequence[EventGroup] | None = None) -> bool:
     """True for runs that reach this point with the new code; False when replaying old runs."""
-    return _api.current().patched(id, deprecated=False)
+    with _attached_event_groups(event_groups):  # to its marker
+        return _api.current().patched(id, deprecated=False)
 
 
-def deprecate_patch(id: str) -> None:
+def deprecate_patch(id: str, *, event_groups: Sequence[EventGroup] | None = None) -> None:
     """Mark a patch whose old branch is gone once no run that lacks it remains."""
-    _api.current().patched(id, deprecated=True)
+    with _attached_event_groups(event_groups):
+        _api.current().patched(id, deprecated=True)
 
 
 def start_activity(
@@ -614,11 +616,13 @@ def current_update_info() -> UpdateInfo | None:
     return _messaging.current_update_info()
 
 
-def upsert_search_attributes(updates: Sequence[Any] | Mapping[str, Sequence[Any]]) -> None:
+def upsert_search_attributes(updates: Sequence[Any] | Mapping[str, Sequence[Any]], *,
+                             event_groups: Sequence[EventGroup] | None = None) -> None:
     """Set or unset search attributes of this run (``key.value_set(v)`` /
     ``key.value_unset()``); recorded in history and indexed for list queries. The deprecated
     dict form ``{"Name": [value]}`` (an empty list unsets) works too, with a warning."""
-    _api.current().upsert_search_attributes(updates)
+    with _attached_event_groups(event_groups):
+        _api.current().upsert_search_attributes(updates)
 
 
 def memo() -> dict[str, Any]:
@@ -640,9 +644,11 @@ def memo_value(key: str, default: Any = KeyError, *, type_hint: type | None = No
         _payload_from_json(instance.memo_payloads[key]), type_hint)
 
 
-def upsert_memo(updates: dict[str, Any]) -> None:
+def upsert_memo(updates: dict[str, Any], *,
+                event_groups: Sequence[EventGroup] | None = None) -> None:
     """Set memo keys (``None`` removes one); recorded in history."""
-    _api.current().upsert_memo(updates)
+    with _attached_event_groups(event_groups):
+        _api.current().upsert_memo(updates)
 
 
 def payload_converter() -> Any:

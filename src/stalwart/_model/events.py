@@ -111,6 +111,10 @@ class HistoryEvent:
     event_type: str
     timestamp: float
     attributes: dict[str, Any] = field(default_factory=dict)
+    # Temporal's event-level ``eventGroupMarkers`` (proto3 JSON form): the Event Groups of
+    # the command that made the event. Only on events in Temporal's model; the stored command
+    # keeps them in its ``event_groups`` attribute.
+    event_group_markers: list[dict[str, Any]] | None = None
 
 
 @dataclass(slots=True)

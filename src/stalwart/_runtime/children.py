@@ -17,6 +17,7 @@ from .._model.temporal_history import seed_for_run
 from ..common import RetryPolicy, _priority_key
 from ..converter import Payload, _payload_from_json, _payload_to_json, headers_to_json
 from . import contexts
+from .event_groups import grouped
 from .interceptors import SignalChildWorkflowInput, SignalExternalWorkflowInput
 
 if TYPE_CHECKING:
@@ -181,7 +182,7 @@ async def start_child_workflow(
         instance._seq["child"] -= 1  # nothing was started
         kind = TypeError if isinstance(error, TypeError) else ValueError
         raise kind(f"start_child_workflow({name!r}): {error}") from None
-    instance._commands.append(Command(EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED, {
+    instance._commands.append(Command(EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED, grouped({
         "seq": seq, "workflow_id": child_id, "workflow_type": name,
         "task_queue": task_queue or instance.info.task_queue,
         "input": [_payload_to_json(p) for p in payloads],
@@ -192,7 +193,7 @@ async def start_child_workflow(
         **({"priority": priority_key} if priority_key is not None else {}),
         **({"cron_schedule": cron_schedule} if cron_schedule else {}),
         **more,
-    }))
+    })))
     handle: ChildWorkflowHandle[Any, Any] = ChildWorkflowHandle(
         instance, seq, child_id, result_type, cancellation_type)
     instance._children[seq] = handle
@@ -309,14 +310,17 @@ def apply_child_closed(instance: WorkflowInstance, event: HistoryEvent) -> None:
         cause = exc.CancelledError("Cancelled")
     elif event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_TERMINATED:
         cause = exc.TerminatedError("Terminated")
+    elif event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_TIMED_OUT:
+        cause = exc.TimeoutError("Timed out", type=exc.TimeoutType.START_TO_CLOSE)
+    retry_state = event.attributes.get("retry_state")
     child_error = exc.ChildWorkflowError(
         "Child Workflow execution failed", namespace=instance.info.namespace,
         workflow_id=handle.id,
         run_id=event.attributes.get("run_id", ""),
         workflow_type=event.attributes.get("workflow_type", ""),
         initiated_event_id=initiated_id, started_event_id=started_id,
-        retry_state=_CHILD_RETRY_STATES.get(event.event_type,
-                                            exc.RetryState.RETRY_POLICY_NOT_SET))
+        retry_state=exc.RetryState(retry_state) if retry_state else _CHILD_RETRY_STATES.get(
+            event.event_type, exc.RetryState.RETRY_POLICY_NOT_SET))
     child_error.__cause__ = cause
     handle._result.set_exception(child_error)
 
@@ -344,10 +348,11 @@ async def signal_external(instance: WorkflowInstance, workflow_id: str, run_id: 
     except TypeError as error:
         raise TypeError(f"signal {name!r} to workflow {workflow_id!r}: {error}") from None
     seq = instance._next_seq("signal")
-    instance._commands.append(Command(EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, {
+    instance._commands.append(Command(EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+                                      grouped({
         "seq": seq, "workflow_id": workflow_id, "run_id": run_id, "signal_name": name,
         "input": [_payload_to_json(p) for p in payloads], "child_workflow_only": child,
-        **({"header": headers_to_json(headers)} if headers else {})}))
+        **({"header": headers_to_json(headers)} if headers else {})})))
     future: asyncio.Future[None] = instance.loop.create_future()
     instance._external[("signal", seq)] = future
     await future
@@ -359,8 +364,8 @@ def request_cancel_external(instance: WorkflowInstance, workflow_id: str, run_id
     seq = instance._next_seq("cancel")
     instance._commands.append(Command(
         EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
-        {"seq": seq, "workflow_id": workflow_id, "run_id": run_id,
-         "child_workflow_only": child_seq is not None}))
+        grouped({"seq": seq, "workflow_id": workflow_id, "run_id": run_id,
+                 "child_workflow_only": child_seq is not None})))
     future: asyncio.Future[None] = instance.loop.create_future()
     instance._external[("cancel", seq)] = future
     return future

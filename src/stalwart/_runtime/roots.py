@@ -87,12 +87,16 @@ class RootOutbound(WorkflowOutboundInterceptor):
         return self._instance.info
 
     def start_activity(self, input: StartActivityInput) -> ActivityHandle:
-        _event_groups.capture(input.event_groups)
         if input.local_retry_threshold is not None and (
                 not isinstance(input.local_retry_threshold, timedelta)
                 or input.local_retry_threshold < timedelta(0)):
             raise ValueError("local_retry_threshold must be a non-negative timedelta, got "
                              f"{input.local_retry_threshold!r}")
+        # The groups as the interceptors left them mark the command.
+        with _event_groups.attached(input.event_groups):
+            return self._start_activity(input)
+
+    def _start_activity(self, input: StartActivityInput) -> ActivityHandle:
         return self._instance.start_activity(
             input.activity, input.args, task_queue=input.task_queue,
             result_type=input.result_type,
@@ -110,7 +114,11 @@ class RootOutbound(WorkflowOutboundInterceptor):
 
     async def start_child_workflow(self, input: StartChildWorkflowInput
                                    ) -> ChildWorkflowHandle[Any, Any]:
-        _event_groups.capture(input.event_groups)
+        with _event_groups.attached(input.event_groups):
+            return await self._start_child_workflow(input)
+
+    async def _start_child_workflow(self, input: StartChildWorkflowInput
+                                    ) -> ChildWorkflowHandle[Any, Any]:
         return await children.start_child_workflow(
             self._instance, input.workflow, input.args, id=input.id,
             task_queue=input.task_queue, result_type=input.result_type,
@@ -125,16 +133,16 @@ class RootOutbound(WorkflowOutboundInterceptor):
                 static_summary=input.static_summary, static_details=input.static_details))
 
     async def signal_child_workflow(self, input: SignalChildWorkflowInput) -> None:
-        _event_groups.capture(input.event_groups)
-        await children.signal_external(self._instance, input.child_workflow_id, None,
-                                       input.signal, input.args, child=True,
-                                       headers=input.headers)
+        with _event_groups.attached(input.event_groups):
+            await children.signal_external(self._instance, input.child_workflow_id, None,
+                                           input.signal, input.args, child=True,
+                                           headers=input.headers)
 
     async def signal_external_workflow(self, input: SignalExternalWorkflowInput) -> None:
-        _event_groups.capture(input.event_groups)
-        await children.signal_external(self._instance, input.workflow_id,
-                                       input.workflow_run_id, input.signal, input.args,
-                                       child=False, headers=input.headers)
+        with _event_groups.attached(input.event_groups):
+            await children.signal_external(self._instance, input.workflow_id,
+                                           input.workflow_run_id, input.signal, input.args,
+                                           child=False, headers=input.headers)
 
     def continue_as_new(self, input: ContinueAsNewInput) -> NoReturn:
         raise self._instance.continue_as_new(input)

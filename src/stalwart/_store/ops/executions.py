@@ -254,7 +254,7 @@ def inbox_event(tx: Tx, run_id: str, event_type: str,
 
 def notify_parent(tx: Tx, run_id: str, status: int,
                   result: dict[str, Any] | None, failure: dict[str, Any] | None,
-                  now: float) -> None:
+                  now: float, retry_state: int | None = None) -> None:
     row = tx.one("SELECT parent_run_id, parent_seq, workflow_id, workflow_type, "
                  "first_run_id FROM executions WHERE run_id = ?", (run_id,))
     if row is None or row[0] is None:
@@ -265,6 +265,8 @@ def notify_parent(tx: Tx, run_id: str, status: int,
         attrs["result"] = result
     if failure is not None:
         attrs["failure"] = failure
+    if retry_state is not None:  # a timed-out child's, which its parent reports
+        attrs["retry_state"] = retry_state
     inbox_event(tx, row[0], CHILD_CLOSE_EVENTS[ExecutionStatus(status)], attrs,
                 now)
 
@@ -282,9 +284,11 @@ def apply_parent_close_policy(tx: Tx, run_id: str,
                         {"cause": "parent workflow closed", "identity": ""}, now)
         else:  # TERMINATE (the default)
             try:
+                # What the parent's last task sent the child (a cancel request) reaches it
+                # after this termination on Temporal's server: it is not recorded.
                 terminate(tx, child_workflow_id, child_run_id,
                           "parent workflow closed (parent_close_policy=TERMINATE)", [],
-                          "", now)
+                          "", now, keep_inbox=False)
             except exc.WorkflowNotFoundError:
                 pass  # it closed on its own between the SELECT and the lock
 
@@ -332,9 +336,20 @@ def add_external_event(tx: Tx, workflow_id: str,
     return target
 
 
+def record_inbox(tx: Tx, run_id: str, next_event_id: int) -> int:
+    """Move the inputs no workflow task has taken into the history of a run closing without
+    a task (terminated, timed out): Temporal recorded them when they arrived. Returns the
+    next event id."""
+    recorded = tx.count(
+        "INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
+        "SELECT run_id, ? + ROW_NUMBER() OVER (ORDER BY id) - 1, event_type, timestamp, "
+        "attributes FROM inbox WHERE run_id = ?", (next_event_id, run_id))
+    return next_event_id + recorded
+
+
 def close_run(tx: Tx, run_id: str, status: int, now: float,
               result: dict[str, Any] | None, failure: dict[str, Any] | None,
-              next_run_id: str | None = None) -> None:
+              next_run_id: str | None = None, retry_state: int | None = None) -> None:
     tx.run(
         "UPDATE executions SET status = ?, close_time = ?, result = ?, failure = ?, "
         "next_run_id = ? WHERE run_id = ?",
@@ -354,16 +369,16 @@ def close_run(tx: Tx, run_id: str, status: int, now: float,
         tx.wake("update", update_id)
     tx.wake("closed", run_id)
     if next_run_id is None:  # a continued chain (or the next cron run) goes on
-        notify_parent(tx, run_id, status, result, failure, now)
+        notify_parent(tx, run_id, status, result, failure, now, retry_state)
     apply_parent_close_policy(tx, run_id, now)
 
 
 def terminate(tx: Tx, workflow_id: str, run_id: str | None,
               reason: str, details: list[dict[str, Any]], identity: str,
-              now: float) -> str:
+              now: float, *, keep_inbox: bool = True) -> str:
     target, _ = find_open_run(tx, workflow_id, run_id, lock=True)
     row = tx.one("SELECT next_event_id FROM executions WHERE run_id = ?", (target,))
-    next_event_id = row[0]
+    next_event_id = record_inbox(tx, target, row[0]) if keep_inbox else row[0]
     append_event(tx, target, next_event_id, EV.WORKFLOW_EXECUTION_TERMINATED,
                  now, {"reason": reason, "details": details, "identity": identity})
     tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
