@@ -287,7 +287,7 @@ class MetricBuffer:
         self._runtime = runtime
         self._sink = _telemetry.BufferSink(self._buffer_size, self._durations_as_seconds,
                                            telemetry.global_tags, telemetry.metric_prefix)
-        engine_metrics.sinks.add(self._sink)
+        engine_metrics.add_sink(self._sink)
 
     def retrieve_updates(self) -> Sequence[BufferedMetricUpdate]:
         """Drain the buffer: every update since the last call, oldest first."""

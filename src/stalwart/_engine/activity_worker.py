@@ -373,6 +373,8 @@ class ActivityWorker:
     def converter_for(self, claim: ActivityTaskClaim) -> DataConverter:
         """The converter for one activity's payloads, in temporalio's
         ActivitySerializationContext (input, result, failure and heartbeats alike)."""
+        if self.converter._takes_no_context():  # no context to build (see contexts.py)
+            return self.converter
         return self.converter._conversion_context(ActivitySerializationContext(
             namespace="default", activity_id=claim.activity_id,
             activity_type=claim.activity_type, activity_task_queue=claim.task_queue,
@@ -426,14 +428,17 @@ class ActivityWorker:
             result = await self._invoke(fn, definition, args, context,
                                         claim.options.get("header") or {})
             raw_payload = _payload_to_json(pc.to_payload(result))
-            target = STORE_TARGET.set(StorageDriverStoreContext(StorageDriverActivityInfo(
-                namespace=context.info.namespace, id=claim.activity_id,
-                type=claim.activity_type)))
-            try:
-                payload = raw_payload if codec is None else await encode_value(
-                    copy.deepcopy(raw_payload), codec)
-            finally:
-                STORE_TARGET.reset(target)
+            if codec is None:
+                payload = raw_payload
+            else:
+                # What a storage driver learns of the payload it keeps (read by the codec).
+                target = STORE_TARGET.set(StorageDriverStoreContext(StorageDriverActivityInfo(
+                    namespace=context.info.namespace, id=claim.activity_id,
+                    type=claim.activity_type)))
+                try:
+                    payload = await encode_value(copy.deepcopy(raw_payload), codec)
+                finally:
+                    STORE_TARGET.reset(target)
         except CompleteAsyncError:
             heartbeater.stop()
             await self.store.mark_activity_async(claim.run_id, claim.seq, claim.attempt,

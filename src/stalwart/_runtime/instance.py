@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import exceptions as exc
 from .._model import search_attributes as sa
-from .._model.events import EV, Command, EventType, HistoryEvent
+from .._model.events import EV, Command, HistoryEvent
 from .._model.temporal_history import (
     TemporalLength,
     estimate_history_size,
@@ -183,7 +183,8 @@ class WorkflowInstance:
     def close_status(self) -> str:
         """How the last activation closed the run ("" if it did not)."""
         for command in self._commands:
-            status = _CLOSE_STATUS_NAMES.get(EventType(command.event_type))
+            # A StrEnum member hashes as its value: no EventType(...) call needed.
+            status = _CLOSE_STATUS_NAMES.get(command.event_type)
             if status is not None:
                 return status
         return ""
@@ -309,16 +310,13 @@ class WorkflowInstance:
             cron_schedule=attrs.get("cron_schedule"),
             parent=ParentInfo(**parent) if parent else None,
             priority=_priority(attrs.get("priority")),
-            _history_length=lambda: self._history_length,
-            _history_size=lambda: self._history_size,
             typed_search_attributes=sa.from_store(attrs.get("search_attributes")),
             _search_attributes_store=dict(attrs.get("search_attributes") or {}),
             root=RootInfo(run_id=attrs["root"]["run_id"],
                           workflow_id=attrs["root"]["workflow_id"]) if attrs.get("root")
             else None,
             original_execution_run_id=attrs.get("original_run_id") or self.info.run_id,
-            _raw_memo=lambda: {key: _payload_from_json(value)
-                               for key, value in self.memo_payloads.items()},
+            _run=self,
         )
         self.memo_payloads = dict(attrs.get("memo") or {})
         self.converter = contexts.workflow_converter(self.base_converter, self.info.namespace,
@@ -370,6 +368,21 @@ class WorkflowInstance:
                 args=args, headers=headers_from_json(attrs.get("header"))))
 
         self._pending_run = run_main
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> WorkflowInstance:
+        # Reached through workflow.info(), which refers to its run: a deep copy of the info
+        # describes the same running workflow (as it did when it held closures over it).
+        return self
+
+    # What workflow.info() reads when asked (see info.RunFacts).
+    def info_history_length(self) -> int:
+        return self._history_length
+
+    def info_history_size(self) -> int:
+        return self._history_size
+
+    def info_raw_memo(self) -> Mapping[str, Any]:
+        return {key: _payload_from_json(value) for key, value in self.memo_payloads.items()}
 
     def _init_interceptors(self) -> None:
         if not self._interceptors_ready:
@@ -703,7 +716,7 @@ def _placeholder_info(workflow_id: str, run_id: str, workflow_type: str) -> Info
                 task_timeout=None, retry_policy=None, cron_schedule=None, parent=None)
 
 
-_CLOSE_STATUS_NAMES: dict[EventType, str] = {
+_CLOSE_STATUS_NAMES: dict[str, str] = {
     EV.WORKFLOW_EXECUTION_COMPLETED: "completed",
     EV.WORKFLOW_EXECUTION_FAILED: "failed",
     EV.WORKFLOW_EXECUTION_CANCELED: "canceled",
