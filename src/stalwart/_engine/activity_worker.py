@@ -366,7 +366,9 @@ class ActivityWorker:
             workflow_type=None if standalone else claim.workflow_type,
             activity_run_id=claim.run_id if standalone else None,
             retry_policy=RetryPolicy._from_json(policy) if policy else None,
-            priority=Priority(priority_key=options.get("priority")),
+            # The shared (frozen) default when the activity has no priority of its own.
+            priority=Priority.default if options.get("priority") is None
+            else Priority(priority_key=options["priority"]),
             idempotency_key=f"{claim.workflow_id}/{claim.run_id}/{claim.activity_id}",
         )
 

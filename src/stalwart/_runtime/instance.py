@@ -137,7 +137,7 @@ class WorkflowInstance:
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
         self._buffered_signals: dict[str, list[HistoryEvent]] = {}
         self._patches_seen: dict[str, bool] = {}
-        self._replay_markers: set[str] = set()
+        self._replay_markers: set[str] | frozenset[str] = _NO_PATCHES
         self._handler_errors: list[BaseException] = []
         self._context = contextvars.copy_context()
         # Stream items published by workflow code: (seq, topic, payload as JSON), handed to
@@ -212,7 +212,8 @@ class WorkflowInstance:
         for _ in range(failed_tasks):
             length.task_started()
             length.task_failed()
-        self._replay_markers = set(replay_patches)
+        # Shared when empty (the usual case): a cached run keeps it until its next task.
+        self._replay_markers = set(replay_patches) if replay_patches else _NO_PATCHES
         self._commands = []
         self.accepted_updates = []
         self.rejected_updates = []
@@ -708,12 +709,16 @@ class WorkflowInstance:
         return ContinueAsNewError(input)
 
 
+_NO_PATCHES: frozenset[str] = frozenset()
+
+
 def _placeholder_info(workflow_id: str, run_id: str, workflow_type: str) -> Info:
     return Info(workflow_id=workflow_id, run_id=run_id, workflow_type=workflow_type,
                 task_queue="", namespace="default", attempt=1,
                 start_time=datetime.fromtimestamp(0, UTC), run_id_first=run_id,
                 continued_run_id=None, execution_timeout=None, run_timeout=None,
-                task_timeout=None, retry_policy=None, cron_schedule=None, parent=None)
+                task_timeout=None, retry_policy=None, cron_schedule=None, parent=None,
+                priority=Priority.default)  # shared: this Info lives until the start applies
 
 
 _CLOSE_STATUS_NAMES: dict[str, str] = {
