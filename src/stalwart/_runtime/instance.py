@@ -130,27 +130,32 @@ class WorkflowInstance:
         self.update_handlers = dict(definition.updates)
         self.running_handlers = 0
         self.running_handler_details: list[messaging.RunningHandler] = []
-        self.accepted_updates: list[HistoryEvent] = []
-        self.rejected_updates: list[tuple[str, dict[str, Any]]] = []
+        # Lists that stay empty in most runs and tasks start as the shared empty tuple and
+        # become lists on their first item (see ``messaging.appended``): a worker keeps
+        # thousands of cached runs, and every object one holds is one more for the garbage
+        # collector to walk.
+        self.accepted_updates: Sequence[HistoryEvent] = ()
+        self.rejected_updates: Sequence[tuple[str, dict[str, Any]]] = ()
         self._activities: dict[int, ActivityHandle] = {}
         self._timers: dict[int, WorkflowTimerHandle] = {}
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
         self._buffered_signals: dict[str, list[HistoryEvent]] = {}
         self._patches_seen: dict[str, bool] = {}
         self._replay_markers: set[str] | frozenset[str] = _NO_PATCHES
-        self._handler_errors: list[BaseException] = []
+        self._handler_errors: Sequence[BaseException] = ()
         self._context = contextvars.copy_context()
         # Stream items published by workflow code: (seq, topic, payload as JSON), handed to
         # the store with the task's completion. The seq numbers every publish of the run;
         # a replay renumbers them identically and does not queue them again.
         self.stream_seq = 0
-        self.stream_outbox: list[tuple[int, str, dict[str, Any]]] = []
+        self.stream_outbox: Sequence[tuple[int, str, dict[str, Any]]] = ()
 
     def publish_stream(self, topic: str, payload: dict[str, Any]) -> None:
         self._check_active()
         self.stream_seq += 1
         if not self.is_replaying:
-            self.stream_outbox.append((self.stream_seq, topic, payload))
+            self.stream_outbox = messaging.appended(self.stream_outbox,
+                                                    (self.stream_seq, topic, payload))
 
     @property
     def random(self) -> random.Random:
@@ -215,8 +220,8 @@ class WorkflowInstance:
         # Shared when empty (the usual case): a cached run keeps it until its next task.
         self._replay_markers = set(replay_patches) if replay_patches else _NO_PATCHES
         self._commands = []
-        self.accepted_updates = []
-        self.rejected_updates = []
+        self.accepted_updates = ()
+        self.rejected_updates = ()
         previous = asyncio.events._get_running_loop()
         asyncio.events._set_running_loop(self.loop)
         try:
@@ -225,6 +230,7 @@ class WorkflowInstance:
                     self._apply(event)
                 for request in updates:
                     messaging.admit_update(self, request)
+                accepted: HistoryEvent  # admit_update() may have added some
                 for accepted in self.accepted_updates:
                     length.feed_input(accepted)
                 started = length.task_started()
@@ -248,8 +254,8 @@ class WorkflowInstance:
         while True:
             self.loop.run_once()
             if self._handler_errors:
-                error = self._handler_errors.pop(0)
-                self._handler_errors.clear()
+                error = self._handler_errors[0]
+                self._handler_errors = ()
                 self._fail_or_raise(error, "a signal handler")
                 return
             progressed = False
