@@ -471,14 +471,16 @@ def start_activity(
 def _start_activity(activity: Any, args: list[Any], *, local: bool, **options: Any
                     ) -> ActivityHandle:
     instance = _api.current()
-    _capture_event_groups(options.pop("event_groups", None))
     if options["start_to_close_timeout"] is None and options["schedule_to_close_timeout"] is None:
         options["start_to_close_timeout"] = instance.default_activity_timeout
     name, definition = activity_name(activity)
     if options["result_type"] is None and definition is not None:
         options["result_type"] = definition.return_type_hint
-    start_input = _StartActivityInput(activity=name, args=args, headers={}, local=local,
-                                      **options)
+    start_input = _StartActivityInput(
+        activity=name, args=args, headers={}, local=local,
+        disable_eager_execution=not local and instance.disable_eager_activities,
+        arg_types=list(definition.arg_type_hints) if definition is not None else None,
+        **options)
     if local:
         return instance.outbound.start_local_activity(start_input)
     return instance.outbound.start_activity(start_input)
@@ -537,7 +539,8 @@ def start_local_activity(
         schedule_to_start_timeout=schedule_to_start_timeout,
         start_to_close_timeout=start_to_close_timeout, heartbeat_timeout=None,
         retry_policy=retry_policy, cancellation_type=int(cancellation_type),
-        activity_id=activity_id, summary=summary, local=True, event_groups=event_groups)
+        activity_id=activity_id, summary=summary, local=True, event_groups=event_groups,
+        local_retry_threshold=local_retry_threshold)
 
 
 async def execute_local_activity(activity: Any, arg: Any = _NO_ARG, *more_args: Any,
@@ -656,14 +659,20 @@ async def start_child_workflow(
     execution_timeout: timedelta | None = None, run_timeout: timedelta | None = None,
     task_timeout: timedelta | None = None,
     id_reuse_policy: Any = None, retry_policy: RetryPolicy | None = None,
+    memo: Mapping[str, Any] | None = None, search_attributes: Any = None,
+    static_summary: str | None = None, static_details: str | None = None,
     event_groups: Sequence[EventGroup] | None = None, **_: Any,
 ) -> ChildWorkflowHandle[Any, Any]:
     """Start a child workflow and return its handle once it has started.
 
+    ``memo``, ``search_attributes``, ``static_summary`` and ``static_details`` are the
+    child's; ``retry_policy`` is recorded (``info().retry_policy`` in the child) but Stalwart
+    does not retry workflows.
+
     Raises:
         WorkflowAlreadyStartedError: a workflow with the child's id is already running.
     """
-    _capture_event_groups(event_groups)
+    arg_types = None
     if isinstance(workflow, str):
         name, hinted = workflow, None
     else:
@@ -672,6 +681,7 @@ async def start_child_workflow(
             raise TypeError(f"start_child_workflow({workflow!r}): not a @workflow.defn class "
                             "or @workflow.run method, nor a workflow type name")
         name, hinted = definition.name, definition.return_type_hint
+        arg_types = list(definition.arg_type_hints)
     return await _api.current().outbound.start_child_workflow(_StartChildWorkflowInput(
         workflow=name, args=_merge_args(arg, args, ()), id=id,
         task_queue=task_queue, result_type=result_type or hinted,
@@ -679,7 +689,10 @@ async def start_child_workflow(
         parent_close_policy=int(parent_close_policy) or 1,
         execution_timeout=execution_timeout, run_timeout=run_timeout, task_timeout=task_timeout,
         id_reuse_policy=int(id_reuse_policy or 1), headers={}, priority=_.get("priority"),
-        cron_schedule=_check_cron_schedule(name, _.get("cron_schedule"))))
+        cron_schedule=_check_cron_schedule(name, _.get("cron_schedule")),
+        retry_policy=retry_policy, memo=memo, search_attributes=search_attributes,
+        static_summary=static_summary, static_details=static_details,
+        event_groups=event_groups, arg_types=arg_types))
 
 
 async def execute_child_workflow(workflow: Any, arg: Any = _NO_ARG, *,

@@ -27,6 +27,7 @@ from .._runtime import messaging
 from .._runtime.definitions import WorkflowDefinition
 from .._runtime.instance import WorkflowInstance, WorkflowTaskError
 from .._runtime.interceptors import WorkflowInboundInterceptor
+from .._runtime.patches import PatchActivationCallback
 from .._runtime.replay import replay_into
 from .._store.base import (
     ActivityTaskClaim,
@@ -96,6 +97,11 @@ class WorkflowWorker:
         self.replays = 0
         # A custom slot supplier decides instead of max_concurrent: one permit per claim.
         self.slot_driver = slot_driver
+        # Worker options set after construction (see Worker): the eager start of remote
+        # activities and the patch activation callback.
+        self.disable_eager_activities = False
+        self.eager_remote_limit: int | float = float("inf")
+        self.patch_activation_callback: PatchActivationCallback | None = None
 
     # -- queue polling --------------------------------------------------------------------
     async def _poll_with_supplier(self, driver: SlotDriver, stopping: asyncio.Event,
@@ -402,6 +408,7 @@ class WorkflowWorker:
         decisions = decide(commands, TaskContext(
             run_id=run_id, workflow_id=instance.info.workflow_id, identity=self.identity,
             task_queue=self.task_queue, eager_slots=eager_slots,
+            eager_remote_limit=self.eager_remote_limit,
             random_seed=lambda: seed_for_run(next_run_id()), new_run_id=next_run_id,
             cron=_cron_run(instance, now), now=now,
             root=instance.started_attributes.get("root")))
@@ -445,6 +452,8 @@ class WorkflowWorker:
                                     run_id=request.run_id, converter=self.converter,
                                     interceptor_classes=self.interceptor_classes)
         instance.default_activity_timeout = self.default_activity_timeout
+        instance.patch_activation = self.patch_activation_callback
+        instance.disable_eager_activities = self.disable_eager_activities
         started = HistoryEvent(1, EventType.WORKFLOW_EXECUTION_STARTED, now,
                                started_attributes(request, now))
         try:
@@ -567,6 +576,8 @@ class WorkflowWorker:
                                     run_id=claim.run_id, converter=self.converter,
                                     interceptor_classes=self.interceptor_classes)
         instance.default_activity_timeout = self.default_activity_timeout
+        instance.patch_activation = self.patch_activation_callback
+        instance.disable_eager_activities = self.disable_eager_activities
         self.replays += 1
         METRICS.replays.inc(definition.name or claim.workflow_type)
         pending = replay_into(instance, history)

@@ -67,6 +67,10 @@ class EventType(StrEnum):
 # the store's operations) reads them from here. The same objects: ``EV.X is EventType.X``.
 EV: Any = SimpleNamespace(**EventType.__members__)
 
+# An ActivityTaskScheduled command attribute that keeps the activity off the worker's eager
+# start; read when the task's decisions are made and left out of the recorded event.
+NO_EAGER = "disable_eager_execution"
+
 
 # Events produced by workflow code (commands). Everything else is an input to workflow code.
 COMMAND_EVENT_TYPES = frozenset({

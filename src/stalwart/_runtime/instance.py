@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import exceptions as exc
 from .._model import search_attributes as sa
-from .._model.events import EV, Command, HistoryEvent
+from .._model.events import EV, NO_EAGER, Command, HistoryEvent
 from .._model.temporal_history import (
     TemporalLength,
     estimate_history_size,
@@ -36,7 +36,7 @@ from ..converter import (
     headers_from_json,
     headers_to_json,
 )
-from . import children, contexts, guard, messaging
+from . import children, contexts, guard, messaging, patches
 from .activities import ActivityHandle, activity_name
 from .children import ChildWorkflowHandle
 from .continue_as_new import continue_as_new_command
@@ -105,6 +105,8 @@ class WorkflowInstance:
         self.is_evicted = False
         self.completed = False
         self.default_activity_timeout: timedelta | None = None
+        self.patch_activation: patches.PatchActivationCallback | None = None
+        self.disable_eager_activities = False  # the worker's disable_eager_activity_execution
         self.cancel_requested = False
         self.workflow_object: Any = None
         self.memo_payloads: dict[str, Any] = {}
@@ -313,7 +315,8 @@ class WorkflowInstance:
             execution_timeout=timedelta(seconds=timeout) if timeout else None,
             run_timeout=timedelta(seconds=run) if run is not None else None,
             task_timeout=timedelta(seconds=attrs.get("task_timeout") or 10),
-            retry_policy=None,
+            retry_policy=RetryPolicy._from_json(attrs["retry_policy"])
+            if attrs.get("retry_policy") else None,
             cron_schedule=attrs.get("cron_schedule"),
             parent=ParentInfo(**parent) if parent else None,
             priority=_priority(attrs.get("priority")),
@@ -538,7 +541,7 @@ class WorkflowInstance:
         heartbeat_timeout: timedelta | None, retry_policy: RetryPolicy | None,
         cancellation_type: int, activity_id: str | None, summary: str | None,
         local: bool = False, headers: Mapping[str, Payload] | None = None,
-        priority: Any = None,
+        priority: Any = None, disable_eager: bool = False,
     ) -> ActivityHandle:
         self._check_active()
         name, definition = activity_name(activity)
@@ -589,6 +592,8 @@ class WorkflowInstance:
             **({"local": True} if local else {}),
             **({"header": headers_to_json(headers)} if headers else {}),
             **({"priority": priority_key} if priority_key is not None else {}),
+            # Read when the task's decisions are made, not recorded.
+            **({NO_EAGER: True} if disable_eager else {}),
         }))
         handle = ActivityHandle(self, seq, result_type, cancellation_type, name,
                                 activity_id or str(seq))
@@ -637,8 +642,12 @@ class WorkflowInstance:
         self._check_active()
         if patch_id in self._patches_seen:
             return self._patches_seen[patch_id]
-        use_new = patch_id in self._replay_markers if self.is_replaying and not deprecated \
-            else True
+        if self.is_replaying and not deprecated:
+            use_new = patch_id in self._replay_markers
+        elif not deprecated and self.patch_activation is not None:
+            use_new = patches.activate(self, self.patch_activation, patch_id)
+        else:
+            use_new = True
         self._patches_seen[patch_id] = use_new
         if use_new:
             self._commands.append(Command(EV.MARKER_RECORDED, {

@@ -350,8 +350,15 @@ class _Compactor:
                 if v is not None and k != CHANGE_VERSION},
             "memo": pj.payload_map_in(a.get("memo"), self.where("memo")),
             "header": pj.payload_map_in(a.get("header"), self.where("header")),
+            **self.retry_policy(a),
             **self.cron_started(a),
         })
+
+    def retry_policy(self, a: dict[str, Any]) -> dict[str, Any]:
+        """A workflow's retry policy, where it was started with one."""
+        if not a.get("retryPolicy"):
+            return {}
+        return {"retry_policy": retry_policy_in(a["retryPolicy"], self.where("retryPolicy"))}
 
     def task_timeout(self, a: dict[str, Any]) -> dict[str, Any]:
         seconds = pj.duration_in(a.get("workflowTaskTimeout"), self.where("workflowTaskTimeout"))
@@ -516,6 +523,7 @@ class _Compactor:
                 "id_reuse_policy": pj.enum_in(
                     "WORKFLOW_ID_REUSE_POLICY_", pj.ID_REUSE_POLICIES,
                     a.get("workflowIdReusePolicy"), self.where("workflowIdReusePolicy")),
+                **self.retry_policy(a),
                 **({"cron_schedule": a["cronSchedule"]} if a.get("cronSchedule") else {})})
             return
         initiated = self.ref("initiatedEventId",

@@ -296,6 +296,7 @@ class _Expander:
             "memo": pj.payload_map_out(attrs.get("memo")),
             "searchAttributes": search_attributes_out(search),
             "header": pj.payload_map_out(attrs.get("header")),
+            "retryPolicy": retry_policy_out(attrs.get("retry_policy")),
             "workflowId": attrs.get("workflow_id"),
         })
 
@@ -454,6 +455,8 @@ class _Expander:
                 "searchAttributes": search_attributes_out(attrs.get("search_attributes") or {}),
                 **({"cronSchedule": attrs["cron_schedule"]} if attrs.get("cron_schedule")
                    else {}),
+                **({"retryPolicy": retry_policy_out(attrs["retry_policy"])}
+                   if attrs.get("retry_policy") else {}),
             })
         elif etype == EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
             self.external[("signal", attrs["seq"])] = self.emit(etype, ts, {
