@@ -315,7 +315,7 @@ class MetricBuffer:
         from ._engine import metrics as engine_metrics
 
         if self._sink is not None:
-            engine_metrics.sinks.discard(self._sink)
+            engine_metrics.remove_sink(self._sink)
 
     def retrieve_updates(self) -> Sequence[BufferedMetricUpdate]:
         """Drain the buffer: every update since the last call, oldest first."""

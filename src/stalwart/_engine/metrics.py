@@ -54,6 +54,12 @@ def add_sink(sink: MetricSink) -> None:
     sinks[key] = weakref.ref(sink, drop)
 
 
+def remove_sink(sink: MetricSink) -> None:
+    ref = sinks.get(id(sink))
+    if ref is not None and ref() is sink:
+        del sinks[id(sink)]
+
+
 def emit(kind: str, name: str, description: str, unit: str | None, value: float,
          attributes: Mapping[str, str], duration: bool = False) -> None:
     for ref in list(sinks.values()):
