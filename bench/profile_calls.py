@@ -6,6 +6,9 @@ is deterministic up to thread scheduling, CPU time is not stretched by waiting f
     python -m bench.profile_calls --workload B1 --mode calls      # cProfile over every thread
     python -m bench.profile_calls --workload B6 --mode cpu        # process CPU time, no profiler
     python -m bench.profile_calls --workload B1 --mode calls --top 40   # plus the top functions
+    valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes \
+        --callgrind-out-file=cg.out python -m bench.profile_calls --workload B1 --runs 300 \
+        --mode instructions     # machine instructions per thread: grep '^totals' cg.out-*
 
 ``calls`` gives every thread a ``cProfile.Profile`` (the SQLite writer thread included, see
 ``_AllThreads``) and reports the total call count of the measured part only: for B1,
@@ -14,6 +17,10 @@ is deterministic up to thread scheduling, CPU time is not stretched by waiting f
 process. ``--dump FILE`` writes the count per function (and ``FILE.time.json`` the profiler's
 own time per function) so that two checkouts can be compared function by function. ``cpu``
 reports ``time.process_time()`` (all threads) over the same parts, without a profiler.
+``instructions`` is for a run under callgrind started with instrumentation off: it switches
+instrumentation on for the measured part only (``callgrind_control -i``), so the totals of the
+per-thread output files are the instructions that part executed, which load on the machine
+does not change.
 The worker and client share the process, so both sides are counted.
 """
 
@@ -24,6 +31,7 @@ import asyncio
 import cProfile
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -110,8 +118,18 @@ class _AllThreads:
 _DUMP: list[Path] = []
 
 
+def _callgrind(state: str) -> None:
+    subprocess.run(["callgrind_control", "--instr", state, str(os.getpid())], check=True,
+                   capture_output=True)
+
+
 async def _measure(mode: str, profiler: _AllThreads, top: int,
                    body: Callable[[], Awaitable[None]]) -> dict[str, Any]:
+    if mode == "instructions":
+        _callgrind("on")
+        await body()
+        _callgrind("off")
+        return {}
     if mode == "calls":
         profiler.start()
         await body()
@@ -212,7 +230,7 @@ async def _b6(args: argparse.Namespace, profiler: _AllThreads, workdir: Path) ->
             out.update({f"run_{key}": value for key, value in run.items()})
             out.update({f"run_{key}_per_activity": value / args.activities
                         for key, value in run.items()})
-            if args.mode == "calls" and args.phase == "run":
+            if args.mode != "cpu" and args.phase == "run":
                 return out
         handle = client.get_workflow_handle(workflow_id)
         await handle.fetch_history()  # warm
@@ -239,7 +257,7 @@ async def _b6(args: argparse.Namespace, profiler: _AllThreads, workdir: Path) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--workload", choices=["B1", "B6"], required=True)
-    parser.add_argument("--mode", choices=["calls", "cpu"], default="calls")
+    parser.add_argument("--mode", choices=["calls", "cpu", "instructions"], default="calls")
     parser.add_argument("--runs", type=int, default=100, help="B1: measured workflows")
     parser.add_argument("--warmup", type=int, default=20, help="B1: warm-up workflows")
     parser.add_argument("--activities", type=int, default=300, help="B6: activities")

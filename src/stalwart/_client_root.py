@@ -125,12 +125,13 @@ async def start_workflow(client: Client, input: StartWorkflowInput,
                          ) -> WorkflowHandle[Any, Any]:
     """Start a workflow: the store call at the end of the client's outbound chain."""
     name, task_queue = input.workflow, input.task_queue
-    run_id = str(uuid.uuid4())
+    run_uuid = uuid.uuid4()
+    run_id = str(run_uuid)
     request = StartWorkflowRequest(
         workflow_id=input.id, workflow_type=name, task_queue=task_queue,
         input=await client._encode(input.args, f"start_workflow({name!r}) arguments",
                                    input.id),
-        run_id=run_id, random_seed=seed_for_run(run_id),
+        run_id=run_id, random_seed=seed_for_run(run_uuid),
         execution_timeout=_seconds(input.execution_timeout),
         run_timeout=_seconds(input.run_timeout),
         task_timeout=_seconds(input.task_timeout),

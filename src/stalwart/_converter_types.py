@@ -120,7 +120,8 @@ def none_take_context(holder: object, parts: tuple[object, ...]) -> bool:
     known = getattr(holder, "_context_known", None)
     if known is None or known[0] != token or known[1] != parts:
         known = (token, parts, not any(takes_context(part) for part in parts))
-        holder._context_known = known  # type: ignore[attr-defined]
+        # object.__setattr__: the holder may be a frozen dataclass (the DataConverter).
+        object.__setattr__(holder, "_context_known", known)
     return bool(known[2])
 
 

@@ -384,6 +384,8 @@ class Client(_client_activities.ActivityClientMethods):
 
     def _converter_for(self, workflow_id: str) -> DataConverter:
         """The converter in temporalio's WorkflowSerializationContext for that workflow."""
+        if self._data_converter._takes_no_context():  # no context to build
+            return self._data_converter
         return self._data_converter._conversion_context(
             WorkflowSerializationContext(self._namespace, workflow_id))
 

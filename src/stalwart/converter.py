@@ -9,16 +9,11 @@ Values are decoded by the type hints of the function that receives them.
 from __future__ import annotations
 
 import base64
-import contextvars
 import dataclasses
 import datetime
 import enum
-import inspect
 import json
-import sys
 import traceback
-import types
-import typing
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +36,6 @@ from ._converter_types import (
     WorkflowSerializationContext,
     bound_to,
     none_take_context,
-    takes_context,
     transfer_converter_of,
     transfer_type_convertible,
 )
@@ -51,6 +45,7 @@ from ._converter_types import _payload_from_json as _payload_from_json
 from ._converter_types import _payload_to_json as _payload_to_json
 from ._converter_types import headers_from_json as headers_from_json
 from ._converter_types import headers_to_json as headers_to_json
+from ._converter_values import _custom_type_converters, value_to_type
 from .common import RawValue
 
 __all__ = [
@@ -227,9 +222,6 @@ class AdvancedJSONEncoder(json.JSONEncoder):
         return _to_jsonable(o, "value")
 
 
-_custom_type_converters: contextvars.ContextVar[Sequence[JSONTypeConverter]] = \
-    contextvars.ContextVar("stalwart_custom_type_converters", default=())
-
 
 class JSONPlainPayloadConverter(EncodingPayloadConverter):
     """JSON for everything JSON can carry, plus dataclasses, pydantic models, enums, datetimes.
@@ -283,6 +275,7 @@ class CompositePayloadConverter(PayloadConverter, WithSerializationContext):
     # Class-level defaults, for subclasses that set ``converters`` without this __init__.
     _plan: tuple[tuple[EncodingPayloadConverter, bool], ...] = ()
     _plan_of: tuple[EncodingPayloadConverter, ...] = ()
+    _plain_json: JSONPlainPayloadConverter | None = None
 
     def __init__(self, *converters: EncodingPayloadConverter) -> None:
         self.converters = {c.encoding.encode(): c for c in converters}
@@ -314,12 +307,19 @@ class CompositePayloadConverter(PayloadConverter, WithSerializationContext):
         if current != self._plan_of:
             self._plan = tuple((c, isinstance(c, JSONPlainPayloadConverter)) for c in current)
             self._plan_of = current
+            self._plain_json = _plain_json_converter(current)
         return self._plan
 
     def to_payloads(self, values: Sequence[Any]) -> list[Payload]:
         out = []
         plan = self._converters_in_order()
+        plain_json = self._plain_json
         for i, value in enumerate(values):
+            if plain_json is not None and type(value) in _PLAIN_JSON_TYPES:
+                payload = plain_json.to_payload(value, f"args[{i}]")
+                if payload is not None:  # always: JSON takes every such value
+                    out.append(payload)
+                    continue
             if isinstance(value, RawValue) and isinstance(value.payload, Payload):
                 out.append(value.payload)  # already encoded, as in Temporal
                 continue
@@ -352,6 +352,25 @@ class CompositePayloadConverter(PayloadConverter, WithSerializationContext):
                 )
             out.append(converter.from_payload(payload, hint))
         return out
+
+
+# Values that every converter in _PLAIN_JSON_DECLINERS declines (they take None, bytes or
+# protobuf messages), by exact type. The converters of the default order are tried one by one
+# for each value, the JSON converter last; for these values the answer is known in advance.
+_PLAIN_JSON_TYPES = frozenset({str, int, float, bool, list, dict})
+_PLAIN_JSON_DECLINERS: set[type] = set()
+
+
+def _plain_json_converter(converters: Sequence[EncodingPayloadConverter]
+                          ) -> JSONPlainPayloadConverter | None:
+    """The converter that takes plain JSON values when only converters known to decline them
+    precede it (exact types: a subclass may take more); None otherwise."""
+    for converter in converters:
+        if type(converter) is JSONPlainPayloadConverter:
+            return converter
+        if type(converter) not in _PLAIN_JSON_DECLINERS:
+            return None
+    return None
 
 
 class DefaultPayloadConverter(CompositePayloadConverter):
@@ -599,14 +618,25 @@ class DataConverter(FailureAndWrapperMethods):
             payloads = await codec.decode(payloads)
         return self.payload_converter.from_payloads(payloads, type_hints)
 
+    def _takes_no_context(self) -> bool:
+        """Whether no part takes a serialization context, so that ``with_context`` is
+        ``self``: the usual case, asked for every workflow, activity and child, answered by
+        one remembered check (see ``none_take_context``) instead of asking each part."""
+        pc = self.payload_converter
+        if getattr(type(pc), "with_context", None) is CompositePayloadConverter.with_context:
+            # A composite takes a context only through its encoding converters (a public
+            # mapping: they may change between calls).
+            parts = (*pc.converters.values(),  # type: ignore[attr-defined]
+                     self.payload_codec, self.failure_converter)
+        else:
+            parts = (pc, self.payload_codec, self.failure_converter)
+        return none_take_context(self, parts)
+
     def with_context(self, context: SerializationContext) -> DataConverter:
         """A copy whose parts that are :class:`WithSerializationContext` took ``context``."""
-        pc = self.payload_converter  # per activity: what the general case finds, in fewer calls
-        if (getattr(type(pc), "with_context", None) is CompositePayloadConverter.with_context
-                and (self.payload_codec is None or not takes_context(self.payload_codec))
-                and not takes_context(self.failure_converter)
-                and pc.get_converters_with_context(context) is None):  # type: ignore[attr-defined]
+        if self._takes_no_context():
             return self
+        pc = self.payload_converter
         converter, codec, failure = (bound_to(pc, context), bound_to(self.payload_codec, context),
                                      bound_to(self.failure_converter, context))
         if (converter is self.payload_converter and codec is self.payload_codec
@@ -621,6 +651,8 @@ class DataConverter(FailureAndWrapperMethods):
         """What the worker and client use: the payload and failure converters get
         ``context``; the codec does not, because the workflow worker decodes a run's whole
         history in one pass, so every side must encode with the same codec."""
+        if self._takes_no_context():
+            return self
         bound = self.with_context(context)
         if bound is self or bound.payload_codec is self.payload_codec:
             return bound
@@ -655,127 +687,6 @@ def default() -> DataConverter:
     return DataConverter.default
 
 
-def value_to_type(hint: Any, value: Any) -> Any:
-    """Rebuild a JSON-decoded ``value`` as the type ``hint`` describes.
-
-    Unknown or missing hints return the value unchanged; a value that cannot match the
-    hint raises ``TypeError`` naming both.
-    """
-    for custom in _custom_type_converters.get():
-        converted = custom.to_typed_value(hint, value)
-        if converted is not JSONTypeConverter.Unhandled:
-            return converted
-    if hint is None or hint is Any or hint is object or hint is inspect.Parameter.empty:
-        return value
-    if hint is str or hint is int or hint is float or hint is bool:
-        # What the general path below ends in for these hints, without its other checks.
-        if value is None:
-            raise TypeError(f"expected {hint.__name__}, got None")
-        return _scalar_value(hint, value)
-    if isinstance(hint, str):
-        return value
-    transfer = transfer_converter_of(hint) if isinstance(hint, type) else None
-    if transfer is not None:
-        return transfer.from_transfer_type(value_to_type(transfer.transfer_type, value), hint)
-    origin = typing.get_origin(hint)
-    if origin is typing.Annotated:
-        return value_to_type(typing.get_args(hint)[0], value)
-    if origin is typing.Union or origin is types.UnionType:
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return value_to_type(arg, value)
-            except (TypeError, ValueError) as error:
-                errors.append(str(error))
-        raise TypeError(f"value {value!r} matches none of {hint}: {'; '.join(errors)}")
-    if origin is typing.Literal:
-        if value not in typing.get_args(hint):
-            raise TypeError(f"value {value!r} is not one of {hint}")
-        return value
-    if origin in (list, Sequence, typing.Sequence, set, frozenset, tuple, typing.Iterable):
-        if not isinstance(value, list):
-            raise TypeError(f"expected a list for {hint}, got {type(value).__name__}")
-        args = typing.get_args(hint)
-        if origin is tuple:
-            if len(args) == 2 and args[1] is Ellipsis:
-                return tuple(value_to_type(args[0], v) for v in value)
-            if args:
-                return tuple(value_to_type(a, v) for a, v in zip(args, value, strict=False))
-            return tuple(value)
-        item = args[0] if args else None
-        items = [value_to_type(item, v) for v in value]
-        if origin in (set, frozenset):
-            return origin(items)
-        return items
-    if origin in (dict, Mapping, typing.Mapping):
-        if not isinstance(value, dict):
-            raise TypeError(f"expected an object for {hint}, got {type(value).__name__}")
-        args = typing.get_args(hint)
-        key_hint, val_hint = args if args else (None, None)
-        return {value_to_type(key_hint, k): value_to_type(val_hint, v) for k, v in value.items()}
-    if not isinstance(hint, type):
-        return value
-    if value is None:
-        if hint is type(None):
-            return None
-        raise TypeError(f"expected {hint.__name__}, got None")
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            raise TypeError(f"expected an object for dataclass {hint.__name__}, got {value!r}")
-        hints = _type_hints(hint)
-        kwargs = {}
-        for f in dataclasses.fields(hint):
-            if f.name in value:
-                kwargs[f.name] = value_to_type(hints.get(f.name), value[f.name])
-        return hint(**kwargs)
-    validate = getattr(hint, "model_validate", None)
-    if validate is not None:  # pydantic v2 model
-        return validate(value)
-    if issubclass(hint, enum.Enum):
-        return hint(value)
-    if hint is datetime.datetime:
-        return datetime.datetime.fromisoformat(value)
-    if hint is datetime.date:
-        return datetime.date.fromisoformat(value)
-    if hint is datetime.time:
-        return datetime.time.fromisoformat(value)
-    if hint is datetime.timedelta:
-        return datetime.timedelta(seconds=value)
-    if hint is uuid.UUID:
-        return uuid.UUID(value)
-    if hint is bytes:
-        return base64.b64decode(value) if isinstance(value, str) else value
-    return _scalar_value(hint, value)
-
-
-def _scalar_value(hint: type, value: Any) -> Any:
-    if hint is int or hint is float:
-        # As lenient as temporalio's converter: any JSON number (a bool too) becomes the
-        # hinted numeric type.
-        if not isinstance(value, int | float):
-            raise TypeError(f"expected {hint.__name__}, got {type(value).__name__} {value!r}")
-        return int(value) if hint is int else float(value)
-    if hint in (str, bool, list, dict):
-        if not isinstance(value, hint):
-            raise TypeError(f"expected {hint.__name__}, got {type(value).__name__} {value!r}")
-        return value
-    return value
-
-
-def _type_hints(obj: Any) -> dict[str, Any]:
-    try:
-        module = sys.modules.get(getattr(obj, "__module__", ""), None)
-        return typing.get_type_hints(obj, globalns=vars(module) if module else None,
-                                     include_extras=True)
-    except Exception:
-        return {}
-
-
 # Helpers that build on the classes above; imported last because they import this module.
 from ._converter_extras import (  # noqa: E402
     BinaryProtoPayloadConverter,
@@ -788,6 +699,8 @@ from ._converter_extras import (  # noqa: E402
     encode_typed_search_attribute_value,
 )
 
+_PLAIN_JSON_DECLINERS.update({BinaryNullPayloadConverter, BinaryPlainPayloadConverter,
+                              JSONProtoPayloadConverter, BinaryProtoPayloadConverter})
 # Temporal's default order: protobuf messages are tried before plain JSON.
 DefaultPayloadConverter.default_encoding_payload_converters = (
     BinaryNullPayloadConverter(), BinaryPlainPayloadConverter(), JSONProtoPayloadConverter(),

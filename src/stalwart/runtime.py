@@ -308,14 +308,14 @@ class MetricBuffer:
         self._runtime = runtime
         self._sink = _telemetry.BufferSink(self._buffer_size, self._durations_as_seconds,
                                            telemetry.global_tags, telemetry.metric_prefix)
-        engine_metrics.sinks.add(self._sink)
+        engine_metrics.add_sink(self._sink)
 
     def _detach(self) -> None:
         """Stop receiving updates (the runtime's OTLP pipeline closing)."""
         from ._engine import metrics as engine_metrics
 
         if self._sink is not None:
-            engine_metrics.sinks.discard(self._sink)
+            engine_metrics.remove_sink(self._sink)
 
     def retrieve_updates(self) -> Sequence[BufferedMetricUpdate]:
         """Drain the buffer: every update since the last call, oldest first."""

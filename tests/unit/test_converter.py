@@ -427,6 +427,38 @@ def test_composite_converter_tries_encodings_in_order() -> None:
         CompositePayloadConverter(BinaryNullPayloadConverter()).to_payloads([_Point(0, 0)])
 
 
+class _UpperText(EncodingPayloadConverter):
+    """Takes every ``str`` (a converter placed before JSON that takes plain JSON values)."""
+
+    @property
+    def encoding(self) -> str:
+        return "text/upper"
+
+    def to_payload(self, value: Any) -> Payload | None:
+        return Payload({"encoding": b"text/upper"}, value.upper().encode()) \
+            if isinstance(value, str) else None
+
+    def from_payload(self, payload: Payload, type_hint: Any = None) -> Any:
+        return payload.data.decode()
+
+
+def test_plain_json_values_reach_a_converter_placed_before_json() -> None:
+    # Plain JSON values skip straight to JSON only past the built-in converters that decline
+    # them; a converter of the application's in between still gets them, also when it is
+    # added to an existing converter's mapping after first use.
+    converter = DataConverter.default.payload_converter
+    assert [p.encoding for p in converter.to_payloads(["a", 1, [2], {"b": 3}, True, 1.5])] \
+        == ["json/plain"] * 6
+    custom = CompositePayloadConverter(BinaryNullPayloadConverter(), _UpperText(),
+                                       JSONPlainPayloadConverter())
+    assert [p.encoding for p in custom.to_payloads(["a", 1])] == ["text/upper", "json/plain"]
+    grown = CompositePayloadConverter(BinaryNullPayloadConverter(), JSONPlainPayloadConverter())
+    assert grown.to_payloads(["a"])[0].encoding == "json/plain"
+    grown.converters = {b"binary/null": BinaryNullPayloadConverter(),
+                        b"text/upper": _UpperText(), b"json/plain": JSONPlainPayloadConverter()}
+    assert grown.to_payloads(["a"])[0].data == b"A"
+
+
 class _PointFromList(JSONTypeConverter):
     def to_typed_value(self, hint: Any, value: Any) -> Any:
         if hint is _Point:

@@ -407,13 +407,17 @@ class ActivityWorker:
             workflow_type=None if standalone else claim.workflow_type,
             activity_run_id=claim.run_id if standalone else None,
             retry_policy=RetryPolicy._from_json(policy) if policy else None,
-            priority=Priority(priority_key=options.get("priority")),
+            # The shared (frozen) default when the activity has no priority of its own.
+            priority=Priority.default if options.get("priority") is None
+            else Priority(priority_key=options["priority"]),
             idempotency_key=f"{claim.workflow_id}/{claim.run_id}/{claim.activity_id}",
         )
 
     def converter_for(self, claim: ActivityTaskClaim) -> DataConverter:
         """The converter for one activity's payloads, in temporalio's
         ActivitySerializationContext (input, result, failure and heartbeats alike)."""
+        if self.converter._takes_no_context():  # no context to build (see contexts.py)
+            return self.converter
         return self.converter._conversion_context(ActivitySerializationContext(
             namespace="default", activity_id=claim.activity_id,
             activity_type=claim.activity_type, activity_task_queue=claim.task_queue,
@@ -467,14 +471,17 @@ class ActivityWorker:
             result = await self._invoke(fn, definition, args, context,
                                         claim.options.get("header") or {})
             raw_payload = _payload_to_json(pc.to_payload(result))
-            target = STORE_TARGET.set(StorageDriverStoreContext(StorageDriverActivityInfo(
-                namespace=context.info.namespace, id=claim.activity_id,
-                type=claim.activity_type)))
-            try:
-                payload = raw_payload if codec is None else await encode_value(
-                    copy.deepcopy(raw_payload), codec)
-            finally:
-                STORE_TARGET.reset(target)
+            if codec is None:
+                payload = raw_payload
+            else:
+                # What a storage driver learns of the payload it keeps (read by the codec).
+                target = STORE_TARGET.set(StorageDriverStoreContext(StorageDriverActivityInfo(
+                    namespace=context.info.namespace, id=claim.activity_id,
+                    type=claim.activity_type)))
+                try:
+                    payload = await encode_value(copy.deepcopy(raw_payload), codec)
+                finally:
+                    STORE_TARGET.reset(target)
         except CompleteAsyncError:
             heartbeater.stop()
             await self.store.mark_activity_async(claim.run_id, claim.seq, claim.attempt,

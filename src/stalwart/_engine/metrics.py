@@ -38,13 +38,34 @@ class MetricSink(Protocol):
 
 
 # Weak: a buffer nobody can drain any more stops receiving updates when it is collected.
-sinks: weakref.WeakSet[MetricSink] = weakref.WeakSet()
+# A plain dict of weak references (by id) rather than a WeakSet: every counter and histogram
+# update asks whether there is any sink, and a WeakSet answers that with a Python-level
+# ``__len__`` call, a dict without one.
+sinks: dict[int, weakref.ref[MetricSink]] = {}
+
+
+def add_sink(sink: MetricSink) -> None:
+    key = id(sink)
+
+    def drop(ref: weakref.ref[MetricSink]) -> None:
+        if sinks.get(key) is ref:  # not a later sink that was given the same id
+            del sinks[key]
+
+    sinks[key] = weakref.ref(sink, drop)
+
+
+def remove_sink(sink: MetricSink) -> None:
+    ref = sinks.get(id(sink))
+    if ref is not None and ref() is sink:
+        del sinks[id(sink)]
 
 
 def emit(kind: str, name: str, description: str, unit: str | None, value: float,
          attributes: Mapping[str, str], duration: bool = False) -> None:
-    for sink in list(sinks):
-        sink.record(kind, name, description, unit, value, attributes, duration)
+    for ref in list(sinks.values()):
+        sink = ref()
+        if sink is not None:
+            sink.record(kind, name, description, unit, value, attributes, duration)
 
 
 class Counter:

@@ -427,7 +427,7 @@ class WorkflowWorker:
                                              self.converter.payload_codec)
             stream_items.append(StreamPublish(topic=topic, data=json.dumps(payload),
                                               producer="workflow", producer_seq=seq))
-        instance.stream_outbox.clear()
+        instance.stream_outbox = ()
         eager_slots = self._eager_activity_slots()
         # A run that continues as new gets its id here and its seed from that id, as every
         # run does (exported histories carry no seed; see seed_for_run).

@@ -155,7 +155,7 @@ def check_json_text(field: str, text: str) -> Any:
     # Brackets bound the depth from above; only a text with many of them needs the walk.
     may_be_deep = text.count("[") + text.count("{") > MAX_PAYLOAD_DEPTH
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = _STRICT_JSON.decode(text)
     except _NotJson as error:
         raise ValueError(f"{field} holds {error}, which is not a JSON number; replace NaN and "
                          "infinite floats (e.g. with None or a string) before sending") from None
@@ -201,6 +201,11 @@ class _NotJson(ValueError):
 
 def _refuse_constant(name: str) -> Any:
     raise _NotJson(name)
+
+
+# One decoder for every check: ``json.loads`` with an option builds a new decoder (and its
+# scanner) on each call, and the client checks every payload it sends.
+_STRICT_JSON = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def dumps_strict(value: Any, **options: Any) -> str:

@@ -13,13 +13,20 @@ from ..converter import ActivitySerializationContext, DataConverter, WorkflowSer
 from .definitions import WorkflowDefinition
 from .info import Info
 
+# Each of these first asks whether the converter takes a context at all: the usual answer is
+# no, and then the context (a frozen dataclass, costly to build) is not made.
+
 
 def workflow_converter(base: DataConverter, namespace: str, workflow_id: str) -> DataConverter:
+    if base._takes_no_context():
+        return base
     return base._conversion_context(WorkflowSerializationContext(namespace, workflow_id))
 
 
 def activity_converter(base: DataConverter, info: Info, activity_type: str, task_queue: str,
                        local: bool) -> DataConverter:
+    if base._takes_no_context():
+        return base
     return base._conversion_context(ActivitySerializationContext(
         namespace=info.namespace, activity_id=None, activity_type=activity_type,
         activity_task_queue=task_queue, workflow_id=info.workflow_id,

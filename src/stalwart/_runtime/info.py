@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from .._model.search_attributes import TypedSearchAttributes, to_dict_form
 from ..common import Priority, RetryPolicy
@@ -28,6 +28,17 @@ class RootInfo:
 
     run_id: str
     workflow_id: str
+
+
+class RunFacts(Protocol):
+    """What ``Info`` reads from its running workflow when asked: these change during the run
+    (the history grows, upserts change the memo)."""
+
+    def info_history_length(self) -> int: ...
+
+    def info_history_size(self) -> int: ...
+
+    def info_raw_memo(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -53,20 +64,20 @@ class Info:
     headers: dict[str, object] = field(default_factory=dict)
     typed_search_attributes: TypedSearchAttributes = TypedSearchAttributes.empty
     _search_attributes_store: dict[str, Any] = field(default_factory=dict, repr=False)
-    _history_length: Callable[[], int] = field(default=lambda: 0, repr=False, compare=False)
-    _history_size: Callable[[], int] = field(default=lambda: 0, repr=False, compare=False)
     # The workflow at the top of this one's chain of parents; None for a top-level workflow
     # (Temporal records a root only on children).
     root: RootInfo | None = None
     # The run a chain of resets began with (this run when it was not made by a reset).
     original_execution_run_id: str = ""
-    _raw_memo: Callable[[], Mapping[str, Any]] = field(default=lambda: {}, repr=False,
-                                                       compare=False)
+    # The running workflow, asked for what changes during the run; None outside one. One
+    # reference rather than a closure per fact: a worker keeps an Info per cached run, and
+    # every object a cached run holds is one more for the garbage collector to walk.
+    _run: RunFacts | None = field(default=None, repr=False, compare=False)
 
     @property
     def raw_memo(self) -> Mapping[str, Any]:
         """The memo as stored payloads (``converter.Payload``), upserts included."""
-        return self._raw_memo()
+        return self._run.info_raw_memo() if self._run is not None else {}
 
     @property
     def search_attributes(self) -> dict[str, list[Any]]:
@@ -84,15 +95,15 @@ class Info:
     def get_current_history_length(self) -> int:
         """Events in this run's history as Temporal counts them: up to and including the
         ``WorkflowTaskStarted`` of the current workflow task."""
-        return self._history_length()
+        return self._run.info_history_length() if self._run is not None else 0
 
     def get_current_history_size(self) -> int:
         """About how many bytes the run's history holds (payloads plus a fixed overhead per
         event; Temporal reports the exact encoded size, so small differences are expected)."""
-        return self._history_size()
+        return self._run.info_history_size() if self._run is not None else 0
 
     def is_continue_as_new_suggested(self) -> bool:
         """True once the history is long enough that a new run would replay faster (as
         Temporal's server: 4,096 events or 4 MiB)."""
-        return (self._history_length() >= CONTINUE_AS_NEW_SUGGESTED_EVENTS
-                or self._history_size() >= CONTINUE_AS_NEW_SUGGESTED_BYTES)
+        return (self.get_current_history_length() >= CONTINUE_AS_NEW_SUGGESTED_EVENTS
+                or self.get_current_history_size() >= CONTINUE_AS_NEW_SUGGESTED_BYTES)

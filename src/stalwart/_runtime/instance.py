@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import exceptions as exc
 from .._model import search_attributes as sa
-from .._model.events import EV, NO_EAGER, Command, EventType, HistoryEvent
+from .._model.events import EV, NO_EAGER, Command, HistoryEvent
 from .._model.temporal_history import (
     TemporalLength,
     estimate_history_size,
@@ -133,28 +133,33 @@ class WorkflowInstance:
         self.update_handlers = dict(definition.updates)
         self.running_handlers = 0
         self.running_handler_details: list[messaging.RunningHandler] = []
-        self.accepted_updates: list[HistoryEvent] = []
-        self.rejected_updates: list[tuple[str, dict[str, Any]]] = []
+        # Lists that stay empty in most runs and tasks start as the shared empty tuple and
+        # become lists on their first item (see ``messaging.appended``): a worker keeps
+        # thousands of cached runs, and every object one holds is one more for the garbage
+        # collector to walk.
+        self.accepted_updates: Sequence[HistoryEvent] = ()
+        self.rejected_updates: Sequence[tuple[str, dict[str, Any]]] = ()
         self._activities: dict[int, ActivityHandle] = {}
         self._timers: dict[int, WorkflowTimerHandle] = {}
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
         self._buffered_signals: dict[str, list[tuple[HistoryEvent, int]]] = {}
         self.signals_seen = 0
         self._patches_seen: dict[str, bool] = {}
-        self._replay_markers: set[str] = set()
-        self._handler_errors: list[BaseException] = []
+        self._replay_markers: set[str] | frozenset[str] = _NO_PATCHES
+        self._handler_errors: Sequence[BaseException] = ()
         self._context = contextvars.copy_context()
         # Stream items published by workflow code: (seq, topic, payload as JSON), handed to
         # the store with the task's completion. The seq numbers every publish of the run;
         # a replay renumbers them identically and does not queue them again.
         self.stream_seq = 0
-        self.stream_outbox: list[tuple[int, str, dict[str, Any]]] = []
+        self.stream_outbox: Sequence[tuple[int, str, dict[str, Any]]] = ()
 
     def publish_stream(self, topic: str, payload: dict[str, Any]) -> None:
         self._check_active()
         self.stream_seq += 1
         if not self.is_replaying:
-            self.stream_outbox.append((self.stream_seq, topic, payload))
+            self.stream_outbox = messaging.appended(self.stream_outbox,
+                                                    (self.stream_seq, topic, payload))
 
     @property
     def random(self) -> random.Random:
@@ -187,7 +192,8 @@ class WorkflowInstance:
     def close_status(self) -> str:
         """How the last activation closed the run ("" if it did not)."""
         for command in self._commands:
-            status = _CLOSE_STATUS_NAMES.get(EventType(command.event_type))
+            # A StrEnum member hashes as its value: no EventType(...) call needed.
+            status = _CLOSE_STATUS_NAMES.get(command.event_type)
             if status is not None:
                 return status
         return ""
@@ -215,10 +221,11 @@ class WorkflowInstance:
         for _ in range(failed_tasks):
             length.task_started()
             length.task_failed()
-        self._replay_markers = set(replay_patches)
+        # Shared when empty (the usual case): a cached run keeps it until its next task.
+        self._replay_markers = set(replay_patches) if replay_patches else _NO_PATCHES
         self._commands = []
-        self.accepted_updates = []
-        self.rejected_updates = []
+        self.accepted_updates = ()
+        self.rejected_updates = ()
         previous = asyncio.events._get_running_loop()
         asyncio.events._set_running_loop(self.loop)
         try:
@@ -227,6 +234,7 @@ class WorkflowInstance:
                     self._apply(event)
                 for request in updates:
                     messaging.admit_update(self, request)
+                accepted: HistoryEvent  # admit_update() may have added some
                 for accepted in self.accepted_updates:
                     length.feed_input(accepted)
                 started = length.task_started()
@@ -250,8 +258,8 @@ class WorkflowInstance:
         while True:
             self.loop.run_once()
             if self._handler_errors:
-                error = self._handler_errors.pop(0)
-                self._handler_errors.clear()
+                error = self._handler_errors[0]
+                self._handler_errors = ()
                 self._fail_or_raise(error, "a signal handler")
                 return
             progressed = False
@@ -314,16 +322,13 @@ class WorkflowInstance:
             cron_schedule=attrs.get("cron_schedule"),
             parent=ParentInfo(**parent) if parent else None,
             priority=_priority(attrs.get("priority")),
-            _history_length=lambda: self._history_length,
-            _history_size=lambda: self._history_size,
             typed_search_attributes=sa.from_store(attrs.get("search_attributes")),
             _search_attributes_store=dict(attrs.get("search_attributes") or {}),
             root=RootInfo(run_id=attrs["root"]["run_id"],
                           workflow_id=attrs["root"]["workflow_id"]) if attrs.get("root")
             else None,
             original_execution_run_id=attrs.get("original_run_id") or self.info.run_id,
-            _raw_memo=lambda: {key: _payload_from_json(value)
-                               for key, value in self.memo_payloads.items()},
+            _run=self,
         )
         self.memo_payloads = dict(attrs.get("memo") or {})
         self.converter = contexts.workflow_converter(self.base_converter, self.info.namespace,
@@ -375,6 +380,21 @@ class WorkflowInstance:
                 args=args, headers=headers_from_json(attrs.get("header"))))
 
         self._pending_run = run_main
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> WorkflowInstance:
+        # Reached through workflow.info(), which refers to its run: a deep copy of the info
+        # describes the same running workflow (as it did when it held closures over it).
+        return self
+
+    # What workflow.info() reads when asked (see info.RunFacts).
+    def info_history_length(self) -> int:
+        return self._history_length
+
+    def info_history_size(self) -> int:
+        return self._history_size
+
+    def info_raw_memo(self) -> Mapping[str, Any]:
+        return {key: _payload_from_json(value) for key, value in self.memo_payloads.items()}
 
     def _init_interceptors(self) -> None:
         if not self._interceptors_ready:
@@ -712,15 +732,19 @@ class WorkflowInstance:
         return ContinueAsNewError(input)
 
 
+_NO_PATCHES: frozenset[str] = frozenset()
+
+
 def _placeholder_info(workflow_id: str, run_id: str, workflow_type: str) -> Info:
     return Info(workflow_id=workflow_id, run_id=run_id, workflow_type=workflow_type,
                 task_queue="", namespace="default", attempt=1,
                 start_time=datetime.fromtimestamp(0, UTC), run_id_first=run_id,
                 continued_run_id=None, execution_timeout=None, run_timeout=None,
-                task_timeout=None, retry_policy=None, cron_schedule=None, parent=None)
+                task_timeout=None, retry_policy=None, cron_schedule=None, parent=None,
+                priority=Priority.default)  # shared: this Info lives until the start applies
 
 
-_CLOSE_STATUS_NAMES: dict[EventType, str] = {
+_CLOSE_STATUS_NAMES: dict[str, str] = {
     EV.WORKFLOW_EXECUTION_COMPLETED: "completed",
     EV.WORKFLOW_EXECUTION_FAILED: "failed",
     EV.WORKFLOW_EXECUTION_CANCELED: "canceled",

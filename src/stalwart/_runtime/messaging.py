@@ -8,8 +8,9 @@ import contextvars
 import inspect
 import logging
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import exceptions as exc
 from .._model.events import Command, EventType, HistoryEvent
@@ -97,13 +98,25 @@ def run_signal(instance: WorkflowInstance, event: HistoryEvent, ordinal: int) ->
             await instance.inbound.handle_signal(signal_input)
         except BaseException as error:
             if not isinstance(error, asyncio.CancelledError):
-                instance._handler_errors.append(error)
+                instance._handler_errors = appended(instance._handler_errors, error)
         finally:
             instance.running_handlers -= 1
             instance.running_handler_details.remove(running)
 
     instance.loop.create_task(handle(), name=f"signal-{name}",
                               context=instance._context.copy())
+
+
+_T = TypeVar("_T")
+
+
+def appended(items: Sequence[_T], item: _T) -> list[_T]:
+    """``items`` with ``item`` added: the list itself when it is one, else a new list (for
+    the instance's usually empty sequences, which start as the shared empty tuple)."""
+    if isinstance(items, list):
+        items.append(item)
+        return items
+    return [*items, item]
 
 
 @dataclass(eq=False)
@@ -183,7 +196,7 @@ def admit_update(instance: WorkflowInstance, request: dict[str, Any]) -> None:
             # workflow carries on.
             failure = instance.converter.failure_converter.to_failure(error, pc)
             failure[RPC_STATUS_KEY] = int(exc.RPCStatusCode.FAILED_PRECONDITION)
-            instance.rejected_updates.append((update_id, failure))
+            instance.rejected_updates = appended(instance.rejected_updates, (update_id, failure))
             return
         if definition.validator is not None:
             instance._read_only = f"update validator for {name!r}"
@@ -195,12 +208,13 @@ def admit_update(instance: WorkflowInstance, request: dict[str, Any]) -> None:
             finally:
                 instance._read_only = None
     except Exception as error:
-        instance.rejected_updates.append(
+        instance.rejected_updates = appended(
+            instance.rejected_updates,
             (update_id, instance.converter.failure_converter.to_failure(error, pc)))
         return
     event = HistoryEvent(0, EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED, instance.now_seconds,
                          {"update_id": update_id, "name": name, "input": request["input"]})
-    instance.accepted_updates.append(event)
+    instance.accepted_updates = appended(instance.accepted_updates, event)
     apply_update_accepted(instance, event)
 
 
@@ -267,7 +281,7 @@ def apply_update_accepted(instance: WorkflowInstance, event: HistoryEvent) -> No
         except asyncio.CancelledError:
             raise
         except exc.NondeterminismError as error:
-            instance._handler_errors.append(error)
+            instance._handler_errors = appended(instance._handler_errors, error)
             return
         except Exception as error:
             failure_types = tuple(instance.definition.failure_exception_types or ())
@@ -281,7 +295,7 @@ def apply_update_accepted(instance: WorkflowInstance, event: HistoryEvent) -> No
                 failure[RPC_STATUS_KEY] = int(exc.RPCStatusCode.FAILED_PRECONDITION)
             attrs = {"update_id": update_id, "failure": failure}
         except BaseException as error:
-            instance._handler_errors.append(error)
+            instance._handler_errors = appended(instance._handler_errors, error)
             return
         finally:
             instance.running_handlers -= 1

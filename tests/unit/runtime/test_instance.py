@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -473,6 +474,27 @@ def test_activate_info_and_time_come_from_history(make_run: MakeRun) -> None:
         # As Temporal counts: Started, task 2-4, TimerStarted, TimerFired, task 7-8.
         "now": START_TIME + 10, "history_length": 8, "replaying": False,
     }
+
+
+@workflow.defn
+class KeepsInfo:
+    @workflow.run
+    async def run(self) -> list[int]:
+        kept = copy.deepcopy(workflow.info())
+        first = kept.get_current_history_length()
+        await workflow.sleep(10)
+        return [first, kept.get_current_history_length()]
+
+
+def test_info_kept_from_an_earlier_task_reads_the_run_now(make_run: MakeRun) -> None:
+    # workflow.info() refers to its run: a copy made in the first task reports the history
+    # as it is when asked, as temporalio's does.
+    run = make_run(KeepsInfo)
+    run.start()
+
+    commands = run.step(timer_fired(1), advance=10)
+
+    assert decode(commands[0].attributes["result"]) == [3, 8]
 
 
 def test_activate_after_evict_is_refused(make_run: MakeRun) -> None:

@@ -30,10 +30,13 @@ class HistoryFormatError(ValueError):
     """An imported history that is not a Temporal history Stalwart can replay."""
 
 
-def seed_for_run(run_id: str) -> int:
+def seed_for_run(run_id: str | uuid.UUID) -> int:
     """A run's random seed, derived from its run id. Temporal's history JSON has no field for
     a seed; deriving it lets an exported history replay with the draws it was recorded with
-    (and a history Temporal recorded replay the same way every time)."""
+    (and a history Temporal recorded replay the same way every time). A new run's id may be
+    given as the ``UUID`` it was made from, which spares parsing it back."""
+    if isinstance(run_id, uuid.UUID):
+        return run_id.int & ((1 << 63) - 1)
     try:
         return uuid.UUID(run_id).int & ((1 << 63) - 1)
     except ValueError:
