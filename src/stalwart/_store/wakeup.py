@@ -3,23 +3,30 @@
 Keys are ``(kind, key)`` pairs such as ``("workflow_task", queue)`` or ``("closed", run_id)``.
 A subscription to ``(kind, "*")`` matches every key of that kind. ``("external", "")`` means
 another process committed something we cannot see the details of: it wakes everyone.
+
+A poller subscribes with its room (how many tasks it would claim now): a driver that tells
+other processes about new work asks :meth:`Notifier.room` first and announces only the tasks
+this process has no room for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 Key = tuple[str, str]
 EXTERNAL: Key = ("external", "")
+# The kinds of key that name a task queue's ready work, claimed by pollers.
+WORK_KINDS = frozenset({"workflow_task", "activity_task"})
 
 
 class Subscription:
     def __init__(self, notifier: Notifier, keys: frozenset[Key],
-                 loop: asyncio.AbstractEventLoop) -> None:
+                 loop: asyncio.AbstractEventLoop, room: Callable[[], int] | None) -> None:
         self.keys = keys
         self.loop = loop
+        self.room = room
         self.event = asyncio.Event()
         self._notifier = notifier
 
@@ -43,8 +50,9 @@ class Notifier:
         self._by_key: dict[Key, set[Subscription]] = {}
         self._all: set[Subscription] = set()
 
-    def subscribe(self, keys: Iterable[Key]) -> Subscription:
-        sub = Subscription(self, frozenset(keys), asyncio.get_running_loop())
+    def subscribe(self, keys: Iterable[Key],
+                  room: Callable[[], int] | None = None) -> Subscription:
+        sub = Subscription(self, frozenset(keys), asyncio.get_running_loop(), room)
         with self._lock:
             self._all.add(sub)
             for key in sub.keys:
@@ -60,6 +68,14 @@ class Notifier:
                     subs.discard(sub)
                     if not subs:
                         del self._by_key[key]
+
+    def room(self, key: Key) -> int:
+        """How many tasks of ``key`` this process's pollers would claim now (callable from any
+        thread: a reading of counters the pollers' loop changes, so an estimate, which the
+        pollers correct by handing on what they cannot take; see ``Store.hand_on``)."""
+        with self._lock:
+            subs = self._by_key.get(key, set()) | self._by_key.get((key[0], "*"), set())
+        return sum(max(0, sub.room()) for sub in subs if sub.room is not None)
 
     def publish(self, keys: Iterable[Key]) -> None:
         """Wake matching subscribers; callable from any thread."""
