@@ -206,6 +206,19 @@ def test_wake_ups_are_split_to_fit_the_notify_payload_limit() -> None:
         announcer.close()
 
 
+def test_tasks_addressed_to_a_process_are_split_to_fit_the_notify_payload_limit() -> None:
+    announcer = Announcer(parse_url(server_url()), "origin")
+    try:
+        lines = [f"work:1:0:activity_task:queue-{n:05d}-{'x' * 40}" for n in range(400)]
+        # A queue name too long for any payload is left to the pollers' periodic look.
+        payloads = announcer._split([*lines, "work:1:0:activity_task:" + "q" * 8000])
+        assert len(payloads) > 1
+        assert all(len(p.encode()) <= 7000 and p.startswith("origin\n") for p in payloads)
+        assert [line for p in payloads for line in p.split("\n")[1:]] == lines
+    finally:
+        announcer.close()
+
+
 async def test_a_write_wakes_another_process_store_after_its_commit(
         postgres_server: str, pg_schema: str) -> None:
     url = f"{postgres_server}?schema={pg_schema}"

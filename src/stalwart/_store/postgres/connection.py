@@ -258,8 +258,26 @@ class Announcer:
         if work:
             assert self._conn is not None
             for channel, lines in self.peers.address(self._conn, work).items():
-                sent.append((channel, "\n".join([self._origin, *lines])))
+                sent.extend((channel, payload) for payload in self._split(lines))
         return sent
+
+    def _split(self, lines: list[str]) -> list[str]:
+        """``origin`` and the lines, in as many payloads as PostgreSQL's limit needs (a line too
+        long for any is left out: its tasks are found by the pollers' periodic look)."""
+        payloads: list[str] = []
+        current, size = [self._origin], len(self._origin)
+        for line in lines:
+            length = 1 + len(line.encode())
+            if length + len(self._origin) > _MAX_NOTIFY_PAYLOAD:
+                continue
+            if size + length > _MAX_NOTIFY_PAYLOAD:
+                payloads.append("\n".join(current))
+                current, size = [self._origin], len(self._origin)
+            current.append(line)
+            size += length
+        if len(current) > 1:
+            payloads.append("\n".join(current))
+        return payloads
 
     def _run(self) -> None:
         delay = 0.05

@@ -28,8 +28,10 @@ from ..base import WorkerRow
 # ((kind, task queue), times handed on) -> tasks
 Work = dict[tuple[tuple[str, str], int], int]
 
-# How long the list of other processes' workers is used before it is read again.
+# How long the list of other processes' workers is used before it is read again; a queue
+# nobody else serves is looked up again sooner (a worker may just have started).
 PEERS_REFRESH_SECONDS = 1.0
+UNKNOWN_QUEUE_REFRESH_SECONDS = 0.05
 
 # Stores open in this process, per schema: with more than one, this process's own channel is
 # a peer too (another store here may have the room; it ignores nothing but its own origin).
@@ -63,7 +65,9 @@ class Peers:
 
     def address(self, conn: Any, work: Work) -> dict[str, list[str]]:
         """The lines for each process addressed: ``work:<tasks>:<hops>:<kind>:<queue>``."""
-        self._refresh(conn)
+        self._refresh(conn, PEERS_REFRESH_SECONDS)
+        if any(queue not in self._by_queue for (_, queue), _ in work):
+            self._refresh(conn, UNKNOWN_QUEUE_REFRESH_SECONDS)
         lines: dict[str, list[str]] = {}
         for ((kind, queue), hops), count in work.items():
             peers = self._by_queue.get(queue, [])
@@ -83,8 +87,8 @@ class Peers:
             return None
         return ((parts[2], parts[3]), int(parts[1])), int(parts[0])
 
-    def _refresh(self, conn: Any) -> None:
-        if time.monotonic() - self._read_at < PEERS_REFRESH_SECONDS:
+    def _refresh(self, conn: Any, older_than: float) -> None:
+        if time.monotonic() - self._read_at < older_than:
             return
         rows = conn.execute(
             "SELECT worker_id, identity, task_queue, host, pid, pid_start, heartbeat_at "
