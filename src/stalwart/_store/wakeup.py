@@ -19,6 +19,10 @@ Key = tuple[str, str]
 EXTERNAL: Key = ("external", "")
 # The kinds of key that name a task queue's ready work, claimed by pollers.
 WORK_KINDS = frozenset({"workflow_task", "activity_task"})
+# Kinds whose waiters look on their own often enough that an unknown commit elsewhere
+# (``EXTERNAL``) need not wake them: a sweeper reads the next due time at least every 0.5 s,
+# and the process that commits a due time wakes its own sweeper.
+LOOK_ANYWAY_KINDS = frozenset({"deadline"})
 
 
 class Subscription:
@@ -83,7 +87,8 @@ class Notifier:
         with self._lock:
             for key in keys:
                 if key == EXTERNAL:
-                    targets |= self._all
+                    targets |= {sub for sub in self._all
+                                if any(kind not in LOOK_ANYWAY_KINDS for kind, _ in sub.keys)}
                     break
                 targets |= self._by_key.get(key, set())
                 targets |= self._by_key.get((key[0], "*"), set())
