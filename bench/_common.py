@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import os
+import signal
 import statistics
 import sys
 import time
@@ -14,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 # The repository root, so that worker subprocesses can import ``bench`` whatever the cwd.
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -130,6 +133,16 @@ class WorkerProcess:
             await self.kill()
             raise RuntimeError(f"worker {self.module} failed to start; log:\n{self.log_tail()}")
         self.ready_at = float(line.split()[1])
+
+    async def stats(self) -> dict[str, Any]:
+        """The counters of a worker that serves them (``bench.process_stats.serve``)."""
+        assert self.process is not None and self.process.stdout is not None
+        self.process.send_signal(signal.SIGUSR1)
+        line = await asyncio.wait_for(self.process.stdout.readline(), 30.0)
+        if not line.startswith(b"stats "):
+            raise RuntimeError(f"worker {self.module} sent no stats; log:\n{self.log_tail()}")
+        stats: dict[str, Any] = json.loads(line[len(b"stats "):])
+        return stats
 
     async def kill(self) -> None:
         if self.process is not None and self.process.returncode is None:

@@ -17,6 +17,7 @@ from typing import Any
 from stalwart.client import Client
 from stalwart.worker import Worker
 
+from .. import process_stats
 from .._common import Config, WorkerProcess, announce_ready, new_id, rounded, rss_mib
 from .agent_load import STEPS, AgentLoad, llm_call
 
@@ -34,6 +35,8 @@ async def _one(config: Config, processes: int, count: int, cap: int) -> dict[str
     peak_rss = 0.0
     try:
         await asyncio.gather(*(worker.start() for worker in workers))
+        before = [await worker.stats() for worker in workers]
+        client_cpu = process_stats.snapshot()["cpu_s"]
         started = time.perf_counter()
         handles = await asyncio.gather(*(
             client.start_workflow(AgentLoad.run, id=new_id("agentp"), task_queue=queue)
@@ -45,13 +48,19 @@ async def _one(config: Config, processes: int, count: int, cap: int) -> dict[str
             for task in done:
                 task.result()
         wall = time.perf_counter() - started
+        client_cpu = process_stats.snapshot()["cpu_s"] - client_cpu
+        after = [await worker.stats() for worker in workers]
     finally:
         for worker in workers:
             await worker.kill()
         await client.close()
+    steps = count * STEPS
+    stats = [process_stats.difference(b, a) for b, a in zip(before, after, strict=True)]
     return {f"p{processes}_wall_s": rounded(wall),
             f"p{processes}_steps_per_s": round(count * STEPS / wall, 1),
-            f"p{processes}_worker_rss_peak_mib": round(peak_rss, 1)}
+            f"p{processes}_worker_rss_peak_mib": round(peak_rss, 1),
+            f"p{processes}_client_cpu_ms_per_activity": round(1000 * client_cpu / steps, 3),
+            **process_stats.summary(f"p{processes}", stats, steps)}
 
 
 async def run(config: Config) -> dict[str, Any]:
@@ -63,10 +72,12 @@ async def run(config: Config) -> dict[str, Any]:
 
 
 async def _worker_main(url: str, queue: str, cap: str) -> None:
+    process_stats.install()
     client = await Client.connect(url)
     async with Worker(client, task_queue=queue, workflows=[AgentLoad], activities=[llm_call],
                       max_concurrent_activities=int(cap), max_concurrent_workflow_tasks=200,
                       max_cached_workflows=2000):
+        process_stats.serve()
         announce_ready()
         await asyncio.Event().wait()
 

@@ -18,6 +18,7 @@ from stalwart import activity, workflow
 from stalwart.client import Client
 from stalwart.worker import Worker
 
+from .. import process_stats
 from .._common import Config, WorkerProcess, announce_ready, new_id, rounded
 
 NAME = "SCALE_processes"
@@ -49,20 +50,28 @@ async def _one(config: Config, processes: int, workflows: int, steps: int) -> di
                for _ in range(processes)]
     try:
         await asyncio.gather(*(worker.start() for worker in workers))
+        before = [await worker.stats() for worker in workers]
+        client_cpu = process_stats.snapshot()["cpu_s"]
         started = time.perf_counter()
         handles = await asyncio.gather(*(
             client.start_workflow(Steps.run, steps, id=new_id("scale"), task_queue=queue)
             for _ in range(workflows)))
         results = await asyncio.gather(*(handle.result() for handle in handles))
         wall = time.perf_counter() - started
+        client_cpu = process_stats.snapshot()["cpu_s"] - client_cpu
+        after = [await worker.stats() for worker in workers]
         if any(result != steps for result in results):
             raise RuntimeError("a scale-out workflow returned a wrong result")
     finally:
         for worker in workers:
             await worker.kill()
         await client.close()
+    stats = [process_stats.difference(b, a) for b, a in zip(before, after, strict=True)]
     return {f"p{processes}_wall_s": rounded(wall),
-            f"p{processes}_activities_per_s": round(workflows * steps / wall, 1)}
+            f"p{processes}_activities_per_s": round(workflows * steps / wall, 1),
+            f"p{processes}_client_cpu_ms_per_activity": round(
+                1000 * client_cpu / (workflows * steps), 3),
+            **process_stats.summary(f"p{processes}", stats, workflows * steps)}
 
 
 async def run(config: Config) -> dict[str, Any]:
@@ -74,8 +83,10 @@ async def run(config: Config) -> dict[str, Any]:
 
 
 async def _worker_main(url: str, queue: str) -> None:
+    process_stats.install()
     client = await Client.connect(url)
     async with Worker(client, task_queue=queue, workflows=[Steps], activities=[step]):
+        process_stats.serve()
         announce_ready()
         await asyncio.Event().wait()
 

@@ -363,7 +363,8 @@ class Worker:
             max_concurrent=max_concurrent_workflow_tasks, max_cached=max_cached_workflows,
             default_activity_timeout=default_activity_timeout,
             interceptor_classes=workflow_interceptor_classes,
-            eager_activity_slots=lambda: self._activity_worker.reserve_slots(eager=True),
+            eager_activity_slots=lambda wanted: self._activity_worker.reserve_slots(
+                eager=True, at_most=wanted),
             start_eager_activities=lambda claims: self._activity_worker.start(claims),
             release_eager_slots=lambda count: self._activity_worker.release_slots(count),
             slot_driver=SlotDriver(custom_workflow, "workflow", task_queue, self._identity)

@@ -202,13 +202,16 @@ async def test_processes_terminated_backends_are_replaced_mid_run(
             now_pids = {row[0] for row in conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (app,))}
         assert now_pids and not now_pids & set(killed)
-        # The LISTEN connection came back: another store's commit still wakes this one.
+        # The LISTEN connection came back: another store's commit still wakes this one (a
+        # run closing is told to every process).
         probe = await PostgresStore.open(f"{postgres_server}?schema={pg_schema}")
         try:
-            sub = client.store.subscribe(("workflow_task", "probe-q"))
+            sub = client.store.subscribe(("closed", "probe-run"))
             await probe.start_workflow(StartWorkflowRequest(
                 workflow_id="probe", workflow_type="Gated", task_queue="probe-q", input=[],
                 run_id="probe-run", random_seed=1), time.time())
+            await probe.terminate_workflow("probe", "probe-run", "probe", [], "test",
+                                           time.time())
             assert await sub.wait(30), "no wakeup after the LISTEN connection was killed"
             sub.close()
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from urllib.parse import urlparse, urlunparse
@@ -10,8 +11,9 @@ from urllib.parse import urlparse, urlunparse
 import psycopg
 import pytest
 
+from stalwart._engine.liveness import HOST, process_start_time
 from stalwart._store import open_store
-from stalwart._store.base import ExecutionStatus, StartWorkflowRequest
+from stalwart._store.base import ExecutionStatus, StartWorkflowRequest, WorkerRow
 from stalwart._store.postgres import PostgresStore
 from stalwart._store.postgres.connection import Announcer, parse_url
 from stalwart._store.schema import SCHEMA_VERSION, migrations
@@ -28,6 +30,13 @@ def _request(workflow_id: str, task_queue: str = "q") -> StartWorkflowRequest:
     return StartWorkflowRequest(workflow_id=workflow_id, workflow_type="Steps",
                                 task_queue=task_queue, input=[], run_id=f"run-{workflow_id}",
                                 random_seed=1)
+
+
+async def _worker_here(store: PostgresStore, task_queue: str) -> None:
+    """A worker row of this process: ready tasks of its queue are told to this process."""
+    await store.register_worker(WorkerRow(
+        worker_id=f"here-{task_queue}", identity="here", task_queue=task_queue, host=HOST,
+        pid=os.getpid(), pid_start=process_start_time(os.getpid()), heartbeat_at=time.time()))
 
 
 def test_store_url_options_are_parsed_and_libpq_ones_passed_on() -> None:
@@ -111,10 +120,12 @@ async def test_store_refuses_a_newer_schema_version(db_url: str, pg_schema: str)
 
 
 async def test_store_commit_wakes_a_store_of_another_connection_set(db_url: str) -> None:
-    # Two stores share nothing in-process, like two processes: only NOTIFY can wake B.
+    # Two stores share nothing in-process, like two processes: only NOTIFY can wake B. Ready
+    # tasks are told to processes with a worker on their queue: this one has one.
     store_a = await PostgresStore.open(db_url)
     store_b = await PostgresStore.open(db_url)
     try:
+        await _worker_here(store_b, "wake-q")
         sub = store_b.subscribe(("workflow_task", "wake-q"))
         await store_a.start_workflow(_request("wake", "wake-q"), time.time())
         assert await sub.wait(30), "store B never heard store A's commit"
@@ -195,11 +206,25 @@ def test_wake_ups_are_split_to_fit_the_notify_payload_limit() -> None:
         announcer.close()
 
 
+def test_tasks_addressed_to_a_process_are_split_to_fit_the_notify_payload_limit() -> None:
+    announcer = Announcer(parse_url(server_url()), "origin")
+    try:
+        lines = [f"work:1:0:activity_task:queue-{n:05d}-{'x' * 40}" for n in range(400)]
+        # A queue name too long for any payload is left to the pollers' periodic look.
+        payloads = announcer._split([*lines, "work:1:0:activity_task:" + "q" * 8000])
+        assert len(payloads) > 1
+        assert all(len(p.encode()) <= 7000 and p.startswith("origin\n") for p in payloads)
+        assert [line for p in payloads for line in p.split("\n")[1:]] == lines
+    finally:
+        announcer.close()
+
+
 async def test_a_write_wakes_another_process_store_after_its_commit(
         postgres_server: str, pg_schema: str) -> None:
     url = f"{postgres_server}?schema={pg_schema}"
     writer, other = await PostgresStore.open(url), await PostgresStore.open(url)
     try:
+        await _worker_here(other, "wake-q")
         sub = other.subscribe(("workflow_task", "wake-q"))
         await writer.start_workflow(StartWorkflowRequest(
             workflow_id="wake", workflow_type="W", task_queue="wake-q", input=[],

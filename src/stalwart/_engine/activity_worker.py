@@ -254,13 +254,16 @@ class ActivityWorker:
             return 0
         return max(0, self.max_concurrent - len(self._running) - self._reserved)
 
-    def reserve_slots(self, eager: bool = False) -> int:
-        """Set aside every free slot for a claim about to be made; see :meth:`release_slots`.
-        Under a task-queue rate limit nothing starts eagerly: every start draws a token."""
+    def reserve_slots(self, eager: bool = False, at_most: int | None = None) -> int:
+        """Set aside free slots (every one, or ``at_most``) for a claim about to be made; see
+        :meth:`release_slots`. Under a task-queue rate limit nothing starts eagerly: every
+        start draws a token."""
         if eager and (self.rate_limit is not None or self.slot_driver is not None
                       or self.worker_rate_limit is not None):
             return 0
         free = self.free_slots()
+        if at_most is not None:
+            free = min(free, at_most)
         self._reserved += free
         return free
 
@@ -317,14 +320,28 @@ class ActivityWorker:
             else:
                 await sub.wait(IDLE_POLL_FALLBACK_SECONDS)
 
+    def room(self) -> int:
+        """How many tasks this worker's poller would claim if woken now (reservations for
+        claims in flight included: such a claim is followed by another one, or, if it fills
+        every slot, hands the queue on)."""
+        if not self.activities or self.slot_driver is not None or self.rate_limit is not None:
+            return 0
+        return max(0, self.max_concurrent - len(self._running))
+
     async def poll_forever(self, stopping: asyncio.Event) -> None:
-        sub = self.store.subscribe(("activity_task", self.task_queue),
-                                   ("activity_task", "*"))
+        key = ("activity_task", self.task_queue)
+        sub = self.store.subscribe(key, ("activity_task", "*"), room=self.room)
+        full = False
         try:
             if self.slot_driver is not None and self.activities:
                 await self._poll_with_supplier(self.slot_driver, stopping, sub)
             while not stopping.is_set():
                 if self.free_slots() <= 0:
+                    if full:
+                        # Every slot taken by a claim that may have left tasks behind, which
+                        # this process was counted on for: another process's poller looks.
+                        self.store.hand_on(key)
+                        full = False
                     self._wake.clear()
                     await self._wake.wait()
                     continue
@@ -339,6 +356,7 @@ class ActivityWorker:
                         self.task_queue, self.worker_id, self.clock.now(),
                         min(free, 64, allowed), rate_limit=self.rate_limit)
                     self._spend_starts(len(claims))
+                    full = len(claims) == min(free, 64, allowed)
                 except exc.StoreError as error:
                     logger.warning("claiming activity tasks failed, retrying: %s", error)
                     await asyncio.sleep(0.5)

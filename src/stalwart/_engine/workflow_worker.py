@@ -21,7 +21,7 @@ from .._converter_storage import (
     StorageDriverStoreContext,
     StorageDriverWorkflowInfo,
 )
-from .._model.events import Command, EventType, HistoryEvent
+from .._model.events import EV, Command, EventType, HistoryEvent
 from .._model.temporal_history import seed_for_run
 from .._runtime import messaging
 from .._runtime.definitions import WorkflowDefinition
@@ -102,7 +102,7 @@ class WorkflowWorker:
                  clock: Clock, max_concurrent: int, max_cached: int,
                  default_activity_timeout: timedelta | None,
                  interceptor_classes: Sequence[type[WorkflowInboundInterceptor]] = (),
-                 eager_activity_slots: Callable[[], int],
+                 eager_activity_slots: Callable[[int], int],
                  start_eager_activities: Callable[[list[ActivityTaskClaim]], None],
                  release_eager_slots: Callable[[int], None] = lambda count: None,
                  slot_driver: SlotDriver | None = None) -> None:
@@ -158,9 +158,16 @@ class WorkflowWorker:
             driver.mark_used(permit, info)
             self._submit(claims[0]).add_done_callback(_releaser(driver, permit, info))
 
+    def room(self) -> int:
+        """How many tasks this worker's poller would claim if woken now."""
+        if not self.workflows or self.slot_driver is not None:
+            return 0
+        return max(0, self.max_concurrent - len(self._running))
+
     async def poll_forever(self, stopping: asyncio.Event) -> None:
-        sub = self.store.subscribe(("workflow_task", self.task_queue),
-                                   ("workflow_task", "*"))
+        key = ("workflow_task", self.task_queue)
+        sub = self.store.subscribe(key, ("workflow_task", "*"), room=self.room)
+        full = False
         try:
             if self.slot_driver is not None and self.workflows:
                 await self._poll_with_supplier(self.slot_driver, stopping, sub)
@@ -172,6 +179,7 @@ class WorkflowWorker:
                         claims = await self.store.claim_workflow_tasks(
                             self.task_queue, self.worker_id, self.clock.now(),
                             WORKFLOW_TASK_LEASE_SECONDS, min(free, 64))
+                        full = len(claims) == min(free, 64)
                     except exc.StoreError as error:
                         logger.warning("claiming workflow tasks failed, retrying: %s", error)
                         await asyncio.sleep(0.5)
@@ -181,6 +189,11 @@ class WorkflowWorker:
                 if claims:
                     continue
                 if free <= 0:
+                    if full:
+                        # Filled up by a claim that may have left tasks behind, which this
+                        # process was counted on for: another process's poller looks.
+                        self.store.hand_on(key)
+                        full = False
                     # All slots busy: a finishing task does not publish a store wake-up, so
                     # wait for a slot, else ready tasks sit until some unrelated commit.
                     await asyncio.wait(set(self._running), return_when=asyncio.FIRST_COMPLETED)
@@ -428,7 +441,13 @@ class WorkflowWorker:
             stream_items.append(StreamPublish(topic=topic, data=json.dumps(payload),
                                               producer="workflow", producer_seq=seq))
         instance.stream_outbox = ()
-        eager_slots = self._eager_activity_slots()
+        # Only as many slots as this task's activities can use: every slot a task holds back
+        # is one that the tasks committing beside it cannot start their activities on, and an
+        # activity that does not start here is announced to every process.
+        wanted = sum(1 for command in commands
+                     if command.event_type == EV.ACTIVITY_TASK_SCHEDULED
+                     and command.attributes.get("task_queue") == self.task_queue)
+        eager_slots = self._eager_activity_slots(wanted) if wanted else 0
         # A run that continues as new gets its id here and its seed from that id, as every
         # run does (exported histories carry no seed; see seed_for_run).
         # Made only when asked for: most tasks continue nothing.

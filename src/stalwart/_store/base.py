@@ -596,7 +596,11 @@ class Store(Protocol):
     # -- wakeups ----------------------------------------------------------------------------
     notifier: Notifier
 
-    def subscribe(self, *keys: tuple[str, str]) -> Subscription: ...
+    def subscribe(self, *keys: tuple[str, str],
+                  room: Callable[[], int] | None = None) -> Subscription: ...
+
+    def hand_on(self, key: tuple[str, str]) -> None:
+        """A poller filled up with work left on ``key``'s queue: wake a poller elsewhere."""
 
     # -- schedules (state JSON is the engine's; the store keeps it and runs the engine's
     # step inside one transaction) ---------------------------------------------------------

@@ -65,6 +65,8 @@ class Driver(Protocol):
 
     def heartbeat_worker_blocking(self, worker_id: str, now: float) -> None: ...
 
+    def hand_on(self, key: tuple[str, str]) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -100,8 +102,13 @@ class DatabaseStore:
         if wake:
             self.notifier.publish(wake)
 
-    def subscribe(self, *keys: tuple[str, str]) -> Subscription:
-        return self.notifier.subscribe(keys)
+    def subscribe(self, *keys: tuple[str, str],
+                  room: Callable[[], int] | None = None) -> Subscription:
+        return self.notifier.subscribe(keys, room)
+
+    def hand_on(self, key: tuple[str, str]) -> None:
+        if not self._closed:
+            self._driver.hand_on(key)
 
     async def close(self) -> None:
         if not self._closed:

@@ -111,7 +111,9 @@ class Tx:
     dialect: Dialect
 
     def __init__(self) -> None:
-        self.wake_keys: set[tuple[str, str]] = set()
+        # Each key with the number of times it was woken: for a task queue, how many tasks
+        # the transaction made ready (a driver wakes that many pollers of other processes).
+        self.wake_keys: dict[tuple[str, str], int] = {}
         self.earliest_due = math.inf
 
     # -- statements (the driver's) --------------------------------------------------------
@@ -155,7 +157,8 @@ class Tx:
 
     # -- wake-ups ----------------------------------------------------------------------------
     def wake(self, kind: str, key: str = "") -> None:
-        self.wake_keys.add((kind, key))
+        keys = self.wake_keys
+        keys[kind, key] = keys.get((kind, key), 0) + 1
 
     def due(self, at: float | None) -> None:
         """Something (a timer, a timeout, a retry) falls due at ``at``: sweepers are woken only

@@ -3,23 +3,34 @@
 Keys are ``(kind, key)`` pairs such as ``("workflow_task", queue)`` or ``("closed", run_id)``.
 A subscription to ``(kind, "*")`` matches every key of that kind. ``("external", "")`` means
 another process committed something we cannot see the details of: it wakes everyone.
+
+A poller subscribes with its room (how many tasks it would claim now): a driver that tells
+other processes about new work asks :meth:`Notifier.room` first and announces only the tasks
+this process has no room for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 Key = tuple[str, str]
 EXTERNAL: Key = ("external", "")
+# The kinds of key that name a task queue's ready work, claimed by pollers.
+WORK_KINDS = frozenset({"workflow_task", "activity_task"})
+# Kinds whose waiters look on their own often enough that an unknown commit elsewhere
+# (``EXTERNAL``) need not wake them: a sweeper reads the next due time at least every 0.5 s,
+# and the process that commits a due time wakes its own sweeper.
+LOOK_ANYWAY_KINDS = frozenset({"deadline"})
 
 
 class Subscription:
     def __init__(self, notifier: Notifier, keys: frozenset[Key],
-                 loop: asyncio.AbstractEventLoop) -> None:
+                 loop: asyncio.AbstractEventLoop, room: Callable[[], int] | None) -> None:
         self.keys = keys
         self.loop = loop
+        self.room = room
         self.event = asyncio.Event()
         self._notifier = notifier
 
@@ -43,8 +54,9 @@ class Notifier:
         self._by_key: dict[Key, set[Subscription]] = {}
         self._all: set[Subscription] = set()
 
-    def subscribe(self, keys: Iterable[Key]) -> Subscription:
-        sub = Subscription(self, frozenset(keys), asyncio.get_running_loop())
+    def subscribe(self, keys: Iterable[Key],
+                  room: Callable[[], int] | None = None) -> Subscription:
+        sub = Subscription(self, frozenset(keys), asyncio.get_running_loop(), room)
         with self._lock:
             self._all.add(sub)
             for key in sub.keys:
@@ -61,13 +73,22 @@ class Notifier:
                     if not subs:
                         del self._by_key[key]
 
+    def room(self, key: Key) -> int:
+        """How many tasks of ``key`` this process's pollers would claim now (callable from any
+        thread: a reading of counters the pollers' loop changes, so an estimate, which the
+        pollers correct by handing on what they cannot take; see ``Store.hand_on``)."""
+        with self._lock:
+            subs = self._by_key.get(key, set()) | self._by_key.get((key[0], "*"), set())
+        return sum(max(0, sub.room()) for sub in subs if sub.room is not None)
+
     def publish(self, keys: Iterable[Key]) -> None:
         """Wake matching subscribers; callable from any thread."""
         targets: set[Subscription] = set()
         with self._lock:
             for key in keys:
                 if key == EXTERNAL:
-                    targets |= self._all
+                    targets |= {sub for sub in self._all
+                                if any(kind not in LOOK_ANYWAY_KINDS for kind, _ in sub.keys)}
                     break
                 targets |= self._by_key.get(key, set())
                 targets |= self._by_key.get((key[0], "*"), set())

@@ -31,10 +31,12 @@ import psycopg.errors
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from ..._engine.liveness import HEARTBEAT_INTERVAL_SECONDS
 from ...exceptions import StoreError
 from ..batch import QueuedWrite, resolve_all, take_batch
 from ..tx import POSTGRESQL, Pending, Tx
-from ..wakeup import EXTERNAL
+from ..wakeup import EXTERNAL, WORK_KINDS
+from .peers import Peers, Work
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,9 @@ LISTEN_RECONNECT_MAX_DELAY = 5.0
 GROUP_MAX_BATCH = 16
 # PostgreSQL refuses notification payloads of 8000 bytes or more.
 _MAX_NOTIFY_PAYLOAD = 7000
+# A sweeper never sleeps longer than this before it reads when the next thing falls due: a
+# commit's due time further ahead than that needs no notification to other processes.
+REMOTE_DUE_HORIZON_SECONDS = HEARTBEAT_INTERVAL_SECONDS
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Query parameters of the store URL that are Stalwart's own; everything else goes to libpq.
 _OWN_PARAMETERS = ("schema", "pool_size")
@@ -216,6 +221,9 @@ class Announcer:
         self._origin = origin
         self._keys: set[tuple[str, str]] = set()
         self._due = math.inf
+        # Tasks of a queue for pollers of other processes, by (key, hops): see ``Peers``.
+        self._work: Work = {}
+        self.peers = Peers(options.schema)
         self._cond = threading.Condition()
         self._closed = False
         self._conn: Conn | None = None
@@ -223,46 +231,81 @@ class Announcer:
                                         daemon=True)
         self._thread.start()
 
-    def add(self, keys: Iterable[tuple[str, str]], due: float) -> None:
+    def add(self, keys: Iterable[tuple[str, str]], due: float, work: Work | None = None) -> None:
         with self._cond:
             self._keys.update(keys)
             self._due = min(self._due, due)
+            for item, count in (work or {}).items():
+                self._work[item] = self._work.get(item, 0) + count
             self._cond.notify()
 
-    def _take(self) -> tuple[set[tuple[str, str]], float] | None:
+    def _take(self) -> tuple[set[tuple[str, str]], float, Work] | None:
         with self._cond:
-            while not self._keys and self._due == math.inf and not self._closed:
+            while (not self._keys and self._due == math.inf and not self._work
+                   and not self._closed):
                 self._cond.wait()
-            if self._closed and not self._keys and self._due == math.inf:
+            if self._closed and not self._keys and self._due == math.inf and not self._work:
                 return None
-            keys, due = self._keys, self._due
-            self._keys, self._due = set(), math.inf
-            return keys, due
+            batch = self._keys, self._due, self._work
+            self._keys, self._due, self._work = set(), math.inf, {}
+            return batch
+
+    def _notifications(self, keys: set[tuple[str, str]], due: float,
+                       work: Work) -> list[tuple[str, str]]:
+        """(channel, payload): what everyone hears, then each addressed process's tasks."""
+        sent = [(self._options.channel, payload) for payload in self.payloads(keys, due)
+                ] if keys or due < math.inf else []
+        if work:
+            assert self._conn is not None
+            for channel, lines in self.peers.address(self._conn, work).items():
+                sent.extend((channel, payload) for payload in self._split(lines))
+        return sent
+
+    def _split(self, lines: list[str]) -> list[str]:
+        """``origin`` and the lines, in as many payloads as PostgreSQL's limit needs (a line too
+        long for any is left out: its tasks are found by the pollers' periodic look)."""
+        payloads: list[str] = []
+        current, size = [self._origin], len(self._origin)
+        for line in lines:
+            length = 1 + len(line.encode())
+            if length + len(self._origin) > _MAX_NOTIFY_PAYLOAD:
+                continue
+            if size + length > _MAX_NOTIFY_PAYLOAD:
+                payloads.append("\n".join(current))
+                current, size = [self._origin], len(self._origin)
+            current.append(line)
+            size += length
+        if len(current) > 1:
+            payloads.append("\n".join(current))
+        return payloads
 
     def _run(self) -> None:
         delay = 0.05
         while (batch := self._take()) is not None:
-            for payload in self.payloads(*batch):
-                while True:
-                    try:
-                        if self._conn is None or self._conn.closed:
-                            self._conn = psycopg.connect(
-                                self._options.conninfo, connect_timeout=5,
-                                **self._options.connect_kwargs())
-                        self._conn.execute("SELECT pg_notify(%s, %s)",
-                                           (self._options.channel, payload))
-                        delay = 0.05
-                        break
-                    except psycopg.Error as error:
-                        if self._conn is not None:
-                            self._conn.close()
-                            self._conn = None
-                        if self._closed:
-                            return
-                        logger.warning("%s: NOTIFY failed (%s); retrying in %.2f s",
-                                       self._options.where, str(error).strip(), delay)
-                        time.sleep(delay)
-                        delay = min(delay * 2, LISTEN_RECONNECT_MAX_DELAY)
+            while True:
+                try:
+                    if self._conn is None or self._conn.closed:
+                        self._conn = psycopg.connect(
+                            self._options.conninfo, connect_timeout=5,
+                            **self._options.connect_kwargs())
+                    notifications = self._notifications(*batch)
+                    if notifications:
+                        # One statement, one round trip, however many channels.
+                        self._conn.execute(
+                            "SELECT " + ", ".join(["pg_notify(%s, %s)"] * len(notifications)),
+                            [part for notification in notifications for part in notification])
+                    delay = 0.05
+                    break
+                except psycopg.Error as error:
+                    if self._conn is not None:
+                        self._conn.close()
+                        self._conn = None
+                    if self._closed:
+                        return
+                    logger.warning("%s: NOTIFY failed (%s); retrying in %.2f s",
+                                   self._options.where, str(error).strip(), delay)
+                    time.sleep(delay)
+                    delay = min(delay * 2, LISTEN_RECONNECT_MAX_DELAY)
 
     def payloads(self, keys: set[tuple[str, str]], due: float) -> list[str]:
         """``origin``, then one ``kind:key`` per line (``due:<time>`` for the earliest due),
@@ -299,9 +342,12 @@ class Database:
     """The pool, the threads that use it, and the retry rules."""
 
     def __init__(self, options: PostgresOptions,
-                 publish: Callable[[Iterable[tuple[str, str]], float], None]) -> None:
+                 publish: Callable[[Iterable[tuple[str, str]], float], None],
+                 room: Callable[[tuple[str, str]], int] = lambda key: 0) -> None:
         self.options = options
         self._publish = publish
+        # How many tasks of a queue this process's pollers would take now (``Notifier.room``).
+        self._room = room
         # Tags this store's notifications so its own listener skips them: they were already
         # published in-process right after the commit.
         self.origin = uuid.uuid4().hex
@@ -325,6 +371,7 @@ class Database:
         except PoolTimeout as error:
             await loop.run_in_executor(self._threads, self.pool.close)
             raise store_error(self.options, error, "opening the connection pool") from error
+        self.announcer.peers.opened()
         self._listener = loop.create_task(self._listen_forever(),
                                           name="stalwart-postgres-listen")
         # Wakes from other processes must not be missed once open() returns.
@@ -338,6 +385,7 @@ class Database:
 
     async def close(self) -> None:
         if self._listener is not None:
+            self.announcer.peers.closed()
             self._listener.cancel()
             try:
                 await self._listener
@@ -403,7 +451,30 @@ class Database:
     def committed(self, tx: PostgresTx) -> None:
         """Wake this process's waiters at once, and the other processes' soon after."""
         self._publish(tx.wake_keys, tx.earliest_due)
-        self.announcer.add(tx.wake_keys, tx.earliest_due)
+        self.announce(tx.wake_keys, tx.earliest_due)
+
+    def announce(self, keys: dict[tuple[str, str], int], due: float) -> None:
+        """Tell other processes what a commit changed that concerns them: every waiter kind
+        but ready tasks to everyone; ready tasks only beyond what this process's own pollers,
+        already woken, have room for, and then to as few pollers as there are such tasks
+        (see ``Peers``); a due time only if a sweeper could be asleep past it."""
+        broadcast: set[tuple[str, str]] = set()
+        work: Work = {}
+        for key, count in keys.items():
+            if key[0] in WORK_KINDS:
+                left = count - self._room(key)
+                if left > 0:
+                    work[key, 0] = left
+            else:
+                broadcast.add(key)
+        if due - time.time() >= REMOTE_DUE_HORIZON_SECONDS:
+            due = math.inf
+        if broadcast or work or due < math.inf:
+            self.announcer.add(broadcast, due, work)
+
+    def hand_on(self, key: tuple[str, str]) -> None:
+        """A poller here filled up and may have left tasks behind: one more process looks."""
+        self.announcer.add((), math.inf, {(key, 0): 1})
 
     def read_blocking(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         """Run ``fn(tx, *args)`` outside a transaction; reads are always safe to repeat."""
@@ -448,6 +519,7 @@ class Database:
             return
         keys = []
         earliest_due = math.inf
+        work: Work = {}
         for line in rest.split("\n"):
             kind, _, key = line.partition(":")
             if kind == "due":
@@ -455,15 +527,29 @@ class Database:
                     earliest_due = min(earliest_due, float(key))
                 except ValueError:
                     earliest_due = -math.inf
+            elif kind == "work":
+                addressed = Peers.parse(key)
+                if addressed is not None:
+                    keys.append(addressed[0][0])
+                    work[addressed[0]] = work.get(addressed[0], 0) + addressed[1]
             elif kind:
                 keys.append((kind, key))
         self._publish(keys, earliest_due)
+        # Tasks addressed here beyond this process's room go on to the next process.
+        handed: Work = {}
+        for (queue_key, hops), count in work.items():
+            left = count - self._room(queue_key)
+            if left > 0:
+                handed[queue_key, hops + 1] = left
+        if handed:
+            self.announcer.add((), math.inf, handed)
 
     async def _listen_forever(self) -> None:
         """One connection that LISTENs and republishes other processes' commits in-process."""
         delay = 0.05
         connected_before = False
-        channel = sql.SQL("LISTEN {}").format(sql.Identifier(self.options.channel))
+        channels = [sql.SQL("LISTEN {}").format(sql.Identifier(name))
+                    for name in (self.options.channel, self.announcer.peers.own)]
         while True:
             try:
                 conn = await psycopg.AsyncConnection.connect(
@@ -475,7 +561,8 @@ class Database:
                 delay = min(delay * 2, LISTEN_RECONNECT_MAX_DELAY)
                 continue
             try:
-                await conn.execute(channel)
+                for channel in channels:
+                    await conn.execute(channel)
                 if connected_before:
                     logger.info("%s: LISTEN connection restored", self.options.where)
                     # Whatever was committed while we were deaf: everyone looks again.

@@ -62,6 +62,9 @@ class PostgresDriver:
     async def point(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._db.read(fn, *args)
 
+    def hand_on(self, key: tuple[str, str]) -> None:
+        self._db.hand_on(key)
+
     def heartbeat_worker_blocking(self, worker_id: str, now: float) -> None:
         """On a synchronous connection of its own, so a worker whose pool is busy still shows
         it is alive."""
@@ -99,7 +102,7 @@ class PostgresStore(DatabaseStore):
         # Shown by status commands and logs: never with the password.
         super().__init__(_without_password(url))
         self._options = options
-        self._db = Database(options, self.publish)
+        self._db = Database(options, self.publish, self.notifier.room)
         self._driver = PostgresDriver(options, self._db)
 
     @classmethod

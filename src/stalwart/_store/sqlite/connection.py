@@ -145,7 +145,7 @@ class SqliteTx(Tx):
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         # Tx.__init__ inlined: one of these is made per operation on the hot path.
-        self.wake_keys: set[tuple[str, str]] = set()
+        self.wake_keys: dict[tuple[str, str], int] = {}
         self.earliest_due = math.inf
         self.conn = conn
 
@@ -212,7 +212,7 @@ def _take_over_agent_file(conn: sqlite3.Connection) -> None:
 
 @dataclass
 class _Op(QueuedWrite):
-    wake_keys: set[tuple[str, str]] = field(default_factory=set)
+    wake_keys: dict[tuple[str, str], int] = field(default_factory=dict)
     earliest_due: float = math.inf
 
 
@@ -301,7 +301,7 @@ class Writer:
                     op.error = _map_error(error, self._options.path)
             conn.execute("COMMIT")
             for op in batch:
-                wake |= op.wake_keys
+                wake.update(op.wake_keys)
                 earliest_due = min(earliest_due, op.earliest_due)
         except sqlite3.Error as error:
             try:

@@ -1,0 +1,107 @@
+"""Ready tasks addressed to other processes' pollers: as few pollers as there are tasks.
+
+Every process LISTENs on the store's channel, which carries what every process may wait for
+(a run closed, an update answered, a due time), and on a channel of its own, named from the
+schema, its host identity and its process id: what the ``workers`` table records of its
+workers. Tasks that a commit made ready and that this process's pollers have no room for are
+not broadcast (every process's poller would run a claim, and all but one would find nothing):
+they go, with their count, to one process that runs a worker on their task queue, chosen in
+turn so that the work spreads. That process wakes its poller, and hands whatever it has no room
+for on to the next, at most once around; if everyone is full, each poller claims again as soon
+as it has room. A notification lost on the way (the addressee died before its heartbeat
+lapsed, a connection broke) costs latency, not work: every poller also looks every few
+seconds, and a poller that fills up hands the queue on itself (``Store.hand_on``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import threading
+import time
+from typing import Any
+
+from ..._engine.liveness import HOST, is_dead
+from ..base import WorkerRow
+
+# ((kind, task queue), times handed on) -> tasks
+Work = dict[tuple[tuple[str, str], int], int]
+
+# How long the list of other processes' workers is used before it is read again; a queue
+# nobody else serves is looked up again sooner (a worker may just have started).
+PEERS_REFRESH_SECONDS = 1.0
+UNKNOWN_QUEUE_REFRESH_SECONDS = 0.05
+
+# Stores open in this process, per schema: with more than one, this process's own channel is
+# a peer too (another store here may have the room; it ignores nothing but its own origin).
+_OPEN: dict[str, int] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def channel_of(schema: str, host: str, pid: int) -> str:
+    digest = hashlib.sha256(f"{schema}\0{host}\0{pid}".encode()).hexdigest()[:40]
+    return f"stalwart_{digest}"
+
+
+class Peers:
+    """The processes with a worker on each task queue, and whose turn it is (announcer's
+    thread only)."""
+
+    def __init__(self, schema: str) -> None:
+        self._schema = schema
+        self.own = channel_of(schema, HOST, os.getpid())
+        self._by_queue: dict[str, list[str]] = {}
+        self._read_at = -math.inf
+        self._turn: dict[str, int] = {}
+
+    def opened(self) -> None:
+        with _OPEN_LOCK:
+            _OPEN[self._schema] = _OPEN.get(self._schema, 0) + 1
+
+    def closed(self) -> None:
+        with _OPEN_LOCK:
+            _OPEN[self._schema] = _OPEN.get(self._schema, 1) - 1
+
+    def address(self, conn: Any, work: Work) -> dict[str, list[str]]:
+        """The lines for each process addressed: ``work:<tasks>:<hops>:<kind>:<queue>``."""
+        self._refresh(conn, PEERS_REFRESH_SECONDS)
+        if any(queue not in self._by_queue for (_, queue), _ in work):
+            self._refresh(conn, UNKNOWN_QUEUE_REFRESH_SECONDS)
+        lines: dict[str, list[str]] = {}
+        for ((kind, queue), hops), count in work.items():
+            peers = self._by_queue.get(queue, [])
+            if hops >= len(peers):
+                continue
+            turn = self._turn.get(queue, 0)
+            self._turn[queue] = turn + 1
+            channel = peers[turn % len(peers)]
+            lines.setdefault(channel, []).append(f"work:{count}:{hops}:{kind}:{queue}")
+        return lines
+
+    @staticmethod
+    def parse(line: str) -> tuple[tuple[tuple[str, str], int], int] | None:
+        """``<tasks>:<hops>:<kind>:<queue>`` (a ``work:`` line's rest) as ((key, hops), tasks)."""
+        parts = line.split(":", 3)
+        if len(parts) != 4 or not parts[0].isdigit() or not parts[1].isdigit():
+            return None
+        return ((parts[2], parts[3]), int(parts[1])), int(parts[0])
+
+    def _refresh(self, conn: Any, older_than: float) -> None:
+        if time.monotonic() - self._read_at < older_than:
+            return
+        rows = conn.execute(
+            "SELECT worker_id, identity, task_queue, host, pid, pid_start, heartbeat_at "
+            "FROM workers").fetchall()
+        self._read_at = time.monotonic()
+        with _OPEN_LOCK:
+            alone = _OPEN.get(self._schema, 0) <= 1
+        now = time.time()
+        by_queue: dict[str, set[str]] = {}
+        for row in rows:
+            worker = WorkerRow(*row)
+            channel = channel_of(self._schema, worker.host, worker.pid)
+            if (channel == self.own and alone) or is_dead(worker, now):
+                continue
+            by_queue.setdefault(worker.task_queue, set()).add(channel)
+        self._by_queue = {queue: sorted(channels) for queue, channels in by_queue.items()}
