@@ -69,3 +69,21 @@ async def test_process_watch_drops_workers_that_left_the_list() -> None:
         if child.returncode is None:
             child.kill()
         await child.wait()
+
+
+async def test_a_running_neighbour_with_a_lagging_heartbeat_keeps_its_work_longer() -> None:
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c",
+                                                 "import time; time.sleep(600)")
+    try:
+        lease = liveness.LIVENESS_TIMEOUT_SECONDS
+        row = _row(child.pid)  # heartbeat at 0.0
+        # Past the lease but running: a busy store, not a dead worker.
+        assert not liveness.is_dead(row, now=lease * 2)
+        # Not beating for many leases while running: given up on.
+        assert liveness.is_dead(row, now=lease * (liveness.ALIVE_PROCESS_FACTOR + 1))
+        # The same pid on another host, or a reused pid, goes by the plain lease.
+        assert liveness.is_dead(_row(child.pid, host="elsewhere", pid_start="x"), now=lease * 2)
+        assert liveness.is_dead(_row(child.pid, pid_start="reused"), now=0.0)
+    finally:
+        child.kill()
+        await child.wait()

@@ -25,6 +25,9 @@ HEARTBEAT_INTERVAL_SECONDS = 0.5
 DEFAULT_LIVENESS_LEASE_SECONDS = 2.0
 LEASE_VARIABLE = "STALWART_LIVENESS_LEASE"
 HOST_VARIABLE = "STALWART_HOST_ID"
+# How many leases a worker whose process is seen running on this host may go without a
+# heartbeat before it counts as dead.
+ALIVE_PROCESS_FACTOR = 5
 
 
 def _lease_from_environment() -> float:
@@ -69,7 +72,7 @@ def process_start_time(pid: int) -> str:
 def is_dead(worker: WorkerRow, now: float) -> bool:
     if worker.host == HOST and worker.pid > 0:
         if worker.pid == os.getpid():
-            return now - worker.heartbeat_at > LIVENESS_TIMEOUT_SECONDS * 5
+            return now - worker.heartbeat_at > LIVENESS_TIMEOUT_SECONDS * ALIVE_PROCESS_FACTOR
         try:
             os.kill(worker.pid, 0)
         except ProcessLookupError:
@@ -82,6 +85,13 @@ def is_dead(worker: WorkerRow, now: float) -> bool:
         start = fields[19] if len(fields) > 19 else ""
         if worker.pid_start and start and start != worker.pid_start:
             return True
+        if start and start == worker.pid_start:
+            # The very process, still running: a heartbeat that lags is far more often a busy
+            # store (the heartbeat's write waiting on SQLite's file lock under load) than a
+            # worker gone wrong, and taking its attempts would run each of them twice. One
+            # that truly stopped beating (a frozen process, an abandoned worker) is given a
+            # longer lease.
+            return now - worker.heartbeat_at > LIVENESS_TIMEOUT_SECONDS * ALIVE_PROCESS_FACTOR
     return now - worker.heartbeat_at > LIVENESS_TIMEOUT_SECONDS
 
 
