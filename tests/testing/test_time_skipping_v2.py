@@ -60,7 +60,8 @@ async def test_v2_workflow_skips_past_its_timers_without_an_awaited_result() -> 
             return status == WorkflowExecutionStatus.COMPLETED
 
         # Nobody awaits the result: the workflow's own settings make its 500 minutes pass.
-        await eventually(closed, what="the workflow of 50 timers to complete")
+        # 50 workflow tasks in a row: generous for a machine loaded by other work.
+        await eventually(closed, timeout=60, what="the workflow of 50 timers to complete")
         times = await handle.result()
         assert len(times) == 50
         assert await env.get_current_time(handle) - start >= timedelta(minutes=500)
@@ -114,7 +115,7 @@ async def test_v2_max_session_skip_count_turns_skipping_off() -> None:
             info = await env.get_time_skipping_info(handle)
             return info is not None and not info.effective_config.enabled
 
-        await eventually(switched_off, what="skipping to turn itself off")
+        await eventually(switched_off, timeout=60, what="skipping to turn itself off")
         assert len(await handle.query(Ticks.ticks)) == 2
 
 
