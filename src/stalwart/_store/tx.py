@@ -107,12 +107,15 @@ class Tx:
     wake-ups that the driver publishes only once the transaction has committed.
     """
 
-    __slots__ = ("earliest_due", "wake_keys")
+    __slots__ = ("earliest_due", "inputs_added", "wake_keys")
     dialect: Dialect
 
     def __init__(self) -> None:
         self.wake_keys: set[tuple[str, str]] = set()
         self.earliest_due = math.inf
+        # Inbox rows written so far (``insert_inbox``): a workflow task's commit asks the
+        # database whether more input waits only if its own decisions added some.
+        self.inputs_added = 0
 
     # -- statements (the driver's) --------------------------------------------------------
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -151,7 +154,8 @@ class Tx:
     def lock_name(self, key: str) -> None:
         """Hold a lock named ``key`` until the transaction ends (where the database needs it)."""
         if self.dialect.named_lock is not None:
-            self.one(self.dialect.named_lock, (key,))
+            # Not waited for: the statements after it run once it is held.
+            self.run(self.dialect.named_lock, (key,))
 
     # -- wake-ups ----------------------------------------------------------------------------
     def wake(self, kind: str, key: str = "") -> None:

@@ -14,10 +14,11 @@ from typing import Any
 from ..._model.events import EV
 from .. import base
 from ..base import ActivityTaskClaim, CompletionResult, ExecutionStatus, WorkflowTaskCompletion
-from ..tx import Tx, dumps
+from ..tx import Pending, Tx, dumps
 from . import payloads, streams
 from .executions import (
     CHAINED_TASK_LEASE_SECONDS,
+    RUN_PRIORITY,
     append_event,
     chain_timeouts,
     claim_one_workflow_task,
@@ -47,56 +48,93 @@ class _Run:
     result: CompletionResult
 
 
+# The run's columns a workflow task's commit needs, read with the run's row lock.
+RUN_FOR_TASK_SQL = ("SELECT status, workflow_id, workflow_type, task_queue, next_event_id, "
+                    "first_run_id, execution_deadline, priority FROM executions WHERE run_id = ?")
+
+
 def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
                            now: float) -> CompletionResult:
     run_id = completion.run_id
-    # The run's row first, then its task's: the lock order of every operation.
-    locking = tx.later("SELECT status, workflow_id, workflow_type, task_queue, next_event_id, "
-                       "first_run_id, execution_deadline, priority FROM executions "
-                       "WHERE run_id = ?"
-                       + tx.dialect.for_update, (run_id,))
-    task = tx.one("SELECT lease_owner, attempt FROM workflow_tasks WHERE run_id = ?"
-                  + tx.dialect.for_update, (run_id,))
+    # The run's row first, then its task's: the lock order of every operation. What input
+    # waits is read in the same round trip (where the driver pipelines), once the locks are
+    # held, so nothing can add to it before the commit.
+    locking = tx.later(RUN_FOR_TASK_SQL + tx.dialect.for_update, (run_id,))
+    leased = tx.later("SELECT lease_owner, attempt FROM workflow_tasks WHERE run_id = ?"
+                      + tx.dialect.for_update, (run_id,))
+    waiting = _waiting_input(tx, completion)
     execution = locking.one()
+    task = leased.one()
     if task is None or task[0] != completion.worker_id:
         return CompletionResult(False, "lease lost")
     if execution is None or execution[0] != ExecutionStatus.RUNNING:
         tx.run("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
         return CompletionResult(False, "workflow closed")
-    (_, workflow_id, workflow_type, task_queue, next_event_id, first_run_id, deadline,
-     priority) = execution
-    closing = any(isinstance(d.effect, base.CloseRun) for d in completion.decisions)
-    if closing and tx.one(
-            "SELECT 1 FROM inbox WHERE run_id = ? AND id > ? AND event_type = ? LIMIT 1",
-            (run_id, completion.inbox_max_id, EV.WORKFLOW_EXECUTION_SIGNALED)
-    ) is not None:
+    taken, newer, newer_signal, updates_waiting = waiting.one()
+    if newer_signal and any(isinstance(d.effect, base.CloseRun) for d in completion.decisions):
         # A signal arrived while the workflow decided to finish: let it see the signal first.
         tx.run("UPDATE workflow_tasks SET lease_owner = NULL, visible_at = ? WHERE run_id = ?",
                (now, run_id))
-        tx.wake("workflow_task", task_queue)
+        tx.wake("workflow_task", execution[3])
         return CompletionResult(False, "unhandled signal")
+    event_id = execution[4]
+    # Nothing happened (say, an update its validator rejected): leave no trace in history.
+    # (A retry after a failed or timed-out attempt is recorded, as Temporal records it.)
+    quiet = (not completion.inbox_max_id and not completion.decisions
+             and not completion.accepted_updates and event_id > 2 and task[1] == 1)
+    if completion.inbox_max_id:
+        tx.run("INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
+               "SELECT run_id, ? + ROW_NUMBER() OVER (ORDER BY id) - 1, event_type, timestamp, "
+               "attributes FROM inbox WHERE run_id = ? AND id <= ?",
+               (event_id, run_id, completion.inbox_max_id))
+        tx.run("DELETE FROM inbox WHERE run_id = ? AND id <= ?",
+               (run_id, completion.inbox_max_id))
+        event_id += taken
+    return record_workflow_task(tx, completion, execution, event_id,
+                                bool(newer or updates_waiting), now, quiet=quiet)
+
+
+def _waiting_input(tx: Tx, completion: WorkflowTaskCompletion) -> Pending:
+    """(inbox rows the task took, whether newer inbox rows wait, whether a signal is among
+    them, whether updates the task did not settle wait)."""
+    run_id, taken = completion.run_id, completion.inbox_max_id
+    settled = [update_id for update_id, _ in completion.rejected_updates] + \
+        [accepted.attributes["update_id"] for accepted in completion.accepted_updates]
+    unsettled, params = "", ()
+    if settled:
+        among, params = tx.dialect.in_("update_id", settled)
+        unsettled = f" AND NOT ({among})"
+    return tx.later(
+        "SELECT (SELECT COUNT(*) FROM inbox WHERE run_id = ? AND id <= ?), "
+        "EXISTS (SELECT 1 FROM inbox WHERE run_id = ? AND id > ?), "
+        "EXISTS (SELECT 1 FROM inbox WHERE run_id = ? AND id > ? AND event_type = ?), "
+        f"EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state = 0{unsettled})",
+        (run_id, taken, run_id, taken, run_id, taken, EV.WORKFLOW_EXECUTION_SIGNALED, run_id,
+         *params))
+
+
+def record_workflow_task(tx: Tx, completion: WorkflowTaskCompletion, execution: Any,
+                         event_id: int, more: bool, now: float, *, quiet: bool = False,
+                         has_task: bool = True) -> CompletionResult:
+    """Write a workflow task's outcome to its run, locked as ``execution``
+    (``RUN_FOR_TASK_SQL``'s row), from ``event_id`` on: what came before it (the input it
+    took) is already in history. ``more``: input the task did not take waits (read under the
+    run's lock). ``has_task``: the run's workflow task row exists (the fast path of an
+    activity's result commits without one)."""
+    run_id = completion.run_id
+    (_, workflow_id, workflow_type, task_queue, _, first_run_id, deadline,
+     priority) = execution
+    inputs_before = tx.inputs_added
     for update_id, update_failure in completion.rejected_updates:
         tx.run("UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND update_id = ?",
                (dumps(update_failure), run_id, update_id))
         tx.wake("update", update_id)
     if completion.stream_items:
         streams.publish(tx, run_id, list(completion.stream_items), now)
-    if (not completion.inbox_max_id and not completion.decisions
-        and not completion.accepted_updates and next_event_id > 2 and task[1] == 1):
-        # Nothing happened (say, an update its validator rejected): leave no trace in history.
-        # (A retry after a failed or timed-out attempt is recorded, as Temporal records it.)
-        result = CompletionResult(True, history_length=next_event_id - 1)
-        finish_workflow_task(tx, completion, task_queue, now, result)
+    if quiet:
+        result = CompletionResult(True, history_length=event_id - 1)
+        finish_workflow_task(tx, completion, task_queue, now, result, more, has_task)
         return result
-    event_id = next_event_id
-    if completion.inbox_max_id:
-        event_id += tx.count(
-            "INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
-            "SELECT run_id, ? + ROW_NUMBER() OVER (ORDER BY id) - 1, event_type, timestamp, "
-            "attributes FROM inbox WHERE run_id = ? AND id <= ?",
-            (event_id, run_id, completion.inbox_max_id))
-        tx.run("DELETE FROM inbox WHERE run_id = ? AND id <= ?",
-               (run_id, completion.inbox_max_id))
     for accepted in completion.accepted_updates:
         append_event(tx, run_id, event_id, accepted.event_type, now, accepted.attributes)
         event_id += 1
@@ -120,20 +158,32 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
             _APPLY[type(decision.effect)](tx, run, decision.effect)
     run.result.history_length = event_id - 1
     tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?", (event_id, run_id))
-    finish_workflow_task(tx, completion, task_queue, now, run.result)
+    if tx.inputs_added != inputs_before and not more:
+        # A decision gave the run input of its own (an activity cancelled before it started).
+        more = bool(tx.one("SELECT EXISTS (SELECT 1 FROM inbox WHERE run_id = ?)",
+                           (run_id,))[0])
+    finish_workflow_task(tx, completion, task_queue, now, run.result, more, has_task)
     return run.result
 
 
 def finish_workflow_task(tx: Tx, completion: WorkflowTaskCompletion, task_queue: str,
-                         now: float, result: CompletionResult) -> None:
+                         now: float, result: CompletionResult, more: bool,
+                         has_task: bool = True) -> None:
     """Keep the run's workflow task if more input waits (claimed at once by the same worker,
     whose cache is warm), else delete it."""
     run_id = completion.run_id
-    more = tx.one("SELECT EXISTS (SELECT 1 FROM inbox WHERE run_id = ?) OR EXISTS "
-                  "(SELECT 1 FROM updates WHERE run_id = ? AND state = 0)", (run_id, run_id))
-    if not more[0]:
-        tx.run("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
-    elif completion.claim_next_task:
+    if not more:
+        if has_task:
+            tx.run("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
+        return
+    if not has_task:
+        # As the row the task would have had (a decision that gave the run input may have
+        # made one already).
+        tx.run("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity, "
+               f"priority) VALUES (?, ?, ?, ?, {RUN_PRIORITY}) ON CONFLICT (run_id) "
+               "DO UPDATE SET affinity = excluded.affinity",
+               (run_id, task_queue, now, completion.worker_id, run_id))
+    if completion.claim_next_task:
         tx.run("UPDATE workflow_tasks SET attempt = 1 WHERE run_id = ?", (run_id,))
         result.next_task = claim_one_workflow_task(tx, run_id, completion.worker_id, now,
                                                    CHAINED_TASK_LEASE_SECONDS)

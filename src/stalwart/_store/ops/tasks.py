@@ -18,14 +18,15 @@ from ..base import (
 from ..tx import Pending, Tx, dumps, loads
 from . import payloads, standalone, streams
 from .activity_steering import HIDDEN_AT, paused_deadline
-from .completion import complete_workflow_task
+from .completion import RUN_FOR_TASK_SQL, complete_workflow_task, record_workflow_task
 from .executions import (
     ACTIVITY_COLUMNS,
     CHAINED_TASK_LEASE_SECONDS,
-    LOCK_RUN_SQL,
     RUN_PRIORITY,
+    admit_start,
     append_event,
     claim_one_workflow_task,
+    insert_execution,
     insert_inbox,
     load_claims,
     lock_run,
@@ -41,10 +42,20 @@ def start_workflow_with_task(tx: Tx,
     """Start a run and commit its first workflow task, already run by the starting process's
     worker, in one transaction. If the start did not create a new run (the id was running),
     nothing of the completion is written."""
-    result = start_workflow(tx, request, now)
-    if not result.started or result.eager_task is None:
-        return result, None
-    return result, complete_workflow_task(tx, completion, now)
+    if request.eager_worker_id is None or request.first_task_backoff or \
+            request.start_signal is not None or request.start_update is not None:
+        result = start_workflow(tx, request, now)
+        if not result.started or result.eager_task is None:
+            return result, None
+        return result, complete_workflow_task(tx, completion, now)
+    existing = admit_start(tx, request, now)
+    if existing is not None:
+        return existing, None
+    # The run's first task took only its start event: it commits with the run, without a
+    # task row of its own in between.
+    run = insert_execution(tx, request, now, task=False)
+    return StartResult(request.run_id, started=True), record_workflow_task(
+        tx, completion, run, 2, False, now, has_task=False)
 
 
 def has_ready_workflow_task(tx: Tx, task_queue: str, now: float) -> bool:
@@ -270,7 +281,7 @@ def complete_activity_and_workflow_task(
     run_id = completion.run_id
     # Three reads in one round trip where the driver pipelines; the run's row is still locked
     # before the activity's.
-    locking = tx.later(LOCK_RUN_SQL + tx.dialect.for_update, (run_id,))
+    locking = tx.later(RUN_FOR_TASK_SQL + tx.dialect.for_update, (run_id,))
     activity = lock_activity(tx, run_id, seq)
     waiting = tx.later(
         "SELECT EXISTS (SELECT 1 FROM workflow_tasks WHERE run_id = ?) OR "
@@ -284,33 +295,30 @@ def complete_activity_and_workflow_task(
     if row is None:
         return "lost", None, None
     busy = waiting.one()
+    next_event_id = locked[4]
     if not busy[0] and completion.history_length is not None:
         # A cached instance behind the run (another worker advanced it) must not commit.
-        busy = (locked[2] != completion.history_length + 1,)
+        busy = (next_event_id != completion.history_length + 1,)
     if busy[0]:
         _, claim = complete_activity_task(tx, run_id, seq, attempt,
                                           completion.worker_id, result,
                                           completion.identity, now, True)
         return "fallback", None, claim
-    if locked[1] != ExecutionStatus.RUNNING:
+    if locked[0] != ExecutionStatus.RUNNING:
         return "lost", None, None
-    task_queue = locked[0]
     tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?",
            (run_id, seq))
-    inserted = tx.one(
-        "INSERT INTO inbox (run_id, event_type, timestamp, attributes) "
-        "VALUES (?, ?, ?, ?) RETURNING id",
-        (run_id, EV.ACTIVITY_TASK_COMPLETED, now, dumps({
-            "seq": seq, "result": result, "attempt": attempt,
-            "identity": completion.identity, "started_time": started_at,
-            **previous_failure(row)})))
-    tx.run(
-        "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, lease_owner, "
-        f"lease_expires_at, affinity, priority) VALUES (?, ?, ?, ?, ?, ?, {RUN_PRIORITY})",
-        (run_id, task_queue, now, completion.worker_id, now + CHAINED_TASK_LEASE_SECONDS,
-         completion.worker_id, run_id))
-    completion.inbox_max_id = int(inserted[0])
-    return "committed", complete_workflow_task(tx, completion, now), None
+    # Nothing else waits and the run stays locked: the result goes straight into history, as
+    # the one input the workflow task takes (the same row the inbox would have moved there),
+    # and the task commits without a row of its own.
+    tx.run("INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
+           "VALUES (?, ?, ?, ?, ?)",
+           (run_id, next_event_id, EV.ACTIVITY_TASK_COMPLETED, now, dumps({
+               "seq": seq, "result": result, "attempt": attempt,
+               "identity": completion.identity, "started_time": started_at,
+               **previous_failure(row)})))
+    return "committed", record_workflow_task(tx, completion, locked, next_event_id + 1,
+                                             False, now, has_task=False), None
 
 
 def wake_workflow(tx: Tx, locked: Any, run_id: str,
@@ -319,13 +327,15 @@ def wake_workflow(tx: Tx, locked: Any, run_id: str,
     if locked[1] != ExecutionStatus.RUNNING:
         return None
     task_queue = locked[0]
-    inserted = tx.one("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, "
-                      f"affinity, priority) VALUES (?, ?, ?, ?, {RUN_PRIORITY}) "
-                      "ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
-                      (run_id, task_queue, now, worker_id, run_id))
-    if inserted is not None and claim:
+    insert = ("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity, priority) "
+              f"VALUES (?, ?, ?, ?, {RUN_PRIORITY}) ON CONFLICT (run_id) DO NOTHING")
+    params = (run_id, task_queue, now, worker_id, run_id)
+    if claim and tx.one(insert + " RETURNING run_id", params) is not None:
         return claim_one_workflow_task(tx, run_id, worker_id, now,
                                        CHAINED_TASK_LEASE_SECONDS)
+    if not claim:
+        # Nothing here depends on whether a task was already there: not waited for.
+        tx.run(insert, params)
     tx.wake("workflow_task", task_queue)
     return None
 
