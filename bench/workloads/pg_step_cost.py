@@ -85,7 +85,7 @@ def counting() -> Iterator[Counts]:
                 counts.round_trips[op] += 1
             elif name == "later":
                 current.unsynced = True  # the first read of it waits for the server
-            elif name != "run":
+            elif name not in ("run", "many"):  # both only queue in a pipeline
                 counts.round_trips[op] += 1
                 current.unsynced = False
             return original(self, sql, params)

@@ -19,10 +19,11 @@ from . import payloads, streams
 from .executions import (
     CHAINED_TASK_LEASE_SECONDS,
     RUN_PRIORITY,
-    append_event,
     chain_timeouts,
     claim_one_workflow_task,
     close_run,
+    event_row,
+    insert_events,
     insert_execution,
     insert_inbox,
     parent_of,
@@ -56,13 +57,11 @@ RUN_FOR_TASK_SQL = ("SELECT status, workflow_id, workflow_type, task_queue, next
 def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
                            now: float) -> CompletionResult:
     run_id = completion.run_id
-    # The run's row first, then its task's: the lock order of every operation. What input
-    # waits is read in the same round trip (where the driver pipelines), once the locks are
-    # held, so nothing can add to it before the commit.
+    # The run's row first, then its task's: the lock order of every operation. Both go out
+    # together (one round trip where the driver pipelines); what input waits is read with
+    # the task, once the run's lock is held, so nothing can add to it before the commit.
     locking = tx.later(RUN_FOR_TASK_SQL + tx.dialect.for_update, (run_id,))
-    leased = tx.later("SELECT lease_owner, attempt FROM workflow_tasks WHERE run_id = ?"
-                      + tx.dialect.for_update, (run_id,))
-    waiting = _waiting_input(tx, completion)
+    leased = _lock_task(tx, completion)
     execution = locking.one()
     task = leased.one()
     if task is None or task[0] != completion.worker_id:
@@ -70,7 +69,7 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
     if execution is None or execution[0] != ExecutionStatus.RUNNING:
         tx.run("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
         return CompletionResult(False, "workflow closed")
-    taken, newer, newer_signal, updates_waiting = waiting.one()
+    _, attempt, taken, newer, newer_signal, updates_waiting = task
     if newer_signal and any(isinstance(d.effect, base.CloseRun) for d in completion.decisions):
         # A signal arrived while the workflow decided to finish: let it see the signal first.
         tx.run("UPDATE workflow_tasks SET lease_owner = NULL, visible_at = ? WHERE run_id = ?",
@@ -81,7 +80,7 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
     # Nothing happened (say, an update its validator rejected): leave no trace in history.
     # (A retry after a failed or timed-out attempt is recorded, as Temporal records it.)
     quiet = (not completion.inbox_max_id and not completion.decisions
-             and not completion.accepted_updates and event_id > 2 and task[1] == 1)
+             and not completion.accepted_updates and event_id > 2 and attempt == 1)
     if completion.inbox_max_id:
         tx.run("INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
                "SELECT run_id, ? + ROW_NUMBER() OVER (ORDER BY id) - 1, event_type, timestamp, "
@@ -94,9 +93,10 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
                                 bool(newer or updates_waiting), now, quiet=quiet)
 
 
-def _waiting_input(tx: Tx, completion: WorkflowTaskCompletion) -> Pending:
-    """(inbox rows the task took, whether newer inbox rows wait, whether a signal is among
-    them, whether updates the task did not settle wait)."""
+def _lock_task(tx: Tx, completion: WorkflowTaskCompletion) -> Pending:
+    """Lock the run's workflow task: (lease owner, attempt, inbox rows the task took, whether
+    newer inbox rows wait, whether a signal is among them, whether updates the task did not
+    settle wait)."""
     run_id, taken = completion.run_id, completion.inbox_max_id
     settled = [update_id for update_id, _ in completion.rejected_updates] + \
         [accepted.attributes["update_id"] for accepted in completion.accepted_updates]
@@ -105,22 +105,27 @@ def _waiting_input(tx: Tx, completion: WorkflowTaskCompletion) -> Pending:
         among, params = tx.dialect.in_("update_id", settled)
         unsettled = f" AND NOT ({among})"
     return tx.later(
-        "SELECT (SELECT COUNT(*) FROM inbox WHERE run_id = ? AND id <= ?), "
+        "SELECT lease_owner, attempt, "
+        "(SELECT COUNT(*) FROM inbox WHERE run_id = ? AND id <= ?), "
         "EXISTS (SELECT 1 FROM inbox WHERE run_id = ? AND id > ?), "
         "EXISTS (SELECT 1 FROM inbox WHERE run_id = ? AND id > ? AND event_type = ?), "
-        f"EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state = 0{unsettled})",
+        f"EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state = 0{unsettled}) "
+        "FROM workflow_tasks WHERE run_id = ?" + tx.dialect.for_update,
         (run_id, taken, run_id, taken, run_id, taken, EV.WORKFLOW_EXECUTION_SIGNALED, run_id,
-         *params))
+         *params, run_id))
 
 
 def record_workflow_task(tx: Tx, completion: WorkflowTaskCompletion, execution: Any,
                          event_id: int, more: bool, now: float, *, quiet: bool = False,
-                         has_task: bool = True) -> CompletionResult:
+                         has_task: bool = True,
+                         events: list[tuple[Any, ...]] | None = None) -> CompletionResult:
     """Write a workflow task's outcome to its run, locked as ``execution``
     (``RUN_FOR_TASK_SQL``'s row), from ``event_id`` on: what came before it (the input it
-    took) is already in history. ``more``: input the task did not take waits (read under the
-    run's lock). ``has_task``: the run's workflow task row exists (the fast path of an
-    activity's result commits without one)."""
+    took) is in history or in ``events``, history rows still to write (``event_row``).
+    ``more``: input the task did not take waits (read under the run's lock). ``has_task``:
+    the run's workflow task row exists (the fast path of an activity's result commits
+    without one)."""
+    events = [] if events is None else events
     run_id = completion.run_id
     (_, workflow_id, workflow_type, task_queue, _, first_run_id, deadline,
      priority) = execution
@@ -132,23 +137,27 @@ def record_workflow_task(tx: Tx, completion: WorkflowTaskCompletion, execution: 
     if completion.stream_items:
         streams.publish(tx, run_id, list(completion.stream_items), now)
     if quiet:
+        insert_events(tx, events)
         result = CompletionResult(True, history_length=event_id - 1)
         finish_workflow_task(tx, completion, task_queue, now, result, more, has_task)
         return result
     for accepted in completion.accepted_updates:
-        append_event(tx, run_id, event_id, accepted.event_type, now, accepted.attributes)
+        events.append(event_row(tx, run_id, event_id, accepted.event_type, now,
+                                accepted.attributes))
         event_id += 1
         tx.run("UPDATE updates SET state = 1 WHERE run_id = ? AND update_id = ?",
                (run_id, accepted.attributes["update_id"]))
-    append_event(tx, run_id, event_id, EV.WORKFLOW_TASK_COMPLETED, now,
-                 {"workflow_time": completion.workflow_time, "identity": completion.identity})
+    events.append(event_row(tx, run_id, event_id, EV.WORKFLOW_TASK_COMPLETED, now, {
+        "workflow_time": completion.workflow_time, "identity": completion.identity}))
     event_id += 1
     run = _Run(run_id, workflow_id, workflow_type, task_queue, first_run_id, deadline,
                priority, completion.worker_id, now, CompletionResult(True))
     for decision in completion.decisions:
-        append_event(tx, run_id, event_id, decision.event_type, now, decision.attributes)
+        events.append(event_row(tx, run_id, event_id, decision.event_type, now,
+                                decision.attributes))
         event_id += 1
         if isinstance(decision.effect, base.CloseRun):
+            insert_events(tx, events)
             tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
                    (event_id, run_id))
             _apply_close(tx, run, decision.effect)
@@ -156,6 +165,7 @@ def record_workflow_task(tx: Tx, completion: WorkflowTaskCompletion, execution: 
             return run.result
         if decision.effect is not None:
             _APPLY[type(decision.effect)](tx, run, decision.effect)
+    insert_events(tx, events)
     run.result.history_length = event_id - 1
     tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?", (event_id, run_id))
     if tx.inputs_added != inputs_before and not more:

@@ -71,12 +71,21 @@ def lock_workflow_id(tx: Tx, workflow_id: str) -> None:
     tx.lock_name(f"stalwart-workflow-id:{workflow_id}")
 
 
+_INSERT_INBOX = ("INSERT INTO inbox (run_id, event_type, timestamp, attributes) "
+                 "VALUES (?, ?, ?, ?)")
+
+
 def insert_inbox(tx: Tx, run_id: str, event_type: str, timestamp: float,
                  attributes: dict[str, Any]) -> None:
-    tx.run("INSERT INTO inbox (run_id, event_type, timestamp, attributes) "
-           "VALUES (?, ?, ?, ?)",
-           (run_id, event_type, timestamp, dumps(attributes)))
+    tx.run(_INSERT_INBOX, (run_id, event_type, timestamp, dumps(attributes)))
     tx.inputs_added += 1
+
+
+def insert_inboxes(tx: Tx, rows: list[tuple[str, str, float, dict[str, Any]]]) -> None:
+    """``insert_inbox`` for many rows: (run_id, event_type, timestamp, attributes)."""
+    tx.many(_INSERT_INBOX, [(run_id, event_type, timestamp, dumps(attributes))
+                            for run_id, event_type, timestamp, attributes in rows])
+    tx.inputs_added += len(rows)
 
 
 def append_event(tx: Tx, run_id: str, event_id: int, event_type: str,
@@ -84,6 +93,26 @@ def append_event(tx: Tx, run_id: str, event_id: int, event_type: str,
     tx.run("INSERT INTO history (run_id, event_id, event_type, timestamp, "
            "attributes) VALUES (?, ?, ?, ?, ?)",
            (run_id, event_id, event_type, timestamp, payloads.pack(tx, run_id, attributes)))
+
+
+# Rows per INSERT of ``insert_events`` (far below either database's parameter limit).
+_EVENTS_PER_INSERT = 500
+
+
+def event_row(tx: Tx, run_id: str, event_id: int, event_type: str, timestamp: float,
+              attributes: dict[str, Any]) -> tuple[Any, ...]:
+    """A history row for ``insert_events``."""
+    return run_id, event_id, event_type, timestamp, payloads.pack(tx, run_id, attributes)
+
+
+def insert_events(tx: Tx, rows: list[tuple[Any, ...]]) -> None:
+    """Append history rows (``event_row``), one statement for many."""
+    for start in range(0, len(rows), _EVENTS_PER_INSERT):
+        chunk = rows[start:start + _EVENTS_PER_INSERT]
+        tx.run("INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
+               "VALUES " + ", ".join(("(?, ?, ?, ?, ?)",) * len(chunk)),
+               [value for row in chunk for value in row])
+    rows.clear()
 
 
 # A run's workflow tasks are claimed at the run's priority.

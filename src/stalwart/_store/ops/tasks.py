@@ -226,11 +226,13 @@ def leased_activity(tx: Tx, run_id: str, seq: int, attempt: int,
     return holds_lease(lock_activity(tx, run_id, seq).one(), attempt, worker_id)
 
 
+LOCK_ACTIVITY_COLUMNS = ("task_queue, lease_owner, attempt, started_at, options, scheduled_at, "
+                         "paused, reset_requested, last_failure")
+
+
 def lock_activity(tx: Tx, run_id: str, seq: int) -> Pending:
-    return tx.later("SELECT task_queue, lease_owner, attempt, started_at, options, "
-                    "scheduled_at, paused, reset_requested, last_failure FROM activity_tasks "
-                    "WHERE run_id = ? AND seq = ?"
-                    + tx.dialect.for_update, (run_id, seq))
+    return tx.later(f"SELECT {LOCK_ACTIVITY_COLUMNS} FROM activity_tasks "
+                    "WHERE run_id = ? AND seq = ?" + tx.dialect.for_update, (run_id, seq))
 
 
 def holds_lease(row: Any, attempt: int, worker_id: str | None) -> Any:
@@ -279,27 +281,29 @@ def complete_activity_and_workflow_task(
     The run's row lock makes "nothing else waits" hold until the commit.
     """
     run_id = completion.run_id
-    # Three reads in one round trip where the driver pipelines; the run's row is still locked
-    # before the activity's.
+    # Both locks in one round trip where the driver pipelines, the run's row before the
+    # activity's; whether anything else waits for the run is read with the activity, once
+    # the run's lock is held.
     locking = tx.later(RUN_FOR_TASK_SQL + tx.dialect.for_update, (run_id,))
-    activity = lock_activity(tx, run_id, seq)
-    waiting = tx.later(
-        "SELECT EXISTS (SELECT 1 FROM workflow_tasks WHERE run_id = ?) OR "
+    activity = tx.later(
+        f"SELECT {LOCK_ACTIVITY_COLUMNS}, "
+        "EXISTS (SELECT 1 FROM workflow_tasks WHERE run_id = ?) OR "
         "EXISTS (SELECT 1 FROM inbox WHERE run_id = ?) OR "
-        "EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state = 0)",
-        (run_id, run_id, run_id))
+        "EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state = 0) "
+        "FROM activity_tasks WHERE run_id = ? AND seq = ?" + tx.dialect.for_update,
+        (run_id, run_id, run_id, run_id, seq))
     locked = locking.one()
     if locked is None:
         return "lost", None, None
     row = holds_lease(activity.one(), attempt, completion.worker_id)
     if row is None:
         return "lost", None, None
-    busy = waiting.one()
+    busy = bool(row[9])
     next_event_id = locked[4]
-    if not busy[0] and completion.history_length is not None:
+    if not busy and completion.history_length is not None:
         # A cached instance behind the run (another worker advanced it) must not commit.
-        busy = (next_event_id != completion.history_length + 1,)
-    if busy[0]:
+        busy = next_event_id != completion.history_length + 1
+    if busy:
         _, claim = complete_activity_task(tx, run_id, seq, attempt,
                                           completion.worker_id, result,
                                           completion.identity, now, True)
@@ -311,14 +315,19 @@ def complete_activity_and_workflow_task(
     # Nothing else waits and the run stays locked: the result goes straight into history, as
     # the one input the workflow task takes (the same row the inbox would have moved there),
     # and the task commits without a row of its own.
-    tx.run("INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
-           "VALUES (?, ?, ?, ?, ?)",
-           (run_id, next_event_id, EV.ACTIVITY_TASK_COMPLETED, now, dumps({
-               "seq": seq, "result": result, "attempt": attempt,
-               "identity": completion.identity, "started_time": started_at,
-               **previous_failure(row)})))
+    event = (run_id, next_event_id, EV.ACTIVITY_TASK_COMPLETED, now, dumps({
+        "seq": seq, "result": result, "attempt": attempt, "identity": completion.identity,
+        "started_time": started_at, **previous_failure(row)}))
     return "committed", record_workflow_task(tx, completion, locked, next_event_id + 1,
-                                             False, now, has_task=False), None
+                                             False, now, has_task=False,
+                                             events=[event]), None
+
+
+# A run with new input gets a workflow task unless it has one: (run_id, task_queue,
+# visible_at, affinity, run_id).
+ADD_WORKFLOW_TASK_SQL = (
+    "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity, priority) "
+    f"VALUES (?, ?, ?, ?, {RUN_PRIORITY}) ON CONFLICT (run_id) DO NOTHING")
 
 
 def wake_workflow(tx: Tx, locked: Any, run_id: str,
@@ -327,15 +336,13 @@ def wake_workflow(tx: Tx, locked: Any, run_id: str,
     if locked[1] != ExecutionStatus.RUNNING:
         return None
     task_queue = locked[0]
-    insert = ("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity, priority) "
-              f"VALUES (?, ?, ?, ?, {RUN_PRIORITY}) ON CONFLICT (run_id) DO NOTHING")
     params = (run_id, task_queue, now, worker_id, run_id)
-    if claim and tx.one(insert + " RETURNING run_id", params) is not None:
+    if claim and tx.one(ADD_WORKFLOW_TASK_SQL + " RETURNING run_id", params) is not None:
         return claim_one_workflow_task(tx, run_id, worker_id, now,
                                        CHAINED_TASK_LEASE_SECONDS)
     if not claim:
         # Nothing here depends on whether a task was already there: not waited for.
-        tx.run(insert, params)
+        tx.run(ADD_WORKFLOW_TASK_SQL, params)
     tx.wake("workflow_task", task_queue)
     return None
 

@@ -159,7 +159,7 @@ def placeholders(sql: str) -> str:
 class PostgresTx(Tx):
     """A ``Tx`` over a psycopg connection."""
 
-    __slots__ = ("conn", "pipeline")
+    __slots__ = ("conn", "cursor", "pipeline")
     dialect = POSTGRESQL
 
     def __init__(self, conn: Conn, pipeline: psycopg.Pipeline | None = None) -> None:
@@ -168,6 +168,10 @@ class PostgresTx(Tx):
         # A write's statements are pipelined: ``run`` only queues; a read (or ``count``,
         # ``flush``, the commit) sends everything queued and waits, in one round trip.
         self.pipeline = pipeline
+        # One cursor for every statement whose result is not read (a new cursor per
+        # statement costs as much as sending it). A statement whose rows are read needs a
+        # cursor of its own: a pipelined cursor takes whichever of its results comes back.
+        self.cursor = conn.cursor()
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.conn.execute(placeholders(sql), params).fetchone()
@@ -177,7 +181,7 @@ class PostgresTx(Tx):
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> None:
         # In a write's pipeline this only queues the statement.
-        self.conn.execute(placeholders(sql), params)
+        self.cursor.execute(placeholders(sql), params)
 
     def count(self, sql: str, params: Sequence[Any] = ()) -> int:
         cursor = self.conn.execute(placeholders(sql), params)
@@ -194,8 +198,7 @@ class PostgresTx(Tx):
         return Pending(self.conn.execute(placeholders(sql), params).fetchall)
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        with self.conn.cursor() as cursor:
-            cursor.executemany(placeholders(sql), rows)
+        self.cursor.executemany(placeholders(sql), rows)
 
 
 class Announcer:
