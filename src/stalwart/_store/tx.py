@@ -134,12 +134,22 @@ class Tx:
         """
         raise NotImplementedError
 
+    def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """``run`` a write that is independent of the other deferred writes sent with it: it
+        changes rows none of them changes, and reads none they change (unless it should see
+        them as they were before all of them). The driver may hold it back and send it, with
+        the deferred writes that follow, as one statement before the transaction's next
+        statement or its commit (PostgreSQL: ``WITH w0 AS (...), w1 AS (...) ...``, each
+        seeing the rows as they were before them all); SQLite runs it at once."""
+        self.run(sql, params)
+
     def count(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run a statement and wait for it; how many rows it changed."""
         raise NotImplementedError
 
     def flush(self) -> None:
-        """Wait for every statement sent so far; raise the first error among them here."""
+        """Send every deferred statement and wait for every statement sent so far; raise the
+        first error among them here."""
 
     def later(self, sql: str, params: Sequence[Any] = ()) -> Pending:
         """Send a query whose rows are read later: queries sent one after another and read

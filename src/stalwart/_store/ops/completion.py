@@ -82,12 +82,13 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
     quiet = (not completion.inbox_max_id and not completion.decisions
              and not completion.accepted_updates and event_id > 2 and attempt == 1)
     if completion.inbox_max_id:
-        tx.run("INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
-               "SELECT run_id, ? + ROW_NUMBER() OVER (ORDER BY id) - 1, event_type, timestamp, "
-               "attributes FROM inbox WHERE run_id = ? AND id <= ?",
-               (event_id, run_id, completion.inbox_max_id))
-        tx.run("DELETE FROM inbox WHERE run_id = ? AND id <= ?",
-               (run_id, completion.inbox_max_id))
+        # Deferred, the DELETE with the INSERT: the INSERT reads the rows as they were before.
+        tx.defer("INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
+                 "SELECT run_id, ? + ROW_NUMBER() OVER (ORDER BY id) - 1, event_type, "
+                 "timestamp, attributes FROM inbox WHERE run_id = ? AND id <= ?",
+                 (event_id, run_id, completion.inbox_max_id))
+        tx.defer("DELETE FROM inbox WHERE run_id = ? AND id <= ?",
+                 (run_id, completion.inbox_max_id))
         event_id += taken
     return record_workflow_task(tx, completion, execution, event_id,
                                 bool(newer or updates_waiting), now, quiet=quiet)
@@ -167,7 +168,7 @@ def record_workflow_task(tx: Tx, completion: WorkflowTaskCompletion, execution: 
             _APPLY[type(decision.effect)](tx, run, decision.effect)
     insert_events(tx, events)
     run.result.history_length = event_id - 1
-    tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?", (event_id, run_id))
+    tx.defer("UPDATE executions SET next_event_id = ? WHERE run_id = ?", (event_id, run_id))
     if tx.inputs_added != inputs_before and not more:
         # A decision gave the run input of its own (an activity cancelled before it started).
         more = bool(tx.one("SELECT EXISTS (SELECT 1 FROM inbox WHERE run_id = ?)",
@@ -184,7 +185,7 @@ def finish_workflow_task(tx: Tx, completion: WorkflowTaskCompletion, task_queue:
     run_id = completion.run_id
     if not more:
         if has_task:
-            tx.run("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
+            tx.defer("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
         return
     if not has_task:
         # As the row the task would have had (a decision that gave the run input may have
@@ -207,18 +208,18 @@ def _apply_schedule_activity(tx: Tx, run: _Run, activity: base.ScheduleActivity)
     now = run.now
     started_at = now if activity.eager else None
     deadline = timeouts_deadline(activity.options, now, now, started_at, None)
-    tx.run("INSERT INTO activity_tasks (run_id, seq, task_queue, workflow_id, workflow_type, "
-           "activity_type, activity_id, input, options, attempt, scheduled_at, "
-           "attempt_scheduled_at, visible_at, lease_owner, started_at, deadline_at, priority) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
-           (run.run_id, activity.seq, activity.task_queue, run.workflow_id, run.workflow_type,
-            activity.activity_type, activity.activity_id,
-            # The input is in history too: the same blobs, so the row costs a reference.
-            payloads.pack(tx, run.run_id, activity.input),
-            dumps(activity.options), now, now, now,
-            run.worker_id if activity.eager else None, started_at, deadline,
-            # As in Temporal, an activity without its own priority takes its workflow's.
-            activity.options.get("priority") or run.priority or base.DEFAULT_PRIORITY))
+    tx.defer("INSERT INTO activity_tasks (run_id, seq, task_queue, workflow_id, workflow_type, "
+             "activity_type, activity_id, input, options, attempt, scheduled_at, "
+             "attempt_scheduled_at, visible_at, lease_owner, started_at, deadline_at, priority) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
+             (run.run_id, activity.seq, activity.task_queue, run.workflow_id, run.workflow_type,
+              activity.activity_type, activity.activity_id,
+              # The input is in history too: the same blobs, so the row costs a reference.
+              payloads.pack(tx, run.run_id, activity.input),
+              dumps(activity.options), now, now, now,
+              run.worker_id if activity.eager else None, started_at, deadline,
+              # As in Temporal, an activity without its own priority takes its workflow's.
+              activity.options.get("priority") or run.priority or base.DEFAULT_PRIORITY))
     if activity.eager:
         run.result.eager_activities.append(ActivityTaskClaim(
             run_id=run.run_id, seq=activity.seq, workflow_id=run.workflow_id,
@@ -249,9 +250,9 @@ def _apply_cancel_activity(tx: Tx, run: _Run, cancel: base.RequestCancelActivity
 
 def _apply_start_timer(tx: Tx, run: _Run, timer: base.StartTimer) -> None:
     fire_at = run.now + timer.seconds
-    tx.run("INSERT INTO timers (run_id, seq, fire_at) VALUES (?, ?, ?) "
-           "ON CONFLICT (run_id, seq) DO UPDATE SET fire_at = excluded.fire_at",
-           (run.run_id, timer.seq, fire_at))
+    tx.defer("INSERT INTO timers (run_id, seq, fire_at) VALUES (?, ?, ?) "
+             "ON CONFLICT (run_id, seq) DO UPDATE SET fire_at = excluded.fire_at",
+             (run.run_id, timer.seq, fire_at))
     tx.due(fire_at)
 
 

@@ -109,9 +109,9 @@ def insert_events(tx: Tx, rows: list[tuple[Any, ...]]) -> None:
     """Append history rows (``event_row``), one statement for many."""
     for start in range(0, len(rows), _EVENTS_PER_INSERT):
         chunk = rows[start:start + _EVENTS_PER_INSERT]
-        tx.run("INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
-               "VALUES " + ", ".join(("(?, ?, ?, ?, ?)",) * len(chunk)),
-               [value for row in chunk for value in row])
+        tx.defer("INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
+                 "VALUES " + ", ".join(("(?, ?, ?, ?, ?)",) * len(chunk)),
+                 [value for row in chunk for value in row])
     rows.clear()
 
 

@@ -310,8 +310,7 @@ def complete_activity_and_workflow_task(
         return "fallback", None, claim
     if locked[0] != ExecutionStatus.RUNNING:
         return "lost", None, None
-    tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?",
-           (run_id, seq))
+    tx.defer("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?", (run_id, seq))
     # Nothing else waits and the run stays locked: the result goes straight into history, as
     # the one input the workflow task takes (the same row the inbox would have moved there),
     # and the task commits without a row of its own.
