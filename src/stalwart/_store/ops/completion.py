@@ -19,6 +19,7 @@ from . import payloads, streams
 from .executions import (
     CHAINED_TASK_LEASE_SECONDS,
     RUN_PRIORITY,
+    CloseReads,
     chain_timeouts,
     claim_one_workflow_task,
     close_run,
@@ -47,6 +48,7 @@ class _Run:
     worker_id: str
     now: float
     result: CompletionResult
+    closing: CloseReads | None  # ``close_reads``
 
 
 # The run's columns a workflow task's commit needs, read with the run's row lock.
@@ -62,6 +64,7 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
     # the task, once the run's lock is held, so nothing can add to it before the commit.
     locking = tx.later(RUN_FOR_TASK_SQL + tx.dialect.for_update, (run_id,))
     leased = _lock_task(tx, completion)
+    closing = close_reads(tx, completion)
     execution = locking.one()
     task = leased.one()
     if task is None or task[0] != completion.worker_id:
@@ -70,7 +73,7 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
         tx.run("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
         return CompletionResult(False, "workflow closed")
     _, attempt, taken, newer, newer_signal, updates_waiting = task
-    if newer_signal and any(isinstance(d.effect, base.CloseRun) for d in completion.decisions):
+    if newer_signal and closing is not None:
         # A signal arrived while the workflow decided to finish: let it see the signal first.
         tx.run("UPDATE workflow_tasks SET lease_owner = NULL, visible_at = ? WHERE run_id = ?",
                (now, run_id))
@@ -91,7 +94,15 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
                  (run_id, completion.inbox_max_id))
         event_id += taken
     return record_workflow_task(tx, completion, execution, event_id,
-                                bool(newer or updates_waiting), now, quiet=quiet)
+                                bool(newer or updates_waiting), now, quiet=quiet,
+                                closing=closing)
+
+
+def close_reads(tx: Tx, completion: WorkflowTaskCompletion) -> CloseReads | None:
+    """If the task closes its run, what closing it reads, sent with the task's locks."""
+    if any(isinstance(decision.effect, base.CloseRun) for decision in completion.decisions):
+        return CloseReads(tx, completion.run_id)
+    return None
 
 
 def _lock_task(tx: Tx, completion: WorkflowTaskCompletion) -> Pending:
@@ -118,14 +129,14 @@ def _lock_task(tx: Tx, completion: WorkflowTaskCompletion) -> Pending:
 
 def record_workflow_task(tx: Tx, completion: WorkflowTaskCompletion, execution: Any,
                          event_id: int, more: bool, now: float, *, quiet: bool = False,
-                         has_task: bool = True,
-                         events: list[tuple[Any, ...]] | None = None) -> CompletionResult:
+                         has_task: bool = True, events: list[tuple[Any, ...]] | None = None,
+                         closing: CloseReads | None = None) -> CompletionResult:
     """Write a workflow task's outcome to its run, locked as ``execution``
     (``RUN_FOR_TASK_SQL``'s row), from ``event_id`` on: what came before it (the input it
     took) is in history or in ``events``, history rows still to write (``event_row``).
     ``more``: input the task did not take waits (read under the run's lock). ``has_task``:
     the run's workflow task row exists (the fast path of an activity's result commits
-    without one)."""
+    without one). ``closing``: ``close_reads``, if the task closes the run."""
     events = [] if events is None else events
     run_id = completion.run_id
     (_, workflow_id, workflow_type, task_queue, _, first_run_id, deadline,
@@ -152,16 +163,14 @@ def record_workflow_task(tx: Tx, completion: WorkflowTaskCompletion, execution: 
         "workflow_time": completion.workflow_time, "identity": completion.identity}))
     event_id += 1
     run = _Run(run_id, workflow_id, workflow_type, task_queue, first_run_id, deadline,
-               priority, completion.worker_id, now, CompletionResult(True))
+               priority, completion.worker_id, now, CompletionResult(True), closing)
     for decision in completion.decisions:
         events.append(event_row(tx, run_id, event_id, decision.event_type, now,
                                 decision.attributes))
         event_id += 1
         if isinstance(decision.effect, base.CloseRun):
             insert_events(tx, events)
-            tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
-                   (event_id, run_id))
-            _apply_close(tx, run, decision.effect)
+            _apply_close(tx, run, decision.effect, event_id)
             run.result.history_length = event_id - 1
             return run.result
         if decision.effect is not None:
@@ -269,10 +278,11 @@ def _apply_complete_update(tx: Tx, run: _Run, update: base.CompleteUpdate) -> No
     tx.wake("update", update.update_id)
 
 
-def _apply_close(tx: Tx, run: _Run, close: base.CloseRun) -> None:
+def _apply_close(tx: Tx, run: _Run, close: base.CloseRun, next_event_id: int) -> None:
     next_run = close.next_run
     close_run(tx, run.run_id, close.status, run.now, close.result, close.failure,
-              next_run.run_id if next_run is not None else None)
+              next_run.run_id if next_run is not None else None,
+              next_event_id=next_event_id, reads=run.closing)
     if next_run is not None:
         # The next run inherits the chain's first run, its parent, its execution timeout
         # and the moment the chain expires (its own run timeout starts afresh).

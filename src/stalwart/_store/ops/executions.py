@@ -387,36 +387,54 @@ def add_external_event(tx: Tx, workflow_id: str,
     return target
 
 
+class CloseReads:
+    """What closing a run reads: its updates still open, its parent, its open children. Sent
+    ahead by an operation that knows it will close the run (with its locks, saving a round
+    trip), or by ``close_run`` itself."""
+
+    __slots__ = ("children", "parent", "updates")
+
+    def __init__(self, tx: Tx, run_id: str) -> None:
+        self.updates = tx.later("SELECT update_id FROM updates WHERE run_id = ? AND "
+                                "state IN (0, 1)", (run_id,))
+        self.parent = tx.later(PARENT_SQL, (run_id,))
+        self.children = tx.later(OPEN_CHILDREN_SQL, (run_id,))
+
+
 def close_run(tx: Tx, run_id: str, status: int, now: float,
               result: dict[str, Any] | None, failure: dict[str, Any] | None,
-              next_run_id: str | None = None) -> None:
+              next_run_id: str | None = None, *, next_event_id: int | None = None,
+              reads: CloseReads | None = None) -> None:
+    """Close a run whose row is locked (``next_event_id``: its history's new length, if it
+    changed; ``reads``: sent ahead, under the lock)."""
+    if reads is None:
+        reads = CloseReads(tx, run_id)
     tx.run(
         "UPDATE executions SET status = ?, close_time = ?, result = ?, failure = ?, "
-        "next_run_id = ? WHERE run_id = ?",
+        "next_run_id = ?" + (", next_event_id = ?" if next_event_id is not None else "")
+        + " WHERE run_id = ?",
         (status, now, dumps(result) if result is not None else None,
-         dumps(failure) if failure is not None else None, next_run_id, run_id))
-    tx.run("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
-    tx.run("DELETE FROM activity_tasks WHERE run_id = ?", (run_id,))
-    tx.run("DELETE FROM timers WHERE run_id = ?", (run_id,))
-    tx.run("DELETE FROM inbox WHERE run_id = ?", (run_id,))
-    # The three reads go out together (one round trip where the driver pipelines).
-    pending_updates = tx.later(
-        "UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND "
-        "state IN (0, 1) RETURNING update_id",
-        (dumps({"message": "the workflow closed before the update completed",
-                "source": "Stalwart", "application_failure_info": {
-                     "type": "WorkflowClosed", "non_retryable": True}}), run_id))
-    # A continued chain (or the next cron run) goes on: its parent hears of it later.
-    parent = tx.later(PARENT_SQL, (run_id,)) if next_run_id is None else None
-    children = tx.later(OPEN_CHILDREN_SQL, (run_id,))
-    for (update_id,) in pending_updates.all():
+         dumps(failure) if failure is not None else None, next_run_id,
+         *((next_event_id,) if next_event_id is not None else ()), run_id))
+    # Each on a table of its own: one statement where the driver joins them.
+    tx.defer("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
+    tx.defer("DELETE FROM activity_tasks WHERE run_id = ?", (run_id,))
+    tx.defer("DELETE FROM timers WHERE run_id = ?", (run_id,))
+    tx.defer("DELETE FROM inbox WHERE run_id = ?", (run_id,))
+    tx.defer("UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND state IN (0, 1)",
+             (dumps({"message": "the workflow closed before the update completed",
+                     "source": "Stalwart", "application_failure_info": {
+                         "type": "WorkflowClosed", "non_retryable": True}}), run_id))
+    # Read under the run's lock, so no update was added since (one the closing task settled
+    # meanwhile is woken for nothing: its waiter reads it again).
+    for (update_id,) in reads.updates.all():
         tx.wake("update", update_id)
     tx.wake("closed", run_id)
-    if parent is not None:
-        parent_row = parent.one()
-        if parent_row is not None and parent_row[0] is not None:
-            notify_parent(tx, run_id, status, result, failure, now, parent_row)
-    apply_parent_close_policy(tx, now, children.all())
+    # A continued chain (or the next cron run) goes on: its parent hears of it later.
+    parent_row = reads.parent.one() if next_run_id is None else None
+    if parent_row is not None and parent_row[0] is not None:
+        notify_parent(tx, run_id, status, result, failure, now, parent_row)
+    apply_parent_close_policy(tx, now, reads.children.all())
 
 
 def terminate(tx: Tx, workflow_id: str, run_id: str | None,
@@ -427,11 +445,9 @@ def terminate(tx: Tx, workflow_id: str, run_id: str | None,
     next_event_id = row[0]
     append_event(tx, target, next_event_id, EV.WORKFLOW_EXECUTION_TERMINATED,
                  now, {"reason": reason, "details": details, "identity": identity})
-    tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
-           (next_event_id + 1, target))
     close_run(tx, target, ExecutionStatus.TERMINATED, now, None,
               {"message": reason or "Workflow terminated", "source": "Stalwart",
-                      "terminated_failure_info": {}})
+                      "terminated_failure_info": {}}, next_event_id=next_event_id + 1)
     return target
 
 

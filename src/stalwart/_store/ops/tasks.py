@@ -18,7 +18,12 @@ from ..base import (
 from ..tx import Pending, Tx, dumps, loads
 from . import payloads, standalone, streams
 from .activity_steering import HIDDEN_AT, paused_deadline
-from .completion import RUN_FOR_TASK_SQL, complete_workflow_task, record_workflow_task
+from .completion import (
+    RUN_FOR_TASK_SQL,
+    close_reads,
+    complete_workflow_task,
+    record_workflow_task,
+)
 from .executions import (
     ACTIVITY_COLUMNS,
     CHAINED_TASK_LEASE_SECONDS,
@@ -292,6 +297,7 @@ def complete_activity_and_workflow_task(
         "EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state = 0) "
         "FROM activity_tasks WHERE run_id = ? AND seq = ?" + tx.dialect.for_update,
         (run_id, run_id, run_id, run_id, seq))
+    closing = close_reads(tx, completion)
     locked = locking.one()
     if locked is None:
         return "lost", None, None
@@ -319,7 +325,7 @@ def complete_activity_and_workflow_task(
         "started_time": started_at, **previous_failure(row)}))
     return "committed", record_workflow_task(tx, completion, locked, next_event_id + 1,
                                              False, now, has_task=False,
-                                             events=[event]), None
+                                             events=[event], closing=closing), None
 
 
 # A run with new input gets a workflow task unless it has one: (run_id, task_queue,
