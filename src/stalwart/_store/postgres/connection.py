@@ -186,7 +186,8 @@ class PostgresTx(Tx):
         # One cursor for every statement whose result is not read (a new cursor per
         # statement costs as much as sending it). A statement whose rows are read needs a
         # cursor of its own: a pipelined cursor takes whichever of its results comes back.
-        self.cursor = conn.cursor()
+        # Made at the first such statement (most reads have none).
+        self.cursor: psycopg.Cursor[Any] | None = None
         # ``defer``red writes not sent yet: (sql, params).
         self.deferred: list[tuple[str, Sequence[Any]]] = []
 
@@ -204,7 +205,13 @@ class PostgresTx(Tx):
         if self.deferred:
             self.send_deferred()
         # In a write's pipeline this only queues the statement.
-        self.cursor.execute(placeholders(sql), params)
+        self.unread().execute(placeholders(sql), params)
+
+    def unread(self) -> psycopg.Cursor[Any]:
+        """The cursor for statements whose results are not read."""
+        if self.cursor is None:
+            self.cursor = self.conn.cursor()
+        return self.cursor
 
     def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.deferred.append((sql, params))
@@ -218,7 +225,7 @@ class PostgresTx(Tx):
         else:
             sql = joined([part for part, _ in deferred])
             params = [value for _, part_params in deferred for value in part_params]
-        self.cursor.execute(placeholders(sql), params)
+        self.unread().execute(placeholders(sql), params)
 
     def count(self, sql: str, params: Sequence[Any] = ()) -> int:
         if self.deferred:
@@ -243,7 +250,7 @@ class PostgresTx(Tx):
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         if self.deferred:
             self.send_deferred()
-        self.cursor.executemany(placeholders(sql), rows)
+        self.unread().executemany(placeholders(sql), rows)
 
 
 class Announcer:
