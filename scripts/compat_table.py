@@ -50,6 +50,21 @@ NO_NEXUS = "Nexus (cross-namespace operations): not for now"
 NO_RUNNER = ("no pluggable workflow runner: Stalwart runs workflow code one way, on its "
              "deterministic event loop")
 
+NO_POLLING = ("workers claim tasks from the store: there are no polls to size or shape and "
+              "no sticky queues")
+NOT_RETRIED = ("recorded (the run's started event, `workflow.info().retry_policy`); Stalwart "
+               "does not retry workflows")
+NO_DEBUG_MODE = ("the replayer runs no deadlock detector and no sandbox, so there is nothing "
+                 "to switch off")
+NO_UNSAFE_EVICTION = ("eviction always closes a workflow's coroutines on the worker's own "
+                      "loop; there is no thread to leave them to the garbage collector from")
+NO_TASK_EXECUTOR = "workflow tasks run on the worker's event loop, not in a thread pool"
+NO_PROCESS_POOL = ("activities in a process pool executor (heartbeats and cancellation "
+                   "across processes)")
+NO_PROTOS = "Stalwart has no Temporal API protos: the policy is stored as JSON"
+EVENT_GROUPS_INPUT = ("the command's own groups, checked after the interceptors (the "
+                      "enclosing scopes' are added then); not yet recorded in history")
+
 # Hand-kept: (module, name or Class.member) -> (status or None to keep the computed one, note).
 EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("workflow", "unsafe.imports_passed_through"): (
@@ -63,9 +78,8 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("workflow", "signal_with_start_workflow"): (
         WILL_NOT, "a Nexus system operation in temporalio; " + NO_NEXUS),
     ("workflow", "EventGroup"): (
-        None, "checked and scoped as in temporalio, not yet recorded in history"),
-    ("workflow", "create_event_group"): (
-        None, "checked as in temporalio; groups are not yet recorded in history"),
+        None, "recorded in history as Temporal records them (`eventGroupMarkers` on each "
+        "command's event)"),
     ("workflow", "DynamicWorkflowConfig"): (
         None, "`versioning_behavior` is accepted; Stalwart has no worker versioning"),
     ("workflow", "defn"): (None, "`sandboxed=` is accepted and ignored"),
@@ -167,8 +181,8 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("contrib.openai_agents.workflow", "nexus_operation_as_tool"): (
         WILL_NOT, "Stalwart has no Nexus; use activity_as_tool"),
     ("runtime", "OpenTelemetryConfig"): (
-        NOT_YET, "accepted by the type, but `Runtime` raises: no OTLP export of its own; use "
-                 "`MetricBuffer` with `contrib.opentelemetry.MetricsExporter`"),
+        None, "exports over OTLP (gRPC, or HTTP with `http=True`) through the OpenTelemetry "
+              "SDK's exporters, extra `stalwart[otlp]`"),
     ("runtime", "PrometheusConfig"): (
         None, "serves the process's metrics on `bind_address`; names keep `_total` and "
               "`_seconds` whatever the suffix options say; bucket overrides are not applied"),
@@ -188,6 +202,81 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
         WILL_NOT, "replaying records no metrics, so there is no telemetry to route"),
     ("contrib.openai_agents.testing", "TestModel.stream_response"): (
         None, "raises, as in Temporal's; streamed runs are tested against an HTTP stand-in"),
+    **{("worker", f"WorkerConfig.{key}"): (WILL_NOT, NO_POLLING) for key in (
+        "activity_task_poller_behavior", "workflow_task_poller_behavior",
+        "max_concurrent_workflow_task_polls", "max_concurrent_activity_task_polls",
+        "nonsticky_to_sticky_poll_ratio", "sticky_queue_schedule_to_start_timeout")},
+    ("worker", "ReplayerConfig.debug_mode"): (WILL_NOT, NO_DEBUG_MODE),
+    **{("worker", f"{config}.disable_safe_workflow_eviction"): (WILL_NOT, NO_UNSAFE_EVICTION)
+       for config in ("WorkerConfig", "ReplayerConfig")},
+    **{("worker", f"{config}.workflow_task_executor"): (WILL_NOT, NO_TASK_EXECUTOR)
+       for config in ("WorkerConfig", "ReplayerConfig")},
+    ("worker", "WorkerConfig.max_concurrent_local_activities"): (
+        WILL_NOT, "local activities run as activity tasks and take the worker's activity "
+                  "slots (`max_concurrent_activities`)"),
+    ("worker", "WorkerConfig.disable_payload_error_limit"): (
+        WILL_NOT, "the store is what refuses an oversized payload (`STALWART_MAX_PAYLOAD_BYTES`); "
+                  "there is no separate worker-side check to switch off"),
+    ("worker", "WorkerConfig.no_remote_activities"): (
+        NOT_YET, "a local activity that finds no free slot waits in the queue like an ordinary "
+                 "one, so a worker that never claims from the queue could strand it; needs a "
+                 "claim of local activities only"),
+    ("worker", "WorkerConfig.shared_state_manager"): (NOT_YET, NO_PROCESS_POOL),
+    ("worker", "SharedStateManager"): (NOT_YET, NO_PROCESS_POOL),
+    ("worker", "SharedHeartbeatSender"): (NOT_YET, NO_PROCESS_POOL),
+    ("worker", "WorkerConfig.max_eager_activity_reservations_per_workflow_task"): (
+        None, "caps the non-local activities of one workflow task that start on this worker "
+              "at once; by default only the free activity slots cap them (Temporal's "
+              "default is 3)"),
+    ("worker", "WorkerConfig.max_activities_per_second"): (
+        None, "this worker's own limit (a token bucket of one second's starts); activities "
+              "then start only through the queue, never eagerly"),
+    ("worker", "WorkerConfig.patch_activation_callback"): (
+        None, "asked at a patch's first call outside replay, read-only"),
+    ("worker", "WorkerConfig.on_fatal_error"): (
+        None, "called when one of the worker's loops fails; the worker then shuts down and "
+              "`run()` raises the error"),
+    **{("worker", f"{cls}.local_retry_threshold"): (
+        None, "checked and kept; local activities retry as ordinary ones do (a durable "
+              "backoff every time), so it changes nothing") for cls in (
+        "StartActivityInput", "StartLocalActivityInput")},
+    **{("worker", f"{cls}.event_groups"): (None, EVENT_GROUPS_INPUT) for cls in (
+        "StartActivityInput", "StartLocalActivityInput", "StartChildWorkflowInput",
+        "SignalChildWorkflowInput", "SignalExternalWorkflowInput")},
+    ("worker", "StartActivityInput.disable_eager_execution"): (
+        None, "the worker's `disable_eager_activity_execution`; true keeps the activity off "
+              "this worker's eager start (it is claimed from the queue)"),
+    ("worker", "StartChildWorkflowInput.retry_policy"): (None, NOT_RETRIED),
+    ("worker", "StartChildWorkflowInput.static_summary"): (
+        None, "the child's `describe()` reports it"),
+    ("worker", "StartChildWorkflowInput.static_details"): (
+        None, "the child's `describe()` reports it"),
+    ("worker", "WorkflowOutboundInterceptor.start_signal_with_start_workflow"): (
+        WILL_NOT, "a Nexus system operation in temporalio; " + NO_NEXUS),
+    ("client", "StartWorkflowInput.retry_policy"): (None, NOT_RETRIED),
+    ("client", "UpdateWithStartStartWorkflowInput.retry_policy"): (None, NOT_RETRIED),
+    ("client", "ScheduleActionStartWorkflow.retry_policy"): (None, NOT_RETRIED),
+    ("client", "StartWorkflowInput.request_eager_start"): (
+        None, "False keeps the first workflow task off this process; by default (None) a "
+              "worker of the client runs it at once when it can, which Stalwart always did"),
+    ("client", "UpdateWithStartStartWorkflowInput.cron_schedule"): (
+        None, "refused, as Temporal's server refuses a cron update-with-start"),
+    ("client", "UpdateWithStartStartWorkflowInput.start_delay"): (
+        None, "refused, as Temporal's server refuses a delayed update-with-start"),
+    ("client", "WorkflowExecution.raw_info"): (
+        None, "the store's `ExecutionRow` for the run, not a proto"),
+    ("client", "WorkflowExecutionDescription.raw_info"): (
+        None, "the store's `ExecutionRow` for the run, not a proto"),
+    ("client", "WorkflowExecutionDescription.raw_description"): (
+        WILL_NOT, "no describe response message: `describe()` reads the store"),
+    ("client", "WorkflowExecutionAsyncIterator.next_page_token"): (
+        None, "an opaque token of Stalwart's (the listing's offset)"),
+    ("client", "WorkflowHistoryEventAsyncIterator.next_page_token"): (
+        None, "an opaque token of Stalwart's (the history's offset)"),
+    ("common", "RetryPolicy.apply_to_proto"): (WILL_NOT, NO_PROTOS),
+    ("common", "RetryPolicy.from_proto"): (WILL_NOT, NO_PROTOS),
+    ("common", "TypedSearchAttributes.search_attributes"): (
+        None, "in the order given (temporalio sorts them by name)"),
 }
 
 # Hand-kept: applied, in order, to names Stalwart does not have.

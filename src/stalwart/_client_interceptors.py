@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         WorkflowHistoryEventAsyncIterator,
         WorkflowUpdateHandle,
     )
+    from .common import RetryPolicy
 
 
 @dataclass
@@ -65,6 +66,12 @@ class StartWorkflowInput:
     static_details: str | None = None
     # A testing.TimeSkippingConfig a TimeSkipper stamps; the store itself ignores it.
     time_skipping_config: Any = None
+    # Recorded in the started event (``info().retry_policy``); Stalwart does not retry
+    # workflows.
+    retry_policy: RetryPolicy | None = None
+    # False: never run the first workflow task in this process at once. None and True: do so
+    # when a worker of this client can take it (Stalwart's default, whatever Temporal's is).
+    request_eager_start: bool | None = None
 
 
 @dataclass
@@ -121,6 +128,8 @@ class StartWorkflowUpdateInput:
     wait_for_stage: int
     ret_type: Any
     headers: dict[str, Payload] = field(default_factory=dict)
+    # The update goes to this chain only: a workflow id reused by a later chain is refused.
+    first_execution_run_id: str | None = None
 
 
 @dataclass
@@ -253,6 +262,13 @@ class UpdateWithStartStartWorkflowInput:
     time_skipping_config: Any = None
     run_timeout: timedelta | None = None
     task_timeout: timedelta | None = None
+    retry_policy: RetryPolicy | None = None
+    priority: Any = None
+    static_summary: str | None = None
+    static_details: str | None = None
+    # Refused, as Temporal's server refuses them in an update-with-start.
+    cron_schedule: str = ""
+    start_delay: timedelta | None = None
 
 
 @dataclass

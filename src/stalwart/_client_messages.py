@@ -107,6 +107,9 @@ def _raise_rpc_error(failure: dict[str, Any]) -> None:
 class WorkflowUpdateHandle(Generic[ReturnType]):
     """An update that was sent; ``await handle.result()`` waits for its outcome."""
 
+    workflow_id: str
+    workflow_run_id: str | None  # None: the workflow's latest run
+
     def __init__(self, client: Client, workflow_id: str, run_id: str | None, update_id: str,
                  name: str, result_type: Any) -> None:
         self._client = client

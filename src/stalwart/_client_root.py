@@ -59,7 +59,7 @@ from ._schedules import ScheduleAsyncIterator, ScheduleDescription, ScheduleHand
 from ._schedules import handle as _schedules_handle
 from ._schedules.spec import SpecError, cron_workflow_next
 from ._store.base import ExecutionStatus, StartWorkflowRequest
-from .common import QueryRejectCondition, _priority_key
+from .common import QueryRejectCondition, RetryPolicy, _priority_key
 from .converter import _payload_to_json, headers_to_json
 from .exceptions import WorkflowQueryRejectedError
 
@@ -150,6 +150,11 @@ async def start_workflow(client: Client, input: StartWorkflowInput,
     request.start_update = start_update
     metadata = {"summary": input.static_summary, "details": input.static_details}
     request.user_metadata = {k: v for k, v in metadata.items() if v is not None} or None
+    if input.retry_policy is not None:
+        if not isinstance(input.retry_policy, RetryPolicy):
+            raise TypeError(f"start_workflow({name!r}): retry_policy must be a RetryPolicy, "
+                            f"got {type(input.retry_policy).__name__}")
+        request.retry_policy = input.retry_policy._to_settled_json()
     eager_worker = None
     if input.cron_schedule:
         now = client._clock.now()
@@ -159,7 +164,7 @@ async def start_workflow(client: Client, input: StartWorkflowInput,
     elif input.start_delay:
         # Temporal's start delay is the first workflow task's backoff, as a cron run's.
         request.first_task_backoff = input.start_delay.total_seconds()
-    else:
+    elif input.request_eager_start is not False:
         eager_worker = _eager_worker(client, task_queue, name)
     result = None
     if eager_worker is not None:
@@ -322,7 +327,7 @@ class ClientRoot(OutboundInterceptor):
 
     def list_workflows(self, input: ListWorkflowsInput) -> WorkflowExecutionAsyncIterator:
         return WorkflowExecutionAsyncIterator(self._client, input.query, input.limit,
-                                              input.page_size)
+                                              input.page_size, input.next_page_token)
 
     def fetch_workflow_history_events(self, input: FetchWorkflowHistoryEventsInput
                                       ) -> _visibility.WorkflowHistoryEventAsyncIterator:
@@ -365,6 +370,7 @@ class ClientRoot(OutboundInterceptor):
 
     async def start_workflow_update(self, input: StartWorkflowUpdateInput
                                     ) -> WorkflowUpdateHandle[Any]:
+        await self._check_chain(input.id, input.run_id, input.first_execution_run_id)
         return await start_update(self._handle(input.id, input.run_id), input.update,
                                    input.args, id=input.update_id, result_type=input.ret_type,
                                    wait_for_stage=WorkflowUpdateStage(input.wait_for_stage))

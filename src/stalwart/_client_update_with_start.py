@@ -29,7 +29,8 @@ from ._client_messages import (
 )
 from ._client_timeouts import check_timeouts
 from ._runtime.definitions import get_workflow_definition
-from .common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from .common import Priority, RetryPolicy, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from .exceptions import RPCError, RPCStatusCode
 
 if TYPE_CHECKING:
     from .client import Client, WorkflowHandle
@@ -55,6 +56,9 @@ class WithStartWorkflowOperation(Generic[ReturnType]):
                  run_timeout: timedelta | None = None, task_timeout: timedelta | None = None,
                  id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                  memo: Mapping[str, Any] | None = None, search_attributes: Any = None,
+                 retry_policy: RetryPolicy | None = None, cron_schedule: str = "",
+                 static_summary: str | None = None, static_details: str | None = None,
+                 start_delay: timedelta | None = None, priority: Priority | None = None,
                  **_: Any) -> None:
         if id_conflict_policy == WorkflowIDConflictPolicy.UNSPECIFIED:
             raise ValueError("WithStartWorkflowOperation needs id_conflict_policy=: "
@@ -78,7 +82,10 @@ class WithStartWorkflowOperation(Generic[ReturnType]):
             execution_timeout=execution_timeout, run_timeout=run_timeout,
             task_timeout=task_timeout,
             id_reuse_policy=int(id_reuse_policy), id_conflict_policy=int(id_conflict_policy),
-            search_attributes=search_attributes, memo=memo, ret_type=result_type or hinted)
+            search_attributes=search_attributes, memo=memo, ret_type=result_type or hinted,
+            retry_policy=retry_policy, cron_schedule=cron_schedule,
+            static_summary=static_summary, static_details=static_details,
+            start_delay=start_delay, priority=priority)
         self._used = False
         self._handle: WorkflowHandle[Any, ReturnType] | None = None
         self._error: BaseException | None = None
@@ -128,6 +135,14 @@ async def run_update_with_start(client: Client, input: StartWorkflowUpdateWithSt
     """The end of the interceptor chain: start (or find) the run, then update it."""
     start = input.start_workflow_input
     update = input.update_workflow_input
+    # Temporal's server refuses both in an update-with-start, with these messages (checked
+    # after the interceptors, which may have set them); the operation's handle raises it too.
+    refusal = "CronSchedule is not allowed." if start.cron_schedule else \
+        "WorkflowStartDelay is not supported." if start.start_delay else None
+    if refusal is not None:
+        error = RPCError(refusal, RPCStatusCode.INVALID_ARGUMENT)
+        input._on_start_error(error)
+        raise error
     # The update is admitted in the start's transaction, so the first workflow task delivers
     # it (as Temporal's history shows); start_update below then finds it and waits.
     update_id = update.update_id or str(uuid.uuid4())
@@ -140,7 +155,9 @@ async def run_update_with_start(client: Client, input: StartWorkflowUpdateWithSt
             id_conflict_policy=start.id_conflict_policy,
             search_attributes=start.search_attributes, memo=start.memo, start_signal=None,
             start_signal_args=[], ret_type=start.ret_type, headers=start.headers,
-            run_timeout=start.run_timeout, task_timeout=start.task_timeout),
+            run_timeout=start.run_timeout, task_timeout=start.task_timeout,
+            retry_policy=start.retry_policy, priority=start.priority,
+            static_summary=start.static_summary, static_details=start.static_details),
             start_update=(update_id, name, payloads))
     except BaseException as error:
         input._on_start_error(error)

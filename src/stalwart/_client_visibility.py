@@ -24,7 +24,7 @@ from .converter import DataConverter, _payload_from_json
 
 if TYPE_CHECKING:
     from ._client_interceptors import FetchWorkflowHistoryEventsInput
-    from .client import Client
+    from .client import Client, WorkflowHandle
 
 
 class WorkflowExecutionStatus(IntEnum):
@@ -116,6 +116,13 @@ class WorkflowExecution:
     _search_attributes_store: dict[str, Any] = field(default_factory=dict, repr=False)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
     _data_converter: DataConverter = field(default=DataConverter.default, repr=False)
+    # The store's row for the run (temporalio's is the server's WorkflowExecutionInfo).
+    raw_info: ExecutionRow | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def data_converter(self) -> DataConverter:
+        """The client's data converter, which ``memo()`` decodes with."""
+        return self._data_converter
 
     @property
     def search_attributes(self) -> dict[str, list[Any]]:
@@ -153,7 +160,7 @@ class WorkflowExecution:
             root_run_id=None if row.parent_workflow_id else row.run_id,
             typed_search_attributes=_sa.from_store(row.search_attributes),
             _search_attributes_store=row.search_attributes, _memo=row.memo,
-            _data_converter=converter, **extra)
+            _data_converter=converter, raw_info=row, **extra)
 
 
 @dataclass
@@ -235,40 +242,86 @@ def list_query(query: str | None) -> str | None:
     return query
 
 
+def _page_token(offset: int) -> bytes:
+    """An opaque page token: the offset of the next page in the listing."""
+    return f"stalwart-offset:{offset}".encode()
+
+
+def _token_offset(token: bytes | None) -> int:
+    if not token:
+        return 0
+    prefix, _, offset = token.decode(errors="replace").partition(":")
+    if prefix != "stalwart-offset" or not offset.isdigit():
+        raise ValueError(f"not a page token of this listing: {token!r}")
+    return int(offset)
+
+
 class WorkflowExecutionAsyncIterator:
-    """``async for`` over the runs a list query matches, fetched page by page."""
+    """``async for`` over the runs a list query matches, fetched page by page.
+
+    As temporalio's: ``fetch_next_page()`` loads the next page into ``current_page``
+    (``current_page_index`` is the entry ``__anext__`` returns next) and ``next_page_token``
+    is None once the listing is exhausted; a token passed back to ``list_workflows``
+    (``next_page_token=``) resumes the listing there."""
 
     def __init__(self, client: Client, query: str | None, limit: int | None,
-                 page_size: int) -> None:
+                 page_size: int, next_page_token: bytes | None = None) -> None:
         self._client = client
         self._query = list_query(query)
         self._limit = limit
         self._page_size = page_size
-        self._buffer: list[WorkflowExecution] = []
-        self._offset = 0
+        self._offset = _token_offset(next_page_token)
+        self._next_page_token = next_page_token
+        self._current_page: list[WorkflowExecution] | None = None
+        self._current_page_index = 0
         self._returned = 0
-        self._exhausted = False
+
+    @property
+    def current_page_index(self) -> int:
+        return self._current_page_index
+
+    @property
+    def current_page(self) -> Sequence[WorkflowExecution] | None:
+        return self._current_page
+
+    @property
+    def next_page_token(self) -> bytes | None:
+        return self._next_page_token
+
+    async def fetch_next_page(self, *, page_size: int | None = None) -> None:
+        """Load the next page (of ``page_size`` runs, else the listing's page size)."""
+        size = page_size or self._page_size
+        if self._limit is not None:
+            size = max(0, min(size, self._limit - self._returned))
+        rows = await self._client.store.list_workflows(self._query, size, self._offset) \
+            if size else []
+        self._offset += len(rows)
+        lengths = self._client._history_lengths
+        self._current_page = [WorkflowExecution._from_row(
+            r, self._client.namespace, self._client.data_converter,
+            history_length=await lengths.of(r.run_id, r.status, r.history_length))
+            for r in rows]
+        self._current_page_index = 0
+        self._next_page_token = _page_token(self._offset) if rows and len(rows) == size \
+            else None
 
     def __aiter__(self) -> WorkflowExecutionAsyncIterator:
         return self
 
     async def __anext__(self) -> WorkflowExecution:
-        if self._limit is not None and self._returned >= self._limit:
-            raise StopAsyncIteration
-        if not self._buffer and not self._exhausted:
-            rows = await self._client.store.list_workflows(self._query, self._page_size,
-                                                           self._offset)
-            self._offset += len(rows)
-            self._exhausted = len(rows) < self._page_size
-            lengths = self._client._history_lengths
-            self._buffer = [WorkflowExecution._from_row(
-                r, self._client.namespace, self._client.data_converter,
-                history_length=await lengths.of(r.run_id, r.status, r.history_length))
-                for r in rows]
-        if not self._buffer:
-            raise StopAsyncIteration
-        self._returned += 1
-        return self._buffer.pop(0)
+        while True:
+            if self._limit is not None and self._returned >= self._limit:
+                raise StopAsyncIteration
+            page = self._current_page
+            if page is None or (self._current_page_index >= len(page)
+                                and self._next_page_token is not None):
+                await self.fetch_next_page()
+                continue
+            if self._current_page_index >= len(page):
+                raise StopAsyncIteration
+            self._current_page_index += 1
+            self._returned += 1
+            return page[self._current_page_index - 1]
 
     async def map_histories(self) -> AsyncIterator[WorkflowHistory]:
         """The history of each matching run, in the same order."""
@@ -323,24 +376,37 @@ class WorkflowHistoryEventAsyncIterator:
 
     With ``wait_new_event`` it follows the run: it waits for events still to come and ends
     once the run has closed (the close event is the last one yielded). ``CLOSE_EVENT`` yields
-    only the close event (waiting for it with ``wait_new_event``).
+    only the close event (waiting for it with ``wait_new_event``). Paged as temporalio's:
+    ``fetch_next_page()`` loads up to ``page_size`` events into ``current_page`` (waiting
+    for new ones when following the run) and ``next_page_token`` is None once there are no
+    more.
     """
 
     def __init__(self, client: Client, input: FetchWorkflowHistoryEventsInput) -> None:
         self._client = client
         self._input = input
-        self._events = self._generate()
+        self._seen = _token_offset(input.next_page_token)
+        self._next_page_token = input.next_page_token
+        self._current_page: list[HistoryEvent] | None = None
+        self._current_page_index = 0
 
-    def __aiter__(self) -> WorkflowHistoryEventAsyncIterator:
-        return self
+    @property
+    def current_page_index(self) -> int:
+        return self._current_page_index
 
-    async def __anext__(self) -> HistoryEvent:
-        return await self._events.__anext__()
+    @property
+    def current_page(self) -> Sequence[HistoryEvent] | None:
+        return self._current_page
 
-    async def _generate(self) -> AsyncIterator[HistoryEvent]:
+    @property
+    def next_page_token(self) -> bytes | None:
+        return self._next_page_token
+
+    async def fetch_next_page(self, *, page_size: int | None = None) -> None:
+        """Load the next page of events (waiting for some when following the run)."""
+        size = page_size or self._input.page_size or 1000
         handle = self._client.get_workflow_handle(self._input.id, run_id=self._input.run_id)
         only_close = self._input.event_filter_type == WorkflowHistoryEventFilterType.CLOSE_EVENT
-        seen = 0
         while True:
             row, events = await handle._temporal_events()
             running = row.status == ExecutionStatus.RUNNING
@@ -349,12 +415,13 @@ class WorkflowHistoryEventAsyncIterator:
                     events[-1].event_type == EventType.WORKFLOW_TASK_SCHEDULED:
                 # Inputs that arrive before the task starts go before it: not final yet.
                 final -= 1
-            for event in events[seen:final]:
-                if not only_close or event.event_type in CLOSE_EVENT_TYPES:
-                    yield event
-            seen = max(seen, final)
-            if not running or not self._input.wait_new_event:
-                return
+            end = min(final, self._seen + size)
+            page = [event for event in events[self._seen:end]
+                    if not only_close or event.event_type in CLOSE_EVENT_TYPES]
+            self._seen = max(self._seen, end)
+            more = self._seen < final or (running and self._input.wait_new_event)
+            if page or not more or self._seen < final:
+                break
             sub = self._client.store.subscribe(("closed", row.run_id))
             try:
                 # Histories grow without a wakeup of their own; a short poll picks up what a
@@ -362,3 +429,47 @@ class WorkflowHistoryEventAsyncIterator:
                 await sub.wait(_HISTORY_POLL_SECONDS)
             finally:
                 sub.close()
+        self._current_page = page
+        self._current_page_index = 0
+        self._next_page_token = _page_token(self._seen) if more else None
+
+    def __aiter__(self) -> WorkflowHistoryEventAsyncIterator:
+        return self
+
+    async def __anext__(self) -> HistoryEvent:
+        while True:
+            page = self._current_page
+            if page is not None and self._current_page_index < len(page):
+                self._current_page_index += 1
+                return page[self._current_page_index - 1]
+            if page is not None and self._next_page_token is None:
+                raise StopAsyncIteration
+            await self.fetch_next_page()
+
+
+async def describe(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescription:
+    """What ``WorkflowHandle.describe()`` reports, read from the store."""
+    client = handle._client
+    row = await handle._execution(handle._run_id)
+    store = client.store
+    pending = await store.list_pending_activities(row.run_id)
+    inbox = await store.get_inbox(row.run_id) if row.status == ExecutionStatus.RUNNING \
+        else []
+    # Temporal's event count (not the compact stored one), counted as list_workflows()
+    # counts it, and execution time (cron backoff).
+    description: WorkflowExecutionDescription = WorkflowExecution._from_row(
+        row, client.namespace, client.data_converter,
+        WorkflowExecutionDescription, pending_activities=pending,
+        pending_events=len(inbox), history_length=await client._history_lengths.of(
+            row.run_id, row.status, row.history_length))
+    first = await store.get_history(row.run_id, 0, 1)
+    description.execution_time += first_task_backoff(first)
+    metadata = first[0].attributes.get("user_metadata") or {} if first else {}
+    description._static_summary = metadata.get("summary")
+    description._static_details = metadata.get("details")
+    root = first[0].attributes.get("root") if first else None
+    if root:  # a child's root, written at its start (else the run is its own root)
+        description.root_id, description.root_run_id = root["workflow_id"], root["run_id"]
+    (description.base_workflow_id, description.base_run_id,
+     description.reset_run_id) = await store.reset_links(row.run_id)
+    return description

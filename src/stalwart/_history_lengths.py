@@ -12,7 +12,9 @@ rows.
 from __future__ import annotations
 
 import copy
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +33,10 @@ class TemporalLengths:
     ``max_runs`` runs (running ones go on growing) and the final counts of up to
     ``max_closed`` closed runs (a closed run's rows never change)."""
 
-    def __init__(self, store: Any, max_runs: int = 4096, max_closed: int = 65_536) -> None:
+    def __init__(self, store: Any, max_runs: int = 4096, max_closed: int = 65_536,
+                 clock: Callable[[], float] = time.time) -> None:
         self._store = store
+        self._clock = clock  # engine time: whether a delayed first task is due yet
         self._max_runs = max_runs
         self._max_closed = max_closed
         self._runs: OrderedDict[str, _Seen] = OrderedDict()
@@ -70,4 +74,4 @@ class TemporalLengths:
             counter = copy.copy(counter)
             for event in inbox:
                 counter.feed_input(event.as_history_event())
-        return counter.shown(running=True)
+        return counter.shown(running=True, now=self._clock())

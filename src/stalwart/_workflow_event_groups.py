@@ -2,19 +2,20 @@
 logical group for display. Knows the workflow runtime only to refuse use outside workflow code.
 
 Stalwart accepts and checks them as temporalio does (``create_event_group``, ``scope()``, the
-``event_groups=`` option of commands) and keeps the active ones per coroutine; it does not yet
-record them in history, where Temporal attaches them to each command as markers.
+``event_groups=`` option of commands), keeps the active ones per coroutine and records them in
+history as Temporal does: each command's event carries its groups' markers
+(``eventGroupMarkers``; see ``_runtime.event_groups``).
 """
 
 from __future__ import annotations
 
-import contextvars
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ._runtime import api as _api
+from ._runtime.event_groups import Active as _Active
+from ._runtime.event_groups import active as _active
 
 __all__ = ["EventGroup", "create_event_group"]
 
@@ -34,7 +35,8 @@ class EventGroup:
         coroutines started inside inherit them. Only usable inside a workflow."""
         _api.current()
         active = _active.get()
-        token = _active.set(_Active(MappingProxyType({**active.groups, self._id: self})))
+        token = _active.set(_Active(MappingProxyType({**active.groups, self._id: self}),
+                                    active.implicit))
         try:
             yield
         finally:
@@ -47,16 +49,6 @@ class EventGroup:
 
     def __repr__(self) -> str:
         return f"EventGroup(id={self._id!r}, label={self._label!r})"
-
-
-@dataclass(frozen=True)
-class _Active:
-    groups: Mapping[str, EventGroup] = field(default_factory=lambda: MappingProxyType({}))
-
-
-_NONE_ACTIVE = _Active()
-_active: contextvars.ContextVar[_Active] = contextvars.ContextVar(
-    "stalwart_active_event_groups", default=_NONE_ACTIVE)
 
 
 def create_event_group(id: str, *, label: str | None = None) -> EventGroup:
@@ -72,6 +64,26 @@ def create_event_group(id: str, *, label: str | None = None) -> EventGroup:
     if label is not None and not label:
         raise ValueError("Event group label cannot be empty")
     return EventGroup(id, label)
+
+
+@contextmanager
+def attached(directs: Sequence[EventGroup] | None) -> Iterator[None]:
+    """The command asked for in the block also gets ``directs`` (a command's
+    ``event_groups=``), checked as :func:`capture` checks them."""
+    if not directs:
+        yield
+        return
+    capture(directs)
+    active = _active.get()
+    token = _active.set(_Active(MappingProxyType(
+        {**active.groups, **{group._id: group for group in directs}}), active.implicit))
+    try:
+        yield
+    finally:
+        try:
+            _active.reset(token)
+        except ValueError:
+            pass  # closed in another context, as in EventGroup.scope
 
 
 def capture(directs: Sequence[EventGroup] | None) -> list[EventGroup]:

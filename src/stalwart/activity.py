@@ -194,5 +194,10 @@ class LoggerAdapter(logging.LoggerAdapter[logging.Logger]):
                    f"'workflow_id': {activity_info.workflow_id!r}}})")
         return msg, kwargs
 
+    @property
+    def base_logger(self) -> logging.Logger:
+        """The wrapped logger, to add handlers or formatters to."""
+        return self.logger
+
 
 logger = LoggerAdapter(logging.getLogger("stalwart.activity"), {})

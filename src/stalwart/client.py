@@ -73,9 +73,9 @@ from ._client_visibility import (
     WorkflowHistory,
     WorkflowHistoryEventAsyncIterator,
     WorkflowHistoryEventFilterType,
-    first_task_backoff,
     list_query,
 )
+from ._client_visibility import describe as _visibility_describe
 from ._engine.activity_context import ActivityCancellationDetails
 from ._engine.clock import Clock
 from ._engine.codec import decode_value
@@ -313,7 +313,7 @@ class Client(_client_activities.ActivityClientMethods):
         self._config = config
         self._store = config["store"]
         # Temporal's history length of listed runs, counted once per run and then followed.
-        self._history_lengths = TemporalLengths(self._store)
+        self._history_lengths = TemporalLengths(self._store, clock=lambda: self._clock.now())
         self._default_query_reject_condition = config.get(
             "default_workflow_query_reject_condition")
         self._clock: Clock = Clock()
@@ -404,10 +404,12 @@ class Client(_client_activities.ActivityClientMethods):
         search_attributes: TypedSearchAttributes | Mapping[str, Sequence[Any]] | None = None,
         memo: Mapping[str, Any] | None = None, cron_schedule: str = "",
         priority: Priority | None = None, start_delay: timedelta | None = None,
-        static_summary: str | None = None, static_details: str | None = None, **_: Any,
+        static_summary: str | None = None, static_details: str | None = None,
+        request_eager_start: bool | None = None, **_: Any,
     ) -> WorkflowHandle[Any, Any]:
         """Start a workflow and return a handle to it (``start_delay``: its first workflow
-        task waits that long, as Temporal's ``firstWorkflowTaskBackoff``).
+        task waits that long, as Temporal's ``firstWorkflowTaskBackoff``). ``retry_policy``
+        is recorded (``workflow.info().retry_policy``); Stalwart does not retry workflows.
 
         With ``cron_schedule`` (Temporal's cron grammar, e.g. ``"0 * * * *"``) it is a cron
         workflow: each run's first workflow task waits for the schedule's next time, and when
@@ -435,7 +437,8 @@ class Client(_client_activities.ActivityClientMethods):
             start_signal_args=list(start_signal_args), ret_type=result_type or hinted_result,
             cron_schedule=cron_schedule, priority=priority, task_timeout=task_timeout,
             start_delay=start_delay, static_summary=static_summary,
-            static_details=static_details))
+            static_details=static_details, retry_policy=retry_policy,
+            request_eager_start=request_eager_start))
 
     async def _start_workflow_impl(
             self, input: StartWorkflowInput,
@@ -528,7 +531,8 @@ class Client(_client_activities.ActivityClientMethods):
         """
         list_query(query)  # fail fast, before iteration
         return self._outbound.list_workflows(ListWorkflowsInput(
-            query=query, page_size=page_size, next_page_token=None, limit=limit))
+            query=query, page_size=page_size, next_page_token=_.get("next_page_token"),
+            limit=limit))
 
     async def count_workflows(self, query: str | None = None, **_: Any
                               ) -> WorkflowExecutionCount:
@@ -660,29 +664,7 @@ class WorkflowHandle(_WorkflowSteering, _UpdateHandles, Generic[SelfType, Return
             self._id, self._run_id))
 
     async def _describe(self) -> WorkflowExecutionDescription:
-        row = await self._execution(self._run_id)
-        store = self._client.store
-        pending = await store.list_pending_activities(row.run_id)
-        inbox = await store.get_inbox(row.run_id) if row.status == ExecutionStatus.RUNNING \
-            else []
-        # Temporal's event count (not the compact stored one), counted as list_workflows()
-        # counts it, and execution time (cron backoff).
-        description: WorkflowExecutionDescription = WorkflowExecution._from_row(
-            row, self._client.namespace, self._client.data_converter,
-            WorkflowExecutionDescription, pending_activities=pending,
-            pending_events=len(inbox), history_length=await self._client._history_lengths.of(
-                row.run_id, row.status, row.history_length))
-        first = await store.get_history(row.run_id, 0, 1)
-        description.execution_time += first_task_backoff(first)
-        metadata = first[0].attributes.get("user_metadata") or {} if first else {}
-        description._static_summary = metadata.get("summary")
-        description._static_details = metadata.get("details")
-        root = first[0].attributes.get("root") if first else None
-        if root:  # a child's root, written at its start (else the run is its own root)
-            description.root_id, description.root_run_id = root["workflow_id"], root["run_id"]
-        (description.base_workflow_id, description.base_run_id,
-         description.reset_run_id) = await store.reset_links(row.run_id)
-        return description
+        return await _visibility_describe(self)
 
     async def fetch_history(
             self, *,
@@ -702,7 +684,8 @@ class WorkflowHandle(_WorkflowSteering, _UpdateHandles, Generic[SelfType, Return
         if row.status == ExecutionStatus.RUNNING:
             # Inputs no workflow task has taken yet are part of Temporal's history already.
             events = events + [e.as_history_event() for e in await store.get_inbox(row.run_id)]
-        return row, to_temporal(events, run_id=row.run_id, namespace=self._client.namespace)
+        return row, to_temporal(events, run_id=row.run_id, namespace=self._client.namespace,
+                                now=self._client._clock.now())
 
     def fetch_history_events(
             self, *, page_size: int | None = None, wait_new_event: bool = False,
@@ -769,7 +752,8 @@ class WorkflowHandle(_WorkflowSteering, _UpdateHandles, Generic[SelfType, Return
                 "update name", handler_name(update, "__stalwart_update_definition__", "update")),
             args=list(args), wait_for_stage=int(wait_for_stage),
             ret_type=result_type or handler_result_type(
-                update, "__stalwart_update_definition__")))
+                update, "__stalwart_update_definition__"),
+            first_execution_run_id=self._first_execution_run_id))
 
     async def execute_update(self, update: Any, arg: Any = _NO_ARG, *,
                              args: Sequence[Any] = (), id: str | None = None,

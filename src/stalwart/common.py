@@ -142,6 +142,14 @@ class RetryPolicy:
             "non_retryable_error_types": list(self.non_retryable_error_types or []),
         }
 
+    def _to_settled_json(self) -> dict[str, Any]:
+        """The store form with the maximum interval filled in, as temporalio sends a policy
+        to Temporal's server (which is what a workflow's ``info().retry_policy`` reports)."""
+        out = self._to_json()
+        if out["maximum_interval"] is None:
+            out["maximum_interval"] = self.initial_interval.total_seconds() * 100
+        return out
+
     @staticmethod
     def _from_json(data: dict[str, Any]) -> RetryPolicy:
         return RetryPolicy(

@@ -385,6 +385,12 @@ class WorkflowAlreadyStartedError(StalwartError):
         self.workflow_type = workflow_type
         self.run_id = run_id
 
+    @property
+    def failure(self) -> None:
+        """temporalio's underlying failure message: none for this error, as there (it is
+        raised from the start's answer, not from a recorded failure)."""
+        return None
+
     def __reduce__(self) -> Any:
         return (_rebuild_started_error, (self.workflow_id, self.workflow_type, self.run_id,
                                          self.message))
@@ -419,6 +425,8 @@ def _rebuild_workflow_failure_error(cause: BaseException) -> WorkflowFailureErro
 
 class WorkflowContinuedAsNewError(StalwartError):
     """The run continued as new and the caller asked not to follow runs."""
+
+    new_execution_run_id: str  # the run it continued as
 
     def __init__(self, new_execution_run_id: str) -> None:
         super().__init__("Workflow continued as new")

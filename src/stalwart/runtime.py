@@ -20,8 +20,11 @@ metrics go. Its metrics are kept per process (``stalwart.metrics.REGISTRY``):
   OpenTelemetry meter provider). Buffered names drop the ``_total``/``_seconds`` suffixes;
   ``TelemetryConfig.metric_prefix`` replaces the ``stalwart_`` prefix and ``global_tags`` are
   added to every update's attributes.
-- ``OpenTelemetryConfig`` (export over OTLP) is not yet supported: creating a runtime with it
-  raises; use a ``MetricBuffer`` with ``MetricsExporter`` and an OTLP exporter instead.
+- ``OpenTelemetryConfig(url=...)`` sends the same updates a buffer gets to an OpenTelemetry
+  collector over OTLP (gRPC, or HTTP/protobuf with ``http=True``) every ``metric_periodicity``,
+  with its ``headers``, temporality, ``durations_as_seconds`` and
+  ``histogram_bucket_overrides``; the runtime's thread drains a private buffer into the
+  OpenTelemetry SDK's exporter (extra ``stalwart[otlp]``).
 
 ``LoggingConfig``, ``LogForwardingConfig`` and ``TelemetryFilter`` are accepted: Stalwart logs
 through Python's ``logging`` (loggers named ``stalwart.*``), so there are no Core logs to
@@ -35,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from . import _telemetry
 from ._metric_meter import MetricAttributes, MetricMeter
@@ -67,6 +70,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("stalwart.runtime")
+# Updates waiting for the next OTLP export; at the default 1 s period far more than a busy
+# process records in one (beyond it, updates are dropped with an error logged).
+_OTLP_BUFFER_SIZE = 1_000_000
 
 
 class _RuntimeRef:
@@ -136,13 +142,10 @@ class Runtime:
                              " must be positive, or None to disable heartbeats")
         self._telemetry = telemetry
         metrics = telemetry.metrics
+        self._otlp: Any = None
         if isinstance(metrics, OpenTelemetryConfig):
-            raise NotImplementedError(
-                "TelemetryConfig(metrics=OpenTelemetryConfig(...)) is not supported yet: "
-                "Stalwart does not export over OTLP itself. Use metrics=MetricBuffer(...) with "
-                "stalwart.contrib.opentelemetry.MetricsExporter and a MeterProvider whose "
-                "reader has an OTLP exporter")
-        if isinstance(metrics, PrometheusConfig):
+            self._otlp = _start_otlp(self, telemetry, metrics)
+        elif isinstance(metrics, PrometheusConfig):
             _telemetry.parse_bind_address(metrics.bind_address)
             if metrics.histogram_bucket_overrides:
                 logger.warning("PrometheusConfig.histogram_bucket_overrides is not applied: "
@@ -220,6 +223,21 @@ LoggingConfig.default = LoggingConfig(filter=TelemetryFilter(core_level="WARN",
                                                              other_level="ERROR"))
 
 
+def _start_otlp(runtime: Runtime, telemetry: TelemetryConfig, config: OpenTelemetryConfig
+                ) -> Any:
+    """A private buffer for the runtime, drained to the collector by the OTLP pipeline."""
+    try:
+        from .contrib.opentelemetry._otlp import OtlpMetricsPipeline
+    except ImportError as error:
+        raise ImportError(f"OpenTelemetryConfig needs the package {error.name!r}: "
+                          "pip install 'stalwart[otlp]'") from error
+    buffer = MetricBuffer(_OTLP_BUFFER_SIZE, MetricBufferDurationFormat.SECONDS
+                          if config.durations_as_seconds else
+                          MetricBufferDurationFormat.MILLISECONDS)
+    buffer._attach(runtime, telemetry)
+    return OtlpMetricsPipeline(config, buffer)
+
+
 class OpenTelemetryMetricTemporality(Enum):
     CUMULATIVE = 1
     DELTA = 2
@@ -227,7 +245,10 @@ class OpenTelemetryMetricTemporality(Enum):
 
 @dataclass(frozen=True)
 class OpenTelemetryConfig:
-    """Export to an OpenTelemetry collector: not supported yet (``Runtime`` raises)."""
+    """Export the process's metrics to an OpenTelemetry collector over OTLP, every
+    ``metric_periodicity`` (default 1 s): gRPC at ``url`` (``"http://localhost:4317"``), or
+    HTTP/protobuf with ``http=True`` (``"http://localhost:4318/v1/metrics"``). Needs
+    ``pip install 'stalwart[otlp]'``."""
 
     url: str
     headers: Mapping[str, str] | None = None
@@ -288,6 +309,13 @@ class MetricBuffer:
         self._sink = _telemetry.BufferSink(self._buffer_size, self._durations_as_seconds,
                                            telemetry.global_tags, telemetry.metric_prefix)
         engine_metrics.sinks.add(self._sink)
+
+    def _detach(self) -> None:
+        """Stop receiving updates (the runtime's OTLP pipeline closing)."""
+        from ._engine import metrics as engine_metrics
+
+        if self._sink is not None:
+            engine_metrics.sinks.discard(self._sink)
 
     def retrieve_updates(self) -> Sequence[BufferedMetricUpdate]:
         """Drain the buffer: every update since the last call, oldest first."""

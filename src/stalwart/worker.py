@@ -10,7 +10,7 @@ import logging
 import os
 import types
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, TypedDict
@@ -59,6 +59,7 @@ from ._runtime.interceptors import (
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
 )
+from ._runtime.patches import PatchActivationInput
 from ._schedules.scheduler import Scheduler
 from ._store.base import WorkerRow
 from ._worker_options import (
@@ -91,6 +92,7 @@ __all__ = [
     "HandleUpdateInput",
     "Interceptor",
     "LocalActivitySlotInfo",
+    "PatchActivationInput",
     "Plugin",
     "PollerBehavior",
     "PollerBehaviorAutoscaling",
@@ -154,6 +156,15 @@ class WorkerConfig(TypedDict, total=False):
     clock: Clock | None
     plugins: Sequence[Plugin]
     workflow_failure_exception_types: Sequence[type[BaseException]]
+    disable_eager_activity_execution: bool
+    max_eager_activity_reservations_per_workflow_task: int | None
+    max_activities_per_second: float | None
+    max_heartbeat_throttle_interval: timedelta
+    default_heartbeat_throttle_interval: timedelta
+    on_fatal_error: Callable[[BaseException], Awaitable[None]] | None
+    plugin_shutdown_timeout: timedelta | None
+    patch_activation_callback: Callable[[PatchActivationInput], bool] | None
+    debug_mode: bool
 
 
 def _workflow_registry(workflows: Sequence[type],
@@ -265,6 +276,10 @@ class Worker:
         self._config = _plugins.configure_worker(self._plugins, config)
         known: dict[str, Any] = {k: v for k, v in self._config.items() if k in _WORKER_ARGUMENTS}
         self._init(**known)
+        if self._config.get("debug_mode") or os.environ.get("TEMPORAL_DEBUG"):
+            # As temporalio's debug_mode: workflow code may stop at a breakpoint for as long
+            # as it likes without its task failing as a potential deadlock.
+            self._workflow_worker.deadlock_timeout = None
 
     def config(self, *, active_config: bool = False) -> WorkerConfig:
         """The configuration this worker was created with (a shallow copy):
@@ -284,6 +299,14 @@ class Worker:
         max_task_queue_activities_per_second: float | None = None,
         clock: Clock | None = None, tuner: WorkerTuner | None = None,
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
+        disable_eager_activity_execution: bool = False,
+        max_eager_activity_reservations_per_workflow_task: int | None = None,
+        max_activities_per_second: float | None = None,
+        max_heartbeat_throttle_interval: timedelta = timedelta(seconds=60),
+        default_heartbeat_throttle_interval: timedelta = timedelta(seconds=30),
+        on_fatal_error: Callable[[BaseException], Awaitable[None]] | None = None,
+        plugin_shutdown_timeout: timedelta | None = timedelta(seconds=60),
+        patch_activation_callback: Callable[[PatchActivationInput], bool] | None = None,
     ) -> None:
         custom_workflow = custom_activity = None
         if tuner is not None:
@@ -302,10 +325,19 @@ class Worker:
                             ("max_cached_workflows", max_cached_workflows)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Worker {name} must be a positive int, got {value!r}")
-        if max_task_queue_activities_per_second is not None and not (
-                max_task_queue_activities_per_second > 0):
-            raise ValueError("Worker max_task_queue_activities_per_second must be positive, got "
-                             f"{max_task_queue_activities_per_second!r}")
+        for name, rate in (("max_task_queue_activities_per_second",
+                            max_task_queue_activities_per_second),
+                           ("max_activities_per_second", max_activities_per_second)):
+            if rate is not None and not rate > 0:
+                raise ValueError(f"Worker {name} must be positive, got {rate!r}")
+        reservations = max_eager_activity_reservations_per_workflow_task
+        if reservations is not None and (not isinstance(reservations, int) or reservations < 1):
+            raise ValueError("Worker max_eager_activity_reservations_per_workflow_task must be "
+                             f"a positive int, got {reservations!r}; use "
+                             "disable_eager_activity_execution=True to disable eager starts")
+        self._on_fatal_error = on_fatal_error
+        self._plugin_shutdown_timeout = plugin_shutdown_timeout
+        self._fatal_error: BaseException | None = None
         self._client = client
         self._task_queue = task_queue
         self._worker_id = uuid.uuid4().hex
@@ -350,6 +382,15 @@ class Worker:
             if custom_activity else None,
         )
         self._activity_worker.client = client
+        self._activity_worker.worker_rate_limit = max_activities_per_second
+        self._activity_worker.heartbeat_throttle = (
+            max_heartbeat_throttle_interval.total_seconds(),
+            default_heartbeat_throttle_interval.total_seconds())
+        workflow_worker = self._workflow_worker
+        workflow_worker.disable_eager_activities = disable_eager_activity_execution
+        if reservations is not None:
+            workflow_worker.eager_remote_limit = reservations
+        workflow_worker.patch_activation_callback = patch_activation_callback
         self._sweeper = Sweeper(store=store, worker_id=self._worker_id, identity=self._identity,
                                 converter=converter, clock=self._clock,
                                 retention=retention.total_seconds() if retention else None)
@@ -377,6 +418,22 @@ class Worker:
     @property
     def is_running(self) -> bool:
         return self._started and not self._done.is_set()
+
+    @property
+    def is_shutdown(self) -> bool:
+        """True once the worker has run and stopped."""
+        return self._done.is_set()
+
+    def _watch(self, task: asyncio.Task[None]) -> None:
+        """A worker loop that ends with an error is fatal: the worker shuts down and
+        ``run()`` raises it (after ``on_fatal_error``, as temporalio's does)."""
+        if task.cancelled() or task.exception() is None or self._stopping.is_set():
+            return
+        if self._fatal_error is None:
+            self._fatal_error = task.exception()
+            logger.error("worker %s failed, shutting down", self._identity,
+                         exc_info=self._fatal_error)
+        self._stopping.set()
 
     def _is_idle(self) -> bool:
         """No workflow task or activity in flight (used by the time-skipping environment)."""
@@ -417,6 +474,8 @@ class Worker:
         if backlog is not None:
             self._backlog_source = lambda: backlog(self._clock.now())
             backlog_sources.append(self._backlog_source)
+        for task in self._loops:
+            task.add_done_callback(self._watch)
         self._polling.set()
         logger.info("worker %s polling task queue %r", self._identity, self._task_queue)
 
@@ -433,19 +492,44 @@ class Worker:
             await self._stopping.wait()
         finally:
             await self._finish()
+        if self._fatal_error is not None:
+            raise self._fatal_error
 
     async def shutdown(self) -> None:
-        """Stop polling, let running activities finish within the grace period, stop."""
+        """Stop polling, let running activities finish within the grace period, stop.
+
+        Plugins' ``run_worker`` code after the worker stops gets ``plugin_shutdown_timeout``
+        to finish, then is cancelled."""
         self._stopping.set()
-        if self._run_task is not None:
-            await asyncio.shield(self._run_task)
-        elif self._started:
-            await self._done.wait()
+        if self._run_task is None:
+            if self._started:
+                await self._done.wait()
+            return
+        run_task = self._run_task
+        if self._plugins:
+            done = asyncio.ensure_future(self._done.wait())
+            await asyncio.wait({run_task, done}, return_when=asyncio.FIRST_COMPLETED)
+            done.cancel()
+            timeout = self._plugin_shutdown_timeout
+            if not run_task.done() and timeout is not None:
+                await asyncio.wait({run_task}, timeout=timeout.total_seconds())
+                if not run_task.done():
+                    logger.warning("worker %s: plugins did not finish within "
+                                   "plugin_shutdown_timeout; cancelling them", self._identity)
+                    run_task.cancel()
+                    await asyncio.gather(run_task, return_exceptions=True)
+                    return
+        await asyncio.shield(run_task)
 
     async def _finish(self) -> None:
         if self._done.is_set():
             return
         self._stopping.set()
+        if self._fatal_error is not None and self._on_fatal_error is not None:
+            try:
+                await self._on_fatal_error(self._fatal_error)
+            except Exception:
+                logger.exception("on_fatal_error of worker %s raised", self._identity)
         METRICS.remove_gauge_source(self._workflow_worker.cache_gauge)
         if self._backlog_source in backlog_sources:
             backlog_sources.remove(self._backlog_source)
@@ -473,6 +557,8 @@ class Worker:
             async def wait_then_finish() -> None:
                 await self._stopping.wait()
                 await self._finish()
+                if self._fatal_error is not None:
+                    raise self._fatal_error
 
             self._run_task = asyncio.get_running_loop().create_task(wait_then_finish())
             return self

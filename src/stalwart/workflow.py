@@ -46,7 +46,7 @@ from ._runtime.interceptors import StartChildWorkflowInput as _StartChildWorkflo
 from ._runtime.messaging import UpdateInfo
 from ._workflow_continue import _NO_ARG, _merge_args, continue_as_new
 from ._workflow_event_groups import EventGroup, create_event_group
-from ._workflow_event_groups import capture as _capture_event_groups
+from ._workflow_event_groups import attached as _attached_event_groups
 from ._workflow_extras import (
     ActivityConfig,
     AnyType,
@@ -409,9 +409,9 @@ def uuid4() -> _uuid.UUID:
 async def sleep(duration: float | timedelta, *, summary: str | None = None,
                 event_groups: Sequence[EventGroup] | None = None) -> None:
     """Sleep durably: a recorded timer that survives restarts and holds no worker memory."""
-    _capture_event_groups(event_groups)
     seconds = duration.total_seconds() if isinstance(duration, timedelta) else float(duration)
-    await asyncio.sleep(seconds)
+    with _attached_event_groups(event_groups):  # to the timer
+        await asyncio.sleep(seconds)
 
 
 async def wait_condition(fn: Callable[[], bool], *, timeout: float | timedelta | None = None,
@@ -422,23 +422,25 @@ async def wait_condition(fn: Callable[[], bool], *, timeout: float | timedelta |
     Raises:
         asyncio.TimeoutError: ``timeout`` elapsed first (a durable timer).
     """
-    _capture_event_groups(event_groups)
-    future = _api.current().wait_condition(fn)
-    if timeout is None:
-        await future
-        return
-    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
-    await asyncio.wait_for(future, seconds)
+    with _attached_event_groups(event_groups):  # to the timeout's timer
+        future = _api.current().wait_condition(fn)
+        if timeout is None:
+            await future
+            return
+        seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+        await asyncio.wait_for(future, seconds)
 
 
-def patched(id: str) -> bool:
+def patched(id: str, *, event_groups: Sequence[EventGroup] | None = None) -> bool:
     """True for runs that reach this point with the new code; False when replaying old runs."""
-    return _api.current().patched(id, deprecated=False)
+    with _attached_event_groups(event_groups):  # to its marker
+        return _api.current().patched(id, deprecated=False)
 
 
-def deprecate_patch(id: str) -> None:
+def deprecate_patch(id: str, *, event_groups: Sequence[EventGroup] | None = None) -> None:
     """Mark a patch whose old branch is gone once no run that lacks it remains."""
-    _api.current().patched(id, deprecated=True)
+    with _attached_event_groups(event_groups):
+        _api.current().patched(id, deprecated=True)
 
 
 def start_activity(
@@ -471,14 +473,16 @@ def start_activity(
 def _start_activity(activity: Any, args: list[Any], *, local: bool, **options: Any
                     ) -> ActivityHandle:
     instance = _api.current()
-    _capture_event_groups(options.pop("event_groups", None))
     if options["start_to_close_timeout"] is None and options["schedule_to_close_timeout"] is None:
         options["start_to_close_timeout"] = instance.default_activity_timeout
     name, definition = activity_name(activity)
     if options["result_type"] is None and definition is not None:
         options["result_type"] = definition.return_type_hint
-    start_input = _StartActivityInput(activity=name, args=args, headers={}, local=local,
-                                      **options)
+    start_input = _StartActivityInput(
+        activity=name, args=args, headers={}, local=local,
+        disable_eager_execution=not local and instance.disable_eager_activities,
+        arg_types=list(definition.arg_type_hints) if definition is not None else None,
+        **options)
     if local:
         return instance.outbound.start_local_activity(start_input)
     return instance.outbound.start_activity(start_input)
@@ -537,7 +541,8 @@ def start_local_activity(
         schedule_to_start_timeout=schedule_to_start_timeout,
         start_to_close_timeout=start_to_close_timeout, heartbeat_timeout=None,
         retry_policy=retry_policy, cancellation_type=int(cancellation_type),
-        activity_id=activity_id, summary=summary, local=True, event_groups=event_groups)
+        activity_id=activity_id, summary=summary, local=True, event_groups=event_groups,
+        local_retry_threshold=local_retry_threshold)
 
 
 async def execute_local_activity(activity: Any, arg: Any = _NO_ARG, *more_args: Any,
@@ -611,11 +616,13 @@ def current_update_info() -> UpdateInfo | None:
     return _messaging.current_update_info()
 
 
-def upsert_search_attributes(updates: Sequence[Any] | Mapping[str, Sequence[Any]]) -> None:
+def upsert_search_attributes(updates: Sequence[Any] | Mapping[str, Sequence[Any]], *,
+                             event_groups: Sequence[EventGroup] | None = None) -> None:
     """Set or unset search attributes of this run (``key.value_set(v)`` /
     ``key.value_unset()``); recorded in history and indexed for list queries. The deprecated
     dict form ``{"Name": [value]}`` (an empty list unsets) works too, with a warning."""
-    _api.current().upsert_search_attributes(updates)
+    with _attached_event_groups(event_groups):
+        _api.current().upsert_search_attributes(updates)
 
 
 def memo() -> dict[str, Any]:
@@ -637,9 +644,11 @@ def memo_value(key: str, default: Any = KeyError, *, type_hint: type | None = No
         _payload_from_json(instance.memo_payloads[key]), type_hint)
 
 
-def upsert_memo(updates: dict[str, Any]) -> None:
+def upsert_memo(updates: dict[str, Any], *,
+                event_groups: Sequence[EventGroup] | None = None) -> None:
     """Set memo keys (``None`` removes one); recorded in history."""
-    _api.current().upsert_memo(updates)
+    with _attached_event_groups(event_groups):
+        _api.current().upsert_memo(updates)
 
 
 def payload_converter() -> Any:
@@ -656,14 +665,20 @@ async def start_child_workflow(
     execution_timeout: timedelta | None = None, run_timeout: timedelta | None = None,
     task_timeout: timedelta | None = None,
     id_reuse_policy: Any = None, retry_policy: RetryPolicy | None = None,
+    memo: Mapping[str, Any] | None = None, search_attributes: Any = None,
+    static_summary: str | None = None, static_details: str | None = None,
     event_groups: Sequence[EventGroup] | None = None, **_: Any,
 ) -> ChildWorkflowHandle[Any, Any]:
     """Start a child workflow and return its handle once it has started.
 
+    ``memo``, ``search_attributes``, ``static_summary`` and ``static_details`` are the
+    child's; ``retry_policy`` is recorded (``info().retry_policy`` in the child) but Stalwart
+    does not retry workflows.
+
     Raises:
         WorkflowAlreadyStartedError: a workflow with the child's id is already running.
     """
-    _capture_event_groups(event_groups)
+    arg_types = None
     if isinstance(workflow, str):
         name, hinted = workflow, None
     else:
@@ -672,6 +687,7 @@ async def start_child_workflow(
             raise TypeError(f"start_child_workflow({workflow!r}): not a @workflow.defn class "
                             "or @workflow.run method, nor a workflow type name")
         name, hinted = definition.name, definition.return_type_hint
+        arg_types = list(definition.arg_type_hints)
     return await _api.current().outbound.start_child_workflow(_StartChildWorkflowInput(
         workflow=name, args=_merge_args(arg, args, ()), id=id,
         task_queue=task_queue, result_type=result_type or hinted,
@@ -679,7 +695,10 @@ async def start_child_workflow(
         parent_close_policy=int(parent_close_policy) or 1,
         execution_timeout=execution_timeout, run_timeout=run_timeout, task_timeout=task_timeout,
         id_reuse_policy=int(id_reuse_policy or 1), headers={}, priority=_.get("priority"),
-        cron_schedule=_check_cron_schedule(name, _.get("cron_schedule"))))
+        cron_schedule=_check_cron_schedule(name, _.get("cron_schedule")),
+        retry_policy=retry_policy, memo=memo, search_attributes=search_attributes,
+        static_summary=static_summary, static_details=static_details,
+        event_groups=event_groups, arg_types=arg_types))
 
 
 async def execute_child_workflow(workflow: Any, arg: Any = _NO_ARG, *,

@@ -97,8 +97,11 @@ async def _run_side(side: str, scenario: types.ModuleType, target: str,
                         handle = await super().start_update_with_start_workflow(input)
                     except (ValueError, TypeError):
                         raise
-                    except Exception:
-                        started.append((workflow_id, ""))
+                    except Exception as error:
+                        # An RPC error over an invalid argument started nothing either.
+                        if type(error).__name__ != "RPCError" or \
+                                getattr(error, "status", None) != 3:  # INVALID_ARGUMENT
+                            started.append((workflow_id, ""))
                         raise
                     started.append((workflow_id, ""))
                     return handle

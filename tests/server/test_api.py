@@ -70,11 +70,14 @@ async def test_api_start_with_policies_and_timeout(server: RunningServer, client
                                                    task_queue: str) -> None:
     reply = await server.arequest("POST", "/api/workflows", {
         "workflow_type": "Greeter", "task_queue": task_queue, "workflow_id": "policy",
-        "args": ["x"], "execution_timeout": 3600, "id_reuse_policy": "REJECT_DUPLICATE",
-        "id_conflict_policy": "FAIL"})
+        "args": ["x"], "execution_timeout": 3600, "run_timeout": 600, "task_timeout": 7.5,
+        "id_reuse_policy": "REJECT_DUPLICATE", "id_conflict_policy": "FAIL"})
     assert reply.status == 201, reply.text
     history = await client.get_workflow_handle("policy").fetch_history()
-    assert history.events[0].attributes["workflowExecutionTimeout"] == "3600s"
+    started = history.events[0].attributes
+    assert started["workflowExecutionTimeout"] == "3600s"
+    assert started["workflowRunTimeout"] == "600s"
+    assert started["workflowTaskTimeout"] == "7.500s"
 
 
 async def test_api_list_and_count_with_filters(server: RunningServer, task_queue: str) -> None:
@@ -315,6 +318,8 @@ async def test_api_bad_input_gets_named_400_and_422(server: RunningServer,
          "execution_timeout"),
         ({"body": {**start, "execution_timeout": 10**400}}, 422, "validation_error",
          "execution_timeout"),
+        ({"body": {**start, "run_timeout": 0}}, 422, "validation_error", "run_timeout"),
+        ({"body": {**start, "task_timeout": "10s"}}, 422, "validation_error", "task_timeout"),
         ({"body": {**start, "id_reuse_policy": "SOMETIMES"}}, 422, "validation_error",
          "id_reuse_policy"),
         ({"body": {**start, "workflow_id": "x" * 1001}}, 422, "validation_error",

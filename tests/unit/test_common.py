@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from stalwart.common import RetryPolicy
+from stalwart.common import RetryPolicy, SearchAttributeKey
 
 
 @pytest.mark.parametrize(("kwargs", "error", "field"), [
@@ -103,3 +104,24 @@ def test_retry_delay_same_seed_same_schedule() -> None:
 
     assert _delays(policy, 10, seed=3) == _delays(policy, 10, seed=3)
     assert _delays(policy, 10, seed=3) != _delays(policy, 10, seed=4)
+
+
+def test_search_attribute_keys_name_their_python_types() -> None:
+    keys: list[SearchAttributeKey[Any]] = [
+        SearchAttributeKey.for_text("a"), SearchAttributeKey.for_keyword("b"),
+        SearchAttributeKey.for_int("c"), SearchAttributeKey.for_float("d"),
+        SearchAttributeKey.for_bool("e"), SearchAttributeKey.for_datetime("f"),
+        SearchAttributeKey.for_keyword_list("g")]
+    assert [k.value_type for k in keys] == [str, str, int, float, bool, datetime,
+                                            Sequence[str]]
+    assert keys[-1].origin_value_type is Sequence
+    assert isinstance(["x"], keys[-1].origin_value_type)
+
+
+def test_retry_policy_settled_form_fills_in_the_maximum_interval() -> None:
+    policy = RetryPolicy(initial_interval=timedelta(seconds=3), maximum_attempts=2)
+    assert policy._to_settled_json()["maximum_interval"] == 300.0
+    bounded = RetryPolicy(maximum_interval=timedelta(seconds=5))
+    assert bounded._to_settled_json()["maximum_interval"] == 5.0
+    assert RetryPolicy._from_json(policy._to_settled_json()).maximum_interval == \
+        timedelta(seconds=300)

@@ -88,3 +88,21 @@ def test_children_timers_cancels_and_external_messages_carry_what_the_store_writ
         "signal_name": "go", "input": [], "identity": "worker-a"})
     assert isinstance(cancel_external, CancelExternal) and cancel_external.child_only
     assert marker is None  # an event alone
+
+
+def test_eager_starts_skip_refused_activities_and_respect_the_remote_limit() -> None:
+    refused = _activity(1)
+    refused.attributes["disable_eager_execution"] = True
+    local = _activity(4)
+    local.attributes["local"] = True
+    context = _context(eager_slots=10)
+    context.eager_remote_limit = 1
+
+    decisions = decide([refused, _activity(2), _activity(3), local], context)
+
+    effects = [d.effect for d in decisions]
+    assert [e.eager for e in effects if isinstance(e, ScheduleActivity)] == \
+        [False, True, False, True]
+    # The flag is read, not recorded; the instance keeps its own command as it was.
+    assert "disable_eager_execution" not in decisions[0].attributes
+    assert refused.attributes["disable_eager_execution"] is True

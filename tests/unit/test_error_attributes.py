@@ -4,16 +4,20 @@ RPCError.grpc_status mirrors the status it was raised with."""
 
 from __future__ import annotations
 
+import logging
 import pickle
 
 import pytest
 
+from stalwart import activity
+from stalwart import workflow as workflow_api
 from stalwart.exceptions import (
     ActivityError,
     ChildWorkflowError,
     RetryState,
     RPCError,
     RPCStatusCode,
+    WorkflowAlreadyStartedError,
 )
 
 
@@ -48,3 +52,9 @@ def test_rpc_error_grpc_status() -> None:
     error = RPCError("workflow not found", RPCStatusCode.NOT_FOUND)
     status = error.grpc_status
     assert (status.code, status.message, status.details) == (5, "workflow not found", ())
+
+
+def test_already_started_error_has_no_underlying_failure_and_loggers_expose_theirs() -> None:
+    assert WorkflowAlreadyStartedError("w", "W", run_id="r").failure is None
+    assert activity.logger.base_logger is logging.getLogger("stalwart.activity")
+    assert workflow_api.logger.base_logger is logging.getLogger("stalwart.workflow")

@@ -88,7 +88,32 @@ def test_shown_length_of_a_stored_history_is_the_length_of_its_expansion(path: P
         length.feed_stored(head[:cut // 2])
         length.feed_stored(head[cut // 2:])
         closed = cut == len(stored)
-        assert length.shown(running=not closed) == len(to_temporal(head, run_id=run_id)), cut
+        now = head[-1].timestamp  # seen as the last row was written
+        assert length.shown(running=not closed, now=now) == len(
+            to_temporal(head, run_id=run_id, now=now)), cut
+
+
+def test_a_delayed_first_task_is_scheduled_when_the_delay_ends() -> None:
+    """start_delay: until the delay has passed the history shows no WorkflowTaskScheduled
+    (a signal meanwhile waits without scheduling one), then one timed at its end, as in the
+    history Temporal recorded."""
+    events = history_from_json(json.loads(json.dumps(load("start_delay_history/tq-delayed#0"))))
+    run_id = events[0].attributes["originalExecutionRunId"]
+    stored = from_temporal(events)
+    assert [e.event_type for e in stored[:2]] == [EventType.WORKFLOW_EXECUTION_STARTED,
+                                                  EventType.WORKFLOW_EXECUTION_SIGNALED]
+    due = stored[0].timestamp + stored[0].attributes["first_workflow_task_backoff"]
+    for now, scheduled in ((due - 0.5, False), (due + 0.5, True)):
+        shown = [e.event_type for e in to_temporal(stored[:2], run_id=run_id, now=now)]
+        assert (shown[-1] == "WorkflowTaskScheduled") is scheduled
+        length = TemporalLength()
+        length.feed_stored(stored[:2])
+        assert length.shown(running=True, now=now) == len(shown)
+    again = to_temporal(stored, run_id=run_id)
+    assert [e.event_type for e in again] == [e.event_type for e in events]
+    scheduled, started = again[2], again[3]
+    assert scheduled.event_type == "WorkflowTaskScheduled"
+    assert due <= scheduled.timestamp <= started.timestamp
 
 
 def test_export_is_temporal_json() -> None:
@@ -270,3 +295,19 @@ def test_inputs_land_where_temporal_writes_them_by_the_state_of_the_task() -> No
                          (completed, 102.0, {"workflow_time": 101.0}))
     assert [e.event_type for e in to_temporal(with_start, run_id="r")][:5] == [
         started, signaled, sched, signaled, start]
+
+
+def test_event_group_markers_survive_compaction_and_expansion() -> None:
+    """The markers Temporal put on command events (label groups, a signal handler's implicit
+    group by the signal's event id, an update handler's by the update's id) come back the
+    same after what Stalwart stores, and in the JSON export."""
+    data = load("event_groups/tq-grouped#0")
+    events = history_from_json(data)
+    run_id = events[0].attributes["originalExecutionRunId"]
+    again = to_temporal(from_temporal(events), run_id=run_id)
+    want = [(e.event_id, e.event_group_markers) for e in events if e.event_group_markers]
+    assert len(want) > 5
+    assert [(e.event_id, e.event_group_markers) for e in again if e.event_group_markers] == want
+    exported = history_to_json(again)["events"]
+    assert [e.get("eventGroupMarkers") for e in exported] == [
+        e.get("eventGroupMarkers") for e in data["events"]]

@@ -84,8 +84,10 @@ class _Heartbeater:
         self._loop = loop
         self._converter = worker.converter_for(claim)
         timeout = claim.options.get("heartbeat_timeout")
-        self._interval = min(DEFAULT_HEARTBEAT_THROTTLE_SECONDS,
-                             timeout * 0.8 if timeout else DEFAULT_HEARTBEAT_THROTTLE_SECONDS)
+        # As Temporal's: 80 % of the heartbeat timeout, at most the worker's maximum; the
+        # worker's default without a heartbeat timeout.
+        maximum, default = worker.heartbeat_throttle
+        self._interval = min(maximum, timeout * 0.8) if timeout else default
         self._pending: list[dict[str, Any]] | None = None
         # Details whose write is in flight: a store with concurrent writers may commit the
         # attempt's failure first (or the write is cancelled), so they count as unsent.
@@ -219,6 +221,33 @@ class ActivityWorker:
         # A custom slot supplier decides instead of max_concurrent: one permit per claim.
         self.slot_driver = slot_driver
         self._permits: dict[asyncio.Task[None], tuple[SlotPermit, SlotInfo]] = {}
+        # Worker options set after construction (see Worker): the (maximum, default)
+        # heartbeat throttle intervals and max_activities_per_second, this worker's own
+        # limit (a token bucket holding one second's starts, full at first).
+        self.heartbeat_throttle = (60.0, DEFAULT_HEARTBEAT_THROTTLE_SECONDS)
+        self.worker_rate_limit: float | None = None
+        self._tokens: float | None = None
+        self._tokens_at = 0.0
+
+    def _available_starts(self) -> tuple[int, float]:
+        """Starts this worker's own rate limit allows now, and (when none) the seconds until
+        the next one."""
+        rate = self.worker_rate_limit
+        if rate is None:
+            return 1 << 30, 0.0
+        now = self.clock.now()
+        capacity = max(1.0, rate)
+        if self._tokens is None:
+            self._tokens = capacity
+        else:
+            self._tokens = min(capacity, self._tokens + max(0.0, now - self._tokens_at) * rate)
+        self._tokens_at = now
+        whole = int(self._tokens)
+        return whole, 0.0 if whole else (1.0 - self._tokens) / rate
+
+    def _spend_starts(self, count: int) -> None:
+        if self._tokens is not None:
+            self._tokens -= count
 
     def free_slots(self) -> int:
         if not self.activities:
@@ -228,7 +257,8 @@ class ActivityWorker:
     def reserve_slots(self, eager: bool = False) -> int:
         """Set aside every free slot for a claim about to be made; see :meth:`release_slots`.
         Under a task-queue rate limit nothing starts eagerly: every start draws a token."""
-        if eager and (self.rate_limit is not None or self.slot_driver is not None):
+        if eager and (self.rate_limit is not None or self.slot_driver is not None
+                      or self.worker_rate_limit is not None):
             return 0
         free = self.free_slots()
         self._reserved += free
@@ -265,6 +295,10 @@ class ActivityWorker:
     async def _poll_with_supplier(self, driver: SlotDriver, stopping: asyncio.Event,
                                   sub: Any) -> None:
         while not stopping.is_set():
+            allowed, wait = self._available_starts()
+            if not allowed:
+                await sub.wait(min(1.0, wait))
+                continue
             permit = await driver.reserve()
             claims: list[ActivityTaskClaim] = []
             try:
@@ -278,6 +312,7 @@ class ActivityWorker:
                 if not claims:
                     driver.release(permit, None)
             if claims:
+                self._spend_starts(len(claims))
                 self.start(claims, permit)
             else:
                 await sub.wait(IDLE_POLL_FALLBACK_SECONDS)
@@ -293,11 +328,17 @@ class ActivityWorker:
                     self._wake.clear()
                     await self._wake.wait()
                     continue
+                allowed, wait = self._available_starts()
+                if not allowed:
+                    # Out of this worker's own tokens: the next comes in ``wait`` s.
+                    await sub.wait(min(1.0, max(0.005, wait)))
+                    continue
                 free = self.reserve_slots()
                 try:
                     claims = await self.store.claim_activity_tasks(
-                        self.task_queue, self.worker_id, self.clock.now(), min(free, 64),
-                        rate_limit=self.rate_limit)
+                        self.task_queue, self.worker_id, self.clock.now(),
+                        min(free, 64, allowed), rate_limit=self.rate_limit)
+                    self._spend_starts(len(claims))
                 except exc.StoreError as error:
                     logger.warning("claiming activity tasks failed, retrying: %s", error)
                     await asyncio.sleep(0.5)

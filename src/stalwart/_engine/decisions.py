@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._model.events import EV, Command
+from .._model.events import EV, NO_EAGER, Command
 from .._schedules.spec import cron_workflow_next
 from .._store.base import (
     CancelExternal,
@@ -61,6 +61,9 @@ class TaskContext:
     cron: CronRun | None = None  # set when the run belongs to a Temporal cron workflow
     now: float = 0.0  # when the task's decisions are made (a cron child's first backoff)
     root: dict[str, str] | None = None  # the root its children get: this run's root, or itself
+    # The worker's max_eager_activity_reservations_per_workflow_task: how many non-local
+    # activities of one task may start eagerly.
+    eager_remote_limit: int | float = float("inf")
 
 
 @dataclass
@@ -83,12 +86,23 @@ def decide(commands: Sequence[Command], context: TaskContext) -> list[Decision]:
     """The decisions of one workflow task, in command order; nothing after a close."""
     decisions: list[Decision] = []
     eager_left = context.eager_slots
+    remote_eager = 0
     for command in commands:
         attrs = command.attributes
         decider = _DECIDERS.get(command.event_type)
         if command.event_type == EV.ACTIVITY_TASK_SCHEDULED:
-            eager = eager_left > 0 and attrs["task_queue"] == context.task_queue
+            allowed = True
+            if NO_EAGER in attrs:
+                attrs = {k: v for k, v in attrs.items() if k != NO_EAGER}
+                allowed = False
+            # Temporal's eager execution (and its limits) covers remote activities only;
+            # Stalwart's local activities always take a free slot of their own worker.
+            remote = not attrs.get("local")
+            if remote and remote_eager >= context.eager_remote_limit:
+                allowed = False
+            eager = allowed and eager_left > 0 and attrs["task_queue"] == context.task_queue
             eager_left -= eager
+            remote_eager += eager and remote
             decisions.append(Decision(command.event_type, attrs,
                                       _schedule_activity(attrs, eager)))
         elif command.event_type in CLOSE_STATUS:
@@ -130,6 +144,8 @@ def _start_child(attrs: dict[str, Any], context: TaskContext) -> StartChild:
         parent_close_policy=attrs.get("parent_close_policy") or 1,
         priority=attrs.get("priority"), header=attrs.get("header"),
         root=context.root or {"workflow_id": context.workflow_id, "run_id": context.run_id},
+        memo=attrs.get("memo"), search_attributes=attrs.get("search_attributes"),
+        user_metadata=attrs.get("user_metadata"), retry_policy=attrs.get("retry_policy"),
         **_cron_child(attrs.get("cron_schedule"), context.now)))
 
 

@@ -27,6 +27,7 @@ from .._runtime import messaging
 from .._runtime.definitions import WorkflowDefinition
 from .._runtime.instance import WorkflowInstance, WorkflowTaskError
 from .._runtime.interceptors import WorkflowInboundInterceptor
+from .._runtime.patches import PatchActivationCallback
 from .._runtime.replay import replay_into
 from .._store.base import (
     ActivityTaskClaim,
@@ -50,6 +51,36 @@ logger = logging.getLogger(__name__)
 
 WORKFLOW_TASK_LEASE_SECONDS = 10.0
 IDLE_POLL_FALLBACK_SECONDS = 5.0
+# temporalio's deadlock detector: workflow code that holds its thread longer fails the task.
+DEADLOCK_TIMEOUT_SECONDS = 2.0
+
+
+class _DeadlockError(Exception):
+    """Workflow code held the worker's thread past the deadlock timeout. Named as temporalio
+    names it, so the failed task's failure has its type."""
+
+
+def activate_watched(instance: WorkflowInstance, inputs: list[HistoryEvent], *, now: float,
+                     deadlock_timeout: float | None,
+                     updates: Sequence[dict[str, Any]] = ()) -> list[Command]:
+    """``instance.activate`` as temporalio's worker runs an activation: if the workflow code
+    did not yield within the deadlock timeout, the task fails with temporalio's
+    "[TMPRL1101] Potential deadlock detected" (the commands are dropped and the task retried
+    on a fresh replay). Code cannot be interrupted here, so this is known when it yields;
+    where the run's task timeout is shorter, Temporal has timed the task out first, which
+    ``_past_task_timeout`` records. ``deadlock_timeout`` None: not watched (debug mode)."""
+    if deadlock_timeout is None:
+        return instance.activate(inputs, now=now, replaying=False, updates=updates)
+    started = time.perf_counter()
+    commands = instance.activate(inputs, now=now, replaying=False, updates=updates)
+    if time.perf_counter() - started > deadlock_timeout:
+        timeout = instance.info.task_timeout
+        if timeout is None or timeout.total_seconds() > deadlock_timeout:
+            instance.evict()
+            raise _DeadlockError(
+                "[TMPRL1101] Potential deadlock detected: workflow didn't yield within "
+                f"{deadlock_timeout:g} second(s).")
+    return commands
 
 
 @dataclass
@@ -94,8 +125,15 @@ class WorkflowWorker:
         self._running: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(max_concurrent)
         self.replays = 0
+        # temporalio's deadlock detector; None in debug mode (Worker(debug_mode=True)).
+        self.deadlock_timeout: float | None = DEADLOCK_TIMEOUT_SECONDS
         # A custom slot supplier decides instead of max_concurrent: one permit per claim.
         self.slot_driver = slot_driver
+        # Worker options set after construction (see Worker): the eager start of remote
+        # activities and the patch activation callback.
+        self.disable_eager_activities = False
+        self.eager_remote_limit: int | float = float("inf")
+        self.patch_activation_callback: PatchActivationCallback | None = None
 
     # -- queue polling --------------------------------------------------------------------
     async def _poll_with_supplier(self, driver: SlotDriver, stopping: asyncio.Event,
@@ -320,8 +358,10 @@ class WorkflowWorker:
                     self._evict(run_id)
                 instance, pending = await self._rebuild(claim)
                 inputs = pending + inbox
-            commands = instance.activate(inputs, now=now, replaying=False, updates=claim.updates)
-        except (exc.NondeterminismError, WorkflowTaskError, _UnregisteredWorkflow) as error:
+            commands = activate_watched(instance, inputs, now=now, updates=claim.updates,
+                                        deadlock_timeout=self.deadlock_timeout)
+        except (exc.NondeterminismError, WorkflowTaskError, _UnregisteredWorkflow,
+                _DeadlockError) as error:
             await self._fail_task(claim, error, now)
             return None
         if self._past_task_timeout(instance, now):
@@ -402,6 +442,7 @@ class WorkflowWorker:
         decisions = decide(commands, TaskContext(
             run_id=run_id, workflow_id=instance.info.workflow_id, identity=self.identity,
             task_queue=self.task_queue, eager_slots=eager_slots,
+            eager_remote_limit=self.eager_remote_limit,
             random_seed=lambda: seed_for_run(next_run_id()), new_run_id=next_run_id,
             cron=_cron_run(instance, now), now=now,
             root=instance.started_attributes.get("root")))
@@ -445,11 +486,14 @@ class WorkflowWorker:
                                     run_id=request.run_id, converter=self.converter,
                                     interceptor_classes=self.interceptor_classes)
         instance.default_activity_timeout = self.default_activity_timeout
+        instance.patch_activation = self.patch_activation_callback
+        instance.disable_eager_activities = self.disable_eager_activities
         started = HistoryEvent(1, EventType.WORKFLOW_EXECUTION_STARTED, now,
                                started_attributes(request, now))
         try:
-            commands = instance.activate([started], now=now, replaying=False)
-        except (exc.NondeterminismError, WorkflowTaskError) as error:
+            commands = activate_watched(instance, [started], now=now,
+                                        deadlock_timeout=self.deadlock_timeout)
+        except (exc.NondeterminismError, WorkflowTaskError, _DeadlockError) as error:
             instance.evict()
             # Start the ordinary way, this worker holding the first task, and record this
             # attempt's failure: Temporal's history shows the failed first task even when its
@@ -567,6 +611,8 @@ class WorkflowWorker:
                                     run_id=claim.run_id, converter=self.converter,
                                     interceptor_classes=self.interceptor_classes)
         instance.default_activity_timeout = self.default_activity_timeout
+        instance.patch_activation = self.patch_activation_callback
+        instance.disable_eager_activities = self.disable_eager_activities
         self.replays += 1
         METRICS.replays.inc(definition.name or claim.workflow_type)
         pending = replay_into(instance, history)

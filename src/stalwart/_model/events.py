@@ -67,6 +67,10 @@ class EventType(StrEnum):
 # the store's operations) reads them from here. The same objects: ``EV.X is EventType.X``.
 EV: Any = SimpleNamespace(**EventType.__members__)
 
+# An ActivityTaskScheduled command attribute that keeps the activity off the worker's eager
+# start; read when the task's decisions are made and left out of the recorded event.
+NO_EAGER = "disable_eager_execution"
+
 
 # Events produced by workflow code (commands). Everything else is an input to workflow code.
 COMMAND_EVENT_TYPES = frozenset({
@@ -107,6 +111,10 @@ class HistoryEvent:
     event_type: str
     timestamp: float
     attributes: dict[str, Any] = field(default_factory=dict)
+    # Temporal's event-level ``eventGroupMarkers`` (proto3 JSON form): the Event Groups of
+    # the command that made the event. Only on events in Temporal's model; the stored command
+    # keeps them in its ``event_groups`` attribute.
+    event_group_markers: list[dict[str, Any]] | None = None
 
 
 @dataclass(slots=True)

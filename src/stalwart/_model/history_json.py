@@ -39,6 +39,8 @@ def history_to_json(events: Sequence[HistoryEvent]) -> dict[str, Any]:
         "eventId": str(event.event_id),
         "eventTime": time_out(event.timestamp),
         "eventType": enum_name(event.event_type),
+        **({"eventGroupMarkers": event.event_group_markers}
+           if event.event_group_markers else {}),
         attributes_key(event.event_type): event.attributes,
     } for event in events]}
 
@@ -82,5 +84,11 @@ def history_from_json(data: Any) -> list[HistoryEvent]:
         if not isinstance(attributes, dict):
             raise HistoryFormatError(f"{label}: field {attributes_key(event_type)}: expected "
                                      "an object")
-        events.append(HistoryEvent(event_id, event_type, timestamp, attributes))
+        markers = raw.get("eventGroupMarkers")
+        if markers is not None and not (isinstance(markers, list) and all(
+                isinstance(m, dict) for m in markers)):
+            raise HistoryFormatError(f"{label}: field eventGroupMarkers: expected a list of "
+                                     "objects")
+        events.append(HistoryEvent(event_id, event_type, timestamp, attributes,
+                                   markers or None))
     return events

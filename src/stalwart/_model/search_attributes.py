@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, get_origin
 
 T = TypeVar("T")
 
@@ -34,6 +34,15 @@ _TYPE_NAMES = {
     SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
 }
 TYPES_BY_NAME = {name: kind for kind, name in _TYPE_NAMES.items()}
+_VALUE_TYPES: dict[SearchAttributeIndexedValueType, Any] = {
+    SearchAttributeIndexedValueType.TEXT: str,
+    SearchAttributeIndexedValueType.KEYWORD: str,
+    SearchAttributeIndexedValueType.INT: int,
+    SearchAttributeIndexedValueType.DOUBLE: float,
+    SearchAttributeIndexedValueType.BOOL: bool,
+    SearchAttributeIndexedValueType.DATETIME: datetime,
+    SearchAttributeIndexedValueType.KEYWORD_LIST: Sequence[str],
+}
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,18 @@ class SearchAttributeKey(Generic[T]):
     @property
     def value_type_name(self) -> str:
         return _TYPE_NAMES[self.indexed_value_type]
+
+    @property
+    def value_type(self) -> Any:
+        """The Python type of the key's values (``Sequence[str]`` for a keyword list)."""
+        return _VALUE_TYPES[self.indexed_value_type]
+
+    @property
+    def origin_value_type(self) -> type:
+        """``value_type`` without generics, usable with ``isinstance``."""
+        value_type = self.value_type
+        origin: type = get_origin(value_type) or value_type
+        return origin
 
     @staticmethod
     def for_text(name: str) -> SearchAttributeKey[str]:
@@ -98,6 +119,7 @@ class TypedSearchAttributes(Sequence[SearchAttributePair[Any]]):
     """An immutable collection of typed search attributes."""
 
     empty: TypedSearchAttributes
+    search_attributes: Sequence[SearchAttributePair[Any]]
 
     def __init__(self, search_attributes: Sequence[SearchAttributePair[Any]] = ()) -> None:
         names = [pair.key.name for pair in search_attributes]

@@ -29,6 +29,7 @@ class ActivityHandle(asyncio.Future[Any]):
         self._activity_id = activity_id
         self._cancel_requested = False
         self._local = False
+        self._event_groups: list[dict[str, Any]] | None = None
         self._converter: DataConverter = instance.converter
 
     def cancel(self, msg: Any | None = None) -> bool:

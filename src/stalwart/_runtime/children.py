@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .. import exceptions as exc
+from .._model import search_attributes as sa
 from .._model.events import Command, EventType, HistoryEvent
 from .._model.run_timeouts import settle
 from .._model.temporal_history import seed_for_run
-from ..common import _priority_key
+from ..common import RetryPolicy, _priority_key
 from ..converter import Payload, _payload_from_json, _payload_to_json, headers_to_json
 from . import contexts
+from .event_groups import grouped
 from .interceptors import SignalChildWorkflowInput, SignalExternalWorkflowInput
 
 if TYPE_CHECKING:
@@ -118,12 +121,12 @@ class ChildWorkflowHandle(Generic[SelfType, ReturnType]):
             request_cancel_external(self._instance, self._id, self.first_execution_run_id,
                                     child_seq=self._seq)
 
-    async def signal(self, signal: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = ()
-                     ) -> None:
+    async def signal(self, signal: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
+                     event_groups: Sequence[Any] | None = None) -> None:
         """Signal the child (recorded as a command; waits until delivered)."""
         await self._instance.outbound.signal_child_workflow(SignalChildWorkflowInput(
             signal=_signal_name(signal), args=[arg] if arg is not _NO_ARG else list(args),
-            child_workflow_id=self._id, headers={}))
+            child_workflow_id=self._id, headers={}, event_groups=event_groups))
 
 
 class ExternalWorkflowHandle(Generic[SelfType]):
@@ -143,13 +146,13 @@ class ExternalWorkflowHandle(Generic[SelfType]):
     def run_id(self) -> str | None:
         return self._run_id
 
-    async def signal(self, signal: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = ()
-                     ) -> None:
+    async def signal(self, signal: Any, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
+                     event_groups: Sequence[Any] | None = None) -> None:
         """Deliver a signal to the workflow; raises ApplicationError if it is not running."""
         await self._instance.outbound.signal_external_workflow(SignalExternalWorkflowInput(
             signal=_signal_name(signal), args=[arg] if arg is not _NO_ARG else list(args),
             namespace="default", workflow_id=self._id, workflow_run_id=self._run_id,
-            headers={}))
+            headers={}, event_groups=event_groups))
 
     async def cancel(self) -> None:
         """Ask the workflow to cancel."""
@@ -163,20 +166,23 @@ async def start_child_workflow(
     execution_timeout: timedelta | None, id_reuse_policy: int,
     headers: Mapping[str, Payload] | None = None, priority: Any = None,
     cron_schedule: str = "", run_timeout: timedelta | None = None,
-    task_timeout: timedelta | None = None,
+    task_timeout: timedelta | None = None, options: ChildOptions | None = None,
 ) -> ChildWorkflowHandle[Any, Any]:
     instance._check_active()
     priority_key = _priority_key(priority, f"start_child_workflow({name!r})")
+    extra = options or ChildOptions()
 
     seq = instance._next_seq("child")
     child_id = id or f"{instance.info.workflow_id}/child-{seq}-{instance.uuid4().hex[:8]}"
     try:
         converter = contexts.child_converter(instance.base_converter, instance.info, child_id)
         payloads = converter.payload_converter.to_payloads(list(args))
-    except TypeError as error:
+        more = extra.attributes(converter.payload_converter)
+    except (TypeError, ValueError) as error:
         instance._seq["child"] -= 1  # nothing was started
-        raise TypeError(f"start_child_workflow({name!r}): {error}") from None
-    instance._commands.append(Command(EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED, {
+        kind = TypeError if isinstance(error, TypeError) else ValueError
+        raise kind(f"start_child_workflow({name!r}): {error}") from None
+    instance._commands.append(Command(EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED, grouped({
         "seq": seq, "workflow_id": child_id, "workflow_type": name,
         "task_queue": task_queue or instance.info.task_queue,
         "input": [_payload_to_json(p) for p in payloads],
@@ -186,12 +192,46 @@ async def start_child_workflow(
         **({"header": headers_to_json(headers)} if headers else {}),
         **({"priority": priority_key} if priority_key is not None else {}),
         **({"cron_schedule": cron_schedule} if cron_schedule else {}),
-    }))
+        **more,
+    })))
     handle: ChildWorkflowHandle[Any, Any] = ChildWorkflowHandle(
         instance, seq, child_id, result_type, cancellation_type)
     instance._children[seq] = handle
     await handle._started
     return handle
+
+
+@dataclass
+class ChildOptions:
+    """What a child start carries besides its input and timeouts: recorded in the initiated
+    event and handed to the child's start (its memo and search attributes, its retry policy,
+    which ``info().retry_policy`` reports, and the static summary and details that
+    ``describe()`` reports)."""
+
+    retry_policy: RetryPolicy | None = None
+    memo: Mapping[str, Any] | None = None
+    search_attributes: Any = None
+    static_summary: str | None = None
+    static_details: str | None = None
+
+    def attributes(self, payload_converter: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.retry_policy is not None:
+            if not isinstance(self.retry_policy, RetryPolicy):
+                raise TypeError("retry_policy must be a RetryPolicy, got "
+                                f"{type(self.retry_policy).__name__}")
+            out["retry_policy"] = self.retry_policy._to_settled_json()
+        if self.memo:
+            out["memo"] = {key: _payload_to_json(payload_converter.to_payload(value))
+                           for key, value in self.memo.items()}
+        stored = sa.to_store(self.search_attributes or None)
+        if stored:
+            out["search_attributes"] = stored
+        metadata = {"summary": self.static_summary, "details": self.static_details}
+        user_metadata = {k: v for k, v in metadata.items() if v is not None}
+        if user_metadata:
+            out["user_metadata"] = user_metadata
+        return out
 
 
 def _timeouts(execution: timedelta | None, run: timedelta | None, task: timedelta | None
@@ -270,14 +310,17 @@ def apply_child_closed(instance: WorkflowInstance, event: HistoryEvent) -> None:
         cause = exc.CancelledError("Cancelled")
     elif event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_TERMINATED:
         cause = exc.TerminatedError("Terminated")
+    elif event.event_type == EventType.CHILD_WORKFLOW_EXECUTION_TIMED_OUT:
+        cause = exc.TimeoutError("Timed out", type=exc.TimeoutType.START_TO_CLOSE)
+    retry_state = event.attributes.get("retry_state")
     child_error = exc.ChildWorkflowError(
         "Child Workflow execution failed", namespace=instance.info.namespace,
         workflow_id=handle.id,
         run_id=event.attributes.get("run_id", ""),
         workflow_type=event.attributes.get("workflow_type", ""),
         initiated_event_id=initiated_id, started_event_id=started_id,
-        retry_state=_CHILD_RETRY_STATES.get(event.event_type,
-                                            exc.RetryState.RETRY_POLICY_NOT_SET))
+        retry_state=exc.RetryState(retry_state) if retry_state else _CHILD_RETRY_STATES.get(
+            event.event_type, exc.RetryState.RETRY_POLICY_NOT_SET))
     child_error.__cause__ = cause
     handle._result.set_exception(child_error)
 
@@ -305,10 +348,11 @@ async def signal_external(instance: WorkflowInstance, workflow_id: str, run_id: 
     except TypeError as error:
         raise TypeError(f"signal {name!r} to workflow {workflow_id!r}: {error}") from None
     seq = instance._next_seq("signal")
-    instance._commands.append(Command(EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, {
+    instance._commands.append(Command(EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+                                      grouped({
         "seq": seq, "workflow_id": workflow_id, "run_id": run_id, "signal_name": name,
         "input": [_payload_to_json(p) for p in payloads], "child_workflow_only": child,
-        **({"header": headers_to_json(headers)} if headers else {})}))
+        **({"header": headers_to_json(headers)} if headers else {})})))
     future: asyncio.Future[None] = instance.loop.create_future()
     instance._external[("signal", seq)] = future
     await future
@@ -320,8 +364,8 @@ def request_cancel_external(instance: WorkflowInstance, workflow_id: str, run_id
     seq = instance._next_seq("cancel")
     instance._commands.append(Command(
         EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
-        {"seq": seq, "workflow_id": workflow_id, "run_id": run_id,
-         "child_workflow_only": child_seq is not None}))
+        grouped({"seq": seq, "workflow_id": workflow_id, "run_id": run_id,
+                 "child_workflow_only": child_seq is not None})))
     future: asyncio.Future[None] = instance.loop.create_future()
     instance._external[("cancel", seq)] = future
     return future

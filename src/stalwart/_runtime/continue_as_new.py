@@ -47,6 +47,11 @@ def continue_as_new_command(instance: WorkflowInstance, input: ContinueAsNewInpu
         attributes["backoff_start_interval"] = input.backoff_start_interval.total_seconds()
     if input.retry_policy is not None:
         attributes["retry_policy"] = input.retry_policy._to_json()
+    if input.event_groups:
+        # Captured where continue_as_new was called (the command is made as the run unwinds).
+        attributes["event_groups"] = [
+            {"id": g._id, **({"label": g._label} if g._label is not None else {})}
+            for g in input.event_groups]
     return Command(EV.WORKFLOW_EXECUTION_CONTINUED_AS_NEW, attributes)
 
 

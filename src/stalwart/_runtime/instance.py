@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import exceptions as exc
 from .._model import search_attributes as sa
-from .._model.events import EV, Command, EventType, HistoryEvent
+from .._model.events import EV, NO_EAGER, Command, EventType, HistoryEvent
 from .._model.temporal_history import (
     TemporalLength,
     estimate_history_size,
@@ -36,13 +36,14 @@ from ..converter import (
     headers_from_json,
     headers_to_json,
 )
-from . import children, contexts, guard, messaging
+from . import children, contexts, guard, messaging, patches
 from .activities import ActivityHandle, activity_name
 from .children import ChildWorkflowHandle
 from .continue_as_new import continue_as_new_command
 from .definitions import (
     WorkflowDefinition,
 )
+from .event_groups import grouped
 from .info import Info, ParentInfo, RootInfo
 from .interceptors import (
     ContinueAsNewInput,
@@ -105,6 +106,8 @@ class WorkflowInstance:
         self.is_evicted = False
         self.completed = False
         self.default_activity_timeout: timedelta | None = None
+        self.patch_activation: patches.PatchActivationCallback | None = None
+        self.disable_eager_activities = False  # the worker's disable_eager_activity_execution
         self.cancel_requested = False
         self.workflow_object: Any = None
         self.memo_payloads: dict[str, Any] = {}
@@ -135,7 +138,8 @@ class WorkflowInstance:
         self._activities: dict[int, ActivityHandle] = {}
         self._timers: dict[int, WorkflowTimerHandle] = {}
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
-        self._buffered_signals: dict[str, list[HistoryEvent]] = {}
+        self._buffered_signals: dict[str, list[tuple[HistoryEvent, int]]] = {}
+        self.signals_seen = 0
         self._patches_seen: dict[str, bool] = {}
         self._replay_markers: set[str] = set()
         self._handler_errors: list[BaseException] = []
@@ -305,7 +309,8 @@ class WorkflowInstance:
             execution_timeout=timedelta(seconds=timeout) if timeout else None,
             run_timeout=timedelta(seconds=run) if run is not None else None,
             task_timeout=timedelta(seconds=attrs.get("task_timeout") or 10),
-            retry_policy=None,
+            retry_policy=RetryPolicy._from_json(attrs["retry_policy"])
+            if attrs.get("retry_policy") else None,
             cron_schedule=attrs.get("cron_schedule"),
             parent=ParentInfo(**parent) if parent else None,
             priority=_priority(attrs.get("priority")),
@@ -386,8 +391,9 @@ class WorkflowInstance:
         run, self._pending_run = self._pending_run, None
         if run is None:
             return
+        # Its own context: scopes it enters are not its handlers' (as in temporalio).
         self._main_task = self.loop.create_task(run(), name="workflow-run",
-                                                context=self._context)
+                                                context=self._context.copy())
         if self.cancel_requested:
             self.loop.call_soon(self._main_task.cancel)
 
@@ -518,7 +524,7 @@ class WorkflowInstance:
         heartbeat_timeout: timedelta | None, retry_policy: RetryPolicy | None,
         cancellation_type: int, activity_id: str | None, summary: str | None,
         local: bool = False, headers: Mapping[str, Payload] | None = None,
-        priority: Any = None,
+        priority: Any = None, disable_eager: bool = False,
     ) -> ActivityHandle:
         self._check_active()
         name, definition = activity_name(activity)
@@ -556,7 +562,7 @@ class WorkflowInstance:
         except TypeError as error:
             self._seq["activity"] -= 1  # nothing was scheduled
             raise TypeError(f"execute_activity({name!r}): {error}") from None
-        self._commands.append(Command(EV.ACTIVITY_TASK_SCHEDULED, {
+        scheduled = grouped({
             "seq": seq,
             "activity_id": activity_id or str(seq),
             "activity_type": name,
@@ -569,9 +575,14 @@ class WorkflowInstance:
             **({"local": True} if local else {}),
             **({"header": headers_to_json(headers)} if headers else {}),
             **({"priority": priority_key} if priority_key is not None else {}),
-        }))
+            # Read when the task's decisions are made, not recorded.
+            **({NO_EAGER: True} if disable_eager else {}),
+        })
+        self._commands.append(Command(EV.ACTIVITY_TASK_SCHEDULED, scheduled))
         handle = ActivityHandle(self, seq, result_type, cancellation_type, name,
                                 activity_id or str(seq))
+        # Its cancel request carries the groups it was scheduled with, as in temporalio.
+        handle._event_groups = scheduled.get("event_groups")
         handle._local = local
         handle._converter = converter
         self._activities[seq] = handle
@@ -582,8 +593,8 @@ class WorkflowInstance:
             return
         # ABANDON (2): resolve locally and tell nobody.
         if handle._cancellation_type != 2:
-            self._commands.append(Command(EV.ACTIVITY_TASK_CANCEL_REQUESTED,
-                                          {"seq": handle._seq}))
+            self._commands.append(Command(EV.ACTIVITY_TASK_CANCEL_REQUESTED, grouped(
+                {"seq": handle._seq}, handle._event_groups or [])))
         if handle._cancellation_type != 1:
             self._activities.pop(handle._seq, None)
 
@@ -598,14 +609,16 @@ class WorkflowInstance:
             self.loop._ready.append(handle)
             return handle
         self._timers[seq] = handle
-        self._commands.append(Command(EV.TIMER_STARTED, {
-            "seq": seq, "timer_id": str(seq), "start_to_fire_timeout": delay}))
+        started = grouped({"seq": seq, "timer_id": str(seq), "start_to_fire_timeout": delay})
+        self._commands.append(Command(EV.TIMER_STARTED, started))
+        handle.event_groups = started.get("event_groups")  # for its TimerCanceled
         return handle
 
     def _cancel_timer(self, seq: int) -> None:
         if seq in self._timers and not self.is_evicted and not self.completed:
-            del self._timers[seq]
-            self._commands.append(Command(EV.TIMER_CANCELED, {"seq": seq}))
+            handle = self._timers.pop(seq)
+            self._commands.append(Command(EV.TIMER_CANCELED, grouped(
+                {"seq": seq}, handle.event_groups or [])))
 
     def wait_condition(self, fn: Callable[[], bool]) -> asyncio.Future[None]:
         self._check_active()
@@ -617,12 +630,16 @@ class WorkflowInstance:
         self._check_active()
         if patch_id in self._patches_seen:
             return self._patches_seen[patch_id]
-        use_new = patch_id in self._replay_markers if self.is_replaying and not deprecated \
-            else True
+        if self.is_replaying and not deprecated:
+            use_new = patch_id in self._replay_markers
+        elif not deprecated and self.patch_activation is not None:
+            use_new = patches.activate(self, self.patch_activation, patch_id)
+        else:
+            use_new = True
         self._patches_seen[patch_id] = use_new
         if use_new:
-            self._commands.append(Command(EV.MARKER_RECORDED, {
-                "marker_name": "core_patch", "patch_id": patch_id, "deprecated": deprecated}))
+            self._commands.append(Command(EV.MARKER_RECORDED, grouped({
+                "marker_name": "core_patch", "patch_id": patch_id, "deprecated": deprecated})))
         return use_new
 
     def upsert_search_attributes(self, updates: Sequence[Any] | Mapping[str, Any]) -> None:
@@ -649,7 +666,7 @@ class WorkflowInstance:
         self.info = dataclasses.replace(self.info, typed_search_attributes=sa.from_store(stored),
                                         _search_attributes_store=stored)
         self._commands.append(Command(EV.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
-                                      {"search_attributes": changes}))
+                                      grouped({"search_attributes": changes})))
 
     @staticmethod
     def _untyped_search_attribute_changes(updates: Mapping[str, Any]) -> dict[str, Any]:
@@ -682,7 +699,7 @@ class WorkflowInstance:
                 raise TypeError(f"upsert_memo({key!r}): {error}") from None
             changes[key] = self.memo_payloads[key] = payload
         self._commands.append(Command(EV.WORKFLOW_PROPERTIES_MODIFIED,
-                                      {"upserted_memo": changes}))
+                                      grouped({"upserted_memo": changes})))
 
     def uuid4(self) -> uuid.UUID:
         return uuid.UUID(int=self.random.getrandbits(128), version=4)

@@ -75,6 +75,25 @@ class StartActivityInput:
     summary: str | None = None
     local: bool = False
     priority: Any = None
+    # temporalio's fields. ``disable_eager_execution`` keeps the activity off this worker's
+    # eager start (it goes through the queue); ``local_retry_threshold`` is checked and
+    # kept, though local activities retry as ordinary ones do (a durable backoff each
+    # time); ``arg_types`` are the activity's parameter types when it was named by its
+    # function; ``event_groups`` are the command's own groups (the enclosing scopes' are
+    # added where the command is made, after the interceptors).
+    disable_eager_execution: bool = False
+    local_retry_threshold: timedelta | None = None
+    event_groups: Sequence[Any] | None = None
+    arg_types: list[type] | None = None
+
+    @property
+    def ret_type(self) -> Any:
+        """temporalio's name for ``result_type``: what the result is decoded as."""
+        return self.result_type
+
+    @ret_type.setter
+    def ret_type(self, value: Any) -> None:
+        self.result_type = value
 
 
 @dataclass
@@ -93,6 +112,25 @@ class StartChildWorkflowInput:
     cron_schedule: str = ""
     run_timeout: timedelta | None = None
     task_timeout: timedelta | None = None
+    # The child's retry policy (recorded in its started event and ``info().retry_policy``;
+    # Stalwart does not retry workflows), memo and search attributes, its static summary and
+    # details (``describe()``), its run method's parameter types and the command's groups.
+    retry_policy: RetryPolicy | None = None
+    memo: Mapping[str, Any] | None = None
+    search_attributes: Any = None
+    static_summary: str | None = None
+    static_details: str | None = None
+    event_groups: Sequence[Any] | None = None
+    arg_types: list[type] | None = None
+
+    @property
+    def ret_type(self) -> Any:
+        """temporalio's name for ``result_type``: what the result is decoded as."""
+        return self.result_type
+
+    @ret_type.setter
+    def ret_type(self, value: Any) -> None:
+        self.result_type = value
 
 
 @dataclass
@@ -103,6 +141,7 @@ class SignalExternalWorkflowInput:
     workflow_id: str
     workflow_run_id: str | None
     headers: dict[str, Payload]
+    event_groups: Sequence[Any] | None = None
 
 
 @dataclass
@@ -111,6 +150,7 @@ class SignalChildWorkflowInput:
     args: Sequence[Any]
     child_workflow_id: str
     headers: dict[str, Payload]
+    event_groups: Sequence[Any] | None = None
 
 
 @dataclass
@@ -170,6 +210,8 @@ class WorkflowInboundInterceptor:
 
 class WorkflowOutboundInterceptor:
     """Calls out of workflow code. Subclass and override; call ``self.next`` to continue."""
+
+    next: WorkflowOutboundInterceptor
 
     def __init__(self, next: WorkflowOutboundInterceptor) -> None:
         self.next = next

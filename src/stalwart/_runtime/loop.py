@@ -29,6 +29,7 @@ class WorkflowTimerHandle(asyncio.TimerHandle):
                  loop: WorkflowEventLoop, context: contextvars.Context | None) -> None:
         super().__init__(when, callback, args, loop, context)
         self.seq = seq
+        self.event_groups: list[dict[str, Any]] | None = None
 
     def cancel(self) -> None:
         if not self.cancelled():

@@ -15,7 +15,7 @@ from .. import exceptions as exc
 from .._model.events import Command, EventType, HistoryEvent
 from ..common import RawValue
 from ..converter import _payload_from_json, _payload_to_json, headers_from_json
-from . import guard, stack_trace
+from . import event_groups, guard, stack_trace
 from .definitions import SignalDefinition, UpdateDefinition
 from .interceptors import HandleSignalInput, HandleUpdateInput
 
@@ -42,10 +42,13 @@ def current_update_info() -> UpdateInfo | None:
 
 def apply_signaled(instance: WorkflowInstance, event: HistoryEvent) -> None:
     name = event.attributes["signal_name"]
+    # The run's n-th signal: what its handler's commands name as their implicit event group.
+    instance.signals_seen += 1
+    ordinal = instance.signals_seen
     if instance.workflow_object is None or signal_definition(instance, name) is None:
-        instance._buffered_signals.setdefault(name, []).append(event)
+        instance._buffered_signals.setdefault(name, []).append((event, ordinal))
         return
-    run_signal(instance, event)
+    run_signal(instance, event, ordinal)
 
 
 def signal_definition(instance: WorkflowInstance, name: str) -> SignalDefinition | None:
@@ -60,11 +63,11 @@ def _raw(payloads: list[Any]) -> list[RawValue]:
 def deliver_buffered_signals(instance: WorkflowInstance) -> None:
     for name in list(instance._buffered_signals):
         if signal_definition(instance, name) is not None:
-            for event in instance._buffered_signals.pop(name):
-                run_signal(instance, event)
+            for event, ordinal in instance._buffered_signals.pop(name):
+                run_signal(instance, event, ordinal)
 
 
-def run_signal(instance: WorkflowInstance, event: HistoryEvent) -> None:
+def run_signal(instance: WorkflowInstance, event: HistoryEvent, ordinal: int) -> None:
     name = event.attributes["signal_name"]
     definition = signal_definition(instance, name)
     assert definition is not None
@@ -87,6 +90,7 @@ def run_signal(instance: WorkflowInstance, event: HistoryEvent) -> None:
     running = RunningHandler("signal", name, None, definition.unfinished_policy)
 
     async def handle() -> None:
+        event_groups.enter_handler({"signal": ordinal})
         instance.running_handlers += 1
         instance.running_handler_details.append(running)
         try:
@@ -98,7 +102,8 @@ def run_signal(instance: WorkflowInstance, event: HistoryEvent) -> None:
             instance.running_handlers -= 1
             instance.running_handler_details.remove(running)
 
-    instance.loop.create_task(handle(), name=f"signal-{name}", context=instance._context)
+    instance.loop.create_task(handle(), name=f"signal-{name}",
+                              context=instance._context.copy())
 
 
 @dataclass(eq=False)
@@ -246,6 +251,7 @@ def apply_update_accepted(instance: WorkflowInstance, event: HistoryEvent) -> No
     running = RunningHandler("update", name, update_id, definition.unfinished_policy)
 
     async def run_update() -> None:
+        event_groups.enter_handler({"update": update_id})
         instance.running_handlers += 1
         instance.running_handler_details.append(running)
         _current_update.set(UpdateInfo(id=update_id, name=name))
@@ -284,7 +290,8 @@ def apply_update_accepted(instance: WorkflowInstance, event: HistoryEvent) -> No
             instance._commands.append(Command(EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED,
                                           attrs))
 
-    instance.loop.create_task(run_update(), name=f"update-{name}", context=instance._context)
+    instance.loop.create_task(run_update(), name=f"update-{name}",
+                              context=instance._context.copy())
 
 
 def run_query(instance: WorkflowInstance, name: str, payloads_json: list[dict[str, Any]]) -> Any:

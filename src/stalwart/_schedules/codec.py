@@ -8,8 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .._model import search_attributes as _sa
-from ..common import RetryPolicy
-from ..converter import Payload, _payload_from_json, _payload_to_json
+from ..common import Priority, RetryPolicy
+from ..converter import (
+    Payload,
+    _payload_from_json,
+    _payload_to_json,
+    headers_from_json,
+    headers_to_json,
+)
 from .types import (
     Schedule,
     ScheduleActionStartWorkflow,
@@ -109,7 +115,16 @@ async def action_to_json(action: Any, encode: Encoder) -> dict[str, Any]:
                  for key, value in (action.memo or {}).items()} or None,
         "search_attributes": search or None,
         "static_summary": action.static_summary, "static_details": action.static_details,
+        "header": headers_to_json(action.headers) or None,
+        "priority": _priority_to_json(action.priority),
     }
+
+
+def _priority_to_json(priority: Priority | None) -> dict[str, Any] | None:
+    if priority is None or priority == Priority.default:
+        return None
+    return {"priority_key": priority.priority_key, "fairness_key": priority.fairness_key,
+            "fairness_weight": priority.fairness_weight}
 
 
 def action_from_json(data: dict[str, Any]) -> ScheduleActionStartWorkflow:
@@ -122,7 +137,9 @@ def action_from_json(data: dict[str, Any]) -> ScheduleActionStartWorkflow:
         memo={key: _payload_from_json(value) for key, value in data["memo"].items()}
         if data.get("memo") else None,
         typed_search_attributes=_sa.from_store(data.get("search_attributes")),
-        static_summary=data.get("static_summary"), static_details=data.get("static_details"))
+        static_summary=data.get("static_summary"), static_details=data.get("static_details"),
+        headers=headers_from_json(data["header"]) if data.get("header") else None,
+        priority=Priority(**data["priority"]) if data.get("priority") else None)
 
 
 def policy_to_json(policy: SchedulePolicy) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from .._store.base import (
     ScheduleTxn,
     StartWorkflowRequest,
 )
+from ..common import RetryPolicy
 from .codec import DEFAULT_CATCHUP, spec_from_json
 from .spec import CompiledSpec, workflow_id_for
 from .types import ScheduleOverlapPolicy
@@ -185,7 +186,10 @@ class _Step:
             random_seed=seed_for_run(run_id),
             execution_timeout=action["execution_timeout"], run_timeout=action["run_timeout"],
             task_timeout=action["task_timeout"],
-            identity=IDENTITY, search_attributes=search, memo=action.get("memo"))
+            identity=IDENTITY, search_attributes=search, memo=action.get("memo"),
+            header=action.get("header"), retry_policy=_settled(action.get("retry_policy")),
+            priority=(action.get("priority") or {}).get("priority_key"),
+            user_metadata=_user_metadata(action))
         try:
             result = self.txn.start_workflow(request)
         except exc.WorkflowAlreadyStartedError:
@@ -289,3 +293,14 @@ def as_datetime(value: float) -> datetime:
 
 def catchup_seconds(window: timedelta | None) -> float:
     return (window or DEFAULT_CATCHUP).total_seconds()
+
+
+def _settled(policy: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored action's retry policy as a start records it (maximum interval filled in)."""
+    return RetryPolicy._from_json(policy)._to_settled_json() if policy else None
+
+
+def _user_metadata(action: dict[str, Any]) -> dict[str, str] | None:
+    metadata = {"summary": action.get("static_summary"),
+                "details": action.get("static_details")}
+    return {k: v for k, v in metadata.items() if v is not None} or None

@@ -19,8 +19,8 @@ from .._engine.codec import decode_value
 from .._model import search_attributes as _sa
 from .._model.search_attributes import TypedSearchAttributes
 from .._runtime.definitions import get_workflow_definition
-from ..common import RetryPolicy
-from ..converter import DataConverter, _payload_from_json
+from ..common import Priority, RetryPolicy
+from ..converter import DataConverter, Payload, _payload_from_json
 from ..exceptions import StalwartError
 
 
@@ -96,7 +96,28 @@ _ARG_UNSET: Any = _ArgUnset()
 
 
 class ScheduleActionStartWorkflow(ScheduleAction):
-    """Schedule action to start a workflow (arguments as for ``Client.start_workflow``)."""
+    """Schedule action to start a workflow (arguments as for ``Client.start_workflow``).
+
+    Every start carries all of these: the arguments and memo (kept encoded), the timeouts,
+    search attributes, static summary and details, headers, priority and retry policy
+    (recorded in the run's started event; Stalwart does not retry workflows). Read back from
+    ``describe()``, ``args`` and memo values are ``converter.Payload`` objects."""
+
+    workflow: str
+    args: Sequence[Any]
+    id: str
+    task_queue: str
+    execution_timeout: timedelta | None
+    run_timeout: timedelta | None
+    task_timeout: timedelta | None
+    retry_policy: RetryPolicy | None
+    memo: Mapping[str, Any] | None
+    typed_search_attributes: TypedSearchAttributes
+    untyped_search_attributes: Mapping[str, Sequence[Any]]
+    static_summary: str | None
+    static_details: str | None
+    headers: Mapping[str, Payload] | None
+    priority: Priority
 
     def __init__(
         self, workflow: Any, arg: Any = _ARG_UNSET, *, args: Sequence[Any] = (),
@@ -107,7 +128,8 @@ class ScheduleActionStartWorkflow(ScheduleAction):
         typed_search_attributes: TypedSearchAttributes = TypedSearchAttributes.empty,
         untyped_search_attributes: Mapping[str, Sequence[Any]] | None = None,
         static_summary: str | None = None, static_details: str | None = None,
-        headers: Mapping[str, Any] | None = None, priority: Any = None, **_: Any,
+        headers: Mapping[str, Payload] | None = None, priority: Priority | None = None,
+        **_: Any,
     ) -> None:
         if not id:
             raise ValueError("ScheduleActionStartWorkflow needs id='...': the base workflow id; "
@@ -132,6 +154,12 @@ class ScheduleActionStartWorkflow(ScheduleAction):
             if value is not None and value <= timedelta(0):
                 raise ValueError(f"ScheduleActionStartWorkflow {name} must be positive, got "
                                  f"{value}")
+        if priority is not None and not isinstance(priority, Priority):
+            raise TypeError("ScheduleActionStartWorkflow priority must be a Priority, got "
+                            f"{type(priority).__name__}")
+        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+            raise TypeError("ScheduleActionStartWorkflow retry_policy must be a RetryPolicy, "
+                            f"got {type(retry_policy).__name__}")
         self.workflow: str = workflow
         self.args: Sequence[Any] = list(args)
         self.id: str = id
@@ -147,7 +175,7 @@ class ScheduleActionStartWorkflow(ScheduleAction):
         self.static_summary = static_summary
         self.static_details = static_details
         self.headers = headers
-        self.priority = priority
+        self.priority = priority if priority is not None else Priority.default
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ScheduleActionStartWorkflow):

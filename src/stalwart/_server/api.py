@@ -179,8 +179,9 @@ async def start_workflow(request: Request) -> Response:
     task_queue = body.required_text("task_queue")
     workflow_id = body.required_text("workflow_id")
     args = body.args()
-    timeout = body.number("execution_timeout", default=None, minimum=0,
-                          maximum=MAX_TIMEOUT_SECONDS)
+    timeouts = {name: _seconds(body.number(name, default=None, minimum=0,
+                                           maximum=MAX_TIMEOUT_SECONDS))
+                for name in ("execution_timeout", "run_timeout", "task_timeout")}
     reuse = body.choice("id_reuse_policy", {p.name: int(p) for p in WorkflowIDReusePolicy})
     conflict = body.choice("id_conflict_policy",
                            {p.name: int(p) for p in WorkflowIDConflictPolicy})
@@ -188,12 +189,16 @@ async def start_workflow(request: Request) -> Response:
     backend = backend_of(request)
     handle = await backend.client.start_workflow(
         workflow_type, args=await backend.encoded(args), id=workflow_id, task_queue=task_queue,
-        # A positive timeout below a microsecond (timedelta's unit) still means "a timeout".
-        execution_timeout=max(timedelta(seconds=timeout), timedelta(microseconds=1))
-        if timeout else None,
+        execution_timeout=timeouts["execution_timeout"], run_timeout=timeouts["run_timeout"],
+        task_timeout=timeouts["task_timeout"],
         id_reuse_policy=WorkflowIDReusePolicy(reuse or WorkflowIDReusePolicy.ALLOW_DUPLICATE),
         id_conflict_policy=WorkflowIDConflictPolicy(conflict or 0))
     return JSONResponse({"workflow_id": handle.id, "run_id": handle.result_run_id}, status_code=201)
+
+
+def _seconds(value: float | None) -> timedelta | None:
+    # A positive timeout below a microsecond (timedelta's unit) still means "a timeout".
+    return max(timedelta(seconds=value), timedelta(microseconds=1)) if value else None
 
 
 # -- one workflow -----------------------------------------------------------------------------

@@ -87,6 +87,13 @@ _REASON_PATTERN = ("^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u00
                    "\\u202a-\\u202e\\u2066-\\u2069]*$")
 _NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS,
          "pattern": _NAME_PATTERN, "description": _NAME_NOTE}
+
+
+def _timeout(description: str) -> dict[str, Any]:
+    return {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": MAX_TIMEOUT_SECONDS,
+            "description": description}
+
+
 _ARGS = {"type": ["array", "null"], "items": {},
          "description": "Arguments, as JSON values (each at most 2 MB, or the server's "
                         "STALWART_MAX_PAYLOAD_BYTES; no NaN or infinities, which JSON "
@@ -254,8 +261,9 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "workflow_type": _NAME, "task_queue": _NAME, "workflow_id": _NAME,
                 "args": _ARGS,
-                "execution_timeout": {"type": ["number", "null"], "exclusiveMinimum": 0,
-                                      "maximum": MAX_TIMEOUT_SECONDS, "description": "Seconds"},
+                "execution_timeout": _timeout("Seconds the whole chain of runs may take"),
+                "run_timeout": _timeout("Seconds each single run may take"),
+                "task_timeout": _timeout("Seconds each workflow task may take (default 10)"),
                 "id_reuse_policy": {"type": ["string", "null"],
                                     "enum": [*(p.name for p in WorkflowIDReusePolicy), None]},
                 "id_conflict_policy": {"type": ["string", "null"], "enum": [

@@ -78,6 +78,9 @@ class StartWorkflowRequest:
     # start_workflow's static_summary / static_details ({"summary", "details"}), which
     # describe() reports (Temporal's user metadata of the start).
     user_metadata: dict[str, str] | None = None
+    # The workflow's retry policy (RetryPolicy._to_json form): recorded in the started event
+    # and reported by info().retry_policy; Stalwart does not retry workflows.
+    retry_policy: dict[str, Any] | None = None
 
 
 # Temporal's default priority key: the middle of its default range 1-5.
@@ -137,6 +140,7 @@ def started_attributes(request: StartWorkflowRequest, now: float) -> dict[str, A
         **({"priority": request.priority} if request.priority is not None else {}),
         **({"task_timeout": task} if task else {}),
         **({"user_metadata": request.user_metadata} if request.user_metadata else {}),
+        **({"retry_policy": request.retry_policy} if request.retry_policy else {}),
         **({"last_completion_result": request.last_completion_result}
            if request.last_completion_result is not None else {}),
         **({"continued_failure": request.continued_failure}

@@ -1,6 +1,7 @@
 """What ``ActivityError`` and ``ChildWorkflowError`` report besides their cause: the activity's
 id and type, the worker identity, the retry state (retries exhausted, a non-retryable failure,
-a timeout) and the ids of the scheduled/started (initiated/started) events in the history."""
+a timeout: a child's execution timeout or its run timeout) and the ids of the
+scheduled/started (initiated/started) events in the history."""
 
 import asyncio
 from datetime import timedelta
@@ -74,15 +75,24 @@ class Reports:
                     start_to_close_timeout=timedelta(seconds=timeout))
             except ActivityError as error:
                 out[name] = _activity(error)
-        for name, child, timeout in (("child_failed", FailingChild, None),
-                                     ("child_timed_out", SlowChild, timedelta(seconds=1))):
+        second = timedelta(seconds=1)
+        for name, child, timeouts in (
+                ("child_failed", FailingChild, {}),
+                ("child_timed_out", SlowChild, {"execution_timeout": second}),
+                # Its run timeout, not its execution timeout: RETRY_POLICY_NOT_SET.
+                ("child_run_timed_out", SlowChild, {"run_timeout": second}),
+                ("child_both_timeouts", SlowChild, {"run_timeout": second,
+                                                    "execution_timeout": 5 * second})):
             handle = await workflow.start_child_workflow(
-                child.run, id=f"{wid}-{name}", execution_timeout=timeout)
+                child.run, id=f"{wid}-{name}", **timeouts)
             try:
                 await handle
             except ChildWorkflowError as error:
                 out[name] = _child(error, handle.first_execution_run_id)
                 out[name]["workflow_id"] = out[name]["workflow_id"].replace(wid, "<wf>")
+                cause = error.cause
+                out[name]["cause"] = [type(cause).__name__, str(cause),
+                                      getattr(getattr(cause, "type", None), "name", None)]
         return out
 
 

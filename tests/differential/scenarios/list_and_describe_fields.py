@@ -5,9 +5,8 @@ listed ``WorkflowExecution`` items; describe() of a run started with ``start_del
 close_time, parent and root ids).
 
 Left out on purpose: ``ORDER BY`` (Temporal's dev server refuses it with INVALID_ARGUMENT;
-Stalwart orders, as Temporal with Elasticsearch does: docs/visibility.md) and the history
-length of a run still in its start delay (Temporal writes its WorkflowTaskScheduled when the
-delay ends, Stalwart's history shows it from the start: docs/migrating-from-temporal.md)."""
+Stalwart orders, as Temporal with Elasticsearch does: docs/visibility.md). The history of a run
+in its start delay is ``start_delay_history``'s."""
 
 import asyncio
 from datetime import timedelta

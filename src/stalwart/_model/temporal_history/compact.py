@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -45,6 +46,7 @@ class _Compactor:
     def __init__(self) -> None:
         self.out: list[HistoryEvent] = []
         self.by_id: dict[int, HistoryEvent] = {}
+        self.signal_ids: list[int] = []  # of the WorkflowExecutionSignaled events, in order
         self.reserved: set[int] = set()
         self.activity_next = 0
         self.activity_seq: dict[int, int] = {}
@@ -118,17 +120,47 @@ class _Compactor:
                                  "WorkflowExecutionStarted")
             if self.local_closes and not self.keeps_local_pending(events, index):
                 self.flush_local()
+            made = len(self.out)
             try:
                 self.one(etype, event)
+                if event.event_group_markers:
+                    self.keep_groups(event, made)
             except (KeyError, TypeError, AttributeError, IndexError) as error:
                 raise self.error("attributes", f"malformed ({type(error).__name__}: {error}); "
                                  "expected the fields Temporal writes for this event type") \
                     from None
             self.by_id[event.event_id] = event
+            if etype == EV.WORKFLOW_EXECUTION_SIGNALED:
+                self.signal_ids.append(event.event_id)
         self.current = None
         if self.local_closes:
             self.flush_local()
         return self.out
+
+    def keep_groups(self, event: HistoryEvent, made: int) -> None:
+        """The Event Group markers of a command's event, on the command it is stored as
+        (see ``_runtime.event_groups`` for the stored form)."""
+        groups: list[dict[str, Any]] = []
+        for marker in event.event_group_markers or ():
+            if "inboundEvent" in marker:
+                inbound = int(marker["inboundEvent"].get("inboundEventId") or 0)
+                groups.append({"signal": bisect.bisect_right(self.signal_ids, inbound)
+                               if inbound in self.signal_ids else 0})
+            elif "inboundUpdate" in marker:
+                groups.append({"update": marker["inboundUpdate"].get("inboundUpdateId", "")})
+            elif "label" in marker:
+                label = marker["label"]
+                group: dict[str, Any] = {"id": label.get("id", "")}
+                if label.get("label"):
+                    payload = pj.payload_in(label["label"], self.where("eventGroupMarkers"))
+                    if (payload.get("metadata") or {}).get("encoding") == "json/plain":
+                        group["label"] = json.loads(payload["data"])
+                    else:  # encoded by a codec: kept as it is
+                        group["label_payload"] = label["label"]
+                groups.append(group)
+        for stored in self.out[made:]:
+            if stored.event_type in COMMAND_EVENT_TYPES:
+                stored.attributes["event_groups"] = groups
 
     def flush_local(self) -> None:
         """Local activities resolved inside a Temporal task: in Stalwart's terms, their results
@@ -350,8 +382,15 @@ class _Compactor:
                 if v is not None and k != CHANGE_VERSION},
             "memo": pj.payload_map_in(a.get("memo"), self.where("memo")),
             "header": pj.payload_map_in(a.get("header"), self.where("header")),
+            **self.retry_policy(a),
             **self.cron_started(a),
         })
+
+    def retry_policy(self, a: dict[str, Any]) -> dict[str, Any]:
+        """A workflow's retry policy, where it was started with one."""
+        if not a.get("retryPolicy"):
+            return {}
+        return {"retry_policy": retry_policy_in(a["retryPolicy"], self.where("retryPolicy"))}
 
     def task_timeout(self, a: dict[str, Any]) -> dict[str, Any]:
         seconds = pj.duration_in(a.get("workflowTaskTimeout"), self.where("workflowTaskTimeout"))
@@ -516,6 +555,7 @@ class _Compactor:
                 "id_reuse_policy": pj.enum_in(
                     "WORKFLOW_ID_REUSE_POLICY_", pj.ID_REUSE_POLICIES,
                     a.get("workflowIdReusePolicy"), self.where("workflowIdReusePolicy")),
+                **self.retry_policy(a),
                 **({"cron_schedule": a["cronSchedule"]} if a.get("cronSchedule") else {})})
             return
         initiated = self.ref("initiatedEventId",
@@ -533,6 +573,9 @@ class _Compactor:
             attrs["result"] = result[0] if result else json_payload(None)
         elif etype == EV.CHILD_WORKFLOW_EXECUTION_FAILED:
             attrs["failure"] = pj.failure_in(self.attr("failure"), self.where("failure"))
+        elif etype == EV.CHILD_WORKFLOW_EXECUTION_TIMED_OUT and a.get("retryState"):
+            attrs["retry_state"] = pj.enum_in("RETRY_STATE_", pj.RETRY_STATES,
+                                              a["retryState"], self.where("retryState"))
         self.add(etype, attrs)
 
     def external(self, etype: str, event: HistoryEvent) -> None:

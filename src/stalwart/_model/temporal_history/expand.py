@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,9 +29,10 @@ from .common import (
 
 
 class _Expander:
-    def __init__(self, run_id: str, namespace: str) -> None:
+    def __init__(self, run_id: str, namespace: str, now: float | None = None) -> None:
         self.run_id = run_id
         self.namespace = namespace
+        self.now = now
         self.out: list[HistoryEvent] = []
         self.pending: list[HistoryEvent] = []
         self.task_queue: dict[str, Any] = {"name": "", "kind": "TASK_QUEUE_KIND_NORMAL"}
@@ -46,6 +48,7 @@ class _Expander:
         self.external: dict[tuple[str, int], int] = {}
         self.updates: dict[str, int] = {}
         self.patches: list[str] = []
+        self.signals: list[int] = []  # the event ids of the run's signals, in order
         self.closed = False
         # When the last workflow task ended (None before the first): inputs recorded by then
         # waited for the next task, which Temporal schedules right after writing them.
@@ -82,7 +85,8 @@ class _Expander:
         if closing:
             scheduled = bool(live) and not _still_in_backoff(live, closing[0].timestamp)
         else:
-            scheduled = bool(live) and not self.closed
+            scheduled = bool(live) and not self.closed and not (
+                self.now is not None and _still_in_backoff(live, self.now))
         first = self.scheduling_inputs(live) if scheduled else len(live)
         for event in live[:first]:
             self.pending_input(event)
@@ -146,8 +150,9 @@ class _Expander:
             self.input(item)
         attrs = event.attributes
         workflow_time = float(attrs.get("workflow_time", event.timestamp))
-        scheduled = self.emit(WORKFLOW_TASK_SCHEDULED, min(self.last_time() or workflow_time,
-                                                           workflow_time),
+        # A delayed first task (start_delay, a cron run's backoff) is scheduled when it is due.
+        scheduled_at = max(self.last_time() or workflow_time, _first_task_due(inputs))
+        scheduled = self.emit(WORKFLOW_TASK_SCHEDULED, min(scheduled_at, workflow_time),
                               self.task_scheduled_attrs())
         for item in inputs[ahead:]:
             self.input(item)
@@ -198,6 +203,7 @@ class _Expander:
             self.emit(etype, ts, {"timerId": attrs.get("timer_id", str(seq)),
                                   "startedEventId": pj.int64(self.timers.get(seq))})
         elif etype == EV.WORKFLOW_EXECUTION_SIGNALED:
+            self.signals.append(len(self.out) + 1)
             self.emit(etype, ts, {
                 "signalName": attrs["signal_name"], "input": pj.payloads_out(attrs.get("input")),
                 "identity": attrs.get("identity"),
@@ -296,6 +302,7 @@ class _Expander:
             "memo": pj.payload_map_out(attrs.get("memo")),
             "searchAttributes": search_attributes_out(search),
             "header": pj.payload_map_out(attrs.get("header")),
+            "retryPolicy": retry_policy_out(attrs.get("retry_policy")),
             "workflowId": attrs.get("workflow_id"),
         })
 
@@ -350,6 +357,8 @@ class _Expander:
             "workflowTaskCompletedEventId": str(self.wft_completed),
             "failure": pj.failure_out(activity_cause(attrs.get("failure")))
             if event.event_type != EV.ACTIVITY_TASK_COMPLETED else None})
+        if scheduled.get("event_groups"):
+            self.out[-1].event_group_markers = self.group_markers(scheduled["event_groups"])
 
     def child_close(self, event: HistoryEvent) -> None:
         etype, attrs = event.event_type, event.attributes
@@ -365,7 +374,10 @@ class _Expander:
             out["failure"] = pj.failure_out(attrs.get("failure"))
             out["retryState"] = "RETRY_STATE_RETRY_POLICY_NOT_SET"
         elif etype == EV.CHILD_WORKFLOW_EXECUTION_TIMED_OUT:
-            out["retryState"] = "RETRY_STATE_TIMEOUT"
+            # The child run's own: TIMEOUT for its execution timeout, RETRY_POLICY_NOT_SET
+            # for its run timeout (older histories did not keep it: TIMEOUT).
+            out["retryState"] = pj.enum_out("RETRY_STATE_", pj.RETRY_STATES,
+                                            attrs.get("retry_state")) or "RETRY_STATE_TIMEOUT"
         elif etype == EV.CHILD_WORKFLOW_EXECUTION_CANCELED:
             failure = attrs.get("failure") or {}
             out["details"] = pj.payloads_out(
@@ -389,6 +401,35 @@ class _Expander:
 
     # -- commands --------------------------------------------------------------------------
     def command(self, event: HistoryEvent) -> None:
+        before = len(self.out)
+        self.command_events(event)
+        groups = event.attributes.get("event_groups")
+        if groups:
+            # Every event the command made (a patch's marker and its upsert too).
+            for made in self.out[before:]:
+                made.event_group_markers = self.group_markers(groups)
+
+    def group_markers(self, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Stored Event Group markers as Temporal's ``eventGroupMarkers``."""
+        out: list[dict[str, Any]] = []
+        for group in groups:
+            if "signal" in group:
+                ordinal = int(group["signal"])
+                event_id = self.signals[ordinal - 1] if 0 < ordinal <= len(self.signals) \
+                    else 0
+                out.append({"inboundEvent": {"inboundEventId": str(event_id)}})
+            elif "update" in group:
+                out.append({"inboundUpdate": {"inboundUpdateId": group["update"]}})
+            else:
+                label = {"id": group.get("id", "")}
+                if group.get("label") is not None:
+                    label["label"] = pj.payload_out(json_payload(group["label"]))
+                elif group.get("label_payload"):  # imported, encoded by a codec
+                    label["label"] = group["label_payload"]
+                out.append({"label": label})
+        return out
+
+    def command_events(self, event: HistoryEvent) -> None:
         etype, attrs, ts = event.event_type, event.attributes, event.timestamp
         wft = str(self.wft_completed)
         if etype == EV.ACTIVITY_TASK_SCHEDULED:
@@ -454,6 +495,8 @@ class _Expander:
                 "searchAttributes": search_attributes_out(attrs.get("search_attributes") or {}),
                 **({"cronSchedule": attrs["cron_schedule"]} if attrs.get("cron_schedule")
                    else {}),
+                **({"retryPolicy": retry_policy_out(attrs["retry_policy"])}
+                   if attrs.get("retry_policy") else {}),
             })
         elif etype == EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
             self.external[("signal", attrs["seq"])] = self.emit(etype, ts, {
@@ -558,20 +601,30 @@ _INITIATORS = {"CronSchedule": "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE",
                "RetryPolicy": "CONTINUE_AS_NEW_INITIATOR_RETRY"}
 
 
-def _still_in_backoff(before: Sequence[HistoryEvent], at: float) -> bool:
-    """A cron run closed before its first task was due: Temporal schedules that task only
-    when the backoff ends, so no task was ever scheduled."""
-    if len(before) != 1 or before[0].event_type != EV.WORKFLOW_EXECUTION_STARTED:
-        return False
-    started = before[0]
+def _first_task_due(inputs: Sequence[HistoryEvent]) -> float:
+    """When the run's first task is due, if ``inputs`` start the run (0 otherwise): Temporal
+    schedules it only once the start delay or a cron run's backoff has passed; inputs that
+    arrive meanwhile (signals) wait for it without scheduling it earlier."""
+    if not inputs or inputs[0].event_type != EV.WORKFLOW_EXECUTION_STARTED:
+        return 0.0
+    started = inputs[0]
     backoff = float(started.attributes.get("first_workflow_task_backoff") or 0.0)
-    return backoff > 0 and at < started.timestamp + backoff
+    return started.timestamp + backoff if backoff > 0 else 0.0
+
+
+def _still_in_backoff(before: Sequence[HistoryEvent], at: float) -> bool:
+    """The run's first task was not due yet at ``at`` (a cron run's backoff or a start
+    delay): Temporal has scheduled no task yet, nor does it for a run closed by then."""
+    return at < _first_task_due(before)
 
 
 def to_temporal(events: Sequence[HistoryEvent], *, run_id: str,
-                namespace: str = "default") -> list[HistoryEvent]:
-    """Stored events of one run as Temporal's events (attributes in proto3 JSON form)."""
-    expander = _Expander(run_id, namespace)
+                namespace: str = "default", now: float | None = None) -> list[HistoryEvent]:
+    """Stored events of one run as Temporal's events (attributes in proto3 JSON form).
+
+    ``now`` (engine time, wall clock when not given): a running run whose first task is
+    not due yet (start delay, cron backoff) shows no ``WorkflowTaskScheduled`` until then."""
+    expander = _Expander(run_id, namespace, time.time() if now is None else now)
     for event in events:
         expander.feed(event)
     return expander.finish()

@@ -83,10 +83,10 @@ class TemporalLength:
             backoff = float(event.attributes.get("first_workflow_task_backoff") or 0.0)
             self._backoff_until = event.timestamp + backoff if backoff > 0 else 0.0
         if etype in (EV.WORKFLOW_EXECUTION_TERMINATED,
-                     EV.WORKFLOW_EXECUTION_TIMED_OUT) and self._pending and not (
-                self.count == self._pending == 1 and event.timestamp < self._backoff_until):
-            # The task the inputs before it scheduled, which never ran (none while a cron
-            # run's first task was not due yet).
+                     EV.WORKFLOW_EXECUTION_TIMED_OUT) and self._pending and \
+                not self._first_task_not_due(event.timestamp):
+            # The task the inputs before it scheduled, which never ran (none while the first
+            # task was not due yet: a start delay, a cron run's backoff).
             self.count += 1
         if etype in ACTIVITY_CLOSE:
             if event.attributes.get("seq") in self._local:
@@ -156,13 +156,22 @@ class TemporalLength:
             patches.add(attributes["patch_id"])
             self.count += 1
 
-    def shown(self, *, running: bool) -> int:
+    def _first_task_not_due(self, at: float) -> bool:
+        """No task has run yet and the first one is not due at ``at``: Temporal schedules
+        it only when the start delay (or a cron run's backoff) ends, whatever arrives
+        meanwhile."""
+        return self.count == self._pending and at < self._backoff_until
+
+    def shown(self, *, running: bool, now: float | None = None) -> int:
         """How many events Temporal's history shows for what was fed: the inputs after the
         last workflow task appear too (local activity results as their markers, accepted
-        updates), and on a running workflow they have scheduled the task that takes them."""
+        updates), and on a running workflow they have scheduled the task that takes them
+        (unless, at ``now``, the first task is not due yet)."""
         tail = self._pending_local + self._after_task
         pending = self._pending or self._pending_local
-        return self.count + tail + (1 if running and pending else 0)
+        scheduled = running and pending and not (
+            now is not None and self._first_task_not_due(now))
+        return self.count + tail + (1 if scheduled else 0)
 
     def feed_stored(self, events: Iterable[HistoryEvent]) -> None:
         """Follow a stored history (as the worker reads it to rebuild an instance)."""

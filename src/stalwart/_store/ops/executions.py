@@ -313,14 +313,17 @@ OPEN_CHILDREN_SQL = ("SELECT run_id, workflow_id, parent_close_policy FROM execu
 
 def notify_parent(tx: Tx, run_id: str, status: int,
                   result: dict[str, Any] | None, failure: dict[str, Any] | None,
-                  now: float, row: Any) -> None:
-    """Give a closed child's parent its close event; ``row``: the child's ``PARENT_SQL``."""
+                  now: float, row: Any, retry_state: int | None = None) -> None:
+    """Give a closed child's parent its close event; ``row``: the child's ``PARENT_SQL``;
+    ``retry_state``: a timed-out child's, which its parent reports."""
     attrs: dict[str, Any] = {"seq": row[1], "workflow_id": row[2], "workflow_type": row[3],
                              "run_id": run_id}
     if result is not None:
         attrs["result"] = result
     if failure is not None:
         attrs["failure"] = failure
+    if retry_state is not None:  # a timed-out child's, which its parent reports
+        attrs["retry_state"] = retry_state
     inbox_event(tx, row[0], CHILD_CLOSE_EVENTS[ExecutionStatus(status)], attrs,
                 now)
 
@@ -337,9 +340,11 @@ def apply_parent_close_policy(tx: Tx, now: float, children: list[Any]) -> None:
                         {"cause": "parent workflow closed", "identity": ""}, now)
         else:  # TERMINATE (the default)
             try:
+                # What the parent's last task sent the child (a cancel request) reaches it
+                # after this termination on Temporal's server: it is not recorded.
                 terminate(tx, child_workflow_id, child_run_id,
                           "parent workflow closed (parent_close_policy=TERMINATE)", [],
-                          "", now)
+                          "", now, keep_inbox=False)
             except exc.WorkflowNotFoundError:
                 pass  # it closed on its own between the SELECT and the lock
 
@@ -387,6 +392,17 @@ def add_external_event(tx: Tx, workflow_id: str,
     return target
 
 
+def record_inbox(tx: Tx, run_id: str, next_event_id: int) -> int:
+    """Move the inputs no workflow task has taken into the history of a run closing without
+    a task (terminated, timed out): Temporal recorded them when they arrived. Returns the
+    next event id."""
+    recorded = tx.count(
+        "INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
+        "SELECT run_id, ? + ROW_NUMBER() OVER (ORDER BY id) - 1, event_type, timestamp, "
+        "attributes FROM inbox WHERE run_id = ?", (next_event_id, run_id))
+    return next_event_id + recorded
+
+
 class CloseReads:
     """What closing a run reads: its updates still open, its parent, its open children. Sent
     ahead by an operation that knows it will close the run (with its locks, saving a round
@@ -403,8 +419,8 @@ class CloseReads:
 
 def close_run(tx: Tx, run_id: str, status: int, now: float,
               result: dict[str, Any] | None, failure: dict[str, Any] | None,
-              next_run_id: str | None = None, *, next_event_id: int | None = None,
-              reads: CloseReads | None = None) -> None:
+              next_run_id: str | None = None, retry_state: int | None = None, *,
+              next_event_id: int | None = None, reads: CloseReads | None = None) -> None:
     """Close a run whose row is locked (``next_event_id``: its history's new length, if it
     changed; ``reads``: sent ahead, under the lock)."""
     if reads is None:
@@ -433,16 +449,16 @@ def close_run(tx: Tx, run_id: str, status: int, now: float,
     # A continued chain (or the next cron run) goes on: its parent hears of it later.
     parent_row = reads.parent.one() if next_run_id is None else None
     if parent_row is not None and parent_row[0] is not None:
-        notify_parent(tx, run_id, status, result, failure, now, parent_row)
+        notify_parent(tx, run_id, status, result, failure, now, parent_row, retry_state)
     apply_parent_close_policy(tx, now, reads.children.all())
 
 
 def terminate(tx: Tx, workflow_id: str, run_id: str | None,
               reason: str, details: list[dict[str, Any]], identity: str,
-              now: float) -> str:
+              now: float, *, keep_inbox: bool = True) -> str:
     target, _ = find_open_run(tx, workflow_id, run_id, lock=True)
     row = tx.one("SELECT next_event_id FROM executions WHERE run_id = ?", (target,))
-    next_event_id = row[0]
+    next_event_id = record_inbox(tx, target, row[0]) if keep_inbox else row[0]
     append_event(tx, target, next_event_id, EV.WORKFLOW_EXECUTION_TERMINATED,
                  now, {"reason": reason, "details": details, "identity": identity})
     close_run(tx, target, ExecutionStatus.TERMINATED, now, None,

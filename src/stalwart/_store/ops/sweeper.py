@@ -18,6 +18,7 @@ from .executions import (
     chain_timeouts,
     close_run,
     insert_inboxes,
+    record_inbox,
 )
 from .tasks import (
     ADD_WORKFLOW_TASK_SQL,
@@ -131,13 +132,15 @@ def time_out_executions(tx: Tx, now: float,
         # RETRY_STATE_RETRY_POLICY_NOT_SET when only this run's run timeout did.
         expiration = chain_timeouts(tx, run_id).get("execution_expiration")
         retry_state = 3 if expiration is not None and expiration <= now else 5
+        next_event_id = record_inbox(tx, run_id, next_event_id)
         append_event(tx, run_id, next_event_id,
                      EventType.WORKFLOW_EXECUTION_TIMED_OUT, now, {"retry_state": retry_state})
         tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
                (next_event_id + 1, run_id))
         close_run(tx, run_id, ExecutionStatus.TIMED_OUT, now, None,
                   {"message": "Workflow execution timed out", "source": "Stalwart",
-                          "timeout_failure_info": {"timeout_type": 0}})
+                          "timeout_failure_info": {"timeout_type": 0}},
+                  retry_state=retry_state)
     return len(rows)
 
 

@@ -10,6 +10,7 @@ a 0/1 column of the candidate query and the boolean expression is evaluated here
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ..._model.events import HistoryEvent
@@ -67,7 +68,7 @@ def temporal_length(tx: Tx, execution: ExecutionRow) -> int:
                 "SELECT event_type, timestamp, attributes FROM inbox WHERE run_id = ? "
                 "ORDER BY id", (execution.run_id,)):
             counter.feed_input(HistoryEvent(0, event_type, timestamp, loads(attributes)))
-    return counter.shown(running=running)
+    return counter.shown(running=running, now=time.time())
 
 
 def _collect(node: Any, leaves: list[Comparison]) -> None:
