@@ -26,6 +26,7 @@ import psycopg
 
 from stalwart import activity, workflow
 from stalwart._store.postgres import connection as pg
+from stalwart._store.tx import Pending
 from stalwart.client import Client
 from stalwart.worker import Worker
 
@@ -69,7 +70,7 @@ def counting() -> Iterator[Counts]:
     counts = Counts()
     tx_methods = {name: getattr(pg.PostgresTx, name)
                   for name in ("one", "all", "run", "count", "many", "later")}
-    pending_all = pg.Pending.all
+    pending_all = Pending.all
     write, read = pg.Database.write_blocking, pg.Database.read_blocking
     submit, commit_batch = pg.GroupWriter.submit, pg.GroupWriter._commit
     payloads = pg.Announcer.payloads
@@ -85,13 +86,20 @@ def counting() -> Iterator[Counts]:
                 counts.round_trips[op] += 1
             elif name == "later":
                 current.unsynced = True  # the first read of it waits for the server
-            elif name != "run":
+            elif name not in ("run", "many"):  # both only queue in a pipeline
                 counts.round_trips[op] += 1
                 current.unsynced = False
             return original(self, sql, params)
         return counted
 
-    def counted_pending(self: pg.Pending) -> list[Any]:
+    send_deferred = pg.PostgresTx.send_deferred
+
+    def counted_send_deferred(self: pg.PostgresTx) -> None:
+        # Deferred writes go out as one statement, which the pipeline does not wait for.
+        counts.statements[getattr(current, "op", "?")] += 1
+        send_deferred(self)
+
+    def counted_pending(self: Pending) -> list[Any]:
         if getattr(current, "unsynced", False):
             counts.round_trips[getattr(current, "op", "?")] += 1
             current.unsynced = False
@@ -136,7 +144,8 @@ def counting() -> Iterator[Counts]:
         pg.Database.write_blocking = op(write, True)  # type: ignore[method-assign]
         pg.Database.read_blocking = op(read, False)  # type: ignore[method-assign]
         pg.Announcer.payloads = counted_payloads  # type: ignore[method-assign]
-        pg.Pending.all = counted_pending  # type: ignore[method-assign]
+        Pending.all = counted_pending  # type: ignore[method-assign]
+        pg.PostgresTx.send_deferred = counted_send_deferred  # type: ignore[method-assign]
         pg.GroupWriter.submit = counted_submit  # type: ignore[method-assign]
         pg.GroupWriter._commit = counted_batch  # type: ignore[method-assign]
         yield counts
@@ -146,7 +155,8 @@ def counting() -> Iterator[Counts]:
         pg.Database.write_blocking = write  # type: ignore[method-assign]
         pg.Database.read_blocking = read  # type: ignore[method-assign]
         pg.Announcer.payloads = payloads  # type: ignore[method-assign]
-        pg.Pending.all = pending_all  # type: ignore[method-assign]
+        Pending.all = pending_all  # type: ignore[method-assign]
+        pg.PostgresTx.send_deferred = send_deferred  # type: ignore[method-assign]
         pg.GroupWriter.submit = submit  # type: ignore[method-assign]
         pg.GroupWriter._commit = commit_batch  # type: ignore[method-assign]
 

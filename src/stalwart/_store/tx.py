@@ -107,7 +107,7 @@ class Tx:
     wake-ups that the driver publishes only once the transaction has committed.
     """
 
-    __slots__ = ("earliest_due", "wake_keys")
+    __slots__ = ("earliest_due", "inputs_added", "wake_keys")
     dialect: Dialect
 
     def __init__(self) -> None:
@@ -115,6 +115,9 @@ class Tx:
         # the transaction made ready (a driver wakes that many pollers of other processes).
         self.wake_keys: dict[tuple[str, str], int] = {}
         self.earliest_due = math.inf
+        # Inbox rows written so far (``insert_inbox``): a workflow task's commit asks the
+        # database whether more input waits only if its own decisions added some.
+        self.inputs_added = 0
 
     # -- statements (the driver's) --------------------------------------------------------
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -133,12 +136,22 @@ class Tx:
         """
         raise NotImplementedError
 
+    def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """``run`` a write that is independent of the other deferred writes sent with it: it
+        changes rows none of them changes, and reads none they change (unless it should see
+        them as they were before all of them). The driver may hold it back and send it, with
+        the deferred writes that follow, as one statement before the transaction's next
+        statement or its commit (PostgreSQL: ``WITH w0 AS (...), w1 AS (...) ...``, each
+        seeing the rows as they were before them all); SQLite runs it at once."""
+        self.run(sql, params)
+
     def count(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run a statement and wait for it; how many rows it changed."""
         raise NotImplementedError
 
     def flush(self) -> None:
-        """Wait for every statement sent so far; raise the first error among them here."""
+        """Send every deferred statement and wait for every statement sent so far; raise the
+        first error among them here."""
 
     def later(self, sql: str, params: Sequence[Any] = ()) -> Pending:
         """Send a query whose rows are read later: queries sent one after another and read
@@ -153,7 +166,8 @@ class Tx:
     def lock_name(self, key: str) -> None:
         """Hold a lock named ``key`` until the transaction ends (where the database needs it)."""
         if self.dialect.named_lock is not None:
-            self.one(self.dialect.named_lock, (key,))
+            # Not waited for: the statements after it run once it is held.
+            self.run(self.dialect.named_lock, (key,))
 
     # -- wake-ups ----------------------------------------------------------------------------
     def wake(self, kind: str, key: str = "") -> None:

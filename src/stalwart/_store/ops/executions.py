@@ -71,11 +71,21 @@ def lock_workflow_id(tx: Tx, workflow_id: str) -> None:
     tx.lock_name(f"stalwart-workflow-id:{workflow_id}")
 
 
+_INSERT_INBOX = ("INSERT INTO inbox (run_id, event_type, timestamp, attributes) "
+                 "VALUES (?, ?, ?, ?)")
+
+
 def insert_inbox(tx: Tx, run_id: str, event_type: str, timestamp: float,
                  attributes: dict[str, Any]) -> None:
-    tx.run("INSERT INTO inbox (run_id, event_type, timestamp, attributes) "
-           "VALUES (?, ?, ?, ?)",
-           (run_id, event_type, timestamp, dumps(attributes)))
+    tx.run(_INSERT_INBOX, (run_id, event_type, timestamp, dumps(attributes)))
+    tx.inputs_added += 1
+
+
+def insert_inboxes(tx: Tx, rows: list[tuple[str, str, float, dict[str, Any]]]) -> None:
+    """``insert_inbox`` for many rows: (run_id, event_type, timestamp, attributes)."""
+    tx.many(_INSERT_INBOX, [(run_id, event_type, timestamp, dumps(attributes))
+                            for run_id, event_type, timestamp, attributes in rows])
+    tx.inputs_added += len(rows)
 
 
 def append_event(tx: Tx, run_id: str, event_id: int, event_type: str,
@@ -83,6 +93,26 @@ def append_event(tx: Tx, run_id: str, event_id: int, event_type: str,
     tx.run("INSERT INTO history (run_id, event_id, event_type, timestamp, "
            "attributes) VALUES (?, ?, ?, ?, ?)",
            (run_id, event_id, event_type, timestamp, payloads.pack(tx, run_id, attributes)))
+
+
+# Rows per INSERT of ``insert_events`` (far below either database's parameter limit).
+_EVENTS_PER_INSERT = 500
+
+
+def event_row(tx: Tx, run_id: str, event_id: int, event_type: str, timestamp: float,
+              attributes: dict[str, Any]) -> tuple[Any, ...]:
+    """A history row for ``insert_events``."""
+    return run_id, event_id, event_type, timestamp, payloads.pack(tx, run_id, attributes)
+
+
+def insert_events(tx: Tx, rows: list[tuple[Any, ...]]) -> None:
+    """Append history rows (``event_row``), one statement for many."""
+    for start in range(0, len(rows), _EVENTS_PER_INSERT):
+        chunk = rows[start:start + _EVENTS_PER_INSERT]
+        tx.defer("INSERT INTO history (run_id, event_id, event_type, timestamp, attributes) "
+                 "VALUES " + ", ".join(("(?, ?, ?, ?, ?)",) * len(chunk)),
+                 [value for row in chunk for value in row])
+    rows.clear()
 
 
 # A run's workflow tasks are claimed at the run's priority.
@@ -109,8 +139,12 @@ def chain_timeouts(tx: Tx, run_id: str) -> dict[str, Any]:
             "run_timeout": attrs.get("run_timeout"), "task_timeout": attrs.get("task_timeout")}
 
 
-def insert_execution(tx: Tx, request: StartWorkflowRequest, now: float) -> None:
-    """Insert a run; it times out at its run timeout or when its chain expires."""
+def insert_execution(tx: Tx, request: StartWorkflowRequest, now: float,
+                     task: bool = True) -> tuple[Any, ...]:
+    """Insert a run; it times out at its run timeout or when its chain expires. ``task``:
+    with its first workflow task (without: the caller commits that task in this
+    transaction). Returns the run's row as a workflow task's commit reads it
+    (``RUN_FOR_TASK_SQL``)."""
     deadline = run_deadline(request, now)
     first_run_id = request.first_run_id or request.run_id
     priority = request.priority
@@ -139,6 +173,10 @@ def insert_execution(tx: Tx, request: StartWorkflowRequest, now: float) -> None:
         insert_inbox(tx, request.run_id, EV.WORKFLOW_EXECUTION_SIGNALED, now,
                      {"signal_name": name, "input": signal_input,
                              "identity": request.identity})
+    row = (ExecutionStatus.RUNNING, request.workflow_id, request.workflow_type,
+           request.task_queue, 2, first_run_id, deadline, priority)
+    if not task:
+        return row
     if request.first_task_backoff:
         # A cron run: its first workflow task waits for the schedule's next time.
         visible_at = now + request.first_task_backoff
@@ -154,14 +192,39 @@ def insert_execution(tx: Tx, request: StartWorkflowRequest, now: float) -> None:
                "affinity, priority) VALUES (?, ?, ?, ?, ?)",
                (request.run_id, request.task_queue, now, request.eager_worker_id,
                 task_priority))
+    return row
 
 
 def start_workflow(tx: Tx, request: StartWorkflowRequest,
                    now: float) -> StartResult:
+    existing = admit_start(tx, request, now)
+    if existing is not None:
+        return existing
+    insert_execution(tx, request, now)
+    _admit_start_update(tx, request, request.run_id, now)
+    eager_task = None
+    if request.eager_worker_id is not None:
+        # Eager start: a worker in the starting process takes the first task without polling.
+        eager_task = claim_one_workflow_task(tx, request.run_id,
+                                             request.eager_worker_id, now,
+                                             CHAINED_TASK_LEASE_SECONDS)
+    return StartResult(request.run_id, started=True, eager_task=eager_task)
+
+
+def admit_start(tx: Tx, request: StartWorkflowRequest, now: float) -> StartResult | None:
+    """Whether ``request`` may start a new run (None) under its id policies, holding the
+    workflow id's lock; else what the start did instead (the open run it used or signalled).
+    Raises when the policies refuse the start."""
     lock_workflow_id(tx, request.workflow_id)
-    open_row = tx.one(
+    # Both reads go out with the lock (one round trip where the driver pipelines), and run
+    # once it is held.
+    open_run = tx.later(
         "SELECT run_id, workflow_type FROM executions WHERE workflow_id = ? AND "
         "status = 1", (request.workflow_id,))
+    last_run = tx.later(
+        "SELECT run_id, status, workflow_type FROM executions WHERE workflow_id = ? "
+        "ORDER BY start_time DESC LIMIT 1", (request.workflow_id,))
+    open_row = open_run.one()
     if open_row is not None:
         policy = request.id_conflict_policy
         if request.id_reuse_policy == 4 and policy == 0:  # TERMINATE_IF_RUNNING
@@ -182,9 +245,7 @@ def start_workflow(tx: Tx, request: StartWorkflowRequest,
             raise exc.WorkflowAlreadyStartedError(request.workflow_id, open_row[1],
                                                   run_id=open_row[0])
     else:
-        last = tx.one(
-            "SELECT run_id, status, workflow_type FROM executions WHERE workflow_id = ? "
-            "ORDER BY start_time DESC LIMIT 1", (request.workflow_id,))
+        last = last_run.one()
         if last is not None and request.continued_run_id is None:
             reuse = request.id_reuse_policy
             status = ExecutionStatus(last[1])
@@ -194,15 +255,7 @@ def start_workflow(tx: Tx, request: StartWorkflowRequest,
                     reason=f"workflow id {request.workflow_id!r} was already used by run "
                     f"{last[0]} ({status.name.lower()}) and id_reuse_policy="
                     f"{REUSE_NAMES.get(reuse, reuse)} forbids another run; choose another id")
-    insert_execution(tx, request, now)
-    _admit_start_update(tx, request, request.run_id, now)
-    eager_task = None
-    if request.eager_worker_id is not None:
-        # Eager start: a worker in the starting process takes the first task without polling.
-        eager_task = claim_one_workflow_task(tx, request.run_id,
-                                             request.eager_worker_id, now,
-                                             CHAINED_TASK_LEASE_SECONDS)
-    return StartResult(request.run_id, started=True, eager_task=eager_task)
+    return None
 
 
 def _admit_start_update(tx: Tx, request: StartWorkflowRequest, run_id: str,
@@ -252,13 +305,17 @@ def inbox_event(tx: Tx, run_id: str, event_type: str,
     ensure_workflow_task(tx, run_id, row[0], now, None)
 
 
+PARENT_SQL = ("SELECT parent_run_id, parent_seq, workflow_id, workflow_type, first_run_id "
+              "FROM executions WHERE run_id = ?")
+OPEN_CHILDREN_SQL = ("SELECT run_id, workflow_id, parent_close_policy FROM executions "
+                     "WHERE parent_run_id = ? AND status = 1")
+
+
 def notify_parent(tx: Tx, run_id: str, status: int,
                   result: dict[str, Any] | None, failure: dict[str, Any] | None,
-                  now: float, retry_state: int | None = None) -> None:
-    row = tx.one("SELECT parent_run_id, parent_seq, workflow_id, workflow_type, "
-                 "first_run_id FROM executions WHERE run_id = ?", (run_id,))
-    if row is None or row[0] is None:
-        return
+                  now: float, row: Any, retry_state: int | None = None) -> None:
+    """Give a closed child's parent its close event; ``row``: the child's ``PARENT_SQL``;
+    ``retry_state``: a timed-out child's, which its parent reports."""
     attrs: dict[str, Any] = {"seq": row[1], "workflow_id": row[2], "workflow_type": row[3],
                              "run_id": run_id}
     if result is not None:
@@ -271,10 +328,9 @@ def notify_parent(tx: Tx, run_id: str, status: int,
                 now)
 
 
-def apply_parent_close_policy(tx: Tx, run_id: str,
-                              now: float) -> None:
-    children = tx.all("SELECT run_id, workflow_id, parent_close_policy FROM "
-                      "executions WHERE parent_run_id = ? AND status = 1", (run_id,))
+def apply_parent_close_policy(tx: Tx, now: float, children: list[Any]) -> None:
+    """Close a closed run's open children (``OPEN_CHILDREN_SQL``'s rows) as their policies
+    say."""
     for child_run_id, child_workflow_id, policy in children:
         if policy == 2:  # ABANDON
             continue
@@ -347,30 +403,54 @@ def record_inbox(tx: Tx, run_id: str, next_event_id: int) -> int:
     return next_event_id + recorded
 
 
+class CloseReads:
+    """What closing a run reads: its updates still open, its parent, its open children. Sent
+    ahead by an operation that knows it will close the run (with its locks, saving a round
+    trip), or by ``close_run`` itself."""
+
+    __slots__ = ("children", "parent", "updates")
+
+    def __init__(self, tx: Tx, run_id: str) -> None:
+        self.updates = tx.later("SELECT update_id FROM updates WHERE run_id = ? AND "
+                                "state IN (0, 1)", (run_id,))
+        self.parent = tx.later(PARENT_SQL, (run_id,))
+        self.children = tx.later(OPEN_CHILDREN_SQL, (run_id,))
+
+
 def close_run(tx: Tx, run_id: str, status: int, now: float,
               result: dict[str, Any] | None, failure: dict[str, Any] | None,
-              next_run_id: str | None = None, retry_state: int | None = None) -> None:
+              next_run_id: str | None = None, retry_state: int | None = None, *,
+              next_event_id: int | None = None, reads: CloseReads | None = None) -> None:
+    """Close a run whose row is locked (``next_event_id``: its history's new length, if it
+    changed; ``reads``: sent ahead, under the lock)."""
+    if reads is None:
+        reads = CloseReads(tx, run_id)
     tx.run(
         "UPDATE executions SET status = ?, close_time = ?, result = ?, failure = ?, "
-        "next_run_id = ? WHERE run_id = ?",
+        "next_run_id = ?" + (", next_event_id = ?" if next_event_id is not None else "")
+        + " WHERE run_id = ?",
         (status, now, dumps(result) if result is not None else None,
-         dumps(failure) if failure is not None else None, next_run_id, run_id))
-    tx.run("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
-    tx.run("DELETE FROM activity_tasks WHERE run_id = ?", (run_id,))
-    tx.run("DELETE FROM timers WHERE run_id = ?", (run_id,))
-    tx.run("DELETE FROM inbox WHERE run_id = ?", (run_id,))
-    pending_updates = tx.all(
-        "UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND "
-        "state IN (0, 1) RETURNING update_id",
-        (dumps({"message": "the workflow closed before the update completed",
-                "source": "Stalwart", "application_failure_info": {
-                     "type": "WorkflowClosed", "non_retryable": True}}), run_id))
-    for (update_id,) in pending_updates:
+         dumps(failure) if failure is not None else None, next_run_id,
+         *((next_event_id,) if next_event_id is not None else ()), run_id))
+    # Each on a table of its own: one statement where the driver joins them.
+    tx.defer("DELETE FROM workflow_tasks WHERE run_id = ?", (run_id,))
+    tx.defer("DELETE FROM activity_tasks WHERE run_id = ?", (run_id,))
+    tx.defer("DELETE FROM timers WHERE run_id = ?", (run_id,))
+    tx.defer("DELETE FROM inbox WHERE run_id = ?", (run_id,))
+    tx.defer("UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND state IN (0, 1)",
+             (dumps({"message": "the workflow closed before the update completed",
+                     "source": "Stalwart", "application_failure_info": {
+                         "type": "WorkflowClosed", "non_retryable": True}}), run_id))
+    # Read under the run's lock, so no update was added since (one the closing task settled
+    # meanwhile is woken for nothing: its waiter reads it again).
+    for (update_id,) in reads.updates.all():
         tx.wake("update", update_id)
     tx.wake("closed", run_id)
-    if next_run_id is None:  # a continued chain (or the next cron run) goes on
-        notify_parent(tx, run_id, status, result, failure, now, retry_state)
-    apply_parent_close_policy(tx, run_id, now)
+    # A continued chain (or the next cron run) goes on: its parent hears of it later.
+    parent_row = reads.parent.one() if next_run_id is None else None
+    if parent_row is not None and parent_row[0] is not None:
+        notify_parent(tx, run_id, status, result, failure, now, parent_row, retry_state)
+    apply_parent_close_policy(tx, now, reads.children.all())
 
 
 def terminate(tx: Tx, workflow_id: str, run_id: str | None,
@@ -381,11 +461,9 @@ def terminate(tx: Tx, workflow_id: str, run_id: str | None,
     next_event_id = record_inbox(tx, target, row[0]) if keep_inbox else row[0]
     append_event(tx, target, next_event_id, EV.WORKFLOW_EXECUTION_TERMINATED,
                  now, {"reason": reason, "details": details, "identity": identity})
-    tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
-           (next_event_id + 1, target))
     close_run(tx, target, ExecutionStatus.TERMINATED, now, None,
               {"message": reason or "Workflow terminated", "source": "Stalwart",
-                      "terminated_failure_info": {}})
+                      "terminated_failure_info": {}}, next_event_id=next_event_id + 1)
     return target
 
 
@@ -482,61 +560,74 @@ def pending_activities(tx: Tx, run_id: str) -> list[dict[str, Any]]:
 
 def load_claims(tx: Tx, tasks: list[tuple[str, int]]) -> list[WorkflowTaskClaim]:
     """Build claims for workflow tasks this transaction just leased: (run_id, attempt)."""
-    run_ids = [run_id for run_id, _ in tasks]
-    among, params = tx.dialect.in_("run_id", run_ids)
-    executions = {r[0]: r for r in tx.all(
-        "SELECT run_id, workflow_id, workflow_type, task_queue, next_event_id FROM executions "
-        f"WHERE {among} AND status = 1", params)}
-    gone = [run_id for run_id in run_ids if run_id not in executions]
-    if gone:
-        among, params = tx.dialect.in_("run_id", gone)
-        tx.run(f"DELETE FROM workflow_tasks WHERE {among}", params)
-    live = [run_id for run_id in run_ids if run_id in executions]
-    if not live:
-        return []
-    # The three reads go out together (one round trip where the driver pipelines).
-    among, params = tx.dialect.in_("run_id", live)
-    inbox_rows = tx.later("SELECT run_id, id, event_type, timestamp, attributes FROM inbox "
-                          f"WHERE {among} ORDER BY run_id, id", params)
-    update_rows = tx.later(f"SELECT run_id, update_id, name, input FROM updates WHERE {among} "
-                           "AND state = 0 ORDER BY created_at", params)
-    # A run's first task needs only its start event: hand it over with the claim instead of
-    # making the worker read the history separately.
-    first = [run_id for run_id in live if executions[run_id][4] == 2]
-    start_rows = None
-    if first:
-        among, params = tx.dialect.in_("run_id", first)
-        start_rows = tx.later("SELECT run_id, event_id, event_type, timestamp, attributes FROM "
-                              f"history WHERE {among} AND event_id = 1", params)
-    inboxes: dict[str, list[InboxEvent]] = {}
-    for r in inbox_rows.all():
-        inboxes.setdefault(r[0], []).append(InboxEvent(r[1], r[2], r[3], loads(r[4])))
-    updates: dict[str, list[dict[str, Any]]] = {}
-    for u in update_rows.all():
-        updates.setdefault(u[0], []).append(
-            {"update_id": u[1], "name": u[2], "input": loads(u[3])})
-    starts: dict[str, list[HistoryEvent]] = {}
-    for r in start_rows.all() if start_rows is not None else []:
-        starts[r[0]] = [HistoryEvent(r[1], r[2], r[3],
-                                     payloads.unpack_rows(tx, r[0], [r[4]])[0])]
-    claims = []
-    for run_id, attempt in tasks:
-        row = executions.get(run_id)
-        if row is None:
-            continue
-        claims.append(WorkflowTaskClaim(
-            run_id=run_id, workflow_id=row[1], workflow_type=row[2], task_queue=row[3],
-            attempt=attempt, history_length=row[4] - 1, inbox=inboxes.get(run_id, []),
-            updates=updates.get(run_id, []), history=starts.get(run_id)))
-    return claims
+    return ClaimReads(tx, [run_id for run_id, _ in tasks]).claims(tx, tasks)
+
+
+class ClaimReads:
+    """What a claimed workflow task hands its worker, read for a set of runs.
+
+    The four reads go out together, before any of their rows are needed: one round trip where
+    the driver pipelines, and none more if a statement sent before them (the claim itself)
+    must be read first."""
+
+    __slots__ = ("executions", "inbox", "run_ids", "starts", "updates")
+
+    def __init__(self, tx: Tx, run_ids: list[str]) -> None:
+        self.run_ids = run_ids
+        among, params = tx.dialect.in_("run_id", run_ids)
+        self.executions = tx.later(
+            "SELECT run_id, workflow_id, workflow_type, task_queue, next_event_id "
+            f"FROM executions WHERE {among} AND status = 1", params)
+        self.inbox = tx.later("SELECT run_id, id, event_type, timestamp, attributes FROM inbox "
+                              f"WHERE {among} ORDER BY run_id, id", params)
+        self.updates = tx.later(f"SELECT run_id, update_id, name, input FROM updates WHERE "
+                                f"{among} AND state = 0 ORDER BY created_at", params)
+        # A run's first task needs only its start event: handed over with the claim instead
+        # of making the worker read the history separately.
+        among, params = tx.dialect.in_("h.run_id", run_ids)
+        self.starts = tx.later(
+            "SELECT h.run_id, h.event_id, h.event_type, h.timestamp, h.attributes FROM "
+            f"history h JOIN executions e ON e.run_id = h.run_id WHERE {among} "
+            "AND h.event_id = 1 AND e.next_event_id = 2", params)
+
+    def claims(self, tx: Tx, tasks: list[tuple[str, int]]) -> list[WorkflowTaskClaim]:
+        executions = {r[0]: r for r in self.executions.all()}
+        gone = [run_id for run_id in self.run_ids if run_id not in executions]
+        if gone:
+            among, params = tx.dialect.in_("run_id", gone)
+            tx.run(f"DELETE FROM workflow_tasks WHERE {among}", params)
+        inboxes: dict[str, list[InboxEvent]] = {}
+        for r in self.inbox.all():
+            inboxes.setdefault(r[0], []).append(InboxEvent(r[1], r[2], r[3], loads(r[4])))
+        updates: dict[str, list[dict[str, Any]]] = {}
+        for u in self.updates.all():
+            updates.setdefault(u[0], []).append(
+                {"update_id": u[1], "name": u[2], "input": loads(u[3])})
+        starts: dict[str, list[HistoryEvent]] = {}
+        for r in self.starts.all():
+            starts[r[0]] = [HistoryEvent(r[1], r[2], r[3],
+                                         payloads.unpack_rows(tx, r[0], [r[4]])[0])]
+        claims = []
+        for run_id, attempt in tasks:
+            row = executions.get(run_id)
+            if row is None:
+                continue
+            claims.append(WorkflowTaskClaim(
+                run_id=run_id, workflow_id=row[1], workflow_type=row[2], task_queue=row[3],
+                attempt=attempt, history_length=row[4] - 1, inbox=inboxes.get(run_id, []),
+                updates=updates.get(run_id, []), history=starts.get(run_id)))
+        return claims
 
 
 def claim_one_workflow_task(tx: Tx, run_id: str, worker_id: str, now: float,
                             lease_seconds: float) -> WorkflowTaskClaim | None:
-    row = tx.one("UPDATE workflow_tasks SET lease_owner = ?, lease_expires_at = ?, "
-                 "affinity = ? WHERE run_id = ? RETURNING attempt",
-                 (worker_id, now + lease_seconds, worker_id, run_id))
+    # The lease and the claim's reads go out together.
+    leased = tx.later("UPDATE workflow_tasks SET lease_owner = ?, lease_expires_at = ?, "
+                      "affinity = ? WHERE run_id = ? RETURNING attempt",
+                      (worker_id, now + lease_seconds, worker_id, run_id))
+    reads = ClaimReads(tx, [run_id])
+    row = leased.one()
     if row is None:
         return None
-    claims = load_claims(tx, [(run_id, row[0])])
+    claims = reads.claims(tx, [(run_id, row[0])])
     return claims[0] if claims else None

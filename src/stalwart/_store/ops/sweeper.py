@@ -17,13 +17,13 @@ from .executions import (
     append_event,
     chain_timeouts,
     close_run,
-    insert_inbox,
+    insert_inboxes,
     record_inbox,
 )
 from .tasks import (
+    ADD_WORKFLOW_TASK_SQL,
     TIMED_OUT_TASK,
     end_workflow_task_attempt,
-    wake_workflow,
 )
 
 
@@ -65,13 +65,19 @@ def fire_due_timers(tx: Tx, now: float, limit: int) -> int:
         "SELECT t.run_id, t.seq, e.task_queue, e.status FROM timers t "
         "JOIN executions e ON e.run_id = t.run_id WHERE t.fire_at <= ? "
         "ORDER BY t.fire_at LIMIT ?" + tx.dialect.lock_for_update("t, e"), (now, limit))
-    for run_id, seq, task_queue, status in rows:
-        tx.run("DELETE FROM timers WHERE run_id = ? AND seq = ?", (run_id, seq))
-        if status != ExecutionStatus.RUNNING:
-            continue
-        insert_inbox(tx, run_id, EventType.TIMER_FIRED, now,
-                     {"seq": seq, "timer_id": str(seq)})
-        wake_workflow(tx, (task_queue, status), run_id, "", now, False)
+    if not rows:
+        return 0
+    # One statement per kind of row for all the timers (fewer statements to send).
+    tx.many("DELETE FROM timers WHERE run_id = ? AND seq = ?", [(r[0], r[1]) for r in rows])
+    fired = [r for r in rows if r[3] == ExecutionStatus.RUNNING]
+    if fired:
+        insert_inboxes(tx, [(run_id, EventType.TIMER_FIRED, now,
+                             {"seq": seq, "timer_id": str(seq)})
+                            for run_id, seq, _, _ in fired])
+        tx.many(ADD_WORKFLOW_TASK_SQL, [(run_id, task_queue, now, "", run_id)
+                                        for run_id, _, task_queue, _ in fired])
+        for task_queue in {r[2] for r in fired}:
+            tx.wake("workflow_task", task_queue)
     return len(rows)
 
 

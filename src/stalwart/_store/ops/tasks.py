@@ -18,14 +18,20 @@ from ..base import (
 from ..tx import Pending, Tx, dumps, loads
 from . import payloads, standalone, streams
 from .activity_steering import HIDDEN_AT, paused_deadline
-from .completion import complete_workflow_task
+from .completion import (
+    RUN_FOR_TASK_SQL,
+    close_reads,
+    complete_workflow_task,
+    record_workflow_task,
+)
 from .executions import (
     ACTIVITY_COLUMNS,
     CHAINED_TASK_LEASE_SECONDS,
-    LOCK_RUN_SQL,
     RUN_PRIORITY,
+    admit_start,
     append_event,
     claim_one_workflow_task,
+    insert_execution,
     insert_inbox,
     load_claims,
     lock_run,
@@ -41,10 +47,20 @@ def start_workflow_with_task(tx: Tx,
     """Start a run and commit its first workflow task, already run by the starting process's
     worker, in one transaction. If the start did not create a new run (the id was running),
     nothing of the completion is written."""
-    result = start_workflow(tx, request, now)
-    if not result.started or result.eager_task is None:
-        return result, None
-    return result, complete_workflow_task(tx, completion, now)
+    if request.eager_worker_id is None or request.first_task_backoff or \
+            request.start_signal is not None or request.start_update is not None:
+        result = start_workflow(tx, request, now)
+        if not result.started or result.eager_task is None:
+            return result, None
+        return result, complete_workflow_task(tx, completion, now)
+    existing = admit_start(tx, request, now)
+    if existing is not None:
+        return existing, None
+    # The run's first task took only its start event: it commits with the run, without a
+    # task row of its own in between.
+    run = insert_execution(tx, request, now, task=False)
+    return StartResult(request.run_id, started=True), record_workflow_task(
+        tx, completion, run, 2, False, now, has_task=False)
 
 
 def has_ready_workflow_task(tx: Tx, task_queue: str, now: float) -> bool:
@@ -215,11 +231,13 @@ def leased_activity(tx: Tx, run_id: str, seq: int, attempt: int,
     return holds_lease(lock_activity(tx, run_id, seq).one(), attempt, worker_id)
 
 
+LOCK_ACTIVITY_COLUMNS = ("task_queue, lease_owner, attempt, started_at, options, scheduled_at, "
+                         "paused, reset_requested, last_failure")
+
+
 def lock_activity(tx: Tx, run_id: str, seq: int) -> Pending:
-    return tx.later("SELECT task_queue, lease_owner, attempt, started_at, options, "
-                    "scheduled_at, paused, reset_requested, last_failure FROM activity_tasks "
-                    "WHERE run_id = ? AND seq = ?"
-                    + tx.dialect.for_update, (run_id, seq))
+    return tx.later(f"SELECT {LOCK_ACTIVITY_COLUMNS} FROM activity_tasks "
+                    "WHERE run_id = ? AND seq = ?" + tx.dialect.for_update, (run_id, seq))
 
 
 def holds_lease(row: Any, attempt: int, worker_id: str | None) -> Any:
@@ -268,49 +286,53 @@ def complete_activity_and_workflow_task(
     The run's row lock makes "nothing else waits" hold until the commit.
     """
     run_id = completion.run_id
-    # Three reads in one round trip where the driver pipelines; the run's row is still locked
-    # before the activity's.
-    locking = tx.later(LOCK_RUN_SQL + tx.dialect.for_update, (run_id,))
-    activity = lock_activity(tx, run_id, seq)
-    waiting = tx.later(
-        "SELECT EXISTS (SELECT 1 FROM workflow_tasks WHERE run_id = ?) OR "
+    # Both locks in one round trip where the driver pipelines, the run's row before the
+    # activity's; whether anything else waits for the run is read with the activity, once
+    # the run's lock is held.
+    locking = tx.later(RUN_FOR_TASK_SQL + tx.dialect.for_update, (run_id,))
+    activity = tx.later(
+        f"SELECT {LOCK_ACTIVITY_COLUMNS}, "
+        "EXISTS (SELECT 1 FROM workflow_tasks WHERE run_id = ?) OR "
         "EXISTS (SELECT 1 FROM inbox WHERE run_id = ?) OR "
-        "EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state = 0)",
-        (run_id, run_id, run_id))
+        "EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state = 0) "
+        "FROM activity_tasks WHERE run_id = ? AND seq = ?" + tx.dialect.for_update,
+        (run_id, run_id, run_id, run_id, seq))
+    closing = close_reads(tx, completion)
     locked = locking.one()
     if locked is None:
         return "lost", None, None
     row = holds_lease(activity.one(), attempt, completion.worker_id)
     if row is None:
         return "lost", None, None
-    busy = waiting.one()
-    if not busy[0] and completion.history_length is not None:
+    busy = bool(row[9])
+    next_event_id = locked[4]
+    if not busy and completion.history_length is not None:
         # A cached instance behind the run (another worker advanced it) must not commit.
-        busy = (locked[2] != completion.history_length + 1,)
-    if busy[0]:
+        busy = next_event_id != completion.history_length + 1
+    if busy:
         _, claim = complete_activity_task(tx, run_id, seq, attempt,
                                           completion.worker_id, result,
                                           completion.identity, now, True)
         return "fallback", None, claim
-    if locked[1] != ExecutionStatus.RUNNING:
+    if locked[0] != ExecutionStatus.RUNNING:
         return "lost", None, None
-    task_queue = locked[0]
-    tx.run("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?",
-           (run_id, seq))
-    inserted = tx.one(
-        "INSERT INTO inbox (run_id, event_type, timestamp, attributes) "
-        "VALUES (?, ?, ?, ?) RETURNING id",
-        (run_id, EV.ACTIVITY_TASK_COMPLETED, now, dumps({
-            "seq": seq, "result": result, "attempt": attempt,
-            "identity": completion.identity, "started_time": started_at,
-            **previous_failure(row)})))
-    tx.run(
-        "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, lease_owner, "
-        f"lease_expires_at, affinity, priority) VALUES (?, ?, ?, ?, ?, ?, {RUN_PRIORITY})",
-        (run_id, task_queue, now, completion.worker_id, now + CHAINED_TASK_LEASE_SECONDS,
-         completion.worker_id, run_id))
-    completion.inbox_max_id = int(inserted[0])
-    return "committed", complete_workflow_task(tx, completion, now), None
+    tx.defer("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?", (run_id, seq))
+    # Nothing else waits and the run stays locked: the result goes straight into history, as
+    # the one input the workflow task takes (the same row the inbox would have moved there),
+    # and the task commits without a row of its own.
+    event = (run_id, next_event_id, EV.ACTIVITY_TASK_COMPLETED, now, dumps({
+        "seq": seq, "result": result, "attempt": attempt, "identity": completion.identity,
+        "started_time": started_at, **previous_failure(row)}))
+    return "committed", record_workflow_task(tx, completion, locked, next_event_id + 1,
+                                             False, now, has_task=False,
+                                             events=[event], closing=closing), None
+
+
+# A run with new input gets a workflow task unless it has one: (run_id, task_queue,
+# visible_at, affinity, run_id).
+ADD_WORKFLOW_TASK_SQL = (
+    "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity, priority) "
+    f"VALUES (?, ?, ?, ?, {RUN_PRIORITY}) ON CONFLICT (run_id) DO NOTHING")
 
 
 def wake_workflow(tx: Tx, locked: Any, run_id: str,
@@ -319,13 +341,13 @@ def wake_workflow(tx: Tx, locked: Any, run_id: str,
     if locked[1] != ExecutionStatus.RUNNING:
         return None
     task_queue = locked[0]
-    inserted = tx.one("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, "
-                      f"affinity, priority) VALUES (?, ?, ?, ?, {RUN_PRIORITY}) "
-                      "ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
-                      (run_id, task_queue, now, worker_id, run_id))
-    if inserted is not None and claim:
+    params = (run_id, task_queue, now, worker_id, run_id)
+    if claim and tx.one(ADD_WORKFLOW_TASK_SQL + " RETURNING run_id", params) is not None:
         return claim_one_workflow_task(tx, run_id, worker_id, now,
                                        CHAINED_TASK_LEASE_SECONDS)
+    if not claim:
+        # Nothing here depends on whether a task was already there: not waited for.
+        tx.run(ADD_WORKFLOW_TASK_SQL, params)
     tx.wake("workflow_task", task_queue)
     return None
 

@@ -161,10 +161,25 @@ def placeholders(sql: str) -> str:
     return translated
 
 
+_JOINED: dict[tuple[str, ...], str] = {}
+
+
+def joined(statements: Sequence[str]) -> str:
+    """Independent writes as one statement: ``WITH w0 AS (s0), w1 AS (s1), ... sN``."""
+    key = tuple(statements)
+    sql = _JOINED.get(key)
+    if sql is None:
+        sql = "WITH " + ", ".join(f"w{n} AS ({part})" for n, part in
+                                  enumerate(statements[:-1])) + " " + statements[-1]
+        if len(_JOINED) < 1024:
+            _JOINED[key] = sql
+    return sql
+
+
 class PostgresTx(Tx):
     """A ``Tx`` over a psycopg connection."""
 
-    __slots__ = ("conn", "pipeline")
+    __slots__ = ("conn", "cursor", "deferred", "pipeline")
     dialect = POSTGRESQL
 
     def __init__(self, conn: Conn, pipeline: psycopg.Pipeline | None = None) -> None:
@@ -173,18 +188,53 @@ class PostgresTx(Tx):
         # A write's statements are pipelined: ``run`` only queues; a read (or ``count``,
         # ``flush``, the commit) sends everything queued and waits, in one round trip.
         self.pipeline = pipeline
+        # One cursor for every statement whose result is not read (a new cursor per
+        # statement costs as much as sending it). A statement whose rows are read needs a
+        # cursor of its own: a pipelined cursor takes whichever of its results comes back.
+        # Made at the first such statement (most reads have none).
+        self.cursor: psycopg.Cursor[Any] | None = None
+        # ``defer``red writes not sent yet: (sql, params).
+        self.deferred: list[tuple[str, Sequence[Any]]] = []
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self.deferred:
+            self.send_deferred()
         return self.conn.execute(placeholders(sql), params).fetchone()
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        if self.deferred:
+            self.send_deferred()
         return self.conn.execute(placeholders(sql), params).fetchall()
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        if self.deferred:
+            self.send_deferred()
         # In a write's pipeline this only queues the statement.
-        self.conn.execute(placeholders(sql), params)
+        self.unread().execute(placeholders(sql), params)
+
+    def unread(self) -> psycopg.Cursor[Any]:
+        """The cursor for statements whose results are not read."""
+        if self.cursor is None:
+            self.cursor = self.conn.cursor()
+        return self.cursor
+
+    def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.deferred.append((sql, params))
+
+    def send_deferred(self) -> None:
+        """Send the deferred writes, as one statement (each costs the client about as much
+        to send as a round trip's wait)."""
+        deferred, self.deferred = self.deferred, []
+        if len(deferred) == 1:
+            sql, params = deferred[0]
+        else:
+            sql = joined([part for part, _ in deferred])
+            params = [value for _, part_params in deferred for value in part_params]
+        self.unread().execute(placeholders(sql), params)
 
     def count(self, sql: str, params: Sequence[Any] = ()) -> int:
+        if self.deferred:
+            self.send_deferred()
         cursor = self.conn.execute(placeholders(sql), params)
         if self.pipeline is not None:
             # The row count arrives with the results, which a pipeline holds back until synced.
@@ -192,15 +242,20 @@ class PostgresTx(Tx):
         return cursor.rowcount
 
     def flush(self) -> None:
+        if self.deferred:
+            self.send_deferred()
         if self.pipeline is not None:
             self.pipeline.sync()
 
     def later(self, sql: str, params: Sequence[Any] = ()) -> Pending:
+        if self.deferred:
+            self.send_deferred()
         return Pending(self.conn.execute(placeholders(sql), params).fetchall)
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        with self.conn.cursor() as cursor:
-            cursor.executemany(placeholders(sql), rows)
+        if self.deferred:
+            self.send_deferred()
+        self.unread().executemany(placeholders(sql), rows)
 
 
 class Announcer:
@@ -419,6 +474,8 @@ class Database:
                     tx = PostgresTx(conn, pipeline)
                     with conn.transaction():
                         result = fn(tx, *args)
+                        if tx.deferred:
+                            tx.send_deferred()
                         # COMMIT goes out with the statements still queued: an error of one
                         # of them surfaces here and, as the server rolled back, is retried or
                         # raised like any other.
@@ -668,6 +725,8 @@ class GroupWriter:
                     with conn.transaction():
                         for op in batch:
                             op.result = op.fn(tx, *op.args)
+                        if tx.deferred:
+                            tx.send_deferred()
                         committing = True
             except Exception as error:
                 if not is_connection_error(error):

@@ -147,6 +147,7 @@ class SqliteTx(Tx):
         # Tx.__init__ inlined: one of these is made per operation on the hot path.
         self.wake_keys: dict[tuple[str, str], int] = {}
         self.earliest_due = math.inf
+        self.inputs_added = 0
         self.conn = conn
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
