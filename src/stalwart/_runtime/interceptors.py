@@ -58,8 +58,23 @@ class HandleUpdateInput:
     headers: Mapping[str, Payload]
 
 
+class _ReturnTypeAlias:
+    """temporalio's ``ret_type`` beside Stalwart's ``result_type``, one attribute."""
+
+    result_type: Any
+
+    @property
+    def ret_type(self) -> Any:
+        """temporalio's name for ``result_type``: what the result is decoded as."""
+        return self.result_type
+
+    @ret_type.setter
+    def ret_type(self, value: Any) -> None:
+        self.result_type = value
+
+
 @dataclass
-class StartActivityInput:
+class StartActivityInput(_ReturnTypeAlias):
     activity: str
     args: Sequence[Any]
     activity_id: str | None
@@ -86,18 +101,9 @@ class StartActivityInput:
     event_groups: Sequence[Any] | None = None
     arg_types: list[type] | None = None
 
-    @property
-    def ret_type(self) -> Any:
-        """temporalio's name for ``result_type``: what the result is decoded as."""
-        return self.result_type
-
-    @ret_type.setter
-    def ret_type(self, value: Any) -> None:
-        self.result_type = value
-
 
 @dataclass
-class StartChildWorkflowInput:
+class StartChildWorkflowInput(_ReturnTypeAlias):
     workflow: str
     args: Sequence[Any]
     id: str | None
@@ -122,15 +128,6 @@ class StartChildWorkflowInput:
     static_details: str | None = None
     event_groups: Sequence[Any] | None = None
     arg_types: list[type] | None = None
-
-    @property
-    def ret_type(self) -> Any:
-        """temporalio's name for ``result_type``: what the result is decoded as."""
-        return self.result_type
-
-    @ret_type.setter
-    def ret_type(self, value: Any) -> None:
-        self.result_type = value
 
 
 @dataclass
