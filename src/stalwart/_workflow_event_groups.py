@@ -34,18 +34,8 @@ class EventGroup:
         """Attach this group to every command produced inside the block. Scopes nest;
         coroutines started inside inherit them. Only usable inside a workflow."""
         _api.current()
-        active = _active.get()
-        token = _active.set(_Active(MappingProxyType({**active.groups, self._id: self}),
-                                    active.implicit))
-        try:
+        with _entered([self]):
             yield
-        finally:
-            try:
-                _active.reset(token)
-            except ValueError:
-                # A coroutine suspended inside the scope is being closed, not resumed, in
-                # another context; that context is discarded anyway.
-                pass
 
     def __repr__(self) -> str:
         return f"EventGroup(id={self._id!r}, label={self._label!r})"
@@ -74,16 +64,25 @@ def attached(directs: Sequence[EventGroup] | None) -> Iterator[None]:
         yield
         return
     capture(directs)
+    with _entered(directs):
+        yield
+
+
+@contextmanager
+def _entered(groups: Sequence[EventGroup]) -> Iterator[None]:
+    """``groups`` active, beside the enclosing ones, for the block."""
     active = _active.get()
     token = _active.set(_Active(MappingProxyType(
-        {**active.groups, **{group._id: group for group in directs}}), active.implicit))
+        {**active.groups, **{group._id: group for group in groups}}), active.implicit))
     try:
         yield
     finally:
         try:
             _active.reset(token)
         except ValueError:
-            pass  # closed in another context, as in EventGroup.scope
+            # A coroutine suspended inside the block is being closed, not resumed, in
+            # another context; that context is discarded anyway.
+            pass
 
 
 def capture(directs: Sequence[EventGroup] | None) -> list[EventGroup]:

@@ -40,3 +40,15 @@ async def settle(handle: Any, tries: int = 400) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the workflow never settled: a workflow task stayed open")
+
+
+async def eventual_count(client: Any, query: str, expected: int) -> int:
+    """The count of ``query`` once it is ``expected`` (visibility is eventually consistent on
+    Temporal), or the last count seen."""
+    count = -1
+    for _ in range(200):
+        count = (await client.count_workflows(query)).count
+        if count == expected:
+            return count
+        await asyncio.sleep(0.05)
+    return count

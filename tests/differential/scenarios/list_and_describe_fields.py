@@ -8,12 +8,13 @@ Left out on purpose: ``ORDER BY`` (Temporal's dev server refuses it with INVALID
 Stalwart orders, as Temporal with Elasticsearch does: docs/visibility.md). The history of a run
 in its start delay is ``start_delay_history``'s."""
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.client import Client, RPCError
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+from ._util import eventual_count
 
 RANK = SearchAttributeKey.for_int("CustomIntField")
 
@@ -29,16 +30,6 @@ class Item:
 
 WORKFLOWS = [Item]
 ACTIVITIES: list[object] = []
-
-
-async def _count(client: Client, query: str, expected: int) -> int:
-    count = -1
-    for _ in range(200):  # visibility is eventually consistent on Temporal
-        count = (await client.count_workflows(query)).count
-        if count == expected:
-            return count
-        await asyncio.sleep(0.05)
-    return count
 
 
 async def _outcome(call: object) -> object:
@@ -67,16 +58,18 @@ async def run(client: Client, task_queue: str) -> object:
             await handle.result()
         handles.append(handle)
     base = f"TaskQueue = '{task_queue}'"
-    observed["all"] = await _count(client, base, 5)
-    observed["closed"] = await _count(client, f"{base} AND ExecutionStatus = 'Completed'", 4)
-    observed["closed_after_running"] = await _count(
+    observed["all"] = await eventual_count(client, base, 5)
+    observed["closed"] = await eventual_count(
+        client, f"{base} AND ExecutionStatus = 'Completed'", 4)
+    observed["closed_after_running"] = await eventual_count(
         client, f"{base} AND ExecutionStatus != 'Running' AND WorkflowType = 'Item'", 4)
     first_start = (await handles[0].describe()).start_time
-    observed["start_range"] = await _count(
+    observed["start_range"] = await eventual_count(
         client, f"{base} AND StartTime >= '{first_start.isoformat()}'", 5)
-    observed["start_before"] = await _count(
+    observed["start_before"] = await eventual_count(
         client, f"{base} AND StartTime < '{first_start.isoformat()}'", 0)
-    observed["rank_range"] = await _count(client, f"{base} AND CustomIntField BETWEEN 1 AND 3", 3)
+    observed["rank_range"] = await eventual_count(
+        client, f"{base} AND CustomIntField BETWEEN 1 AND 3", 3)
 
     listed = [w async for w in client.list_workflows(base, page_size=2)]
     observed["paged_ids"] = sorted(w.id for w in listed)

@@ -2,11 +2,12 @@
 status names, workflow type and task queue as the client sees them. Needs the search
 attribute CustomKeywordField (Keyword) registered on the server."""
 
-import asyncio
 
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+from ._util import eventual_count
 
 CUSTOMER = SearchAttributeKey.for_keyword("CustomKeywordField")
 
@@ -24,15 +25,6 @@ WORKFLOWS = [Listed]
 ACTIVITIES: list[object] = []
 
 
-async def _eventually_count(client: Client, query: str, expected: int) -> int:
-    for _ in range(200):  # visibility is eventually consistent on Temporal
-        count = (await client.count_workflows(query)).count
-        if count == expected:
-            return count
-        await asyncio.sleep(0.05)
-    return count
-
-
 async def run(client: Client, task_queue: str) -> object:
     attributes = TypedSearchAttributes([SearchAttributePair(CUSTOMER, f"{task_queue}-c1")])
     done = await client.start_workflow(Listed.run, False, id=f"{task_queue}-done",
@@ -43,12 +35,12 @@ async def run(client: Client, task_queue: str) -> object:
                                           task_queue=task_queue, search_attributes=attributes)
     base = f"TaskQueue = '{task_queue}'"
     observed: dict[str, object] = {
-        "all": await _eventually_count(client, base, 2),
-        "completed": await _eventually_count(
+        "all": await eventual_count(client, base, 2),
+        "completed": await eventual_count(
             client, f"{base} AND ExecutionStatus = 'Completed'", 1),
-        "by_customer": await _eventually_count(
+        "by_customer": await eventual_count(
             client, f"CustomKeywordField = '{task_queue}-c1'", 2),
-        "by_type": await _eventually_count(client, f"{base} AND WorkflowType = 'Listed'", 2),
+        "by_type": await eventual_count(client, f"{base} AND WorkflowType = 'Listed'", 2),
     }
     listed = [w async for w in client.list_workflows(f"{base} AND ExecutionStatus = 'Running'")]
     observed["listed"] = [[w.id == running.id, w.status.name if w.status else None,
