@@ -180,8 +180,31 @@ async def _skip(mode: str, profiler: _AllThreads, top: int,
     return {}
 
 
+def _store_url(args: argparse.Namespace, workdir: Path, name: str) -> str:
+    """A fresh store: a SQLite file in ``workdir``, or a new schema of ``--postgres``."""
+    if args.store == "sqlite":
+        return f"sqlite:///{workdir / f'{name}.db'}"
+    schema = f"profile_{name}_{uuid.uuid4().hex[:8]}"
+    _SCHEMAS.append((args.postgres, schema))
+    separator = "&" if "?" in args.postgres else "?"
+    return f"{args.postgres}{separator}schema={schema}"
+
+
+_SCHEMAS: list[tuple[str, str]] = []
+
+
+def _drop_schemas() -> None:
+    if not _SCHEMAS:
+        return
+    import psycopg
+
+    for url, schema in _SCHEMAS:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 async def _b1(args: argparse.Namespace, profiler: _AllThreads, workdir: Path) -> dict[str, Any]:
-    client = await Client.connect(f"sqlite:///{workdir / 'b1.db'}")
+    client = await Client.connect(_store_url(args, workdir, "b1"))
     queue = f"q-{uuid.uuid4().hex[:8]}"
 
     async def one() -> None:
@@ -207,7 +230,7 @@ async def _b1(args: argparse.Namespace, profiler: _AllThreads, workdir: Path) ->
 
 
 async def _b6(args: argparse.Namespace, profiler: _AllThreads, workdir: Path) -> dict[str, Any]:
-    client = await Client.connect(f"sqlite:///{workdir / 'b6.db'}")
+    client = await Client.connect(_store_url(args, workdir, "b6"))
     queue = f"q-{uuid.uuid4().hex[:8]}"
     workflow_id = f"b6-{uuid.uuid4().hex[:12]}"
     out: dict[str, Any] = {"workload": "B6", "activities": args.activities}
@@ -261,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=100, help="B1: measured workflows")
     parser.add_argument("--warmup", type=int, default=20, help="B1: warm-up workflows")
     parser.add_argument("--activities", type=int, default=300, help="B6: activities")
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="the server for --store postgres (a schema per run, dropped after)")
     parser.add_argument("--phase", choices=["run", "fetch", "replay"], default="run",
                         help="B6 with --mode calls: the phase to count")
     parser.add_argument("--top", type=int, default=0, help="print the N most-called functions")
@@ -274,7 +300,10 @@ def main(argv: list[str] | None = None) -> int:
         profiler.install()
     with tempfile.TemporaryDirectory(prefix="stalwart-profile-") as tmp:
         runner = _b1 if args.workload == "B1" else _b6
-        result = asyncio.run(runner(args, profiler, Path(tmp)))
+        try:
+            result = asyncio.run(runner(args, profiler, Path(tmp)))
+        finally:
+            _drop_schemas()
     print(json.dumps({key: round(value, 7) if isinstance(value, float) else value
                       for key, value in result.items()}), flush=True)
     sys.stderr.flush()

@@ -26,7 +26,7 @@ import psycopg
 
 from stalwart import activity, workflow
 from stalwart._store.postgres import connection as pg
-from stalwart._store.tx import Pending
+from stalwart._store.postgres import wire
 from stalwart.client import Client
 from stalwart.worker import Worker
 
@@ -62,76 +62,60 @@ class Counts:
 def counting() -> Iterator[Counts]:
     """Counts what the PostgreSQL driver sends, by the operation that sent it.
 
-    A round trip is a wait for the server: every statement outside a write; in a write (which
-    is pipelined) every statement whose result the operation reads, the first read of queries
-    sent together with ``Tx.later``, and the COMMIT. NOTIFYs go out after the commits, in
-    batches, and are counted on their own.
+    A statement is one the operation sends (deferred writes sent together are one; ``BEGIN``
+    and ``COMMIT`` are not counted). A round trip is a wait for the server: a sync point of the
+    pipeline, where the driver reads what it sent (an operation's reads, a read operation, the
+    commit). A group-committed transaction's commit counts as ``(group commit)``. NOTIFYs go
+    out after the commits, in batches, and are counted on their own.
     """
     counts = Counts()
-    tx_methods = {name: getattr(pg.PostgresTx, name)
-                  for name in ("one", "all", "run", "count", "many", "later")}
-    pending_all = Pending.all
+    send, sync, commit = wire.WireTx._send, wire.WireTx.sync, wire.WireTx.commit
     write, read = pg.Database.write_blocking, pg.Database.read_blocking
     submit, commit_batch = pg.GroupWriter.submit, pg.GroupWriter._commit
     payloads = pg.Announcer.payloads
     current = threading.local()
 
-    def statement(name: str) -> Any:
-        original = tx_methods[name]
-
-        def counted(self: pg.PostgresTx, sql: str, params: Any = ()) -> Any:
-            op = getattr(current, "op", "?")
-            counts.statements[op] += 1
-            if self.pipeline is None:
-                counts.round_trips[op] += 1
-            elif name == "later":
-                current.unsynced = True  # the first read of it waits for the server
-            elif name not in ("run", "many"):  # both only queue in a pipeline
-                counts.round_trips[op] += 1
-                current.unsynced = False
-            return original(self, sql, params)
-        return counted
-
-    send_deferred = pg.PostgresTx.send_deferred
-
-    def counted_send_deferred(self: pg.PostgresTx) -> None:
-        # Deferred writes go out as one statement, which the pipeline does not wait for.
+    def counted_send(self: wire.WireTx, sql: str, params: Any, slot: Any) -> None:
         counts.statements[getattr(current, "op", "?")] += 1
-        send_deferred(self)
+        send(self, sql, params, slot)
 
-    def counted_pending(self: Pending) -> list[Any]:
-        if getattr(current, "unsynced", False):
-            counts.round_trips[getattr(current, "op", "?")] += 1
-            current.unsynced = False
-        return pending_all(self)
+    def counted_sync(self: wire.WireTx) -> None:
+        counts.round_trips[getattr(current, "op", "?")] += 1
+        sync(self)
+
+    def counted_commit(self: wire.WireTx) -> None:
+        if getattr(current, "batch", False):
+            current.op = "(group commit)"
+        commit(self)
 
     def op(original: Any, writes: bool) -> Any:
         def counted(self: pg.Database, fn: Any, args: Any) -> Any:
             current.op = fn.__name__
-            current.unsynced = False
+            current.batch = False
             counts.operations[fn.__name__] += 1
             if writes:
                 counts.transactions += 1
-                counts.round_trips[fn.__name__] += 1  # the COMMIT
             return original(self, fn, args)
         return counted
 
     def counted_submit(self: pg.GroupWriter, fn: Any, args: Any) -> Any:
         # An operation that shares a group-committed transaction: counted as it runs.
         @functools.wraps(fn)
-        def counted_fn(tx: pg.PostgresTx, *fn_args: Any) -> Any:
+        def counted_fn(tx: wire.WireTx, *fn_args: Any) -> Any:
             current.op = fn.__name__
-            current.unsynced = False
             return fn(tx, *fn_args)
         return submit(self, counted_fn, args)
 
     def counted_batch(self: pg.GroupWriter, batch: list[Any]) -> None:
         if len(batch) > 1:  # one alone goes through write_blocking, counted there
             counts.transactions += 1
-            counts.round_trips["(group commit)"] += 1
+            current.batch = True
             for queued in batch:
                 counts.operations[queued.fn.__name__] += 1
-        commit_batch(self, batch)
+        try:
+            commit_batch(self, batch)
+        finally:
+            current.batch = False
 
     def counted_payloads(self: pg.Announcer, keys: Any, due: float) -> list[str]:
         sent = payloads(self, keys, due)
@@ -139,24 +123,22 @@ def counting() -> Iterator[Counts]:
         return sent
 
     try:
-        for name in tx_methods:
-            setattr(pg.PostgresTx, name, statement(name))
+        wire.WireTx._send = counted_send  # type: ignore[method-assign]
+        wire.WireTx.sync = counted_sync  # type: ignore[method-assign]
+        wire.WireTx.commit = counted_commit  # type: ignore[method-assign]
         pg.Database.write_blocking = op(write, True)  # type: ignore[method-assign]
         pg.Database.read_blocking = op(read, False)  # type: ignore[method-assign]
         pg.Announcer.payloads = counted_payloads  # type: ignore[method-assign]
-        Pending.all = counted_pending  # type: ignore[method-assign]
-        pg.PostgresTx.send_deferred = counted_send_deferred  # type: ignore[method-assign]
         pg.GroupWriter.submit = counted_submit  # type: ignore[method-assign]
         pg.GroupWriter._commit = counted_batch  # type: ignore[method-assign]
         yield counts
     finally:
-        for name, original in tx_methods.items():
-            setattr(pg.PostgresTx, name, original)
+        wire.WireTx._send = send  # type: ignore[method-assign]
+        wire.WireTx.sync = sync  # type: ignore[method-assign]
+        wire.WireTx.commit = commit  # type: ignore[method-assign]
         pg.Database.write_blocking = write  # type: ignore[method-assign]
         pg.Database.read_blocking = read  # type: ignore[method-assign]
         pg.Announcer.payloads = payloads  # type: ignore[method-assign]
-        Pending.all = pending_all  # type: ignore[method-assign]
-        pg.PostgresTx.send_deferred = send_deferred  # type: ignore[method-assign]
         pg.GroupWriter.submit = submit  # type: ignore[method-assign]
         pg.GroupWriter._commit = commit_batch  # type: ignore[method-assign]
 

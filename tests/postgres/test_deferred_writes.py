@@ -4,7 +4,7 @@ were before them all, and always sent before the next statement and before the c
 from __future__ import annotations
 
 from stalwart._store.postgres import PostgresStore
-from stalwart._store.postgres.connection import PostgresTx, joined
+from stalwart._store.postgres.wire import WireTx, joined
 from stalwart._store.tx import Tx
 
 from .conftest import admin_connect
@@ -16,7 +16,7 @@ def _move_and_read(tx: Tx, key: int) -> tuple[list[int], list[int]]:
     tx.defer("INSERT INTO b SELECT k FROM a")
     tx.defer("DELETE FROM a")
     tx.defer("INSERT INTO a (k) VALUES (?)", (key,))
-    assert isinstance(tx, PostgresTx) and len(tx.deferred) >= 3  # held back so far
+    assert isinstance(tx, WireTx) and len(tx.deferred) >= 3  # held back so far
     a = [row[0] for row in tx.all("SELECT k FROM a ORDER BY k")]
     b = [row[0] for row in tx.all("SELECT k FROM b ORDER BY k")]
     assert not tx.deferred

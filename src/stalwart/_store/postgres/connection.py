@@ -20,7 +20,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -34,9 +34,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..._engine.liveness import HEARTBEAT_INTERVAL_SECONDS
 from ...exceptions import StoreError
 from ..batch import QueuedWrite, resolve_all, take_batch
-from ..tx import POSTGRESQL, Pending, Tx
+from ..tx import Tx
 from ..wakeup import EXTERNAL, WORK_KINDS
 from .peers import Peers, Work
+from .wire import WireTx
 
 logger = logging.getLogger(__name__)
 
@@ -145,117 +146,6 @@ def store_error(options: PostgresOptions, error: BaseException, doing: str) -> S
     mapped = StoreError(f"{options.where}: {doing} failed: {error}".rstrip())
     mapped.__cause__ = error
     return mapped
-
-
-_PLACEHOLDERS: dict[str, str] = {}
-
-
-def placeholders(sql: str) -> str:
-    """The shared operations' ``?`` placeholders as psycopg's ``%s`` (a literal ``%`` doubled);
-    the operations write no ``?`` or ``%`` of their own outside parameters."""
-    translated = _PLACEHOLDERS.get(sql)
-    if translated is None:
-        translated = sql.replace("%", "%%").replace("?", "%s")
-        if len(_PLACEHOLDERS) < 4096:
-            _PLACEHOLDERS[sql] = translated
-    return translated
-
-
-_JOINED: dict[tuple[str, ...], str] = {}
-
-
-def joined(statements: Sequence[str]) -> str:
-    """Independent writes as one statement: ``WITH w0 AS (s0), w1 AS (s1), ... sN``."""
-    key = tuple(statements)
-    sql = _JOINED.get(key)
-    if sql is None:
-        sql = "WITH " + ", ".join(f"w{n} AS ({part})" for n, part in
-                                  enumerate(statements[:-1])) + " " + statements[-1]
-        if len(_JOINED) < 1024:
-            _JOINED[key] = sql
-    return sql
-
-
-class PostgresTx(Tx):
-    """A ``Tx`` over a psycopg connection."""
-
-    __slots__ = ("conn", "cursor", "deferred", "pipeline")
-    dialect = POSTGRESQL
-
-    def __init__(self, conn: Conn, pipeline: psycopg.Pipeline | None = None) -> None:
-        super().__init__()
-        self.conn = conn
-        # A write's statements are pipelined: ``run`` only queues; a read (or ``count``,
-        # ``flush``, the commit) sends everything queued and waits, in one round trip.
-        self.pipeline = pipeline
-        # One cursor for every statement whose result is not read (a new cursor per
-        # statement costs as much as sending it). A statement whose rows are read needs a
-        # cursor of its own: a pipelined cursor takes whichever of its results comes back.
-        # Made at the first such statement (most reads have none).
-        self.cursor: psycopg.Cursor[Any] | None = None
-        # ``defer``red writes not sent yet: (sql, params).
-        self.deferred: list[tuple[str, Sequence[Any]]] = []
-
-    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        if self.deferred:
-            self.send_deferred()
-        return self.conn.execute(placeholders(sql), params).fetchone()
-
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        if self.deferred:
-            self.send_deferred()
-        return self.conn.execute(placeholders(sql), params).fetchall()
-
-    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
-        if self.deferred:
-            self.send_deferred()
-        # In a write's pipeline this only queues the statement.
-        self.unread().execute(placeholders(sql), params)
-
-    def unread(self) -> psycopg.Cursor[Any]:
-        """The cursor for statements whose results are not read."""
-        if self.cursor is None:
-            self.cursor = self.conn.cursor()
-        return self.cursor
-
-    def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.deferred.append((sql, params))
-
-    def send_deferred(self) -> None:
-        """Send the deferred writes, as one statement (each costs the client about as much
-        to send as a round trip's wait)."""
-        deferred, self.deferred = self.deferred, []
-        if len(deferred) == 1:
-            sql, params = deferred[0]
-        else:
-            sql = joined([part for part, _ in deferred])
-            params = [value for _, part_params in deferred for value in part_params]
-        self.unread().execute(placeholders(sql), params)
-
-    def count(self, sql: str, params: Sequence[Any] = ()) -> int:
-        if self.deferred:
-            self.send_deferred()
-        cursor = self.conn.execute(placeholders(sql), params)
-        if self.pipeline is not None:
-            # The row count arrives with the results, which a pipeline holds back until synced.
-            self.pipeline.sync()
-        return cursor.rowcount
-
-    def flush(self) -> None:
-        if self.deferred:
-            self.send_deferred()
-        if self.pipeline is not None:
-            self.pipeline.sync()
-
-    def later(self, sql: str, params: Sequence[Any] = ()) -> Pending:
-        if self.deferred:
-            self.send_deferred()
-        return Pending(self.conn.execute(placeholders(sql), params).fetchall)
-
-    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        if self.deferred:
-            self.send_deferred()
-        self.unread().executemany(placeholders(sql), rows)
 
 
 class Announcer:
@@ -470,16 +360,21 @@ class Database:
         while True:
             committing = False
             try:
-                with self.pool.connection() as conn, conn.pipeline() as pipeline:
-                    tx = PostgresTx(conn, pipeline)
-                    with conn.transaction():
+                with self.pool.connection() as conn:
+                    tx = WireTx(conn)
+                    try:
+                        tx.begin()
                         result = fn(tx, *args)
-                        if tx.deferred:
-                            tx.send_deferred()
                         # COMMIT goes out with the statements still queued: an error of one
                         # of them surfaces here and, as the server rolled back, is retried or
                         # raised like any other.
                         committing = True
+                        tx.commit()
+                    except BaseException:
+                        tx.abandon()
+                        raise
+                    finally:
+                        tx.close()
             except Exception as error:
                 if is_conflict(error) and conflicts < CONFLICT_RETRIES:
                     conflicts += 1
@@ -505,7 +400,7 @@ class Database:
                 self.committed(tx)
             return result
 
-    def committed(self, tx: PostgresTx) -> None:
+    def committed(self, tx: Tx) -> None:
         """Wake this process's waiters at once, and the other processes' soon after."""
         self._publish(tx.wake_keys, tx.earliest_due)
         self.announce(tx.wake_keys, tx.earliest_due)
@@ -539,7 +434,16 @@ class Database:
         while True:
             try:
                 with self.pool.connection() as conn:
-                    return fn(PostgresTx(conn), *args)
+                    tx = WireTx(conn)
+                    try:
+                        result = fn(tx, *args)
+                        tx.flush()
+                        return result
+                    except BaseException:
+                        tx.abandon()
+                        raise
+                    finally:
+                        tx.close()
             except Exception as error:
                 if not is_connection_error(error):
                     if isinstance(error, psycopg.Error):
@@ -720,14 +624,19 @@ class GroupWriter:
         while len(batch) > 1:
             committing = False
             try:
-                with db.pool.connection() as conn, conn.pipeline() as pipeline:
-                    tx = PostgresTx(conn, pipeline)
-                    with conn.transaction():
+                with db.pool.connection() as conn:
+                    tx = WireTx(conn)
+                    try:
+                        tx.begin()
                         for op in batch:
                             op.result = op.fn(tx, *op.args)
-                        if tx.deferred:
-                            tx.send_deferred()
                         committing = True
+                        tx.commit()
+                    except BaseException:
+                        tx.abandon()
+                        raise
+                    finally:
+                        tx.close()
             except Exception as error:
                 if not is_connection_error(error):
                     logger.debug("%s: a batch of %d operations failed (%s); running each alone",

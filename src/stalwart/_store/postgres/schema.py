@@ -10,7 +10,7 @@ from psycopg import sql
 
 from .. import schema
 from ..tx import Tx
-from .connection import PostgresTx
+from .wire import WireTx
 
 # The tables of the schema: one of them in a schema without ``stalwart_meta`` belongs to
 # another application, and Stalwart refuses to write into it.
@@ -46,4 +46,9 @@ def migrate(conn: psycopg.Connection[Any], name: str, where: str) -> None:
         foreign = (f"{where}: schema {name!r} already has tables named like Stalwart's "
                    f"({', '.join(ours)}) but no stalwart_meta table, so they belong to another "
                    "application; give Stalwart a schema of its own with ?schema=name")
-        schema.migrate(PostgresTx(conn), tables, where, foreign if ours else None, _version)
+        tx = WireTx(conn)
+        try:
+            schema.migrate(tx, tables, where, foreign if ours else None, _version)
+            tx.flush()
+        finally:
+            tx.close()
