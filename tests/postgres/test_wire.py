@@ -178,3 +178,20 @@ def test_a_connection_killed_mid_transaction_is_closed_not_reused(
     assert conn.closed
     with admin_connect() as admin:
         assert admin.execute(f"SELECT count(*) FROM {pg_schema}.t").fetchone() == (0,)
+
+
+def test_rows_of_a_statement_skipped_after_an_error_are_refused_clearly(
+        conn: psycopg.Connection[Any]) -> None:
+    tx = WireTx(conn)
+    try:
+        tx.begin()
+        failing = tx.later("SELECT * FROM missing_table")
+        skipped = tx.later("SELECT 1")
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            failing.all()
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction, match="earlier statement"):
+            skipped.all()
+        tx.abandon()
+    finally:
+        tx.close()
+    _clean(conn)

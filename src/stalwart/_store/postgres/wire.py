@@ -194,10 +194,13 @@ class WireTx(Tx):
     def close(self) -> None:
         """Leave pipeline mode, so psycopg (and the pool) find the connection as they left
         it; a connection left mid-pipeline by an error is closed, and the pool replaces it."""
-        if self._broken or self.pending:
-            self.conn.close()
-            return
-        self.pg.exit_pipeline_mode()
+        if not (self._broken or self.pending):
+            try:
+                self.pg.exit_pipeline_mode()
+                return
+            except psycopg.Error:
+                pass
+        self.conn.close()
 
     # -- statements ----------------------------------------------------------------------
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -249,7 +252,9 @@ class WireTx(Tx):
         def fetch() -> list[Any]:
             if slot.rows is None:
                 self.sync()
-            assert slot.rows is not None
+            if slot.rows is None:  # skipped by the server after an earlier statement's error
+                raise psycopg.errors.InFailedSqlTransaction(
+                    "the statement was not run: an earlier statement of its transaction failed")
             return slot.rows
         return Pending(fetch)
 
