@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 from typing import Any
 
 from ... import exceptions as exc
@@ -124,7 +126,27 @@ RUN_PRIORITY = f"COALESCE((SELECT priority FROM executions WHERE run_id = ?), {D
 # the run's last workflow task (its cache holds the run: no replay), while that worker is
 # registered; for this long after the task became visible no other worker claims it, so a
 # busy or unreachable worker delays the run at most this much.
-AFFINITY_GRACE_SECONDS = 1.0
+DEFAULT_AFFINITY_GRACE_SECONDS = 1.0
+AFFINITY_GRACE_VARIABLE = "STALWART_AFFINITY_GRACE"
+
+
+def _grace_from_environment() -> float:
+    raw = os.environ.get(AFFINITY_GRACE_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_AFFINITY_GRACE_SECONDS
+    try:
+        grace = float(raw)
+    except ValueError:
+        grace = math.nan
+    if not math.isfinite(grace) or grace < 0:
+        raise ValueError(f"{AFFINITY_GRACE_VARIABLE}={raw!r}: the affinity grace must be a "
+                         "number of seconds, 0 or more; unset it for the default of "
+                         f"{DEFAULT_AFFINITY_GRACE_SECONDS}")
+    return grace
+
+
+# What another worker waits, in each process; every process of a store should use the same.
+AFFINITY_GRACE_SECONDS = _grace_from_environment()
 
 # The run's affine worker, if still registered: (run_id).
 RUN_AFFINITY = ("(SELECT e.affinity FROM executions e JOIN workers w ON w.worker_id = "
