@@ -126,7 +126,7 @@ RUN_PRIORITY = f"COALESCE((SELECT priority FROM executions WHERE run_id = ?), {D
 # the run's last workflow task (its cache holds the run: no replay), while that worker is
 # registered; for this long after the task became visible no other worker claims it, so a
 # busy or unreachable worker delays the run at most this much.
-DEFAULT_AFFINITY_GRACE_SECONDS = 1.0
+DEFAULT_AFFINITY_GRACE_SECONDS = 5.0
 AFFINITY_GRACE_VARIABLE = "STALWART_AFFINITY_GRACE"
 
 
