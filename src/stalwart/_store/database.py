@@ -289,7 +289,8 @@ class DatabaseStore:
 
     async def claim_workflow_tasks(self, task_queue: str, worker_id: str, now: float,
                                    lease_seconds: float, limit: int) -> list[WorkflowTaskClaim]:
-        if not await self._worth_claiming(tasks.has_ready_workflow_task, task_queue, now):
+        if not await self._worth_claiming(tasks.has_ready_workflow_task, task_queue,
+                                         worker_id, now):
             return []
         return await self._write(tasks.claim_workflow_tasks, task_queue, worker_id, now,
                                  lease_seconds, limit)

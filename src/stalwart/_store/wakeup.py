@@ -19,6 +19,9 @@ Key = tuple[str, str]
 EXTERNAL: Key = ("external", "")
 # The kinds of key that name a task queue's ready work, claimed by pollers.
 WORK_KINDS = frozenset({"workflow_task", "activity_task"})
+# A workflow task offered to one worker first (keyed by the worker's id): only its poller
+# wakes. Not a work kind: announced to every process, whose pollers but that one ignore it.
+AFFINE_TASK = "affine_task"
 # Kinds whose waiters look on their own often enough that an unknown commit elsewhere
 # (``EXTERNAL``) need not wake them: a sweeper reads the next due time at least every 0.5 s,
 # and the process that commits a due time wakes its own sweeper.
