@@ -100,6 +100,27 @@ class Pending:
         return rows[0] if rows else None
 
 
+class WakeKeys(dict[tuple[str, str], int]):
+    """``Tx.wake_keys`` once the transaction hands something to waiters (``Tx.hand``): the
+    keys as before, and ``handed``, the rows each handed key's waiters in this process are
+    given with the wake-up (a driver passes its wake keys on as they are, so these travel
+    with them to ``DatabaseStore.publish``)."""
+
+    handed: dict[tuple[str, str], Pending]
+
+    def merge(self, keys: dict[tuple[str, str], int]) -> None:
+        """Add another transaction's wake keys (a batch committed as one)."""
+        self.update(keys)
+        if isinstance(keys, WakeKeys):
+            self.handed.update(keys.handed)
+
+
+def new_wake_keys() -> WakeKeys:
+    keys = WakeKeys()
+    keys.handed = {}
+    return keys
+
+
 class Tx:
     """One transaction as the operations see it: statements, and what the commit should wake.
 
@@ -156,7 +177,9 @@ class Tx:
     def later(self, sql: str, params: Sequence[Any] = ()) -> Pending:
         """Send a query whose rows are read later: queries sent one after another and read
         afterwards share one round trip where the driver pipelines (PostgreSQL's writes).
-        Statements still run in the order they are sent, locks included."""
+        Statements still run in the order they are sent, locks included. The rows stay
+        readable after the commit (every result has been read by then): ``hand`` relies on
+        it."""
         return Pending(None, self.all(sql, params))
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -173,6 +196,20 @@ class Tx:
     def wake(self, kind: str, key: str = "") -> None:
         keys = self.wake_keys
         keys[kind, key] = keys.get((kind, key), 0) + 1
+
+    def hand(self, kind: str, key: str, rows: Pending) -> None:
+        """``wake`` ``(kind, key)``, and give its waiters in this process ``rows`` with the
+        wake-up: exactly what they would read right after the commit, so they need not read
+        it. Only rows nothing later in the transaction changes; read only if a waiter wants
+        them, after the commit (a pipelining driver has sent nothing more for them)."""
+        self.wake(kind, key)
+        keys = self.wake_keys
+        if not isinstance(keys, WakeKeys):
+            # Made only here: most transactions hand nothing, and keep a plain dict.
+            handing = new_wake_keys()
+            handing.update(keys)
+            self.wake_keys = keys = handing
+        keys.handed[kind, key] = rows
 
     def due(self, at: float | None) -> None:
         """Something (a timer, a timeout, a retry) falls due at ``at``: sweepers are woken only

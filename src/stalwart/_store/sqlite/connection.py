@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from ...exceptions import StoreError
 from .. import schema
 from ..batch import QueuedWrite, resolve_all, take_batch
-from ..tx import SQLITE, Pending, Tx
+from ..tx import SQLITE, Pending, Tx, new_wake_keys
 
 logger = logging.getLogger(__name__)
 
@@ -223,7 +223,7 @@ class Writer:
     MAX_BATCH = 512
 
     def __init__(self, options: SqliteOptions,
-                 on_commit: Callable[[set[tuple[str, str]], float], None]) -> None:
+                 on_commit: Callable[[Iterable[tuple[str, str]], float], None]) -> None:
         self._options = options
         self._conn = connect(options)
         self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
@@ -275,7 +275,8 @@ class Writer:
 
     def _commit(self, batch: list[_Op]) -> None:
         conn = self._conn
-        wake: set[tuple[str, str]] = set()
+        # With what the operations handed to waiters (``Tx.hand``).
+        wake = new_wake_keys()
         earliest_due = math.inf
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -302,7 +303,7 @@ class Writer:
                     op.error = _map_error(error, self._options.path)
             conn.execute("COMMIT")
             for op in batch:
-                wake.update(op.wake_keys)
+                wake.merge(op.wake_keys)
                 earliest_due = min(earliest_due, op.earliest_due)
         except sqlite3.Error as error:
             try:
