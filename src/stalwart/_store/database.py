@@ -288,7 +288,16 @@ class DatabaseStore:
                 if remaining is not None and remaining <= 0:
                     return None
                 look_again = wakeup.LOOK_AGAIN_SECONDS
-                await sub.wait(look_again if remaining is None else min(remaining, look_again))
+                if remaining is not None and remaining < look_again:
+                    await sub.wait(remaining)
+                    continue
+                # Looking again is being woken by a timer: cheaper than a timed wait, which
+                # costs a task of its own (every result() pays for this one).
+                timer = loop.call_later(look_again, sub.event.set)
+                try:
+                    await sub.wait(None)
+                finally:
+                    timer.cancel()
         finally:
             sub.close()
 

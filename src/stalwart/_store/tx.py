@@ -108,17 +108,13 @@ class WakeKeys(dict[tuple[str, str], int]):
 
     handed: dict[tuple[str, str], Pending]
 
-    def merge(self, keys: dict[tuple[str, str], int]) -> None:
-        """Add another transaction's wake keys (a batch committed as one)."""
-        self.update(keys)
-        if isinstance(keys, WakeKeys):
-            self.handed.update(keys.handed)
 
-
-def new_wake_keys() -> WakeKeys:
-    keys = WakeKeys()
-    keys.handed = {}
-    return keys
+def handing(keys: Iterable[tuple[str, str]],
+            handed: dict[tuple[str, str], Pending]) -> WakeKeys:
+    """``keys`` (a ``wake_keys`` dict, or a set of keys each woken once) with ``handed``."""
+    wake_keys = WakeKeys(keys if isinstance(keys, dict) else dict.fromkeys(keys, 1))
+    wake_keys.handed = handed
+    return wake_keys
 
 
 class Tx:
@@ -206,9 +202,7 @@ class Tx:
         keys = self.wake_keys
         if not isinstance(keys, WakeKeys):
             # Made only here: most transactions hand nothing, and keep a plain dict.
-            handing = new_wake_keys()
-            handing.update(keys)
-            self.wake_keys = keys = handing
+            self.wake_keys = keys = handing(keys, {})
         keys.handed[kind, key] = rows
 
     def due(self, at: float | None) -> None:

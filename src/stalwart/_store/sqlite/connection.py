@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from ...exceptions import StoreError
 from .. import schema
 from ..batch import QueuedWrite, resolve_all, take_batch
-from ..tx import SQLITE, Pending, Tx, new_wake_keys
+from ..tx import SQLITE, Pending, Tx, WakeKeys, handing
 
 logger = logging.getLogger(__name__)
 
@@ -275,8 +275,9 @@ class Writer:
 
     def _commit(self, batch: list[_Op]) -> None:
         conn = self._conn
-        # With what the operations handed to waiters (``Tx.hand``).
-        wake = new_wake_keys()
+        wake: set[tuple[str, str]] = set()
+        # What the operations handed to waiters (``Tx.hand``), if any did.
+        handed: dict[tuple[str, str], Pending] | None = None
         earliest_due = math.inf
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -303,7 +304,9 @@ class Writer:
                     op.error = _map_error(error, self._options.path)
             conn.execute("COMMIT")
             for op in batch:
-                wake.merge(op.wake_keys)
+                wake.update(op.wake_keys)
+                if isinstance(op.wake_keys, WakeKeys):
+                    handed = {**(handed or {}), **op.wake_keys.handed}
                 earliest_due = min(earliest_due, op.earliest_due)
         except sqlite3.Error as error:
             try:
@@ -315,7 +318,7 @@ class Writer:
                 op.error, op.result = mapped, None
         resolve_all(batch)
         if wake or earliest_due < math.inf:
-            self._on_commit(wake, earliest_due)
+            self._on_commit(wake if handed is None else handing(wake, handed), earliest_due)
 
 
 def _map_error(error: BaseException, path: str) -> BaseException:
