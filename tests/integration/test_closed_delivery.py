@@ -38,10 +38,11 @@ class Settles:
 
     @workflow.run
     async def run(self, generation: int) -> dict[str, Any]:
-        await workflow.wait_condition(lambda: self.outcome is not None)
+        if generation == 0:  # a continued run ends at once
+            await workflow.wait_condition(lambda: self.outcome is not None)
         if self.outcome == "fail":
             raise ApplicationError("failed on purpose", {"detail": "ü"}, non_retryable=True)
-        if self.outcome == "continue" and generation == 0:
+        if self.outcome == "continue":
             workflow.continue_as_new(generation + 1)
         return {"generation": generation, "text": "ü", "ratio": 2.5, "none": None}
 
@@ -133,6 +134,9 @@ async def test_continued_as_new_and_cron_name_the_next_run(client: Client,
     row = await _closed_by_commit(client, task_queue, continuing.result_run_id or "",
                                   lambda: continuing.signal(Settles.settle, "continue"))
     assert row.status == ExecutionStatus.CONTINUED_AS_NEW and row.next_run_id is not None
+    async with Worker(client, task_queue=task_queue, workflows=[Settles]):
+        # result() follows the chain from the handed row to the next run's.
+        assert (await continuing.result())["generation"] == 1
 
     cron = await client.start_workflow(CronOnce.run, id=f"cron-{uuid.uuid4().hex[:8]}",
                                        task_queue=task_queue, cron_schedule="@every 1s")
