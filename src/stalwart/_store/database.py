@@ -6,6 +6,9 @@ published after the commit, ``read`` outside any write, ``point`` for a tiny ind
 (SQLite answers it on the caller's thread). ``prechecks`` says whether a poll should first ask
 such a point read whether there is anything to claim: on SQLite that spares the single writer
 a transaction that would find nothing; on PostgreSQL it would only add a round trip.
+``loses_wakeups`` says whether another process's wake-up can fail to arrive (PostgreSQL's
+``NOTIFY`` goes out after the commit, so a crash in between loses it; SQLite's writer itself
+watches the file's change counter), so that a waiter with no timeout looks again on its own.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ logger = logging.getLogger(__name__)
 class Driver(Protocol):
     dialect: Dialect
     prechecks: bool
+    loses_wakeups: bool
 
     def write(self, fn: Callable[..., T], *args: Any) -> Awaitable[T]: ...
 
@@ -268,8 +272,7 @@ class DatabaseStore:
 
         A close committed by this process hands the row over with its wake-up (``Tx.hand``),
         so it is not read again. Any other wake-up is followed by a read, and so is none for
-        ``LOOK_AGAIN_SECONDS``: another process's wake-up is lost if it crashes between its
-        commit and its announcement."""
+        ``LOOK_AGAIN_SECONDS`` where the driver ``loses_wakeups``."""
         key = ("closed", run_id)
         sub = self.subscribe(key)
         try:
@@ -288,7 +291,8 @@ class DatabaseStore:
                 if remaining is not None and remaining <= 0:
                     return None
                 look_again = wakeup.LOOK_AGAIN_SECONDS
-                if remaining is not None and remaining < look_again:
+                if (not self._driver.loses_wakeups if remaining is None
+                        else remaining < look_again):
                     await sub.wait(remaining)
                     continue
                 # Looking again is being woken by a timer: cheaper than a timed wait, which

@@ -32,6 +32,8 @@ T = TypeVar("T")
 class SqliteDriver:
     dialect = SQLITE
     prechecks = True
+    # The writer sees every other connection's commit in the file's change counter.
+    loses_wakeups = False
 
     def __init__(self, options: SqliteOptions,
                  publish: Callable[[Iterable[tuple[str, str]], float], None]) -> None:
