@@ -90,8 +90,8 @@ async def test_wait_closed_is_handed_the_closed_row_instead_of_reading_it(
 async def test_a_close_no_wake_up_announces_is_still_seen(
         store: DatabaseStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """As if the process that closed the run crashed between its commit and telling the
-    others: the waiter looks again on its own (on SQLite the file's change counter also
-    tells it)."""
+    others: on PostgreSQL the waiter looks again on its own; on SQLite the writer sees the
+    commit in the file's change counter."""
     monkeypatch.setattr(wakeup, "LOOK_AGAIN_SECONDS", 0.05)
     run_id = await start(store, "wf-1")
     reads = Reads(store, monkeypatch)
