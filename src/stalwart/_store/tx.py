@@ -197,7 +197,8 @@ class Tx:
         """``wake`` ``(kind, key)``, and give its waiters in this process ``rows`` with the
         wake-up: exactly what they would read right after the commit, so they need not read
         it. Only rows nothing later in the transaction changes; read only if a waiter wants
-        them, after the commit (a pipelining driver has sent nothing more for them)."""
+        them, after the commit (so a pipelining driver waits for nothing more inside the
+        transaction)."""
         self.wake(kind, key)
         keys = self.wake_keys
         if not isinstance(keys, WakeKeys):

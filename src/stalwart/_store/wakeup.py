@@ -24,9 +24,9 @@ WORK_KINDS = frozenset({"workflow_task", "activity_task"})
 # (``EXTERNAL``) need not wake them: a sweeper reads the next due time at least every 0.5 s,
 # and the process that commits a due time wakes its own sweeper.
 LOOK_ANYWAY_KINDS = frozenset({"deadline"})
-# How often a waiter that could otherwise wait for ever looks again on its own: another
-# process's wake-up is lost if it crashes between its commit and telling the others (as the
-# pollers' own fallback, ``IDLE_POLL_FALLBACK_SECONDS``).
+# How often a waiter with no timeout looks again on its own where another process's wake-up
+# can be lost (``Driver.loses_wakeups``: it crashed between its commit and telling the
+# others); as often as the pollers' own fallback, ``IDLE_POLL_FALLBACK_SECONDS``.
 LOOK_AGAIN_SECONDS = 5.0
 
 
