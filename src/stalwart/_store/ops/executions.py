@@ -483,10 +483,12 @@ def close_run(tx: Tx, run_id: str, status: int, now: float,
     changed; ``reads``: sent ahead, under the lock)."""
     if reads is None:
         reads = CloseReads(tx, run_id)
-    tx.run(
+    # The closed row goes to this process's waiters with the wake-up (``wait_closed``): as
+    # the commit leaves it, since no operation changes a closed run's columns afterwards.
+    closed = tx.later(
         "UPDATE executions SET status = ?, close_time = ?, result = ?, failure = ?, "
         "next_run_id = ?" + (", next_event_id = ?" if next_event_id is not None else "")
-        + " WHERE run_id = ?",
+        + f" WHERE run_id = ? RETURNING {EXECUTION_COLUMNS}",
         (status, now, dumps(result) if result is not None else None,
          dumps(failure) if failure is not None else None, next_run_id,
          *((next_event_id,) if next_event_id is not None else ()), run_id))
@@ -503,7 +505,7 @@ def close_run(tx: Tx, run_id: str, status: int, now: float,
     # meanwhile is woken for nothing: its waiter reads it again).
     for (update_id,) in reads.updates.all():
         tx.wake("update", update_id)
-    tx.wake("closed", run_id)
+    tx.hand("closed", run_id, closed)
     # A continued chain (or the next cron run) goes on: its parent hears of it later.
     parent_row = reads.parent.one() if next_run_id is None else None
     if parent_row is not None and parent_row[0] is not None:
