@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,7 @@ from ._schedules import ScheduleAsyncIterator, ScheduleDescription, ScheduleHand
 from ._schedules import handle as _schedules_handle
 from ._schedules.spec import SpecError, cron_workflow_next
 from ._store.base import ExecutionStatus, StartWorkflowRequest
+from ._store.wakeup import Subscription
 from .common import QueryRejectCondition, RetryPolicy, _priority_key
 from .converter import _payload_to_json, headers_to_json
 from .exceptions import WorkflowQueryRejectedError
@@ -120,6 +122,39 @@ def check_start(name: str, id: object, task_queue: object, start_signal: str | N
     return id, task_queue
 
 
+class CloseWatch:
+    """``execute_workflow``'s subscription to its run's close, made before the run starts:
+    every close from then on reaches it, so waiting for the result starts with a wait, not a
+    read of a run that has only just begun."""
+
+    __slots__ = ("run_id", "sub")
+
+    def __init__(self) -> None:
+        self.run_id: str | None = None
+        self.sub: Subscription | None = None
+
+    def watch(self, client: Client, run_id: str) -> None:
+        # The first start under this watch only: an interceptor may start other runs first.
+        if self.sub is None and self.run_id is None:
+            self.run_id = run_id
+            self.sub = client._store.subscribe(("closed", run_id))
+
+    def take(self, run_id: str) -> Subscription | None:
+        """The subscription, if it is ``run_id``'s (the caller closes it)."""
+        sub = self.sub if run_id == self.run_id else None
+        if sub is not None:
+            self.sub = None
+        return sub
+
+    def close(self) -> None:
+        if self.sub is not None:
+            self.sub.close()
+            self.sub = None
+
+
+CLOSE_WATCH: ContextVar[CloseWatch | None] = ContextVar("stalwart_close_watch", default=None)
+
+
 async def start_workflow(client: Client, input: StartWorkflowInput,
                          start_update: tuple[str, str, list[dict[str, Any]]] | None = None
                          ) -> WorkflowHandle[Any, Any]:
@@ -156,6 +191,9 @@ async def start_workflow(client: Client, input: StartWorkflowInput,
             raise TypeError(f"start_workflow({name!r}): retry_policy must be a RetryPolicy, "
                             f"got {type(input.retry_policy).__name__}")
         request.retry_policy = input.retry_policy._to_settled_json()
+    watch = CLOSE_WATCH.get()
+    if watch is not None and not input.cron_schedule:
+        watch.watch(client, run_id)
     eager_worker = None
     if input.cron_schedule:
         now = client._clock.now()

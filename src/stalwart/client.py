@@ -452,9 +452,18 @@ class Client(_client_activities.ActivityClientMethods):
                                args: Sequence[Any] = (), id: str | None = None,
                                task_queue: str | None = None, **kwargs: Any) -> Any:
         """Start a workflow and wait for its result (see :meth:`start_workflow`)."""
-        handle = await self.start_workflow(workflow, arg, args=args, id=id,
-                                           task_queue=task_queue, **kwargs)
-        return await handle.result()
+        watch = _root.CloseWatch()
+        token = _root.CLOSE_WATCH.set(watch)
+        try:
+            try:
+                handle = await self.start_workflow(workflow, arg, args=args, id=id,
+                                                   task_queue=task_queue, **kwargs)
+            finally:
+                _root.CLOSE_WATCH.reset(token)
+            handle._close_watch = watch
+            return await handle.result()
+        finally:
+            watch.close()
 
     async def start_update_with_start_workflow(
         self, update: Any, arg: Any = _NO_ARG, *,
@@ -583,6 +592,7 @@ class WorkflowHandle(_WorkflowSteering, _UpdateHandles, Generic[SelfType, Return
         self._result_run_id = result_run_id
         self._first_execution_run_id = first_execution_run_id
         self._result_type = result_type
+        self._close_watch: _root.CloseWatch | None = None
 
     @property
     def id(self) -> str:
@@ -619,7 +629,9 @@ class WorkflowHandle(_WorkflowSteering, _UpdateHandles, Generic[SelfType, Return
         run_id = self._result_run_id or (await self._execution(None)).run_id
         converter = self._client._converter_for(self._id)
         while True:
-            row = await self._client.store.wait_closed(run_id, None)
+            watch, self._close_watch = self._close_watch, None
+            row = await self._client.store.wait_closed(
+                run_id, None, None if watch is None else watch.take(run_id))
             assert row is not None
             status = row.status
             if status == ExecutionStatus.CONTINUED_AS_NEW or row.next_run_id is not None:

@@ -267,26 +267,33 @@ class DatabaseStore:
     async def list_pending_activities(self, run_id: str) -> list[dict[str, Any]]:
         return await self._read(executions.pending_activities, run_id)
 
-    async def wait_closed(self, run_id: str, timeout: float | None) -> ExecutionRow | None:
+    async def wait_closed(self, run_id: str, timeout: float | None,
+                          subscribed: Subscription | None = None) -> ExecutionRow | None:
         """Wait until ``run_id`` closes; the closed row, or None on timeout.
 
         A close committed by this process hands the row over with its wake-up (``Tx.hand``),
         so it is not read again. Any other wake-up is followed by a read, and so is none for
-        ``LOOK_AGAIN_SECONDS`` where the driver ``loses_wakeups``."""
+        ``LOOK_AGAIN_SECONDS`` where the driver ``loses_wakeups``. ``subscribed``: a
+        subscription to ``("closed", run_id)`` made before the run was started (this call
+        closes it); it has seen every close since, so the first look is a wait, not a read."""
         key = ("closed", run_id)
-        sub = self.subscribe(key)
+        sub = subscribed if subscribed is not None else self.subscribe(key)
+        look = subscribed is None
         try:
             loop = asyncio.get_running_loop()
             deadline = None if timeout is None else loop.time() + timeout
             while True:
-                handed = sub.handed.pop(key, None)
-                row = None if handed is None else _handed_row(handed)
-                if row is None:
-                    row = await self._driver.point(executions.get_execution, None, run_id)
+                if look:
+                    handed = sub.handed.pop(key, None)
+                    row = None if handed is None else _handed_row(handed)
                     if row is None:
-                        raise exc.WorkflowNotFoundError(f"workflow run {run_id!r} not found")
-                if row.status != ExecutionStatus.RUNNING:
-                    return row
+                        row = await self._driver.point(executions.get_execution, None, run_id)
+                        if row is None:
+                            raise exc.WorkflowNotFoundError(
+                                f"workflow run {run_id!r} not found")
+                    if row.status != ExecutionStatus.RUNNING:
+                        return row
+                look = True
                 remaining = None if deadline is None else deadline - loop.time()
                 if remaining is not None and remaining <= 0:
                     return None

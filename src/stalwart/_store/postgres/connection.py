@@ -236,9 +236,14 @@ class Announcer:
                     notifications = self._notifications(*batch)
                     if notifications:
                         # One statement, one round trip, however many channels.
-                        self._conn.execute(
-                            "SELECT " + ", ".join(["pg_notify(%s, %s)"] * len(notifications)),
-                            [part for notification in notifications for part in notification])
+                        tx = WireTx(self._conn)
+                        try:
+                            tx.run("SELECT " + ", ".join(["pg_notify(?, ?)"] * len(notifications)),
+                                   [part for notification in notifications
+                                    for part in notification])
+                            tx.flush()
+                        finally:
+                            tx.close()
                     delay = 0.05
                     break
                 except psycopg.Error as error:
