@@ -197,13 +197,15 @@ class Announcer:
 
     def _notifications(self, keys: set[tuple[str, str]], due: float,
                        work: Work) -> list[tuple[str, str]]:
-        """(channel, payload): what everyone hears, then each addressed process's tasks."""
-        sent = [(self._options.channel, payload) for payload in self.payloads(keys, due)
-                ] if keys or due < math.inf else []
+        """(channel, payload): each addressed process's tasks, then what everyone hears, so a
+        listener that has heard a broadcast has heard every task announced with it or before."""
+        sent: list[tuple[str, str]] = []
         if work:
             assert self._conn is not None
             for channel, lines in self.peers.address(self._conn, work).items():
                 sent.extend((channel, payload) for payload in self._split(lines))
+        if keys or due < math.inf:
+            sent.extend((self._options.channel, payload) for payload in self.payloads(keys, due))
         return sent
 
     def _split(self, lines: list[str]) -> list[str]:
