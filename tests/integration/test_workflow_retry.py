@@ -46,6 +46,21 @@ class Flaky:
 
 
 @workflow.defn
+class Continues:
+    """Continues as new once; each run fails on its first attempt."""
+
+    @workflow.run
+    async def run(self, generation: int) -> list[Any]:
+        info = workflow.info()
+        if info.attempt < 2:
+            raise ApplicationError(f"generation {generation} fails")
+        if generation == 0:
+            workflow.continue_as_new(1)
+        policy = info.retry_policy
+        return [generation, info.attempt, policy.maximum_attempts if policy else None]
+
+
+@workflow.defn
 class Parent:
     @workflow.run
     async def run(self, succeed_at: int) -> Any:
@@ -176,3 +191,20 @@ async def test_a_child_is_retried_and_its_parent_sees_the_outcome(client: Client
     assert recovered["attempt"] == 2
     assert recovered["last_failure"] == "Flaky: attempt 1 fails"
     assert exhausted == ["Flaky: attempt 3 fails", "MAXIMUM_ATTEMPTS_REACHED"]
+
+
+async def test_a_continued_run_keeps_the_policy_and_starts_its_attempts_afresh(
+        client: Client, task_queue: str) -> None:
+    async with Worker(client, task_queue=task_queue, workflows=[Continues]):
+        handle = await client.start_workflow(
+            Continues.run, 0, id="continues", task_queue=task_queue,
+            retry_policy=_policy(maximum_attempts=2))
+        result = await handle.result()
+        assert handle.result_run_id is not None
+        chain = await _chain(client, "continues", handle.result_run_id)
+    # Generation 0 fails, is retried (attempt 2) and continues as new; generation 1 starts
+    # at attempt 1 with the same policy, fails and is retried once more.
+    assert result == [1, 2, 2]
+    assert [(run["started"]["attempt"], run["close"].removeprefix("EVENT_TYPE_WORKFLOW_"))
+            for run in chain] == [(1, "EXECUTION_FAILED"), (2, "EXECUTION_CONTINUED_AS_NEW"),
+                                  (1, "EXECUTION_FAILED"), (2, "EXECUTION_COMPLETED")]

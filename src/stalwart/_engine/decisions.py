@@ -31,7 +31,7 @@ from .._store.base import (
     UpsertMemo,
     UpsertSearchAttributes,
 )
-from .._store.workflow_retry import retry_backoff, retry_request
+from .._store.workflow_retry import retry_backoff, retry_request, settled_policy
 
 CLOSE_STATUS: dict[str, ExecutionStatus] = {
     EV.WORKFLOW_EXECUTION_COMPLETED: ExecutionStatus.COMPLETED,
@@ -82,6 +82,7 @@ class CronRun:
     last_completion_result: list[dict[str, Any]] | None = None
     memo: dict[str, Any] | None = None
     search_attributes: dict[str, Any] | None = None
+    retry_policy: dict[str, Any] | None = None  # as in Temporal, every run of the chain keeps it
 
 
 @dataclass
@@ -233,7 +234,11 @@ def _close(command: Command, context: TaskContext) -> Decision:
         else attrs.get("execution_timeout"),
         # A cron workflow's own continue-as-new keeps it a cron workflow.
         cron_schedule=cron.schedule if cron is not None else None,
-        last_completion_result=cron.last_completion_result if cron is not None else None)
+        last_completion_result=cron.last_completion_result if cron is not None else None,
+        # As in Temporal, the next run has the retry policy given to continue_as_new, else
+        # this run's (its attempts start afresh).
+        retry_policy=settled_policy(attrs["retry_policy"]) if attrs.get("retry_policy")
+        else context.retry.started.get("retry_policy") if context.retry is not None else None)
     # The event names the run it continues in (a copy: the instance keeps its command).
     return Decision(command.event_type, {**attrs, "new_execution_run_id": next_run.run_id},
                     CloseRun(status, None, None, next_run))
@@ -274,7 +279,7 @@ def _next_cron_run(event_type: str, attrs: dict[str, Any], status: ExecutionStat
         random_seed=context.random_seed(), continued_run_id=context.run_id,
         identity=context.identity, memo=cron.memo, search_attributes=cron.search_attributes,
         cron_schedule=cron.schedule, first_task_backoff=max(0.0, next_time - cron.now),
-        initiator="CronSchedule",
+        initiator="CronSchedule", retry_policy=cron.retry_policy,
         last_completion_result=cron.last_completion_result if failed
         else [attrs["result"]] if attrs.get("result") is not None else None,
         continued_failure=attrs.get("failure") if failed else None)

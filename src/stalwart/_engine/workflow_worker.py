@@ -687,7 +687,8 @@ def _cron_run(instance: WorkflowInstance, now: float) -> CronRun | None:
         + float(started.get("first_workflow_task_backoff") or 0),
         last_completion_result=started.get("last_completion_result"),
         memo=dict(instance.memo_payloads) or None,
-        search_attributes=dict(instance.info._search_attributes_store) or None)
+        search_attributes=dict(instance.info._search_attributes_store) or None,
+        retry_policy=started.get("retry_policy"))
 
 
 def _retry_run(instance: WorkflowInstance) -> RetryRun | None:

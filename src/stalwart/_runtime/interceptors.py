@@ -158,7 +158,7 @@ class ContinueAsNewInput:
     Honoured: ``run_timeout`` (bounds the next run; by default it keeps this run's),
     ``backoff_start_interval`` (its first workflow task waits that long), ``memo``,
     ``search_attributes`` and ``task_timeout`` (replace what the next run would keep).
-    Not carried to the next run: ``retry_policy`` (it reaches the ContinuedAsNew event).
+    ``retry_policy`` is the next run's (None: it keeps this run's, as in Temporal).
     ``event_groups`` holds the groups of the enclosing scopes too; the versioning fields are
     accepted and ignored."""
 

@@ -26,6 +26,14 @@ RUN_TIMEOUT_FAILURE: dict[str, Any] = {
     "timeout_failure_info": {"timeout_type": 1}}  # TIMEOUT_TYPE_START_TO_CLOSE
 
 
+def settled_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    """A policy (``RetryPolicy._to_json`` form) with its maximum interval filled in, as
+    temporalio sends one to Temporal's server (``RetryPolicy._to_settled_json``)."""
+    if policy.get("maximum_interval") is not None:
+        return policy
+    return {**policy, "maximum_interval": float(policy.get("initial_interval") or 1.0) * 100}
+
+
 def _retryable(failure: dict[str, Any] | None, non_retryable_types: list[str]) -> bool:
     """As Temporal's server judges a run's failure: only the failure itself counts, not its
     causes; a cancellation or termination is never retried."""

@@ -5,8 +5,12 @@ failure and its first workflow task delayed by the policy's backoff (initial int
 the coefficient to the attempt, capped at the maximum interval). A failure of a non-retryable
 type or flagged non-retryable ends the chain, as does the last of maximum_attempts; a run
 timed out by its run timeout is retried too. result() follows the chain to its end; a child
-with a retry policy is retried the same way and its parent sees only the final outcome."""
+with a retry policy is retried the same way and its parent sees only the final outcome. A
+run's run timeout counts from its first workflow task (after the backoff). The next run of a
+continue-as-new keeps the policy (its attempts start afresh), as does a cron workflow's next
+run; a failed cron run is retried before the schedule goes on."""
 
+import asyncio
 import base64
 import json
 from datetime import timedelta
@@ -48,6 +52,31 @@ class Flaky:
 
 
 @workflow.defn
+class Continues:
+    """Continues as new once; the continued run fails on its first attempt."""
+
+    @workflow.run
+    async def run(self, generation: int) -> list[Any]:
+        info = workflow.info()
+        if generation == 0:
+            workflow.continue_as_new(1)
+        if info.attempt < 2:
+            raise ApplicationError(f"generation {generation} attempt {info.attempt} fails")
+        return [generation, info.attempt]
+
+
+@workflow.defn
+class CronFlaky:
+    """A cron run that fails on its first attempt and succeeds on its retry."""
+
+    @workflow.run
+    async def run(self) -> int:
+        if workflow.info().attempt < 2:
+            raise ApplicationError("cron run fails")
+        return workflow.info().attempt
+
+
+@workflow.defn
 class Parent:
     @workflow.run
     async def run(self, succeed_at: int) -> Any:
@@ -60,7 +89,7 @@ class Parent:
                     if error.retry_state is not None else None]
 
 
-WORKFLOWS = [Flaky, Parent]
+WORKFLOWS = [Flaky, Continues, CronFlaky, Parent]
 ACTIVITIES: list[object] = []
 
 # What each run's started and closing events say about the chain; run ids as the run's
@@ -153,6 +182,44 @@ async def run(client: Client, task_queue: str) -> object:
         case["listed"] = await _listed(client, workflow_id)
         case["chain"] = await _chain(client, workflow_id, handle.result_run_id)
         observed[name] = case
+
+    # A retry whose backoff outlasts the run timeout: the run timeout counts from the run's
+    # first workflow task.
+    late = await client.start_workflow(
+        Flaky.run, args=["fail", 2], id=f"{task_queue}-backoff_beyond_run_timeout",
+        task_queue=task_queue, run_timeout=timedelta(seconds=1),
+        retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=2))
+    observed["backoff_beyond_run_timeout"] = {
+        "result": await _outcome(late),
+        "chain": await _chain(client, late.id, late.result_run_id)}
+
+    # A continue-as-new keeps the retry policy; the continued run's attempts start at 1.
+    continued = await client.start_workflow(
+        Continues.run, 0, id=f"{task_queue}-continued", task_queue=task_queue,
+        retry_policy=POLICY)
+    observed["continued"] = {"result": await _outcome(continued), "chain": [
+        [run["started"]["attempt"], (run["started"]["retryPolicy"] or {}).get("maximumAttempts"),
+         run["closed"][0], run["closed"][1]["retryState"]]
+        for run in await _chain(client, continued.id, continued.result_run_id)]}
+
+    # A cron run that fails is retried first; the retry's completion starts the next cron run
+    # (attempt 1 again), which keeps the policy.
+    cron = await client.start_workflow(
+        CronFlaky.run, id=f"{task_queue}-cron", task_queue=task_queue,
+        cron_schedule="@every 2s", retry_policy=POLICY)
+    runs = [w async for w in client.list_workflows(f"WorkflowId = '{cron.id}'")]
+    while len(runs) < 3:  # a pause between reads leaves the CPU to the workers
+        await asyncio.sleep(0.05)
+        runs = [w async for w in client.list_workflows(f"WorkflowId = '{cron.id}'")]
+    await cron.terminate()
+    chain = []
+    for run in sorted(runs, key=lambda w: w.start_time)[:3]:
+        events = (await client.get_workflow_handle(cron.id, run_id=run.run_id)
+                  .fetch_history()).to_json_dict()["events"]
+        started = events[0]["workflowExecutionStartedEventAttributes"]
+        chain.append([started.get("attempt"), started.get("initiator"),
+                      (started.get("retryPolicy") or {}).get("maximumAttempts")])
+    observed["cron"] = chain
 
     for name, succeed_at in (("child_recovers", 2), ("child_exhausted", 9)):
         parent = await client.start_workflow(Parent.run, succeed_at,
