@@ -3,7 +3,8 @@
 A worker subprocess of the scale-out workloads calls :func:`serve` once it is polling. From
 then on it counts its polls (and those that found nothing), the claim transactions that reached
 the database (and those that found nothing), its pollers' and sweeper's wake-ups, the
-activities it started and the sweeps it ran; on SIGUSR1 it writes them, with its CPU time (all
+activities it started, the sweeps it ran and the runs it rebuilt by replaying their history
+(not in its cache); on SIGUSR1 it writes them, with its CPU time (all
 threads, and per thread name), as one ``stats {json}`` line on stdout. The parent asks with
 :meth:`bench._common.WorkerProcess.stats` before and after the measured run and keeps the
 difference, so start-up costs are left out.
@@ -68,7 +69,7 @@ def _counter(prefix: str) -> Callable[[Any, tuple[Any, ...]], None]:
 
 def install() -> None:
     """Wrap the methods counted; call before the worker starts."""
-    from stalwart._engine import activity_worker, sweeper
+    from stalwart._engine import activity_worker, sweeper, workflow_worker
     from stalwart._store import database, wakeup
     from stalwart._store.ops import tasks
     from stalwart._store.sqlite import connection as sqlite_connection
@@ -90,6 +91,12 @@ def install() -> None:
         COUNTS["activity_retries"] += sum(1 for claim in args[1] if claim.attempt > 1)
     _wrap_sync(activity_worker.ActivityWorker, "start", started)
     _wrap_async(sweeper.Sweeper, "sweep_once", lambda result, args: COUNTS.update(["sweeps"]))
+
+    def rebuilt(result: Any, args: tuple[Any, ...]) -> None:
+        # A run that had only its start event is new here, not replayed.
+        if args[1].history_length > 1:
+            COUNTS["replays"] += 1
+    _wrap_async(workflow_worker.WorkflowWorker, "_rebuild", rebuilt)
 
     def published(result: Any, args: tuple[Any, ...]) -> None:
         COUNTS["publish"] += 1
@@ -163,7 +170,7 @@ def summary(prefix: str, stats: list[dict[str, Any]], activities: int) -> dict[s
            for name in ("poll_workflow", "poll_workflow_empty", "poll_activity",
                         "poll_activity_empty", "claim_tx_workflow", "claim_tx_workflow_empty",
                         "claim_tx_activity", "claim_tx_activity_empty", "sweeps",
-                        "notify_in", "publish_external")}
+                        "notify_in", "publish_external", "replays")}
     wakes = sum(n for name, n in total.items() if name.startswith("wake_"))
     per[f"{prefix}_wakeups_per_activity"] = round(wakes / activities, 3)
     per[f"{prefix}_worker_cpu_ms_per_activity"] = round(

@@ -25,7 +25,8 @@ WORKER = Path(__file__).with_name("openai_agents_worker.py")
 
 def _start_worker(tmp_path: Path, name: str, db: Path, task_queue: str,
                   server: FakeLLMServer) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT)])}
     with (tmp_path / f"worker-{name}.log").open("wb") as log:
         return subprocess.Popen(
             [sys.executable, str(WORKER), str(db), task_queue, server.openai_base_url,

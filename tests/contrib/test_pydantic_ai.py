@@ -272,7 +272,8 @@ def test_bad_configuration_names_the_field() -> None:
 
 def _start_worker(tmp_path: Path, name: str, url: str, task_queue: str,
                   server: FakeLLMServer) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT)])}
     with (tmp_path / f"worker-{name}.log").open("wb") as log:
         return subprocess.Popen([sys.executable, str(APP), url, task_queue,
                                  server.openai_base_url], stdout=log,

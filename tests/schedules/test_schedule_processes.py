@@ -38,7 +38,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 class WorkerProcess:
     def __init__(self, db: Path, task_queue: str, name: str) -> None:
         self.log_path = db.parent / f"worker-{name}.log"
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+        # This checkout's stalwart, not whichever one the environment has installed.
+        env = {**os.environ,
+               "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT)])}
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen([sys.executable, str(SCRIPT), str(db), task_queue],
                                          stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,

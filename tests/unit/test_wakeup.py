@@ -26,3 +26,15 @@ async def test_room_adds_up_the_pollers_of_a_queue_once_each() -> None:
     notifier.subscribe([("activity_task", "q")])  # a waiter that claims nothing
     assert notifier.room(("activity_task", "q")) == 5
     assert notifier.room(("workflow_task", "q")) == 0
+
+
+async def test_what_a_commit_hands_over_goes_to_the_waiters_of_its_key() -> None:
+    notifier = Notifier()
+    waiter = notifier.subscribe([("closed", "run")])
+    other = notifier.subscribe([("closed", "other")])
+    every = notifier.subscribe([("closed", "*")])
+    notifier.publish([("closed", "run")], {("closed", "run"): "row"})
+    assert await waiter.wait(0) and waiter.handed == {("closed", "run"): "row"}
+    # A waiter on every key of the kind is woken, and reads what it wants itself.
+    assert await every.wait(0) and every.handed == {}
+    assert not await other.wait(0) and other.handed == {}

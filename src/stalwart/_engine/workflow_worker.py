@@ -40,6 +40,7 @@ from .._store.base import (
     WorkflowTaskCompletion,
     started_attributes,
 )
+from .._store.wakeup import AFFINE_TASK
 from ..converter import DataConverter, _payload_to_json
 from .clock import Clock
 from .codec import decode_events, decode_value, encode_commands, encode_value
@@ -166,7 +167,9 @@ class WorkflowWorker:
 
     async def poll_forever(self, stopping: asyncio.Event) -> None:
         key = ("workflow_task", self.task_queue)
-        sub = self.store.subscribe(key, ("workflow_task", "*"), room=self.room)
+        # Tasks offered to this worker first wake it alone.
+        sub = self.store.subscribe(key, ("workflow_task", "*"), (AFFINE_TASK, self.worker_id),
+                                   room=self.room)
         full = False
         try:
             if self.slot_driver is not None and self.workflows:

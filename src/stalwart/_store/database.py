@@ -6,11 +6,15 @@ published after the commit, ``read`` outside any write, ``point`` for a tiny ind
 (SQLite answers it on the caller's thread). ``prechecks`` says whether a poll should first ask
 such a point read whether there is anything to claim: on SQLite that spares the single writer
 a transaction that would find nothing; on PostgreSQL it would only add a round trip.
+``loses_wakeups`` says whether another process's wake-up can fail to arrive (PostgreSQL's
+``NOTIFY`` goes out after the commit, so a crash in between loses it; SQLite's writer itself
+watches the file's change counter), so that a waiter with no timeout looks again on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol, TypeVar
@@ -18,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 from .. import exceptions as exc
 from .._model.events import EventType, HistoryEvent
 from .._model.list_filter import parse_list_query
+from . import wakeup
 from .base import (
     ActivityTaskClaim,
     CompletionResult,
@@ -47,15 +52,18 @@ from .ops import (
     visibility,
 )
 from .ops.completion import complete_workflow_task
-from .tx import Dialect, Tx
+from .tx import Dialect, Pending, Tx, WakeKeys
 from .wakeup import Notifier, Subscription
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 
 class Driver(Protocol):
     dialect: Dialect
     prechecks: bool
+    loses_wakeups: bool
 
     def write(self, fn: Callable[..., T], *args: Any) -> Awaitable[T]: ...
 
@@ -82,6 +90,17 @@ def fetch_sql(tx: Tx, sql: str, params: tuple[Any, ...]) -> list[Any]:
     return tx.all(sql, params)
 
 
+def _handed_row(rows: Pending) -> ExecutionRow | None:
+    """The closed row a commit handed over (``close_run``), or None if it cannot be had (the
+    caller reads it instead)."""
+    try:
+        row = rows.one()
+    except Exception as error:  # a driver whose rows do not outlive the commit
+        logger.debug("closed row handed over unreadable, reading it: %s", error)
+        return None
+    return None if row is None else executions.row_to_execution(row)
+
+
 class DatabaseStore:
     """The ``Store`` of both databases; subclasses only open their driver."""
 
@@ -95,12 +114,13 @@ class DatabaseStore:
         self._driver: Driver
 
     def publish(self, keys: Iterable[tuple[str, str]], earliest_due: float) -> None:
-        """Called by the driver after a commit (its own, or another process's)."""
+        """Called by the driver after a commit (its own, or another process's); ``keys`` as
+        the commit's ``Tx.wake_keys`` left them carry what it handed to waiters."""
         wake = set(keys)
         if earliest_due < min(self.sweep_targets.values(), default=-math.inf):
             wake.add(("deadline", ""))
         if wake:
-            self.notifier.publish(wake)
+            self.notifier.publish(wake, keys.handed if isinstance(keys, WakeKeys) else None)
 
     def subscribe(self, *keys: tuple[str, str],
                   room: Callable[[], int] | None = None) -> Subscription:
@@ -248,21 +268,40 @@ class DatabaseStore:
         return await self._read(executions.pending_activities, run_id)
 
     async def wait_closed(self, run_id: str, timeout: float | None) -> ExecutionRow | None:
-        """Wait until ``run_id`` closes; the closed row, or None on timeout."""
-        sub = self.subscribe(("closed", run_id))
+        """Wait until ``run_id`` closes; the closed row, or None on timeout.
+
+        A close committed by this process hands the row over with its wake-up (``Tx.hand``),
+        so it is not read again. Any other wake-up is followed by a read, and so is none for
+        ``LOOK_AGAIN_SECONDS`` where the driver ``loses_wakeups``."""
+        key = ("closed", run_id)
+        sub = self.subscribe(key)
         try:
             loop = asyncio.get_running_loop()
             deadline = None if timeout is None else loop.time() + timeout
             while True:
-                row = await self._driver.point(executions.get_execution, None, run_id)
+                handed = sub.handed.pop(key, None)
+                row = None if handed is None else _handed_row(handed)
                 if row is None:
-                    raise exc.WorkflowNotFoundError(f"workflow run {run_id!r} not found")
+                    row = await self._driver.point(executions.get_execution, None, run_id)
+                    if row is None:
+                        raise exc.WorkflowNotFoundError(f"workflow run {run_id!r} not found")
                 if row.status != ExecutionStatus.RUNNING:
                     return row
                 remaining = None if deadline is None else deadline - loop.time()
                 if remaining is not None and remaining <= 0:
                     return None
-                await sub.wait(remaining)
+                look_again = wakeup.LOOK_AGAIN_SECONDS
+                if (not self._driver.loses_wakeups if remaining is None
+                        else remaining < look_again):
+                    await sub.wait(remaining)
+                    continue
+                # Looking again is being woken by a timer: cheaper than a timed wait, which
+                # costs a task of its own (every result() pays for this one).
+                timer = loop.call_later(look_again, sub.event.set)
+                try:
+                    await sub.wait(None)
+                finally:
+                    timer.cancel()
         finally:
             sub.close()
 
@@ -289,7 +328,8 @@ class DatabaseStore:
 
     async def claim_workflow_tasks(self, task_queue: str, worker_id: str, now: float,
                                    lease_seconds: float, limit: int) -> list[WorkflowTaskClaim]:
-        if not await self._worth_claiming(tasks.has_ready_workflow_task, task_queue, now):
+        if not await self._worth_claiming(tasks.has_ready_workflow_task, task_queue,
+                                         worker_id, now):
             return []
         return await self._write(tasks.claim_workflow_tasks, task_queue, worker_id, now,
                                  lease_seconds, limit)

@@ -100,6 +100,23 @@ class Pending:
         return rows[0] if rows else None
 
 
+class WakeKeys(dict[tuple[str, str], int]):
+    """``Tx.wake_keys`` once the transaction hands something to waiters (``Tx.hand``): the
+    keys as before, and ``handed``, the rows each handed key's waiters in this process are
+    given with the wake-up (a driver passes its wake keys on as they are, so these travel
+    with them to ``DatabaseStore.publish``)."""
+
+    handed: dict[tuple[str, str], Pending]
+
+
+def handing(keys: Iterable[tuple[str, str]],
+            handed: dict[tuple[str, str], Pending]) -> WakeKeys:
+    """``keys`` (a ``wake_keys`` dict, or a set of keys each woken once) with ``handed``."""
+    wake_keys = WakeKeys(keys if isinstance(keys, dict) else dict.fromkeys(keys, 1))
+    wake_keys.handed = handed
+    return wake_keys
+
+
 class Tx:
     """One transaction as the operations see it: statements, and what the commit should wake.
 
@@ -156,7 +173,9 @@ class Tx:
     def later(self, sql: str, params: Sequence[Any] = ()) -> Pending:
         """Send a query whose rows are read later: queries sent one after another and read
         afterwards share one round trip where the driver pipelines (PostgreSQL's writes).
-        Statements still run in the order they are sent, locks included."""
+        Statements still run in the order they are sent, locks included. The rows stay
+        readable after the commit (every result has been read by then): ``hand`` relies on
+        it."""
         return Pending(None, self.all(sql, params))
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -173,6 +192,19 @@ class Tx:
     def wake(self, kind: str, key: str = "") -> None:
         keys = self.wake_keys
         keys[kind, key] = keys.get((kind, key), 0) + 1
+
+    def hand(self, kind: str, key: str, rows: Pending) -> None:
+        """``wake`` ``(kind, key)``, and give its waiters in this process ``rows`` with the
+        wake-up: exactly what they would read right after the commit, so they need not read
+        it. Only rows nothing later in the transaction changes; read only if a waiter wants
+        them, after the commit (so a pipelining driver waits for nothing more inside the
+        transaction)."""
+        self.wake(kind, key)
+        keys = self.wake_keys
+        if not isinstance(keys, WakeKeys):
+            # Made only here: most transactions hand nothing, and keep a plain dict.
+            self.wake_keys = keys = handing(keys, {})
+        keys.handed[kind, key] = rows
 
     def due(self, at: float | None) -> None:
         """Something (a timer, a timeout, a retry) falls due at ``at``: sweepers are woken only

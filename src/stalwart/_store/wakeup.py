@@ -13,16 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 Key = tuple[str, str]
 EXTERNAL: Key = ("external", "")
 # The kinds of key that name a task queue's ready work, claimed by pollers.
 WORK_KINDS = frozenset({"workflow_task", "activity_task"})
+# A workflow task offered to one worker first (keyed by the worker's id): only its poller
+# wakes. Not a work kind: announced to every process, whose pollers but that one ignore it.
+AFFINE_TASK = "affine_task"
 # Kinds whose waiters look on their own often enough that an unknown commit elsewhere
 # (``EXTERNAL``) need not wake them: a sweeper reads the next due time at least every 0.5 s,
 # and the process that commits a due time wakes its own sweeper.
 LOOK_ANYWAY_KINDS = frozenset({"deadline"})
+# How often a waiter with no timeout looks again on its own where another process's wake-up
+# can be lost (``Driver.loses_wakeups``: it crashed between its commit and telling the
+# others); as often as the pollers' own fallback, ``IDLE_POLL_FALLBACK_SECONDS``.
+LOOK_AGAIN_SECONDS = 5.0
 
 
 class Subscription:
@@ -32,6 +40,8 @@ class Subscription:
         self.loop = loop
         self.room = room
         self.event = asyncio.Event()
+        # What commits of this process handed with their wake-ups (``Tx.hand``), by key.
+        self.handed: dict[Key, Any] = {}
         self._notifier = notifier
 
     async def wait(self, timeout: float | None) -> bool:
@@ -81,8 +91,9 @@ class Notifier:
             subs = self._by_key.get(key, set()) | self._by_key.get((key[0], "*"), set())
         return sum(max(0, sub.room()) for sub in subs if sub.room is not None)
 
-    def publish(self, keys: Iterable[Key]) -> None:
-        """Wake matching subscribers; callable from any thread."""
+    def publish(self, keys: Iterable[Key], handed: Mapping[Key, Any] | None = None) -> None:
+        """Wake matching subscribers, giving those of a key in ``handed`` its value first;
+        callable from any thread."""
         targets: set[Subscription] = set()
         with self._lock:
             for key in keys:
@@ -92,6 +103,11 @@ class Notifier:
                     break
                 targets |= self._by_key.get(key, set())
                 targets |= self._by_key.get((key[0], "*"), set())
+            if handed:
+                for key, value in handed.items():
+                    # Set before the wake-up is scheduled: the waiter finds it once woken.
+                    for sub in self._by_key.get(key, ()):
+                        sub.handed[key] = value
         by_loop: dict[asyncio.AbstractEventLoop, list[Subscription]] = {}
         for sub in targets:
             by_loop.setdefault(sub.loop, []).append(sub)

@@ -7,6 +7,7 @@ import pytest
 from stalwart._model.events import Command, EventType
 from stalwart._store.base import ExecutionStatus
 from stalwart._store.database import DatabaseStore
+from stalwart._store.ops.executions import AFFINITY_GRACE_SECONDS
 from stalwart.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from stalwart.exceptions import WorkflowAlreadyStartedError, WorkflowNotFoundError
 
@@ -176,7 +177,9 @@ async def test_closing_while_a_signal_waits_is_refused_so_workflow_sees_it(
     result = await complete(store, claim, [complete_workflow()], T0 + 2)
 
     assert (result.accepted, result.reason) == (False, "unhandled signal")
-    retry = await claim_one(store, T0 + 2, worker="worker-b")
+    # Offered again to the worker that holds the run (see test_affinity.py), then to anyone.
+    assert await store.claim_workflow_tasks(QUEUE, "worker-b", T0 + 2, 10, 1) == []
+    retry = await claim_one(store, T0 + 2 + AFFINITY_GRACE_SECONDS, worker="worker-b")
     assert [e.event_type for e in retry.inbox] == [EventType.WORKFLOW_EXECUTION_SIGNALED]
     assert (await store.get_execution("wf-1", run_id)) is not None
 

@@ -174,7 +174,9 @@ def record_workflow_task(tx: Tx, completion: WorkflowTaskCompletion, execution: 
             _APPLY[type(decision.effect)](tx, run, decision.effect)
     insert_events(tx, events)
     run.result.history_length = event_id - 1
-    tx.defer("UPDATE executions SET next_event_id = ? WHERE run_id = ?", (event_id, run_id))
+    # The worker whose cache now holds the run: the run's next tasks are offered to it first.
+    tx.defer("UPDATE executions SET next_event_id = ?, affinity = ? WHERE run_id = ?",
+             (event_id, completion.worker_id, run_id))
     if tx.inputs_added != inputs_before and not more:
         # A decision gave the run input of its own (an activity cancelled before it started).
         more = bool(tx.one("SELECT EXISTS (SELECT 1 FROM inbox WHERE run_id = ?)",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 from typing import Any
 
 from ... import exceptions as exc
@@ -19,6 +21,7 @@ from ..base import (
     started_attributes,
 )
 from ..tx import Tx, dumps, loads
+from ..wakeup import AFFINE_TASK
 from . import payloads
 from .search_attributes import write_search_attributes
 
@@ -119,13 +122,68 @@ def insert_events(tx: Tx, rows: list[tuple[Any, ...]]) -> None:
 RUN_PRIORITY = f"COALESCE((SELECT priority FROM executions WHERE run_id = ?), {DEFAULT_PRIORITY})"
 
 
-def ensure_workflow_task(tx: Tx, run_id: str,
-                         task_queue: str, now: float, affinity: str | None) -> None:
+# A workflow task made for a run's new input is offered first to the worker that completed
+# the run's last workflow task (its cache holds the run: no replay), while that worker is
+# registered; for this long after the task became visible no other worker claims it, so a
+# busy or unreachable worker delays the run at most this much.
+DEFAULT_AFFINITY_GRACE_SECONDS = 5.0
+AFFINITY_GRACE_VARIABLE = "STALWART_AFFINITY_GRACE"
+
+
+def _grace_from_environment() -> float:
+    raw = os.environ.get(AFFINITY_GRACE_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_AFFINITY_GRACE_SECONDS
+    try:
+        grace = float(raw)
+    except ValueError:
+        grace = math.nan
+    if not math.isfinite(grace) or grace < 0:
+        raise ValueError(f"{AFFINITY_GRACE_VARIABLE}={raw!r}: the affinity grace must be a "
+                         "number of seconds, 0 or more; unset it for the default of "
+                         f"{DEFAULT_AFFINITY_GRACE_SECONDS}")
+    return grace
+
+
+# What another worker waits, in each process; every process of a store should use the same.
+AFFINITY_GRACE_SECONDS = _grace_from_environment()
+
+# The run's affine worker, if still registered: (run_id).
+RUN_AFFINITY = ("(SELECT e.affinity FROM executions e JOIN workers w ON w.worker_id = "
+                "e.affinity WHERE e.run_id = ?)")
+
+# A run with new input gets a workflow task unless it has one, offered first to the run's
+# affine worker: (run_id, task_queue, visible_at, run_id, run_id).
+ADD_WORKFLOW_TASK_SQL = (
+    "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity, priority) "
+    f"VALUES (?, ?, ?, {RUN_AFFINITY}, {RUN_PRIORITY}) ON CONFLICT (run_id) DO NOTHING")
+
+
+def wake_for_task(tx: Tx, task_queue: str, affinity: str | None) -> None:
+    """Wake the pollers that may claim a task made ready now: only its affine worker's, if it
+    has one (the others may not claim it yet; the sweepers' due time wakes them then)."""
+    if affinity:
+        tx.wake(AFFINE_TASK, affinity)
+    else:
+        tx.wake("workflow_task", task_queue)
+
+
+def first_workflow_task(tx: Tx, run_id: str, task_queue: str, now: float) -> None:
+    """A new run's first workflow task: any worker takes it (none has the run cached)."""
     tx.run(
         "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity, priority) "
-        f"VALUES (?, ?, ?, ?, {RUN_PRIORITY}) ON CONFLICT (run_id) DO NOTHING",
-        (run_id, task_queue, now, affinity, run_id))
+        f"VALUES (?, ?, ?, NULL, {RUN_PRIORITY}) ON CONFLICT (run_id) DO NOTHING",
+        (run_id, task_queue, now, run_id))
     tx.wake("workflow_task", task_queue)
+
+
+def ensure_workflow_task(tx: Tx, run_id: str, task_queue: str, now: float) -> None:
+    """A task for an existing run's new input, offered first to its affine worker."""
+    row = tx.one(ADD_WORKFLOW_TASK_SQL + " RETURNING affinity",
+                 (run_id, task_queue, now, run_id, run_id))
+    # A task already there: its pollers were woken when it was made, but its new input may
+    # be what it waits for.
+    wake_for_task(tx, task_queue, row[0] if row is not None else None)
 
 
 def run_started(tx: Tx, run_id: str) -> dict[str, Any]:
@@ -190,7 +248,7 @@ def insert_execution(tx: Tx, request: StartWorkflowRequest, now: float,
                (request.run_id, request.task_queue, visible_at, task_priority))
         tx.due(visible_at)
     elif request.eager_worker_id is None:
-        ensure_workflow_task(tx, request.run_id, request.task_queue, now, None)
+        first_workflow_task(tx, request.run_id, request.task_queue, now)
     else:
         # Taken at once by a worker in the starting process: no poller needs waking.
         tx.run("INSERT INTO workflow_tasks (run_id, task_queue, visible_at, "
@@ -255,7 +313,7 @@ def admit_start(tx: Tx, request: StartWorkflowRequest, now: float) -> StartResul
         if policy == 2:  # USE_EXISTING
             _signal_with_start(tx, request, open_row[0], now)
             if _admit_start_update(tx, request, open_row[0], now):
-                ensure_workflow_task(tx, open_row[0], request.task_queue, now, None)
+                ensure_workflow_task(tx, open_row[0], request.task_queue, now)
             return StartResult(open_row[0], started=False)
         if policy == 3:  # TERMINATE_EXISTING
             terminate(tx, request.workflow_id, open_row[0],
@@ -325,7 +383,7 @@ def inbox_event(tx: Tx, run_id: str, event_type: str,
     if row is None or row[1] != ExecutionStatus.RUNNING:
         return
     insert_inbox(tx, run_id, event_type, now, attributes)
-    ensure_workflow_task(tx, run_id, row[0], now, None)
+    ensure_workflow_task(tx, run_id, row[0], now)
 
 
 PARENT_SQL = ("SELECT parent_run_id, parent_seq, workflow_id, workflow_type, first_run_id "
@@ -411,7 +469,7 @@ def add_external_event(tx: Tx, workflow_id: str,
                        now: float) -> str:
     target, task_queue = find_open_run(tx, workflow_id, run_id, lock=True)
     insert_inbox(tx, target, event_type, now, attributes)
-    ensure_workflow_task(tx, target, task_queue, now, None)
+    ensure_workflow_task(tx, target, task_queue, now)
     return target
 
 
@@ -448,10 +506,12 @@ def close_run(tx: Tx, run_id: str, status: int, now: float,
     changed; ``reads``: sent ahead, under the lock)."""
     if reads is None:
         reads = CloseReads(tx, run_id)
-    tx.run(
+    # The closed row goes to this process's waiters with the wake-up (``wait_closed``): as
+    # the commit leaves it, since no operation changes a closed run's columns afterwards.
+    closed = tx.later(
         "UPDATE executions SET status = ?, close_time = ?, result = ?, failure = ?, "
         "next_run_id = ?" + (", next_event_id = ?" if next_event_id is not None else "")
-        + " WHERE run_id = ?",
+        + f" WHERE run_id = ? RETURNING {EXECUTION_COLUMNS}",
         (status, now, dumps(result) if result is not None else None,
          dumps(failure) if failure is not None else None, next_run_id,
          *((next_event_id,) if next_event_id is not None else ()), run_id))
@@ -468,7 +528,7 @@ def close_run(tx: Tx, run_id: str, status: int, now: float,
     # meanwhile is woken for nothing: its waiter reads it again).
     for (update_id,) in reads.updates.all():
         tx.wake("update", update_id)
-    tx.wake("closed", run_id)
+    tx.hand("closed", run_id, closed)
     # A continued chain (or the next cron run) goes on: its parent hears of it later.
     parent_row = reads.parent.one() if next_run_id is None else None
     if parent_row is not None and parent_row[0] is not None:

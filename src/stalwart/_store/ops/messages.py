@@ -101,7 +101,7 @@ def update_workflow(tx: Tx, workflow_id: str,
         "INSERT INTO updates (run_id, update_id, name, input, state, created_at) "
         "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (run_id, update_id) DO NOTHING",
         (target, update_id, name, dumps(input), now))
-    ensure_workflow_task(tx, target, task_queue, now, None)
+    ensure_workflow_task(tx, target, task_queue, now)
     return target
 
 

@@ -16,7 +16,7 @@ from ..base import ExecutionStatus
 from ..tx import Tx, dumps, loads
 from .executions import (
     append_event,
-    ensure_workflow_task,
+    first_workflow_task,
     get_history,
     insert_inbox,
     lock_workflow_id,
@@ -131,7 +131,7 @@ def reset_workflow(tx: Tx, request: ResetRequest, now: float) -> str:
     if fork is None:
         tx.run("UPDATE executions SET reset_run_id = ? WHERE run_id = ?",
                (new_run, request.base_run_id))
-    ensure_workflow_task(tx, new_run, task_queue, now, None)
+    first_workflow_task(tx, new_run, task_queue, now)
     return new_run
 
 

@@ -18,15 +18,17 @@ from ..tx import Tx, loads
 from . import payloads, standalone, streams
 from .executions import (
     ACTIVITY_COLUMNS,
+    AFFINITY_GRACE_SECONDS,
+    RUN_PRIORITY,
     append_event,
     close_run,
     insert_inboxes,
     record_inbox,
     run_started,
     start_next_run,
+    wake_for_task,
 )
 from .tasks import (
-    ADD_WORKFLOW_TASK_SQL,
     TIMED_OUT_TASK,
     end_workflow_task_attempt,
 )
@@ -45,6 +47,15 @@ def register_worker(tx: Tx, worker: WorkerRow) -> None:
 
 def unregister_worker(tx: Tx, worker_id: str) -> None:
     tx.run("DELETE FROM workers WHERE worker_id = ?", (worker_id,))
+    forget_affinity(tx, worker_id)
+
+
+def forget_affinity(tx: Tx, worker_id: str) -> None:
+    """A worker is gone: the tasks offered to it are anyone's now (runs that name it as their
+    affine worker give their next tasks none, as it is no longer registered)."""
+    for (task_queue,) in tx.all("UPDATE workflow_tasks SET affinity = NULL WHERE affinity = ? "
+                                "AND lease_owner IS NULL RETURNING task_queue", (worker_id,)):
+        tx.wake("workflow_task", task_queue)
 
 
 def list_workers(tx: Tx) -> list[WorkerRow]:
@@ -66,9 +77,12 @@ def fire_due_timers(tx: Tx, now: float, limit: int) -> int:
     # Locks the timer and its run together, skipping both when either is busy: a run whose
     # workflow task is committing right now gets its timer on the next sweep, and no sweeper
     # ever waits on another (or deadlocks with a commit that cancels the timer).
+    # The run's affine worker is read with it (the task made for the timer is offered to it
+    # first), to wake that worker's poller rather than the queue's.
     rows = tx.all(
-        "SELECT t.run_id, t.seq, e.task_queue, e.status FROM timers t "
-        "JOIN executions e ON e.run_id = t.run_id WHERE t.fire_at <= ? "
+        "SELECT t.run_id, t.seq, e.task_queue, e.status, w.worker_id FROM timers t "
+        "JOIN executions e ON e.run_id = t.run_id "
+        "LEFT JOIN workers w ON w.worker_id = e.affinity WHERE t.fire_at <= ? "
         "ORDER BY t.fire_at LIMIT ?" + tx.dialect.lock_for_update("t, e"), (now, limit))
     if not rows:
         return 0
@@ -78,12 +92,20 @@ def fire_due_timers(tx: Tx, now: float, limit: int) -> int:
     if fired:
         insert_inboxes(tx, [(run_id, EventType.TIMER_FIRED, now,
                              {"seq": seq, "timer_id": str(seq)})
-                            for run_id, seq, _, _ in fired])
-        tx.many(ADD_WORKFLOW_TASK_SQL, [(run_id, task_queue, now, "", run_id)
-                                        for run_id, _, task_queue, _ in fired])
-        for task_queue in {r[2] for r in fired}:
-            tx.wake("workflow_task", task_queue)
+                            for run_id, seq, _, _, _ in fired])
+        tx.many(ADD_TIMER_TASK_SQL, [(run_id, task_queue, now, affinity, run_id)
+                                     for run_id, _, task_queue, _, affinity in fired])
+        # A run that had a task already is woken too: harmless, and no read to tell.
+        for task_queue, affinity in {(r[2], r[4]) for r in fired}:
+            wake_for_task(tx, task_queue, affinity)
     return len(rows)
+
+
+# ``ADD_WORKFLOW_TASK_SQL`` with the affinity already read: (run_id, task_queue, visible_at,
+# affinity, run_id).
+ADD_TIMER_TASK_SQL = (
+    "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity, priority) "
+    f"VALUES (?, ?, ?, ?, {RUN_PRIORITY}) ON CONFLICT (run_id) DO NOTHING")
 
 
 def row_to_expired(r: Any) -> ExpiredActivity:
@@ -119,9 +141,8 @@ def release_workflow_tasks_of_worker(tx: Tx, worker_id: str,
     rows = tx.all("UPDATE workflow_tasks SET lease_owner = NULL, "
                   "lease_expires_at = NULL, visible_at = ?, affinity = NULL "
                   "WHERE lease_owner = ? RETURNING task_queue", (now, worker_id))
-    tx.run("UPDATE workflow_tasks SET affinity = NULL WHERE affinity = ?",
-           (worker_id,))
     tx.run("DELETE FROM workers WHERE worker_id = ?", (worker_id,))
+    forget_affinity(tx, worker_id)
     for (task_queue,) in rows:
         tx.wake("workflow_task", task_queue)
     return len(held)
@@ -188,6 +209,9 @@ def next_due_time(tx: Tx, now: float) -> float | None:
         "  AND visible_at > ?"
         " UNION ALL SELECT MIN(visible_at) FROM workflow_tasks WHERE lease_owner IS NULL"
         "  AND visible_at > ?"
+        # When a task offered to one worker becomes anyone's.
+        " UNION ALL SELECT MIN(visible_at) + ? FROM workflow_tasks WHERE lease_owner IS NULL"
+        "  AND affinity IS NOT NULL AND visible_at > ?"
         " UNION ALL SELECT MIN(lease_expires_at) FROM workflow_tasks"
         "  WHERE lease_owner IS NOT NULL"
         " UNION ALL SELECT MIN(execution_deadline) FROM executions WHERE status = 1"
@@ -195,7 +219,7 @@ def next_due_time(tx: Tx, now: float) -> float | None:
         # A schedule's next time; one overdue by more than a second is left out, so a
         # scheduler that is not keeping up does not make every sweeper spin.
         " UNION ALL SELECT MIN(next_action_at) FROM schedules WHERE next_action_at > ?) due",
-        (now, now, now - 1.0))
+        (now, now, AFFINITY_GRACE_SECONDS, now - AFFINITY_GRACE_SECONDS, now - 1.0))
     return row[0] if row else None
 
 

@@ -26,8 +26,9 @@ from .completion import (
 )
 from .executions import (
     ACTIVITY_COLUMNS,
+    ADD_WORKFLOW_TASK_SQL,
+    AFFINITY_GRACE_SECONDS,
     CHAINED_TASK_LEASE_SECONDS,
-    RUN_PRIORITY,
     admit_start,
     append_event,
     claim_one_workflow_task,
@@ -37,6 +38,7 @@ from .executions import (
     lock_run,
     start_workflow,
     timeouts_deadline,
+    wake_for_task,
 )
 
 
@@ -63,9 +65,15 @@ def start_workflow_with_task(tx: Tx,
         tx, completion, run, 2, False, now, has_task=False)
 
 
-def has_ready_workflow_task(tx: Tx, task_queue: str, now: float) -> bool:
+# A task this worker may claim: not offered to another worker, or offered long enough ago
+# (``AFFINITY_GRACE_SECONDS``): (worker_id, visible_at before which any worker may).
+CLAIMABLE_AFFINITY = "(affinity IS NULL OR affinity = ? OR visible_at <= ?)"
+
+
+def has_ready_workflow_task(tx: Tx, task_queue: str, worker_id: str, now: float) -> bool:
     return tx.one("SELECT 1 FROM workflow_tasks WHERE task_queue = ? AND lease_owner IS NULL "
-                  "AND visible_at <= ? LIMIT 1", (task_queue, now)) is not None or \
+                  f"AND visible_at <= ? AND {CLAIMABLE_AFFINITY} LIMIT 1",
+                  (task_queue, now, worker_id, now - AFFINITY_GRACE_SECONDS)) is not None or \
         tx.one("SELECT 1 FROM workflow_tasks WHERE task_queue = ? AND lease_owner IS NOT NULL "
                "AND lease_expires_at <= ? LIMIT 1", (task_queue, now)) is not None
 
@@ -80,12 +88,13 @@ def claim_workflow_tasks(tx: Tx, task_queue: str,
                          limit: int) -> list[WorkflowTaskClaim]:
     rows = tx.all(
         "WITH picked AS (SELECT run_id AS picked_run FROM workflow_tasks WHERE task_queue = ? "
-        "AND ((lease_owner IS NULL AND visible_at <= ?) OR "
+        f"AND ((lease_owner IS NULL AND visible_at <= ? AND {CLAIMABLE_AFFINITY}) OR "
         "(lease_owner IS NOT NULL AND lease_expires_at <= ?)) "
         f"ORDER BY priority, visible_at LIMIT ?{tx.dialect.skip_locked}) "
         "UPDATE workflow_tasks AS w SET lease_owner = ?, lease_expires_at = ?, affinity = ? "
         "FROM picked WHERE w.run_id = picked.picked_run RETURNING run_id, attempt, visible_at",
-        (task_queue, now, now, limit, worker_id, now + lease_seconds, worker_id))
+        (task_queue, now, worker_id, now - AFFINITY_GRACE_SECONDS, now, limit, worker_id,
+         now + lease_seconds, worker_id))
     if not rows:
         return []
     rows.sort(key=lambda r: r[2])
@@ -328,27 +337,23 @@ def complete_activity_and_workflow_task(
                                              events=[event], closing=closing), None
 
 
-# A run with new input gets a workflow task unless it has one: (run_id, task_queue,
-# visible_at, affinity, run_id).
-ADD_WORKFLOW_TASK_SQL = (
-    "INSERT INTO workflow_tasks (run_id, task_queue, visible_at, affinity, priority) "
-    f"VALUES (?, ?, ?, ?, {RUN_PRIORITY}) ON CONFLICT (run_id) DO NOTHING")
-
-
 def wake_workflow(tx: Tx, locked: Any, run_id: str,
                   worker_id: str, now: float, claim: bool) -> WorkflowTaskClaim | None:
-    """Give a run with new inbox input a workflow task; ``locked`` is its locked row."""
+    """Give a run with new inbox input a workflow task; ``locked`` is its locked row.
+    ``claim``: ``worker_id`` has the run cached and takes the task at once."""
     if locked[1] != ExecutionStatus.RUNNING:
         return None
     task_queue = locked[0]
-    params = (run_id, task_queue, now, worker_id, run_id)
-    if claim and tx.one(ADD_WORKFLOW_TASK_SQL + " RETURNING run_id", params) is not None:
+    params = (run_id, task_queue, now, run_id, run_id)
+    row = tx.one(ADD_WORKFLOW_TASK_SQL + " RETURNING affinity", params)
+    if row is None:
+        # The run had a task already: its pollers were woken when it was made.
+        tx.wake("workflow_task", task_queue)
+        return None
+    if claim:
         return claim_one_workflow_task(tx, run_id, worker_id, now,
                                        CHAINED_TASK_LEASE_SECONDS)
-    if not claim:
-        # Nothing here depends on whether a task was already there: not waited for.
-        tx.run(ADD_WORKFLOW_TASK_SQL, params)
-    tx.wake("workflow_task", task_queue)
+    wake_for_task(tx, task_queue, row[0])
     return None
 
 

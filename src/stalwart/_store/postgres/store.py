@@ -45,6 +45,8 @@ class PostgresDriver:
     # A poll goes straight to its claiming transaction: a check first would only add a round
     # trip, and SKIP LOCKED keeps empty claims cheap.
     prechecks = False
+    # A wake-up another process announces after its commit is lost if it crashes in between.
+    loses_wakeups = True
 
     def __init__(self, options: PostgresOptions, db: Database) -> None:
         self._options = options

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from ...exceptions import StoreError
 from .. import schema
 from ..batch import QueuedWrite, resolve_all, take_batch
-from ..tx import SQLITE, Pending, Tx
+from ..tx import SQLITE, Pending, Tx, WakeKeys, handing
 
 logger = logging.getLogger(__name__)
 
@@ -223,7 +223,7 @@ class Writer:
     MAX_BATCH = 512
 
     def __init__(self, options: SqliteOptions,
-                 on_commit: Callable[[set[tuple[str, str]], float], None]) -> None:
+                 on_commit: Callable[[Iterable[tuple[str, str]], float], None]) -> None:
         self._options = options
         self._conn = connect(options)
         self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
@@ -276,6 +276,8 @@ class Writer:
     def _commit(self, batch: list[_Op]) -> None:
         conn = self._conn
         wake: set[tuple[str, str]] = set()
+        # What the operations handed to waiters (``Tx.hand``), if any did.
+        handed: dict[tuple[str, str], Pending] | None = None
         earliest_due = math.inf
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -303,6 +305,8 @@ class Writer:
             conn.execute("COMMIT")
             for op in batch:
                 wake.update(op.wake_keys)
+                if isinstance(op.wake_keys, WakeKeys):
+                    handed = {**(handed or {}), **op.wake_keys.handed}
                 earliest_due = min(earliest_due, op.earliest_due)
         except sqlite3.Error as error:
             try:
@@ -314,7 +318,7 @@ class Writer:
                 op.error, op.result = mapped, None
         resolve_all(batch)
         if wake or earliest_due < math.inf:
-            self._on_commit(wake, earliest_due)
+            self._on_commit(wake if handed is None else handing(wake, handed), earliest_due)
 
 
 def _map_error(error: BaseException, path: str) -> BaseException:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from ..database import DatabaseStore
@@ -32,9 +32,11 @@ T = TypeVar("T")
 class SqliteDriver:
     dialect = SQLITE
     prechecks = True
+    # The writer sees every other connection's commit in the file's change counter.
+    loses_wakeups = False
 
     def __init__(self, options: SqliteOptions,
-                 publish: Callable[[set[tuple[str, str]], float], None]) -> None:
+                 publish: Callable[[Iterable[tuple[str, str]], float], None]) -> None:
         self._options = options
         self._writer = Writer(options, publish)
         self._reader = Reader(options)

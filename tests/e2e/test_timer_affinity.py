@@ -1,0 +1,147 @@
+"""Several worker processes serve one queue of workflows that sleep on durable timers between
+activities, on a SQLite file and on PostgreSQL. The workflow task a fired timer makes goes to
+the worker whose cache holds the run (no replay elsewhere), and a run whose worker was SIGKILLed
+while it slept is finished by another.
+
+Histories tell who ran each workflow task: ``WorkflowTaskCompleted`` names the worker's
+identity, ``slot<N>-<pid>``. The worker processes wait a minute (``STALWART_AFFINITY_GRACE``)
+before taking a task offered to another worker, so a task that went elsewhere could only have
+been handed over (its worker gone), never taken because its worker was slow to claim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stalwart._store.ops.executions import AFFINITY_GRACE_VARIABLE
+from stalwart.client import Client
+from tests.helpers.waiting import eventually
+
+from . import affinity_worker_process as wp
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BOTH_STORES = pytest.mark.parametrize("store_backend", ["sqlite", "postgres"], indirect=True)
+
+
+class Slots:
+    """Worker subprocesses by slot, each with identity ``slot<N>-<pid>``."""
+
+    def __init__(self, url: str, task_queue: str, logs: Path) -> None:
+        self.url, self.task_queue, self.logs = url, task_queue, logs
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+
+    def start(self, slot: int) -> None:
+        log = (self.logs / f"worker-{slot}.log").open("wb")
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"),
+               AFFINITY_GRACE_VARIABLE: "60"}
+        self.procs[slot] = subprocess.Popen(
+            [sys.executable, "-c",
+             "import os, sys, asyncio, logging; logging.basicConfig(level=logging.WARNING); "
+             "from tests.e2e import affinity_worker_process as m; "
+             "asyncio.run(m.main(sys.argv[1], sys.argv[2], f'slot{sys.argv[3]}-{os.getpid()}'))",
+             self.url, self.task_queue, str(slot)],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+
+    def kill(self, slot: int) -> None:
+        self.procs[slot].send_signal(signal.SIGKILL)
+        self.procs[slot].wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+async def registered(client: Client, count: int) -> None:
+    async def enough() -> bool:
+        return len(await client.store.list_workers()) >= count
+
+    await eventually(enough, timeout=30, what=f"{count} worker processes to register")
+
+
+async def task_runners(client: Client, workflow_id: str) -> list[tuple[str, str]]:
+    """(what the task took, who completed it) for each workflow task, in history order: what
+    it took is ``TimerFired`` if a timer woke the run for it, else ``other``."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    runs: list[tuple[str, str]] = []
+    cause = "other"
+    for event in history.events:
+        kind = str(event.event_type)
+        if kind == "TimerFired":
+            cause = "TimerFired"
+        elif kind == "WorkflowTaskCompleted":
+            runs.append((cause, event.attributes["identity"].split("-")[0]))
+            cause = "other"
+    return runs
+
+
+@BOTH_STORES
+async def test_a_fired_timers_task_runs_on_the_worker_that_ran_the_run(
+        client: Client, db_url: str, task_queue: str, tmp_path: Path) -> None:
+    rounds, runs = 4, 6
+    slots = Slots(db_url, task_queue, tmp_path)
+    try:
+        for slot in (1, 2, 3):
+            slots.start(slot)
+        await registered(client, 3)
+        handles = [await client.start_workflow(wp.Napper.run, args=[rounds, 0.2],
+                                               id=f"nap-{n}", task_queue=task_queue)
+                   for n in range(runs)]
+        results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 90)
+    finally:
+        slots.stop_all()
+    assert results == [wp.expected(rounds)] * runs
+    after_timers = 0
+    for n in range(runs):
+        tasks = await task_runners(client, f"nap-{n}")
+        for (_, before), (cause, runner) in itertools.pairwise(tasks):
+            if cause == "TimerFired":
+                after_timers += 1
+                assert runner == before, (f"nap-{n}", tasks)
+    assert after_timers == rounds * runs
+
+
+@BOTH_STORES
+async def test_a_run_whose_worker_was_killed_while_it_slept_is_finished_by_another(
+        client: Client, db_url: str, task_queue: str, tmp_path: Path) -> None:
+    slots = Slots(db_url, task_queue, tmp_path)
+    try:
+        for slot in (1, 2):
+            slots.start(slot)
+        await registered(client, 2)
+        handle = await client.start_workflow(wp.Napper.run, args=[2, 2.0], id="nap-kill",
+                                             task_queue=task_queue)
+
+        async def sleeping() -> bool:
+            history = await handle.fetch_history()
+            kinds = [str(e.event_type) for e in history.events]
+            return "TimerStarted" in kinds and "TimerFired" not in kinds
+
+        await eventually(sleeping, timeout=30, what="the run to sleep on its first timer")
+        holder = (await task_runners(client, "nap-kill"))[-1][1]
+        slots.kill(int(holder.removeprefix("slot")))
+        result = await asyncio.wait_for(handle.result(), 45)
+    finally:
+        slots.stop_all()
+    assert result == wp.expected(2)
+    tasks = await task_runners(client, "nap-kill")
+    [survivor] = {f"slot{slot}" for slot in (1, 2)} - {holder}
+    fired = [runner for cause, runner in tasks if cause == "TimerFired"]
+    # The killed worker's liveness ended its claim on the run, whether it was found dead
+    # before the first timer fired or after (the task then offered to it is handed over).
+    assert fired == [survivor, survivor], tasks
