@@ -52,8 +52,8 @@ NO_RUNNER = ("no pluggable workflow runner: Stalwart runs workflow code one way,
 
 NO_POLLING = ("workers claim tasks from the store: there are no polls to size or shape and "
               "no sticky queues")
-NOT_RETRIED = ("recorded (the run's started event, `workflow.info().retry_policy`); Stalwart "
-               "does not retry workflows")
+RETRIED = ("recorded (the run's started event, `workflow.info().retry_policy`) and followed "
+           "as Temporal's server does: a failed or run-timed-out run is retried")
 NO_DEBUG_MODE = ("the replayer runs no deadlock detector and no sandbox, so there is nothing "
                  "to switch off")
 NO_UNSAFE_EVICTION = ("eviction always closes a workflow's coroutines on the worker's own "
@@ -246,16 +246,16 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("worker", "StartActivityInput.disable_eager_execution"): (
         None, "the worker's `disable_eager_activity_execution`; true keeps the activity off "
               "this worker's eager start (it is claimed from the queue)"),
-    ("worker", "StartChildWorkflowInput.retry_policy"): (None, NOT_RETRIED),
+    ("worker", "StartChildWorkflowInput.retry_policy"): (None, RETRIED),
     ("worker", "StartChildWorkflowInput.static_summary"): (
         None, "the child's `describe()` reports it"),
     ("worker", "StartChildWorkflowInput.static_details"): (
         None, "the child's `describe()` reports it"),
     ("worker", "WorkflowOutboundInterceptor.start_signal_with_start_workflow"): (
         WILL_NOT, "a Nexus system operation in temporalio; " + NO_NEXUS),
-    ("client", "StartWorkflowInput.retry_policy"): (None, NOT_RETRIED),
-    ("client", "UpdateWithStartStartWorkflowInput.retry_policy"): (None, NOT_RETRIED),
-    ("client", "ScheduleActionStartWorkflow.retry_policy"): (None, NOT_RETRIED),
+    ("client", "StartWorkflowInput.retry_policy"): (None, RETRIED),
+    ("client", "UpdateWithStartStartWorkflowInput.retry_policy"): (None, RETRIED),
+    ("client", "ScheduleActionStartWorkflow.retry_policy"): (None, RETRIED),
     ("client", "StartWorkflowInput.request_eager_start"): (
         None, "False keeps the first workflow task off this process; by default (None) a "
               "worker of the client runs it at once when it can, which Stalwart always did"),

@@ -66,8 +66,8 @@ class StartWorkflowInput:
     static_details: str | None = None
     # A testing.TimeSkippingConfig a TimeSkipper stamps; the store itself ignores it.
     time_skipping_config: Any = None
-    # Recorded in the started event (``info().retry_policy``); Stalwart does not retry
-    # workflows.
+    # Recorded in the started event (``info().retry_policy``) and followed: a failed run is
+    # retried.
     retry_policy: RetryPolicy | None = None
     # False: never run the first workflow task in this process at once. None and True: do so
     # when a worker of this client can take it (Stalwart's default, whatever Temporal's is).

@@ -43,9 +43,9 @@ def continue_as_new(arg: Any = _NO_ARG, *, args: Sequence[Any] = (), workflow: A
     ``memo``, ``search_attributes`` and ``task_timeout`` replace what the next run keeps; its
     first workflow task waits ``backoff_start_interval``; ``run_timeout`` (or Stalwart's
     ``execution_timeout``) bounds it (by default it keeps this run's run timeout; the chain's
-    execution timeout, as in Temporal, carries on). ``retry_policy`` is passed to interceptors but
-    not enforced (Stalwart has no workflow retries); the versioning arguments are accepted
-    and ignored.
+    execution timeout, as in Temporal, carries on). ``retry_policy`` is the next run's retry
+    policy (by default it keeps this run's); the versioning arguments are accepted and
+    ignored.
     """
     call_args = _merge_args(arg, args, ())
     groups = _capture_event_groups(event_groups)

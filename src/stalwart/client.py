@@ -410,8 +410,10 @@ class Client(_client_activities.ActivityClientMethods):
         request_eager_start: bool | None = None, **_: Any,
     ) -> WorkflowHandle[Any, Any]:
         """Start a workflow and return a handle to it (``start_delay``: its first workflow
-        task waits that long, as Temporal's ``firstWorkflowTaskBackoff``). ``retry_policy``
-        is recorded (``workflow.info().retry_policy``); Stalwart does not retry workflows.
+        task waits that long, as Temporal's ``firstWorkflowTaskBackoff``). With
+        ``retry_policy`` (``workflow.info().retry_policy``) a run that fails, or that its run
+        timeout ends, is retried as Temporal's server retries it: a new run of the same id
+        with the next attempt, after the policy's backoff.
 
         With ``cron_schedule`` (Temporal's cron grammar, e.g. ``"0 * * * *"``) it is a cron
         workflow: each run's first workflow task waits for the schedule's next time, and when

@@ -672,8 +672,8 @@ async def start_child_workflow(
     """Start a child workflow and return its handle once it has started.
 
     ``memo``, ``search_attributes``, ``static_summary`` and ``static_details`` are the
-    child's; ``retry_policy`` is recorded (``info().retry_policy`` in the child) but Stalwart
-    does not retry workflows.
+    child's; with ``retry_policy`` (``info().retry_policy`` in the child) a failed run of the
+    child is retried, and the parent sees the outcome of the chain.
 
     Raises:
         WorkflowAlreadyStartedError: a workflow with the child's id is already running.

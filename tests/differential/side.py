@@ -132,7 +132,7 @@ async def _run_side(side: str, scenario: types.ModuleType, target: str,
 async def _collect_runs(side: str, client: Any, started: list[tuple[str, str]],
                         task_queue: str, export_dir: Path | None, fixture_dir: Path | None,
                         target: str) -> list[dict[str, Any]]:
-    """Every run the scenario started, children and continue-as-new runs included."""
+    """Every run the scenario started, children, continue-as-new runs and retries included."""
     queue = list(started)
     seen: set[tuple[str, str]] = set()
     runs = []
@@ -162,7 +162,10 @@ async def _collect_runs(side: str, client: Any, started: list[tuple[str, str]],
             if event["eventType"].endswith("CHILD_WORKFLOW_EXECUTION_STARTED"):
                 execution = attrs.get("workflowExecution", {})
                 queue.append((execution.get("workflowId", ""), execution.get("runId", "")))
-            if event["eventType"].endswith("WORKFLOW_EXECUTION_CONTINUED_AS_NEW"):
+            if event["eventType"].endswith("WORKFLOW_EXECUTION_CONTINUED_AS_NEW") or (
+                    attrs.get("retryState") == "RETRY_STATE_IN_PROGRESS"
+                    and attrs.get("newExecutionRunId")):
+                # A continue-as-new's next run, or a failed or timed-out run's retry.
                 queue.append((workflow_id, attrs.get("newExecutionRunId", "")))
     return runs
 

@@ -31,6 +31,7 @@ from .._store.base import (
     UpsertMemo,
     UpsertSearchAttributes,
 )
+from .._store.workflow_retry import retry_backoff, retry_request, settled_policy
 
 CLOSE_STATUS: dict[str, ExecutionStatus] = {
     EV.WORKFLOW_EXECUTION_COMPLETED: ExecutionStatus.COMPLETED,
@@ -59,6 +60,7 @@ class TaskContext:
     random_seed: Callable[[], int]
     new_run_id: Callable[[], str] = lambda: str(uuid.uuid4())
     cron: CronRun | None = None  # set when the run belongs to a Temporal cron workflow
+    retry: RetryRun | None = None  # set when the run was started with a retry policy
     now: float = 0.0  # when the task's decisions are made (a cron child's first backoff)
     root: dict[str, str] | None = None  # the root its children get: this run's root, or itself
     # The worker's max_eager_activity_reservations_per_workflow_task: how many non-local
@@ -78,6 +80,17 @@ class CronRun:
     now: float
     due: float | None = None  # when this run was due (start plus its first task backoff)
     last_completion_result: list[dict[str, Any]] | None = None
+    memo: dict[str, Any] | None = None
+    search_attributes: dict[str, Any] | None = None
+    retry_policy: dict[str, Any] | None = None  # as in Temporal, every run of the chain keeps it
+
+
+@dataclass
+class RetryRun:
+    """What the retry of a run started with a retry policy is made of: the run's started
+    attributes (its policy, attempt, input, timeouts...), its memo and search attributes."""
+
+    started: dict[str, Any]
     memo: dict[str, Any] | None = None
     search_attributes: dict[str, Any] | None = None
 
@@ -193,12 +206,19 @@ _DECIDERS: dict[str, Callable[[dict[str, Any], TaskContext], Effect]] = {
 def _close(command: Command, context: TaskContext) -> Decision:
     attrs = command.attributes
     status = CLOSE_STATUS[command.event_type]
+    retry_state = None
+    if status == ExecutionStatus.FAILED and context.retry is not None:
+        retry_state, retried = _retry(attrs, context.retry, context)
+        if retried is not None:
+            return retried
+        attrs = {**attrs, "retry_state": retry_state}
     cron = context.cron
     if cron is not None and status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED):
-        return _next_cron_run(command, status, cron, context)
+        return _next_cron_run(command.event_type, attrs, status, cron, context)
     if status != ExecutionStatus.CONTINUED_AS_NEW:
         return Decision(command.event_type, attrs,
-                        CloseRun(status, attrs.get("result"), attrs.get("failure")))
+                        CloseRun(status, attrs.get("result"), attrs.get("failure"),
+                                 retry_state=retry_state))
     next_run = StartWorkflowRequest(
         workflow_id=context.workflow_id, workflow_type=attrs["workflow_type"],
         task_queue=attrs["task_queue"], input=attrs["input"], run_id=context.new_run_id(),
@@ -214,19 +234,43 @@ def _close(command: Command, context: TaskContext) -> Decision:
         else attrs.get("execution_timeout"),
         # A cron workflow's own continue-as-new keeps it a cron workflow.
         cron_schedule=cron.schedule if cron is not None else None,
-        last_completion_result=cron.last_completion_result if cron is not None else None)
+        last_completion_result=cron.last_completion_result if cron is not None else None,
+        # As in Temporal, the next run has the retry policy given to continue_as_new, else
+        # this run's (its attempts start afresh).
+        retry_policy=settled_policy(attrs["retry_policy"]) if attrs.get("retry_policy")
+        else context.retry.started.get("retry_policy") if context.retry is not None else None)
     # The event names the run it continues in (a copy: the instance keeps its command).
     return Decision(command.event_type, {**attrs, "new_execution_run_id": next_run.run_id},
                     CloseRun(status, None, None, next_run))
 
 
-def _next_cron_run(command: Command, status: ExecutionStatus, cron: CronRun,
-                   context: TaskContext) -> Decision:
+def _retry(attrs: dict[str, Any], retry: RetryRun, context: TaskContext
+           ) -> tuple[int, Decision | None]:
+    """A failed run of a workflow with a retry policy: its retry state and, when it is
+    retried, its close naming the retry, which starts at once with its first workflow task
+    after the policy's backoff (as Temporal's server retries it)."""
+    started = retry.started
+    failure = attrs.get("failure")
+    state, backoff = retry_backoff(started.get("retry_policy"), int(started.get("attempt") or 1),
+                                   failure, context.now, started.get("execution_expiration"))
+    if backoff is None:
+        return state, None
+    next_run = retry_request(
+        started, run_id=context.new_run_id(), continued_run_id=context.run_id,
+        random_seed=context.random_seed(), identity=context.identity, failure=failure,
+        backoff=backoff, memo=retry.memo, search_attributes=retry.search_attributes)
+    return state, Decision(
+        EV.WORKFLOW_EXECUTION_FAILED,
+        {**attrs, "new_execution_run_id": next_run.run_id, "retry_state": state},
+        CloseRun(ExecutionStatus.FAILED, None, failure, next_run, retry_state=state))
+
+
+def _next_cron_run(event_type: str, attrs: dict[str, Any], status: ExecutionStatus,
+                   cron: CronRun, context: TaskContext) -> Decision:
     """A cron run that completed or failed closes as such and, as in Temporal, the next run
     of the chain starts at once with its first workflow task delayed to the schedule's next
     time. It gets the same input, the result of the last run that completed and, after a
     failure, that failure."""
-    attrs = command.attributes
     failed = status == ExecutionStatus.FAILED
     next_time = cron_workflow_next(cron.schedule, cron.now, cron.due)
     next_run = StartWorkflowRequest(
@@ -235,9 +279,9 @@ def _next_cron_run(command: Command, status: ExecutionStatus, cron: CronRun,
         random_seed=context.random_seed(), continued_run_id=context.run_id,
         identity=context.identity, memo=cron.memo, search_attributes=cron.search_attributes,
         cron_schedule=cron.schedule, first_task_backoff=max(0.0, next_time - cron.now),
-        initiator="CronSchedule",
+        initiator="CronSchedule", retry_policy=cron.retry_policy,
         last_completion_result=cron.last_completion_result if failed
         else [attrs["result"]] if attrs.get("result") is not None else None,
         continued_failure=attrs.get("failure") if failed else None)
-    return Decision(command.event_type, {**attrs, "new_execution_run_id": next_run.run_id},
+    return Decision(event_type, {**attrs, "new_execution_run_id": next_run.run_id},
                     CloseRun(status, attrs.get("result"), attrs.get("failure"), next_run))

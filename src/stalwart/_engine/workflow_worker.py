@@ -44,7 +44,7 @@ from .._store.wakeup import AFFINE_TASK
 from ..converter import DataConverter, _payload_to_json
 from .clock import Clock
 from .codec import decode_events, decode_value, encode_commands, encode_value
-from .decisions import CronRun, TaskContext, decide
+from .decisions import CronRun, RetryRun, TaskContext, decide
 from .metrics import METRICS, GaugeSource
 from .slots import SlotDriver, SlotInfo, SlotPermit, workflow_slot
 
@@ -466,7 +466,7 @@ class WorkflowWorker:
             task_queue=self.task_queue, eager_slots=eager_slots,
             eager_remote_limit=self.eager_remote_limit,
             random_seed=lambda: seed_for_run(next_run_id()), new_run_id=next_run_id,
-            cron=_cron_run(instance, now), now=now,
+            cron=_cron_run(instance, now), retry=_retry_run(instance), now=now,
             root=instance.started_attributes.get("root")))
         return WorkflowTaskCompletion(
             run_id=run_id, worker_id=self.worker_id, identity=self.identity,
@@ -690,7 +690,16 @@ def _cron_run(instance: WorkflowInstance, now: float) -> CronRun | None:
         + float(started.get("first_workflow_task_backoff") or 0),
         last_completion_result=started.get("last_completion_result"),
         memo=dict(instance.memo_payloads) or None,
-        search_attributes=dict(instance.info._search_attributes_store) or None)
+        search_attributes=dict(instance.info._search_attributes_store) or None,
+        retry_policy=started.get("retry_policy"))
+
+
+def _retry_run(instance: WorkflowInstance) -> RetryRun | None:
+    started = instance.started_attributes
+    if not started.get("retry_policy"):
+        return None
+    return RetryRun(started=started, memo=dict(instance.memo_payloads) or None,
+                    search_attributes=dict(instance.info._search_attributes_store) or None)
 
 
 def _releaser(driver: SlotDriver, permit: SlotPermit, info: SlotInfo

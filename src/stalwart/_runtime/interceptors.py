@@ -118,8 +118,8 @@ class StartChildWorkflowInput(_ReturnTypeAlias):
     cron_schedule: str = ""
     run_timeout: timedelta | None = None
     task_timeout: timedelta | None = None
-    # The child's retry policy (recorded in its started event and ``info().retry_policy``;
-    # Stalwart does not retry workflows), memo and search attributes, its static summary and
+    # The child's retry policy (recorded in its started event and ``info().retry_policy``,
+    # and followed: a failed run is retried), memo and search attributes, its static summary and
     # details (``describe()``), its run method's parameter types and the command's groups.
     retry_policy: RetryPolicy | None = None
     memo: Mapping[str, Any] | None = None
@@ -158,7 +158,7 @@ class ContinueAsNewInput:
     Honoured: ``run_timeout`` (bounds the next run; by default it keeps this run's),
     ``backoff_start_interval`` (its first workflow task waits that long), ``memo``,
     ``search_attributes`` and ``task_timeout`` (replace what the next run would keep).
-    Recorded, not enforced: ``retry_policy`` (Stalwart has no workflow retries).
+    ``retry_policy`` is the next run's (None: it keeps this run's, as in Temporal).
     ``event_groups`` holds the groups of the enclosing scopes too; the versioning fields are
     accepted and ignored."""
 

@@ -100,7 +100,7 @@ class ScheduleActionStartWorkflow(ScheduleAction):
 
     Every start carries all of these: the arguments and memo (kept encoded), the timeouts,
     search attributes, static summary and details, headers, priority and retry policy
-    (recorded in the run's started event; Stalwart does not retry workflows). Read back from
+    (recorded in the run's started event, and followed: a failed run is retried). Read back from
     ``describe()``, ``args`` and memo values are ``converter.Payload`` objects."""
 
     workflow: str

@@ -78,9 +78,12 @@ class StartWorkflowRequest:
     # start_workflow's static_summary / static_details ({"summary", "details"}), which
     # describe() reports (Temporal's user metadata of the start).
     user_metadata: dict[str, str] | None = None
-    # The workflow's retry policy (RetryPolicy._to_json form): recorded in the started event
-    # and reported by info().retry_policy; Stalwart does not retry workflows.
+    # The workflow's retry policy (RetryPolicy._to_json form): recorded in the started event,
+    # reported by info().retry_policy, and followed when a run fails or its run timeout ends
+    # it (``workflow_retry``).
     retry_policy: dict[str, Any] | None = None
+    # Which attempt of the chain this run is (a retry's: the failed run's plus one).
+    attempt: int = 1
 
 
 # Temporal's default priority key: the middle of its default range 1-5.
@@ -95,10 +98,12 @@ def run_timeouts(request: StartWorkflowRequest
 
 
 def run_deadline(request: StartWorkflowRequest, now: float) -> float | None:
-    """When the run times out: at its run timeout or at the chain's expiration, if sooner."""
+    """When the run times out: at its run timeout or at the chain's expiration, if sooner.
+    As in Temporal, the run timeout counts from the run's first workflow task, after its
+    backoff (a retry's, a cron run's, a start delay)."""
     _, run, _ = run_timeouts(request)
-    ends = [t for t in (execution_expiration(request, now), now + run if run else None)
-            if t is not None]
+    run_end = now + (request.first_task_backoff or 0.0) + run if run else None
+    ends = [t for t in (execution_expiration(request, now), run_end) if t is not None]
     return min(ends) if ends else None
 
 
@@ -114,8 +119,10 @@ def started_attributes(request: StartWorkflowRequest, now: float) -> dict[str, A
     exactly these, and an eager first activation is fed exactly these)."""
     execution, run, task = run_timeouts(request)
     expiration = execution_expiration(request, now)
-    if run is None and request.continued_run_id is not None:
-        # Temporal's server records a later run of a chain without one as "0s".
+    if run is None and request.continued_run_id is not None \
+            and request.initiator != "RetryPolicy":
+        # Temporal's server records a later run of a chain without one as "0s" (a retry
+        # keeps what the run it retries recorded).
         run = 0.0
     return {
         "workflow_id": request.workflow_id, "workflow_type": request.workflow_type,
@@ -123,7 +130,7 @@ def started_attributes(request: StartWorkflowRequest, now: float) -> dict[str, A
         "execution_timeout": execution, "random_seed": request.random_seed,
         **({"execution_expiration": expiration} if expiration is not None else {}),
         "first_run_id": request.first_run_id or request.run_id,
-        "continued_run_id": request.continued_run_id, "attempt": 1,
+        "continued_run_id": request.continued_run_id, "attempt": request.attempt,
         "identity": request.identity,
         "parent": {"namespace": "default", "workflow_id": request.parent_workflow_id,
                    "run_id": request.parent_run_id} if request.parent_run_id else None,
@@ -316,6 +323,8 @@ class CloseRun:
     # Continue-as-new: the next run. The store carries over what the closing run's row knows
     # (first run id, parent, an inherited execution deadline).
     next_run: StartWorkflowRequest | None = None
+    # A failed run's retry state (``workflow_retry``), which its parent's close event reports.
+    retry_state: int | None = None
 
 
 Effect = (ScheduleActivity | RequestCancelActivity | StartTimer | CancelTimer | StartChild

@@ -405,6 +405,16 @@ class _Compactor:
             return {}
         return {"root": {"workflow_id": root["workflowId"], "run_id": root.get("runId", "")}}
 
+    def retried(self, a: dict[str, Any]) -> dict[str, Any]:
+        """A failed or timed-out run's retry state and the retry that carries its chain on."""
+        out: dict[str, Any] = {}
+        if a.get("retryState"):
+            out["retry_state"] = pj.enum_in("RETRY_STATE_", pj.RETRY_STATES, a["retryState"],
+                                            self.where("retryState"))
+        if a.get("newExecutionRunId"):
+            out["new_execution_run_id"] = a["newExecutionRunId"]
+        return out
+
     def cron_started(self, a: dict[str, Any]) -> dict[str, Any]:
         """What a run of a cron chain was started with (absent for other runs)."""
         out: dict[str, Any] = {}
@@ -416,6 +426,8 @@ class _Compactor:
             out["first_workflow_task_backoff"] = backoff
         if a.get("initiator") == "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE":
             out["initiator"] = "CronSchedule"
+        elif a.get("initiator") == "CONTINUE_AS_NEW_INITIATOR_RETRY":
+            out["initiator"] = "RetryPolicy"
         if a.get("lastCompletionResult"):
             out["last_completion_result"] = pj.payloads_in(
                 a["lastCompletionResult"], self.where("lastCompletionResult"))
@@ -573,6 +585,9 @@ class _Compactor:
             attrs["result"] = result[0] if result else json_payload(None)
         elif etype == EV.CHILD_WORKFLOW_EXECUTION_FAILED:
             attrs["failure"] = pj.failure_in(self.attr("failure"), self.where("failure"))
+            if a.get("retryState") not in (None, "RETRY_STATE_RETRY_POLICY_NOT_SET"):
+                attrs["retry_state"] = pj.enum_in("RETRY_STATE_", pj.RETRY_STATES,
+                                                  a["retryState"], self.where("retryState"))
         elif etype == EV.CHILD_WORKFLOW_EXECUTION_TIMED_OUT and a.get("retryState"):
             attrs["retry_state"] = pj.enum_in("RETRY_STATE_", pj.RETRY_STATES,
                                               a["retryState"], self.where("retryState"))
@@ -614,7 +629,8 @@ class _Compactor:
             self.add(etype, {"result": result[0] if result else json_payload(None)})
         elif etype == EV.WORKFLOW_EXECUTION_FAILED:
             self.add(etype, {"failure": pj.failure_in(self.attr("failure"),
-                                                      self.where("failure"))})
+                                                      self.where("failure")),
+                             **self.retried(a)})
         elif etype == EV.WORKFLOW_EXECUTION_CANCELED:
             self.add(etype, {})
         elif etype == EV.WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
@@ -628,7 +644,7 @@ class _Compactor:
         elif etype == EV.WORKFLOW_EXECUTION_TERMINATED:
             self.add(etype, {"reason": a.get("reason", ""), "identity": a.get("identity", "")})
         elif etype == EV.WORKFLOW_EXECUTION_TIMED_OUT:
-            self.add(etype, {})
+            self.add(etype, self.retried(a))
         else:
             raise self.error("eventType", f"{etype} is not supported by Stalwart's replayer")
 

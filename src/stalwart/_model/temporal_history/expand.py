@@ -222,7 +222,7 @@ class _Expander:
             self.closed = True
             self.emit(etype, ts, {"retryState": pj.enum_out(
                 "RETRY_STATE_", pj.RETRY_STATES, attrs.get("retry_state"))
-                or "RETRY_STATE_TIMEOUT"})
+                or "RETRY_STATE_TIMEOUT", "newExecutionRunId": attrs.get("new_execution_run_id")})
         elif etype == EV.CHILD_WORKFLOW_EXECUTION_STARTED:
             seq = attrs["seq"]
             self.children_started[seq] = self.emit(etype, ts, {
@@ -372,7 +372,10 @@ class _Expander:
             out["result"] = pj.payloads_out([attrs["result"]] if attrs.get("result") else [])
         elif etype == EV.CHILD_WORKFLOW_EXECUTION_FAILED:
             out["failure"] = pj.failure_out(attrs.get("failure"))
-            out["retryState"] = "RETRY_STATE_RETRY_POLICY_NOT_SET"
+            # The child's last run's (after a retry policy's retries, why they ended).
+            out["retryState"] = pj.enum_out("RETRY_STATE_", pj.RETRY_STATES,
+                                            attrs.get("retry_state")) \
+                or "RETRY_STATE_RETRY_POLICY_NOT_SET"
         elif etype == EV.CHILD_WORKFLOW_EXECUTION_TIMED_OUT:
             # The child run's own: TIMEOUT for its execution timeout, RETRY_POLICY_NOT_SET
             # for its run timeout (older histories did not keep it: TIMEOUT).
@@ -561,7 +564,8 @@ class _Expander:
         etype, attrs, ts = event.event_type, event.attributes, event.timestamp
         wft = str(self.wft_completed)
         self.closed = True
-        # A cron run closes as completed or failed and names the run that carries the chain on.
+        # A cron run closes as completed or failed, a retried run as failed, and names the run
+        # that carries the chain on.
         next_run = {"newExecutionRunId": attrs["new_execution_run_id"]} \
             if attrs.get("new_execution_run_id") else {}
         if etype == EV.WORKFLOW_EXECUTION_COMPLETED:
@@ -570,7 +574,9 @@ class _Expander:
                 "workflowTaskCompletedEventId": wft, **next_run})
         elif etype == EV.WORKFLOW_EXECUTION_FAILED:
             self.emit(etype, ts, {"failure": pj.failure_out(attrs.get("failure")),
-                                  "retryState": "RETRY_STATE_RETRY_POLICY_NOT_SET",
+                                  "retryState": pj.enum_out("RETRY_STATE_", pj.RETRY_STATES,
+                                                            attrs.get("retry_state"))
+                                  or "RETRY_STATE_RETRY_POLICY_NOT_SET",
                                   "workflowTaskCompletedEventId": wft, **next_run})
         elif etype == EV.WORKFLOW_EXECUTION_CANCELED:
             self.emit(etype, ts, {"workflowTaskCompletedEventId": wft,

@@ -6,7 +6,6 @@ effect has one small ``_apply_<kind>`` here that writes its rows.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,14 +19,12 @@ from .executions import (
     CHAINED_TASK_LEASE_SECONDS,
     RUN_PRIORITY,
     CloseReads,
-    chain_timeouts,
     claim_one_workflow_task,
     close_run,
     event_row,
     insert_events,
-    insert_execution,
     insert_inbox,
-    parent_of,
+    start_next_run,
     timeouts_deadline,
 )
 from .messages import send_external, start_child
@@ -283,22 +280,10 @@ def _apply_complete_update(tx: Tx, run: _Run, update: base.CompleteUpdate) -> No
 def _apply_close(tx: Tx, run: _Run, close: base.CloseRun, next_event_id: int) -> None:
     next_run = close.next_run
     close_run(tx, run.run_id, close.status, run.now, close.result, close.failure,
-              next_run.run_id if next_run is not None else None,
+              next_run.run_id if next_run is not None else None, close.retry_state,
               next_event_id=next_event_id, reads=run.closing)
     if next_run is not None:
-        # The next run inherits the chain's first run, its parent, its execution timeout
-        # and the moment the chain expires (its own run timeout starts afresh).
-        chain = chain_timeouts(tx, run.run_id)
-        next_run = dataclasses.replace(
-            next_run, first_run_id=run.first_run_id, **parent_of(tx, run.run_id),
-            execution_timeout=chain["execution_timeout"],
-            execution_expiration=chain["execution_expiration"],
-            run_timeout=chain["run_timeout"] if next_run.run_timeout is None
-            else next_run.run_timeout,
-            task_timeout=next_run.task_timeout or chain["task_timeout"],
-            # The next run keeps the chain's priority.
-            priority=next_run.priority if next_run.priority is not None else run.priority)
-        insert_execution(tx, next_run, run.now)
+        start_next_run(tx, run.run_id, run.first_run_id, run.priority, next_run, run.now)
 
 
 _APPLY: dict[type, Callable[[Tx, _Run, Any], None]] = {

@@ -186,12 +186,17 @@ def ensure_workflow_task(tx: Tx, run_id: str, task_queue: str, now: float) -> No
     wake_for_task(tx, task_queue, row[0] if row is not None else None)
 
 
+def run_started(tx: Tx, run_id: str) -> dict[str, Any]:
+    """The attributes of a run's WorkflowExecutionStarted event ({} for no such run)."""
+    row = tx.one("SELECT attributes FROM history WHERE run_id = ? AND event_id = 1", (run_id,))
+    return payloads.unpack_rows(tx, run_id, [row[0]])[0] if row is not None else {}
+
+
 def chain_timeouts(tx: Tx, run_id: str) -> dict[str, Any]:
     """The timeouts a run's started event records: its next run of the chain inherits the
     execution timeout and the moment the chain expires, and (a cron run's next run, as in
     Temporal) the run and workflow task timeouts."""
-    row = tx.one("SELECT attributes FROM history WHERE run_id = ? AND event_id = 1", (run_id,))
-    attrs = payloads.unpack_rows(tx, run_id, [row[0]])[0] if row is not None else {}
+    attrs = run_started(tx, run_id)
     return {"execution_timeout": attrs.get("execution_timeout"),
             "execution_expiration": attrs.get("execution_expiration"),
             "run_timeout": attrs.get("run_timeout"), "task_timeout": attrs.get("task_timeout")}
@@ -251,6 +256,24 @@ def insert_execution(tx: Tx, request: StartWorkflowRequest, now: float,
                (request.run_id, request.task_queue, now, request.eager_worker_id,
                 task_priority))
     return row
+
+
+def start_next_run(tx: Tx, run_id: str, first_run_id: str, priority: int | None,
+                   next_run: StartWorkflowRequest, now: float) -> None:
+    """Start the next run of a chain whose run ``run_id`` just closed: a continue-as-new's,
+    a cron workflow's next run, a retry. It inherits the chain's first run, its parent, its
+    execution timeout and the moment the chain expires (its own run timeout starts afresh)
+    and, without one of its own, the chain's ``priority``."""
+    chain = chain_timeouts(tx, run_id)
+    next_run = dataclasses.replace(
+        next_run, first_run_id=first_run_id, **parent_of(tx, run_id),
+        execution_timeout=chain["execution_timeout"],
+        execution_expiration=chain["execution_expiration"],
+        run_timeout=chain["run_timeout"] if next_run.run_timeout is None
+        else next_run.run_timeout,
+        task_timeout=next_run.task_timeout or chain["task_timeout"],
+        priority=next_run.priority if next_run.priority is not None else priority)
+    insert_execution(tx, next_run, now)
 
 
 def start_workflow(tx: Tx, request: StartWorkflowRequest,

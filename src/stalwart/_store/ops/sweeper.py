@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from ..._model.events import EventType
+from ..._model.temporal_history.common import seed_for_run
+from .. import workflow_retry
 from ..base import (
     ExecutionStatus,
     ExpiredActivity,
+    StartWorkflowRequest,
     WorkerRow,
 )
 from ..tx import Tx, loads
@@ -17,10 +21,11 @@ from .executions import (
     AFFINITY_GRACE_SECONDS,
     RUN_PRIORITY,
     append_event,
-    chain_timeouts,
     close_run,
     insert_inboxes,
     record_inbox,
+    run_started,
+    start_next_run,
     wake_for_task,
 )
 from .tasks import (
@@ -149,20 +154,49 @@ def time_out_executions(tx: Tx, now: float,
                   "execution_deadline <= ? LIMIT ?" + tx.dialect.skip_locked,
                   (now, limit))
     for run_id, next_event_id in rows:
-        # As in Temporal: RETRY_STATE_TIMEOUT when the chain's execution timeout passed,
-        # RETRY_STATE_RETRY_POLICY_NOT_SET when only this run's run timeout did.
-        expiration = chain_timeouts(tx, run_id).get("execution_expiration")
-        retry_state = 3 if expiration is not None and expiration <= now else 5
+        started = run_started(tx, run_id)
+        retry_state, next_run = _retry_after_timeout(tx, run_id, started, now)
         next_event_id = record_inbox(tx, run_id, next_event_id)
+        attrs: dict[str, Any] = {"retry_state": retry_state}
+        if next_run is not None:
+            attrs["new_execution_run_id"] = next_run.run_id
         append_event(tx, run_id, next_event_id,
-                     EventType.WORKFLOW_EXECUTION_TIMED_OUT, now, {"retry_state": retry_state})
+                     EventType.WORKFLOW_EXECUTION_TIMED_OUT, now, attrs)
         tx.run("UPDATE executions SET next_event_id = ? WHERE run_id = ?",
                (next_event_id + 1, run_id))
         close_run(tx, run_id, ExecutionStatus.TIMED_OUT, now, None,
                   {"message": "Workflow execution timed out", "source": "Stalwart",
                           "timeout_failure_info": {"timeout_type": 0}},
-                  retry_state=retry_state)
+                  next_run.run_id if next_run is not None else None, retry_state)
+        if next_run is not None:
+            chain = tx.one("SELECT first_run_id, priority FROM executions WHERE run_id = ?",
+                           (run_id,))
+            start_next_run(tx, run_id, chain[0], chain[1], next_run, now)
     return len(rows)
+
+
+def _retry_after_timeout(tx: Tx, run_id: str, started: dict[str, Any], now: float
+                         ) -> tuple[int, StartWorkflowRequest | None]:
+    """A timed-out run's retry state and, if its retry policy retries it, its retry. As in
+    Temporal: RETRY_STATE_TIMEOUT when the chain's execution timeout passed (never
+    retried); when only this run's run timeout did, what the policy says
+    (RETRY_STATE_RETRY_POLICY_NOT_SET without one)."""
+    expiration = started.get("execution_expiration")
+    if expiration is not None and expiration <= now:
+        return workflow_retry.TIMEOUT, None
+    state, backoff = workflow_retry.retry_backoff(
+        started.get("retry_policy"), int(started.get("attempt") or 1),
+        workflow_retry.RUN_TIMEOUT_FAILURE, now, expiration)
+    if backoff is None:
+        return state, None
+    row = tx.one("SELECT memo, search_attributes FROM executions WHERE run_id = ?", (run_id,))
+    new_run_id = uuid.uuid4()
+    return state, workflow_retry.retry_request(
+        started, run_id=str(new_run_id), continued_run_id=run_id,
+        random_seed=seed_for_run(new_run_id), identity="",
+        failure=workflow_retry.RUN_TIMEOUT_FAILURE, backoff=backoff,
+        memo=loads(row[0]) if row[0] else None,
+        search_attributes=loads(row[1]) if row[1] else None)
 
 
 def next_due_time(tx: Tx, now: float) -> float | None:
