@@ -226,7 +226,7 @@ def _close(command: Command, context: TaskContext) -> Decision:
         # timeouts are in the event (histories before they were: run_timeout under the
         # name execution_timeout).
         random_seed=context.random_seed(), task_timeout=attrs.get("task_timeout"),
-        continued_run_id=context.run_id, identity=context.identity,
+        continued_run_id=context.run_id, identity=context.identity, initiator="Workflow",
         # As in Temporal, the next run keeps the memo and search attributes.
         memo=attrs.get("memo"), search_attributes=attrs.get("search_attributes"),
         first_task_backoff=attrs.get("backoff_start_interval"),

@@ -198,7 +198,8 @@ async def run(client: Client, task_queue: str) -> object:
         Continues.run, 0, id=f"{task_queue}-continued", task_queue=task_queue,
         retry_policy=POLICY)
     observed["continued"] = {"result": await _outcome(continued), "chain": [
-        [run["started"]["attempt"], (run["started"]["retryPolicy"] or {}).get("maximumAttempts"),
+        [run["started"]["attempt"], run["started"].get("initiator"),
+         (run["started"]["retryPolicy"] or {}).get("maximumAttempts"),
          run["closed"][0], run["closed"][1]["retryState"]]
         for run in await _chain(client, continued.id, continued.result_run_id)]}
 

@@ -428,6 +428,8 @@ class _Compactor:
             out["initiator"] = "CronSchedule"
         elif a.get("initiator") == "CONTINUE_AS_NEW_INITIATOR_RETRY":
             out["initiator"] = "RetryPolicy"
+        elif a.get("initiator") == "CONTINUE_AS_NEW_INITIATOR_WORKFLOW":
+            out["initiator"] = "Workflow"
         if a.get("lastCompletionResult"):
             out["last_completion_result"] = pj.payloads_in(
                 a["lastCompletionResult"], self.where("lastCompletionResult"))
