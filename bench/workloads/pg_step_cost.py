@@ -70,7 +70,7 @@ def counting() -> Iterator[Counts]:
     """
     counts = Counts()
     send, sync, commit = wire.WireTx._send, wire.WireTx.sync, wire.WireTx.commit
-    write, read = pg.Database.write_blocking, pg.Database.read_blocking
+    write, read = pg.Database.write_unpublished, pg.Database.read_blocking
     submit, commit_batch = pg.GroupWriter.submit, pg.GroupWriter._commit
     payloads = pg.Announcer.payloads
     current = threading.local()
@@ -106,14 +106,14 @@ def counting() -> Iterator[Counts]:
             return fn(tx, *fn_args)
         return submit(self, counted_fn, args)
 
-    def counted_batch(self: pg.GroupWriter, batch: list[Any]) -> None:
-        if len(batch) > 1:  # one alone goes through write_blocking, counted there
+    def counted_batch(self: pg.GroupWriter, batch: list[Any], committed: list[Any]) -> None:
+        if len(batch) > 1:  # one alone goes through write_unpublished, counted there
             counts.transactions += 1
             current.batch = True
             for queued in batch:
                 counts.operations[queued.fn.__name__] += 1
         try:
-            commit_batch(self, batch)
+            commit_batch(self, batch, committed)
         finally:
             current.batch = False
 
@@ -126,7 +126,7 @@ def counting() -> Iterator[Counts]:
         wire.WireTx._send = counted_send  # type: ignore[method-assign]
         wire.WireTx.sync = counted_sync  # type: ignore[method-assign]
         wire.WireTx.commit = counted_commit  # type: ignore[method-assign]
-        pg.Database.write_blocking = op(write, True)  # type: ignore[method-assign]
+        pg.Database.write_unpublished = op(write, True)  # type: ignore[method-assign]
         pg.Database.read_blocking = op(read, False)  # type: ignore[method-assign]
         pg.Announcer.payloads = counted_payloads  # type: ignore[method-assign]
         pg.GroupWriter.submit = counted_submit  # type: ignore[method-assign]
@@ -136,7 +136,7 @@ def counting() -> Iterator[Counts]:
         wire.WireTx._send = send  # type: ignore[method-assign]
         wire.WireTx.sync = sync  # type: ignore[method-assign]
         wire.WireTx.commit = commit  # type: ignore[method-assign]
-        pg.Database.write_blocking = write  # type: ignore[method-assign]
+        pg.Database.write_unpublished = write  # type: ignore[method-assign]
         pg.Database.read_blocking = read  # type: ignore[method-assign]
         pg.Announcer.payloads = payloads  # type: ignore[method-assign]
         pg.GroupWriter.submit = submit  # type: ignore[method-assign]

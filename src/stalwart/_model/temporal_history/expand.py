@@ -278,7 +278,11 @@ class _Expander:
             "taskQueue": self.task_queue,
             "input": pj.payloads_out(attrs.get("input")),
             "workflowExecutionTimeout": pj.duration_out(attrs.get("execution_timeout")),
-            "workflowRunTimeout": pj.duration_out(attrs.get("run_timeout")),
+            # The server records a child's run timeout, when neither it nor an execution
+            # timeout was given, as "0s" (a top-level start's as nothing).
+            "workflowRunTimeout": pj.duration_out(
+                attrs.get("run_timeout") if attrs.get("run_timeout") is not None or not parent
+                else 0.0),
             "workflowTaskTimeout": self.task_timeout,
             "workflowExecutionExpirationTime": pj.time_out(attrs["execution_expiration"])
             if attrs.get("execution_expiration") is not None else None,
@@ -483,7 +487,7 @@ class _Expander:
                               "kind": "TASK_QUEUE_KIND_NORMAL"},
                 "input": pj.payloads_out(attrs.get("input")),
                 "workflowExecutionTimeout": pj.duration_out(attrs.get("execution_timeout")),
-                "workflowRunTimeout": pj.duration_out(attrs.get("run_timeout")),
+                "workflowRunTimeout": pj.duration_out(attrs.get("run_timeout") or 0.0),
                 "workflowTaskTimeout": pj.duration_out(attrs.get("task_timeout"))
                 or DEFAULT_TASK_TIMEOUT,
                 "parentClosePolicy": pj.enum_out("PARENT_CLOSE_POLICY_",

@@ -360,7 +360,18 @@ class Database:
         return await loop.run_in_executor(self._threads, self.read_blocking, fn, args)
 
     def write_blocking(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        """Run ``fn(tx, *args)`` in one transaction, notify, commit, publish."""
+        """Run ``fn(tx, *args)`` in one transaction, commit, publish."""
+        result, tx = self.write_unpublished(fn, args)
+        if tx.anything:
+            self.committed(tx)
+        return result
+
+    def write_unpublished(self, fn: Callable[..., T], args: tuple[Any, ...]
+                          ) -> tuple[T, WireTx]:
+        """``write_blocking`` but for the publishing, which is the caller's: its commit's
+        wake-ups (``committed(tx)``) go out after the caller has handed the result back, so
+        an operation's own caller resumes before whoever waits for what it changed (as on
+        SQLite: a worker's bookkeeping after its commit comes before the client it woke)."""
         doing = _doing(fn)
         conflicts = 0
         lost = 0
@@ -403,9 +414,7 @@ class Database:
                 self.backoff(doing, error, lost)
                 lost += 1
                 continue
-            if tx.anything:
-                self.committed(tx)
-            return result
+            return result, tx
 
     def committed(self, tx: Tx) -> None:
         """Wake this process's waiters at once, and the other processes' soon after."""
@@ -615,17 +624,23 @@ class GroupWriter:
             if first is None:
                 return
             batch, stop = take_batch(self._queue, first, GROUP_MAX_BATCH)
+            committed: list[WireTx] = []
             try:
-                self._commit(batch)
+                self._commit(batch, committed)
             except BaseException as error:  # never lose a caller to a bug here
                 for op in batch:
                     if op.error is None:
                         op.error = error
             resolve_all(batch)
+            # After the callers have their results (see ``Database.write_unpublished``).
+            for tx in committed:
+                if tx.anything:
+                    self._db.committed(tx)
             if stop:
                 return
 
-    def _commit(self, batch: list[QueuedWrite]) -> None:
+    def _commit(self, batch: list[QueuedWrite], committed: list[WireTx]) -> None:
+        """Commit ``batch``; the transactions that committed go to ``committed``."""
         db = self._db
         lost = 0
         while len(batch) > 1:
@@ -666,12 +681,12 @@ class GroupWriter:
                     return
                 lost += 1
                 continue
-            if tx.anything:
-                db.committed(tx)
+            committed.append(tx)
             return
         for op in batch:
             try:
-                op.result = db.write_blocking(op.fn, op.args)
+                op.result, tx = db.write_unpublished(op.fn, op.args)
+                committed.append(tx)
             except Exception as error:
                 op.result = None
                 op.error = error
