@@ -25,6 +25,7 @@ from stalwart.common import (
     TypedSearchAttributes,
 )
 from stalwart.converter import DataConverter
+from stalwart.exceptions import ApplicationError
 from stalwart.worker import Worker
 from tests.helpers.waiting import eventually
 
@@ -122,3 +123,38 @@ def test_action_defaults_and_checks() -> None:
     with pytest.raises(TypeError, match="retry_policy must be a RetryPolicy"):
         ScheduleActionStartWorkflow("Reports", id="r", task_queue="q",
                                     retry_policy={"maximum_attempts": 1})  # type: ignore[arg-type]
+
+
+@workflow.defn
+class FailsFirst:
+    """Fails on its first attempt, succeeds on the next."""
+
+    @workflow.run
+    async def run(self) -> int:
+        attempt = workflow.info().attempt
+        if attempt < 2:
+            raise ApplicationError(f"attempt {attempt} fails")
+        return attempt
+
+
+async def test_a_scheduled_run_is_retried_by_the_actions_retry_policy(
+        client: Client, task_queue: str) -> None:
+    handle = await client.create_schedule("retried-schedule", Schedule(
+        action=ScheduleActionStartWorkflow(
+            FailsFirst.run, id="retried", task_queue=task_queue,
+            retry_policy=RetryPolicy(maximum_attempts=3,
+                                     initial_interval=timedelta(milliseconds=100))),
+        spec=ScheduleSpec(cron_expressions=[PAST_HOURLY]), state=ScheduleState()))
+    async with Worker(client, task_queue=task_queue, workflows=[FailsFirst]):
+        await handle.trigger()
+
+        async def started() -> list[str]:
+            return [r.workflow_id for r in await client.store.list_executions(
+                workflow_id_prefix="retried-")]
+
+        ids = await eventually(started, what="the schedule's run")
+        run = client.get_workflow_handle(ids[0])
+        # The first attempt failed and was retried: the result is the second attempt's.
+        assert await run.result() == 2
+        runs = [r async for r in client.list_workflows(f"WorkflowId = '{ids[0]}'")]
+    assert sorted(r.status.name for r in runs) == ["COMPLETED", "FAILED"]
