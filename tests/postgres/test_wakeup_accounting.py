@@ -22,6 +22,7 @@ from stalwart._store.postgres.peers import channel_of
 from stalwart.client import Client
 from stalwart.worker import Worker
 
+from ..unit.store import helpers
 from . import workflows as w
 from .conftest import admin_connect
 
@@ -168,4 +169,25 @@ async def test_a_dropped_notification_strands_no_task(
     finally:
         await silent.close()
     assert results == [w.expected_steps_result(2)] * 3
-    assert any(work for _, _, work in dropped), "the starts were never announced"
+    assert any(work for _, _, work, _ in dropped), "the starts were never announced"
+
+
+async def test_a_task_offered_to_a_worker_elsewhere_is_told_to_its_process_alone(
+        db_url: str, peers: Peers) -> None:
+    store = await PostgresStore.open(db_url)
+    now = time.time()
+    try:
+        await peers.register(store)
+        # A run that the worker "peer-1" (another process) ran last, asleep on a timer.
+        run_id = await helpers.start(store, "sleeper", now)
+        claim = await helpers.claim_one(store, now, worker="peer-1")
+        assert (await helpers.complete(store, claim, [helpers.start_timer(1, 10)], now,
+                                       worker="peer-1")).accepted
+        assert await store.fire_due_timers(now + 10, 100) == 1
+        await store.terminate_workflow("sleeper", None, "marker", [], "test", time.time())
+        heard = peers.until_closed(run_id)
+    finally:
+        await store.close()
+    affine = [(peer, line) for peer, lines in heard for line in lines
+              if line.startswith("affine_task:")]
+    assert affine == [("peer-1", "affine_task:peer-1")], heard

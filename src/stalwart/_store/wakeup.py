@@ -83,6 +83,11 @@ class Notifier:
                     if not subs:
                         del self._by_key[key]
 
+    def listens(self, key: Key) -> bool:
+        """Whether anyone here waits for exactly ``key`` (callable from any thread)."""
+        with self._lock:
+            return key in self._by_key
+
     def room(self, key: Key) -> int:
         """How many tasks of ``key`` this process's pollers would claim now (callable from any
         thread: a reading of counters the pollers' loop changes, so an estimate, which the

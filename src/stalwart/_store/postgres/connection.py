@@ -35,7 +35,7 @@ from ..._engine.liveness import HEARTBEAT_INTERVAL_SECONDS
 from ...exceptions import StoreError
 from ..batch import QueuedWrite, resolve_all, take_batch
 from ..tx import Tx
-from ..wakeup import EXTERNAL, WORK_KINDS
+from ..wakeup import AFFINE_TASK, EXTERNAL, WORK_KINDS
 from .peers import Peers, Work
 from .wire import WireTx
 
@@ -168,6 +168,8 @@ class Announcer:
         self._due = math.inf
         # Tasks of a queue for pollers of other processes, by (key, hops): see ``Peers``.
         self._work: Work = {}
+        # Workers whose affine tasks are ready (see ``Peers``): told on their process's channel.
+        self._affine: set[str] = set()
         self.peers = Peers(options.schema)
         self._cond = threading.Condition()
         self._closed = False
@@ -176,27 +178,31 @@ class Announcer:
                                         daemon=True)
         self._thread.start()
 
-    def add(self, keys: Iterable[tuple[str, str]], due: float, work: Work | None = None) -> None:
+    def add(self, keys: Iterable[tuple[str, str]], due: float, work: Work | None = None,
+            affine: Iterable[str] = ()) -> None:
         with self._cond:
             self._keys.update(keys)
             self._due = min(self._due, due)
             for item, count in (work or {}).items():
                 self._work[item] = self._work.get(item, 0) + count
+            self._affine.update(affine)
             self._cond.notify()
 
-    def _take(self) -> tuple[set[tuple[str, str]], float, Work] | None:
+    def _take(self) -> tuple[set[tuple[str, str]], float, Work, set[str]] | None:
         with self._cond:
-            while (not self._keys and self._due == math.inf and not self._work
-                   and not self._closed):
+            while not self._pending() and not self._closed:
                 self._cond.wait()
-            if self._closed and not self._keys and self._due == math.inf and not self._work:
+            if self._closed and not self._pending():
                 return None
-            batch = self._keys, self._due, self._work
-            self._keys, self._due, self._work = set(), math.inf, {}
+            batch = self._keys, self._due, self._work, self._affine
+            self._keys, self._due, self._work, self._affine = set(), math.inf, {}, set()
             return batch
 
-    def _notifications(self, keys: set[tuple[str, str]], due: float,
-                       work: Work) -> list[tuple[str, str]]:
+    def _pending(self) -> bool:
+        return bool(self._keys or self._due < math.inf or self._work or self._affine)
+
+    def _notifications(self, keys: set[tuple[str, str]], due: float, work: Work,
+                       affine: set[str]) -> list[tuple[str, str]]:
         """(channel, payload): each addressed process's tasks, then what everyone hears, so a
         listener that has heard a broadcast has heard every task announced with it or before."""
         sent: list[tuple[str, str]] = []
@@ -204,6 +210,13 @@ class Announcer:
             assert self._conn is not None
             for channel, lines in self.peers.address(self._conn, work).items():
                 sent.extend((channel, payload) for payload in self._split(lines))
+        if affine:
+            assert self._conn is not None
+            addressed, unknown = self.peers.channels_of_workers(self._conn, affine)
+            for channel, workers in addressed.items():
+                sent.extend((channel, payload) for payload in self._split(
+                    [f"{AFFINE_TASK}:{worker_id}" for worker_id in workers]))
+            keys = keys | {(AFFINE_TASK, worker_id) for worker_id in unknown}
         if keys or due < math.inf:
             sent.extend((self._options.channel, payload) for payload in self.payloads(keys, due))
         return sent
@@ -295,11 +308,14 @@ class Database:
 
     def __init__(self, options: PostgresOptions,
                  publish: Callable[[Iterable[tuple[str, str]], float], None],
-                 room: Callable[[tuple[str, str]], int] = lambda key: 0) -> None:
+                 room: Callable[[tuple[str, str]], int] = lambda key: 0,
+                 listens: Callable[[tuple[str, str]], bool] = lambda key: False) -> None:
         self.options = options
         self._publish = publish
         # How many tasks of a queue this process's pollers would take now (``Notifier.room``).
         self._room = room
+        # Whether anyone in this process waits for a key (``Notifier.listens``).
+        self._listens = listens
         # Tags this store's notifications so its own listener skips them: they were already
         # published in-process right after the commit.
         self.origin = uuid.uuid4().hex
@@ -428,17 +444,23 @@ class Database:
         (see ``Peers``); a due time only if a sweeper could be asleep past it."""
         broadcast: set[tuple[str, str]] = set()
         work: Work = {}
+        affine: set[str] = set()
         for key, count in keys.items():
             if key[0] in WORK_KINDS:
                 left = count - self._room(key)
                 if left > 0:
                     work[key, 0] = left
+            elif key[0] == AFFINE_TASK:
+                # Its worker's poller here was woken with the commit; one elsewhere is told
+                # on its own process's channel.
+                if not self._listens(key):
+                    affine.add(key[1])
             else:
                 broadcast.add(key)
         if due - time.time() >= REMOTE_DUE_HORIZON_SECONDS:
             due = math.inf
-        if broadcast or work or due < math.inf:
-            self.announcer.add(broadcast, due, work)
+        if broadcast or work or affine or due < math.inf:
+            self.announcer.add(broadcast, due, work, affine)
 
     def hand_on(self, key: tuple[str, str]) -> None:
         """A poller here filled up and may have left tasks behind: one more process looks."""

@@ -11,6 +11,9 @@ for on to the next, at most once around; if everyone is full, each poller claims
 as it has room. A notification lost on the way (the addressee died before its heartbeat
 lapsed, a connection broke) costs latency, not work: every poller also looks every few
 seconds, and a poller that fills up hands the queue on itself (``Store.hand_on``).
+
+A task offered to one worker first (its affinity: the worker has the run cached) wakes only
+that worker's poller: its process is told on its own channel, no other process at all.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ class Peers:
         self._schema = schema
         self.own = channel_of(schema, HOST, os.getpid())
         self._by_queue: dict[str, list[str]] = {}
+        # worker id -> its process's channel (live workers only).
+        self._by_worker: dict[str, str] = {}
         self._read_at = -math.inf
         self._turn: dict[str, int] = {}
 
@@ -79,6 +84,23 @@ class Peers:
             lines.setdefault(channel, []).append(f"work:{count}:{hops}:{kind}:{queue}")
         return lines
 
+    def channels_of_workers(self, conn: Any, worker_ids: set[str]
+                            ) -> tuple[dict[str, list[str]], set[str]]:
+        """The channel of each worker's process, with the worker ids it is told of; and the
+        workers of no live process known (told by broadcast, so that nothing is lost)."""
+        self._refresh(conn, PEERS_REFRESH_SECONDS)
+        if any(worker_id not in self._by_worker for worker_id in worker_ids):
+            self._refresh(conn, UNKNOWN_QUEUE_REFRESH_SECONDS)
+        addressed: dict[str, list[str]] = {}
+        unknown: set[str] = set()
+        for worker_id in sorted(worker_ids):
+            channel = self._by_worker.get(worker_id)
+            if channel is None:
+                unknown.add(worker_id)
+            else:
+                addressed.setdefault(channel, []).append(worker_id)
+        return addressed, unknown
+
     @staticmethod
     def parse(line: str) -> tuple[tuple[tuple[str, str], int], int] | None:
         """``<tasks>:<hops>:<kind>:<queue>`` (a ``work:`` line's rest) as ((key, hops), tasks)."""
@@ -98,10 +120,13 @@ class Peers:
             alone = _OPEN.get(self._schema, 0) <= 1
         now = time.time()
         by_queue: dict[str, set[str]] = {}
+        by_worker: dict[str, str] = {}
         for row in rows:
             worker = WorkerRow(*row)
             channel = channel_of(self._schema, worker.host, worker.pid)
             if (channel == self.own and alone) or is_dead(worker, now):
                 continue
             by_queue.setdefault(worker.task_queue, set()).add(channel)
+            by_worker[worker.worker_id] = channel
         self._by_queue = {queue: sorted(channels) for queue, channels in by_queue.items()}
+        self._by_worker = by_worker

@@ -104,7 +104,7 @@ class PostgresStore(DatabaseStore):
         # Shown by status commands and logs: never with the password.
         super().__init__(_without_password(url))
         self._options = options
-        self._db = Database(options, self.publish, self.notifier.room)
+        self._db = Database(options, self.publish, self.notifier.room, self.notifier.listens)
         self._driver = PostgresDriver(options, self._db)
 
     @classmethod
