@@ -12,7 +12,7 @@ import psycopg.errors
 import pytest
 from psycopg import pq
 
-from stalwart._store.postgres.wire import WireTx, wire_query
+from stalwart._store.postgres.wire import WireTx, wire_query, wire_tx
 
 from .conftest import admin_connect
 
@@ -34,17 +34,10 @@ def _clean(conn: psycopg.Connection[Any]) -> None:
 
 
 def _write(conn: psycopg.Connection[Any], statements: list[tuple[str, tuple[Any, ...]]]) -> None:
-    tx = WireTx(conn)
-    try:
-        tx.begin()
+    with wire_tx(conn, begin=True) as tx:
         for sql, params in statements:
             tx.run(sql, params)
         tx.commit()
-    except BaseException:
-        tx.abandon()
-        raise
-    finally:
-        tx.close()
 
 
 def test_question_marks_become_numbered_parameters() -> None:
@@ -126,18 +119,10 @@ def test_a_statement_that_fails_to_prepare_fails_alike_every_time(
 
 def test_an_error_in_the_operation_itself_leaves_the_connection_clean(
         conn: psycopg.Connection[Any]) -> None:
-    tx = WireTx(conn)
-    with pytest.raises(ZeroDivisionError):
-        try:
-            tx.begin()
-            tx.run("INSERT INTO t (k, v) VALUES (?, ?)", (1, "sent, never committed"))
-            tx.later("SELECT k FROM t")  # sent, its rows never read
-            raise ZeroDivisionError
-        except BaseException:
-            tx.abandon()
-            raise
-        finally:
-            tx.close()
+    with pytest.raises(ZeroDivisionError), wire_tx(conn, begin=True) as tx:
+        tx.run("INSERT INTO t (k, v) VALUES (?, ?)", (1, "sent, never committed"))
+        tx.later("SELECT k FROM t")  # sent, its rows never read
+        raise ZeroDivisionError
     _clean(conn)
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
 
@@ -161,19 +146,11 @@ def test_counts_and_many_rows_in_one_pipeline(conn: psycopg.Connection[Any]) -> 
 def test_a_connection_killed_mid_transaction_is_closed_not_reused(
         conn: psycopg.Connection[Any], pg_schema: str) -> None:
     pid = conn.info.backend_pid
-    tx = WireTx(conn)
-    with pytest.raises(psycopg.OperationalError) as raised:
-        try:
-            tx.begin()
-            tx.run("INSERT INTO t (k, v) VALUES (?, ?)", (1, "lost"))
-            with admin_connect() as admin:
-                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-            tx.one("SELECT count(*) FROM t")
-        except BaseException:
-            tx.abandon()
-            raise
-        finally:
-            tx.close()
+    with pytest.raises(psycopg.OperationalError) as raised, wire_tx(conn, begin=True) as tx:
+        tx.run("INSERT INTO t (k, v) VALUES (?, ?)", (1, "lost"))
+        with admin_connect() as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        tx.one("SELECT count(*) FROM t")
     assert raised.value.sqlstate in (None, "57P01")
     assert conn.closed
     with admin_connect() as admin:

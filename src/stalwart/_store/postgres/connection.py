@@ -37,7 +37,7 @@ from ..batch import QueuedWrite, resolve_all, take_batch
 from ..tx import Tx
 from ..wakeup import AFFINE_TASK, EXTERNAL, WORK_KINDS
 from .peers import Peers, Work
-from .wire import WireTx
+from .wire import WireTx, wire_tx
 
 logger = logging.getLogger(__name__)
 
@@ -251,14 +251,11 @@ class Announcer:
                     notifications = self._notifications(*batch)
                     if notifications:
                         # One statement, one round trip, however many channels.
-                        tx = WireTx(self._conn)
-                        try:
+                        with wire_tx(self._conn) as tx:
                             tx.run("SELECT " + ", ".join(["pg_notify(?, ?)"] * len(notifications)),
                                    [part for notification in notifications
                                     for part in notification])
                             tx.flush()
-                        finally:
-                            tx.close()
                     delay = 0.05
                     break
                 except psycopg.Error as error:
@@ -394,21 +391,13 @@ class Database:
         while True:
             committing = False
             try:
-                with self.pool.connection() as conn:
-                    tx = WireTx(conn)
-                    try:
-                        tx.begin()
-                        result = fn(tx, *args)
-                        # COMMIT goes out with the statements still queued: an error of one
-                        # of them surfaces here and, as the server rolled back, is retried or
-                        # raised like any other.
-                        committing = True
-                        tx.commit()
-                    except BaseException:
-                        tx.abandon()
-                        raise
-                    finally:
-                        tx.close()
+                with self.pool.connection() as conn, wire_tx(conn, begin=True) as tx:
+                    result = fn(tx, *args)
+                    # COMMIT goes out with the statements still queued: an error of one of
+                    # them surfaces here and, as the server rolled back, is retried or raised
+                    # like any other.
+                    committing = True
+                    tx.commit()
             except Exception as error:
                 if is_conflict(error) and conflicts < CONFLICT_RETRIES:
                     conflicts += 1
@@ -471,17 +460,10 @@ class Database:
         lost = 0
         while True:
             try:
-                with self.pool.connection() as conn:
-                    tx = WireTx(conn)
-                    try:
-                        result = fn(tx, *args)
-                        tx.flush()
-                        return result
-                    except BaseException:
-                        tx.abandon()
-                        raise
-                    finally:
-                        tx.close()
+                with self.pool.connection() as conn, wire_tx(conn) as tx:
+                    result = fn(tx, *args)
+                    tx.flush()
+                    return result
             except Exception as error:
                 if not is_connection_error(error):
                     if isinstance(error, psycopg.Error):
@@ -668,19 +650,11 @@ class GroupWriter:
         while len(batch) > 1:
             committing = False
             try:
-                with db.pool.connection() as conn:
-                    tx = WireTx(conn)
-                    try:
-                        tx.begin()
-                        for op in batch:
-                            op.result = op.fn(tx, *op.args)
-                        committing = True
-                        tx.commit()
-                    except BaseException:
-                        tx.abandon()
-                        raise
-                    finally:
-                        tx.close()
+                with db.pool.connection() as conn, wire_tx(conn, begin=True) as tx:
+                    for op in batch:
+                        op.result = op.fn(tx, *op.args)
+                    committing = True
+                    tx.commit()
             except Exception as error:
                 if not is_connection_error(error):
                     logger.debug("%s: a batch of %d operations failed (%s); running each alone",

@@ -10,7 +10,7 @@ from psycopg import sql
 
 from .. import schema
 from ..tx import Tx
-from .wire import WireTx
+from .wire import wire_tx
 
 # The tables of the schema: one of them in a schema without ``stalwart_meta`` belongs to
 # another application, and Stalwart refuses to write into it.
@@ -46,9 +46,6 @@ def migrate(conn: psycopg.Connection[Any], name: str, where: str) -> None:
         foreign = (f"{where}: schema {name!r} already has tables named like Stalwart's "
                    f"({', '.join(ours)}) but no stalwart_meta table, so they belong to another "
                    "application; give Stalwart a schema of its own with ?schema=name")
-        tx = WireTx(conn)
-        try:
+        with wire_tx(conn) as tx:
             schema.migrate(tx, tables, where, foreign if ours else None, _version)
             tx.flush()
-        finally:
-            tx.close()

@@ -22,7 +22,8 @@ import select
 import threading
 import weakref
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -370,3 +371,20 @@ class WireTx(Tx):
             ready = poller.poll()
             if ready:
                 return ready[0][1]
+
+
+@contextmanager
+def wire_tx(conn: Conn, *, begin: bool = False) -> Iterator[WireTx]:
+    """A ``WireTx`` on ``conn`` for the block (``BEGIN`` first if ``begin``; the block commits
+    or flushes): a failure is abandoned, and the connection always leaves pipeline mode (or is
+    closed)."""
+    tx = WireTx(conn)
+    try:
+        if begin:
+            tx.begin()
+        yield tx
+    except BaseException:
+        tx.abandon()
+        raise
+    finally:
+        tx.close()
