@@ -423,8 +423,12 @@ class Database:
 
     def committed(self, tx: Tx) -> None:
         """Wake this process's waiters at once, and the other processes' soon after."""
-        self._publish(tx.wake_keys, tx.earliest_due)
+        self.publish(tx)
         self.announce(tx.wake_keys, tx.earliest_due)
+
+    def publish(self, tx: Tx) -> None:
+        """Wake this process's waiters of what ``tx`` committed."""
+        self._publish(tx.wake_keys, tx.earliest_due)
 
     def announce(self, keys: dict[tuple[str, str], int], due: float) -> None:
         """Tell other processes what a commit changed that concerns them: every waiter kind
@@ -635,11 +639,15 @@ class GroupWriter:
                 for op in batch:
                     if op.error is None:
                         op.error = error
-            resolve_all(batch)
-            # After the callers have their results (see ``Database.write_unpublished``).
+            committed = [tx for tx in committed if tx.anything]
+            # Other processes are told before the callers resume (what this process's pollers
+            # have room for is read as the commit left it); this process's waiters after them
+            # (see ``Database.write_unpublished``).
             for tx in committed:
-                if tx.anything:
-                    self._db.committed(tx)
+                self._db.announce(tx.wake_keys, tx.earliest_due)
+            resolve_all(batch)
+            for tx in committed:
+                self._db.publish(tx)
             if stop:
                 return
 
