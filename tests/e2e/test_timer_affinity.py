@@ -13,65 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from stalwart._store.ops.executions import AFFINITY_GRACE_VARIABLE
 from stalwart.client import Client
+from tests.helpers.processes import WorkerSlots, workers_registered
 from tests.helpers.waiting import eventually
 
 from . import affinity_worker_process as wp
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 BOTH_STORES = pytest.mark.parametrize("store_backend", ["sqlite", "postgres"], indirect=True)
 
 
-class Slots:
-    """Worker subprocesses by slot, each with identity ``slot<N>-<pid>``."""
-
-    def __init__(self, url: str, task_queue: str, logs: Path) -> None:
-        self.url, self.task_queue, self.logs = url, task_queue, logs
-        self.procs: dict[int, subprocess.Popen[bytes]] = {}
-
-    def start(self, slot: int) -> None:
-        log = (self.logs / f"worker-{slot}.log").open("wb")
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"),
-               AFFINITY_GRACE_VARIABLE: "60"}
-        self.procs[slot] = subprocess.Popen(
-            [sys.executable, "-c",
-             "import os, sys, asyncio, logging; logging.basicConfig(level=logging.WARNING); "
-             "from tests.e2e import affinity_worker_process as m; "
-             "asyncio.run(m.main(sys.argv[1], sys.argv[2], f'slot{sys.argv[3]}-{os.getpid()}'))",
-             self.url, self.task_queue, str(slot)],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-
-    def kill(self, slot: int) -> None:
-        self.procs[slot].send_signal(signal.SIGKILL)
-        self.procs[slot].wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-
-
-async def registered(client: Client, count: int) -> None:
-    async def enough() -> bool:
-        return len(await client.store.list_workers()) >= count
-
-    await eventually(enough, timeout=30, what=f"{count} worker processes to register")
+def affinity_slots(url: str, task_queue: str, logs: Path) -> WorkerSlots:
+    # Another worker's task is taken only after a minute: see the module's docstring.
+    return WorkerSlots("tests.e2e.affinity_worker_process", url, task_queue, logs,
+                       env={AFFINITY_GRACE_VARIABLE: "60"})
 
 
 async def task_runners(client: Client, workflow_id: str) -> list[tuple[str, str]]:
@@ -94,11 +53,11 @@ async def task_runners(client: Client, workflow_id: str) -> list[tuple[str, str]
 async def test_a_fired_timers_task_runs_on_the_worker_that_ran_the_run(
         client: Client, db_url: str, task_queue: str, tmp_path: Path) -> None:
     rounds, runs = 4, 6
-    slots = Slots(db_url, task_queue, tmp_path)
+    slots = affinity_slots(db_url, task_queue, tmp_path)
     try:
         for slot in (1, 2, 3):
             slots.start(slot)
-        await registered(client, 3)
+        await workers_registered(client, 3)
         handles = [await client.start_workflow(wp.Napper.run, args=[rounds, 0.2],
                                                id=f"nap-{n}", task_queue=task_queue)
                    for n in range(runs)]
@@ -119,11 +78,11 @@ async def test_a_fired_timers_task_runs_on_the_worker_that_ran_the_run(
 @BOTH_STORES
 async def test_a_run_whose_worker_was_killed_while_it_slept_is_finished_by_another(
         client: Client, db_url: str, task_queue: str, tmp_path: Path) -> None:
-    slots = Slots(db_url, task_queue, tmp_path)
+    slots = affinity_slots(db_url, task_queue, tmp_path)
     try:
         for slot in (1, 2):
             slots.start(slot)
-        await registered(client, 2)
+        await workers_registered(client, 2)
         handle = await client.start_workflow(wp.Napper.run, args=[2, 2.0], id="nap-kill",
                                              task_queue=task_queue)
 

@@ -9,9 +9,6 @@ import asyncio
 import logging
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,66 +21,16 @@ from stalwart._store.base import StartWorkflowRequest
 from stalwart._store.postgres import PostgresStore
 from stalwart.client import Client
 from stalwart.worker import Worker
+from tests.helpers.processes import WorkerSlots, workers_registered
 from tests.helpers.waiting import eventually
 
 from . import workflows as w
 from .conftest import admin_connect
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
-
-class WorkerProcesses:
-    """Worker subprocesses by slot; a slot's identity is ``slot<N>-<pid>``."""
-
-    def __init__(self, url: str, task_queue: str, logs: Path, max_activities: int) -> None:
-        self.url = url
-        self.task_queue = task_queue
-        self.logs = logs
-        self.max_activities = max_activities
-        self.procs: dict[int, subprocess.Popen[bytes]] = {}
-        self.started = 0
-
-    def start(self, slot: int, env: dict[str, str] | None = None) -> None:
-        self.started += 1
-        log = (self.logs / f"worker-{slot}-{self.started}.log").open("wb")
-        env = {**os.environ, **(env or {}), "PYTHONPATH": str(REPO_ROOT / "src")}
-        # The identity is fixed here so the histories name the slot; the pid keeps restarts
-        # of a slot apart.
-        self.procs[slot] = subprocess.Popen(
-            [sys.executable, "-c",
-             "import os, sys, asyncio, logging; logging.basicConfig(level=logging.WARNING); "
-             "from tests.postgres import worker_process as m; "
-             "asyncio.run(m.main(sys.argv[1], sys.argv[2], "
-             "f'slot{sys.argv[3]}-{os.getpid()}', int(sys.argv[4])))",
-             self.url, self.task_queue, str(slot), str(self.max_activities)],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-
-    def kill(self, slot: int) -> None:
-        proc = self.procs[slot]
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-
-    def alive(self) -> list[int]:
-        return [slot for slot, proc in self.procs.items() if proc.poll() is None]
-
-
-async def _workers_registered(client: Client, count: int) -> None:
-    async def registered() -> bool:
-        return len(await client.store.list_workers()) >= count
-
-    await eventually(registered, timeout=30, what=f"{count} worker processes to register")
+def worker_processes(url: str, task_queue: str, logs: Path, max_activities: int) -> WorkerSlots:
+    return WorkerSlots("tests.postgres.worker_process", url, task_queue, logs,
+                       args=[max_activities])
 
 
 async def _completions(client: Client, workflow_id: str) -> list[dict[str, Any]]:
@@ -100,11 +47,11 @@ async def _scheduled_seqs(client: Client, workflow_id: str) -> list[str]:
 
 async def test_processes_two_workers_share_a_queue_woken_by_notify(
         client: Client, db_url: str, task_queue: str, tmp_path: Path) -> None:
-    workers = WorkerProcesses(db_url, task_queue, tmp_path, max_activities=2)
+    workers = worker_processes(db_url, task_queue, tmp_path, max_activities=2)
     try:
         workers.start(1)
         workers.start(2)
-        await _workers_registered(client, 2)
+        await workers_registered(client, 2)
         handles = [await client.start_workflow(w.SlowSteps.run, 5, id=f"two-{n}",
                                                task_queue=task_queue) for n in range(20)]
         results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 60)
@@ -124,10 +71,10 @@ async def test_processes_a_killed_worker_on_another_host_is_found_by_its_lease(
     # Slot 1 says it runs on another host, so its neighbours cannot look its process up: only
     # its liveness lease (here 1 s, from the environment) running out tells them it is dead.
     elsewhere = f"elsewhere-{task_queue}"
-    workers = WorkerProcesses(db_url, task_queue, tmp_path, max_activities=10)
+    workers = worker_processes(db_url, task_queue, tmp_path, max_activities=10)
     try:
         workers.start(1, {HOST_VARIABLE: elsewhere, w.HOLD_VARIABLE: "1"})
-        await _workers_registered(client, 1)
+        await workers_registered(client, 1)
         handles = [await client.start_workflow(w.Held.run, n, id=f"held-{n}",
                                                task_queue=task_queue) for n in range(4)]
 
@@ -226,12 +173,12 @@ async def test_processes_four_workers_killed_at_random_finish_every_workflow_onc
         client: Client, db_url: str, task_queue: str, tmp_path: Path) -> None:
     workflows = 200
     rng = random.Random(int(os.environ.get("STALWART_TEST_SEED", time.time_ns())))
-    workers = WorkerProcesses(db_url, task_queue, tmp_path, max_activities=8)
+    workers = worker_processes(db_url, task_queue, tmp_path, max_activities=8)
     kills = 0
     try:
         for slot in range(1, 5):
             workers.start(slot)
-        await _workers_registered(client, 4)
+        await workers_registered(client, 4)
         handles = await asyncio.gather(*(
             client.start_workflow(w.Steps.run, args=[w.STEPS, 0], id=f"chaos-{n}",
                                   task_queue=task_queue) for n in range(workflows)))
