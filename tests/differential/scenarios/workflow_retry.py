@@ -114,8 +114,8 @@ def _chain_view(value: Any, run_ids: list[str]) -> Any:
     return value
 
 
-async def _chain(client: Client, workflow_id: str, run_id: str | None,
-                 started_keys: tuple[str, ...] = _STARTED_KEYS) -> list[dict[str, Any]]:
+async def _chain(client: Client, workflow_id: str, run_id: str | None
+                 ) -> list[dict[str, Any]]:
     """Each run of the chain from its first (``run_id``), following the closing events'
     next run."""
     runs: list[tuple[dict[str, Any], dict[str, Any], str]] = []
@@ -132,7 +132,7 @@ async def _chain(client: Client, workflow_id: str, run_id: str | None,
     view = []
     for started, closed, close_type in runs:
         view.append(_chain_view({
-            "started": {k: started.get(k) for k in started_keys},
+            "started": {k: started.get(k) for k in _STARTED_KEYS},
             "chain": [started.get("continuedExecutionRunId"),
                       started.get("originalExecutionRunId"),
                       started.get("firstExecutionRunId")],
@@ -231,9 +231,5 @@ async def run(client: Client, task_queue: str) -> object:
                      for e in events if "childWorkflowExecutionStartedEventAttributes" in e)
         observed[name] = {"result": result, "parent_events": [
                               e["eventType"].removeprefix("EVENT_TYPE_") for e in events],
-                          # (A child's run timeout is left out: Temporal records a child
-                          # started without one as "0s", Stalwart as none, retried or not.)
-                          "chain": await _chain(client, child["workflowId"], child["runId"],
-                                                tuple(k for k in _STARTED_KEYS
-                                                      if k != "workflowRunTimeout"))}
+                          "chain": await _chain(client, child["workflowId"], child["runId"])}
     return observed
