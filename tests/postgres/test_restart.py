@@ -21,11 +21,12 @@ from pathlib import Path
 import pytest
 
 from stalwart.client import Client
+from tests.helpers.processes import workers_registered
 from tests.helpers.waiting import eventually
 
 from . import workflows as w
 from .conftest import admin_connect
-from .test_processes import WorkerProcesses, _completions, _scheduled_seqs, _workers_registered
+from .test_processes import _completions, _scheduled_seqs, worker_processes
 
 pytestmark = pytest.mark.slow
 
@@ -85,12 +86,12 @@ async def test_restart_the_server_mid_run_loses_nothing_and_records_nothing_twic
         pytest.skip("PostgreSQL restart test NOT RUN: no way to stop and start the server "
                     "(no pg_ctlcluster cluster on its port); set STALWART_TEST_POSTGRES_CONTROL "
                     "to a command taking stop|start")
-    workers = WorkerProcesses(db_url, task_queue, tmp_path, max_activities=4)
+    workers = worker_processes(db_url, task_queue, tmp_path, max_activities=4)
     stopped = False
     try:
         workers.start(1)
         workers.start(2)
-        await _workers_registered(client, 2)
+        await workers_registered(client, 2)
         handles = await asyncio.gather(*(
             client.start_workflow(w.SlowSteps.run, STEPS, id=f"restart-{n}",
                                   task_queue=task_queue) for n in range(WORKFLOWS)))
