@@ -237,3 +237,47 @@ async def test_a_write_wakes_another_process_store_after_its_commit(
     finally:
         await writer.close()
         await other.close()
+
+
+async def test_a_start_admitted_by_guessing_costs_one_round_trip_and_a_wrong_guess_none(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new workflow id is guessed free and checked with the writes (one round trip); a
+    guess the server refutes is rolled back and the start decided as it always was."""
+    from stalwart import exceptions as exc
+    from stalwart._store.postgres.wire import WireTx
+
+    syncs = [0]
+    sync = WireTx.sync
+
+    def counted(tx: WireTx) -> None:
+        syncs[0] += 1
+        sync(tx)
+    monkeypatch.setattr(WireTx, "sync", counted)
+    store = await PostgresStore.open(db_url)
+    try:
+        syncs[0] = 0
+        first = _request("guessed")
+        assert (await store.start_workflow(first, time.time())).started
+        assert syncs[0] == 1
+        # The id is taken by an open run: refuted, then refused as before.
+        again = _request("guessed")
+        again.run_id = "run-guessed-2"
+        with pytest.raises(exc.WorkflowAlreadyStartedError):
+            await store.start_workflow(again, time.time())
+        await store.terminate_workflow("guessed", None, "done", [], "test", time.time())
+        # Closed: allowed again by the default policy, in one round trip; forbidden by
+        # REJECT_DUPLICATE, whose guess (no run at all) the closed run refutes.
+        syncs[0] = 0
+        assert (await store.start_workflow(again, time.time())).started
+        assert syncs[0] == 1
+        await store.terminate_workflow("guessed", None, "done", [], "test", time.time())
+        rejected = _request("guessed")
+        rejected.run_id, rejected.id_reuse_policy = "run-guessed-3", 3
+        with pytest.raises(exc.WorkflowAlreadyStartedError):
+            await store.start_workflow(rejected, time.time())
+        runs = await store.list_executions()
+        assert sorted((r.run_id, r.status) for r in runs if r.workflow_id == "guessed") == [
+            ("run-guessed", ExecutionStatus.TERMINATED),
+            ("run-guessed-2", ExecutionStatus.TERMINATED)]
+    finally:
+        await store.close()

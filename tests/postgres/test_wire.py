@@ -13,6 +13,7 @@ import pytest
 from psycopg import pq
 
 from stalwart._store.postgres.wire import WireTx, wire_query, wire_tx
+from stalwart._store.tx import GuessRefuted
 
 from .conftest import admin_connect
 
@@ -171,4 +172,48 @@ def test_rows_of_a_statement_skipped_after_an_error_are_refused_clearly(
         tx.abandon()
     finally:
         tx.close()
+    _clean(conn)
+
+
+def _syncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts ``WireTx.sync`` calls (round trips) from here on."""
+    count = [0]
+    sync = WireTx.sync
+
+    def counted(tx: WireTx) -> None:
+        count[0] += 1
+        sync(tx)
+    monkeypatch.setattr(WireTx, "sync", counted)
+    return count
+
+
+def test_an_assumption_that_holds_costs_no_round_trip_of_its_own(
+        conn: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    syncs = _syncs(monkeypatch)
+    with wire_tx(conn, begin=True) as tx:
+        tx.run("INSERT INTO t (k, v) VALUES (?, ?)", (1, "a"))
+        tx.assume_none("SELECT 1 FROM t WHERE k = ?", (2,))
+        tx.run("INSERT INTO t (k, v) VALUES (?, ?)", (2, "b"))
+        tx.commit()
+    assert syncs[0] == 1  # the commit's
+    assert conn.execute("SELECT k FROM t ORDER BY k").fetchall() == [(1,), (2,)]
+    _clean(conn)
+
+
+def test_a_refuted_assumption_rolls_back_all_of_its_transaction(
+        conn: psycopg.Connection[Any]) -> None:
+    _write(conn, [("INSERT INTO t (k, v) VALUES (?, ?)", (1, "a"))])
+    with pytest.raises(GuessRefuted), wire_tx(conn, begin=True) as tx:
+        tx.run("INSERT INTO t (k, v) VALUES (?, ?)", (2, "b"))
+        # Seen as it stands among the statements: the row inserted just before counts.
+        tx.assume_none("SELECT 1 FROM t WHERE k = ?", (2,))
+        tx.run("INSERT INTO t (k, v) VALUES (?, ?)", (3, "c"))
+        tx.commit()
+    assert conn.execute("SELECT k FROM t ORDER BY k").fetchall() == [(1,)]
+    _clean(conn)
+    # A real error of the same class is not mistaken for a refuted guess.
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation), \
+            wire_tx(conn, begin=True) as tx:
+        tx.run("SELECT CAST(? AS integer)", ("seven",))
+        tx.commit()
     _clean(conn)

@@ -117,6 +117,11 @@ def handing(keys: Iterable[tuple[str, str]],
     return wake_keys
 
 
+class GuessRefuted(Exception):
+    """A transaction's ``Tx.assume_none`` was wrong: it was rolled back, and its operation is
+    run again without guessing."""
+
+
 class Tx:
     """One transaction as the operations see it: statements, and what the commit should wake.
 
@@ -126,6 +131,9 @@ class Tx:
 
     __slots__ = ("earliest_due", "inputs_added", "wake_keys")
     dialect: Dialect
+    # Whether the operation may ``assume_none`` instead of reading first (see there): on for a
+    # driver whose reads each cost a round trip, off again when it reruns a refuted guess.
+    guessing = False
 
     def __init__(self) -> None:
         # Each key with the number of times it was woken: for a task queue, how many tasks
@@ -179,6 +187,16 @@ class Tx:
         return Pending(None, self.all(sql, params))
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def assume_none(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Go on as if ``sql`` finds no row, without waiting to see (only where ``guessing``).
+
+        The query is checked on the server where it stands among the transaction's
+        statements; if it finds a row, the transaction fails there with ``GuessRefuted`` and
+        nothing of it is committed, and the driver runs the operation again with ``guessing``
+        off, where it reads and decides as usual. For a read whose answer is nearly always
+        "none" (no run has this workflow id yet), that saves the round trip the read costs."""
         raise NotImplementedError
 
     # -- locking ---------------------------------------------------------------------------

@@ -297,6 +297,8 @@ def admit_start(tx: Tx, request: StartWorkflowRequest, now: float) -> StartResul
     workflow id's lock; else what the start did instead (the open run it used or signalled).
     Raises when the policies refuse the start."""
     lock_workflow_id(tx, request.workflow_id)
+    if tx.guessing and _admits_unseen(tx, request):
+        return None
     # Both reads go out with the lock (one round trip where the driver pipelines), and run
     # once it is held.
     open_run = tx.later(
@@ -337,6 +339,25 @@ def admit_start(tx: Tx, request: StartWorkflowRequest, now: float) -> StartResul
                     f"{last[0]} ({status.name.lower()}) and id_reuse_policy="
                     f"{REUSE_NAMES.get(reuse, reuse)} forbids another run; choose another id")
     return None
+
+
+def _admits_unseen(tx: Tx, request: StartWorkflowRequest) -> bool:
+    """Guess that the reads below would admit the start (nearly always so: most workflow ids
+    are new), and have the server check it with the writes that follow (``Tx.assume_none``):
+    no open run has the id, nor, where the policy forbids reusing an id, any run at all.
+    False where the start does more than start (signal- or update-with-start) or the policy
+    looks at how the last run ended: those read first."""
+    if request.start_signal is not None or request.start_update is not None:
+        return False
+    reuse = request.id_reuse_policy if request.continued_run_id is None else 1
+    if reuse == 3:  # REJECT_DUPLICATE
+        tx.assume_none("SELECT 1 FROM executions WHERE workflow_id = ?", (request.workflow_id,))
+    elif reuse == 2:  # ALLOW_DUPLICATE_FAILED_ONLY
+        return False
+    else:
+        tx.assume_none("SELECT 1 FROM executions WHERE workflow_id = ? AND status = 1",
+                       (request.workflow_id,))
+    return True
 
 
 def _admit_start_update(tx: Tx, request: StartWorkflowRequest, run_id: str,

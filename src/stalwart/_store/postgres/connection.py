@@ -34,7 +34,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..._engine.liveness import HEARTBEAT_INTERVAL_SECONDS
 from ...exceptions import StoreError
 from ..batch import QueuedWrite, resolve_all, take_batch
-from ..tx import Tx
+from ..tx import GuessRefuted, Tx
 from ..wakeup import AFFINE_TASK, EXTERNAL, WORK_KINDS
 from .peers import Peers, Work
 from .wire import WireTx, wire_tx
@@ -388,16 +388,23 @@ class Database:
         doing = _doing(fn)
         conflicts = 0
         lost = 0
+        guessing = True
         while True:
             committing = False
             try:
-                with self.pool.connection() as conn, wire_tx(conn, begin=True) as tx:
+                with self.pool.connection() as conn, \
+                        wire_tx(conn, begin=True, guessing=guessing) as tx:
                     result = fn(tx, *args)
                     # COMMIT goes out with the statements still queued: an error of one of
                     # them surfaces here and, as the server rolled back, is retried or raised
                     # like any other.
                     committing = True
                     tx.commit()
+            except GuessRefuted:
+                # Rolled back on the server (the guess failed before the COMMIT): once more,
+                # reading first.
+                guessing = False
+                continue
             except Exception as error:
                 if is_conflict(error) and conflicts < CONFLICT_RETRIES:
                     conflicts += 1

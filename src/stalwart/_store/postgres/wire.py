@@ -31,7 +31,7 @@ import psycopg.errors
 from psycopg import pq
 from psycopg.adapt import PyFormat, Transformer
 
-from ..tx import POSTGRESQL, Pending, Tx
+from ..tx import POSTGRESQL, GuessRefuted, Pending, Tx
 
 Conn = psycopg.Connection[Any]
 
@@ -50,6 +50,9 @@ _READ_WRITE = _READ | select.POLLOUT
 _BEGIN = b"BEGIN"
 _COMMIT = b"COMMIT"
 _ROLLBACK = b"ROLLBACK"
+# What ``assume_none`` makes the server fail with when its query finds a row: a text that is
+# no integer, cast to one (an error of a known code and message, and no function to install).
+_REFUTED = "stalwart: guess refuted"
 
 _JOINED: dict[tuple[str, ...], str] = {}
 
@@ -141,11 +144,13 @@ _SYNCED = _Slot(_SYNC)
 class WireTx(Tx):
     """A ``Tx`` over a pooled psycopg connection's libpq pipeline (see the module)."""
 
-    __slots__ = ("_broken", "_sent", "conn", "deferred", "error", "pending", "pg", "wire")
+    __slots__ = ("_broken", "_sent", "conn", "deferred", "error", "guessing", "pending", "pg",
+                 "wire")
     dialect = POSTGRESQL
 
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: Conn, guessing: bool = True) -> None:
         super().__init__()
+        self.guessing = guessing
         self.conn = conn
         self.pg = conn.pgconn
         self.wire = _wire_of(conn)
@@ -181,7 +186,7 @@ class WireTx(Tx):
                 # Read what is still to come; its errors are the failure's own or after it.
                 try:
                     self.sync()
-                except psycopg.errors.Error:
+                except (psycopg.errors.Error, GuessRefuted):
                     if self.pg.status != pq.ConnStatus.OK:
                         self._broken = True
                         return
@@ -265,6 +270,11 @@ class WireTx(Tx):
         for params in rows:
             self._send(sql, params, _IGNORED)
 
+    def assume_none(self, sql: str, params: Sequence[Any] = ()) -> None:
+        assert self.guessing, "assume_none without guessing"
+        self.run(f"SELECT CAST(CASE WHEN EXISTS ({sql}) THEN '{_REFUTED}' END AS integer)",
+                 params)
+
     # -- the pipeline --------------------------------------------------------------------
     def _rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
         if self.deferred:
@@ -330,7 +340,7 @@ class WireTx(Tx):
             status = result.status
             if status == _FATAL:
                 if self.error is None:
-                    self.error = psycopg.errors.error_from_result(result)
+                    self.error = _refuted(psycopg.errors.error_from_result(result))
                 if slot.prepares is not None:
                     wire.prepared.pop(slot.prepares, None)
             elif status == _ABORTED:
@@ -373,12 +383,21 @@ class WireTx(Tx):
                 return ready[0][1]
 
 
+def _refuted(error: psycopg.Error) -> BaseException:
+    """``error``, or ``GuessRefuted`` where it is an ``assume_none`` failing."""
+    if isinstance(error, psycopg.errors.InvalidTextRepresentation) and _REFUTED in str(error):
+        refuted = GuessRefuted(str(error).strip())
+        refuted.__cause__ = error
+        return refuted
+    return error
+
+
 @contextmanager
-def wire_tx(conn: Conn, *, begin: bool = False) -> Iterator[WireTx]:
+def wire_tx(conn: Conn, *, begin: bool = False, guessing: bool = True) -> Iterator[WireTx]:
     """A ``WireTx`` on ``conn`` for the block (``BEGIN`` first if ``begin``; the block commits
     or flushes): a failure is abandoned, and the connection always leaves pipeline mode (or is
     closed)."""
-    tx = WireTx(conn)
+    tx = WireTx(conn, guessing)
     try:
         if begin:
             tx.begin()
