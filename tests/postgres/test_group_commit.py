@@ -69,3 +69,38 @@ async def test_a_write_after_close_is_refused(db_url: str) -> None:
     await store.close()
     with pytest.raises(StoreError, match="closed"):
         await store._driver.write(_insert, 1)
+
+
+GUESSES = 60
+REFUTED = 23
+
+
+def _guessing_insert(tx: Tx, key: int) -> tuple[int, bool]:
+    """Inserts ``key``, guessing (where it may) that no row has it yet; ``REFUTED`` is
+    inserted twice in one batch's worth of writes, so its second guess is wrong."""
+    if tx.guessing:
+        tx.assume_none("SELECT 1 FROM scratch WHERE key = ?", (key,))
+    elif tx.one("SELECT 1 FROM scratch WHERE key = ?", (key,)) is not None:
+        return key, False
+    tx.run("INSERT INTO scratch (key) VALUES (?)", (key,))
+    return key, True
+
+
+async def test_a_refuted_guess_reruns_its_batch_without_guessing(
+        db_url: str, pg_schema: str) -> None:
+    store = await PostgresStore.open(db_url)
+    try:
+        with admin_connect() as conn:
+            conn.execute(f"CREATE TABLE {pg_schema}.scratch (key INTEGER PRIMARY KEY)")
+        keys = [*range(GUESSES), REFUTED]
+        outcomes = await asyncio.gather(*(store._driver.write(_guessing_insert, key)
+                                          for key in keys))
+    finally:
+        await store.close()
+    # Every write got its own outcome: each key inserted once, the repeated one refused by
+    # its read (whether it met the first in a batch, where its guess was refuted, or after).
+    assert outcomes[:GUESSES] == [(key, True) for key in range(GUESSES)]
+    assert outcomes[GUESSES] == (REFUTED, False)
+    with admin_connect() as conn:
+        assert [r[0] for r in conn.execute(
+            f"SELECT key FROM {pg_schema}.scratch ORDER BY key")] == list(range(GUESSES))

@@ -88,6 +88,8 @@ def activate_watched(instance: WorkflowInstance, inputs: list[HistoryEvent], *, 
 class _CacheEntry:
     instance: WorkflowInstance
     history_length: int
+    # The run's row as the last commit found it (``CompletionResult.run_row``).
+    run_row: tuple[Any, ...] | None = None
 
 
 def task_retry_delay(attempt: int) -> float:
@@ -488,7 +490,8 @@ class WorkflowWorker:
         if instance.completed:
             self._evict(run_id)
         else:
-            self._cache[run_id] = _CacheEntry(instance, result.history_length)
+            self._cache[run_id] = _CacheEntry(instance, result.history_length,
+                                              result.run_row)
             self._cache.move_to_end(run_id)
             self._trim_cache()
         if result.eager_activities:
@@ -591,6 +594,7 @@ class WorkflowWorker:
             completion, eager_limit = await self._completion(run_id, instance, commands, now, 0)
             # Another worker may have advanced the run since this instance was cached.
             completion.history_length = entry.history_length
+            completion.run_row = entry.run_row
             try:
                 outcome, committed, claimed = await self.store.complete_activity_and_workflow_task(
                     claim.seq, claim.attempt, stored_result, claim.started_at, completion, now)

@@ -370,6 +370,10 @@ class WorkflowTaskCompletion:
     history_length: int | None = None
     # What workflow code published to its streams during the task (committed with it).
     stream_items: Sequence[StreamPublish] = ()
+    # The run's row as this worker's last commit of it left it (``CompletionResult.run_row``),
+    # with ``history_length``: a store may guess the run unchanged and check that on the
+    # server with its writes instead of reading the run first (``Tx.assume_none``).
+    run_row: tuple[Any, ...] | None = None
 
 
 @dataclass
@@ -379,6 +383,9 @@ class CompletionResult:
     history_length: int = 0
     eager_activities: list[ActivityTaskClaim] = field(default_factory=list)
     next_task: WorkflowTaskClaim | None = None
+    # The run's row as the commit found it (``RUN_FOR_TASK_SQL``'s columns; its history
+    # length is ``history_length``): what the worker's next completion may guess.
+    run_row: tuple[Any, ...] | None = None
 
 
 @dataclass

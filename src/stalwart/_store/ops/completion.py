@@ -95,11 +95,13 @@ def complete_workflow_task(tx: Tx, completion: WorkflowTaskCompletion,
                                 closing=closing)
 
 
+def closes_run(completion: WorkflowTaskCompletion) -> bool:
+    return any(isinstance(decision.effect, base.CloseRun) for decision in completion.decisions)
+
+
 def close_reads(tx: Tx, completion: WorkflowTaskCompletion) -> CloseReads | None:
     """If the task closes its run, what closing it reads, sent with the task's locks."""
-    if any(isinstance(decision.effect, base.CloseRun) for decision in completion.decisions):
-        return CloseReads(tx, completion.run_id)
-    return None
+    return CloseReads(tx, completion.run_id) if closes_run(completion) else None
 
 
 def _lock_task(tx: Tx, completion: WorkflowTaskCompletion) -> Pending:
@@ -174,6 +176,7 @@ def record_workflow_task(tx: Tx, completion: WorkflowTaskCompletion, execution: 
             _APPLY[type(decision.effect)](tx, run, decision.effect)
     insert_events(tx, events)
     run.result.history_length = event_id - 1
+    run.result.run_row = tuple(execution)
     # The worker whose cache now holds the run: the run's next tasks are offered to it first.
     tx.defer("UPDATE executions SET next_event_id = ?, affinity = ? WHERE run_id = ?",
              (event_id, completion.worker_id, run_id))

@@ -20,7 +20,7 @@ from ..base import (
     run_deadline,
     started_attributes,
 )
-from ..tx import Tx, dumps, loads
+from ..tx import Pending, Tx, dumps, loads
 from ..wakeup import AFFINE_TASK
 from . import payloads
 from .search_attributes import write_search_attributes
@@ -517,6 +517,13 @@ class CloseReads:
                                 "state IN (0, 1)", (run_id,))
         self.parent = tx.later(PARENT_SQL, (run_id,))
         self.children = tx.later(OPEN_CHILDREN_SQL, (run_id,))
+
+    @classmethod
+    def none(cls) -> CloseReads:
+        """What closing reads of a run known to have no open update, parent or open child."""
+        reads = cls.__new__(cls)
+        reads.updates = reads.parent = reads.children = Pending(None, [])
+        return reads
 
 
 def close_run(tx: Tx, run_id: str, status: int, now: float,

@@ -21,6 +21,7 @@ from .activity_steering import HIDDEN_AT, paused_deadline
 from .completion import (
     RUN_FOR_TASK_SQL,
     close_reads,
+    closes_run,
     complete_workflow_task,
     record_workflow_task,
 )
@@ -29,6 +30,7 @@ from .executions import (
     ADD_WORKFLOW_TASK_SQL,
     AFFINITY_GRACE_SECONDS,
     CHAINED_TASK_LEASE_SECONDS,
+    CloseReads,
     admit_start,
     append_event,
     claim_one_workflow_task,
@@ -295,6 +297,16 @@ def complete_activity_and_workflow_task(
     The run's row lock makes "nothing else waits" hold until the commit.
     """
     run_id = completion.run_id
+    if tx.guessing and completion.run_row is not None and \
+            completion.history_length is not None and attempt == 1:
+        locked, closing = _guess_quiet_run(tx, completion, seq, attempt)
+        tx.defer("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?", (run_id, seq))
+        event = (run_id, locked[4], EV.ACTIVITY_TASK_COMPLETED, now, dumps({
+            "seq": seq, "result": result, "attempt": attempt, "identity": completion.identity,
+            "started_time": started_at}))
+        return "committed", record_workflow_task(tx, completion, locked, locked[4] + 1,
+                                                 False, now, has_task=False,
+                                                 events=[event], closing=closing), None
     # Both locks in one round trip where the driver pipelines, the run's row before the
     # activity's; whether anything else waits for the run is read with the activity, once
     # the run's lock is held.
@@ -335,6 +347,49 @@ def complete_activity_and_workflow_task(
     return "committed", record_workflow_task(tx, completion, locked, next_event_id + 1,
                                              False, now, has_task=False,
                                              events=[event], closing=closing), None
+
+
+def _guess_quiet_run(tx: Tx, completion: WorkflowTaskCompletion, seq: int, attempt: int
+                     ) -> tuple[tuple[Any, ...], CloseReads | None]:
+    """``complete_activity_and_workflow_task``'s reads, guessed: the run as the worker last
+    committed it (``completion.run_row``, its history ``completion.history_length`` long),
+    its activity's first attempt still leased to the worker, nothing else waiting for the
+    run, and, if the task closes it, no update, parent or open child to tell. The same two
+    locks are taken first; the server then checks the guess (``Tx.assume_none``) where the
+    careful path reads, so whatever the guess gets wrong, that path decides instead."""
+    run_id = completion.run_id
+    assert completion.run_row is not None and completion.history_length is not None
+    (_, workflow_id, workflow_type, task_queue, _, first_run_id, deadline,
+     priority) = completion.run_row
+    next_event_id = completion.history_length + 1
+    for_update = tx.dialect.for_update
+    tx.run(f"SELECT 1 FROM executions WHERE run_id = ?{for_update}", (run_id,))
+    tx.run(f"SELECT 1 FROM activity_tasks WHERE run_id = ? AND seq = ?{for_update}",
+           (run_id, seq))
+    closes = closes_run(completion)
+    # Closing also settles accepted updates (state 1); otherwise only new ones make it busy.
+    updates = "IN (0, 1)" if closes else "= 0"
+    sql = ("SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM executions WHERE run_id = ? AND status = 1 "
+           "AND next_event_id = ? AND workflow_id = ? AND workflow_type = ? AND task_queue = ? "
+           "AND first_run_id = ? AND execution_deadline IS NOT DISTINCT FROM ? "
+           "AND priority IS NOT DISTINCT FROM ?) "
+           "OR NOT EXISTS (SELECT 1 FROM activity_tasks WHERE run_id = ? AND seq = ? "
+           "AND attempt = ? AND lease_owner = ? AND last_failure IS NULL) "
+           "OR EXISTS (SELECT 1 FROM workflow_tasks WHERE run_id = ?) "
+           "OR EXISTS (SELECT 1 FROM inbox WHERE run_id = ?) "
+           f"OR EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state {updates})")
+    params: tuple[Any, ...] = (
+        run_id, next_event_id, workflow_id, workflow_type, task_queue, first_run_id, deadline,
+        priority, run_id, seq, attempt, completion.worker_id, run_id, run_id, run_id)
+    if closes:
+        sql += (" OR EXISTS (SELECT 1 FROM executions WHERE run_id = ? AND "
+                "parent_run_id IS NOT NULL) OR EXISTS (SELECT 1 FROM executions WHERE "
+                "parent_run_id = ? AND status = 1)")
+        params += (run_id, run_id)
+    tx.assume_none(sql, params)
+    locked = (ExecutionStatus.RUNNING, workflow_id, workflow_type, task_queue, next_event_id,
+              first_run_id, deadline, priority)
+    return locked, CloseReads.none() if closes else None
 
 
 def wake_workflow(tx: Tx, locked: Any, run_id: str,

@@ -590,9 +590,11 @@ class GroupWriter:
     conflict with another transaction, a connection lost before the COMMIT), the server has
     rolled the whole batch back, and each operation is run again alone, in a transaction of
     its own with the usual retries, so each caller gets exactly its own outcome and a failing
-    operation never takes its neighbours' down with it. The operations are written to be rerun
-    (conflicts already rerun them). A connection lost while the COMMIT was on its way leaves the
-    batch's outcome unknown: every operation in it raises ``StoreError``, as a lone write does.
+    operation never takes its neighbours' down with it; a guess of one of them refuted by the
+    server (``Tx.assume_none``) reruns the batch together once, none of them guessing. The
+    operations are written to be rerun (conflicts already rerun them). A connection lost while
+    the COMMIT was on its way leaves the batch's outcome unknown: every operation in it raises
+    ``StoreError``, as a lone write does.
     """
 
     def __init__(self, db: Database, threads: int) -> None:
@@ -662,14 +664,20 @@ class GroupWriter:
         """Commit ``batch``; the transactions that committed go to ``committed``."""
         db = self._db
         lost = 0
+        guessing = True
         while len(batch) > 1:
             committing = False
             try:
-                with db.pool.connection() as conn, wire_tx(conn, begin=True) as tx:
+                with db.pool.connection() as conn, \
+                        wire_tx(conn, begin=True, guessing=guessing) as tx:
                     for op in batch:
                         op.result = op.fn(tx, *op.args)
                     committing = True
                     tx.commit()
+            except GuessRefuted:
+                # Rolled back whole: once more, every operation reading first.
+                guessing = False
+                continue
             except Exception as error:
                 if not is_connection_error(error):
                     logger.debug("%s: a batch of %d operations failed (%s); running each alone",
