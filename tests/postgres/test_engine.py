@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import psycopg
 import pytest
 
 from stalwart import activity, workflow
@@ -175,3 +176,36 @@ async def test_engine_list_and_count_workflows_by_query(client: Client, task_que
         assert sorted(completed) == ["listed-0", "listed-1", "listed-2"]
         assert (await client.count_workflows("WorkflowType = 'Sleeper'")).count == 1
         await client.get_workflow_handle("listed-open").terminate()
+
+
+async def test_engine_signals_during_a_chain_of_steps_are_each_recorded_once(
+        client: Client, task_queue: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Signals arriving while a run's activities follow one another refute the store's guess
+    that nothing else waits for the run (``Tx.assume_none``): each such step is rolled back
+    and committed again reading first. Every result and every signal is in history once."""
+    from stalwart._store.postgres import wire
+
+    refuted: list[BaseException] = []
+    check = wire._refuted
+
+    def counting(error: psycopg.Error) -> BaseException:
+        outcome = check(error)
+        if outcome is not error:
+            refuted.append(outcome)
+        return outcome
+    monkeypatch.setattr(wire, "_refuted", counting)
+    steps, signals = 120, 40
+    async with Worker(client, task_queue=task_queue, workflows=[w.SignalledSteps],
+                      activities=[w.square]):
+        handle = await client.start_workflow(w.SignalledSteps.run, args=[steps, signals],
+                                             id="signalled", task_queue=task_queue)
+        for n in range(signals):
+            await handle.signal(w.SignalledSteps.nudge, n)
+        total, received = await handle.result()
+    assert total == w.expected_steps_result(steps)
+    assert received == list(range(signals))
+    events = await event_types(client, "signalled")
+    assert events.count("ActivityTaskCompleted") == steps
+    assert events.count("ActivityTaskScheduled") == steps
+    assert events.count("WorkflowExecutionSignaled") == signals
+    assert refuted, "no signal met a step in flight: the refuted path was not exercised"

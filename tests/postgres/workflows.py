@@ -73,6 +73,28 @@ class SlowSteps:
         return total
 
 
+@workflow.defn
+class SignalledSteps:
+    """``steps`` activities in a row while signals arrive; returns the activities' total and
+    the signals in the order the workflow saw them, once all ``signals`` have come."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+
+    @workflow.signal
+    def nudge(self, n: int) -> None:
+        self.received.append(n)
+
+    @workflow.run
+    async def run(self, steps: int, signals: int) -> tuple[int, list[int]]:
+        total = 0
+        for n in range(1, steps + 1):
+            total += await workflow.execute_activity(
+                square, n, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=FAST_RETRY)
+        await workflow.wait_condition(lambda: len(self.received) >= signals)
+        return total, self.received
+
+
 def expected_steps_result(steps: int = STEPS) -> int:
     return sum(n * n for n in range(1, steps + 1))
 
