@@ -67,6 +67,16 @@ def counts_then_fails(n: int) -> list[Any]:
     return list(info.heartbeat_details)
 
 
+@activity.defn
+def outlives_its_heartbeat_timeout(beats: int) -> int:
+    # Runs well past its heartbeat timeout (paced by waits on the cancellation event, which
+    # stays unset): only heartbeats that reach the store keep it alive.
+    for i in range(beats):
+        activity.heartbeat(i)
+        activity.wait_for_cancelled_sync(0.05)
+    return beats
+
+
 def _wait_for_file(path: Path) -> None:
     # Waits on the cancellation event (which stays unset here), not a bare sleep.
     for _ in range(1500):
@@ -124,6 +134,15 @@ class RetryWorkflow:
         return await workflow.execute_activity(
             counts_then_fails, n, start_to_close_timeout=TIMEOUT,
             heartbeat_timeout=timedelta(seconds=10), retry_policy=fast_retry())
+
+
+@workflow.defn
+class KeptAliveWorkflow:
+    @workflow.run
+    async def run(self, beats: int) -> int:
+        return await workflow.execute_activity(
+            outlives_its_heartbeat_timeout, beats, start_to_close_timeout=TIMEOUT,
+            heartbeat_timeout=timedelta(seconds=1), retry_policy=RetryPolicy(maximum_attempts=1))
 
 
 @workflow.defn
@@ -266,6 +285,16 @@ async def test_process_pool_heartbeats_reach_the_store(
     # Every heartbeat, in order, went through the worker's outbound interceptors (the store
     # write after them is throttled).
     assert recorder.seen == [["counts_then_fails", os.getpid(), "step", i] for i in range(5)]
+
+
+async def test_process_pool_heartbeats_keep_the_activity_alive(
+        client: Client, task_queue: str, pool: concurrent.futures.ProcessPoolExecutor,
+        shared: SharedStateManager) -> None:
+    async with _worker(client, task_queue, [KeptAliveWorkflow],
+                       [outlives_its_heartbeat_timeout], pool, shared):
+        result = await client.execute_workflow(KeptAliveWorkflow.run, 30, id="pp-alive",
+                                               task_queue=task_queue)
+    assert result == 30
 
 
 async def test_process_pool_activity_sees_its_workflow_cancel_it(
