@@ -115,12 +115,15 @@ class _MultiprocessingSharedStateManager(SharedStateManager):
                                    heartbeat: Callable[..., None]) -> SharedHeartbeatSender:
         with self._lock:
             self._routes[task_token] = heartbeat
-            # One drain thread at most: two would deliver one activity's heartbeats out of
-            # order.
-            if not self._draining:
-                self._draining = True
-                self._poller.submit(self._drain)
+            self._ensure_draining()
         return _QueueHeartbeatSender(self._queue)
+
+    def _ensure_draining(self) -> None:
+        """Start the drain thread unless it runs (called under the lock). One at most: two
+        would deliver one activity's heartbeats out of order."""
+        if not self._draining:
+            self._draining = True
+            self._poller.submit(self._drain)
 
     async def unregister_heartbeater(self, task_token: bytes) -> None:
         # A marker behind the activity's last heartbeat: when the drain thread reaches it,
@@ -133,6 +136,8 @@ class _MultiprocessingSharedStateManager(SharedStateManager):
 
         with self._lock:
             self._flushed[task_token] = done
+            # A drain thread that stopped on an error would leave the marker unread.
+            self._ensure_draining()
         try:
             await loop.run_in_executor(None, self._queue.put, (task_token, None), True, 5)
             await flushed
