@@ -59,8 +59,6 @@ NO_DEBUG_MODE = ("the replayer runs no deadlock detector and no sandbox, so ther
 NO_UNSAFE_EVICTION = ("eviction always closes a workflow's coroutines on the worker's own "
                       "loop; there is no thread to leave them to the garbage collector from")
 NO_TASK_EXECUTOR = "workflow tasks run on the worker's event loop, not in a thread pool"
-NO_PROCESS_POOL = ("activities in a process pool executor (heartbeats and cancellation "
-                   "across processes)")
 NO_PROTOS = "Stalwart has no Temporal API protos: the policy is stored as JSON"
 EVENT_GROUPS_INPUT = ("the command's own groups, checked after the interceptors (the "
                       "enclosing scopes' are added then); not yet recorded in history")
@@ -221,9 +219,9 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
         NOT_YET, "a local activity that finds no free slot waits in the queue like an ordinary "
                  "one, so a worker that never claims from the queue could strand it; needs a "
                  "claim of local activities only"),
-    ("worker", "WorkerConfig.shared_state_manager"): (NOT_YET, NO_PROCESS_POOL),
-    ("worker", "SharedStateManager"): (NOT_YET, NO_PROCESS_POOL),
-    ("worker", "SharedHeartbeatSender"): (NOT_YET, NO_PROCESS_POOL),
+    ("worker", "WorkerConfig.shared_state_manager"): (SUPPORTED, ""),
+    ("worker", "SharedStateManager"): (SUPPORTED, ""),
+    ("worker", "SharedHeartbeatSender"): (SUPPORTED, ""),
     ("worker", "WorkerConfig.max_eager_activity_reservations_per_workflow_task"): (
         None, "caps the non-local activities of one workflow task that start on this worker "
               "at once; by default only the free activity slots cap them (Temporal's "

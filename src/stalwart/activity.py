@@ -61,7 +61,8 @@ def defn(fn: Any = None, *, name: str | None = None, no_thread_cancel_exception:
          dynamic: bool = False) -> Any:
     """Mark a function (``async def`` or plain) as an activity.
 
-    Plain functions run on the worker's thread pool; async ones on its event loop.
+    Plain functions run on the worker's ``activity_executor`` (a thread pool unless given a
+    process pool and a ``shared_state_manager``); async ones on its event loop.
 
     Args:
         name: Activity type name; defaults to the function name.
@@ -129,10 +130,16 @@ def client() -> Client:
     workflows from it).
 
     Raises:
-        RuntimeError: outside an activity, or in one run without a worker (e.g. an
-            ``ActivityEnvironment`` created without a client).
+        RuntimeError: outside an activity, in one run without a worker (e.g. an
+            ``ActivityEnvironment`` created without a client), or in one run in another
+            process (a process pool executor).
     """
-    found = _context.current().client
+    context = _context.current()
+    if context.cross_process:
+        raise RuntimeError("no client available: this activity runs in another process (the "
+                           "worker's activity_executor is a process pool); make it async def, "
+                           "or run it on a ThreadPoolExecutor, to use activity.client()")
+    found = context.client
     if found is None:
         raise RuntimeError("no client available: this activity runs outside a worker; give "
                            "ActivityEnvironment(client=...) one in tests")
@@ -141,8 +148,18 @@ def client() -> Client:
 
 def metric_meter() -> MetricMeter:
     """A meter for this activity's own metrics (on ``stalwart.metrics``' ``/metrics`` page),
-    labelled with namespace, task queue and activity type."""
-    activity_info = _context.current().info
+    labelled with namespace, task queue and activity type.
+
+    Raises:
+        RuntimeError: in an activity run in another process (a process pool executor), as
+            in temporalio: metrics recorded there would never reach the worker's.
+    """
+    context = _context.current()
+    if context.cross_process:
+        raise RuntimeError("activity.metric_meter() is not available in an activity run in "
+                           "another process (the worker's activity_executor is a process "
+                           "pool); record metrics from an async or thread-pool activity")
+    activity_info = context.info
     return MetricMeter({"namespace": activity_info.namespace,
                         "task_queue": activity_info.task_queue,
                         "activity_type": activity_info.activity_type})

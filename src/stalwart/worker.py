@@ -27,6 +27,11 @@ from ._engine.interceptors import (
 from ._engine.liveness import HOST, HeartbeatThread, process_start_time
 from ._engine.metrics import METRICS, backlog_sources
 from ._engine.replayer import Replayer, WorkflowReplayResult, WorkflowReplayResults
+from ._engine.shared_state import (
+    SharedHeartbeatSender,
+    SharedStateManager,
+    check_process_activities,
+)
 from ._engine.slots import (
     ActivitySlotInfo,
     CustomSlotSupplier,
@@ -102,6 +107,8 @@ __all__ = [
     "ResourceBasedSlotConfig",
     "ResourceBasedSlotSupplier",
     "ResourceBasedTunerConfig",
+    "SharedHeartbeatSender",
+    "SharedStateManager",
     "SignalChildWorkflowInput",
     "SignalExternalWorkflowInput",
     "SlotInfo",
@@ -142,6 +149,7 @@ class WorkerConfig(TypedDict, total=False):
     activities: Sequence[Callable[..., Any]]
     workflows: Sequence[type]
     activity_executor: concurrent.futures.Executor | None
+    shared_state_manager: SharedStateManager | None
     workflow_runner: WorkflowRunner | None
     interceptors: Sequence[Interceptor]
     identity: str | None
@@ -218,8 +226,13 @@ class Worker:
         task_queue: The queue to poll.
         workflows: ``@workflow.defn`` classes this worker runs.
         activities: ``@activity.defn`` functions (or bound methods) this worker runs.
-        activity_executor: Thread pool for plain-function activities; one is created if
-            none is given.
+        activity_executor: Executor for plain-function activities; a thread pool is created
+            if none is given. Any other than a ``ThreadPoolExecutor`` (a
+            ``ProcessPoolExecutor``) runs them in other processes and needs
+            ``shared_state_manager``.
+        shared_state_manager: Carries heartbeats and cancellation to and from activities
+            run in other processes: ``SharedStateManager.create_from_multiprocessing(
+            multiprocessing.Manager())``. May be shared by several workers.
         max_concurrent_activities: Activities running at once.
         max_concurrent_workflow_tasks: Workflow tasks in flight at once.
         max_cached_workflows: Workflow instances kept in memory (evicted ones are replayed).
@@ -307,6 +320,7 @@ class Worker:
         on_fatal_error: Callable[[BaseException], Awaitable[None]] | None = None,
         plugin_shutdown_timeout: timedelta | None = timedelta(seconds=60),
         patch_activation_callback: Callable[[PatchActivationInput], bool] | None = None,
+        shared_state_manager: SharedStateManager | None = None,
     ) -> None:
         custom_workflow = custom_activity = None
         if tuner is not None:
@@ -347,6 +361,10 @@ class Worker:
         self._own_executor = activity_executor is None
         self._executor = activity_executor or concurrent.futures.ThreadPoolExecutor(
             max_workers=max_concurrent_activities, thread_name_prefix="stalwart-activity")
+        activity_registry = _activity_registry(activities)
+        check_process_activities(self._executor, shared_state_manager, (
+            (name, fn) for name, (fn, definition) in activity_registry.items()
+            if not definition.is_async))
         store = client.store
         converter = client.data_converter
         # Client interceptors that are also worker interceptors apply here too (Temporal does).
@@ -372,7 +390,7 @@ class Worker:
         )
         self._activity_worker = ActivityWorker(
             store=store, task_queue=task_queue, worker_id=self._worker_id,
-            identity=self._identity, activities=_activity_registry(activities),
+            identity=self._identity, activities=activity_registry,
             converter=converter, clock=self._clock, max_concurrent=max_concurrent_activities,
             executor=self._executor,
             can_take_workflow_task=self._workflow_worker.can_take_eagerly,
@@ -383,6 +401,7 @@ class Worker:
             if custom_activity else None,
         )
         self._activity_worker.client = client
+        self._activity_worker.shared_state_manager = shared_state_manager
         self._activity_worker.worker_rate_limit = max_activities_per_second
         self._activity_worker.heartbeat_throttle = (
             max_heartbeat_throttle_interval.total_seconds(),

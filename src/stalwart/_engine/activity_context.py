@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -71,9 +72,17 @@ class ActivityCancellationDetails:
 
 
 _EVENT_LOCK = threading.Lock()
+logger = logging.getLogger(__name__)
 
 
 class ActivityContext:
+    # True in the context a plain-function activity gets in a process pool's process.
+    cross_process = False
+    # For an activity running in another process: the cross-process events (manager
+    # proxies) that mirror ``cancelled`` and ``worker_shutdown`` there.
+    remote_cancelled: Any = None
+    remote_shutdown: Any = None
+
     def __init__(self, info: Info, payload_converter: PayloadConverter,
                  heartbeat: Callable[[Sequence[Any]], None],
                  loop: asyncio.AbstractEventLoop | None, client: Any = None) -> None:
@@ -115,6 +124,8 @@ class ActivityContext:
         if self.worker_shutdown.is_set():
             return
         self.worker_shutdown.set()
+        if self.remote_shutdown is not None:
+            set_remote(self.remote_shutdown)
         for waiter in self._shutdown_waiters:
             waiter.get_loop().call_soon_threadsafe(_resolve, waiter)
 
@@ -137,6 +148,8 @@ class ActivityContext:
         self.cancellation_details = details or ActivityCancellationDetails(
             cancel_requested=True)
         self.cancelled.set()
+        if self.remote_cancelled is not None:
+            set_remote(self.remote_cancelled)
         for waiter in self._waiters:
             waiter.get_loop().call_soon_threadsafe(_resolve, waiter)
         if self.task is not None and not self.task.done():
@@ -152,6 +165,16 @@ class ActivityContext:
             await waiter
         finally:
             self._waiters.remove(waiter)
+
+
+def set_remote(event: Any) -> None:
+    """Set a cross-process event; the manager holding it may already be gone (its owner
+    shut it down before the worker), which must not break the worker's own bookkeeping."""
+    try:
+        event.set()
+    except Exception as error:
+        logger.warning("could not tell a process-pool activity (its shared state manager "
+                       "failed: %s)", error)
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:

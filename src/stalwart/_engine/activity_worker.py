@@ -7,6 +7,7 @@ import concurrent.futures
 import contextvars
 import copy
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,7 @@ from .interceptors import (
 )
 from .metrics import METRICS
 from .retry import decide
+from .shared_state import SharedStateManager, run_in_process
 from .slots import SlotDriver, SlotInfo, SlotPermit, activity_slot
 
 logger = logging.getLogger(__name__)
@@ -165,11 +167,12 @@ class _RootOutbound(ActivityOutboundInterceptor):
 
 
 class _RootInbound(ActivityInboundInterceptor):
-    """Runs the activity function: on the loop if async, else on the worker's thread pool."""
+    """Runs the activity function: on the loop if async, else on the worker's executor (a
+    thread pool, or another process's through the shared state manager)."""
 
-    def __init__(self, executor: concurrent.futures.Executor, is_async: bool,
+    def __init__(self, worker: ActivityWorker, is_async: bool,
                  context: ActivityContext) -> None:
-        self._executor = executor
+        self._worker = worker
         self._is_async = is_async
         self._context = context
 
@@ -179,9 +182,17 @@ class _RootInbound(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         if self._is_async:
             return await input.fn(*input.args)
+        worker = self._worker
+        executor = input.executor or worker.executor
+        if worker.shared_state_manager is not None and not isinstance(
+                executor, concurrent.futures.ThreadPoolExecutor):
+            return await run_in_process(
+                worker.shared_state_manager, executor, self._context,
+                worker.remote_worker_shutdown(), worker.converter.payload_converter_class,
+                input.fn, input.args)
         thread_context = contextvars.copy_context()
         return await asyncio.get_running_loop().run_in_executor(
-            input.executor or self._executor, thread_context.run, input.fn, *input.args)
+            executor, thread_context.run, input.fn, *input.args)
 
 
 class ActivityWorker:
@@ -228,6 +239,17 @@ class ActivityWorker:
         self.worker_rate_limit: float | None = None
         self._tokens: float | None = None
         self._tokens_at = 0.0
+        # Set by the Worker when its executor runs activities in other processes.
+        self.shared_state_manager: SharedStateManager | None = None
+        self._remote_shutdown: threading.Event | None = None
+
+    def remote_worker_shutdown(self) -> threading.Event:
+        """The cross-process event telling activities in other processes that this worker
+        is shutting down; made at the first such activity (as temporalio's)."""
+        if self._remote_shutdown is None:
+            assert self.shared_state_manager is not None
+            self._remote_shutdown = self.shared_state_manager.new_event()
+        return self._remote_shutdown
 
     def _available_starts(self) -> tuple[int, float]:
         """Starts this worker's own rate limit allows now, and (when none) the seconds until
@@ -518,8 +540,7 @@ class ActivityWorker:
     async def _invoke(self, fn: Callable[..., Any], definition: ActivityDefinition,
                       args: list[Any], context: ActivityContext,
                       headers: dict[str, Any]) -> Any:
-        inbound: ActivityInboundInterceptor = _RootInbound(self.executor, definition.is_async,
-                                                           context)
+        inbound: ActivityInboundInterceptor = _RootInbound(self, definition.is_async, context)
         for interceptor in reversed(self.interceptors):
             inbound = interceptor.intercept_activity(inbound)
         inbound.init(_RootOutbound(context))
