@@ -42,6 +42,21 @@ async def settle(handle: Any, tries: int = 400) -> None:
     raise AssertionError("the workflow never settled: a workflow task stayed open")
 
 
+async def wait_for_events(handle: Any, event_type: str, count: int, tries: int = 400) -> None:
+    """Wait until the run's history holds ``count`` events of ``event_type`` (its full name,
+    ``EVENT_TYPE_...``). Unlike a query, reading the history reaches no workflow task: a
+    query that arrives while Temporal's worker runs a local activity makes the worker end
+    its workflow task early, which moves events in Temporal's history only (and only when
+    the machine is slow enough for the query to find the local activity running)."""
+    for _ in range(tries):
+        history = await handle.fetch_history()
+        types = [e["eventType"] for e in history.to_json_dict()["events"]]
+        if types.count(event_type) >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the history never held {count} {event_type}")
+
+
 async def eventual_count(client: Any, query: str, expected: int) -> int:
     """The count of ``query`` once it is ``expected`` (visibility is eventually consistent on
     Temporal), or the last count seen."""

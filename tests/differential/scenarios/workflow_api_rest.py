@@ -13,7 +13,7 @@ from temporalio import activity, workflow
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import CancelledError
 
-from ._util import settle, wait_for_query
+from ._util import settle, wait_for_events, wait_for_query
 
 TIMEOUT = timedelta(seconds=10)
 
@@ -110,8 +110,11 @@ async def run(client: Client, task_queue: str) -> object:
     await settle(handle)
     queried = await handle.query("dyn_q", "x")
     updated = await handle.execute_update("dyn_u", "y")
-    await wait_for_query(handle, "current_stage", "waiting")
+    # Both activities done (the local ones before them), read from the history: a query
+    # polled meanwhile could reach Temporal's worker while it runs a local activity.
+    await wait_for_events(handle, "EVENT_TYPE_ACTIVITY_TASK_COMPLETED", 2)
     await settle(handle)
+    await wait_for_query(handle, "current_stage", "waiting")
     await handle.signal(Rest.finish)
     result = await handle.result()
     cancellable = await client.start_workflow(Cancellable.run, id=f"{task_queue}-cancel",
