@@ -245,6 +245,7 @@ async def test_a_start_admitted_by_guessing_costs_one_round_trip_and_a_wrong_gue
     """A new workflow id is guessed free and checked with the writes (one round trip); a
     guess the server refutes is rolled back and the start decided as it always was."""
     from stalwart import exceptions as exc
+    from stalwart._store.postgres import wire
     from stalwart._store.postgres.wire import WireTx
 
     syncs = [0]
@@ -282,5 +283,21 @@ async def test_a_start_admitted_by_guessing_costs_one_round_trip_and_a_wrong_gue
         assert sorted((r.run_id, r.status) for r in runs if r.workflow_id == "guessed") == [
             ("run-guessed", ExecutionStatus.TERMINATED),
             ("run-guessed-2", ExecutionStatus.TERMINATED)]
+        # A policy that expects an open run reads first: no guess for the server to refute.
+        refuted: list[BaseException] = []
+        check = wire._refuted
+
+        def counting(error: psycopg.Error) -> BaseException:
+            outcome = check(error)
+            if outcome is not error:
+                refuted.append(outcome)
+            return outcome
+        monkeypatch.setattr(wire, "_refuted", counting)
+        assert (await store.start_workflow(_request("entity"), time.time())).started
+        existing = _request("entity")
+        existing.run_id, existing.id_conflict_policy = "run-entity-2", 2  # USE_EXISTING
+        used = await store.start_workflow(existing, time.time())
+        assert (used.started, used.run_id) == (False, "run-entity")
+        assert refuted == []
     finally:
         await store.close()

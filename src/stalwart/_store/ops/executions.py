@@ -345,9 +345,12 @@ def _admits_unseen(tx: Tx, request: StartWorkflowRequest) -> bool:
     """Guess that the reads below would admit the start (nearly always so: most workflow ids
     are new), and have the server check it with the writes that follow (``Tx.assume_none``):
     no open run has the id, nor, where the policy forbids reusing an id, any run at all.
-    False where the start does more than start (signal- or update-with-start) or the policy
-    looks at how the last run ended: those read first."""
-    if request.start_signal is not None or request.start_update is not None:
+    False where the start does more than start (signal- or update-with-start), where its
+    policies expect a run to be open (use or terminate the existing one: a refuted guess
+    costs a transaction, and the server logs it as an error), or where the policy looks at
+    how the last run ended: those read first."""
+    if request.start_signal is not None or request.start_update is not None or \
+            request.id_conflict_policy in (2, 3) or request.id_reuse_policy == 4:
         return False
     reuse = request.id_reuse_policy if request.continued_run_id is None else 1
     if reuse == 3:  # REJECT_DUPLICATE
