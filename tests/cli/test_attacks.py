@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import subprocess
 import time
 import uuid
@@ -143,8 +142,16 @@ def test_start_dev_banner_hides_the_password(tmp_path: Path) -> None:
         banner = process.stderr.readline()
         token_line = process.stderr.readline()
     finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=60)
+        # SIGTERM, not SIGINT: the banner comes before the server installs its handlers, and
+        # a process started from a background job of a non-interactive shell inherits
+        # SIGINT ignored (POSIX), so an early SIGINT would be lost; SIGTERM's default stops it.
+        process.terminate()
+        try:
+            process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
     assert "Stalwart dev server" in banner, banner
     assert password not in banner and ":***@" in banner
     assert token_line.startswith("API token (shown only now; keep it): ")
