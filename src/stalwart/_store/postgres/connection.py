@@ -221,15 +221,18 @@ class Announcer:
             sent.extend((self._options.channel, payload) for payload in self.payloads(keys, due))
         return sent
 
-    def _split(self, lines: list[str]) -> list[str]:
-        """``origin`` and the lines, in as many payloads as PostgreSQL's limit needs (a line too
-        long for any is left out: its tasks are found by the pollers' periodic look)."""
+    def _split(self, lines: list[str], too_long: str | None = None) -> list[str]:
+        """``origin`` and the lines, in as many payloads as PostgreSQL's limit needs. A line too
+        long for any payload becomes ``too_long``, or is left out (None: its tasks are found by
+        the pollers' periodic look)."""
         payloads: list[str] = []
         current, size = [self._origin], len(self._origin)
         for line in lines:
             length = 1 + len(line.encode())
             if length + len(self._origin) > _MAX_NOTIFY_PAYLOAD:
-                continue
+                if too_long is None:
+                    continue
+                line, length = too_long, 1 + len(too_long.encode())
             if size + length > _MAX_NOTIFY_PAYLOAD:
                 payloads.append("\n".join(current))
                 current, size = [self._origin], len(self._origin)
@@ -275,19 +278,8 @@ class Announcer:
         lines = [f"{kind}:{key}" for kind, key in sorted(keys)]
         if due < math.inf:
             lines.append(f"due:{due!r}")
-        payloads: list[str] = []
-        current = [self._origin]
-        size = len(self._origin)
-        for line in lines:
-            if len(line.encode()) + 1 + len(self._origin) > _MAX_NOTIFY_PAYLOAD:
-                line = "external:"
-            if size + 1 + len(line.encode()) > _MAX_NOTIFY_PAYLOAD:
-                payloads.append("\n".join(current))
-                current, size = [self._origin], len(self._origin)
-            current.append(line)
-            size += 1 + len(line.encode())
-        payloads.append("\n".join(current))
-        return payloads
+        # A key too long for any payload still wakes everyone: they look at everything.
+        return self._split(lines, too_long=f"{EXTERNAL[0]}:{EXTERNAL[1]}")
 
     def close(self) -> None:
         """Send what is pending, then stop."""
