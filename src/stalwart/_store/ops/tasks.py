@@ -300,53 +300,68 @@ def complete_activity_and_workflow_task(
     if tx.guessing and completion.run_row is not None and \
             completion.history_length is not None and attempt == 1:
         locked, closing = _guess_quiet_run(tx, completion, seq, attempt)
-        tx.defer("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?", (run_id, seq))
-        event = (run_id, locked[4], EV.ACTIVITY_TASK_COMPLETED, now, dumps({
-            "seq": seq, "result": result, "attempt": attempt, "identity": completion.identity,
-            "started_time": started_at}))
-        return "committed", record_workflow_task(tx, completion, locked, locked[4] + 1,
-                                                 False, now, has_task=False,
-                                                 events=[event], closing=closing), None
-    # Both locks in one round trip where the driver pipelines, the run's row before the
-    # activity's; whether anything else waits for the run is read with the activity, once
-    # the run's lock is held.
-    locking = tx.later(RUN_FOR_TASK_SQL + tx.dialect.for_update, (run_id,))
-    activity = tx.later(
-        f"SELECT {LOCK_ACTIVITY_COLUMNS}, "
-        "EXISTS (SELECT 1 FROM workflow_tasks WHERE run_id = ?) OR "
-        "EXISTS (SELECT 1 FROM inbox WHERE run_id = ?) OR "
-        "EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state = 0) "
-        "FROM activity_tasks WHERE run_id = ? AND seq = ?" + tx.dialect.for_update,
-        (run_id, run_id, run_id, run_id, seq))
-    closing = close_reads(tx, completion)
-    locked = locking.one()
-    if locked is None:
-        return "lost", None, None
-    row = holds_lease(activity.one(), attempt, completion.worker_id)
-    if row is None:
-        return "lost", None, None
-    busy = bool(row[9])
+        failed_before: dict[str, Any] = {}
+    else:
+        # Both locks in one round trip where the driver pipelines, the run's row before the
+        # activity's; whether anything else waits for the run is read with the activity,
+        # once the run's lock is held.
+        locking = tx.later(RUN_FOR_TASK_SQL + tx.dialect.for_update, (run_id,))
+        activity = tx.later(
+            f"SELECT {LOCK_ACTIVITY_COLUMNS}, "
+            "EXISTS (SELECT 1 FROM workflow_tasks WHERE run_id = ?) OR "
+            "EXISTS (SELECT 1 FROM inbox WHERE run_id = ?) OR "
+            "EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state = 0) "
+            "FROM activity_tasks WHERE run_id = ? AND seq = ?" + tx.dialect.for_update,
+            (run_id, run_id, run_id, run_id, seq))
+        closing = close_reads(tx, completion)
+        locked = locking.one()
+        if locked is None:
+            return "lost", None, None
+        row = holds_lease(activity.one(), attempt, completion.worker_id)
+        if row is None:
+            return "lost", None, None
+        busy = bool(row[9])
+        if not busy and completion.history_length is not None:
+            # A cached instance behind the run (another worker advanced it) must not commit.
+            busy = locked[4] != completion.history_length + 1
+        if busy:
+            _, claim = complete_activity_task(tx, run_id, seq, attempt,
+                                              completion.worker_id, result,
+                                              completion.identity, now, True)
+            return "fallback", None, claim
+        if locked[0] != ExecutionStatus.RUNNING:
+            return "lost", None, None
+        failed_before = previous_failure(row)
     next_event_id = locked[4]
-    if not busy and completion.history_length is not None:
-        # A cached instance behind the run (another worker advanced it) must not commit.
-        busy = next_event_id != completion.history_length + 1
-    if busy:
-        _, claim = complete_activity_task(tx, run_id, seq, attempt,
-                                          completion.worker_id, result,
-                                          completion.identity, now, True)
-        return "fallback", None, claim
-    if locked[0] != ExecutionStatus.RUNNING:
-        return "lost", None, None
     tx.defer("DELETE FROM activity_tasks WHERE run_id = ? AND seq = ?", (run_id, seq))
     # Nothing else waits and the run stays locked: the result goes straight into history, as
     # the one input the workflow task takes (the same row the inbox would have moved there),
     # and the task commits without a row of its own.
     event = (run_id, next_event_id, EV.ACTIVITY_TASK_COMPLETED, now, dumps({
         "seq": seq, "result": result, "attempt": attempt, "identity": completion.identity,
-        "started_time": started_at, **previous_failure(row)}))
+        "started_time": started_at, **failed_before}))
     return "committed", record_workflow_task(tx, completion, locked, next_event_id + 1,
                                              False, now, has_task=False,
                                              events=[event], closing=closing), None
+
+
+# What refutes ``_guess_quiet_run``'s guess, by whether the task closes the run (closing also
+# settles accepted updates, state 1, and tells a parent and open children).
+_QUIET_RUN = (
+    "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM executions WHERE run_id = ? AND status = 1 "
+    "AND next_event_id = ? AND workflow_id = ? AND workflow_type = ? AND task_queue = ? "
+    "AND first_run_id = ? AND execution_deadline IS NOT DISTINCT FROM ? "
+    "AND priority IS NOT DISTINCT FROM ?) "
+    "OR NOT EXISTS (SELECT 1 FROM activity_tasks WHERE run_id = ? AND seq = ? "
+    "AND attempt = ? AND lease_owner = ? AND last_failure IS NULL) "
+    "OR EXISTS (SELECT 1 FROM workflow_tasks WHERE run_id = ?) "
+    "OR EXISTS (SELECT 1 FROM inbox WHERE run_id = ?) ")
+_NOT_QUIET_RUN = {
+    False: _QUIET_RUN + "OR EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state = 0)",
+    True: _QUIET_RUN + "OR EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state IN (0, 1)) "
+    "OR EXISTS (SELECT 1 FROM executions WHERE run_id = ? AND parent_run_id IS NOT NULL) "
+    "OR EXISTS (SELECT 1 FROM executions WHERE parent_run_id = ? AND status = 1)",
+}
 
 
 def _guess_quiet_run(tx: Tx, completion: WorkflowTaskCompletion, seq: int, attempt: int
@@ -367,26 +382,10 @@ def _guess_quiet_run(tx: Tx, completion: WorkflowTaskCompletion, seq: int, attem
     tx.run(f"SELECT 1 FROM activity_tasks WHERE run_id = ? AND seq = ?{for_update}",
            (run_id, seq))
     closes = closes_run(completion)
-    # Closing also settles accepted updates (state 1); otherwise only new ones make it busy.
-    updates = "IN (0, 1)" if closes else "= 0"
-    sql = ("SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM executions WHERE run_id = ? AND status = 1 "
-           "AND next_event_id = ? AND workflow_id = ? AND workflow_type = ? AND task_queue = ? "
-           "AND first_run_id = ? AND execution_deadline IS NOT DISTINCT FROM ? "
-           "AND priority IS NOT DISTINCT FROM ?) "
-           "OR NOT EXISTS (SELECT 1 FROM activity_tasks WHERE run_id = ? AND seq = ? "
-           "AND attempt = ? AND lease_owner = ? AND last_failure IS NULL) "
-           "OR EXISTS (SELECT 1 FROM workflow_tasks WHERE run_id = ?) "
-           "OR EXISTS (SELECT 1 FROM inbox WHERE run_id = ?) "
-           f"OR EXISTS (SELECT 1 FROM updates WHERE run_id = ? AND state {updates})")
     params: tuple[Any, ...] = (
         run_id, next_event_id, workflow_id, workflow_type, task_queue, first_run_id, deadline,
         priority, run_id, seq, attempt, completion.worker_id, run_id, run_id, run_id)
-    if closes:
-        sql += (" OR EXISTS (SELECT 1 FROM executions WHERE run_id = ? AND "
-                "parent_run_id IS NOT NULL) OR EXISTS (SELECT 1 FROM executions WHERE "
-                "parent_run_id = ? AND status = 1)")
-        params += (run_id, run_id)
-    tx.assume_none(sql, params)
+    tx.assume_none(_NOT_QUIET_RUN[closes], (*params, run_id, run_id) if closes else params)
     locked = (ExecutionStatus.RUNNING, workflow_id, workflow_type, task_queue, next_event_id,
               first_run_id, deadline, priority)
     return locked, CloseReads.none() if closes else None
