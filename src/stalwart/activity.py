@@ -134,16 +134,23 @@ def client() -> Client:
             ``ActivityEnvironment`` created without a client), or in one run in another
             process (a process pool executor).
     """
-    context = _context.current()
-    if context.cross_process:
-        raise RuntimeError("no client available: this activity runs in another process (the "
-                           "worker's activity_executor is a process pool); make it async def, "
-                           "or run it on a ThreadPoolExecutor, to use activity.client()")
+    context = _in_the_workers_process("activity.client()")
     found = context.client
     if found is None:
         raise RuntimeError("no client available: this activity runs outside a worker; give "
                            "ActivityEnvironment(client=...) one in tests")
     return cast("Client", found)
+
+
+def _in_the_workers_process(call: str) -> _context.ActivityContext:
+    """The current activity's context, refused to ``call`` where the activity runs in another
+    process than its worker's (a process pool), which has neither the client nor the meters."""
+    context = _context.current()
+    if context.cross_process:
+        raise RuntimeError(f"{call} is not available in an activity run in another process "
+                           "(the worker's activity_executor is a process pool); make the "
+                           "activity async def, or run it on a ThreadPoolExecutor")
+    return context
 
 
 def metric_meter() -> MetricMeter:
@@ -154,12 +161,7 @@ def metric_meter() -> MetricMeter:
         RuntimeError: in an activity run in another process (a process pool executor), as
             in temporalio: metrics recorded there would never reach the worker's.
     """
-    context = _context.current()
-    if context.cross_process:
-        raise RuntimeError("activity.metric_meter() is not available in an activity run in "
-                           "another process (the worker's activity_executor is a process "
-                           "pool); record metrics from an async or thread-pool activity")
-    activity_info = context.info
+    activity_info = _in_the_workers_process("activity.metric_meter()").info
     return MetricMeter({"namespace": activity_info.namespace,
                         "task_queue": activity_info.task_queue,
                         "activity_type": activity_info.activity_type})
