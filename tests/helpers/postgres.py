@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 import pytest
@@ -69,3 +70,43 @@ def fresh_schema_url() -> Iterator[str]:
     finally:
         with admin_connect() as conn:  # type: ignore[attr-defined]
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+# The threads the PostgreSQL driver commits the store's writes on (the announcer's NOTIFYs
+# run on a thread of their own).
+WRITER_THREADS = "stalwart-postgres-group"
+
+
+def count_round_trips(monkeypatch: pytest.MonkeyPatch, *,
+                      threads: str | None = None) -> list[int]:
+    """``[n]``: the driver's round trips (``WireTx.sync``) from here on, on the threads whose
+    names start with ``threads`` (None: every thread); set ``[0]`` back to 0 to start over."""
+    import threading
+
+    from stalwart._store.postgres.wire import WireTx
+
+    count = [0]
+    sync = WireTx.sync
+
+    def counted(tx: WireTx) -> None:
+        if threads is None or threading.current_thread().name.startswith(threads):
+            count[0] += 1
+        sync(tx)
+    monkeypatch.setattr(WireTx, "sync", counted)
+    return count
+
+
+def collect_refuted_guesses(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
+    """Every ``GuessRefuted`` the driver raises from here on (``Tx.assume_none``)."""
+    from stalwart._store.postgres import wire
+
+    refuted: list[BaseException] = []
+    check = wire._refuted
+
+    def collecting(error: Any) -> BaseException:
+        outcome = check(error)
+        if outcome is not error:
+            refuted.append(outcome)
+        return outcome
+    monkeypatch.setattr(wire, "_refuted", collecting)
+    return refuted

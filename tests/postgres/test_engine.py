@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
-import psycopg
 import pytest
 
 from stalwart import activity, workflow
 from stalwart.client import Client, WorkflowExecutionStatus
 from stalwart.exceptions import WorkflowFailureError
 from stalwart.worker import Worker
+from tests.helpers.postgres import collect_refuted_guesses
 from tests.helpers.waiting import eventually
 
 from . import workflows as w
@@ -183,17 +183,7 @@ async def test_engine_signals_during_a_chain_of_steps_are_each_recorded_once(
     """Signals arriving while a run's activities follow one another refute the store's guess
     that nothing else waits for the run (``Tx.assume_none``): each such step is rolled back
     and committed again reading first. Every result and every signal is in history once."""
-    from stalwart._store.postgres import wire
-
-    refuted: list[BaseException] = []
-    check = wire._refuted
-
-    def counting(error: psycopg.Error) -> BaseException:
-        outcome = check(error)
-        if outcome is not error:
-            refuted.append(outcome)
-        return outcome
-    monkeypatch.setattr(wire, "_refuted", counting)
+    refuted = collect_refuted_guesses(monkeypatch)
     steps, signals = 120, 40
     async with Worker(client, task_queue=task_queue, workflows=[w.SignalledSteps],
                       activities=[w.square]):

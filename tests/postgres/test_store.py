@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
 import uuid
 from urllib.parse import urlparse, urlunparse
@@ -21,7 +20,12 @@ from stalwart._store.schema import SCHEMA_VERSION, migrations
 from stalwart.client import Client
 from stalwart.exceptions import StoreError
 from stalwart.worker import Worker
-from tests.helpers.postgres import server_url
+from tests.helpers.postgres import (
+    WRITER_THREADS,
+    collect_refuted_guesses,
+    count_round_trips,
+    server_url,
+)
 
 from . import workflows as w
 from .conftest import admin_connect
@@ -245,18 +249,8 @@ async def test_a_start_admitted_by_guessing_costs_one_round_trip_and_a_wrong_gue
     """A new workflow id is guessed free and checked with the writes (one round trip); a
     guess the server refutes is rolled back and the start decided as it always was."""
     from stalwart import exceptions as exc
-    from stalwart._store.postgres import wire
-    from stalwart._store.postgres.wire import WireTx
 
-    syncs = [0]
-    sync = WireTx.sync
-
-    def counted(tx: WireTx) -> None:
-        # The store's writes, not the announcer's NOTIFYs (a thread of their own).
-        if threading.current_thread().name.startswith("stalwart-postgres-group"):
-            syncs[0] += 1
-        sync(tx)
-    monkeypatch.setattr(WireTx, "sync", counted)
+    syncs = count_round_trips(monkeypatch, threads=WRITER_THREADS)
     store = await PostgresStore.open(db_url)
     try:
         syncs[0] = 0
@@ -284,15 +278,7 @@ async def test_a_start_admitted_by_guessing_costs_one_round_trip_and_a_wrong_gue
             ("run-guessed", ExecutionStatus.TERMINATED),
             ("run-guessed-2", ExecutionStatus.TERMINATED)]
         # A policy that expects an open run reads first: no guess for the server to refute.
-        refuted: list[BaseException] = []
-        check = wire._refuted
-
-        def counting(error: psycopg.Error) -> BaseException:
-            outcome = check(error)
-            if outcome is not error:
-                refuted.append(outcome)
-            return outcome
-        monkeypatch.setattr(wire, "_refuted", counting)
+        refuted = collect_refuted_guesses(monkeypatch)
         assert (await store.start_workflow(_request("entity"), time.time())).started
         existing = _request("entity")
         existing.run_id, existing.id_conflict_policy = "run-entity-2", 2  # USE_EXISTING

@@ -14,6 +14,7 @@ from psycopg import pq
 
 from stalwart._store.postgres.wire import WireTx, wire_query, wire_tx
 from stalwart._store.tx import GuessRefuted
+from tests.helpers.postgres import count_round_trips
 
 from .conftest import admin_connect
 
@@ -175,21 +176,9 @@ def test_rows_of_a_statement_skipped_after_an_error_are_refused_clearly(
     _clean(conn)
 
 
-def _syncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts ``WireTx.sync`` calls (round trips) from here on."""
-    count = [0]
-    sync = WireTx.sync
-
-    def counted(tx: WireTx) -> None:
-        count[0] += 1
-        sync(tx)
-    monkeypatch.setattr(WireTx, "sync", counted)
-    return count
-
-
 def test_an_assumption_that_holds_costs_no_round_trip_of_its_own(
         conn: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    syncs = _syncs(monkeypatch)
+    syncs = count_round_trips(monkeypatch)
     with wire_tx(conn, begin=True) as tx:
         tx.run("INSERT INTO t (k, v) VALUES (?, ?)", (1, "a"))
         tx.assume_none("SELECT 1 FROM t WHERE k = ?", (2,))

@@ -8,7 +8,6 @@ only saves the round trip of the reads (counted on PostgreSQL)."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from stalwart._model.events import EventType
 from stalwart._store.base import CompletionResult, ExecutionStatus, WorkflowTaskCompletion
 from stalwart._store.database import DatabaseStore
+from tests.helpers.postgres import WRITER_THREADS, count_round_trips
 
 from .helpers import (
     QUEUE,
@@ -57,19 +57,10 @@ def _closing(claim: Any, first: CompletionResult, **changes: Any) -> WorkflowTas
 
 
 def _round_trips(store: DatabaseStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """PostgreSQL's round trips (``WireTx.sync``) of the store's writes from here on (not
-    the announcer's NOTIFYs, on a thread of their own); always 0 on SQLite."""
-    count = [0]
+    """PostgreSQL's round trips of the store's writes from here on; always 0 on SQLite."""
     if store.url.startswith("postgres"):
-        from stalwart._store.postgres.wire import WireTx
-        sync = WireTx.sync
-
-        def counted(tx: WireTx) -> None:
-            if threading.current_thread().name.startswith("stalwart-postgres-group"):
-                count[0] += 1
-            sync(tx)
-        monkeypatch.setattr(WireTx, "sync", counted)
-    return count
+        return count_round_trips(monkeypatch, threads=WRITER_THREADS)
+    return [0]
 
 
 async def test_a_quiet_run_commits_the_result_and_the_close_together(
