@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .converter import Payload, PayloadCodec
+from ._converter_types import Payload, PayloadCodec
 
 REFERENCE_ENCODING = b"json/protobuf"
 REFERENCE_MESSAGE_TYPE = b"temporal.api.sdk.v1.ExternalStorageReference"

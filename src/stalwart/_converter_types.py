@@ -7,9 +7,11 @@ from __future__ import annotations
 import abc
 import base64
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
+
+from ._converter_failures import PayloadCodecWrapperMethods
 
 ValueT = TypeVar("ValueT")
 TransferTypeT = TypeVar("TransferTypeT")
@@ -189,3 +191,15 @@ def transfer_type_convertible(
 def transfer_converter_of(value_type: object) -> TransferTypeConverter[Any, Any] | None:
     converter = getattr(value_type, TRANSFER_TYPE_CONVERTER_ATTR, None)
     return converter if isinstance(converter, TransferTypeConverter) else None
+
+
+# Here rather than in ``converter``, so that external storage (``_converter_storage``), which
+# ``converter`` re-exports, can build on it whichever of the two is imported first.
+class PayloadCodec(PayloadCodecWrapperMethods):
+    """Transforms lists of payloads on their way to and from the store (e.g. encryption)."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        raise NotImplementedError
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        raise NotImplementedError

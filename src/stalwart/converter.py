@@ -22,7 +22,6 @@ from typing import Any, ClassVar, Self
 from . import exceptions as exc
 from ._converter_failures import (
     FailureAndWrapperMethods,
-    PayloadCodecWrapperMethods,
     PayloadConverterWrapperMethods,
 )
 from ._converter_types import (
@@ -30,6 +29,7 @@ from ._converter_types import (
     JSONTypeConverter,
     JSONTypeConverterUnhandled,
     Payload,
+    PayloadCodec,
     SerializationContext,
     TransferTypeConverter,
     WithSerializationContext,
@@ -382,16 +382,6 @@ class DefaultPayloadConverter(CompositePayloadConverter):
 
     def __init__(self) -> None:
         super().__init__(*type(self).default_encoding_payload_converters)
-
-
-class PayloadCodec(PayloadCodecWrapperMethods):
-    """Transforms lists of payloads on their way to and from the store (e.g. encryption)."""
-
-    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        raise NotImplementedError
-
-    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        raise NotImplementedError
 
 
 class FailureConverter:

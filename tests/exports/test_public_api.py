@@ -79,3 +79,19 @@ def test_public_modules_import_neither_temporalio_nor_a_store_backend() -> None:
     assert "stalwart.workflow" in loaded
     assert [m for m in loaded if m == "temporalio" or m.startswith("temporalio.")] == []
     assert [m for m in loaded if m.startswith("stalwart._store.sqlite")] == []
+
+
+def test_each_public_module_imports_first_in_a_fresh_interpreter() -> None:
+    """``from stalwart.worker import Worker`` as a program's first import must work: a cycle
+    between private modules shows only when one of them is imported before the others."""
+    code = (
+        "import subprocess, sys\n"
+        f"for name in {PUBLIC_MODULES!r}:\n"
+        "    done = subprocess.run([sys.executable, '-c', f'import {name}'],\n"
+        "                          capture_output=True, text=True)\n"
+        "    if done.returncode:\n"
+        "        print(name, done.stderr.strip().splitlines()[-1])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=120)
+    assert done.stdout == "", done.stdout

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
-from .instance import WorkflowInstance
 from .loop import WorkflowEventLoop
+
+if TYPE_CHECKING:
+    # Only named: the instance module imports the public workflow functions that use this.
+    from .instance import WorkflowInstance
 
 
 def current() -> WorkflowInstance:
