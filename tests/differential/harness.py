@@ -224,7 +224,10 @@ def _side(python: Path, args: list[str], env: dict[str, str] | None = None) -> d
         return data
 
 
-def run_scenario(name: str, server: TemporalServer, *, record: bool = False) -> Comparison:
+def run_scenario(name: str, server: TemporalServer, *, record: bool = False,
+                 store_url: str | None = None) -> Comparison:
+    """Run ``name`` on Temporal and on Stalwart (on ``store_url``; default a fresh SQLite
+    file) and compare them."""
     with tempfile.TemporaryDirectory() as tmp:
         fixture_dir = FIXTURE_DIR / name
         if record:
@@ -238,7 +241,8 @@ def run_scenario(name: str, server: TemporalServer, *, record: bool = False) -> 
         exports = Path(tmp) / "exports"
         with stand_in(script) as model:
             stalwart = _side(Path(sys.executable), [
-                "stalwart", name, f"sqlite:///{tmp}/stalwart.db", "{OUT}", str(exports)],
+                "stalwart", name, store_url or f"sqlite:///{tmp}/stalwart.db", "{OUT}",
+                str(exports)],
                 model.env)
             stalwart["model_requests"] = model.requests()
         replayed = _side(COMPAT_PYTHON, ["temporal-replay", name, str(exports), "{OUT}"]) \

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.helpers.postgres import fresh_schema_url
+
 from . import harness
 
 pytestmark = pytest.mark.timeout(600)
@@ -28,4 +30,19 @@ def server() -> Iterator[harness.TemporalServer]:
 @pytest.mark.parametrize("name", harness.scenario_names())
 def test_scenario_behaves_as_on_temporal(server: harness.TemporalServer, name: str) -> None:
     comparison = harness.run_scenario(name, server)
+    assert comparison.ok, comparison.report()
+
+
+# Scenarios whose operations the PostgreSQL store guesses (``Tx.assume_none``): starts under
+# every id policy; signals and updates arriving while activities run, and children closing to
+# their parent, which refute a sequential step's guess. Run on PostgreSQL too.
+ON_POSTGRES = ["child_outcomes", "signal_while_task_scheduled", "signals_and_updates",
+               "start_policies", "workflow_retry"]
+
+
+@pytest.mark.parametrize("name", ON_POSTGRES)
+def test_scenario_on_postgres_behaves_as_on_temporal(server: harness.TemporalServer,
+                                                     name: str) -> None:
+    with fresh_schema_url() as url:
+        comparison = harness.run_scenario(name, server, store_url=url)
     assert comparison.ok, comparison.report()
