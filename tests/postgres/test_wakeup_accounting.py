@@ -2,7 +2,8 @@
 
 The other processes are stood in for by worker rows on another host (alive by their
 heartbeat): their channels are listened to here, on a connection of the test's own, so what
-each would have been told is read exactly as the server delivers it.
+each would have been told is read exactly as the server delivers it. That connection is named
+as a store's LISTEN connection is, so the store's census counts it as another store.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from psycopg import sql
 from stalwart._engine import activity_worker, workflow_worker
 from stalwart._store.base import StartWorkflowRequest, WorkerRow
 from stalwart._store.postgres import PostgresStore
-from stalwart._store.postgres.peers import channel_of
+from stalwart._store.postgres.peers import channel_of, listener_name
 from stalwart.client import Client
 from stalwart.worker import Worker
 
@@ -47,6 +48,8 @@ class Peers:
         self.channels = {channel_of(schema, self.host, row.pid): row.worker_id
                          for row in self.rows}
         self.conn = admin_connect()
+        self.conn.execute("SELECT set_config('application_name', %s, false)",
+                          (listener_name(schema, "test-peers"),))
         for channel in [*self.channels, f"stalwart.{schema}"]:
             self.conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
 

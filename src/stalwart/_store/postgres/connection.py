@@ -36,7 +36,17 @@ from ...exceptions import StoreError
 from ..batch import QueuedWrite, resolve_all, take_batch
 from ..tx import GuessRefuted, Tx
 from ..wakeup import AFFINE_TASK, EXTERNAL, WORK_KINDS
-from .peers import Peers, Work
+from .peers import (
+    CENSUS_REFRESH_SECONDS,
+    CENSUS_SQL,
+    WARM_UP_LOOK_SECONDS,
+    WARM_UP_SECONDS,
+    Peers,
+    Work,
+    census_params,
+    listener_name,
+    others_listening,
+)
 from .wire import WireTx, wire_tx
 
 logger = logging.getLogger(__name__)
@@ -159,6 +169,9 @@ class Announcer:
     (a transaction that writes nothing, so flushes nothing). A wake-up lost to a crash between
     a commit and its NOTIFY costs the other processes latency, never work: their pollers look
     again every few seconds, and the sweeper finds everything that falls due.
+
+    The same thread takes the census (``peers.others_listening``) about once a second; while
+    no other store listens, ``alone`` is true and the commits announce nothing (see ``Peers``).
     """
 
     def __init__(self, options: PostgresOptions, origin: str) -> None:
@@ -171,6 +184,9 @@ class Announcer:
         # Workers whose affine tasks are ready (see ``Peers``): told on their process's channel.
         self._affine: set[str] = set()
         self.peers = Peers(options.schema)
+        # Read without the lock by every committer: False until a census says otherwise.
+        self.alone = False
+        self._census_at = -math.inf
         self._cond = threading.Condition()
         self._closed = False
         self._conn: Conn | None = None
@@ -189,9 +205,13 @@ class Announcer:
             self._cond.notify()
 
     def _take(self) -> tuple[set[tuple[str, str]], float, Work, set[str]] | None:
+        """What to send (possibly nothing, when the census is due); None once closed."""
         with self._cond:
             while not self._pending() and not self._closed:
-                self._cond.wait()
+                census_in = self._census_at + CENSUS_REFRESH_SECONDS - time.monotonic()
+                if census_in <= 0:
+                    break
+                self._cond.wait(census_in)
             if self._closed and not self._pending():
                 return None
             batch = self._keys, self._due, self._work, self._affine
@@ -251,6 +271,10 @@ class Announcer:
                         self._conn = psycopg.connect(
                             self._options.conninfo, connect_timeout=5,
                             **self._options.connect_kwargs())
+                    if time.monotonic() - self._census_at >= CENSUS_REFRESH_SECONDS:
+                        self.alone = not others_listening(self._conn, self._options.schema,
+                                                          self._origin)
+                        self._census_at = time.monotonic()
                     notifications = self._notifications(*batch)
                     if notifications:
                         # One statement, one round trip, however many channels.
@@ -262,6 +286,7 @@ class Announcer:
                     delay = 0.05
                     break
                 except psycopg.Error as error:
+                    self.alone = False  # unknown: tell everyone, as before any census
                     if self._conn is not None:
                         self._conn.close()
                         self._conn = None
@@ -433,7 +458,10 @@ class Database:
         """Tell other processes what a commit changed that concerns them: every waiter kind
         but ready tasks to everyone; ready tasks only beyond what this process's own pollers,
         already woken, have room for, and then to as few pollers as there are such tasks
-        (see ``Peers``); a due time only if a sweeper could be asleep past it."""
+        (see ``Peers``); a due time only if a sweeper could be asleep past it. Nothing while
+        no other store listens (``Announcer.alone``)."""
+        if self.announcer.alone:
+            return
         broadcast: set[tuple[str, str]] = set()
         work: Work = {}
         affine: set[str] = set()
@@ -456,7 +484,8 @@ class Database:
 
     def hand_on(self, key: tuple[str, str]) -> None:
         """A poller here filled up and may have left tasks behind: one more process looks."""
-        self.announcer.add((), math.inf, {(key, 0): 1})
+        if not self.announcer.alone:
+            self.announcer.add((), math.inf, {(key, 0): 1})
 
     def read_blocking(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         """Run ``fn(tx, *args)`` outside a transaction; reads are always safe to repeat."""
@@ -528,16 +557,28 @@ class Database:
         if handed:
             self.announcer.add((), math.inf, handed)
 
+    async def _warm_up(self) -> None:
+        """Another store listened before this one began to: until every store's census has
+        counted this one, any of them may still skip telling it, so everyone here looks
+        again now and then (see ``peers``)."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + WARM_UP_SECONDS
+        while loop.time() < until:
+            await asyncio.sleep(WARM_UP_LOOK_SECONDS)
+            self._publish([EXTERNAL], math.inf)
+
     async def _listen_forever(self) -> None:
         """One connection that LISTENs and republishes other processes' commits in-process."""
         delay = 0.05
         connected_before = False
+        warm_up: asyncio.Task[None] | None = None
         channels = [sql.SQL("LISTEN {}").format(sql.Identifier(name))
                     for name in (self.options.channel, self.announcer.peers.own)]
         while True:
             try:
                 conn = await psycopg.AsyncConnection.connect(
-                    self.options.conninfo, **self.options.connect_kwargs())
+                    self.options.conninfo, **self.options.connect_kwargs(),
+                    application_name=listener_name(self.options.schema, self.origin))
             except psycopg.Error as error:
                 logger.warning("%s: LISTEN connection failed (%s); retrying in %.2f s",
                                self.options.where, str(error).strip(), delay)
@@ -553,6 +594,11 @@ class Database:
                     self._publish([EXTERNAL], math.inf)
                 connected_before = True
                 delay = 0.05
+                cursor = await conn.execute(CENSUS_SQL, census_params(self.options.schema,
+                                                                      self.origin))
+                row = await cursor.fetchone()
+                if row is not None and row[0]:
+                    warm_up = asyncio.get_running_loop().create_task(self._warm_up())
                 self._listening.set()
                 async for notify in conn.notifies():
                     self._on_notify(notify.payload)
@@ -560,6 +606,9 @@ class Database:
                 logger.warning("%s: LISTEN connection lost (%s); reconnecting",
                                self.options.where, str(error).strip())
             finally:
+                if warm_up is not None:
+                    warm_up.cancel()
+                    warm_up = None
                 try:
                     await conn.close()
                 except Exception:

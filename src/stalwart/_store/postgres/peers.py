@@ -14,6 +14,13 @@ seconds, and a poller that fills up hands the queue on itself (``Store.hand_on``
 
 A task offered to one worker first (its affinity: the worker has the run cached) wakes only
 that worker's poller: its process is told on its own channel, no other process at all.
+
+A store that nobody else listens to sends nothing at all. Each store's LISTEN connection is
+named in ``pg_stat_activity`` (``listener_name``), and each store counts the others about once a
+second (the census, ``others_listening``); while it is alone, its commits wake only this
+process. A store that begins to LISTEN while others do may meet one whose census is older than
+its arrival and so skipped telling it something: for its first ``WARM_UP_SECONDS`` it looks
+again on its own every ``WARM_UP_LOOK_SECONDS``, as after a lost connection.
 """
 
 from __future__ import annotations
@@ -36,6 +43,18 @@ Work = dict[tuple[tuple[str, str], int], int]
 PEERS_REFRESH_SECONDS = 1.0
 UNKNOWN_QUEUE_REFRESH_SECONDS = 0.05
 
+# How often a store counts the other stores that listen (see the module's docstring), and how
+# long a newcomer looks again on its own: three counts, so a census delayed by a busy thread
+# is covered too.
+CENSUS_REFRESH_SECONDS = 1.0
+WARM_UP_SECONDS = 3 * CENSUS_REFRESH_SECONDS
+WARM_UP_LOOK_SECONDS = 0.1
+_LISTENER_PREFIX = "stalwart-listen "
+# Whether another store of this schema and database listens: its LISTEN connection's name is
+# its schema's tag and its own origin (any user may read other sessions' application_name).
+CENSUS_SQL = ("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+              "AND application_name LIKE %s AND application_name <> %s)")
+
 # Stores open in this process, per schema: with more than one, this process's own channel is
 # a peer too (another store here may have the room; it ignores nothing but its own origin).
 _OPEN: dict[str, int] = {}
@@ -45,6 +64,24 @@ _OPEN_LOCK = threading.Lock()
 def channel_of(schema: str, host: str, pid: int) -> str:
     digest = hashlib.sha256(f"{schema}\0{host}\0{pid}".encode()).hexdigest()[:40]
     return f"stalwart_{digest}"
+
+
+def listener_name(schema: str, origin: str) -> str:
+    """The ``application_name`` of a store's LISTEN connection (at most 57 characters)."""
+    return f"{_schema_tag(schema)} {origin}"
+
+
+def census_params(schema: str, origin: str) -> tuple[str, str]:
+    return f"{_schema_tag(schema)} %", listener_name(schema, origin)
+
+
+def others_listening(conn: Any, schema: str, origin: str) -> bool:
+    row = conn.execute(CENSUS_SQL, census_params(schema, origin)).fetchone()
+    return bool(row[0])
+
+
+def _schema_tag(schema: str) -> str:
+    return _LISTENER_PREFIX + hashlib.sha256(schema.encode()).hexdigest()[:8]
 
 
 class Peers:

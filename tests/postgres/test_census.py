@@ -1,0 +1,120 @@
+"""A store that nobody else listens to tells nobody anything; a store that arrives later still
+hears every commit of the ones that have not counted it yet.
+
+Each store names its LISTEN connection in ``pg_stat_activity`` and counts the others about
+once a second (``Announcer.alone``). These tests run real stores on a real server; "another
+process" is a second store, which shares nothing in-process with the first.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from stalwart._store import wakeup
+from stalwart._store.base import ExecutionStatus, StartWorkflowRequest
+from stalwart._store.postgres import PostgresStore, connection
+from tests.helpers.postgres import with_schema
+from tests.helpers.waiting import eventually
+
+from .conftest import admin_connect
+
+
+def _request(workflow_id: str) -> StartWorkflowRequest:
+    return StartWorkflowRequest(workflow_id=workflow_id, workflow_type="Steps", task_queue="q",
+                                input=[], run_id=f"run-{workflow_id}", random_seed=1)
+
+
+def _record_announcements(store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+                          ) -> list[Any]:
+    announcer = store._db.announcer
+    sent: list[Any] = []
+    add = announcer.add
+
+    def recording(*args: Any) -> None:
+        sent.append(args)
+        add(*args)
+    monkeypatch.setattr(announcer, "add", recording)
+    return sent
+
+
+async def _census_says(store: PostgresStore, alone: bool) -> None:
+    async def agrees() -> bool:
+        return store._db.announcer.alone is alone
+    await eventually(agrees, timeout=15, what=f"the census to say alone={alone}")
+
+
+async def test_a_store_alone_announces_nothing_until_another_store_listens(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = await PostgresStore.open(db_url)
+    second: PostgresStore | None = None
+    try:
+        await _census_says(first, True)
+        sent = _record_announcements(first, monkeypatch)
+        await first.start_workflow(_request("alone"), time.time())
+        await first.terminate_workflow("alone", None, "done", [], "test", time.time())
+        assert sent == []
+
+        second = await PostgresStore.open(db_url)
+        await _census_says(first, False)
+        closed = second.subscribe(("closed", "run-heard"))
+        await first.start_workflow(_request("heard"), time.time())
+        await first.terminate_workflow("heard", None, "done", [], "test", time.time())
+        assert await closed.wait(30), "the second store never heard the close"
+        closed.close()
+        assert any(("closed", "run-heard") in keys for keys, *_ in sent), sent
+    finally:
+        await first.close()
+        if second is not None:
+            await second.close()
+
+
+async def test_a_store_of_another_schema_does_not_count(db_url: str, postgres_server: str
+                                                         ) -> None:
+    other_schema = "test_census_other"
+    here = await PostgresStore.open(db_url)
+    elsewhere = await PostgresStore.open(with_schema(postgres_server, other_schema))
+    try:
+        await _census_says(here, True)
+        await _census_says(elsewhere, True)
+    finally:
+        await here.close()
+        await elsewhere.close()
+        with admin_connect() as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {other_schema} CASCADE")
+
+
+async def test_a_newcomer_hears_a_close_from_a_store_that_has_not_counted_it(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first store counts once and never again, so it keeps believing it is alone; the
+    # newcomer's only way to learn of the close is to look again on its own while it warms
+    # up (its fallback look, every LOOK_AGAIN_SECONDS, is put out of reach).
+    first = await PostgresStore.open(db_url)
+    second: PostgresStore | None = None
+    try:
+        await _census_says(first, True)
+        monkeypatch.setattr(connection, "CENSUS_REFRESH_SECONDS", 3600.0)
+        monkeypatch.setattr(connection, "WARM_UP_SECONDS", 3600.0)
+        monkeypatch.setattr(wakeup, "LOOK_AGAIN_SECONDS", 3600.0)
+        sent = _record_announcements(first, monkeypatch)
+        await first.start_workflow(_request("late"), time.time())
+
+        second = await PostgresStore.open(db_url)
+        waiting = second.subscribe(("closed", "run-late"))
+        row = await second.get_execution("late", None)
+        assert row is not None and row.status == ExecutionStatus.RUNNING
+        await first.terminate_workflow("late", None, "done", [], "test", time.time())
+        assert first._db.announcer.alone and sent == []
+        # Every wake-up of the newcomer is a look; without them it would never look again.
+        while row.status == ExecutionStatus.RUNNING:
+            assert await waiting.wait(30), "nothing woke the newcomer after the close"
+            row = await second.get_execution("late", None)
+            assert row is not None
+        waiting.close()
+        assert row.status == ExecutionStatus.TERMINATED
+    finally:
+        await first.close()
+        if second is not None:
+            await second.close()
