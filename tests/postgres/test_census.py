@@ -8,6 +8,7 @@ process" is a second store, which shares nothing in-process with the first.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -86,34 +87,71 @@ async def test_a_store_of_another_schema_does_not_count(db_url: str, postgres_se
             conn.execute(f"DROP SCHEMA IF EXISTS {other_schema} CASCADE")
 
 
-async def test_a_newcomer_hears_a_close_from_a_store_that_has_not_counted_it(
+async def test_a_newcomer_hears_a_store_whose_census_has_not_counted_it(
         db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The first store counts once and never again, so it keeps believing it is alone; the
-    # newcomer's only way to learn of the close is to look again on its own while it warms
-    # up (its fallback look, every LOOK_AGAIN_SECONDS, is put out of reach).
+    # The first store counts once and never again: only the newcomer's hello can tell it that
+    # it is no longer alone. The newcomer's fallback look (every LOOK_AGAIN_SECONDS) is put out
+    # of reach, so only a notification can wake it.
     first = await PostgresStore.open(db_url)
     second: PostgresStore | None = None
     try:
         await _census_says(first, True)
         monkeypatch.setattr(connection, "CENSUS_REFRESH_SECONDS", 3600.0)
-        monkeypatch.setattr(connection, "WARM_UP_SECONDS", 3600.0)
         monkeypatch.setattr(wakeup, "LOOK_AGAIN_SECONDS", 3600.0)
-        sent = _record_announcements(first, monkeypatch)
         await first.start_workflow(_request("late"), time.time())
 
         second = await PostgresStore.open(db_url)
-        waiting = second.subscribe(("closed", "run-late"))
+        # Open means every store that listened before has answered the hello.
+        assert first._db.announcer.alone is False
+        closed = second.subscribe(("closed", "run-late"))
         row = await second.get_execution("late", None)
         assert row is not None and row.status == ExecutionStatus.RUNNING
         await first.terminate_workflow("late", None, "done", [], "test", time.time())
-        assert first._db.announcer.alone and sent == []
-        # Every wake-up of the newcomer is a look; without them it would never look again.
-        while row.status == ExecutionStatus.RUNNING:
-            assert await waiting.wait(30), "nothing woke the newcomer after the close"
-            row = await second.get_execution("late", None)
-            assert row is not None
-        waiting.close()
-        assert row.status == ExecutionStatus.TERMINATED
+        assert await closed.wait(30), "the newcomer never heard the close"
+        closed.close()
+    finally:
+        await first.close()
+        if second is not None:
+            await second.close()
+
+
+async def test_a_hello_heard_during_a_census_keeps_the_store_from_being_alone(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = await PostgresStore.open(db_url)
+    try:
+        await _census_says(store, True)
+        announcer = store._db.announcer
+        count = connection.others_listening
+        counted = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def hello_meanwhile(conn: Any, schema: str, origin: str) -> bool:
+            # Nobody else listened when the server was asked; a hello arrives before the
+            # answer is used: the store must not conclude it is alone.
+            alone = count(conn, schema, origin)
+            announcer.greeted("newcomer")
+            loop.call_soon_threadsafe(counted.set)
+            return alone
+        monkeypatch.setattr(connection, "others_listening", hello_meanwhile)
+        monkeypatch.setattr(connection, "CENSUS_REFRESH_SECONDS", 0.0)
+        with announcer._cond:
+            announcer._cond.notify()
+        await asyncio.wait_for(counted.wait(), 30)
+        assert announcer.alone is False
+    finally:
+        await store.close()
+
+
+async def test_a_store_that_never_answers_does_not_keep_a_newcomer_from_opening(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = await PostgresStore.open(db_url)
+    monkeypatch.setattr(first._db.announcer, "_take_answers", lambda: [])
+    second: PostgresStore | None = None
+    try:
+        second = await PostgresStore.open(db_url)
+        assert second._db._arrival is not None and second._db._arrival.late
+        # The silent store was told all the same: it announces from now on.
+        assert first._db.announcer.alone is False
     finally:
         await first.close()
         if second is not None:

@@ -37,14 +37,17 @@ from ..batch import QueuedWrite, resolve_all, take_batch
 from ..tx import GuessRefuted, Tx
 from ..wakeup import AFFINE_TASK, EXTERNAL, WORK_KINDS
 from .peers import (
+    ACK_TIMEOUT_SECONDS,
     CENSUS_REFRESH_SECONDS,
-    CENSUS_SQL,
-    WARM_UP_LOOK_SECONDS,
-    WARM_UP_SECONDS,
+    HELLO,
+    HELLO_ACK,
+    OTHERS_SQL,
+    Arrival,
     Peers,
     Work,
     census_params,
     listener_name,
+    origin_of,
     others_listening,
 )
 from .wire import WireTx, wire_tx
@@ -171,7 +174,8 @@ class Announcer:
     again every few seconds, and the sweeper finds everything that falls due.
 
     The same thread takes the census (``peers.others_listening``) about once a second; while
-    no other store listens, ``alone`` is true and the commits announce nothing (see ``Peers``).
+    no other store listens, ``alone`` is true and the commits announce nothing. A newcomer's
+    hello makes it false at once, before this thread answers the newcomer (see ``peers``).
     """
 
     def __init__(self, options: PostgresOptions, origin: str) -> None:
@@ -187,6 +191,10 @@ class Announcer:
         # Read without the lock by every committer: False until a census says otherwise.
         self.alone = False
         self._census_at = -math.inf
+        # Hellos heard so far (a census taken across one cannot make this store alone), and
+        # the newcomers still to be answered.
+        self._hellos = 0
+        self._answers: set[str] = set()
         self._cond = threading.Condition()
         self._closed = False
         self._conn: Conn | None = None
@@ -204,6 +212,22 @@ class Announcer:
             self._affine.update(affine)
             self._cond.notify()
 
+    def greeted(self, newcomer: str) -> None:
+        """A store began to listen: announce everything from now on, then answer it."""
+        with self._cond:
+            self.alone = False
+            self._hellos += 1
+            self._answers.add(newcomer)
+            self._cond.notify()
+
+    def _count(self, conn: Conn) -> None:
+        with self._cond:
+            hellos = self._hellos
+        others = others_listening(conn, self._options.schema, self._origin)
+        with self._cond:
+            self.alone = not others and self._hellos == hellos
+        self._census_at = time.monotonic()
+
     def _take(self) -> tuple[set[tuple[str, str]], float, Work, set[str]] | None:
         """What to send (possibly nothing, when the census is due); None once closed."""
         with self._cond:
@@ -218,8 +242,14 @@ class Announcer:
             self._keys, self._due, self._work, self._affine = set(), math.inf, {}, set()
             return batch
 
+    def _take_answers(self) -> list[str]:
+        with self._cond:
+            answers, self._answers = self._answers, set()
+        return [f"{HELLO_ACK}:{newcomer}" for newcomer in sorted(answers)]
+
     def _pending(self) -> bool:
-        return bool(self._keys or self._due < math.inf or self._work or self._affine)
+        return bool(self._keys or self._due < math.inf or self._work or self._affine
+                    or self._answers)
 
     def _notifications(self, keys: set[tuple[str, str]], due: float, work: Work,
                        affine: set[str]) -> list[tuple[str, str]]:
@@ -272,10 +302,11 @@ class Announcer:
                             self._options.conninfo, connect_timeout=5,
                             **self._options.connect_kwargs())
                     if time.monotonic() - self._census_at >= CENSUS_REFRESH_SECONDS:
-                        self.alone = not others_listening(self._conn, self._options.schema,
-                                                          self._origin)
-                        self._census_at = time.monotonic()
+                        self._count(self._conn)
                     notifications = self._notifications(*batch)
+                    # Answers go last: a newcomer answered has heard what was announced with.
+                    notifications.extend((self._options.channel, payload)
+                                         for payload in self._split(self._take_answers()))
                     if notifications:
                         # One statement, one round trip, however many channels.
                         with wire_tx(self._conn) as tx:
@@ -343,6 +374,7 @@ class Database:
         self._group = GroupWriter(self, options.pool_size - 1)
         self._listener: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
+        self._arrival: Arrival | None = None
         self._check_lock = threading.Lock()
 
     async def open(self) -> None:
@@ -545,6 +577,12 @@ class Database:
                 if addressed is not None:
                     keys.append(addressed[0][0])
                     work[addressed[0]] = work.get(addressed[0], 0) + addressed[1]
+            elif kind == HELLO:
+                self.announcer.greeted(key)
+            elif kind == HELLO_ACK:
+                if key == self.origin and self._arrival is not None and \
+                        self._arrival.answer(origin):
+                    keys.append(EXTERNAL)  # it may have skipped telling us: everyone looks
             elif kind:
                 keys.append((kind, key))
         self._publish(keys, earliest_due)
@@ -557,21 +595,39 @@ class Database:
         if handed:
             self.announcer.add((), math.inf, handed)
 
-    async def _warm_up(self) -> None:
-        """Another store listened before this one began to: until every store's census has
-        counted this one, any of them may still skip telling it, so everyone here looks
-        again now and then (see ``peers``)."""
-        loop = asyncio.get_running_loop()
-        until = loop.time() + WARM_UP_SECONDS
-        while loop.time() < until:
-            await asyncio.sleep(WARM_UP_LOOK_SECONDS)
-            self._publish([EXTERNAL], math.inf)
+    async def _arrive(self, conn: psycopg.AsyncConnection[Any], reconnected: bool
+                      ) -> asyncio.Task[None] | None:
+        """Say hello to the stores that listen already, if any; once they have all answered
+        (or ``ACK_TIMEOUT_SECONDS`` passed), this store is open, and after a reconnection
+        everyone here looks again. The task that waits, or None if nobody else listens."""
+        cursor = await conn.execute(OTHERS_SQL, census_params(self.options.schema, self.origin))
+        others = {origin_of(name) for (name,) in await cursor.fetchall()}
+        self._arrival = arrival = Arrival(others)
+        if others:
+            await conn.execute("SELECT pg_notify(%s, %s)",
+                               (self.options.channel, f"{self.origin}\n{HELLO}:{self.origin}"))
+
+        async def answered() -> None:
+            try:
+                await asyncio.wait_for(arrival.answered.wait(), ACK_TIMEOUT_SECONDS)
+            except TimeoutError:
+                arrival.late = True
+                logger.info("%s: %d other store(s) did not answer within %.1f s; going on",
+                            self.options.where, len(arrival.expected), ACK_TIMEOUT_SECONDS)
+            if reconnected:
+                # Whatever was committed while we were deaf: everyone looks again.
+                self._publish([EXTERNAL], math.inf)
+            self._listening.set()
+        if not others:
+            await answered()
+            return None
+        return asyncio.get_running_loop().create_task(answered())
 
     async def _listen_forever(self) -> None:
         """One connection that LISTENs and republishes other processes' commits in-process."""
         delay = 0.05
         connected_before = False
-        warm_up: asyncio.Task[None] | None = None
+        arriving: asyncio.Task[None] | None = None
         channels = [sql.SQL("LISTEN {}").format(sql.Identifier(name))
                     for name in (self.options.channel, self.announcer.peers.own)]
         while True:
@@ -590,25 +646,18 @@ class Database:
                     await conn.execute(channel)
                 if connected_before:
                     logger.info("%s: LISTEN connection restored", self.options.where)
-                    # Whatever was committed while we were deaf: everyone looks again.
-                    self._publish([EXTERNAL], math.inf)
+                arriving = await self._arrive(conn, connected_before)
                 connected_before = True
                 delay = 0.05
-                cursor = await conn.execute(CENSUS_SQL, census_params(self.options.schema,
-                                                                      self.origin))
-                row = await cursor.fetchone()
-                if row is not None and row[0]:
-                    warm_up = asyncio.get_running_loop().create_task(self._warm_up())
-                self._listening.set()
                 async for notify in conn.notifies():
                     self._on_notify(notify.payload)
             except psycopg.Error as error:
                 logger.warning("%s: LISTEN connection lost (%s); reconnecting",
                                self.options.where, str(error).strip())
             finally:
-                if warm_up is not None:
-                    warm_up.cancel()
-                    warm_up = None
+                if arriving is not None:
+                    arriving.cancel()
+                    arriving = None
                 try:
                     await conn.close()
                 except Exception:

@@ -18,13 +18,16 @@ that worker's poller: its process is told on its own channel, no other process a
 A store that nobody else listens to sends nothing at all. Each store's LISTEN connection is
 named in ``pg_stat_activity`` (``listener_name``), and each store counts the others about once a
 second (the census, ``others_listening``); while it is alone, its commits wake only this
-process. A store that begins to LISTEN while others do may meet one whose census is older than
-its arrival and so skipped telling it something: for its first ``WARM_UP_SECONDS`` it looks
-again on its own every ``WARM_UP_LOOK_SECONDS``, as after a lost connection.
+process. A store that begins to listen while others do says so (``HELLO``) and waits for each
+of them to answer (``HELLO_ACK``) before it lets anyone here wait on it: a store that answers has
+stopped skipping, so whatever it skipped before committed before the newcomer looks. One that
+does not answer within ``ACK_TIMEOUT_SECONDS`` (busy, or dying) is waited for no longer; its
+answer, when it comes, makes everyone here look again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import os
@@ -44,16 +47,20 @@ PEERS_REFRESH_SECONDS = 1.0
 UNKNOWN_QUEUE_REFRESH_SECONDS = 0.05
 
 # How often a store counts the other stores that listen (see the module's docstring), and how
-# long a newcomer looks again on its own: three counts, so a census delayed by a busy thread
-# is covered too.
+# long a newcomer waits for their answers before it goes on without them.
 CENSUS_REFRESH_SECONDS = 1.0
-WARM_UP_SECONDS = 3 * CENSUS_REFRESH_SECONDS
-WARM_UP_LOOK_SECONDS = 0.1
+ACK_TIMEOUT_SECONDS = 1.0
+# Lines of the store channel's payloads: ``hello:<newcomer>``, ``hello_ack:<newcomer>`` (the
+# sender is the payload's origin).
+HELLO = "hello"
+HELLO_ACK = "hello_ack"
 _LISTENER_PREFIX = "stalwart-listen "
-# Whether another store of this schema and database listens: its LISTEN connection's name is
-# its schema's tag and its own origin (any user may read other sessions' application_name).
-CENSUS_SQL = ("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
-              "AND application_name LIKE %s AND application_name <> %s)")
+# The other stores of this schema and database that listen: each LISTEN connection's name is
+# its schema's tag and its store's origin (any user may read other sessions' application_name).
+_OTHERS = ("FROM pg_stat_activity WHERE datname = current_database() "
+           "AND application_name LIKE %s AND application_name <> %s")
+CENSUS_SQL = f"SELECT EXISTS (SELECT 1 {_OTHERS})"
+OTHERS_SQL = f"SELECT application_name {_OTHERS}"
 
 # Stores open in this process, per schema: with more than one, this process's own channel is
 # a peer too (another store here may have the room; it ignores nothing but its own origin).
@@ -78,6 +85,30 @@ def census_params(schema: str, origin: str) -> tuple[str, str]:
 def others_listening(conn: Any, schema: str, origin: str) -> bool:
     row = conn.execute(CENSUS_SQL, census_params(schema, origin)).fetchone()
     return bool(row[0])
+
+
+def origin_of(name: str) -> str:
+    """The store origin in a ``listener_name``."""
+    return name.rsplit(" ", 1)[-1]
+
+
+class Arrival:
+    """A newcomer's wait for the other stores' answers to its hello."""
+
+    def __init__(self, expected: set[str]) -> None:
+        self.expected = expected
+        self.answered = asyncio.Event()
+        # Set once the newcomer stopped waiting: an answer after that makes everyone look.
+        self.late = False
+        if not expected:
+            self.answered.set()
+
+    def answer(self, origin: str) -> bool:
+        """Count ``origin``'s answer; True if it came after the newcomer stopped waiting."""
+        self.expected.discard(origin)
+        if not self.expected:
+            self.answered.set()
+        return self.late
 
 
 def _schema_tag(schema: str) -> str:
