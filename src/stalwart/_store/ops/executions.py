@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from ... import exceptions as exc
@@ -592,6 +593,14 @@ def row_to_execution(row: Any) -> ExecutionRow:
         parent_workflow_id=row[14], parent_run_id=row[15],
         search_attributes=loads(row[16]) if row[16] else {},
         memo=loads(row[17]) if row[17] else {})
+
+
+def runs_not_running(tx: Tx, run_ids: Sequence[str]) -> list[str]:
+    """Of ``run_ids``, those closed or gone: a waiter for any of them is done waiting."""
+    among, params = tx.dialect.in_("run_id", run_ids)
+    running = {row[0] for row in tx.all(
+        f"SELECT run_id FROM executions WHERE {among} AND status = 1", params)}
+    return [run_id for run_id in run_ids if run_id not in running]
 
 
 def get_execution(tx: Tx, workflow_id: str | None, run_id: str | None
