@@ -12,7 +12,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -80,6 +80,16 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+async def sample_peak(peak: list[float], measure: Callable[[], list[float]],
+                      every: float = 0.5) -> None:
+    """Keep ``peak[0]`` at the largest of ``measure()`` seen, looking every ``every`` seconds
+    until cancelled (a task of its own: the workload awaits its results with one gather, as
+    the DBOS harness does, rather than waking on every result to measure)."""
+    while True:
+        peak[0] = max([peak[0], *measure()])
+        await asyncio.sleep(every)
 
 
 def ms(seconds: float) -> float:

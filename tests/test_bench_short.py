@@ -44,7 +44,7 @@ def test_bench_short_run_reports_every_workload(tmp_path: Path) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "bench.run", "--workload", "all", "--store", "sqlite",
          "--short", "--json", "--dir", str(tmp_path)],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=110)
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr
     lines = [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
     by_name = {line["workload"]: line for line in lines}

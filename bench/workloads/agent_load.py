@@ -19,7 +19,7 @@ from stalwart import activity, workflow
 from stalwart.client import Client
 from stalwart.worker import Worker
 
-from .._common import Config, new_id, percentile, rounded, rss_mib
+from .._common import Config, new_id, percentile, rounded, rss_mib, sample_peak
 
 NAME = "AGENT_load"
 STEPS = 5
@@ -61,12 +61,13 @@ async def run(config: Config) -> dict[str, Any]:
                 client.start_workflow(AgentLoad.run, id=new_id("agent"), task_queue=queue)
                 for _ in range(count)))
             start_s = time.perf_counter() - started
-            pending = {asyncio.ensure_future(h.result()) for h in handles}
-            results: list[list[float]] = []
-            while pending:
-                done, pending = await asyncio.wait(pending, timeout=0.5)
-                peak_rss = max(peak_rss, rss_mib(os.getpid()))
-                results.extend(task.result() for task in done)
+            peak = [0.0]
+            sampling = asyncio.ensure_future(sample_peak(peak, lambda: [rss_mib(os.getpid())]))
+            try:
+                results: list[list[float]] = await asyncio.gather(*(h.result() for h in handles))
+            finally:
+                sampling.cancel()
+            peak_rss = max(peak[0], rss_mib(os.getpid()))
             wall = time.perf_counter() - started
     finally:
         await client.close()

@@ -18,7 +18,7 @@ from stalwart.client import Client
 from stalwart.worker import Worker
 
 from .. import process_stats
-from .._common import Config, WorkerProcess, announce_ready, new_id, rounded, rss_mib
+from .._common import Config, WorkerProcess, announce_ready, new_id, rounded, rss_mib, sample_peak
 from .agent_load import STEPS, AgentLoad, llm_call
 
 NAME = "AGENT_processes"
@@ -41,12 +41,14 @@ async def _one(config: Config, processes: int, count: int, cap: int) -> dict[str
         handles = await asyncio.gather(*(
             client.start_workflow(AgentLoad.run, id=new_id("agentp"), task_queue=queue)
             for _ in range(count)))
-        pending = {asyncio.ensure_future(h.result()) for h in handles}
-        while pending:
-            done, pending = await asyncio.wait(pending, timeout=0.5)
-            peak_rss = max([peak_rss, *(rss_mib(worker.pid) for worker in workers)])
-            for task in done:
-                task.result()
+        peak = [0.0]
+        sampling = asyncio.ensure_future(sample_peak(
+            peak, lambda: [rss_mib(worker.pid) for worker in workers]))
+        try:
+            await asyncio.gather(*(h.result() for h in handles))
+        finally:
+            sampling.cancel()
+        peak_rss = max([peak[0], *(rss_mib(worker.pid) for worker in workers)])
         wall = time.perf_counter() - started
         client_cpu = process_stats.snapshot()["cpu_s"] - client_cpu
         after = [await worker.stats() for worker in workers]
