@@ -156,3 +156,25 @@ async def test_a_store_that_never_answers_does_not_keep_a_newcomer_from_opening(
         await first.close()
         if second is not None:
             await second.close()
+
+
+async def test_announce_always_tells_other_processes_with_nobody_counted(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = await PostgresStore.open(db_url + "&announce=always")
+    try:
+        # Counted often: the store would have found itself alone by now.
+        monkeypatch.setattr(connection, "CENSUS_REFRESH_SECONDS", 0.0)
+        sent = _record_announcements(store, monkeypatch)
+        await store.start_workflow(_request("told"), time.time())
+        await store.terminate_workflow("told", None, "done", [], "test", time.time())
+        assert store._db.announcer.alone is False
+        assert any(("closed", "run-told") in keys for keys, *_ in sent), sent
+    finally:
+        await store.close()
+
+
+def test_announce_takes_auto_or_always() -> None:
+    assert connection.parse_url("postgresql://h/db").announce == "auto"
+    assert connection.parse_url("postgresql://h/db?announce=always").announce == "always"
+    with pytest.raises(ValueError, match="announce='never' must be 'auto'"):
+        connection.parse_url("postgresql://h/db?announce=never")

@@ -78,7 +78,11 @@ _MAX_NOTIFY_PAYLOAD = 7000
 REMOTE_DUE_HORIZON_SECONDS = HEARTBEAT_INTERVAL_SECONDS
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Query parameters of the store URL that are Stalwart's own; everything else goes to libpq.
-_OWN_PARAMETERS = ("schema", "pool_size")
+_OWN_PARAMETERS = ("schema", "pool_size", "announce")
+# ``announce=``: ``auto`` tells other processes only while the census finds some (see
+# ``peers``); ``always`` tells them whatever it finds, for servers reached through something
+# that hides the stores' ``application_name`` from ``pg_stat_activity``.
+_ANNOUNCE = ("auto", "always")
 
 
 @dataclass
@@ -86,6 +90,7 @@ class PostgresOptions:
     conninfo: str
     schema: str = DEFAULT_SCHEMA
     pool_size: int = DEFAULT_POOL_SIZE
+    announce: str = "auto"
 
     @property
     def channel(self) -> str:
@@ -130,11 +135,16 @@ def parse_url(url: str) -> PostgresOptions:
     if pool_size < 2:
         raise ValueError(f"store URL {url!r}: pool_size must be a whole number of at least 2 "
                          f"(the default is {DEFAULT_POOL_SIZE})")
+    announce = own.get("announce", "auto")
+    if announce not in _ANNOUNCE:
+        raise ValueError(f"store URL {url!r}: announce={announce!r} must be 'auto' (tell other "
+                         "processes while any listen) or 'always'")
     if not any(key == "application_name" for key, _ in passed):
         # Names Stalwart's sessions in pg_stat_activity.
         passed.append(("application_name", "stalwart"))
     conninfo = urlunparse(parsed._replace(query=urlencode(passed)))
-    return PostgresOptions(conninfo=conninfo, schema=schema, pool_size=pool_size)
+    return PostgresOptions(conninfo=conninfo, schema=schema, pool_size=pool_size,
+                           announce=announce)
 
 
 def is_connection_error(error: BaseException) -> bool:
@@ -223,7 +233,8 @@ class Announcer:
     def _count(self, conn: Conn) -> None:
         with self._cond:
             hellos = self._hellos
-        others = others_listening(conn, self._options.schema, self._origin)
+        others = self._options.announce == "always" or others_listening(
+            conn, self._options.schema, self._origin)
         with self._cond:
             self.alone = not others and self._hellos == hellos
         self._census_at = time.monotonic()
@@ -323,7 +334,7 @@ class Announcer:
                         self._conn = None
                     if self._closed:
                         return
-                    logger.warning("%s: NOTIFY failed (%s); retrying in %.2f s",
+                    logger.warning("%s: notifying connection failed (%s); retrying in %.2f s",
                                    self._options.where, str(error).strip(), delay)
                     time.sleep(delay)
                     delay = min(delay * 2, LISTEN_RECONNECT_MAX_DELAY)
