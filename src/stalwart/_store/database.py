@@ -120,9 +120,10 @@ class CloseLooks:
 
     def add(self, run_id: str) -> None:
         self._waiting[run_id] += 1
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(
-                self._look_forever(), name="stalwart-close-looks")
+        loop = asyncio.get_running_loop()
+        # A store used from a second event loop (the first one closed) looks from that one.
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._task = loop.create_task(self._look_forever(), name="stalwart-close-looks")
 
     def remove(self, run_id: str) -> None:
         left = self._waiting[run_id] - 1
