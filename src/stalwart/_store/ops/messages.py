@@ -96,6 +96,12 @@ def send_external(tx: Tx, run_id: str, message: SignalExternal | CancelExternal,
 def update_workflow(tx: Tx, workflow_id: str,
                     run_id: str | None, update_id: str, name: str,
                     input: list[dict[str, Any]], now: float) -> str:
+    if run_id is not None and tx.one(
+            "SELECT 1 FROM updates WHERE run_id = ? AND update_id = ?",
+            (run_id, update_id)) is not None:
+        # Admitted already (an update-with-start's, in its start's transaction): its outcome
+        # stands even if the run has closed since, perhaps because of this very update.
+        return run_id
     target, task_queue = find_open_run(tx, workflow_id, run_id, lock=True)
     tx.run(
         "INSERT INTO updates (run_id, update_id, name, input, state, created_at) "
