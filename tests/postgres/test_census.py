@@ -17,6 +17,7 @@ import pytest
 from stalwart._store import wakeup
 from stalwart._store.base import ExecutionStatus, StartWorkflowRequest
 from stalwart._store.postgres import PostgresStore, connection
+from stalwart._store.postgres import announcer as announcing
 from tests.helpers.postgres import with_schema
 from tests.helpers.waiting import eventually
 
@@ -96,7 +97,7 @@ async def test_a_newcomer_hears_a_store_whose_census_has_not_counted_it(
     second: PostgresStore | None = None
     try:
         await _census_says(first, True)
-        monkeypatch.setattr(connection, "CENSUS_REFRESH_SECONDS", 3600.0)
+        monkeypatch.setattr(announcing, "CENSUS_REFRESH_SECONDS", 3600.0)
         monkeypatch.setattr(wakeup, "LOOK_AGAIN_SECONDS", 3600.0)
         await first.start_workflow(_request("late"), time.time())
 
@@ -121,7 +122,7 @@ async def test_a_hello_heard_during_a_census_keeps_the_store_from_being_alone(
     try:
         await _census_says(store, True)
         announcer = store._db.announcer
-        count = connection.others_listening
+        count = announcing.others_listening
         counted = asyncio.Event()
         loop = asyncio.get_running_loop()
 
@@ -132,8 +133,8 @@ async def test_a_hello_heard_during_a_census_keeps_the_store_from_being_alone(
             announcer.greeted("newcomer")
             loop.call_soon_threadsafe(counted.set)
             return alone
-        monkeypatch.setattr(connection, "others_listening", hello_meanwhile)
-        monkeypatch.setattr(connection, "CENSUS_REFRESH_SECONDS", 0.0)
+        monkeypatch.setattr(announcing, "others_listening", hello_meanwhile)
+        monkeypatch.setattr(announcing, "CENSUS_REFRESH_SECONDS", 0.0)
         with announcer._cond:
             announcer._cond.notify()
         await asyncio.wait_for(counted.wait(), 30)
@@ -163,7 +164,7 @@ async def test_announce_always_tells_other_processes_with_nobody_counted(
     store = await PostgresStore.open(db_url + "&announce=always")
     try:
         # Counted often: the store would have found itself alone by now.
-        monkeypatch.setattr(connection, "CENSUS_REFRESH_SECONDS", 0.0)
+        monkeypatch.setattr(announcing, "CENSUS_REFRESH_SECONDS", 0.0)
         sent = _record_announcements(store, monkeypatch)
         await store.start_workflow(_request("told"), time.time())
         await store.terminate_workflow("told", None, "done", [], "test", time.time())
