@@ -293,6 +293,10 @@ def start_workflow(tx: Tx, request: StartWorkflowRequest,
     return StartResult(request.run_id, started=True, eager_task=eager_task)
 
 
+_LAST_RUN_SQL = ("SELECT run_id, status, workflow_type FROM executions WHERE workflow_id = ? "
+                 "ORDER BY start_time DESC LIMIT 1")
+
+
 def admit_start(tx: Tx, request: StartWorkflowRequest, now: float) -> StartResult | None:
     """Whether ``request`` may start a new run (None) under its id policies, holding the
     workflow id's lock; else what the start did instead (the open run it used or signalled).
@@ -305,18 +309,28 @@ def admit_start(tx: Tx, request: StartWorkflowRequest, now: float) -> StartResul
     open_run = tx.later(
         "SELECT run_id, workflow_type FROM executions WHERE workflow_id = ? AND "
         "status = 1", (request.workflow_id,))
-    last_run = tx.later(
-        "SELECT run_id, status, workflow_type FROM executions WHERE workflow_id = ? "
-        "ORDER BY start_time DESC LIMIT 1", (request.workflow_id,))
+    last_run = tx.later(_LAST_RUN_SQL, (request.workflow_id,))
     open_row = open_run.one()
+    policy = request.id_conflict_policy
+    if request.id_reuse_policy == 4 and policy == 0:  # TERMINATE_IF_RUNNING
+        policy = 3
+    if open_row is not None and policy == 2 and (
+            request.start_update is not None or request.start_signal is not None):
+        # USE_EXISTING hands the open run an input: under the run's lock, as a signal or an
+        # update sent alone takes it, or the run's workflow task finishing meanwhile could
+        # miss it and leave it waiting with no task. The run may have closed since it was
+        # read; its successor (a continue-as-new) takes the input, and with none a new run
+        # starts.
+        used = _lock_open_run(tx, request.workflow_id)
+        if used is not None:
+            _signal_with_start(tx, request, used, now)
+            if _admit_start_update(tx, request, used, now):
+                ensure_workflow_task(tx, used, request.task_queue, now)
+            return StartResult(used, started=False)
+        open_row = None
+        last_run = tx.later(_LAST_RUN_SQL, (request.workflow_id,))  # it closed since
     if open_row is not None:
-        policy = request.id_conflict_policy
-        if request.id_reuse_policy == 4 and policy == 0:  # TERMINATE_IF_RUNNING
-            policy = 3
         if policy == 2:  # USE_EXISTING
-            _signal_with_start(tx, request, open_row[0], now)
-            if _admit_start_update(tx, request, open_row[0], now):
-                ensure_workflow_task(tx, open_row[0], request.task_queue, now)
             return StartResult(open_row[0], started=False)
         if policy == 3:  # TERMINATE_EXISTING
             terminate(tx, request.workflow_id, open_row[0],
@@ -362,6 +376,15 @@ def _admits_unseen(tx: Tx, request: StartWorkflowRequest) -> bool:
         tx.assume_none("SELECT 1 FROM executions WHERE workflow_id = ? AND status = 1",
                        (request.workflow_id,))
     return True
+
+
+def _lock_open_run(tx: Tx, workflow_id: str) -> str | None:
+    """The workflow id's open run, its row locked (waiting for a transaction closing it),
+    or None if none is open once the lock is held."""
+    try:
+        return find_open_run(tx, workflow_id, None, lock=True)[0]
+    except exc.WorkflowNotFoundError:
+        return None
 
 
 def _admit_start_update(tx: Tx, request: StartWorkflowRequest, run_id: str,
