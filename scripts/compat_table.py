@@ -32,7 +32,7 @@ MODULES = [
     "workflow", "activity", "client", "worker", "common", "exceptions", "converter", "testing",
     "plugin", "contrib.openai_agents", "contrib.openai_agents.workflow",
     "contrib.openai_agents.testing", "contrib.pydantic", "contrib.opentelemetry",
-    "contrib.workflow_streams", "runtime",
+    "contrib.workflow_streams", "runtime", "service",
 ]
 
 SUPPORTED, NOT_YET, WILL_NOT = "supported", "not yet", "will not"
@@ -271,6 +271,9 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
         None, "an opaque token of Stalwart's (the listing's offset)"),
     ("client", "WorkflowHistoryEventAsyncIterator.next_page_token"): (
         None, "an opaque token of Stalwart's (the history's offset)"),
+    ("service", "LOG_PROTOS"): (WILL_NOT, "a switch for logging the gRPC layer's messages; "
+                                          + NO_SERVER),
+    ("service", "logger"): (WILL_NOT, "the gRPC layer's logger; " + NO_SERVER),
     ("common", "RetryPolicy.apply_to_proto"): (WILL_NOT, NO_PROTOS),
     ("common", "RetryPolicy.from_proto"): (WILL_NOT, NO_PROTOS),
     ("common", "TypedSearchAttributes.search_attributes"): (

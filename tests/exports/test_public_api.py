@@ -21,6 +21,7 @@ PUBLIC_MODULES = [
     "stalwart.converter",
     "stalwart.exceptions",
     "stalwart.saga",
+    "stalwart.service",
     "stalwart.testing",
     "stalwart.worker",
     "stalwart.workflow",

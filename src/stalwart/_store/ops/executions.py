@@ -344,6 +344,12 @@ def admit_start(tx: Tx, request: StartWorkflowRequest, now: float) -> StartResul
                                                   run_id=open_row[0])
     else:
         last = last_run.one()
+        if last is not None and request.start_update is not None and tx.one(
+                "SELECT 1 FROM updates WHERE run_id = ? AND update_id = ? AND state = 3",
+                (last[0], request.start_update[0])) is not None:
+            # An update-with-start sent again once its update has completed, and perhaps
+            # closed the workflow: as in Temporal, the update's outcome, not a new run.
+            return StartResult(last[0], started=False)
         if last is not None and request.continued_run_id is None:
             reuse = request.id_reuse_policy
             status = ExecutionStatus(last[1])
