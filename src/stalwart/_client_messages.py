@@ -18,6 +18,7 @@ from ._client_interceptors import (
 )
 from ._engine.activity_worker import activity_error_failure
 from ._engine.codec import decode_value, encode_value
+from ._store.base import UpdateState
 from .converter import DataConverter, SerializationContext, _payload_from_json, _payload_to_json
 from .exceptions import (
     AsyncActivityCancelledError,
@@ -145,6 +146,14 @@ class WorkflowUpdateHandle(Generic[ReturnType]):
                     # with an id nobody sent): Temporal answers NOT_FOUND, not a wait.
                     raise RPCError(f'update "{self._id}" not found', RPCStatusCode.NOT_FOUND)
                 first = False
+                if row is not None and row["state"] == UpdateState.MOVED_ON:
+                    # Admitted while the run's last task ran: it went on to the next run.
+                    execution = await store.get_execution(self.workflow_id, run_id)
+                    if execution is None or execution.next_run_id is None:
+                        raise RPCError(f'update "{self._id}" not found',
+                                       RPCStatusCode.NOT_FOUND)
+                    run_id = execution.next_run_id
+                    continue
                 if row is not None and (row["state"] in (2, 3) or (
                         stage == WorkflowUpdateStage.ACCEPTED and row["state"] == 1)):
                     return row

@@ -30,6 +30,18 @@ class ExecutionStatus(IntEnum):
     TIMED_OUT = 7
 
 
+class UpdateState(IntEnum):
+    """Where an update request stands (``updates.state``)."""
+
+    ADMITTED = 0
+    ACCEPTED = 1
+    REFUSED = 2  # rejected by its validator, or its run closed before it completed
+    COMPLETED = 3
+    # Admitted while its run's last workflow task ran, never seen by that run: it went on to
+    # the next run of the chain (continue-as-new, retry, cron), as Temporal retries it there.
+    MOVED_ON = 4
+
+
 @dataclass
 class StartWorkflowRequest:
     workflow_id: str

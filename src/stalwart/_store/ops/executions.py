@@ -17,6 +17,7 @@ from ..base import (
     InboxEvent,
     StartResult,
     StartWorkflowRequest,
+    UpdateState,
     WorkflowTaskClaim,
     run_deadline,
     started_attributes,
@@ -581,7 +582,18 @@ def close_run(tx: Tx, run_id: str, status: int, now: float,
     tx.defer("DELETE FROM activity_tasks WHERE run_id = ?", (run_id,))
     tx.defer("DELETE FROM timers WHERE run_id = ?", (run_id,))
     tx.defer("DELETE FROM inbox WHERE run_id = ?", (run_id,))
-    tx.defer("UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND state IN (0, 1)",
+    if next_run_id is not None:
+        # Updates admitted while the closing task ran, never seen by the workflow, go on to
+        # the next run (a continue-as-new, a retry, the next cron run), whose first task
+        # delivers them: as Temporal retries them there, their callers see no new run.
+        tx.defer("INSERT INTO updates (run_id, update_id, name, input, state, created_at) "
+                 "SELECT ?, update_id, name, input, 0, created_at FROM updates "
+                 "WHERE run_id = ? AND state = 0 ON CONFLICT (run_id, update_id) DO NOTHING",
+                 (next_run_id, run_id))
+        tx.defer("UPDATE updates SET state = ? WHERE run_id = ? AND state = 0",
+                 (int(UpdateState.MOVED_ON), run_id))
+    tx.defer("UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND state IN "
+             + ("(1)" if next_run_id is not None else "(0, 1)"),
              (dumps({"message": "the workflow closed before the update completed",
                      "source": "Stalwart", "application_failure_info": {
                          "type": "WorkflowClosed", "non_retryable": True}}), run_id))
