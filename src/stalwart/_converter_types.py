@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
+from . import _payload_wire
 from ._converter_failures import PayloadCodecWrapperMethods
 
 ValueT = TypeVar("ValueT")
@@ -31,6 +32,21 @@ class Payload:
     @property
     def encoding(self) -> str:
         return self.metadata.get("encoding", b"").decode()
+
+    def SerializeToString(self, *, deterministic: bool = False) -> bytes:
+        """The payload in Temporal's protobuf wire form (as temporalio's ``Payload``), what
+        a payload codec encrypts or compresses; ``deterministic`` orders metadata by key."""
+        metadata = dict(sorted(self.metadata.items())) if deterministic else self.metadata
+        return _payload_wire.encode(metadata, self.data)
+
+    @classmethod
+    def FromString(cls, serialized: bytes) -> Payload:
+        """A payload back from ``SerializeToString``'s bytes (or temporalio's)."""
+        metadata, data = _payload_wire.decode(serialized)
+        return cls(metadata, data)
+
+    def ByteSize(self) -> int:
+        return len(self.SerializeToString())
 
 
 def _payload_to_json(payload: Payload) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import stalwart
 
 PUBLIC_MODULES = [
     "stalwart.activity",
+    "stalwart.api.common.v1",
     "stalwart.client",
     "stalwart.common",
     "stalwart.converter",
@@ -60,7 +61,8 @@ def _imported_modules(path: Path, package: str) -> set[str]:
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)
 def test_public_module_does_not_import_the_sqlite_store(name: str) -> None:
-    path = SOURCE_ROOT / f"{name.split('.', 1)[1]}.py"
+    module = SOURCE_ROOT.joinpath(*name.split(".")[1:])
+    path = module / "__init__.py" if module.is_dir() else module.with_suffix(".py")
     imported = _imported_modules(path, "stalwart")
     direct = sorted(m for m in imported if m.startswith("stalwart._store.sqlite"))
     assert not direct, f"{name} imports the SQLite store directly: {direct}"
