@@ -32,7 +32,7 @@ MODULES = [
     "workflow", "activity", "client", "worker", "common", "exceptions", "converter", "testing",
     "plugin", "contrib.openai_agents", "contrib.openai_agents.workflow",
     "contrib.openai_agents.testing", "contrib.pydantic", "contrib.opentelemetry",
-    "contrib.workflow_streams", "runtime", "service",
+    "contrib.workflow_streams", "runtime", "service", "envconfig",
 ]
 
 SUPPORTED, NOT_YET, WILL_NOT = "supported", "not yet", "will not"
@@ -271,6 +271,12 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
         None, "an opaque token of Stalwart's (the listing's offset)"),
     ("client", "WorkflowHistoryEventAsyncIterator.next_page_token"): (
         None, "an opaque token of Stalwart's (the history's offset)"),
+    ("envconfig", "ClientConfigProfile"): (
+        None, "`address` may be a store URL (`sqlite:///...`, `postgresql://...`); a Temporal "
+              "address names no store, so `STALWART_URL` or `./stalwart.db` is used"),
+    ("envconfig", "ClientConfigTLS"): (
+        None, "read and handed over; `to_connect_tls_config()` returns a bool (there is no "
+              "`TLSConfig`, and no server connection for it)"),
     ("service", "LOG_PROTOS"): (WILL_NOT, "a switch for logging the gRPC layer's messages; "
                                           + NO_SERVER),
     ("service", "logger"): (WILL_NOT, "the gRPC layer's logger; " + NO_SERVER),

@@ -335,12 +335,21 @@ class Client(_client_activities.ActivityClientMethods):
                       default_workflow_query_reject_condition: Any = None,
                       plugins: Sequence[Plugin] = (),
                       payload_limits: PayloadLimitsConfig | None = None,
-                      runtime: Runtime | None = None, **_: Any) -> Client:
+                      runtime: Runtime | None = None, target_host: str | None = None,
+                      **_: Any) -> Client:
         """Open the store at ``target_url`` (without it, ``STALWART_URL``, else ``stalwart.db``).
+
+        ``target_host`` (temporalio's name for the first argument, as
+        ``envconfig.ClientConfig.load_client_connect_config()`` gives it) is taken as the URL
+        when ``target_url`` is not given. A Temporal server address (``"localhost:7233"``)
+        in either names no store, so the default applies. The connection options of a
+        server (``tls``, ``api_key``, ``rpc_metadata``...) are accepted and have no effect.
 
         ``plugins`` apply in order, the first outermost (those that are also worker plugins
         apply to this client's workers); ``runtime`` says where metrics go (``Runtime.default()``).
         """
+        if target_url is None:
+            target_url = target_host
         store = await _connect_store(plugins, ConnectConfig(target_url, identity),
                                      lambda config: open_store(config.target_url))
         client = Client(store, namespace=namespace, data_converter=data_converter,

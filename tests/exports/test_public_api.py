@@ -20,6 +20,7 @@ PUBLIC_MODULES = [
     "stalwart.client",
     "stalwart.common",
     "stalwart.converter",
+    "stalwart.envconfig",
     "stalwart.exceptions",
     "stalwart.saga",
     "stalwart.service",

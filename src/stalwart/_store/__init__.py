@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -11,10 +13,23 @@ from .._model.redact import scrub
 from .base import Store
 
 DEFAULT_SQLITE_FILE = "stalwart.db"
+# A Temporal server's address as temporalio takes it ("localhost:7233", "dns:///host:7233",
+# "[::1]:7233"): it names no store.
+_SERVER_ADDRESS = re.compile(r"^(dns:///)?([\w.-]+|\[[0-9A-Fa-f:.]+\]):\d+$")
+
+_log = logging.getLogger(__name__)
 
 
 def resolve_url(url: str | None) -> str:
-    """The explicit URL, else ``STALWART_URL``, else a SQLite file in the working directory."""
+    """The explicit URL, else ``STALWART_URL``, else a SQLite file in the working directory.
+
+    A Temporal server address (code written for temporalio connects to ``localhost:7233``)
+    counts as no URL: there is no server, and the store is the one ``STALWART_URL`` or the
+    default names."""
+    if url and _SERVER_ADDRESS.match(url):
+        _log.info("%r is a Temporal server address; Stalwart has no server and opens the store "
+                  "STALWART_URL names, else ./%s", url, DEFAULT_SQLITE_FILE)
+        url = None
     if url:
         return url
     env = os.environ.get("STALWART_URL")
