@@ -18,6 +18,7 @@ from ._client_interceptors import (
 )
 from ._engine.activity_worker import activity_error_failure
 from ._engine.codec import decode_value, encode_value
+from ._model.events import RPC_STATUS_KEY
 from ._store.base import UpdateState
 from .converter import DataConverter, SerializationContext, _payload_from_json, _payload_to_json
 from .exceptions import (
@@ -100,7 +101,7 @@ async def query(handle: WorkflowHandle[Any, Any], query: Any, args: Sequence[Any
 
 def _raise_rpc_error(failure: dict[str, Any]) -> None:
     """An update refused over its arguments reaches the caller as Temporal's RPC error."""
-    status = failure.get("stalwart_rpc_status")
+    status = failure.get(RPC_STATUS_KEY)
     if status is not None:
         raise RPCError(str(failure.get("message", "")), RPCStatusCode(status))
 

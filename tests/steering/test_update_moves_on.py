@@ -1,9 +1,9 @@
-"""An update admitted while a run's last workflow task runs goes on to the next run.
+"""An update admitted while a run's last workflow task runs, which the workflow never saw.
 
-The task was claimed before the update arrived, so the workflow never saw it; the task then
-continues as new. Temporal aborts such an update with a retryable error and its client retries
-it on the new run: the caller never notices the new run. Stalwart moves it there in the
-closing transaction, and the caller's wait follows it.
+If the task continues as new, Temporal aborts the update with a retryable error and its
+client retries it on the new run: the caller never notices the new run. Stalwart moves it
+there in the closing transaction, and the caller's wait follows it. If the task completes the
+workflow, the caller gets Temporal's RPC error.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import threading
 
 from stalwart import workflow
 from stalwart.client import Client
+from stalwart.exceptions import RPCError, RPCStatusCode
 from stalwart.worker import Worker
 
 from ._support import RESULT_TIMEOUT
@@ -29,13 +30,15 @@ class Rotating:
         self.go = False
 
     @workflow.run
-    async def run(self, generation: int) -> list[str]:
+    async def run(self, generation: int, then_complete: bool = False) -> list[str]:
         if generation == 0:
             await workflow.wait_condition(lambda: self.go)
             # Hold this task open (the whole worker, in fact) while the test admits an
             # update from another thread; then continue as new without looking at it.
             ENTERED.set()
             assert RELEASE.wait(GATE_TIMEOUT), "the test never released the task"
+            if then_complete:
+                return []
             workflow.continue_as_new(1)
         await workflow.wait_condition(lambda: bool(self.notes))
         return self.notes
@@ -68,8 +71,8 @@ def _send_update(db_url: str, workflow_id: str, outcome: dict[str, object]) -> N
                     await asyncio.sleep(0.005)
             finally:
                 RELEASE.set()
-            outcome["result"] = await asyncio.wait_for(update, RESULT_TIMEOUT)
             outcome["first_run"] = first_run
+            outcome["result"] = await asyncio.wait_for(update, RESULT_TIMEOUT)
         except BaseException as error:  # reported by the test, not lost in the thread
             outcome["error"] = error
             RELEASE.set()
@@ -79,19 +82,20 @@ def _send_update(db_url: str, workflow_id: str, outcome: dict[str, object]) -> N
     asyncio.run(send())
 
 
-async def test_an_update_admitted_during_the_continuing_task_lands_on_the_next_run(
-        client: Client, db_url: str, task_queue: str) -> None:
+async def _race(client: Client, db_url: str, workflow_id: str, task_queue: str,
+                then_complete: bool) -> tuple[list[str], dict[str, object]]:
+    """Run the workflow with the update sent while its closing task runs: (the workflow's
+    result, what the sender saw)."""
     ENTERED.clear()
     RELEASE.clear()
-    workflow_id = f"rotating-{task_queue}"
     outcome: dict[str, object] = {}
     sender = threading.Thread(target=_send_update, args=(db_url, workflow_id, outcome))
     sender.start()
     try:
         async with Worker(client, task_queue=task_queue, workflows=[Rotating],
                           debug_mode=True):
-            handle = await client.start_workflow(Rotating.run, 0, id=workflow_id,
-                                                 task_queue=task_queue)
+            handle = await client.start_workflow(Rotating.run, args=[0, then_complete],
+                                                 id=workflow_id, task_queue=task_queue)
             await handle.signal(Rotating.rotate)
             result = await asyncio.wait_for(handle.result(), RESULT_TIMEOUT)
             await asyncio.to_thread(sender.join, RESULT_TIMEOUT)
@@ -99,6 +103,14 @@ async def test_an_update_admitted_during_the_continuing_task_lands_on_the_next_r
         RELEASE.set()
         ENTERED.set()
         sender.join(RESULT_TIMEOUT)
+    return result, outcome
+
+
+async def test_an_update_admitted_during_the_continuing_task_lands_on_the_next_run(
+        client: Client, db_url: str, task_queue: str) -> None:
+    workflow_id = f"rotating-{task_queue}"
+    result, outcome = await _race(client, db_url, workflow_id, task_queue, False)
+    handle = client.get_workflow_handle(workflow_id)
     assert "error" not in outcome, outcome["error"]
     assert result == ["hello"]
     final_run = (await handle.describe()).run_id
@@ -112,3 +124,13 @@ async def test_an_update_admitted_during_the_continuing_task_lands_on_the_next_r
     last_types = [str(e.event_type) for e in (await handle.fetch_history()).events]
     assert "WorkflowExecutionUpdateAccepted" in last_types
     assert "WorkflowExecutionUpdateCompleted" in last_types
+
+
+async def test_an_update_admitted_during_the_completing_task_gets_temporals_rpc_error(
+        client: Client, db_url: str, task_queue: str) -> None:
+    result, outcome = await _race(client, db_url, f"done-{task_queue}", task_queue, True)
+    assert result == []
+    error = outcome.get("error")
+    assert isinstance(error, RPCError), outcome
+    assert error.status == RPCStatusCode.NOT_FOUND
+    assert error.message == "workflow execution already completed"

@@ -161,3 +161,8 @@ def describe_command(event_type: str, attributes: dict[str, Any]) -> str:
     if "seq" in attributes:
         return f"{event_type}(#{attributes['seq']})"
     return str(event_type)
+
+
+RPC_STATUS_KEY = "stalwart_rpc_status"
+"""Set on an update's stored failure when its caller gets an ``RPCError`` with this status
+instead of the failure (as Temporal's server answers such an update with an RPC error)."""

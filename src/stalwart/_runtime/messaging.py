@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import exceptions as exc
-from .._model.events import Command, EventType, HistoryEvent
+from .._model.events import RPC_STATUS_KEY, Command, EventType, HistoryEvent
 from ..common import RawValue
 from ..converter import _payload_from_json, _payload_to_json, headers_from_json
 from . import event_groups, guard, stack_trace
@@ -216,10 +216,6 @@ def admit_update(instance: WorkflowInstance, request: dict[str, Any]) -> None:
                          {"update_id": update_id, "name": name, "input": request["input"]})
     instance.accepted_updates = appended(instance.accepted_updates, event)
     apply_update_accepted(instance, event)
-
-
-RPC_STATUS_KEY = "stalwart_rpc_status"
-"""Set on an update's failure when the caller should get an RPCError with this status."""
 
 
 def _check_arity(definition: UpdateDefinition, name: str, args: list[Any]) -> None:

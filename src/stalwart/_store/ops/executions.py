@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ... import exceptions as exc
-from ..._model.events import EV, HistoryEvent
+from ..._model.events import EV, RPC_STATUS_KEY, HistoryEvent
 from ..base import (
     DEFAULT_PRIORITY,
     ExecutionRow,
@@ -560,6 +560,17 @@ class CloseReads:
         return reads
 
 
+# The failures Temporal gives updates still open when their run closes.
+_ACCEPTED_UPDATE_OUTLIVED = dumps({
+    "message": "Workflow Update failed because the Workflow completed before the Update "
+               "completed.", "source": "",
+    "application_failure_info": {"type": "AcceptedUpdateCompletedWorkflow",
+                                 "non_retryable": True}})
+_UPDATE_OF_A_CLOSED_RUN = dumps({
+    "message": "workflow execution already completed", "source": "",
+    RPC_STATUS_KEY: int(exc.RPCStatusCode.NOT_FOUND)})
+
+
 def close_run(tx: Tx, run_id: str, status: int, now: float,
               result: dict[str, Any] | None, failure: dict[str, Any] | None,
               next_run_id: str | None = None, retry_state: int | None = None, *,
@@ -592,11 +603,12 @@ def close_run(tx: Tx, run_id: str, status: int, now: float,
                  (next_run_id, run_id))
         tx.defer("UPDATE updates SET state = ? WHERE run_id = ? AND state = 0",
                  (int(UpdateState.MOVED_ON), run_id))
-    tx.defer("UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND state IN "
-             + ("(1)" if next_run_id is not None else "(0, 1)"),
-             (dumps({"message": "the workflow closed before the update completed",
-                     "source": "Stalwart", "application_failure_info": {
-                         "type": "WorkflowClosed", "non_retryable": True}}), run_id))
+    else:
+        # Temporal's answer to an update its workflow never saw: the run is gone.
+        tx.defer("UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND state = 0",
+                 (_UPDATE_OF_A_CLOSED_RUN, run_id))
+    tx.defer("UPDATE updates SET state = 2, failure = ? WHERE run_id = ? AND state = 1",
+             (_ACCEPTED_UPDATE_OUTLIVED, run_id))
     # Read under the run's lock, so no update was added since (one the closing task settled
     # meanwhile is woken for nothing: its waiter reads it again).
     for (update_id,) in reads.updates.all():
