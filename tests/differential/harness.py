@@ -14,6 +14,7 @@ rewrites its Temporal fixtures in ``tests/differential/fixtures``).
 from __future__ import annotations
 
 import ast
+import concurrent.futures
 import contextlib
 import difflib
 import json
@@ -234,17 +235,23 @@ def run_scenario(name: str, server: TemporalServer, *, record: bool = False,
             for old in fixture_dir.glob("*.json"):
                 old.unlink()
         script = stand_in_script(name)
-        with stand_in(script) as model:
-            temporal = _side(COMPAT_PYTHON, ["temporal", name, server.address, "{OUT}",
-                                             str(fixture_dir) if record else ""], model.env)
-            temporal["model_requests"] = model.requests()
         exports = Path(tmp) / "exports"
-        with stand_in(script) as model:
-            stalwart = _side(Path(sys.executable), [
+
+        def side(python: Path, args: list[str]) -> dict[str, Any]:
+            with stand_in(script) as model:
+                observed = _side(python, args, model.env)
+                observed["model_requests"] = model.requests()
+                return observed
+
+        # The two sides share nothing (their own task queues, server or store, and model
+        # stand-in), so they run at once.
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            on_temporal = pool.submit(side, COMPAT_PYTHON, [
+                "temporal", name, server.address, "{OUT}", str(fixture_dir) if record else ""])
+            on_stalwart = pool.submit(side, Path(sys.executable), [
                 "stalwart", name, store_url or f"sqlite:///{tmp}/stalwart.db", "{OUT}",
-                str(exports)],
-                model.env)
-            stalwart["model_requests"] = model.requests()
+                str(exports)])
+            temporal, stalwart = on_temporal.result(), on_stalwart.result()
         replayed = _side(COMPAT_PYTHON, ["temporal-replay", name, str(exports), "{OUT}"]) \
             if exports.exists() else {}
     comparison = Comparison(name, temporal, stalwart, replayed)
