@@ -3,24 +3,22 @@ whose factory starts a real local MCP server over stdio, and ``stateless_mcp_ser
 workflow, so that listing the tools and calling one are each an activity. The model is the
 harness's OpenAI-compatible stand-in (``LLM_STAND_IN``)."""
 
-import os
 import sys
 import warnings
-from datetime import timedelta
 from pathlib import Path
 
 from agents.mcp import MCPServerStdio
-from openai import AsyncOpenAI
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.contrib.openai_agents import (
-    ModelActivityParameters,
     OpenAIAgentsPlugin,
     StatelessMCPServerProvider,
 )
 from temporalio.contrib.openai_agents import workflow as agents_workflow
 
-from agents import Agent, OpenAIProvider, Runner
+from agents import Agent, Runner
+
+from ._agents import stand_in_plugin
 
 LLM_STAND_IN = [
     {"tool_calls": [["capital_of", {"country": "Japan"}]]},
@@ -47,17 +45,11 @@ def _capitals_server() -> MCPServerStdio:
 
 
 def _plugin() -> OpenAIAgentsPlugin:
-    base_url = os.environ.get("DIFFERENTIAL_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     with warnings.catch_warnings():
         # Deprecated in favour of OpenAIAgentsPlugin(mcp_servers=...), still documented.
         warnings.simplefilter("ignore", DeprecationWarning)
         provider = StatelessMCPServerProvider("capitals", _capitals_server)
-    return OpenAIAgentsPlugin(
-        model_params=ModelActivityParameters(start_to_close_timeout=timedelta(seconds=30)),
-        model_provider=OpenAIProvider(
-            openai_client=AsyncOpenAI(base_url=base_url, api_key="stand-in", max_retries=0),
-            use_responses=False),
-        mcp_server_providers=[provider])
+    return stand_in_plugin(mcp_server_providers=[provider])
 
 
 PLUGINS = [_plugin()]

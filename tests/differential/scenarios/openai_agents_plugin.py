@@ -12,16 +12,15 @@ Paris's (the history shows a workflow task completed after it): the same history
 run, on both servers."""
 
 import asyncio
-import os
 from datetime import timedelta
 
-from openai import AsyncOpenAI
 from temporalio import activity, workflow
 from temporalio.client import Client
-from temporalio.contrib.openai_agents import ModelActivityParameters, OpenAIAgentsPlugin
 from temporalio.contrib.openai_agents import workflow as agents_workflow
 
-from agents import Agent, OpenAIProvider, Runner
+from agents import Agent, Runner
+
+from ._agents import stand_in_plugin
 
 # What the stand-in answers, request by request (one run at a time, so the order is fixed).
 LLM_STAND_IN = [
@@ -98,18 +97,7 @@ class TravelAgent:
         return str(result.final_output)
 
 
-def _plugin() -> OpenAIAgentsPlugin:
-    # The harness gives each side its own stand-in; outside the harness (replaying the
-    # recorded fixtures) no model is called, so any address does.
-    base_url = os.environ.get("DIFFERENTIAL_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    return OpenAIAgentsPlugin(
-        model_params=ModelActivityParameters(start_to_close_timeout=timedelta(seconds=30)),
-        model_provider=OpenAIProvider(
-            openai_client=AsyncOpenAI(base_url=base_url, api_key="stand-in", max_retries=0),
-            use_responses=False))
-
-
-PLUGINS = [_plugin()]
+PLUGINS = [stand_in_plugin()]
 WORKFLOWS = [WeatherAgent, TriageAgent, TravelAgent]
 ACTIVITIES = [get_weather, get_time]
 

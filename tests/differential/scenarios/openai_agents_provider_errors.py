@@ -5,16 +5,14 @@ second request, and with it the workflow. What the client sees of the failure (e
 type, ``ApplicationError.type`` and ``non_retryable``) is the result compared, with what the
 history keeps of the 429 (the successful attempt's number, its last failure and the delay)."""
 
-import os
-from datetime import timedelta
 
-from openai import AsyncOpenAI
 from temporalio import workflow
 from temporalio.client import Client, WorkflowFailureError
-from temporalio.contrib.openai_agents import ModelActivityParameters, OpenAIAgentsPlugin
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from agents import Agent, OpenAIProvider, Runner
+from agents import Agent, Runner
+
+from ._agents import stand_in_plugin
 
 LLM_STAND_IN = [
     {"status": 429, "retry_after": 1, "message": "Rate limit reached"},
@@ -32,16 +30,7 @@ class Greeter:
         return str(result.final_output)
 
 
-def _plugin() -> OpenAIAgentsPlugin:
-    base_url = os.environ.get("DIFFERENTIAL_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    return OpenAIAgentsPlugin(
-        model_params=ModelActivityParameters(start_to_close_timeout=timedelta(seconds=30)),
-        model_provider=OpenAIProvider(
-            openai_client=AsyncOpenAI(base_url=base_url, api_key="stand-in", max_retries=0),
-            use_responses=False))
-
-
-PLUGINS = [_plugin()]
+PLUGINS = [stand_in_plugin()]
 WORKFLOWS = [Greeter]
 
 

@@ -4,16 +4,13 @@ name a ``streaming_topic``, and the workflow reads ``stream_events()`` while the
 The model is the harness's OpenAI-compatible stand-in (``LLM_STAND_IN``), which streams its
 answer as server-sent events."""
 
-import os
-from datetime import timedelta
-
-from openai import AsyncOpenAI
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.contrib.openai_agents import ModelActivityParameters, OpenAIAgentsPlugin
 from temporalio.contrib.workflow_streams import WorkflowStream
 
-from agents import Agent, OpenAIProvider, Runner
+from agents import Agent, Runner
+
+from ._agents import stand_in_plugin
 
 LLM_STAND_IN = [
     {"text": "Streams arrive in pieces."},
@@ -28,7 +25,6 @@ KNOWN_DIFFERENCES = {
               "holds only the activity. Results, errors, the model requests and the replay of "
               "Stalwart's history by temporalio's Replayer are still compared.",
 }
-
 
 @workflow.defn
 class StreamingAgent:
@@ -49,20 +45,8 @@ class StreamingAgent:
                 kinds.append(kind)
         return {"output": str(result.final_output), "events": kinds}
 
-
-def _plugin() -> OpenAIAgentsPlugin:
-    base_url = os.environ.get("DIFFERENTIAL_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    return OpenAIAgentsPlugin(
-        model_params=ModelActivityParameters(start_to_close_timeout=timedelta(seconds=30),
-                                             streaming_topic="model-events"),
-        model_provider=OpenAIProvider(
-            openai_client=AsyncOpenAI(base_url=base_url, api_key="stand-in", max_retries=0),
-            use_responses=False))
-
-
-PLUGINS = [_plugin()]
+PLUGINS = [stand_in_plugin(streaming_topic="model-events")]
 WORKFLOWS = [StreamingAgent]
-
 
 async def run(client: Client, task_queue: str) -> object:
     return await client.execute_workflow(StreamingAgent.run, "How do streams arrive?",

@@ -4,25 +4,22 @@ them: a ``@function_tool`` that runs in the workflow itself (no activity), a str
 guardrail that trips (run before the model, so the model's answers stay in a fixed order).
 The model is the harness's OpenAI-compatible stand-in (``LLM_STAND_IN``)."""
 
-import os
 from dataclasses import dataclass
-from datetime import timedelta
 
-from openai import AsyncOpenAI
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.contrib.openai_agents import ModelActivityParameters, OpenAIAgentsPlugin
 
 from agents import (
     Agent,
     GuardrailFunctionOutput,
     InputGuardrailTripwireTriggered,
-    OpenAIProvider,
     RunContextWrapper,
     Runner,
     function_tool,
     input_guardrail,
 )
+
+from ._agents import stand_in_plugin
 
 LLM_STAND_IN = [
     {"tool_calls": [["add", {"a": 2, "b": 3}]]},
@@ -85,16 +82,7 @@ class Toolbox:
         return out
 
 
-def _plugin() -> OpenAIAgentsPlugin:
-    base_url = os.environ.get("DIFFERENTIAL_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    return OpenAIAgentsPlugin(
-        model_params=ModelActivityParameters(start_to_close_timeout=timedelta(seconds=30)),
-        model_provider=OpenAIProvider(
-            openai_client=AsyncOpenAI(base_url=base_url, api_key="stand-in", max_retries=0),
-            use_responses=False))
-
-
-PLUGINS = [_plugin()]
+PLUGINS = [stand_in_plugin()]
 WORKFLOWS = [Toolbox]
 ACTIVITIES: list[object] = []
 
