@@ -32,7 +32,7 @@ MODULES = [
     "workflow", "activity", "client", "worker", "common", "exceptions", "converter", "testing",
     "plugin", "contrib.openai_agents", "contrib.openai_agents.workflow",
     "contrib.openai_agents.testing", "contrib.pydantic", "contrib.opentelemetry",
-    "contrib.workflow_streams", "runtime", "service", "envconfig",
+    "contrib.workflow_streams", "runtime", "service", "envconfig", "worker.workflow_sandbox",
 ]
 
 SUPPORTED, NOT_YET, WILL_NOT = "supported", "not yet", "will not"
@@ -277,6 +277,13 @@ EXPLICIT: dict[tuple[str, str], tuple[str | None, str]] = {
     ("envconfig", "ClientConfigTLS"): (
         None, "read and handed over; `to_connect_tls_config()` returns a bool (there is no "
               "`TLSConfig`, and no server connection for it)"),
+    ("worker.workflow_sandbox", "SandboxedWorkflowRunner"): (
+        None, "accepted; runs workflows as `UnsandboxedWorkflowRunner` does (no sandbox)"),
+    ("worker.workflow_sandbox", "SandboxRestrictions"): (
+        None, "kept as given and never applied: nothing is restricted or passed through"),
+    ("worker.workflow_sandbox", "SandboxMatcher"): (None, "kept as given and never applied"),
+    ("worker.workflow_sandbox", "RestrictedWorkflowAccessError"): (
+        None, "never raised: the determinism guard raises its own errors"),
     ("service", "LOG_PROTOS"): (WILL_NOT, "a switch for logging the gRPC layer's messages; "
                                           + NO_SERVER),
     ("service", "logger"): (WILL_NOT, "the gRPC layer's logger; " + NO_SERVER),

@@ -568,7 +568,24 @@ class NondeterminismError(StalwartError):
 
 
 class RestrictedWorkflowAccessError(NondeterminismError):
-    """Workflow code called something non-deterministic (clock, randomness, I/O)."""
+    """Workflow code called something non-deterministic (clock, randomness, I/O):
+    ``qualified_name`` names it (as temporalio's sandbox error does)."""
+
+    def __init__(self, qualified_name: str, *, override_message: str | None = None) -> None:
+        super().__init__(override_message or self.default_message(qualified_name))
+        self.qualified_name = qualified_name
+
+    @staticmethod
+    def default_message(qualified_name: str) -> str:
+        return (f"Cannot access {qualified_name} from inside a workflow. Do it in an activity, "
+                "or use the workflow API's deterministic alternative.")
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_restricted, (self.qualified_name, self.message))
+
+
+def _rebuild_restricted(qualified_name: str, message: str) -> RestrictedWorkflowAccessError:
+    return RestrictedWorkflowAccessError(qualified_name, override_message=message)
 
 
 class ReadOnlyContextError(StalwartError, RuntimeError):

@@ -26,6 +26,7 @@ PUBLIC_MODULES = [
     "stalwart.service",
     "stalwart.testing",
     "stalwart.worker",
+    "stalwart.worker.workflow_sandbox",
     "stalwart.workflow",
 ]
 

@@ -115,10 +115,10 @@ def _guarded(name: str, kind: str, original: Callable[..., Any]) -> Callable[...
     @functools.wraps(original)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         if is_active() and not _caller_is_trusted(2):
-            raise RestrictedWorkflowAccessError(
+            raise RestrictedWorkflowAccessError(name, override_message=(
                 f"{name}() is not allowed in workflow code: it is not deterministic and "
                 f"would differ on replay. Use {_ALTERNATIVES[kind]} instead, or do it in an "
-                "activity. (Escape hatch: with workflow.unsafe.sandbox_unrestricted(): ...)")
+                "activity. (Escape hatch: with workflow.unsafe.sandbox_unrestricted(): ...)"))
         return original(*args, **kwargs)
 
     guarded.__stalwart_guarded__ = True  # type: ignore[attr-defined]
@@ -153,10 +153,10 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         return  # imports inside workflow code read modules; that is deterministic
     if _caller_is_trusted(2):
         return
-    raise RestrictedWorkflowAccessError(
+    raise RestrictedWorkflowAccessError(what, override_message=(
         f"{what} ({event}) is not allowed in workflow code: it is I/O and would not replay. "
         "Do it in an activity (workflow.execute_activity). (Escape hatch: with "
-        "workflow.unsafe.sandbox_unrestricted(): ...)")
+        "workflow.unsafe.sandbox_unrestricted(): ...)"))
 
 
 def install() -> None:
@@ -192,10 +192,10 @@ def check_workflow_class(cls: type) -> None:
         if code is None:
             continue
         for owner, method, line in _clock_calls(code):
-            raise RestrictedWorkflowAccessError(
+            raise RestrictedWorkflowAccessError(f"{owner}.{method}", override_message=(
                 f"workflow {cls.__qualname__} calls {owner}.{method}() in "
                 f"{member.__qualname__} (line {line} of {code.co_filename}): the wall clock "
-                "differs on replay. Use workflow.now() instead.")
+                "differs on replay. Use workflow.now() instead."))
 
 
 def _clock_calls(code: Any) -> Iterator[tuple[str, str, int]]:

@@ -15,24 +15,24 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, TypedDict
 
-from . import _plugin_worker as _plugins
-from ._engine.activity_worker import ActivityWorker
-from ._engine.clock import Clock
-from ._engine.interceptors import (
+from .. import _plugin_worker as _plugins
+from .._engine.activity_worker import ActivityWorker
+from .._engine.clock import Clock
+from .._engine.interceptors import (
     ActivityInboundInterceptor,
     ActivityOutboundInterceptor,
     ExecuteActivityInput,
     Interceptor,
 )
-from ._engine.liveness import HOST, HeartbeatThread, process_start_time
-from ._engine.metrics import METRICS, backlog_sources
-from ._engine.replayer import Replayer, WorkflowReplayResult, WorkflowReplayResults
-from ._engine.shared_state import (
+from .._engine.liveness import HOST, HeartbeatThread, process_start_time
+from .._engine.metrics import METRICS, backlog_sources
+from .._engine.replayer import Replayer, WorkflowReplayResult, WorkflowReplayResults
+from .._engine.shared_state import (
     SharedHeartbeatSender,
     SharedStateManager,
     check_process_activities,
 )
-from ._engine.slots import (
+from .._engine.slots import (
     ActivitySlotInfo,
     CustomSlotSupplier,
     LocalActivitySlotInfo,
@@ -44,13 +44,13 @@ from ._engine.slots import (
     SlotReserveContext,
     WorkflowSlotInfo,
 )
-from ._engine.sweeper import Sweeper
-from ._engine.workflow_worker import WorkflowWorker
-from ._model.definitions import ActivityDefinition, get_activity_definition
-from ._plugin_worker import Plugin
-from ._runtime import guard
-from ._runtime.definitions import WorkflowDefinition, get_workflow_definition
-from ._runtime.interceptors import (
+from .._engine.sweeper import Sweeper
+from .._engine.workflow_worker import WorkflowWorker
+from .._model.definitions import ActivityDefinition, get_activity_definition
+from .._plugin_worker import Plugin
+from .._runtime import guard
+from .._runtime.definitions import WorkflowDefinition, get_workflow_definition
+from .._runtime.interceptors import (
     ContinueAsNewInput,
     ExecuteWorkflowInput,
     HandleQueryInput,
@@ -64,10 +64,10 @@ from ._runtime.interceptors import (
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
 )
-from ._runtime.patches import PatchActivationInput
-from ._schedules.scheduler import Scheduler
-from ._store.base import WorkerRow
-from ._worker_options import (
+from .._runtime.patches import PatchActivationInput
+from .._schedules.scheduler import Scheduler
+from .._store.base import WorkerRow
+from .._worker_options import (
     FixedSizeSlotSupplier,
     PollerBehavior,
     PollerBehaviorAutoscaling,
@@ -80,8 +80,8 @@ from ._worker_options import (
     WorkerTuner,
     WorkflowRunner,
 )
-from .client import Client
-from .runtime import _use_runtime
+from ..client import Client
+from ..runtime import _use_runtime
 
 __all__ = [
     "ActivityInboundInterceptor",
