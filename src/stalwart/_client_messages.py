@@ -337,7 +337,9 @@ async def heartbeat_async_activity(client: Client, input: HeartbeatAsyncActivity
     run_id, seq, attempt = await _attempt(client, input.id_or_token)
     payloads = await _encode(client, input.data_converter_override, input.details,
                              "heartbeat details")
-    cancel = await client.store.heartbeat_activity_task(run_id, seq, attempt, "async",
+    # Any holder of the attempt: right after raise_complete_async() its worker may not have
+    # handed the attempt over yet, and temporalio's server takes a token's heartbeat then.
+    cancel = await client.store.heartbeat_activity_task(run_id, seq, attempt, None,
                                                         payloads, client._clock.now())
     if cancel is None or cancel:
         raise AsyncActivityCancelledError("the activity was cancelled or is no longer "

@@ -191,9 +191,15 @@ def cancellation_details() -> ActivityCancellationDetails | None:
 
 @contextmanager
 def shield_thread_cancel_exception() -> Iterator[None]:
-    """Accepted for compatibility: Stalwart never raises cancellation into a plain-function
-    activity's thread (it sets :func:`is_cancelled` instead), so there is nothing to shield."""
-    yield
+    """Hold back the ``CancelledError`` that cancellation raises into a plain-function
+    activity's thread until the (outermost) block ends, then raise it there. Does nothing in
+    async activities and in activities run in other processes."""
+    raiser = _context.current().thread_raiser
+    if raiser is None:
+        yield
+    else:
+        with raiser.shielded():
+            yield
 
 
 class LoggerAdapter(logging.LoggerAdapter[logging.Logger]):

@@ -87,9 +87,35 @@ class FailureError(StalwartError):
         return self._message
 
     @property
-    def failure(self) -> dict[str, Any] | None:
-        """The recorded failure this error was rebuilt from, if any."""
-        return self._failure
+    def failure(self) -> FailureRecord | None:
+        """The recorded failure this error was rebuilt from, if any: a dict of Temporal's
+        ``Failure`` fields, also readable as attributes (``failure.stack_trace``), as
+        temporalio's ``Failure`` message is."""
+        return FailureRecord(self._failure) if self._failure is not None else None
+
+
+_FAILURE_TEXT_FIELDS = frozenset({"message", "source", "stack_trace"})
+
+
+class FailureRecord(dict[str, Any]):
+    """A recorded failure: a dict of Temporal's ``Failure`` fields (``message``, ``source``,
+    ``stack_trace``, ``cause``, ``application_failure_info``, ...), whose fields also read as
+    attributes, as on temporalio's ``Failure`` message. An absent text field reads as ``""``
+    (as in protobuf); an absent message field as None; ``HasField`` tells them apart."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self:
+            value = self[name]
+            return FailureRecord(value) if isinstance(value, dict) and \
+                not isinstance(value, FailureRecord) else value
+        if name in _FAILURE_TEXT_FIELDS:
+            return ""
+        return None
+
+    def HasField(self, name: str) -> bool:
+        return self.get(name) not in (None, "", {}, [])
 
 
 class ApplicationErrorCategory(IntEnum):

@@ -142,6 +142,20 @@ async def test_workflow_values_stable_when_evicted_from_a_small_cache(client: Cl
     assert first_result != second_result
 
 
+async def test_workflow_values_stable_with_no_cache(client: Client, task_queue: str) -> None:
+    # max_cached_workflows=0, as in temporalio: every task after the first replays the run.
+    _starts.clear()
+    async with Worker(client, task_queue=task_queue, workflows=[DeterministicValuesWorkflow],
+                      activities=[remember], max_cached_workflows=0):
+        handle = await client.start_workflow(DeterministicValuesWorkflow.run, id="no-cache",
+                                             task_queue=task_queue)
+        await wait_for_event(handle, "ActivityTaskCompleted")
+        await handle.signal(DeterministicValuesWorkflow.proceed)
+        result = await handle.result()
+    assert ("no-cache", True) in _starts
+    assert result == _remembered.pop("no-cache")
+
+
 async def test_workflow_values_stable_after_worker_restart(client: Client,
                                                            task_queue: str) -> None:
     _starts.clear()

@@ -112,3 +112,36 @@ async def test_async_completion_twice_is_refused(client: Client, task_queue: str
 async def test_async_completion_bad_token_is_rejected(client: Client) -> None:
     with pytest.raises(ValueError, match="task_token"):
         client.get_async_activity_handle(task_token=b"not-a-token")
+
+
+@activity.defn
+async def heartbeat_before_handing_over(question: str) -> str:
+    # As temporalio's sample does from a thread it starts: the token's first heartbeat may
+    # reach the store before this worker has handed the attempt over to async completion.
+    handle = activity.client().get_async_activity_handle(task_token=activity.info().task_token)
+    await handle.heartbeat("still thinking")
+    tokens.append(activity.info().task_token)
+    activity.raise_complete_async()
+
+
+@workflow.defn
+class EarlyHeartbeat:
+    @workflow.run
+    async def run(self, question: str) -> str:
+        return await workflow.execute_activity(
+            heartbeat_before_handing_over, question, start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=NO_RETRY)
+
+
+async def test_a_token_heartbeat_before_the_worker_hands_the_attempt_over_is_taken(
+        client: Client, task_queue: str) -> None:
+    async with Worker(client, task_queue=task_queue, workflows=[EarlyHeartbeat],
+                      activities=[heartbeat_before_handing_over]):
+        handle = await client.start_workflow(EarlyHeartbeat.run, "q", id="early-heartbeat",
+                                             task_queue=task_queue)
+        token = await wait_for_token()
+        await client.get_async_activity_handle(task_token=token).complete("42")
+        assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT) == "42"
+    pending = [e for e in (await handle.fetch_history()).events
+               if str(e.event_type) == "ActivityTaskCompleted"]
+    assert len(pending) == 1

@@ -50,13 +50,34 @@ async def heartbeat_until_cancelled() -> str:
 
 @activity.defn
 def poll_until_cancelled() -> str:
-    """Thread activity: cancellation is a flag it checks between heartbeats."""
+    """Thread activity: cancellation is raised into its thread, as in temporalio; this one
+    catches it and returns instead."""
     seen.append("started")
-    while not activity.is_cancelled():
-        activity.heartbeat()
-        activity.wait_for_cancelled_sync(0.02)
-    seen.append("thread saw cancel")
-    return "stopped early"
+    try:
+        while True:
+            activity.heartbeat()
+            activity.wait_for_cancelled_sync(0.02)
+    except CancelledError:
+        seen.append(f"thread saw cancel is_cancelled={activity.is_cancelled()}")
+        return "stopped early"
+
+
+@activity.defn
+def shields_its_cleanup() -> str:
+    """Thread activity: inside shield_thread_cancel_exception() cancellation only sets the
+    flag; the block's end raises it."""
+    seen.append("started")
+    try:
+        with activity.shield_thread_cancel_exception():
+            while not activity.is_cancelled():
+                activity.heartbeat()
+                activity.wait_for_cancelled_sync(0.02)
+            seen.append("flag seen inside the shield")
+        seen.append("not raised at the shield's end")
+    except CancelledError:
+        seen.append("raised at the shield's end")
+        raise
+    return "not cancelled"
 
 
 @activity.defn
@@ -136,6 +157,7 @@ CANCELLED = "ActivityError cause=CancelledError"
 def steering_worker(client: Client, task_queue: str) -> Worker:
     return Worker(client, task_queue=task_queue, workflows=[CleansUp, CancelsActivity],
                   activities=[cleanup, heartbeat_until_cancelled, poll_until_cancelled,
+                              shields_its_cleanup,
                               slow_to_stop, ignores_cancel])
 
 
@@ -203,10 +225,22 @@ async def test_activity_cancel_seen_by_thread_activity_flag(client: Client,
         await activity_started()
         await handle.signal(CancelsActivity.cancel_activity)
         result = await asyncio.wait_for(handle.result(), RESULT_TIMEOUT)
-    # The activity chose to return normally after seeing the flag; waiting for it delivers
-    # that result instead of a cancellation error.
+    # The activity chose to return normally after catching the cancellation; waiting for it
+    # delivers that result instead of a cancellation error.
     assert result == "result stopped early"
-    assert seen == ["started", "thread saw cancel"]
+    assert seen == ["started", "thread saw cancel is_cancelled=True"]
+
+
+async def test_a_shield_holds_thread_cancellation_until_its_end(client: Client,
+                                                                task_queue: str) -> None:
+    async with steering_worker(client, task_queue):
+        handle = await client.start_workflow(
+            CancelsActivity.run, args=["shields_its_cleanup", 1], id="wf",
+            task_queue=task_queue)
+        await activity_started()
+        await handle.signal(CancelsActivity.cancel_activity)
+        assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT) == CANCELLED
+    assert seen == ["started", "flag seen inside the shield", "raised at the shield's end"]
 
 
 async def test_activity_try_cancel_does_not_wait_for_activity(client: Client,

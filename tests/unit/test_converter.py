@@ -246,6 +246,13 @@ def test_failure_round_trip_application_error() -> None:
     assert result.category == exc.ApplicationErrorCategory.BENIGN
     assert result.failure is not None
     assert result.failure["application_failure_info"]["type"] == "RateLimit"
+    # Also read as temporalio reads its Failure message: fields as attributes.
+    assert result.failure.message == "rate limited"
+    assert result.failure.application_failure_info.type == "RateLimit"
+    assert result.failure.HasField("application_failure_info")
+    assert not result.failure.HasField("timeout_failure_info")
+    assert result.failure.timeout_failure_info is None
+    assert isinstance(result.failure.stack_trace, str)  # "" when absent, as in protobuf
 
 
 def test_failure_of_plain_exception_keeps_class_name_and_stack_trace() -> None:

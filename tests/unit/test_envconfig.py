@@ -107,8 +107,10 @@ async def test_connect_opens_the_store_the_profile_names(
         finally:
             await client.close()
     # A server address given positionally, as temporalio's samples do, too.
-    client = await Client.connect("localhost:7233")
-    try:
-        assert client.store.url == fallback
-    finally:
-        await client.close()
+    for address in ("localhost:7233", "http://localhost:7233", "dns:///temporal.internal:7233",
+                    "[::1]:7233"):
+        client = await Client.connect(address)
+        try:
+            assert client.store.url == fallback
+        finally:
+            await client.close()

@@ -8,10 +8,12 @@ the worker's thread pool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import ctypes
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -72,6 +74,59 @@ class ActivityCancellationDetails:
 
 
 _EVENT_LOCK = threading.Lock()
+
+
+class ThreadCancelRaiser:
+    """Raises cancellation into a plain-function activity's thread, as temporalio does: at
+    the thread's next Python instruction (a blocking call is not interrupted; it raises when
+    the call returns), unless inside ``activity.shield_thread_cancel_exception()``, whose end
+    raises it instead. Only while the activity runs in its thread: never into the pool's next
+    work."""
+
+    def __init__(self, exception: type[BaseException]) -> None:
+        self._exception = exception
+        self._lock = threading.Lock()
+        self._thread_id: int | None = None
+        self._pending = False
+        self._shield_depth = 0
+
+    @contextlib.contextmanager
+    def running_here(self) -> Iterator[None]:
+        """Around the activity function, in its thread."""
+        with self._lock:
+            self._thread_id = threading.get_ident()
+            self._raise_if_pending()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._thread_id = None
+                self._pending = False
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._pending = True
+            self._raise_if_pending()
+
+    @contextlib.contextmanager
+    def shielded(self) -> Iterator[None]:
+        with self._lock:
+            self._shield_depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._shield_depth -= 1
+                self._raise_if_pending()
+
+    def _raise_if_pending(self) -> None:
+        if self._thread_id is None or not self._pending or self._shield_depth:
+            return
+        self._pending = False
+        if self._thread_id == threading.get_ident():
+            raise self._exception("Activity cancelled")
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread_id),
+                                                   ctypes.py_object(self._exception))
 logger = logging.getLogger(__name__)
 
 
@@ -100,7 +155,8 @@ class ActivityContext:
         self.cancellation_details: ActivityCancellationDetails | None = None
         self._worker_shutdown: threading.Event | None = None
         self._shutdown_waiters: list[asyncio.Future[None]] = []
-        self.shielded = 0  # shield_thread_cancel_exception() depth
+        # Set while the activity is a plain function running in a thread of this process.
+        self.thread_raiser: ThreadCancelRaiser | None = None
 
     @property
     def worker_shutdown(self) -> threading.Event:
@@ -141,7 +197,8 @@ class ActivityContext:
 
     def mark_cancelled(self, reason: str,
                        details: ActivityCancellationDetails | None = None) -> None:
-        """Deliver cancellation: flag for sync code, CancelledError into async code."""
+        """Deliver cancellation: the flag, and CancelledError into the activity's code (its
+        task if async, its thread if a plain function in a thread pool)."""
         if self.cancelled.is_set():
             return
         self.cancel_reason = reason
@@ -154,6 +211,8 @@ class ActivityContext:
             waiter.get_loop().call_soon_threadsafe(_resolve, waiter)
         if self.task is not None and not self.task.done():
             self.task.cancel()
+        if self.thread_raiser is not None:
+            self.thread_raiser.cancel()
 
 
     async def wait_cancelled(self) -> None:

@@ -35,6 +35,7 @@ from .activity_context import (
     ActivityContext,
     CompleteAsyncError,
     Info,
+    ThreadCancelRaiser,
     set_current,
 )
 from .clock import Clock
@@ -191,8 +192,20 @@ class _RootInbound(ActivityInboundInterceptor):
                 worker.remote_worker_shutdown(), worker.converter.payload_converter_class,
                 input.fn, input.args)
         thread_context = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(
-            executor, thread_context.run, input.fn, *input.args)
+        raiser = self._context.thread_raiser = ThreadCancelRaiser(exc.CancelledError)
+        if self._context.cancelled.is_set():
+            raiser.cancel()  # raised once the function starts in its thread
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                executor, thread_context.run, _run_in_thread, raiser, input.fn, input.args)
+        finally:
+            self._context.thread_raiser = None
+
+
+def _run_in_thread(raiser: ThreadCancelRaiser, fn: Callable[..., Any],
+                   args: Sequence[Any]) -> Any:
+    with raiser.running_here():
+        return fn(*args)
 
 
 class ActivityWorker:
@@ -602,7 +615,8 @@ class ActivityWorker:
             app = failure.get("application_failure_info") or {}
             level = logging.DEBUG if app.get("category") == 1 else logging.WARNING
             logger.log(level, "activity %s (%s) attempt %d failed: %s", claim.activity_id,
-                       claim.activity_type, claim.attempt, error)
+                       claim.activity_type, claim.attempt, error,
+                       extra={"__temporal_error_identifier": "ActivityFailure"})
         failure = await encode_value(failure, converter._store_codec)
         shutting_down = cancelled and context is not None and \
             context.cancel_reason == "worker shutting down"

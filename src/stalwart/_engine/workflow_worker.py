@@ -651,10 +651,16 @@ class WorkflowWorker:
         cause = error.cause if isinstance(error, WorkflowTaskError) else error
         # The full traceback once per failure streak; later attempts repeat one line.
         show_traceback = claim.attempt == 1 and not isinstance(error, _UnregisteredWorkflow)
+        # The extra fields are temporalio's, for logging filters written for it.
         logger.log(logging.ERROR if claim.attempt == 1 else logging.WARNING,
                    "workflow task failed for workflow %s (run %s, attempt %d): %s",
                    claim.workflow_id, claim.run_id, claim.attempt, error,
-                   exc_info=cause if show_traceback else None)
+                   exc_info=cause if show_traceback else None, extra={
+                       "__temporal_error_identifier": "WorkflowTaskFailure",
+                       "temporal_workflow": {
+                           "run_id": claim.run_id, "task_queue": claim.task_queue,
+                           "workflow_id": claim.workflow_id,
+                           "workflow_type": claim.workflow_type}})
         failure = self.converter.failure_converter.to_failure(
             error, self.converter.payload_converter)
         if isinstance(error, WorkflowTaskError) and cause is not error:

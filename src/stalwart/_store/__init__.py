@@ -14,8 +14,8 @@ from .base import Store
 
 DEFAULT_SQLITE_FILE = "stalwart.db"
 # A Temporal server's address as temporalio takes it ("localhost:7233", "dns:///host:7233",
-# "[::1]:7233"): it names no store.
-_SERVER_ADDRESS = re.compile(r"^(dns:///)?([\w.-]+|\[[0-9A-Fa-f:.]+\]):\d+$")
+# "[::1]:7233"; "http://localhost:7233" in older code): it names no store.
+_SERVER_ADDRESS = re.compile(r"^(dns:///|https?://)?([\w.-]+|\[[0-9A-Fa-f:.]+\]):\d+/?$")
 
 _log = logging.getLogger(__name__)
 

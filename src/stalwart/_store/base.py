@@ -566,7 +566,7 @@ class Store(Protocol):
                                  event_type: str, identity: str, now: float) -> bool: ...
 
     async def heartbeat_activity_task(self, run_id: str, seq: int, attempt: int,
-                                      worker_id: str, details: list[dict[str, Any]],
+                                      worker_id: str | None, details: list[dict[str, Any]],
                                       now: float) -> bool | None: ...
 
     async def update_workflow(self, workflow_id: str, run_id: str | None, update_id: str,

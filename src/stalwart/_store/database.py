@@ -449,7 +449,7 @@ class DatabaseStore:
                                  event_type, identity, now)
 
     async def heartbeat_activity_task(self, run_id: str, seq: int, attempt: int,
-                                      worker_id: str, details: list[dict[str, Any]],
+                                      worker_id: str | None, details: list[dict[str, Any]],
                                       now: float) -> bool | None:
         return await self._write(tasks.heartbeat_activity_task, run_id, seq, attempt,
                                  worker_id, details, now)

@@ -335,10 +335,13 @@ class Worker:
         if not workflows and not activities:
             raise ValueError("Worker needs at least one workflow or activity to run")
         for name, value in (("max_concurrent_activities", max_concurrent_activities),
-                            ("max_concurrent_workflow_tasks", max_concurrent_workflow_tasks),
-                            ("max_cached_workflows", max_cached_workflows)):
+                            ("max_concurrent_workflow_tasks", max_concurrent_workflow_tasks)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Worker {name} must be a positive int, got {value!r}")
+        # 0, as in temporalio: no workflow is kept between its tasks (each replays).
+        if not isinstance(max_cached_workflows, int) or max_cached_workflows < 0:
+            raise ValueError(f"Worker max_cached_workflows must be an int of 0 or more, got "
+                             f"{max_cached_workflows!r}")
         for name, rate in (("max_task_queue_activities_per_second",
                             max_task_queue_activities_per_second),
                            ("max_activities_per_second", max_activities_per_second)):

@@ -461,13 +461,17 @@ def fail_activity_task(tx: Tx, run_id: str, seq: int,
 
 
 def heartbeat_activity_task(tx: Tx, run_id: str, seq: int,
-                            attempt: int, worker_id: str, details: list[dict[str, Any]],
+                            attempt: int, worker_id: str | None, details: list[dict[str, Any]],
                             now: float) -> bool | None:
+    """Record a heartbeat of this attempt; whether cancellation was asked for (None: the
+    attempt is no longer running). ``worker_id`` None: from a task token, whoever holds the
+    attempt (its worker may not yet have handed it over to async completion)."""
     row = tx.one("SELECT lease_owner, attempt, options, scheduled_at, "
                  "attempt_scheduled_at, started_at, cancel_requested FROM "
                  "activity_tasks WHERE run_id = ? AND seq = ?" + tx.dialect.for_update,
                  (run_id, seq))
-    if row is None or row[0] != worker_id or row[1] != attempt:
+    if row is None or row[1] != attempt or row[0] is None or (
+            worker_id is not None and row[0] != worker_id):
         return None
     deadline = timeouts_deadline(loads(row[2]), row[3], row[4], row[5], now)
     tx.run("UPDATE activity_tasks SET heartbeat_at = ?, heartbeat_details = ?, "
