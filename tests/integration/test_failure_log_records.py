@@ -63,5 +63,5 @@ async def test_failure_records_carry_temporalios_identifiers(
     assert activity_records and "activity bug" in activity_records[0].getMessage()
     task_records = _identified(caplog, "WorkflowTaskFailure")
     assert task_records and "workflow bug" in task_records[0].getMessage()
-    details = getattr(task_records[0], "temporal_workflow")
+    details = task_records[0].temporal_workflow
     assert details["workflow_id"] == "workflow-bug" and details["task_queue"] == task_queue
