@@ -86,6 +86,19 @@ class ShippingV3:
 
 
 @workflow.defn(name="Shipping")
+class ShippingV4:
+    """The patch call is gone too: runs that recorded its marker under V3 still replay."""
+
+    @workflow.run
+    async def run(self, order: str) -> str:
+        parcel = await workflow.execute_activity(pack_with_care, order,
+                                                 start_to_close_timeout=ACTIVITY_TIMEOUT)
+        shipped: str = await workflow.execute_activity(
+            ship, parcel, start_to_close_timeout=ACTIVITY_TIMEOUT)
+        return shipped
+
+
+@workflow.defn(name="Shipping")
 class ShippingBroken:
     """An incompatible change: the first activity differs, with no patch to guard it."""
 
@@ -207,6 +220,28 @@ async def test_deprecate_patch_replays_patched_history_and_marks_new_runs(
     events = (await history_of(client, "deprecated")).events
     markers = [e for e in events if e.event_type == "MarkerRecorded"]
     assert [patch_id(m) for m in markers] == ["careful-packing"]
+
+
+async def test_a_deprecated_patch_marker_is_optional_on_replay_both_ways(
+        client: Client, task_queue: str) -> None:
+    # As temporalio's Replayer does: code without the deprecate_patch call replays a history
+    # that has its marker (V3 -> V4), and code with it replays one recorded with plain
+    # patched() code that never reached it (here: the marker of another patch).
+    assert await run_with(client, task_queue, ShippingV3, "deprecated") == \
+        "shipped carefully packed book"
+    result = await Replayer(workflows=[ShippingV4]).replay_workflow(
+        await history_of(client, "deprecated"))
+    assert result.replay_failure is None
+    assert await run_with(client, task_queue, ShippingV4, "plain") == \
+        "shipped carefully packed book"
+    result = await Replayer(workflows=[ShippingV3]).replay_workflow(
+        await history_of(client, "plain"))
+    assert result.replay_failure is None
+    # A marker of a patch that is not deprecated stays required.
+    await run_with(client, task_queue, ShippingV2, "patched-v2")
+    with pytest.raises(NondeterminismError, match="core_patch 'careful-packing'"):
+        await Replayer(workflows=[ShippingV4]).replay_workflow(
+            await history_of(client, "patched-v2"))
 
 
 async def test_replay_workflows_collects_failures(client: Client, task_queue: str) -> None:

@@ -180,8 +180,8 @@ def check_commands(instance: WorkflowInstance, activation: RecordedActivation,
                    locals_ahead: tuple[LocalsAhead, int] | None = None) -> None:
     """Compare what the code produced with what ``activation`` records; ``locals_ahead``
     (with the activation's index) lets local activities match records in later activations."""
-    recorded = local_last(activation.commands)
-    produced = local_last(produced)
+    recorded, produced = _deprecated_patches_matched(local_last(activation.commands),
+                                                     local_last(produced))
     if locals_ahead is not None:
         ahead, at = locals_ahead
         local_recorded, local_produced = ahead.match(at, activation, produced)
@@ -214,6 +214,25 @@ def check_commands(instance: WorkflowInstance, activation: RecordedActivation,
         raise exc.NondeterminismError(
             message + ". Workflow code must be deterministic: guard changed code with "
             "workflow.patched(...) so running workflows keep their old path.")
+
+
+def _patch_id(event_type: str, attributes: dict[str, Any]) -> str | None:
+    if event_type == EV.MARKER_RECORDED and attributes.get("marker_name") == "core_patch":
+        return str(attributes.get("patch_id"))
+    return None
+
+
+def _deprecated_patches_matched(recorded: list[HistoryEvent], produced: list[Command]
+                                ) -> tuple[list[HistoryEvent], list[Command]]:
+    """Both lists without the ``deprecate_patch`` markers the other side lacks: as in
+    Temporal, code that no longer calls ``deprecate_patch`` replays a history that has its
+    marker, and code that calls it replays one recorded before it did."""
+    recorded_ids = {_patch_id(e.event_type, e.attributes) for e in recorded}
+    produced_ids = {_patch_id(c.event_type, c.attributes) for c in produced}
+    return ([e for e in recorded if not (e.attributes.get("deprecated") and _patch_id(
+                e.event_type, e.attributes) not in produced_ids)],
+            [c for c in produced if not (c.attributes.get("deprecated") and _patch_id(
+                c.event_type, c.attributes) not in recorded_ids)])
 
 
 def iter_command_events(events: Sequence[HistoryEvent]) -> Iterator[HistoryEvent]:
