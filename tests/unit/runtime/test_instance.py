@@ -368,6 +368,32 @@ def test_activate_signals_run_handlers_and_wake_wait_condition(make_run: MakeRun
     assert decode(commands[0].attributes["result"]) == ["a", "b", "c"]
 
 
+@workflow.defn
+class CountsWhileWaiting:
+    """Counts signals; returns the count its activity's result wakes it to read."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    @workflow.run
+    async def run(self) -> int:
+        await workflow.execute_activity(greet, "x", start_to_close_timeout=timedelta(seconds=5))
+        return self.count
+
+    @workflow.signal
+    def tick(self) -> None:
+        self.count += 1
+
+
+def test_activate_applies_signals_before_resolutions_as_temporalio(make_run: MakeRun) -> None:
+    # A signal recorded after the activity's result, in the same task: temporalio applies
+    # signals first, so the code the result wakes sees the signal's effect.
+    run = make_run(CountsWhileWaiting)
+    run.start()
+    commands = run.step(signaled("tick"), activity_completed(1, "hello x"), signaled("tick"))
+    assert decode(commands[0].attributes["result"]) == 2
+
+
 def test_activate_signal_in_first_task_is_delivered_before_run(make_run: MakeRun) -> None:
     run = make_run(WithSignals)
 
