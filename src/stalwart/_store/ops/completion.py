@@ -15,11 +15,11 @@ from .. import base
 from ..base import ActivityTaskClaim, CompletionResult, ExecutionStatus, WorkflowTaskCompletion
 from ..tx import Pending, Tx, dumps
 from . import payloads, streams
+from .claims import claim_one_workflow_task
 from .executions import (
     CHAINED_TASK_LEASE_SECONDS,
     RUN_PRIORITY,
     CloseReads,
-    claim_one_workflow_task,
     close_run,
     event_row,
     insert_events,

@@ -18,6 +18,7 @@ from ..base import (
 from ..tx import Pending, Tx, dumps, loads
 from . import payloads, standalone, streams
 from .activity_steering import HIDDEN_AT, paused_deadline
+from .claims import claim_one_workflow_task, load_claims
 from .completion import (
     RUN_FOR_TASK_SQL,
     close_reads,
@@ -33,10 +34,8 @@ from .executions import (
     CloseReads,
     admit_start,
     append_event,
-    claim_one_workflow_task,
     insert_execution,
     insert_inbox,
-    load_claims,
     lock_run,
     start_workflow,
     timeouts_deadline,
