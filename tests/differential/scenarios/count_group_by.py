@@ -8,6 +8,8 @@ from temporalio import workflow
 from temporalio.client import Client, WorkflowHistoryEventFilterType
 from temporalio.exceptions import ApplicationError
 
+from ._util import settle
+
 
 @workflow.defn
 class Outcome:
@@ -47,5 +49,6 @@ async def run(client: Client, task_queue: str) -> object:
         event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT)]
     observed["close_events"] = len(close_only)
     observed["all_events"] = len([e async for e in handles[0].fetch_history_events()])
+    await settle(handles[3])  # a task still in flight would be failed by the terminate
     await handles[3].terminate("done")
     return observed

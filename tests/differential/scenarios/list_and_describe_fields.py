@@ -14,7 +14,7 @@ from temporalio import workflow
 from temporalio.client import Client, RPCError
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
-from ._util import eventual_count
+from ._util import eventual_count, settle
 
 RANK = SearchAttributeKey.for_int("CustomIntField")
 
@@ -112,5 +112,6 @@ async def run(client: Client, task_queue: str) -> object:
         observed["delayed"]["execution_time_delay"] = (  # type: ignore[index]
             observed["delayed"]["execution_time_delay"].total_seconds())  # type: ignore[index]
     await delayed.terminate("over")
+    await settle(handles[4])  # a task still in flight would be failed by the terminate
     await handles[4].terminate("over")
     return observed

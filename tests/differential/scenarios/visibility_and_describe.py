@@ -7,7 +7,7 @@ from temporalio import workflow
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
-from ._util import eventual_count
+from ._util import eventual_count, settle
 
 CUSTOMER = SearchAttributeKey.for_keyword("CustomKeywordField")
 
@@ -55,5 +55,8 @@ async def run(client: Client, task_queue: str) -> object:
         "history_length_positive": description.history_length > 0,
         "start_before_close": description.start_time <= description.close_time,
     }
+    # A terminate that finds the first workflow task still in flight fails it on Temporal
+    # (WorkflowTaskFailed before the close): wait until it has ended, on both servers.
+    await settle(running)
     await running.terminate()
     return observed
