@@ -4,10 +4,12 @@ how an activity argument (a decorated function, a method, or a name) becomes its
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions as exc
 from .._model.definitions import ActivityDefinition, get_activity_definition
+from .._model.run_timeouts import settle_activity
 
 if TYPE_CHECKING:
     from ..converter import DataConverter
@@ -66,3 +68,15 @@ def activity_name(activity: Any) -> tuple[str, ActivityDefinition | None]:
             f"{activity!r} is not an activity: decorate it with @activity.defn, or pass the "
             "activity's name as a string")
     return definition.name, definition
+
+
+def scheduled_timeouts(timeouts: dict[str, timedelta | None], run_timeout: timedelta | None,
+                       local: bool) -> dict[str, float | None]:
+    """The timeouts an activity's command records, in seconds. A (non-local) activity's are
+    settled as Temporal's server settles them on scheduling, so the history, the activity's
+    info and the timeouts enforced are the server's; a local activity's are as given."""
+    seconds = {name: value.total_seconds() if value is not None else None
+               for name, value in timeouts.items()}
+    if local:
+        return seconds
+    return settle_activity(seconds, run_timeout.total_seconds() if run_timeout else None)

@@ -37,7 +37,7 @@ from ..converter import (
     headers_to_json,
 )
 from . import children, contexts, guard, messaging, patches
-from .activities import ActivityHandle, activity_name
+from .activities import ActivityHandle, activity_name, scheduled_timeouts
 from .children import ChildWorkflowHandle
 from .continue_as_new import continue_as_new_command
 from .definitions import (
@@ -599,7 +599,7 @@ class WorkflowInstance:
             "activity_type": name,
             "task_queue": task_queue or self.info.task_queue,
             "input": [_payload_to_json(p) for p in payloads],
-            **{k: v.total_seconds() if v is not None else None for k, v in timeouts.items()},
+            **scheduled_timeouts(timeouts, self.info.run_timeout, local),
             "retry_policy": (retry_policy or RetryPolicy())._to_json(),
             "cancellation_type": cancellation_type,
             **({"summary": summary} if summary else {}),
