@@ -249,11 +249,13 @@ class JSONPlainPayloadConverter(EncodingPayloadConverter):
 
     def to_payload(self, value: Any, path: str = "value") -> Payload | None:
         if self._encoder is None or self._encoder is AdvancedJSONEncoder:
+            # Keys sorted and non-ASCII escaped, as temporalio writes them: the same value
+            # gives the same bytes on both, and a dict comes back in the same key order.
             data = json.dumps(_to_jsonable(value, path), separators=(",", ":"),
-                              ensure_ascii=False)
+                              sort_keys=True)
         else:
             data = json.dumps(value, cls=self._encoder, separators=(",", ":"),
-                              ensure_ascii=False)
+                              sort_keys=True)
         return Payload({"encoding": self._encoding.encode()}, data.encode())
 
     def from_payload(self, payload: Payload, type_hint: Any = None) -> Any:

@@ -98,8 +98,10 @@ def test_round_trip_none_and_bytes_use_binary_encodings() -> None:
 
 
 def test_json_payload_store_form_is_readable_text() -> None:
-    assert _payload_to_json(payloads.to_payload({"k": "ü"})) == {
-        "metadata": {"encoding": "json/plain"}, "data": '{"k":"ü"}'}
+    # The bytes are temporalio's: keys sorted, non-ASCII escaped.
+    assert _payload_to_json(payloads.to_payload({"k": "ü", "a": 1})) == {
+        "metadata": {"encoding": "json/plain"}, "data": '{"a":1,"k":"\\u00fc"}'}
+    assert payloads.from_payload(payloads.to_payload({"k": "ü", "a": 1})) == {"a": 1, "k": "ü"}
 
 
 def test_round_trip_nested_dataclasses() -> None:

@@ -124,7 +124,7 @@ class Invoice:
 def test_transfer_type_converter_carries_a_class_json_cannot() -> None:
     converter = default().payload_converter
     payload = converter.to_payload(Invoice(Money("1.10"), [Money("0.10"), Money("1")]))
-    assert payload.data == b'{"total":"1.10","lines":["0.10","1"]}'
+    assert payload.data == b'{"lines":["0.10","1"],"total":"1.10"}'  # keys sorted, as temporalio
     back = converter.from_payload(payload, Invoice)
     assert back == Invoice(Money("1.10"), [Money("0.10"), Money("1")])
     assert type(back.total) is Money
