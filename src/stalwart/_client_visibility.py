@@ -13,8 +13,10 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from ._engine.codec import decode_value
+from ._history_events import HistoryEvent, public_events
 from ._model import search_attributes as _sa
-from ._model.events import CLOSE_EVENT_TYPES, EventType, HistoryEvent
+from ._model.events import CLOSE_EVENT_TYPES, EventType
+from ._model.events import HistoryEvent as StoredEvent
 from ._model.history_json import history_from_json, history_to_json
 from ._model.list_filter import parse_list_query
 from ._model.search_attributes import TypedSearchAttributes
@@ -59,6 +61,7 @@ class WorkflowHistory:
     run_id: str = ""
 
     def __post_init__(self) -> None:
+        self.events = public_events(self.events)
         if not self.run_id and self.events and \
                 self.events[0].event_type == "WorkflowExecutionStarted":
             self.run_id = str(self.events[0].attributes.get("originalExecutionRunId", ""))
@@ -87,7 +90,7 @@ class WorkflowHistory:
             data = history
         events = history_from_json(data)
         from_temporal(events)  # validates references and order; nothing is kept half-read
-        return WorkflowHistory(workflow_id=workflow_id, events=events)
+        return WorkflowHistory(workflow_id=workflow_id, events=public_events(events))
 
 
 @dataclass
@@ -327,9 +330,9 @@ class WorkflowExecutionAsyncIterator:
         """The history of each matching run, in the same order."""
         async for execution in self:
             events = await self._client.store.get_history(execution.run_id)
-            yield WorkflowHistory(execution.id, to_temporal(events, run_id=execution.run_id,
-                                                            namespace=execution.namespace),
-                                  execution.run_id)
+            yield WorkflowHistory(execution.id, public_events(to_temporal(
+                events, run_id=execution.run_id, namespace=execution.namespace)),
+                execution.run_id)
 
 
 def ts(value: float | None) -> datetime | None:
@@ -360,7 +363,7 @@ class PendingActivityState(IntEnum):
     PAUSE_REQUESTED = 5
 
 
-def first_task_backoff(history: list[HistoryEvent]) -> timedelta:
+def first_task_backoff(history: Sequence[StoredEvent]) -> timedelta:
     """How long after its start a run was due (a cron run's wait for its schedule)."""
     if not history:
         return timedelta(0)

@@ -79,9 +79,10 @@ from ._client_visibility import describe as _visibility_describe
 from ._engine.activity_context import ActivityCancellationDetails
 from ._engine.clock import Clock
 from ._engine.codec import decode_value
+from ._history_events import HistoryEvent, public_events
 from ._history_lengths import TemporalLengths
 from ._model import limits as _limits
-from ._model.events import CLOSE_EVENT_TYPES, HistoryEvent
+from ._model.events import CLOSE_EVENT_TYPES
 from ._model.search_attributes import TypedSearchAttributes
 from ._model.temporal_history import to_temporal
 from ._plugin_client import ClientConfig, ConnectConfig, Plugin
@@ -709,8 +710,9 @@ class WorkflowHandle(_WorkflowSteering, _UpdateHandles, Generic[SelfType, Return
         if row.status == ExecutionStatus.RUNNING:
             # Inputs no workflow task has taken yet are part of Temporal's history already.
             events = events + [e.as_history_event() for e in await store.get_inbox(row.run_id)]
-        return row, to_temporal(events, run_id=row.run_id, namespace=self._client.namespace,
-                                now=self._client._clock.now())
+        return row, public_events(to_temporal(
+            events, run_id=row.run_id, namespace=self._client.namespace,
+            now=self._client._clock.now()))
 
     def fetch_history_events(
             self, *, page_size: int | None = None, wait_new_event: bool = False,

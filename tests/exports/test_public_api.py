@@ -17,6 +17,8 @@ import stalwart
 PUBLIC_MODULES = [
     "stalwart.activity",
     "stalwart.api.common.v1",
+    "stalwart.api.enums.v1",
+    "stalwart.api.history.v1",
     "stalwart.client",
     "stalwart.common",
     "stalwart.converter",

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import exceptions as exc
+from .._history_events import public_events
 from .._model import limits
 from .._model.temporal_history import to_temporal
 from .._store.base import ExecutionStatus
@@ -465,8 +466,8 @@ async def _replay(ctx: click.Context, replayer: Any, workflow_id: str | None,
         results = []
         for row in rows:
             events = await client.store.get_history(row.run_id)
-            history = WorkflowHistory(row.workflow_id, to_temporal(events, run_id=row.run_id),
-                                      row.run_id)
+            history = WorkflowHistory(row.workflow_id, public_events(
+                to_temporal(events, run_id=row.run_id)), row.run_id)
             outcome = await replayer.replay_workflow(history, raise_on_replay_failure=False)
             results.append({"workflow_id": row.workflow_id, "run_id": row.run_id,
                             "ok": outcome.replay_failure is None,

@@ -1,0 +1,1 @@
+"""Temporal API enums (see ``v1``)."""

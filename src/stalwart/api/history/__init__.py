@@ -1,0 +1,1 @@
+"""Temporal API history messages (see ``v1``)."""
