@@ -61,74 +61,63 @@ for _member in EventType:
 _NAMES = {name: EventTypeName(name) for name in _NUMBERS}
 
 
-class Timestamp:
-    """``google.protobuf.Timestamp``'s reading side."""
+class _SecondsAndNanos:
+    """What protobuf's Timestamp and Duration share: seconds and nanoseconds, and their
+    conversions."""
 
     __slots__ = ("nanos", "seconds")
 
     def __init__(self, seconds: int = 0, nanos: int = 0) -> None:
         self.seconds, self.nanos = seconds, nanos
+
+    def ToSeconds(self) -> int:
+        return self.seconds
+
+    def ToMilliseconds(self) -> int:
+        return self.seconds * 1000 + self.nanos // 1_000_000
+
+    def ToNanoseconds(self) -> int:
+        return self.seconds * _NS + self.nanos
+
+    def ToJsonString(self) -> str:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and (self.seconds, self.nanos) == (
+            other.seconds, other.nanos)  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.ToJsonString()})"
+
+
+class Timestamp(_SecondsAndNanos):
+    """``google.protobuf.Timestamp``'s reading side."""
+
+    __slots__ = ()
 
     def ToDatetime(self, tzinfo: Any = None) -> datetime:
         moment = datetime.fromtimestamp(self.seconds, UTC) + timedelta(
             microseconds=self.nanos // 1000)
         return moment.astimezone(tzinfo) if tzinfo else moment.replace(tzinfo=None)
 
-    def ToSeconds(self) -> int:
-        return self.seconds
-
-    def ToMilliseconds(self) -> int:
-        return self.seconds * 1000 + self.nanos // 1_000_000
-
-    def ToNanoseconds(self) -> int:
-        return self.seconds * _NS + self.nanos
-
     def ToJsonString(self) -> str:
         whole = datetime.fromtimestamp(self.seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         return whole + (f".{self.nanos:09d}".rstrip("0") if self.nanos else "") + "Z"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Timestamp) and (self.seconds, self.nanos) == (
-            other.seconds, other.nanos)
 
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"Timestamp({self.ToJsonString()})"
-
-
-class Duration:
+class Duration(_SecondsAndNanos):
     """``google.protobuf.Duration``'s reading side."""
 
-    __slots__ = ("nanos", "seconds")
-
-    def __init__(self, seconds: int = 0, nanos: int = 0) -> None:
-        self.seconds, self.nanos = seconds, nanos
+    __slots__ = ()
 
     def ToTimedelta(self) -> timedelta:
         return timedelta(seconds=self.seconds, microseconds=self.nanos // 1000)
 
-    def ToSeconds(self) -> int:
-        return self.seconds
-
-    def ToMilliseconds(self) -> int:
-        return self.seconds * 1000 + self.nanos // 1_000_000
-
-    def ToNanoseconds(self) -> int:
-        return self.seconds * _NS + self.nanos
-
     def ToJsonString(self) -> str:
         fraction = f".{abs(self.nanos):09d}".rstrip("0") if self.nanos else ""
         return f"{self.seconds}{fraction}s"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Duration) and (self.seconds, self.nanos) == (
-            other.seconds, other.nanos)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"Duration({self.ToJsonString()})"
 
 
 _TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
