@@ -66,14 +66,6 @@ class ContinueAsNewError(BaseException):
         self.input = input
 
 
-def _application_order(event: HistoryEvent) -> int:
-    """Where ``event`` goes among an activation's inputs (a stable sort keeps history order
-    within each kind)."""
-    if event.event_type == EV.WORKFLOW_EXECUTION_STARTED:
-        return 0
-    return 1 if event.event_type == EV.WORKFLOW_EXECUTION_SIGNALED else 2
-
-
 class WorkflowTaskError(Exception):
     """Workflow code raised an error that fails the workflow task, not the workflow.
 
@@ -238,13 +230,17 @@ class WorkflowInstance:
         asyncio.events._set_running_loop(self.loop)
         try:
             with guard.activation():
-                # As temporalio orders an activation's jobs: the start, then signals, then
-                # everything else (resolved activities, timers, children...), each kind in
-                # history order, so the code a resolution wakes sees the signals' effects.
-                for event in sorted(events, key=_application_order):
+                # As temporalio orders an activation's jobs: the start, then signals and
+                # updates (new ones after those the history holds), then everything else
+                # (resolved activities, timers, children...), each kind in history order, so
+                # the code a resolution wakes sees the handlers' effects.
+                first, rest = messaging.application_order(events)
+                for event in first:
                     self._apply(event)
                 for request in updates:
                     messaging.admit_update(self, request)
+                for event in rest:
+                    self._apply(event)
                 accepted: HistoryEvent  # admit_update() may have added some
                 for accepted in self.accepted_updates:
                     length.feed_input(accepted)

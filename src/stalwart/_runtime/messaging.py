@@ -41,6 +41,22 @@ def current_update_info() -> UpdateInfo | None:
     return info
 
 
+_SIGNALS_AND_UPDATES = frozenset({EventType.WORKFLOW_EXECUTION_SIGNALED,
+                                  EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED})
+
+
+def application_order(events: Sequence[HistoryEvent]
+                      ) -> tuple[list[HistoryEvent], list[HistoryEvent]]:
+    """An activation's inputs in the order temporalio applies its jobs: the start, signals
+    and updates, then (second list) everything else, each kind in history order. The
+    updates a task admits go between the two."""
+    first = [e for e in events if e.event_type == EventType.WORKFLOW_EXECUTION_STARTED]
+    first += [e for e in events if e.event_type in _SIGNALS_AND_UPDATES]
+    rest = [e for e in events if e.event_type != EventType.WORKFLOW_EXECUTION_STARTED
+            and e.event_type not in _SIGNALS_AND_UPDATES]
+    return first, rest
+
+
 def apply_signaled(instance: WorkflowInstance, event: HistoryEvent) -> None:
     name = event.attributes["signal_name"]
     # The run's n-th signal: what its handler's commands name as their implicit event group.

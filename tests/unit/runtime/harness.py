@@ -98,11 +98,14 @@ class Run:
     def start(self) -> list[Command]:
         return self.step(self._first)
 
-    def step(self, *inputs: HistoryEvent, advance: float = 1.0) -> list[Command]:
-        """One workflow task: apply ``inputs`` at a later time, record what a commit records."""
+    def step(self, *inputs: HistoryEvent, advance: float = 1.0,
+             updates: Sequence[dict[str, Any]] = ()) -> list[Command]:
+        """One workflow task: apply ``inputs`` (and admit ``updates``, requests as the store
+        hands them over) at a later time, record what a commit records."""
         if self.history:
             self.now += advance
-        commands = self.instance.activate(list(inputs), now=self.now, replaying=False)
+        commands = self.instance.activate(list(inputs), now=self.now, replaying=False,
+                                          updates=updates)
         for event in inputs:
             self._append(event.event_type, event.timestamp, event.attributes)
         self._append(EventType.WORKFLOW_TASK_COMPLETED, self.now,
