@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from ._client_raw_description import raw_description
 from ._engine.codec import decode_value
 from ._history_events import HistoryEvent, public_events
 from ._model import search_attributes as _sa
@@ -177,6 +178,9 @@ class WorkflowExecutionDescription(WorkflowExecution):
     base_workflow_id: str | None = None
     base_run_id: str | None = None
     reset_run_id: str | None = None
+    # temporalio's DescribeWorkflowExecutionResponse, read as its message (see
+    # _client_raw_description).
+    raw_description: Any = field(default=None, repr=False, compare=False)
     # start_workflow's static_summary / static_details (None: not given).
     _static_summary: str | None = field(default=None, repr=False)
     _static_details: str | None = field(default=None, repr=False)
@@ -475,4 +479,7 @@ async def describe(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescrip
         description.root_id, description.root_run_id = root["workflow_id"], root["run_id"]
     (description.base_workflow_id, description.base_run_id,
      description.reset_run_id) = await store.reset_links(row.run_id)
+    description.raw_description = raw_description(
+        row, first[0] if first else None, client.namespace, description.history_length,
+        description.execution_time.timestamp(), pending)
     return description

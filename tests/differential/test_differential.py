@@ -36,8 +36,10 @@ def test_scenario_behaves_as_on_temporal(server: harness.TemporalServer, name: s
 # Scenarios whose operations the PostgreSQL store guesses (``Tx.assume_none``): starts under
 # every id policy; signals and updates arriving while activities run, and children closing to
 # their parent, which refute a sequential step's guess; update-with-start, which hands a run
-# an update under its lock. Run on PostgreSQL too.
-ON_POSTGRES = ["child_outcomes", "signal_while_task_scheduled", "signals_and_updates",
+# an update under its lock; describe's pending activities, read from columns a migration
+# added. Run on PostgreSQL too.
+ON_POSTGRES = ["child_outcomes", "describe_raw_pending", "signal_while_task_scheduled",
+               "signals_and_updates",
                "start_policies", "update_with_start", "update_with_start_closes",
                "workflow_retry"]
 

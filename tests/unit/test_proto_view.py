@@ -41,7 +41,6 @@ _DESCRIPTOR_CHECK = r"""
 import json, sys
 from google.protobuf.descriptor import FieldDescriptor as F
 from temporalio.api.history.v1 import message_pb2
-from temporalio.api.common.v1 import message_pb2 as common
 KINDS = {F.TYPE_STRING: "str", F.TYPE_INT64: "i64", F.TYPE_INT32: "i32", F.TYPE_UINT32: "u32",
          F.TYPE_BOOL: "bool", F.TYPE_DOUBLE: "f64", F.TYPE_FLOAT: "f32", F.TYPE_BYTES: "bytes"}
 SPECIAL = {"google.protobuf.Timestamp": "Timestamp", "google.protobuf.Duration": "Duration",
@@ -56,6 +55,8 @@ def visit(d):
         if f.message_type is not None:
             visit(f.message_type)
 visit(message_pb2.HistoryEvent.DESCRIPTOR)
+from temporalio.api.workflowservice.v1 import request_response_pb2
+visit(request_response_pb2.DescribeWorkflowExecutionResponse.DESCRIPTOR)
 def kind(f):
     if f.message_type is not None and f.message_type.GetOptions().map_entry:
         return "{}" + kind(f.message_type.fields_by_name["value"])

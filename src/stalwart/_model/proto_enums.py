@@ -237,6 +237,21 @@ class CancelExternalWorkflowExecutionFailedCause(ProtoEnum):
     CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_NAMESPACE_NOT_FOUND = 2
 
 
+class PendingActivityState(ProtoEnum):
+    PENDING_ACTIVITY_STATE_UNSPECIFIED = 0
+    PENDING_ACTIVITY_STATE_SCHEDULED = 1
+    PENDING_ACTIVITY_STATE_STARTED = 2
+    PENDING_ACTIVITY_STATE_CANCEL_REQUESTED = 3
+    PENDING_ACTIVITY_STATE_PAUSED = 4
+    PENDING_ACTIVITY_STATE_PAUSE_REQUESTED = 5
+
+
+class PendingWorkflowTaskState(ProtoEnum):
+    PENDING_WORKFLOW_TASK_STATE_UNSPECIFIED = 0
+    PENDING_WORKFLOW_TASK_STATE_SCHEDULED = 1
+    PENDING_WORKFLOW_TASK_STATE_STARTED = 2
+
+
 class WorkflowTaskFailedCause(ProtoEnum):
     WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED = 0
     WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND = 1
@@ -278,4 +293,4 @@ ENUMS: dict[str, type[ProtoEnum]] = {cls.__name__: cls for cls in (
     IndexedValueType, ApplicationErrorCategory, UpdateAdmittedEventOrigin,
     SuggestContinueAsNewReason, ActivityTaskFailedCause, StartChildWorkflowExecutionFailedCause,
     SignalExternalWorkflowExecutionFailedCause, CancelExternalWorkflowExecutionFailedCause,
-    WorkflowTaskFailedCause)}
+    WorkflowTaskFailedCause, PendingActivityState, PendingWorkflowTaskState)}

@@ -62,6 +62,29 @@ Outcome: success=Payloads failure=Failure
 WorkflowTaskCompletedMetadata: core_used_flags=[]u32 lang_used_flags=[]u32 sdk_name sdk_version
 MeteringMetadata: nonfirst_local_activity_execution_attempts=u32
 
+WorkflowExecutionConfig: task_queue=TaskQueue workflow_execution_timeout=Duration \
+    workflow_run_timeout=Duration default_workflow_task_timeout=Duration \
+    user_metadata=UserMetadata
+WorkflowExecutionInfo: execution=WorkflowExecution type=WorkflowType start_time=Timestamp \
+    close_time=Timestamp status=WorkflowExecutionStatus history_length=i64 parent_namespace_id \
+    parent_execution=WorkflowExecution execution_time=Timestamp memo=Memo \
+    search_attributes=SearchAttributes auto_reset_points=ResetPoints task_queue \
+    state_transition_count=i64 history_size_bytes=i64 execution_duration=Duration \
+    root_execution=WorkflowExecution first_run_id priority=Priority
+PendingActivityInfo: activity_id activity_type=ActivityType state=PendingActivityState \
+    heartbeat_details=Payloads last_heartbeat_time=Timestamp last_started_time=Timestamp \
+    attempt=i32 maximum_attempts=i32 scheduled_time=Timestamp expiration_time=Timestamp \
+    last_failure=Failure last_worker_identity current_retry_interval=Duration \
+    last_attempt_complete_time=Timestamp next_attempt_schedule_time=Timestamp paused=bool \
+    priority=Priority
+PendingChildExecutionInfo: workflow_id run_id workflow_type_name initiated_id=i64 \
+    parent_close_policy=ParentClosePolicy
+PendingWorkflowTaskInfo: state=PendingWorkflowTaskState scheduled_time=Timestamp \
+    original_scheduled_time=Timestamp started_time=Timestamp attempt=i32
+DescribeWorkflowExecutionResponse: execution_config=WorkflowExecutionConfig \
+    workflow_execution_info=WorkflowExecutionInfo pending_activities=[]PendingActivityInfo \
+    pending_children=[]PendingChildExecutionInfo pending_workflow_task=PendingWorkflowTaskInfo
+
 WorkflowExecutionStartedEventAttributes: workflow_type=WorkflowType parent_workflow_namespace \
     parent_workflow_namespace_id parent_workflow_execution=WorkflowExecution \
     parent_initiated_event_id=i64 task_queue=TaskQueue input=Payloads \

@@ -718,7 +718,8 @@ def pending_activities(tx: Tx, run_id: str) -> list[dict[str, Any]]:
     rows = tx.all(
         "SELECT seq, activity_id, activity_type, attempt, scheduled_at, started_at, "
         "heartbeat_at, last_failure, lease_owner, visible_at, cancel_requested, paused, "
-        "paused_visible_at, pause_info, options, reset_requested "
+        "paused_visible_at, pause_info, options, reset_requested, heartbeat_details, "
+        "attempt_scheduled_at, last_attempt_at, last_worker "
         "FROM activity_tasks WHERE run_id = ? ORDER BY seq", (run_id,))
     return [{
         "seq": r[0], "activity_id": r[1], "activity_type": r[2], "attempt": r[3],
@@ -728,6 +729,8 @@ def pending_activities(tx: Tx, run_id: str) -> list[dict[str, Any]]:
         "cancel_requested": bool(r[10]), "paused": bool(r[11]),
         "pause_info": loads(r[13]) if r[13] else None, "options": loads(r[14]),
         "reset_requested": bool(r[15]),
+        "heartbeat_details": loads(r[16]) if r[16] else [], "attempt_scheduled_at": r[17],
+        "last_attempt_at": r[18], "last_worker": r[19],
         # Temporal's PendingActivityState: a paused activity still running is PAUSE_REQUESTED.
         "state": ("pause_requested" if r[11] else "started") if r[8] is not None
         else ("paused" if r[11] else "scheduled"),

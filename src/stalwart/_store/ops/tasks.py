@@ -437,11 +437,11 @@ def fail_activity_task(tx: Tx, run_id: str, seq: int,
             "lease_owner = NULL, started_at = NULL, heartbeat_at = NULL, visible_at = ?, "
             "attempt_scheduled_at = ?, last_failure = ?, "
             "heartbeat_details = COALESCE(?, heartbeat_details), deadline_at = ?, "
-            "cancel_requested = FALSE, reset_requested = FALSE, paused_visible_at = ? "
-            "WHERE run_id = ? AND seq = ?",
+            "cancel_requested = FALSE, reset_requested = FALSE, paused_visible_at = ?, "
+            "last_attempt_at = ?, last_worker = ? WHERE run_id = ? AND seq = ?",
             (HIDDEN_AT if paused else retry_at, retry_at, dumps(failure),
              dumps(heartbeat_details) if heartbeat_details is not None else None,
-             deadline, retry_at if paused else None, run_id, seq))
+             deadline, retry_at if paused else None, now, row[1] or identity, run_id, seq))
         if not paused:
             tx.wake("activity_task", row[0])
             tx.due(retry_at)
