@@ -44,8 +44,10 @@ if TYPE_CHECKING:
     from ..client import Client
 
 
-def _not_found(schedule_id: str) -> exc.StalwartError:
-    return exc.StalwartError(f"schedule {schedule_id!r} not found in the store")
+def _not_found(schedule_id: str) -> exc.RPCError:
+    # As Temporal's server answers for a schedule it does not have.
+    return exc.RPCError(f"schedule {schedule_id!r} not found in the store",
+                        exc.RPCStatusCode.NOT_FOUND)
 
 
 async def _schedule_json(client: Client, schedule: Schedule) -> dict[str, Any]:
