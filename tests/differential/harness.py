@@ -55,6 +55,8 @@ RUNS_NOT_FOLLOWED: dict[str, str] = {
     "standalone_activities": "activities started from a client have no workflow history",
     "schedules": "the run a schedule starts is the schedule's, not the client's; its result "
                  "is compared",
+    "schedules_running": "the runs a schedule starts are the schedule's, not the client's; "
+                         "their results are compared",
 }
 
 
