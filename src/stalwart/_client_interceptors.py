@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         UnpauseActivityInput,
         UpdateActivityOptionsInput,
     )
+    from ._client_messages import WorkflowUpdateStage
     from ._schedules.handle import ScheduleAsyncIterator, ScheduleHandle
     from ._schedules.types import ScheduleDescription
     from .client import (
@@ -125,7 +126,7 @@ class StartWorkflowUpdateInput:
     update_id: str | None
     update: str
     args: Sequence[Any]
-    wait_for_stage: int
+    wait_for_stage: WorkflowUpdateStage
     ret_type: Any
     headers: dict[str, Payload] = field(default_factory=dict)
     # The update goes to this chain only: a workflow id reused by a later chain is refused.
@@ -278,7 +279,7 @@ class UpdateWithStartUpdateWorkflowInput:
     update_id: str | None
     update: str
     args: Sequence[Any]
-    wait_for_stage: int
+    wait_for_stage: WorkflowUpdateStage
     ret_type: Any
     headers: dict[str, Payload] = field(default_factory=dict)
 

@@ -125,7 +125,8 @@ async def start_update_with_start(client: Client, update: str, args: Sequence[An
         StartWorkflowUpdateWithStartInput(
             start_workflow_input=operation._start_input,
             update_workflow_input=UpdateWithStartUpdateWorkflowInput(
-                update_id=id, update=update, args=list(args), wait_for_stage=int(wait_for_stage),
+                update_id=id, update=update, args=list(args),
+                wait_for_stage=WorkflowUpdateStage(wait_for_stage),
                 ret_type=result_type),
             _on_start=operation._set_handle, _on_start_error=operation._set_error))
 

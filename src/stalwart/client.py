@@ -777,7 +777,7 @@ class WorkflowHandle(_WorkflowSteering, _UpdateHandles, Generic[SelfType, Return
             id=self._id, run_id=self._run_id, update_id=id,
             update=_limits.check_name(
                 "update name", handler_name(update, "__stalwart_update_definition__", "update")),
-            args=list(args), wait_for_stage=int(wait_for_stage),
+            args=list(args), wait_for_stage=WorkflowUpdateStage(wait_for_stage),
             ret_type=result_type or handler_result_type(
                 update, "__stalwart_update_definition__"),
             first_execution_run_id=self._first_execution_run_id))

@@ -239,7 +239,7 @@ class WorkflowWorker:
             # The answer converts in the workflow's context, as its arguments did.
             converter = instance.converter
             args = await decode_value(query["input"], self.converter._store_codec)
-            value = messaging.run_query(instance, query["name"], args)
+            value = messaging.run_query(instance, query["name"], args, str(query["id"]))
             result = await encode_value(
                 _payload_to_json(converter.payload_converter.to_payload(value)),
                 self.converter._store_codec)

@@ -195,8 +195,8 @@ class WorkflowInboundInterceptor:
     async def handle_signal(self, input: HandleSignalInput) -> None:
         await self.next.handle_signal(input)
 
-    def handle_query(self, input: HandleQueryInput) -> Any:
-        return self.next.handle_query(input)
+    async def handle_query(self, input: HandleQueryInput) -> Any:
+        return await self.next.handle_query(input)
 
     def handle_update_validator(self, input: HandleUpdateInput) -> None:
         self.next.handle_update_validator(input)

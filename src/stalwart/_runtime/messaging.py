@@ -18,7 +18,7 @@ from ..common import RawValue
 from ..converter import _payload_from_json, _payload_to_json, headers_from_json
 from . import event_groups, guard, stack_trace
 from .definitions import SignalDefinition, UpdateDefinition
-from .interceptors import HandleSignalInput, HandleUpdateInput
+from .interceptors import HandleQueryInput, HandleSignalInput, HandleUpdateInput
 
 if TYPE_CHECKING:
     from .instance import WorkflowInstance
@@ -214,13 +214,12 @@ def admit_update(instance: WorkflowInstance, request: dict[str, Any]) -> None:
             failure[RPC_STATUS_KEY] = int(exc.RPCStatusCode.FAILED_PRECONDITION)
             instance.rejected_updates = appended(instance.rejected_updates, (update_id, failure))
             return
-        if definition.validator is not None:
+        if definition.validator is not None:  # as temporalio: no validator, no call
             instance._read_only = f"update validator for {name!r}"
             try:
-                if definition.bound:
-                    definition.validator(*args)
-                else:
-                    definition.validator(instance.workflow_object, *args)
+                instance.inbound.handle_update_validator(HandleUpdateInput(
+                    id=update_id, update=name, args=args,
+                    headers=headers_from_json(request.get("header"))))
             finally:
                 instance._read_only = None
     except Exception as error:
@@ -320,7 +319,24 @@ def apply_update_accepted(instance: WorkflowInstance, event: HistoryEvent) -> No
                               context=instance._context.copy())
 
 
-def run_query(instance: WorkflowInstance, name: str, payloads_json: list[dict[str, Any]]) -> Any:
+def _answer(answer: Any, name: str) -> Any:
+    """The query's answer from the interceptors' ``handle_query`` (a coroutine, as in
+    temporalio; a plain value from an interceptor written before it was one). A query
+    answers from the state as it is: a handler that waits is an error."""
+    if not inspect.iscoroutine(answer):
+        return answer
+    try:
+        answer.send(None)
+    except StopIteration as done:
+        return done.value
+    answer.close()
+    raise exc.ApplicationError(f"query handler {name!r} waited for something; a query "
+                               "answers from the workflow's state as it is, without waiting",
+                               type="QueryHandlerWaited", non_retryable=True)
+
+
+def run_query(instance: WorkflowInstance, name: str, payloads_json: list[dict[str, Any]],
+              query_id: str = "") -> Any:
     """Answer a query from the current state; the handler may not issue commands."""
     if name in stack_trace.BUILT_IN:
         return stack_trace.answer(instance, name)
@@ -348,10 +364,8 @@ def run_query(instance: WorkflowInstance, name: str, payloads_json: list[dict[st
     instance._commands = []
     try:
         with guard.activation():
-            # A handler set with set_query_handler is called without the workflow object.
-            if definition.bound:
-                return definition.fn(*args)
-            return definition.fn(instance.workflow_object, *args)
+            return _answer(instance.inbound.handle_query(
+                HandleQueryInput(id=query_id, query=name, args=args, headers={})), name)
     finally:
         instance._commands = saved_commands
         instance._read_only = None

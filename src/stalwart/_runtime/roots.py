@@ -52,7 +52,7 @@ class RootInbound(WorkflowInboundInterceptor):
         if asyncio.iscoroutine(result):
             await result
 
-    def handle_query(self, input: HandleQueryInput) -> Any:
+    async def handle_query(self, input: HandleQueryInput) -> Any:
         queries = self._instance.query_handlers
         definition = queries.get(input.query) or queries.get(None)
         assert definition is not None

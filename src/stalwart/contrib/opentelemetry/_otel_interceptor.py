@@ -219,9 +219,9 @@ class _WorkflowInbound(WorkflowInboundInterceptor):
         with self._top_level(input.headers, f"HandleSignal:{input.signal}"):
             await self.next.handle_signal(input)
 
-    def handle_query(self, input: HandleQueryInput) -> Any:
+    async def handle_query(self, input: HandleQueryInput) -> Any:
         with self._top_level(input.headers, f"HandleQuery:{input.query}"):
-            return self.next.handle_query(input)
+            return await self.next.handle_query(input)
 
     def handle_update_validator(self, input: HandleUpdateInput) -> None:
         with self._top_level(input.headers, f"ValidateUpdate:{input.update}"):
