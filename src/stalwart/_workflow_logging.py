@@ -12,6 +12,7 @@ from typing import Any
 
 from ._runtime import api as _api
 from ._runtime import guard as _guard
+from ._runtime import messaging as _messaging
 
 __all__ = ["LoggerAdapter", "logger", "unsafe"]
 
@@ -20,23 +21,48 @@ _imports_passed_through = threading.local()
 
 
 class LoggerAdapter(logging.LoggerAdapter[logging.Logger]):
-    """Adds workflow ids to every record and stays silent while the workflow replays history
-    (queries and update validators are live, so they log)."""
+    """Adds the run's details to every record, as temporalio's adapter does, and stays silent
+    while the workflow replays history (queries and update validators are live, so they log).
+
+    Attributes:
+        workflow_info_on_message: append the details (attempt, namespace, run_id,
+            task_queue, workflow_id, workflow_type; update_id and update_name inside an
+            update handler) to the message. Default True.
+        workflow_info_on_extra: put them on the record as ``temporal_workflow``. Default True.
+        full_workflow_info_on_extra: put the whole ``workflow.info()`` on the record as
+            ``workflow_info``. Default False.
+        log_during_replay: log while replaying history too. Default False.
+    """
 
     def __init__(self, logger: logging.Logger, extra: Any = None) -> None:
         super().__init__(logger, extra or {})
+        self.workflow_info_on_message = True
+        self.workflow_info_on_extra = True
+        self.full_workflow_info_on_extra = False
         self.log_during_replay = False
 
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
-        if _api.in_workflow():
-            workflow_info = _api.current().info
-            extra = dict(kwargs.get("extra") or {})
-            extra.setdefault("workflow_id", workflow_info.workflow_id)
-            extra.setdefault("run_id", workflow_info.run_id)
-            extra.setdefault("workflow_type", workflow_info.workflow_type)
-            kwargs["extra"] = extra
-            msg = f"{msg} ({{'workflow_id': {workflow_info.workflow_id!r}, 'run_id': " \
-                  f"{workflow_info.run_id!r}}})"
+        if not _api.in_workflow() or not (self.workflow_info_on_message or
+                                          self.workflow_info_on_extra or
+                                          self.full_workflow_info_on_extra):
+            return msg, kwargs
+        info = _api.current().info
+        details: dict[str, Any] = {
+            "attempt": info.attempt, "namespace": info.namespace, "run_id": info.run_id,
+            "task_queue": info.task_queue, "workflow_id": info.workflow_id,
+            "workflow_type": info.workflow_type}
+        update = _messaging.current_update_info()
+        if update is not None:
+            details.update(update_id=update.id, update_name=update.name)
+        extra: dict[str, Any] = {}
+        if self.workflow_info_on_extra:
+            extra["temporal_workflow"] = dict(details)
+        if self.full_workflow_info_on_extra:
+            extra["workflow_info"] = info
+        # The call's own extra wins, as in temporalio.
+        kwargs["extra"] = {**extra, **(kwargs.get("extra") or {})}
+        if self.workflow_info_on_message:
+            msg = f"{msg} ({details})"
         return msg, kwargs
 
     def log(self, level: int, msg: object, *args: Any, stacklevel: int = 1,

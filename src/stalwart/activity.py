@@ -203,20 +203,43 @@ def shield_thread_cancel_exception() -> Iterator[None]:
 
 
 class LoggerAdapter(logging.LoggerAdapter[logging.Logger]):
-    """Adds the activity's ids to every record logged inside an activity."""
+    """Adds the activity's details to every record logged inside an activity, as
+    temporalio's adapter does.
+
+    Attributes:
+        activity_info_on_message: append the details (activity_id, activity_type, attempt,
+            namespace, task_queue, workflow_id, workflow_run_id, workflow_type) to the
+            message. Default True.
+        activity_info_on_extra: put them on the record as ``temporal_activity``. Default
+            True.
+        full_activity_info_on_extra: put the whole ``activity.info()`` on the record as
+            ``activity_info``. Default False.
+    """
+
+    def __init__(self, logger: logging.Logger, extra: Any = None) -> None:
+        super().__init__(logger, extra or {})
+        self.activity_info_on_message = True
+        self.activity_info_on_extra = True
+        self.full_activity_info_on_extra = False
 
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
-        if _context.in_activity():
-            activity_info = _context.current().info
+        if not _context.in_activity():
+            return msg, kwargs
+        info = _context.current().info
+        details = {
+            "activity_id": info.activity_id, "activity_type": info.activity_type,
+            "attempt": info.attempt, "namespace": info.namespace,
+            "task_queue": info.task_queue, "workflow_id": info.workflow_id,
+            "workflow_run_id": info.workflow_run_id, "workflow_type": info.workflow_type}
+        if self.activity_info_on_message:
+            msg = f"{msg} ({details})"
+        if self.activity_info_on_extra or self.full_activity_info_on_extra:
             extra = dict(kwargs.get("extra") or {})
-            extra.update(activity_id=activity_info.activity_id,
-                         activity_type=activity_info.activity_type,
-                         attempt=activity_info.attempt, workflow_id=activity_info.workflow_id,
-                         workflow_run_id=activity_info.workflow_run_id)
+            if self.activity_info_on_extra:
+                extra["temporal_activity"] = details
+            if self.full_activity_info_on_extra:
+                extra["activity_info"] = info
             kwargs["extra"] = extra
-            msg = (f"{msg} ({{'activity_id': {activity_info.activity_id!r}, 'activity_type': "
-                   f"{activity_info.activity_type!r}, 'attempt': {activity_info.attempt}, "
-                   f"'workflow_id': {activity_info.workflow_id!r}}})")
         return msg, kwargs
 
     @property

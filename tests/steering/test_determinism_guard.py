@@ -151,4 +151,4 @@ async def test_guard_leaves_activities_and_workflow_api_alone(
     records = [r for r in caplog.records if "starting deterministic work" in r.getMessage()]
     # Logged once, however many workflow tasks and replays the run went through.
     assert len(records) == 1
-    assert getattr(records[0], "workflow_id", None) == "wf"
+    assert getattr(records[0], "temporal_workflow", {}).get("workflow_id") == "wf"
