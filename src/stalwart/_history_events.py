@@ -276,6 +276,12 @@ class HistoryEvent(_StoredEvent):
         return Timestamp(seconds, round((self.timestamp - seconds) * 1_000_000) * 1000)
 
     @property
+    def user_metadata(self) -> ProtoMessage:
+        """The summary and details given to what the event starts (``summary=`` of an
+        activity or ``workflow.sleep``, a workflow's ``static_summary``...)."""
+        return ProtoMessage(MESSAGES["UserMetadata"], self.metadata or {})
+
+    @property
     def version(self) -> int:
         return 0
 
@@ -302,6 +308,8 @@ class HistoryEvent(_StoredEvent):
             return attributes_message(self.event_type) is not None
         if name == "event_time":
             return True
+        if name == "user_metadata":
+            return bool(self.metadata)
         return name == _attributes_field(self.event_type)
 
     def WhichOneof(self, group: str) -> str | None:
@@ -317,6 +325,6 @@ def public_events(events: Iterable[_StoredEvent]) -> list[HistoryEvent]:
         if type(event) is not HistoryEvent or type(event.event_type) is not EventTypeName:
             name = _NAMES.get(event.event_type) or EventTypeName(event.event_type)
             event = HistoryEvent(event.event_id, name, event.timestamp, event.attributes,
-                                 event.event_group_markers)
+                                 event.event_group_markers, event.metadata)
         out.append(event)
     return out

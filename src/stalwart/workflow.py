@@ -410,7 +410,7 @@ async def sleep(duration: float | timedelta, *, summary: str | None = None,
                 event_groups: Sequence[EventGroup] | None = None) -> None:
     """Sleep durably: a recorded timer that survives restarts and holds no worker memory."""
     seconds = duration.total_seconds() if isinstance(duration, timedelta) else float(duration)
-    with _attached_event_groups(event_groups):  # to the timer
+    with _attached_event_groups(event_groups), _api.timer_summary(summary):  # to the timer
         await asyncio.sleep(seconds)
 
 
@@ -428,7 +428,8 @@ async def wait_condition(fn: Callable[[], bool], *, timeout: float | timedelta |
             await future
             return
         seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
-        await asyncio.wait_for(future, seconds)
+        with _api.timer_summary(timeout_summary):
+            await asyncio.wait_for(future, seconds)
 
 
 def patched(id: str, *, event_groups: Sequence[EventGroup] | None = None) -> bool:

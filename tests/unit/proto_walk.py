@@ -58,7 +58,9 @@ def walk_event(event: Any, schema: dict[str, dict[str, str]]) -> dict[str, Any]:
             # Stalwart keeps an event's time to the microsecond.
             "time": [event.event_time.seconds, event.event_time.nanos // 1000],
             "attributes": walk_message(getattr(event, which), message, schema)
-            if message in schema else None}
+            if message in schema else None,
+            "user_metadata": walk_message(event.user_metadata, "UserMetadata", schema)
+            if event.HasField("user_metadata") else None}
 
 
 def main() -> None:

@@ -115,6 +115,10 @@ class HistoryEvent:
     # the command that made the event. Only on events in Temporal's model; the stored command
     # keeps them in its ``event_groups`` attribute.
     event_group_markers: list[dict[str, Any]] | None = None
+    # Temporal's event-level ``userMetadata`` (proto3 JSON form): the summary (and details)
+    # given to the activity, timer, child or workflow the event starts. Only on events in
+    # Temporal's model; the stored command keeps them in its own attributes.
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

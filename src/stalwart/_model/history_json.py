@@ -41,6 +41,7 @@ def history_to_json(events: Sequence[HistoryEvent]) -> dict[str, Any]:
         "eventType": enum_name(event.event_type),
         **({"eventGroupMarkers": event.event_group_markers}
            if event.event_group_markers else {}),
+        **({"userMetadata": event.metadata} if event.metadata else {}),
         attributes_key(event.event_type): event.attributes,
     } for event in events]}
 
@@ -89,6 +90,9 @@ def history_from_json(data: Any) -> list[HistoryEvent]:
                 isinstance(m, dict) for m in markers)):
             raise HistoryFormatError(f"{label}: field eventGroupMarkers: expected a list of "
                                      "objects")
+        metadata = raw.get("userMetadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise HistoryFormatError(f"{label}: field userMetadata: expected an object")
         events.append(HistoryEvent(event_id, event_type, timestamp, attributes,
-                                   markers or None))
+                                   markers or None, metadata or None))
     return events

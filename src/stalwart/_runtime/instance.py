@@ -36,7 +36,7 @@ from ..converter import (
     headers_from_json,
     headers_to_json,
 )
-from . import children, contexts, guard, messaging, patches
+from . import api, children, contexts, guard, messaging, patches
 from .activities import ActivityHandle, activity_name, scheduled_timeouts
 from .children import ChildWorkflowHandle
 from .continue_as_new import continue_as_new_command
@@ -637,6 +637,8 @@ class WorkflowInstance:
             return handle
         self._timers[seq] = handle
         started = grouped({"seq": seq, "timer_id": str(seq), "start_to_fire_timeout": delay})
+        if (summary := api.next_timer_summary()) is not None:
+            started["summary"] = summary
         self._commands.append(Command(EV.TIMER_STARTED, started))
         handle.event_groups = started.get("event_groups")  # for its TimerCanceled
         return handle

@@ -53,7 +53,7 @@ class Reader:
         await workflow.wait_condition(lambda: bool(self.notes))
         patched = workflow.patched("reader-v2")
         first = await workflow.execute_activity(
-            flaky, key, start_to_close_timeout=timedelta(seconds=10),
+            flaky, key, start_to_close_timeout=timedelta(seconds=10), summary="flaky one",
             heartbeat_timeout=timedelta(seconds=7),
             retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=50),
                                      backoff_coefficient=1.5, maximum_attempts=4,
@@ -64,9 +64,10 @@ class Reader:
                                             schedule_to_close_timeout=timedelta(seconds=20))
         except ActivityError as error:
             failure = str(error.cause)
-        await workflow.sleep(timedelta(milliseconds=20))
+        await workflow.sleep(timedelta(milliseconds=20), summary="a short nap")
         doubled = await workflow.execute_child_workflow(Helper.run, 21,
-                                                        id=f"{workflow.info().workflow_id}-c")
+                                                        id=f"{workflow.info().workflow_id}-c",
+                                                        static_summary="helps")
         return {"first": first, "failure": failure, "doubled": doubled, "patched": patched,
                 "notes": self.notes}
 
@@ -88,6 +89,10 @@ def _read(event: Any, decode: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"type": kind, "which": which, "has": event.HasField(which),
                            "time_is_naive": isinstance(event.event_time.ToDatetime(), datetime)
                            and event.event_time.ToDatetime().tzinfo is None}
+    if event.HasField("user_metadata"):
+        metadata = event.user_metadata
+        out["metadata"] = [decode([metadata.summary]) if metadata.HasField("summary") else None,
+                           decode([metadata.details]) if metadata.HasField("details") else None]
     if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
         a = event.workflow_execution_started_event_attributes
         out.update(workflow_type=a.workflow_type.name, input=decode(a.input.payloads),
@@ -146,7 +151,8 @@ def _read(event: Any, decode: Any) -> dict[str, Any]:
 
 async def run(client: Client, task_queue: str) -> object:
     handle = await client.start_workflow(Reader.run, "box", id=f"{task_queue}-reader",
-                                         task_queue=task_queue)
+                                         task_queue=task_queue, static_summary="reads",
+                                         static_details="reads the history")
     await settle(handle)
     await handle.signal(Reader.note, "hello")
     await handle.result()

@@ -48,6 +48,18 @@ def json_payload(value: Any) -> dict[str, Any]:
             "data": json.dumps(value, separators=(",", ":"))}
 
 
+def user_metadata_out(attrs: dict[str, Any]) -> dict[str, Any] | None:
+    """Temporal's ``userMetadata`` of the event a command makes: the summary (and details) it
+    was given, each a JSON payload of the text, as temporalio encodes them."""
+    given = attrs.get("user_metadata") or {}
+    texts = {"summary": given.get("summary", attrs.get("summary")),
+             "details": given.get("details")}
+    out = {key: pj.payload_out({"metadata": {"encoding": "json/plain"},
+                                "data": json.dumps(text)})
+           for key, text in texts.items() if text is not None}
+    return out or None
+
+
 def is_local_close(event: HistoryEvent, local: dict[int, dict[str, Any]]) -> bool:
     return event.event_type in ACTIVITY_CLOSE and event.attributes.get("seq") in local
 

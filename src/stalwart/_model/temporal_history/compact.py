@@ -103,6 +103,25 @@ class _Compactor:
         self.out.append(HistoryEvent(self.current.event_id, event_type, self.current.timestamp,
                                      attributes))
 
+    def user_metadata(self, *, only_summary: bool = False) -> dict[str, Any]:
+        """The current event's summary and details (its ``userMetadata``), as the stored
+        command keeps them: a ``summary`` text, or ``user_metadata`` texts."""
+        assert self.current is not None
+        texts = {}
+        for key, payload in (self.current.metadata or {}).items():
+            if key not in ("summary", "details") or not isinstance(payload, dict):
+                continue
+            try:
+                stored = pj.payload_in(payload, self.where(f"userMetadata.{key}"))
+                text = json.loads(stored["data"])
+            except (ValueError, KeyError):
+                continue  # not a JSON text (encoded by a codec): kept by Temporal only
+            if isinstance(text, str):
+                texts[key] = text
+        if only_summary:
+            return {"summary": texts["summary"]} if "summary" in texts else {}
+        return {"user_metadata": texts} if texts else {}
+
     # -- driving ---------------------------------------------------------------------------
     def run(self, events: Sequence[HistoryEvent]) -> list[HistoryEvent]:
         for index, event in enumerate(events):
@@ -281,6 +300,7 @@ class _Compactor:
                 "retry_policy": retry_policy_in(a.get("retryPolicy"), self.where("retryPolicy")),
                 "cancellation_type": 0,
                 "header": pj.payload_map_in(a.get("header"), self.where("header")),
+                **self.user_metadata(only_summary=True),
             })
         elif etype == "ActivityTaskStarted":
             scheduled = self.ref("scheduledEventId", EV.ACTIVITY_TASK_SCHEDULED)
@@ -297,7 +317,8 @@ class _Compactor:
             self.timer_seq[event.event_id] = seq
             self.add(etype, {"seq": seq, "timer_id": timer_id, "start_to_fire_timeout":
                              pj.duration_in(a.get("startToFireTimeout"),
-                                            self.where("startToFireTimeout"))})
+                                            self.where("startToFireTimeout")),
+                             **self.user_metadata(only_summary=True)})
         elif etype in (EV.TIMER_FIRED, EV.TIMER_CANCELED):
             started = self.ref("startedEventId", EV.TIMER_STARTED)
             self.add(etype, {"seq": self.timer_seq[started.event_id],
@@ -384,6 +405,7 @@ class _Compactor:
             "header": pj.payload_map_in(a.get("header"), self.where("header")),
             **self.retry_policy(a),
             **self.cron_started(a),
+            **self.user_metadata(),
         })
 
     def retry_policy(self, a: dict[str, Any]) -> dict[str, Any]:
@@ -570,7 +592,8 @@ class _Compactor:
                     "WORKFLOW_ID_REUSE_POLICY_", pj.ID_REUSE_POLICIES,
                     a.get("workflowIdReusePolicy"), self.where("workflowIdReusePolicy")),
                 **self.retry_policy(a),
-                **({"cron_schedule": a["cronSchedule"]} if a.get("cronSchedule") else {})})
+                **({"cron_schedule": a["cronSchedule"]} if a.get("cronSchedule") else {}),
+                **self.user_metadata()})
             return
         initiated = self.ref("initiatedEventId",
                              EV.START_CHILD_WORKFLOW_EXECUTION_INITIATED)

@@ -25,6 +25,7 @@ from .common import (
     retry_policy_out,
     retry_state,
     search_attributes_out,
+    user_metadata_out,
 )
 
 
@@ -309,6 +310,7 @@ class _Expander:
             "retryPolicy": retry_policy_out(attrs.get("retry_policy")),
             "workflowId": attrs.get("workflow_id"),
         })
+        self.out[-1].metadata = user_metadata_out(attrs)
 
     def activity_close(self, event: HistoryEvent) -> None:
         etype, attrs = event.event_type, event.attributes
@@ -460,6 +462,7 @@ class _Expander:
                 "workflowTaskCompletedEventId": wft,
                 "retryPolicy": retry_policy_out(attrs.get("retry_policy")),
             })
+            self.out[-1].metadata = user_metadata_out(attrs)
         elif etype == EV.ACTIVITY_TASK_CANCEL_REQUESTED:
             seq = attrs["seq"]
             if seq in self.local:
@@ -472,6 +475,7 @@ class _Expander:
                 "timerId": attrs.get("timer_id", str(attrs["seq"])),
                 "startToFireTimeout": pj.duration_out(attrs.get("start_to_fire_timeout")),
                 "workflowTaskCompletedEventId": wft})
+            self.out[-1].metadata = user_metadata_out(attrs)
         elif etype == EV.TIMER_CANCELED:
             seq = attrs["seq"]
             self.emit(etype, ts, {"timerId": attrs.get("timer_id", str(seq)),
@@ -505,6 +509,7 @@ class _Expander:
                 **({"retryPolicy": retry_policy_out(attrs["retry_policy"])}
                    if attrs.get("retry_policy") else {}),
             })
+            self.out[-1].metadata = user_metadata_out(attrs)
         elif etype == EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
             self.external[("signal", attrs["seq"])] = self.emit(etype, ts, {
                 "workflowTaskCompletedEventId": wft, "namespace": self.namespace,
