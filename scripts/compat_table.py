@@ -33,6 +33,7 @@ MODULES = [
     "plugin", "contrib.openai_agents", "contrib.openai_agents.workflow",
     "contrib.openai_agents.testing", "contrib.pydantic", "contrib.opentelemetry",
     "contrib.workflow_streams", "runtime", "service", "envconfig", "worker.workflow_sandbox",
+    "openai_agents",
 ]
 
 SUPPORTED, NOT_YET, WILL_NOT = "supported", "not yet", "will not"

@@ -24,6 +24,7 @@ PUBLIC_MODULES = [
     "stalwart.converter",
     "stalwart.envconfig",
     "stalwart.exceptions",
+    "stalwart.openai_agents",
     "stalwart.saga",
     "stalwart.service",
     "stalwart.testing",

@@ -10,9 +10,14 @@ from typing import Any
 
 from agents.mcp import MCPServer
 from agents.run import get_default_agent_runner, set_default_agent_runner
+from agents.tracing import get_trace_provider, set_trace_provider
+from agents.tracing.provider import DefaultTraceProvider
+from agents.tracing.spans import NoOpSpan
+from agents.tracing.traces import NoOpTrace
 
 from agents import ModelProvider
 
+from ... import workflow as _workflow
 from ...converter import DataConverter, DefaultPayloadConverter
 from ...plugin import SimplePlugin
 from ...worker import Worker, WorkerConfig
@@ -45,10 +50,54 @@ def _data_converter(converter: DataConverter | None) -> DataConverter:
     return converter
 
 
+class _WorkflowSafeTraceProvider(DefaultTraceProvider):
+    """The SDK's trace provider while plugin workers run (temporalio installs its own
+    ``TemporalTraceProvider`` the same way): outside workflows it is the provider that was
+    there before; inside workflows traces and spans are no-ops, so ``agents.trace(...)`` and
+    ``Runner.run`` never create the SDK's default provider (its HTTP exporter imports and reads
+    files) nor read clocks or UUIDs in workflow code."""
+
+    def __init__(self, previous: Any) -> None:
+        super().__init__()
+        self._previous = previous
+
+    def register_processor(self, processor: Any) -> None:
+        self._previous.register_processor(processor)
+
+    def get_current_trace(self) -> Any:
+        return self._previous.get_current_trace()
+
+    def get_current_span(self) -> Any:
+        return self._previous.get_current_span()
+
+    def set_processors(self, processors: list[Any]) -> None:
+        self._previous.set_processors(processors)
+
+    def set_disabled(self, disabled: bool) -> None:
+        self._previous.set_disabled(disabled)
+
+    def create_trace(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if _workflow.in_workflow():
+            return NoOpTrace()  # type: ignore[no-untyped-call]
+        return self._previous.create_trace(name, *args, **kwargs)
+
+    def create_span(self, span_data: Any, *args: Any, **kwargs: Any) -> Any:
+        if _workflow.in_workflow():
+            return NoOpSpan(span_data)
+        return self._previous.create_span(span_data, *args, **kwargs)
+
+    def force_flush(self) -> None:
+        self._previous.force_flush()
+
+    def shutdown(self, *args: Any, **kwargs: Any) -> None:
+        self._previous.shutdown(*args, **kwargs)
+
+
 # Workers with the plugin may overlap in one process; the SDK's default runner is one global,
 # so the latest worker's runner is installed and the previous one comes back when it stops.
 _installed: list[DurableAgentRunner] = []
 _original: list[Any] = []
+_original_tracing: list[Any] = []
 
 
 @asynccontextmanager
@@ -57,6 +106,10 @@ async def _durable_runner(params: ModelActivityParameters,
     runner = DurableAgentRunner(params)
     if not _installed:
         _original[:] = [get_default_agent_runner()]
+        # Called here, outside workflow code, so the SDK's lazy default provider is made now.
+        previous = get_trace_provider()
+        _original_tracing[:] = [previous]
+        set_trace_provider(_WorkflowSafeTraceProvider(previous))
     _installed.append(runner)
     set_default_agent_runner(runner)
     try:
@@ -65,6 +118,8 @@ async def _durable_runner(params: ModelActivityParameters,
     finally:
         _installed.remove(runner)
         set_default_agent_runner(_installed[-1] if _installed else _original[0])
+        if not _installed:
+            set_trace_provider(_original_tracing[0])
 
 
 class OpenAIAgentsPlugin(SimplePlugin):
