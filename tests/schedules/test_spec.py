@@ -176,12 +176,13 @@ def test_union_of_specs_minus_skip_within_bounds() -> None:
                    datetime(2026, 1, 1, 18, tzinfo=UTC)]
 
 
-def test_end_before_start_and_naive_datetimes_are_refused() -> None:
+def test_end_before_start_is_refused_and_naive_datetimes_are_utc() -> None:
     with pytest.raises(SpecError, match=r"end_at .* is before start_at"):
         CompiledSpec(ScheduleSpec(start_at=datetime(2026, 2, 1, tzinfo=UTC),
                                   end_at=datetime(2026, 1, 1, tzinfo=UTC)))
-    with pytest.raises(SpecError, match=r"start_at .* has no time zone"):
-        CompiledSpec(ScheduleSpec(start_at=datetime(2026, 2, 1)))
+    # Naive datetimes are UTC, as temporalio's protobuf Timestamp.FromDatetime reads them.
+    assert CompiledSpec(ScheduleSpec(start_at=datetime(2026, 2, 1))).start_at == \
+        datetime(2026, 2, 1, tzinfo=UTC).timestamp()
     with pytest.raises(SpecError, match="time_zone_name 'Mars/Base' is not a known"):
         CompiledSpec(ScheduleSpec(time_zone_name="Mars/Base"))
 

@@ -21,7 +21,7 @@ from .._model.search_attributes import TypedSearchAttributes
 from .._store.base import ExecutionStatus, ScheduleRow
 from . import logic
 from .codec import schedule_from_json, schedule_to_json, spec_from_json
-from .spec import CompiledSpec
+from .spec import CompiledSpec, naive_as_utc
 from .types import (
     Schedule,
     ScheduleActionExecutionStartWorkflow,
@@ -159,13 +159,11 @@ class ScheduleHandle:
             raise ValueError("backfill needs at least one ScheduleBackfill")
         periods: list[tuple[float, float, int | None]] = []
         for item in backfill:
-            if item.start_at.tzinfo is None or item.end_at.tzinfo is None:
-                raise ValueError("ScheduleBackfill start_at and end_at need a time zone "
-                                 "(e.g. tzinfo=timezone.utc)")
-            if item.end_at < item.start_at:
+            start_at, end_at = naive_as_utc(item.start_at), naive_as_utc(item.end_at)
+            if end_at < start_at:
                 raise ValueError(f"ScheduleBackfill end_at {item.end_at} is before start_at "
                                  f"{item.start_at}")
-            periods.append((item.start_at.timestamp(), item.end_at.timestamp(),
+            periods.append((start_at.timestamp(), end_at.timestamp(),
                             int(item.overlap) if item.overlap else None))
         await self._mutate(logic.backfill, periods)
 

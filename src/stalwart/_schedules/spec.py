@@ -258,11 +258,15 @@ def resolve_zone(name: str | None) -> tzinfo:
                         f"({error}); use e.g. 'UTC' or 'Europe/Berlin'") from None
 
 
+def naive_as_utc(value: datetime) -> datetime:
+    """temporalio sends schedule times with protobuf's ``Timestamp.FromDatetime``, which
+    reads a naive datetime as UTC (``datetime.utcnow()`` in Temporal's samples); so does
+    Stalwart."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 def _epoch(value: datetime, where: str) -> float:
-    if value.tzinfo is None:
-        raise SpecError(f"{where} {value.isoformat()} has no time zone; pass an aware "
-                        "datetime, e.g. datetime(..., tzinfo=timezone.utc)")
-    return value.timestamp()
+    return naive_as_utc(value).timestamp()
 
 
 class CompiledSpec:
