@@ -429,7 +429,6 @@ class DefaultFailureConverter(FailureConverter):
         failure: dict[str, Any] = {
             "message": exception.message if isinstance(exception, exc.FailureError)
             else str(exception),
-            "source": "Stalwart",
             "stack_trace": "".join(traceback.format_exception(
                 type(exception), exception, exception.__traceback__, chain=False
             )).strip() if exception.__traceback__ else "",

@@ -78,8 +78,8 @@ async def test_workflow_application_error_fails_the_run(client: Client, task_que
     assert (await event_types(handle))[-1] == "WorkflowExecutionFailed"
 
 
-async def test_workflow_bug_fails_the_task_and_keeps_the_run_open(client: Client,
-                                                                  task_queue: str) -> None:
+async def test_workflow_bug_fails_the_task_and_keeps_the_run_open(
+        client: Client, task_queue: str, caplog: pytest.LogCaptureFixture) -> None:
     async with Worker(client, task_queue=task_queue, workflows=[BuggyWorkflow, HealthyWorkflow]):
         handle = await client.start_workflow(BuggyWorkflow.run, id="buggy",
                                              task_queue=task_queue)
@@ -93,9 +93,14 @@ async def test_workflow_bug_fails_the_task_and_keeps_the_run_open(client: Client
     failed = [e for e in history.events if e.event_type == "WorkflowTaskFailed"]
     # Recorded once per failure streak, however often the task is retried.
     assert len(failed) == 1
-    message = failed[0].attributes["failure"]["message"]
-    assert "KeyError" in message and "missing-key" in message
-    assert "ApplicationError" in message  # the message says how to fail the workflow instead
+    # Recorded as temporalio records it: the code's own error, with its stack trace.
+    failure = failed[0].workflow_task_failed_event_attributes.failure
+    assert failure.message == "'missing-key'"
+    assert failure.application_failure_info.type == "KeyError"
+    assert 'settings["missing-key"]' in failure.stack_trace
+    # The worker's log says what happened and how to fail the workflow instead.
+    logged = [r.getMessage() for r in caplog.records if "workflow task failed" in r.getMessage()]
+    assert logged and "KeyError" in logged[0] and "ApplicationError" in logged[0]
     assert "WorkflowExecutionFailed" not in [e.event_type for e in history.events]
 
 

@@ -85,8 +85,10 @@ def test_children_timers_cancels_and_external_messages_carry_what_the_store_writ
     assert isinstance(cancel, RequestCancelActivity) and cancel.seq == 4
     assert cancel.failure["cause"]["canceled_failure_info"] == {}
     assert signal == SignalExternal(2, "other", None, False, {
-        "signal_name": "go", "input": [], "identity": "worker-a"})
+        "signal_name": "go", "input": [], "identity": "worker-a",
+        "external": {"workflow_id": "wf-1", "run_id": "run-1"}})  # the sender, as Temporal's
     assert isinstance(cancel_external, CancelExternal) and cancel_external.child_only
+    assert cancel_external.attributes["external"] == {"workflow_id": "wf-1", "run_id": "run-1"}
     assert marker is None  # an event alone
 
 

@@ -175,14 +175,17 @@ def _signal_external(attrs: dict[str, Any], context: TaskContext) -> SignalExter
         seq=attrs["seq"], workflow_id=attrs["workflow_id"], run_id=attrs.get("run_id"),
         child_only=bool(attrs.get("child_workflow_only")),
         attributes={"signal_name": attrs["signal_name"], "input": attrs["input"],
-                    "identity": context.identity})
+                    "identity": context.identity,
+                    "external": {"workflow_id": context.workflow_id, "run_id": context.run_id}})
 
 
 def _cancel_external(attrs: dict[str, Any], context: TaskContext) -> CancelExternal:
     return CancelExternal(
         seq=attrs["seq"], workflow_id=attrs["workflow_id"], run_id=attrs.get("run_id"),
         child_only=bool(attrs.get("child_workflow_only")),
-        attributes={"cause": "requested by another workflow", "identity": context.identity})
+        attributes={"cause": "requested by another workflow", "identity": context.identity,
+                    # Temporal's event names the workflow that asked.
+                    "external": {"workflow_id": context.workflow_id, "run_id": context.run_id}})
 
 
 def _complete_update(attrs: dict[str, Any], _: TaskContext) -> CompleteUpdate:

@@ -661,12 +661,15 @@ class WorkflowWorker:
                            "run_id": claim.run_id, "task_queue": claim.task_queue,
                            "workflow_id": claim.workflow_id,
                            "workflow_type": claim.workflow_type}})
-        failure = self.converter.failure_converter.to_failure(
-            error, self.converter.payload_converter)
         if isinstance(error, WorkflowTaskError) and cause is not error:
-            failure["cause"] = self.converter.failure_converter.to_failure(
+            # Recorded as temporalio records it: the workflow code's own error (its type,
+            # message and stack trace); the explanation above is for the log.
+            failure = self.converter.failure_converter.to_failure(
                 cause, self.converter.payload_converter)
-        failure["message"] = str(error)
+        else:
+            failure = self.converter.failure_converter.to_failure(
+                error, self.converter.payload_converter)
+            failure["message"] = str(error)
         await self.store.fail_workflow_task(claim.run_id, self.worker_id, failure,
                                             now + task_retry_delay(claim.attempt), now,
                                             claim.inbox_max_id)

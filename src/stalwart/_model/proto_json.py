@@ -235,9 +235,15 @@ def failure_out(failure: dict[str, Any] | None) -> dict[str, Any] | None:
     if not failure:
         return None
     out: dict[str, Any] = {}
-    for key in ("message", "source"):
-        if failure.get(key):
-            out[key] = failure[key]
+    if failure.get("message"):
+        out["message"] = failure["message"]
+    source = failure.get("source")
+    if source == "Stalwart":
+        # What Temporal's server decides (a timeout) is its "Server"'s; what an SDK makes
+        # (temporalio's included) names no source.
+        source = "Server" if failure.get("timeout_failure_info") is not None else None
+    if source:
+        out["source"] = source
     if failure.get("stack_trace"):
         out["stackTrace"] = failure["stack_trace"]
     if failure.get("encoded_attributes"):

@@ -48,6 +48,11 @@ def json_payload(value: Any) -> dict[str, Any]:
             "data": json.dumps(value, separators=(",", ":"))}
 
 
+def priority_out(priority_key: Any) -> dict[str, Any]:
+    """Temporal's ``Priority`` message, which its server records (empty) even unset."""
+    return {"priorityKey": priority_key} if priority_key else {}
+
+
 def user_metadata_out(attrs: dict[str, Any]) -> dict[str, Any] | None:
     """Temporal's ``userMetadata`` of the event a command makes: the summary (and details) it
     was given, each a JSON payload of the text, as temporalio encodes them."""
@@ -109,10 +114,13 @@ def retry_state(failure: dict[str, Any] | None) -> str | None:
 def retry_policy_out(policy: dict[str, Any] | None) -> dict[str, Any] | None:
     if not policy:
         return None
+    maximum = policy.get("maximum_interval")
+    if maximum is None and policy.get("initial_interval"):
+        maximum = 100 * policy["initial_interval"]  # the server's default, as it records it
     return pj.drop_empty({
         "initialInterval": pj.duration_out(policy.get("initial_interval")),
         "backoffCoefficient": policy.get("backoff_coefficient"),
-        "maximumInterval": pj.duration_out(policy.get("maximum_interval")),
+        "maximumInterval": pj.duration_out(maximum),
         "maximumAttempts": policy.get("maximum_attempts"),
         "nonRetryableErrorTypes": policy.get("non_retryable_error_types")})
 

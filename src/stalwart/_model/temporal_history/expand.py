@@ -21,6 +21,7 @@ from .common import (
     activity_cause,
     is_local_close,
     json_payload,
+    priority_out,
     proto_timestamp,
     retry_policy_out,
     retry_state,
@@ -40,6 +41,8 @@ class _Expander:
         self.task_timeout = DEFAULT_TASK_TIMEOUT
         self.wft_completed = 0
         self.wft_scheduled = 0
+        self.failed_tasks = 0  # the current streak of failed or timed-out workflow tasks
+        self.parent_id: str | None = None
         self.activities: dict[int, int] = {}
         self.local: dict[int, dict[str, Any]] = {}
         self.cancel_requests: dict[int, int] = {}
@@ -128,8 +131,12 @@ class _Expander:
         return count
 
     def task_scheduled_attrs(self) -> dict[str, Any]:
+        # A task after failed (or timed-out) ones is their next attempt, as Temporal counts
+        # before a run's first completed task. After it, temporalio's worker holds the run
+        # on a sticky queue, whose failed task Temporal's server reschedules as attempt 1.
+        attempt = 1 if self.wft_completed else self.failed_tasks + 1
         return {"taskQueue": self.task_queue, "startToCloseTimeout": self.task_timeout,
-                "attempt": 1}
+                "attempt": attempt}
 
     def task(self, event: HistoryEvent, *, failed: bool) -> None:
         pending, self.pending = self.pending, []
@@ -159,6 +166,7 @@ class _Expander:
             self.input(item)
         started = self.emit(WORKFLOW_TASK_STARTED, workflow_time, {
             "scheduledEventId": str(scheduled), "identity": attrs.get("identity")})
+        self.failed_tasks = self.failed_tasks + 1 if failed else 0
         if failed and attrs.get("timeout_type"):
             # Stored as a failed task (the runtime treats both alike), shown as Temporal's.
             self.emit(WORKFLOW_TASK_TIMED_OUT, event.timestamp, {
@@ -208,10 +216,23 @@ class _Expander:
             self.emit(etype, ts, {
                 "signalName": attrs["signal_name"], "input": pj.payloads_out(attrs.get("input")),
                 "identity": attrs.get("identity"),
-                "header": pj.payload_map_out(attrs.get("header")) or {}})
+                "header": pj.payload_map_out(attrs.get("header")) or {},
+                # Sent by another workflow: Temporal names it.
+                "externalWorkflowExecution": {"workflowId": attrs["external"]["workflow_id"],
+                                              "runId": attrs["external"]["run_id"]}
+                if attrs.get("external") else None})
         elif etype == EV.WORKFLOW_EXECUTION_CANCEL_REQUESTED:
-            self.emit(etype, ts, {"cause": attrs.get("reason") or attrs.get("cause"),
-                                  "identity": attrs.get("identity")})
+            external = attrs.get("external")
+            self.emit(etype, ts, {
+                # Asked by another workflow, Temporal names it; its cause is the reason
+                # temporalio's core gives an external cancel (none for a parent's).
+                "cause": (None if external["workflow_id"] == self.parent_id else
+                          "Cancel requested by workflow with run id "
+                          f"{external['run_id']} with reason: {attrs.get('reason') or ''}")
+                if external else attrs.get("reason") or attrs.get("cause"),
+                "externalWorkflowExecution": {"workflowId": external["workflow_id"],
+                                              "runId": external["run_id"]} if external else None,
+                "identity": attrs.get("identity")})
         elif etype == EV.WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             self.update_accepted(event)
         elif etype == EV.WORKFLOW_EXECUTION_TERMINATED:
@@ -229,7 +250,8 @@ class _Expander:
             self.children_started[seq] = self.emit(etype, ts, {
                 "namespace": self.namespace, "initiatedEventId": pj.int64(self.children.get(seq)),
                 "workflowExecution": self.execution(attrs),
-                "workflowType": {"name": attrs.get("workflow_type", "")}, "header": {}})
+                "workflowType": {"name": attrs.get("workflow_type", "")}})
+            self.out[-1].attributes["header"] = {}  # set (empty) by Temporal's server
         elif etype in CHILD_CLOSE:
             self.child_close(event)
         elif etype == EV.START_CHILD_WORKFLOW_EXECUTION_FAILED:
@@ -245,7 +267,8 @@ class _Expander:
                 else "cancel"
             self.emit(etype, ts, {
                 "initiatedEventId": pj.int64(self.external.get((kind, attrs["seq"]))),
-                "namespace": self.namespace, "workflowExecution": self.execution(attrs)})
+                "namespace": self.namespace,
+                "workflowExecution": self.external_target(kind, attrs)})
         elif etype in (EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
                        EV.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED):
             kind = "signal" if etype == EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED \
@@ -255,11 +278,19 @@ class _Expander:
                 "EXECUTION_NOT_FOUND" if kind == "signal" else
                 "CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_"
                 "NOT_FOUND",
-                "namespace": self.namespace, "workflowExecution": self.execution(attrs),
+                "namespace": self.namespace,
+                "workflowExecution": self.external_target(kind, attrs),
                 "initiatedEventId": pj.int64(self.external.get((kind, attrs["seq"])))})
         else:
             # A stored input type without a Temporal counterpart: shown as recorded.
             self.emit(etype, ts, dict(attrs))
+
+    def external_target(self, kind: str, attrs: dict[str, Any]) -> dict[str, Any] | None:
+        """The workflow an external signal or cancel went to, as its initiated event named it
+        (Temporal's server repeats it in the outcome's event)."""
+        initiated = self.external.get((kind, attrs["seq"]))
+        return self.execution(attrs) or (self.out[initiated - 1].attributes.get(
+            "workflowExecution") if initiated else None)
 
     def execution(self, attrs: dict[str, Any]) -> dict[str, Any]:
         return pj.drop_empty({"workflowId": attrs.get("workflow_id"),
@@ -269,6 +300,7 @@ class _Expander:
         attrs = event.attributes
         self.task_queue = {"name": attrs.get("task_queue", ""), "kind": "TASK_QUEUE_KIND_NORMAL"}
         parent = attrs.get("parent") or {}
+        self.parent_id = parent.get("workflow_id")
         search = attrs.get("search_attributes") or {}
         self.task_timeout = pj.duration_out(attrs.get("task_timeout")) or DEFAULT_TASK_TIMEOUT
         self.emit(EV.WORKFLOW_EXECUTION_STARTED, event.timestamp, {
@@ -310,7 +342,12 @@ class _Expander:
             "retryPolicy": retry_policy_out(attrs.get("retry_policy")),
             "workflowId": attrs.get("workflow_id"),
         })
-        self.out[-1].metadata = user_metadata_out(attrs)
+        made = self.out[-1]
+        made.metadata = user_metadata_out(attrs)
+        # Messages Temporal's server always sets, empty or not (proto3 JSON writes them).
+        made.attributes["priority"] = priority_out(attrs.get("priority"))
+        if parent:
+            made.attributes.setdefault("header", {})
 
     def activity_close(self, event: HistoryEvent) -> None:
         etype, attrs = event.event_type, event.attributes
@@ -463,6 +500,8 @@ class _Expander:
                 "retryPolicy": retry_policy_out(attrs.get("retry_policy")),
             })
             self.out[-1].metadata = user_metadata_out(attrs)
+            self.out[-1].attributes.update(header=self.out[-1].attributes.get("header") or {},
+                                           priority=priority_out(attrs.get("priority")))
         elif etype == EV.ACTIVITY_TASK_CANCEL_REQUESTED:
             seq = attrs["seq"]
             if seq in self.local:
@@ -508,8 +547,11 @@ class _Expander:
                    else {}),
                 **({"retryPolicy": retry_policy_out(attrs["retry_policy"])}
                    if attrs.get("retry_policy") else {}),
+                "inheritBuildId": True,
             })
             self.out[-1].metadata = user_metadata_out(attrs)
+            self.out[-1].attributes.update(header=self.out[-1].attributes.get("header") or {},
+                                           priority=priority_out(attrs.get("priority")))
         elif etype == EV.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
             self.external[("signal", attrs["seq"])] = self.emit(etype, ts, {
                 "workflowTaskCompletedEventId": wft, "namespace": self.namespace,
@@ -518,10 +560,14 @@ class _Expander:
                 "childWorkflowOnly": attrs.get("child_workflow_only"),
                 "header": pj.payload_map_out(attrs.get("header")) or {}})
         elif etype == EV.REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
+            child_only = attrs.get("child_workflow_only")
             self.external[("cancel", attrs["seq"])] = self.emit(etype, ts, {
                 "workflowTaskCompletedEventId": wft, "namespace": self.namespace,
                 "workflowExecution": self.execution(attrs),
-                "childWorkflowOnly": attrs.get("child_workflow_only")})
+                "childWorkflowOnly": child_only,
+                # The reason temporalio's core gives an external workflow's cancel.
+                "reason": None if child_only else "Cancel requested by workflow with run id "
+                f"{self.run_id} with reason: {attrs.get('reason') or ''}"})
         elif etype == EV.WORKFLOW_EXECUTION_UPDATE_COMPLETED:
             update_id = attrs["update_id"]
             outcome = {"failure": pj.failure_out(attrs["failure"])} if attrs.get("failure") \
@@ -538,8 +584,9 @@ class _Expander:
         elif etype == EV.WORKFLOW_PROPERTIES_MODIFIED:
             memo = attrs.get("upserted_memo") or {}
             self.emit(etype, ts, {"workflowTaskCompletedEventId": wft, "upsertedMemo": {
-                "fields": {k: pj.payload_out(v) if v is not None else pj.payload_out(
-                    json_payload(None)) for k, v in memo.items()}}})
+                # A removed key is a null payload, as temporalio's converter writes None.
+                "fields": {k: pj.payload_out(v if v is not None else _NULL_PAYLOAD)
+                           for k, v in memo.items()}}})
         else:
             self.close(event)
 
@@ -567,7 +614,7 @@ class _Expander:
                 "workflowTaskCompletedEventId": wft,
                 "searchAttributes": {"indexedFields": {CHANGE_VERSION: pj.payload_out({
                     "metadata": {"encoding": "json/plain", "type": "KeywordList"},
-                    "data": json.dumps(self.patches, separators=(",", ":"))})}}})
+                    "data": json.dumps(sorted(self.patches), separators=(",", ":"))})}}})
 
     def close(self, event: HistoryEvent) -> None:
         etype, attrs, ts = event.event_type, event.attributes, event.timestamp
@@ -605,11 +652,16 @@ class _Expander:
                 or DEFAULT_TASK_TIMEOUT,
                 "workflowTaskCompletedEventId": wft,
                 "header": pj.payload_map_out(attrs.get("header")) or {},
-                "initiator": "CONTINUE_AS_NEW_INITIATOR_WORKFLOW"})
+                "backoffStartInterval": pj.duration_out(attrs.get("backoff_start_interval")),
+                "memo": pj.payload_map_out(attrs.get("memo")),
+                "searchAttributes": search_attributes_out(attrs.get("search_attributes") or {}),
+                "inheritBuildId": True})
         else:
             self.closed = False
             self.emit(etype, ts, dict(attrs))
 
+
+_NULL_PAYLOAD = {"metadata": {"encoding": "binary/null"}, "data_b64": ""}
 
 _INITIATORS = {"CronSchedule": "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE",
                "Workflow": "CONTINUE_AS_NEW_INITIATOR_WORKFLOW",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -334,9 +335,12 @@ def admit_start(tx: Tx, request: StartWorkflowRequest, now: float) -> StartResul
         if policy == 2:  # USE_EXISTING
             return StartResult(open_row[0], started=False)
         if policy == 3:  # TERMINATE_EXISTING
+            # Recorded as Temporal's history service records it.
             terminate(tx, request.workflow_id, open_row[0],
-                      "terminated by a new start with the same workflow id", [],
-                      request.identity, now)
+                      "TerminateIfRunning WorkflowIdReusePolicy",
+                      [{"metadata": {"encoding": "json/plain"},
+                        "data": json.dumps(f"terminated by new runID: {request.run_id}")}],
+                      "history-service", now)
         elif request.start_signal is not None:  # signal-with-start signals the running run
             _signal_with_start(tx, request, open_row[0], now)
             return StartResult(open_row[0], started=False)
@@ -479,7 +483,7 @@ def apply_parent_close_policy(tx: Tx, now: float, children: list[Any]) -> None:
                 # What the parent's last task sent the child (a cancel request) reaches it
                 # after this termination on Temporal's server: it is not recorded.
                 terminate(tx, child_workflow_id, child_run_id,
-                          "parent workflow closed (parent_close_policy=TERMINATE)", [],
+                          "by parent close policy", [],
                           "", now, keep_inbox=False)
             except exc.WorkflowNotFoundError:
                 pass  # it closed on its own between the SELECT and the lock
