@@ -31,6 +31,8 @@ from typing import Any
 
 from stalwart.agents.testing import FakeLLMServer, Reply, ToolCallReply
 
+from . import attributes
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPAT_PYTHON = ROOT / ".venv-compat" / "bin" / "python"
 TEMPORAL_CLI = ROOT / ".venv-compat" / "bin" / "temporal"
@@ -86,7 +88,8 @@ def known_differences(name: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(
             isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()):
         raise ValueError(f"scenario {name}: KNOWN_DIFFERENCES must map what differs "
-                         "('result', 'error', 'events', 'events:<label>', "
+                         "('result', 'error', 'events', 'events:<label>', 'attributes', "
+                         "'attributes:<label>', "
                          "'model_requests', 'replay') "
                          "to a reason")
     return value
@@ -297,6 +300,14 @@ def compare(c: Comparison, known: dict[str, str]) -> None:
         if want != got:
             differ(key, f"events of {label} name other activities, children, signals, "
                         "updates or markers:\n" + _sequence_diff(want, got))
+            continue
+        found = attributes.differences(t_runs[label]["event_types"],
+                                       t_runs[label].get("attributes") or [],
+                                       s_runs[label].get("attributes") or [])
+        if found:
+            key = f"attributes:{label}" if f"attributes:{label}" in known else "attributes"
+            differ(key, f"attributes of {label}:\n" + "\n".join(
+                "      " + line for line in found))
     for label, outcome in c.temporal_replay.items():
         if outcome != "ok":
             differ("replay", f"temporalio's Replayer could not replay Stalwart's export "

@@ -30,6 +30,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from . import attributes
+
 SCENARIOS = "tests.differential.scenarios"
 
 
@@ -147,7 +149,8 @@ async def _collect_runs(side: str, client: Any, started: list[tuple[str, str]],
         types_ = [_type_name(e["eventType"]) for e in events]
         label = f"{workflow_id}#{len([r for r in runs if r['workflow_id'] == workflow_id])}"
         runs.append({"workflow_id": workflow_id, "label": label, "event_types": types_,
-                     "event_names": [_event_name(e) for e in events]})
+                     "event_names": [_event_name(e) for e in events],
+                     "attributes": attributes.view(events)})
         safe_label = label.replace(task_queue, "tq").replace("/", "_")
         if export_dir is not None:
             export_dir.mkdir(parents=True, exist_ok=True)

@@ -60,9 +60,14 @@ DEFAULT_HEARTBEAT_THROTTLE_SECONDS = 30.0
 def activity_error_failure(cause: dict[str, Any], claim_type: str, activity_id: str,
                            identity: str, retry_state: exc.RetryState,
                            timed_out: bool = False) -> dict[str, Any]:
-    """The failure a workflow sees: an ActivityError whose cause is what went wrong."""
+    """The failure a workflow sees: an ActivityError whose cause is what went wrong (its
+    message as temporalio's core words it: a cancellation is "Activity cancelled", its cause
+    a CancelledError that carries the details only, as Temporal's ActivityTaskCanceled)."""
+    if "canceled_failure_info" in cause:
+        cause = {**cause, "message": ""}
     return {
-        "message": "Activity task timed out" if timed_out else "Activity task failed",
+        "message": "Activity task timed out" if timed_out else "Activity cancelled"
+        if "canceled_failure_info" in cause else "Activity task failed",
         "source": "Stalwart",
         "activity_failure_info": {
             # Ids are Temporal's event ids, which the workflow fills in as it reads this (the

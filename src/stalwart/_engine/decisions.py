@@ -166,7 +166,7 @@ def _cron_child(schedule: str | None, now: float) -> dict[str, Any]:
     """A cron child, as Temporal starts one: its first task waits for the schedule."""
     if not schedule:
         return {}
-    return {"cron_schedule": schedule,
+    return {"cron_schedule": schedule, "initiator": "CronSchedule",
             "first_task_backoff": max(0.0, cron_workflow_next(schedule, now) - now)}
 
 
@@ -229,7 +229,8 @@ def _close(command: Command, context: TaskContext) -> Decision:
         # timeouts are in the event (histories before they were: run_timeout under the
         # name execution_timeout).
         random_seed=context.random_seed(), task_timeout=attrs.get("task_timeout"),
-        continued_run_id=context.run_id, identity=context.identity, initiator="Workflow",
+        continued_run_id=context.run_id, root=context.root, identity=context.identity,
+        initiator="Workflow",
         # As in Temporal, the next run keeps the memo and search attributes.
         memo=attrs.get("memo"), search_attributes=attrs.get("search_attributes"),
         first_task_backoff=attrs.get("backoff_start_interval"),
@@ -279,7 +280,7 @@ def _next_cron_run(event_type: str, attrs: dict[str, Any], status: ExecutionStat
     next_run = StartWorkflowRequest(
         workflow_id=context.workflow_id, workflow_type=cron.workflow_type,
         task_queue=cron.task_queue, input=cron.input, run_id=context.new_run_id(),
-        random_seed=context.random_seed(), continued_run_id=context.run_id,
+        random_seed=context.random_seed(), continued_run_id=context.run_id, root=context.root,
         identity=context.identity, memo=cron.memo, search_attributes=cron.search_attributes,
         cron_schedule=cron.schedule, first_task_backoff=max(0.0, next_time - cron.now),
         initiator="CronSchedule", retry_policy=cron.retry_policy,

@@ -131,10 +131,10 @@ def started_attributes(request: StartWorkflowRequest, now: float) -> dict[str, A
     exactly these, and an eager first activation is fed exactly these)."""
     execution, run, task = run_timeouts(request)
     expiration = execution_expiration(request, now)
-    if run is None and request.continued_run_id is not None \
-            and request.initiator != "RetryPolicy":
+    if run is None and request.continued_run_id is not None and (
+            request.initiator != "RetryPolicy" or request.run_timeout == 0.0):
         # Temporal's server records a later run of a chain without one as "0s" (a retry
-        # keeps what the run it retries recorded).
+        # keeps what the run it retries recorded: "0s" too, after a continue-as-new).
         run = 0.0
     return {
         "workflow_id": request.workflow_id, "workflow_type": request.workflow_type,

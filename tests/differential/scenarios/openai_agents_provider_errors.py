@@ -33,6 +33,14 @@ class Greeter:
 PLUGINS = [stand_in_plugin()]
 WORKFLOWS = [Greeter]
 
+KNOWN_DIFFERENCES = {
+    "attributes": (
+        "the OpenAI Agents integration's activity payloads: temporalio writes a model "
+        "request's unset settings as nulls and an MCP tool's schemas under their Python "
+        "names; Stalwart leaves the nulls out and uses MCP's wire names"
+    ),
+}
+
 
 def _causes(error: BaseException) -> list[dict[str, object]]:
     chain: list[dict[str, object]] = []

@@ -86,6 +86,14 @@ PLUGINS = [stand_in_plugin()]
 WORKFLOWS = [Toolbox]
 ACTIVITIES: list[object] = []
 
+KNOWN_DIFFERENCES = {
+    "attributes": (
+        "the OpenAI Agents integration's activity payloads: temporalio writes a model "
+        "request's unset settings as nulls and an MCP tool's schemas under their Python "
+        "names; Stalwart leaves the nulls out and uses MCP's wire names"
+    ),
+}
+
 
 async def run(client: Client, task_queue: str) -> object:
     return await client.execute_workflow(Toolbox.run, id=f"{task_queue}-toolbox",

@@ -40,6 +40,14 @@ class Caller:
 WORKFLOWS = [Counter, Caller]
 ACTIVITIES = [count]
 
+KNOWN_DIFFERENCES = {
+    "attributes": (
+        "the failures of arguments that do not decode: Stalwart's message names the "
+        "activity or workflow and the value, and an activity's is not retried (Temporal's "
+        "says 'Failed decoding arguments' and retries it)"
+    ),
+}
+
 
 async def _first_task_failure(handle: Any) -> str | None:
     for _ in range(400):

@@ -33,6 +33,13 @@ class Upserts:
 WORKFLOWS = [Upserts]
 ACTIVITIES: list[object] = []
 
+KNOWN_DIFFERENCES = {
+    "attributes": (
+        "the deprecated dict form's values: temporalio records each as the list it was "
+        'given ([5], [] to unset, with its type); Stalwart records the value itself'
+    ),
+}
+
 
 async def run(client: Client, task_queue: str) -> object:
     handle = await client.start_workflow(Upserts.run, id=f"{task_queue}-wf",

@@ -63,6 +63,13 @@ class ResetMe:
 WORKFLOWS = [ResetMe]
 ACTIVITIES = [work]
 
+KNOWN_DIFFERENCES = {
+    "attributes": (
+        "random draws after a reset: Temporal's server gives the reset run a seed of its "
+        "own; Stalwart derives it from the new run's id"
+    ),
+}
+
 
 def _name(event: dict[str, Any]) -> str:
     return str(event["eventType"]).removeprefix("EVENT_TYPE_").replace("_", "").lower()

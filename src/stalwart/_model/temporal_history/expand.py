@@ -502,6 +502,9 @@ class _Expander:
             self.out[-1].metadata = user_metadata_out(attrs)
             self.out[-1].attributes.update(header=self.out[-1].attributes.get("header") or {},
                                            priority=priority_out(attrs.get("priority")))
+            if attrs.get("task_queue", "") == self.task_queue["name"]:
+                # temporalio's default versioning intent: same build as the workflow's.
+                self.out[-1].attributes["useWorkflowBuildId"] = True
         elif etype == EV.ACTIVITY_TASK_CANCEL_REQUESTED:
             seq = attrs["seq"]
             if seq in self.local:
