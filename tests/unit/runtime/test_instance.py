@@ -370,7 +370,8 @@ def test_activate_signals_run_handlers_and_wake_wait_condition(make_run: MakeRun
 
 @workflow.defn
 class CountsWhileWaiting:
-    """Counts signals; returns the count its activity's result wakes it to read."""
+    """Counts signals and updates; returns the count its activity's result wakes it to
+    read."""
 
     def __init__(self) -> None:
         self.count = 0
@@ -384,6 +385,11 @@ class CountsWhileWaiting:
     def tick(self) -> None:
         self.count += 1
 
+    @workflow.update
+    def bump(self) -> int:
+        self.count += 1
+        return self.count
+
 
 def test_activate_applies_signals_before_resolutions_as_temporalio(make_run: MakeRun) -> None:
     # A signal recorded after the activity's result, in the same task: temporalio applies
@@ -394,28 +400,10 @@ def test_activate_applies_signals_before_resolutions_as_temporalio(make_run: Mak
     assert decode(commands[0].attributes["result"]) == 2
 
 
-@workflow.defn
-class BumpsWhileWaiting:
-    """Counts updates; returns the count its activity's result wakes it to read."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    @workflow.run
-    async def run(self) -> int:
-        await workflow.execute_activity(greet, "x", start_to_close_timeout=timedelta(seconds=5))
-        return self.count
-
-    @workflow.update
-    def bump(self) -> int:
-        self.count += 1
-        return self.count
-
-
 def test_activate_applies_updates_before_resolutions_as_temporalio(make_run: MakeRun) -> None:
     # An update admitted in the task that brings the activity's result: temporalio applies
     # updates with the signals, before resolutions, so the code the result wakes sees it.
-    run = make_run(BumpsWhileWaiting)
+    run = make_run(CountsWhileWaiting)
     run.start()
     commands = run.step(activity_completed(1, "hello x"),
                         updates=[{"update_id": "u1", "name": "bump", "input": []}])
