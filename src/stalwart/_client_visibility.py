@@ -415,7 +415,7 @@ class WorkflowHistoryEventAsyncIterator:
         handle = self._client.get_workflow_handle(self._input.id, run_id=self._input.run_id)
         only_close = self._input.event_filter_type == WorkflowHistoryEventFilterType.CLOSE_EVENT
         while True:
-            row, events = await handle._temporal_events()
+            row, events = await temporal_events(handle)
             running = row.status == ExecutionStatus.RUNNING
             final = len(events)
             if running and self._input.wait_new_event and events and \
@@ -452,6 +452,20 @@ class WorkflowHistoryEventAsyncIterator:
             if page is not None and self._next_page_token is None:
                 raise StopAsyncIteration
             await self.fetch_next_page()
+
+
+async def temporal_events(handle: WorkflowHandle[Any, Any]
+                          ) -> tuple[ExecutionRow, list[HistoryEvent]]:
+    """The run's history as users see it: Temporal's events, with the inputs no workflow
+    task has taken yet (part of Temporal's history already) while it runs."""
+    row = await handle._execution(handle._run_id)
+    store = handle._client.store
+    events = await store.get_history(row.run_id)
+    if row.status == ExecutionStatus.RUNNING:
+        events = events + [e.as_history_event() for e in await store.get_inbox(row.run_id)]
+    return row, public_events(to_temporal(
+        events, run_id=row.run_id, namespace=handle._client.namespace,
+        now=handle._client._clock.now()))
 
 
 async def describe(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescription:

@@ -76,15 +76,14 @@ from ._client_visibility import (
     list_query,
 )
 from ._client_visibility import describe as _visibility_describe
+from ._client_visibility import temporal_events as _visibility_temporal_events
 from ._engine.activity_context import ActivityCancellationDetails
 from ._engine.clock import Clock
 from ._engine.codec import decode_value
-from ._history_events import HistoryEvent, public_events
 from ._history_lengths import TemporalLengths
 from ._model import limits as _limits
 from ._model.events import CLOSE_EVENT_TYPES
 from ._model.search_attributes import TypedSearchAttributes
-from ._model.temporal_history import to_temporal
 from ._plugin_client import ClientConfig, ConnectConfig, Plugin
 from ._plugin_client import configure_client as _configure_client
 from ._plugin_client import connect_store as _connect_store
@@ -698,21 +697,10 @@ class WorkflowHandle(_WorkflowSteering, _UpdateHandles, Generic[SelfType, Return
             WorkflowHistoryEventFilterType.ALL_EVENT,
             **_: Any) -> WorkflowHistory:
         """Every event of the run so far, in Temporal's event model."""
-        row, events = await self._temporal_events()
+        row, events = await _visibility_temporal_events(self)
         if event_filter_type == WorkflowHistoryEventFilterType.CLOSE_EVENT:
             events = [e for e in events if e.event_type in CLOSE_EVENT_TYPES]
         return WorkflowHistory(workflow_id=row.workflow_id, events=events, run_id=row.run_id)
-
-    async def _temporal_events(self) -> tuple[ExecutionRow, list[HistoryEvent]]:
-        row = await self._execution(self._run_id)
-        store = self._client.store
-        events = await store.get_history(row.run_id)
-        if row.status == ExecutionStatus.RUNNING:
-            # Inputs no workflow task has taken yet are part of Temporal's history already.
-            events = events + [e.as_history_event() for e in await store.get_inbox(row.run_id)]
-        return row, public_events(to_temporal(
-            events, run_id=row.run_id, namespace=self._client.namespace,
-            now=self._client._clock.now()))
 
     def fetch_history_events(
             self, *, page_size: int | None = None, wait_new_event: bool = False,
