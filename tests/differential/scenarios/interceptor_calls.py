@@ -28,7 +28,7 @@ from temporalio.worker import (
 )
 from temporalio.worker import Interceptor as WorkerInterceptor
 
-from ._util import settle
+from ._util import settle, wait_for_events
 
 CALLS: dict[str, list[Any]] = {"client": [], "workflow": [], "activity": []}
 
@@ -189,10 +189,9 @@ async def run(client: Client, task_queue: str) -> object:
         calls.clear()
     handle = await client.start_workflow(Watched.run, "hey", id=f"{task_queue}-watched",
                                          task_queue=task_queue)
-    for _ in range(400):  # until the child has finished and the run waits for the update
-        if len(CALLS["workflow"]) >= 7:
-            break
-        await settle(handle)
+    # Until the child has finished and the run waits for the update: the signal must come
+    # after the child's result on both servers.
+    await wait_for_events(handle, "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED", 1)
     await settle(handle)
     await handle.signal(Watched.note, "first")
     await settle(handle)
